@@ -1,0 +1,7 @@
+"""Thingstead's pure identity library.
+
+Keys, multibase, did:key, did:peer, did:webvh logs, Data Integrity proofs and the
+signed twin history. Nothing here imports Django: a twin can be verified offline
+with only PyNaCl and rfc8785 installed (``python -m ssi.verify FILE``), and the
+server calls the very same functions.
+"""

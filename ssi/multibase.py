@@ -1,0 +1,161 @@
+"""base58btc, multibase, multicodec and multihash: the few pieces we need.
+
+- base58btc uses the Bitcoin alphabet; leading zero bytes map to leading ``1``.
+- multibase (draft-multiformats-multibase): a one-character prefix names the
+  base. We emit ``z`` (base58btc) and ``u`` (base64url, no padding) and accept
+  only those two.
+- multicodec: an unsigned varint prefix naming the content. ed25519-pub is
+  0xed → ``ed 01`` (so keys read ``z6Mk…``), x25519-pub 0xec → ``ec 01``
+  (``z6LS…``), ed25519-priv 0x1300 → ``80 26``, json 0x0200 → ``80 04``.
+- multihash: ``<code varint><length varint><digest>``; sha2-256 is ``12 20``.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+
+from ssi.errors import EncodingError
+
+ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
+_INDEX = {c: i for i, c in enumerate(ALPHABET)}
+# Decode/encode in 10-digit chunks: 58**10 < 2**64, so Python does a tenth of the
+# big-integer divisions a digit-by-digit loop would.
+_CHUNK = 10
+_BIG = 58**_CHUNK
+
+ED25519_PUB = b"\xed\x01"
+X25519_PUB = b"\xec\x01"
+ED25519_PRIV = b"\x80\x26"
+JSON_CODEC = b"\x80\x04"
+SHA2_256 = b"\x12\x20"
+
+
+def b58encode(data: bytes) -> str:
+    """Encode bytes as base58btc (no multibase prefix)."""
+    zeros = len(data) - len(data.lstrip(b"\0"))
+    n = int.from_bytes(data, "big")
+    out: list[str] = []
+    while n >= _BIG:
+        n, chunk = divmod(n, _BIG)
+        for _ in range(_CHUNK):
+            chunk, r = divmod(chunk, 58)
+            out.append(ALPHABET[r])
+    while n:
+        n, r = divmod(n, 58)
+        out.append(ALPHABET[r])
+    return "1" * zeros + "".join(reversed(out))
+
+
+def b58decode(text: str) -> bytes:
+    """Decode base58btc; raise :class:`EncodingError` on a foreign character."""
+    if not isinstance(text, str):
+        raise EncodingError("base58 input must be a string")
+    stripped = text.lstrip("1")
+    zeros = len(text) - len(stripped)
+    n = 0
+    try:
+        # Head first so the remaining length is a multiple of the chunk size.
+        head = len(stripped) % _CHUNK
+        for c in stripped[:head]:
+            n = n * 58 + _INDEX[c]
+        for i in range(head, len(stripped), _CHUNK):
+            v = 0
+            for c in stripped[i : i + _CHUNK]:
+                v = v * 58 + _INDEX[c]
+            n = n * _BIG + v
+    except KeyError as exc:
+        raise EncodingError(f"invalid base58 character {exc.args[0]!r}") from None
+    body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
+    return b"\0" * zeros + body
+
+
+def b64url_encode(data: bytes) -> str:
+    """base64url without padding (RFC 4648 §5, as JOSE and multibase ``u`` use it)."""
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
+
+
+def b64url_decode(text: str) -> bytes:
+    """Decode unpadded base64url strictly.
+
+    Only the canonical spelling is accepted: base64 leaves spare bits in the
+    last character, and a decoder that ignored them would let two different
+    strings stand for one signature or hash (a flipped character that still
+    verifies).
+    """
+    if not isinstance(text, str):
+        raise EncodingError("base64url input must be a string")
+    try:
+        raw = text.encode("ascii")
+    except UnicodeEncodeError:
+        raise EncodingError("invalid base64url character") from None
+    if raw.translate(None, _B64_ALPHABET) or len(raw) % 4 == 1:
+        raise EncodingError("invalid base64url")
+    data = base64.urlsafe_b64decode(raw + b"=" * (-len(raw) % 4))
+    if base64.urlsafe_b64encode(data).rstrip(b"=") != raw:
+        raise EncodingError("non-canonical base64url")
+    return data
+
+
+_B64_ALPHABET = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+
+
+def multibase_encode(data: bytes, base: str = "z") -> str:
+    """Multibase-encode bytes as base58btc (``z``) or base64url (``u``)."""
+    if base == "z":
+        return "z" + b58encode(data)
+    if base == "u":
+        return "u" + b64url_encode(data)
+    raise EncodingError(f"unsupported multibase prefix {base!r}")
+
+
+def multibase_decode(text: str) -> bytes:
+    """Decode a ``z`` or ``u`` multibase string."""
+    if not isinstance(text, str) or not text:
+        raise EncodingError("empty multibase value")
+    if text[0] == "z":
+        return b58decode(text[1:])
+    if text[0] == "u":
+        return b64url_decode(text[1:])
+    raise EncodingError(f"unsupported multibase prefix {text[0]!r}")
+
+
+def multicodec_wrap(codec: bytes, data: bytes) -> bytes:
+    """Prefix raw bytes with a multicodec varint (given as its encoded bytes)."""
+    return codec + data
+
+
+def multicodec_unwrap(data: bytes, codec: bytes) -> bytes:
+    """Strip an expected multicodec prefix; raise if it is a different codec."""
+    if not data.startswith(codec):
+        raise EncodingError(f"expected multicodec {codec.hex()}, got {data[:2].hex()}")
+    return data[len(codec) :]
+
+
+def encode_multikey(codec: bytes, raw: bytes) -> str:
+    """Multikey string: multibase base58btc of multicodec-prefixed key bytes."""
+    return "z" + b58encode(codec + raw)
+
+
+def decode_multikey(text: str, codec: bytes, length: int = 32) -> bytes:
+    """Decode a Multikey string of the given codec into raw key bytes."""
+    if not isinstance(text, str) or not text.startswith("z"):
+        raise EncodingError("multikey must be base58btc multibase (z…)")
+    raw = multicodec_unwrap(b58decode(text[1:]), codec)
+    if len(raw) != length:
+        raise EncodingError(f"key must be {length} bytes, got {len(raw)}")
+    return raw
+
+
+def sha256_multihash(data: bytes) -> bytes:
+    """Multihash sha2-256 of ``data``: ``12 20`` + 32-byte digest."""
+    return SHA2_256 + hashlib.sha256(data).digest()
+
+
+def sha256_multihash_b58(data: bytes) -> str:
+    """base58btc (no multibase prefix) of the sha2-256 multihash.
+
+    This is did:webvh's hash format for the SCID, entry hashes and
+    nextKeyHashes (did:webvh 1.0 §"SCID Generation and Verification").
+    """
+    return b58encode(SHA2_256 + hashlib.sha256(data).digest())

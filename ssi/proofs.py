@@ -1,0 +1,174 @@
+"""Data Integrity proofs with the ``eddsa-jcs-2022`` cryptosuite.
+
+W3C "Data Integrity EdDSA Cryptosuites v1.0", §3.3 (eddsa-jcs-2022):
+
+- Transformation (§3.3.3): JCS (RFC 8785) of the document without ``proof``.
+- Proof configuration (§3.3.5): the proof options without ``proofValue``; if
+  the document has ``@context`` the options carry the same ``@context``.
+  JCS of that.
+- Hashing (§3.3.4): ``sha256(canonical proof config) || sha256(canonical doc)``
+  (proof hash first), 64 bytes, signed with Ed25519.
+- ``proofValue`` is the signature, multibase base58btc (``z…``).
+
+Only suites in :data:`ALLOWED_CRYPTOSUITES` are accepted, only proof type
+``DataIntegrityProof``, only did:key verification methods whose fragment
+equals their key (SECURITY item 9; anything else, including JOSE-style
+``alg: none``, is rejected with :class:`ProofError`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ssi import jcs
+from ssi.didkey import key_url, verify_key_from_did_key
+from ssi.errors import DIDError, ProofError, SignatureError, SSIError
+from ssi.keys import SigningKey, VerifyKey, decode_signature
+from ssi.multibase import multibase_encode
+
+CRYPTOSUITE = "eddsa-jcs-2022"
+PROOF_TYPE = "DataIntegrityProof"
+ALLOWED_CRYPTOSUITES = frozenset({CRYPTOSUITE})
+
+KeyResolver = Callable[[str], VerifyKey]
+
+
+def now_iso() -> str:
+    """Current UTC time as ``YYYY-MM-DDTHH:MM:SSZ`` (XML Schema dateTimeStamp)."""
+    return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def hash_data(
+    canonical_proof_config: bytes, canonical_document: bytes
+) -> bytes:
+    """§3.3.4: the 64-byte value that is signed."""
+    return hashlib.sha256(canonical_proof_config).digest() + hashlib.sha256(
+        canonical_document
+    ).digest()
+
+
+def _unsecured(document: Mapping[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in document.items() if k != "proof"}
+
+
+def create_proof(
+    document: Mapping[str, Any],
+    key: SigningKey,
+    *,
+    verification_method: str | None = None,
+    proof_purpose: str = "assertionMethod",
+    created: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Sign ``document`` (any existing ``proof`` member is ignored).
+
+    Returns the proof object; the caller attaches it (did:webvh wants a list).
+    ``verification_method`` defaults to the key's did:key URL.
+    """
+    options: dict[str, Any] = {
+        "type": PROOF_TYPE,
+        "cryptosuite": CRYPTOSUITE,
+        "verificationMethod": verification_method or key_url(key.verify_key),
+        "created": created or now_iso(),
+        "proofPurpose": proof_purpose,
+    }
+    if extra:
+        options.update(extra)
+    if "@context" in document:
+        options["@context"] = document["@context"]
+    data = hash_data(jcs.canonicalize(options), jcs.canonicalize(_unsecured(document)))
+    options["proofValue"] = multibase_encode(key.sign(data), "z")
+    return options
+
+
+def sign_document(
+    document: Mapping[str, Any], key: SigningKey, **kwargs: Any
+) -> dict[str, Any]:
+    """Return a copy of ``document`` with a single proof attached."""
+    signed = _unsecured(document)
+    signed["proof"] = create_proof(document, key, **kwargs)
+    return signed
+
+
+def _context_prefix(proof_ctx: Any, doc_ctx: Any) -> bool:
+    as_list = lambda c: c if isinstance(c, list) else [c]
+    p, d = as_list(proof_ctx), as_list(doc_ctx)
+    return doc_ctx is not None and d[: len(p)] == p
+
+
+def check_proof_shape(proof: Any, *, expected_purpose: str | None = None) -> None:
+    """Reject anything but an allowlisted Data Integrity proof (SECURITY 9)."""
+    if not isinstance(proof, dict):
+        raise ProofError("proof must be a JSON object")
+    if "alg" in proof or "jws" in proof:
+        raise ProofError("JOSE-style proofs (alg/jws) are not accepted")
+    if proof.get("type") != PROOF_TYPE:
+        raise ProofError(f"unsupported proof type {proof.get('type')!r}")
+    suite = proof.get("cryptosuite")
+    if suite not in ALLOWED_CRYPTOSUITES:
+        raise ProofError(f"cryptosuite {suite!r} is not allowed")
+    if not isinstance(proof.get("proofValue"), str):
+        raise ProofError("missing proofValue")
+    if not isinstance(proof.get("verificationMethod"), str):
+        raise ProofError("missing verificationMethod")
+    purpose = proof.get("proofPurpose")
+    if expected_purpose is not None and purpose != expected_purpose:
+        raise ProofError(f"proofPurpose must be {expected_purpose!r}, got {purpose!r}")
+
+
+def proof_key(proof: Mapping[str, Any]) -> VerifyKey:
+    """The key a proof's did:key verificationMethod names (body == fragment)."""
+    try:
+        return verify_key_from_did_key(proof["verificationMethod"], require_fragment=True)
+    except DIDError as exc:
+        raise ProofError(f"bad verificationMethod: {exc}") from None
+
+
+def verify_proof(
+    document: Mapping[str, Any],
+    proof: Mapping[str, Any] | None = None,
+    *,
+    expected_purpose: str | None = "assertionMethod",
+    resolve_key: KeyResolver | None = None,
+    canonical_document: bytes | None = None,
+    simple: bool = False,
+) -> VerifyKey:
+    """Verify one eddsa-jcs-2022 proof; return the key that made it.
+
+    ``proof`` defaults to ``document["proof"]`` (which must then be a single
+    object). ``resolve_key`` maps a verificationMethod URL to a key; the
+    default accepts only did:key URLs. ``canonical_document`` lets a caller
+    that already canonicalised the unsecured document skip doing it twice;
+    ``simple`` is the :func:`ssi.jcs.loads` fast-path flag for ``proof``.
+    Raises :class:`ProofError` for every failure.
+    """
+    if proof is None:
+        proof = document.get("proof")
+    check_proof_shape(proof, expected_purpose=expected_purpose)
+    assert isinstance(proof, dict)
+    if resolve_key is None:
+        key = proof_key(proof)
+    else:
+        try:
+            key = resolve_key(proof["verificationMethod"])
+        except SSIError as exc:
+            raise ProofError(f"cannot resolve verificationMethod: {exc}") from None
+    ctx = proof.get("@context")
+    # §3.3.2 step 3: the document's @context must start with the proof's.
+    if ctx is not None and not _context_prefix(ctx, document.get("@context")):
+        raise ProofError("proof @context does not match the document")
+    config = {k: v for k, v in proof.items() if k != "proofValue"}
+    if canonical_document is None:
+        canonical_document = jcs.canonicalize(_unsecured(document))
+    data = hash_data(jcs.canonicalize(config, simple=simple), canonical_document)
+    try:
+        sig = decode_signature(proof["proofValue"])
+        if not proof["proofValue"].startswith("z"):
+            raise SignatureError("proofValue must be base58btc multibase")
+        key.verify(data, sig)
+    except SignatureError as exc:
+        raise ProofError(f"proof does not verify: {exc}") from None
+    return key
