@@ -1,0 +1,43 @@
+"""One error shape for HTML and JSON: {"message": "...", "extra": {...}}."""
+
+from __future__ import annotations
+
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.template.loader import render_to_string
+
+TITLES = {
+    400: "That did not work",
+    403: "Not allowed",
+    404: "Not found",
+    405: "Not allowed",
+    413: "Too large",
+    429: "Slow down",
+    500: "Something broke",
+}
+
+
+def wants_json(request: HttpRequest) -> bool:
+    accept = request.headers.get("Accept", "")
+    return request.path.startswith("/api/") or ("application/json" in accept and "text/html" not in accept)
+
+
+def error_response(
+    request: HttpRequest,
+    status: int,
+    message: str,
+    *,
+    extra: dict | None = None,
+    retry_after: int | None = None,
+    template: str = "error.html",
+    context: dict | None = None,
+) -> HttpResponse:
+    """Render an error the person can act on, as a page or as JSON depending on who asked."""
+    if wants_json(request):
+        response: HttpResponse = JsonResponse({"message": message, "extra": extra or {}}, status=status)
+    else:
+        page_context = {"status": status, "title": TITLES.get(status, "Error"), "message": message}
+        page_context.update(context or {})
+        response = HttpResponse(render_to_string(template, page_context, request=request), status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response

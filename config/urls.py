@@ -1,0 +1,22 @@
+from django.conf import settings
+from django.contrib import admin
+from django.urls import include, path
+
+from config import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("", include("owners.urls")),
+    path("", include("twins.urls")),
+    path("", include("tags.urls")),
+    path("api/", include("config.api_urls")),
+]
+
+if settings.BENCH_ENDPOINTS:
+    urlpatterns.append(path("bench/constant", views.bench_constant, name="bench-constant"))
+
+handler400 = "config.views.bad_request"
+handler404 = "config.views.not_found"
+handler500 = "config.views.server_error"

@@ -1,0 +1,46 @@
+from __future__ import annotations
+
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from owners.models import Owner
+
+
+class SignupForm(UserCreationForm):
+    email = forms.EmailField(max_length=254, help_text="For password resets and messages from finders.")
+
+    class Meta:
+        model = Owner
+        fields = ("username", "email")
+
+    def clean_email(self) -> str:
+        email = self.cleaned_data["email"].strip()
+        if Owner.objects.filter(email__iexact=email).exists():
+            raise forms.ValidationError("An account with this email exists. Log in or reset your password.")
+        return email
+
+
+class ContactCardForm(forms.ModelForm):
+    class Meta:
+        model = Owner
+        fields = (
+            "contact_name",
+            "show_name",
+            "contact_email",
+            "show_email",
+            "contact_phone",
+            "show_phone",
+            "contact_message",
+            "show_message",
+        )
+        labels = {
+            "contact_name": "Name",
+            "contact_email": "Email",
+            "contact_phone": "Phone",
+            "contact_message": "Message to finders",
+            "show_name": "Show on public pages",
+            "show_email": "Show on public pages",
+            "show_phone": "Show on public pages",
+            "show_message": "Show on public pages",
+        }
+        widgets = {"contact_message": forms.Textarea(attrs={"rows": 3})}

@@ -1,0 +1,94 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.db.models import Q
+
+
+class ContactCard(models.Model):
+    """Contact details a finder may see, each behind its own "show on public page" switch.
+
+    Off by default: a public page shows nothing personal until the owner opts in.
+    """
+
+    contact_name = models.CharField(max_length=100, blank=True)
+    contact_email = models.EmailField(max_length=254, blank=True)
+    contact_phone = models.CharField(max_length=40, blank=True)
+    contact_message = models.TextField(max_length=1000, blank=True)
+    show_name = models.BooleanField(default=False)
+    show_email = models.BooleanField(default=False)
+    show_phone = models.BooleanField(default=False)
+    show_message = models.BooleanField(default=False)
+
+    class Meta:
+        abstract = True
+
+    def public_contact(self) -> dict[str, str]:
+        """Only the switched-on, non-empty fields."""
+        fields = {
+            "name": (self.show_name, self.contact_name),
+            "email": (self.show_email, self.contact_email),
+            "phone": (self.show_phone, self.contact_phone),
+            "message": (self.show_message, self.contact_message),
+        }
+        return {key: value for key, (shown, value) in fields.items() if shown and value}
+
+
+class Owner(AbstractUser, ContactCard):
+    """A person or organisation that owns things. Sign-in identity and default contact card."""
+
+    class Meta:
+        verbose_name = "owner"
+        constraints = [
+            # Case-insensitive uniqueness so password reset reaches exactly one account.
+            models.UniqueConstraint(
+                models.functions.Lower("email"), condition=~Q(email=""), name="owner_email_unique_ci"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.username
+
+
+class NotificationQuerySet(models.QuerySet):
+    def for_owner(self, owner: Owner) -> NotificationQuerySet:
+        return self.filter(owner=owner)
+
+    def unread(self) -> NotificationQuerySet:
+        return self.filter(read_at__isnull=True)
+
+
+class Notification(models.Model):
+    """An inbox item: a finder's message, "your thing was scanned", later transfers and recalls."""
+
+    class Kind(models.TextChoices):
+        MESSAGE = "message", "Message from a finder"
+        SCAN = "scan", "Scan"
+        SYSTEM = "system", "Notice"
+
+    owner = models.ForeignKey(Owner, on_delete=models.CASCADE, related_name="notifications")
+    twin = models.ForeignKey("twins.Twin", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    title = models.CharField(max_length=200)
+    body = models.TextField(max_length=4000, blank=True)
+    sender_name = models.CharField(max_length=100, blank=True)
+    sender_contact = models.CharField(max_length=254, blank=True)
+    # How many events this item stands for (coalesced scans).
+    count = models.PositiveIntegerField(default=1)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    read_at = models.DateTimeField(null=True, blank=True)
+
+    objects = NotificationQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-updated_at", "-id"]
+        indexes = [
+            # Inbox page and unread badge: WHERE owner_id = ? [AND read_at IS NULL] ORDER BY updated_at DESC
+            models.Index(fields=["owner", "read_at", "-updated_at"], name="notification_inbox_idx"),
+            # Scan coalescing: latest unread scan notification of a twin.
+            models.Index(fields=["twin", "kind", "-updated_at"], name="notification_coalesce_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import LoginView
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+from rest_framework.authtoken.models import Token
+
+from config.errors import error_response
+from config.ratelimit import client_id, hit
+from owners import selectors, services
+from owners.forms import ContactCardForm, SignupForm
+
+
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("things")
+    form = SignupForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        owner = services.owner_signup(
+            username=form.cleaned_data["username"],
+            email=form.cleaned_data["email"],
+            password=form.cleaned_data["password1"],
+        )
+        login(request, owner, backend="django.contrib.auth.backends.ModelBackend")
+        messages.success(request, "Welcome to Thingstead. Add your first thing.")
+        return redirect("thing-new")
+    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+
+
+class RateLimitedLoginView(LoginView):
+    """Django's login, with a per-client limit on attempts (password guessing)."""
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        retry = hit("login", client_id(request), settings.RATE_LOGIN_PER_CLIENT)
+        if retry is not None:
+            return error_response(request, 429, "Too many sign-in attempts from here.", retry_after=retry)
+        return super().post(request, *args, **kwargs)
+
+
+@login_required
+def profile(request: HttpRequest) -> HttpResponse:
+    form = ContactCardForm(request.POST or None, instance=request.user)
+    if request.method == "POST":
+        if form.is_valid():
+            services.owner_update_contact(owner=request.user, **{key: form.cleaned_data[key] for key in form.fields})
+            messages.success(request, "Contact card saved.")
+            return redirect("profile")
+        return render(request, "owners/profile.html", {"form": form, "token": None}, status=400)
+    token = Token.objects.filter(user=request.user).first()
+    return render(request, "owners/profile.html", {"form": form, "token": token})
+
+
+@login_required
+@require_POST
+def api_token(request: HttpRequest) -> HttpResponse:
+    """Create or replace the owner's API token; the old one stops working at once."""
+    Token.objects.filter(user=request.user).delete()
+    Token.objects.create(user=request.user)
+    messages.success(request, "New API token created. The old one no longer works.")
+    return redirect("profile")
+
+
+@login_required
+def inbox(request: HttpRequest) -> HttpResponse:
+    page = Paginator(selectors.inbox(owner=request.user), 25).get_page(request.GET.get("page"))
+    return render(request, "owners/inbox.html", {"page": page})
+
+
+@login_required
+def inbox_item(request: HttpRequest, notification_id: int) -> HttpResponse:
+    item = selectors.notification_get(owner=request.user, notification_id=notification_id)
+    if item.read_at is None:
+        services.notification_mark_read(owner=request.user, ids=[item.pk])
+    return render(request, "owners/inbox_item.html", {"item": item})
+
+
+@login_required
+@require_POST
+def inbox_read_all(request: HttpRequest) -> HttpResponse:
+    services.notification_mark_read(owner=request.user)
+    return redirect("inbox")

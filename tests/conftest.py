@@ -1,0 +1,79 @@
+"""Shared actors: alice (owner), bob (buyer or keeper), carol (stranger); and their things."""
+
+from __future__ import annotations
+
+import pytest
+from django.core.cache import cache
+from django.test import Client
+
+from owners.models import Owner
+from tags.models import Tag
+from twins import services as twin_services
+from twins.models import Twin
+
+PASSWORD = "correct horse battery staple"
+
+
+def make_owner(username: str) -> Owner:
+    owner = Owner(username=username, email=f"{username}@example.org")
+    owner.set_password(PASSWORD)
+    owner.save()
+    return owner
+
+
+@pytest.fixture(autouse=True)
+def _isolate(settings, tmp_path):
+    """Each test gets empty rate-limit counters and its own media folder."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    cache.clear()
+    yield
+    cache.clear()
+
+
+@pytest.fixture
+def alice(db) -> Owner:
+    return make_owner("alice")
+
+
+@pytest.fixture
+def bob(db) -> Owner:
+    return make_owner("bob")
+
+
+@pytest.fixture
+def carol(db) -> Owner:
+    return make_owner("carol")
+
+
+@pytest.fixture
+def grinder(alice) -> Twin:
+    return twin_services.twin_create(
+        owner=alice, name="Coffee grinder", icon="coffee", reading_kind="grind", reading_unit="setting"
+    )
+
+
+@pytest.fixture
+def grinder_tag(grinder) -> Tag:
+    return Tag.objects.create(twin=grinder)
+
+
+def client_for(owner: Owner | None) -> Client:
+    client = Client()
+    if owner is not None:
+        client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def alice_client(alice) -> Client:
+    return client_for(alice)
+
+
+@pytest.fixture
+def carol_client(carol) -> Client:
+    return client_for(carol)
+
+
+@pytest.fixture
+def anon_client() -> Client:
+    return Client()

@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from twins.models import JournalNote, Twin
+from twins.services import validate_attributes
+
+
+class AttributesField(forms.CharField):
+    """Free key/values typed as "name: value" lines."""
+
+    widget = forms.Textarea(attrs={"rows": 4, "placeholder": "colour: red\nbought: 2024-05-01"})
+
+    def prepare_value(self, value):
+        if isinstance(value, dict):
+            return "\n".join(f"{key}: {item}" for key, item in value.items())
+        if isinstance(value, str) and value.startswith("{"):
+            try:
+                return self.prepare_value(json.loads(value))
+            except ValueError:
+                return value
+        return value
+
+    def to_python(self, value):
+        text = super().to_python(value) or ""
+        pairs: dict[str, str] = {}
+        for number, line in enumerate(text.splitlines(), start=1):
+            if not line.strip():
+                continue
+            if ":" not in line:
+                raise forms.ValidationError(f'Line {number} needs a colon: "name: value".')
+            key, item = line.split(":", 1)
+            pairs[key.strip()] = item.strip()
+        return validate_attributes(pairs)
+
+
+class TwinForm(forms.ModelForm):
+    attributes = AttributesField(required=False, max_length=30000)
+
+    class Meta:
+        model = Twin
+        fields = ("name", "icon", "model_name", "serial", "description", "reading_kind", "reading_unit", "attributes")
+        widgets = {"description": forms.Textarea(attrs={"rows": 3})}
+        help_texts = {
+            "reading_kind": "What you log when you scan its tag, e.g. glucose, weight, grind size.",
+            "reading_unit": "e.g. mg/dL, kg, °C.",
+        }
+
+
+class PhotoForm(forms.Form):
+    photo = forms.FileField(help_text="JPEG, PNG, WebP or GIF, up to 8 MB.")
+
+
+class PublicSettingsForm(forms.ModelForm):
+    class Meta:
+        model = Twin
+        fields = (
+            "show_thing_name",
+            "show_photo",
+            "show_description",
+            "use_profile_contact",
+            "contact_name",
+            "show_name",
+            "contact_email",
+            "show_email",
+            "contact_phone",
+            "show_phone",
+            "contact_message",
+            "show_message",
+        )
+        labels = {
+            "show_thing_name": "Show the thing's name",
+            "show_photo": "Show the photo",
+            "show_description": "Show the description",
+            "use_profile_contact": "Use the contact card from my profile",
+            "contact_name": "Name",
+            "contact_email": "Email",
+            "contact_phone": "Phone",
+            "contact_message": "Message to finders",
+            "show_name": "Show",
+            "show_email": "Show",
+            "show_phone": "Show",
+            "show_message": "Show",
+        }
+        widgets = {"contact_message": forms.Textarea(attrs={"rows": 3})}
+
+
+class LostForm(forms.Form):
+    lost = forms.BooleanField(required=False, label="This thing is lost")
+    lost_reward = forms.CharField(required=False, max_length=200, label="Reward (optional)")
+
+
+class ReadingForm(forms.Form):
+    value = forms.CharField(max_length=40)
+    note = forms.CharField(required=False, max_length=200)
+
+
+class NoteForm(forms.ModelForm):
+    time = forms.DateTimeField(
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+        help_text="Leave empty for now.",
+    )
+
+    class Meta:
+        model = JournalNote
+        fields = ("title", "text", "time")
+        widgets = {"text": forms.Textarea(attrs={"rows": 4})}

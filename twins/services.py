@@ -1,0 +1,209 @@
+"""Writes to twins, readings and the journal. Each is one atomic service and the one place for side effects."""
+
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from twins.models import JournalNote, Reading, Twin
+from twins.photos import clean_photo
+
+MAX_ATTRIBUTES = 50
+MAX_ATTRIBUTE_KEY = 60
+MAX_ATTRIBUTE_VALUE = 500
+# A reading may be back-dated freely but not dated far ahead (clock skew of a phone is fine).
+MAX_FUTURE = timedelta(minutes=5)
+
+EDITABLE_FIELDS = {
+    "name",
+    "icon",
+    "model_name",
+    "serial",
+    "description",
+    "reading_kind",
+    "reading_unit",
+    "attributes",
+}
+PUBLIC_FIELDS = {
+    "use_profile_contact",
+    "contact_name",
+    "contact_email",
+    "contact_phone",
+    "contact_message",
+    "show_name",
+    "show_email",
+    "show_phone",
+    "show_message",
+    "show_thing_name",
+    "show_photo",
+    "show_description",
+}
+
+
+def validate_attributes(value: Any) -> dict[str, str]:
+    """Free key/values: a flat object of short strings."""
+    if not isinstance(value, dict):
+        raise ValidationError({"attributes": "Attributes must be an object of names to text values."})
+    if len(value) > MAX_ATTRIBUTES:
+        raise ValidationError({"attributes": f"At most {MAX_ATTRIBUTES} attributes."})
+    cleaned: dict[str, str] = {}
+    for key, item in value.items():
+        if not isinstance(key, str) or not key.strip() or len(key) > MAX_ATTRIBUTE_KEY:
+            raise ValidationError({"attributes": f"Attribute names are 1–{MAX_ATTRIBUTE_KEY} characters."})
+        if isinstance(item, bool) or not isinstance(item, (str, int, float)):
+            raise ValidationError({"attributes": f"The value of {key!r} must be text or a number."})
+        text = str(item)
+        if len(text) > MAX_ATTRIBUTE_VALUE:
+            raise ValidationError({"attributes": f"The value of {key!r} is longer than {MAX_ATTRIBUTE_VALUE}."})
+        cleaned[key.strip()] = text
+    return cleaned
+
+
+def _save_validated(instance, *, update_fields: list[str] | None = None) -> None:
+    # full_clean turns oversize text and bad choices into ValidationError before the database sees them.
+    instance.full_clean(exclude=["owner", "twin", "photo"])
+    instance.save(update_fields=update_fields)
+
+
+@transaction.atomic
+def twin_create(*, owner, name: str, photo: UploadedFile | None = None, **fields: Any) -> Twin:
+    unknown = set(fields) - EDITABLE_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if "attributes" in fields:
+        fields["attributes"] = validate_attributes(fields["attributes"])
+    twin = Twin(owner=owner, name=(name or "").strip(), **fields)
+    if photo is not None:
+        twin.photo = clean_photo(photo)
+    _save_validated(twin)
+    return twin
+
+
+@transaction.atomic
+def twin_update(*, twin: Twin, **fields: Any) -> Twin:
+    unknown = set(fields) - EDITABLE_FIELDS - PUBLIC_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    if "attributes" in fields:
+        fields["attributes"] = validate_attributes(fields["attributes"])
+    if "name" in fields:
+        fields["name"] = (fields["name"] or "").strip()
+    for key, value in fields.items():
+        setattr(twin, key, value)
+    _save_validated(twin)
+    return twin
+
+
+@transaction.atomic
+def twin_set_photo(*, twin: Twin, photo: UploadedFile | None) -> Twin:
+    """Replace (or with None remove) the photo. The new file is validated before the old one goes."""
+    old = twin.photo.name if twin.photo else ""
+    twin.photo = clean_photo(photo) if photo is not None else ""
+    twin.save(update_fields=["photo", "updated_at"])
+    if old:
+        storage = twin.photo.storage
+        transaction.on_commit(lambda: storage.delete(old))
+    return twin
+
+
+@transaction.atomic
+def twin_set_archived(*, twin: Twin, archived: bool) -> Twin:
+    twin.archived_at = timezone.now() if archived else None
+    twin.save(update_fields=["archived_at", "updated_at"])
+    return twin
+
+
+@transaction.atomic
+def twin_set_lost(*, twin: Twin, lost: bool, reward: str = "") -> Twin:
+    if len(reward) > 200:
+        raise ValidationError({"lost_reward": "The reward text is at most 200 characters."})
+    if lost and not twin.lost:
+        twin.lost_since = timezone.now()
+    if not lost:
+        twin.lost_since = None
+    twin.lost = lost
+    twin.lost_reward = reward.strip()
+    twin.save(update_fields=["lost", "lost_reward", "lost_since", "updated_at"])
+    return twin
+
+
+def _clean_value(value: Any) -> float:
+    if isinstance(value, bool):
+        raise ValidationError({"value": "A reading is a number."})
+    if isinstance(value, str):
+        value = value.strip().replace(",", ".")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ValidationError({"value": "A reading is a number, like 5.4."}) from None
+    if not math.isfinite(number):
+        raise ValidationError({"value": "A reading must be a finite number."})
+    return number
+
+
+@transaction.atomic
+def reading_add(
+    *,
+    twin: Twin,
+    value: Any,
+    kind: str | None = None,
+    unit: str | None = None,
+    time: datetime | None = None,
+    source: str = Reading.Source.MANUAL,
+    note: str = "",
+) -> Reading:
+    """Store one reading; move the twin's "latest" only if this reading is not older than the latest."""
+    now = timezone.now()
+    time = time or now
+    if timezone.is_naive(time):
+        raise ValidationError({"time": "The time needs a time zone, like 2026-01-31T08:00:00Z."})
+    if time > now + MAX_FUTURE:
+        raise ValidationError({"time": "The time is in the future."})
+    reading = Reading(
+        twin=twin,
+        kind=(kind or twin.reading_kind).strip(),
+        value=_clean_value(value),
+        unit=(twin.reading_unit if unit is None else unit).strip(),
+        time=time,
+        source=source,
+        note=note,
+    )
+    reading.full_clean(exclude=["twin"])
+    reading.save()
+    if reading.kind == twin.reading_kind:
+        # A conditional UPDATE, not read-modify-write: a late, older reading racing a newer one
+        # can never move "latest" backwards.
+        Twin.objects.filter(pk=twin.pk).filter(Q(latest_at__isnull=True) | Q(latest_at__lte=time)).update(
+            latest_value=reading.value, latest_unit=reading.unit, latest_at=time
+        )
+    return reading
+
+
+@transaction.atomic
+def note_create(*, twin: Twin, title: str, text: str = "", time: datetime | None = None) -> JournalNote:
+    note = JournalNote(twin=twin, title=(title or "").strip(), text=text, time=time or timezone.now())
+    _save_validated(note)
+    return note
+
+
+@transaction.atomic
+def note_update(*, note: JournalNote, **fields: Any) -> JournalNote:
+    unknown = set(fields) - {"title", "text", "time"}
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    for key, value in fields.items():
+        setattr(note, key, value.strip() if key == "title" and isinstance(value, str) else value)
+    _save_validated(note)
+    return note
+
+
+@transaction.atomic
+def note_delete(*, note: JournalNote) -> None:
+    note.delete()

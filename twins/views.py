@@ -1,0 +1,230 @@
+"""HTML views for an owner's things. Thin: validate, call a service, render. Access is in the selectors."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.views.decorators.http import require_POST
+
+from twins import selectors, services
+from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
+from twins.models import Twin
+
+CARDS_PER_PAGE = 24
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _render(request: HttpRequest, template: str, context: dict, form=None) -> HttpResponse:
+    return render(request, template, context, status=400 if form is not None and form.errors else 200)
+
+
+@login_required
+def thing_list(request: HttpRequest) -> HttpResponse:
+    lost_param = request.GET.get("lost", "")
+    filters = selectors.TwinFilters(
+        query=request.GET.get("q", "").strip()[:120],
+        lost={"yes": True, "no": False}.get(lost_param),
+        archived=request.GET.get("archived") == "1",
+    )
+    page = Paginator(selectors.twin_list(viewer=request.user, filters=filters), CARDS_PER_PAGE).get_page(
+        request.GET.get("page")
+    )
+    return render(request, "twins/list.html", {"page": page, "filters": filters, "lost_param": lost_param})
+
+
+@login_required
+def thing_create(request: HttpRequest) -> HttpResponse:
+    form = TwinForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            twin = services.twin_create(owner=request.user, **data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{twin.name} added. Attach a tag so you can scan it.")
+            return redirect("thing", slug=twin.slug)
+    return _render(request, "twins/form.html", {"form": form, "creating": True}, form)
+
+
+@login_required
+def thing_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    context = {
+        "twin": twin,
+        "chart": selectors.chart_points(twin=twin),
+        "readings": selectors.reading_list(twin=twin)[:20],
+        "notes": twin.notes.all()[:50],
+        "tags": twin.tags.exclude(status="retired"),
+        "retired_tags": twin.tags.filter(status="retired"),
+        "scans": twin.scans.select_related("tag")[:10],
+        "reading_form": ReadingForm(),
+        "note_form": NoteForm(),
+        "lost_form": LostForm(initial={"lost": twin.lost, "lost_reward": twin.lost_reward}),
+        "public_contact": twin.contact_card().public_contact(),
+    }
+    return render(request, "twins/detail.html", context)
+
+
+@login_required
+def thing_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    form = TwinForm(request.POST or None, instance=Twin.objects.get(pk=twin.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.twin_update(twin=twin, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Saved.")
+            return redirect("thing", slug=twin.slug)
+    return _render(request, "twins/form.html", {"form": form, "twin": twin}, form)
+
+
+@login_required
+def thing_photo(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    return photo_response(twin)
+
+
+def photo_response(twin: Twin) -> HttpResponse:
+    """Serve a twin's photo through Django so access rules apply (media is not a public folder)."""
+    if not twin.photo:
+        raise Http404("No photo.")
+    try:
+        handle = twin.photo.open("rb")
+    except FileNotFoundError:
+        raise Http404("No photo.") from None
+    response = FileResponse(handle, content_type="image/jpeg")
+    response["Cache-Control"] = "private, max-age=300"
+    return response
+
+
+@login_required
+def thing_photo_upload(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    form = PhotoForm(request.POST or None, request.FILES or None)
+    if request.method == "POST":
+        if request.POST.get("remove") == "1":
+            services.twin_set_photo(twin=twin, photo=None)
+            messages.success(request, "Photo removed.")
+            return redirect("thing", slug=twin.slug)
+        if form.is_valid():
+            try:
+                services.twin_set_photo(twin=twin, photo=form.cleaned_data["photo"])
+            except ValidationError as exc:
+                form.add_error("photo", exc.messages)
+            else:
+                messages.success(request, "Photo saved.")
+                return redirect("thing", slug=twin.slug)
+    return _render(request, "twins/photo.html", {"form": form, "twin": twin}, form)
+
+
+@login_required
+@require_POST
+def thing_archive(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    archived = request.POST.get("archived", "1") == "1"
+    services.twin_set_archived(twin=twin, archived=archived)
+    messages.success(request, f"{twin.name} {'archived' if archived else 'restored'}.")
+    return redirect("things" if archived else "thing", **({} if archived else {"slug": twin.slug}))
+
+
+@login_required
+def thing_public_settings(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    form = PublicSettingsForm(request.POST or None, instance=Twin.objects.get(pk=twin.pk))
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.twin_update(twin=twin, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Public page settings saved.")
+            return redirect("thing", slug=twin.slug)
+    return _render(request, "twins/public_settings.html", {"form": form, "twin": twin}, form)
+
+
+@login_required
+@require_POST
+def thing_lost(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    form = LostForm(request.POST)
+    if not form.is_valid():
+        return _render(request, "twins/lost.html", {"form": form, "twin": twin}, form)
+    services.twin_set_lost(twin=twin, lost=form.cleaned_data["lost"], reward=form.cleaned_data["lost_reward"])
+    messages.success(request, "Lost mode is on." if twin.lost else "Lost mode is off.")
+    return redirect("thing", slug=twin.slug)
+
+
+@login_required
+@require_POST
+def reading_create(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    form = ReadingForm(request.POST)
+    if form.is_valid():
+        source = "tag" if request.POST.get("via") == "tag" else "manual"
+        try:
+            services.reading_add(
+                twin=twin, value=form.cleaned_data["value"], note=form.cleaned_data["note"], source=source
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {form.cleaned_data['value'].strip()} {twin.reading_unit}".strip() + ".")
+            return redirect("thing", slug=twin.slug)
+    return _render(request, "twins/reading_error.html", {"form": form, "twin": twin}, form)
+
+
+@login_required
+def note_create(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    form = NoteForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.note_create(twin=twin, **form.cleaned_data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Note added.")
+            return redirect("thing", slug=twin.slug)
+    return _render(request, "twins/note_form.html", {"form": form, "twin": twin}, form)
+
+
+@login_required
+def note_edit(request: HttpRequest, slug: str, note_id: int) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    note = selectors.note_get(twin=twin, note_id=note_id)
+    form = NoteForm(request.POST or None, instance=selectors.note_get(twin=twin, note_id=note_id))
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        if data.get("time") is None:
+            data.pop("time")
+        try:
+            services.note_update(note=note, **data)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, "Note saved.")
+            return redirect("thing", slug=twin.slug)
+    return _render(request, "twins/note_form.html", {"form": form, "twin": twin, "note": note}, form)
+
+
+@login_required
+@require_POST
+def note_delete(request: HttpRequest, slug: str, note_id: int) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    services.note_delete(note=selectors.note_get(twin=twin, note_id=note_id))
+    messages.success(request, "Note deleted.")
+    return redirect("thing", slug=twin.slug)
