@@ -42,7 +42,9 @@ class Twin(ContactCard):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="twins")
     slug = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     name = models.CharField(max_length=120)
-    icon = models.CharField(max_length=16, choices=[(key, f"{glyph} {key.title()}") for key, glyph in ICONS.items()], default="thing")
+    icon = models.CharField(
+        max_length=16, choices=[(key, f"{glyph} {key.title()}") for key, glyph in ICONS.items()], default="thing"
+    )
     model_name = models.CharField("model", max_length=120, blank=True)
     serial = models.CharField(max_length=120, blank=True)
     attributes = models.JSONField(default=dict, blank=True)

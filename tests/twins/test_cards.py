@@ -1,0 +1,83 @@
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from tags.models import Tag
+from twins import services
+from twins.models import Twin
+
+pytestmark = pytest.mark.django_db
+
+
+def _bulk_things(owner, count: int) -> None:
+    Twin.objects.bulk_create(
+        [Twin(owner=owner, name=f"Thing {i:05d}", lost=(i % 7 == 0)) for i in range(count)], batch_size=2000
+    )
+
+
+def _queries_for(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        response = client.get(url)
+    assert response.status_code == 200
+    return len(queries)
+
+
+def test_cards_page_query_count_does_not_grow_with_10000_things(alice_client, alice):
+    _bulk_things(alice, 30)
+    small = _queries_for(alice_client, reverse("things"))
+    _bulk_things(alice, 10_000)
+    things = list(Twin.objects.filter(owner=alice)[:50])
+    Tag.objects.bulk_create([Tag(twin=twin) for twin in things])
+    large = _queries_for(alice_client, reverse("things"))
+    last_page = _queries_for(alice_client, reverse("things") + "?page=400&lost=yes&q=Thing")
+    assert large == small
+    assert last_page == small
+
+
+def test_cards_show_latest_reading_tag_count_and_lost_badge(alice_client, grinder):
+    services.reading_add(twin=grinder, value="15")
+    Tag.objects.create(twin=grinder)
+    Tag.objects.create(twin=grinder)
+    services.twin_set_lost(twin=grinder, lost=True)
+    page = alice_client.get(reverse("things")).content.decode()
+    assert "Coffee grinder" in page
+    assert "15 setting" in page
+    assert "2 tags" in page
+    assert '<span class="badge lost">lost</span>' in page
+
+
+def test_search_and_lost_filter(alice_client, alice):
+    services.twin_create(owner=alice, name="Red bike")
+    lost = services.twin_create(owner=alice, name="Blue bike")
+    services.twin_set_lost(twin=lost, lost=True)
+    services.twin_create(owner=alice, name="Kettle")
+    page = alice_client.get(reverse("things") + "?q=bike&lost=yes").content.decode()
+    assert "Blue bike" in page and "Red bike" not in page and "Kettle" not in page
+    page = alice_client.get(reverse("things") + "?lost=no").content.decode()
+    assert "Red bike" in page and "Kettle" in page and "Blue bike" not in page
+
+
+def test_pagination_splits_cards(alice_client, alice):
+    _bulk_things(alice, 30)
+    first = alice_client.get(reverse("things")).content.decode()
+    second = alice_client.get(reverse("things") + "?page=2").content.decode()
+    assert "Thing 00000" in first and "Thing 00029" not in first
+    assert "Thing 00029" in second
+    assert "Page 2 of 2" in second
+
+
+def _card_names(client, url: str) -> list[str]:
+    return [twin.name for twin in client.get(url).context["page"].object_list]
+
+
+def test_archived_things_leave_the_cards_and_can_be_restored(alice_client, grinder):
+    alice_client.post(reverse("thing-archive", args=[grinder.slug]), {"archived": "1"})
+    assert _card_names(alice_client, reverse("things")) == []
+    assert _card_names(alice_client, reverse("things") + "?archived=1") == ["Coffee grinder"]
+    alice_client.post(reverse("thing-archive", args=[grinder.slug]), {"archived": "0"})
+    assert _card_names(alice_client, reverse("things")) == ["Coffee grinder"]
+
+
+def test_another_owners_things_never_appear_on_my_cards(carol_client, grinder):
+    assert "Coffee grinder" not in carol_client.get(reverse("things")).content.decode()

@@ -1,0 +1,73 @@
+"""Building blocks for the REST API's nested Input/Output serializers: strict input, one pagination.
+
+Input is strict on purpose: a typo in a field name or a number sent as a name is a 400 naming the field,
+never a silent no-op, and a time without a zone is refused rather than guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from django.utils import timezone
+from rest_framework import serializers
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+# Sent by HTML forms that post to the API with a session; it is not data.
+IGNORED_INPUT_KEYS = frozenset({"csrfmiddlewaretoken"})
+
+
+class StrictInputSerializer(serializers.Serializer):
+    """Refuses fields it does not declare, so `{"nmae": "x"}` is an error, not an empty update."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, Mapping):
+            unknown = sorted(set(data) - set(self.fields) - IGNORED_INPUT_KEYS)
+            if unknown:
+                raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+        return super().to_internal_value(data)
+
+
+class TextField(serializers.CharField):
+    """A CharField that takes only strings: `{"name": 123}` is a type error, not "123"."""
+
+    default_error_messages = {"invalid": "Must be text."}
+
+    def to_internal_value(self, data: Any) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class NumberField(serializers.FloatField):
+    """A FloatField that refuses booleans (Python would read `true` as 1.0)."""
+
+    def to_internal_value(self, data: Any) -> float:
+        if isinstance(data, bool):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """ISO 8601 with a zone (`Z` or `+01:00`). A naive time is refused: the server must not guess the zone."""
+
+    default_error_messages = {"naive": "Give the time with a time zone, like 2026-01-31T08:00:00Z."}
+
+    def enforce_timezone(self, value):
+        if timezone.is_naive(value):
+            self.fail("naive")
+        return super().enforce_timezone(value)
+
+
+class Pagination(LimitOffsetPagination):
+    default_limit = 50
+    max_limit = 500
+
+
+def paginated_response(*, request: Request, view: APIView, queryset, serializer_class) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(queryset, request, view=view)
+    return paginator.get_paginated_response(serializer_class(page, many=True, context={"request": request}).data)
