@@ -12,8 +12,13 @@ writes with sorted keys, compact separators and ``ensure_ascii=False``:
   encoder does with ``ensure_ascii=False``;
 - §3.2.3 sorts keys by UTF-16 code units; that equals Python's code-point order
   as long as no key holds a character at or above U+D800;
-- §3.2.2.3 numbers: integers in the IEEE-754 exact range print the same; floats
-  (``1.0`` vs ``1``, ``1e+21``) do not, so they take the slow path.
+- §3.2.2.3 numbers: integers in the IEEE-754 exact range print the same. Both
+  ECMAScript and ``float.__repr__`` print the shortest round-tripping digits;
+  they differ only in layout: integral floats (``21.0`` vs ``21``) and
+  exponent thresholds (Python switches to ``1e-05``/``1e+16`` earlier). So
+  :func:`loads` returns integral numbers as ``int`` (the same JSON number), a
+  non-integral float with 1e-4 ≤ |x| < 1e16 prints identically, and any other
+  float takes the slow path.
 
 :func:`loads` parses text and reports whether the fast path is safe.
 A property test checks the equivalence against ``rfc8785``.
@@ -73,9 +78,15 @@ def loads(text: str | bytes) -> tuple[Any, bool]:
             raise EncodingError("JSON text is not UTF-8") from None
     flags = _Flags()
 
-    def on_float(s: str) -> float:
-        flags.simple = False
-        return float(s)
+    def on_float(s: str) -> float | int:
+        v = float(s)
+        if v.is_integer() and -_MAX_SAFE <= v <= _MAX_SAFE:
+            # 23.0 and 23 are one JSON number and JCS prints both as "23";
+            # an int keeps the fast path exact.
+            return int(v)
+        if not 1e-4 <= abs(v) < 1e16:
+            flags.simple = False
+        return v
 
     def on_int(s: str) -> int:
         v = int(s)

@@ -94,8 +94,8 @@ def sign_document(
 
 
 def _context_prefix(proof_ctx: Any, doc_ctx: Any) -> bool:
-    as_list = lambda c: c if isinstance(c, list) else [c]
-    p, d = as_list(proof_ctx), as_list(doc_ctx)
+    p = proof_ctx if isinstance(proof_ctx, list) else [proof_ctx]
+    d = doc_ctx if isinstance(doc_ctx, list) else [doc_ctx]
     return doc_ctx is not None and d[: len(p)] == p
 
 

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:  # the repo root, whatever pytest's rootdir settings
     sys.path.insert(0, str(ROOT))
 
-from ssi.keys import SigningKey
+from ssi.keys import SigningKey  # noqa: E402  (needs the sys.path line above)
 
 
 def _seeded_key(n: int) -> SigningKey:

@@ -1,0 +1,131 @@
+"""Offline verification of exported bundles: ``python -m ssi.verify`` (SECURITY 5, 11)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from ssi import bundle, history, webvh
+from ssi.errors import SSIError
+from ssi.keys import SigningKey
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def key(n: int) -> SigningKey:
+    return SigningKey.from_seed(n.to_bytes(32, "big"))
+
+
+def make_twin() -> tuple[webvh.LogState, list[dict]]:
+    tmpl = webvh.document_for(webvh.make_did(webvh.SCID_PLACEHOLDER, "example.com", ("t", "cow")),
+                              signing_keys=[key(7).verify_key])
+    log = webvh.create(signer=key(1), domain="example.com", path=("t", "cow"), document=tmpl,
+                       version_time="2026-01-01T00:00:00Z")
+    log = webvh.rotate(log, signer=key(1), update_keys=[key(2).multibase],
+                       document=webvh.document_for(log.did, signing_keys=[key(8).verify_key]),
+                       version_time="2026-01-03T00:00:00Z")
+    entries: list[dict] = []
+    for i, (signer, day) in enumerate([(key(7), 1), (key(7), 2), (key(8), 3), (key(8), 4)]):
+        entries.append(history.append(entries[-1] if entries else None, content={"n": i},
+                                      kind="reading", key=signer, scid=log.scid,
+                                      time=f"2026-01-0{day}T12:00:00.000000Z"))
+    entries[1] = history.redact(entries[1])
+    return log, entries
+
+
+def run_cli(path: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run([sys.executable, "-m", "ssi.verify", str(path)], capture_output=True,
+                          text=True, env=env, cwd=path.parent, timeout=60)
+
+
+def test_bundle_verifies_and_reports_counts_and_owner():
+    log, entries = make_twin()
+    report = bundle.verify_bundle(json.dumps(bundle.make_bundle(log, entries)))
+    assert report.summary() == f"OK: 4 entries, 1 redacted, owner key {key(2).multibase}"
+    assert report.twin_keys == (key(8).multibase,)
+
+
+def test_bundle_with_log_lines_as_strings_verifies():
+    log, entries = make_twin()
+    b = bundle.make_bundle(log, entries) | {"did_log": log.jsonl().splitlines()}
+    assert bundle.verify_bundle(b).log_versions == 2
+
+
+def test_cli_prints_ok_and_exits_zero(tmp_path):
+    log, entries = make_twin()
+    f = tmp_path / "twin.json"
+    f.write_text(json.dumps(bundle.make_bundle(log, entries)))
+    result = run_cli(f)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip() == f"OK: 4 entries, 1 redacted, owner key {key(2).multibase}"
+
+
+def test_cli_verifies_a_bare_did_jsonl(tmp_path):
+    log, _ = make_twin()
+    f = tmp_path / "did.jsonl"
+    f.write_text(log.jsonl())
+    result = run_cli(f)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK: did log 2 versions")
+
+
+def test_cli_names_the_tampered_history_entry_and_exits_one(tmp_path):
+    log, entries = make_twin()
+    entries[2]["content"] = {"n": 666}
+    f = tmp_path / "twin.json"
+    f.write_text(json.dumps(bundle.make_bundle(log, entries)))
+    result = run_cli(f)
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: history entry 3: content does not match")
+
+
+def test_cli_names_the_tampered_log_entry_and_exits_one(tmp_path):
+    log, entries = make_twin()
+    b = bundle.make_bundle(log, entries)
+    b["did_log"][1]["parameters"]["updateKeys"] = [key(666).multibase]
+    f = tmp_path / "twin.json"
+    f.write_text(json.dumps(b))
+    result = run_cli(f)
+    assert result.returncode == 1
+    assert result.stdout.startswith("FAIL: did_log entry 2:")
+
+
+def test_cli_rejects_garbage_with_exit_one(tmp_path):
+    f = tmp_path / "junk.json"
+    f.write_text("{not json")
+    assert run_cli(f).returncode == 1
+
+
+def test_bundle_did_must_match_log():
+    log, entries = make_twin()
+    b = bundle.make_bundle(log, entries) | {"did": "did:webvh:QmOther:example.com"}
+    with pytest.raises(SSIError, match="did does not match"):
+        bundle.verify_bundle(b)
+
+
+def _imports(path: Path) -> set[str]:
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+def test_ssi_imports_nothing_from_django_and_only_nacl_and_rfc8785_outside_stdlib():
+    allowed_third_party = {"nacl", "rfc8785"}
+    for path in sorted((ROOT / "ssi").rglob("*.py")):
+        for name in _imports(path):
+            top = name.split(".")[0]
+            assert top != "django", f"{path} imports {name}"
+            assert top in sys.stdlib_module_names or top in allowed_third_party or top == "ssi", (
+                f"{path} imports {name}")
