@@ -1,3 +1,19 @@
-"""REST API routes (filled in by twins/apis.py)."""
+"""REST API routes under /api/. Twins are addressed by their public slug, never by an integer id."""
 
-urlpatterns: list = []
+from django.urls import path
+
+from tags import apis as tag_apis
+from twins import apis
+
+urlpatterns = [
+    path("things/", apis.ThingsApi.as_view(), name="api-things"),
+    path("things/<str:slug>/", apis.ThingApi.as_view(), name="api-thing"),
+    path("things/<str:slug>/archive", apis.ThingArchiveApi.as_view(), name="api-thing-archive"),
+    path("things/<str:slug>/unarchive", apis.ThingUnarchiveApi.as_view(), name="api-thing-unarchive"),
+    path("things/<str:slug>/photo", apis.ThingPhotoApi.as_view(), name="api-thing-photo"),
+    path("things/<str:slug>/readings/", apis.ReadingsApi.as_view(), name="api-readings"),
+    path("things/<str:slug>/journal/", apis.NotesApi.as_view(), name="api-notes"),
+    path("things/<str:slug>/journal/<int:note_id>/", apis.NoteApi.as_view(), name="api-note"),
+    path("things/<str:slug>/tags/", tag_apis.TagsApi.as_view(), name="api-tags"),
+    path("things/<str:slug>/tags/<int:tag_id>/retire", tag_apis.TagRetireApi.as_view(), name="api-tag-retire"),
+]

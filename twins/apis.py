@@ -1,0 +1,532 @@
+"""REST API for the signed-in owner's things, readings and journal.
+
+One class per operation with nested Input/Output serializers. Where two operations share a URL
+(`GET` lists, `POST` creates) a small class joins them; each method therefore names its serializers
+through its own class (`ThingCreateApi.InputSerializer`), never through `self`. Joining classes carry a
+comment rather than a docstring: drf-spectacular would show a docstring as both operations' description.
+
+Access is in the selectors: `twin_get` answers 404 for anyone else's thing, and it runs before the body
+is read, so a stranger learns nothing from validation errors either.
+"""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db import transaction
+from django.urls import reverse
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import serializers, status
+from rest_framework.parsers import MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from twins import selectors, services
+from twins.models import JournalNote, Reading, Twin
+from twins.serializers import (
+    AwareDateTimeField,
+    NumberField,
+    Pagination,
+    StrictInputSerializer,
+    TextField,
+    paginated_response,
+)
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape (config/exceptions.py)."""
+
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+    class Meta:
+        ref_name = "Error"
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `message` names the first bad field."),
+    404: OpenApiResponse(ErrorSerializer, description="No such thing among yours (also for other owners' things)."),
+}
+
+
+def reading_list_filtered(*, twin: Twin, kind: str = "", since=None, until=None):
+    """Readings of one (already access-checked) twin, newest first, within [since, until)."""
+    qs = selectors.reading_list(twin=twin, kind=kind or None)
+    if since is not None:
+        qs = qs.filter(time__gte=since)
+    if until is not None:
+        qs = qs.filter(time__lt=until)
+    return qs.order_by("-time", "-id")
+
+
+# --- Things -------------------------------------------------------------------------------------------------
+
+
+class LatestReadingSerializer(serializers.Serializer):
+    value = serializers.FloatField()
+    unit = serializers.CharField()
+    time = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "LatestReading"
+
+
+class ThingOutputSerializer(serializers.ModelSerializer):
+    """A thing as its owner sees it. No owner fields: the API only ever shows the caller's own things."""
+
+    id = serializers.CharField(source="slug", read_only=True, help_text="Public id (128 random bits).")
+    url = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+    latest = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Twin
+        ref_name = "Thing"
+        fields = (
+            "id",
+            "url",
+            "name",
+            "icon",
+            "model_name",
+            "serial",
+            "description",
+            "attributes",
+            "reading_kind",
+            "reading_unit",
+            "latest",
+            "photo_url",
+            "use_profile_contact",
+            "contact_name",
+            "contact_email",
+            "contact_phone",
+            "contact_message",
+            "show_name",
+            "show_email",
+            "show_phone",
+            "show_message",
+            "show_thing_name",
+            "show_photo",
+            "show_description",
+            "lost",
+            "lost_reward",
+            "lost_since",
+            "created_at",
+            "updated_at",
+            "archived_at",
+        )
+        read_only_fields = fields
+
+    def get_url(self, twin: Twin) -> str:
+        return reverse("api-thing", kwargs={"slug": twin.slug})
+
+    def get_photo_url(self, twin: Twin) -> str | None:
+        return reverse("thing-photo", kwargs={"slug": twin.slug}) if twin.photo else None
+
+    @extend_schema_field(LatestReadingSerializer(allow_null=True))
+    def get_latest(self, twin: Twin) -> dict | None:
+        if twin.latest_at is None:
+            return None
+        return {"value": twin.latest_value, "unit": twin.latest_unit, "time": twin.latest_at}
+
+
+class ThingListItemSerializer(ThingOutputSerializer):
+    tag_count = serializers.IntegerField(read_only=True, help_text="Active tags.")
+
+    class Meta(ThingOutputSerializer.Meta):
+        ref_name = "ThingListItem"
+        fields = (*ThingOutputSerializer.Meta.fields, "tag_count")
+        read_only_fields = fields
+
+
+class ThingFieldsSerializer(StrictInputSerializer):
+    """What an owner may set on a thing (shared by create and update)."""
+
+    name = TextField(max_length=120)
+    icon = serializers.ChoiceField(choices=Twin._meta.get_field("icon").choices, required=False)
+    model_name = TextField(max_length=120, allow_blank=True, required=False)
+    serial = TextField(max_length=120, allow_blank=True, required=False)
+    description = TextField(max_length=2000, allow_blank=True, required=False)
+    attributes = serializers.DictField(
+        required=False, help_text="A flat object of names to text or number values (at most 50)."
+    )
+    reading_kind = TextField(max_length=40, required=False, help_text="Kind logged when a reading gives none.")
+    reading_unit = TextField(max_length=20, allow_blank=True, required=False, help_text="Default unit.")
+
+
+class ThingListApi(APIView):
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        q = TextField(max_length=120, required=False, help_text="Part of the name.")
+        lost = serializers.BooleanField(required=False, allow_null=True, default=None)
+        archived = serializers.BooleanField(required=False, default=False, help_text="List archived things.")
+
+        class Meta:
+            ref_name = "ThingFilter"
+
+    @extend_schema(
+        operation_id="things_list",
+        summary="List your things",
+        parameters=[FilterSerializer],
+        responses={200: ThingListItemSerializer(many=True), 400: ERRORS[400]},
+    )
+    def get(self, request: Request) -> Response:
+        params = ThingListApi.FilterSerializer(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        filters = selectors.TwinFilters(
+            query=params.validated_data.get("q", "").strip(),
+            lost=params.validated_data["lost"],
+            archived=params.validated_data["archived"],
+        )
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.twin_list(viewer=request.user, filters=filters),
+            serializer_class=ThingListItemSerializer,
+        )
+
+
+class ThingCreateApi(APIView):
+    class InputSerializer(ThingFieldsSerializer):
+        class Meta:
+            ref_name = "ThingCreate"
+
+    @extend_schema(
+        operation_id="things_create",
+        summary="Add a thing",
+        request=InputSerializer,
+        responses={201: ThingOutputSerializer, 400: ERRORS[400]},
+    )
+    def post(self, request: Request) -> Response:
+        serializer = ThingCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        twin = services.twin_create(owner=request.user, **serializer.validated_data)
+        return Response(ThingOutputSerializer(twin).data, status=status.HTTP_201_CREATED)
+
+
+class ThingsApi(ThingListApi, ThingCreateApi):
+    # GET lists the caller's things, POST creates one.
+    pass
+
+
+class ThingDetailApi(APIView):
+    @extend_schema(
+        operation_id="things_retrieve", summary="Show a thing", responses={200: ThingOutputSerializer, 404: ERRORS[404]}
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        return Response(ThingOutputSerializer(twin).data)
+
+
+class ThingUpdateApi(APIView):
+    class InputSerializer(ThingFieldsSerializer):
+        use_profile_contact = serializers.BooleanField(required=False)
+        contact_name = TextField(max_length=100, allow_blank=True, required=False)
+        contact_email = serializers.EmailField(max_length=254, allow_blank=True, required=False)
+        contact_phone = TextField(max_length=40, allow_blank=True, required=False)
+        contact_message = TextField(max_length=1000, allow_blank=True, required=False)
+        show_name = serializers.BooleanField(required=False)
+        show_email = serializers.BooleanField(required=False)
+        show_phone = serializers.BooleanField(required=False)
+        show_message = serializers.BooleanField(required=False)
+        show_thing_name = serializers.BooleanField(required=False)
+        show_photo = serializers.BooleanField(required=False)
+        show_description = serializers.BooleanField(required=False)
+        lost = serializers.BooleanField(required=False, help_text="Lost mode: the public page asks finders for help.")
+        lost_reward = TextField(max_length=200, allow_blank=True, required=False)
+
+        class Meta:
+            ref_name = "ThingUpdate"
+
+    @extend_schema(
+        operation_id="things_partial_update",
+        summary="Change a thing (name, attributes, public page, lost mode)",
+        request=InputSerializer,
+        responses={200: ThingOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def patch(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        serializer = ThingUpdateApi.InputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        fields = dict(serializer.validated_data)
+        lost = fields.pop("lost", None)
+        reward = fields.pop("lost_reward", None)
+        # Two services, one outcome: a refused lost-mode change must not leave a rename behind.
+        with transaction.atomic():
+            services.twin_update(twin=twin, **fields)
+            if lost is not None or reward is not None:
+                services.twin_set_lost(
+                    twin=twin,
+                    lost=twin.lost if lost is None else lost,
+                    reward=twin.lost_reward if reward is None else reward,
+                )
+        return Response(ThingOutputSerializer(twin).data)
+
+
+class ThingApi(ThingDetailApi, ThingUpdateApi):
+    # GET shows one thing, PATCH changes it.
+    pass
+
+
+def _set_archived(request: Request, slug: str, *, archived: bool) -> Response:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    services.twin_set_archived(twin=twin, archived=archived)
+    return Response(ThingOutputSerializer(twin).data)
+
+
+class ThingArchiveApi(APIView):
+    @extend_schema(
+        operation_id="things_archive",
+        summary="Archive a thing",
+        description="Hides it from the list and its tags from finders; nothing is deleted.",
+        request=None,
+        responses={200: ThingOutputSerializer, 404: ERRORS[404]},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        return _set_archived(request, slug, archived=True)
+
+
+class ThingUnarchiveApi(APIView):
+    @extend_schema(
+        operation_id="things_unarchive",
+        summary="Restore an archived thing",
+        request=None,
+        responses={200: ThingOutputSerializer, 404: ERRORS[404]},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        return _set_archived(request, slug, archived=False)
+
+
+class ThingPhotoApi(APIView):
+    parser_classes = [MultiPartParser]
+
+    class InputSerializer(StrictInputSerializer):
+        photo = serializers.FileField(help_text="JPEG, PNG, WebP or GIF. Stored re-encoded, without metadata.")
+
+        class Meta:
+            ref_name = "ThingPhoto"
+
+    @extend_schema(
+        operation_id="things_photo_update",
+        summary="Set the photo",
+        request={"multipart/form-data": InputSerializer},
+        responses={200: ThingOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        serializer = ThingPhotoApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            services.twin_set_photo(twin=twin, photo=serializer.validated_data["photo"])
+        except DjangoValidationError as exc:
+            raise serializers.ValidationError({"photo": exc.messages}) from exc
+        return Response(ThingOutputSerializer(twin).data)
+
+    @extend_schema(
+        operation_id="things_photo_destroy", summary="Remove the photo", responses={204: None, 404: ERRORS[404]}
+    )
+    def delete(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        services.twin_set_photo(twin=twin, photo=None)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- Readings -----------------------------------------------------------------------------------------------
+
+
+class ReadingOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Reading
+        ref_name = "Reading"
+        fields = ("id", "kind", "value", "unit", "time", "source", "note", "created_at")
+        read_only_fields = fields
+
+
+class ReadingListApi(APIView):
+    pagination_class = Pagination
+
+    class FilterSerializer(serializers.Serializer):
+        kind = TextField(max_length=40, required=False, help_text="Only this kind, e.g. `glucose`.")
+        since = AwareDateTimeField(required=False, help_text="Readings at or after this time (ISO 8601, with zone).")
+        until = AwareDateTimeField(required=False, help_text="Readings before this time (ISO 8601, with zone).")
+
+        class Meta:
+            ref_name = "ReadingFilter"
+
+    @extend_schema(
+        operation_id="things_readings_list",
+        summary="List readings",
+        parameters=[FilterSerializer],
+        responses={200: ReadingOutputSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
+        description="Readings of one thing, newest first.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        params = ReadingListApi.FilterSerializer(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=reading_list_filtered(
+                twin=twin, kind=data.get("kind", ""), since=data.get("since"), until=data.get("until")
+            ),
+            serializer_class=ReadingOutputSerializer,
+        )
+
+
+class ReadingCreateApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        value = NumberField(help_text="The measurement, a finite number.")
+        kind = TextField(
+            max_length=40, required=False, help_text="Defaults to the thing's `reading_kind` (its one-tap reading)."
+        )
+        unit = TextField(
+            max_length=20, allow_blank=True, required=False, help_text="Defaults to the thing's `reading_unit`."
+        )
+        time = AwareDateTimeField(
+            required=False, help_text="ISO 8601 with a time zone; defaults to now. At most 5 minutes ahead."
+        )
+        note = TextField(max_length=200, allow_blank=True, required=False, default="")
+
+        class Meta:
+            ref_name = "ReadingCreate"
+
+    @extend_schema(
+        operation_id="things_readings_create",
+        summary="Log a reading",
+        request=InputSerializer,
+        responses={201: ReadingOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+        description=(
+            "Log one reading. Only `value` is required: by default a reading is the thing's own kind and unit "
+            "(`reading_kind`, `reading_unit`, as set on the thing) taken now, so a grinder whose reading kind is "
+            '`grind` in `setting` logs `{"value": 12}` as 12 setting of grind. Give `kind`, `unit` or `time` '
+            "to log anything else. A reading of the thing's own kind moves its `latest` unless it is older."
+        ),
+        examples=[
+            OpenApiExample("Default kind and unit, now", value={"value": 12}, request_only=True),
+            OpenApiExample(
+                "Everything given",
+                value={"value": 5.4, "kind": "glucose", "unit": "mmol/L", "time": "2026-01-31T08:00:00Z", "note": ""},
+                request_only=True,
+            ),
+        ],
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        serializer = ReadingCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        reading = services.reading_add(twin=twin, source=Reading.Source.API, **serializer.validated_data)
+        return Response(ReadingOutputSerializer(reading).data, status=status.HTTP_201_CREATED)
+
+
+class ReadingsApi(ReadingListApi, ReadingCreateApi):
+    # GET lists readings, POST logs one.
+    pass
+
+
+# --- Journal ------------------------------------------------------------------------------------------------
+
+
+class NoteOutputSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = JournalNote
+        ref_name = "JournalNote"
+        fields = ("id", "title", "text", "time", "created_at", "updated_at")
+        read_only_fields = fields
+
+
+class NoteListApi(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="things_journal_list",
+        summary="List journal notes",
+        responses={200: NoteOutputSerializer(many=True), 404: ERRORS[404]},
+        description="Journal notes of one thing, newest first.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=JournalNote.objects.filter(twin=twin).order_by("-time", "-id"),
+            serializer_class=NoteOutputSerializer,
+        )
+
+
+class NoteFieldsSerializer(StrictInputSerializer):
+    title = TextField(max_length=200)
+    text = TextField(max_length=10000, allow_blank=True, required=False)
+    time = AwareDateTimeField(required=False, help_text="ISO 8601 with a time zone; defaults to now.")
+
+
+class NoteCreateApi(APIView):
+    class InputSerializer(NoteFieldsSerializer):
+        class Meta:
+            ref_name = "JournalNoteCreate"
+
+    @extend_schema(
+        operation_id="things_journal_create",
+        summary="Add a journal note",
+        request=InputSerializer,
+        responses={201: NoteOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        serializer = NoteCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        note = services.note_create(twin=twin, **serializer.validated_data)
+        return Response(NoteOutputSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class NotesApi(NoteListApi, NoteCreateApi):
+    # GET lists the journal, POST adds a note.
+    pass
+
+
+class NoteDetailApi(APIView):
+    @extend_schema(
+        operation_id="things_journal_retrieve",
+        summary="Show a journal note",
+        responses={200: NoteOutputSerializer, 404: ERRORS[404]},
+    )
+    def get(self, request: Request, slug: str, note_id: int) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        note = selectors.note_get(twin=twin, note_id=note_id)
+        return Response(NoteOutputSerializer(note).data)
+
+
+class NoteUpdateApi(APIView):
+    class InputSerializer(NoteFieldsSerializer):
+        class Meta:
+            ref_name = "JournalNoteUpdate"
+
+    @extend_schema(
+        operation_id="things_journal_partial_update",
+        summary="Change a journal note",
+        request=InputSerializer,
+        responses={200: NoteOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+    )
+    def patch(self, request: Request, slug: str, note_id: int) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        note = selectors.note_get(twin=twin, note_id=note_id)
+        serializer = NoteUpdateApi.InputSerializer(data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        note = services.note_update(note=note, **serializer.validated_data)
+        return Response(NoteOutputSerializer(note).data)
+
+
+class NoteDeleteApi(APIView):
+    @extend_schema(
+        operation_id="things_journal_destroy", summary="Delete a journal note", responses={204: None, 404: ERRORS[404]}
+    )
+    def delete(self, request: Request, slug: str, note_id: int) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        services.note_delete(note=selectors.note_get(twin=twin, note_id=note_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class NoteApi(NoteDetailApi, NoteUpdateApi, NoteDeleteApi):
+    # GET shows a note, PATCH changes it, DELETE removes it.
+    pass
