@@ -80,11 +80,13 @@ def loads(text: str | bytes) -> tuple[Any, bool]:
 
     def on_float(s: str) -> float | int:
         v = float(s)
-        if v.is_integer() and -_MAX_SAFE <= v <= _MAX_SAFE:
-            # 23.0 and 23 are one JSON number and JCS prints both as "23";
-            # an int keeps the fast path exact.
-            return int(v)
-        if not 1e-4 <= abs(v) < 1e16:
+        if v.is_integer():
+            if -_MAX_SAFE <= v <= _MAX_SAFE:
+                # 23.0 and 23 are one JSON number and JCS prints both as "23";
+                # an int keeps the fast path exact.
+                return int(v)
+            flags.simple = False
+        elif not 1e-4 <= abs(v) < 1e16:
             flags.simple = False
         return v
 
