@@ -16,6 +16,10 @@ from twins.selectors import twin_get
 from twins.serializers import Pagination, StrictInputSerializer, TextField, paginated_response
 
 
+def _route_kwargs(tag: Tag) -> dict:
+    return {"slug": tag.twin.slug, "tag_id": tag.pk}
+
+
 class TagOutputSerializer(serializers.ModelSerializer):
     """A tag as its owner sees it, with what is needed to print it again."""
 
@@ -30,14 +34,11 @@ class TagOutputSerializer(serializers.ModelSerializer):
         fields = ("id", "code", "token", "url", "qr_png", "qr_svg", "status", "label", "created_at", "retired_at")
         read_only_fields = fields
 
-    def _kwargs(self, tag: Tag) -> dict:
-        return {"slug": tag.twin.slug, "tag_id": tag.pk}
-
     def get_qr_png(self, tag: Tag) -> str:
-        return reverse("tag-qr-png", kwargs=self._kwargs(tag))
+        return reverse("tag-qr-png", kwargs=_route_kwargs(tag))
 
     def get_qr_svg(self, tag: Tag) -> str:
-        return reverse("tag-qr-svg", kwargs=self._kwargs(tag))
+        return reverse("tag-qr-svg", kwargs=_route_kwargs(tag))
 
 
 class TagListApi(APIView):

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 
-from tags.codes import new_short_code, new_token
+from tags.codes import format_short_code, new_short_code, new_token
 
 
 class TagQuerySet(models.QuerySet):
@@ -52,6 +54,19 @@ class Tag(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    def get_absolute_url(self) -> str:
+        return reverse("tag-scan", args=[self.token])
+
+    @property
+    def display_code(self) -> str:
+        """ABCD-EFGH, as printed on labels."""
+        return format_short_code(self.code)
+
+    @property
+    def url(self) -> str:
+        """The full URL a QR code carries; SITE_URL keeps it stable whichever host served the page."""
+        return f"{settings.SITE_URL}/t/{self.token}"
 
 
 class Scan(models.Model):

@@ -1,11 +1,246 @@
-"""Placeholder views; the tags work replaces them."""
+"""Tag pages. Public ones (/t/...) answer whoever holds the sticker; private ones are the owner's tag management.
 
-from django.http import Http404
+Thin: validate, call a service, render. Access is in the selectors; the public page shows only what the
+owner switched on.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from config.errors import error_response
+from config.ratelimit import client_id, hit
+from config.views import not_found
+from tags import qr, selectors, services
+from tags.forms import ClaimForm, MessageForm, TagForm
+from tags.models import Tag
+from tags.useragent import coarse_user_agent
+from twins.selectors import twin_get, twin_list
+from twins.views import photo_response
+
+RETIRED_MESSAGE = "This tag has been retired by its owner. It no longer leads anywhere."
 
 
-def _todo(request, **kwargs):
-    raise Http404
+def _too_many(request: HttpRequest, retry_after: int, message: str) -> HttpResponse:
+    return error_response(request, 429, message, retry_after=retry_after)
 
 
-tag_enter = tag_scan = tag_message = tag_public_photo = tag_claim = _todo
-tag_create = tag_labels = tag_qr_png = tag_qr_svg = tag_retire = _todo
+def _scan_limit(request: HttpRequest) -> HttpResponse | None:
+    """Scans and typed codes share one per-client budget: it also bounds guessing of the short codes."""
+    retry_after = hit("scan", client_id(request), settings.RATE_SCAN_PER_CLIENT)
+    if retry_after is None:
+        return None
+    return _too_many(request, retry_after, "Too many tag lookups from your connection.")
+
+
+def _retired(request: HttpRequest) -> HttpResponse:
+    # 410 Gone: the tag existed and will not come back. Nothing about the thing is in this page.
+    return render(request, "tags/retired.html", {"message": RETIRED_MESSAGE}, status=410)
+
+
+def _thing_url(slug: str) -> str:
+    return reverse("thing", args=[slug]) + "#tags"
+
+
+# Public: anyone who holds the tag.
+
+
+@require_GET
+def tag_enter(request: HttpRequest) -> HttpResponse:
+    """The short code typed by hand when a camera fails: ?code=ABCD-EFGH redirects to the tag's URL."""
+    typed = request.GET.get("code", "").strip()
+    if not typed:
+        return render(request, "tags/enter.html")
+    limited = _scan_limit(request)
+    if limited is not None:
+        return limited
+    tag = selectors.tag_by_code(typed=typed[:40])
+    if tag is None:
+        return not_found(request)
+    return redirect("tag-scan", token=tag.token)
+
+
+@never_cache
+@require_GET
+def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
+    """What a scan opens: the owner's one-box reading form, or the public page for anyone else."""
+    limited = _scan_limit(request)
+    if limited is not None:
+        return limited
+    tag = selectors.tag_resolve(token=token)
+    if tag is None or (tag.twin is not None and tag.twin.archived_at is not None):
+        # Archived things look exactly like unknown tags.
+        return not_found(request)
+    user = request.user
+    by_owner = tag.twin is not None and user.is_authenticated and user.pk == tag.twin.owner_id
+    services.scan_record(
+        tag=tag, by_owner=by_owner, user_agent=coarse_user_agent(request.headers.get("User-Agent", ""))
+    )
+    if tag.status == Tag.Status.RETIRED:
+        return _retired(request)
+    if tag.status == Tag.Status.UNASSIGNED:
+        return _unassigned(request, tag)
+    if by_owner:
+        return render(request, "tags/owner_scan.html", {"tag": tag, "twin": tag.twin})
+    return render(request, "tags/public.html", _public_context(tag, MessageForm()))
+
+
+def _public_context(tag: Tag, form: MessageForm) -> dict:
+    twin = tag.twin
+    return {
+        "tag": tag,
+        "twin": twin,
+        # Only the switched-on, non-empty fields ever reach the template.
+        "contact": twin.contact_card().public_contact(),
+        "thing_name": twin.name if twin.show_thing_name else "",
+        "description": twin.description if twin.show_description else "",
+        "has_photo": bool(twin.show_photo and twin.photo),
+        "form": form,
+    }
+
+
+def _unassigned(request: HttpRequest, tag: Tag, form: ClaimForm | None = None, status: int = 200) -> HttpResponse:
+    context: dict = {"tag": tag}
+    if request.user.is_authenticated:
+        things = list(twin_list(viewer=request.user))
+        context["form"] = form or ClaimForm(things=things)
+        context["has_things"] = bool(things)
+    return render(request, "tags/unassigned.html", context, status=status)
+
+
+def _active_or_404(request: HttpRequest, token: str) -> tuple[Tag | None, HttpResponse | None]:
+    tag = selectors.tag_resolve(token=token)
+    if tag is None or tag.twin is None or tag.twin.archived_at is not None:
+        return None, not_found(request)
+    if tag.status == Tag.Status.RETIRED:
+        return None, _retired(request)
+    return tag, None
+
+
+@require_POST
+def tag_message(request: HttpRequest, token: str) -> HttpResponse:
+    """A finder's message, relayed to the owner's inbox and email; the finder never sees their address."""
+    tag, refused = _active_or_404(request, token)
+    if refused is not None:
+        return refused
+    retry_after = hit("message", client_id(request), settings.RATE_MESSAGE_PER_CLIENT)
+    if retry_after is not None:
+        return _too_many(request, retry_after, "You have sent several messages already.")
+    form = MessageForm(request.POST)
+    if not form.is_valid():
+        return render(request, "tags/public.html", _public_context(tag, form), status=400)
+    # Counted after validation: only messages that would reach the owner use up the tag's budget.
+    retry_after = hit("message-tag", str(tag.pk), settings.RATE_MESSAGE_PER_TAG)
+    if retry_after is not None:
+        return _too_many(request, retry_after, "This thing's owner has received many messages recently.")
+    services.message_send(tag=tag, **form.cleaned_data)
+    twin = tag.twin
+    return render(
+        request, "tags/message_sent.html", {"tag": tag, "thing_name": twin.name if twin.show_thing_name else ""}
+    )
+
+
+@require_GET
+def tag_public_photo(request: HttpRequest, token: str) -> HttpResponse:
+    tag, refused = _active_or_404(request, token)
+    if refused is not None or not tag.twin.show_photo:
+        return not_found(request)
+    return photo_response(tag.twin)
+
+
+@require_POST
+def tag_claim(request: HttpRequest, token: str) -> HttpResponse:
+    """Attach a pre-printed tag to one of the signed-in viewer's things."""
+    tag = selectors.tag_resolve(token=token)
+    if tag is None:
+        return not_found(request)
+    if not request.user.is_authenticated:
+        return redirect_to_login(tag.get_absolute_url())
+    if tag.status != Tag.Status.UNASSIGNED:
+        return _claim_refused(request, "This tag has already been attached to a thing.")
+    form = ClaimForm(request.POST, things=list(twin_list(viewer=request.user)))
+    if not form.is_valid():
+        return _unassigned(request, tag, form, status=400)
+    twin = form.cleaned_data["thing"]
+    try:
+        services.tag_claim(tag=tag, twin=twin, owner=request.user)
+    except services.TagUnavailable as exc:
+        return _claim_refused(request, exc.messages[0])
+    except ValidationError as exc:
+        form.add_error(None, exc.messages)
+        return _unassigned(request, tag, form, status=400)
+    messages.success(request, f"Tag {tag.display_code} is now on {twin.name}. Scan it to log a reading.")
+    return redirect(_thing_url(twin.slug))
+
+
+def _claim_refused(request: HttpRequest, message: str) -> HttpResponse:
+    return error_response(request, 409, message, context={"title": "Already taken"})
+
+
+# Private: the owner's tag management. Every view goes through twin_get, so another owner's thing is a 404.
+
+
+@login_required
+def tag_create(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = twin_get(viewer=request.user, slug=slug)
+    form = TagForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            tag = services.tag_create(twin=twin, label=form.cleaned_data["label"])
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            messages.success(request, f"Tag {tag.display_code} added. Print its label or download its QR code.")
+            return redirect(_thing_url(twin.slug))
+    status = 400 if form.errors else 200
+    return render(request, "tags/new.html", {"twin": twin, "form": form}, status=status)
+
+
+@login_required
+@require_GET
+def tag_labels(request: HttpRequest, slug: str) -> HttpResponse:
+    """A printable sheet: one label (QR, name, code) per active tag."""
+    twin = twin_get(viewer=request.user, slug=slug)
+    labels = [(tag, qr.svg_inline(tag.url)) for tag in selectors.tag_list_active(twin=twin)]
+    site_host = settings.SITE_URL.split("://", 1)[-1]
+    return render(request, "tags/labels.html", {"twin": twin, "labels": labels, "site_host": site_host})
+
+
+def _download(body: bytes | str, content_type: str, filename: str) -> HttpResponse:
+    response = HttpResponse(body, content_type=content_type)
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    # A tag's URL never changes, so neither does its QR; private because the URL is the tag's secret.
+    response["Cache-Control"] = "private, max-age=86400"
+    return response
+
+
+@login_required
+@require_GET
+def tag_qr_png(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
+    tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
+    return _download(qr.png_bytes(tag.url), "image/png", f"thingstead-{tag.code}.png")
+
+
+@login_required
+@require_GET
+def tag_qr_svg(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
+    tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
+    return _download(qr.svg_text(tag.url), "image/svg+xml", f"thingstead-{tag.code}.svg")
+
+
+@login_required
+@require_POST
+def tag_retire(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
+    tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
+    services.tag_retire(tag=tag)
+    messages.success(request, f"Tag {tag.display_code} retired. Its URL now says so and shows nothing else.")
+    return redirect(_thing_url(slug))

@@ -1,0 +1,44 @@
+"""Reads of tags. The public resolver is anonymous by design; private reads are scoped to the viewer."""
+
+from __future__ import annotations
+
+import re
+
+from django.http import Http404
+
+from tags.codes import normalize_short_code
+from tags.models import Tag
+from twins.selectors import twin_get
+
+# Tokens are URL-safe base64 (tags.codes.new_token); anything else cannot be one, so no query is spent on it.
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,43}")
+
+
+def tag_resolve(*, token: str) -> Tag | None:
+    """The tag behind a scanned URL with its twin and owner (one query), or None."""
+    if not _TOKEN.fullmatch(token):
+        return None
+    return Tag.objects.select_related("twin", "twin__owner").filter(token=token).first()
+
+
+def tag_by_code(*, typed: str) -> Tag | None:
+    """The tag whose short code a person typed (lowercase, hyphens and O for 0 are fine), or None."""
+    code = normalize_short_code(typed)
+    if code is None:
+        return None
+    return Tag.objects.only("token").filter(code=code).first()
+
+
+def tag_for_owner(*, viewer, slug: str, tag_id: int) -> Tag:
+    """A tag of one of the viewer's things; anyone else's is a 404, like twin_get."""
+    twin = twin_get(viewer=viewer, slug=slug)
+    tag = Tag.objects.filter(pk=tag_id, twin=twin).first()
+    if tag is None:
+        raise Http404("No such tag.")
+    tag.twin = twin
+    return tag
+
+
+def tag_list_active(*, twin) -> list[Tag]:
+    """The thing's active tags, oldest first: the order they are printed on a label sheet."""
+    return list(Tag.objects.filter(twin=twin).active().order_by("created_at", "id"))

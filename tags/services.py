@@ -1,0 +1,168 @@
+"""Writes to tags and scans. Each is one atomic service and the one place for side effects."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from owners.models import Notification
+from owners.services import notify, notify_scan
+from tags.codes import new_short_code, new_token
+from tags.models import Scan, Tag
+from twins.models import Twin
+
+MAX_BATCH = 10_000
+# New codes are 40 random bits: a collision is rare but possible once there are millions of tags.
+_CODE_ATTEMPTS = 5
+# How long a scan notification's id is trusted for the fast path in _notify_scan. Short, so the
+# coalescing window (SCAN_NOTIFY_COALESCE_SECONDS, normally 30 minutes) is always respected.
+SCAN_NOTIFY_FAST_SECONDS = 5
+
+
+class TagUnavailable(ValidationError):
+    """The tag was claimed or retired by someone else first."""
+
+
+def _insert_with_fresh_code(tag: Tag) -> Tag:
+    for attempt in range(_CODE_ATTEMPTS):
+        try:
+            # A savepoint per attempt: a unique violation must not poison the caller's transaction.
+            with transaction.atomic():
+                tag.save(force_insert=True)
+            return tag
+        except IntegrityError:
+            if attempt == _CODE_ATTEMPTS - 1:
+                raise
+            tag.pk = None
+            tag.code = new_short_code()
+            tag.token = new_token()
+    raise AssertionError("unreachable")
+
+
+def _check_twin(twin: Twin) -> None:
+    if twin.archived_at is not None:
+        raise ValidationError("This thing is archived; restore it before attaching tags.")
+
+
+@transaction.atomic
+def tag_create(*, twin: Twin, label: str = "") -> Tag:
+    """A new active tag for the thing, with a fresh token and short code."""
+    _check_twin(twin)
+    tag = Tag(twin=twin, status=Tag.Status.ACTIVE, label=label.strip())
+    tag.full_clean(exclude=["twin", "token", "code"])
+    return _insert_with_fresh_code(tag)
+
+
+@transaction.atomic
+def tag_batch_create(*, count: int, batch: str) -> list[Tag]:
+    """Pre-printed tags: unassigned until someone scans one and claims it for a thing."""
+    if not 1 <= count <= MAX_BATCH:
+        raise ValidationError(f"A batch has 1 to {MAX_BATCH} tags.")
+    batch = batch.strip()
+    if not batch or len(batch) > 40:
+        raise ValidationError("A batch name is 1 to 40 characters.")
+    return [_insert_with_fresh_code(Tag(status=Tag.Status.UNASSIGNED, batch=batch)) for _ in range(count)]
+
+
+@transaction.atomic
+def tag_retire(*, tag: Tag) -> Tag:
+    """Retire an active tag for good: its URL then says so and shows nothing of the thing. Idempotent."""
+    now = timezone.now()
+    if Tag.objects.filter(pk=tag.pk, status=Tag.Status.ACTIVE).update(status=Tag.Status.RETIRED, retired_at=now):
+        tag.status, tag.retired_at = Tag.Status.RETIRED, now
+    elif tag.status != Tag.Status.RETIRED:
+        tag.refresh_from_db(fields=["status", "retired_at"])
+    return tag
+
+
+@transaction.atomic
+def tag_claim(*, tag: Tag, twin: Twin, owner) -> Tag:
+    """Attach a pre-printed tag to one of the owner's things.
+
+    A conditional UPDATE (WHERE status = 'unassigned'), not read-then-write: of two people claiming the
+    same tag at once, exactly one matches the row; the other gets TagUnavailable.
+    """
+    if twin.owner_id != owner.pk:
+        raise ValidationError("You can only attach a tag to your own things.")
+    _check_twin(twin)
+    claimed = Tag.objects.filter(pk=tag.pk, status=Tag.Status.UNASSIGNED, twin__isnull=True).update(
+        status=Tag.Status.ACTIVE, twin=twin
+    )
+    if not claimed:
+        raise TagUnavailable("This tag has already been attached to a thing.")
+    tag.status, tag.twin = Tag.Status.ACTIVE, twin
+    return tag
+
+
+def _notify_scan(twin: Twin) -> None:
+    """notify_scan, with a fast path for bursts of scans of one thing.
+
+    notify_scan reads the latest unread scan notification under a row lock and bumps it. For a page
+    reloaded many times a second that SELECT ... FOR UPDATE is the costliest part of a scan. So the id
+    of the notification just bumped is kept in the cache for a few seconds, and while it is there the
+    next scan does a single conditional UPDATE ... SET count = count + 1 instead.
+
+    The count stays exact: every scan adds one in the database, none is held back in the cache. The
+    UPDATE re-checks what notify_scan would (same owner and twin, still unread); if it matches no row
+    (read, deleted, another owner now) we fall back to notify_scan. A stale id can only cost a fallback,
+    which is why the id is cached at once rather than after commit. The cache lifetime (seconds) is far
+    below SCAN_NOTIFY_COALESCE_SECONDS, so a row bumped this way is one notify_scan would have bumped.
+
+    On the slow path the twin row is locked first (FOR NO KEY UPDATE: it does not conflict with the
+    key-share lock the Scan row's foreign key takes): notify_scan's FOR UPDATE locks nothing when there
+    is no notification yet, so two first scans at the same instant could otherwise both create one.
+    """
+    window = min(SCAN_NOTIFY_FAST_SECONDS, settings.SCAN_NOTIFY_COALESCE_SECONDS)
+    key = f"tags:scan-notify:{twin.pk}"
+    cached = cache.get(key) if window > 0 else None
+    if cached is not None:
+        notification_id, owner_id = cached
+        if owner_id == twin.owner_id:
+            bumped = Notification.objects.filter(
+                pk=notification_id,
+                owner_id=twin.owner_id,
+                twin_id=twin.pk,
+                kind=Notification.Kind.SCAN,
+                read_at__isnull=True,
+            ).update(count=F("count") + 1, updated_at=timezone.now())
+            if bumped:
+                return
+    list(Twin.objects.select_for_update(no_key=True).filter(pk=twin.pk).order_by().values_list("pk", flat=True))
+    item = notify_scan(twin=twin)
+    if window > 0:
+        cache.set(key, (item.pk, twin.owner_id), timeout=window)
+
+
+@transaction.atomic
+def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
+    """Record one opening of a tag URL and, for someone other than the owner, tell the owner.
+
+    One transaction: the scan log and the owner's "scanned" count never disagree.
+    """
+    twin = tag.twin if tag.status == Tag.Status.ACTIVE else None
+    scan = Scan.objects.create(tag=tag, twin=twin, by_owner=by_owner, user_agent=user_agent[:60])
+    if twin is not None and not by_owner:
+        _notify_scan(twin)
+    return scan
+
+
+@transaction.atomic
+def message_send(*, tag: Tag, message: str, name: str = "", contact: str = "") -> Notification:
+    """A finder's message to the owner of the tagged thing: the inbox now, an email after commit."""
+    twin = tag.twin
+    if tag.status != Tag.Status.ACTIVE or twin is None:
+        raise ValidationError("This tag is not attached to a thing.")
+    return notify(
+        owner=twin.owner,
+        kind=Notification.Kind.MESSAGE,
+        title=f"Message about {twin.name}",
+        body=message,
+        sender_name=name,
+        sender_contact=contact,
+        twin=twin,
+        email=True,
+    )

@@ -1,0 +1,155 @@
+import pytest
+from django.core.cache import cache
+from django.urls import reverse
+from django.utils import timezone
+
+from owners.models import Notification
+from tags.models import Scan
+from tags.services import scan_record
+from tags.useragent import coarse_user_agent
+from twins.models import Reading
+
+pytestmark = pytest.mark.django_db
+
+ANDROID_CHROME = (
+    "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0.0.0 Mobile Safari/537.36"
+)
+IPHONE_SAFARI = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_5 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.5 Mobile/15E148 Safari/604.1"
+)
+
+
+def test_owner_scan_shows_the_one_box_reading_form(alice_client, grinder_tag):
+    response = alice_client.get(grinder_tag.get_absolute_url())
+    assert response.status_code == 200
+    page = response.content.decode()
+    assert 'name="value"' in page
+    assert 'inputmode="decimal"' in page
+    assert "autofocus" in page
+    assert "setting" in page
+    assert 'name="via" value="tag"' in page
+    assert reverse("reading-new", args=[grinder_tag.twin.slug]) in page
+    assert reverse("thing", args=[grinder_tag.twin.slug]) in page
+    assert 'name="message"' not in page
+
+
+def test_saving_via_the_one_box_form_shows_the_reading_on_the_private_page(alice_client, grinder_tag):
+    grinder = grinder_tag.twin
+    alice_client.get(grinder_tag.get_absolute_url())
+    response = alice_client.post(
+        reverse("reading-new", args=[grinder.slug]), {"value": "17.5", "via": "tag"}, follow=True
+    )
+    assert response.status_code == 200
+    assert response.redirect_chain[-1][0] == reverse("thing", args=[grinder.slug])
+    assert "17.5" in response.content.decode()
+    reading = Reading.objects.get(twin=grinder)
+    assert reading.value == 17.5 and reading.source == Reading.Source.TAG
+
+
+def test_stranger_scan_records_a_scan_not_by_the_owner_with_a_coarse_user_agent(anon_client, grinder_tag):
+    anon_client.get(grinder_tag.get_absolute_url(), HTTP_USER_AGENT=ANDROID_CHROME)
+    scan = Scan.objects.get()
+    assert scan.tag == grinder_tag and scan.twin == grinder_tag.twin
+    assert scan.by_owner is False
+    assert scan.user_agent == "Android · Chrome"
+
+
+def test_owner_scan_is_recorded_as_by_owner_and_does_not_notify(alice_client, alice, grinder_tag):
+    alice_client.get(grinder_tag.get_absolute_url(), HTTP_USER_AGENT=IPHONE_SAFARI)
+    scan = Scan.objects.get()
+    assert scan.by_owner is True and scan.user_agent == "iPhone · Safari"
+    assert not Notification.objects.filter(owner=alice).exists()
+
+
+def test_signed_in_stranger_sees_the_public_page_and_notifies(carol_client, alice, grinder_tag):
+    page = carol_client.get(grinder_tag.get_absolute_url()).content.decode()
+    assert 'name="message"' in page and 'inputmode="decimal"' not in page
+    assert Scan.objects.get().by_owner is False
+    assert Notification.objects.get(owner=alice).kind == Notification.Kind.SCAN
+
+
+def test_ten_reloads_by_a_stranger_make_one_notification_with_count_ten(anon_client, alice, grinder_tag):
+    for _ in range(10):
+        assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
+    notification = Notification.objects.get(owner=alice)
+    assert notification.kind == Notification.Kind.SCAN
+    assert notification.count == 10
+    assert Scan.objects.filter(by_owner=False).count() == 10
+
+
+def test_ten_reloads_without_the_cache_fast_path_still_count_ten(anon_client, alice, grinder_tag):
+    for _ in range(10):
+        cache.delete(f"tags:scan-notify:{grinder_tag.twin_id}")
+        anon_client.get(grinder_tag.get_absolute_url())
+    assert Notification.objects.get(owner=alice).count == 10
+
+
+def test_scan_after_the_notification_was_read_starts_a_new_one(anon_client, alice, grinder_tag):
+    anon_client.get(grinder_tag.get_absolute_url())
+    anon_client.get(grinder_tag.get_absolute_url())
+    Notification.objects.filter(owner=alice).update(read_at=timezone.now())
+    anon_client.get(grinder_tag.get_absolute_url())
+    counts = sorted(Notification.objects.filter(owner=alice).values_list("count", flat=True))
+    assert counts == [1, 2]
+
+
+def test_scan_after_a_transfer_notifies_the_new_owner_not_the_old(anon_client, alice, bob, grinder_tag):
+    anon_client.get(grinder_tag.get_absolute_url())
+    grinder_tag.twin.__class__.objects.filter(pk=grinder_tag.twin_id).update(owner=bob)
+    anon_client.get(grinder_tag.get_absolute_url())
+    assert Notification.objects.get(owner=alice).count == 1
+    assert Notification.objects.get(owner=bob).count == 1
+
+
+def test_scan_record_keeps_the_user_agent_short(grinder_tag):
+    scan = scan_record(tag=grinder_tag, by_owner=False, user_agent="x" * 500)
+    assert len(scan.user_agent) == 60
+
+
+def test_scans_are_rate_limited_per_client_with_a_readable_429(settings, anon_client, grinder_tag):
+    settings.RATE_SCAN_PER_CLIENT = "3/60"
+    for _ in range(3):
+        assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
+    response = anon_client.get(grinder_tag.get_absolute_url())
+    assert response.status_code == 429
+    assert int(response["Retry-After"]) > 0
+    assert "Slow down" in response.content.decode()
+    assert Scan.objects.count() == 3
+    other = anon_client.get(grinder_tag.get_absolute_url(), REMOTE_ADDR="198.51.100.7")
+    assert other.status_code == 200
+
+
+def test_typed_codes_share_the_scan_rate_limit(settings, anon_client, grinder_tag):
+    settings.RATE_SCAN_PER_CLIENT = "2/60"
+    for _ in range(2):
+        anon_client.get(reverse("tag-enter"), {"code": "ZZZZ-ZZZZ"})
+    assert anon_client.get(reverse("tag-enter"), {"code": grinder_tag.code}).status_code == 429
+
+
+@pytest.mark.parametrize(
+    ("header", "expected"),
+    [
+        (ANDROID_CHROME, "Android · Chrome"),
+        (IPHONE_SAFARI, "iPhone · Safari"),
+        ("Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:127.0) Gecko/20100101 Firefox/127.0", "Windows · Firefox"),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+            "Windows · Edge",
+        ),
+        (
+            "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+            "Version/17.5 Safari/605.1.15",
+            "Mac · Safari",
+        ),
+        ("Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)", "Bot"),
+        ("curl/8.5.0", "Bot"),
+        ("", ""),
+        ("something odd", ""),
+    ],
+)
+def test_coarse_user_agent(header, expected):
+    assert coarse_user_agent(header) == expected
+    assert len(coarse_user_agent(header * 10)) <= 60
