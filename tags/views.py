@@ -192,7 +192,7 @@ def _claim_refused(request: HttpRequest, message: str) -> HttpResponse:
 @login_required
 def tag_create(request: HttpRequest, slug: str) -> HttpResponse:
     twin = twin_get(viewer=request.user, slug=slug)
-    form = TagForm(request.POST or None)
+    form = TagForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             tag = services.tag_create(twin=twin, label=form.cleaned_data["label"])

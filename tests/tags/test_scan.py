@@ -153,3 +153,31 @@ def test_typed_codes_share_the_scan_rate_limit(settings, anon_client, grinder_ta
 def test_coarse_user_agent(header, expected):
     assert coarse_user_agent(header) == expected
     assert len(coarse_user_agent(header * 10)) <= 60
+
+
+@pytest.mark.django_db(transaction=True)
+def test_simultaneous_first_scans_make_one_notification_counting_every_scan(alice, grinder_tag):
+    import threading
+
+    from django.db import connection
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race needs a server database")
+    barrier, errors = threading.Barrier(8), []
+
+    def scan():
+        try:
+            barrier.wait()
+            scan_record(tag=grinder_tag, by_owner=False)
+        except Exception as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=scan) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert list(Notification.objects.filter(owner=alice).values_list("count", flat=True)) == [8]
