@@ -215,6 +215,14 @@ class KeySchedule:
         i = bisect.bisect_right(self.starts, t) - 1
         return self.keys[i] if i >= 0 else frozenset()
 
+    def period(self, t: datetime) -> tuple[datetime | None, datetime | None, frozenset[str]]:
+        """``(start, end, keys)`` of the period holding ``t`` (end exclusive, None = open)."""
+        i = bisect.bisect_right(self.starts, t) - 1
+        end = self.starts[i + 1] if i + 1 < len(self.starts) else None
+        if i < 0:
+            return None, self.starts[0], frozenset()
+        return self.starts[i], end, self.keys[i]
+
 
 @dataclass(frozen=True)
 class ChainReport:
@@ -259,6 +267,9 @@ def verify_chain(
     redacted = 0
     used: dict[str, None] = {}
     verify_keys: dict[str, VerifyKey] = {}
+    p_start: datetime | None = None
+    p_end: datetime | None = None
+    p_keys: frozenset[str] | None = None
     for n, raw in enumerate(entries, 1):
         try:
             if isinstance(raw, str):
@@ -282,7 +293,10 @@ def verify_chain(
             if entry["prev_hash"] != expected_prev:
                 raise SSIError("prev_hash does not match the previous entry")
             key = entry["key"]
-            if type(key) is not str or key not in schedule.keys_at(t):
+            # Times only grow, so the current key period is reused until t leaves it.
+            if (p_start is not None and t < p_start) or (p_end is not None and t >= p_end) or p_keys is None:
+                p_start, p_end, p_keys = schedule.period(t)
+            if type(key) is not str or key not in p_keys:
                 raise SSIError(f"key {key} was not a twin key at {entry['time']}")
             message = signing_input(entry)
             vk = verify_keys.get(key)

@@ -37,7 +37,8 @@ from ssi.errors import EncodingError
 _MAX_SAFE = 2**53 - 1
 # A raw character at/above U+D800, or a \\uD800-\\uFFFF escape, may sort
 # differently under UTF-16 ordering, or be a lone surrogate rfc8785 rejects.
-_UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]|\\u[dDeEfF]")
+_UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
+_UNSAFE_ESCAPE = re.compile(r"\\u[dDeEfF]")
 _fast_dumps = json.JSONEncoder(
     sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
 ).encode
@@ -91,10 +92,12 @@ def loads(text: str | bytes) -> tuple[Any, bool]:
         return v
 
     def on_int(s: str) -> int:
-        v = int(s)
-        if -_MAX_SAFE > v or v > _MAX_SAFE:
-            flags.simple = False
-        return v
+        if len(s) > 15:  # beyond ±2^53 needs 16+ digits; exact check only then
+            v = int(s)
+            if not -_MAX_SAFE <= v <= _MAX_SAFE:
+                flags.simple = False
+            return v
+        return int(s)
 
     def on_constant(s: str) -> Any:
         raise EncodingError(f"{s} is not JSON")
@@ -115,6 +118,9 @@ def loads(text: str | bytes) -> tuple[Any, bool]:
         )
     except json.JSONDecodeError as exc:
         raise EncodingError(f"invalid JSON: {exc}") from None
-    if flags.simple and _UNSAFE_TEXT.search(text):
+    if flags.simple and (
+        ("\\u" in text and _UNSAFE_ESCAPE.search(text))
+        or (not text.isascii() and _UNSAFE_TEXT.search(text))
+    ):
         flags.simple = False
     return value, flags.simple

@@ -43,6 +43,7 @@ rejected rather than accepted without checking witness proofs.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -55,7 +56,7 @@ from ssi import jcs
 from ssi.didkey import key_url
 from ssi.errors import DIDError, LogError, SSIError
 from ssi.keys import SigningKey, VerifyKey
-from ssi.multibase import ALPHABET, sha256_multihash_b58
+from ssi.multibase import ALPHABET, b58decode, sha256_multihash, sha256_multihash_b58
 from ssi.proofs import create_proof, verify_proof
 
 METHOD = "did:webvh:1.0"
@@ -68,6 +69,9 @@ KNOWN_PARAMS = frozenset(
     {"method", "scid", "updateKeys", "nextKeyHashes", "portable", "deactivated",
      "witness", "watchers", "ttl"}
 )
+
+# RFC 8785 §3.2.2.2 string form (the C json string encoder, no ASCII escaping).
+_q = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
 
 # ---------------------------------------------------------------------------
 # DIDs and URLs (§"The DID to HTTPS Transformation")
@@ -113,6 +117,14 @@ def _check_host(host: str) -> None:
 
 
 def parse_did(did: str) -> WebvhDID:
+    """Parse and validate a did:webvh DID (cached; see :func:`_parse_did`)."""
+    if not isinstance(did, str):
+        raise DIDError(f"not a did:webvh: {did!r}")
+    return _parse_did(did)
+
+
+@functools.lru_cache(maxsize=1024)
+def _parse_did(did: str) -> WebvhDID:
     """Parse and validate a did:webvh DID (not a DID URL).
 
     Rejects fragments, queries, IP hosts, any percent-encoding other than the
@@ -342,8 +354,8 @@ def _canon_entry(version_id: str, version_time: str, params_c: bytes, state_c: b
         (
             b'{"parameters":', params_c,
             b',"state":', state_c,
-            b',"versionId":', json.dumps(version_id).encode(),
-            b',"versionTime":', json.dumps(version_time).encode(),
+            b',"versionId":', _q(version_id).encode(),
+            b',"versionTime":', _q(version_time).encode(),
             b"}",
         )
     )
@@ -359,12 +371,14 @@ def _check_scid(entry: Mapping[str, Any], scid: str, simple: bool) -> None:
         raise SSIError("SCID does not match the first entry")
 
 
-def _active_keys(prev: LogState | None, merged: Mapping[str, Any], new: Mapping[str, Any]) -> tuple[str, ...]:
-    if prev is None:
+def _active_keys(
+    prev_params: Mapping[str, Any] | None, merged: Mapping[str, Any], new: Mapping[str, Any]
+) -> tuple[str, ...]:
+    if prev_params is None:
         return tuple(merged["updateKeys"])
-    committed = prev.next_key_hashes
+    committed = prev_params.get("nextKeyHashes")
     if not committed:
-        return prev.update_keys
+        return tuple(prev_params.get("updateKeys") or ())
     # Pre-rotation is active: the new keys must be revealed and pre-committed.
     if "updateKeys" not in new:
         raise SSIError("pre-rotation is active: entry must list updateKeys")
@@ -375,14 +389,24 @@ def _active_keys(prev: LogState | None, merged: Mapping[str, Any], new: Mapping[
     return tuple(new["updateKeys"])
 
 
-def _apply(
-    prev: LogState | None, entry: Any, n: int, now: datetime, simple: bool
-) -> LogState:
+def _check_entry(
+    prev_params: Mapping[str, Any] | None,
+    prev: Version | None,
+    entry: Any,
+    n: int,
+    now: datetime,
+    simple: bool,
+) -> tuple[dict[str, Any], Version]:
+    """Verify entry ``n`` given what entry ``n-1`` established.
+
+    Returns the merged parameters and the new :class:`Version`; raises
+    :class:`SSIError` with the reason on any failure.
+    """
     if not isinstance(entry, dict):
         raise SSIError("log entry must be a JSON object")
     if set(entry) != ENTRY_KEYS:
         raise SSIError(f"log entry must have exactly {sorted(ENTRY_KEYS)}")
-    if prev is not None and prev.deactivated:
+    if prev_params is not None and prev_params.get("deactivated"):
         raise SSIError("DID is deactivated: no entry may follow")
     version_id = entry["versionId"]
     m = _VERSION_RE.match(version_id) if isinstance(version_id, str) else None
@@ -392,13 +416,13 @@ def _apply(
         raise SSIError(f"versionId number is {m.group(1)}, expected {n}")
     time_raw = entry["versionTime"]
     t = _parse_time(time_raw)
-    if prev is not None and t <= prev.latest.time:
+    if prev is not None and t <= prev.time:
         raise SSIError("versionTime is not after the previous entry's")
     if t > now + MAX_FUTURE_SKEW:
         raise SSIError("versionTime is more than 5 minutes in the future")
 
     new_params = entry["parameters"]
-    merged = _merge_params(prev.params if prev else None, new_params, n)
+    merged = _merge_params(prev_params, new_params, n)
     scid = merged["scid"]
     doc = entry["state"]
     if not isinstance(doc, dict):
@@ -411,7 +435,7 @@ def _apply(
         raise SSIError("state.id is not in canonical did:webvh form")
     if did.scid != scid:
         raise SSIError("state.id does not carry the SCID")
-    if prev is not None and did.did != prev.did and not prev.portable:
+    if prev is not None and did.did != prev.did and not (prev_params or {}).get("portable"):
         raise SSIError("DID changed but the DID is not portable")
 
     if n == 1:
@@ -419,11 +443,13 @@ def _apply(
     params_c = jcs.canonicalize(new_params, simple=simple)
     state_c = jcs.canonicalize(doc, simple=simple)
     prev_id = prev.version_id if prev else scid
-    entry_hash = sha256_multihash_b58(_canon_entry(prev_id, time_raw, params_c, state_c))
-    if entry_hash != m.group(2):
+    # Compare as bytes: decoding one base58 string is cheaper than encoding,
+    # and base58 is a bijection for values without leading zero bytes.
+    entry_hash = sha256_multihash(_canon_entry(prev_id, time_raw, params_c, state_c))
+    if b58decode(m.group(2)) != entry_hash:
         raise SSIError("entry hash does not match versionId (entry altered or chain broken)")
 
-    active = _active_keys(prev, merged, new_params)
+    active = _active_keys(prev_params, merged, new_params)
     proofs = entry["proof"]
     if not isinstance(proofs, list) or not proofs:
         raise SSIError("proof must be a non-empty list")
@@ -449,8 +475,15 @@ def _apply(
         deactivated=bool(merged.get("deactivated")),
         signers=tuple(signers),
     )
+    return merged, version
+
+
+def _apply(prev: LogState | None, entry: Any, n: int, now: datetime, simple: bool) -> LogState:
+    """Verify one entry on top of ``prev`` and return the new state."""
     if prev is None:
-        return LogState(scid=scid, params=merged, versions=(version,), entries=(entry,))
+        merged, version = _check_entry(None, None, entry, n, now, simple)
+        return LogState(scid=merged["scid"], params=merged, versions=(version,), entries=(entry,))
+    merged, version = _check_entry(prev.params, prev.latest, entry, n, now, simple)
     return replace(
         prev, params=merged, versions=(*prev.versions, version), entries=(*prev.entries, entry)
     )
@@ -479,7 +512,9 @@ def verify_log(
     naming the first bad entry.
     """
     now = now or datetime.now(UTC)
-    state: LogState | None = None
+    params: dict[str, Any] | None = None
+    versions: list[Version] = []
+    entries: list[dict[str, Any]] = []
     n = 0
     for line in lines:
         if isinstance(line, (str, bytes)) and not line.strip():
@@ -487,14 +522,16 @@ def verify_log(
         n += 1
         entry, simple = _load_entry(line, n)
         try:
-            state = _apply(state, entry, n, now, simple or assume_simple)
-        except LogError:
-            raise
+            params, version = _check_entry(
+                params, versions[-1] if versions else None, entry, n, now, simple or assume_simple
+            )
         except SSIError as exc:
             raise LogError(n, str(exc)) from None
-    if state is None:
+        versions.append(version)
+        entries.append(entry)
+    if params is None:
         raise LogError(1, "the log is empty")
-    return state
+    return LogState(scid=params["scid"], params=params, versions=tuple(versions), entries=tuple(entries))
 
 
 def verify_jsonl(text: str, *, now: datetime | None = None) -> LogState:
@@ -793,6 +830,15 @@ def find_version(
             raise DIDError("DID did not exist at that time")
         return found[-1]
     return state.latest
+
+
+def web_did(did: str) -> str:
+    """The parallel did:web DID: ``did:webvh:{SCID}:rest`` → ``did:web:rest``.
+
+    Listing it in ``alsoKnownAs`` is optional (pass it to :func:`document_for`).
+    """
+    w = parse_did(did)
+    return "did:web:" + w.did.split(":", 3)[3]
 
 
 def did_web_document(state: LogState, *, version: Version | None = None) -> dict[str, Any]:

@@ -220,6 +220,14 @@ def test_non_dns_or_non_canonical_hosts_are_rejected(did):
         webvh.parse_did(did)
 
 
+def test_optional_also_known_as_did_web_round_trips_through_the_oracle(tmp_path):
+    did = webvh.make_did(webvh.SCID_PLACEHOLDER, DOMAIN, PATH)
+    s = webvh.create(signer=key(1), domain=DOMAIN, path=PATH, version_time=t(1),
+                     document=webvh.document_for(did, also_known_as=["did:web:example.com%3A8000:twins:abc"]))
+    assert s.document["alsoKnownAs"] == [webvh.web_did(s.did)]
+    oracle_accepts(s, tmp_path)
+
+
 def test_did_web_document_rewrites_ids_and_links_back():
     s = new_log()
     doc = webvh.did_web_document(s)
