@@ -1,4 +1,4 @@
-"""Fixtures for the ssi tests: deterministic keys and the test-data folder.
+"""Fixtures for the ssi tests.
 
 There is deliberately no ``__init__.py`` here: as a package this folder would
 be imported as ``ssi`` and shadow the library under test. Test modules are
@@ -25,26 +25,6 @@ def _seeded_key(n: int) -> SigningKey:
 
 
 @pytest.fixture
-def data_dir() -> Path:
-    return ROOT / "tests" / "data" / "ssi"
-
-
-@pytest.fixture
 def make_key() -> Callable[[int], SigningKey]:
     """A deterministic Ed25519 key from a small integer seed."""
     return _seeded_key
-
-
-@pytest.fixture
-def alice_key() -> SigningKey:
-    return _seeded_key(1)
-
-
-@pytest.fixture
-def bob_key() -> SigningKey:
-    return _seeded_key(2)
-
-
-@pytest.fixture
-def carol_key() -> SigningKey:
-    return _seeded_key(3)
