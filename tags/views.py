@@ -91,10 +91,10 @@ def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
         return _unassigned(request, tag)
     if by_owner:
         return render(request, "tags/owner_scan.html", {"tag": tag, "twin": tag.twin})
-    return render(request, "tags/public.html", _public_context(tag, MessageForm()))
+    return render(request, "tags/public.html", _public_context(tag, None))
 
 
-def _public_context(tag: Tag, form: MessageForm) -> dict:
+def _public_context(tag: Tag, form: MessageForm | None) -> dict:
     twin = tag.twin
     return {
         "tag": tag,
