@@ -1,4 +1,4 @@
-"""Ed25519 and X25519 keys: the only place (with ``envelope``) PyNaCl is called.
+"""Ed25519 and X25519 keys: the only module in ssi that calls PyNaCl.
 
 Every verification failure raises :class:`ssi.errors.SignatureError`; every
 malformed key raises :class:`ssi.errors.KeyError_`. Public keys print as

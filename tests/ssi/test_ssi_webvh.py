@@ -305,8 +305,7 @@ def _four_entry_log() -> webvh.LogState:
 def test_flipping_any_byte_of_entry_k_fails_at_entry_k():
     good = lines(_four_entry_log())
     for k, line in enumerate(good, 1):
-        step = max(1, len(line) // 150)
-        for i in range(0, len(line), step):
+        for i in range(len(line)):
             c = line[i]
             flipped = line[:i] + ("B" if c == "A" else "A") + line[i + 1 :]
             mutated = [*good[: k - 1], flipped, *good[k:]]
