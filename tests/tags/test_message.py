@@ -105,3 +105,11 @@ def test_message_needs_post_and_csrf(alice, grinder_tag):
 def test_message_to_an_unknown_tag_is_a_404(anon_client):
     response = anon_client.post("/t/" + "A" * 43 + "/message", MESSAGE)
     assert response.status_code == 404
+
+
+def test_invalid_message_keeps_what_the_finder_typed(anon_client, grinder_tag):
+    response = _send(anon_client, grinder_tag, {"message": "It is at the desk", "contact": "nope"})
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "It is at the desk" in page and 'value="nope"' in page
+    assert "Enter an email address or a phone number." in page
