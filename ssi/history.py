@@ -58,7 +58,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ssi import jcs
-from ssi.errors import HistoryError, KeyError_, SignatureError, SSIError
+from ssi.errors import HistoryError, SignatureError, SSIError
 from ssi.keys import SigningKey, VerifyKey
 from ssi.multibase import SHA2_256, b64url_encode
 
@@ -313,8 +313,11 @@ def verify_chain(
                 redacted += 1
         except HistoryError:
             raise
-        except (SSIError, KeyError_) as exc:
+        except SSIError as exc:
             raise HistoryError(n, str(exc)) from None
+        except (TypeError, KeyError, AttributeError, ValueError, RecursionError) as exc:
+            # Hostile shapes must fail as "bad entry n", never crash the verifier.
+            raise HistoryError(n, f"malformed entry ({type(exc).__name__}: {exc})") from None
         expected_prev = _mh(message)
         prev_time = t
         used.setdefault(key)

@@ -57,11 +57,11 @@ def canonicalize(obj: Any, *, simple: bool = False) -> bytes:
     Pass ``simple=True`` only for values :func:`loads` vouched for (or built
     solely from str, bool, None, safe ints, lists and dicts with such keys).
     """
-    if simple:
-        return _fast_dumps(obj).encode("utf-8")
     try:
+        if simple:
+            return _fast_dumps(obj).encode("utf-8")
         return rfc8785.dumps(obj)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:
+    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:  # incl. UnicodeError
         raise EncodingError(f"cannot canonicalize: {exc}") from None
 
 

@@ -63,6 +63,7 @@ METHOD = "did:webvh:1.0"
 PREFIX = "did:webvh:"
 SCID_PLACEHOLDER = "{SCID}"
 MAX_FUTURE_SKEW = timedelta(minutes=5)
+_MALFORMED = (TypeError, KeyError, AttributeError, ValueError, RecursionError)
 LOG_FILENAME = "did.jsonl"
 ENTRY_KEYS = frozenset({"versionId", "versionTime", "parameters", "state", "proof"})
 KNOWN_PARAMS = frozenset(
@@ -527,6 +528,8 @@ def verify_log(
             )
         except SSIError as exc:
             raise LogError(n, str(exc)) from None
+        except _MALFORMED as exc:  # hostile shapes must fail as "bad entry n", never crash
+            raise LogError(n, f"malformed entry ({type(exc).__name__}: {exc})") from None
         versions.append(version)
         entries.append(entry)
     if params is None:
@@ -549,6 +552,8 @@ def append_entry(state: LogState, entry: Mapping[str, Any] | str, *, now: dateti
         raise
     except SSIError as exc:
         raise LogError(n, str(exc)) from None
+    except _MALFORMED as exc:
+        raise LogError(n, f"malformed entry ({type(exc).__name__}: {exc})") from None
 
 
 # ---------------------------------------------------------------------------

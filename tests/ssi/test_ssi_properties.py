@@ -156,3 +156,48 @@ def test_random_single_entry_mutation_fails_at_that_entry(operations, data):
         assert exc.version == k + 1
     else:
         assert json.loads(lines[k]) == json.loads(original)
+
+
+# -- hostile shapes: any JSON in any field fails cleanly at that entry -------------
+
+hostile = json_values | st.text(alphabet=st.characters(codec="utf-8"), max_size=5) | st.just("\ud800")
+
+
+@FAST
+@given(st.data(), hostile)
+def test_any_value_in_any_history_field_fails_cleanly_at_that_entry(data, value):
+    entries = _history([1, {"t": 2.5}, "three"], set())
+    k = data.draw(st.integers(0, 2))
+    field = data.draw(st.sampled_from(sorted(entries[k])))
+    if entries[k][field] == value:
+        return
+    entries[k] = {**entries[k], field: value}
+    try:
+        history.verify_chain(entries, SCHEDULE, scid=SCID)
+    except HistoryError as exc:
+        assert exc.seq == k + 1
+    else:
+        raise AssertionError(f"{field}={value!r} accepted")
+
+
+@FAST
+@given(st.data(), hostile)
+def test_any_value_in_any_log_field_fails_cleanly_at_that_entry(data, value):
+    entries = [json.loads(line) for line in _log(["doc", "prerotate", "ttl"]).jsonl().splitlines()]
+    k = data.draw(st.integers(0, len(entries) - 1))
+    path = data.draw(st.sampled_from(
+        [("versionId",), ("versionTime",), ("parameters",), ("state",), ("proof",),
+         ("state", "id"), ("proof", 0), ("proof", 0, "proofValue"), ("proof", 0, "verificationMethod"),
+         ("parameters", "updateKeys"), ("parameters", "nextKeyHashes"), ("parameters", "method")]))
+    target = entries[k]
+    for step in path[:-1]:
+        target = target[step]
+    if isinstance(target, dict) and target.get(path[-1]) == value:
+        return
+    target[path[-1]] = value
+    try:
+        webvh.verify_log(entries)
+    except LogError as exc:
+        assert exc.version == k + 1
+    else:
+        raise AssertionError(f"{path}={value!r} accepted")
