@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-from django.conf import settings
-from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
-from django.db.models import F
 from django.utils import timezone
 
 from owners.models import Notification
@@ -18,9 +15,6 @@ from twins.models import Twin
 MAX_BATCH = 10_000
 # New codes are 40 random bits: a collision is rare but possible once there are millions of tags.
 _CODE_ATTEMPTS = 5
-# How long a scan notification's id is trusted for the fast path in _notify_scan. Short, so the
-# coalescing window (SCAN_NOTIFY_COALESCE_SECONDS, normally 30 minutes) is always respected.
-SCAN_NOTIFY_FAST_SECONDS = 5
 
 
 class TagUnavailable(ValidationError):
@@ -98,45 +92,6 @@ def tag_claim(*, tag: Tag, twin: Twin, owner) -> Tag:
     return tag
 
 
-def _notify_scan(twin: Twin) -> None:
-    """notify_scan, with a fast path for bursts of scans of one thing.
-
-    notify_scan reads the latest unread scan notification under a row lock and bumps it. For a page
-    reloaded many times a second that SELECT ... FOR UPDATE is the costliest part of a scan. So the id
-    of the notification just bumped is kept in the cache for a few seconds, and while it is there the
-    next scan does a single conditional UPDATE ... SET count = count + 1 instead.
-
-    The count stays exact: every scan adds one in the database, none is held back in the cache. The
-    UPDATE re-checks what notify_scan would (same owner and twin, still unread); if it matches no row
-    (read, deleted, another owner now) we fall back to notify_scan. A stale id can only cost a fallback,
-    which is why the id is cached at once rather than after commit. The cache lifetime (seconds) is far
-    below SCAN_NOTIFY_COALESCE_SECONDS, so a row bumped this way is one notify_scan would have bumped.
-
-    On the slow path the twin row is locked first (FOR NO KEY UPDATE: it does not conflict with the
-    key-share lock the Scan row's foreign key takes): notify_scan's FOR UPDATE locks nothing when there
-    is no notification yet, so two first scans at the same instant could otherwise both create one.
-    """
-    window = min(SCAN_NOTIFY_FAST_SECONDS, settings.SCAN_NOTIFY_COALESCE_SECONDS)
-    key = f"tags:scan-notify:{twin.pk}"
-    cached = cache.get(key) if window > 0 else None
-    if cached is not None:
-        notification_id, owner_id = cached
-        if owner_id == twin.owner_id:
-            bumped = Notification.objects.filter(
-                pk=notification_id,
-                owner_id=twin.owner_id,
-                twin_id=twin.pk,
-                kind=Notification.Kind.SCAN,
-                read_at__isnull=True,
-            ).update(count=F("count") + 1, updated_at=timezone.now())
-            if bumped:
-                return
-    list(Twin.objects.select_for_update(no_key=True).filter(pk=twin.pk).order_by().values_list("pk", flat=True))
-    item = notify_scan(twin=twin)
-    if window > 0:
-        cache.set(key, (item.pk, twin.owner_id), timeout=window)
-
-
 def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
     """Record one opening of a tag URL and, for someone other than the owner, tell the owner.
 
@@ -157,7 +112,7 @@ def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
         scan = Scan.objects.create(tag=tag, twin=twin, by_owner=by_owner, user_agent=user_agent[:60])
         if twin is not None and not by_owner:
             # Last in the transaction: the hot notification row stays locked for as short as possible.
-            _notify_scan(twin)
+            notify_scan(twin=twin)
     return scan
 
 

@@ -75,7 +75,6 @@ PUBLIC = {
     "password-reset/done/",
     "api/schema/",
     "api/docs/",
-    "api/redoc/",
     "bench/constant",  # only with BENCH_ENDPOINTS
 }
 # Tag routes answer whoever holds the sticker; admin has its own login (checked below); static files.

@@ -17,7 +17,7 @@ PRODUCTION_ENV = {
 
 
 def _run(args: list[str], env_overrides: dict[str, str], drop: tuple[str, ...] = ()) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", *drop)}
+    env = {key: value for key, value in os.environ.items() if key not in ("DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", *drop)}
     env.update(env_overrides)
     for key in drop:
         env.pop(key, None)

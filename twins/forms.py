@@ -3,6 +3,7 @@ from __future__ import annotations
 import json
 
 from django import forms
+from django.core.exceptions import ValidationError
 
 from twins.models import JournalNote, Twin
 from twins.services import validate_attributes
@@ -33,7 +34,10 @@ class AttributesField(forms.CharField):
                 raise forms.ValidationError(f'Line {number} needs a colon: "name: value".')
             key, item = line.split(":", 1)
             pairs[key.strip()] = item.strip()
-        return validate_attributes(pairs)
+        try:
+            return validate_attributes(pairs)
+        except ValidationError as exc:
+            raise forms.ValidationError(exc.message_dict["attributes"]) from None
 
 
 class TwinForm(forms.ModelForm):

@@ -28,6 +28,11 @@ def clean_photo(upload: UploadedFile) -> ContentFile:
         upload.seek(0)
         with Image.open(upload) as probe:
             image_format = probe.format
+            # Pillow only raises above twice MAX_IMAGE_PIXELS (and merely warns below): check ourselves.
+            if probe.width * probe.height > settings.PHOTO_MAX_PIXELS:
+                raise ValidationError(
+                    "The photo has too many pixels: use one under 40 megapixels.", code="photo_too_large"
+                )
             probe.verify()
         upload.seek(0)
         with Image.open(upload) as image:
