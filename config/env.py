@@ -110,3 +110,19 @@ def database_from_url(url: str, *, base_dir: Path) -> dict:
         }
         return config
     raise ImproperlyConfigured(f"DATABASE_URL scheme {scheme!r} is not supported (use sqlite:/// or postgres://)")
+
+
+def key_from_base64(name: str, value: str, *, length: int = 32) -> bytes:
+    """Decode a URL-safe base64 key and insist on its length."""
+    import base64
+    import binascii
+
+    try:
+        raw = base64.urlsafe_b64decode(value + "=" * (-len(value) % 4))
+    except (binascii.Error, ValueError) as exc:
+        raise ImproperlyConfigured(f"{name} must be URL-safe base64") from exc
+    if len(raw) != length:
+        raise ImproperlyConfigured(f"{name} must decode to {length} bytes, not {len(raw)}")
+    if raw == bytes(length):
+        raise ImproperlyConfigured(f"{name} must not be all zeros")
+    return raw

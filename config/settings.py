@@ -3,21 +3,32 @@
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
-from config.env import database_from_url, env_bool, env_int, env_list, env_str, local_secret
+from django.core.exceptions import ImproperlyConfigured
+
+from config.env import database_from_url, env_bool, env_int, env_list, env_str, key_from_base64, local_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = Path(env_str("LOCAL_DIR", str(BASE_DIR / ".local")))
 
 DEBUG = env_bool("DEBUG", False)
 SECRET_KEY = local_secret("SECRET_KEY", directory=LOCAL_DIR, debug=DEBUG, nbytes=50)
+# Seals owners' and twins' private keys at rest (32 bytes, URL-safe base64). Losing it loses those keys.
+KEY_ENCRYPTION_KEY = key_from_base64(
+    "KEY_ENCRYPTION_KEY", local_secret("KEY_ENCRYPTION_KEY", directory=LOCAL_DIR, debug=DEBUG, nbytes=32)
+)
 
 ALLOWED_HOSTS = env_list(
     "ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", ".localhost", "testserver"] if DEBUG else []
 )
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
-# Public base URL used in tag QR codes and emails, e.g. https://things.example.org
-SITE_URL = (env_str("SITE_URL", "http://127.0.0.1:8000") or "").rstrip("/")
+# Public base URL used in tag QR codes, emails and twin DIDs, e.g. https://things.example.org
+SITE_URL = (env_str("SITE_URL", "http://thingstead.localhost:8000" if DEBUG else "") or "").rstrip("/")
+if not SITE_URL:
+    raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off (e.g. https://things.example.org)")
+# Twin DIDs (did:webvh) are minted under this host; it must be a DNS name with at least two labels.
+DID_DOMAIN = env_str("DID_DOMAIN", "") or urlsplit(SITE_URL).netloc
 
 INSTALLED_APPS = [
     "daphne",

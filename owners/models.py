@@ -92,3 +92,43 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class OwnerKey(models.Model):
+    """An owner's Ed25519 update keys: `current` signs, `next` is pre-committed (did:webvh pre-rotation).
+
+    Platform-held keys keep their seed sealed under KEY_ENCRYPTION_KEY. A self-held key keeps no seed here:
+    for `current` we store its public key, for `next` only its pre-rotation hash until it is revealed.
+    """
+
+    class Role(models.TextChoices):
+        CURRENT = "current", "Current"
+        NEXT = "next", "Next (pre-committed)"
+
+    owner = models.ForeignKey(Owner, on_delete=models.CASCADE, related_name="keys")
+    role = models.CharField(max_length=8, choices=Role.choices)
+    public_multibase = models.CharField(max_length=64, blank=True)
+    next_key_hash = models.CharField(max_length=64)
+    sealed_seed = models.BinaryField(null=True, blank=True, editable=False)
+    self_held = models.BooleanField(default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            # One active key per role: signing code never has to choose.
+            models.UniqueConstraint(
+                fields=["owner", "role"], condition=Q(retired_at__isnull=True), name="ownerkey_one_active_per_role"
+            ),
+            models.CheckConstraint(
+                condition=Q(self_held=True) | Q(sealed_seed__isnull=False), name="ownerkey_platform_key_has_seed"
+            ),
+        ]
+        indexes = [
+            # Which owner holds a key named in a DID log: WHERE public_multibase = ? / next_key_hash = ?
+            models.Index(fields=["public_multibase"], name="ownerkey_public_idx"),
+            models.Index(fields=["next_key_hash"], name="ownerkey_hash_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.owner} {self.role} {self.public_multibase or self.next_key_hash}"

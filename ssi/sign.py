@@ -4,6 +4,7 @@ Commands::
 
     python -m ssi.sign keygen KEYFILE          # new key; prints its public Multikey
     python -m ssi.sign pubkey KEYFILE          # prints the public Multikey again
+    python -m ssi.sign nexthash KEYFILE        # pre-rotation commitment (nextKeyHashes) to this key
     python -m ssi.sign sign KEYFILE [JSON]     # eddsa-jcs-2022 proof for a JSON document
 
 KEYFILE holds one line: the Ed25519 private key as an ed25519-priv Multikey
@@ -71,7 +72,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("keyfile", type=Path)
     p = sub.add_parser("pubkey", help="print the public key of a key file")
     p.add_argument("keyfile", type=Path)
-    p = sub.add_parser("sign", help="sign a JSON document with eddsa-jcs-2022")
+    p = sub.add_parser("nexthash", help="print the pre-rotation hash (nextKeyHashes entry) of a key file")
+    p.add_argument("keyfile", type=Path)
+    p = sub.add_parser("sign", help="sign a JSON document (or a list of them) with eddsa-jcs-2022")
     p.add_argument("keyfile", type=Path)
     p.add_argument("document", nargs="?", default="-")
     p.add_argument("--attach", action="store_true", help="print the document with the proof attached")
@@ -89,13 +92,23 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "pubkey":
             print(key.multibase)
             return 0
+        if args.command == "nexthash":
+            from ssi.webvh import next_key_hash
+
+            print(next_key_hash(key.multibase))
+            return 0
         text = sys.stdin.read() if args.document == "-" else Path(args.document).read_text(encoding="utf-8")
         document = json.loads(text)
-        if not isinstance(document, dict):
-            raise SSIError("the document must be a JSON object")
-        result = sign_json(document, key, attach=args.attach, purpose=args.purpose,
-                           created=args.created, verification_method=args.verification_method)
-        print(json.dumps(result, ensure_ascii=False))
+        # A list (several did:webvh entries prepared at once, e.g. a transfer) is signed element by element.
+        documents = document if isinstance(document, list) else [document]
+        if not documents or not all(isinstance(d, dict) for d in documents):
+            raise SSIError("the document must be a JSON object or a list of objects")
+        results = [
+            sign_json(d, key, attach=args.attach, purpose=args.purpose,
+                      created=args.created, verification_method=args.verification_method)
+            for d in documents
+        ]
+        print(json.dumps(results if isinstance(document, list) else results[0], ensure_ascii=False))
         return 0
     except FileExistsError:
         print(f"error: {args.keyfile} exists; not overwriting a key", file=sys.stderr)

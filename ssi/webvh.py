@@ -261,7 +261,7 @@ class LogState:
 
     def jsonl(self) -> str:
         """The log as did.jsonl text (one JSON object per line, trailing newline)."""
-        return "".join(json.dumps(e, separators=(",", ":")) + "\n" for e in self.entries)
+        return "".join(json_line(e) + "\n" for e in self.entries)
 
     def metadata(self, version: Version | None = None) -> dict[str, Any]:
         """DID document metadata for ``version`` (default: latest), per §"Read"."""
@@ -276,6 +276,11 @@ class LogState:
             "portable": self.portable,
             "deactivated": v.deactivated,
         }
+
+
+def json_line(entry: Mapping[str, Any]) -> str:
+    """One did.jsonl line: compact JSON, no newline."""
+    return json.dumps(entry, separators=(",", ":"), ensure_ascii=False)
 
 
 def next_key_hash(multikey: str) -> str:
@@ -715,14 +720,49 @@ def build_entry(
     """
     if state.deactivated:
         raise SSIError("DID is deactivated")
+    return _unsigned_entry(
+        state.version_id,
+        _next_time(state, version_time),
+        document if document is not None else state.document,
+        params,
+    )
+
+
+def build_entries(state: LogState, steps: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Several successive unsigned entries, each step ``{"document"?, "params"?}``.
+
+    The entry hash (and so the next ``versionId``) does not cover the proof,
+    so a whole sequence can be prepared up front and signed in one go by a
+    self-held key; :func:`append_entry` then verifies each in turn. Entries
+    are one second apart (``versionTime`` has seconds precision and must
+    strictly increase).
+    """
+    if state.deactivated:
+        raise SSIError("DID is deactivated")
+    entries: list[dict[str, Any]] = []
+    version_id, document = state.version_id, state.document
+    time = _parse_time(_next_time(state, None))
+    for step in steps:
+        document = step.get("document") if step.get("document") is not None else document
+        entry = _unsigned_entry(version_id, format_time(time), document, step.get("params"))
+        entries.append(entry)
+        version_id = entry["versionId"]
+        time += timedelta(seconds=1)
+    return entries
+
+
+def _unsigned_entry(
+    prev_version_id: str, version_time: str, document: Mapping[str, Any], params: Mapping[str, Any] | None
+) -> dict[str, Any]:
     entry = {
-        "versionId": state.version_id,
-        "versionTime": _next_time(state, version_time),
+        "versionId": prev_version_id,
+        "versionTime": version_time,
         "parameters": dict(params or {}),
-        "state": json.loads(json.dumps(document if document is not None else state.document)),
+        "state": json.loads(json.dumps(document)),
     }
     entry_hash = sha256_multihash_b58(jcs.canonicalize(entry))
-    entry["versionId"] = f"{state.version_number + 1}-{entry_hash}"
+    number = int(prev_version_id.split("-", 1)[0]) + 1
+    entry["versionId"] = f"{number}-{entry_hash}"
     return entry
 
 

@@ -78,12 +78,16 @@ class Scan(models.Model):
     by_owner = models.BooleanField(default=False)
     # Coarse: "Android phone / Chrome", never the full header.
     user_agent = models.CharField(max_length=60, blank=True)
+    # Scans enter the twin's signed history shortly after, in batches (tags.history), off the hot path.
+    in_history = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-time", "-id"]
         indexes = [
             # Scan list on the private page: WHERE twin_id = ? ORDER BY time DESC
             models.Index(fields=["twin", "-time"], name="scan_recent_idx"),
+            # Scans still to be written into the history: WHERE twin_id = ? AND NOT in_history
+            models.Index(fields=["twin"], condition=Q(in_history=False), name="scan_pending_history_idx"),
         ]
 
     def __str__(self) -> str:

@@ -9,6 +9,7 @@ from django.utils import timezone
 from owners.models import Notification
 from owners.services import notify, notify_scan
 from tags.codes import new_short_code, new_token
+from tags.history import schedule_scan_history, tag_history
 from tags.models import Scan, Tag
 from twins.models import Twin
 
@@ -48,7 +49,9 @@ def tag_create(*, twin: Twin, label: str = "") -> Tag:
     _check_twin(twin)
     tag = Tag(twin=twin, status=Tag.Status.ACTIVE, label=label.strip())
     tag.full_clean(exclude=["twin", "token", "code"])
-    return _insert_with_fresh_code(tag)
+    tag = _insert_with_fresh_code(tag)
+    tag_history(tag=tag, twin=twin, action="attach")
+    return tag
 
 
 @transaction.atomic
@@ -68,6 +71,8 @@ def tag_retire(*, tag: Tag) -> Tag:
     now = timezone.now()
     if Tag.objects.filter(pk=tag.pk, status=Tag.Status.ACTIVE).update(status=Tag.Status.RETIRED, retired_at=now):
         tag.status, tag.retired_at = Tag.Status.RETIRED, now
+        if tag.twin_id is not None:
+            tag_history(tag=tag, twin=tag.twin, action="retire")
     elif tag.status != Tag.Status.RETIRED:
         tag.refresh_from_db(fields=["status", "retired_at"])
     return tag
@@ -89,6 +94,7 @@ def tag_claim(*, tag: Tag, twin: Twin, owner) -> Tag:
     if not claimed:
         raise TagUnavailable("This tag has already been attached to a thing.")
     tag.status, tag.twin = Tag.Status.ACTIVE, twin
+    tag_history(tag=tag, twin=twin, action="claim")
     return tag
 
 
@@ -113,6 +119,8 @@ def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
         if twin is not None and not by_owner:
             # Last in the transaction: the hot notification row stays locked for as short as possible.
             notify_scan(twin=twin)
+        if twin is not None:
+            transaction.on_commit(lambda: schedule_scan_history(twin.pk))
     return scan
 
 

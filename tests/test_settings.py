@@ -11,6 +11,8 @@ PRODUCTION_ENV = {
     "DEBUG": "0",
     "SECRET_KEY": "x" * 30 + "-production-secret-key-for-the-check-only-" + "y" * 20,
     "ALLOWED_HOSTS": "things.example.org",
+    "SITE_URL": "https://things.example.org",
+    "KEY_ENCRYPTION_KEY": "q0Z3Vn1f8qU8n3bMZr3Jx0hX3o1Z8pQ2VfO4lN7eW1A",
     "DATABASE_URL": "sqlite:///prod-check.sqlite3",
     "DJANGO_SETTINGS_MODULE": "config.settings",
 }
@@ -52,3 +54,15 @@ def test_bad_boolean_setting_is_a_clear_configuration_error():
     result = _run(["check"], {**PRODUCTION_ENV, "DEBUG": "maybe"})
     assert result.returncode != 0
     assert "DEBUG must be one of" in result.stderr
+
+
+def test_production_refuses_to_start_without_key_encryption_key():
+    result = _run(["check"], PRODUCTION_ENV, drop=("KEY_ENCRYPTION_KEY",))
+    assert result.returncode != 0
+    assert "KEY_ENCRYPTION_KEY must be set when DEBUG is off" in result.stderr
+
+
+def test_all_zero_key_encryption_key_is_refused():
+    result = _run(["check"], {**PRODUCTION_ENV, "KEY_ENCRYPTION_KEY": "A" * 43})
+    assert result.returncode != 0
+    assert "must not be all zeros" in result.stderr

@@ -25,6 +25,11 @@ def new_public_id() -> str:
     return secrets.token_urlsafe(16)
 
 
+def new_offer_token() -> str:
+    """256 random bits: the offer link is a bearer secret until it is used."""
+    return secrets.token_urlsafe(32)
+
+
 class TwinQuerySet(models.QuerySet):
     def owned_by(self, owner) -> TwinQuerySet:
         return self.filter(owner=owner)
@@ -70,6 +75,13 @@ class Twin(ContactCard):
     latest_value = models.FloatField(null=True, blank=True)
     latest_unit = models.CharField(max_length=20, blank=True)
     latest_at = models.DateTimeField(null=True, blank=True)
+
+    # Identity: the did:webvh DID and the twin's own agent key (sealed; rotated at every transfer).
+    did = models.CharField(max_length=300, blank=True, db_index=True)
+    agent_key_sealed = models.BinaryField(null=True, blank=True, editable=False)
+    # When the current owner took over (creation or the last transfer), for the public verify page.
+    owner_since = models.DateTimeField(null=True, blank=True)
+    deactivated_at = models.DateTimeField(null=True, blank=True)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -150,3 +162,111 @@ class JournalNote(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class DidLogEntry(models.Model):
+    """One line of a twin's did.jsonl, exactly as signed."""
+
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="did_log")
+    version_number = models.PositiveIntegerField()
+    version_id = models.CharField(max_length=80)
+    line = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["twin", "version_number"]
+        constraints = [
+            # Two transfers racing for the same version: the database lets exactly one in (SECURITY 7).
+            models.UniqueConstraint(fields=["twin", "version_number"], name="didlog_one_entry_per_version"),
+        ]
+
+    def __str__(self) -> str:
+        return self.version_id
+
+
+class HistoryEntry(models.Model):
+    """One entry of a twin's signed, hash-chained history (ssi.history format, kept as signed JSON)."""
+
+    class Kind(models.TextChoices):
+        CREATED = "created", "Created"
+        READING = "reading", "Reading"
+        NOTE = "note", "Journal note"
+        SCAN = "scan", "Scan"
+        TAG = "tag", "Tag change"
+        TRANSFER = "transfer", "Transfer"
+        GRANT = "grant", "Grant"
+
+    # What a seller may remove before a sale; creation and transfers always stay.
+    REDACTABLE = (Kind.READING, Kind.NOTE, Kind.SCAN, Kind.TAG)
+
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="history")
+    seq = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    time = models.DateTimeField()
+    entry = models.JSONField()
+    redacted = models.BooleanField(default=False)
+    # The row this entry commits to (a reading, a note), so deleting it can redact its entries.
+    ref_id = models.BigIntegerField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["twin", "seq"]
+        constraints = [
+            # The chain cannot fork: one entry per position.
+            models.UniqueConstraint(fields=["twin", "seq"], name="history_one_entry_per_seq"),
+        ]
+        indexes = [
+            # Redact by kind at transfer, or the entries of one note: WHERE twin_id = ? AND kind = ? [AND ref_id = ?]
+            models.Index(fields=["twin", "kind", "ref_id"], name="history_kind_ref_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.twin_id}#{self.seq} {self.kind}"
+
+
+class TransferOfferQuerySet(models.QuerySet):
+    def pending(self) -> TransferOfferQuerySet:
+        return self.filter(status__in=TransferOffer.PENDING)
+
+
+class TransferOffer(models.Model):
+    """A seller's single-use, expiring offer to hand a twin to whoever accepts it first."""
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        AWAITING_SELLER = "awaiting_seller", "Accepted, waiting for the seller's signature"
+        COMPLETED = "completed", "Completed"
+        CANCELLED = "cancelled", "Cancelled"
+
+    PENDING = (Status.OPEN, Status.AWAITING_SELLER)
+
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="offers")
+    seller = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    token = models.CharField(max_length=64, unique=True, default=new_offer_token, editable=False)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN)
+    redact_kinds = models.JSONField(default=list, blank=True)
+    expires_at = models.DateTimeField()
+    buyer = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # The buyer's countersignature: a signed acceptance naming the offer, the twin and the buyer's keys.
+    acceptance = models.JSONField(null=True, blank=True)
+    # A self-held seller signs these prepared log entries; the new agent key waits here, sealed, until then.
+    prepared_entries = models.JSONField(null=True, blank=True)
+    pending_agent_sealed = models.BinaryField(null=True, blank=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    completed_at = models.DateTimeField(null=True, blank=True)
+    cancelled_at = models.DateTimeField(null=True, blank=True)
+
+    objects = TransferOfferQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["twin"], condition=Q(status__in=["open", "awaiting_seller"]), name="transfer_one_open_offer"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"offer for {self.twin_id} ({self.status})"

@@ -12,7 +12,9 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from twins.models import JournalNote, Reading, Twin
+from twins.history import history_append, history_redact
+from twins.identity import twin_identity_create
+from twins.models import HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
 
 MAX_ATTRIBUTES = 50
@@ -83,6 +85,8 @@ def twin_create(*, owner, name: str, photo: UploadedFile | None = None, **fields
     if photo is not None:
         twin.photo = clean_photo(photo)
     _save_validated(twin)
+    twin_identity_create(twin=twin, creator=owner)
+    history_append(twin=twin, kind=HistoryEntry.Kind.CREATED, content={"name": twin.name})
     return twin
 
 
@@ -177,6 +181,19 @@ def reading_add(
     )
     reading.full_clean(exclude=["twin"])
     reading.save()
+    history_append(
+        twin=twin,
+        kind=HistoryEntry.Kind.READING,
+        content={
+            "reading": reading.pk,
+            "kind": reading.kind,
+            "value": reading.value,
+            "unit": reading.unit,
+            "time": reading.time.isoformat(),
+            "source": reading.source,
+        },
+        ref_id=reading.pk,
+    )
     if reading.kind == twin.reading_kind:
         # A conditional UPDATE, not read-modify-write: a late, older reading racing a newer one
         # can never move "latest" backwards.
@@ -190,7 +207,15 @@ def reading_add(
 def note_create(*, twin: Twin, title: str, text: str = "", time: datetime | None = None) -> JournalNote:
     note = JournalNote(twin=twin, title=(title or "").strip(), text=text, time=time or timezone.now())
     _save_validated(note)
+    _note_history(note, "create")
     return note
+
+
+def _note_history(note: JournalNote, action: str) -> None:
+    content = {"note": note.pk, "action": action}
+    if action != "delete":
+        content.update(title=note.title, text=note.text, time=note.time.isoformat())
+    history_append(twin=note.twin, kind=HistoryEntry.Kind.NOTE, content=content, ref_id=note.pk)
 
 
 @transaction.atomic
@@ -201,9 +226,13 @@ def note_update(*, note: JournalNote, **fields: Any) -> JournalNote:
     for key, value in fields.items():
         setattr(note, key, value.strip() if key == "title" and isinstance(value, str) else value)
     _save_validated(note)
+    _note_history(note, "edit")
     return note
 
 
 @transaction.atomic
 def note_delete(*, note: JournalNote) -> None:
+    """Delete the note and redact what the history holds of it: its hashes stay, its words go."""
+    history_redact(twin=note.twin, kinds=[HistoryEntry.Kind.NOTE], ref_id=note.pk)
+    _note_history(note, "delete")
     note.delete()

@@ -1,0 +1,324 @@
+"""Owner transfer: an offer, the buyer's signed acceptance, and the rotation of the twin's DID log.
+
+1. The seller creates an offer (single use, expiring, one pending per twin) naming the history kinds to remove.
+2. The buyer accepts with a countersignature: an acceptance document naming the offer, the twin and the
+   buyer's keys (`updateKeys` and the pre-rotation `nextKeyHashes`), signed eddsa-jcs-2022 by the buyer's
+   current key. A platform-held buyer key is used by the platform; a self-held buyer signs with the CLI.
+3. The rotation (see twins.identity): two log entries signed by the seller's pre-committed next key. A
+   platform-held seller key signs at once on the seller's standing authorization (the offer); a self-held
+   seller uploads both entries signed with `python -m ssi.sign sign KEY entries.json --attach`.
+4. In the same transaction: history redaction, new agent key, ownership moves, public contact reset, both sides
+   notified, and a `transfer` history entry that carries the acceptance and names the log versions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
+from owners.models import Notification, Owner, OwnerKey
+from owners.services import notify
+from ssi import proofs, webvh
+from ssi.errors import SSIError
+from ssi.keys import SigningKey
+from twins import history as twin_history
+from twins.identity import log_append, log_state, seal_agent_key, twin_document, unseal_key
+from twins.models import HistoryEntry, JournalNote, Reading, TransferOffer, Twin
+
+OFFER_DAYS = 7
+ACCEPTANCE_TYPE = "ThingsteadTransferAcceptance"
+
+
+class TransferRefused(Exception):
+    """A transfer step that cannot proceed; `status` is the HTTP status that fits, `message` says why."""
+
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+@dataclass(frozen=True)
+class BuyerKeys:
+    update_key: str
+    next_key_hash: str
+
+
+# --- offers -----------------------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def offer_create(*, twin: Twin, seller: Owner, redact_kinds: list[str], days: int = OFFER_DAYS) -> TransferOffer:
+    twin = twin_history.lock_twin(twin)
+    if twin.owner_id != seller.pk:
+        raise TransferRefused("Only the owner can offer this thing.", status=404)
+    if twin.deactivated_at is not None:
+        raise TransferRefused("This twin is deactivated and can no longer change hands.", status=409)
+    unknown = set(redact_kinds) - set(HistoryEntry.REDACTABLE)
+    if unknown:
+        raise TransferRefused(f"These history kinds cannot be removed: {', '.join(sorted(unknown))}.")
+    if not 1 <= days <= 30:
+        raise TransferRefused("An offer lasts between 1 and 30 days.")
+    if TransferOffer.objects.filter(twin=twin).pending().exists():
+        raise TransferRefused("This thing already has an open offer. Cancel it first.", status=409)
+    try:
+        with transaction.atomic():
+            return TransferOffer.objects.create(
+                twin=twin,
+                seller=seller,
+                redact_kinds=sorted(set(redact_kinds)),
+                expires_at=timezone.now() + timedelta(days=days),
+            )
+    except IntegrityError:
+        raise TransferRefused("This thing already has an open offer. Cancel it first.", status=409) from None
+
+
+@transaction.atomic
+def offer_cancel(*, offer: TransferOffer, seller: Owner) -> TransferOffer:
+    offer = TransferOffer.objects.select_for_update().get(pk=offer.pk)
+    if offer.seller_id != seller.pk or offer.twin.owner_id != seller.pk:
+        raise TransferRefused("No such offer.", status=404)
+    if offer.status not in TransferOffer.PENDING:
+        raise TransferRefused("This offer is no longer open.", status=409)
+    offer.status = TransferOffer.Status.CANCELLED
+    offer.cancelled_at = timezone.now()
+    offer.save(update_fields=["status", "cancelled_at"])
+    return offer
+
+
+def _check_open(offer: TransferOffer, *, buyer: Owner | None = None) -> None:
+    if offer.status == TransferOffer.Status.CANCELLED:
+        raise TransferRefused("This offer was cancelled by the seller.", status=410)
+    if offer.status == TransferOffer.Status.COMPLETED:
+        raise TransferRefused("This offer has already been used.", status=410)
+    if offer.expires_at <= timezone.now():
+        raise TransferRefused("This offer has expired. Ask the seller for a new one.", status=410)
+    if offer.twin.owner_id != offer.seller_id:
+        raise TransferRefused("This offer is no longer valid.", status=410)
+    if buyer is not None and buyer.pk == offer.seller_id:
+        raise TransferRefused("You cannot accept your own offer.", status=403)
+
+
+# --- acceptance ---------------------------------------------------------------------------------------------
+
+
+def acceptance_document(*, offer: TransferOffer, keys: BuyerKeys) -> dict[str, Any]:
+    """What the buyer signs: the offer, the twin, the log version it applies to and the buyer's keys."""
+    return {
+        "type": ACCEPTANCE_TYPE,
+        "offer": offer.token,
+        "twin": offer.twin.did,
+        "updateKeys": [keys.update_key],
+        "nextKeyHashes": [keys.next_key_hash],
+    }
+
+
+def buyer_keys(buyer: Owner) -> BuyerKeys:
+    keys = owner_keys_ensure(owner=buyer)
+    return BuyerKeys(
+        update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
+        next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
+    )
+
+
+def verify_acceptance(*, offer: TransferOffer, signed: Any, keys: BuyerKeys) -> dict[str, Any]:
+    """The acceptance must be the expected document, signed by the buyer's (new update) key (SECURITY 2)."""
+    if not isinstance(signed, dict) or "proof" not in signed:
+        raise TransferRefused("The acceptance must be the signed acceptance document (JSON with a proof).")
+    expected = acceptance_document(offer=offer, keys=keys)
+    unsigned = {key: value for key, value in signed.items() if key != "proof"}
+    if unsigned != expected:
+        raise TransferRefused("The acceptance does not match this offer and your keys.")
+    try:
+        signer = proofs.verify_proof(signed, expected_purpose="assertionMethod")
+    except SSIError as exc:
+        raise TransferRefused(f"The acceptance signature is not valid: {exc}") from None
+    if signer.multibase != keys.update_key:
+        raise TransferRefused("The acceptance must be signed by your current key.")
+    return signed
+
+
+@transaction.atomic
+def offer_accept(*, offer: TransferOffer, buyer: Owner, signed_acceptance: Any = None) -> TransferOffer:
+    """The buyer accepts. With a platform-held seller key the transfer completes at once."""
+    offer = TransferOffer.objects.select_for_update().select_related("twin").get(pk=offer.pk)
+    if offer.status == TransferOffer.Status.AWAITING_SELLER:
+        raise TransferRefused("Someone else has already accepted this offer.", status=409)
+    _check_open(offer, buyer=buyer)
+    keys = buyer_keys(buyer)
+    current = owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT]
+    if signed_acceptance is None:
+        try:
+            signer = owner_signing_key(current)
+        except SelfHeldKeyRequired:
+            raise TransferRefused(
+                "Your key is self-held: sign the acceptance with python -m ssi.sign and upload it."
+            ) from None
+        signed_acceptance = proofs.sign_document(acceptance_document(offer=offer, keys=keys), signer)
+    acceptance = verify_acceptance(offer=offer, signed=signed_acceptance, keys=keys)
+    offer.buyer = buyer
+    offer.acceptance = acceptance
+    offer.accepted_at = timezone.now()
+    offer.status = TransferOffer.Status.AWAITING_SELLER
+    offer.save(update_fields=["buyer", "acceptance", "accepted_at", "status"])
+    seller_key = _seller_update_key(offer)
+    if seller_key.self_held:
+        notify(
+            owner=offer.seller,
+            kind=Notification.Kind.SYSTEM,
+            title=f"{buyer.username} accepted your offer for {offer.twin.name}: sign the transfer",
+            twin=offer.twin,
+        )
+        return offer
+    return transfer_complete(offer=offer, signer=owner_signing_key(seller_key))
+
+
+# --- the rotation -------------------------------------------------------------------------------------------
+
+
+def _seller_update_key(offer: TransferOffer) -> OwnerKey:
+    """The seller's key that the twin's log pre-committed to (it signs the transfer)."""
+    state = log_state(offer.twin)
+    key = owner_key_for_hash(owner=offer.seller, committed=state.next_key_hashes)
+    if key is None:
+        raise TransferRefused("The seller's key does not control this twin's log.", status=409)
+    return key
+
+
+def _build_entries(
+    offer: TransferOffer, *, new_agent: SigningKey, revealed_key: str
+) -> tuple[webvh.LogState, list[dict[str, Any]]]:
+    state = log_state(offer.twin)
+    if webvh.next_key_hash(revealed_key) not in state.next_key_hashes:
+        raise TransferRefused("That is not the next key this twin's log committed to.", status=403)
+    acceptance = offer.acceptance or {}
+    entries = webvh.build_entries(
+        state,
+        [
+            {"params": {"updateKeys": [revealed_key], "nextKeyHashes": []}},
+            {
+                "document": twin_document(state.did, new_agent),
+                "params": {
+                    "updateKeys": acceptance.get("updateKeys", []),
+                    "nextKeyHashes": acceptance.get("nextKeyHashes", []),
+                },
+            },
+        ],
+    )
+    return state, entries
+
+
+@transaction.atomic
+def transfer_prepare(*, offer: TransferOffer, seller: Owner, revealed_key: str) -> list[dict[str, Any]]:
+    """For a self-held seller: the two unsigned entries to sign, kept on the offer with the new agent key."""
+    offer = TransferOffer.objects.select_for_update().select_related("twin").get(pk=offer.pk)
+    if offer.seller_id != seller.pk or offer.status != TransferOffer.Status.AWAITING_SELLER:
+        raise TransferRefused("This offer is not waiting for your signature.", status=409)
+    agent = SigningKey.generate()
+    _, entries = _build_entries(offer, new_agent=agent, revealed_key=revealed_key.strip())
+    offer.prepared_entries = entries
+    offer.pending_agent_sealed = seal_agent_key(agent)
+    offer.save(update_fields=["prepared_entries", "pending_agent_sealed"])
+    return entries
+
+
+@transaction.atomic
+def transfer_complete(
+    *, offer: TransferOffer, signer: SigningKey | None = None, signed_entries: Any = None
+) -> TransferOffer:
+    """Rotate the log to the buyer and hand the twin over, all or nothing.
+
+    Either `signer` (the seller's platform-held key) or `signed_entries` (the entries from transfer_prepare,
+    signed by a self-held seller) must be given. A signature by any key that the log does not authorise is
+    refused with 403 and nothing changes (SECURITY 1).
+    """
+    offer = TransferOffer.objects.select_for_update().select_related("twin", "seller", "buyer").get(pk=offer.pk)
+    if offer.status != TransferOffer.Status.AWAITING_SELLER:
+        raise TransferRefused("This offer is not waiting for a transfer.", status=409)
+    if offer.expires_at <= timezone.now():
+        raise TransferRefused("This offer has expired.", status=410)
+    twin = twin_history.lock_twin(offer.twin)
+    offer.twin = twin
+    seller, buyer = offer.seller, offer.buyer
+    verify_acceptance(offer=offer, signed=offer.acceptance, keys=buyer_keys(buyer))
+    if signer is not None:
+        agent = SigningKey.generate()
+        state, entries = _build_entries(offer, new_agent=agent, revealed_key=signer.multibase)
+        signed_entries = [webvh.sign_entry(entry, signer) for entry in entries]
+    else:
+        if not offer.prepared_entries or offer.pending_agent_sealed is None:
+            raise TransferRefused("Download the entries to sign first.", status=409)
+        entries = offer.prepared_entries
+        if not isinstance(signed_entries, list) or len(signed_entries) != len(entries):
+            raise TransferRefused(f"Upload the {len(entries)} signed entries, as a JSON list.")
+        for signed, expected in zip(signed_entries, entries, strict=True):
+            if not isinstance(signed, dict) or {k: v for k, v in signed.items() if k != "proof"} != expected:
+                raise TransferRefused("These are not the entries this transfer needs: download them again.")
+        agent = unseal_key(bytes(offer.pending_agent_sealed))
+        state = log_state(twin)
+    try:
+        with transaction.atomic():
+            new_state = log_append(twin, state, signed_entries)
+    except SSIError as exc:
+        raise TransferRefused(f"The transfer signature was refused: {exc}", status=403) from None
+    except IntegrityError:
+        raise TransferRefused("The twin changed at the same moment; try again.", status=409) from None
+
+    # The seller loses everything at this instant; what they chose to remove goes first.
+    _scan_history_catch_up(twin)
+    kinds = list(offer.redact_kinds)
+    twin_history.history_redact(twin=twin, kinds=kinds)
+    if HistoryEntry.Kind.READING in kinds:
+        Reading.objects.filter(twin=twin).delete()
+        twin.latest_value, twin.latest_unit, twin.latest_at = None, "", None
+    if HistoryEntry.Kind.NOTE in kinds:
+        JournalNote.objects.filter(twin=twin).delete()
+    if HistoryEntry.Kind.SCAN in kinds:
+        twin.scans.all().delete()
+    now = timezone.now()
+    twin.owner = buyer
+    twin.owner_since = now
+    twin.agent_key_sealed = seal_agent_key(agent)
+    # The public page shows the buyer's choices, none until they set them.
+    twin.use_profile_contact = True
+    for field in ("contact_name", "contact_email", "contact_phone", "contact_message", "lost_reward"):
+        setattr(twin, field, "")
+    twin.show_name = twin.show_email = twin.show_phone = twin.show_message = False
+    twin.show_photo = twin.show_description = twin.lost = False
+    twin.lost_since = None
+    twin.archived_at = None
+    twin.save()
+    twin_history.history_append(
+        twin=twin,
+        kind=HistoryEntry.Kind.TRANSFER,
+        content={
+            "from": [seller_version_key(state)],
+            "to": offer.acceptance["updateKeys"],
+            "acceptance": offer.acceptance,
+            "didLogVersions": [entry["versionId"] for entry in signed_entries],
+            "redactedKinds": kinds,
+        },
+        not_before=new_state.latest.time,
+    )
+    offer.status = TransferOffer.Status.COMPLETED
+    offer.completed_at = now
+    offer.pending_agent_sealed = None
+    offer.save(update_fields=["status", "completed_at", "pending_agent_sealed"])
+    notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now belongs to {buyer.username}")
+    notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{twin.name} is yours", twin=twin)
+    return offer
+
+
+def seller_version_key(state: webvh.LogState) -> str:
+    return state.update_keys[0] if state.update_keys else ""
+
+
+def _scan_history_catch_up(twin: Twin) -> None:
+    from tags.history import scans_to_history
+
+    scans_to_history(twin=twin)
