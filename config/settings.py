@@ -137,6 +137,8 @@ RATE_MESSAGE_PER_TAG = env_str("RATE_MESSAGE_PER_TAG", "20/3600")
 RATE_LOGIN_PER_CLIENT = env_str("RATE_LOGIN_PER_CLIENT", "20/300")
 # A finder reloading a tag page again and again makes one "your thing was scanned" notification per window.
 SCAN_NOTIFY_COALESCE_SECONDS = env_int("SCAN_NOTIFY_COALESCE_SECONDS", 1800)
+# Transfer offers, confirmations and private key downloads need a login at most this old.
+RECENT_AUTH_SECONDS = env_int("RECENT_AUTH_SECONDS", 300)
 # Number of reverse proxies in front of the app whose X-Forwarded-For we trust (0: use the socket address).
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0)
 

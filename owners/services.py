@@ -12,6 +12,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from owners.keys import owner_keys_ensure
 from owners.models import Notification, Owner
 from owners.tasks import send_notification_email
 
@@ -34,6 +35,7 @@ def owner_signup(*, username: str, email: str, password: str) -> Owner:
     owner.set_password(password)
     owner.full_clean()
     owner.save()
+    owner_keys_ensure(owner=owner)
     return owner
 
 

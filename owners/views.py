@@ -5,6 +5,7 @@ from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import LoginView
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -15,6 +16,10 @@ from config.errors import error_response
 from config.ratelimit import client_id, hit
 from owners import selectors, services
 from owners.forms import ContactCardForm, SignupForm
+from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_private_key_export, owner_register_self_held
+from owners.models import OwnerKey
+from owners.recent_auth import recent_login_required
+from twins.transfer_forms import SelfHeldKeyForm
 
 
 def signup(request: HttpRequest) -> HttpResponse:
@@ -85,3 +90,54 @@ def inbox_item(request: HttpRequest, notification_id: int) -> HttpResponse:
 def inbox_read_all(request: HttpRequest) -> HttpResponse:
     services.notification_mark_read(owner=request.user)
     return redirect("inbox")
+
+
+@login_required
+def keys(request: HttpRequest) -> HttpResponse:
+    owned = owner_keys_ensure(owner=request.user)
+    return render(
+        request,
+        "owners/keys.html",
+        {"current": owned[OwnerKey.Role.CURRENT], "next": owned[OwnerKey.Role.NEXT], "form": SelfHeldKeyForm()},
+    )
+
+
+@login_required
+@recent_login_required
+@require_POST
+def key_download(request: HttpRequest) -> HttpResponse:
+    """The owner's own platform-held private key, as a `python -m ssi.sign` key file."""
+    role = request.POST.get("role", OwnerKey.Role.CURRENT)
+    if role not in OwnerKey.Role.values:
+        return error_response(request, 400, "Choose the current or the next key.")
+    try:
+        content = owner_private_key_export(owner=request.user, role=role)
+    except SelfHeldKeyRequired:
+        return error_response(request, 409, "This key is held by you, not by Thingstead: there is nothing to download.")
+    response = HttpResponse(content, content_type="application/octet-stream")
+    response["Content-Disposition"] = f'attachment; filename="thingstead-{request.user.username}-{role}.key"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+@login_required
+@recent_login_required
+@require_POST
+def key_self_held(request: HttpRequest) -> HttpResponse:
+    form = SelfHeldKeyForm(request.POST)
+    if form.is_valid():
+        try:
+            owner_register_self_held(
+                owner=request.user,
+                public_key=form.cleaned_data["public_key"],
+                next_hash=form.cleaned_data["next_key_hash"],
+            )
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Your own keys are registered. Transfers now need your signature.")
+            return redirect("owner-keys")
+    owned = owner_keys_ensure(owner=request.user)
+    context = {"current": owned[OwnerKey.Role.CURRENT], "next": owned[OwnerKey.Role.NEXT], "form": form}
+    return render(request, "owners/keys.html", context, status=400)

@@ -29,6 +29,7 @@ from owners.models import Notification, Owner
 from tags.models import Tag
 from tests.conftest import PASSWORD, client_for
 from twins import services as twin_services
+from twins.transfer import offer_create
 from twins.models import JournalNote, Reading, Twin
 
 # --- The routes ---------------------------------------------------------------------------------------------
@@ -77,8 +78,10 @@ PUBLIC = {
     "api/docs/",
     "bench/constant",  # only with BENCH_ENDPOINTS
 }
-# Tag routes answer whoever holds the sticker; admin has its own login (checked below); static files.
-PUBLIC_PREFIXES = ("t/", "admin/", "static/")
+# Tag routes answer whoever holds the sticker; a twin's DID log and verify page answer anyone with its DID;
+# a transfer offer answers any signed-in account holding its link (tests/twins/test_transfer.py checks that
+# anonymous visitors are sent to log in); admin has its own login (checked below); static files.
+PUBLIC_PREFIXES = ("t/", "twins/", "transfer/", "admin/", "static/")
 
 
 def is_public(route: Route) -> bool:
@@ -121,6 +124,8 @@ def world(alice) -> World:
     # A photo, so alice's own photo route answers 200 and the matrix proves the slug was right.
     twin_services.twin_set_photo(twin=thing, photo=SimpleUploadedFile("p.png", _png()))
     twin_services.reading_add(twin=thing, value=42)
+    # An open transfer offer, so the offer's QR, cancel and signing routes have something to answer for.
+    offer_create(twin=thing, seller=alice, redact_kinds=[])
     archived = twin_services.twin_create(owner=alice, name="Archived of alice zq")
     twin_services.twin_set_archived(twin=archived, archived=True)
     return World(

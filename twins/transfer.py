@@ -91,7 +91,7 @@ def offer_cancel(*, offer: TransferOffer, seller: Owner) -> TransferOffer:
     return offer
 
 
-def _check_open(offer: TransferOffer, *, buyer: Owner | None = None) -> None:
+def offer_check_open(offer: TransferOffer, *, buyer: Owner | None = None) -> None:
     if offer.status == TransferOffer.Status.CANCELLED:
         raise TransferRefused("This offer was cancelled by the seller.", status=410)
     if offer.status == TransferOffer.Status.COMPLETED:
@@ -149,7 +149,7 @@ def offer_accept(*, offer: TransferOffer, buyer: Owner, signed_acceptance: Any =
     offer = TransferOffer.objects.select_for_update().select_related("twin").get(pk=offer.pk)
     if offer.status == TransferOffer.Status.AWAITING_SELLER:
         raise TransferRefused("Someone else has already accepted this offer.", status=409)
-    _check_open(offer, buyer=buyer)
+    offer_check_open(offer, buyer=buyer)
     keys = buyer_keys(buyer)
     current = owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT]
     if signed_acceptance is None:

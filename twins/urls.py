@@ -1,6 +1,6 @@
 from django.urls import path
 
-from twins import views
+from twins import identity_views, transfer_views, views
 
 urlpatterns = [
     path("things/", views.thing_list, name="things"),
@@ -16,4 +16,17 @@ urlpatterns = [
     path("things/<str:slug>/journal/new/", views.note_create, name="note-new"),
     path("things/<str:slug>/journal/<int:note_id>/edit/", views.note_edit, name="note-edit"),
     path("things/<str:slug>/journal/<int:note_id>/delete/", views.note_delete, name="note-delete"),
+    path("things/<str:slug>/export.json", transfer_views.export, name="thing-export"),
+    path("things/<str:slug>/transfer/", transfer_views.transfer, name="thing-transfer"),
+    path("things/<str:slug>/transfer/qr.svg", transfer_views.transfer_qr, name="thing-transfer-qr"),
+    path("things/<str:slug>/transfer/cancel/", transfer_views.transfer_cancel, name="thing-transfer-cancel"),
+    path("things/<str:slug>/transfer/entries/", transfer_views.transfer_entries, name="thing-transfer-entries"),
+    path("things/<str:slug>/transfer/sign/", transfer_views.transfer_sign, name="thing-transfer-sign"),
+    # Any signed-in account holding the offer link (the buyer).
+    path("transfer/<str:token>", transfer_views.offer_page, name="transfer-offer"),
+    path("transfer/<str:token>/accept", transfer_views.offer_accept_view, name="transfer-accept"),
+    # Public identity: did:webvh maps did:webvh:SCID:host:twins:<slug> to /twins/<slug>/did.jsonl.
+    path("twins/<str:slug>/did.jsonl", identity_views.did_log, name="twin-did-log"),
+    path("twins/<str:slug>/did.json", identity_views.did_web, name="twin-did-web"),
+    path("twins/<str:slug>/verify", identity_views.verify, name="twin-verify"),
 ]

@@ -1,0 +1,53 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from twins.models import HistoryEntry
+
+REDACT_CHOICES = [
+    (HistoryEntry.Kind.READING, "Readings"),
+    (HistoryEntry.Kind.NOTE, "Journal notes"),
+    (HistoryEntry.Kind.SCAN, "Scans of its tags"),
+    (HistoryEntry.Kind.TAG, "Tag changes"),
+]
+
+
+class OfferForm(forms.Form):
+    redact_kinds = forms.MultipleChoiceField(
+        choices=REDACT_CHOICES,
+        required=False,
+        widget=forms.CheckboxSelectMultiple,
+        label="Remove before the sale",
+        help_text="Removed entries keep their place and hash: the buyer sees that something was removed, not what.",
+    )
+    days = forms.IntegerField(min_value=1, max_value=30, initial=7, label="Offer valid for (days)")
+
+
+class JsonUploadField(forms.CharField):
+    """JSON pasted into a text box (or a file's content): parsed here, so the service gets data, not text."""
+
+    def to_python(self, value):
+        text = (super().to_python(value) or "").strip()
+        if not text:
+            raise forms.ValidationError("Paste the signed JSON here.")
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"This is not valid JSON: {exc}") from None
+
+
+class SignedJsonForm(forms.Form):
+    signed = JsonUploadField(widget=forms.Textarea(attrs={"rows": 8}), max_length=200_000, label="Signed JSON")
+
+
+class RevealKeyForm(forms.Form):
+    next_public_key = forms.CharField(
+        max_length=64, label="Your next key's public key (python -m ssi.sign pubkey NEXT_KEYFILE)"
+    )
+
+
+class SelfHeldKeyForm(forms.Form):
+    public_key = forms.CharField(max_length=64, label="Current public key (python -m ssi.sign pubkey KEYFILE)")
+    next_key_hash = forms.CharField(max_length=64, label="Next key hash (python -m ssi.sign nexthash NEXT_KEYFILE)")
