@@ -134,8 +134,12 @@ def verify_acceptance(*, offer: TransferOffer, signed: Any, keys: BuyerKeys) -> 
     unsigned = {key: value for key, value in signed.items() if key != "proof"}
     if unsigned != expected:
         raise TransferRefused("The acceptance does not match this offer and your keys.")
+    proof = signed["proof"]
+    # One proof, as an object or (python -m ssi.sign --attach) a one-element list.
+    if isinstance(proof, list) and len(proof) == 1:
+        proof = proof[0]
     try:
-        signer = proofs.verify_proof(signed, expected_purpose="assertionMethod")
+        signer = proofs.verify_proof(unsigned, proof, expected_purpose="assertionMethod")
     except SSIError as exc:
         raise TransferRefused(f"The acceptance signature is not valid: {exc}") from None
     if signer.multibase != keys.update_key:
