@@ -232,7 +232,7 @@ def _offer_awaiting_self_held_seller(alice, bob):
 
 
 def test_self_held_seller_signs_the_transfer_with_the_cli_format(alice, bob):
-    twin, offer, upcoming = _offer_awaiting_self_held_seller(alice, bob)
+    twin, _, upcoming = _offer_awaiting_self_held_seller(alice, bob)
     seller = client_for(alice)
     response = seller.post(reverse("thing-transfer-entries", args=[twin.slug]), {"next_public_key": upcoming.multibase})
     assert response.status_code == 200
@@ -246,7 +246,7 @@ def test_self_held_seller_signs_the_transfer_with_the_cli_format(alice, bob):
 
 
 def test_transfer_signed_by_a_key_not_authorised_by_the_log_is_rejected_with_403(alice, bob):
-    twin, offer, upcoming = _offer_awaiting_self_held_seller(alice, bob)
+    twin, _, upcoming = _offer_awaiting_self_held_seller(alice, bob)
     seller = client_for(alice)
     entries = json.loads(
         seller.post(
@@ -271,16 +271,11 @@ def test_holding_only_the_current_update_key_cannot_transfer(alice, bob):
     seller = client_for(alice)
     response = seller.post(reverse("thing-transfer-entries", args=[twin.slug]), {"next_public_key": current.multibase})
     assert response.status_code == 403
-    state = log_state(twin)
-    forged = webvh.build_entries(
-        state, [{"params": {"updateKeys": [current.multibase], "nextKeyHashes": []}}, {"params": {}}]
-    )
     before = _log_snapshot(twin)
     with pytest.raises(TransferRefused) as refused:
         transfer_complete(offer=offer, signer=current)
     assert refused.value.status == 403
     assert _log_snapshot(twin) == before
-    assert len(forged) == 2
 
 
 def test_twin_created_by_a_self_held_owner_commits_to_their_next_key(alice):
