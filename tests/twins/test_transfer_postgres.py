@@ -1,0 +1,154 @@
+"""Real concurrent transactions on PostgreSQL: racing buyers, racing log writers, racing readings.
+
+Each thread has its own database connection (Django opens one per thread) and closes it when done; a barrier
+starts them together. SQLite serialises writers, so these races only mean something on PostgreSQL: the
+PostgreSQL pass of the suite runs them.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.db import IntegrityError, connection, transaction
+
+from owners.keys import owner_keys_ensure
+from owners.models import OwnerKey
+from ssi import webvh
+from twins import services as twin_services
+from twins.identity import log_state
+from twins.models import DidLogEntry, HistoryEntry, Reading, TransferOffer, Twin
+from twins.transfer import TransferRefused, offer_accept, offer_create
+from twins.verification import verify_twin
+
+pytestmark = [
+    pytest.mark.postgres,
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(
+        connection.vendor != "postgresql", reason="SQLite serialises writers; the race needs PostgreSQL"
+    ),
+]
+
+
+def run_together(*jobs: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """Run every job in its own thread (and database connection), released at the same instant.
+
+    Returns ("ok", result) or ("error", exception) per job, in the jobs' order.
+    """
+    barrier = threading.Barrier(len(jobs))
+    outcomes: list[tuple[str, Any]] = [("missing", None)] * len(jobs)
+
+    def worker(i: int, job: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcomes[i] = ("ok", job())
+        except BaseException as exc:  # reported to the test thread
+            outcomes[i] = ("error", exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return outcomes
+
+
+def test_two_buyers_accepting_the_same_offer_at_once_make_exactly_one_owner(alice, bob, carol, grinder):
+    offer = offer_create(twin=grinder, seller=alice, redact_kinds=[])
+    buyers = {"bob": bob, "carol": carol}
+    keys = {
+        name: owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT].public_multibase for name, buyer in buyers.items()
+    }
+
+    def accept(buyer):
+        return lambda: offer_accept(offer=TransferOffer.objects.get(pk=offer.pk), buyer=buyer)
+
+    outcomes = dict(zip(buyers, run_together(*(accept(buyer) for buyer in buyers.values())), strict=True))
+
+    winners = [name for name, (kind, _) in outcomes.items() if kind == "ok"]
+    losers = [name for name, (kind, _) in outcomes.items() if kind == "error"]
+    assert len(winners) == 1 and len(losers) == 1, outcomes
+    winner, loser = winners[0], losers[0]
+    refusal = outcomes[loser][1]
+    assert isinstance(refusal, TransferRefused), repr(refusal)
+    assert refusal.status == 409, (refusal.status, refusal.message)
+    assert refusal.message.strip(), "the refusal must say why"
+
+    twin = Twin.objects.get(pk=grinder.pk)
+    offer.refresh_from_db()
+    assert twin.owner_id == buyers[winner].pk
+    assert offer.status == TransferOffer.Status.COMPLETED
+    assert offer.buyer_id == buyers[winner].pk
+
+    # Inception + the two transfer entries; nothing from the loser.
+    assert list(DidLogEntry.objects.filter(twin=twin).values_list("version_number", flat=True)) == [1, 2, 3]
+    state = log_state(twin)
+    assert state.update_keys == (keys[winner],)
+    assert keys[loser] not in state.update_keys
+    assert verify_twin(twin).ok
+
+
+def test_the_did_log_refuses_a_second_entry_at_the_same_version_even_from_two_transactions(alice, grinder):
+    version = log_state(grinder).version_number + 1
+    both_saw_it_free = threading.Barrier(2)
+    seen_free: list[bool] = []
+
+    def insert(tag: str) -> Callable[[], int]:
+        def job() -> int:
+            with transaction.atomic():
+                # Both transactions look first and find the version free: the race the constraint exists for.
+                seen_free.append(not DidLogEntry.objects.filter(twin_id=grinder.pk, version_number=version).exists())
+                both_saw_it_free.wait(timeout=30)
+                row = DidLogEntry.objects.create(
+                    twin_id=grinder.pk,
+                    version_number=version,
+                    version_id=f"{version}-{tag}",
+                    line=webvh.json_line({"versionId": f"{version}-{tag}"}),
+                )
+                return row.pk
+
+        return job
+
+    outcomes = run_together(insert("first"), insert("second"))
+
+    assert seen_free == [True, True]
+    assert sorted(kind for kind, _ in outcomes) == ["error", "ok"], outcomes
+    error = next(value for kind, value in outcomes if kind == "error")
+    assert isinstance(error, IntegrityError), repr(error)
+    assert DidLogEntry.objects.filter(twin=grinder, version_number=version).count() == 1
+
+
+def test_many_readings_added_at_once_make_one_unforked_history_that_verifies(grinder):
+    threads, per_thread = 8, 5
+
+    def add_readings(t: int) -> Callable[[], list[int]]:
+        def job() -> list[int]:
+            twin = Twin.objects.get(pk=grinder.pk)
+            return [twin_services.reading_add(twin=twin, value=t * 10 + i).pk for i in range(per_thread)]
+
+        return job
+
+    outcomes = run_together(*(add_readings(t) for t in range(threads)))
+
+    assert [kind for kind, _ in outcomes] == ["ok"] * threads, outcomes
+    reading_ids = {pk for _, pks in outcomes for pk in pks}
+    assert len(reading_ids) == threads * per_thread
+
+    history = list(HistoryEntry.objects.filter(twin=grinder).order_by("seq"))
+    total = 1 + threads * per_thread  # "created" + every reading
+    assert [item.seq for item in history] == list(range(1, total + 1))
+    assert [item.entry["seq"] for item in history] == list(range(1, total + 1))
+    # No fork: every entry names its predecessor's hash (the verifier checks the hashes themselves).
+    assert len({item.entry["prev_hash"] for item in history}) == total
+    assert {item.ref_id for item in history if item.kind == HistoryEntry.Kind.READING} == reading_ids
+    assert set(Reading.objects.filter(twin=grinder).values_list("pk", flat=True)) == reading_ids
+
+    result = verify_twin(Twin.objects.get(pk=grinder.pk))
+    assert result.ok, result.problem
+    assert result.entries == total
+    assert result.redacted == 0
