@@ -24,6 +24,10 @@ def _first_message(detail: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
+    from twins.history import TwinDeactivated
+
+    if isinstance(exc, TwinDeactivated):
+        return Response({"message": str(exc), "extra": {}}, status=409)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)

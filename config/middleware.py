@@ -30,3 +30,20 @@ class BodySizeLimitMiddleware:
             limit_mb = settings.REQUEST_MAX_BYTES // (1024 * 1024)
             return error_response(request, 413, f"The request is too large: the limit is {limit_mb} MB.")
         return self.get_response(request)
+
+
+class DomainErrorMiddleware:
+    """Domain refusals that any view may hit become clear responses instead of 500s."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        return self.get_response(request)
+
+    def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
+        from twins.history import TwinDeactivated
+
+        if isinstance(exception, TwinDeactivated):
+            return error_response(request, 409, str(exception))
+        return None

@@ -18,6 +18,12 @@ from twins.identity import agent_key
 from twins.models import HistoryEntry, Twin
 
 
+class TwinDeactivated(Exception):
+    """The twin's DID is deactivated: nothing may be appended any more (SECURITY 10: 409)."""
+
+    message = "This twin has been deactivated: it no longer accepts readings, notes, tags or transfers."
+
+
 def lock_twin(twin: Twin) -> Twin:
     """Take the twin's row lock for the rest of the transaction and return the fresh row."""
     return Twin.objects.select_for_update().get(pk=twin.pk)
@@ -46,7 +52,9 @@ def history_append(
     `not_before`: right after a key rotation, the versionTime of the log entry that introduced the key.
     """
     locked = lock_twin(twin)
-    if not locked.did or locked.deactivated_at is not None:
+    if locked.deactivated_at is not None:
+        raise TwinDeactivated(TwinDeactivated.message)
+    if not locked.did:
         return None
     head = _head(locked)
     time = _time_after(head.time if head else None, not_before)

@@ -195,6 +195,7 @@ class HistoryEntry(models.Model):
         TAG = "tag", "Tag change"
         TRANSFER = "transfer", "Transfer"
         GRANT = "grant", "Grant"
+        DEACTIVATED = "deactivated", "Deactivated"
 
     # What a seller may remove before a sale; creation and transfers always stay.
     REDACTABLE = (Kind.READING, Kind.NOTE, Kind.SCAN, Kind.TAG)

@@ -12,7 +12,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from twins.history import history_append, history_redact
+from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
 from twins.identity import twin_identity_create
 from twins.models import HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
@@ -236,3 +236,34 @@ def note_delete(*, note: JournalNote) -> None:
     history_redact(twin=note.twin, kinds=[HistoryEntry.Kind.NOTE], ref_id=note.pk)
     _note_history(note, "delete")
     note.delete()
+
+
+@transaction.atomic
+def twin_deactivate(*, twin: Twin) -> Twin:
+    """End the twin's identity for good (the thing was destroyed): a final history entry, then a did:webvh
+    deactivation entry signed by the owner's pre-committed next key. Nothing can be appended afterwards."""
+    from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_signing_key
+    from ssi import webvh
+    from twins.identity import log_append, log_state
+
+    twin = lock_twin(twin)
+    if twin.deactivated_at is not None:
+        raise TwinDeactivated(TwinDeactivated.message)
+    state = log_state(twin)
+    key = owner_key_for_hash(owner=twin.owner, committed=state.next_key_hashes)
+    if key is None:
+        raise ValidationError("Your key does not control this twin's log.")
+    try:
+        signer = owner_signing_key(key)
+    except SelfHeldKeyRequired:
+        raise ValidationError("Your keys are self-held: deactivation needs your signature (not offered yet).") from None
+    history_append(twin=twin, kind=HistoryEntry.Kind.DEACTIVATED, content={"reason": "deactivated by the owner"})
+    entry = webvh.sign_entry(
+        webvh.build_entry(state, params={"updateKeys": [signer.multibase], "nextKeyHashes": [], "deactivated": True}),
+        signer,
+    )
+    log_append(twin, state, [entry])
+    twin.deactivated_at = timezone.now()
+    twin.lost = False
+    twin.save(update_fields=["deactivated_at", "lost", "updated_at"])
+    return twin

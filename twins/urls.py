@@ -10,6 +10,7 @@ urlpatterns = [
     path("things/<str:slug>/photo", views.thing_photo, name="thing-photo"),
     path("things/<str:slug>/photo/upload/", views.thing_photo_upload, name="thing-photo-upload"),
     path("things/<str:slug>/archive/", views.thing_archive, name="thing-archive"),
+    path("things/<str:slug>/deactivate/", views.thing_deactivate, name="thing-deactivate"),
     path("things/<str:slug>/public/", views.thing_public_settings, name="thing-public"),
     path("things/<str:slug>/lost/", views.thing_lost, name="thing-lost"),
     path("things/<str:slug>/readings/new/", views.reading_create, name="reading-new"),

@@ -10,6 +10,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from config.errors import error_response
+from owners.recent_auth import recent_login_required
 from twins import selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
 from twins.models import Twin
@@ -227,4 +229,20 @@ def note_delete(request: HttpRequest, slug: str, note_id: int) -> HttpResponse:
     twin = selectors.twin_get(viewer=request.user, slug=slug)
     services.note_delete(note=selectors.note_get(twin=twin, note_id=note_id))
     messages.success(request, "Note deleted.")
+    return redirect("thing", slug=twin.slug)
+
+
+@login_required
+@recent_login_required
+@require_POST
+def thing_deactivate(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    if request.POST.get("confirm") != twin.name:
+        messages.error(request, "Type the thing's name exactly to confirm.")
+        return redirect("thing", slug=twin.slug)
+    try:
+        services.twin_deactivate(twin=twin)
+    except ValidationError as exc:
+        return error_response(request, 409, " ".join(exc.messages))
+    messages.success(request, f"{twin.name} is deactivated. Its history stays verifiable; nothing can be added.")
     return redirect("thing", slug=twin.slug)

@@ -426,3 +426,43 @@ def test_deleting_a_note_redacts_it_from_the_history(grinder, alice):
     assert [entry.redacted for entry in entries] == [True, False]
     assert "Private diary" not in json.dumps(export_bundle(grinder))
     assert verify_twin(grinder).ok
+
+
+# --- deactivation (SECURITY 10) --------------------------------------------------------------------------
+
+
+def test_after_deactivation_every_append_is_409_and_pages_say_deactivated(grinder, alice, bob, grinder_tag):
+    owner = client_for(alice)
+    response = owner.post(reverse("thing-deactivate", args=[grinder.slug]), {"confirm": grinder.name})
+    assert response.status_code == 302
+    grinder.refresh_from_db()
+    assert grinder.deactivated_at is not None
+    assert log_state(grinder).deactivated
+    before = (HistoryEntry.objects.filter(twin=grinder).count(), _log_snapshot(grinder))
+    assert owner.post(reverse("reading-new", args=[grinder.slug]), {"value": "3"}).status_code == 409
+    assert owner.post(reverse("note-new", args=[grinder.slug]), {"title": "x"}).status_code == 409
+    assert owner.post(reverse("tag-new", args=[grinder.slug])).status_code == 409
+    assert (
+        owner.post(f"/api/things/{grinder.slug}/readings/", {"value": 3}, content_type="application/json").status_code
+        == 409
+    )
+    with pytest.raises(TransferRefused) as refused:
+        offer_create(twin=grinder, seller=alice, redact_kinds=[])
+    assert refused.value.status == 409
+    assert (HistoryEntry.objects.filter(twin=grinder).count(), _log_snapshot(grinder)) == before
+    assert Reading.objects.filter(twin=grinder).count() == 0
+    assert "deactivated" in client_for(None).get(grinder_tag.get_absolute_url()).content.decode()
+    result = verify_twin(grinder)
+    assert result.ok and result.deactivated
+    assert "deactivated" in client_for(None).get(reverse("twin-verify", args=[grinder.slug])).content.decode()
+
+
+def test_deactivation_needs_the_name_typed_and_a_fresh_login(grinder, alice):
+    assert client_for(alice).post(reverse("thing-deactivate", args=[grinder.slug]), {"confirm": "x"}).status_code == 302
+    assert (
+        _stale(client_for(alice))
+        .post(reverse("thing-deactivate", args=[grinder.slug]), {"confirm": grinder.name})
+        .url.startswith(reverse("login"))
+    )
+    grinder.refresh_from_db()
+    assert grinder.deactivated_at is None
