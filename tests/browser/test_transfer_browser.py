@@ -1,0 +1,141 @@
+"""A sale, in two phone browsers: the seller offers a thing, the buyer opens the link and accepts.
+
+Debian's Chromium through Playwright, against pytest-django's live server. The fixtures below are the minimum
+this file needs; tests/browser/conftest.py (screenshots on failure, shared launch settings) adds to them.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from urllib.parse import urlsplit
+
+import pytest
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+
+from tests.conftest import PASSWORD
+from twins.models import Reading, TransferOffer, Twin
+
+# Playwright's sync API runs an event loop in this thread; the ORM calls of the test must still be allowed.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-quic",
+    "--disable-sync",
+]
+PHONE = {
+    "viewport": {"width": 390, "height": 844},
+    "device_scale_factor": 3,
+    "is_mobile": True,
+    "has_touch": True,
+    "user_agent": (
+        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/126.0.0.0 Mobile Safari/537.36"
+    ),
+    "locale": "en-GB",
+    "timezone_id": "UTC",
+}
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
+    args = list(browser_type_launch_args.get("args", []))
+    args += [arg for arg in CHROMIUM_ARGS if arg not in args]
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}
+
+
+@pytest.fixture
+def base_url_of_site(live_server, transactional_db) -> str:
+    """The live server's origin. Transactional: the server thread must see what the test writes."""
+    return live_server.url
+
+
+def phone(browser: Browser) -> BrowserContext:
+    """A fresh browser context (its own cookies) at a phone's viewport."""
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(15_000)
+    return context
+
+
+def log_in(page: Page, site: str, username: str) -> None:
+    page.goto(f"{site}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Your things")).to_be_visible()
+
+
+def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Browser, base_url_of_site, alice, bob):
+    site = base_url_of_site
+    seller_context, buyer_context = phone(browser), phone(browser)
+    try:
+        seller = seller_context.new_page()
+        log_in(seller, site, "alice")
+
+        # The seller adds a thing and one reading.
+        seller.goto(f"{site}/things/new/")
+        seller.get_by_label("Name").fill("Road bike")
+        seller.get_by_label("Reading kind").fill("tyre pressure")
+        seller.get_by_label("Reading unit").fill("bar")
+        seller.get_by_role("button", name="Add", exact=True).click()
+        expect(seller.get_by_role("heading", name="Road bike")).to_be_visible()
+        thing_path = urlsplit(seller.url).path
+        assert re.fullmatch(r"/things/[^/]+/", thing_path), thing_path
+        seller.get_by_label("Value").fill("6.5")
+        seller.get_by_role("button", name="Add reading").click()
+        expect(seller.get_by_test_id("readings")).to_contain_text("6.5")
+
+        # Transfer: an offer that removes the readings.
+        seller.get_by_role("link", name="Transfer").click()
+        expect(seller.get_by_role("heading", name="Transfer Road bike")).to_be_visible()
+        seller.get_by_label("Readings").check()
+        seller.get_by_role("button", name="Create the offer").click()
+        link = seller.get_by_test_id("offer-link")
+        expect(link).to_be_visible()
+        expect(seller.get_by_text("Will be removed at the sale: reading")).to_be_visible()
+        offer_url = link.input_value()
+        offer = urlsplit(offer_url)
+        assert re.fullmatch(r"/transfer/[^/]+", offer.path), offer_url
+        # The link is absolute on SITE_URL; the pages here are served at the live server's origin.
+        buyer_link = site + offer.path
+
+        # The buyer, in a browser of their own: log in, open the link, read the summary, accept.
+        buyer = buyer_context.new_page()
+        log_in(buyer, site, "bob")
+        buyer.goto(buyer_link)
+        expect(buyer.get_by_role("heading", name="Road bike")).to_be_visible()
+        expect(buyer.get_by_text("alice offers you this thing.")).to_be_visible()
+        summary = buyer.get_by_test_id("offer-summary")
+        expect(summary.get_by_role("row", name="History")).to_contain_text("verifies")
+        expect(summary.get_by_role("row", name="History")).not_to_contain_text("NOT")
+        expect(summary.get_by_role("row", name="Entries")).to_contain_text("2")
+        expect(summary.get_by_role("row", name="Removed at the sale")).to_contain_text("1 (reading)")
+        buyer.get_by_role("button", name="Accept and take ownership").click()
+        expect(buyer.get_by_text("Road bike is yours now.")).to_be_visible()
+        assert urlsplit(buyer.url).path == thing_path
+        expect(buyer.get_by_text("No readings yet.")).to_be_visible()
+
+        # The seller has lost the thing: its private page answers 404.
+        response = seller.goto(site + thing_path)
+        assert response is not None and response.status == 404
+
+        # The buyer sees it among their cards.
+        buyer.goto(f"{site}/things/")
+        expect(buyer.get_by_test_id("card").filter(has_text="Road bike")).to_have_count(1)
+
+        twin = Twin.objects.get(name="Road bike")
+        assert twin.owner_id == bob.pk
+        assert not Reading.objects.filter(twin=twin).exists()
+        assert TransferOffer.objects.get(twin=twin).status == TransferOffer.Status.COMPLETED
+    finally:
+        seller_context.close()
+        buyer_context.close()
