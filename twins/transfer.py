@@ -150,8 +150,9 @@ def verify_acceptance(*, offer: TransferOffer, signed: Any, keys: BuyerKeys) -> 
 @transaction.atomic
 def offer_accept(*, offer: TransferOffer, buyer: Owner, signed_acceptance: Any = None) -> TransferOffer:
     """The buyer accepts. With a platform-held seller key the transfer completes at once."""
-    offer = TransferOffer.objects.select_for_update().select_related("twin").get(pk=offer.pk)
-    if offer.status == TransferOffer.Status.AWAITING_SELLER:
+    offer = TransferOffer.objects.select_for_update(of=("self",)).select_related("twin").get(pk=offer.pk)
+    # The loser of two simultaneous acceptances waits on the row lock and then finds it taken: 409 (SECURITY 7).
+    if offer.status in (TransferOffer.Status.AWAITING_SELLER, TransferOffer.Status.COMPLETED):
         raise TransferRefused("Someone else has already accepted this offer.", status=409)
     offer_check_open(offer, buyer=buyer)
     keys = buyer_keys(buyer)
@@ -220,7 +221,7 @@ def _build_entries(
 @transaction.atomic
 def transfer_prepare(*, offer: TransferOffer, seller: Owner, revealed_key: str) -> list[dict[str, Any]]:
     """For a self-held seller: the two unsigned entries to sign, kept on the offer with the new agent key."""
-    offer = TransferOffer.objects.select_for_update().select_related("twin").get(pk=offer.pk)
+    offer = TransferOffer.objects.select_for_update(of=("self",)).select_related("twin").get(pk=offer.pk)
     if offer.seller_id != seller.pk or offer.status != TransferOffer.Status.AWAITING_SELLER:
         raise TransferRefused("This offer is not waiting for your signature.", status=409)
     agent = SigningKey.generate()
@@ -241,7 +242,9 @@ def transfer_complete(
     signed by a self-held seller) must be given. A signature by any key that the log does not authorise is
     refused with 403 and nothing changes (SECURITY 1).
     """
-    offer = TransferOffer.objects.select_for_update().select_related("twin", "seller", "buyer").get(pk=offer.pk)
+    offer = (
+        TransferOffer.objects.select_for_update(of=("self",)).select_related("twin", "seller", "buyer").get(pk=offer.pk)
+    )
     if offer.status != TransferOffer.Status.AWAITING_SELLER:
         raise TransferRefused("This offer is not waiting for a transfer.", status=409)
     if offer.expires_at <= timezone.now():
