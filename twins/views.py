@@ -79,19 +79,24 @@ def thing_detail(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "twins/detail.html", context)
 
 
-@login_required
-def thing_edit(request: HttpRequest, slug: str) -> HttpResponse:
+def _edit_twin(request: HttpRequest, slug: str, form_class, template: str, done: str) -> HttpResponse:
+    """One form over the twin's fields, saved through twin_update (edit details, public page settings)."""
     twin = selectors.twin_get(viewer=request.user, slug=slug)
-    form = TwinForm(request.POST or None, instance=Twin.objects.get(pk=twin.pk))
+    form = form_class(request.POST or None, instance=Twin.objects.get(pk=twin.pk))
     if request.method == "POST" and form.is_valid():
         try:
             services.twin_update(twin=twin, **form.cleaned_data)
         except ValidationError as exc:
             _apply_errors(form, exc)
         else:
-            messages.success(request, "Saved.")
+            messages.success(request, done)
             return redirect("thing", slug=twin.slug)
-    return _render(request, "twins/form.html", {"form": form, "twin": twin}, form)
+    return _render(request, template, {"form": form, "twin": twin}, form)
+
+
+@login_required
+def thing_edit(request: HttpRequest, slug: str) -> HttpResponse:
+    return _edit_twin(request, slug, TwinForm, "twins/form.html", "Saved.")
 
 
 @login_required
@@ -145,17 +150,7 @@ def thing_archive(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def thing_public_settings(request: HttpRequest, slug: str) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
-    form = PublicSettingsForm(request.POST or None, instance=Twin.objects.get(pk=twin.pk))
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.twin_update(twin=twin, **form.cleaned_data)
-        except ValidationError as exc:
-            _apply_errors(form, exc)
-        else:
-            messages.success(request, "Public page settings saved.")
-            return redirect("thing", slug=twin.slug)
-    return _render(request, "twins/public_settings.html", {"form": form, "twin": twin}, form)
+    return _edit_twin(request, slug, PublicSettingsForm, "twins/public_settings.html", "Public page settings saved.")
 
 
 @login_required
