@@ -21,7 +21,7 @@ from owners.recent_auth import recent_login_required
 from tags.history import scans_to_history
 from tags.qr import svg_text
 from twins import selectors
-from twins.models import HistoryEntry, TransferOffer
+from twins.models import HistoryEntry, TransferOffer, Twin
 from twins.transfer import (
     TransferRefused,
     acceptance_document,
@@ -39,6 +39,15 @@ from twins.verification import export_bundle, verify_twin
 
 def _pending_offer(twin) -> TransferOffer | None:
     return TransferOffer.objects.filter(twin=twin).pending().first()
+
+
+def _sellers_offer(request: HttpRequest, slug: str) -> tuple[Twin, TransferOffer]:
+    """The viewer's twin and its pending offer; 404 for anyone else's twin or when there is no offer."""
+    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    offer = _pending_offer(twin)
+    if offer is None:
+        raise Http404("No open offer.")
+    return twin, offer
 
 
 def _offer_url(offer: TransferOffer) -> str:
@@ -86,20 +95,14 @@ def transfer(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_GET
 def transfer_qr(request: HttpRequest, slug: str) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
-    offer = _pending_offer(twin)
-    if offer is None:
-        raise Http404("No open offer.")
+    _, offer = _sellers_offer(request, slug)
     return HttpResponse(svg_text(_offer_url(offer)), content_type="image/svg+xml")
 
 
 @login_required
 @require_POST
 def transfer_cancel(request: HttpRequest, slug: str) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
-    offer = _pending_offer(twin)
-    if offer is None:
-        raise Http404("No open offer.")
+    twin, offer = _sellers_offer(request, slug)
     try:
         offer_cancel(offer=offer, seller=request.user)
     except TransferRefused as exc:
@@ -113,11 +116,8 @@ def transfer_cancel(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def transfer_entries(request: HttpRequest, slug: str) -> HttpResponse:
     """A self-held seller downloads the two log entries to sign (after revealing their next public key)."""
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
-    offer = _pending_offer(twin)
+    twin, offer = _sellers_offer(request, slug)
     form = RevealKeyForm(request.POST)
-    if offer is None:
-        raise Http404("No open offer.")
     if not form.is_valid():
         return error_response(request, 400, "Give your next key's public key (z6Mk…).")
     try:
@@ -134,10 +134,7 @@ def transfer_entries(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def transfer_sign(request: HttpRequest, slug: str) -> HttpResponse:
     """A self-held seller uploads the signed entries: the transfer happens now."""
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
-    offer = _pending_offer(twin)
-    if offer is None:
-        raise Http404("No open offer.")
+    twin, offer = _sellers_offer(request, slug)
     form = SignedJsonForm(request.POST)
     if not form.is_valid():
         return error_response(request, 400, form.errors["signed"][0])
