@@ -77,3 +77,9 @@ def carol_client(carol) -> Client:
 @pytest.fixture
 def anon_client() -> Client:
     return Client()
+
+
+def pytest_collection_modifyitems(config, items):
+    """Browser tests run last: Playwright's sync API keeps an event loop running in the main thread for the rest
+    of the session, and tests that drive asyncio themselves (the did-webvh oracle) must come before it."""
+    items.sort(key=lambda item: item.get_closest_marker("browser") is not None)
