@@ -1,61 +1,18 @@
-"""A sale, in two phone browsers: the seller offers a thing, the buyer opens the link and accepts.
-
-Debian's Chromium through Playwright, against pytest-django's live server. The fixtures below are the minimum
-this file needs; tests/browser/conftest.py (screenshots on failure, shared launch settings) adds to them.
-"""
+"""A sale, in two phone browsers: the seller offers a thing, the buyer opens the link and accepts."""
 
 from __future__ import annotations
 
-import os
 import re
 from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
+from tests.browser.conftest import PHONE
 from tests.conftest import PASSWORD
 from twins.models import Reading, TransferOffer, Twin
 
-# Playwright's sync API runs an event loop in this thread; the ORM calls of the test must still be allowed.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
-
-pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--no-first-run",
-    "--disable-quic",
-    "--disable-sync",
-]
-PHONE = {
-    "viewport": {"width": 390, "height": 844},
-    "device_scale_factor": 3,
-    "is_mobile": True,
-    "has_touch": True,
-    "user_agent": (
-        "Mozilla/5.0 (Linux; Android 14; Pixel 8) AppleWebKit/537.36 (KHTML, like Gecko) "
-        "Chrome/126.0.0.0 Mobile Safari/537.36"
-    ),
-    "locale": "en-GB",
-    "timezone_id": "UTC",
-}
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    args = list(browser_type_launch_args.get("args", []))
-    args += [arg for arg in CHROMIUM_ARGS if arg not in args]
-    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": args}
-
-
-@pytest.fixture
-def base_url_of_site(live_server, transactional_db) -> str:
-    """The live server's origin. Transactional: the server thread must see what the test writes."""
-    return live_server.url
+pytestmark = pytest.mark.browser
 
 
 def phone(browser: Browser) -> BrowserContext:
@@ -74,8 +31,7 @@ def log_in(page: Page, site: str, username: str) -> None:
     expect(page.get_by_role("heading", name="Your things")).to_be_visible()
 
 
-def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Browser, base_url_of_site, alice, bob):
-    site = base_url_of_site
+def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Browser, site: str, alice, bob):
     seller_context, buyer_context = phone(browser), phone(browser)
     try:
         seller = seller_context.new_page()
