@@ -14,6 +14,8 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
+from config.redis import redis_client
+
 
 @dataclass(frozen=True)
 class Limit:
@@ -40,13 +42,51 @@ def client_id(request: HttpRequest) -> str:
     return hashlib.sha256(f"{settings.SECRET_KEY}:{address}".encode()).hexdigest()[:32]
 
 
+def _window(limit: Limit) -> tuple[int, int]:
+    now = int(time.time())
+    return now // limit.seconds, now
+
+
+def _retry_after(count: int, limit: Limit, window: int, now: int) -> int | None:
+    if count > limit.count:
+        return max(1, (window + 1) * limit.seconds - now)
+    return None
+
+
+def hit_with(
+    scope: str, key: str, limit: Limit | str, *, also_get: str | None = None
+) -> tuple[int | None, bytes | None]:
+    """Count one event like :func:`hit`; with Redis, also GET `also_get` in the same round trip.
+
+    Returns (retry_after or None, the value of `also_get` or None). The scan page uses it to learn in one round
+    trip whether the finder is within their budget and what the cached page is.
+    """
+    if isinstance(limit, str):
+        limit = Limit.parse(limit)
+    window, now = _window(limit)
+    cache_key = f"rl:{scope}:{key}:{window}"
+    client = redis_client()
+    if client is None:
+        return hit(scope, key, limit), None
+    # One round trip: INCR creates the counter at 1; EXPIRE NX sets its lifetime only the first time.
+    pipe = client.pipeline(transaction=False)
+    pipe.incr(cache_key)
+    pipe.expire(cache_key, limit.seconds + 1, nx=True)
+    if also_get is not None:
+        pipe.get(also_get)
+    results = pipe.execute()
+    return _retry_after(results[0], limit, window, now), results[2] if also_get is not None else None
+
+
 def hit(scope: str, key: str, limit: Limit | str) -> int | None:
     """Count one event; return None if allowed, else the seconds until the window resets."""
     if isinstance(limit, str):
         limit = Limit.parse(limit)
-    window = int(time.time()) // limit.seconds
+    if redis_client() is not None:
+        return hit_with(scope, key, limit)[0]
+    window, now = _window(limit)
     cache_key = f"rl:{scope}:{key}:{window}"
-    # add() is atomic on Redis and locmem: only the first request of a window creates the counter.
+    # add() is atomic on locmem too: only the first request of a window creates the counter.
     if cache.add(cache_key, 1, timeout=limit.seconds + 1):
         count = 1
     else:
@@ -55,6 +95,4 @@ def hit(scope: str, key: str, limit: Limit | str) -> int | None:
         except ValueError:  # expired between add and incr
             cache.set(cache_key, 1, timeout=limit.seconds + 1)
             count = 1
-    if count > limit.count:
-        return max(1, (window + 1) * limit.seconds - int(time.time()))
-    return None
+    return _retry_after(count, limit, window, now)

@@ -85,10 +85,10 @@ SCAN_NOTIFY_FAST_SECONDS = 5
 
 # No savepoint: it is one step of the caller's scan transaction, and on the hot path savepoints cost round trips.
 @transaction.atomic(savepoint=False)
-def notify_scan(*, twin) -> int:
+def notify_scan(*, twin, count: int = 1) -> int:
     """ "Your <thing> was scanned", coalesced: repeated scans within the window bump one unread item.
 
-    Returns the notification's id.
+    `count` scans are added at once (a batch flushed from the scan buffer). Returns the notification's id.
 
     Fast path for a page reloaded many times a second: the id of the notification just bumped is cached for
     a few seconds and the next scan does one conditional UPDATE ... SET count = count + 1. The count stays
@@ -106,7 +106,7 @@ def notify_scan(*, twin) -> int:
     if cached is not None and cached[1] == twin.owner_id:
         bumped = Notification.objects.filter(
             pk=cached[0], owner_id=twin.owner_id, twin_id=twin.pk, kind=Notification.Kind.SCAN, read_at__isnull=True
-        ).update(count=F("count") + 1, updated_at=timezone.now())
+        ).update(count=F("count") + count, updated_at=timezone.now())
         if bumped:
             return cached[0]
     type(twin).objects.select_for_update(no_key=True).filter(pk=twin.pk).order_by().values_list("pk").first()
@@ -114,7 +114,7 @@ def notify_scan(*, twin) -> int:
     existing = (
         Notification.objects.select_for_update()
         .filter(
-            twin=twin,
+            twin_id=twin.pk,
             owner_id=twin.owner_id,
             kind=Notification.Kind.SCAN,
             read_at__isnull=True,
@@ -124,12 +124,16 @@ def notify_scan(*, twin) -> int:
         .first()
     )
     if existing is not None:
-        existing.count += 1
+        existing.count += count
         existing.save(update_fields=["count", "updated_at"])
         item = existing
     else:
         item = Notification.objects.create(
-            owner_id=twin.owner_id, twin=twin, kind=Notification.Kind.SCAN, title=f"Your {twin.name} was scanned"
+            owner_id=twin.owner_id,
+            twin_id=twin.pk,
+            kind=Notification.Kind.SCAN,
+            title=f"Your {twin.name} was scanned",
+            count=count,
         )
     if window > 0:
         cache.set(key, (item.pk, twin.owner_id), timeout=window)

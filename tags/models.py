@@ -4,6 +4,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
+from django.utils import timezone
 
 from tags.codes import format_short_code, new_short_code, new_token
 
@@ -74,7 +75,7 @@ class Scan(models.Model):
 
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="scans")
     twin = models.ForeignKey("twins.Twin", null=True, blank=True, on_delete=models.CASCADE, related_name="scans")
-    time = models.DateTimeField(auto_now_add=True)
+    time = models.DateTimeField(default=timezone.now)
     by_owner = models.BooleanField(default=False)
     # Coarse: "Android phone / Chrome", never the full header.
     user_agent = models.CharField(max_length=60, blank=True)

@@ -14,6 +14,10 @@ from twins.selectors import twin_get
 _TOKEN = re.compile(r"[A-Za-z0-9_-]{16,43}")
 
 
+def is_token(token: str) -> bool:
+    return bool(_TOKEN.fullmatch(token))
+
+
 def tag_resolve(*, token: str) -> Tag | None:
     """The tag behind a scanned URL with its twin and owner (one query), or None."""
     if not _TOKEN.fullmatch(token):

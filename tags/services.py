@@ -11,6 +11,7 @@ from owners.services import notify, notify_scan
 from tags.codes import new_short_code, new_token
 from tags.history import schedule_scan_history, tag_history
 from tags.models import Scan, Tag
+from tags.public_cache import forget_tags
 from twins.models import Twin
 
 MAX_BATCH = 10_000
@@ -71,6 +72,7 @@ def tag_retire(*, tag: Tag) -> Tag:
     now = timezone.now()
     if Tag.objects.filter(pk=tag.pk, status=Tag.Status.ACTIVE).update(status=Tag.Status.RETIRED, retired_at=now):
         tag.status, tag.retired_at = Tag.Status.RETIRED, now
+        forget_tags([tag.token])
         if tag.twin_id is not None:
             tag_history(tag=tag, twin=tag.twin, action="retire")
     elif tag.status != Tag.Status.RETIRED:
@@ -94,14 +96,21 @@ def tag_claim(*, tag: Tag, twin: Twin, owner) -> Tag:
     if not claimed:
         raise TagUnavailable("This tag has already been attached to a thing.")
     tag.status, tag.twin = Tag.Status.ACTIVE, twin
+    forget_tags([tag.token])
     tag_history(tag=tag, twin=twin, action="claim")
     return tag
 
 
 def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
-    """Record one opening of a tag URL and, for someone other than the owner, tell the owner.
+    """Record one opening of a tag URL now and, for someone other than the owner, tell the owner."""
+    twin = tag.twin if tag.status == Tag.Status.ACTIVE else None
+    return record_scan(tag_id=tag.pk, twin=twin, by_owner=by_owner, user_agent=user_agent)
 
-    One transaction: the scan log and the owner's "scanned" count never disagree.
+
+def record_scan(*, tag_id: int, twin: Twin | None, by_owner: bool, user_agent: str = "") -> Scan:
+    """One transaction: the scan log and the owner's "scanned" count never disagree.
+
+    `twin` needs only pk, owner_id and name (the scan fast path passes a lightweight instance).
     """
     outermost = not connection.in_atomic_block
     with transaction.atomic():
@@ -114,13 +123,15 @@ def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
             # fraction of a second of scans, which is acceptable for a scan log and a "scanned" count.
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
-        twin = tag.twin if tag.status == Tag.Status.ACTIVE else None
-        scan = Scan.objects.create(tag=tag, twin=twin, by_owner=by_owner, user_agent=user_agent[:60])
+        scan = Scan.objects.create(
+            tag_id=tag_id, twin_id=twin.pk if twin else None, by_owner=by_owner, user_agent=user_agent[:60]
+        )
         if twin is not None and not by_owner:
             # Last in the transaction: the hot notification row stays locked for as short as possible.
             notify_scan(twin=twin)
         if twin is not None:
-            transaction.on_commit(lambda: schedule_scan_history(twin.pk))
+            twin_id = twin.pk
+            transaction.on_commit(lambda: schedule_scan_history(twin_id))
     return scan
 
 

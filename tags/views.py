@@ -12,21 +12,24 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
+from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from config.errors import error_response
-from config.ratelimit import client_id, hit
+from config.ratelimit import client_id, hit, hit_with
+from config.redis import redis_client
 from config.views import not_found
-from tags import qr, selectors, services
+from tags import public_cache, qr, scan_buffer, selectors, services
 from tags.forms import ClaimForm, MessageForm, TagForm
 from tags.models import Tag
 from tags.useragent import coarse_user_agent
 from twins.selectors import twin_get, twin_list
 from twins.views import photo_response
 
+SCAN_LIMIT_MESSAGE = "Too many tag lookups from your connection."
 RETIRED_MESSAGE = "This tag has been retired by its owner. It no longer leads anywhere."
 
 
@@ -39,7 +42,7 @@ def _scan_limit(request: HttpRequest) -> HttpResponse | None:
     retry_after = hit("scan", client_id(request), settings.RATE_SCAN_PER_CLIENT)
     if retry_after is None:
         return None
-    return _too_many(request, retry_after, "Too many tag lookups from your connection.")
+    return _too_many(request, retry_after, SCAN_LIMIT_MESSAGE)
 
 
 def _retired(request: HttpRequest) -> HttpResponse:
@@ -73,24 +76,48 @@ def tag_enter(request: HttpRequest) -> HttpResponse:
 @require_GET
 def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
     """What a scan opens: the owner's one-box reading form, or the public page for anyone else."""
-    limited = _scan_limit(request)
-    if limited is not None:
-        return limited
+    anonymous = not request.user.is_authenticated
+    cacheable = anonymous and selectors.is_token(token)
+    # The rate-limit counter and (with Redis) the cached page in one round trip.
+    retry_after, raw_page = hit_with(
+        "scan",
+        client_id(request),
+        settings.RATE_SCAN_PER_CLIENT,
+        also_get=public_cache.page_key(token) if cacheable else None,
+    )
+    if retry_after is not None:
+        return _too_many(request, retry_after, SCAN_LIMIT_MESSAGE)
+    user_agent = coarse_user_agent(request.headers.get("User-Agent", ""))
+    # Fast path, the finder's usual case: no database read, the scan buffered (tags.scan_buffer).
+    page = None
+    if cacheable:
+        page = public_cache.decode_page(raw_page) if redis_client() else public_cache.cached_page(token)
+    if page is not None:
+        scan_buffer.record_stranger_scan(
+            tag_id=page["tag"], twin_id=page["twin"], owner_id=page["owner"], name=page["name"], user_agent=user_agent
+        )
+        return HttpResponse(public_cache.page_html(page, get_token(request)))
     tag = selectors.tag_resolve(token=token)
     if tag is None or (tag.twin is not None and tag.twin.archived_at is not None):
         # Archived things look exactly like unknown tags.
         return not_found(request)
-    user = request.user
-    by_owner = tag.twin is not None and user.is_authenticated and user.pk == tag.twin.owner_id
-    services.scan_record(
-        tag=tag, by_owner=by_owner, user_agent=coarse_user_agent(request.headers.get("User-Agent", ""))
-    )
+    by_owner = tag.twin is not None and not anonymous and request.user.pk == tag.twin.owner_id
+    if tag.status == Tag.Status.ACTIVE and not by_owner:
+        twin = tag.twin
+        scan_buffer.record_stranger_scan(
+            tag_id=tag.pk, twin_id=twin.pk, owner_id=twin.owner_id, name=twin.name, user_agent=user_agent
+        )
+    else:
+        services.scan_record(tag=tag, by_owner=by_owner, user_agent=user_agent)
     if tag.status == Tag.Status.RETIRED:
         return _retired(request)
     if tag.status == Tag.Status.UNASSIGNED:
         return _unassigned(request, tag)
     if by_owner:
         return render(request, "tags/owner_scan.html", {"tag": tag, "twin": tag.twin})
+    if anonymous:
+        page = public_cache.store_page(tag, _public_context(tag, None))
+        return HttpResponse(public_cache.page_html(page, get_token(request)))
     return render(request, "tags/public.html", _public_context(tag, None))
 
 

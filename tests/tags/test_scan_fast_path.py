@@ -1,0 +1,120 @@
+"""The finder's page is served from the cache and scans are buffered, without ever showing stale choices."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.urls import reverse
+
+from config.redis import redis_client
+from owners.models import Notification
+from tags import scan_buffer
+from tags.models import Scan
+from tags.services import tag_retire
+from tests.conftest import client_for
+from twins import services
+from twins.models import HistoryEntry
+
+pytestmark = pytest.mark.django_db
+
+REDIS_URL = "redis://127.0.0.1:6379/15"
+
+
+def test_repeat_anonymous_scan_reads_nothing_from_the_database(anon_client, grinder_tag):
+    anon_client.get(grinder_tag.get_absolute_url())
+    with CaptureQueriesContext(connection) as queries:
+        response = anon_client.get(grinder_tag.get_absolute_url())
+    assert response.status_code == 200
+    assert not [
+        q for q in queries.captured_queries if q["sql"].lstrip().upper().startswith("SELECT") and "tags_tag" in q["sql"]
+    ]
+    assert Scan.objects.filter(tag=grinder_tag).count() == 2
+
+
+def test_cached_page_carries_a_fresh_csrf_token_and_the_message_form_works(anon_client, grinder_tag, alice):
+    anon_client.get(grinder_tag.get_absolute_url())
+    from django.test import Client
+
+    finder = Client(enforce_csrf_checks=True)
+    page = finder.get(grinder_tag.get_absolute_url()).content.decode()
+    token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
+    assert len(token) == 64
+    response = finder.post(
+        reverse("tag-message", args=[grinder_tag.token]), {"message": "Found it", "csrfmiddlewaretoken": token}
+    )
+    assert response.status_code == 200
+    assert Notification.objects.filter(owner=alice, kind="message").count() == 1
+
+
+def test_switching_a_field_off_takes_effect_on_the_next_scan(anon_client, alice, grinder, grinder_tag):
+    owner = client_for(alice)
+    owner.post(
+        reverse("thing-public", args=[grinder.slug]),
+        {"show_thing_name": "on", "contact_phone": "+49 30 5550", "show_phone": "on"},
+    )
+    assert "+49 30 5550" in anon_client.get(grinder_tag.get_absolute_url()).content.decode()
+    owner.post(reverse("thing-public", args=[grinder.slug]), {"show_thing_name": "on", "contact_phone": "+49 30 5550"})
+    assert "+49 30 5550" not in anon_client.get(grinder_tag.get_absolute_url()).content.decode()
+
+
+def test_profile_card_change_takes_effect_on_the_next_scan(anon_client, alice, grinder_tag):
+    anon_client.get(grinder_tag.get_absolute_url())
+    client_for(alice).post(reverse("profile"), {"contact_name": "Alice Example", "show_name": "on"})
+    assert "Alice Example" in anon_client.get(grinder_tag.get_absolute_url()).content.decode()
+
+
+def test_retired_tag_stops_showing_the_thing_at_once(anon_client, grinder_tag):
+    assert "Coffee grinder" in anon_client.get(grinder_tag.get_absolute_url()).content.decode()
+    tag_retire(tag=grinder_tag)
+    response = anon_client.get(grinder_tag.get_absolute_url())
+    assert response.status_code == 410 and "Coffee grinder" not in response.content.decode()
+
+
+def test_archived_thing_looks_unknown_at_once(anon_client, grinder, grinder_tag):
+    anon_client.get(grinder_tag.get_absolute_url())
+    services.twin_set_archived(twin=grinder, archived=True)
+    assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 404
+
+
+@pytest.fixture
+def redis_settings(settings):
+    settings.REDIS_URL = REDIS_URL
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    client = redis_client()
+    client.flushdb()
+    yield client
+    client.flushdb()
+
+
+def test_with_redis_scans_are_buffered_then_flushed_into_scans_notifications_and_history(
+    redis_settings, settings, anon_client, alice, grinder, grinder_tag, django_capture_on_commit_callbacks
+):
+    # A worker that never runs: scans wait in Redis.
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    for _ in range(10):
+        assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
+    assert Scan.objects.count() == 0
+    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 10
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_buffer.flush_scan_buffer.call() == 10
+    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 0
+    assert Scan.objects.filter(tag=grinder_tag, by_owner=False).count() == 10
+    assert Notification.objects.get(owner=alice, kind="scan").count == 10
+    assert HistoryEntry.objects.filter(twin=grinder, kind="scan").count() == 10
+
+
+def test_with_redis_buffered_scans_of_a_deleted_tag_are_dropped(redis_settings, settings, anon_client, grinder_tag):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    anon_client.get(grinder_tag.get_absolute_url())
+    grinder_tag.delete()
+    assert scan_buffer.flush_scan_buffer.call() == 0
+    assert Scan.objects.count() == 0
+
+
+def test_with_redis_the_rate_limit_is_one_shared_counter(redis_settings, settings, anon_client, grinder_tag):
+    settings.RATE_SCAN_PER_CLIENT = "3/60"
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    statuses = [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
