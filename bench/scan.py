@@ -27,6 +27,7 @@ CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", "2"))
 PG = os.environ.get("BENCH_PG", "postgres://{user}@127.0.0.1:5432/{db}")
 REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+GUNICORN_WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
 
 SEED = """
 from owners.models import Owner
@@ -162,8 +163,9 @@ def main() -> int:
         bindir = Path(PYTHON).parent
         servers = [
             (
-                "gunicorn (WSGI, 4 sync workers): production HTTP",
-                [str(bindir / "gunicorn"), "config.wsgi", "-w", "4", "-b", f"127.0.0.1:{port}", "--log-level", "warning"],
+                f"gunicorn (WSGI, {GUNICORN_WORKERS} sync workers): production HTTP",
+                [str(bindir / "gunicorn"), "config.wsgi", "-w", GUNICORN_WORKERS, "-b", f"127.0.0.1:{port}",
+                 "--log-level", "warning"],
             ),
             (
                 "uvicorn (ASGI, 2 workers): the WebSocket server",
