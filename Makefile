@@ -51,7 +51,9 @@ test: setup-dev chromium
 	$(BIN)/ruff check .
 	$(BIN)/pytest
 
+# Benchmarks need PostgreSQL and Redis on loopback (as in production) and wrk as the load generator.
 bench: setup-dev
+	@command -v wrk >/dev/null || { if [ "$$(id -u)" = 0 ]; then apt-get update -qq && apt-get install -y -qq wrk; else sudo apt-get install -y -qq wrk; fi; }
 	$(PYTHON) bench/run_all.py
 
 clean:
