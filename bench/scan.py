@@ -157,20 +157,42 @@ def main() -> int:
     try:
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         seeded = subprocess.run(
-            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
         )
         token = seeded.stdout.strip().splitlines()[-1]
         bindir = Path(PYTHON).parent
         servers = [
             (
                 f"gunicorn (WSGI, {GUNICORN_WORKERS} sync workers): production HTTP",
-                [str(bindir / "gunicorn"), "config.wsgi", "-w", GUNICORN_WORKERS, "-b", f"127.0.0.1:{port}",
-                 "--log-level", "warning"],
+                [
+                    str(bindir / "gunicorn"),
+                    "config.wsgi",
+                    "-w",
+                    GUNICORN_WORKERS,
+                    "-b",
+                    f"127.0.0.1:{port}",
+                    "--log-level",
+                    "warning",
+                ],
             ),
             (
                 "uvicorn (ASGI, 2 workers): the WebSocket server",
-                [str(bindir / "uvicorn"), "config.asgi:application", "--workers", "2", "--port", str(port),
-                 "--log-level", "warning", "--no-access-log"],
+                [
+                    str(bindir / "uvicorn"),
+                    "config.asgi:application",
+                    "--workers",
+                    "2",
+                    "--port",
+                    str(port),
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
             ),
         ]
         results = [measure(name, command, env, port, token) for name, command in servers]

@@ -29,8 +29,8 @@ from owners.models import Notification, Owner
 from tags.models import Tag
 from tests.conftest import PASSWORD, client_for
 from twins import services as twin_services
-from twins.transfer import offer_create
 from twins.models import JournalNote, Reading, Twin
+from twins.transfer import offer_create
 
 # --- The routes ---------------------------------------------------------------------------------------------
 
