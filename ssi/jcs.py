@@ -30,8 +30,6 @@ import json
 import re
 from typing import Any
 
-import rfc8785
-
 from ssi.errors import EncodingError
 
 _MAX_SAFE = 2**53 - 1
@@ -51,15 +49,39 @@ class _Flags:
         self.simple = True
 
 
+def _plain(obj: Any) -> bool:
+    """True for values the fast path prints exactly as RFC 8785: no floats, safe ints, no text at/above U+D800."""
+    if obj is None or obj is True or obj is False:
+        return True
+    kind = type(obj)
+    if kind is str:
+        return obj.isascii() or not _UNSAFE_TEXT.search(obj)
+    if kind is int:
+        return -_MAX_SAFE <= obj <= _MAX_SAFE
+    if kind is dict:
+        return all(type(k) is str and _plain(k) and _plain(v) for k, v in obj.items())
+    if kind is list or kind is tuple:
+        return all(_plain(item) for item in obj)
+    return False
+
+
 def canonicalize(obj: Any, *, simple: bool = False) -> bytes:
     """RFC 8785 canonical bytes of ``obj``.
 
     Pass ``simple=True`` only for values :func:`loads` vouched for (or built
     solely from str, bool, None, safe ints, lists and dicts with such keys).
     """
-    try:
-        if simple:
+    if simple or _plain(obj):
+        try:
             return _fast_dumps(obj).encode("utf-8")
+        except (TypeError, ValueError) as exc:  # incl. UnicodeError
+            raise EncodingError(f"cannot canonicalize: {exc}") from None
+    # Imported here: a verifier that only ever sees plain JSON (the usual bundle) runs with PyNaCl alone.
+    try:
+        import rfc8785
+    except ImportError:
+        raise EncodingError("this document needs the rfc8785 package to canonicalize (pip install rfc8785)") from None
+    try:
         return rfc8785.dumps(obj)
     except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:  # incl. UnicodeError
         raise EncodingError(f"cannot canonicalize: {exc}") from None

@@ -2,7 +2,8 @@
 
 FILE is a twin bundle (see :mod:`ssi.bundle`) or a bare ``did.jsonl``. Prints
 ``OK: …`` and exits 0, or ``FAIL: <where>: <why>`` and exits 1 (2 for an
-unreadable file). Needs only this package, PyNaCl and rfc8785; no network.
+unreadable file). Needs only this package and PyNaCl (rfc8785 only for documents holding floats, huge
+integers or characters beyond the BMP); no network.
 """
 
 from __future__ import annotations

@@ -129,3 +129,20 @@ def test_ssi_imports_nothing_from_django_and_only_nacl_and_rfc8785_outside_stdli
             assert top != "django", f"{path} imports {name}"
             assert top in sys.stdlib_module_names or top in allowed_third_party or top == "ssi", (
                 f"{path} imports {name}")
+
+
+def test_verify_cli_needs_only_pynacl_for_a_plain_bundle(tmp_path):
+    """The issue: `python -m ssi.verify` works with nothing but ssi/ and PyNaCl installed."""
+    log, entries = make_twin()
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle.make_bundle(log, entries)))
+    # Make rfc8785 and Django unimportable in the child: None in sys.modules raises ImportError on import.
+    code = (
+        "import sys; sys.modules['rfc8785'] = None; sys.modules['django'] = None; "
+        "from ssi.verify import main; sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK: 4 entries, 1 redacted")
