@@ -1,3 +1,10 @@
-"""WebSocket routes. Live pages arrive with the readings issue; the list is the one place to add them."""
+"""WebSocket routes: the one list config/asgi.py serves under AuthMiddlewareStack."""
 
-websocket_urlpatterns: list = []
+from django.urls import path
+
+from twins import consumers
+
+websocket_urlpatterns = [
+    path("ws/twins/<str:slug>/", consumers.TwinConsumer.as_asgi(), name="ws-twin"),
+    path("ws/owner/", consumers.OwnerConsumer.as_asgi(), name="ws-owner"),
+]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from owners.keys import owner_keys_ensure
 from owners.models import Notification, Owner
 from owners.tasks import send_notification_email
+from twins.live import broadcast_after_commit
 
 CONTACT_FIELDS = (
     "contact_name",
@@ -76,6 +77,11 @@ def notify(
         # After commit: a rolled-back message must not be emailed; the task row itself is
         # transactional with the notification (database task backend).
         transaction.on_commit(lambda: send_notification_email.enqueue(item.pk))
+    broadcast_after_commit(
+        owner_id=owner.pk,
+        twin_id=twin.pk if twin is not None else None,
+        event={"kind": "message", "item": kind, "thing": twin.slug if twin is not None else None, "title": title},
+    )
     return item
 
 

@@ -22,6 +22,7 @@ from django.tasks import task
 from config.redis import redis_client
 from owners.services import notify_scan
 from tags.models import Scan, Tag
+from twins.live import broadcast_after_commit
 from twins.models import Twin
 
 BUFFER_KEY = "tags:scan-buffer"
@@ -92,4 +93,9 @@ def flush_scan_buffer() -> int:
             for twin_id, count in Counter(i["twin"] for i in kept).items():
                 notify_scan(twin=twins[twin_id], count=count)
                 transaction.on_commit(lambda twin_id=twin_id: schedule_scan_history(twin_id))
+                broadcast_after_commit(
+                    owner_id=twins[twin_id].owner_id,
+                    twin_id=twin_id,
+                    event={"kind": "scan", "count": count, "by_owner": False},
+                )
         moved += len(kept)

@@ -12,6 +12,7 @@ from tags.codes import new_short_code, new_token
 from tags.history import schedule_scan_history, tag_history
 from tags.models import Scan, Tag
 from tags.public_cache import forget_tags
+from twins.live import broadcast_after_commit
 from twins.models import Twin
 
 MAX_BATCH = 10_000
@@ -132,6 +133,9 @@ def record_scan(*, tag_id: int, twin: Twin | None, by_owner: bool, user_agent: s
         if twin is not None:
             twin_id = twin.pk
             transaction.on_commit(lambda: schedule_scan_history(twin_id))
+            broadcast_after_commit(
+                owner_id=twin.owner_id, twin_id=twin_id, event={"kind": "scan", "count": 1, "by_owner": by_owner}
+            )
     return scan
 
 

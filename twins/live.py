@@ -2,6 +2,14 @@
 
 Groups: `twin-<id>` (the private page) and `owner-<id>` (the cards page, the inbox badge). Pushes are scheduled
 with transaction.on_commit so a rolled-back change is never announced. The consumers live in twins/consumers.py.
+
+Events are small JSON objects, sent to the browser as they are (the consumer adds `unread` to badge events):
+
+- `{"kind": "reading", "thing": slug, "reading": {"id", "kind", "value", "unit", "time", "source"}, "latest": bool}`
+  (`latest`: the reading became the thing's latest value, shown on its card). Build it with `reading_event`.
+- `{"kind": "note", "thing": slug, "action": "create" | "edit" | "delete", "note": {"id", "title", "text", "time"}}`
+- `{"kind": "scan", "count": n, "by_owner": bool}`
+- `{"kind": "message", "item": "message" | "system", "thing": slug | None, "title": str}` (a new inbox item)
 """
 
 from __future__ import annotations
@@ -15,6 +23,14 @@ from django.db import transaction
 
 log = logging.getLogger(__name__)
 
+# Application close codes (4000–4999), the HTTP status they stand for plus 4000. A stranger and an unknown
+# slug get the same code, so a closed socket does not tell whether a thing exists.
+CLOSE_NOT_SIGNED_IN = 4401
+CLOSE_NOT_FOUND = 4404
+
+# Kinds that change the inbox badge: every open page of the owner hears them, not only the thing's own page.
+BADGE_KINDS = frozenset({"message", "scan"})
+
 
 def twin_group(twin_id: int) -> str:
     return f"twin-{twin_id}"
@@ -24,15 +40,51 @@ def owner_group(owner_id: int) -> str:
     return f"owner-{owner_id}"
 
 
+def reading_event(reading, *, twin=None, latest: bool = False) -> dict[str, Any]:
+    """The push for one stored reading (`twin` defaults to reading.twin; pass it to avoid a query)."""
+    twin = twin or reading.twin
+    return {
+        "kind": "reading",
+        "thing": twin.slug,
+        "reading": {
+            "id": reading.pk,
+            "kind": reading.kind,
+            "value": reading.value,
+            "unit": reading.unit,
+            "time": reading.time.isoformat(),
+            "source": reading.source,
+        },
+        "latest": latest,
+    }
+
+
+def note_event(note, *, action: str) -> dict[str, Any]:
+    return {
+        "kind": "note",
+        "thing": note.twin.slug,
+        "action": action,
+        "note": {"id": note.pk, "title": note.title, "text": note.text, "time": note.time.isoformat()},
+    }
+
+
+async def _group_send(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
+    for group, message in sends:
+        await layer.group_send(group, message)
+
+
 def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
         return
-    message = {"type": "live.event", "event": event}
+    # `owner` lets the twin consumer notice that the thing changed hands while its page was open; `twin` and
+    # `group` let it drop the owner-group copy of an event it also hears through the twin group.
+    envelope = {"type": "live.event", "event": event, "owner": owner_id, "twin": twin_id}
+    sends = [(owner_group(owner_id), {**envelope, "group": "owner"})]
+    if twin_id is not None:
+        sends.insert(0, (twin_group(twin_id), {**envelope, "group": "twin"}))
     try:
-        if twin_id is not None:
-            async_to_sync(layer.group_send)(twin_group(twin_id), message)
-        async_to_sync(layer.group_send)(owner_group(owner_id), message)
+        # One async_to_sync for both groups: each call from a plain thread costs an event loop.
+        async_to_sync(_group_send)(layer, sends)
     except Exception:  # a dead channel layer must never fail the request that already committed
         log.exception("live push failed for twin %s", twin_id)
 

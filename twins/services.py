@@ -14,6 +14,7 @@ from django.utils import timezone
 
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
 from twins.identity import twin_identity_create
+from twins.live import broadcast_after_commit, note_event, reading_event
 from twins.models import HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
 
@@ -194,12 +195,18 @@ def reading_add(
         },
         ref_id=reading.pk,
     )
+    moved = 0
     if reading.kind == twin.reading_kind:
         # A conditional UPDATE, not read-modify-write: a late, older reading racing a newer one
         # can never move "latest" backwards.
-        Twin.objects.filter(pk=twin.pk).filter(Q(latest_at__isnull=True) | Q(latest_at__lte=time)).update(
-            latest_value=reading.value, latest_unit=reading.unit, latest_at=time
+        moved = (
+            Twin.objects.filter(pk=twin.pk)
+            .filter(Q(latest_at__isnull=True) | Q(latest_at__lte=time))
+            .update(latest_value=reading.value, latest_unit=reading.unit, latest_at=time)
         )
+    broadcast_after_commit(
+        owner_id=twin.owner_id, twin_id=twin.pk, event=reading_event(reading, twin=twin, latest=bool(moved))
+    )
     return reading
 
 
@@ -208,7 +215,13 @@ def note_create(*, twin: Twin, title: str, text: str = "", time: datetime | None
     note = JournalNote(twin=twin, title=(title or "").strip(), text=text, time=time or timezone.now())
     _save_validated(note)
     _note_history(note, "create")
+    _note_broadcast(note, "create")
     return note
+
+
+def _note_broadcast(note: JournalNote, action: str) -> None:
+    twin = note.twin
+    broadcast_after_commit(owner_id=twin.owner_id, twin_id=twin.pk, event=note_event(note, action=action))
 
 
 def _note_history(note: JournalNote, action: str) -> None:
@@ -227,6 +240,7 @@ def note_update(*, note: JournalNote, **fields: Any) -> JournalNote:
         setattr(note, key, value.strip() if key == "title" and isinstance(value, str) else value)
     _save_validated(note)
     _note_history(note, "edit")
+    _note_broadcast(note, "edit")
     return note
 
 
@@ -235,6 +249,7 @@ def note_delete(*, note: JournalNote) -> None:
     """Delete the note and redact what the history holds of it: its hashes stay, its words go."""
     history_redact(twin=note.twin, kinds=[HistoryEntry.Kind.NOTE], ref_id=note.pk)
     _note_history(note, "delete")
+    _note_broadcast(note, "delete")
     note.delete()
 
 

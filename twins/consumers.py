@@ -1,0 +1,104 @@
+"""WebSocket consumers for live pages: `/ws/twins/<slug>/` (a private page) and `/ws/owner/` (every page).
+
+Both need the owner's session (AuthMiddlewareStack in config/asgi.py). A refused socket is accepted and then
+closed with an application code and an error frame in the one error shape, because a close before the
+handshake is answered by the server with a bare HTTP 403 and the browser would learn nothing.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from owners.selectors import unread_count
+from twins.live import BADGE_KINDS, CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, owner_group, twin_group
+from twins.models import Twin
+
+REFUSALS = {
+    CLOSE_NOT_SIGNED_IN: "Sign in to follow live updates.",
+    CLOSE_NOT_FOUND: "No such thing.",
+}
+
+
+class LiveConsumer(AsyncJsonWebsocketConsumer):
+    """Joins its groups on connect and forwards `live.event` messages as JSON (see twins/live.py)."""
+
+    owner_id: int | None = None
+    joined: tuple[str, ...] = ()
+
+    async def refuse(self, code: int) -> None:
+        await self.accept()
+        await self.send_json({"message": REFUSALS[code], "extra": {"code": code}})
+        await self.close(code=code)
+
+    async def join(self, *groups: str) -> None:
+        self.joined = groups
+        for group in groups:
+            await self.channel_layer.group_add(group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code: int) -> None:
+        for group in self.joined:
+            await self.channel_layer.group_discard(group, self.channel_name)
+
+    def signed_in_user(self):
+        user = self.scope.get("user")
+        return user if user is not None and user.is_authenticated else None
+
+    async def forward(self, event: dict[str, Any]) -> None:
+        if event.get("kind") in BADGE_KINDS:
+            # Counted when sent rather than by the writer: a coalesced scan may not change the count, and the
+            # scan hot path stays free of the extra query.
+            event = {**event, "unread": await database_sync_to_async(unread_count)(owner=self.scope["user"])}
+        await self.send_json(event)
+
+
+class OwnerConsumer(LiveConsumer):
+    """Everything that happens to the signed-in owner's things: cards and the inbox badge."""
+
+    async def connect(self) -> None:
+        user = self.signed_in_user()
+        if user is None:
+            return await self.refuse(CLOSE_NOT_SIGNED_IN)
+        self.owner_id = user.pk
+        await self.join(owner_group(user.pk))
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        await self.forward(message["event"])
+
+
+class TwinConsumer(LiveConsumer):
+    """One thing's private page: its own events, and the owner's badge events about any other thing."""
+
+    twin_id: int | None = None
+
+    async def connect(self) -> None:
+        user = self.signed_in_user()
+        if user is None:
+            return await self.refuse(CLOSE_NOT_SIGNED_IN)
+        slug = self.scope["url_route"]["kwargs"]["slug"]
+        self.twin_id = await database_sync_to_async(self.owned_twin_id)(user, slug)
+        if self.twin_id is None:
+            return await self.refuse(CLOSE_NOT_FOUND)
+        self.owner_id = user.pk
+        await self.join(twin_group(self.twin_id), owner_group(user.pk))
+
+    @staticmethod
+    def owned_twin_id(user, slug: str) -> int | None:
+        return Twin.objects.owned_by(user).filter(slug=slug).values_list("pk", flat=True).first()
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        event = message["event"]
+        if message.get("group") == "owner":
+            # This thing's own events arrive through its twin group; from the owner group only the badge.
+            if message.get("twin") == self.twin_id or event.get("kind") not in BADGE_KINDS:
+                return
+        elif message.get("owner") != self.owner_id:
+            # The thing was transferred while its page was open: the new owner's events are not ours.
+            await self.channel_layer.group_discard(twin_group(self.twin_id), self.channel_name)
+            self.joined = tuple(group for group in self.joined if group != twin_group(self.twin_id))
+            await self.close(code=CLOSE_NOT_FOUND)
+            return
+        await self.forward(event)
