@@ -12,6 +12,7 @@ urlpatterns = [
     path("things/<str:slug>/unarchive", apis.ThingUnarchiveApi.as_view(), name="api-thing-unarchive"),
     path("things/<str:slug>/photo", apis.ThingPhotoApi.as_view(), name="api-thing-photo"),
     path("things/<str:slug>/readings/", apis.ReadingsApi.as_view(), name="api-readings"),
+    path("things/<str:slug>/readings/series", apis.ReadingSeriesApi.as_view(), name="api-readings-series"),
     path("things/<str:slug>/journal/", apis.NotesApi.as_view(), name="api-notes"),
     path("things/<str:slug>/journal/<int:note_id>/", apis.NoteApi.as_view(), name="api-note"),
     path("things/<str:slug>/tags/", tag_apis.TagsApi.as_view(), name="api-tags"),

@@ -11,9 +11,12 @@ is read, so a stranger learns nothing from validation errors either.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import reverse
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
@@ -21,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from twins import selectors, services
+from twins import downsample, selectors, services
 from twins.models import JournalNote, Reading, Twin
 from twins.serializers import (
     AwareDateTimeField,
@@ -530,3 +533,84 @@ class NoteDeleteApi(APIView):
 class NoteApi(NoteDetailApi, NoteUpdateApi, NoteDeleteApi):
     # GET shows a note, PATCH changes it, DELETE removes it.
     pass
+
+
+# --- Downsampled series -------------------------------------------------------------------------------------
+
+
+class SeriesBucketSerializer(serializers.Serializer):
+    start = serializers.DateTimeField(help_text="Start of the bucket (inclusive).")
+    end = serializers.DateTimeField(help_text="End of the bucket (exclusive).")
+    count = serializers.IntegerField(help_text="Readings in the bucket.")
+    min = serializers.FloatField()
+    avg = serializers.FloatField()
+    max = serializers.FloatField()
+
+    class Meta:
+        ref_name = "SeriesBucket"
+
+
+class ReadingSeriesApi(APIView):
+    class FilterSerializer(serializers.Serializer):
+        kind = TextField(max_length=40, required=False, help_text="Defaults to the thing's `reading_kind`.")
+        # `from` is a Python keyword: declared through the class namespace.
+        locals()["from"] = AwareDateTimeField(
+            required=False, help_text="Start of the range, inclusive (ISO 8601 with zone); default 30 days before `to`."
+        )
+        to = AwareDateTimeField(required=False, help_text="End of the range, exclusive. Default: now.")
+        buckets = serializers.IntegerField(
+            min_value=1, max_value=downsample.MAX_BUCKETS, default=200, help_text="Number of equal time slices."
+        )
+
+        class Meta:
+            ref_name = "ReadingSeriesFilter"
+
+        def validate(self, data):
+            end = data.get("to") or timezone.now()
+            start = data.get("from") or end - timedelta(days=30)
+            if start >= end:
+                raise serializers.ValidationError({"from": ["Must be before `to`."]})
+            return {**data, "from": start, "to": end}
+
+    class OutputSerializer(serializers.Serializer):
+        kind = serializers.CharField()
+        unit = serializers.CharField(help_text="The thing's unit for its own kind, else empty.")
+        start = serializers.DateTimeField(source="from")
+        end = serializers.DateTimeField(source="to")
+        bucket_seconds = serializers.FloatField(help_text="Width of every bucket.")
+        buckets = SeriesBucketSerializer(many=True, help_text="Non-empty buckets only, oldest first.")
+
+        class Meta:
+            ref_name = "ReadingSeries"
+
+    @extend_schema(
+        operation_id="things_readings_series",
+        summary="Downsampled readings",
+        parameters=[FilterSerializer],
+        responses={200: OutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+        description=(
+            "Readings of one kind in [`from`, `to`) cut into `buckets` equal time slices (at most "
+            f"{downsample.MAX_BUCKETS}), with the count, minimum, mean and maximum of each slice computed by "
+            "the database. Empty slices are left out, so a chart of a long series stays small and fast."
+        ),
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        params = ReadingSeriesApi.FilterSerializer(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        data = params.validated_data
+        kind = data.get("kind") or twin.reading_kind
+        buckets = downsample.reading_series(
+            twin=twin, kind=kind, start=data["from"], end=data["to"], buckets=data["buckets"]
+        )
+        result = {
+            "kind": kind,
+            "unit": twin.reading_unit if kind == twin.reading_kind else "",
+            "from": data["from"],
+            "to": data["to"],
+            "bucket_seconds": downsample.bucket_width(
+                start=data["from"], end=data["to"], buckets=data["buckets"]
+            ).total_seconds(),
+            "buckets": [vars(bucket) for bucket in buckets],
+        }
+        return Response(ReadingSeriesApi.OutputSerializer(result).data)
