@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "owners",
     "twins",
     "tags",
+    "ingest",
 ]
 
 MIDDLEWARE = [

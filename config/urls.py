@@ -11,6 +11,7 @@ urlpatterns = [
     path("", include("owners.urls")),
     path("", include("twins.urls")),
     path("", include("tags.urls")),
+    path("", include("ingest.urls")),
     path("api/", include("config.api_urls")),
 ]
 

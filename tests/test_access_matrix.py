@@ -81,7 +81,8 @@ PUBLIC = {
 # Tag routes answer whoever holds the sticker; a twin's DID log and verify page answer anyone with its DID;
 # a transfer offer answers any signed-in account holding its link (tests/twins/test_transfer.py checks that
 # anonymous visitors are sent to log in); admin has its own login (checked below); static files.
-PUBLIC_PREFIXES = ("t/", "twins/", "transfer/", "admin/", "static/")
+# Webhook hooks answer any sender holding the source's secret (Standard Webhooks signatures, tests/ingest).
+PUBLIC_PREFIXES = ("t/", "twins/", "transfer/", "admin/", "static/", "hooks/")
 
 
 def is_public(route: Route) -> bool:
@@ -144,6 +145,8 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "tag_id": lambda w: w.tag.pk,
     "note_id": lambda w: w.note.pk,
     "notification_id": lambda w: w.notification.pk,
+    "source_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).source_of(w).public_id,
+    "link_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).link_of(w).pk,
 }
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "token": lambda w: w.tag.token,

@@ -1,0 +1,195 @@
+"""`POST /hooks/<source_id>`: signed readings from a source (Standard Webhooks 1.0).
+
+Order: find the source (404, the one body of any unknown) → size (413) → verify id, timestamp and signature
+(400/401, SECURITY 29-30) → a retry of an accepted message gets the first answer (SECURITY 32) → per-source rate
+limit (429) → map the payload (400 with the JSON Pointer of the bad field; 413 above 1,000 readings) → store
+everything in one transaction (2xx only after commit). The database being unavailable anywhere is a 503.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+
+from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
+from django.http import HttpRequest, JsonResponse
+from django.utils import timezone
+from django.views.decorators.csrf import csrf_exempt
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import serializers
+from rest_framework.permissions import AllowAny
+from rest_framework.renderers import JSONRenderer
+from rest_framework.views import APIView
+
+from config.ratelimit import hit
+from ingest import mapping as payload_mapping
+from ingest.models import Source
+from ingest.services import delivery_replay, delivery_store, resolve_readings
+from ssi import vault, webhooks
+from twins.history import TwinDeactivated
+
+log = logging.getLogger(__name__)
+
+MAX_BODY = 1024 * 1024
+DB_RETRY_AFTER = 30
+
+
+def _error(status: int, message: str, extra: dict | None = None, retry_after: int | None = None) -> JsonResponse:
+    response = JsonResponse({"message": message, "extra": extra or {}}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _not_found() -> JsonResponse:
+    # The same body as any unknown API route (config/exceptions.py), so an id cannot be probed.
+    return _error(404, "Not found.")
+
+
+class _Error(serializers.Serializer):
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+    class Meta:
+        ref_name = "HookError"
+
+
+class _Stored(serializers.Serializer):
+    stored = serializers.IntegerField(help_text="Readings stored by this message (the first delivery's count).")
+    webhook_id = serializers.CharField()
+
+
+FORMAT = """Signed readings from an ingestion source, Standard Webhooks 1.0: headers `webhook-id`,
+`webhook-timestamp` (Unix seconds, within 5 minutes of the server's clock) and `webhook-signature`
+(`v1,<base64 HMAC-SHA256 of "id.timestamp.body">` under the source's `whsec_` secret; several space-separated
+signatures are allowed, any match wins).
+
+Default payload: `{"readings": [{"thing": "<slug or external id>", "kind": "temp", "value": 21.5, "unit": "°C",
+"time": "2026-11-21T10:00:00Z"}]}`, or one reading object on its own. Only `value` is required: `thing` may be
+left out when the source feeds one thing; `kind` and `unit` default to the thing's own; `time` (RFC 3339 with an
+offset, or Unix seconds) defaults to the time of receipt. A source's mapping may point these fields (JSON Pointer,
+RFC 6901) anywhere in the sender's own JSON.
+
+At most 1,000 readings and 1 MiB per request (413 above). A batch is stored completely or not at all. A message
+is stored once per `webhook-id`: a retry gets the first answer (200) and stores nothing new. Errors: 400 malformed
+header or payload (`extra.pointer` is the JSON Pointer of the bad field), 401 missing or bad signature or a stale
+timestamp, 404 unknown source, 409 a deactivated thing, 413, 429 over the source's rate limit (`Retry-After`),
+503 database unavailable (`Retry-After`; retry later)."""
+
+
+@extend_schema(
+    summary="Receive signed readings (Standard Webhooks)",
+    description=FORMAT,
+    tags=["ingestion"],
+    auth=[],
+    parameters=[
+        OpenApiParameter("webhook-id", str, OpenApiParameter.HEADER, required=True),
+        OpenApiParameter("webhook-timestamp", int, OpenApiParameter.HEADER, required=True),
+        OpenApiParameter("webhook-signature", str, OpenApiParameter.HEADER, required=True),
+    ],
+    request={"application/json": {"type": "object"}},
+    examples=[
+        OpenApiExample(
+            "Batch",
+            request_only=True,
+            value={
+                "readings": [
+                    {"thing": "bedroom", "kind": "temp", "value": 21.5, "unit": "°C", "time": "2026-11-21T10:00:00Z"},
+                    {"thing": "bedroom", "kind": "temp", "value": 21.7, "unit": "°C", "time": "2026-11-21T10:05:00Z"},
+                ]
+            },
+        ),
+        OpenApiExample("One reading", request_only=True, value={"thing": "bedroom", "value": 21.5}),
+    ],
+    responses={
+        200: _Stored,
+        400: OpenApiResponse(_Error, description="Malformed header or payload; `extra.pointer` names the field."),
+        401: OpenApiResponse(_Error, description="Missing or bad signature, or timestamp outside ±5 minutes."),
+        404: OpenApiResponse(_Error, description="No such source."),
+        409: OpenApiResponse(_Error, description="A named thing is deactivated."),
+        413: OpenApiResponse(_Error, description="More than 1,000 readings or 1 MiB."),
+        429: OpenApiResponse(_Error, description="Over the source's rate limit; see Retry-After."),
+        503: OpenApiResponse(_Error, description="Database unavailable; see Retry-After."),
+    },
+)
+class HookReceiveApi(APIView):
+    authentication_classes: list = []
+    permission_classes = [AllowAny]
+    renderer_classes = [JSONRenderer]
+    parser_classes: list = []
+    throttle_classes: list = []
+
+    def post(self, request, source_id: str) -> JsonResponse:
+        return receive(request._request, source_id)
+
+
+def receive(request: HttpRequest, source_id: str) -> JsonResponse:
+    try:
+        return _receive(request, source_id)
+    except (OperationalError, InterfaceError):
+        log.warning("webhook for source %s: database unavailable", source_id)
+        return _error(503, "The database is unavailable; retry later.", retry_after=DB_RETRY_AFTER)
+
+
+def _receive(request: HttpRequest, source_id: str) -> JsonResponse:
+    source = Source.objects.filter(public_id=source_id).first() if len(source_id) <= 32 else None
+    if source is None:
+        return _not_found()
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _error(400, "The Content-Length header is not a number.")
+    if declared > MAX_BODY:
+        return _error(413, "The request is too large: at most 1 MiB.", {"limit_bytes": MAX_BODY})
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return _error(413, "The request is too large: at most 1 MiB.", {"limit_bytes": MAX_BODY})
+    if len(body) > MAX_BODY:
+        return _error(413, "The request is too large: at most 1 MiB.", {"limit_bytes": MAX_BODY})
+
+    try:
+        secrets = source.secrets()
+    except vault.VaultError:
+        log.error("webhook source %s: its secret does not open under KEY_ENCRYPTION_KEY", source.pk)
+        return _error(503, "This source cannot verify messages right now.", retry_after=DB_RETRY_AFTER)
+    try:
+        webhook_id = webhooks.verify(secrets, request.headers, body, time.time())
+    except webhooks.WebhookHeaderError as exc:
+        return _error(400, f"Malformed webhook headers: {exc}.")
+    except webhooks.WebhookVerificationError as exc:
+        return _error(401, f"The message is not authentic: {exc}.")
+
+    first = delivery_replay(source=source, webhook_id=webhook_id)
+    if first is not None:
+        return JsonResponse(first.body, status=first.status)
+
+    retry_after = hit("hook", source.public_id, source.rate_limit)
+    if retry_after is not None:
+        return _error(429, "Too many messages for this source; slow down.", retry_after=retry_after)
+
+    try:
+        payload = json.loads(body)
+    except (UnicodeDecodeError, ValueError):
+        return _error(400, "The body is not JSON.", {"pointer": ""})
+    now = timezone.now()
+    try:
+        raw = payload_mapping.extract(payload, payload_mapping.clean_mapping(source.mapping), now=now)
+        readings = resolve_readings(source=source, raw=raw, now=now)
+    except payload_mapping.TooManyReadings as exc:
+        return _error(413, str(exc), {"limit_readings": payload_mapping.MAX_READINGS})
+    except payload_mapping.PayloadError as exc:
+        return _error(400, exc.message, {"pointer": exc.pointer})
+    except payload_mapping.PointerSyntaxError as exc:
+        return _error(400, f"The source's mapping is invalid: {exc}.", {"pointer": ""})
+
+    try:
+        outcome = delivery_store(source=source, webhook_id=webhook_id, readings=readings)
+    except TwinDeactivated as exc:
+        return _error(409, str(exc))
+    return JsonResponse(outcome.body, status=outcome.status)
+
+
+hook_receive = csrf_exempt(HookReceiveApi.as_view())

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+from django import forms
+
+from ingest.mapping import DEFAULT_MAPPING
+from ingest.models import DEFAULT_RATE_LIMIT
+from ingest.services import MAX_OVERLAP
+from twins.models import Twin
+
+POINTER_HELP = {
+    "readings": "Where the list of readings is. If nothing is there, the whole payload is one reading.",
+    "thing": "Relative to each reading: the thing's slug or external id.",
+    "kind": "Relative to each reading. Default: the thing's reading kind.",
+    "value": "Relative to each reading. Required.",
+    "unit": "Relative to each reading. Default: the thing's unit.",
+    "time": "Relative to each reading: RFC 3339 or Unix seconds. Default: when it arrives.",
+}
+
+
+class SourceCreateForm(forms.Form):
+    name = forms.CharField(max_length=120, help_text="e.g. “Acme cloud” or “Garden gateway”.")
+
+
+class SourceForm(forms.Form):
+    """Name, rate limit and mapping (one JSON Pointer per field), with an optional sample payload to preview."""
+
+    name = forms.CharField(max_length=120)
+    rate_limit = forms.CharField(max_length=32, initial=DEFAULT_RATE_LIMIT, help_text="requests/seconds")
+    readings = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    thing = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    kind = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    value = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    unit = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    time = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    sample = forms.CharField(
+        required=False,
+        max_length=100_000,
+        widget=forms.Textarea(attrs={"rows": 8, "placeholder": '{"readings": [{"thing": "…", "value": 21.5}]}'}),
+        help_text="Paste a payload your sender makes to see the readings it would give. Not saved.",
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        for name, default in DEFAULT_MAPPING.items():
+            self.fields[name].help_text = f"{POINTER_HELP[name]} Default: <code>{default}</code>"
+            self.fields[name].widget.attrs["placeholder"] = default
+
+    @staticmethod
+    def initial_for(source) -> dict:
+        return {"name": source.name, "rate_limit": source.rate_limit, **(source.mapping or {})}
+
+    def mapping(self) -> dict[str, str]:
+        """Only the fields the owner filled in; blank ones use the default."""
+        return {name: self.cleaned_data[name] for name in DEFAULT_MAPPING if self.cleaned_data.get(name)}
+
+    def clean_sample(self):
+        text = self.cleaned_data["sample"]
+        if not text.strip():
+            return None
+        try:
+            return json.loads(text)
+        except ValueError as exc:
+            raise forms.ValidationError(f"The sample is not JSON: {exc}.") from None
+
+
+class LinkForm(forms.Form):
+    twin = forms.ModelChoiceField(queryset=Twin.objects.none(), label="Thing", to_field_name="slug")
+    external_id = forms.CharField(
+        max_length=200, required=False, help_text="The sender's name for it (device serial, cloud id). Optional."
+    )
+
+    def __init__(self, *args, owner, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.fields["twin"].queryset = Twin.objects.owned_by(owner).active().order_by("name", "id")
+
+
+class RotateForm(forms.Form):
+    overlap_hours = forms.IntegerField(
+        min_value=0,
+        max_value=MAX_OVERLAP.days * 24,
+        initial=24,
+        label="Keep the old secret valid for (hours)",
+        help_text="Time to switch your sender to the new secret. 0 ends the old secret now.",
+    )

@@ -1,0 +1,122 @@
+"""Ingestion sources: where automatic readings come from, how their JSON maps to readings, what was received."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+from ssi import vault
+from twins.models import Twin
+
+DEFAULT_RATE_LIMIT = "6000/60"
+
+
+def new_source_id() -> str:
+    """128 random bits, URL-safe: the hook URL names the source without revealing or enumerating anything."""
+    return secrets.token_urlsafe(16)
+
+
+class SourceQuerySet(models.QuerySet):
+    def owned_by(self, owner) -> SourceQuerySet:
+        return self.filter(owner=owner)
+
+
+class Source(models.Model):
+    """A sender of signed webhooks (a manufacturer's cloud, a gateway, a script) feeding some of one owner's things.
+
+    The Standard Webhooks secret is kept sealed (ssi.vault under KEY_ENCRYPTION_KEY). After a rotation the
+    previous secret stays valid until `previous_valid_until`, so senders can switch without losing messages.
+    """
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="sources")
+    public_id = models.CharField(max_length=32, unique=True, default=new_source_id, editable=False)
+    name = models.CharField(max_length=120)
+    secret_sealed = models.BinaryField(editable=False)
+    previous_secret_sealed = models.BinaryField(null=True, blank=True, editable=False)
+    previous_valid_until = models.DateTimeField(null=True, blank=True)
+    # JSON Pointers (RFC 6901) into the payload; see ingest.mapping.DEFAULT_MAPPING.
+    mapping = models.JSONField(default=dict, blank=True)
+    rate_limit = models.CharField(max_length=32, default=DEFAULT_RATE_LIMIT, help_text="requests/seconds")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    objects = SourceQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["name", "id"]
+        indexes = [
+            # Sources page: WHERE owner_id = ? ORDER BY name, id
+            models.Index(fields=["owner", "name", "id"], name="source_list_idx"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(name=""), name="source_name_not_empty"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def secrets(self, now: datetime | None = None) -> list[str]:
+        """The secrets a delivery may be signed with right now: the current one, and the previous one during
+        its rotation overlap (SECURITY 31)."""
+        kek = settings.KEY_ENCRYPTION_KEY
+        valid = [vault.unseal(kek, bytes(self.secret_sealed)).decode()]
+        now = now or timezone.now()
+        if self.previous_secret_sealed and self.previous_valid_until and now < self.previous_valid_until:
+            valid.append(vault.unseal(kek, bytes(self.previous_secret_sealed)).decode())
+        return valid
+
+    @property
+    def in_overlap(self) -> bool:
+        return bool(self.previous_valid_until and timezone.now() < self.previous_valid_until)
+
+
+class SourceThing(models.Model):
+    """One of the owner's things fed by a source; readings name it by its slug or by `external_id`."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="links")
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="+")
+    # The sender's own name for the thing (a device serial, a cloud id); empty: readings use the slug.
+    external_id = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["source", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["source", "twin"], name="sourcething_one_link_per_twin"),
+            models.UniqueConstraint(
+                fields=["source", "external_id"], condition=~Q(external_id=""), name="sourcething_unique_external_id"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id} → {self.twin_id}"
+
+
+class Delivery(models.Model):
+    """A webhook message accepted from a source, kept so a retry with the same `webhook-id` gets the first answer
+    and stores nothing new (SECURITY 32). Pruned after DELIVERY_RETENTION_DAYS (≥ 5)."""
+
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="deliveries")
+    webhook_id = models.CharField(max_length=255)
+    status = models.PositiveSmallIntegerField()
+    response = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # Two deliveries of one message racing each other: the second INSERT waits for the first to commit
+            # and then fails, so the readings are stored exactly once.
+            models.UniqueConstraint(fields=["source", "webhook_id"], name="delivery_once_per_webhook_id"),
+        ]
+        indexes = [
+            # prune_deliveries: WHERE created_at < ?
+            models.Index(fields=["created_at"], name="delivery_prune_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.source_id}:{self.webhook_id}"

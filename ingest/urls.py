@@ -1,0 +1,16 @@
+from django.urls import path
+
+from ingest import apis, views
+
+urlpatterns = [
+    path("sources/", views.source_list, name="sources"),
+    path("sources/new/", views.source_create, name="source-new"),
+    path("sources/<str:source_id>/", views.source_detail, name="source"),
+    path("sources/<str:source_id>/things/", views.source_link, name="source-link"),
+    path("sources/<str:source_id>/things/<int:link_id>/delete/", views.source_unlink, name="source-unlink"),
+    path("sources/<str:source_id>/rotate/", views.source_rotate, name="source-rotate"),
+    path("sources/<str:source_id>/end-overlap/", views.source_end_overlap, name="source-end-overlap"),
+    path("sources/<str:source_id>/delete/", views.source_delete, name="source-delete"),
+    # Public: senders sign each message with the source's secret (Standard Webhooks); no login, no CSRF.
+    path("hooks/<str:source_id>", apis.hook_receive, name="hook"),
+]

@@ -1,0 +1,186 @@
+"""Owner pages for ingestion sources. Thin: validate, call a service, render. Access is in the selectors.
+
+A secret appears in exactly one response, the one answering the POST that made it (create or rotate); it is
+never stored in the clear, put in the session, a message or a log.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import ValidationError
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from ingest import mapping as payload_mapping
+from ingest import selectors, services
+from ingest.forms import LinkForm, RotateForm, SourceCreateForm, SourceForm
+from ingest.models import Source
+
+
+def _apply_errors(form, exc: ValidationError) -> None:
+    if hasattr(exc, "error_dict"):
+        for field, errors in exc.message_dict.items():
+            form.add_error(field if field in form.fields else None, errors)
+    else:
+        form.add_error(None, exc.messages)
+
+
+def _hook_url(request: HttpRequest, source: Source) -> str:
+    return request.build_absolute_uri(reverse("hook", args=[source.public_id]))
+
+
+def _secret_page(request: HttpRequest, source: Source, secret: str, *, rotated: bool) -> HttpResponse:
+    response = render(
+        request,
+        "ingest/secret.html",
+        {"source": source, "secret": secret, "rotated": rotated, "hook_url": _hook_url(request, source)},
+    )
+    # The page holds a secret: no cache may keep it, and the browser's back button must not show it again.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+def preview(*, source: Source, mapping: dict, sample) -> dict:
+    """What `sample` would store under `mapping` (unsaved), or the pointer and message of the first bad field."""
+    now = timezone.now()
+    try:
+        raw = payload_mapping.extract(sample, payload_mapping.clean_mapping(mapping), now=now)
+        grouped = services.resolve_readings(source=source, raw=raw, now=now)
+    except payload_mapping.PayloadError as exc:
+        return {"error": exc.message, "pointer": exc.pointer}
+    except (payload_mapping.TooManyReadings, payload_mapping.PointerSyntaxError) as exc:
+        return {"error": str(exc), "pointer": ""}
+    rows = [(twin, reading) for twin, readings in grouped.items() for reading in readings]
+    return {"rows": rows, "now": now}
+
+
+@login_required
+def source_list(request: HttpRequest) -> HttpResponse:
+    return render(request, "ingest/list.html", {"sources": selectors.source_list(viewer=request.user)})
+
+
+@login_required
+@never_cache
+def source_create(request: HttpRequest) -> HttpResponse:
+    form = SourceCreateForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            source, secret = services.source_create(owner=request.user, name=form.cleaned_data["name"])
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            return _secret_page(request, source, secret, rotated=False)
+    return render(request, "ingest/create.html", {"form": form}, status=400 if form.errors else 200)
+
+
+@login_required
+def source_detail(request: HttpRequest, source_id: str) -> HttpResponse:
+    source = selectors.source_get(viewer=request.user, public_id=source_id)
+    form = SourceForm(request.POST or None, initial=SourceForm.initial_for(source))
+    result = None
+    if request.method == "POST" and form.is_valid():
+        mapping = form.mapping()
+        try:
+            services.validate_mapping(mapping)
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            if request.POST.get("action") == "save":
+                try:
+                    services.source_update(
+                        source=source,
+                        name=form.cleaned_data["name"],
+                        mapping=mapping,
+                        rate_limit=form.cleaned_data["rate_limit"],
+                    )
+                except ValidationError as exc:
+                    _apply_errors(form, exc)
+                else:
+                    messages.success(request, "Source saved.")
+                    return redirect("source", source_id=source.public_id)
+            if form.cleaned_data["sample"] is not None:
+                result = preview(source=source, mapping=mapping, sample=form.cleaned_data["sample"])
+    context = {
+        "source": source,
+        "form": form,
+        "preview": result,
+        "links": selectors.source_links(source=source),
+        "link_form": LinkForm(owner=request.user),
+        "rotate_form": RotateForm(),
+        "hook_url": _hook_url(request, source),
+    }
+    return render(request, "ingest/detail.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def source_link(request: HttpRequest, source_id: str) -> HttpResponse:
+    source = selectors.source_get(viewer=request.user, public_id=source_id)
+    form = LinkForm(request.POST, owner=request.user)
+    if form.is_valid():
+        try:
+            services.source_link_thing(
+                source=source, twin=form.cleaned_data["twin"], external_id=form.cleaned_data["external_id"]
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            messages.success(request, f"{form.cleaned_data['twin'].name} now takes readings from {source.name}.")
+            return redirect("source", source_id=source.public_id)
+    context = {"source": source, "link_form": form}
+    return render(request, "ingest/link_error.html", context, status=400)
+
+
+@login_required
+@require_POST
+def source_unlink(request: HttpRequest, source_id: str, link_id: int) -> HttpResponse:
+    source = selectors.source_get(viewer=request.user, public_id=source_id)
+    link = selectors.link_get(source=source, link_id=link_id)
+    services.source_unlink_thing(link=link)
+    messages.success(request, f"{link.twin.name} no longer takes readings from {source.name}.")
+    return redirect("source", source_id=source.public_id)
+
+
+@login_required
+@never_cache
+@require_POST
+def source_rotate(request: HttpRequest, source_id: str) -> HttpResponse:
+    source = selectors.source_get(viewer=request.user, public_id=source_id)
+    form = RotateForm(request.POST)
+    if form.is_valid():
+        try:
+            source, secret = services.source_rotate_secret(
+                source=source, overlap=timedelta(hours=form.cleaned_data["overlap_hours"])
+            )
+        except ValidationError as exc:
+            _apply_errors(form, exc)
+        else:
+            return _secret_page(request, source, secret, rotated=True)
+    return render(request, "ingest/rotate_error.html", {"source": source, "rotate_form": form}, status=400)
+
+
+@login_required
+@require_POST
+def source_end_overlap(request: HttpRequest, source_id: str) -> HttpResponse:
+    source = selectors.source_get(viewer=request.user, public_id=source_id)
+    services.source_end_overlap(source=source)
+    messages.success(request, "The previous secret is no longer accepted.")
+    return redirect("source", source_id=source.public_id)
+
+
+@login_required
+def source_delete(request: HttpRequest, source_id: str) -> HttpResponse:
+    source = selectors.source_get(viewer=request.user, public_id=source_id)
+    if request.method == "POST":
+        name = source.name
+        services.source_delete(source=source)
+        messages.success(request, f"{name} deleted: its URL no longer accepts readings. Readings it sent stay.")
+        return redirect("sources")
+    return render(request, "ingest/delete.html", {"source": source})
