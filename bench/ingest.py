@@ -1,0 +1,331 @@
+"""Ingestion benchmark: signed webhook batches and single readings, against a raw COPY of the same rows.
+
+Starts the app as in production (PostgreSQL, Redis, DEBUG off, gunicorn sync workers) on loopback, seeds one
+owner with two things and a source feeding both, then in one run:
+
+1. the COPY floor: psycopg COPY of the same rows (twin, kind, value, unit, time, source) into twins_reading;
+2. batch ingestion: signed Standard Webhooks messages of 1,000 readings each (two things per batch, so two
+   history entries per message), posted by a few client threads over keep-alive connections; readings/s;
+3. single readings: wrk replaying pre-signed one-reading messages (each a distinct webhook-id with a fresh
+   timestamp, so every request verifies, dedupes and stores); requests/s.
+
+Prints readings/s, requests/s and the ratio batch/COPY. Bounded to about two minutes. Run: `python bench/ingest.py`.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from ssi import webhooks  # after the path insert: the bench runs as a script
+
+PYTHON = sys.executable
+PG = os.environ.get("BENCH_PG", "postgres://{user}@127.0.0.1:5432/{db}")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
+DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
+BATCH = 1000
+BATCH_CLIENTS = int(os.environ.get("BENCH_BATCH_CLIENTS", "4"))
+COPY_ROWS = int(os.environ.get("BENCH_COPY_ROWS", "200000"))
+CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
+SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "150000"))
+
+SEED = """
+from owners.models import Owner
+from ingest import services as ingest
+from twins import services
+owner, _ = Owner.objects.get_or_create(username="bench", defaults={"email": "bench@example.org"})
+kettle = services.twin_create(owner=owner, name="Kettle", reading_kind="temp", reading_unit="°C")
+fridge = services.twin_create(owner=owner, name="Fridge", reading_kind="temp", reading_unit="°C")
+source, secret = ingest.source_create(owner=owner, name="Bench", rate_limit="1000000000/60")
+ingest.source_link_thing(source=source, twin=kettle, external_id="k")
+ingest.source_link_thing(source=source, twin=fridge, external_id="f")
+print(source.public_id, secret, kettle.pk)
+"""
+
+WRK_SCRIPT = """
+local requests = {}
+local count = 0
+local counter = 0
+local threads = {}
+
+function setup(thread)
+  thread:set("id", counter)
+  table.insert(threads, thread)
+  counter = counter + 1
+end
+
+function init(args)
+  local nthreads = tonumber(args[2])
+  local file = io.open(args[1], "r")
+  local index = 0
+  for line in file:lines() do
+    if index % nthreads == id then
+      local msg_id, ts, sig, body = line:match("^(%S+)\\t(%S+)\\t(%S+)\\t(.*)$")
+      table.insert(requests, wrk.format("POST", nil, {
+        ["Content-Type"] = "application/json",
+        ["webhook-id"] = msg_id,
+        ["webhook-timestamp"] = ts,
+        ["webhook-signature"] = sig,
+      }, body))
+    end
+    index = index + 1
+  end
+  file:close()
+  count = #requests
+  position = 0
+end
+
+function request()
+  position = position + 1
+  if position > count then
+    position = 1  -- replays from here on: the run should be sized to avoid this (BENCH_SINGLE_REQUESTS)
+  end
+  return requests[position]
+end
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def psql(sql: str) -> None:
+    subprocess.run(["psql", "-h", "127.0.0.1", "-d", "postgres", "-qc", sql], check=True, capture_output=True)
+
+
+def wait_for(url: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer {url}")
+
+
+def iso(t: datetime) -> str:
+    return t.isoformat().replace("+00:00", "Z")
+
+
+def batch_body(n: int) -> bytes:
+    start = datetime.now(UTC) - timedelta(days=1) + timedelta(seconds=n)
+    readings = [
+        {"thing": "k" if i % 2 else "f", "value": 20 + (i % 97) / 10, "time": iso(start + timedelta(milliseconds=i))}
+        for i in range(BATCH)
+    ]
+    return json.dumps({"readings": readings}).encode()
+
+
+def copy_floor(dsn: str, twin_id: int) -> float:
+    import psycopg
+
+    now = datetime.now(UTC)
+    rows = [
+        (twin_id, "temp", 20 + (i % 97) / 10, "°C", now - timedelta(seconds=i), "api", "", now)
+        for i in range(COPY_ROWS)
+    ]
+    with psycopg.connect(dsn) as conn:
+        started = time.perf_counter()
+        with conn.cursor() as cursor:
+            with cursor.copy(
+                "COPY twins_reading (twin_id, kind, value, unit, time, source, note, created_at) FROM STDIN"
+            ) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        conn.commit()
+        elapsed = time.perf_counter() - started
+        conn.execute("DELETE FROM twins_reading WHERE twin_id = %s", [twin_id])
+        conn.commit()
+    return COPY_ROWS / elapsed
+
+
+def batch_load(port: int, public_id: str, secret: str) -> tuple[float, int]:
+    """Readings/s over DURATION seconds of BATCH_CLIENTS threads posting signed 1,000-reading batches."""
+    bodies = [batch_body(n) for n in range(8)]
+    stop_at = time.monotonic() + DURATION
+    counts = [0] * BATCH_CLIENTS
+    errors: list[str] = []
+
+    def client(index: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        n = 0
+        while time.monotonic() < stop_at:
+            body = bodies[n % len(bodies)]
+            headers = webhooks.headers_for(secret, f"batch-{index}-{n}", int(time.time()), body)
+            headers["Content-Type"] = "application/json"
+            conn.request("POST", f"/hooks/{public_id}", body=body, headers=headers)
+            response = conn.getresponse()
+            payload = response.read()
+            if response.status != 200:
+                errors.append(f"{response.status} {payload[:200]!r}")
+                return
+            counts[index] += BATCH
+            n += 1
+        conn.close()
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(BATCH_CLIENTS)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - started
+    if errors:
+        raise SystemExit(f"batch ingestion failed: {errors[0]}")
+    return sum(counts) / elapsed, sum(counts)
+
+
+def single_requests_file(path: Path, secret: str, count: int) -> None:
+    now = int(time.time())
+    with path.open("w") as out:
+        for n in range(count):
+            body = json.dumps({"thing": "k" if n % 2 else "f", "value": 20 + (n % 97) / 10})
+            msg_id = f"single-{n}"
+            signature = webhooks.sign(secret, msg_id, now, body.encode())
+            out.write(f"{msg_id}\t{now}\t{signature}\t{body}\n")
+
+
+def single_load(port: int, public_id: str, requests_file: Path) -> dict[str, float]:
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(WRK_SCRIPT)
+    try:
+        out = subprocess.run(
+            [
+                "wrk",
+                "-t2",
+                f"-c{CONNECTIONS}",
+                f"-d{DURATION}s",
+                "--latency",
+                "-s",
+                script.name,
+                f"http://127.0.0.1:{port}/hooks/{public_id}",
+                "--",
+                str(requests_file),
+                "2",
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=DURATION + 60,
+        ).stdout
+    finally:
+        os.unlink(script.name)
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw non-2xx responses:\n{out}")
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+    total = int(re.search(r"(\d+) requests in", out).group(1))
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "total": total,
+    }
+
+
+def main() -> int:
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install -y wrk")
+    db = f"thingstead_bench_ingest_{os.getpid()}"
+    user = os.environ.get("PGUSER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+    dsn = PG.format(user=user, db=db)
+    port = free_port()
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": base64.urlsafe_b64encode(os.urandom(40)).decode(),
+        "KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
+        "SITE_URL": f"http://bench.localhost:{port}",
+        "ALLOWED_HOSTS": "127.0.0.1,bench.localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "STATIC_MANIFEST": "0",
+        "DATABASE_URL": dsn,
+        "REDIS_URL": REDIS,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    psql(f"CREATE DATABASE {db}")
+    server = None
+    try:
+        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
+        seeded = subprocess.run(
+            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        public_id, secret, twin_id = seeded.stdout.strip().splitlines()[-1].split()
+
+        copy_rps = copy_floor(dsn.replace("postgres://", "postgresql://"), int(twin_id))
+
+        gunicorn = str(Path(PYTHON).parent / "gunicorn")
+        command = [gunicorn, "config.wsgi", "-w", WORKERS, "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        )
+        wait_for(f"http://127.0.0.1:{port}/healthz")
+
+        batch_rps, batch_total = batch_load(port, public_id, secret)
+
+        with tempfile.TemporaryDirectory() as tmp:
+            requests_file = Path(tmp) / "requests.tsv"
+            single_requests_file(requests_file, secret, SINGLE_REQUESTS)
+            single = single_load(port, public_id, requests_file)
+    finally:
+        if server is not None:
+            try:
+                os.killpg(server.pid, signal.SIGTERM)
+                server.wait(timeout=15)
+            except (ProcessLookupError, subprocess.TimeoutExpired):
+                os.killpg(server.pid, signal.SIGKILL)
+        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+    out = io.StringIO()
+    out.write(f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, gunicorn {WORKERS} sync workers, {DURATION}s\n")
+    out.write(f"  COPY floor           {copy_rps:10.0f} readings/s  ({COPY_ROWS} rows, one COPY)\n")
+    out.write(
+        f"  webhook batches      {batch_rps:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per message,"
+        f" {batch_total} stored)\n"
+    )
+    out.write(f"  ratio batch / COPY   {batch_rps / copy_rps:10.2f}\n")
+    out.write(
+        f"  single webhooks      {single['rps']:10.0f} requests/s  (wrk -c{CONNECTIONS}, p50 {single['p50']:.2f} ms,"
+        f" p99 {single['p99']:.2f} ms, {single['total']} requests)\n"
+    )
+    if single["total"] > SINGLE_REQUESTS:
+        out.write("  (more requests than pre-signed messages: some were replays; raise BENCH_SINGLE_REQUESTS)\n")
+    print(out.getvalue(), end="")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
