@@ -50,7 +50,8 @@ class _Flags:
 
 
 def _plain(obj: Any) -> bool:
-    """True for values the fast path prints exactly as RFC 8785: no floats, safe ints, no text at/above U+D800."""
+    """True for values the fast path prints exactly as RFC 8785: safe ints, floats repr prints as ECMAScript
+    does, no text at/above U+D800."""
     if obj is None or obj is True or obj is False:
         return True
     kind = type(obj)
@@ -58,6 +59,9 @@ def _plain(obj: Any) -> bool:
         return obj.isascii() or not _UNSAFE_TEXT.search(obj)
     if kind is int:
         return -_MAX_SAFE <= obj <= _MAX_SAFE
+    if kind is float:
+        # See the module docstring: repr and ECMAScript agree for non-integral values in this range.
+        return not obj.is_integer() and 1e-4 <= abs(obj) < 1e16
     if kind is dict:
         return all(type(k) is str and _plain(k) and _plain(v) for k, v in obj.items())
     if kind is list or kind is tuple:
