@@ -178,7 +178,10 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Thingstead API",
-    "DESCRIPTION": "Things (digital twins), readings, journal and tags of the signed-in owner.",
+    "DESCRIPTION": (
+        "Things (digital twins), readings, journal and tags of the signed-in owner (session or token auth), "
+        "and the signed ingestion hook POST /hooks/<source-id> (Standard Webhooks)."
+    ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
