@@ -38,9 +38,12 @@ migrate: setup
 demo: migrate
 	DEBUG=1 $(PYTHON) manage.py load_demo
 
-# Development server: ASGI (Daphne + Channels), SQLite, console email, demo data.
+# Development server: ASGI (Daphne + Channels), SQLite, console email, demo data, and the task worker
+# (emails to owners, scan history) in the background, stopped with the server.
 run: demo
 	@echo "Thingstead at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
+	@DEBUG=1 $(PYTHON) manage.py db_worker --no-startup-delay & worker=$$!; \
+	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
 lint: setup-dev
