@@ -19,6 +19,15 @@ A source's mapping replaces any of these paths: ``readings`` points at the array
 not resolve, the whole payload is one reading; ``""`` is the payload itself, an array or one object), and
 ``thing``, ``kind``, ``value``, ``unit``, ``time`` are pointers relative to each reading. Every error names the
 absolute JSON Pointer of the offending field.
+
+Device signatures (ingest.devices): a reading may also carry ``signature`` and ``key`` (default pointers
+``/signature`` and ``/key``, relative to the reading; a mapping may name others). ``signature`` is a detached
+Ed25519 signature, multibase (``z…`` base58btc or ``u…`` base64url) or plain base64url, over the JCS (RFC 8785)
+form of the *signed object*: the members ``thing``, ``kind``, ``value``, ``unit``, ``time`` that the reading gives
+(through the mapping), under those names, with their JSON values exactly as sent; a member the reading leaves out
+is absent; anything else in the reading object (``signature`` and ``key`` included) is not covered. With the
+default format that is the reading object minus ``signature`` and ``key``. ``key`` (optional) is the device key's
+Multikey (``z6Mk…``); without it every registered key of the thing is tried.
 """
 
 from __future__ import annotations
@@ -41,6 +50,10 @@ DEFAULT_MAPPING = {
     "unit": "/unit",
     "time": "/time",
 }
+# Optional mapping entries: not in DEFAULT_MAPPING, so a mapping without them reads these pointers.
+SIGNATURE_MAPPING = {"signature": "/signature", "key": "/key"}
+MAX_SIGNATURE = 100
+MAX_KEY = 64
 MISSING: Any = object()
 
 
@@ -111,7 +124,7 @@ def clean_mapping(mapping: Any) -> dict[str, str]:
         mapping = {}
     if not isinstance(mapping, dict):
         raise PointerSyntaxError("the mapping is an object of field names to JSON Pointers")
-    unknown = set(mapping) - set(DEFAULT_MAPPING)
+    unknown = set(mapping) - set(DEFAULT_MAPPING) - set(SIGNATURE_MAPPING)
     if unknown:
         raise PointerSyntaxError(f"unknown mapping fields: {', '.join(sorted(unknown))}")
     cleaned = {**DEFAULT_MAPPING, **mapping}
@@ -134,6 +147,12 @@ class RawReading:
     value: float
     unit: str | None
     time: datetime | None
+    # A device signature (ingest.devices) and what it signed; None when the reading carries no signature.
+    signature: str | None = None
+    signature_pointer: str = ""
+    key: str | None = None
+    key_pointer: str = ""
+    signed: dict[str, Any] | None = None
 
 
 def _value(raw: Any, where: str) -> float:
@@ -211,7 +230,8 @@ def extract(payload: Any, mapping: dict[str, str], *, now: datetime) -> list[Raw
         raise TooManyReadings(f"At most {MAX_READINGS} readings per request.")
     if not items:
         raise PayloadError(list_pointer, "There are no readings.")
-    paths = {name: parse_pointer(mapping[name]) for name in FIELDS}
+    mapping = {**SIGNATURE_MAPPING, **mapping}
+    paths = {name: parse_pointer(mapping[name]) for name in (*FIELDS, *SIGNATURE_MAPPING)}
     readings = []
     for index, item in enumerate(items):
         at = join(list_pointer, index) if base is None else base
@@ -226,6 +246,16 @@ def extract(payload: Any, mapping: dict[str, str], *, now: datetime) -> list[Raw
         value, value_at = field("value")
         unit, unit_at = field("unit")
         time, time_at = field("time")
+        signature, signature_at = field("signature")
+        signed = key = key_at = None
+        if signature is not MISSING and signature is not None:
+            signature = _text(signature, signature_at, MAX_SIGNATURE, "signature")
+            key, key_at = field("key")
+            key = _text(key, key_at, MAX_KEY, "key")
+            raws = {"thing": thing, "kind": kind, "value": value, "unit": unit, "time": time}
+            signed = {name: raw for name, raw in raws.items() if raw is not MISSING}
+        else:
+            signature = None
         readings.append(
             RawReading(
                 pointer=at,
@@ -235,6 +265,11 @@ def extract(payload: Any, mapping: dict[str, str], *, now: datetime) -> list[Raw
                 value=_value(value, value_at),
                 unit=_text(unit, unit_at, MAX_UNIT, "unit"),
                 time=_time(time, time_at, now),
+                signature=signature,
+                signature_pointer=signature_at,
+                key=key,
+                key_pointer=key_at or "",
+                signed=signed,
             )
         )
     return readings

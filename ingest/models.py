@@ -120,3 +120,42 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.source_id}:{self.webhook_id}"
+
+
+class DeviceKeyQuerySet(models.QuerySet):
+    def active(self) -> DeviceKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class DeviceKey(models.Model):
+    """An Ed25519 key held by a device (or its firmware) of a thing; readings it signs are "device-signed".
+
+    Registered by the owner for now (a manufacturer at production later). A revoked key stays listed, and the
+    readings it signed before keep their signature and key, but it verifies nothing new.
+    """
+
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="device_keys")
+    # Multikey (`z6Mk…`), the form ssi.keys.VerifyKey.from_multibase reads.
+    public_key = models.CharField(max_length=64)
+    label = models.CharField(max_length=120, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeviceKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["twin", "-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["twin", "public_key"], name="devicekey_once_per_twin"),
+        ]
+        indexes = [
+            # resolve_readings: WHERE twin_id IN (...) AND revoked_at IS NULL
+            models.Index(fields=["twin", "revoked_at"], name="devicekey_twin_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label or self.public_key
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from config.ratelimit import Limit
+from ingest import devices
 from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, clean_mapping
 from ingest.models import Delivery, Source, SourceThing
 from ssi import vault, webhooks
@@ -146,10 +147,13 @@ def _things(source: Source) -> tuple[dict[str, Twin], dict[str, Twin], list[Twin
 
 
 def resolve_readings(*, source: Source, raw: list[RawReading], now: datetime) -> dict[Twin, list[Reading]]:
-    """Readings grouped by twin, defaults applied. PayloadError names the field of an unknown thing."""
+    """Readings grouped by twin, defaults applied, device signatures checked (ingest.devices): a signed reading
+    comes back device-signed. PayloadError names the field of an unknown thing, of a device signature that does
+    not verify, or of the missing signature of a thing that requires one."""
     by_external, by_slug, twins = _things(source)
     only = twins[0] if len(twins) == 1 else None
     grouped: dict[int, tuple[Twin, list[Reading]]] = {}
+    keys: dict[int, dict] | None = None
     for item in raw:
         if item.thing is None:
             if only is None:
@@ -164,6 +168,10 @@ def resolve_readings(*, source: Source, raw: list[RawReading], now: datetime) ->
         reading = Reading(
             twin_id=twin.pk, kind=kind, value=item.value, unit=unit, time=item.time or now, source=Reading.Source.API
         )
+        if item.signature is not None or twin.require_device_signature:
+            if keys is None:
+                keys = devices.active_keys([twin.pk for twin in twins])
+            devices.check_reading(item=item, reading=reading, twin=twin, keys=keys.get(twin.pk, {}))
         grouped.setdefault(twin.pk, (twin, []))[1].append(reading)
     return {twin: readings for twin, readings in grouped.values()}
 
@@ -197,6 +205,7 @@ def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list
                             "unit": shown.unit,
                             "time": shown.time.isoformat(),
                             "source": shown.source,
+                            "device_signed": shown.device_signed,
                         },
                         "latest": latest is not None,
                         "count": len(stored),

@@ -11,6 +11,7 @@ urlpatterns = [
     path("sources/<str:source_id>/rotate/", views.source_rotate, name="source-rotate"),
     path("sources/<str:source_id>/end-overlap/", views.source_end_overlap, name="source-end-overlap"),
     path("sources/<str:source_id>/delete/", views.source_delete, name="source-delete"),
+    path("things/<str:slug>/device-keys/", views.device_keys, name="device-keys"),
     # Public: senders sign each message with the source's secret (Standard Webhooks); no login, no CSRF.
     path("hooks/<str:source_id>", apis.hook_receive, name="hook"),
 ]

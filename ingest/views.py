@@ -18,10 +18,11 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from ingest import devices, selectors, services
 from ingest import mapping as payload_mapping
-from ingest import selectors, services
 from ingest.forms import LinkForm, RotateForm, SourceCreateForm, SourceForm
-from ingest.models import Source
+from ingest.models import DeviceKey, Source
+from twins import selectors as twin_selectors
 
 
 def _apply_errors(form, exc: ValidationError) -> None:
@@ -184,3 +185,35 @@ def source_delete(request: HttpRequest, source_id: str) -> HttpResponse:
         messages.success(request, f"{name} deleted: its URL no longer accepts readings. Readings it sent stay.")
         return redirect("sources")
     return render(request, "ingest/delete.html", {"source": source})
+
+
+@login_required
+def device_keys(request: HttpRequest, slug: str) -> HttpResponse:
+    """A thing's device keys: add one, revoke one, require device signatures (one route, an `action` per form)."""
+    twin = twin_selectors.twin_get(viewer=request.user, slug=slug)
+    errors: list[str] = []
+    if request.method == "POST":
+        action = request.POST.get("action")
+        try:
+            if action == "add":
+                devices.device_key_add(
+                    twin=twin, public_key=request.POST.get("public_key", ""), label=request.POST.get("label", "")
+                )
+                messages.success(request, "Device key added.")
+            elif action == "revoke":
+                key = DeviceKey.objects.filter(twin=twin, pk=request.POST.get("key_id") or 0).first()
+                if key is None:
+                    raise ValidationError("No such device key.")
+                devices.device_key_revoke(key=key)
+                messages.success(request, "Device key revoked.")
+            elif action == "require":
+                devices.twin_set_require_device_signature(twin=twin, required=request.POST.get("required") == "1")
+                messages.success(request, "Saved.")
+            else:
+                raise ValidationError("Unknown action.")
+        except ValidationError as exc:
+            errors = exc.messages
+        else:
+            return redirect("device-keys", slug=twin.slug)
+    context = {"twin": twin, "keys": DeviceKey.objects.filter(twin=twin), "errors": errors}
+    return render(request, "ingest/device_keys.html", context, status=400 if errors else 200)

@@ -338,10 +338,34 @@ class ThingPhotoApi(APIView):
 
 
 class ReadingOutputSerializer(serializers.ModelSerializer):
+    device_signed = serializers.BooleanField(
+        read_only=True, help_text="Signed by a registered device key of the thing (see `signature`)."
+    )
+    device_key = serializers.CharField(read_only=True, help_text="The device's Ed25519 Multikey (z6Mk…), or empty.")
+    signature = serializers.CharField(
+        read_only=True, help_text="Detached Ed25519 signature (multibase) over the JCS form of `signed_content`."
+    )
+    signed_content = serializers.JSONField(
+        read_only=True, allow_null=True, help_text="The object the device signed, exactly as it sent it."
+    )
+
     class Meta:
         model = Reading
         ref_name = "Reading"
-        fields = ("id", "kind", "value", "unit", "time", "source", "note", "created_at")
+        fields = (
+            "id",
+            "kind",
+            "value",
+            "unit",
+            "time",
+            "source",
+            "note",
+            "created_at",
+            "device_signed",
+            "device_key",
+            "signature",
+            "signed_content",
+        )
         read_only_fields = fields
 
 

@@ -82,6 +82,8 @@ class Twin(ContactCard):
     # When the current owner took over (creation or the last transfer), for the public verify page.
     owner_since = models.DateTimeField(null=True, blank=True)
     deactivated_at = models.DateTimeField(null=True, blank=True)
+    # Ingestion refuses readings of this thing that no registered device key signed (ingest.devices).
+    require_device_signature = models.BooleanField(default=False)
 
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -132,6 +134,12 @@ class Reading(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Device provenance (ingest.devices): the device's Ed25519 key (Multikey `z6Mk…`), its detached signature
+    # (multibase `z…`) and the exact object it signed, so anyone can re-check the signature later with ssi alone.
+    device_signed = models.BooleanField(default=False)
+    device_key = models.CharField(max_length=64, blank=True)
+    signature = models.CharField(max_length=100, blank=True)
+    signed_content = models.JSONField(null=True, blank=True)
 
     class Meta:
         ordering = ["-time", "-id"]

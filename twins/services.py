@@ -285,7 +285,7 @@ def twin_deactivate(*, twin: Twin) -> Twin:
 
 
 def _reading_content(reading: Reading) -> dict[str, Any]:
-    return {
+    content = {
         "reading": reading.pk,
         "kind": reading.kind,
         "value": reading.value,
@@ -293,6 +293,14 @@ def _reading_content(reading: Reading) -> dict[str, Any]:
         "time": reading.time.isoformat(),
         "source": reading.source,
     }
+    if reading.device_signed:
+        # The device's provenance goes into the signed history too: key, signature and the object it signed.
+        content["device"] = {
+            "key": reading.device_key,
+            "signature": reading.signature,
+            "signed": reading.signed_content,
+        }
+    return content
 
 
 # No savepoint of its own: any failure must undo the caller's whole batch anyway, and on a busy server each

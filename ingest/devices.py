@@ -1,0 +1,139 @@
+"""Device keys and device-signed readings.
+
+A device (or its firmware) holds an Ed25519 key registered on its thing. It signs each reading it sends: a
+detached signature over the JCS (RFC 8785) form of the signed object, which ingest.mapping defines (the members
+thing, kind, value, unit, time the reading gives, values exactly as sent). A reading whose signature verifies
+under a registered, non-revoked key of its thing is stored device-signed, with the key, the signature and the
+signed object, so anyone can re-check it later with ssi alone::
+
+    keys.verify_signature(r["device_key"], jcs.canonicalize(r["signed_content"]), keys.decode_signature(r["signature"]))
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.utils import timezone
+
+from ingest.mapping import PayloadError, RawReading
+from ingest.models import DeviceKey
+from ssi import jcs
+from ssi.errors import EncodingError, KeyError_, SignatureError
+from ssi.keys import VerifyKey
+from ssi.multibase import b64url_decode, b64url_encode, multibase_decode
+from twins.models import Reading, Twin
+
+MAX_KEYS_PER_TWIN = 20
+
+
+def clean_public_key(text: str) -> str:
+    text = (text or "").strip()
+    try:
+        return VerifyKey.from_multibase(text).multibase
+    except (KeyError_, EncodingError, ValueError):
+        raise ValidationError({"public_key": "An Ed25519 public key is a Multikey, z6Mk…"}) from None
+
+
+@transaction.atomic
+def device_key_add(*, twin: Twin, public_key: str, label: str = "") -> DeviceKey:
+    """Register a device key of `twin` (owner-only: the caller has checked ownership)."""
+    public_key = clean_public_key(public_key)
+    label = (label or "").strip()
+    if len(label) > 120:
+        raise ValidationError({"label": "A label is at most 120 characters."})
+    if DeviceKey.objects.filter(twin=twin, public_key=public_key).exists():
+        raise ValidationError({"public_key": "This key is already registered for this thing."})
+    if DeviceKey.objects.filter(twin=twin).active().count() >= MAX_KEYS_PER_TWIN:
+        raise ValidationError({"public_key": f"A thing has at most {MAX_KEYS_PER_TWIN} active device keys."})
+    return DeviceKey.objects.create(twin=twin, public_key=public_key, label=label)
+
+
+@transaction.atomic
+def device_key_revoke(*, key: DeviceKey) -> DeviceKey:
+    """From now on the key verifies nothing; readings it signed before keep their provenance."""
+    if key.revoked_at is None:
+        key.revoked_at = timezone.now()
+        key.save(update_fields=["revoked_at"])
+    return key
+
+
+@transaction.atomic
+def twin_set_require_device_signature(*, twin: Twin, required: bool) -> Twin:
+    twin.require_device_signature = required
+    twin.save(update_fields=["require_device_signature", "updated_at"])
+    return twin
+
+
+def decode_signature(text: str) -> bytes:
+    """Multibase (`z…` base58btc, `u…` base64url) or plain base64url (padding allowed) → 64 bytes.
+
+    Multibase is tried first: a plain base64url string that starts with z or u practically never decodes as
+    multibase to exactly 64 bytes (it would need seven leading '1's), while a base58 signature with leading zero
+    bytes can be as short as a base64url one, so length alone cannot tell them apart.
+    """
+    raw = b""
+    if text[:1] in ("z", "u"):
+        try:
+            raw = multibase_decode(text)
+        except (EncodingError, ValueError):
+            raw = b""
+    if len(raw) != 64:
+        try:
+            raw = b64url_decode(text.rstrip("="))
+        except (EncodingError, ValueError):
+            raise SignatureError("bad signature encoding") from None
+    if len(raw) != 64:
+        raise SignatureError("an Ed25519 signature is 64 bytes")
+    return raw
+
+
+def signed_message(signed: dict[str, Any]) -> bytes:
+    return jcs.canonicalize(signed)
+
+
+def active_keys(twin_ids: list[int]) -> dict[int, dict[str, VerifyKey]]:
+    keys: dict[int, dict[str, VerifyKey]] = {pk: {} for pk in twin_ids}
+    for twin_id, public_key in (
+        DeviceKey.objects.active().filter(twin_id__in=twin_ids).values_list("twin_id", "public_key")
+    ):
+        keys[twin_id][public_key] = VerifyKey.from_multibase(public_key)
+    return keys
+
+
+def check_reading(*, item: RawReading, reading: Reading, twin: Twin, keys: dict[str, VerifyKey]) -> None:
+    """Mark `reading` device-signed if `item` carries a valid signature by one of `keys` (the twin's active
+    device keys); raise PayloadError naming the bad field otherwise, or when the twin requires a signature."""
+    if item.signature is None:
+        if twin.require_device_signature:
+            raise PayloadError(item.signature_pointer, "This thing accepts only device-signed readings.")
+        return
+    try:
+        signature = decode_signature(item.signature)
+    except SignatureError as exc:
+        raise PayloadError(item.signature_pointer, f"The device signature is malformed: {exc}.") from None
+    if item.key is not None:
+        key = keys.get(item.key)
+        if key is None:
+            raise PayloadError(item.key_pointer, "This key is not an active device key of the thing.")
+        candidates = [(item.key, key)]
+    else:
+        candidates = list(keys.items())
+        if not candidates:
+            raise PayloadError(item.signature_pointer, "The thing has no active device keys to check this signature.")
+    try:
+        message = signed_message(item.signed or {})
+    except (EncodingError, TypeError, ValueError):
+        raise PayloadError(item.signature_pointer, "The signed reading cannot be put in JCS form.") from None
+    for public_key, key in candidates:
+        try:
+            key.verify(message, signature)
+        except SignatureError:
+            continue
+        reading.device_signed = True
+        reading.device_key = public_key
+        reading.signature = "u" + b64url_encode(signature)
+        reading.signed_content = item.signed
+        return
+    raise PayloadError(item.signature_pointer, "The device signature does not verify.")
