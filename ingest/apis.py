@@ -1,21 +1,20 @@
 """`POST /hooks/<source_id>`: signed readings from a source (Standard Webhooks 1.0).
 
-Order: find the source (404, the one body of any unknown) → size (413) → verify id, timestamp and signature
-(400/401, SECURITY 29-30) → a retry of an accepted message gets the first answer (SECURITY 32) → per-source rate
-limit (429) → map the payload (400 with the JSON Pointer of the bad field; 413 above 1,000 readings) → store
-everything in one transaction (2xx only after commit). The database being unavailable anywhere is a 503.
+Order: find the source (404, the one body of any unknown) → size (413) → the rest, shared with the MQTT bridge, in
+ingest.receive.receive_message: verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an
+accepted message gets the first answer (SECURITY 32) → per-source rate limit (429) → map the payload (400 with the
+JSON Pointer of the bad field; 413 above 1,000 readings) → store everything in one transaction (2xx only after
+commit). The database being unavailable anywhere is a 503.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
-from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import serializers
@@ -23,29 +22,18 @@ from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
-from config.ratelimit import hit
-from ingest import mapping as payload_mapping
-from ingest.models import Source
-from ingest.services import delivery_replay, delivery_store, resolve_readings
-from ssi import vault, webhooks
-from twins.history import TwinDeactivated
+from ingest.receive import (
+    MAX_BODY,
+    Answer,
+    database_unavailable,
+    error,
+    find_source,
+    not_found,
+    receive_message,
+    too_large,
+)
 
 log = logging.getLogger(__name__)
-
-MAX_BODY = 1024 * 1024
-DB_RETRY_AFTER = 30
-
-
-def _error(status: int, message: str, extra: dict | None = None, retry_after: int | None = None) -> JsonResponse:
-    response = JsonResponse({"message": message, "extra": extra or {}}, status=status)
-    if retry_after is not None:
-        response["Retry-After"] = str(retry_after)
-    return response
-
-
-def _not_found() -> JsonResponse:
-    # The same body as any unknown API route (config/exceptions.py), so an id cannot be probed.
-    return _error(404, "Not found.")
 
 
 class _Error(serializers.Serializer):
@@ -125,71 +113,38 @@ class HookReceiveApi(APIView):
         return receive(request._request, source_id)
 
 
+def _response(answer: Answer) -> JsonResponse:
+    response = JsonResponse(answer.body, status=answer.status)
+    if answer.retry_after is not None:
+        response["Retry-After"] = str(answer.retry_after)
+    return response
+
+
 def receive(request: HttpRequest, source_id: str) -> JsonResponse:
     try:
-        return _receive(request, source_id)
+        return _response(_receive(request, source_id))
     except (OperationalError, InterfaceError):
         log.warning("webhook for source %s: database unavailable", source_id)
-        return _error(503, "The database is unavailable; retry later.", retry_after=DB_RETRY_AFTER)
+        return _response(database_unavailable())
 
 
-def _receive(request: HttpRequest, source_id: str) -> JsonResponse:
-    source = Source.objects.filter(public_id=source_id).first() if len(source_id) <= 32 else None
+def _receive(request: HttpRequest, source_id: str) -> Answer:
+    """The HTTP part: the source named by the URL (404) and a body of at most 1 MiB (413); the rest is
+    ingest.receive.receive_message, shared with the MQTT bridge."""
+    source = find_source(source_id)
     if source is None:
-        return _not_found()
+        return not_found()
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
-        return _error(400, "The Content-Length header is not a number.")
+        return error(400, "The Content-Length header is not a number.")
     if declared > MAX_BODY:
-        return _error(413, "The request is too large: at most 1 MiB.", {"limit_bytes": MAX_BODY})
+        return too_large()
     try:
         body = request.body
     except RequestDataTooBig:
-        return _error(413, "The request is too large: at most 1 MiB.", {"limit_bytes": MAX_BODY})
-    if len(body) > MAX_BODY:
-        return _error(413, "The request is too large: at most 1 MiB.", {"limit_bytes": MAX_BODY})
-
-    try:
-        secrets = source.secrets()
-    except vault.VaultError:
-        log.error("webhook source %s: its secret does not open under KEY_ENCRYPTION_KEY", source.pk)
-        return _error(503, "This source cannot verify messages right now.", retry_after=DB_RETRY_AFTER)
-    try:
-        webhook_id = webhooks.verify(secrets, request.headers, body, time.time())
-    except webhooks.WebhookHeaderError as exc:
-        return _error(400, f"Malformed webhook headers: {exc}.")
-    except webhooks.WebhookVerificationError as exc:
-        return _error(401, f"The message is not authentic: {exc}.")
-
-    first = delivery_replay(source=source, webhook_id=webhook_id)
-    if first is not None:
-        return JsonResponse(first.body, status=first.status)
-
-    retry_after = hit("hook", source.public_id, source.rate_limit)
-    if retry_after is not None:
-        return _error(429, "Too many messages for this source; slow down.", retry_after=retry_after)
-
-    try:
-        payload = json.loads(body)
-    except (UnicodeDecodeError, ValueError):
-        return _error(400, "The body is not JSON.", {"pointer": ""})
-    now = timezone.now()
-    try:
-        raw = payload_mapping.extract(payload, payload_mapping.clean_mapping(source.mapping), now=now)
-        readings = resolve_readings(source=source, raw=raw, now=now)
-    except payload_mapping.TooManyReadings as exc:
-        return _error(413, str(exc), {"limit_readings": payload_mapping.MAX_READINGS})
-    except payload_mapping.PayloadError as exc:
-        return _error(400, exc.message, {"pointer": exc.pointer})
-    except payload_mapping.PointerSyntaxError as exc:
-        return _error(400, f"The source's mapping is invalid: {exc}.", {"pointer": ""})
-
-    try:
-        outcome = delivery_store(source=source, webhook_id=webhook_id, readings=readings)
-    except TwinDeactivated as exc:
-        return _error(409, str(exc))
-    return JsonResponse(outcome.body, status=outcome.status)
+        return too_large()
+    return receive_message(source=source, headers=request.headers, body=body, now=time.time())
 
 
 hook_receive = csrf_exempt(HookReceiveApi.as_view())
