@@ -97,6 +97,10 @@ else:
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 
+# The broker the MQTT bridge (python manage.py mqtt_bridge) subscribes to: mqtt://[user:password@]host[:port], or
+# mqtts:// for TLS.
+MQTT_URL = env_str("MQTT_URL", "mqtt://127.0.0.1:1883")
+
 AUTH_USER_MODEL = "owners.Owner"
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
