@@ -165,7 +165,7 @@ def resolve_readings(*, source: Source, raw: list[RawReading], now: datetime) ->
                 raise PayloadError(item.thing_pointer, "No thing of this source has that slug or external id.")
         kind = item.kind or twin.reading_kind
         unit = item.unit if item.unit is not None else (twin.reading_unit if kind == twin.reading_kind else "")
-        reading = Reading(
+        reading = twin_services.new_reading(
             twin_id=twin.pk, kind=kind, value=item.value, unit=unit, time=item.time or now, source=Reading.Source.API
         )
         if item.signature is not None or twin.require_device_signature:

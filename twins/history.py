@@ -43,15 +43,29 @@ def scid_of(twin: Twin) -> str:
     return webvh.parse_did(twin.did).scid
 
 
-@transaction.atomic
 def history_append(
-    *, twin: Twin, kind: str, content: Any, ref_id: int | None = None, not_before: datetime | None = None
+    *,
+    twin: Twin,
+    kind: str,
+    content: Any,
+    ref_id: int | None = None,
+    not_before: datetime | None = None,
+    locked: bool = False,
 ) -> HistoryEntry | None:
     """Append one signed entry committing to `content`. A twin without an identity yet records nothing.
 
     `not_before`: right after a key rotation, the versionTime of the log entry that introduced the key.
+    `locked`: `twin` is the fresh row from :func:`lock_twin` in this transaction (no second lock, no savepoint).
     """
-    locked = lock_twin(twin)
+    if locked:
+        return _append(twin, kind, content, ref_id, not_before)
+    with transaction.atomic():
+        return _append(lock_twin(twin), kind, content, ref_id, not_before)
+
+
+def _append(
+    locked: Twin, kind: str, content: Any, ref_id: int | None, not_before: datetime | None
+) -> HistoryEntry | None:
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
     if not locked.did:

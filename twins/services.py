@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
+from django.db.models.base import ModelState
 from django.utils import timezone
 
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
@@ -284,14 +286,49 @@ def twin_deactivate(*, twin: Twin) -> Twin:
     return twin
 
 
+def _json_number(value: float) -> float | int:
+    """The same JSON number, as an int when it is integral: JCS (RFC 8785) prints 20.0 and 20 alike, and plain
+    ints let ssi.jcs take its fast path instead of rfc8785 for the whole (up to 1,000-reading) entry."""
+    return int(value) if value.is_integer() and -_MAX_SAFE <= value <= _MAX_SAFE else value
+
+
+_MAX_SAFE = 2**53 - 1
+
+
+def new_reading(**fields: Any) -> Reading:
+    """An unsaved Reading without Model.__init__ (about 20 µs a reading, most of a 1,000-reading batch's
+    Python time): every concrete field gets its default, then `fields`. For ingestion; no signals are sent
+    (none are connected to Reading)."""
+    reading = Reading.__new__(Reading)
+    reading.__dict__.update(_READING_DEFAULTS)
+    reading.__dict__.update(fields)
+    reading._state = ModelState()
+    return reading
+
+
+_READING_DEFAULTS = {
+    "id": None,
+    "twin_id": None,
+    "note": "",
+    "source": Reading.Source.MANUAL,
+    "unit": "",
+    "created_at": None,
+    "device_signed": False,
+    "device_key": "",
+    "signature": "",
+    "signed_content": None,
+}
+
+
 def _reading_content(reading: Reading) -> dict[str, Any]:
     content = {
         "reading": reading.pk,
         "kind": reading.kind,
-        "value": reading.value,
+        "value": _json_number(reading.value),
         "unit": reading.unit,
         "time": reading.time.isoformat(),
-        "source": reading.source,
+        # str(): a TextChoices member is a str subclass, which sends ssi.jcs down its slow path.
+        "source": str(reading.source),
     }
     if reading.device_signed:
         # The device's provenance goes into the signed history too: key, signature and the object it signed.
@@ -323,17 +360,17 @@ def readings_store(*, twin: Twin, readings: list[Reading]) -> tuple[list[Reading
     """
     if not readings:
         return [], None
-    lock_twin(twin)
-    for reading in readings:
-        reading.twin = twin
-    Reading.objects.bulk_create(readings)
+    locked = lock_twin(twin)
+    if locked.deactivated_at is not None:
+        raise TwinDeactivated(TwinDeactivated.message)
+    _insert_readings(twin, readings)
     if len(readings) == 1:
         content: dict[str, Any] = _reading_content(readings[0])
         ref_id = readings[0].pk
     else:
         content = {"readings": [_reading_content(reading) for reading in readings]}
         ref_id = None
-    history_append(twin=twin, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id)
+    history_append(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id, locked=True)
     newest = max((r for r in readings if r.kind == twin.reading_kind), key=lambda r: r.time, default=None)
     moved = 0
     if newest is not None:
@@ -344,3 +381,53 @@ def readings_store(*, twin: Twin, readings: list[Reading]) -> tuple[list[Reading
             .update(latest_value=newest.value, latest_unit=newest.unit, latest_at=newest.time)
         )
     return readings, newest if moved else None
+
+
+_INSERT_READINGS = """
+INSERT INTO {table} (twin_id, kind, value, unit, time, source, note, created_at, device_signed, device_key,
+                     signature, signed_content)
+SELECT %s, r.kind, r.value, r.unit, r.time, r.source, r.note, %s, r.device_signed, r.device_key, r.signature,
+       r.signed_content::jsonb
+FROM unnest(%s::text[], %s::float8[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::bool[],
+            %s::text[], %s::text[], %s::text[])
+     AS r(kind, value, unit, time, source, note, device_signed, device_key, signature, signed_content)
+RETURNING id
+"""
+
+
+def _insert_readings(twin: Twin, readings: list[Reading]) -> None:
+    """All rows in one statement. On PostgreSQL one INSERT … SELECT FROM unnest(arrays) — ten array parameters
+    instead of Django's bulk_create building and adapting 12 parameters per row (most of a batch's time).
+    Like bulk_create, it relies on RETURNING giving the ids in the order of the rows inserted."""
+    now = timezone.now()
+    for reading in readings:
+        reading.twin_id = twin.pk
+        reading._state.fields_cache["twin"] = twin
+        reading.created_at = now
+    if connection.vendor != "postgresql":
+        Reading.objects.bulk_create(readings)
+        return
+    sql = _INSERT_READINGS.format(table=Reading._meta.db_table)
+    params = [
+        twin.pk,
+        now,
+        [r.kind for r in readings],
+        [r.value for r in readings],
+        [r.unit for r in readings],
+        [r.time for r in readings],
+        [r.source for r in readings],
+        [r.note for r in readings],
+        [r.device_signed for r in readings],
+        [r.device_key for r in readings],
+        [r.signature for r in readings],
+        [None if r.signed_content is None else json.dumps(r.signed_content) for r in readings],
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        ids = cursor.fetchall()
+    if len(ids) != len(readings):
+        raise DatabaseError("the readings INSERT returned a different number of ids")
+    for reading, (pk,) in zip(readings, ids, strict=True):
+        reading.pk = pk
+        reading._state.adding = False
+        reading._state.db = connection.alias
