@@ -123,30 +123,30 @@ def unpack(payload: bytes, user_properties: list[tuple[str, str]] | None) -> tup
     return headers, body.encode()
 
 
-def handle(*, topic: str, payload: bytes, user_properties: list[tuple[str, str]] | None, now: float) -> Answer:
-    """The answer receive_message gives one MQTT message; never raises for a bad message or a database outage."""
+def handle(
+    *, topic: str, payload: bytes, user_properties: list[tuple[str, str]] | None, now: float
+) -> tuple[str, Answer]:
+    """The message's webhook-id (unverified, for the log; "-" if there is none) and the answer receive_message gives
+    it. Never raises for a bad message or a database outage."""
+    webhook_id, headers, body, problem = "-", {}, b"", None
+    if len(payload) <= MAX_ENVELOPE:
+        try:
+            headers, body = unpack(payload, user_properties)
+        except EnvelopeError as exc:
+            problem = exc
+        webhook_id = headers.get(webhooks.ID_HEADER, webhook_id)[: webhooks.MAX_ID_LENGTH]
+    # The same order as the webhook: unknown source (404), size (413), then the message itself.
     try:
         source = find_source(source_id_of(topic) or "")
     except (OperationalError, InterfaceError):
-        return database_unavailable()
+        return webhook_id, database_unavailable()
     if source is None:
-        return not_found()
+        return webhook_id, not_found()
     if len(payload) > MAX_ENVELOPE:
-        return too_large()
-    try:
-        headers, body = unpack(payload, user_properties)
-    except EnvelopeError as exc:
-        return error(400, str(exc), {"pointer": ""})
-    return receive_message(source=source, headers=headers, body=body, now=now)
-
-
-def _webhook_id(payload: bytes, user_properties: list[tuple[str, str]] | None) -> str:
-    """The message's webhook-id for the log (unverified), or "-"."""
-    try:
-        headers, _ = unpack(payload, user_properties)
-    except EnvelopeError:
-        return "-"
-    return headers.get(webhooks.ID_HEADER, "-")[: webhooks.MAX_ID_LENGTH]
+        return webhook_id, too_large()
+    if problem is not None:
+        return webhook_id, error(400, str(problem), {"pointer": ""})
+    return webhook_id, receive_message(source=source, headers=headers, body=body, now=now)
 
 
 class Bridge:
@@ -273,9 +273,10 @@ class Bridge:
             return  # after a 503 nothing more is taken before the reconnect; the broker keeps it all
         properties = message.properties
         user_properties = getattr(properties, "UserProperty", None) if properties is not None else None
-        webhook_id = _webhook_id(message.payload, user_properties)
         close_old_connections()
-        answer = handle(topic=message.topic, payload=message.payload, user_properties=user_properties, now=time.time())
+        webhook_id, answer = handle(
+            topic=message.topic, payload=message.payload, user_properties=user_properties, now=time.time()
+        )
         close_old_connections()
         acked = answer.status != 503
         if acked:
