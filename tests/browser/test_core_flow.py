@@ -24,8 +24,18 @@ def _sign_up(page: Page, site: str) -> None:
     expect(page.get_by_role("heading", name="Add a thing")).to_be_visible()
 
 
+def _assert_stylesheets_load(page: Page) -> None:
+    hrefs = page.locator("link[rel=stylesheet]").evaluate_all("links => links.map(link => link.href)")
+    assert hrefs, "the page links no stylesheet"
+    for href in hrefs:
+        response = page.request.get(href)
+        assert response.status == 200, f"{href} answered {response.status}"
+        assert response.headers["content-type"].startswith("text/css"), response.headers["content-type"]
+
+
 def test_owner_tags_a_thing_logs_a_reading_and_a_finder_messages_them(site: str, page: Page, browser: Browser):
     _sign_up(page, site)
+    _assert_stylesheets_load(page)
     page.locator("#id_name").fill("Blue bike")
     page.locator("#id_reading_kind").fill("tyre pressure")
     page.locator("#id_reading_unit").fill("bar")
@@ -66,7 +76,10 @@ def test_owner_tags_a_thing_logs_a_reading_and_a_finder_messages_them(site: str,
     finder.goto(f"{site}/t/{tag.token}")
     expect(finder.get_by_role("heading", name="Blue bike")).to_be_visible()
     expect(finder.get_by_text("Please ring the bell at no. 7")).to_be_visible()
+    _assert_stylesheets_load(finder)
+    expect(finder.locator("input[name=value]")).to_have_count(0)  # the reading box is the owner's only
     html = finder.content()
+    # Switched off (or never on): the phone, the owner's account name and email.
     assert "7946" not in html and "dora" not in html.lower()
     finder.get_by_label("Message to the owner").fill("Found your bike by the station.")
     finder.get_by_label("Email or phone (optional)").fill("finder@example.net")
