@@ -7,9 +7,13 @@ owner with two things and a source feeding both, then in one run:
 2. batch ingestion: signed Standard Webhooks messages of 1,000 readings each (two things per batch, so two
    history entries per message), posted by a few client threads over keep-alive connections; readings/s;
 3. single readings: wrk replaying pre-signed one-reading messages (each a distinct webhook-id with a fresh
-   timestamp, so every request verifies, dedupes and stores); requests/s.
+   timestamp, so every request verifies, dedupes and stores); requests/s;
+4. push latency: Daphne serves config.asgi for WebSockets (Redis channel layer, as in production); a client
+   holds the thing's private-page socket open (signed in by session cookie) while single signed webhooks are
+   posted one at a time to gunicorn; p50/p95 from sending the webhook to receiving its push.
 
-Prints readings/s, requests/s and the ratio batch/COPY. Bounded to about two minutes. Run: `python bench/ingest.py`.
+Prints each figure against its target. Bounded to about two minutes. Run: `python bench/ingest.py` (the push
+figure needs the `websockets` client from requirements-dev.txt).
 """
 
 from __future__ import annotations
@@ -47,6 +51,7 @@ BATCH_CLIENTS = int(os.environ.get("BENCH_BATCH_CLIENTS", "4"))
 COPY_ROWS = int(os.environ.get("BENCH_COPY_ROWS", "200000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "150000"))
+PUSHES = int(os.environ.get("BENCH_PUSHES", "300"))
 
 SEED = """
 from owners.models import Owner
@@ -58,7 +63,15 @@ fridge = services.twin_create(owner=owner, name="Fridge", reading_kind="temp", r
 source, secret = ingest.source_create(owner=owner, name="Bench", rate_limit="1000000000/60")
 ingest.source_link_thing(source=source, twin=kettle, external_id="k")
 ingest.source_link_thing(source=source, twin=fridge, external_id="f")
-print(source.public_id, secret, kettle.pk)
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.contrib.sessions.backends.db import SessionStore
+session = SessionStore()
+session[SESSION_KEY] = str(owner.pk)
+session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
+session.create()
+print(source.public_id, secret, kettle.pk, kettle.slug, settings.SESSION_COOKIE_NAME, session.session_key)
 """
 
 WRK_SCRIPT = """
@@ -144,14 +157,15 @@ def copy_floor(dsn: str, twin_id: int) -> float:
 
     now = datetime.now(UTC)
     rows = [
-        (twin_id, "temp", 20 + (i % 97) / 10, "°C", now - timedelta(seconds=i), "api", "", now)
+        (twin_id, "temp", 20 + (i % 97) / 10, "°C", now - timedelta(seconds=i), "api", "", now, False, "", "")
         for i in range(COPY_ROWS)
     ]
     with psycopg.connect(dsn) as conn:
         started = time.perf_counter()
         with conn.cursor() as cursor:
             with cursor.copy(
-                "COPY twins_reading (twin_id, kind, value, unit, time, source, note, created_at) FROM STDIN"
+                "COPY twins_reading (twin_id, kind, value, unit, time, source, note, created_at, device_signed,"
+                " device_key, signature) FROM STDIN"
             ) as copy:
                 for row in rows:
                     copy.write_row(row)
@@ -249,6 +263,55 @@ def single_load(port: int, public_id: str, requests_file: Path) -> dict[str, flo
     }
 
 
+def push_latency(port: int, ws_port: int, public_id: str, secret: str, slug: str, cookie: str) -> dict[str, float]:
+    """Send→push latency over PUSHES webhooks, one at a time, with the private page's socket open."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+
+    async def run() -> list[float]:
+        latencies = []
+        url = f"ws://127.0.0.1:{ws_port}/ws/twins/{slug}/"
+        headers = {"Cookie": cookie}
+        async with connect(url, additional_headers=headers, origin=f"http://127.0.0.1:{ws_port}") as ws:
+            await asyncio.sleep(0.3)
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+            for n in range(PUSHES):
+                value = 1000 + n
+                body = json.dumps({"thing": "k", "value": value}).encode()
+                headers = webhooks.headers_for(secret, f"push-{n}", int(time.time()), body)
+                headers["Content-Type"] = "application/json"
+                started = time.perf_counter()
+                # The POST runs in a thread so the push can arrive before the response does.
+                post = asyncio.to_thread(_post, conn, public_id, body, headers)
+                task = asyncio.ensure_future(post)
+                while True:
+                    event = json.loads(await asyncio.wait_for(ws.recv(), timeout=10))
+                    if event.get("kind") == "reading" and event["reading"]["value"] == value:
+                        break
+                latencies.append((time.perf_counter() - started) * 1000)
+                status = await task
+                if status != 200:
+                    raise SystemExit(f"push webhook answered {status}")
+                await asyncio.sleep(0.01)
+            conn.close()
+        return latencies
+
+    latencies = sorted(asyncio.run(run()))
+    return {
+        "p50": latencies[len(latencies) // 2],
+        "p95": latencies[int(len(latencies) * 0.95) - 1],
+        "count": len(latencies),
+    }
+
+
+def _post(conn: http.client.HTTPConnection, public_id: str, body: bytes, headers: dict[str, str]) -> int:
+    conn.request("POST", f"/hooks/{public_id}", body=body, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    return response.status
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -256,6 +319,7 @@ def main() -> int:
     user = os.environ.get("PGUSER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
     dsn = PG.format(user=user, db=db)
     port = free_port()
+    ws_port = free_port()
     env = {
         **os.environ,
         "DEBUG": "0",
@@ -272,7 +336,7 @@ def main() -> int:
     }
     env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
     psql(f"CREATE DATABASE {db}")
-    server = None
+    server = daphne = None
     try:
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         seeded = subprocess.run(
@@ -283,7 +347,7 @@ def main() -> int:
             capture_output=True,
             text=True,
         )
-        public_id, secret, twin_id = seeded.stdout.strip().splitlines()[-1].split()
+        public_id, secret, twin_id, slug, cookie_name, session_key = seeded.stdout.strip().splitlines()[-1].split()
 
         copy_rps = copy_floor(dsn.replace("postgres://", "postgresql://"), int(twin_id))
 
@@ -294,19 +358,32 @@ def main() -> int:
         )
         wait_for(f"http://127.0.0.1:{port}/healthz")
 
+        daphne = subprocess.Popen(
+            [str(Path(PYTHON).parent / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "config.asgi:application"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for(f"http://127.0.0.1:{ws_port}/healthz")
+
         batch_rps, batch_total = batch_load(port, public_id, secret)
+        push = push_latency(port, ws_port, public_id, secret, slug, f"{cookie_name}={session_key}")
 
         with tempfile.TemporaryDirectory() as tmp:
             requests_file = Path(tmp) / "requests.tsv"
             single_requests_file(requests_file, secret, SINGLE_REQUESTS)
             single = single_load(port, public_id, requests_file)
     finally:
-        if server is not None:
+        for process in (server, daphne):
+            if process is None:
+                continue
             try:
-                os.killpg(server.pid, signal.SIGTERM)
-                server.wait(timeout=15)
+                os.killpg(process.pid, signal.SIGTERM)
+                process.wait(timeout=15)
             except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(server.pid, signal.SIGKILL)
+                os.killpg(process.pid, signal.SIGKILL)
         psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     out = io.StringIO()
@@ -316,10 +393,17 @@ def main() -> int:
         f"  webhook batches      {batch_rps:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per message,"
         f" {batch_total} stored)\n"
     )
-    out.write(f"  ratio batch / COPY   {batch_rps / copy_rps:10.2f}\n")
+    out.write(
+        f"  ratio batch / COPY   {batch_rps / copy_rps:10.2f}  (target >= 0.5; {batch_rps / 20000:.2f}x the 20,000/s)\n"
+    )
     out.write(
         f"  single webhooks      {single['rps']:10.0f} requests/s  (wrk -c{CONNECTIONS}, p50 {single['p50']:.2f} ms,"
         f" p99 {single['p99']:.2f} ms, {single['total']} requests)\n"
+    )
+    out.write(f"  ratio single / target {single['rps'] / 1000:9.2f}  (target >= 1,000 requests/s)\n")
+    out.write(
+        f"  webhook -> push      p50 {push['p50']:.1f} ms, p95 {push['p95']:.1f} ms  ({push['count']} pushes, Daphne +"
+        f" Redis channel layer; target p95 <= 50 ms: {push['p95'] / 50:.2f}x)\n"
     )
     if single["total"] > SINGLE_REQUESTS:
         out.write("  (more requests than pre-signed messages: some were replays; raise BENCH_SINGLE_REQUESTS)\n")
