@@ -31,7 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 import paho.mqtt.client as paho
 from django.core.exceptions import ImproperlyConfigured
-from django.db import InterfaceError, OperationalError, close_old_connections
+from django.db import InterfaceError, OperationalError, close_old_connections, connections
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
@@ -196,6 +196,19 @@ class Bridge:
         return client
 
     def run(self) -> None:
+        try:
+            self._run()
+        finally:
+            # An unexpected error ends the process (its supervisor restarts it); unacknowledged messages stay with
+            # the broker either way.
+            if self.connected.is_set():
+                self._client.disconnect()
+            self.connected.clear()
+            # The connection belongs to this thread: close it here, or it stays open after the thread is gone.
+            connections.close_all()
+            log.info("mqtt: bridge stopped")
+
+    def _run(self) -> None:
         connect_backoff = self.min_backoff
         self._db_backoff = self.min_backoff
         while not self.stop.is_set():
@@ -219,8 +232,6 @@ class Bridge:
             else:
                 log.warning("mqtt: connection to %s:%s lost; reconnecting", *self._where())
                 self.stop.wait(self.min_backoff)
-        close_old_connections()
-        log.info("mqtt: bridge stopped")
 
     def _where(self) -> tuple[str, int]:
         return self.broker.host, self.broker.port
