@@ -14,11 +14,15 @@ Events are small JSON objects, sent to the browser as they are (the consumer add
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from typing import Any
 
 from asgiref.sync import async_to_sync
-from channels.layers import get_channel_layer
+from channels import DEFAULT_CHANNEL_LAYER
+from channels.layers import channel_layers, get_channel_layer
 from django.db import transaction
 
 log = logging.getLogger(__name__)
@@ -27,6 +31,9 @@ log = logging.getLogger(__name__)
 # slug get the same code, so a closed socket does not tell whether a thing exists.
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_NOT_FOUND = 4404
+
+# How long a request waits for its push to reach the channel layer before logging and moving on.
+PUSH_TIMEOUT = 2.0
 
 # Kinds that change the inbox badge: every open page of the owner hears them, not only the thing's own page.
 BADGE_KINDS = frozenset({"message", "scan"})
@@ -83,10 +90,52 @@ def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
     if twin_id is not None:
         sends.insert(0, (twin_group(twin_id), {**envelope, "group": "twin"}))
     try:
-        # One async_to_sync for both groups: each call from a plain thread costs an event loop.
-        async_to_sync(_group_send)(layer, sends)
+        if _needs_own_loop(layer):
+            # A network layer (Redis) keeps its connection pool per event loop: async_to_sync would make a new
+            # loop, hence a new connection, for every push. One long-lived loop per process, with its own layer
+            # instance (so nobody else's flush or close touches its pool), keeps one pool.
+            loop, push_layer = _push_loop(layer)
+            future = asyncio.run_coroutine_threadsafe(_group_send(push_layer, sends), loop)
+            future.result(timeout=PUSH_TIMEOUT)
+        else:
+            # In-memory layer (one process): its queues belong to the consumers' loop; async_to_sync is cheap here.
+            async_to_sync(_group_send)(layer, sends)
     except Exception:  # a dead channel layer must never fail the request that already committed
         log.exception("live push failed for twin %s", twin_id)
+
+
+def _needs_own_loop(layer) -> bool:
+    from channels.layers import InMemoryChannelLayer
+
+    if isinstance(layer, InMemoryChannelLayer):
+        return False
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return True
+    # Called from inside an event loop's thread (an async consumer's sync_to_async worker does not count).
+    return False
+
+
+_loop: asyncio.AbstractEventLoop | None = None
+_loop_pid: int | None = None
+_loop_layer: tuple[int, Any] | None = None
+_loop_lock = threading.Lock()
+
+
+def _push_loop(layer) -> tuple[asyncio.AbstractEventLoop, Any]:
+    """This process's push loop and layer, started on first use (after a gunicorn fork each worker starts its own;
+    a settings change that replaces the channel layer gets a new push layer)."""
+    global _loop, _loop_pid, _loop_layer
+    with _loop_lock:
+        if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
+            _loop = asyncio.new_event_loop()
+            _loop_pid = os.getpid()
+            _loop_layer = None
+            threading.Thread(target=_loop.run_forever, name="live-push", daemon=True).start()
+        if _loop_layer is None or _loop_layer[0] != id(layer):
+            _loop_layer = (id(layer), channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))
+        return _loop, _loop_layer[1]
 
 
 def broadcast_after_commit(*, owner_id: int, event: dict[str, Any], twin_id: int | None = None) -> None:
