@@ -1,0 +1,152 @@
+"""Helpers for HTTP benchmarks: a throwaway PostgreSQL database, production-like settings, servers run in their
+own process groups, and wrk on loopback. Not a benchmark itself (run_all.py skips files starting with "_")."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+BIN = Path(PYTHON).parent
+PG = os.environ.get("BENCH_PG", "postgres://{user}@127.0.0.1:5432/{db}")
+REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def pg_user() -> str:
+    return os.environ.get("PGUSER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
+
+
+def psql(sql: str, db: str = "postgres") -> str:
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-d", db, "-qAtc", sql], check=True, capture_output=True, text=True
+    ).stdout.strip()
+
+
+def production_env(*, db: str, port: int, **extra: str) -> dict[str, str]:
+    """Settings as in production (DEBUG off, PostgreSQL, Redis), on loopback without TLS."""
+    env = {
+        **os.environ,
+        "DEBUG": "0",
+        "SECRET_KEY": base64.urlsafe_b64encode(os.urandom(40)).decode(),
+        "KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
+        "SITE_URL": f"http://bench.localhost:{port}",
+        "ALLOWED_HOSTS": "127.0.0.1,bench.localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "STATIC_MANIFEST": "0",
+        "BENCH_ENDPOINTS": "1",
+        "DATABASE_URL": PG.format(user=pg_user(), db=db),
+        "REDIS_URL": REDIS,
+        "LOG_LEVEL": "WARNING",
+        "DJANGO_SETTINGS_MODULE": "config.settings",
+        **extra,
+    }
+    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+    return env
+
+
+def manage(env: dict[str, str], *args: str) -> str:
+    return subprocess.run(
+        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
+    ).stdout
+
+
+def serve(command: list[str], env: dict[str, str]) -> subprocess.Popen:
+    """Start a process in its own group (so stop() reaches its workers too); its stderr goes to a temporary file
+    (a pipe nobody reads would block a chatty process)."""
+    log = tempfile.TemporaryFile()
+    process = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+    )
+    process.log = log  # type: ignore[attr-defined]
+    return process
+
+
+def log_tail(process: subprocess.Popen, size: int = 3000) -> str:
+    log = process.log  # type: ignore[attr-defined]
+    log.seek(0)
+    return log.read().decode(errors="replace")[-size:]
+
+
+def stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        try:
+            os.killpg(process.pid, signal.SIGTERM)
+            process.wait(timeout=15)
+        except ProcessLookupError:
+            pass
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
+    process.log.close()  # type: ignore[attr-defined]
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise SystemExit(f"server exited with {process.returncode}:\n{log_tail(process)}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise SystemExit(f"server did not answer {url} within {timeout:.0f} s")
+
+
+def get(url: str) -> bytes:
+    with urllib.request.urlopen(url, timeout=10) as response:
+        if response.status != 200:
+            raise SystemExit(f"{url} answered {response.status}")
+        return response.read()
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 2) -> dict[str, float]:
+    """One wrk run; requests/s, p50/p99 in ms, and the number of completed requests."""
+    out = subprocess.run(
+        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency", url],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=seconds + 30,
+    ).stdout
+    if "Non-2xx" in out:
+        raise SystemExit(f"wrk saw non-2xx responses from {url}:\n{out}")
+
+    def latency(pct: str) -> float:
+        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
+        return float(value) * _UNITS[unit]
+
+    return {
+        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
+        "p50": latency("50"),
+        "p99": latency("99"),
+        "requests": int(re.search(r"^\s+(\d+) requests in", out, re.M).group(1)),
+        "errors": sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", out)),
+    }
+
+
+def load_average() -> float:
+    try:
+        return float(Path("/proc/loadavg").read_text().split()[0])
+    except OSError:
+        return 0.0
