@@ -274,9 +274,18 @@ def twin_deactivate(*, twin: Twin) -> Twin:
         signer = owner_signing_key(key)
     except SelfHeldKeyRequired:
         raise ValidationError("Your keys are self-held: deactivation needs your signature (not offered yet).") from None
-    history_append(twin=twin, kind=HistoryEntry.Kind.DEACTIVATED, content={"reason": "deactivated by the owner"})
+    final = history_append(
+        twin=twin, kind=HistoryEntry.Kind.DEACTIVATED, content={"reason": "deactivated by the owner"}
+    )
+    # versionTime has whole seconds: date the deactivation strictly after the final history entry, or that entry
+    # would fall after the end of the twin key's validity and the chain would no longer verify.
+    after = max(final.time.replace(microsecond=0), state.latest.time) + timedelta(seconds=1)
     entry = webvh.sign_entry(
-        webvh.build_entry(state, params={"updateKeys": [signer.multibase], "nextKeyHashes": [], "deactivated": True}),
+        webvh.build_entry(
+            state,
+            params={"updateKeys": [signer.multibase], "nextKeyHashes": [], "deactivated": True},
+            version_time=after,
+        ),
         signer,
     )
     log_append(twin, state, [entry])
