@@ -18,19 +18,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from config.forms import apply_errors
 from ingest import devices, selectors, services
 from ingest import mapping as payload_mapping
 from ingest.forms import LinkForm, RotateForm, SourceCreateForm, SourceForm
 from ingest.models import DeviceKey, Source
 from twins import selectors as twin_selectors
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _hook_url(request: HttpRequest, source: Source) -> str:
@@ -75,7 +68,7 @@ def source_create(request: HttpRequest) -> HttpResponse:
         try:
             source, secret = services.source_create(owner=request.user, name=form.cleaned_data["name"])
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             return _secret_page(request, source, secret, rotated=False)
     return render(request, "ingest/create.html", {"form": form}, status=400 if form.errors else 200)
@@ -91,7 +84,7 @@ def source_detail(request: HttpRequest, source_id: str) -> HttpResponse:
         try:
             services.validate_mapping(mapping)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             if request.POST.get("action") == "save":
                 try:
@@ -102,7 +95,7 @@ def source_detail(request: HttpRequest, source_id: str) -> HttpResponse:
                         rate_limit=form.cleaned_data["rate_limit"],
                     )
                 except ValidationError as exc:
-                    _apply_errors(form, exc)
+                    apply_errors(form, exc)
                 else:
                     messages.success(request, "Source saved.")
                     return redirect("source", source_id=source.public_id)
@@ -131,7 +124,7 @@ def source_link(request: HttpRequest, source_id: str) -> HttpResponse:
                 source=source, twin=form.cleaned_data["twin"], external_id=form.cleaned_data["external_id"]
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, f"{form.cleaned_data['twin'].name} now takes readings from {source.name}.")
             return redirect("source", source_id=source.public_id)
@@ -161,7 +154,7 @@ def source_rotate(request: HttpRequest, source_id: str) -> HttpResponse:
                 source=source, overlap=timedelta(hours=form.cleaned_data["overlap_hours"])
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             return _secret_page(request, source, secret, rotated=True)
     return render(request, "ingest/rotate_error.html", {"source": source, "rotate_form": form}, status=400)

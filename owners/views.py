@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
 from config.errors import error_response
+from config.forms import apply_errors
 from config.ratelimit import client_id, hit
 from owners import selectors, services
 from owners.forms import ContactCardForm, SignupForm
@@ -133,8 +134,7 @@ def key_self_held(request: HttpRequest) -> HttpResponse:
                 next_hash=form.cleaned_data["next_key_hash"],
             )
         except ValidationError as exc:
-            for field, errors in exc.message_dict.items():
-                form.add_error(field if field in form.fields else None, errors)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Your own keys are registered. Transfers now need your signature.")
             return redirect("owner-keys")

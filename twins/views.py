@@ -11,20 +11,13 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from config.errors import error_response
+from config.forms import apply_errors
 from owners.recent_auth import recent_login_required
 from twins import selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
 from twins.models import Twin
 
 CARDS_PER_PAGE = 24
-
-
-def _apply_errors(form, exc: ValidationError) -> None:
-    if hasattr(exc, "error_dict"):
-        for field, errors in exc.message_dict.items():
-            form.add_error(field if field in form.fields else None, errors)
-    else:
-        form.add_error(None, exc.messages)
 
 
 def _render(request: HttpRequest, template: str, context: dict, form=None) -> HttpResponse:
@@ -53,7 +46,7 @@ def thing_create(request: HttpRequest) -> HttpResponse:
         try:
             twin = services.twin_create(owner=request.user, **data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, f"{twin.name} added. Attach a tag so you can scan it.")
             return redirect("thing", slug=twin.slug)
@@ -87,7 +80,7 @@ def _edit_twin(request: HttpRequest, slug: str, form_class, template: str, done:
         try:
             services.twin_update(twin=twin, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, done)
             return redirect("thing", slug=twin.slug)
@@ -177,7 +170,7 @@ def reading_create(request: HttpRequest, slug: str) -> HttpResponse:
                 twin=twin, value=form.cleaned_data["value"], note=form.cleaned_data["note"], source=source
             )
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, f"Saved {form.cleaned_data['value'].strip()} {twin.reading_unit}".strip() + ".")
             return redirect("thing", slug=twin.slug)
@@ -192,7 +185,7 @@ def note_create(request: HttpRequest, slug: str) -> HttpResponse:
         try:
             services.note_create(twin=twin, **form.cleaned_data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Note added.")
             return redirect("thing", slug=twin.slug)
@@ -211,7 +204,7 @@ def note_edit(request: HttpRequest, slug: str, note_id: int) -> HttpResponse:
         try:
             services.note_update(note=note, **data)
         except ValidationError as exc:
-            _apply_errors(form, exc)
+            apply_errors(form, exc)
         else:
             messages.success(request, "Note saved.")
             return redirect("thing", slug=twin.slug)
