@@ -44,6 +44,19 @@ PHONE = {
 }
 
 
+def log_in(page, site: str, username: str) -> None:
+    """Sign in through the real login form and land on the cards page."""
+    from playwright.sync_api import expect
+
+    from tests.conftest import PASSWORD
+
+    page.goto(f"{site}/login/")
+    page.get_by_label("Username").fill(username)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_role("heading", name="Your things")).to_be_visible()
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
     if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):

@@ -25,7 +25,7 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 from rest_framework.authtoken.models import Token
 
-from tests.conftest import PASSWORD
+from tests.browser.conftest import log_in
 from twins import services
 from twins.models import Reading
 
@@ -77,14 +77,6 @@ def asgi_url() -> Iterator[str]:
 def asgi_site(asgi_url, transactional_db) -> str:
     """The Daphne URL for one test. Transactional: the server's threads must see what the test writes."""
     return asgi_url
-
-
-def log_in(page: Page, site: str, username: str) -> None:
-    page.goto(f"{site}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Your things")).to_be_visible()
 
 
 def post_reading(site: str, owner, slug: str, payload: dict) -> dict:

@@ -6,10 +6,9 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, BrowserContext, expect
 
-from tests.browser.conftest import PHONE
-from tests.conftest import PASSWORD
+from tests.browser.conftest import PHONE, log_in
 from twins.models import Reading, TransferOffer, Twin
 
 pytestmark = pytest.mark.browser
@@ -21,14 +20,6 @@ def phone(browser: Browser) -> BrowserContext:
     context.set_default_timeout(10_000)
     context.set_default_navigation_timeout(15_000)
     return context
-
-
-def log_in(page: Page, site: str, username: str) -> None:
-    page.goto(f"{site}/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page.get_by_role("heading", name="Your things")).to_be_visible()
 
 
 def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Browser, site: str, alice, bob):
