@@ -192,6 +192,7 @@ class Bridge:
         if self.broker.username is not None:
             client.username_pw_set(self.broker.username, self.broker.password)
         client.on_connect = self._on_connect
+        client.on_subscribe = self._on_subscribe
         client.on_message = self._on_message
         return client
 
@@ -277,6 +278,13 @@ class Bridge:
         )
         # Subscribing again on a resumed session is harmless, and recreates a session the broker has lost.
         client.subscribe(TOPIC_FILTER, qos=1)
+
+    def _on_subscribe(self, client, userdata, mid, reason_codes, properties) -> None:
+        # Ready only once the broker confirmed the subscription: on a new session, a message published before the
+        # SUBACK has no subscriber to go to.
+        if any(code.is_failure for code in reason_codes):
+            log.error("mqtt: broker refused the subscription to %s: %s", TOPIC_FILTER, reason_codes)
+            return
         self.connected.set()
 
     def _on_message(self, client, userdata, message: paho.MQTTMessage) -> None:
