@@ -1,13 +1,15 @@
 """Ingestion benchmark: signed webhook batches and single readings, against a raw COPY of the same rows.
 
 Starts the app as in production (PostgreSQL, Redis, DEBUG off, gunicorn sync workers) on loopback, seeds one
-owner with two things and a source feeding both, then in one run:
+owner with 50 things and a source feeding them all, then in one run:
 
 1. the COPY floor: psycopg COPY of the same rows (twin, kind, value, unit, time, source) into twins_reading;
 2. batch ingestion: signed Standard Webhooks messages of 1,000 readings each (two things per batch, so two
    history entries per message), posted by a few client threads over keep-alive connections; readings/s;
 3. single readings: wrk replaying pre-signed one-reading messages (each a distinct webhook-id with a fresh
-   timestamp, so every request verifies, dedupes and stores); requests/s;
+   timestamp, so every request verifies, dedupes and stores); requests/s. The messages name one of 50 things of
+   the source in turn (a fleet; BENCH_SPREAD), then in a second run only the same two things, whose two twin row
+   locks (held from the history append to COMMIT) serialize the requests;
 4. push latency: Daphne serves config.asgi for WebSockets (Redis channel layer, as in production); a client
    holds the thing's private-page socket open (signed in by session cookie) while single signed webhooks are
    posted one at a time to gunicorn; p50/p95 from sending the webhook to receiving its push.
@@ -52,8 +54,11 @@ COPY_ROWS = int(os.environ.get("BENCH_COPY_ROWS", "200000"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "150000"))
 PUSHES = int(os.environ.get("BENCH_PUSHES", "300"))
+# Single webhooks name one of this many things of the source (a fleet), and in a second run only two things.
+SPREAD = int(os.environ.get("BENCH_SPREAD", "50"))
 
 SEED = """
+SPREAD = {spread}
 from owners.models import Owner
 from ingest import services as ingest
 from twins import services
@@ -63,6 +68,9 @@ fridge = services.twin_create(owner=owner, name="Fridge", reading_kind="temp", r
 source, secret = ingest.source_create(owner=owner, name="Bench", rate_limit="1000000000/60")
 ingest.source_link_thing(source=source, twin=kettle, external_id="k")
 ingest.source_link_thing(source=source, twin=fridge, external_id="f")
+for n in range(2, SPREAD):
+    twin = services.twin_create(owner=owner, name=f"Meter {n}", reading_kind="temp", reading_unit="°C")
+    ingest.source_link_thing(source=source, twin=twin, external_id=f"t{n}")
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
 from django.contrib.sessions.backends.db import SessionStore
@@ -212,12 +220,18 @@ def batch_load(port: int, public_id: str, secret: str) -> tuple[float, int]:
     return sum(counts) / elapsed, sum(counts)
 
 
-def single_requests_file(path: Path, secret: str, count: int) -> None:
+def thing_of(n: int, spread: int) -> str:
+    """External id of the thing message `n` names: k, f, t2 … t<spread-1> in turn."""
+    index = n % spread
+    return "k" if index == 1 else "f" if index == 0 else f"t{index}"
+
+
+def single_requests_file(path: Path, secret: str, count: int, spread: int, prefix: str) -> None:
     now = int(time.time())
     with path.open("w") as out:
         for n in range(count):
-            body = json.dumps({"thing": "k" if n % 2 else "f", "value": 20 + (n % 97) / 10})
-            msg_id = f"single-{n}"
+            body = json.dumps({"thing": thing_of(n, spread), "value": 20 + (n % 97) / 10})
+            msg_id = f"{prefix}-{n}"
             signature = webhooks.sign(secret, msg_id, now, body.encode())
             out.write(f"{msg_id}\t{now}\t{signature}\t{body}\n")
 
@@ -340,7 +354,7 @@ def main() -> int:
     try:
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         seeded = subprocess.run(
-            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED],
+            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED.format(spread=SPREAD)],
             cwd=ROOT,
             env=env,
             check=True,
@@ -373,8 +387,10 @@ def main() -> int:
 
         with tempfile.TemporaryDirectory() as tmp:
             requests_file = Path(tmp) / "requests.tsv"
-            single_requests_file(requests_file, secret, SINGLE_REQUESTS)
+            single_requests_file(requests_file, secret, SINGLE_REQUESTS, SPREAD, "single")
             single = single_load(port, public_id, requests_file)
+            single_requests_file(requests_file, secret, SINGLE_REQUESTS, 2, "single2")
+            single_two = single_load(port, public_id, requests_file)
     finally:
         for process in (server, daphne):
             if process is None:
@@ -401,6 +417,11 @@ def main() -> int:
         f" p99 {single['p99']:.2f} ms, {single['total']} requests)\n"
     )
     out.write(f"  ratio single / target {single['rps'] / 1000:9.2f}  (target >= 1,000 requests/s)\n")
+    out.write(
+        f"  (single webhooks spread over {SPREAD} things of the source; all to the same 2 things, where requests"
+        f" queue on 2 twin row locks: {single_two['rps']:.0f} requests/s, p50 {single_two['p50']:.2f} ms,"
+        f" p99 {single_two['p99']:.2f} ms)\n"
+    )
     out.write(
         f"  webhook -> push      p50 {push['p50']:.1f} ms, p95 {push['p95']:.1f} ms  ({push['count']} pushes, Daphne +"
         f" Redis channel layer; target p95 <= 50 ms: {push['p95'] / 50:.2f}x)\n"

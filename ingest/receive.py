@@ -24,7 +24,7 @@ from django.db import InterfaceError, OperationalError
 from config.ratelimit import hit
 from ingest import mapping as payload_mapping
 from ingest.models import Source
-from ingest.services import delivery_replay, delivery_store, resolve_readings
+from ingest.services import delivery_replay, delivery_store, resolve_readings, source_with_things
 from ssi import vault, webhooks
 from twins.history import TwinDeactivated
 
@@ -68,10 +68,11 @@ def database_unavailable() -> Answer:
 
 
 def find_source(public_id: str) -> Source | None:
-    """The source a hook URL or an MQTT topic names; None if unknown. May raise the database's errors."""
+    """The source a hook URL or an MQTT topic names, with its things (one query); None if unknown. May raise the
+    database's errors. Read fresh for every message: a rotated secret or a deleted source takes effect at once."""
     if not public_id or len(public_id) > MAX_SOURCE_ID:
         return None
-    return Source.objects.filter(public_id=public_id).first()
+    return source_with_things(public_id)
 
 
 def receive_message(*, source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer:

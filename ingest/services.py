@@ -8,7 +8,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.ratelimit import Limit
@@ -17,6 +17,7 @@ from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, clean_m
 from ingest.models import Delivery, Source, SourceThing
 from ssi import vault, webhooks
 from twins import services as twin_services
+from twins.history import RowPlan, select_rows
 from twins.live import broadcast_after_commit
 from twins.models import Reading, Twin
 
@@ -133,16 +134,54 @@ class Outcome:
     replayed: bool = False
 
 
+# What receiving reads of a source's things (the rest stays deferred).
+THING_FIELDS = ("id", "owner_id", "slug", "reading_kind", "reading_unit", "require_device_signature")
+SOURCE_FIELDS = tuple(f.attname for f in Source._meta.concrete_fields)
+
+
+def source_with_things(public_id: str) -> Source | None:
+    """The source and its things (only the owner's own: a link can outlive nothing else) in one query, written
+    by hand: compiling the two querysets cost more than the database answering them. The things are kept on the
+    source for :func:`resolve_readings` of this message only."""
+    source_plan = RowPlan.of(Source, SOURCE_FIELDS, "s")
+    twin_plan = RowPlan.of(Twin, THING_FIELDS, "t")
+    sql = (
+        f"SELECT {source_plan.columns}, l.external_id, {twin_plan.columns}"  # noqa: S608 (names from metadata)
+        f" FROM {Source._meta.db_table} s"
+        f" LEFT JOIN ({SourceThing._meta.db_table} l JOIN {Twin._meta.db_table} t ON t.id = l.twin_id)"
+        "   ON l.source_id = s.id AND t.owner_id = s.owner_id"
+        " WHERE s.public_id = %s ORDER BY l.id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [public_id])
+        rows = cursor.fetchall()
+    if not rows:
+        return None
+    source = source_plan.instance(rows[0])
+    links = []
+    width = source_plan.width
+    for row in rows:
+        if row[width + 1] is None:  # no linked thing
+            continue
+        links.append((row[width] or "", twin_plan.instance(row, width + 1)))
+    source._prefetched_things = links
+    return source
+
+
 def _things(source: Source) -> tuple[dict[str, Twin], dict[str, Twin], list[Twin]]:
     """The source's things by external id and by slug (only the owner's own: a link can outlive nothing else)."""
+    links = getattr(source, "_prefetched_things", None)
+    if links is None:
+        query = SourceThing.objects.filter(source=source, twin__owner_id=source.owner_id).select_related("twin")
+        links = [(link.external_id, link.twin) for link in query]
     by_external: dict[str, Twin] = {}
     by_slug: dict[str, Twin] = {}
     twins = []
-    for link in SourceThing.objects.filter(source=source, twin__owner_id=source.owner_id).select_related("twin"):
-        twins.append(link.twin)
-        by_slug[link.twin.slug] = link.twin
-        if link.external_id:
-            by_external[link.external_id] = link.twin
+    for external_id, twin in links:
+        twins.append(twin)
+        by_slug[twin.slug] = twin
+        if external_id:
+            by_external[external_id] = twin
     return by_external, by_slug, twins
 
 
@@ -186,7 +225,13 @@ def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list
     body = {"stored": count, "webhook_id": webhook_id}
     try:
         with transaction.atomic():
-            Delivery.objects.create(source=source, webhook_id=webhook_id, status=200, response=body)
+            if not _delivery_insert(source, webhook_id, body):
+                # Stored meanwhile by a concurrent delivery of the same message, which has committed (the insert
+                # waited for it): nothing was written in this transaction; answer with its response.
+                first = delivery_replay(source=source, webhook_id=webhook_id)
+                if first is None:
+                    raise IntegrityError("delivery conflict without a first delivery")
+                return first
             # Twin row locks in primary-key order, so two batches naming the same twins cannot deadlock.
             for twin in sorted(readings, key=lambda twin: twin.pk):
                 stored, latest = twin_services.readings_store(twin=twin, readings=readings[twin])
@@ -219,10 +264,28 @@ def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list
     return Outcome(200, body)
 
 
+_INSERT_DELIVERY = (
+    f"INSERT INTO {Delivery._meta.db_table} (source_id, webhook_id, status, response, created_at)"  # noqa: S608
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING id"
+)
+_WHERE_DELIVERY = "WHERE source_id = %s AND webhook_id = %s"
+
+
+def _delivery_insert(source: Source, webhook_id: str, body: dict[str, Any]) -> bool:
+    """Insert the Delivery row; False if the unique (source, webhook_id) constraint says this message is stored
+    already. On PostgreSQL a concurrent uncommitted insert of the same message makes this wait for its outcome,
+    as the plain INSERT did; the constraint stays the arbiter."""
+    response = Delivery._meta.get_field("response").get_db_prep_save(body, connection)
+    with connection.cursor() as cursor:
+        created = connection.ops.adapt_datetimefield_value(timezone.now())
+        cursor.execute(_INSERT_DELIVERY, [source.pk, webhook_id, 200, response, created])
+        return cursor.fetchone() is not None
+
+
 def delivery_replay(*, source: Source, webhook_id: str) -> Outcome | None:
     """The first answer to this message, if it was already stored."""
-    first = Delivery.objects.filter(source=source, webhook_id=webhook_id).only("status", "response").first()
-    return Outcome(first.status, first.response, replayed=True) if first else None
+    rows = select_rows(Delivery, ("id", "status", "response"), _WHERE_DELIVERY, [source.pk, webhook_id])
+    return Outcome(rows[0].status, rows[0].response, replayed=True) if rows else None
 
 
 def deliveries_prune(*, older_than: timedelta) -> int:

@@ -32,7 +32,7 @@ log = logging.getLogger(__name__)
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_NOT_FOUND = 4404
 
-# How long a request waits for its push to reach the channel layer before logging and moving on.
+# How long a push may take to reach the channel layer before it is logged and dropped.
 PUSH_TIMEOUT = 2.0
 
 # Kinds that change the inbox badge: every open page of the owner hears them, not only the thing's own page.
@@ -79,6 +79,22 @@ async def _group_send(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
         await layer.group_send(group, message)
 
 
+_order: asyncio.Lock | None = None
+
+
+async def _group_send_in_order(layer, sends: list[tuple[str, dict[str, Any]]], twin_id: int | None) -> None:
+    """On the push loop: one push at a time, in the order they were handed over (asyncio.Lock is FIFO), each
+    given at most PUSH_TIMEOUT."""
+    global _order
+    if _order is None:
+        _order = asyncio.Lock()
+    async with _order:
+        try:
+            await asyncio.wait_for(_group_send(layer, sends), PUSH_TIMEOUT)
+        except Exception:  # a dead channel layer must never fail anything; the change has committed
+            log.exception("live push failed for twin %s", twin_id)
+
+
 def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
     layer = get_channel_layer()
     if layer is None:
@@ -94,9 +110,9 @@ def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
             # A network layer (Redis) keeps its connection pool per event loop: async_to_sync would make a new
             # loop, hence a new connection, for every push. One long-lived loop per process, with its own layer
             # instance (so nobody else's flush or close touches its pool), keeps one pool.
+            # The request does not wait for the push: it is handed to the loop, which sends pushes in order.
             loop, push_layer = _push_loop(layer)
-            future = asyncio.run_coroutine_threadsafe(_group_send(push_layer, sends), loop)
-            future.result(timeout=PUSH_TIMEOUT)
+            asyncio.run_coroutine_threadsafe(_group_send_in_order(push_layer, sends, twin_id), loop)
         else:
             # In-memory layer (one process): its queues belong to the consumers' loop; async_to_sync is cheap here.
             async_to_sync(_group_send)(layer, sends)
@@ -126,12 +142,13 @@ _loop_lock = threading.Lock()
 def _push_loop(layer) -> tuple[asyncio.AbstractEventLoop, Any]:
     """This process's push loop and layer, started on first use (after a gunicorn fork each worker starts its own;
     a settings change that replaces the channel layer gets a new push layer)."""
-    global _loop, _loop_pid, _loop_layer
+    global _loop, _loop_pid, _loop_layer, _order
     with _loop_lock:
         if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
             _loop = asyncio.new_event_loop()
             _loop_pid = os.getpid()
             _loop_layer = None
+            _order = None
             threading.Thread(target=_loop.run_forever, name="live-push", daemon=True).start()
         if _loop_layer is None or _loop_layer[0] != id(layer):
             _loop_layer = (id(layer), channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))

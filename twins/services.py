@@ -14,7 +14,7 @@ from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
-from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
+from twins.history import TwinDeactivated, history_append, history_redact, lock_twin, lock_twin_for_append
 from twins.identity import twin_identity_create
 from twins.live import broadcast_after_commit, note_event, reading_event
 from twins.models import HistoryEntry, JournalNote, Reading, Twin
@@ -369,7 +369,7 @@ def readings_store(*, twin: Twin, readings: list[Reading]) -> tuple[list[Reading
     """
     if not readings:
         return [], None
-    locked = lock_twin(twin)
+    locked = lock_twin_for_append(twin)
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
     _insert_readings(twin, readings)
@@ -382,14 +382,25 @@ def readings_store(*, twin: Twin, readings: list[Reading]) -> tuple[list[Reading
     history_append(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id, locked=True)
     newest = max((r for r in readings if r.kind == twin.reading_kind), key=lambda r: r.time, default=None)
     moved = 0
-    if newest is not None:
+    if newest is not None and connection.vendor == "postgresql":
         # The conditional UPDATE of reading_add: a late batch of older readings never moves "latest" backwards.
+        with connection.cursor() as cursor:
+            cursor.execute(_UPDATE_LATEST, [newest.value, newest.unit, newest.time, twin.pk, newest.time])
+            moved = cursor.rowcount
+    elif newest is not None:
         moved = (
             Twin.objects.filter(pk=twin.pk)
             .filter(Q(latest_at__isnull=True) | Q(latest_at__lte=newest.time))
             .update(latest_value=newest.value, latest_unit=newest.unit, latest_at=newest.time)
         )
     return readings, newest if moved else None
+
+
+# The same statement as the queryset UPDATE above, without compiling it on every message.
+_UPDATE_LATEST = (
+    f"UPDATE {Twin._meta.db_table} SET latest_value = %s, latest_unit = %s, latest_at = %s"  # noqa: S608
+    " WHERE id = %s AND (latest_at IS NULL OR latest_at <= %s)"
+)
 
 
 _INSERT_READINGS = """
