@@ -354,7 +354,7 @@ def main() -> int:
     try:
         subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
         seeded = subprocess.run(
-            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED.format(spread=SPREAD)],
+            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED.replace("{spread}", str(SPREAD))],
             cwd=ROOT,
             env=env,
             check=True,
