@@ -13,7 +13,7 @@ from django.db import transaction
 from django.tasks import task
 
 from tags.models import Scan, Tag
-from twins.history import history_append
+from twins.history import history_append, history_append_many, lock_twin
 from twins.models import HistoryEntry, Twin
 
 _PENDING_KEY = "tags:scan-history-pending:{}"
@@ -27,14 +27,22 @@ def tag_history(*, tag: Tag, twin: Twin, action: str) -> None:
 @transaction.atomic
 def scans_to_history(*, twin: Twin) -> int:
     """Append one history entry per scan not yet in the history, oldest first. Returns how many."""
+    # The twin's lock first: a worker task and a transfer's catch-up must not both append the same scans.
+    locked = lock_twin(twin)
+    if locked.deactivated_at is not None:
+        return 0  # its history is closed; the scans stay in the scan log
     pending = list(Scan.objects.filter(twin=twin, in_history=False).select_related("tag").order_by("time", "id"))
-    for scan in pending:
-        history_append(
-            twin=twin,
-            kind=HistoryEntry.Kind.SCAN,
-            content={"scan": scan.pk, "tag": scan.tag.code, "by_owner": scan.by_owner, "time": scan.time.isoformat()},
-            ref_id=scan.pk,
-        )
+    history_append_many(
+        twin=twin,
+        items=[
+            (
+                HistoryEntry.Kind.SCAN,
+                {"scan": scan.pk, "tag": scan.tag.code, "by_owner": scan.by_owner, "time": scan.time.isoformat()},
+                scan.pk,
+            )
+            for scan in pending
+        ],
+    )
     if pending:
         Scan.objects.filter(pk__in=[scan.pk for scan in pending]).update(in_history=True)
     return len(pending)
