@@ -49,6 +49,7 @@ INSTALLED_APPS = [
     "twins",
     "tags",
     "ingest",
+    "didcomm",
 ]
 
 MIDDLEWARE = [

@@ -12,6 +12,7 @@ urlpatterns = [
     path("", include("twins.urls")),
     path("", include("tags.urls")),
     path("", include("ingest.urls")),
+    path("", include("didcomm.owner_urls")),
     path("api/", include("config.api_urls")),
 ]
 
