@@ -25,7 +25,9 @@ Despite its ``enc`` label, DIDComm v1 content encryption on the wire is
 ChaCha20-Poly1305 IETF with a 12-byte nonce (libsodium
 ``crypto_aead_chacha20poly1305_ietf``), not XChaCha20 with a 24-byte one:
 ACA-Py (askar ``KeyAlg.C20P``) packs that way and rejects a 24-byte ``iv``
-("Invalid encryption nonce"). We follow the wire; the interop tests pin it.
+("Invalid encryption nonce"). We write what ACA-Py reads; the interop tests pin
+it. We read both: a 24-byte ``iv`` (XChaCha20-Poly1305, as RFC 0019 and the
+older indy-sdk agents write it) is decrypted as such.
 
 This module and :mod:`ssi.keys` are the only ones in ssi that call PyNaCl.
 """
@@ -53,6 +55,7 @@ ANONCRYPT = "Anoncrypt"
 
 CEK_BYTES = nacl.bindings.crypto_aead_chacha20poly1305_ietf_KEYBYTES  # 32
 IV_BYTES = nacl.bindings.crypto_aead_chacha20poly1305_ietf_NPUBBYTES  # 12
+XIV_BYTES = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_NPUBBYTES  # 24
 TAG_BYTES = nacl.bindings.crypto_aead_chacha20poly1305_ietf_ABYTES  # 16
 BOX_NONCE_BYTES = nacl.bindings.crypto_box_NONCEBYTES  # 24
 _BOXED_CEK_BYTES = CEK_BYTES + nacl.bindings.crypto_box_ZEROBYTES - nacl.bindings.crypto_box_BOXZEROBYTES  # 48
@@ -214,8 +217,10 @@ def unpack(envelope: bytes, *, my_keys: Mapping[str, SigningKey]) -> Unpacked:
     iv = _b64(outer["iv"], "iv")
     ciphertext = _b64(outer["ciphertext"], "ciphertext")
     tag = _b64(outer["tag"], "tag")
-    if len(iv) != IV_BYTES:
-        raise EnvelopeError(f"iv must be {IV_BYTES} bytes")
+    # A 12-byte iv is ChaCha20-Poly1305 IETF (what ACA-Py/askar send); a 24-byte one is XChaCha20-Poly1305 IETF,
+    # as RFC 0019 and the older indy-sdk agents write it. Both are read; we write the former (see above).
+    if len(iv) not in (IV_BYTES, XIV_BYTES):
+        raise EnvelopeError(f"iv must be {IV_BYTES} or {XIV_BYTES} bytes")
     if len(tag) != TAG_BYTES:
         raise EnvelopeError(f"tag must be {TAG_BYTES} bytes")
 
@@ -281,9 +286,12 @@ def unpack(envelope: bytes, *, my_keys: Mapping[str, SigningKey]) -> Unpacked:
             cek = nacl.bindings.crypto_box_seal_open(encrypted_key, my_pk, my_sk)
         if len(cek) != CEK_BYTES:
             raise EnvelopeError(f"content key must be {CEK_BYTES} bytes")
-        message = nacl.bindings.crypto_aead_chacha20poly1305_ietf_decrypt(
-            ciphertext + tag, protected.encode("ascii"), iv, cek
+        decrypt = (
+            nacl.bindings.crypto_aead_chacha20poly1305_ietf_decrypt
+            if len(iv) == IV_BYTES
+            else nacl.bindings.crypto_aead_xchacha20poly1305_ietf_decrypt
         )
+        message = decrypt(ciphertext + tag, protected.encode("ascii"), iv, cek)
     except (nacl.exceptions.CryptoError, nacl.exceptions.TypeError, nacl.exceptions.ValueError):
         raise EnvelopeError("envelope does not decrypt (altered, or not for this key)") from None
     return Unpacked(message, kid, sender_verkey)

@@ -421,3 +421,20 @@ def test_mutations_raise_only_envelope_error(case: tuple[bytes, bytes]) -> None:
 def test_arbitrary_bytes_raise_only_envelope_error(data: bytes) -> None:
     with pytest.raises(EnvelopeError):
         unpack(data, my_keys=mine(BOB))
+
+
+
+def test_unpack_also_reads_xchacha20_with_a_24_byte_iv_as_rfc_0019_and_indy_agents_write_it():
+    outer, header = parts(anoncrypt(BOB))
+    x25519 = BOB.to_x25519()
+    cek = nacl.bindings.crypto_box_seal_open(
+        unb64(header["recipients"][0]["encrypted_key"]), x25519.public_key.raw, x25519.raw
+    )
+    iv = os.urandom(24)
+    sealed = nacl.bindings.crypto_aead_xchacha20poly1305_ietf_encrypt(MESSAGE, outer["protected"].encode(), iv, cek)
+    outer.update(iv=b64(iv), ciphertext=b64(sealed[:-16]), tag=b64(sealed[-16:]))
+    result = unpack(json.dumps(outer).encode(), my_keys={verkey(BOB): BOB})
+    assert result.message == MESSAGE and result.sender_verkey is None
+    outer["tag"] = flip(outer["tag"])
+    with pytest.raises(EnvelopeError):
+        unpack(json.dumps(outer).encode(), my_keys={verkey(BOB): BOB})
