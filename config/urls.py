@@ -14,6 +14,8 @@ urlpatterns = [
     path("", include("ingest.urls")),
     path("", include("didcomm.owner_urls")),
     path("api/", include("config.api_urls")),
+    # The DIDComm inbound endpoint answers any agent (the envelope is the authentication).
+    path("didcomm/", include("didcomm.urls")),
 ]
 
 if settings.BENCH_ENDPOINTS:

@@ -77,6 +77,7 @@ PUBLIC = {
     "api/schema/",
     "api/docs/",
     "bench/constant",  # only with BENCH_ENDPOINTS
+    "didcomm/",  # DIDComm inbound: any agent; the envelope is the authentication
 }
 # Tag routes answer whoever holds the sticker; a twin's DID log and verify page answer anyone with its DID;
 # a transfer offer answers any signed-in account holding its link (tests/twins/test_transfer.py checks that

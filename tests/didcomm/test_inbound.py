@@ -18,7 +18,7 @@ from ssi.keys import SigningKey
 from ssi.multibase import b58encode
 from twins.identity import agent_key
 
-pytestmark = [pytest.mark.django_db, pytest.mark.urls("tests.didcomm.urls")]
+pytestmark = pytest.mark.django_db
 
 URL = "/didcomm/"
 
