@@ -52,16 +52,6 @@ ERRORS = {
 }
 
 
-def reading_list_filtered(*, twin: Twin, kind: str = "", since=None, until=None):
-    """Readings of one (already access-checked) twin, newest first, within [since, until)."""
-    qs = selectors.reading_list(twin=twin, kind=kind or None)
-    if since is not None:
-        qs = qs.filter(time__gte=since)
-    if until is not None:
-        qs = qs.filter(time__lt=until)
-    return qs.order_by("-time", "-id")
-
-
 # --- Things -------------------------------------------------------------------------------------------------
 
 
@@ -395,7 +385,7 @@ class ReadingListApi(APIView):
         return paginated_response(
             request=request,
             view=self,
-            queryset=reading_list_filtered(
+            queryset=selectors.reading_list(
                 twin=twin, kind=data.get("kind", ""), since=data.get("since"), until=data.get("until")
             ),
             serializer_class=ReadingOutputSerializer,

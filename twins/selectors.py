@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 from django.db.models import Count, Q, QuerySet
 from django.http import Http404
@@ -41,9 +42,18 @@ def twin_get(*, viewer, slug: str) -> Twin:
         raise Http404("No such thing.") from None
 
 
-def reading_list(*, twin: Twin, kind: str | None = None) -> QuerySet[Reading]:
+def reading_list(
+    *, twin: Twin, kind: str | None = None, since: datetime | None = None, until: datetime | None = None
+) -> QuerySet[Reading]:
+    """Readings of one (already access-checked) twin, newest first, optionally of one kind within [since, until)."""
     qs = Reading.objects.filter(twin=twin)
-    return qs.filter(kind=kind) if kind else qs
+    if kind:
+        qs = qs.filter(kind=kind)
+    if since is not None:
+        qs = qs.filter(time__gte=since)
+    if until is not None:
+        qs = qs.filter(time__lt=until)
+    return qs.order_by("-time", "-id")
 
 
 def chart_points(*, twin: Twin, limit: int = 500) -> list[dict]:
