@@ -56,3 +56,41 @@ def acapy_python() -> str:
 def acapy_envelope(acapy_python: str) -> Callable[[list[dict]], list[dict]]:
     """Run envelope ops with ACA-Py's own pack_message/unpack_message."""
     return lambda ops: run_acapy_envelope(acapy_python, ops)
+
+
+# -- a live ACA-Py agent ----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def acapy_webhooks():
+    from .acapy_live import WebhookListener
+
+    listener = WebhookListener().start()
+    yield listener
+    listener.stop()
+
+
+@pytest.fixture(scope="session")
+def acapy_agent(acapy_python: str, acapy_webhooks, tmp_path_factory):
+    """A real ACA-Py agent on loopback for the whole session (auto-accepting invitations and requests).
+
+    If it cannot start, the test fails with the tail of its log; a failing test that used it gets the tail
+    as a report section (see pytest_runtest_makereport below).
+    """
+    from .acapy_live import AcaPyAgent
+
+    agent = AcaPyAgent(
+        python=acapy_python, workdir=tmp_path_factory.mktemp("acapy"), webhook_url=acapy_webhooks.url
+    ).start()
+    yield agent
+    agent.stop()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    if report.failed and "acapy_agent" in getattr(item, "fixturenames", ()):
+        agent = getattr(item, "funcargs", {}).get("acapy_agent")
+        if agent is not None:
+            report.sections.append(("ACA-Py log (tail)", agent.log_tail()))
+    return report
