@@ -12,6 +12,7 @@ from typing import Any
 
 from django.utils import timezone
 
+from didcomm import didexchange
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 
 DIDCOMM_PREFIX = "https://didcomm.org/"
@@ -22,6 +23,8 @@ PING = "trust_ping/1.0/ping"
 PING_RESPONSE = "trust_ping/1.0/ping_response"
 BASIC_MESSAGE = "basicmessage/1.0/message"
 PROBLEM_REPORT = "report-problem/1.0/problem-report"
+# RFC 0023 DID Exchange; the key covers 1.0 and 1.1 (RFC 0003: same major version).
+DIDEXCHANGE_REQUEST = "didexchange/1.0/request"
 
 
 @dataclass(frozen=True)
@@ -115,11 +118,61 @@ def problem_report_received(ctx: Context) -> None:
     return None
 
 
+def didexchange_request(ctx: Context) -> dict[str, Any] | None:
+    """RFC 0023 request, as responder: verify it, learn the requester's DID, move the invitation's connection
+    to ``requested``. (The response comes next.)
+
+    The request answers one of our invitations (``~thread.pthid``), still unused; the requester's DID is a
+    did:peer:2/4 that resolves from itself, or comes with a signed ``did_doc~attach`` that must verify; and
+    the envelope's sender key must be a key of that DID, so the DID belongs to whoever sent the request.
+    """
+    message = ctx.message
+    thread = ctx.body.get("~thread")
+    pthid = thread.get("pthid") if isinstance(thread, dict) else None
+    if ctx.connection is not None:
+        return _didexchange_problem(message, "request_not_accepted", "a connection with this key already exists")
+    connection = (
+        Connection.objects.select_for_update()
+        .filter(twin=message.twin, invitation_id=pthid, state=Connection.State.INVITED)
+        .first()
+        if isinstance(pthid, str) and pthid
+        else None
+    )
+    if connection is None:
+        return _didexchange_problem(message, "request_not_accepted", "no open invitation of ours has this pthid")
+    label = ctx.body.get("label", "")
+    if not isinstance(label, str):
+        return _didexchange_problem(message, "request_processing_error", "label must be a string")
+    try:
+        their = didexchange.resolve_request_did(ctx.body)
+    except didexchange.ExchangeError as exc:
+        return _didexchange_problem(message, "request_processing_error", str(exc))
+    if not message.sender_verkey or message.sender_verkey not in their.verkeys:
+        return _didexchange_problem(
+            message, "request_processing_error", "the request was not sent (Authcrypt) with a key of its did"
+        )
+    connection.state = Connection.State.REQUESTED
+    connection.their_did = their.did
+    connection.their_label = label[:255]
+    connection.their_verkey = message.sender_verkey
+    connection.their_endpoint = their.endpoint
+    connection.save(update_fields=["state", "their_did", "their_label", "their_verkey", "their_endpoint", "updated_at"])
+    message.connection = connection
+    message.save(update_fields=["connection"])
+    return None
+
+
+def _didexchange_problem(message: InboundMessage, code: str, explanation: str) -> dict[str, Any]:
+    """RFC 0023 errors: a problem report on the exchange's thread (the request's ``@id``)."""
+    return problem_report(thid=message.message_id, code=code, explanation=explanation)
+
+
 HANDLERS: dict[str, Handler] = {
     PING: trust_ping,
     PING_RESPONSE: trust_ping_response,
     BASIC_MESSAGE: basic_message,
     PROBLEM_REPORT: problem_report_received,
+    DIDEXCHANGE_REQUEST: didexchange_request,
 }
 
 

@@ -42,11 +42,18 @@ def recipient_key_ensure(*, twin: Twin) -> str:
 
 
 @transaction.atomic
-def invitation_create(*, twin: Twin) -> Connection:
+def invitation_create(
+    *, twin: Twin, handshake_protocols: tuple[str, ...] = (oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10)
+) -> Connection:
     """An RFC 0434 1.1 invitation naming the twin's agent key, and the connection it will become."""
     key = agent_key(twin)
     recipient_key_ensure(twin=twin)
-    message = oob.build_invitation(label=twin.name, recipient_key=key.verify_key, service_endpoint=endpoint_url())
+    message = oob.build_invitation(
+        label=twin.name,
+        recipient_key=key.verify_key,
+        service_endpoint=endpoint_url(),
+        handshake_protocols=handshake_protocols,
+    )
     return Connection.objects.create(
         twin=twin,
         state=Connection.State.INVITED,

@@ -1,17 +1,21 @@
 """A real ACA-Py agent on loopback (see acapy_live.py) against Thingstead's DIDComm pieces.
 
 ACA-Py invites: its out-of-band invitation parses with ssi.oob and its key resolves with ssi.didkey.
-Thingstead invites: ACA-Py accepts the twin's invitation and its DID Exchange request reaches POST /didcomm/ as an
-envelope our code opens and stores.
+Thingstead invites: ACA-Py accepts the twin's invitation (DID Exchange 1.1 and 1.0) and its request reaches
+POST /didcomm/ as an envelope our code opens; the request's DID (did:peer:4 long form, or an unqualified DID with a
+signed did_doc~attach) is verified and the connection moves to ``requested``. Altered copies of ACA-Py's real
+requests are refused with RFC 0023 problem reports.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import time
 
 import pytest
 
-from didcomm import services
+from didcomm import didexchange, handlers, services
 from didcomm.models import InboundMessage
 from ssi import oob
 from ssi.didkey import verify_key_from_did_key
@@ -61,29 +65,120 @@ def test_acapy_invitation_parses_with_ssi_oob(acapy_agent, protocol):
     assert oob.parse_invitation(created["invitation"]) == invitation
 
 
-def test_acapy_accepts_our_invitation_and_its_didexchange_request_reaches_us(
-    transactional_db, live_server, settings, grinder, acapy_agent, acapy_webhooks
-):
-    settings.SITE_URL = live_server.url
-    connection = services.invitation_create(twin=grinder)
+def _request_from_acapy(acapy_agent, grinder, live_url: str, protocols: tuple[str, ...]):
+    """Have ACA-Py accept a fresh invitation of the twin's; return (connection, invitation, stored request)."""
+    connection = services.invitation_create(twin=grinder, handshake_protocols=protocols)
     invitation = oob.parse_url(connection.invitation_url)
-    assert invitation.services[0].service_endpoint == f"{live_server.url}/didcomm/"
-
+    assert invitation.services[0].service_endpoint == f"{live_url}/didcomm/"
     record = acapy_agent.admin(
         "POST", "/out-of-band/receive-invitation?auto_accept=true", invitation.message, timeout=20
     )
     assert record.get("state") != "abandoned", record
 
-    request = wait_until(lambda: InboundMessage.objects.filter(twin=grinder, type__in=DIDEXCHANGE_REQUESTS).first())
-    assert request is not None, (
-        f"no DID Exchange request arrived; got {list(InboundMessage.objects.values_list('type', flat=True))}"
-    )
+    def arrived():
+        for message in InboundMessage.objects.filter(twin=grinder, type__in=DIDEXCHANGE_REQUESTS):
+            if message.body.get("~thread", {}).get("pthid") == invitation.id:
+                return message
+        return None
+
+    request = wait_until(arrived)
+    assert request is not None, f"no DID Exchange request arrived; got {list(InboundMessage.objects.values('type'))}"
+    # The row can be seen before the endpoint's transaction ends (SQLite's shared cache): wait for the handler's
+    # outcome, the request joined to its connection or answered with a problem report.
+    stored = InboundMessage.objects.filter(pk=request.pk)
+    assert wait_until(lambda: stored.filter(connection__isnull=False).exists() or request.replies.exists())
+    request.refresh_from_db()
+    return connection, invitation, request
+
+
+@pytest.mark.parametrize(
+    ("protocols", "version"),
+    [((oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10), "1.1"), ((oob.DIDEXCHANGE_10,), "1.0")],
+)
+def test_acapy_accepts_our_invitation_and_its_didexchange_request_is_verified(
+    transactional_db, live_server, settings, grinder, acapy_agent, acapy_webhooks, protocols, version
+):
+    settings.SITE_URL = live_server.url
+    connection, invitation, request = _request_from_acapy(acapy_agent, grinder, live_server.url, protocols)
+
+    assert request.type == f"https://didcomm.org/didexchange/{version}/request"
     # Opened by ssi.envelope with the twin's invitation key: Authcrypt from ACA-Py's new key for us.
     assert request.sender_verkey
     assert request.body["label"] == "acapy-test"
-    thread = request.body["~thread"]
-    assert thread["pthid"] == invitation.id
-    assert "did" in request.body
+    assert request.body["~thread"]["pthid"] == invitation.id
+    assert not request.replies.exists()  # verified: no problem report (and no response yet)
+
+    connection.refresh_from_db()
+    assert connection.state == connection.State.REQUESTED
+    assert request.connection_id == connection.pk
+    assert connection.their_label == "acapy-test"
+    assert connection.their_verkey == request.sender_verkey
+    assert connection.their_endpoint == acapy_agent.endpoint
+    assert connection.their_did == request.body["did"]
+    if version == "1.1":
+        assert connection.their_did.startswith("did:peer:4")
+        assert ":" in connection.their_did.removeprefix("did:peer:4")  # the long form
+    else:
+        assert "did_doc~attach" in request.body
     # ACA-Py's side of it: a connection to us, request sent.
     event = acapy_webhooks.webhooks.wait_for("connections", invitation_msg_id=invitation.id, rfc23_state="request-sent")
     assert event["their_label"] == grinder.name
+
+
+def _copy(body: dict) -> dict:
+    return json.loads(json.dumps(body))
+
+
+def test_tampered_or_misbound_acapy_requests_are_refused(transactional_db, live_server, settings, grinder, acapy_agent):
+    """ACA-Py's real 1.0 and 1.1 requests, altered: each refusal is a problem report, the connection stays invited."""
+    settings.SITE_URL = live_server.url
+    _, _, request_10 = _request_from_acapy(acapy_agent, grinder, live_server.url, (oob.DIDEXCHANGE_10,))
+    _, _, request_11 = _request_from_acapy(acapy_agent, grinder, live_server.url, (oob.DIDEXCHANGE_11,))
+    body_10, body_11 = request_10.body, request_11.body
+    assert didexchange.resolve_request_did(body_10).verkeys == (request_10.sender_verkey,)
+    assert didexchange.resolve_request_did(body_11).verkeys == (request_11.sender_verkey,)
+
+    # 1.0: a flipped byte in the signed DID document, in the signature, or a document for another DID.
+    attach = body_10["did_doc~attach"]["data"]
+    doc = json.loads(base64.b64decode(attach["base64"]))
+    tampered = _copy(body_10)
+    doc_changed = dict(doc, service=[dict(doc["service"][0], serviceEndpoint="http://127.0.0.1:1/evil")])
+    tampered["did_doc~attach"]["data"]["base64"] = base64.b64encode(json.dumps(doc_changed).encode()).decode()
+    bad_signature = _copy(body_10)
+    sig = bad_signature["did_doc~attach"]["data"]["jws"]["signature"]
+    bad_signature["did_doc~attach"]["data"]["jws"]["signature"] = ("B" if sig[0] == "A" else "A") + sig[1:]
+    other_did = _copy(body_10)
+    other_did["did"] = "7W3Dd5NvRqZBx4ovJP4gfT"
+    unsigned = _copy(body_10)
+    del unsigned["did_doc~attach"]["data"]["jws"]
+    no_doc = _copy(body_10)
+    del no_doc["did_doc~attach"]
+    # 1.1: a did:peer:4 whose long form does not match its hash.
+    peer4 = body_11["did"]
+    wrong_hash = _copy(body_11)
+    wrong_hash["did"] = peer4[:-1] + ("a" if peer4[-1] != "a" else "b")
+    for body in (tampered, bad_signature, other_did, unsigned, no_doc, wrong_hash):
+        with pytest.raises(didexchange.ExchangeError):
+            didexchange.resolve_request_did(body)
+
+    # Through the handler: a valid DID sent with a key that is not the DID's, an unknown pthid, a reused invitation.
+    def run(body: dict, sender: str, message_id: str) -> dict | None:
+        message = InboundMessage.objects.create(
+            twin=grinder, sender_verkey=sender, message_id=message_id, type=body["@type"], body=body
+        )
+        return handlers.dispatch(handlers.Context(message=message, connection=None))
+
+    fresh = services.invitation_create(twin=grinder)
+    misbound = dict(body_11, **{"@id": "misbound", "~thread": {"thid": "misbound", "pthid": fresh.invitation_id}})
+    report = run(misbound, request_10.sender_verkey, "misbound")
+    assert report["description"]["code"] == "request_processing_error"
+    unknown = dict(body_11, **{"@id": "unknown", "~thread": {"thid": "unknown", "pthid": "no-such-invitation"}})
+    assert run(unknown, request_11.sender_verkey, "unknown")["description"]["code"] == "request_not_accepted"
+    fresh.refresh_from_db()
+    assert fresh.state == fresh.State.INVITED
+    good = dict(body_11, **{"@id": "good", "~thread": {"thid": "good", "pthid": fresh.invitation_id}})
+    assert run(good, request_11.sender_verkey, "good") is None
+    fresh.refresh_from_db()
+    assert fresh.state == fresh.State.REQUESTED
+    again = dict(good, **{"@id": "again", "~thread": {"thid": "again", "pthid": fresh.invitation_id}})
+    assert run(again, request_11.sender_verkey, "again")["description"]["code"] == "request_not_accepted"
