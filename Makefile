@@ -52,6 +52,7 @@ lint: setup-dev
 
 test: setup-dev chromium
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/pytest
 
 # Benchmarks need PostgreSQL and Redis on loopback (as in production) and wrk as the load generator.

@@ -41,21 +41,26 @@ def build_log(n: int) -> tuple[webvh.LogState, list[SigningKey]]:
             did,
             signing_keys=[agent.verify_key],
             agreement_keys=[agent.verify_key.to_x25519().multibase],
-            services=[{"id": "#didcomm", "type": "DIDCommMessaging",
-                       "serviceEndpoint": f"https://thingstead.example/didcomm/{i}"}],
+            services=[
+                {
+                    "id": "#didcomm",
+                    "type": "DIDCommMessaging",
+                    "serviceEndpoint": f"https://thingstead.example/didcomm/{i}",
+                }
+            ],
         )
 
     t0 = 1_767_225_600  # 2026-01-01
     stamp = lambda i: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t0 + 60 * i))  # noqa: E731
     tmpl = doc(webvh.make_did(webvh.SCID_PLACEHOLDER, "thingstead.example", ("twins", "bench")), 0)
-    s = webvh.create(signer=keys[0], domain="thingstead.example", path=("twins", "bench"),
-                     document=tmpl, version_time=stamp(0))
+    s = webvh.create(
+        signer=keys[0], domain="thingstead.example", path=("twins", "bench"), document=tmpl, version_time=stamp(0)
+    )
     holder = 0
     for i in range(1, n):
         nxt = (holder + 1) % 9
         if i % 10 == 0:  # ownership transfer
-            s = webvh.rotate(s, signer=keys[holder], update_keys=[keys[nxt].multibase],
-                             version_time=stamp(i))
+            s = webvh.rotate(s, signer=keys[holder], update_keys=[keys[nxt].multibase], version_time=stamp(i))
             holder = nxt
         else:
             s = webvh.update(s, signer=keys[holder], document=doc(s.did, i), version_time=stamp(i))
@@ -130,11 +135,18 @@ def main() -> None:
     schedule = history.KeySchedule.fixed([keys[9].multibase])
     jobs = [
         ("did:webvh log", args.log, lambda: webvh.verify_log(lines), floor_fn(args.log, 64)),
-        ("history chain", args.history,
-         lambda: history.verify_chain(parsed_history, schedule, scid=log.scid, assume_simple=simple),
-         floor_fn(args.history, hist_msg)),
-        ("whole bundle", args.log + args.history, lambda: bundle.verify_bundle(text),
-         floor_fn(args.log + args.history, hist_msg)),
+        (
+            "history chain",
+            args.history,
+            lambda: history.verify_chain(parsed_history, schedule, scid=log.scid, assume_simple=simple),
+            floor_fn(args.history, hist_msg),
+        ),
+        (
+            "whole bundle",
+            args.log + args.history,
+            lambda: bundle.verify_bundle(text),
+            floor_fn(args.log + args.history, hist_msg),
+        ),
     ]
     rows = [(name, n, *paired(fn, base, args.repeat)) for name, n, fn, base in jobs]
     print(f"{'what':<15}{'sigs':>7}{'ssi (s)':>10}{'floor (s)':>11}{'ratio':>8}{'us/sig over floor':>19}")
@@ -145,18 +157,30 @@ def main() -> None:
     # What bounds the did:webvh ratio: per-entry work that is not the signature.
     parsed = [jcs.loads(line) for line in lines]
     parse = best(lambda: [jcs.loads(line) for line in lines], args.repeat)
-    canon = best(lambda: [(jcs.canonicalize(e["state"], simple=f), jcs.canonicalize(e["parameters"], simple=f))
-                          for e, f in parsed], args.repeat)
-    b58 = best(lambda: [(b58decode(e["proof"][0]["proofValue"][1:]), b58decode(e["versionId"].split("-")[1]))
-                        for e, _ in parsed], args.repeat)
+    canon = best(
+        lambda: [
+            (jcs.canonicalize(e["state"], simple=f), jcs.canonicalize(e["parameters"], simple=f)) for e, f in parsed
+        ],
+        args.repeat,
+    )
+    b58 = best(
+        lambda: [
+            (b58decode(e["proof"][0]["proofValue"][1:]), b58decode(e["versionId"].split("-")[1])) for e, _ in parsed
+        ],
+        args.repeat,
+    )
     per = 1e6 / args.log
-    print(f"did:webvh per entry: JSON parse {parse * per:.0f} us, JCS of state+parameters {canon * per:.0f} us, "
-          f"base58 (proofValue + entry hash) {b58 * per:.0f} us, vs one Ed25519 verify "
-          f"{rows[0][3] * per:.0f} us: with ~{len(lines[-1]) / 1024:.1f} kB of JSON per signature, "
-          "pure-Python parsing and canonicalisation bound the ratio, not the checks.")
+    print(
+        f"did:webvh per entry: JSON parse {parse * per:.0f} us, JCS of state+parameters {canon * per:.0f} us, "
+        f"base58 (proofValue + entry hash) {b58 * per:.0f} us, vs one Ed25519 verify "
+        f"{rows[0][3] * per:.0f} us: with ~{len(lines[-1]) / 1024:.1f} kB of JSON per signature, "
+        "pure-Python parsing and canonicalisation bound the ratio, not the checks."
+    )
     hist_parse = best(lambda: jcs.loads(json.dumps(entries)), 1)
-    print(f"whole bundle includes parsing {len(text) / 1e6:.1f} MB of JSON (history part alone: "
-          f"{hist_parse:.2f} s, duplicate-key and number checks included).")
+    print(
+        f"whole bundle includes parsing {len(text) / 1e6:.1f} MB of JSON (history part alone: "
+        f"{hist_parse:.2f} s, duplicate-key and number checks included)."
+    )
 
 
 if __name__ == "__main__":

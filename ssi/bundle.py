@@ -72,9 +72,7 @@ def make_bundle(
     return bundle
 
 
-def verify_bundle(
-    data: str | bytes | Mapping[str, Any], *, now: datetime | None = None
-) -> BundleReport:
+def verify_bundle(data: str | bytes | Mapping[str, Any], *, now: datetime | None = None) -> BundleReport:
     """Verify a bundle (text or parsed); raise :class:`BundleError` on failure."""
     simple = False
     if isinstance(data, (str, bytes)):

@@ -108,9 +108,7 @@ def signing_input(entry: Mapping[str, Any]) -> bytes:
     seq = entry["seq"]
     if type(seq) is not int or not 0 < seq <= _MAX_SAFE:
         raise SSIError("seq must be a positive integer")
-    ch, key, kind, prev, time = (
-        entry["content_hash"], entry["key"], entry["kind"], entry["prev_hash"], entry["time"]
-    )
+    ch, key, kind, prev, time = (entry["content_hash"], entry["key"], entry["kind"], entry["prev_hash"], entry["time"])
     if not (type(ch) is type(key) is type(kind) is type(prev) is type(time) is str):
         raise SSIError("content_hash, key, kind, prev_hash and time must be strings")
     text = (

@@ -37,9 +37,7 @@ _MAX_SAFE = 2**53 - 1
 # differently under UTF-16 ordering, or be a lone surrogate rfc8785 rejects.
 _UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
 _UNSAFE_ESCAPE = re.compile(r"\\u[dDeEfF]")
-_fast_dumps = json.JSONEncoder(
-    sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
-).encode
+_fast_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
 class _Flags:
@@ -145,8 +143,7 @@ def loads(text: str | bytes) -> tuple[Any, bool]:
     except json.JSONDecodeError as exc:
         raise EncodingError(f"invalid JSON: {exc}") from None
     if flags.simple and (
-        ("\\u" in text and _UNSAFE_ESCAPE.search(text))
-        or (not text.isascii() and _UNSAFE_TEXT.search(text))
+        ("\\u" in text and _UNSAFE_ESCAPE.search(text)) or (not text.isascii() and _UNSAFE_TEXT.search(text))
     ):
         flags.simple = False
     return value, flags.simple

@@ -65,8 +65,9 @@ def b58decode(text: str) -> bytes:
         for i in range(head, len(stripped), _CHUNK):
             chunk = stripped[i : i + _CHUNK]
             n = n * _BIG + (
-                (((pairs[chunk[0:2]] * 3364 + pairs[chunk[2:4]]) * 3364 + pairs[chunk[4:6]]) * 3364
-                 + pairs[chunk[6:8]]) * 3364 + pairs[chunk[8:10]]
+                (((pairs[chunk[0:2]] * 3364 + pairs[chunk[2:4]]) * 3364 + pairs[chunk[4:6]]) * 3364 + pairs[chunk[6:8]])
+                * 3364
+                + pairs[chunk[8:10]]
             )
     except KeyError as exc:
         bad = next((c for c in str(exc.args[0]) if c not in _INDEX), exc.args[0])

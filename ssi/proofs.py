@@ -41,13 +41,9 @@ def now_iso() -> str:
     return datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
-def hash_data(
-    canonical_proof_config: bytes, canonical_document: bytes
-) -> bytes:
+def hash_data(canonical_proof_config: bytes, canonical_document: bytes) -> bytes:
     """§3.3.4: the 64-byte value that is signed."""
-    return hashlib.sha256(canonical_proof_config).digest() + hashlib.sha256(
-        canonical_document
-    ).digest()
+    return hashlib.sha256(canonical_proof_config).digest() + hashlib.sha256(canonical_document).digest()
 
 
 def _unsecured(document: Mapping[str, Any]) -> dict[str, Any]:
@@ -84,9 +80,7 @@ def create_proof(
     return options
 
 
-def sign_document(
-    document: Mapping[str, Any], key: SigningKey, **kwargs: Any
-) -> dict[str, Any]:
+def sign_document(document: Mapping[str, Any], key: SigningKey, **kwargs: Any) -> dict[str, Any]:
     """Return a copy of ``document`` with a single proof attached."""
     signed = _unsecured(document)
     signed["proof"] = create_proof(document, key, **kwargs)

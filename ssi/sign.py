@@ -55,7 +55,10 @@ def sign_json(
 ) -> dict[str, Any]:
     """The proof for ``document`` (or, with ``attach``, the signed document)."""
     proof = create_proof(
-        document, key, proof_purpose=purpose, created=created or document.get("versionTime"),
+        document,
+        key,
+        proof_purpose=purpose,
+        created=created or document.get("versionTime"),
         verification_method=verification_method,
     )
     if not attach:
@@ -104,8 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         if not documents or not all(isinstance(d, dict) for d in documents):
             raise SSIError("the document must be a JSON object or a list of objects")
         results = [
-            sign_json(d, key, attach=args.attach, purpose=args.purpose,
-                      created=args.created, verification_method=args.verification_method)
+            sign_json(
+                d,
+                key,
+                attach=args.attach,
+                purpose=args.purpose,
+                created=args.created,
+                verification_method=args.verification_method,
+            )
             for d in documents
         ]
         print(json.dumps(results if isinstance(document, list) else results[0], ensure_ascii=False))

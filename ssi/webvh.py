@@ -67,8 +67,7 @@ _MALFORMED = (TypeError, KeyError, AttributeError, ValueError, RecursionError)
 LOG_FILENAME = "did.jsonl"
 ENTRY_KEYS = frozenset({"versionId", "versionTime", "parameters", "state", "proof"})
 KNOWN_PARAMS = frozenset(
-    {"method", "scid", "updateKeys", "nextKeyHashes", "portable", "deactivated",
-     "witness", "watchers", "ttl"}
+    {"method", "scid", "updateKeys", "nextKeyHashes", "portable", "deactivated", "witness", "watchers", "ttl"}
 )
 
 # RFC 8785 §3.2.2.2 string form (the C json string encoder, no ASCII escaping).
@@ -186,9 +185,7 @@ def https_to_did(url: str, scid: str) -> str:
     path = segs[1:-1]
     if path == [".well-known"]:
         path = []
-    return parse_did(
-        WebvhDID(scid=scid, host=parts.hostname, port=parts.port, path=tuple(path)).did
-    ).did
+    return parse_did(WebvhDID(scid=scid, host=parts.hostname, port=parts.port, path=tuple(path)).did).did
 
 
 # ---------------------------------------------------------------------------
@@ -358,10 +355,14 @@ def _canon_entry(version_id: str, version_time: str, params_c: bytes, state_c: b
     """
     return b"".join(
         (
-            b'{"parameters":', params_c,
-            b',"state":', state_c,
-            b',"versionId":', _q(version_id).encode(),
-            b',"versionTime":', _q(version_time).encode(),
+            b'{"parameters":',
+            params_c,
+            b',"state":',
+            state_c,
+            b',"versionId":',
+            _q(version_id).encode(),
+            b',"versionTime":',
+            _q(version_time).encode(),
             b"}",
         )
     )
@@ -490,9 +491,7 @@ def _apply(prev: LogState | None, entry: Any, n: int, now: datetime, simple: boo
         merged, version = _check_entry(None, None, entry, n, now, simple)
         return LogState(scid=merged["scid"], params=merged, versions=(version,), entries=(entry,))
     merged, version = _check_entry(prev.params, prev.latest, entry, n, now, simple)
-    return replace(
-        prev, params=merged, versions=(*prev.versions, version), entries=(*prev.entries, entry)
-    )
+    return replace(prev, params=merged, versions=(*prev.versions, version), entries=(*prev.entries, entry))
 
 
 def _load_entry(line: Any, n: int) -> tuple[Any, bool]:
@@ -603,12 +602,10 @@ def document_for(
     sig_ids, ka_ids = [], []
     for i, k in enumerate(signing_keys, 1):
         mb = k if isinstance(k, str) else k.multibase
-        vms.append({"id": f"{did}#key-{i}", "type": "Multikey", "controller": did,
-                    "publicKeyMultibase": mb})
+        vms.append({"id": f"{did}#key-{i}", "type": "Multikey", "controller": did, "publicKeyMultibase": mb})
         sig_ids.append(f"{did}#key-{i}")
     for i, mb in enumerate(agreement_keys, 1):
-        vms.append({"id": f"{did}#ka-{i}", "type": "Multikey", "controller": did,
-                    "publicKeyMultibase": mb})
+        vms.append({"id": f"{did}#ka-{i}", "type": "Multikey", "controller": did, "publicKeyMultibase": mb})
         ka_ids.append(f"{did}#ka-{i}")
     if vms:
         doc["verificationMethod"] = vms
@@ -619,8 +616,7 @@ def document_for(
         doc["keyAgreement"] = ka_ids
     if services:
         doc["service"] = [
-            {**s, "id": did + s["id"] if str(s.get("id", "")).startswith("#") else s["id"]}
-            for s in services
+            {**s, "id": did + s["id"] if str(s.get("id", "")).startswith("#") else s["id"]} for s in services
         ]
     if also_known_as:
         doc["alsoKnownAs"] = list(also_known_as)
@@ -629,8 +625,11 @@ def document_for(
 
 def _sign_entry(entry: dict[str, Any], signer: SigningKey) -> dict[str, Any]:
     proof = create_proof(
-        entry, signer, verification_method=key_url(signer.verify_key),
-        created=entry["versionTime"], proof_purpose="assertionMethod",
+        entry,
+        signer,
+        verification_method=key_url(signer.verify_key),
+        created=entry["versionTime"],
+        proof_purpose="assertionMethod",
     )
     return {**entry, "proof": [proof]}
 
@@ -791,8 +790,7 @@ def rotate(
     params: dict[str, Any] = {"updateKeys": list(update_keys)}
     if next_key_hashes is not None:
         params["nextKeyHashes"] = list(next_key_hashes)
-    return update(state, signer=signer, document=document, params=params,
-                  version_time=version_time, now=now)
+    return update(state, signer=signer, document=document, params=params, version_time=version_time, now=now)
 
 
 def deactivate(
@@ -947,11 +945,13 @@ def resolve_document(state: LogState, *, version: Version | None = None) -> dict
     if "#files" not in present and f"{v.did}#files" not in present:
         services.append({"id": f"{v.did}#files", "type": "relativeRef", "serviceEndpoint": base})
     if "#whois" not in present and f"{v.did}#whois" not in present:
-        services.append({
-            "@context": "https://identity.foundation/linked-vp/contexts/v1",
-            "id": f"{v.did}#whois",
-            "type": "LinkedVerifiablePresentation",
-            "serviceEndpoint": base + "whois.vp",
-        })
+        services.append(
+            {
+                "@context": "https://identity.foundation/linked-vp/contexts/v1",
+                "id": f"{v.did}#whois",
+                "type": "LinkedVerifiablePresentation",
+                "serviceEndpoint": base + "whois.vp",
+            }
+        )
     doc["service"] = services
     return doc

@@ -192,9 +192,7 @@ def history_append_many(*, twin: Twin, items: list[tuple[str, Any, int | None]])
     for kind, content, ref_id in items:
         time = _time_after(time)
         entry = chain.append(previous, content=content, kind=str(kind), key=key, scid=scid, time=time)
-        rows.append(
-            HistoryEntry(twin=locked, seq=entry["seq"], kind=str(kind), time=time, entry=entry, ref_id=ref_id)
-        )
+        rows.append(HistoryEntry(twin=locked, seq=entry["seq"], kind=str(kind), time=time, entry=entry, ref_id=ref_id))
         previous = entry
     return HistoryEntry.objects.bulk_create(rows)
 

@@ -12,11 +12,17 @@ from ssi import didpeer
 from ssi.errors import DIDError
 from ssi.keys import SigningKey
 
-SERVICE = {"type": "DIDCommMessaging",
-           "serviceEndpoint": {"uri": "https://example.com/didcomm", "accept": ["didcomm/v2"],
-                               "routingKeys": []}}
-LEGACY = {"id": "#didcomm-0", "type": "did-communication", "priority": 0,
-          "recipientKeys": ["#key-1"], "serviceEndpoint": "https://example.com/agent"}
+SERVICE = {
+    "type": "DIDCommMessaging",
+    "serviceEndpoint": {"uri": "https://example.com/didcomm", "accept": ["didcomm/v2"], "routingKeys": []},
+}
+LEGACY = {
+    "id": "#didcomm-0",
+    "type": "did-communication",
+    "priority": 0,
+    "recipientKeys": ["#key-1"],
+    "serviceEndpoint": "https://example.com/agent",
+}
 
 
 def keys(n: int) -> tuple[str, str]:
@@ -29,8 +35,7 @@ def test_peer2_encoding_matches_did_peer_2(services):
     ed, x = keys(1)
     ours = didpeer.peer2([("V", ed), ("E", x), ("A", ed)], services)
     theirs = did_peer_2.generate(
-        [did_peer_2.KeySpec.verification(ed), did_peer_2.KeySpec.key_agreement(x),
-         did_peer_2.KeySpec.assertion(ed)],
+        [did_peer_2.KeySpec.verification(ed), did_peer_2.KeySpec.key_agreement(x), did_peer_2.KeySpec.assertion(ed)],
         copy.deepcopy(services),
     )
     assert ours == theirs
@@ -41,8 +46,8 @@ def test_peer2_resolution_matches_did_peer_2_both_ways(services):
     ed, x = keys(2)
     ours_did = didpeer.peer2([("V", ed), ("E", x)], services)
     theirs_did = did_peer_2.generate(
-        [did_peer_2.KeySpec.verification(ed), did_peer_2.KeySpec.key_agreement(x)],
-        copy.deepcopy(services))
+        [did_peer_2.KeySpec.verification(ed), did_peer_2.KeySpec.key_agreement(x)], copy.deepcopy(services)
+    )
     assert didpeer.resolve_peer2(theirs_did) == did_peer_2.resolve(ours_did)
     assert didpeer.peer2_to_peer3(ours_did) == did_peer_2.peer2to3(ours_did)
 
@@ -66,8 +71,7 @@ def _input_doc() -> dict:
         ],
         "authentication": ["#key-1"],
         "keyAgreement": ["#key-2"],
-        "service": [{"id": "#didcomm", "type": "DIDCommMessaging",
-                     "serviceEndpoint": "https://example.com/didcomm"}],
+        "service": [{"id": "#didcomm", "type": "DIDCommMessaging", "serviceEndpoint": "https://example.com/didcomm"}],
     }
 
 
@@ -84,7 +88,8 @@ def test_peer4_resolution_matches_did_peer_4_both_ways():
     assert didpeer.resolve_peer4_short(long_theirs) == did_peer_4.resolve_short(long_ours)
     short = did_peer_4.long_to_short(long_theirs)
     assert didpeer.resolve_peer4_short_from_doc(doc, short) == did_peer_4.resolve_short_from_doc(
-        copy.deepcopy(doc), short)
+        copy.deepcopy(doc), short
+    )
 
 
 def test_peer4_long_form_with_mismatched_hash_is_rejected():

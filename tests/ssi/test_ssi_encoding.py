@@ -12,9 +12,16 @@ from ssi.keys import SigningKey, VerifyKey, X25519PrivateKey
 
 @pytest.mark.parametrize(
     ("raw", "text"),
-    [(b"", ""), (b"\0", "1"), (b"\0\0\x01", "112"), (b"Hello World!", "2NEpo7TZRRrLZSi2U"),
-     (b"The quick brown fox jumps over the lazy dog.",
-      "USm3fpXnKG5EUBx2ndxBDMPVciP5hGey2Jh4NDv6gmeo1LkMeiKrLJUUBk6Z")],
+    [
+        (b"", ""),
+        (b"\0", "1"),
+        (b"\0\0\x01", "112"),
+        (b"Hello World!", "2NEpo7TZRRrLZSi2U"),
+        (
+            b"The quick brown fox jumps over the lazy dog.",
+            "USm3fpXnKG5EUBx2ndxBDMPVciP5hGey2Jh4NDv6gmeo1LkMeiKrLJUUBk6Z",
+        ),
+    ],
 )
 def test_base58btc_known_values_round_trip(raw, text):
     assert multibase.b58encode(raw) == text

@@ -423,7 +423,6 @@ def test_arbitrary_bytes_raise_only_envelope_error(data: bytes) -> None:
         unpack(data, my_keys=mine(BOB))
 
 
-
 def test_unpack_also_reads_xchacha20_with_a_24_byte_iv_as_rfc_0019_and_indy_agents_write_it():
     outer, header = parts(anoncrypt(BOB))
     x25519 = BOB.to_x25519()

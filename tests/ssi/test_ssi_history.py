@@ -20,16 +20,23 @@ def key(n: int) -> SigningKey:
 
 
 def ts(minute: int) -> str:
-    return (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)).isoformat().replace(
-        "+00:00", ".000000Z")
+    return (datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)).isoformat().replace("+00:00", ".000000Z")
 
 
 def chain(n: int, signer: SigningKey | None = None, start: int = 0) -> list[dict]:
     signer = signer or key(7)
     out: list[dict] = []
     for i in range(n):
-        out.append(history.append(out[-1] if out else None, content={"temp": 20 + i / 4, "i": i},
-                                  kind="reading", key=signer, scid=SCID, time=ts(start + i)))
+        out.append(
+            history.append(
+                out[-1] if out else None,
+                content={"temp": 20 + i / 4, "i": i},
+                kind="reading",
+                key=signer,
+                scid=SCID,
+                time=ts(start + i),
+            )
+        )
     return out
 
 
@@ -149,8 +156,7 @@ def test_chain_of_another_twin_is_rejected():
 
 def test_entry_signed_by_unknown_key_is_rejected():
     entries = chain(2)
-    entries.append(history.append(entries[-1], content=0, kind="note", key=key(8), scid=SCID,
-                                  time=ts(5)))
+    entries.append(history.append(entries[-1], content=0, kind="note", key=key(8), scid=SCID, time=ts(5)))
     with pytest.raises(HistoryError, match="not a twin key") as exc:
         history.verify_chain(entries, FIXED, scid=SCID)
     assert exc.value.seq == 3
@@ -169,23 +175,33 @@ def test_bad_signature_is_rejected():
 
 def _twin_log() -> webvh.LogState:
     """Twin DID whose agent key changes from key(7) to key(8) at transfer (day 2)."""
+
     def doc(agent: SigningKey, did: str) -> dict:
         return webvh.document_for(did, signing_keys=[agent.verify_key])
 
-    s = webvh.create(signer=key(1), domain="example.com", path=("t", "x"),
-                     document=doc(key(7), webvh.make_did(webvh.SCID_PLACEHOLDER, "example.com", ("t", "x"))),
-                     version_time="2026-01-01T00:00:00Z")
-    return webvh.rotate(s, signer=key(1), update_keys=[key(2).multibase],
-                        document=doc(key(8), s.did), version_time="2026-01-02T00:00:00Z")
+    s = webvh.create(
+        signer=key(1),
+        domain="example.com",
+        path=("t", "x"),
+        document=doc(key(7), webvh.make_did(webvh.SCID_PLACEHOLDER, "example.com", ("t", "x"))),
+        version_time="2026-01-01T00:00:00Z",
+    )
+    return webvh.rotate(
+        s,
+        signer=key(1),
+        update_keys=[key(2).multibase],
+        document=doc(key(8), s.did),
+        version_time="2026-01-02T00:00:00Z",
+    )
 
 
 def test_history_follows_twin_key_rotation_in_did_log():
     log = _twin_log()
     schedule = history.KeySchedule.from_log(log)
-    seller = history.append(None, content="made", kind="note", key=key(7), scid=log.scid,
-                            time="2026-01-01T12:00:00Z")
-    buyer = history.append(seller, content="bought", kind="transfer", key=key(8), scid=log.scid,
-                           time="2026-01-02T12:00:00Z")
+    seller = history.append(None, content="made", kind="note", key=key(7), scid=log.scid, time="2026-01-01T12:00:00Z")
+    buyer = history.append(
+        seller, content="bought", kind="transfer", key=key(8), scid=log.scid, time="2026-01-02T12:00:00Z"
+    )
     report = history.verify_chain([seller, buyer], schedule, scid=log.scid)
     assert report.keys == (key(7).multibase, key(8).multibase)
 
@@ -193,10 +209,8 @@ def test_history_follows_twin_key_rotation_in_did_log():
 def test_old_twin_key_cannot_sign_after_transfer():
     log = _twin_log()
     schedule = history.KeySchedule.from_log(log)
-    first = history.append(None, content="made", kind="note", key=key(7), scid=log.scid,
-                           time="2026-01-01T12:00:00Z")
-    stale = history.append(first, content="mine", kind="note", key=key(7), scid=log.scid,
-                           time="2026-01-02T12:00:00Z")
+    first = history.append(None, content="made", kind="note", key=key(7), scid=log.scid, time="2026-01-01T12:00:00Z")
+    stale = history.append(first, content="mine", kind="note", key=key(7), scid=log.scid, time="2026-01-02T12:00:00Z")
     with pytest.raises(HistoryError, match="not a twin key") as exc:
         history.verify_chain([first, stale], schedule, scid=log.scid)
     assert exc.value.seq == 2
@@ -204,7 +218,6 @@ def test_old_twin_key_cannot_sign_after_transfer():
 
 def test_entry_before_the_did_existed_is_rejected():
     log = _twin_log()
-    early = history.append(None, content="x", kind="note", key=key(7), scid=log.scid,
-                           time="2025-12-31T00:00:00Z")
+    early = history.append(None, content="x", kind="note", key=key(7), scid=log.scid, time="2025-12-31T00:00:00Z")
     with pytest.raises(HistoryError, match="not a twin key"):
         history.verify_chain([early], history.KeySchedule.from_log(log), scid=log.scid)

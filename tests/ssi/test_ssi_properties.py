@@ -17,8 +17,11 @@ SCID = "QmPropertyScid123456789abcdef"
 KEYS = [SigningKey.from_seed(i.to_bytes(32, "big")) for i in range(1, 8)]
 
 json_values = st.recursive(
-    st.none() | st.booleans() | st.integers(-(2**60), 2**60)
-    | st.floats(allow_nan=False, allow_infinity=False) | st.text(),
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**60), 2**60)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
     lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=6), children, max_size=4),
     max_leaves=12,
 )
@@ -46,17 +49,28 @@ def test_canonicalize_of_python_values_equals_rfc8785(value):
 
 # -- history ---------------------------------------------------------------------
 
-contents = st.one_of(st.integers(-1000, 1000), st.text(max_size=8),
-                     st.dictionaries(st.sampled_from(["t", "h", "note"]),
-                                     st.floats(-50, 50, allow_nan=False) | st.text(max_size=5),
-                                     max_size=3))
+contents = st.one_of(
+    st.integers(-1000, 1000),
+    st.text(max_size=8),
+    st.dictionaries(
+        st.sampled_from(["t", "h", "note"]), st.floats(-50, 50, allow_nan=False) | st.text(max_size=5), max_size=3
+    ),
+)
 
 
 def _history(items: list, redacted: set[int]) -> list[dict]:
     out: list[dict] = []
     for i, content in enumerate(items):
-        out.append(history.append(out[-1] if out else None, content=content, kind="reading",
-                                  key=KEYS[0], scid=SCID, time=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z"))
+        out.append(
+            history.append(
+                out[-1] if out else None,
+                content=content,
+                kind="reading",
+                key=KEYS[0],
+                scid=SCID,
+                time=f"2026-01-01T00:{i // 60:02d}:{i % 60:02d}Z",
+            )
+        )
     return [history.redact(e) if i in redacted else e for i, e in enumerate(out)]
 
 
@@ -119,9 +133,13 @@ def _log(operations: list[str]) -> webvh.LogState:
         return webvh.document_for(did, signing_keys=[KEYS[i % len(KEYS)].verify_key])
 
     holder = 0
-    s = webvh.create(signer=KEYS[0], domain="example.com", path=("t", "p"),
-                     document=doc(webvh.make_did(webvh.SCID_PLACEHOLDER, "example.com", ("t", "p")), 0),
-                     version_time="2026-01-01T00:00:00Z")
+    s = webvh.create(
+        signer=KEYS[0],
+        domain="example.com",
+        path=("t", "p"),
+        document=doc(webvh.make_did(webvh.SCID_PLACEHOLDER, "example.com", ("t", "p")), 0),
+        version_time="2026-01-01T00:00:00Z",
+    )
     pending: int | None = None  # index of the pre-committed next key
     for day, op in enumerate(operations, 2):
         when = f"2026-01-{day:02d}T00:00:00Z"
@@ -129,16 +147,22 @@ def _log(operations: list[str]) -> webvh.LogState:
         if pending is not None:
             # Pre-rotation active: only the committed key may act, and must reveal itself.
             holder, pending = pending, None
-            s = webvh.rotate(s, signer=KEYS[holder], update_keys=[KEYS[holder].multibase],
-                             next_key_hashes=[], version_time=when)
+            s = webvh.rotate(
+                s, signer=KEYS[holder], update_keys=[KEYS[holder].multibase], next_key_hashes=[], version_time=when
+            )
         elif op == "doc":
             s = webvh.update(s, signer=KEYS[holder], document=doc(s.did, day), version_time=when)
         elif op == "rotate":
             s = webvh.rotate(s, signer=KEYS[holder], update_keys=[KEYS[nxt].multibase], version_time=when)
             holder = nxt
         elif op == "prerotate":
-            s = webvh.rotate(s, signer=KEYS[holder], update_keys=[KEYS[holder].multibase],
-                             next_key_hashes=[webvh.next_key_hash(KEYS[nxt].multibase)], version_time=when)
+            s = webvh.rotate(
+                s,
+                signer=KEYS[holder],
+                update_keys=[KEYS[holder].multibase],
+                next_key_hashes=[webvh.next_key_hash(KEYS[nxt].multibase)],
+                version_time=when,
+            )
             pending = nxt
         else:
             s = webvh.update(s, signer=KEYS[holder], params={"ttl": day}, version_time=when)
@@ -197,10 +221,24 @@ def test_any_value_in_any_history_field_fails_cleanly_at_that_entry(data, value)
 def test_any_value_in_any_log_field_fails_cleanly_at_that_entry(data, value):
     entries = [json.loads(line) for line in _log(["doc", "prerotate", "ttl"]).jsonl().splitlines()]
     k = data.draw(st.integers(0, len(entries) - 1))
-    path = data.draw(st.sampled_from(
-        [("versionId",), ("versionTime",), ("parameters",), ("state",), ("proof",),
-         ("state", "id"), ("proof", 0), ("proof", 0, "proofValue"), ("proof", 0, "verificationMethod"),
-         ("parameters", "updateKeys"), ("parameters", "nextKeyHashes"), ("parameters", "method")]))
+    path = data.draw(
+        st.sampled_from(
+            [
+                ("versionId",),
+                ("versionTime",),
+                ("parameters",),
+                ("state",),
+                ("proof",),
+                ("state", "id"),
+                ("proof", 0),
+                ("proof", 0, "proofValue"),
+                ("proof", 0, "verificationMethod"),
+                ("parameters", "updateKeys"),
+                ("parameters", "nextKeyHashes"),
+                ("parameters", "method"),
+            ]
+        )
+    )
     target = entries[k]
     for step in path[:-1]:
         target = target[step]

@@ -18,8 +18,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 def run(*args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    return subprocess.run([sys.executable, "-m", "ssi.sign", *args], input=stdin,
-                          capture_output=True, text=True, env=env, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ssi.sign", *args], input=stdin, capture_output=True, text=True, env=env, timeout=60
+    )
 
 
 def test_keygen_writes_private_file_and_prints_public_key(tmp_path):
@@ -38,11 +39,14 @@ def test_owner_signs_transfer_entry_offline_and_log_accepts_it(tmp_path, capsys)
     assert sign_main(["keygen", str(keyfile)]) == 0
     owner_pub = capsys.readouterr().out.strip()
     platform = SigningKey.from_seed(b"\x05" * 32)
-    log = webvh.create(signer=platform, domain="example.com", update_keys=[owner_pub, platform.multibase],
-                       version_time="2026-01-01T00:00:00Z")
+    log = webvh.create(
+        signer=platform,
+        domain="example.com",
+        update_keys=[owner_pub, platform.multibase],
+        version_time="2026-01-01T00:00:00Z",
+    )
     buyer = SigningKey.from_seed(b"\x06" * 32)
-    unsigned = webvh.build_entry(log, params={"updateKeys": [buyer.multibase]},
-                                 version_time="2026-01-02T00:00:00Z")
+    unsigned = webvh.build_entry(log, params={"updateKeys": [buyer.multibase]}, version_time="2026-01-02T00:00:00Z")
     entry_file = tmp_path / "entry.json"
     entry_file.write_text(json.dumps(unsigned))
     result = run("sign", str(keyfile), str(entry_file), "--attach")

@@ -23,18 +23,31 @@ def key(n: int) -> SigningKey:
 
 
 def make_twin() -> tuple[webvh.LogState, list[dict]]:
-    tmpl = webvh.document_for(webvh.make_did(webvh.SCID_PLACEHOLDER, "example.com", ("t", "cow")),
-                              signing_keys=[key(7).verify_key])
-    log = webvh.create(signer=key(1), domain="example.com", path=("t", "cow"), document=tmpl,
-                       version_time="2026-01-01T00:00:00Z")
-    log = webvh.rotate(log, signer=key(1), update_keys=[key(2).multibase],
-                       document=webvh.document_for(log.did, signing_keys=[key(8).verify_key]),
-                       version_time="2026-01-03T00:00:00Z")
+    tmpl = webvh.document_for(
+        webvh.make_did(webvh.SCID_PLACEHOLDER, "example.com", ("t", "cow")), signing_keys=[key(7).verify_key]
+    )
+    log = webvh.create(
+        signer=key(1), domain="example.com", path=("t", "cow"), document=tmpl, version_time="2026-01-01T00:00:00Z"
+    )
+    log = webvh.rotate(
+        log,
+        signer=key(1),
+        update_keys=[key(2).multibase],
+        document=webvh.document_for(log.did, signing_keys=[key(8).verify_key]),
+        version_time="2026-01-03T00:00:00Z",
+    )
     entries: list[dict] = []
     for i, (signer, day) in enumerate([(key(7), 1), (key(7), 2), (key(8), 3), (key(8), 4)]):
-        entries.append(history.append(entries[-1] if entries else None, content={"n": i},
-                                      kind="reading", key=signer, scid=log.scid,
-                                      time=f"2026-01-0{day}T12:00:00.000000Z"))
+        entries.append(
+            history.append(
+                entries[-1] if entries else None,
+                content={"n": i},
+                kind="reading",
+                key=signer,
+                scid=log.scid,
+                time=f"2026-01-0{day}T12:00:00.000000Z",
+            )
+        )
     entries[1] = history.redact(entries[1])
     return log, entries
 
@@ -42,8 +55,14 @@ def make_twin() -> tuple[webvh.LogState, list[dict]]:
 def run_cli(path: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     env.pop("DJANGO_SETTINGS_MODULE", None)
-    return subprocess.run([sys.executable, "-m", "ssi.verify", str(path)], capture_output=True,
-                          text=True, env=env, cwd=path.parent, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "ssi.verify", str(path)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=path.parent,
+        timeout=60,
+    )
 
 
 def test_bundle_verifies_and_reports_counts_and_owner():
@@ -128,7 +147,8 @@ def test_ssi_imports_nothing_from_django_and_only_nacl_and_rfc8785_outside_stdli
             top = name.split(".")[0]
             assert top != "django", f"{path} imports {name}"
             assert top in sys.stdlib_module_names or top in allowed_third_party or top == "ssi", (
-                f"{path} imports {name}")
+                f"{path} imports {name}"
+            )
 
 
 def test_verify_cli_needs_only_pynacl_for_a_plain_bundle(tmp_path):

@@ -36,15 +36,20 @@ def template(agent: SigningKey, domain: str = DOMAIN, path=PATH) -> dict:
         did,
         signing_keys=[agent.verify_key],
         agreement_keys=[agent.verify_key.to_x25519().multibase],
-        services=[{"id": "#didcomm", "type": "DIDCommMessaging",
-                   "serviceEndpoint": "https://example.com:8000/didcomm"}],
+        services=[
+            {"id": "#didcomm", "type": "DIDCommMessaging", "serviceEndpoint": "https://example.com:8000/didcomm"}
+        ],
     )
 
 
 def new_log(*, portable: bool = False, next_keys: list[SigningKey] | None = None) -> webvh.LogState:
     return webvh.create(
-        signer=key(1), domain=DOMAIN, path=PATH, document=template(key(100)),
-        portable=portable, version_time=t(1),
+        signer=key(1),
+        domain=DOMAIN,
+        path=PATH,
+        document=template(key(100)),
+        portable=portable,
+        version_time=t(1),
         next_key_hashes=[webvh.next_key_hash(k.multibase) for k in next_keys] if next_keys else None,
     )
 
@@ -72,23 +77,25 @@ def scenario_create():
 
 def scenario_update():
     s = new_log()
-    return webvh.update(s, signer=key(1), document={**s.document, "alsoKnownAs": ["did:example:1"]},
-                        version_time=t(2))
+    return webvh.update(s, signer=key(1), document={**s.document, "alsoKnownAs": ["did:example:1"]}, version_time=t(2))
 
 
 def scenario_rotation():
     s = new_log()
     s = webvh.rotate(s, signer=key(1), update_keys=[key(2).multibase], version_time=t(2))
-    return webvh.update(s, signer=key(2), document=template(key(101)) | {"id": s.did},
-                        version_time=t(3))
+    return webvh.update(s, signer=key(2), document=template(key(101)) | {"id": s.did}, version_time=t(3))
 
 
 def scenario_pre_rotation():
     s = new_log(next_keys=[key(2)])
-    s = webvh.rotate(s, signer=key(2), update_keys=[key(2).multibase],
-                     next_key_hashes=[webvh.next_key_hash(key(3).multibase)], version_time=t(2))
-    return webvh.rotate(s, signer=key(3), update_keys=[key(3).multibase],
-                        next_key_hashes=[], version_time=t(3))
+    s = webvh.rotate(
+        s,
+        signer=key(2),
+        update_keys=[key(2).multibase],
+        next_key_hashes=[webvh.next_key_hash(key(3).multibase)],
+        version_time=t(2),
+    )
+    return webvh.rotate(s, signer=key(3), update_keys=[key(3).multibase], next_key_hashes=[], version_time=t(3))
 
 
 def scenario_deactivate():
@@ -101,12 +108,18 @@ def scenario_deactivate_with_pre_rotation():
 
 def scenario_portable_move():
     s = new_log(portable=True)
-    return webvh.move(s, signer=key(1), domain="other.example.org", path=("t", "x"),
-                      version_time=t(2))
+    return webvh.move(s, signer=key(1), domain="other.example.org", path=("t", "x"), version_time=t(2))
 
 
-SCENARIOS = [scenario_create, scenario_update, scenario_rotation, scenario_pre_rotation,
-             scenario_deactivate, scenario_deactivate_with_pre_rotation, scenario_portable_move]
+SCENARIOS = [
+    scenario_create,
+    scenario_update,
+    scenario_rotation,
+    scenario_pre_rotation,
+    scenario_deactivate,
+    scenario_deactivate_with_pre_rotation,
+    scenario_portable_move,
+]
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS, ids=lambda f: f.__name__)
@@ -135,9 +148,7 @@ def _suite_logs(negative: bool):
     for f in sorted((SUITE / "vectors").glob("*/*/did.jsonl")):
         case = f.parent.parent.name
         witness = "witness" in case
-        if f.read_text().strip() and case.startswith("negative") == negative and not (
-            witness and not negative
-        ):
+        if f.read_text().strip() and case.startswith("negative") == negative and not (witness and not negative):
             yield pytest.param(f, id=f"{case}/{f.parent.name}")
 
 
@@ -167,9 +178,7 @@ def test_witness_logs_are_refused_rather_than_trusted_unchecked():
             webvh.verify_jsonl(f.read_text())
 
 
-@pytest.mark.parametrize(
-    "name", ["invalid-json", "invalid-method", "invalid-scid", "missing-proof"]
-)
+@pytest.mark.parametrize("name", ["invalid-json", "invalid-method", "invalid-scid", "missing-proof"])
 def test_python_suite_invalid_logs_are_rejected(name):
     text = (SUITE / "python-logs/implementations/python/test-suite/logs" / name / "did.jsonl").read_text()
     with pytest.raises(LogError):
@@ -194,12 +203,15 @@ def test_suspicious_did_urls_are_rejected_at_parse(did):
 @pytest.mark.parametrize(
     ("did", "url"),
     [
-        ("did:webvh:QmScid123456789abcdefghijk:example.com%3A8000:twins:abc",
-         "https://example.com:8000/twins/abc/did.jsonl"),
-        ("did:webvh:QmScid123456789abcdefghijk:example.com",
-         "https://example.com/.well-known/did.jsonl"),
-        ("did:webvh:QmScid123456789abcdefghijk:thingstead.localhost%3A8000:t:x",
-         "https://thingstead.localhost:8000/t/x/did.jsonl"),
+        (
+            "did:webvh:QmScid123456789abcdefghijk:example.com%3A8000:twins:abc",
+            "https://example.com:8000/twins/abc/did.jsonl",
+        ),
+        ("did:webvh:QmScid123456789abcdefghijk:example.com", "https://example.com/.well-known/did.jsonl"),
+        (
+            "did:webvh:QmScid123456789abcdefghijk:thingstead.localhost%3A8000:t:x",
+            "https://thingstead.localhost:8000/t/x/did.jsonl",
+        ),
     ],
 )
 def test_did_maps_to_https_url_and_back(did, url):
@@ -224,8 +236,13 @@ def test_non_dns_or_non_canonical_hosts_are_rejected(did):
 
 def test_optional_also_known_as_did_web_round_trips_through_the_oracle(tmp_path):
     did = webvh.make_did(webvh.SCID_PLACEHOLDER, DOMAIN, PATH)
-    s = webvh.create(signer=key(1), domain=DOMAIN, path=PATH, version_time=t(1),
-                     document=webvh.document_for(did, also_known_as=["did:web:example.com%3A8000:twins:abc"]))
+    s = webvh.create(
+        signer=key(1),
+        domain=DOMAIN,
+        path=PATH,
+        version_time=t(1),
+        document=webvh.document_for(did, also_known_as=["did:web:example.com%3A8000:twins:abc"]),
+    )
     assert s.document["alsoKnownAs"] == [webvh.web_did(s.did)]
     oracle_accepts(s, tmp_path)
 
@@ -247,8 +264,9 @@ def test_rotation_signed_by_key_not_in_update_keys_is_rejected():
     with pytest.raises(LogError, match="not an authorised update key") as exc:
         webvh.rotate(s, signer=mallory, update_keys=[mallory.multibase], version_time=t(2))
     assert exc.value.version == 2
-    forged = webvh.sign_entry(webvh.build_entry(
-        s, params={"updateKeys": [mallory.multibase]}, version_time=t(2)), mallory)
+    forged = webvh.sign_entry(
+        webvh.build_entry(s, params={"updateKeys": [mallory.multibase]}, version_time=t(2)), mallory
+    )
     with pytest.raises(LogError) as exc:
         webvh.verify_log([*lines(s), json.dumps(forged)])
     assert exc.value.version == 2
@@ -268,15 +286,13 @@ def test_pre_rotation_key_not_committed_is_rejected_even_if_it_was_an_older_upda
         webvh.rotate(s, signer=key(1), update_keys=[key(1).multibase], version_time=t(2))
     assert exc.value.version == 2
     with pytest.raises(LogError, match="not pre-committed"):
-        webvh.rotate(s, signer=key(2), update_keys=[key(2).multibase, key(1).multibase],
-                     version_time=t(2))
+        webvh.rotate(s, signer=key(2), update_keys=[key(2).multibase, key(1).multibase], version_time=t(2))
 
 
 def test_pre_rotation_current_key_alone_cannot_append():
     s = new_log(next_keys=[key(2)])
     with pytest.raises(LogError) as exc:
-        webvh.update(s, signer=key(1), params={"updateKeys": [key(2).multibase]},
-                     version_time=t(2))
+        webvh.update(s, signer=key(1), params={"updateKeys": [key(2).multibase]}, version_time=t(2))
     assert exc.value.version == 2
 
 
@@ -289,16 +305,13 @@ def test_pre_rotation_entry_omitting_update_keys_is_rejected():
 def test_pre_rotation_consumed_by_committed_key_verifies():
     s = scenario_pre_rotation()
     assert s.update_keys == (key(3).multibase,)
-    assert [v.signers for v in s.versions] == [
-        (key(1).multibase,), (key(2).multibase,), (key(3).multibase,)]
+    assert [v.signers for v in s.versions] == [(key(1).multibase,), (key(2).multibase,), (key(3).multibase,)]
 
 
 def _four_entry_log() -> webvh.LogState:
     s = new_log(next_keys=[key(2)])
-    s = webvh.rotate(s, signer=key(2), update_keys=[key(2).multibase], next_key_hashes=[],
-                     version_time=t(2))
-    s = webvh.update(s, signer=key(2), document=template(key(101)) | {"id": s.did},
-                     version_time=t(3))
+    s = webvh.rotate(s, signer=key(2), update_keys=[key(2).multibase], next_key_hashes=[], version_time=t(2))
+    s = webvh.update(s, signer=key(2), document=template(key(101)) | {"id": s.did}, version_time=t(3))
     return webvh.update(s, signer=key(2), params={"ttl": 60}, version_time=t(4))
 
 
@@ -359,8 +372,13 @@ def test_version_time_more_than_five_minutes_ahead_is_rejected():
 
 @pytest.mark.parametrize(
     ("field", "value"),
-    [("cryptosuite", "eddsa-rdfc-2022"), ("cryptosuite", "ecdsa-jcs-2019"),
-     ("type", "Ed25519Signature2020"), ("alg", "none"), ("proofPurpose", "authentication")],
+    [
+        ("cryptosuite", "eddsa-rdfc-2022"),
+        ("cryptosuite", "ecdsa-jcs-2019"),
+        ("type", "Ed25519Signature2020"),
+        ("alg", "none"),
+        ("proofPurpose", "authentication"),
+    ],
 )
 def test_log_entry_with_disallowed_proof_is_rejected(field, value):
     s = webvh.update(new_log(), signer=key(1), version_time=t(2))
