@@ -10,6 +10,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.db import transaction
 from django.utils import timezone
 
 from didcomm import didexchange
@@ -118,6 +119,7 @@ def problem_report_received(ctx: Context) -> None:
     return None
 
 
+@transaction.atomic
 def didexchange_request(ctx: Context) -> dict[str, Any] | None:
     """RFC 0023 request, as responder: verify it, learn the requester's DID, move the invitation's connection
     to ``requested``. (The response comes next.)
