@@ -120,10 +120,25 @@ def get(url: str) -> bytes:
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
 
-def wrk(url: str, *, seconds: float, connections: int = 32, threads: int = 2) -> dict[str, float]:
-    """One wrk run; requests/s, p50/p99 in ms, and the number of completed requests."""
+def wrk(
+    url: str,
+    *,
+    seconds: float,
+    connections: int = 32,
+    threads: int = 2,
+    script: str | None = None,
+    script_args: tuple[str, ...] = (),
+) -> dict[str, float]:
+    """One wrk run (optionally with a Lua `script` and its arguments); requests/s, p50/p99 in ms, and the number
+    of completed requests."""
+    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency"]
+    if script is not None:
+        command += ["-s", script]
+    command.append(url)
+    if script_args:
+        command += ["--", *script_args]
     out = subprocess.run(
-        ["wrk", f"-t{threads}", f"-c{connections}", f"-d{round(seconds)}s", "--latency", url],
+        command,
         check=True,
         capture_output=True,
         text=True,

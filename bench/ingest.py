@@ -20,32 +20,25 @@ figure needs the `websockets` client from requirements-dev.txt).
 
 from __future__ import annotations
 
-import base64
 import http.client
 import io
 import json
 import os
-import re
 import shutil
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import urllib.request
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+import _server as srv
+
 from ssi import webhooks  # after the path insert: the bench runs as a script
 
-PYTHON = sys.executable
-PG = os.environ.get("BENCH_PG", "postgres://{user}@127.0.0.1:5432/{db}")
-REDIS = os.environ.get("BENCH_REDIS", "redis://127.0.0.1:6379/14")
 WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
 DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
 BATCH = 1000
@@ -123,28 +116,6 @@ function request()
   return requests[position]
 end
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def psql(sql: str) -> None:
-    subprocess.run(["psql", "-h", "127.0.0.1", "-d", "postgres", "-qc", sql], check=True, capture_output=True)
-
-
-def wait_for(url: str, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server did not answer {url}")
 
 
 def iso(t: datetime) -> str:
@@ -240,41 +211,15 @@ def single_load(port: int, public_id: str, requests_file: Path) -> dict[str, flo
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(WRK_SCRIPT)
     try:
-        out = subprocess.run(
-            [
-                "wrk",
-                "-t2",
-                f"-c{CONNECTIONS}",
-                f"-d{DURATION}s",
-                "--latency",
-                "-s",
-                script.name,
-                f"http://127.0.0.1:{port}/hooks/{public_id}",
-                "--",
-                str(requests_file),
-                "2",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=DURATION + 60,
-        ).stdout
+        return srv.wrk(
+            f"http://127.0.0.1:{port}/hooks/{public_id}",
+            seconds=DURATION,
+            connections=CONNECTIONS,
+            script=script.name,
+            script_args=(str(requests_file), "2"),
+        )
     finally:
         os.unlink(script.name)
-    if "Non-2xx" in out:
-        raise SystemExit(f"wrk saw non-2xx responses:\n{out}")
-
-    def latency(pct: str) -> float:
-        value, unit = re.search(rf"^\s+{pct}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M).groups()
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    total = int(re.search(r"(\d+) requests in", out).group(1))
-    return {
-        "rps": float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1)),
-        "p50": latency("50"),
-        "p99": latency("99"),
-        "total": total,
-    }
 
 
 def push_latency(port: int, ws_port: int, public_id: str, secret: str, slug: str, cookie: str) -> dict[str, float]:
@@ -330,57 +275,27 @@ def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     db = f"thingstead_bench_ingest_{os.getpid()}"
-    user = os.environ.get("PGUSER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
-    dsn = PG.format(user=user, db=db)
-    port = free_port()
-    ws_port = free_port()
-    env = {
-        **os.environ,
-        "DEBUG": "0",
-        "SECRET_KEY": base64.urlsafe_b64encode(os.urandom(40)).decode(),
-        "KEY_ENCRYPTION_KEY": base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
-        "SITE_URL": f"http://bench.localhost:{port}",
-        "ALLOWED_HOSTS": "127.0.0.1,bench.localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "STATIC_MANIFEST": "0",
-        "DATABASE_URL": dsn,
-        "REDIS_URL": REDIS,
-        "LOG_LEVEL": "WARNING",
-        "DJANGO_SETTINGS_MODULE": "config.settings",
-    }
-    env.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
-    psql(f"CREATE DATABASE {db}")
+    port = srv.free_port()
+    ws_port = srv.free_port()
+    env = srv.production_env(db=db, port=port)
+    dsn = env["DATABASE_URL"]
+    srv.psql(f"CREATE DATABASE {db}")
     server = daphne = None
     try:
-        subprocess.run([PYTHON, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
-        seeded = subprocess.run(
-            [PYTHON, "manage.py", "shell", "-v0", "-c", SEED.replace("{spread}", str(SPREAD))],
-            cwd=ROOT,
-            env=env,
-            check=True,
-            capture_output=True,
-            text=True,
-        )
-        public_id, secret, twin_id, slug, cookie_name, session_key = seeded.stdout.strip().splitlines()[-1].split()
+        srv.manage(env, "migrate", "-v0")
+        seeded = srv.manage(env, "shell", "-v0", "-c", SEED.replace("{spread}", str(SPREAD)))
+        public_id, secret, twin_id, slug, cookie_name, session_key = seeded.strip().splitlines()[-1].split()
 
         copy_rps = copy_floor(dsn.replace("postgres://", "postgresql://"), int(twin_id))
 
-        gunicorn = str(Path(PYTHON).parent / "gunicorn")
+        gunicorn = str(srv.BIN / "gunicorn")
         command = [gunicorn, "config.wsgi", "-w", WORKERS, "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
-        server = subprocess.Popen(
-            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+        server = srv.serve(command, env)
+        srv.wait_for(f"http://127.0.0.1:{port}/healthz", server)
+        daphne = srv.serve(
+            [str(srv.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "config.asgi:application"], env
         )
-        wait_for(f"http://127.0.0.1:{port}/healthz")
-
-        daphne = subprocess.Popen(
-            [str(Path(PYTHON).parent / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "config.asgi:application"],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        wait_for(f"http://127.0.0.1:{ws_port}/healthz")
+        srv.wait_for(f"http://127.0.0.1:{ws_port}/healthz", daphne)
 
         batch_rps, batch_total = batch_load(port, public_id, secret)
         push = push_latency(port, ws_port, public_id, secret, slug, f"{cookie_name}={session_key}")
@@ -393,14 +308,9 @@ def main() -> int:
             single_two = single_load(port, public_id, requests_file)
     finally:
         for process in (server, daphne):
-            if process is None:
-                continue
-            try:
-                os.killpg(process.pid, signal.SIGTERM)
-                process.wait(timeout=15)
-            except (ProcessLookupError, subprocess.TimeoutExpired):
-                os.killpg(process.pid, signal.SIGKILL)
-        psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+            if process is not None:
+                srv.stop(process)
+        srv.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     out = io.StringIO()
     out.write(f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, gunicorn {WORKERS} sync workers, {DURATION}s\n")
@@ -414,7 +324,7 @@ def main() -> int:
     )
     out.write(
         f"  single webhooks      {single['rps']:10.0f} requests/s  (wrk -c{CONNECTIONS}, p50 {single['p50']:.2f} ms,"
-        f" p99 {single['p99']:.2f} ms, {single['total']} requests)\n"
+        f" p99 {single['p99']:.2f} ms, {single['requests']} requests)\n"
     )
     out.write(f"  ratio single / target {single['rps'] / 1000:9.2f}  (target >= 1,000 requests/s)\n")
     out.write(
@@ -426,7 +336,7 @@ def main() -> int:
         f"  webhook -> push      p50 {push['p50']:.1f} ms, p95 {push['p95']:.1f} ms  ({push['count']} pushes, Daphne +"
         f" Redis channel layer; target p95 <= 50 ms: {push['p95'] / 50:.2f}x)\n"
     )
-    if single["total"] > SINGLE_REQUESTS:
+    if single["requests"] > SINGLE_REQUESTS:
         out.write("  (more requests than pre-signed messages: some were replays; raise BENCH_SINGLE_REQUESTS)\n")
     print(out.getvalue(), end="")
     return 0
