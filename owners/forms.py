@@ -23,24 +23,9 @@ class SignupForm(UserCreationForm):
 class ContactCardForm(forms.ModelForm):
     class Meta:
         model = Owner
-        fields = (
-            "contact_name",
-            "show_name",
-            "contact_email",
-            "show_email",
-            "contact_phone",
-            "show_phone",
-            "contact_message",
-            "show_message",
-        )
+        fields = Owner.CONTACT_FIELDS
         labels = {
-            "contact_name": "Name",
-            "contact_email": "Email",
-            "contact_phone": "Phone",
-            "contact_message": "Message to finders",
-            "show_name": "Show on public pages",
-            "show_email": "Show on public pages",
-            "show_phone": "Show on public pages",
-            "show_message": "Show on public pages",
+            **Owner.CONTACT_LABELS,
+            **{name: "Show on public pages" for name in Owner.CONTACT_FIELDS if name.startswith("show_")},
         }
         widgets = {"contact_message": forms.Textarea(attrs={"rows": 3})}

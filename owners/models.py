@@ -20,6 +20,24 @@ class ContactCard(models.Model):
     show_phone = models.BooleanField(default=False)
     show_message = models.BooleanField(default=False)
 
+    # Each value, then its switch: the order forms show them in. The one list the forms, services and API use.
+    CONTACT_FIELDS = (
+        "contact_name",
+        "show_name",
+        "contact_email",
+        "show_email",
+        "contact_phone",
+        "show_phone",
+        "contact_message",
+        "show_message",
+    )
+    CONTACT_LABELS = {
+        "contact_name": "Name",
+        "contact_email": "Email",
+        "contact_phone": "Phone",
+        "contact_message": "Message to finders",
+    }
+
     class Meta:
         abstract = True
 

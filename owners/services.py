@@ -17,17 +17,6 @@ from owners.models import Notification, Owner
 from owners.tasks import send_notification_email
 from twins.live import broadcast_after_commit
 
-CONTACT_FIELDS = (
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "contact_message",
-    "show_name",
-    "show_email",
-    "show_phone",
-    "show_message",
-)
-
 
 @transaction.atomic
 def owner_signup(*, username: str, email: str, password: str) -> Owner:
@@ -42,7 +31,7 @@ def owner_signup(*, username: str, email: str, password: str) -> Owner:
 
 @transaction.atomic
 def owner_update_contact(*, owner: Owner, **fields) -> Owner:
-    unknown = set(fields) - set(CONTACT_FIELDS)
+    unknown = set(fields) - set(Owner.CONTACT_FIELDS)
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
     for key, value in fields.items():

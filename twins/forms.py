@@ -60,33 +60,14 @@ class PhotoForm(forms.Form):
 class PublicSettingsForm(forms.ModelForm):
     class Meta:
         model = Twin
-        fields = (
-            "show_thing_name",
-            "show_photo",
-            "show_description",
-            "use_profile_contact",
-            "contact_name",
-            "show_name",
-            "contact_email",
-            "show_email",
-            "contact_phone",
-            "show_phone",
-            "contact_message",
-            "show_message",
-        )
+        fields = ("show_thing_name", "show_photo", "show_description", "use_profile_contact", *Twin.CONTACT_FIELDS)
         labels = {
             "show_thing_name": "Show the thing's name",
             "show_photo": "Show the photo",
             "show_description": "Show the description",
             "use_profile_contact": "Use the contact card from my profile",
-            "contact_name": "Name",
-            "contact_email": "Email",
-            "contact_phone": "Phone",
-            "contact_message": "Message to finders",
-            "show_name": "Show",
-            "show_email": "Show",
-            "show_phone": "Show",
-            "show_message": "Show",
+            **Twin.CONTACT_LABELS,
+            **{name: "Show" for name in Twin.CONTACT_FIELDS if name.startswith("show_")},
         }
         widgets = {"contact_message": forms.Textarea(attrs={"rows": 3})}
 

@@ -36,20 +36,7 @@ EDITABLE_FIELDS = {
     "reading_unit",
     "attributes",
 }
-PUBLIC_FIELDS = {
-    "use_profile_contact",
-    "contact_name",
-    "contact_email",
-    "contact_phone",
-    "contact_message",
-    "show_name",
-    "show_email",
-    "show_phone",
-    "show_message",
-    "show_thing_name",
-    "show_photo",
-    "show_description",
-}
+PUBLIC_FIELDS = {"use_profile_contact", *Twin.CONTACT_FIELDS, "show_thing_name", "show_photo", "show_description"}
 
 
 def validate_attributes(value: Any) -> dict[str, str]:
