@@ -165,16 +165,10 @@ def _b64(value: object, what: str) -> bytes:
     """Decode base64url, canonical, padded or not (older agents pad)."""
     if not isinstance(value, str):
         raise EnvelopeError(f"{what} must be a base64url string")
-    if value.endswith("="):
-        if len(value) % 4:
-            raise EnvelopeError(f"{what}: bad base64url padding")
-        value = value[:-2] if value.endswith("==") else value[:-1]
-        if not value or len(value) % 4 == 0:  # "=" only where padding belongs
-            raise EnvelopeError(f"{what}: bad base64url padding")
     try:
-        return b64url_decode(value)
-    except SSIError:
-        raise EnvelopeError(f"{what} is not base64url") from None
+        return b64url_decode(value, padded_ok=True)
+    except SSIError as exc:
+        raise EnvelopeError(f"{what}: {exc}") from None
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:

@@ -84,16 +84,22 @@ def b64url_encode(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode("ascii")
 
 
-def b64url_decode(text: str) -> bytes:
+def b64url_decode(text: str, *, padded_ok: bool = False) -> bytes:
     """Decode unpadded base64url strictly.
 
     Only the canonical spelling is accepted: base64 leaves spare bits in the
     last character, and a decoder that ignored them would let two different
     strings stand for one signature or hash (a flipped character that still
-    verifies).
+    verifies). With ``padded_ok`` (DIDComm: some agents pad) correct ``=``
+    padding is also accepted, and only where padding belongs.
     """
     if not isinstance(text, str):
         raise EncodingError("base64url input must be a string")
+    if padded_ok:
+        stripped = text.rstrip("=")
+        if stripped != text and (len(text) % 4 or len(text) - len(stripped) != -len(stripped) % 4):
+            raise EncodingError("bad base64url padding")
+        text = stripped
     try:
         raw = text.encode("ascii")
     except UnicodeEncodeError:

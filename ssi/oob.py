@@ -125,13 +125,10 @@ def invitation_url(invitation: dict[str, Any], base_url: str) -> str:
 
 def _b64url(text: str) -> bytes:
     """base64url, padded or not (agents differ)."""
-    stripped = text.rstrip("=")
-    if len(text) - len(stripped) > 2 or (text != stripped and len(text) % 4):
-        raise OOBError("oob parameter has bad base64url padding")
     try:
-        return b64url_decode(stripped)
-    except SSIError:
-        raise OOBError("oob parameter is not base64url") from None
+        return b64url_decode(text, padded_ok=True)
+    except SSIError as exc:
+        raise OOBError(f"oob parameter: {exc}") from None
 
 
 def parse_url(url: str) -> Invitation:
