@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 from django.core.cache import cache
+from django.db import connection
 from django.test import Client
 
 from owners.models import Owner
@@ -77,6 +82,32 @@ def carol_client(carol) -> Client:
 @pytest.fixture
 def anon_client() -> Client:
     return Client()
+
+
+def run_together(*jobs: Callable[[], Any]) -> list[tuple[str, Any]]:
+    """Run every job in its own thread (and database connection), released at the same instant.
+
+    Returns ("ok", result) or ("error", exception) per job, in the jobs' order.
+    """
+    barrier = threading.Barrier(len(jobs))
+    outcomes: list[tuple[str, Any]] = [("missing", None)] * len(jobs)
+
+    def worker(i: int, job: Callable[[], Any]) -> None:
+        try:
+            barrier.wait(timeout=30)
+            outcomes[i] = ("ok", job())
+        except BaseException as exc:  # reported to the test thread
+            outcomes[i] = ("error", exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
+    return outcomes
 
 
 def pytest_collection_modifyitems(config, items):

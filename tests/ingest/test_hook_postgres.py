@@ -4,10 +4,8 @@ same things in parallel neither deadlock nor lose readings."""
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import connection
@@ -15,6 +13,7 @@ from django.test import Client
 
 from ingest.models import Delivery
 from ssi import webhooks
+from tests.conftest import run_together
 from twins import services as twin_services
 from twins.models import HistoryEntry, Reading
 from twins.verification import verify_twin
@@ -26,28 +25,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="SQLite serialises writers; the race needs PostgreSQL"
     ),
 ]
-
-
-def run_together(*jobs: Callable[[], Any]) -> list[Any]:
-    barrier = threading.Barrier(len(jobs))
-    results: list[Any] = [None] * len(jobs)
-
-    def worker(i: int, job: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            results[i] = job()
-        except BaseException as exc:  # reported to the test thread
-            results[i] = exc
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return results
 
 
 def post(source, secret: str, payload: dict, msg_id: str) -> Callable[[], tuple[int, dict]]:
@@ -66,8 +43,9 @@ def post(source, secret: str, payload: dict, msg_id: str) -> Callable[[], tuple[
 def test_the_same_webhook_id_sent_at_the_same_moment_stores_once(source_and_secret, grinder):
     source, secret = source_and_secret
     payload = {"readings": [{"value": n} for n in range(50)]}
-    results = run_together(*(post(source, secret, payload, "msg_race") for _ in range(6)))
-    assert all(not isinstance(result, BaseException) for result in results), results
+    outcomes = run_together(*(post(source, secret, payload, "msg_race") for _ in range(6)))
+    assert all(kind == "ok" for kind, _ in outcomes), outcomes
+    results = [result for _, result in outcomes]
     assert [status for status, _ in results] == [200] * 6
     assert {body["stored"] for _, body in results} == {50}
     assert Reading.objects.filter(twin=grinder).count() == 50
@@ -87,8 +65,8 @@ def test_parallel_batches_for_the_same_things_all_land_without_deadlock(source_a
         things = [grinder.slug, kettle.slug] if n % 2 else [kettle.slug, grinder.slug]
         payload = {"readings": [{"thing": slug, "value": n} for slug in things for _ in range(20)]}
         jobs.append(post(source, secret, payload, f"msg_{n}"))
-    results = run_together(*jobs)
-    assert [result[0] if isinstance(result, tuple) else result for result in results] == [200] * 6
+    outcomes = run_together(*jobs)
+    assert [result[0] if kind == "ok" else result for kind, result in outcomes] == [200] * 6
     assert Reading.objects.filter(twin=grinder).count() == 120
     assert Reading.objects.filter(twin=kettle).count() == 120
     assert verify_twin(grinder).ok and verify_twin(kettle).ok

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from typing import Any
 
 import pytest
 from django.db import IntegrityError, connection, transaction
@@ -17,6 +16,7 @@ from django.db import IntegrityError, connection, transaction
 from owners.keys import owner_keys_ensure
 from owners.models import OwnerKey
 from ssi import webvh
+from tests.conftest import run_together
 from twins import services as twin_services
 from twins.identity import log_state
 from twins.models import DidLogEntry, HistoryEntry, Reading, TransferOffer, Twin
@@ -30,32 +30,6 @@ pytestmark = [
         connection.vendor != "postgresql", reason="SQLite serialises writers; the race needs PostgreSQL"
     ),
 ]
-
-
-def run_together(*jobs: Callable[[], Any]) -> list[tuple[str, Any]]:
-    """Run every job in its own thread (and database connection), released at the same instant.
-
-    Returns ("ok", result) or ("error", exception) per job, in the jobs' order.
-    """
-    barrier = threading.Barrier(len(jobs))
-    outcomes: list[tuple[str, Any]] = [("missing", None)] * len(jobs)
-
-    def worker(i: int, job: Callable[[], Any]) -> None:
-        try:
-            barrier.wait(timeout=30)
-            outcomes[i] = ("ok", job())
-        except BaseException as exc:  # reported to the test thread
-            outcomes[i] = ("error", exc)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=worker, args=(i, job)) for i, job in enumerate(jobs)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not any(thread.is_alive() for thread in threads), "a thread is stuck (deadlock?)"
-    return outcomes
 
 
 def test_two_buyers_accepting_the_same_offer_at_once_make_exactly_one_owner(alice, bob, carol, grinder):
