@@ -135,7 +135,7 @@ def didexchange_request(ctx: Context) -> dict[str, Any] | None:
         return _didexchange_problem(message, "request_not_accepted", "a connection with this key already exists")
     connection = (
         Connection.objects.select_for_update()
-        .filter(twin=message.twin, invitation_id=pthid, state=Connection.State.INVITED)
+        .filter(agent=message.agent, invitation_id=pthid, state=Connection.State.INVITED)
         .first()
         if isinstance(pthid, str) and pthid
         else None

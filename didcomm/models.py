@@ -2,17 +2,55 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
 from twins.models import Twin
 
 
-class RecipientKey(models.Model):
-    """A base58 verkey a twin's agent answers to, so an inbound envelope finds its twin by the ``kid`` in its
-    header without unsealing every twin's key. Filled when the twin hands its key out (an invitation)."""
+class Agent(models.Model):
+    """The DIDComm agent of one twin or one owner (exactly one of the two).
 
-    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="didcomm_keys")
+    A twin's agent answers to the twin's own agent key (the key its DID document names); an owner's agent has
+    its own key, sealed here. Each connection gets a fresh pairwise key of its own (``Connection.my_key_sealed``).
+    """
+
+    twin = models.OneToOneField(Twin, null=True, blank=True, on_delete=models.CASCADE, related_name="agent")
+    owner = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="agent"
+    )
+    key_sealed = models.BinaryField(null=True, blank=True)  # owners only: a twin's key lives on the twin
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(twin__isnull=False, owner__isnull=True) | Q(twin__isnull=True, owner__isnull=False),
+                name="didcomm_agent_twin_xor_owner",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"agent of {self.twin or self.owner}"
+
+    @property
+    def label(self) -> str:
+        """What peers see as our label in invitations and requests."""
+        if self.twin is not None:
+            return self.twin.name
+        return self.owner.get_full_name() or self.owner.username
+
+
+class RecipientKey(models.Model):
+    """A base58 verkey one of our agents answers to, so an inbound envelope finds its agent (and connection) by
+    the ``kid`` in its header without unsealing every key. Filled when a key is handed out: an invitation's key
+    (``connection`` empty) or a connection's pairwise key."""
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="recipient_keys")
+    connection = models.ForeignKey(
+        "Connection", null=True, blank=True, on_delete=models.CASCADE, related_name="recipient_keys"
+    )
     verkey = models.CharField(max_length=64, unique=True)  # unique: the inbound lookup by kid
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -30,8 +68,19 @@ class Connection(models.Model):
         COMPLETED = "completed"
         ABANDONED = "abandoned"
 
-    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="connections")
+    class Role(models.TextChoices):
+        RESPONDER = "responder"  # we invited; they request
+        REQUESTER = "requester"  # they invited; we request
+
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="connections")
+    role = models.CharField(max_length=16, choices=Role.choices, default=Role.RESPONDER)
     state = models.CharField(max_length=16, choices=State.choices, default=State.INVITED)
+    protocol = models.CharField(max_length=8, blank=True)  # "1.0" or "1.1": the DID Exchange version in use
+    thread_id = models.CharField(max_length=255, blank=True)  # the exchange's thid (the request's @id)
+    my_did = models.CharField(max_length=4096, blank=True)  # our pairwise DID (did:peer:4 long form, or 1.0 DID)
+    my_key_sealed = models.BinaryField(null=True, blank=True)  # our pairwise key, sealed
+    their_routing_keys = models.JSONField(default=list, blank=True)
+    error = models.CharField(max_length=500, blank=True)  # why it was abandoned
     invitation_id = models.CharField(max_length=255, blank=True)
     invitation_url = models.TextField(blank=True)
     their_label = models.CharField(max_length=255, blank=True)
@@ -58,7 +107,7 @@ class Connection(models.Model):
 class InboundMessage(models.Model):
     """Every plaintext message received, once per ``@id`` on a connection (SECURITY 14)."""
 
-    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="didcomm_inbound")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="inbound")
     connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="inbound")
     sender_verkey = models.CharField(max_length=64, blank=True)  # "" for Anoncrypt
     message_id = models.CharField(max_length=255)
@@ -73,7 +122,7 @@ class InboundMessage(models.Model):
             # NULLs are distinct in a unique constraint: messages outside any connection are kept once per
             # twin and sender instead.
             models.UniqueConstraint(
-                fields=["twin", "sender_verkey", "message_id"],
+                fields=["agent", "sender_verkey", "message_id"],
                 condition=Q(connection__isnull=True),
                 name="didcomm_inbound_once_unconnected",
             ),
@@ -84,14 +133,14 @@ class InboundMessage(models.Model):
 
 
 class OutboundMessage(models.Model):
-    """A plaintext message for the peer; the delivery worker (next) packs and sends it and records the outcome."""
+    """A plaintext message for the peer; the delivery task packs and sends it and records the outcome."""
 
     class Status(models.TextChoices):
         QUEUED = "queued"
         SENT = "sent"
-        FAILED = "failed"
+        FAILED = "failed"  # a permanent refusal, or every retry used up
 
-    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="didcomm_outbound")
+    agent = models.ForeignKey(Agent, on_delete=models.CASCADE, related_name="outbound")
     connection = models.ForeignKey(
         Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="outbound"
     )
@@ -104,6 +153,10 @@ class OutboundMessage(models.Model):
     body = models.JSONField()
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.QUEUED)
     created_at = models.DateTimeField(auto_now_add=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.CharField(max_length=500, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

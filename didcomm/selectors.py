@@ -1,20 +1,19 @@
-"""Reads for the owner's Connections page. The twin passed in is already the viewer's (twins.selectors.twin_get)."""
+"""Reads for the owner's Connections page. The agent passed in is already the viewer's."""
 
 from __future__ import annotations
 
 from django.db.models import QuerySet
 
-from didcomm.models import Connection, InboundMessage
-from twins.models import Twin
+from didcomm.models import Agent, Connection, InboundMessage
 
 
-def connection_list(*, twin: Twin) -> QuerySet[Connection]:
-    return Connection.objects.filter(twin=twin).exclude(state=Connection.State.INVITED)
+def connection_list(*, agent: Agent) -> QuerySet[Connection]:
+    return Connection.objects.filter(agent=agent).exclude(state=Connection.State.INVITED)
 
 
-def invitation_latest(*, twin: Twin) -> Connection | None:
-    return Connection.objects.filter(twin=twin, state=Connection.State.INVITED).first()
+def invitation_latest(*, agent: Agent) -> Connection | None:
+    return Connection.objects.filter(agent=agent, state=Connection.State.INVITED).first()
 
 
-def inbound_list(*, twin: Twin) -> QuerySet[InboundMessage]:
-    return InboundMessage.objects.filter(twin=twin).select_related("connection")
+def inbound_list(*, agent: Agent) -> QuerySet[InboundMessage]:
+    return InboundMessage.objects.filter(agent=agent).select_related("connection")

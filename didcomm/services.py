@@ -1,4 +1,5 @@
-"""Writes for a twin's DIDComm agent: invitations, and receiving an envelope."""
+"""Writes for our DIDComm agents (a twin's, an owner's): agents and keys, invitations, receiving an envelope,
+queueing a message for delivery."""
 
 from __future__ import annotations
 
@@ -8,14 +9,16 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
 from didcomm import handlers
-from didcomm.models import Connection, InboundMessage, OutboundMessage, RecipientKey
+from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
+from owners.models import Owner
 from ssi import envelope, oob
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from ssi.multibase import b58encode, b64url_decode
-from twins.identity import agent_key
+from twins.identity import agent_key, seal_agent_key, unseal_key
 from twins.models import Twin
 
 # An envelope names few recipients; a header naming thousands is not worth a database lookup.
@@ -34,28 +37,76 @@ def endpoint_url() -> str:
     return f"{settings.SITE_URL}/didcomm/"
 
 
-def recipient_key_ensure(*, twin: Twin) -> str:
-    """Register the twin's current agent verkey for inbound lookup; returns it."""
-    verkey = verkey_of(agent_key(twin))
-    RecipientKey.objects.get_or_create(verkey=verkey, defaults={"twin": twin})
+# -- agents and keys ----------------------------------------------------------
+
+
+def agent_for_twin(twin: Twin) -> Agent:
+    agent, _ = Agent.objects.get_or_create(twin=twin)
+    agent.twin = twin  # the caller's instance (already fetched, maybe locked)
+    return agent
+
+
+def agent_for_owner(owner: Owner) -> Agent:
+    agent = Agent.objects.filter(owner=owner).first()
+    if agent is None:
+        try:
+            with transaction.atomic():
+                agent = Agent.objects.create(owner=owner, key_sealed=seal_agent_key(SigningKey.generate()))
+        except IntegrityError:  # created by a concurrent request
+            agent = Agent.objects.get(owner=owner)
+    agent.owner = owner
+    return agent
+
+
+def agent_key_of(agent: Agent) -> SigningKey:
+    """The agent's own key: what its invitations name (a twin's is the twin's agent key, rotated at transfer)."""
+    if agent.twin_id is not None:
+        return agent_key(agent.twin)
+    return unseal_key(bytes(agent.key_sealed))
+
+
+def recipient_key_ensure(*, agent: Agent) -> str:
+    """Register the agent's own verkey for inbound lookup; returns it."""
+    verkey = verkey_of(agent_key_of(agent))
+    RecipientKey.objects.get_or_create(verkey=verkey, defaults={"agent": agent})
     return verkey
+
+
+def pairwise_key_create(*, connection: Connection) -> SigningKey:
+    """A fresh key for one connection: sealed on the connection, registered for inbound lookup, and set as
+    ``my_verkey`` (the caller saves the connection)."""
+    key = SigningKey.generate()
+    connection.my_key_sealed = seal_agent_key(key)
+    connection.my_verkey = verkey_of(key)
+    if connection.pk is None:
+        connection.save()
+    RecipientKey.objects.create(agent=connection.agent, connection=connection, verkey=connection.my_verkey)
+    return key
+
+
+def connection_key(connection: Connection) -> SigningKey:
+    """The key we use on a connection: its pairwise key, or (before one exists) the agent's own key."""
+    if connection.my_key_sealed:
+        return unseal_key(bytes(connection.my_key_sealed))
+    return agent_key_of(connection.agent)
 
 
 @transaction.atomic
 def invitation_create(
-    *, twin: Twin, handshake_protocols: tuple[str, ...] = (oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10)
+    *, agent: Agent, handshake_protocols: tuple[str, ...] = (oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10)
 ) -> Connection:
-    """An RFC 0434 1.1 invitation naming the twin's agent key, and the connection it will become."""
-    key = agent_key(twin)
-    recipient_key_ensure(twin=twin)
+    """An RFC 0434 1.1 invitation naming the agent's own key, and the connection it will become."""
+    key = agent_key_of(agent)
+    recipient_key_ensure(agent=agent)
     message = oob.build_invitation(
-        label=twin.name,
+        label=agent.label,
         recipient_key=key.verify_key,
         service_endpoint=endpoint_url(),
         handshake_protocols=handshake_protocols,
     )
     return Connection.objects.create(
-        twin=twin,
+        agent=agent,
+        role=Connection.Role.RESPONDER,
         state=Connection.State.INVITED,
         invitation_id=message["@id"],
         invitation_url=oob.invitation_url(message, endpoint_url()),
@@ -80,13 +131,27 @@ def _recipient_kids(raw: bytes) -> list[str]:
     return kids
 
 
-def _my_keys(kids: list[str]) -> dict[str, tuple[Twin, SigningKey]]:
-    found: dict[str, tuple[Twin, SigningKey]] = {}
-    for row in RecipientKey.objects.filter(verkey__in=kids).select_related("twin"):
-        key = agent_key(row.twin)
+@dataclass(frozen=True)
+class _Mine:
+    agent: Agent
+    connection: Connection | None
+    key: SigningKey
+
+
+def _my_keys(kids: list[str]) -> dict[str, _Mine]:
+    found: dict[str, _Mine] = {}
+    rows = RecipientKey.objects.filter(verkey__in=kids).select_related("agent__twin", "agent__owner", "connection")
+    for row in rows:
+        if row.connection is not None:
+            if row.connection.state == Connection.State.ABANDONED or row.connection.my_verkey != row.verkey:
+                continue  # a removed connection, or a pairwise key since rotated away (RFC 0794)
+            row.connection.agent = row.agent
+            found[row.verkey] = _Mine(row.agent, row.connection, connection_key(row.connection))
+            continue
+        key = agent_key_of(row.agent)
         # A transferred twin's keys rotate; a registration of its old key opens nothing.
         if verkey_of(key) == row.verkey:
-            found[row.verkey] = (row.twin, key)
+            found[row.verkey] = _Mine(row.agent, None, key)
     return found
 
 
@@ -134,7 +199,7 @@ class Received:
 
 
 def inbound_receive(*, raw: bytes) -> Received:
-    """Open an envelope addressed to one of our twins, store its message once, dispatch it.
+    """Open an envelope addressed to one of our agents, store its message once, dispatch it.
 
     Raises :class:`InboundError` (the caller answers 400) before anything is written. A duplicate ``@id`` on
     the same connection is not dispatched again: the sender gets the first answer (the reply already queued).
@@ -144,24 +209,28 @@ def inbound_receive(*, raw: bytes) -> Received:
     if not keys:
         raise InboundError("no recipient key of ours in the envelope")
     try:
-        unpacked = envelope.unpack(raw, my_keys={verkey: key for verkey, (_, key) in keys.items()})
+        unpacked = envelope.unpack(raw, my_keys={verkey: mine.key for verkey, mine in keys.items()})
     except envelope.EnvelopeError as exc:
         raise InboundError(str(exc)) from None
-    twin = keys[unpacked.recipient_verkey][0]
+    mine = keys[unpacked.recipient_verkey]
+    agent = mine.agent
     body = _plaintext(unpacked.message)
     sender = unpacked.sender_verkey or ""
-    connection = (
-        Connection.objects.filter(twin=twin, my_verkey=unpacked.recipient_verkey, their_verkey=sender)
-        .exclude(state=Connection.State.ABANDONED)
-        .first()
-        if sender
-        else None
-    )
+    connection = mine.connection
+    if connection is None and sender:
+        # Sent to the agent's own key: a connection made before pairwise keys, keyed by both verkeys.
+        connection = (
+            Connection.objects.filter(agent=agent, my_verkey=unpacked.recipient_verkey, their_verkey=sender)
+            .exclude(state=Connection.State.ABANDONED)
+            .first()
+        )
+        if connection is not None:
+            connection.agent = agent
     try:
         # The unique constraints arbitrate a race between two deliveries of one @id: the loser's insert fails.
         with transaction.atomic():
             message = InboundMessage.objects.create(
-                twin=twin,
+                agent=agent,
                 connection=connection,
                 sender_verkey=sender,
                 message_id=body["@id"],
@@ -171,32 +240,67 @@ def inbound_receive(*, raw: bytes) -> Received:
             reply_body = handlers.dispatch(handlers.Context(message=message, connection=connection))
             reply = None
             if reply_body is not None:
-                reply = OutboundMessage.objects.create(
-                    twin=twin,
-                    connection=connection,
-                    in_reply_to=message,
-                    to_verkey=sender,
-                    message_id=reply_body["@id"],
-                    type=reply_body["@type"],
-                    body=reply_body,
+                reply = outbound_enqueue(
+                    agent=agent, connection=message.connection, body=reply_body, in_reply_to=message
                 )
     except IntegrityError:
         first = InboundMessage.objects.get(
-            twin=twin, connection=connection, sender_verkey=sender, message_id=body["@id"]
+            agent=agent, connection=connection, sender_verkey=sender, message_id=body["@id"]
         )
         return Received(message=first, reply=first.replies.first(), duplicate=True)
     return Received(message=message, reply=reply, duplicate=False)
+
+
+def outbound_enqueue(
+    *,
+    agent: Agent,
+    connection: Connection | None,
+    body: dict[str, Any],
+    in_reply_to: InboundMessage | None = None,
+) -> OutboundMessage:
+    """Store a plaintext message for the peer and have the worker deliver it once this transaction commits.
+
+    Sent over ``connection`` (to its peer's key and endpoint); without one, it answers ``in_reply_to``'s sender
+    and can only go back over a return route.
+    """
+    from didcomm.tasks import deliver_outbound
+
+    if connection is not None:
+        to_verkey = connection.their_verkey
+    else:
+        to_verkey = in_reply_to.sender_verkey if in_reply_to is not None else ""
+    outbound = OutboundMessage.objects.create(
+        agent=agent,
+        connection=connection,
+        in_reply_to=in_reply_to,
+        to_verkey=to_verkey,
+        message_id=body["@id"],
+        type=body["@type"],
+        body=body,
+    )
+    transaction.on_commit(lambda: deliver_outbound.enqueue(outbound.pk))
+    return outbound
 
 
 @transaction.atomic
 def ping_send(*, connection: Connection) -> OutboundMessage:
     """Queue a trust ping asking for a response (its answer sets the connection's round-trip time)."""
     body = handlers.new_message(handlers.PING, response_requested=True)
-    return OutboundMessage.objects.create(
-        twin=connection.twin,
-        connection=connection,
-        to_verkey=connection.their_verkey,
-        message_id=body["@id"],
-        type=body["@type"],
-        body=body,
-    )
+    return outbound_enqueue(agent=connection.agent, connection=connection, body=body)
+
+
+@transaction.atomic
+def basic_message_send(*, connection: Connection, content: str) -> OutboundMessage:
+    """RFC 0095: ``sent_time`` is UTC ISO 8601, as the RFC's example writes it."""
+    sent_time = timezone.now().isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    body = handlers.new_message(handlers.BASIC_MESSAGE, content=content, sent_time=sent_time)
+    return outbound_enqueue(agent=connection.agent, connection=connection, body=body)
+
+
+@transaction.atomic
+def connection_remove(*, connection: Connection) -> None:
+    """Forget a connection: its keys open nothing any more, messages on it are refused. Its message history
+    stays, marked as belonging to an abandoned connection."""
+    connection.state = Connection.State.ABANDONED
+    connection.save(update_fields=["state", "updated_at"])
+    RecipientKey.objects.filter(connection=connection).delete()

@@ -42,15 +42,16 @@ def inbound(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def connections(request: HttpRequest, slug: str) -> HttpResponse:
     twin = twin_get(viewer=request.user, slug=slug)
+    agent = services.agent_for_twin(twin)
     if request.method == "POST":
-        services.invitation_create(twin=twin)
+        services.invitation_create(agent=agent)
         return redirect("thing-connections", slug=twin.slug)
-    invitation = selectors.invitation_latest(twin=twin)
+    invitation = selectors.invitation_latest(agent=agent)
     context = {
         "twin": twin,
         "invitation": invitation,
         "invitation_qr": svg_inline(invitation.invitation_url) if invitation else "",
-        "connections": selectors.connection_list(twin=twin),
-        "messages_received": selectors.inbound_list(twin=twin)[:100],
+        "connections": selectors.connection_list(agent=agent),
+        "messages_received": selectors.inbound_list(agent=agent)[:100],
     }
     return render(request, "didcomm/connections.html", context)

@@ -6,6 +6,7 @@ from urllib.parse import quote
 
 import pytest
 
+from didcomm import services
 from didcomm.models import Connection, InboundMessage, RecipientKey
 from ssi import oob
 from ssi.multibase import b58encode
@@ -33,7 +34,7 @@ def test_stranger_gets_404_and_creates_nothing(carol_client, grinder):
 def test_owner_creates_an_invitation_naming_the_twins_agent_key(alice_client, grinder, settings):
     response = alice_client.post(page(grinder))
     assert response.status_code == 302
-    connection = Connection.objects.get(twin=grinder)
+    connection = Connection.objects.get(agent__twin=grinder)
     assert connection.state == Connection.State.INVITED
     invitation = oob.parse_url(connection.invitation_url)
     verkey = b58encode(agent_key(grinder).verify_key.raw)
@@ -42,7 +43,7 @@ def test_owner_creates_an_invitation_naming_the_twins_agent_key(alice_client, gr
     assert service.service_endpoint == f"{settings.SITE_URL}/didcomm/"
     assert invitation.handshake_protocols == (oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10)
     assert invitation.label == grinder.name
-    assert RecipientKey.objects.get(verkey=verkey).twin == grinder
+    assert RecipientKey.objects.get(verkey=verkey).agent.twin == grinder
 
     body = alice_client.get(page(grinder)).content.decode()
     assert connection.invitation_url in body
@@ -51,7 +52,7 @@ def test_owner_creates_an_invitation_naming_the_twins_agent_key(alice_client, gr
 
 def test_owner_sees_messages_received(alice_client, grinder):
     InboundMessage.objects.create(
-        twin=grinder,
+        agent=services.agent_for_twin(grinder),
         message_id="m1",
         type="https://didcomm.org/basicmessage/1.0/message",
         body={"content": "Hello from the maker"},

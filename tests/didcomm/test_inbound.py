@@ -30,13 +30,13 @@ def peer() -> SigningKey:
 
 @pytest.fixture
 def twin_verkey(grinder) -> str:
-    return services.recipient_key_ensure(twin=grinder)
+    return services.recipient_key_ensure(agent=services.agent_for_twin(grinder))
 
 
 @pytest.fixture
 def connection(grinder, twin_verkey, peer) -> Connection:
     return Connection.objects.create(
-        twin=grinder,
+        agent=services.agent_for_twin(grinder),
         state=Connection.State.COMPLETED,
         their_label="ACA-Py",
         their_verkey=b58encode(peer.verify_key.raw),
@@ -104,7 +104,7 @@ def test_a_basic_message_is_stored_for_the_owner(connection, twin_verkey, peer):
     assert send(chat, twin_verkey, peer).status_code == 200
     stored = InboundMessage.objects.get(message_id=chat["@id"])
     assert stored.body["content"] == "Hello grinder"
-    assert stored.twin == connection.twin
+    assert stored.agent == connection.agent
     assert not OutboundMessage.objects.exists()
 
 
@@ -139,7 +139,10 @@ def test_a_duplicate_outside_any_connection_is_processed_once_too(twin_verkey, p
 def test_the_same_id_from_two_connections_is_two_messages(grinder, connection, twin_verkey, peer):
     other = SigningKey.generate()
     Connection.objects.create(
-        twin=grinder, state="completed", their_verkey=b58encode(other.verify_key.raw), my_verkey=twin_verkey
+        agent=services.agent_for_twin(grinder),
+        state="completed",
+        their_verkey=b58encode(other.verify_key.raw),
+        my_verkey=twin_verkey,
     )
     ping = message("https://didcomm.org/trust_ping/1.0/ping")
     send(ping, twin_verkey, peer)

@@ -67,7 +67,7 @@ def test_acapy_invitation_parses_with_ssi_oob(acapy_agent, protocol):
 
 def _request_from_acapy(acapy_agent, grinder, live_url: str, protocols: tuple[str, ...]):
     """Have ACA-Py accept a fresh invitation of the twin's; return (connection, invitation, stored request)."""
-    connection = services.invitation_create(twin=grinder, handshake_protocols=protocols)
+    connection = services.invitation_create(agent=services.agent_for_twin(grinder), handshake_protocols=protocols)
     invitation = oob.parse_url(connection.invitation_url)
     assert invitation.services[0].service_endpoint == f"{live_url}/didcomm/"
     record = acapy_agent.admin(
@@ -76,7 +76,7 @@ def _request_from_acapy(acapy_agent, grinder, live_url: str, protocols: tuple[st
     assert record.get("state") != "abandoned", record
 
     def arrived():
-        for message in InboundMessage.objects.filter(twin=grinder, type__in=DIDEXCHANGE_REQUESTS):
+        for message in InboundMessage.objects.filter(agent__twin=grinder, type__in=DIDEXCHANGE_REQUESTS):
             if message.body.get("~thread", {}).get("pthid") == invitation.id:
                 return message
         return None
@@ -164,11 +164,15 @@ def test_tampered_or_misbound_acapy_requests_are_refused(transactional_db, live_
     # Through the handler: a valid DID sent with a key that is not the DID's, an unknown pthid, a reused invitation.
     def run(body: dict, sender: str, message_id: str) -> dict | None:
         message = InboundMessage.objects.create(
-            twin=grinder, sender_verkey=sender, message_id=message_id, type=body["@type"], body=body
+            agent=services.agent_for_twin(grinder),
+            sender_verkey=sender,
+            message_id=message_id,
+            type=body["@type"],
+            body=body,
         )
         return handlers.dispatch(handlers.Context(message=message, connection=None))
 
-    fresh = services.invitation_create(twin=grinder)
+    fresh = services.invitation_create(agent=services.agent_for_twin(grinder))
     misbound = dict(body_11, **{"@id": "misbound", "~thread": {"thid": "misbound", "pthid": fresh.invitation_id}})
     report = run(misbound, request_10.sender_verkey, "misbound")
     assert report["description"]["code"] == "request_processing_error"
