@@ -93,15 +93,21 @@ def connection_key(connection: Connection) -> SigningKey:
 
 @transaction.atomic
 def invitation_create(
-    *, agent: Agent, handshake_protocols: tuple[str, ...] = (oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10)
+    *,
+    agent: Agent,
+    handshake_protocols: tuple[str, ...] = (oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10),
+    service_endpoint: str | None = None,
 ) -> Connection:
-    """An RFC 0434 1.1 invitation naming the agent's own key, and the connection it will become."""
+    """An RFC 0434 1.1 invitation naming the agent's own key, and the connection it will become.
+
+    ``service_endpoint``: where peers send to (default: the HTTP endpoint; the WebSocket one is an option).
+    """
     key = agent_key_of(agent)
     recipient_key_ensure(agent=agent)
     message = oob.build_invitation(
         label=agent.label,
         recipient_key=key.verify_key,
-        service_endpoint=endpoint_url(),
+        service_endpoint=service_endpoint or endpoint_url(),
         handshake_protocols=handshake_protocols,
     )
     return Connection.objects.create(

@@ -204,9 +204,10 @@ class HistoryEntry(models.Model):
         TRANSFER = "transfer", "Transfer"
         GRANT = "grant", "Grant"
         DEACTIVATED = "deactivated", "Deactivated"
+        MESSAGE = "message", "Agent message"
 
     # What a seller may remove before a sale; creation and transfers always stay.
-    REDACTABLE = (Kind.READING, Kind.NOTE, Kind.SCAN, Kind.TAG)
+    REDACTABLE = (Kind.READING, Kind.NOTE, Kind.SCAN, Kind.TAG, Kind.MESSAGE)
 
     twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="history")
     seq = models.PositiveIntegerField()
