@@ -1,14 +1,32 @@
-"""Reads for the owner's Connections page. The agent passed in is already the viewer's."""
+"""Reads for the Connections pages and the agent activity of a twin. The agent passed in is already the
+viewer's (the views resolve it from the signed-in owner or from a twin they own); every lookup is scoped to it."""
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from dataclasses import dataclass
+from datetime import datetime
 
-from didcomm.models import Agent, Connection, InboundMessage
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+
+from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage
+from didcomm.timeline import describe
+from twins.models import Twin
 
 
 def connection_list(*, agent: Agent) -> QuerySet[Connection]:
+    """The agent's connections, newest first; open invitations (nobody answered yet) are not connections."""
     return Connection.objects.filter(agent=agent).exclude(state=Connection.State.INVITED)
+
+
+def connection_get(*, agent: Agent, connection_id: int, for_update: bool = False) -> Connection:
+    """One of the agent's connections (or invitations); another agent's id is a 404 like an unknown one."""
+    qs = Connection.objects.filter(agent=agent)
+    if for_update:
+        qs = qs.select_for_update()
+    connection = get_object_or_404(qs, pk=connection_id)
+    connection.agent = agent
+    return connection
 
 
 def invitation_latest(*, agent: Agent) -> Connection | None:
@@ -17,3 +35,84 @@ def invitation_latest(*, agent: Agent) -> Connection | None:
 
 def inbound_list(*, agent: Agent) -> QuerySet[InboundMessage]:
     return InboundMessage.objects.filter(agent=agent).select_related("connection")
+
+
+def send_refusal(connection: Connection) -> str:
+    """Why nothing can be sent over ``connection`` now ("" if it can), in words for the person sending."""
+    if connection.state == Connection.State.ABANDONED:
+        return "This connection was removed: it sends and accepts no messages any more."
+    if connection.state == Connection.State.INVITED or not connection.their_verkey:
+        return "Nobody has answered this invitation yet: there is no one to send to."
+    return ""
+
+
+@dataclass(frozen=True)
+class Activity:
+    """One message through the agent, received or sent, as the owner reads it."""
+
+    direction: str  # "received" or "sent"
+    time: datetime
+    kind: str  # "Message", "Trust ping", ...
+    text: str
+    message_type: str
+    peer: str  # the connection's label, or what else names the other side
+    connection_id: int | None
+    status: str = ""  # sent messages: queued, sent or failed
+    error: str = ""
+
+
+def _peer(connection: Connection | None, fallback: str = "") -> str:
+    if connection is None:
+        return fallback or "no connection"
+    return connection.their_label or connection.their_did or "a peer without a label"
+
+
+def _activity(inbound: QuerySet[InboundMessage], outbound: QuerySet[OutboundMessage], limit: int) -> list[Activity]:
+    items = []
+    for message in inbound.select_related("connection")[:limit]:
+        kind, text = describe(message.type, message.body)
+        items.append(
+            Activity(
+                direction="received",
+                time=message.received_at,
+                kind=kind,
+                text=text,
+                message_type=message.type,
+                peer=_peer(message.connection, message.sender_verkey and f"key {message.sender_verkey[:8]}…"),
+                connection_id=message.connection_id,
+            )
+        )
+    for message in outbound.select_related("connection")[:limit]:
+        kind, text = describe(message.type, message.body)
+        items.append(
+            Activity(
+                direction="sent",
+                time=message.created_at,
+                kind=kind,
+                text=text,
+                message_type=message.type,
+                peer=_peer(message.connection),
+                connection_id=message.connection_id,
+                status=message.status,
+                error=message.last_error,
+            )
+        )
+    items.sort(key=lambda item: item.time, reverse=True)
+    return items[:limit]
+
+
+def activity_list(*, agent: Agent, connection: Connection | None = None, limit: int = 50) -> list[Activity]:
+    """Messages received and sent by the agent (on one connection if given), newest first."""
+    inbound = InboundMessage.objects.filter(agent=agent)
+    outbound = OutboundMessage.objects.filter(agent=agent)
+    if connection is not None:
+        inbound, outbound = inbound.filter(connection=connection), outbound.filter(connection=connection)
+    return _activity(inbound, outbound, limit)
+
+
+def twin_activity(*, twin: Twin, limit: int = 10) -> list[Activity]:
+    """The twin's agent activity for its private page (the twin is already the viewer's). Reads only: a twin
+    whose agent was never made has none."""
+    return _activity(
+        InboundMessage.objects.filter(agent__twin=twin), OutboundMessage.objects.filter(agent__twin=twin), limit
+    )

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from didcomm import handlers
+from didcomm import handlers, timeline
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
 from owners.models import Owner
 from ssi import envelope, oob
@@ -244,6 +244,7 @@ def inbound_receive(*, raw: bytes) -> Received:
                 body=body,
             )
             reply_body = handlers.dispatch(handlers.Context(message=message, connection=connection))
+            timeline.record_inbound(message)
             reply = None
             if reply_body is not None:
                 reply = outbound_enqueue(

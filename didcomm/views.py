@@ -1,16 +1,24 @@
-"""The inbound DIDComm transport (HTTP) and the owner's Connections page."""
+"""The inbound DIDComm transport (HTTP), and the Connections pages of a twin's agent and of an owner's own."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from django.views.decorators.http import require_http_methods, require_POST
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from didcomm import selectors, services
+from didcomm import exchange, selectors, services, timeline
+from didcomm.forms import BasicMessageForm, InvitationAcceptForm
+from didcomm.models import Agent, Connection
 from ssi.envelope import MEDIA_TYPE
 from tags.qr import svg_inline
+from twins.models import Twin
 from twins.selectors import twin_get
 
 # What agents send: RFC 0019's media type, the older DIDComm v1 one, and plain JSON (some send that).
@@ -38,20 +46,153 @@ def inbound(request: HttpRequest) -> HttpResponse:
     return HttpResponse(status=200)
 
 
-@login_required
-@require_http_methods(["GET", "POST"])
-def connections(request: HttpRequest, slug: str) -> HttpResponse:
+# -- the Connections pages: one set of views for a twin's agent and for the owner's own -----------------------
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Whose agent a Connections page shows: a twin's (``/things/<slug>/connections/``, the twin already checked
+    to be the viewer's) or the signed-in owner's own (``/profile/connections/``)."""
+
+    agent: Agent
+    twin: Twin | None
+
+    @property
+    def route(self) -> str:
+        return "thing" if self.twin is not None else "owner"
+
+    @property
+    def kwargs(self) -> dict[str, str]:
+        return {"slug": self.twin.slug} if self.twin is not None else {}
+
+    def url(self, name: str, **kwargs: int) -> str:
+        return reverse(f"{self.route}-{name}", kwargs={**self.kwargs, **kwargs})
+
+    def context(self) -> dict:
+        twin = self.twin
+        return {
+            "twin": twin,
+            "scope_title": twin.name if twin is not None else "your own agent",
+            "base_url": self.url("connections"),
+            "back_url": reverse("thing", kwargs=self.kwargs) if twin is not None else reverse("profile"),
+            "back_label": f"Back to {twin.name}" if twin is not None else "Back to your profile",
+        }
+
+
+def _scope(request: HttpRequest, slug: str | None) -> Scope:
+    if slug is None:
+        return Scope(agent=services.agent_for_owner(request.user), twin=None)
     twin = twin_get(viewer=request.user, slug=slug)
-    agent = services.agent_for_twin(twin)
-    if request.method == "POST":
-        services.invitation_create(agent=agent)
-        return redirect("thing-connections", slug=twin.slug)
-    invitation = selectors.invitation_latest(agent=agent)
+    return Scope(agent=services.agent_for_twin(twin), twin=twin)
+
+
+def _list_page(request: HttpRequest, scope: Scope, accept_form: InvitationAcceptForm) -> HttpResponse:
+    invitation = selectors.invitation_latest(agent=scope.agent)
     context = {
-        "twin": twin,
+        **scope.context(),
         "invitation": invitation,
         "invitation_qr": svg_inline(invitation.invitation_url) if invitation else "",
-        "connections": selectors.connection_list(agent=agent),
-        "messages_received": selectors.inbound_list(agent=agent)[:100],
+        "connections": selectors.connection_list(agent=scope.agent),
+        "activity": selectors.activity_list(agent=scope.agent, limit=20),
+        "accept_form": accept_form,
     }
-    return render(request, "didcomm/connections.html", context)
+    return render(request, "didcomm/connections.html", context, status=400 if accept_form.errors else 200)
+
+
+@login_required
+@require_GET
+def connections(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    return _list_page(request, _scope(request, slug), InvitationAcceptForm())
+
+
+@login_required
+@require_POST
+def invitation_create(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    scope = _scope(request, slug)
+    services.invitation_create(agent=scope.agent)
+    messages.success(request, "New invitation created: show the QR code or share the link.")
+    return redirect(scope.url("connections"))
+
+
+@login_required
+@require_POST
+def invitation_accept(request: HttpRequest, slug: str | None = None) -> HttpResponse:
+    scope = _scope(request, slug)
+    form = InvitationAcceptForm(request.POST)
+    if form.is_valid():
+        try:
+            connection = exchange.invitation_accept(
+                agent=scope.agent, invitation_url=form.cleaned_data["invitation_url"]
+            )
+        except exchange.InvitationError as exc:
+            form.add_error("invitation_url", str(exc))
+        else:
+            messages.success(request, "Invitation accepted: the connection completes when the other agent answers.")
+            return redirect(scope.url("connection", connection_id=connection.pk))
+    return _list_page(request, scope, form)
+
+
+def _detail_page(
+    request: HttpRequest, scope: Scope, connection: Connection, message_form: BasicMessageForm, status: int = 200
+) -> HttpResponse:
+    context = {
+        **scope.context(),
+        "connection": connection,
+        "refusal": selectors.send_refusal(connection),
+        "activity": selectors.activity_list(agent=scope.agent, connection=connection),
+        "message_form": message_form,
+    }
+    return render(request, "didcomm/connection.html", context, status=status)
+
+
+@login_required
+@require_GET
+def connection_detail(request: HttpRequest, connection_id: int, slug: str | None = None) -> HttpResponse:
+    scope = _scope(request, slug)
+    connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id)
+    return _detail_page(request, scope, connection, BasicMessageForm())
+
+
+@login_required
+@require_POST
+def connection_message(request: HttpRequest, connection_id: int, slug: str | None = None) -> HttpResponse:
+    scope = _scope(request, slug)
+    form = BasicMessageForm(request.POST)
+    with transaction.atomic():
+        # Locked: a removal committing between the check and the send would leave a message queued on it.
+        connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id, for_update=True)
+        sendable = not selectors.send_refusal(connection)
+        if sendable and form.is_valid():
+            outbound = services.basic_message_send(connection=connection, content=form.cleaned_data["content"])
+            timeline.record_outbound(outbound)
+            messages.success(request, "Message queued for delivery.")
+            return redirect(scope.url("connection", connection_id=connection.pk))
+    # The page says why: the form's errors, or the refusal above the (then hidden) form.
+    return _detail_page(request, scope, connection, form, status=400)
+
+
+@login_required
+@require_POST
+def connection_ping(request: HttpRequest, connection_id: int, slug: str | None = None) -> HttpResponse:
+    scope = _scope(request, slug)
+    with transaction.atomic():
+        connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id, for_update=True)
+        if not selectors.send_refusal(connection):
+            timeline.record_outbound(services.ping_send(connection=connection))
+            messages.success(request, "Ping sent: the round-trip time shows when the answer arrives.")
+            return redirect(scope.url("connection", connection_id=connection.pk))
+    return _detail_page(request, scope, connection, BasicMessageForm(), status=400)
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def connection_remove(request: HttpRequest, connection_id: int, slug: str | None = None) -> HttpResponse:
+    """GET asks for confirmation; POST removes (the connection's keys stop opening anything)."""
+    scope = _scope(request, slug)
+    connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id)
+    if request.method == "GET":
+        return render(request, "didcomm/connection_remove.html", {**scope.context(), "connection": connection})
+    if connection.state != Connection.State.ABANDONED:
+        services.connection_remove(connection=connection)
+    messages.success(request, f"Connection with {timeline.peer_name(connection)} removed.")
+    return redirect(scope.url("connections"))

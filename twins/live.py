@@ -10,6 +10,7 @@ Events are small JSON objects, sent to the browser as they are (the consumer add
 - `{"kind": "note", "thing": slug, "action": "create" | "edit" | "delete", "note": {"id", "title", "text", "time"}}`
 - `{"kind": "scan", "count": n, "by_owner": bool}`
 - `{"kind": "message", "item": "message" | "system", "thing": slug | None, "title": str}` (a new inbox item)
+- `{"kind": "agent", "thing": slug}` (the twin's DIDComm agent received or sent a message; didcomm/timeline.py)
 """
 
 from __future__ import annotations

@@ -12,6 +12,7 @@ from django.views.decorators.http import require_POST
 
 from config.errors import error_response
 from config.forms import apply_errors
+from didcomm import selectors as didcomm_selectors
 from owners.recent_auth import recent_login_required
 from twins import selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
@@ -68,6 +69,7 @@ def thing_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "note_form": NoteForm(),
         "lost_form": LostForm(initial={"lost": twin.lost, "lost_reward": twin.lost_reward}),
         "public_contact": twin.contact_card().public_contact(),
+        "agent_activity": didcomm_selectors.twin_activity(twin=twin),
     }
     return render(request, "twins/detail.html", context)
 

@@ -135,6 +135,8 @@
       refresh(["journal"]);
     } else if (ev.kind === "scan" && readings && path.indexOf("/ws/twins/") === 0) {
       refresh(["scans"]);
+    } else if (ev.kind === "agent" && readings && ev.thing === thing) {
+      refresh(["agent"]);
     }
   }
 

@@ -1,0 +1,147 @@
+"""What the owner learns of their agents' messages: a signed history entry for everything a twin's agent
+receives, an inbox notification for the messages a person should read (basic messages, problem reports), and
+a live push to the twin's open private page.
+
+:func:`record_inbound` runs inside :func:`didcomm.services.inbound_receive`'s transaction, after dispatch: a
+duplicate ``@id`` never gets there (its insert fails first), a rollback takes the entry and the notification
+with it, and the pushes go out only after commit (twins.live).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from didcomm.handlers import BASIC_MESSAGE, PING, PING_RESPONSE, PROBLEM_REPORT, message_type_key
+from didcomm.models import Connection, InboundMessage, OutboundMessage
+from owners.models import Notification
+from owners.services import notify
+from twins.history import TwinDeactivated, history_append
+from twins.live import broadcast_after_commit
+from twins.models import HistoryEntry, Twin
+
+# Names for the message types an owner meets, by handlers.message_type_key.
+KIND_NAMES = {
+    BASIC_MESSAGE: "Message",
+    PING: "Trust ping",
+    PING_RESPONSE: "Ping response",
+    PROBLEM_REPORT: "Problem report",
+    "didexchange/1.0/request": "Connection request",
+    "didexchange/1.0/response": "Connection response",
+    "didexchange/1.0/complete": "Connection complete",
+    "didexchange/1.0/problem_report": "Connection problem",
+}
+# Notification.title and .body limits.
+TITLE_MAX = 200
+BODY_MAX = 4000
+
+
+def _problem(body: dict[str, Any]) -> tuple[str, str]:
+    """RFC 0035 ``description: {code, en}`` (code and English text, either may be missing)."""
+    description = body.get("description")
+    if not isinstance(description, dict):
+        return "", ""
+    code, text = description.get("code"), description.get("en")
+    return (code if isinstance(code, str) else ""), (text if isinstance(text, str) else "")
+
+
+def describe(message_type: str, body: dict[str, Any]) -> tuple[str, str]:
+    """A short name of the message's kind and its text for a person (a basic message's content, a problem
+    report's code and explanation), for the activity lists."""
+    key = message_type_key(message_type)
+    kind = KIND_NAMES.get(key or "") or (key or message_type).rsplit("/", 1)[-1]
+    if key == BASIC_MESSAGE:
+        content = body.get("content")
+        return kind, content if isinstance(content, str) else ""
+    if key in (PROBLEM_REPORT, "didexchange/1.0/problem_report"):
+        code, text = _problem(body)
+        return kind, ": ".join(part for part in (code, text) if part)
+    return kind, ""
+
+
+def peer_name(connection: Connection | None) -> str:
+    if connection is None:
+        return "an agent without a connection"
+    return connection.their_label or connection.their_did or "a peer without a label"
+
+
+def history_content(message: InboundMessage) -> dict[str, Any]:
+    """What the twin's history entry commits to: the message's type and @id, who sent it (the connection's
+    label and DID, and the sender key), and for a basic message its content, for a problem report its code."""
+    connection = message.connection
+    content: dict[str, Any] = {
+        "received": message.type,
+        "id": message.message_id,
+        "from": {
+            "label": connection.their_label if connection is not None else "",
+            "did": connection.their_did if connection is not None else "",
+            "key": message.sender_verkey,
+        },
+    }
+    key = message_type_key(message.type)
+    if key == BASIC_MESSAGE and isinstance(message.body.get("content"), str):
+        content["content"] = message.body["content"]
+    elif key in (PROBLEM_REPORT, "didexchange/1.0/problem_report"):
+        code, text = _problem(message.body)
+        content["code"] = code
+        content["explanation"] = text
+    return content
+
+
+def _notification(message: InboundMessage) -> tuple[str, str, str] | None:
+    """(kind, title, body) of the inbox item a message deserves, or None."""
+    key = message_type_key(message.type)
+    peer = peer_name(message.connection)
+    if key == BASIC_MESSAGE:
+        content = message.body.get("content")
+        if not isinstance(content, str):
+            return None  # refused with a problem report (handlers.basic_message); nothing to read
+        return Notification.Kind.MESSAGE, f"Message from {peer}", content
+    if key in (PROBLEM_REPORT, "didexchange/1.0/problem_report"):
+        code, text = _problem(message.body)
+        return Notification.Kind.SYSTEM, f"Problem report from {peer}" + (f": {code}" if code else ""), text
+    return None
+
+
+def record_inbound(message: InboundMessage) -> None:
+    """Record a message one of our agents just received and dispatched (see the module docstring)."""
+    agent = message.agent
+    twin = agent.twin if agent.twin_id is not None else None
+    if twin is not None:
+        try:
+            history_append(
+                twin=twin, kind=HistoryEntry.Kind.MESSAGE, content=history_content(message), ref_id=message.pk
+            )
+        except TwinDeactivated:
+            pass  # a deactivated twin's history is closed; the owner still hears of the message below
+    notification = _notification(message)
+    if notification is not None:
+        kind, title, body = notification
+        if twin is not None:
+            title = f"{title} to {twin.name}"
+        notify(
+            owner=twin.owner if twin is not None else agent.owner,
+            kind=kind,
+            title=_cut(title, TITLE_MAX),
+            body=_cut(body, BODY_MAX),
+            twin=twin,
+            sender_name=_cut(peer_name(message.connection), 100),
+        )
+    if twin is not None:
+        broadcast_after_commit(owner_id=twin.owner_id, twin_id=twin.pk, event=agent_event(twin))
+
+
+def record_outbound(message: OutboundMessage) -> None:
+    """A message an owner sent from a Connections page: the twin's open private page shows it (sent messages
+    are not history: the history records what the twin received)."""
+    twin = message.agent.twin if message.agent.twin_id is not None else None
+    if twin is not None:
+        broadcast_after_commit(owner_id=twin.owner_id, twin_id=twin.pk, event=agent_event(twin))
+
+
+def agent_event(twin: Twin) -> dict[str, Any]:
+    """The live push for new agent activity (twins.live): the private page fetches its section again."""
+    return {"kind": "agent", "thing": twin.slug}
+
+
+def _cut(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
