@@ -92,6 +92,13 @@ class Connection(models.Model):
     updated_at = models.DateTimeField(auto_now=True)
     last_ping_at = models.DateTimeField(null=True, blank=True)
     last_rtt_ms = models.PositiveIntegerField(null=True, blank=True)
+    # RFC 0794, while our DID rotation waits for the peer's ack: the new pairwise key (sealed), its verkey and
+    # did:peer:4, and the rotate message's @id. Both keys open envelopes until the ack; then the new one replaces
+    # my_key_sealed/my_verkey/my_did and the old one opens nothing.
+    next_key_sealed = models.BinaryField(null=True, blank=True)
+    next_verkey = models.CharField(max_length=64, blank=True)
+    next_did = models.CharField(max_length=4096, blank=True)
+    next_thread_id = models.CharField(max_length=255, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
