@@ -10,7 +10,7 @@ from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage
-from didcomm.timeline import describe
+from didcomm.timeline import describe, peer_name
 from twins.models import Twin
 
 
@@ -62,9 +62,9 @@ class Activity:
 
 
 def _peer(connection: Connection | None, fallback: str = "") -> str:
-    if connection is None:
-        return fallback or "no connection"
-    return connection.their_label or connection.their_did or "a peer without a label"
+    if connection is None and fallback:
+        return fallback
+    return peer_name(connection)
 
 
 def _activity(inbound: QuerySet[InboundMessage], outbound: QuerySet[OutboundMessage], limit: int) -> list[Activity]:

@@ -87,18 +87,19 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
     return content
 
 
-def _notification(message: InboundMessage) -> tuple[str, str, str] | None:
+def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str, str] | None:
     """(kind, title, body) of the inbox item a message deserves, or None."""
     key = message_type_key(message.type)
+    to = f" to {twin.name}" if twin is not None else ""
     peer = peer_name(message.connection)
     if key == BASIC_MESSAGE:
         content = message.body.get("content")
         if not isinstance(content, str):
             return None  # refused with a problem report (handlers.basic_message); nothing to read
-        return Notification.Kind.MESSAGE, f"Message from {peer}", content
+        return Notification.Kind.MESSAGE, f"Message from {peer}{to}", content
     if key in (PROBLEM_REPORT, "didexchange/1.0/problem_report"):
         code, text = _problem(message.body)
-        return Notification.Kind.SYSTEM, f"Problem report from {peer}" + (f": {code}" if code else ""), text
+        return Notification.Kind.SYSTEM, f"Problem report from {peer}{to}" + (f": {code}" if code else ""), text
     return None
 
 
@@ -113,11 +114,9 @@ def record_inbound(message: InboundMessage) -> None:
             )
         except TwinDeactivated:
             pass  # a deactivated twin's history is closed; the owner still hears of the message below
-    notification = _notification(message)
+    notification = _notification(message, twin)
     if notification is not None:
         kind, title, body = notification
-        if twin is not None:
-            title = f"{title} to {twin.name}"
         notify(
             owner=twin.owner if twin is not None else agent.owner,
             kind=kind,

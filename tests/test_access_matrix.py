@@ -18,6 +18,7 @@ from urllib.parse import quote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db.models import Q, QuerySet
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter
@@ -25,6 +26,8 @@ from django.utils.encoding import force_bytes
 from django.utils.http import urlsafe_base64_encode
 from PIL import Image
 
+from didcomm import services as didcomm_services
+from didcomm.models import Agent, Connection, OutboundMessage
 from owners.models import Notification, Owner
 from tags.models import Tag
 from tests.conftest import PASSWORD, client_for
@@ -92,7 +95,7 @@ def is_public(route: Route) -> bool:
 
 PRIVATE_ROUTES = [route for route in ALL_ROUTES if not is_public(route)]
 # Kwargs that name one of alice's objects; routes without any are her lists and forms (/things/, /inbox/).
-OBJECT_KWARGS = {"slug", "tag_id", "note_id", "notification_id"}
+OBJECT_KWARGS = {"slug", "tag_id", "note_id", "notification_id", "connection_id"}
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
 SLUG_ROUTES = [route for route in PRIVATE_ROUTES if "slug" in route.kwargs]
@@ -101,7 +104,7 @@ HTML_METHODS = ("get", "post")
 
 # --- Alice's world and the kwarg table ----------------------------------------------------------------------
 
-MARKERS = ("Sextant of alice zq", "Journal of alice zq", "Notice for alice zq")
+MARKERS = ("Sextant of alice zq", "Journal of alice zq", "Notice for alice zq", "Peer of alice zq")
 
 
 @dataclass
@@ -112,6 +115,8 @@ class World:
     tag: Tag
     note: JournalNote
     notification: Notification
+    thing_connection: Connection  # on the thing's agent
+    own_connection: Connection  # on alice's own agent
 
 
 def _png() -> bytes:
@@ -137,6 +142,19 @@ def world(alice) -> World:
         tag=Tag.objects.create(twin=thing),
         note=twin_services.note_create(twin=thing, title=MARKERS[1], text="private"),
         notification=Notification.objects.create(owner=alice, kind=Notification.Kind.SYSTEM, title=MARKERS[2]),
+        thing_connection=_connection(didcomm_services.agent_for_twin(thing)),
+        own_connection=_connection(didcomm_services.agent_for_owner(alice)),
+    )
+
+
+def _connection(agent) -> Connection:
+    """A completed DIDComm connection, so its pages (and a stranger's sends and removals) have a target."""
+    return Connection.objects.create(
+        agent=agent,
+        state=Connection.State.COMPLETED,
+        their_label=MARKERS[3],
+        their_verkey="A" * 44,
+        my_verkey="",
     )
 
 
@@ -148,6 +166,11 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "notification_id": lambda w: w.notification.pk,
     "source_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).source_of(w).public_id,
     "link_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).link_of(w).pk,
+}
+# Values that depend on the route: a connection id names a connection of the route's agent, the thing's on
+# /things/<slug>/connections/... and alice's own on /profile/connections/....
+ROUTE_VALUES: dict[str, Callable[[World, Route], object]] = {
+    "connection_id": lambda w, route: (w.thing_connection if "slug" in route.kwargs else w.own_connection).pk,
 }
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "token": lambda w: w.tag.token,
@@ -164,6 +187,8 @@ def url_for(route: Route, world: World, **overrides: object) -> str:
     for name in route.kwargs:
         if name in overrides:
             values[name] = overrides[name]
+        elif name in ROUTE_VALUES and not is_public(route):
+            values[name] = ROUTE_VALUES[name](world, route)
         elif name in table:
             values[name] = table[name](world)
         else:
@@ -183,7 +208,13 @@ def snapshot(world: World) -> tuple:
         list(Reading.objects.filter(twin__owner=alice).order_by("pk").values()),
         list(Tag.objects.filter(twin__owner=alice).order_by("pk").values()),
         list(Notification.objects.filter(owner=alice).order_by("pk").values()),
+        list(Connection.objects.filter(agent__in=_agents_of(alice)).order_by("pk").values()),
+        list(OutboundMessage.objects.filter(agent__in=_agents_of(alice)).order_by("pk").values()),
     )
+
+
+def _agents_of(alice: Owner) -> QuerySet[Agent]:
+    return Agent.objects.filter(Q(owner=alice) | Q(twin__owner=alice))
 
 
 def not_found_body(client: Client, *, api: bool) -> bytes:
@@ -212,6 +243,10 @@ def test_the_matrix_sees_the_private_routes_it_must_guard():
     routes = {route.route for route in PRIVATE_ROUTES}
     assert {"things/", "things/<str:slug>/", "inbox/<int:notification_id>/", "api/things/<str:slug>/"} <= routes
     assert {"things/<str:slug>/tags/<int:tag_id>/retire/", "api/things/<str:slug>/journal/<int:note_id>/"} <= routes
+    assert {
+        "things/<str:slug>/connections/<int:connection_id>/",
+        "profile/connections/<int:connection_id>/remove/",
+    } <= routes
 
 
 # --- Anonymous ----------------------------------------------------------------------------------------------
@@ -291,7 +326,9 @@ def test_owner_gets_no_404_on_every_private_route(route, world):
     assert response.status_code < 500, f"{method.upper()} {url}: {response.status_code}"
 
 
-@pytest.mark.parametrize("route", [r for r in OBJECT_ROUTES if {"tag_id", "note_id"} & set(r.kwargs)], ids=str)
+@pytest.mark.parametrize(
+    "route", [r for r in OBJECT_ROUTES if {"tag_id", "note_id", "connection_id"} & set(r.kwargs)], ids=str
+)
 def test_stranger_gets_404_for_alices_objects_under_her_own_thing(route, world, carol):
     """An id check that looks only at the slug would let carol reach alice's tag or note through her own thing."""
     carols_thing = twin_services.twin_create(owner=carol, name="Carol's own")

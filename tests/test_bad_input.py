@@ -13,6 +13,8 @@ from django.test import Client
 from PIL import Image
 from rest_framework.test import APIClient
 
+from didcomm import services as didcomm_services
+from didcomm.models import Connection, OutboundMessage
 from owners.models import Notification, Owner
 from tags.models import Tag
 from tests.conftest import client_for
@@ -21,7 +23,7 @@ from tests.test_access_matrix import world as world  # the shared fixture of ali
 from twins import services as twin_services
 from twins.models import JournalNote, Reading, Twin
 
-MODELS = (Owner, Twin, Reading, JournalNote, Tag, Notification)
+MODELS = (Owner, Twin, Reading, JournalNote, Tag, Notification, Connection, OutboundMessage)
 
 
 def counts() -> dict[str, int]:
@@ -184,6 +186,38 @@ def test_unknown_note_and_tag_ids_under_a_real_thing_are_404(alice_client, grind
     assert alice_client.get(f"/things/{grinder.slug}/journal/999999/edit/").status_code == 404
     with nothing_written():
         assert alice_client.post(f"/things/{grinder.slug}/tags/999999/retire/").status_code == 404
+
+
+@pytest.mark.parametrize("base", ["/things/{slug}/connections/", "/profile/connections/"])
+@pytest.mark.parametrize(
+    ("action", "data", "says"),
+    [
+        ("accept/", {"invitation_url": ""}, "This field is required"),
+        ("accept/", {"invitation_url": "https://example.org/"}, "not an invitation"),
+        ("accept/", {"invitation_url": "x" * 8001}, "at most 8000 characters"),
+        ("{connection}/message/", {"content": ""}, "This field is required"),
+        ("{connection}/message/", {"content": "m" * 2001}, "at most 2000 characters"),
+    ],
+)
+def test_connection_forms_refuse_bad_input_and_write_nothing(alice, alice_client, grinder, base, action, data, says):
+    agent = didcomm_services.agent_for_twin(grinder) if "{slug}" in base else didcomm_services.agent_for_owner(alice)
+    connection = Connection.objects.create(
+        agent=agent, state=Connection.State.COMPLETED, their_verkey="A" * 44, my_verkey=""
+    )
+    url = (base + action).format(slug=grinder.slug, connection=connection.pk)
+    with nothing_written():
+        response = alice_client.post(url, data)
+    assert response.status_code == 400
+    assert says in text_of(response)
+
+
+@pytest.mark.parametrize("base", ["/things/{slug}/connections/", "/profile/connections/"])
+def test_unknown_connection_ids_are_404(alice_client, grinder, base):
+    base = base.format(slug=grinder.slug)
+    assert alice_client.get(f"{base}999999/").status_code == 404
+    with nothing_written():
+        for action in ("message/", "ping/", "remove/"):
+            assert alice_client.post(f"{base}999999/{action}", {"content": "hi"}).status_code == 404
 
 
 # --- Photos (HTML form and API) -----------------------------------------------------------------------------
