@@ -164,12 +164,17 @@ class OutboundMessage(models.Model):
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     last_error = models.CharField(max_length=500, blank=True)
+    # A worker's claim while it sends (set and checked in one conditional UPDATE, so two workers never send the
+    # same message); a lease rather than a flag, so a worker that dies mid-send does not strand the message.
+    claimed_until = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
         indexes = [
             # Trust ping: the ping a ping_response answers (its thid), for the round-trip time.
             models.Index(fields=["connection", "message_id"], name="didcomm_outbound_by_id"),
+            # The delivery sweep: queued messages whose next attempt is due.
+            models.Index(fields=["status", "next_attempt_at"], name="didcomm_outbound_due"),
         ]
 
     def __str__(self) -> str:

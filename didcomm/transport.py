@@ -1,72 +1,381 @@
-"""Outbound delivery: pack a queued message for its peer and send it to the peer's endpoint over HTTP."""
+"""Outbound delivery: pack a queued message for its peer and send it over HTTP(S), WebSocket, or a return route.
+
+One worker claims a message (a lease in ``claimed_until``, taken by a conditional UPDATE: no row lock is held
+while the network call runs), sends it, then records the outcome in one UPDATE guarded by its lease. A
+temporary failure (refused connection, timeout, 5xx, 408, 429) is retried on :data:`RETRY_SCHEDULE`; a
+permanent one (another 4xx, no endpoint, an unsupported scheme, a key we cannot pack for) fails the message
+at once. Receivers dedupe on ``@id``, so the rare resend after a worker died mid-send is harmless.
+
+Return routes (Aries RFC 0092): a peer whose message over our WebSocket carried
+``"~transport": {"return_route": "all"}`` gets everything for its key back over that socket while it is open.
+The socket's consumer (didcomm/consumers.py) registers its channel name for the peer's verkey in the cache
+with a short TTL; :func:`deliver` prefers that channel to the peer's endpoint. Across processes (a task worker
+and the ASGI server) that needs the shared cache and channel layer, i.e. Redis.
+"""
 
 from __future__ import annotations
 
+import http.client
 import json
+import logging
+import random
 import urllib.error
+import urllib.parse
 import urllib.request
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
-from django.db import transaction
+from asgiref.sync import async_to_sync
+from channels.exceptions import ChannelFull
+from channels.layers import get_channel_layer
+from django.core.cache import cache
+from django.db.models import Q
 from django.utils import timezone
+from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
+from websockets.sync.client import connect as ws_connect
 
-from didcomm.models import OutboundMessage
+from didcomm.models import Connection, OutboundMessage
 from ssi import envelope
+from ssi.didkey import verify_key_from_did_key
+from ssi.errors import SSIError
+from ssi.multibase import b58encode
+
+logger = logging.getLogger(__name__)
+
+# Wait before the 2nd, 3rd, ... attempt after a temporary failure (each stretched or shrunk by up to JITTER,
+# so peers coming back after an outage are not hit by every worker at once). After the last, the message fails.
+RETRY_SCHEDULE: tuple[timedelta, ...] = (
+    timedelta(seconds=5),
+    timedelta(seconds=30),
+    timedelta(minutes=2),
+    timedelta(minutes=10),
+    timedelta(hours=1),
+    timedelta(hours=6),
+)
+MAX_ATTEMPTS = len(RETRY_SCHEDULE) + 1
+JITTER = 0.2
+
+# Longer than any one send (HTTP timeout, or a WebSocket open plus its reply window): a live worker's claim
+# never lapses under it.
+CLAIM_LEASE = timedelta(minutes=5)
 
 HTTP_TIMEOUT = 10.0
+WS_OPEN_TIMEOUT = 10.0
+WS_CLOSE_TIMEOUT = 2.0
+# After sending over a WebSocket with return_route "all", how long we listen for the peer's answers: the first
+# within WS_REPLY_WAIT, each next within WS_REPLY_IDLE of the previous, never more than WS_MAX_REPLIES.
+WS_REPLY_WAIT = 3.0
+WS_REPLY_IDLE = 1.0
+WS_MAX_REPLIES = 20
+MAX_ENVELOPE_BYTES = 2_621_440  # what the HTTP endpoint accepts (Django's DATA_UPLOAD_MAX_MEMORY_SIZE default)
+
+# A return route lives this long in the cache unless its socket refreshes it (every third of it).
+RETURN_ROUTE_TTL = 60
+
+FORWARD = "https://didcomm.org/routing/1.0/forward"  # RFC 0094 (the forward message RFC 0046 mediators read)
+RETURN_ROUTE_ALL = {"return_route": "all"}
 
 
 class TransportError(Exception):
-    """Delivery failed; ``str(exc)`` says why."""
+    """Delivery failed; ``str(exc)`` says why. ``permanent``: retrying cannot help (only temporary ones retry)."""
+
+    def __init__(self, message: str, *, permanent: bool) -> None:
+        super().__init__(message)
+        self.permanent = permanent
 
 
-def _endpoint(message: OutboundMessage) -> str:
-    return message.connection.their_endpoint if message.connection is not None else ""
+def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta | None:
+    """How long to wait after ``attempts`` attempts have failed temporarily; ``None`` once they are used up."""
+    if attempts >= MAX_ATTEMPTS:
+        return None
+    base = RETRY_SCHEDULE[max(attempts, 1) - 1]
+    factor = 1 + JITTER * (2 * (rng or random).random() - 1)
+    return base * factor
 
 
-def pack_outbound(message: OutboundMessage) -> bytes:
-    """The RFC 0019 envelope for ``message``: Authcrypt from our key on the connection to the peer's key."""
+# -- return routes ----------------------------------------------------------------
+
+
+def _route_key(verkey: str) -> str:
+    return f"didcomm:return-route:{verkey}"
+
+
+def return_route_register(verkey: str, channel_name: str) -> None:
+    """Messages for ``verkey`` go to ``channel_name`` (an open WebSocket) for the next RETURN_ROUTE_TTL seconds."""
+    cache.set(_route_key(verkey), channel_name, RETURN_ROUTE_TTL)
+
+
+def return_route_release(verkey: str, channel_name: str) -> None:
+    """The socket closed: forget its route, unless a newer socket of the same peer took it over meanwhile."""
+    if cache.get(_route_key(verkey)) == channel_name:
+        cache.delete(_route_key(verkey))
+
+
+def return_route_channel(verkey: str) -> str | None:
+    return cache.get(_route_key(verkey)) if verkey else None
+
+
+# -- packing ----------------------------------------------------------------------
+
+
+def _verkey(key: str) -> str:
+    """A routing key as base58: peers list them as did:key (RFC 0434 services) or plain verkeys."""
+    if key.startswith("did:key:"):
+        return b58encode(verify_key_from_did_key(key).raw)
+    return key
+
+
+def pack_outbound(message: OutboundMessage, *, routing_keys: Sequence[str] = (), return_route: bool = False) -> bytes:
+    """The RFC 0019 envelope for ``message``: Authcrypt from our key on the connection to the peer's key, then
+    wrapped in an Anoncrypt RFC 0094 forward for each routing key in turn (RFC 0046: the first routing key is
+    the mediator nearest the recipient). Raises a permanent :class:`TransportError` if a key is unusable."""
     from didcomm.services import agent_key_of, connection_key
 
+    body = dict(message.body)
+    if return_route:
+        body["~transport"] = RETURN_ROUTE_ALL
     sender = connection_key(message.connection) if message.connection is not None else agent_key_of(message.agent)
-    return envelope.pack(json.dumps(message.body).encode(), to_verkeys=[message.to_verkey], from_key=sender)
-
-
-def post_envelope(endpoint: str, packed: bytes) -> None:
-    if not endpoint.startswith(("http://", "https://")):
-        raise TransportError(f"not an http(s) endpoint: {endpoint[:200]}")
-    request = urllib.request.Request(  # noqa: S310 (scheme checked above)
-        endpoint, data=packed, method="POST", headers={"Content-Type": envelope.MEDIA_TYPE}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:  # noqa: S310 (scheme checked)
-            response.read()
-    except urllib.error.HTTPError as exc:
-        raise TransportError(f"{endpoint} answered {exc.code}") from None
-    except (OSError, ValueError) as exc:
-        raise TransportError(f"{endpoint}: {exc}") from None
+        packed = envelope.pack(json.dumps(body).encode(), to_verkeys=[message.to_verkey], from_key=sender)
+        to = message.to_verkey
+        for routing_key in routing_keys:
+            hop = _verkey(routing_key)
+            forward = {"@type": FORWARD, "@id": str(uuid.uuid4()), "to": to, "msg": json.loads(packed)}
+            packed = envelope.pack(json.dumps(forward).encode(), to_verkeys=[hop], from_key=None)
+            to = hop
+    except (SSIError, envelope.EnvelopeError) as exc:
+        raise TransportError(f"cannot pack for the peer's keys: {exc}", permanent=True) from None
+    return packed
+
+
+# -- transports -------------------------------------------------------------------
+
+
+def _host(endpoint: str) -> str:
+    """What logs and errors name: scheme and host, never a path or query that might carry a token."""
+    parts = urllib.parse.urlsplit(endpoint)
+    return f"{parts.scheme}://{parts.netloc}" if parts.netloc else "(no host)"
+
+
+def _refused(endpoint: str, status: int) -> TransportError:
+    # 408 Request Timeout and 429 Too Many Requests say "later"; 5xx is the peer's trouble; any other 4xx (and
+    # a redirect, which an agent endpoint has no business answering) will not change by resending.
+    temporary = status in (408, 429) or status >= 500
+    return TransportError(f"{_host(endpoint)} answered {status}", permanent=not temporary)
+
+
+class _NoRedirects(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # urllib would turn a redirected POST into a GET without the envelope
+
+
+class HttpTransport:
+    """RFC 0025 HTTP(S): POST the envelope; any 2xx is delivered (replies come back over our own endpoint)."""
+
+    schemes = ("http", "https")
+    return_route = False
+    _opener = urllib.request.build_opener(_NoRedirects)
+
+    def send(self, endpoint: str, packed: bytes) -> list[bytes]:
+        request = urllib.request.Request(  # noqa: S310 (scheme checked by transport_for)
+            endpoint, data=packed, method="POST", headers={"Content-Type": envelope.MEDIA_TYPE}
+        )
+        try:
+            with self._opener.open(request, timeout=HTTP_TIMEOUT) as response:
+                response.read(MAX_ENVELOPE_BYTES)
+        except urllib.error.HTTPError as exc:
+            exc.close()
+            raise _refused(endpoint, exc.code) from None
+        except (OSError, http.client.HTTPException) as exc:
+            raise TransportError(f"{_host(endpoint)}: {exc}", permanent=False) from None
+        except ValueError as exc:
+            raise TransportError(f"bad endpoint: {exc}", permanent=True) from None
+        return []
+
+
+class WebSocketTransport:
+    """RFC 0025 WebSocket: one connection per message, asking for ``return_route: all`` and listening a short,
+    bounded while for what the peer sends back on it; the caller hands each answer to the inbound path."""
+
+    schemes = ("ws", "wss")
+    return_route = True
+
+    def send(self, endpoint: str, packed: bytes) -> list[bytes]:
+        replies: list[bytes] = []
+        try:
+            with ws_connect(
+                endpoint,
+                open_timeout=WS_OPEN_TIMEOUT,
+                close_timeout=WS_CLOSE_TIMEOUT,
+                max_size=MAX_ENVELOPE_BYTES,
+                proxy=None,
+                compression=None,
+            ) as socket:
+                socket.send(packed)
+                wait = WS_REPLY_WAIT
+                while len(replies) < WS_MAX_REPLIES:
+                    try:
+                        frame = socket.recv(timeout=wait)
+                    except (TimeoutError, WebSocketException):
+                        break  # quiet, or closed by the peer: what was sent is delivered
+                    replies.append(frame.encode() if isinstance(frame, str) else frame)
+                    wait = WS_REPLY_IDLE
+        except InvalidStatus as exc:
+            raise _refused(endpoint, exc.response.status_code) from None
+        except InvalidURI as exc:
+            raise TransportError(f"bad endpoint: {exc}", permanent=True) from None
+        except (OSError, WebSocketException) as exc:  # refused, timed out, handshake or connection lost
+            raise TransportError(f"{_host(endpoint)}: {exc or type(exc).__name__}", permanent=False) from None
+        return replies
+
+
+class ReturnRouteTransport:
+    """RFC 0092: hand the envelope to the consumer of the peer's open WebSocket, through the channel layer."""
+
+    def send(self, channel_name: str, packed: bytes) -> list[bytes]:
+        try:
+            async_to_sync(get_channel_layer().send)(channel_name, {"type": "didcomm.outbound", "envelope": packed})
+        except ChannelFull:
+            raise TransportError("the return route's socket is not keeping up", permanent=False) from None
+        return []
+
+
+TRANSPORTS = (HttpTransport(), WebSocketTransport())
+
+
+def transport_for(endpoint: str) -> HttpTransport | WebSocketTransport:
+    scheme = urllib.parse.urlsplit(endpoint).scheme.lower()
+    for transport in TRANSPORTS:
+        if scheme in transport.schemes:
+            return transport
+    raise TransportError(f"unsupported endpoint scheme {scheme[:20]!r}", permanent=True)
+
+
+# -- delivery ---------------------------------------------------------------------
+
+
+def _claimable(now: datetime) -> Q:
+    """Queued, due, and not claimed by a live worker."""
+    return (
+        Q(status=OutboundMessage.Status.QUEUED)
+        & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        & (Q(claimed_until__isnull=True) | Q(claimed_until__lt=now))
+    )
+
+
+def _claim(outbound_id: int) -> datetime | None:
+    """Take the message for this worker: one conditional UPDATE, so of two workers exactly one gets it."""
+    now = timezone.now()
+    lease = now + CLAIM_LEASE
+    claimed = OutboundMessage.objects.filter(_claimable(now), pk=outbound_id).update(claimed_until=lease)
+    return lease if claimed else None
+
+
+@dataclass(frozen=True)
+class _Sent:
+    route: str  # for the log: where it went
+    replies: list[bytes]
+
+
+def _send(message: OutboundMessage) -> _Sent:
+    connection = message.connection
+    if connection is not None and connection.state == Connection.State.ABANDONED:
+        raise TransportError("the connection was removed", permanent=True)
+    if not message.to_verkey:
+        raise TransportError("no key to send to", permanent=True)
+    channel = return_route_channel(message.to_verkey)
+    if channel:
+        # Straight back to the peer over its own socket: no mediator is in between, so no forward wrapping.
+        ReturnRouteTransport().send(channel, pack_outbound(message))
+        return _Sent("return route", [])
+    endpoint = connection.their_endpoint if connection is not None else ""
+    if not endpoint:
+        raise TransportError("no endpoint, and no open return route", permanent=True)
+    transport = transport_for(endpoint)
+    routing_keys = list(connection.their_routing_keys or []) if connection is not None else []
+    packed = pack_outbound(message, routing_keys=routing_keys, return_route=transport.return_route)
+    return _Sent(_host(endpoint), transport.send(endpoint, packed))
+
+
+def _schedule(outbound_id: int, when: datetime) -> None:
+    """Re-enqueue the delivery task to run at ``when``. A backend that cannot defer (the inline one the tests
+    use) is left alone: the message stays queued with its ``next_attempt_at`` for :func:`deliver_due`."""
+    from didcomm.tasks import deliver_outbound
+
+    if deliver_outbound.get_backend().supports_defer:
+        deliver_outbound.using(run_after=when).enqueue(outbound_id)
 
 
 def deliver(outbound_id: int) -> None:
-    """Send one queued message; record whether it went."""
-    with transaction.atomic():
-        message = (
-            OutboundMessage.objects.select_for_update()
-            .select_related("agent__twin", "agent__owner", "connection")
-            .filter(pk=outbound_id, status=OutboundMessage.Status.QUEUED)
-            .first()
-        )
-        if message is None:
-            return
-        endpoint = _endpoint(message)
-        message.attempts += 1
-        try:
-            if not endpoint or not message.to_verkey:
-                raise TransportError("no endpoint or key to send to")
-            post_envelope(endpoint, pack_outbound(message))
-        except TransportError as exc:
-            message.status = OutboundMessage.Status.FAILED
-            message.last_error = str(exc)[:500]
+    """Send one queued message if it is due and no other worker has it; record the outcome on the row.
+
+    No transaction is open across the send: the claim and the outcome are one UPDATE each.
+    """
+    lease = _claim(outbound_id)
+    if lease is None:
+        return
+    message = OutboundMessage.objects.select_related("agent__twin", "agent__owner", "connection__agent").get(
+        pk=outbound_id
+    )
+    attempts = message.attempts + 1
+    mine = OutboundMessage.objects.filter(pk=outbound_id, claimed_until=lease)
+    try:
+        sent = _send(message)
+    except TransportError as exc:
+        wait = None if exc.permanent else backoff(attempts)
+        error = str(exc)[:500]
+        if wait is None:
+            if not exc.permanent:
+                error = f"gave up after {attempts} attempts: {error}"[:500]
+            mine.update(status=OutboundMessage.Status.FAILED, attempts=attempts, last_error=error, claimed_until=None)
         else:
-            message.status = OutboundMessage.Status.SENT
-            message.sent_at = timezone.now()
-        message.save(update_fields=["status", "attempts", "last_error", "sent_at"])
+            retry_at = timezone.now() + wait
+            mine.update(attempts=attempts, last_error=error, next_attempt_at=retry_at, claimed_until=None)
+            _schedule(outbound_id, retry_at)
+        # The type and the error only: never the body or a key.
+        logger.warning(
+            "DIDComm outbound %s (%s) attempt %s %s: %s",
+            outbound_id,
+            message.type,
+            attempts,
+            "will be retried" if wait is not None else "failed",
+            error,
+        )
+        return
+    mine.update(
+        status=OutboundMessage.Status.SENT,
+        attempts=attempts,
+        sent_at=timezone.now(),
+        last_error="",
+        claimed_until=None,
+    )
+    logger.info("DIDComm outbound %s (%s) sent via %s", outbound_id, message.type, sent.route)
+    for raw in sent.replies:
+        _receive_reply(raw)
+
+
+def _receive_reply(raw: bytes) -> None:
+    """An answer that came back on our WebSocket: the same inbound path as POST /didcomm/."""
+    from didcomm.services import InboundError, inbound_receive
+
+    try:
+        inbound_receive(raw=raw)
+    except InboundError as exc:
+        logger.warning("DIDComm reply over WebSocket refused: %s", exc)
+
+
+def deliver_due(*, limit: int = 500) -> int:
+    """The safety net: enqueue delivery of queued messages that are due and unclaimed (a task lost with its
+    worker, a backend that cannot defer, a lease that lapsed). Returns how many were enqueued."""
+    from didcomm.tasks import deliver_outbound
+
+    ids = list(
+        OutboundMessage.objects.filter(_claimable(timezone.now()))
+        .order_by("next_attempt_at", "id")
+        .values_list("id", flat=True)[:limit]
+    )
+    for outbound_id in ids:
+        deliver_outbound.enqueue(outbound_id)
+    return len(ids)
