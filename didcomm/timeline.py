@@ -29,7 +29,13 @@ KIND_NAMES = {
     "didexchange/1.0/response": "Connection response",
     "didexchange/1.0/complete": "Connection complete",
     "didexchange/1.0/problem_report": "Connection problem",
+    "did-rotate/1.0/rotate": "DID rotation",
+    "did-rotate/1.0/ack": "DID rotation acknowledged",
+    "did-rotate/1.0/problem-report": "DID rotation problem",
+    "did-rotate/1.0/hangup": "Hang-up",
 }
+# Problem reports (RFC 0035 ``description``): the generic one and the protocols' own.
+PROBLEM_KEYS = frozenset({PROBLEM_REPORT, "didexchange/1.0/problem_report", "did-rotate/1.0/problem-report"})
 # Notification.title and .body limits.
 TITLE_MAX = 200
 BODY_MAX = 4000
@@ -52,7 +58,7 @@ def describe(message_type: str, body: dict[str, Any]) -> tuple[str, str]:
     if key == BASIC_MESSAGE:
         content = body.get("content")
         return kind, content if isinstance(content, str) else ""
-    if key in (PROBLEM_REPORT, "didexchange/1.0/problem_report"):
+    if key in PROBLEM_KEYS:
         code, text = _problem(body)
         return kind, ": ".join(part for part in (code, text) if part)
     return kind, ""
@@ -80,7 +86,7 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
     key = message_type_key(message.type)
     if key == BASIC_MESSAGE and isinstance(message.body.get("content"), str):
         content["content"] = message.body["content"]
-    elif key in (PROBLEM_REPORT, "didexchange/1.0/problem_report"):
+    elif key in PROBLEM_KEYS:
         code, text = _problem(message.body)
         content["code"] = code
         content["explanation"] = text
@@ -97,7 +103,7 @@ def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str,
         if not isinstance(content, str):
             return None  # refused with a problem report (handlers.basic_message); nothing to read
         return Notification.Kind.MESSAGE, f"Message from {peer}{to}", content
-    if key in (PROBLEM_REPORT, "didexchange/1.0/problem_report"):
+    if key in PROBLEM_KEYS:
         code, text = _problem(message.body)
         return Notification.Kind.SYSTEM, f"Problem report from {peer}{to}" + (f": {code}" if code else ""), text
     return None
