@@ -1,10 +1,31 @@
-"""WebSocket routes: the one list config/asgi.py serves under AuthMiddlewareStack."""
+"""WebSocket routes: the browser's (served by config/asgi.py under AuthMiddlewareStack and the Origin check) and
+the agents' (served as they are: see :func:`websocket_application`)."""
 
 from django.urls import path
 
+from didcomm.consumers import DIDCommConsumer
 from twins import consumers
 
 websocket_urlpatterns = [
     path("ws/twins/<str:slug>/", consumers.TwinConsumer.as_asgi(), name="ws-twin"),
     path("ws/owner/", consumers.OwnerConsumer.as_asgi(), name="ws-owner"),
 ]
+
+# DIDComm's WebSocket transport: the envelope authenticates the sender; no cookie or session is involved.
+DIDCOMM_WS_PATHS = frozenset({"/didcomm/ws", "/didcomm/ws/"})
+didcomm_ws = DIDCommConsumer.as_asgi()
+
+
+def websocket_application(browser_application):
+    """``/didcomm/ws`` straight to its consumer, every other path to ``browser_application``.
+
+    Agents send no Origin header, which the browser routes' Origin check refuses; that check guards cookie
+    sessions against cross-site sockets, and the DIDComm route reads no cookie, so skipping it opens nothing.
+    """
+
+    async def application(scope, receive, send):
+        if scope["path"] in DIDCOMM_WS_PATHS:
+            return await didcomm_ws(scope, receive, send)
+        return await browser_application(scope, receive, send)
+
+    return application

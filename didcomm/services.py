@@ -4,6 +4,7 @@ queueing a message for delivery."""
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -204,11 +205,13 @@ class Received:
     duplicate: bool
 
 
-def inbound_receive(*, raw: bytes) -> Received:
+def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None] | None = None) -> Received:
     """Open an envelope addressed to one of our agents, store its message once, dispatch it.
 
     Raises :class:`InboundError` (the caller answers 400) before anything is written. A duplicate ``@id`` on
     the same connection is not dispatched again: the sender gets the first answer (the reply already queued).
+    ``on_open(sender_verkey, message)`` runs once the envelope is open, before dispatch: the WebSocket transport
+    registers a return route there, so that the reply queued by dispatch already goes back over the socket.
     """
     kids = _recipient_kids(raw)
     keys = _my_keys(kids)
@@ -222,6 +225,8 @@ def inbound_receive(*, raw: bytes) -> Received:
     agent = mine.agent
     body = _plaintext(unpacked.message)
     sender = unpacked.sender_verkey or ""
+    if on_open is not None:
+        on_open(sender, body)
     connection = mine.connection
     if connection is None and sender:
         # Sent to the agent's own key: a connection made before pairwise keys, keyed by both verkeys.

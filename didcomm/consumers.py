@@ -1,0 +1,82 @@
+"""The inbound WebSocket transport, ``/didcomm/ws`` (Aries RFC 0025), with RFC 0092 return routes.
+
+Each frame (binary or text) is one RFC 0019 envelope, received exactly as ``POST /didcomm/`` receives one. Any
+agent may connect: the envelope is the authentication, so the route needs no session and no Origin (agents send
+none; see config/routing.py). A message whose ``~transport.return_route`` is ``"all"`` makes this socket the
+route for everything we send to its (Authcrypt-proven) sender key while it stays open, the reply to that message
+included: the route is registered before the message is dispatched.
+
+A refused envelope closes the socket with :data:`CLOSE_REFUSED` and the reason (at most 123 bytes, the close
+frame's limit), as ACA-Py closes its own on a frame it cannot read; nothing that goes wrong in here is left to
+crash the consumer.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from asgiref.sync import sync_to_async
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+
+from didcomm import services, transport
+
+logger = logging.getLogger(__name__)
+
+CLOSE_REFUSED = 4400  # the envelope or its message was refused (HTTP would answer 400)
+CLOSE_TOO_BIG = 1009  # RFC 6455: message too big to process
+CLOSE_INTERNAL = 1011  # RFC 6455: an unexpected condition
+
+
+def _close_reason(text: str) -> str:
+    return text.encode("utf-8")[:123].decode("utf-8", "ignore")
+
+
+class DIDCommConsumer(AsyncWebsocketConsumer):
+    routes: set[str]
+    refresher: asyncio.Task | None = None
+
+    async def connect(self) -> None:
+        self.routes = set()
+        await self.accept()
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        raw = bytes_data if bytes_data is not None else (text_data or "").encode("utf-8")
+        if len(raw) > transport.MAX_ENVELOPE_BYTES:
+            return await self.close(code=CLOSE_TOO_BIG, reason="envelope too large")
+        try:
+            await database_sync_to_async(services.inbound_receive)(raw=raw, on_open=self.opened)
+        except services.InboundError as exc:
+            return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
+        except Exception:
+            logger.exception("DIDComm WebSocket: an envelope could not be processed")
+            return await self.close(code=CLOSE_INTERNAL, reason="the envelope could not be processed")
+        if self.routes and self.refresher is None:
+            self.refresher = asyncio.create_task(self.refresh_routes())
+
+    def opened(self, sender: str, message: dict[str, Any]) -> None:
+        """Runs in the database thread once the envelope is open, before its message is dispatched."""
+        decorator = message.get("~transport")
+        if sender and isinstance(decorator, dict) and decorator.get("return_route") == "all":
+            transport.return_route_register(sender, self.channel_name)
+            self.routes.add(sender)
+
+    async def refresh_routes(self) -> None:
+        """Keep this socket's routes alive in the cache while it is open (they lapse on their own otherwise)."""
+        while True:
+            await asyncio.sleep(transport.RETURN_ROUTE_TTL / 3)
+            for verkey in tuple(self.routes):
+                await sync_to_async(transport.return_route_register)(verkey, self.channel_name)
+
+    async def didcomm_outbound(self, event: dict[str, Any]) -> None:
+        """An envelope :func:`didcomm.transport.deliver` sent over this socket's return route."""
+        await self.send(bytes_data=event["envelope"])
+
+    async def disconnect(self, code: int) -> None:
+        if self.refresher is not None:
+            self.refresher.cancel()
+        for verkey in tuple(self.routes):
+            await sync_to_async(transport.return_route_release)(verkey, self.channel_name)
+        self.routes.clear()
