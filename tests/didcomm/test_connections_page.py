@@ -215,7 +215,7 @@ def test_the_list_shows_label_shortened_did_state_and_last_ping(pages, alice_cli
     body = text(alice_client.get(pages.base))
     assert "ACME Corp" in body
     assert f'title="{LONG_DID}"' in body  # the full DID, for hovering
-    assert f"{LONG_DID[:24]}…{LONG_DID[-8:]}" in body
+    assert f"{LONG_DID[:20]}…{LONG_DID[-6:]}" in body
     assert "completed" in body and "37 ms" in body
     assert f'href="{pages.connection(connection)}"' in body
 
