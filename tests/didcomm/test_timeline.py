@@ -194,3 +194,16 @@ async def test_the_twins_open_page_hears_agent_activity_after_commit(alice_heade
         assert response.status_code == 200
         event = await socket.receive_json_from(timeout=PUSH_TIMEOUT)
     assert event == {"kind": "agent", "thing": grinder.slug}
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_a_message_sent_from_the_connections_page_reaches_the_twins_open_page(
+    alice_client, alice_headers, grinder, acme
+):
+    url = f"/things/{grinder.slug}/connections/{acme.connection.pk}/message/"
+    async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as socket:
+        response = await database_sync_to_async(alice_client.post)(url, {"content": "On my way"})
+        assert response.status_code == 302
+        event = await socket.receive_json_from(timeout=PUSH_TIMEOUT)
+    assert event == {"kind": "agent", "thing": grinder.slug}
