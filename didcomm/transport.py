@@ -36,7 +36,7 @@ from django.utils import timezone
 from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 from websockets.sync.client import connect as ws_connect
 
-from didcomm.models import Connection, OutboundMessage
+from didcomm.models import OutboundMessage
 from ssi import envelope
 from ssi.didkey import verify_key_from_did_key
 from ssi.errors import SSIError
@@ -281,8 +281,6 @@ class _Sent:
 
 def _send(message: OutboundMessage) -> _Sent:
     connection = message.connection
-    if connection is not None and connection.state == Connection.State.ABANDONED:
-        raise TransportError("the connection was removed", permanent=True)
     if not message.to_verkey:
         raise TransportError("no key to send to", permanent=True)
     channel = return_route_channel(message.to_verkey)
@@ -352,6 +350,8 @@ def deliver(outbound_id: int) -> None:
         claimed_until=None,
     )
     logger.info("DIDComm outbound %s (%s) sent via %s", outbound_id, message.type, sent.route)
+    if sent.replies:
+        logger.info("DIDComm outbound %s: %s answer(s) came back on the socket", outbound_id, len(sent.replies))
     for raw in sent.replies:
         _receive_reply(raw)
 

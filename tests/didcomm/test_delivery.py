@@ -15,7 +15,7 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from didcomm import services, transport
+from didcomm import handlers, services, transport
 from didcomm.models import Connection, OutboundMessage
 from didcomm.transport import MAX_ATTEMPTS, RETRY_SCHEDULE, backoff, deliver, deliver_due
 from ssi import envelope
@@ -212,14 +212,18 @@ def test_a_peer_key_that_cannot_be_packed_for_fails_at_once(connection):
     assert received.bodies == []
 
 
-def test_a_message_on_a_removed_connection_is_not_sent(connection):
+def test_a_message_queued_on_an_abandoned_connection_is_still_delivered(connection, peer):
+    # Whoever queues decides (an abandoned exchange's problem report must reach the peer); delivery only sends.
     with http_endpoint() as (url, received):
-        message = queue(connection, url)
-        services.connection_remove(connection=connection)
+        connection.their_endpoint = url
+        connection.state = Connection.State.ABANDONED
+        connection.save(update_fields=["their_endpoint", "state"])
+        report = handlers.problem_report(thid="their-response", code="response_processing_error", explanation="no")
+        message = services.outbound_enqueue(agent=connection.agent, connection=connection, body=report)
         deliver(message.pk)
     message.refresh_from_db()
-    assert message.status == OutboundMessage.Status.FAILED
-    assert received.bodies == []
+    assert message.status == OutboundMessage.Status.SENT
+    assert open_message(received.bodies[0], peer)["description"]["code"] == "response_processing_error"
 
 
 def test_a_routing_key_wraps_the_envelope_in_a_forward_for_the_mediator(connection, peer):

@@ -113,19 +113,50 @@ class WebhookListener:
 
 
 class AcaPyAgent:
-    """``aca-py start`` as a child process; :meth:`start` returns once ``GET /status/ready`` says ready."""
+    """``aca-py start`` as a child process; :meth:`start` returns once ``GET /status/ready`` says ready.
 
-    def __init__(self, *, python: str, workdir: Path, webhook_url: str, label: str = "acapy-test") -> None:
+    ``inbound="ws"``: the agent listens for DIDComm on a WebSocket (``ws://127.0.0.1:PORT``, the endpoint its
+    invitations and DIDs advertise) instead of HTTP, and can send over both WebSocket and HTTP. ``extra_args`` are
+    added to ``aca-py start``.
+    """
+
+    def __init__(
+        self,
+        *,
+        python: str,
+        workdir: Path,
+        webhook_url: str,
+        label: str = "acapy-test",
+        inbound: str = "http",
+        extra_args: tuple[str, ...] = (),
+    ) -> None:
+        if inbound not in ("http", "ws"):
+            raise ValueError(f"inbound transport must be http or ws, not {inbound!r}")
         self.python = python
         self.workdir = workdir
         self.label = label
         self.webhook_url = webhook_url
+        self.inbound = inbound
+        self.extra_args = extra_args
         self.inbound_port = free_port()
         self.admin_port = free_port()
-        self.endpoint = f"http://127.0.0.1:{self.inbound_port}"
+        self.endpoint = f"{inbound}://127.0.0.1:{self.inbound_port}"
         self.admin_url = f"http://127.0.0.1:{self.admin_port}"
         self.log_path = workdir / "acapy.log"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def transport_args(self) -> list[str]:
+        args = [
+            "--inbound-transport",
+            self.inbound,
+            "127.0.0.1",
+            str(self.inbound_port),
+            "--outbound-transport",
+            "http",
+        ]
+        if self.inbound == "ws":
+            args += ["--outbound-transport", "ws"]
+        return args
 
     def command(self) -> list[str]:
         return [
@@ -133,12 +164,7 @@ class AcaPyAgent:
             "-m",
             "acapy_agent",
             "start",
-            "--inbound-transport",
-            "http",
-            "127.0.0.1",
-            str(self.inbound_port),
-            "--outbound-transport",
-            "http",
+            *self.transport_args(),
             "--admin",
             "127.0.0.1",
             str(self.admin_port),
@@ -163,6 +189,7 @@ class AcaPyAgent:
             "--emit-new-didcomm-prefix",
             "--log-level",
             "info",
+            *self.extra_args,
         ]
 
     def start(self) -> AcaPyAgent:

@@ -86,11 +86,100 @@ def acapy_agent(acapy_python: str, acapy_webhooks, tmp_path_factory):
     agent.stop()
 
 
+@pytest.fixture(scope="session")
+def acapy_ws_webhooks():
+    from .acapy_live import WebhookListener
+
+    listener = WebhookListener().start()
+    yield listener
+    listener.stop()
+
+
+@pytest.fixture(scope="session")
+def acapy_ws_agent(acapy_python: str, acapy_ws_webhooks, tmp_path_factory):
+    """A second live ACA-Py whose DIDComm endpoint is a WebSocket (``ws://127.0.0.1:PORT``): it receives only
+    over WebSocket and sends over WebSocket or HTTP. Auto-accepting like ``acapy_agent``, and with
+    ``--monitor-ping`` so trust pings both ways show in its webhooks."""
+    from .acapy_live import AcaPyAgent
+
+    agent = AcaPyAgent(
+        python=acapy_python,
+        workdir=tmp_path_factory.mktemp("acapy-ws"),
+        webhook_url=acapy_ws_webhooks.url,
+        label="acapy-ws",
+        inbound="ws",
+        extra_args=("--monitor-ping",),
+    ).start()
+    yield agent
+    agent.stop()
+
+
+# -- Thingstead over ASGI (HTTP and WebSockets) -----------------------------------
+
+
+@pytest.fixture(scope="session")
+def asgi_server_url():
+    """``config.asgi.application`` served by uvicorn in a thread of this process: HTTP and WebSockets, as the
+    ASGI process serves them in production.
+
+    In-process for the reason tests/browser gives for its Daphne: the server must see the test database (on
+    SQLite an in-memory database only this process can open). Not Daphne here: its Twisted reactor runs once per
+    process and the browser tests' session already starts one; uvicorn runs its own asyncio loop in its thread.
+    """
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+    from django.db import connections
+
+    from config.asgi import application
+
+    # Each server thread's connection is closed after its request (CONN_MAX_AGE=0), so none is left behind to
+    # block PostgreSQL's DROP DATABASE of the test database.
+    database = connections.settings["default"]
+    max_age = database.get("CONN_MAX_AGE", 0)
+    database["CONN_MAX_AGE"] = 0
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    config = uvicorn.Config(application, lifespan="off", ws="websockets-sansio", log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            pytest.fail("uvicorn did not start")
+        time.sleep(0.05)
+    host, port = sock.getsockname()
+    yield f"http://{host}:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+    sock.close()
+    database["CONN_MAX_AGE"] = max_age
+
+
+@pytest.fixture
+def asgi_site(asgi_server_url: str, transactional_db, settings) -> str:
+    """The ASGI server's URL for one test, as SITE_URL (what our DIDs and invitations name). Transactional: the
+    server's threads must see what the test writes."""
+    settings.SITE_URL = asgi_server_url
+    return asgi_server_url
+
+
+AGENT_FIXTURES = ("acapy_agent", "acapy_ws_agent")
+
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item, call):
     report = yield
-    if report.failed and "acapy_agent" in getattr(item, "fixturenames", ()):
-        agent = getattr(item, "funcargs", {}).get("acapy_agent")
-        if agent is not None:
-            report.sections.append(("ACA-Py log (tail)", agent.log_tail()))
+    if report.failed:
+        for name in AGENT_FIXTURES:
+            if name not in getattr(item, "fixturenames", ()):
+                continue
+            agent = getattr(item, "funcargs", {}).get(name)
+            if agent is not None:
+                title = "ACA-Py log (tail)" if name == "acapy_agent" else f"ACA-Py log (tail), {name}"
+                report.sections.append((title, agent.log_tail()))
     return report
