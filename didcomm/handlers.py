@@ -10,10 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from django.db import transaction
 from django.utils import timezone
 
-from didcomm import didexchange
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 
 DIDCOMM_PREFIX = "https://didcomm.org/"
@@ -24,8 +22,16 @@ PING = "trust_ping/1.0/ping"
 PING_RESPONSE = "trust_ping/1.0/ping_response"
 BASIC_MESSAGE = "basicmessage/1.0/message"
 PROBLEM_REPORT = "report-problem/1.0/problem-report"
-# RFC 0023 DID Exchange; the key covers 1.0 and 1.1 (RFC 0003: same major version).
+# RFC 0023 DID Exchange; each key covers 1.0 and 1.1 (RFC 0003: same major version).
 DIDEXCHANGE_REQUEST = "didexchange/1.0/request"
+DIDEXCHANGE_RESPONSE = "didexchange/1.0/response"
+DIDEXCHANGE_COMPLETE = "didexchange/1.0/complete"
+DIDEXCHANGE_PROBLEM_REPORT = "didexchange/1.0/problem_report"
+# RFC 0794 DID Rotate.
+ROTATE = "did-rotate/1.0/rotate"
+ROTATE_ACK = "did-rotate/1.0/ack"
+ROTATE_PROBLEM_REPORT = "did-rotate/1.0/problem-report"
+ROTATE_HANGUP = "did-rotate/1.0/hangup"
 
 
 @dataclass(frozen=True)
@@ -65,23 +71,55 @@ def _thread(message_id: str) -> dict[str, str]:
     return {"thid": message_id}
 
 
+def thread_of(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """A message's ``~thread`` ``thid`` and ``pthid`` (each ``None`` unless a string)."""
+    thread = body.get("~thread")
+    if not isinstance(thread, dict):
+        return None, None
+    thid, pthid = thread.get("thid"), thread.get("pthid")
+    return (thid if isinstance(thid, str) else None), (pthid if isinstance(pthid, str) else None)
+
+
 def new_message(key: str, **body: Any) -> dict[str, Any]:
     return {"@type": DIDCOMM_PREFIX + key, "@id": str(uuid.uuid4()), **body}
 
 
-def problem_report(*, thid: str, code: str, explanation: str) -> dict[str, Any]:
-    """RFC 0035: ``description`` carries a machine-readable ``code`` and an English text."""
+def problem_report(
+    *, thid: str, code: str, explanation: str, key: str = PROBLEM_REPORT, pthid: str | None = None, **extra: Any
+) -> dict[str, Any]:
+    """RFC 0035: ``description`` carries a machine-readable ``code`` and an English text. ``key`` names a
+    protocol's own problem report (``didexchange/1.1/problem_report``, ``did-rotate/1.0/problem-report``)."""
+    thread = _thread(thid)
+    if pthid is not None:
+        thread["pthid"] = pthid
     return new_message(
-        PROBLEM_REPORT,
+        key,
         description={"en": explanation, "code": code},
-        impact="message",
+        impact="message" if key == PROBLEM_REPORT else "thread",
         who_retries="none",
-        **{"~thread": _thread(thid)},
+        **extra,
+        **{"~thread": thread},
     )
 
 
 def trust_ping(ctx: Context) -> dict[str, Any] | None:
-    """RFC 0048: ``response_requested`` defaults to true."""
+    """RFC 0048: ``response_requested`` defaults to true.
+
+    RFC 0023: a ping from the requester on a connection we ``responded`` on completes it, as a ``complete``
+    would (ACA-Py pings as soon as it has our response).
+    """
+    connection = ctx.connection
+    if (
+        connection is not None
+        and connection.state == Connection.State.RESPONDED
+        and ctx.message.sender_verkey
+        and ctx.message.sender_verkey == connection.their_verkey
+    ):
+        # Conditional: a ``complete`` on the same connection may be handled at the same moment.
+        Connection.objects.filter(pk=connection.pk, state=Connection.State.RESPONDED).update(
+            state=Connection.State.COMPLETED, updated_at=timezone.now()
+        )
+        connection.state = Connection.State.COMPLETED
     if ctx.body.get("response_requested", True) is False:
         return None
     return new_message(PING_RESPONSE, **{"~thread": _thread(ctx.message.message_id)})
@@ -119,54 +157,56 @@ def problem_report_received(ctx: Context) -> None:
     return None
 
 
-@transaction.atomic
+# -- RFC 0023 DID Exchange and RFC 0794 DID Rotate (didcomm.exchange, didcomm.rotate) ---------------------------
+# Imported when called: both import didcomm.services, which imports this module.
+
+
 def didexchange_request(ctx: Context) -> dict[str, Any] | None:
-    """RFC 0023 request, as responder: verify it, learn the requester's DID, move the invitation's connection
-    to ``requested``. (The response comes next.)
+    from didcomm import exchange
 
-    The request answers one of our invitations (``~thread.pthid``), still unused; the requester's DID is a
-    did:peer:2/4 that resolves from itself, or comes with a signed ``did_doc~attach`` that must verify; and
-    the envelope's sender key must be a key of that DID, so the DID belongs to whoever sent the request.
-    """
-    message = ctx.message
-    thread = ctx.body.get("~thread")
-    pthid = thread.get("pthid") if isinstance(thread, dict) else None
-    if ctx.connection is not None:
-        return _didexchange_problem(message, "request_not_accepted", "a connection with this key already exists")
-    connection = (
-        Connection.objects.select_for_update()
-        .filter(agent=message.agent, invitation_id=pthid, state=Connection.State.INVITED)
-        .first()
-        if isinstance(pthid, str) and pthid
-        else None
-    )
-    if connection is None:
-        return _didexchange_problem(message, "request_not_accepted", "no open invitation of ours has this pthid")
-    label = ctx.body.get("label", "")
-    if not isinstance(label, str):
-        return _didexchange_problem(message, "request_processing_error", "label must be a string")
-    try:
-        their = didexchange.resolve_request_did(ctx.body)
-    except didexchange.ExchangeError as exc:
-        return _didexchange_problem(message, "request_processing_error", str(exc))
-    if not message.sender_verkey or message.sender_verkey not in their.verkeys:
-        return _didexchange_problem(
-            message, "request_processing_error", "the request was not sent (Authcrypt) with a key of its did"
-        )
-    connection.state = Connection.State.REQUESTED
-    connection.their_did = their.did
-    connection.their_label = label[:255]
-    connection.their_verkey = message.sender_verkey
-    connection.their_endpoint = their.endpoint
-    connection.save(update_fields=["state", "their_did", "their_label", "their_verkey", "their_endpoint", "updated_at"])
-    message.connection = connection
-    message.save(update_fields=["connection"])
-    return None
+    return exchange.request_receive(ctx)
 
 
-def _didexchange_problem(message: InboundMessage, code: str, explanation: str) -> dict[str, Any]:
-    """RFC 0023 errors: a problem report on the exchange's thread (the request's ``@id``)."""
-    return problem_report(thid=message.message_id, code=code, explanation=explanation)
+def didexchange_response(ctx: Context) -> dict[str, Any] | None:
+    from didcomm import exchange
+
+    return exchange.response_receive(ctx)
+
+
+def didexchange_complete(ctx: Context) -> dict[str, Any] | None:
+    from didcomm import exchange
+
+    return exchange.complete_receive(ctx)
+
+
+def didexchange_problem_report(ctx: Context) -> None:
+    from didcomm import exchange
+
+    return exchange.problem_report_receive(ctx)
+
+
+def did_rotate(ctx: Context) -> dict[str, Any] | None:
+    from didcomm import rotate
+
+    return rotate.rotate_receive(ctx)
+
+
+def did_rotate_ack(ctx: Context) -> None:
+    from didcomm import rotate
+
+    return rotate.ack_receive(ctx)
+
+
+def did_rotate_problem_report(ctx: Context) -> None:
+    from didcomm import rotate
+
+    return rotate.problem_report_receive(ctx)
+
+
+def did_rotate_hangup(ctx: Context) -> None:
+    from didcomm import rotate
+
+    return rotate.hangup_receive(ctx)
 
 
 HANDLERS: dict[str, Handler] = {
@@ -175,6 +215,13 @@ HANDLERS: dict[str, Handler] = {
     BASIC_MESSAGE: basic_message,
     PROBLEM_REPORT: problem_report_received,
     DIDEXCHANGE_REQUEST: didexchange_request,
+    DIDEXCHANGE_RESPONSE: didexchange_response,
+    DIDEXCHANGE_COMPLETE: didexchange_complete,
+    DIDEXCHANGE_PROBLEM_REPORT: didexchange_problem_report,
+    ROTATE: did_rotate,
+    ROTATE_ACK: did_rotate_ack,
+    ROTATE_PROBLEM_REPORT: did_rotate_problem_report,
+    ROTATE_HANGUP: did_rotate_hangup,
 }
 
 

@@ -150,10 +150,16 @@ def _my_keys(kids: list[str]) -> dict[str, _Mine]:
     rows = RecipientKey.objects.filter(verkey__in=kids).select_related("agent__twin", "agent__owner", "connection")
     for row in rows:
         if row.connection is not None:
-            if row.connection.state == Connection.State.ABANDONED or row.connection.my_verkey != row.verkey:
-                continue  # a removed connection, or a pairwise key since rotated away (RFC 0794)
+            if row.connection.state == Connection.State.ABANDONED:
+                continue  # a removed connection
+            if row.connection.my_verkey == row.verkey:
+                key = connection_key(row.connection)
+            elif row.connection.next_verkey == row.verkey and row.connection.next_key_sealed:
+                key = unseal_key(bytes(row.connection.next_key_sealed))  # RFC 0794: our new key, before the ack
+            else:
+                continue  # a pairwise key since rotated away (RFC 0794)
             row.connection.agent = row.agent
-            found[row.verkey] = _Mine(row.agent, row.connection, connection_key(row.connection))
+            found[row.verkey] = _Mine(row.agent, row.connection, key)
             continue
         key = agent_key_of(row.agent)
         # A transferred twin's keys rotate; a registration of its old key opens nothing.

@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from didcomm.rotate import twin_connections_rotate
 from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
 from owners.models import Notification, Owner, OwnerKey
 from owners.services import notify
@@ -318,6 +319,8 @@ def transfer_complete(
     offer.save(update_fields=["status", "completed_at", "pending_agent_sealed"])
     notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now belongs to {buyer.username}")
     notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{twin.name} is yours", twin=twin)
+    # The twin's DIDComm peers learn fresh pairwise keys (RFC 0794 DID rotate), once the new owner holds it.
+    transaction.on_commit(lambda: twin_connections_rotate(twin_id=twin.pk))
     return offer
 
 

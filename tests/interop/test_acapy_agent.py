@@ -3,38 +3,33 @@
 ACA-Py invites: its out-of-band invitation parses with ssi.oob and its key resolves with ssi.didkey.
 Thingstead invites: ACA-Py accepts the twin's invitation (DID Exchange 1.1 and 1.0) and its request reaches
 POST /didcomm/ as an envelope our code opens; the request's DID (did:peer:4 long form, or an unqualified DID with a
-signed did_doc~attach) is verified and the connection moves to ``requested``. Altered copies of ACA-Py's real
-requests are refused with RFC 0023 problem reports.
+signed did_doc~attach) is verified and answered with our response, and the exchange completes. Altered copies of
+ACA-Py's real requests are refused with RFC 0023 problem reports. (The full scenarios, both ways, with pings,
+messages and DID rotation, are in test_acapy_scenarios.py, whose live-server helpers these tests share.)
 """
 
 from __future__ import annotations
 
 import base64
 import json
-import time
 
 import pytest
 
 from didcomm import didexchange, handlers, services
-from didcomm.models import InboundMessage
+from didcomm.models import Connection, InboundMessage
 from ssi import oob
 from ssi.didkey import verify_key_from_did_key
 from ssi.multibase import b58encode
+
+from . import test_acapy_scenarios as scenarios
+from .test_acapy_scenarios import admin, wait_until, webhook
+
+live = scenarios.live  # the fixture: our endpoint is the live server, used by one thread at a time
 
 DIDEXCHANGE_REQUESTS = {
     "https://didcomm.org/didexchange/1.1/request",
     "https://didcomm.org/didexchange/1.0/request",
 }
-
-
-def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(interval)
-    return predicate()
 
 
 def test_acapy_is_ready(acapy_agent):
@@ -70,8 +65,8 @@ def _request_from_acapy(acapy_agent, grinder, live_url: str, protocols: tuple[st
     connection = services.invitation_create(agent=services.agent_for_twin(grinder), handshake_protocols=protocols)
     invitation = oob.parse_url(connection.invitation_url)
     assert invitation.services[0].service_endpoint == f"{live_url}/didcomm/"
-    record = acapy_agent.admin(
-        "POST", "/out-of-band/receive-invitation?auto_accept=true", invitation.message, timeout=20
+    record = admin(
+        acapy_agent, "POST", "/out-of-band/receive-invitation?auto_accept=true", invitation.message, timeout=20
     )
     assert record.get("state") != "abandoned", record
 
@@ -83,11 +78,6 @@ def _request_from_acapy(acapy_agent, grinder, live_url: str, protocols: tuple[st
 
     request = wait_until(arrived)
     assert request is not None, f"no DID Exchange request arrived; got {list(InboundMessage.objects.values('type'))}"
-    # The row can be seen before the endpoint's transaction ends (SQLite's shared cache): wait for the handler's
-    # outcome, the request joined to its connection or answered with a problem report.
-    stored = InboundMessage.objects.filter(pk=request.pk)
-    assert wait_until(lambda: stored.filter(connection__isnull=False).exists() or request.replies.exists())
-    request.refresh_from_db()
     return connection, invitation, request
 
 
@@ -95,45 +85,51 @@ def _request_from_acapy(acapy_agent, grinder, live_url: str, protocols: tuple[st
     ("protocols", "version"),
     [((oob.DIDEXCHANGE_11, oob.DIDEXCHANGE_10), "1.1"), ((oob.DIDEXCHANGE_10,), "1.0")],
 )
-def test_acapy_accepts_our_invitation_and_its_didexchange_request_is_verified(
-    transactional_db, live_server, settings, grinder, acapy_agent, acapy_webhooks, protocols, version
+def test_acapy_accepts_our_invitation_and_its_verified_request_is_answered(
+    live, grinder, acapy_agent, acapy_webhooks, protocols, version
 ):
-    settings.SITE_URL = live_server.url
-    connection, invitation, request = _request_from_acapy(acapy_agent, grinder, live_server.url, protocols)
+    connection, invitation, request = _request_from_acapy(acapy_agent, grinder, live.url, protocols)
 
     assert request.type == f"https://didcomm.org/didexchange/{version}/request"
     # Opened by ssi.envelope with the twin's invitation key: Authcrypt from ACA-Py's new key for us.
     assert request.sender_verkey
     assert request.body["label"] == "acapy-test"
     assert request.body["~thread"]["pthid"] == invitation.id
-    assert not request.replies.exists()  # verified: no problem report (and no response yet)
+    # Verified: answered with our response (no problem report), on the request's thread.
+    (response,) = request.replies.all()
+    assert response.type == f"https://didcomm.org/didexchange/{version}/response"
+    assert response.body["~thread"] == {"thid": request.message_id, "pthid": invitation.id}
+    assert response.to_verkey == request.sender_verkey
 
     connection.refresh_from_db()
-    assert connection.state == connection.State.REQUESTED
     assert request.connection_id == connection.pk
+    assert connection.protocol == version
+    assert connection.thread_id == request.message_id
     assert connection.their_label == "acapy-test"
     assert connection.their_verkey == request.sender_verkey
     assert connection.their_endpoint == acapy_agent.endpoint
     assert connection.their_did == request.body["did"]
+    assert response.body["did"] == connection.my_did
     if version == "1.1":
         assert connection.their_did.startswith("did:peer:4")
         assert ":" in connection.their_did.removeprefix("did:peer:4")  # the long form
+        assert "did_rotate~attach" in response.body
     else:
-        assert "did_doc~attach" in request.body
-    # ACA-Py's side of it: a connection to us, request sent.
-    event = acapy_webhooks.webhooks.wait_for("connections", invitation_msg_id=invitation.id, rfc23_state="request-sent")
+        assert "did_doc~attach" in request.body and "did_doc~attach" in response.body
+    # ACA-Py took the response and completed; so do we (on its complete, or its trust ping).
+    event = webhook(acapy_webhooks.webhooks, "connections", invitation_msg_id=invitation.id, rfc23_state="completed")
     assert event["their_label"] == grinder.name
+    assert wait_until(lambda: Connection.objects.filter(pk=connection.pk, state="completed").exists())
 
 
 def _copy(body: dict) -> dict:
     return json.loads(json.dumps(body))
 
 
-def test_tampered_or_misbound_acapy_requests_are_refused(transactional_db, live_server, settings, grinder, acapy_agent):
+def test_tampered_or_misbound_acapy_requests_are_refused(live, grinder, acapy_agent):
     """ACA-Py's real 1.0 and 1.1 requests, altered: each refusal is a problem report, the connection stays invited."""
-    settings.SITE_URL = live_server.url
-    _, _, request_10 = _request_from_acapy(acapy_agent, grinder, live_server.url, (oob.DIDEXCHANGE_10,))
-    _, _, request_11 = _request_from_acapy(acapy_agent, grinder, live_server.url, (oob.DIDEXCHANGE_11,))
+    _, _, request_10 = _request_from_acapy(acapy_agent, grinder, live.url, (oob.DIDEXCHANGE_10,))
+    _, _, request_11 = _request_from_acapy(acapy_agent, grinder, live.url, (oob.DIDEXCHANGE_11,))
     body_10, body_11 = request_10.body, request_11.body
     assert didexchange.resolve_request_did(body_10).verkeys == (request_10.sender_verkey,)
     assert didexchange.resolve_request_did(body_11).verkeys == (request_11.sender_verkey,)
@@ -175,14 +171,16 @@ def test_tampered_or_misbound_acapy_requests_are_refused(transactional_db, live_
     fresh = services.invitation_create(agent=services.agent_for_twin(grinder))
     misbound = dict(body_11, **{"@id": "misbound", "~thread": {"thid": "misbound", "pthid": fresh.invitation_id}})
     report = run(misbound, request_10.sender_verkey, "misbound")
+    assert report["@type"] == "https://didcomm.org/didexchange/1.1/problem_report"
+    assert report["~thread"] == {"thid": "misbound", "pthid": fresh.invitation_id}
     assert report["description"]["code"] == "request_processing_error"
     unknown = dict(body_11, **{"@id": "unknown", "~thread": {"thid": "unknown", "pthid": "no-such-invitation"}})
     assert run(unknown, request_11.sender_verkey, "unknown")["description"]["code"] == "request_not_accepted"
     fresh.refresh_from_db()
     assert fresh.state == fresh.State.INVITED
     good = dict(body_11, **{"@id": "good", "~thread": {"thid": "good", "pthid": fresh.invitation_id}})
-    assert run(good, request_11.sender_verkey, "good") is None
+    assert run(good, request_11.sender_verkey, "good")["@type"] == "https://didcomm.org/didexchange/1.1/response"
     fresh.refresh_from_db()
-    assert fresh.state == fresh.State.REQUESTED
+    assert fresh.state == fresh.State.RESPONDED
     again = dict(good, **{"@id": "again", "~thread": {"thid": "again", "pthid": fresh.invitation_id}})
     assert run(again, request_11.sender_verkey, "again")["description"]["code"] == "request_not_accepted"
