@@ -43,6 +43,9 @@ def send_refusal(connection: Connection) -> str:
         return "This connection was removed: it sends and accepts no messages any more."
     if connection.state == Connection.State.INVITED or not connection.their_verkey:
         return "Nobody has answered this invitation yet: there is no one to send to."
+    if connection.state == Connection.State.REQUESTED:
+        # RFC 0023: nothing but the exchange goes over a connection before the responder's answer.
+        return "The other agent has not answered yet: messages can be sent once the connection is made."
     return ""
 
 

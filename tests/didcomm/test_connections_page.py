@@ -202,6 +202,27 @@ def test_accept_refusals_from_the_exchange_are_shown_on_the_form(pages, alice_cl
     assert escape(str(refused.value)) in text(response)
 
 
+def test_accepting_an_invitation_makes_a_connection_and_opens_its_page(pages, alice_client, bob):
+    invitation = services.invitation_create(agent=services.agent_for_owner(bob))
+    response = alice_client.post(f"{pages.base}accept/", {"invitation_url": invitation.invitation_url})
+    connection = Connection.objects.get(agent=pages.agent)
+    assert response.status_code == 302 and response["Location"] == pages.connection(connection)
+    assert connection.role == Connection.Role.REQUESTER and connection.their_label == "bob"
+    request = OutboundMessage.objects.get(connection=connection)
+    assert request.type.startswith("https://didcomm.org/didexchange/1.")
+    assert request.type.endswith("/request")
+    body = text(alice_client.get(pages.connection(connection)))
+    assert "they invited us" in body and "Connection request" in body
+
+
+def test_accepting_ones_own_invitation_is_refused_with_the_exchanges_reason(pages, alice_client):
+    invitation = services.invitation_create(agent=pages.agent)
+    response = alice_client.post(f"{pages.base}accept/", {"invitation_url": invitation.invitation_url})
+    assert response.status_code == 400
+    assert "this is one of our own invitations" in text(response)
+    assert Connection.objects.filter(agent=pages.agent).count() == 1
+
+
 # --- One connection -------------------------------------------------------------------------------------------
 
 
@@ -312,6 +333,15 @@ def test_an_invitation_nobody_answered_accepts_no_sends(pages, alice_client):
     response = alice_client.post(f"{pages.connection(invitation)}message/", {"content": "anyone?"})
     assert response.status_code == 400
     assert "Nobody has answered this invitation yet" in text(response)
+    assert not OutboundMessage.objects.exists()
+
+
+def test_a_connection_waiting_for_the_other_agents_answer_accepts_no_sends(pages, alice_client):
+    connection = completed(pages.agent)
+    Connection.objects.filter(pk=connection.pk).update(state=Connection.State.REQUESTED)
+    response = alice_client.post(f"{pages.connection(connection)}ping/")
+    assert response.status_code == 400
+    assert "The other agent has not answered yet" in text(response)
     assert not OutboundMessage.objects.exists()
 
 
