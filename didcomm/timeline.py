@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from didcomm.handlers import BASIC_MESSAGE, PING, PING_RESPONSE, PROBLEM_REPORT, message_type_key
+from didcomm import handlers
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 from owners.models import Notification
 from owners.services import notify
@@ -21,21 +21,21 @@ from twins.models import HistoryEntry, Twin
 
 # Names for the message types an owner meets, by handlers.message_type_key.
 KIND_NAMES = {
-    BASIC_MESSAGE: "Message",
-    PING: "Trust ping",
-    PING_RESPONSE: "Ping response",
-    PROBLEM_REPORT: "Problem report",
-    "didexchange/1.0/request": "Connection request",
-    "didexchange/1.0/response": "Connection response",
-    "didexchange/1.0/complete": "Connection complete",
-    "didexchange/1.0/problem_report": "Connection problem",
-    "did-rotate/1.0/rotate": "DID rotation",
-    "did-rotate/1.0/ack": "DID rotation acknowledged",
-    "did-rotate/1.0/problem-report": "DID rotation problem",
-    "did-rotate/1.0/hangup": "Hang-up",
+    handlers.BASIC_MESSAGE: "Message",
+    handlers.PING: "Trust ping",
+    handlers.PING_RESPONSE: "Ping response",
+    handlers.PROBLEM_REPORT: "Problem report",
+    handlers.DIDEXCHANGE_REQUEST: "Connection request",
+    handlers.DIDEXCHANGE_RESPONSE: "Connection response",
+    handlers.DIDEXCHANGE_COMPLETE: "Connection complete",
+    handlers.DIDEXCHANGE_PROBLEM_REPORT: "Connection problem",
+    handlers.ROTATE: "DID rotation",
+    handlers.ROTATE_ACK: "DID rotation acknowledged",
+    handlers.ROTATE_PROBLEM_REPORT: "DID rotation problem",
+    handlers.ROTATE_HANGUP: "Hang-up",
 }
 # Problem reports (RFC 0035 ``description``): the generic one and the protocols' own.
-PROBLEM_KEYS = frozenset({PROBLEM_REPORT, "didexchange/1.0/problem_report", "did-rotate/1.0/problem-report"})
+PROBLEM_KEYS = frozenset({handlers.PROBLEM_REPORT, handlers.DIDEXCHANGE_PROBLEM_REPORT, handlers.ROTATE_PROBLEM_REPORT})
 # Notification.title and .body limits.
 TITLE_MAX = 200
 BODY_MAX = 4000
@@ -53,9 +53,9 @@ def _problem(body: dict[str, Any]) -> tuple[str, str]:
 def describe(message_type: str, body: dict[str, Any]) -> tuple[str, str]:
     """A short name of the message's kind and its text for a person (a basic message's content, a problem
     report's code and explanation), for the activity lists."""
-    key = message_type_key(message_type)
+    key = handlers.message_type_key(message_type)
     kind = KIND_NAMES.get(key or "") or (key or message_type).rsplit("/", 1)[-1]
-    if key == BASIC_MESSAGE:
+    if key == handlers.BASIC_MESSAGE:
         content = body.get("content")
         return kind, content if isinstance(content, str) else ""
     if key in PROBLEM_KEYS:
@@ -83,8 +83,8 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
             "key": message.sender_verkey,
         },
     }
-    key = message_type_key(message.type)
-    if key == BASIC_MESSAGE and isinstance(message.body.get("content"), str):
+    key = handlers.message_type_key(message.type)
+    if key == handlers.BASIC_MESSAGE and isinstance(message.body.get("content"), str):
         content["content"] = message.body["content"]
     elif key in PROBLEM_KEYS:
         code, text = _problem(message.body)
@@ -95,10 +95,10 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
 
 def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str, str] | None:
     """(kind, title, body) of the inbox item a message deserves, or None."""
-    key = message_type_key(message.type)
+    key = handlers.message_type_key(message.type)
     to = f" to {twin.name}" if twin is not None else ""
     peer = peer_name(message.connection)
-    if key == BASIC_MESSAGE:
+    if key == handlers.BASIC_MESSAGE:
         content = message.body.get("content")
         if not isinstance(content, str):
             return None  # refused with a problem report (handlers.basic_message); nothing to read
