@@ -227,7 +227,7 @@ class WebSocketTransport:
         except InvalidURI as exc:
             raise TransportError(f"bad endpoint: {exc}", permanent=True) from None
         except (OSError, WebSocketException) as exc:  # refused, timed out, handshake or connection lost
-            raise TransportError(f"{_host(endpoint)}: {exc or type(exc).__name__}", permanent=False) from None
+            raise TransportError(f"{_host(endpoint)}: {str(exc) or type(exc).__name__}", permanent=False) from None
         return replies
 
 
