@@ -102,7 +102,7 @@ def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str,
         content = message.body.get("content")
         if not isinstance(content, str):
             return None  # refused with a problem report (handlers.basic_message); nothing to read
-        return Notification.Kind.MESSAGE, f"Message from {peer}{to}", content
+        return Notification.Kind.AGENT, f"Message from {peer}{to}", content
     if key in PROBLEM_KEYS:
         code, text = _problem(message.body)
         return Notification.Kind.SYSTEM, f"Problem report from {peer}{to}" + (f": {code}" if code else ""), text

@@ -82,6 +82,7 @@ class Notification(models.Model):
     class Kind(models.TextChoices):
         MESSAGE = "message", "Message from a finder"
         SCAN = "scan", "Scan"
+        AGENT = "agent", "Message to an agent"
         SYSTEM = "system", "Notice"
 
     owner = models.ForeignKey(Owner, on_delete=models.CASCADE, related_name="notifications")

@@ -109,7 +109,7 @@ def test_every_message_a_twin_receives_is_in_its_history_pings_too(grinder, acme
 def test_a_basic_message_lands_in_the_owners_inbox_naming_the_peer_and_the_thing(alice, grinder, acme):
     assert acme.send(message(BASIC, content="Your grinder is part of recall 42")).status_code == 200
     item = Notification.objects.get(owner=alice)
-    assert item.kind == Notification.Kind.MESSAGE
+    assert item.kind == Notification.Kind.AGENT
     assert item.title == "Message from ACME Corp to Coffee grinder"
     assert item.body == "Your grinder is part of recall 42"
     assert item.twin == grinder and item.sender_name == "ACME Corp"
@@ -165,7 +165,7 @@ def test_a_deactivated_twin_still_tells_its_owner_but_its_closed_history_gets_no
     before = HistoryEntry.objects.filter(twin=grinder).count()
     assert acme.send(message(BASIC, content="Anyone there?")).status_code == 200
     assert HistoryEntry.objects.filter(twin=grinder).count() == before
-    assert Notification.objects.filter(owner=alice, kind=Notification.Kind.MESSAGE).count() == 1
+    assert Notification.objects.filter(owner=alice, kind=Notification.Kind.AGENT).count() == 1
 
 
 @pytest.mark.django_db
