@@ -60,6 +60,8 @@ class TheirDid:
     """The first DIDComm service endpoint (http, https, ws or wss), or ""."""
     recipient_verkey: str = ""
     """The key that service names as its recipient (base58), or the DID's first key; "" if it has none."""
+    routing_verkeys: tuple[str, ...] = ()
+    """That service's routing keys (mediators), base58, nearest the recipient first (RFC 0046)."""
 
 
 @dataclass(frozen=True)
@@ -259,19 +261,42 @@ def _dereference(doc: dict[str, Any], ref: object) -> str | None:
     return _key_of({"publicKeyBase58": ref})
 
 
-def _recipient_verkey(doc: dict[str, Any], verkeys: tuple[str, ...]) -> str:
-    for service in _services(doc):
-        keys = service.get("recipientKeys")
-        if isinstance(keys, list) and keys:
-            verkey = _dereference(doc, keys[0])
-            if verkey is not None:
-                return verkey
-    return verkeys[0] if verkeys else ""
+def _routing(doc: dict[str, Any], service: dict[str, Any]) -> tuple[str, ...] | None:
+    """A service's routing keys (RFC 0046 mediators) as base58 verkeys; ``None`` if one cannot be read."""
+    endpoint = service.get("serviceEndpoint")
+    refs = service.get("routingKeys")
+    if refs is None and isinstance(endpoint, dict):  # DIDCommMessaging: inside the endpoint object
+        refs = endpoint.get("routingKeys")
+    if refs is None:
+        return ()
+    if not isinstance(refs, list):
+        return None
+    verkeys: list[str] = []
+    for ref in refs:
+        verkey = _dereference(doc, ref)
+        if verkey is None:
+            return None
+        verkeys.append(verkey)
+    return tuple(verkeys)
 
 
 def _their_did(did: str, doc: dict[str, Any]) -> TheirDid:
+    """The DID's keys and the first DIDComm service we can use: its endpoint, recipient key and routing keys
+    (without a recipient key in any service, the DID's first key at the first endpoint)."""
     verkeys = _document_keys(doc)
-    return TheirDid(did=did, verkeys=verkeys, endpoint=_endpoint(doc), recipient_verkey=_recipient_verkey(doc, verkeys))
+    for service in _services(doc):
+        keys = service.get("recipientKeys")
+        recipient = _dereference(doc, keys[0]) if isinstance(keys, list) and keys else None
+        routing = _routing(doc, service)
+        if recipient is not None and routing is not None:
+            return TheirDid(
+                did=did,
+                verkeys=verkeys,
+                endpoint=_endpoint_of(service),
+                recipient_verkey=recipient,
+                routing_verkeys=routing,
+            )
+    return TheirDid(did=did, verkeys=verkeys, endpoint=_endpoint(doc), recipient_verkey=verkeys[0] if verkeys else "")
 
 
 def _attached_document(attachment: object, did: str) -> tuple[dict[str, Any], VerifyKey]:
@@ -383,5 +408,7 @@ def invitation_target(invitation: oob.Invitation) -> InvitationTarget:
         except ExchangeError as exc:
             problems.append(f"its service DID cannot be used ({exc})")
             continue
-        return InvitationTarget(endpoint=their.endpoint, recipient_verkey=their.recipient_verkey)
+        return InvitationTarget(
+            endpoint=their.endpoint, recipient_verkey=their.recipient_verkey, routing_verkeys=their.routing_verkeys
+        )
     raise ExchangeError("; ".join(dict.fromkeys(problems)) or "it has no usable service")

@@ -132,6 +132,7 @@ def request_receive(ctx: handlers.Context) -> dict[str, Any] | None:
     connection.their_label = label[:255]
     connection.their_verkey = message.sender_verkey
     connection.their_endpoint = their.endpoint
+    connection.their_routing_keys = list(their.routing_verkeys)
     connection.save()
     message.connection = connection
     message.save(update_fields=["connection"])
@@ -275,8 +276,9 @@ def response_receive(ctx: handlers.Context) -> dict[str, Any] | None:
 
     connection.their_did = their.did
     connection.their_verkey = message.sender_verkey if message.sender_verkey in their.verkeys else their.verkeys[0]
-    connection.their_endpoint = their.endpoint or connection.their_endpoint
-    connection.their_routing_keys = []
+    if their.endpoint:
+        connection.their_endpoint = their.endpoint
+        connection.their_routing_keys = list(their.routing_verkeys)
     connection.state = Connection.State.COMPLETED
     connection.save()
     # The reply is queued over message.connection: the one just updated, so it goes to their new key.

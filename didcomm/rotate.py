@@ -172,7 +172,7 @@ def rotate_receive(ctx: handlers.Context) -> dict[str, Any] | None:
     connection.their_did = their.did
     connection.their_verkey = their.recipient_verkey
     connection.their_endpoint = their.endpoint
-    connection.their_routing_keys = []
+    connection.their_routing_keys = list(their.routing_verkeys)
     connection.save(update_fields=["their_did", "their_verkey", "their_endpoint", "their_routing_keys", "updated_at"])
     return None
 

@@ -86,7 +86,7 @@ def verify_data(data: object) -> tuple[bytes, VerifyKey]:
         protected = json.loads(b64url_decode(protected_b64, padded_ok=True))
         signature = b64url_decode(signature_b64, padded_ok=True)
     except (SSIError, ValueError, RecursionError):
-        raise AttachmentError("attachment JWS is not base64url JSON") from None
+        raise AttachmentError("attachment JWS header or signature is not base64url (JSON)") from None
     if not isinstance(protected, dict) or protected.get("alg") != "EdDSA":
         raise AttachmentError("attachment JWS must be EdDSA")
     header = jws.get("header") if isinstance(jws.get("header"), dict) else {}
