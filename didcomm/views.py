@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -16,10 +16,11 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from didcomm import exchange, selectors, services, timeline
 from didcomm.forms import BasicMessageForm, InvitationAcceptForm
 from didcomm.models import Agent, Connection
+from ssi import oob
 from ssi.envelope import MEDIA_TYPE
 from tags.qr import svg_inline
 from twins.models import Twin
-from twins.selectors import twin_get
+from twins.selectors import twin_get, twin_list
 
 # What agents send: RFC 0019's media type, the older DIDComm v1 one, and plain JSON (some send that).
 ACCEPTED_MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/ssi-agent-wire", "application/json"})
@@ -30,10 +31,16 @@ def _refuse(status: int, message: str) -> JsonResponse:
 
 
 @csrf_exempt
-@require_POST
+@require_http_methods(["GET", "POST"])
 def inbound(request: HttpRequest) -> HttpResponse:
     """RFC 0019 envelopes over HTTP: 200 with an empty body, as other agents answer; a refusal is a 400
-    with the reason. Replies are queued for the outbound transport, not returned here."""
+    with the reason. Replies are queued for the outbound transport, not returned here.
+
+    A GET is a person who opened an invitation link (``?oob=``) in a browser: they get a page about it."""
+    if request.method == "GET":
+        if "oob" not in request.GET:
+            return HttpResponseNotAllowed(["POST"])
+        return invitation_page(request)
     if not request.body:
         return _refuse(400, "empty body: send an RFC 0019 envelope")
     media_type = request.content_type.lower() if request.content_type else ""
@@ -44,6 +51,24 @@ def inbound(request: HttpRequest) -> HttpResponse:
     except services.InboundError as exc:
         return _refuse(400, str(exc))
     return HttpResponse(status=200)
+
+
+def invitation_page(request: HttpRequest) -> HttpResponse:
+    """An invitation link opened in a browser: who invites, and (signed in) which of your agents accepts it."""
+    url = request.build_absolute_uri()
+    try:
+        invitation = oob.parse_url(url)
+    except oob.OOBError as exc:
+        context = {"title": "Not a valid invitation", "message": f"This link is not a valid invitation: {exc}."}
+        return render(request, "error.html", context, status=400)
+    things = twin_list(viewer=request.user) if request.user.is_authenticated else Twin.objects.none()
+    context = {
+        "invitation": invitation,
+        "invitation_url": url,
+        "things": things.filter(deactivated_at__isnull=True)[:200],
+        "accept_form": InvitationAcceptForm(initial={"invitation_url": url}),
+    }
+    return render(request, "didcomm/invitation.html", context)
 
 
 # -- the Connections pages: one set of views for a twin's agent and for the owner's own -----------------------

@@ -371,3 +371,35 @@ def test_posts_need_a_csrf_token(alice, grinder):
     connection.refresh_from_db()
     assert connection.state == Connection.State.COMPLETED
     assert Connection.objects.count() == 1 and not OutboundMessage.objects.exists()
+
+
+def _invitation_url(twin) -> str:
+    return services.invitation_create(agent=services.agent_for_twin(twin)).invitation_url
+
+
+def test_an_invitation_link_opened_in_a_browser_shows_who_invites(anon_client, grinder):
+    url = _invitation_url(grinder)
+    path = url[url.index("/didcomm/") :]
+    response = anon_client.get(path)
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert f"Invitation from {grinder.name}" in body
+    assert "Sign in" in body
+    assert 'data-testid="accept-as-owner"' not in body
+
+
+def test_a_signed_in_owner_is_offered_their_own_agents_only(carol_client, alice_client, grinder):
+    url = _invitation_url(grinder)
+    path = url[url.index("/didcomm/") :]
+    carols = carol_client.get(path).content.decode()
+    assert 'action="/profile/connections/accept/"' in carols
+    assert "Accept for" not in carols  # carol owns no things; alice's are not offered to her
+    alices = alice_client.get(path).content.decode()
+    assert f'action="/things/{grinder.slug}/connections/accept/"' in alices
+    assert f"Accept for {grinder.name}" in alices
+
+
+def test_a_broken_invitation_link_is_a_400_with_a_reason(anon_client):
+    response = anon_client.get("/didcomm/?oob=not-base64!!")
+    assert response.status_code == 400
+    assert "not a valid invitation" in response.content.decode()
