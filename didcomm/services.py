@@ -317,8 +317,12 @@ def basic_message_send(*, connection: Connection, content: str) -> OutboundMessa
 
 @transaction.atomic
 def connection_remove(*, connection: Connection) -> None:
-    """Forget a connection: its keys open nothing any more, messages on it are refused. Its message history
-    stays, marked as belonging to an abandoned connection."""
+    """Forget a connection: its keys open nothing any more, messages on it are refused, and what was still
+    waiting to be sent on it is not sent. Its message history stays, marked as belonging to an abandoned
+    connection."""
     connection.state = Connection.State.ABANDONED
     connection.save(update_fields=["state", "updated_at"])
     RecipientKey.objects.filter(connection=connection).delete()
+    OutboundMessage.objects.filter(connection=connection, status=OutboundMessage.Status.QUEUED).update(
+        status=OutboundMessage.Status.FAILED, last_error="connection removed before delivery"
+    )

@@ -403,3 +403,14 @@ def test_a_broken_invitation_link_is_a_400_with_a_reason(anon_client):
     response = anon_client.get("/didcomm/?oob=not-base64!!")
     assert response.status_code == 400
     assert "not a valid invitation" in response.content.decode()
+
+
+def test_removing_a_connection_cancels_what_still_waited_to_be_sent(pages, alice_client):
+    connection = completed(pages.agent)
+    waiting = OutboundMessage.objects.create(
+        agent=pages.agent, connection=connection, to_verkey=connection.their_verkey, message_id="m", type=PING, body={}
+    )
+    assert alice_client.post(f"{pages.connection(connection)}remove/").status_code == 302
+    waiting.refresh_from_db()
+    assert waiting.status == OutboundMessage.Status.FAILED
+    assert waiting.last_error == "connection removed before delivery"
