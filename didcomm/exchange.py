@@ -115,8 +115,6 @@ def request_receive(ctx: handlers.Context) -> dict[str, Any] | None:
         return _problem(message, REQUEST_PROCESSING_ERROR, str(exc))
     if not message.sender_verkey or message.sender_verkey not in their.verkeys:
         return _problem(message, REQUEST_PROCESSING_ERROR, "the request was not sent (Authcrypt) with a key of its did")
-    if not their.endpoint:
-        return _problem(message, REQUEST_PROCESSING_ERROR, "the request's did has no DIDComm service endpoint")
     invitation_key = services.agent_key_of(message.agent)
     if services.verkey_of(invitation_key) != connection.my_verkey:
         # The agent's key rotated (a twin transfer) after this invitation was made: it can no longer sign for it.

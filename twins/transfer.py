@@ -320,7 +320,7 @@ def transfer_complete(
     notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now belongs to {buyer.username}")
     notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{twin.name} is yours", twin=twin)
     # The twin's DIDComm peers learn fresh pairwise keys (RFC 0794 DID rotate), once the new owner holds it.
-    transaction.on_commit(lambda: twin_connections_rotate(twin_id=twin.pk))
+    transaction.on_commit(lambda: twin_connections_rotate(twin_id=twin.pk), robust=True)
     return offer
 
 
