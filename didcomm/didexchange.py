@@ -169,7 +169,13 @@ def peer4_did(key: VerifyKey, endpoint: str) -> str:
 
 
 def signed_attachment(payload: bytes, key: SigningKey, *, mime_type: str) -> dict[str, Any]:
-    """An RFC 0017 attachment carrying ``payload`` with a JWS by ``key`` (see :mod:`ssi.jws`)."""
+    """An RFC 0017 attachment carrying ``payload`` with a JWS by ``key`` (see :mod:`ssi.jws`).
+
+    ACA-Py 1.7.0 verifies the signature correctly but then reads the payload by turning ``+``/``/`` into
+    ``-``/``_`` and decoding as standard base64, which drops them: a payload whose base64 has a ``+`` or ``/``
+    would reach it altered. For ASCII text that happens only with a ``>``, ``?``, ``~`` (or DEL) as the last byte
+    of a three-byte group; DIDs have none, and our documents have none as long as the endpoint URL has none.
+    """
     return {"@id": str(uuid.uuid4()), "mime-type": mime_type, "data": jws.sign_data(payload, key)}
 
 

@@ -523,3 +523,13 @@ def test_a_dids_mediator_routing_keys_are_kept_for_delivery(peer, invitation):
     invitation.refresh_from_db()
     assert invitation.state == Connection.State.RESPONDED
     assert invitation.their_routing_keys == [verkey(mediator)]
+
+
+def test_a_response_from_the_invitation_key_itself_completes_at_the_dids_key(peer, requested):
+    """Over a return route ACA-Py answers from the key our request went to: the invitation's, which also signed
+    the response's DID. The connection then talks to the DID's key."""
+    body = response_body(peer, requested)
+    peer.send(body, requested.my_verkey, sender=peer.invitation_key)
+    requested.refresh_from_db()
+    assert requested.state == Connection.State.COMPLETED
+    assert requested.their_did == body["did"] and requested.their_verkey == verkey(peer.key)
