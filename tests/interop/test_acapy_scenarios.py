@@ -34,17 +34,14 @@ from .acapy_live import AcaPyAgent
 PROTOCOLS = {"1.1": oob.DIDEXCHANGE_11, "1.0": oob.DIDEXCHANGE_10}
 
 
-class MonitoredAcaPy(AcaPyAgent):
-    """The session's ACA-Py setup, and ``--monitor-ping`` (ping webhooks: sent, received, response received)."""
-
-    def command(self) -> list[str]:
-        return [*super().command(), "--monitor-ping"]
-
-
 @pytest.fixture(scope="module")
 def acapy_agent(acapy_python, acapy_webhooks, tmp_path_factory):
-    agent = MonitoredAcaPy(
-        python=acapy_python, workdir=tmp_path_factory.mktemp("acapy-scenarios"), webhook_url=acapy_webhooks.url
+    """The session agent's setup, and ``--monitor-ping`` (ping webhooks: received, response received)."""
+    agent = AcaPyAgent(
+        python=acapy_python,
+        workdir=tmp_path_factory.mktemp("acapy-scenarios"),
+        webhook_url=acapy_webhooks.url,
+        extra_args=("--monitor-ping",),
     ).start()
     yield agent
     agent.stop()
