@@ -32,6 +32,7 @@ from ingest.receive import (
     receive_message,
     too_large,
 )
+from ssi import webhooks
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,14 @@ class HookReceiveApi(APIView):
     parser_classes: list = []
     throttle_classes: list = []
 
+    def dispatch(self, request: HttpRequest, *args, **kwargs):
+        # A POST goes straight to receive(): DRF's request wrapping and content negotiation would cost about as
+        # much as storing a single reading, and the hook never uses them (its answers are fixed JSON). The class
+        # stays for the OpenAPI schema; other methods get DRF's 405.
+        if request.method == "POST":
+            return receive(request, kwargs["source_id"])
+        return super().dispatch(request, *args, **kwargs)
+
     def post(self, request, source_id: str) -> JsonResponse:
         return receive(request._request, source_id)
 
@@ -131,7 +140,7 @@ def receive(request: HttpRequest, source_id: str) -> JsonResponse:
 def _receive(request: HttpRequest, source_id: str) -> Answer:
     """The HTTP part: the source named by the URL (404) and a body of at most 1 MiB (413); the rest is
     ingest.receive.receive_message, shared with the MQTT bridge."""
-    source = find_source(source_id)
+    source = find_source(source_id, request.headers.get(webhooks.ID_HEADER))
     if source is None:
         return not_found()
     try:

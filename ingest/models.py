@@ -159,3 +159,43 @@ class DeviceKey(models.Model):
     @property
     def revoked(self) -> bool:
         return self.revoked_at is not None
+
+
+class PendingReadings(models.Model):
+    """Readings of one message and one thing that are committed but not yet in the thing's signed history.
+
+    Small messages (most single readings) are acknowledged once their readings and this row commit; the history
+    entry follows from the task worker (ingest.history), which takes every pending row of the thing under its
+    row lock, appends one entry and deletes the rows in the same transaction. A crash anywhere leaves the rows,
+    so the next flush of the thing (or any other append to its history, which catches up first) still takes them.
+    """
+
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="+")
+    # Reading ids in the order they were stored (an array on PostgreSQL, a JSON list elsewhere).
+    reading_ids = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        indexes = [
+            # The flush of one thing: WHERE twin_id = ? ORDER BY id
+            models.Index(fields=["twin", "id"], name="pendingreadings_twin_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.twin_id}: {len(self.reading_ids)} readings"
+
+
+class HistoryFlush(models.Model):
+    """A thing whose pending readings a flush task has been asked to append (one row per thing at most).
+
+    The row is the hand-over between requests and the worker: a message that creates it enqueues the task; the
+    others see it and leave the task to pick up their readings. The task deletes it under the thing's lock before
+    reading the pending rows, and a message upserting it meanwhile waits for that, so no message is left behind.
+    A row older than :data:`ingest.history.STALE_AFTER` (its task lost in a crash) is enqueued again.
+    """
+
+    twin = models.OneToOneField(Twin, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    requested_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"flush {self.twin_id}"

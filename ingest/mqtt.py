@@ -137,7 +137,7 @@ def handle(
         webhook_id = headers.get(webhooks.ID_HEADER, webhook_id)[: webhooks.MAX_ID_LENGTH]
     # The same order as the webhook: unknown source (404), size (413), then the message itself.
     try:
-        source = find_source(source_id_of(topic) or "")
+        source = find_source(source_id_of(topic) or "", headers.get(webhooks.ID_HEADER))
     except (OperationalError, InterfaceError):
         return webhook_id, database_unavailable()
     if source is None:

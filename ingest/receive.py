@@ -24,7 +24,8 @@ from django.db import InterfaceError, OperationalError
 from config.ratelimit import hit
 from ingest import mapping as payload_mapping
 from ingest.models import Source
-from ingest.services import delivery_replay, delivery_store, resolve_readings, source_with_things
+from ingest.services import delivery_store, replay_of, resolve_readings, source_for_message
+from ingest.store import ThingChanged
 from ssi import vault, webhooks
 from twins.history import TwinDeactivated
 
@@ -67,12 +68,13 @@ def database_unavailable() -> Answer:
     return error(503, "The database is unavailable; retry later.", retry_after=DB_RETRY_AFTER)
 
 
-def find_source(public_id: str) -> Source | None:
-    """The source a hook URL or an MQTT topic names, with its things (one query); None if unknown. May raise the
-    database's errors. Read fresh for every message: a rotated secret or a deleted source takes effect at once."""
+def find_source(public_id: str, webhook_id: str | None = None) -> Source | None:
+    """The source a hook URL or an MQTT topic names; None if unknown. May raise the database's errors. Read fresh
+    for every message: a rotated secret or a deleted source takes effect at once. `webhook_id`: the message's
+    (unverified) id, whose first answer, if any, comes in the same query (used only once the signature verifies)."""
     if not public_id or len(public_id) > MAX_SOURCE_ID:
         return None
-    return source_with_things(public_id)
+    return source_for_message(public_id, webhook_id)
 
 
 def receive_message(*, source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer:
@@ -104,7 +106,7 @@ def _receive(*, source: Source, headers: Mapping[str, str], body: bytes, now: fl
     except webhooks.WebhookVerificationError as exc:
         return error(401, f"The message is not authentic: {exc}.")
 
-    first = delivery_replay(source=source, webhook_id=webhook_id)
+    first = replay_of(source=source, webhook_id=webhook_id)
     if first is not None:
         return Answer(first.status, first.body)
 
@@ -129,6 +131,6 @@ def _receive(*, source: Source, headers: Mapping[str, str], body: bytes, now: fl
 
     try:
         outcome = delivery_store(source=source, webhook_id=webhook_id, readings=readings)
-    except TwinDeactivated as exc:
+    except (TwinDeactivated, ThingChanged) as exc:
         return error(409, str(exc))
     return Answer(outcome.status, outcome.body)

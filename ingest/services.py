@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,8 @@ from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.ratelimit import Limit
-from ingest import devices
+from ingest import devices, store
+from ingest import history as pending_history
 from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, clean_mapping
 from ingest.models import Delivery, Source, SourceThing
 from ssi import vault, webhooks
@@ -134,152 +136,197 @@ class Outcome:
     replayed: bool = False
 
 
-# What receiving reads of a source's things (the rest stays deferred).
-THING_FIELDS = ("id", "owner_id", "slug", "reading_kind", "reading_unit", "require_device_signature")
 SOURCE_FIELDS = tuple(f.attname for f in Source._meta.concrete_fields)
+# What receiving reads of the things a message names (the rest stays deferred).
+THING_FIELDS = (
+    "id",
+    "owner_id",
+    "slug",
+    "reading_kind",
+    "reading_unit",
+    "require_device_signature",
+    "deactivated_at",
+)
 
 
-def source_with_things(public_id: str) -> Source | None:
-    """The source and its things (only the owner's own: a link can outlive nothing else) in one query, written
-    by hand: compiling the two querysets cost more than the database answering them. The things are kept on the
-    source for :func:`resolve_readings` of this message only."""
-    source_plan = RowPlan.of(Source, SOURCE_FIELDS, "s")
-    twin_plan = RowPlan.of(Twin, THING_FIELDS, "t")
+def source_for_message(public_id: str, webhook_id: str | None = None) -> Source | None:
+    """The source, read fresh for every message (a rotated secret or a deleted source takes effect at once), and in
+    the same query the first answer to `webhook_id` if a message with that id was stored. The id is not verified
+    yet: receive_message uses the answer only once the signature has verified (see :func:`replay_of`).
+
+    Written by hand: compiling the queryset costs more than the database answering it.
+    """
+    plan = RowPlan.of(Source, SOURCE_FIELDS, "s")
     sql = (
-        f"SELECT {source_plan.columns}, l.external_id, {twin_plan.columns}"  # noqa: S608 (names from metadata)
-        f" FROM {Source._meta.db_table} s"
-        f" LEFT JOIN ({SourceThing._meta.db_table} l JOIN {Twin._meta.db_table} t ON t.id = l.twin_id)"
-        "   ON l.source_id = s.id AND t.owner_id = s.owner_id"
-        " WHERE s.public_id = %s ORDER BY l.id"
+        f"SELECT {plan.columns}, d.status, d.response FROM {Source._meta.db_table} s"  # noqa: S608 (metadata)
+        f" LEFT JOIN {Delivery._meta.db_table} d ON d.source_id = s.id AND d.webhook_id = %s"
+        " WHERE s.public_id = %s"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [public_id])
-        rows = cursor.fetchall()
-    if not rows:
+        cursor.execute(sql, [webhook_id or "", public_id])
+        row = cursor.fetchone()
+    if row is None:
         return None
-    source = source_plan.instance(rows[0])
-    links = []
-    width = source_plan.width
-    for row in rows:
-        if row[width + 1] is None:  # no linked thing
-            continue
-        links.append((row[width] or "", twin_plan.instance(row, width + 1)))
-    source._prefetched_things = links
+    source = plan.instance(row)
+    status, response = row[plan.width], row[plan.width + 1]
+    first = None
+    if status is not None:
+        first = Outcome(status, json.loads(response) if isinstance(response, str) else response, replayed=True)
+    source._replay = (webhook_id, first)
     return source
 
 
-def _things(source: Source) -> tuple[dict[str, Twin], dict[str, Twin], list[Twin]]:
-    """The source's things by external id and by slug (only the owner's own: a link can outlive nothing else)."""
-    links = getattr(source, "_prefetched_things", None)
-    if links is None:
-        query = SourceThing.objects.filter(source=source, twin__owner_id=source.owner_id).select_related("twin")
-        links = [(link.external_id, link.twin) for link in query]
+def replay_of(*, source: Source, webhook_id: str) -> Outcome | None:
+    """The first answer to this (verified) message id if it was stored: from :func:`source_for_message`'s query
+    when it asked for this id, else from the database."""
+    asked = getattr(source, "_replay", None)
+    if asked is not None and asked[0] == webhook_id:
+        return asked[1]
+    return delivery_replay(source=source, webhook_id=webhook_id)
+
+
+def source_things(*, source: Source, names: set[str], only: bool) -> tuple[dict[str, Twin], dict[str, Twin], list]:
+    """The owner's things linked to `source` that `names` name (by external id, by slug), in one query; with
+    `only`, also up to two of its things, to tell whether it feeds exactly one. Only what the message names is
+    read, however many things the source feeds."""
+    plan = RowPlan.of(Twin, THING_FIELDS, "t")
+    link, twin = SourceThing._meta.db_table, Twin._meta.db_table
+    parts: list[str] = []
+    params: list[Any] = []
+    if names:
+        marks = ", ".join(["%s"] * len(names))
+        parts.append(
+            f"SELECT 1 AS branch, l.external_id, {plan.columns} FROM {link} l JOIN {twin} t ON t.id = l.twin_id"  # noqa: S608
+            f" WHERE l.source_id = %s AND t.owner_id = %s AND l.external_id IN ({marks})"
+        )
+        parts.append(
+            f"SELECT 2 AS branch, l.external_id, {plan.columns} FROM {twin} t"  # noqa: S608
+            f" JOIN {link} l ON l.twin_id = t.id AND l.source_id = %s"
+            f" WHERE t.owner_id = %s AND t.slug IN ({marks})"
+        )
+        params += [source.pk, source.owner_id, *names, source.pk, source.owner_id, *names]
+    if only:
+        parts.append(
+            f"SELECT * FROM (SELECT 3 AS branch, l.external_id, {plan.columns} FROM {link} l"  # noqa: S608
+            f" JOIN {twin} t ON t.id = l.twin_id WHERE l.source_id = %s AND t.owner_id = %s ORDER BY l.id LIMIT 2)"
+            " AS first_two"
+        )
+        params += [source.pk, source.owner_id]
     by_external: dict[str, Twin] = {}
     by_slug: dict[str, Twin] = {}
-    twins = []
-    for external_id, twin in links:
-        twins.append(twin)
-        by_slug[twin.slug] = twin
-        if external_id:
-            by_external[external_id] = twin
-    return by_external, by_slug, twins
+    some: dict[int, Twin] = {}
+    if not parts:
+        return by_external, by_slug, []
+    with connection.cursor() as cursor:
+        cursor.execute(" UNION ALL ".join(parts), params)
+        rows = cursor.fetchall()
+    seen: dict[int, Twin] = {}
+    for row in rows:
+        found = seen.get(row[2])
+        if found is None:
+            found = seen[row[2]] = plan.instance(row, 2)
+        if row[0] == 1:
+            by_external[row[1]] = found
+        elif row[0] == 2:
+            by_slug[found.slug] = found
+        else:
+            some[found.pk] = found
+    return by_external, by_slug, list(some.values())
 
 
 def resolve_readings(*, source: Source, raw: list[RawReading], now: datetime) -> dict[Twin, list[Reading]]:
-    """Readings grouped by twin, defaults applied, device signatures checked (ingest.devices): a signed reading
-    comes back device-signed. PayloadError names the field of an unknown thing, of a device signature that does
-    not verify, or of the missing signature of a thing that requires one."""
-    by_external, by_slug, twins = _things(source)
-    only = twins[0] if len(twins) == 1 else None
+    """Readings grouped by twin (in primary-key order), defaults applied, device signatures checked
+    (ingest.devices): a signed reading comes back device-signed. PayloadError names the field of an unknown thing,
+    of a device signature that does not verify, or of the missing signature of a thing that requires one."""
+    names = {item.thing for item in raw if item.thing is not None}
+    need_only = any(item.thing is None for item in raw)
+    by_external, by_slug, some = source_things(source=source, names=names, only=need_only)
+    only = some[0] if len(some) == 1 else None
+    # Per distinct name: the twin and the list its readings go to.
+    targets: dict[str | None, tuple[Twin, list[Reading]]] = {}
     grouped: dict[int, tuple[Twin, list[Reading]]] = {}
     keys: dict[int, dict] | None = None
+    api = Reading.Source.API
+    new_reading = twin_services.new_reading
     for item in raw:
-        if item.thing is None:
-            if only is None:
-                raise PayloadError(item.thing_pointer, "Name the thing: this source feeds more than one, or none.")
-            twin = only
-        else:
-            twin = by_external.get(item.thing) or by_slug.get(item.thing)
-            if twin is None:
-                raise PayloadError(item.thing_pointer, "No thing of this source has that slug or external id.")
+        target = targets.get(item.thing)
+        if target is None:
+            if item.thing is None:
+                twin = only
+                if twin is None:
+                    raise PayloadError(item.thing_pointer, "Name the thing: this source feeds more than one, or none.")
+            else:
+                twin = by_external.get(item.thing) or by_slug.get(item.thing)
+                if twin is None:
+                    raise PayloadError(item.thing_pointer, "No thing of this source has that slug or external id.")
+            target = targets[item.thing] = grouped.setdefault(twin.pk, (twin, []))
+        twin, readings = target
         kind = item.kind or twin.reading_kind
         unit = item.unit if item.unit is not None else (twin.reading_unit if kind == twin.reading_kind else "")
-        reading = twin_services.new_reading(
-            twin_id=twin.pk, kind=kind, value=item.value, unit=unit, time=item.time or now, source=Reading.Source.API
+        reading = new_reading(
+            twin_id=twin.id, kind=kind, value=item.value, unit=unit, time=item.time or now, source=api
         )
         if item.signature is not None or twin.require_device_signature:
             if keys is None:
-                keys = devices.active_keys([twin.pk for twin in twins])
-            devices.check_reading(item=item, reading=reading, twin=twin, keys=keys.get(twin.pk, {}))
-        grouped.setdefault(twin.pk, (twin, []))[1].append(reading)
-    return {twin: readings for twin, readings in grouped.values()}
+                keys = devices.active_keys(list(grouped))
+            if twin.id not in keys:
+                keys.update(devices.active_keys([twin.id]))
+            devices.check_reading(item=item, reading=reading, twin=twin, keys=keys.get(twin.id, {}))
+        readings.append(reading)
+    return {twin: readings for _, (twin, readings) in sorted(grouped.items())}
 
 
 def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]) -> Outcome:
-    """Store every reading of the delivery in one transaction, or nothing; exactly once per webhook id.
+    """Store every reading of the delivery, or nothing; exactly once per webhook id (ingest.store).
 
-    The Delivery row is inserted first, in the same transaction: a concurrent delivery of the same message
-    blocks on the unique index until this one commits, then fails and answers with this one's response.
+    A duplicate (stored meanwhile by a concurrent delivery of the same message, which has committed: the unique
+    constraint made this one wait for it) writes nothing and answers with the first delivery's response.
+    After commit: one push per thing to its open pages, and the history flush of a small message's things.
     """
     count = sum(len(items) for items in readings.values())
     body = {"stored": count, "webhook_id": webhook_id}
+    groups = sorted(readings.items(), key=lambda pair: pair[0].pk)
     try:
-        with transaction.atomic():
-            if not _delivery_insert(source, webhook_id, body):
-                # Stored meanwhile by a concurrent delivery of the same message, which has committed (the insert
-                # waited for it): nothing was written in this transaction; answer with its response.
-                first = delivery_replay(source=source, webhook_id=webhook_id)
-                if first is None:
-                    raise IntegrityError("delivery conflict without a first delivery")
-                return first
-            # Twin row locks in primary-key order, so two batches naming the same twins cannot deadlock.
-            for twin in sorted(readings, key=lambda twin: twin.pk):
-                stored, latest = twin_services.readings_store(twin=twin, readings=readings[twin])
-                shown = latest or max(stored, key=lambda reading: reading.time)
-                # The shape of twins.live.reading_event, plus how many readings the message brought.
-                broadcast_after_commit(
-                    owner_id=twin.owner_id,
-                    twin_id=twin.pk,
-                    event={
-                        "kind": "reading",
-                        "thing": twin.slug,
-                        "reading": {
-                            "id": shown.pk,
-                            "kind": shown.kind,
-                            "value": shown.value,
-                            "unit": shown.unit,
-                            "time": shown.time.isoformat(),
-                            "source": shown.source,
-                            "device_signed": shown.device_signed,
-                        },
-                        "latest": latest is not None,
-                        "count": len(stored),
-                    },
-                )
+        stored = store.store(
+            source_id=source.pk, owner_id=source.owner_id, webhook_id=webhook_id, response=body, groups=groups
+        )
     except IntegrityError:
-        first = Delivery.objects.filter(source=source, webhook_id=webhook_id).first()
+        stored = store.Stored(False)
+    if not stored.created:
+        first = delivery_replay(source=source, webhook_id=webhook_id)
         if first is None:
-            raise
-        return Outcome(first.status, first.response, replayed=True)
+            raise IntegrityError("delivery conflict without a first delivery")
+        return first
+    if stored.flush:
+        flush = stored.flush
+        transaction.on_commit(lambda: pending_history.schedule(flush))
+    for twin, items in groups:
+        latest = twin.pk in stored.latest
+        shown = store.newest_of_kind(twin, items) if latest else max(items, key=lambda reading: reading.time)
+        # The shape of twins.live.reading_event, plus how many readings the message brought.
+        broadcast_after_commit(
+            owner_id=twin.owner_id,
+            twin_id=twin.pk,
+            event={
+                "kind": "reading",
+                "thing": twin.slug,
+                "reading": {
+                    "id": shown.pk,
+                    "kind": shown.kind,
+                    "value": shown.value,
+                    "unit": shown.unit,
+                    "time": shown.time.isoformat(),
+                    "source": shown.source,
+                    "device_signed": shown.device_signed,
+                },
+                "latest": latest,
+                "count": len(items),
+            },
+        )
     return Outcome(200, body)
 
 
-_INSERT_DELIVERY = (
-    f"INSERT INTO {Delivery._meta.db_table} (source_id, webhook_id, status, response, created_at)"  # noqa: S608
-    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING id"
-)
 _WHERE_DELIVERY = "WHERE source_id = %s AND webhook_id = %s"
-
-
-def _delivery_insert(source: Source, webhook_id: str, body: dict[str, Any]) -> bool:
-    """Insert the Delivery row; False if the unique (source, webhook_id) constraint says this message is stored
-    already. On PostgreSQL a concurrent uncommitted insert of the same message makes this wait for its outcome,
-    as the plain INSERT did; the constraint stays the arbiter."""
-    response = Delivery._meta.get_field("response").get_db_prep_save(body, connection)
-    with connection.cursor() as cursor:
-        created = connection.ops.adapt_datetimefield_value(timezone.now())
-        cursor.execute(_INSERT_DELIVERY, [source.pk, webhook_id, 200, response, created])
-        return cursor.fetchone() is not None
 
 
 def delivery_replay(*, source: Source, webhook_id: str) -> Outcome | None:

@@ -146,11 +146,14 @@ def append(
     scid: str,
     time: datetime | str | None = None,
     salt: str | None = None,
+    simple: bool = False,
 ) -> dict[str, Any]:
     """The entry following ``prev`` (``None`` for the first), signed by ``key``.
 
     Pure apart from the random salt and the default time (both injectable).
-    Raises :class:`SSIError` if ``time`` is before ``prev``'s.
+    Raises :class:`SSIError` if ``time`` is before ``prev``'s. ``simple``: the
+    caller vouches that ``content`` may take JCS's fast path (see
+    :func:`ssi.jcs.canonicalize`), sparing a walk of a large content.
     """
     if not _KIND_RE.match(kind):
         raise SSIError("kind must match [a-z0-9_.-]{1,64}")
@@ -165,7 +168,7 @@ def append(
         "kind": kind,
         "key": key.multibase,
         "prev_hash": genesis_hash(scid) if prev is None else entry_hash(prev),
-        "content_hash": content_hash(content, salt),
+        "content_hash": content_hash(content, salt, simple=simple),
     }
     entry["sig"] = "u" + b64url_encode(key.sign(signing_input(entry)))
     entry["salt"] = salt

@@ -3,11 +3,18 @@
 Appends are serialized per twin by a row lock on the twin (SELECT ... FOR UPDATE on PostgreSQL; SQLite
 serializes writers anyway), so two concurrent appends never read the same head and fork the chain; the
 (twin, seq) unique constraint backs that up.
+
+Some entries are recorded after the fact: ingested readings of small messages are committed first and appended by
+the task worker (ingest.history). Such a module registers a *catch-up* (:func:`register_catch_up`): every append
+under the twin's lock first appends what the catch-ups have pending, so the history never places an entry (a
+transfer, a deactivation, a note) before a reading that was committed earlier, and nothing committed is left out
+when the history closes.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -97,15 +104,25 @@ def select_rows(model, attnames: tuple[str, ...], where: str, params: list[Any])
     return [plan.instance(row) for row in rows]
 
 
-def _head(twin: Twin) -> HistoryEntry | None:
+def _head(twin: Twin) -> tuple[dict[str, Any], datetime] | None:
+    """The newest entry without its content and salt (all the next entry's hash needs), and its time.
+
+    On PostgreSQL the content never leaves the database: after a 1,000-reading batch it is most of the entry.
+    """
     if connection.vendor != "postgresql":
-        return HistoryEntry.objects.filter(twin=twin).order_by("-seq").first()
-    rows = select_rows(HistoryEntry, HEAD_FIELDS, "WHERE twin_id = %s ORDER BY seq DESC LIMIT 1", [twin.pk])
-    return rows[0] if rows else None
+        head = HistoryEntry.objects.filter(twin=twin).order_by("-seq").only("time", "entry").first()
+        return (chain.redact(head.entry), head.time) if head else None
+    with connection.cursor() as cursor:
+        cursor.execute(_HEAD, [twin.pk])
+        row = cursor.fetchone()
+    return (json.loads(row[0]), row[1]) if row else None
 
 
-# What appending reads of the head entry.
-HEAD_FIELDS = ("id", "twin_id", "seq", "time", "entry")
+# The (twin, seq) unique index serves it.
+_HEAD = (
+    f"SELECT (entry - 'content' - 'salt')::text, time FROM {HistoryEntry._meta.db_table}"  # noqa: S608
+    " WHERE twin_id = %s ORDER BY seq DESC LIMIT 1"
+)
 
 
 def _time_after(*times: datetime | None) -> datetime:
@@ -138,22 +155,32 @@ def history_append(
         return _append(lock_twin(twin), kind, content, ref_id, not_before)
 
 
+def history_append_simple(*, twin: Twin, kind: str, content: Any, ref_id: int | None = None) -> HistoryEntry | None:
+    """:func:`history_append` with ``locked=True`` for a content the caller has checked may take JCS's fast path
+    (``ssi.jcs.canonicalize(simple=True)``): a 1,000-reading entry is then not walked once more to find that out."""
+    return _append(twin, kind, content, ref_id, None, simple=True)
+
+
 def _append(
-    locked: Twin, kind: str, content: Any, ref_id: int | None, not_before: datetime | None
+    locked: Twin, kind: str, content: Any, ref_id: int | None, not_before: datetime | None, simple: bool = False
 ) -> HistoryEntry | None:
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
     if not locked.did:
         return None
     head = _head(locked)
-    time = _time_after(head.time if head else None, not_before)
+    pending = _pending(locked)
+    if pending:
+        head = _append_rows(locked, head, pending, not_before)
+    time = _time_after(head[1] if head else None, not_before)
     entry = chain.append(
-        head.entry if head else None,
+        head[0] if head else None,
         content=content,
         kind=str(kind),
         key=agent_key(locked),
         scid=scid_of(locked),
         time=time,
+        simple=simple,
     )
     if connection.vendor != "postgresql":
         return HistoryEntry.objects.create(
@@ -180,21 +207,74 @@ def history_append_many(*, twin: Twin, items: list[tuple[str, Any, int | None]])
     """Append several entries (kind, content, ref_id) under one lock and one head read, chained in memory and
     inserted at once: for batches recorded after the fact (scans from the buffer), where one entry per item is
     wanted and one round trip per item is not."""
-    locked = lock_twin(twin)
+    return _append_many(lock_twin(twin), items)[1]
+
+
+def _append_many(
+    locked: Twin, items: list[tuple[str, Any, int | None]]
+) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
+    """The entries of the catch-ups, then those of `items`."""
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
-    if not locked.did or not items:
-        return []
-    head = _head(locked)
-    previous, time = (head.entry if head else None), (head.time if head else None)
+    if not locked.did:
+        return [], []
+    pending = _pending(locked)
+    if not items and not pending:
+        return [], []
+    rows: list[HistoryEntry] = []
+    _append_rows(locked, _head(locked), [*pending, *items], None, rows)
+    return rows[: len(pending)], rows[len(pending) :]
+
+
+def _append_rows(
+    locked: Twin,
+    head: tuple[dict[str, Any], datetime] | None,
+    items: list[tuple[str, Any, int | None]],
+    not_before: datetime | None,
+    out: list[HistoryEntry] | None = None,
+) -> tuple[dict[str, Any], datetime]:
+    """Chain `items` after `head` in memory, insert them at once, and return the new head. `out` receives the
+    rows."""
+    previous, time = head if head else (None, None)
     key, scid = agent_key(locked), scid_of(locked)
     rows = []
     for kind, content, ref_id in items:
-        time = _time_after(time)
+        time = _time_after(time, not_before)
         entry = chain.append(previous, content=content, kind=str(kind), key=key, scid=scid, time=time)
         rows.append(HistoryEntry(twin=locked, seq=entry["seq"], kind=str(kind), time=time, entry=entry, ref_id=ref_id))
         previous = entry
-    return HistoryEntry.objects.bulk_create(rows)
+    rows = HistoryEntry.objects.bulk_create(rows)
+    if out is not None:
+        out.extend(rows)
+    return previous, time
+
+
+# --- Catch-ups: entries recorded after the fact ------------------------------------------------------------------
+
+CatchUp = Callable[[Twin], list[tuple[str, Any, int | None]]]
+_catch_ups: list[CatchUp] = []
+
+
+def register_catch_up(catch_up: CatchUp) -> None:
+    """Register `catch_up(locked_twin) -> [(kind, content, ref_id), ...]`: called under the twin's row lock, in
+    the appending transaction, before every append; it returns the items it has pending for the twin, oldest
+    first, and forgets them in the same transaction (so a rollback keeps them pending)."""
+    if catch_up not in _catch_ups:
+        _catch_ups.append(catch_up)
+
+
+def _pending(locked: Twin) -> list[tuple[str, Any, int | None]]:
+    items: list[tuple[str, Any, int | None]] = []
+    for catch_up in _catch_ups:
+        items.extend(catch_up(locked))
+    return items
+
+
+@transaction.atomic
+def history_catch_up(*, twin: Twin) -> list[HistoryEntry]:
+    """Lock the twin and append whatever the catch-ups have pending for it (a worker's flush). Raises
+    TwinDeactivated for a deactivated twin."""
+    return _append_many(lock_twin(twin), [])[0]
 
 
 @transaction.atomic

@@ -8,7 +8,7 @@ import uuid
 from dataclasses import dataclass
 
 import pytest
-from django.test import Client
+from django.test import Client, TestCase
 
 from ingest import services as ingest_services
 from ingest.models import Source
@@ -17,7 +17,12 @@ from ssi import webhooks
 
 @dataclass
 class Sender:
-    """Posts to a source's hook the way a Standard Webhooks sender does."""
+    """Posts to a source's hook the way a Standard Webhooks sender does.
+
+    Each test runs in a transaction that never commits, so after each request the sender runs what was waiting
+    for the commit (pushes, and the history flush of small messages: the ImmediateBackend runs it at once), as a
+    real commit would. `commit=False` leaves that to the test.
+    """
 
     client: Client
     source: Source
@@ -33,6 +38,7 @@ class Sender:
         secret: str | None = None,
         headers: dict[str, str] | None = None,
         source_id: str | None = None,
+        commit: bool = True,
     ):
         if body is None:
             body = json.dumps(payload).encode()
@@ -41,12 +47,13 @@ class Sender:
         signed = webhooks.headers_for(secret or self.secret, msg_id, timestamp, body)
         if headers is not None:
             signed = headers
-        return self.client.post(
-            f"/hooks/{source_id or self.source.public_id}",
-            data=body,
-            content_type="application/json",
-            headers=signed,
-        )
+        with TestCase.captureOnCommitCallbacks(execute=commit):
+            return self.client.post(
+                f"/hooks/{source_id or self.source.public_id}",
+                data=body,
+                content_type="application/json",
+                headers=signed,
+            )
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ from django.test import Client
 from django.utils import timezone
 
 from ingest import services as ingest_services
+from ingest.history import DEFER_AT_MOST
 from ingest.models import Delivery, Source
 from ssi import history as chain
 from ssi import webhooks
@@ -93,7 +94,7 @@ def test_a_stored_reading_is_pushed_to_the_twins_live_group_after_commit(
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(twin_group(grinder.pk), channel)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        response = sender.post({"value": 7})
+        response = sender.post({"value": 7}, commit=False)
     assert response.status_code == 200
     assert callbacks, "the push waits for the commit"
     for callback in callbacks:
@@ -106,7 +107,7 @@ def test_a_stored_reading_is_pushed_to_the_twins_live_group_after_commit(
 
 def test_a_rejected_delivery_pushes_nothing(sender, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks() as callbacks:
-        assert sender.post({"value": "warm"}).status_code == 400
+        assert sender.post({"value": "warm"}, commit=False).status_code == 400
     assert callbacks == []
 
 
@@ -291,8 +292,7 @@ def test_a_body_that_is_not_json_is_400(sender, grinder):
 def test_a_failure_while_storing_rolls_back_the_whole_batch(sender, grinder, alice):
     kettle = twin_services.twin_create(owner=alice, name="Kettle", reading_kind="temp")
     ingest_services.source_link_thing(source=sender.source, twin=kettle)
-    # The twin stored second (higher pk) is deactivated: its history refuses the append after the first
-    # twin's readings were inserted.
+    # One of the two things is deactivated: the whole message is refused, the other thing's readings too.
     Twin.objects.filter(pk=kettle.pk).update(deactivated_at=timezone.now())
     payload = {"readings": [{"thing": grinder.slug, "value": 1}, {"thing": kettle.slug, "value": 2}]}
     response = sender.post(payload)
@@ -379,8 +379,9 @@ def test_the_database_failing_mid_batch_is_503_and_stores_nothing(sender, grinde
             raise OperationalError("server closed the connection unexpectedly")
         return execute(sql, params, many, context)
 
+    # A batch: its history entry is written in the request (a small message's follows after commit).
     with connection.execute_wrapper(fail_on_history):
-        response = sender.post({"readings": [{"value": 1}, {"value": 2}]})
+        response = sender.post({"readings": [{"value": n} for n in range(DEFER_AT_MOST + 1)]})
     assert response.status_code == 503
     assert stored(grinder) == 0 and not Delivery.objects.exists()
 
@@ -415,3 +416,30 @@ def test_a_thing_of_another_owner_cannot_be_fed_even_by_its_slug(sender, carol):
     assert response.status_code == 400
     assert response.json()["extra"]["pointer"] == "/thing"
     assert stored(carols) == 0
+
+
+def test_a_batchs_entry_commits_to_awkward_values_exactly_as_rfc_8785_prints_them(sender, grinder):
+    # Values and units off JCS's fast path (tiny numbers, text above U+FFFF) next to plain ones.
+    values = [1e-05, -2.5e-07, 2.0**53 - 1, 21.5, 3.0, -0.25]
+    readings = [{"value": value, "unit": "🌡" if n % 2 else "°C"} for n, value in enumerate(values)]
+    readings += [{"value": n / 8} for n in range(DEFER_AT_MOST)]
+    assert sender.post({"readings": readings}).status_code == 200
+    entry = HistoryEntry.objects.get(twin=grinder, kind="reading")
+    assert chain.content_hash(entry.entry["content"], entry.entry["salt"]) == entry.entry["content_hash"]
+    assert verify_twin(grinder).ok
+
+
+def test_a_plain_batchs_entry_hashes_the_same_as_the_full_canonical_form(sender, grinder):
+    readings = [{"value": 20 + n / 10, "time": iso(timezone.now() - timedelta(seconds=n))} for n in range(100)]
+    assert sender.post({"readings": readings}).status_code == 200
+    entry = HistoryEntry.objects.get(twin=grinder, kind="reading")
+    assert chain.content_hash(entry.entry["content"], entry.entry["salt"]) == entry.entry["content_hash"]
+    assert verify_twin(grinder).ok
+
+
+@pytest.mark.parametrize("value", [2.0**53, -1e20, 1e300])
+def test_a_value_beyond_2_to_the_53_is_400_because_its_history_could_not_be_verified(sender, grinder, value):
+    response = sender.post({"readings": [{"value": 1}, {"value": value}]})
+    assert response.status_code == 400
+    assert response.json()["extra"]["pointer"] == "/readings/1/value"
+    assert stored(grinder) == 0

@@ -1,0 +1,407 @@
+"""Writing one verified message: its Delivery row, its readings, "latest" values and history, all or nothing.
+
+Two shapes, chosen by size (ingest.history.DEFER_AT_MOST):
+
+- **small** (every single reading): one statement on PostgreSQL, committed on its own: the Delivery row (the
+  unique (source, webhook_id) constraint decides between concurrent duplicates), the readings, a PendingReadings
+  row per thing and the flush request, the conditional "latest" update, guarded by a lock on the things that
+  also re-checks they are still the owner's and not deactivated. The history entry follows from the worker
+  (ingest.history). Per message that is one round trip and no BEGIN/COMMIT of its own; the sender's 2xx comes
+  after it returns, so after COMMIT.
+- **batch**: one transaction: the Delivery row first, then the things' row locks in primary-key order (two batches
+  naming the same things cannot deadlock), ids from the sequence and the rows by binary COPY, one signed history
+  entry per thing, the "latest" update.
+
+Elsewhere (SQLite, a laptop) the same two shapes go through the ORM.
+
+Rules kept in both: nothing is written for a duplicate (the first answer is replayed); a deactivated thing, or one
+that is no longer the owner's, refuses the whole message; an older reading never moves "latest" backwards (the
+UPDATE's condition is re-checked on the locked row).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import DatabaseError, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ingest import history as pending_history
+from ingest.models import Delivery, HistoryFlush, PendingReadings
+from twins.history import (
+    APPEND_FIELDS,
+    TwinDeactivated,
+    history_append,
+    history_append_simple,
+    lock_twin_for_append,
+    select_rows,
+)
+from twins.models import HistoryEntry, Reading, Twin
+from twins.services import _reading_content
+
+
+class ThingChanged(Exception):
+    """A thing of the message stopped being the source owner's between reading and writing (a transfer)."""
+
+    message = "A thing of this message changed hands while it was being stored; nothing was stored."
+
+
+@dataclass
+class Stored:
+    """What a write did. `created` False: the message was stored before (nothing was written now)."""
+
+    created: bool
+    latest: set[int] = field(default_factory=set)  # things whose "latest" value this message moved
+    flush: list[int] = field(default_factory=list)  # things whose history flush must be enqueued after commit
+
+
+def newest_of_kind(twin: Twin, readings: list[Reading]) -> Reading | None:
+    """The reading that may become the thing's "latest": the newest of its own reading kind."""
+    kind = twin.reading_kind
+    return max((r for r in readings if r.kind == kind), key=lambda r: r.time, default=None)
+
+
+def store(
+    *,
+    source_id: int,
+    owner_id: int,
+    webhook_id: str,
+    response: dict[str, Any],
+    groups: list[tuple[Twin, list[Reading]]],
+) -> Stored:
+    """Store `groups` (each thing with its validated readings, things in primary-key order) under a new Delivery
+    row answering `response`. Raises TwinDeactivated or ThingChanged (nothing stored)."""
+    count = 0
+    for twin, readings in groups:
+        count += len(readings)
+        twin_id = twin.pk
+        for reading in readings:
+            reading.twin_id = twin_id
+    small = count <= pending_history.DEFER_AT_MOST
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        if small:
+            return _small_postgres(source_id, owner_id, webhook_id, response, groups, now)
+        return _batch_postgres(source_id, owner_id, webhook_id, response, groups, now)
+    return _orm(source_id, owner_id, webhook_id, response, groups, now, small)
+
+
+# --- PostgreSQL ---------------------------------------------------------------------------------------------------
+
+_TWIN, _DELIVERY, _READING = Twin._meta.db_table, Delivery._meta.db_table, Reading._meta.db_table
+_PENDING, _FLUSH = PendingReadings._meta.db_table, HistoryFlush._meta.db_table
+_SMALL = f"""
+WITH input AS (
+    SELECT * FROM jsonb_to_recordset(%(readings)s::jsonb) AS r(
+        n int, twin_id bigint, kind text, value float8, unit text, time timestamptz, device_signed bool,
+        device_key text, signature text, signed_content jsonb, latest bool)
+), things AS (
+    SELECT id FROM {_TWIN}
+    WHERE id IN (SELECT twin_id FROM input) AND owner_id = %(owner)s AND deactivated_at IS NULL
+    ORDER BY id FOR NO KEY UPDATE
+), ok AS (
+    SELECT count(*) = %(twin_count)s AS ok FROM things
+), delivery AS (
+    INSERT INTO {_DELIVERY} (source_id, webhook_id, status, response, created_at)
+    SELECT %(source)s, %(webhook_id)s, 200, %(response)s::jsonb, %(now)s FROM ok WHERE ok.ok
+    ON CONFLICT (source_id, webhook_id) DO NOTHING
+    RETURNING id
+), readings AS (
+    INSERT INTO {_READING} (twin_id, kind, value, unit, time, source, note, created_at, device_signed, device_key,
+                           signature, signed_content)
+    SELECT r.twin_id, r.kind, r.value, r.unit, r.time, %(api)s, '', %(now)s, r.device_signed, r.device_key,
+           r.signature, r.signed_content
+    FROM delivery, input r ORDER BY r.n
+    RETURNING id, twin_id
+), pending AS (
+    INSERT INTO {_PENDING} (twin_id, reading_ids, created_at)
+    SELECT twin_id, to_jsonb(array_agg(id ORDER BY id)), %(now)s FROM readings GROUP BY twin_id
+), flush AS (
+    INSERT INTO {_FLUSH} AS f (twin_id, requested_at)
+    SELECT DISTINCT twin_id, %(now)s::timestamptz FROM readings
+    ON CONFLICT (twin_id) DO UPDATE SET requested_at = EXCLUDED.requested_at WHERE f.requested_at < %(stale)s
+    RETURNING twin_id
+), latest AS (
+    UPDATE {_TWIN} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
+    FROM delivery, input n
+    WHERE n.latest AND t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
+    RETURNING t.id
+)
+SELECT (SELECT ok FROM ok), (SELECT count(*) FROM delivery), (SELECT array_agg(id ORDER BY id) FROM readings),
+       (SELECT array_agg(twin_id) FROM flush), (SELECT array_agg(id) FROM latest)
+"""  # noqa: S608 (table names from metadata)
+# Notes on _SMALL. The readings come as one JSON parameter (one string to quote, parsed by PostgreSQL in C: a
+# dozen array parameters cost more to adapt than the rest of the request's SQL). Times travel as RFC 3339 text
+# and values as the shortest repr, which PostgreSQL reads back exactly. The things' locks come first (ORDER BY
+# id: the same order in every message) and are held to COMMIT, the end of this statement: a flush of the same
+# thing (FOR UPDATE) waits for the message to commit, and a message waits for a running flush, so a flush sees
+# every message that began before it. The readings are inserted in input order (ORDER BY n), so their ids,
+# assigned as they are inserted, ascend in input order. The flush request is returned only when created, or
+# renewed because it was stale (its task lost). "latest" marks each thing's newest reading of its own kind.
+
+
+def _small_postgres(
+    source_id: int,
+    owner_id: int,
+    webhook_id: str,
+    response: dict[str, Any],
+    groups: list[tuple[Twin, list[Reading]]],
+    now: datetime,
+) -> Stored:
+    rows = []
+    items = []
+    for twin, readings in groups:
+        newest = newest_of_kind(twin, readings)
+        for r in readings:
+            items.append(
+                {
+                    "n": len(rows),
+                    "twin_id": r.twin_id,
+                    "kind": r.kind,
+                    "value": r.value,
+                    "unit": r.unit,
+                    "time": r.time.isoformat(),
+                    "device_signed": r.device_signed,
+                    "device_key": r.device_key,
+                    "signature": r.signature,
+                    "signed_content": r.signed_content,
+                    "latest": r is newest,
+                }
+            )
+            rows.append(r)
+    params = {
+        "readings": json.dumps(items),
+        "twin_count": len(groups),
+        "owner": owner_id,
+        "source": source_id,
+        "webhook_id": webhook_id,
+        "response": json.dumps(response),
+        "now": now,
+        "api": Reading.Source.API.value,
+        "stale": now - pending_history.STALE_AFTER,
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_SMALL, params)
+        ok, created, ids, flush, moved = cursor.fetchone()
+    if not ok:
+        _refusal([twin for twin, _ in groups], owner_id)
+    if not created:
+        return Stored(False)
+    _set_ids(rows, ids or [], now)
+    return Stored(True, latest=set(moved or []), flush=sorted(flush or []))
+
+
+def _refusal(twins: list[Twin], owner_id: int) -> None:
+    """Why the things' guard refused: a deactivated thing (409) or one that changed hands."""
+    current = Twin.objects.filter(pk__in=[twin.pk for twin in twins]).values_list("deactivated_at", "owner_id")
+    if any(deactivated is not None for deactivated, _ in current):
+        raise TwinDeactivated(TwinDeactivated.message)
+    raise ThingChanged(ThingChanged.message)
+
+
+def _set_ids(rows: list[Reading], ids: list[int], now: datetime) -> None:
+    if len(ids) != len(rows):
+        raise DatabaseError("the readings INSERT returned a different number of ids")
+    alias = connection.alias
+    for reading, pk in zip(rows, ids, strict=True):
+        reading.id = pk
+        reading.created_at = now
+        state = reading._state
+        state.adding = False
+        state.db = alias
+
+
+_INSERT_DELIVERY = (
+    f"INSERT INTO {Delivery._meta.db_table} (source_id, webhook_id, status, response, created_at)"  # noqa: S608
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING id"
+)
+
+
+def delivery_insert(source_id: int, webhook_id: str, response: dict[str, Any], now: datetime) -> bool:
+    """Insert the Delivery row; False if the unique (source, webhook_id) constraint says this message is stored
+    already. On PostgreSQL a concurrent uncommitted insert of the same message makes this wait for its outcome;
+    the constraint is the arbiter."""
+    prepared = Delivery._meta.get_field("response").get_db_prep_save(response, connection)
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_DELIVERY, [source_id, webhook_id, 200, prepared, now])
+        return cursor.fetchone() is not None
+
+
+_COPY_READINGS = (
+    f"COPY {Reading._meta.db_table} (id, twin_id, kind, value, unit, time, source, note, created_at, device_signed,"
+    " device_key, signature, signed_content) FROM STDIN (FORMAT BINARY)"
+)
+_COPY_TYPES = [
+    "int8",
+    "int8",
+    "text",
+    "float8",
+    "text",
+    "timestamptz",
+    "text",
+    "text",
+    "timestamptz",
+    "bool",
+    "text",
+    "text",
+    "jsonb",
+]
+_NEXT_IDS = "SELECT nextval(pg_get_serial_sequence(%s, 'id')) FROM generate_series(1, %s)"
+_UPDATE_LATEST = f"""
+UPDATE {Twin._meta.db_table} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
+FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::timestamptz[]) AS n(twin_id, value, unit, time)
+WHERE t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
+RETURNING t.id
+"""  # noqa: S608
+
+
+def _batch_postgres(
+    source_id: int,
+    owner_id: int,
+    webhook_id: str,
+    response: dict[str, Any],
+    groups: list[tuple[Twin, list[Reading]]],
+    now: datetime,
+) -> Stored:
+    from psycopg.types.json import Jsonb
+
+    rows = [reading for _, readings in groups for reading in readings]
+    with transaction.atomic():
+        # First: a concurrent delivery of the same message waits here for this one's outcome.
+        if not delivery_insert(source_id, webhook_id, response, now):
+            return Stored(False)
+        locked = _lock(groups, owner_id)
+        with connection.cursor() as cursor:
+            cursor.execute(_NEXT_IDS, [Reading._meta.db_table, len(rows)])
+            ids = [pk for (pk,) in cursor.fetchall()]
+            _set_ids(rows, ids, now)
+            api = Reading.Source.API.value
+            with cursor.cursor.copy(_COPY_READINGS) as copy:
+                copy.set_types(_COPY_TYPES)
+                write = copy.write_row
+                for twin, readings in groups:
+                    twin_id = twin.pk
+                    for r in readings:
+                        content = None if r.signed_content is None else Jsonb(r.signed_content)
+                        row = (r.pk, twin_id, r.kind, r.value, r.unit, r.time, api, "", now, r.device_signed)
+                        write((*row, r.device_key, r.signature, content))
+        for twin, readings in groups:
+            _history(locked[twin.pk], readings)
+        newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
+        moved: set[int] = set()
+        if newest:
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    _UPDATE_LATEST,
+                    [
+                        [twin.pk for twin, _ in newest],
+                        [r.value for _, r in newest],
+                        [r.unit for _, r in newest],
+                        [r.time for _, r in newest],
+                    ],
+                )
+                moved = {pk for (pk,) in cursor.fetchall()}
+    return Stored(True, latest=moved)
+
+
+def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> dict[int, Twin]:
+    """The things' row locks in primary-key order (FOR UPDATE: appends to their histories follow), fresh rows."""
+    ids = [twin.pk for twin, _ in groups]
+    locked = {
+        twin.pk: twin for twin in select_rows(Twin, APPEND_FIELDS, "WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
+    }
+    if any(twin.deactivated_at is not None for twin in locked.values()):
+        raise TwinDeactivated(TwinDeactivated.message)
+    if len(locked) != len(ids) or any(twin.owner_id != owner_id for twin in locked.values()):
+        raise ThingChanged(ThingChanged.message)
+    return locked
+
+
+def _history(locked: Twin, readings: list[Reading]) -> None:
+    """One signed entry for the thing's readings of this message (a single reading: the entry a manual reading
+    gets). Per-reading entries would cost a hash-chain step and a signature each."""
+    if len(readings) == 1:
+        content: dict[str, Any] = _reading_content(readings[0])
+        ref_id = readings[0].pk
+    else:
+        content = {"readings": [_reading_content(reading) for reading in readings]}
+        ref_id = None
+    if all(map(_plain, readings)):
+        history_append_simple(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id)
+    else:
+        history_append(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id, locked=True)
+
+
+_MAX_SAFE = 2**53 - 1
+# ssi.jcs's fast-path rules (its module docstring): no text at or above U+D800; a number is a safe integer (the
+# history writes integral values as ints) or a float that repr prints as ECMAScript does.
+_UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
+
+
+def _plain(reading: Reading) -> bool:
+    """Whether the reading's history content takes JCS's fast path, checked far more cheaply than walking it."""
+    value = reading.value
+    if value.is_integer():
+        if not -_MAX_SAFE <= value <= _MAX_SAFE:
+            return False
+    elif not 1e-4 <= abs(value) < 1e16:
+        return False
+    if reading.device_signed:
+        return False  # the signed object is the sender's JSON: leave it to the full check
+    kind, unit = reading.kind, reading.unit
+    return (kind.isascii() or not _UNSAFE_TEXT.search(kind)) and (unit.isascii() or not _UNSAFE_TEXT.search(unit))
+
+
+# --- Other databases (the ORM) ------------------------------------------------------------------------------------
+
+
+def _orm(
+    source_id: int,
+    owner_id: int,
+    webhook_id: str,
+    response: dict[str, Any],
+    groups: list[tuple[Twin, list[Reading]]],
+    now: datetime,
+    small: bool,
+) -> Stored:
+    with transaction.atomic():
+        if not delivery_insert(source_id, webhook_id, response, now):
+            return Stored(False)
+        # SQLite serializes writers, so these reads cannot go stale before COMMIT.
+        locked = {}
+        for twin, _ in groups:
+            locked[twin.pk] = lock_twin_for_append(twin)
+        if any(twin.deactivated_at is not None for twin in locked.values()):
+            raise TwinDeactivated(TwinDeactivated.message)
+        if any(twin.owner_id != owner_id for twin in locked.values()):
+            raise ThingChanged(ThingChanged.message)
+        rows = [reading for _, readings in groups for reading in readings]
+        for reading in rows:
+            reading.created_at = now
+        Reading.objects.bulk_create(rows)
+        stored = Stored(True)
+        for twin, readings in groups:
+            if small:
+                PendingReadings.objects.create(twin_id=twin.pk, reading_ids=[r.pk for r in readings])
+                flush, created = HistoryFlush.objects.get_or_create(twin_id=twin.pk, defaults={"requested_at": now})
+                if created or flush.requested_at < now - pending_history.STALE_AFTER:
+                    if not created:
+                        HistoryFlush.objects.filter(pk=twin.pk).update(requested_at=now)
+                    stored.flush.append(twin.pk)
+            else:
+                _history(locked[twin.pk], readings)
+            newest = newest_of_kind(twin, readings)
+            if newest is not None:
+                moved = (
+                    Twin.objects.filter(pk=twin.pk)
+                    .filter(Q(latest_at__isnull=True) | Q(latest_at__lte=newest.time))
+                    .update(latest_value=newest.value, latest_unit=newest.unit, latest_at=newest.time)
+                )
+                if moved:
+                    stored.latest.add(twin.pk)
+    return stored
