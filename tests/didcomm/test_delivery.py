@@ -3,6 +3,7 @@ failures are retried on the schedule, permanent ones fail at once, and no messag
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import random
@@ -358,3 +359,16 @@ def test_the_real_worker_delivers_queued_messages_and_their_retries(settings, co
     assert message.status == OutboundMessage.Status.SENT and message.attempts == 2
     assert [open_message(raw, peer)["content"] for raw in received.bodies] == [SECRET, SECRET]
     assert not DBTaskResult.objects.filter(status="READY").exists()
+
+
+def test_the_deliver_due_command_sends_what_is_due(connection, peer):
+    with http_endpoint([503]) as (url, received):
+        message = queue(connection, url)
+        deliver(message.pk)
+        make_due(message)
+        out = io.StringIO()
+        call_command("didcomm_deliver_due", stdout=out)
+    assert out.getvalue().strip() == "1 message(s) enqueued for delivery"
+    message.refresh_from_db()
+    assert message.status == OutboundMessage.Status.SENT
+    assert len(received.bodies) == 2
