@@ -2,12 +2,12 @@
 
 Two shapes, chosen by size (ingest.history.DEFER_AT_MOST):
 
-- **small** (every single reading): one statement on PostgreSQL, committed on its own: the Delivery row (the
-  unique (source, webhook_id) constraint decides between concurrent duplicates), the readings, a PendingReadings
-  row per thing and the flush request, the conditional "latest" update, guarded by a lock on the things that
-  also re-checks they are still the owner's and not deactivated. The history entry follows from the worker
-  (ingest.history). Per message that is one round trip and no BEGIN/COMMIT of its own; the sender's 2xx comes
-  after it returns, so after COMMIT.
+- **small** (every single reading): on PostgreSQL one call of the function ingest_store_small (a migration
+  creates it), one statement committed on its own: the Delivery row (the unique (source, webhook_id) constraint
+  decides between concurrent duplicates), the readings, a PendingReadings row per thing and the flush request, the
+  conditional "latest" update, guarded by a lock on the things that also re-checks they are still the owner's
+  and not deactivated. The history entry follows from the worker (ingest.history). Per message that is one round
+  trip and no BEGIN/COMMIT of its own; the sender's 2xx comes after it returns, so after COMMIT.
 - **batch**: one transaction: the Delivery row first, then the things' row locks in primary-key order (two batches
   naming the same things cannot deadlock), ids from the sequence and the rows by binary COPY, one signed history
   entry per thing, the "latest" update.
@@ -93,56 +93,16 @@ def store(
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------------
 
-_TWIN, _DELIVERY, _READING = Twin._meta.db_table, Delivery._meta.db_table, Reading._meta.db_table
-_PENDING, _FLUSH = PendingReadings._meta.db_table, HistoryFlush._meta.db_table
-_SMALL = f"""
-WITH input AS (
-    SELECT * FROM jsonb_to_recordset(%(readings)s::jsonb) AS r(
-        n int, twin_id bigint, kind text, value float8, unit text, time timestamptz, device_signed bool,
-        device_key text, signature text, signed_content jsonb, latest bool)
-), things AS (
-    SELECT id FROM {_TWIN}
-    WHERE id IN (SELECT twin_id FROM input) AND owner_id = %(owner)s AND deactivated_at IS NULL
-    ORDER BY id FOR NO KEY UPDATE
-), ok AS (
-    SELECT count(*) = %(twin_count)s AS ok FROM things
-), delivery AS (
-    INSERT INTO {_DELIVERY} (source_id, webhook_id, status, response, created_at)
-    SELECT %(source)s, %(webhook_id)s, 200, %(response)s::jsonb, %(now)s FROM ok WHERE ok.ok
-    ON CONFLICT (source_id, webhook_id) DO NOTHING
-    RETURNING id
-), readings AS (
-    INSERT INTO {_READING} (twin_id, kind, value, unit, time, source, note, created_at, device_signed, device_key,
-                           signature, signed_content)
-    SELECT r.twin_id, r.kind, r.value, r.unit, r.time, %(api)s, '', %(now)s, r.device_signed, r.device_key,
-           r.signature, r.signed_content
-    FROM delivery, input r ORDER BY r.n
-    RETURNING id, twin_id
-), pending AS (
-    INSERT INTO {_PENDING} (twin_id, reading_ids, created_at)
-    SELECT twin_id, to_jsonb(array_agg(id ORDER BY id)), %(now)s FROM readings GROUP BY twin_id
-), flush AS (
-    INSERT INTO {_FLUSH} AS f (twin_id, requested_at)
-    SELECT DISTINCT twin_id, %(now)s::timestamptz FROM readings
-    ON CONFLICT (twin_id) DO UPDATE SET requested_at = EXCLUDED.requested_at WHERE f.requested_at < %(stale)s
-    RETURNING twin_id
-), latest AS (
-    UPDATE {_TWIN} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
-    FROM delivery, input n
-    WHERE n.latest AND t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
-    RETURNING t.id
+# The function (ingest/migrations/0004_store_small_function.py) takes the readings as one JSON parameter: one
+# string to quote, parsed by PostgreSQL in C (a dozen array parameters cost more to adapt than the rest of the
+# request's SQL). Times travel as RFC 3339 text and values as the shortest repr, which PostgreSQL reads back
+# exactly. The things' locks are held to COMMIT, the end of this statement: a flush of the same thing (FOR
+# UPDATE) waits for the message to commit, and a message waits for a running flush, so a flush sees every message
+# that began before it. "latest" marks each thing's newest reading of its own kind.
+_SMALL = (
+    "SELECT ok, created, reading_ids, flush, moved FROM ingest_store_small(%(source)s, %(owner)s, %(webhook_id)s,"
+    " %(response)s::jsonb, %(now)s, %(stale)s, %(twins)s::bigint[], %(readings)s::jsonb)"
 )
-SELECT (SELECT ok FROM ok), (SELECT count(*) FROM delivery), (SELECT array_agg(id ORDER BY id) FROM readings),
-       (SELECT array_agg(twin_id) FROM flush), (SELECT array_agg(id) FROM latest)
-"""  # noqa: S608 (table names from metadata)
-# Notes on _SMALL. The readings come as one JSON parameter (one string to quote, parsed by PostgreSQL in C: a
-# dozen array parameters cost more to adapt than the rest of the request's SQL). Times travel as RFC 3339 text
-# and values as the shortest repr, which PostgreSQL reads back exactly. The things' locks come first (ORDER BY
-# id: the same order in every message) and are held to COMMIT, the end of this statement: a flush of the same
-# thing (FOR UPDATE) waits for the message to commit, and a message waits for a running flush, so a flush sees
-# every message that began before it. The readings are inserted in input order (ORDER BY n), so their ids,
-# assigned as they are inserted, ascend in input order. The flush request is returned only when created, or
-# renewed because it was stale (its task lost). "latest" marks each thing's newest reading of its own kind.
 
 
 def _small_postgres(
@@ -176,13 +136,12 @@ def _small_postgres(
             rows.append(r)
     params = {
         "readings": json.dumps(items),
-        "twin_count": len(groups),
+        "twins": [twin.pk for twin, _ in groups],
         "owner": owner_id,
         "source": source_id,
         "webhook_id": webhook_id,
         "response": json.dumps(response),
         "now": now,
-        "api": Reading.Source.API.value,
         "stale": now - pending_history.STALE_AFTER,
     }
     with connection.cursor() as cursor:
