@@ -14,6 +14,11 @@ owner with 50 things and a source feeding them all, then in one run:
    holds the thing's private-page socket open (signed in by session cookie) while single signed webhooks are
    posted one at a time to gunicorn; p50/p95 from sending the webhook to receiving its push.
 
+The task worker (`db_worker`) runs throughout, as in production: small messages get their history entry from it
+(ingest.history), so its CPU competes with the servers for the same cores. After the single webhooks the bench
+waits for it to drain and checks that every stored reading is committed to by a history entry (BENCH_WORKER=0
+leaves them pending, to see the request path alone).
+
 Prints each figure against its target. Bounded to about two minutes. Run: `python bench/ingest.py` (the push
 figure needs the `websockets` client from requirements-dev.txt).
 """
@@ -49,6 +54,9 @@ SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "150000"))
 PUSHES = int(os.environ.get("BENCH_PUSHES", "300"))
 # Single webhooks name one of this many things of the source (a fleet), and in a second run only two things.
 SPREAD = int(os.environ.get("BENCH_SPREAD", "50"))
+WITH_WORKER = os.environ.get("BENCH_WORKER", "1") == "1"
+DRAIN_SECONDS = float(os.environ.get("BENCH_DRAIN_SECONDS", "60"))
+TASKS_TABLE = "django_tasks_database_dbtaskresult"
 
 SEED = """
 SPREAD = {spread}
@@ -271,6 +279,40 @@ def _post(conn: http.client.HTTPConnection, public_id: str, body: bytes, headers
     return response.status
 
 
+def history_coverage(db: str) -> tuple[int, int, int]:
+    """Readings stored, readings committed to by history entries, pending reading rows left."""
+    row = srv.psql(
+        "SELECT (SELECT count(*) FROM twins_reading),"
+        " (SELECT coalesce(sum(CASE WHEN entry->'content' ? 'readings'"
+        "  THEN jsonb_array_length(entry->'content'->'readings') ELSE 1 END), 0)"
+        "  FROM twins_historyentry WHERE kind = 'reading'),"
+        " (SELECT count(*) FROM ingest_pendingreadings)",
+        db,
+    )
+    stored, committed, pending = (int(n) for n in row.split("|"))
+    return stored, committed, pending
+
+
+def drain(db: str) -> float:
+    """Wait until the worker has no task left and no reading is pending; the seconds it took."""
+    start = time.monotonic()
+    time.sleep(0.5)  # requests in flight when wrk stopped still commit
+    while time.monotonic() - start < DRAIN_SECONDS:
+        busy = int(srv.psql(f"SELECT count(*) FROM {TASKS_TABLE} WHERE status IN ('READY', 'RUNNING')", db))
+        if busy == 0 and history_coverage(db)[2] == 0:
+            break
+        time.sleep(0.25)
+    return time.monotonic() - start
+
+
+def cpu_seconds(process) -> float:
+    """User + system CPU time of a running process (all its threads)."""
+    if process is None:
+        return 0.0
+    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -280,7 +322,7 @@ def main() -> int:
     env = srv.production_env(db=db, port=port)
     dsn = env["DATABASE_URL"]
     srv.psql(f"CREATE DATABASE {db}")
-    server = daphne = None
+    server = daphne = worker = None
     try:
         srv.manage(env, "migrate", "-v0")
         seeded = srv.manage(env, "shell", "-v0", "-c", SEED.replace("{spread}", str(SPREAD)))
@@ -296,6 +338,8 @@ def main() -> int:
             [str(srv.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "config.asgi:application"], env
         )
         srv.wait_for(f"http://127.0.0.1:{ws_port}/healthz", daphne)
+        if WITH_WORKER:
+            worker = srv.serve([srv.PYTHON, "manage.py", "db_worker", "--no-startup-delay", "--no-reload"], env)
 
         batch_rps, batch_total = batch_load(port, public_id, secret)
         push = push_latency(port, ws_port, public_id, secret, slug, f"{cookie_name}={session_key}")
@@ -303,17 +347,24 @@ def main() -> int:
         with tempfile.TemporaryDirectory() as tmp:
             requests_file = Path(tmp) / "requests.tsv"
             single_requests_file(requests_file, secret, SINGLE_REQUESTS, SPREAD, "single")
+            cpu_before = cpu_seconds(worker)
             single = single_load(port, public_id, requests_file)
+            worker_cpu = cpu_seconds(worker) - cpu_before
             single_requests_file(requests_file, secret, SINGLE_REQUESTS, 2, "single2")
             single_two = single_load(port, public_id, requests_file)
+        drained = drain(db) if worker is not None else 0.0
+        coverage = history_coverage(db)
     finally:
-        for process in (server, daphne):
+        for process in (server, daphne, worker):
             if process is not None:
                 srv.stop(process)
         srv.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     out = io.StringIO()
-    out.write(f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, gunicorn {WORKERS} sync workers, {DURATION}s\n")
+    out.write(
+        f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, gunicorn {WORKERS} sync workers, task worker"
+        f" {'running' if WITH_WORKER else 'off'}, {DURATION}s, {os.cpu_count()} CPUs\n"
+    )
     out.write(f"  COPY floor           {copy_rps:10.0f} readings/s  ({COPY_ROWS} rows, one COPY)\n")
     out.write(
         f"  webhook batches      {batch_rps:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per message,"
@@ -336,6 +387,17 @@ def main() -> int:
         f"  webhook -> push      p50 {push['p50']:.1f} ms, p95 {push['p95']:.1f} ms  ({push['count']} pushes, Daphne +"
         f" Redis channel layer; target p95 <= 50 ms: {push['p95'] / 50:.2f}x)\n"
     )
+    stored, committed, pending = coverage
+    if WITH_WORKER:
+        out.write(
+            f"  history              {committed} of {stored} stored readings committed to by history entries,"
+            f" {pending} pending, {drained:.1f} s to drain after the last request; task worker"
+            f" {1000 * worker_cpu / max(single['requests'], 1):.2f} ms CPU per single webhook\n"
+        )
+        if committed != stored or pending:
+            out.write("  (NOT every stored reading is in the history: see above)\n")
+    else:
+        out.write(f"  history              task worker off: {pending} pending reading rows left\n")
     if single["requests"] > SINGLE_REQUESTS:
         out.write("  (more requests than pre-signed messages: some were replays; raise BENCH_SINGLE_REQUESTS)\n")
     print(out.getvalue(), end="")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+import pytest
 from django.core.management import call_command
 from django.db import OperationalError, connection
 from django.test import TestCase
@@ -52,7 +53,7 @@ def test_messages_while_a_flush_is_requested_leave_their_readings_to_it(sender, 
     sender.post({"value": 3}, commit=False)
     assert HistoryFlush.objects.count() == 1 and PendingReadings.objects.count() == 3
 
-    assert pending_history.flush_history.call(grinder.pk) == 1
+    assert pending_history.flush_histories.call() == 1
     (entry,) = reading_entries(grinder)
     assert [r["value"] for r in entry.entry["content"]["readings"]] == [1, 2, 3]
     assert committed_readings([entry]) == sorted(Reading.objects.values_list("pk", flat=True))
@@ -70,16 +71,45 @@ def test_a_lost_flush_is_requested_again_by_the_next_message_once_stale(sender, 
     assert not PendingReadings.objects.exists() and not HistoryFlush.objects.exists()
 
 
-def test_a_flush_also_takes_the_stale_requests_of_other_things(sender, grinder, alice):
+def test_a_flush_run_takes_every_thing_with_a_flush_request(sender, grinder, alice):
     from ingest import services as ingest_services
 
     kettle = twin_services.twin_create(owner=alice, name="Kettle", reading_kind="temp")
     ingest_services.source_link_thing(source=sender.source, twin=kettle, external_id="kettle")
-    sender.post({"thing": "kettle", "value": 90}, commit=False)
-    HistoryFlush.objects.update(requested_at=HistoryFlush.objects.get().requested_at - timedelta(minutes=2))
+    sender.post({"thing": "kettle", "value": 90}, commit=False)  # its run was never scheduled
 
     sender.post({"thing": "acme-grinder-7", "value": 4})
     assert len(reading_entries(kettle)) == 1 and len(reading_entries(grinder)) == 1
+    assert not HistoryFlush.objects.exists()
+
+
+@pytest.fixture
+def redis_settings(settings):
+    import redis
+
+    settings.REDIS_URL = "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError:
+        pytest.skip("Redis is not running on 127.0.0.1:6379")
+    client.delete(pending_history.QUEUED_KEY)
+    yield client
+    client.delete(pending_history.QUEUED_KEY)
+
+
+def test_with_redis_a_queued_run_serves_every_thing_and_the_next_message_queues_the_next_run(
+    sender, grinder, redis_settings
+):
+    redis_settings.set(pending_history.QUEUED_KEY, 1)  # a run is queued and has not started
+    sender.post({"value": 1})
+    assert reading_entries(grinder) == [] and HistoryFlush.objects.exists()
+
+    assert pending_history.flush_histories.call() == 1  # the queued run starts: it takes the thing
+    assert not redis_settings.exists(pending_history.QUEUED_KEY)
+    sender.post({"value": 2})  # nothing queued now: this message queues (here: runs) the next run
+    assert committed_readings(reading_entries(grinder)) == sorted(Reading.objects.values_list("pk", flat=True))
+    assert not redis_settings.exists(pending_history.QUEUED_KEY)
 
 
 def test_a_flush_that_fails_leaves_the_readings_pending_for_the_next_one(sender, grinder):
@@ -109,7 +139,7 @@ def test_any_other_append_first_takes_the_pending_readings(sender, grinder):
     assert kinds[-2:] == ["reading", "note"]
     assert not PendingReadings.objects.exists()
     # The flush that was requested finds nothing left to do.
-    assert pending_history.flush_history.call(grinder.pk) == 0
+    assert pending_history.flush_histories.call() == 0
     assert verify_twin(grinder).ok
 
 
@@ -130,7 +160,7 @@ def test_pending_rows_of_a_deactivated_thing_are_let_go_by_the_flush(grinder):
     HistoryFlush.objects.create(twin=grinder, requested_at=grinder.created_at)
     assert pending_history.readings_to_history(twin_id=grinder.pk) == 0
     assert not PendingReadings.objects.exists() and not HistoryFlush.objects.exists()
-    assert pending_history.flush_history.call(grinder.pk) == 0
+    assert pending_history.flush_histories.call() == 0
 
 
 def test_a_deleted_reading_is_left_out_of_the_entry(sender, grinder):
