@@ -190,6 +190,42 @@ def source_things(*, source: Source, names: set[str], only: bool) -> tuple[dict[
     `only`, also up to two of its things, to tell whether it feeds exactly one. Only what the message names is
     read, however many things the source feeds."""
     plan = RowPlan.of(Twin, THING_FIELDS, "t")
+    by_external: dict[str, Twin] = {}
+    by_slug: dict[str, Twin] = {}
+    some: dict[int, Twin] = {}
+    if not names and not only:
+        return by_external, by_slug, []
+    if connection.vendor == "postgresql":
+        # The same query, planned once per connection (ingest/migrations/0005_source_things_function.py).
+        sql, params = (
+            "SELECT * FROM ingest_source_things(%s, %s, %s, %s)",
+            [
+                source.pk,
+                source.owner_id,
+                list(names),
+                only,
+            ],
+        )
+    else:
+        sql, params = _source_things_sql(plan, source, names, only)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    seen: dict[int, Twin] = {}
+    for row in rows:
+        found = seen.get(row[2])
+        if found is None:
+            found = seen[row[2]] = plan.instance(row, 2)
+        if row[0] == 1:
+            by_external[row[1]] = found
+        elif row[0] == 2:
+            by_slug[found.slug] = found
+        else:
+            some[found.pk] = found
+    return by_external, by_slug, list(some.values())
+
+
+def _source_things_sql(plan: RowPlan, source: Source, names: set[str], only: bool) -> tuple[str, list[Any]]:
     link, twin = SourceThing._meta.db_table, Twin._meta.db_table
     parts: list[str] = []
     params: list[Any] = []
@@ -212,26 +248,7 @@ def source_things(*, source: Source, names: set[str], only: bool) -> tuple[dict[
             " AS first_two"
         )
         params += [source.pk, source.owner_id]
-    by_external: dict[str, Twin] = {}
-    by_slug: dict[str, Twin] = {}
-    some: dict[int, Twin] = {}
-    if not parts:
-        return by_external, by_slug, []
-    with connection.cursor() as cursor:
-        cursor.execute(" UNION ALL ".join(parts), params)
-        rows = cursor.fetchall()
-    seen: dict[int, Twin] = {}
-    for row in rows:
-        found = seen.get(row[2])
-        if found is None:
-            found = seen[row[2]] = plan.instance(row, 2)
-        if row[0] == 1:
-            by_external[row[1]] = found
-        elif row[0] == 2:
-            by_slug[found.slug] = found
-        else:
-            some[found.pk] = found
-    return by_external, by_slug, list(some.values())
+    return " UNION ALL ".join(parts), params
 
 
 def resolve_readings(*, source: Source, raw: list[RawReading], now: datetime) -> dict[Twin, list[Reading]]:
