@@ -23,6 +23,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 import pytest
+from django.core.servers.basehttp import WSGIServer
+from django.db import connections
+from django.test.testcases import LiveServerThread
 
 from didcomm import exchange, rotate, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage
@@ -53,10 +56,12 @@ def hooks(acapy_webhooks):
     return acapy_webhooks.webhooks
 
 
-# pytest-django's live server shares the test thread's in-memory SQLite connection with its request threads; two
-# transactions at once on one connection break each other. So the database is used by one thread at a time: the
-# test holds DB_LOCK except while it waits (for ACA-Py, a webhook or a state), and each request to the live server
-# takes it for its duration (its deliveries included: ACA-Py answers 200 at once and calls back later).
+# A live server of our own per test (not pytest-django's session one): on SQLite the server shares the test thread's
+# in-memory connection, and two transactions at once on one connection break each other. So the database is used by
+# one thread at a time: the server handles one request at a time, in its own thread, holding DB_LOCK (its deliveries
+# included: ACA-Py answers 200 at once and calls back later), and the test holds DB_LOCK except while it waits (for
+# ACA-Py, a webhook or a state). When the test ends the server answers 503 without touching the database and stops,
+# so that nothing ACA-Py still sends can run into the database flush between tests.
 DB_LOCK = threading.Lock()
 
 
@@ -70,24 +75,55 @@ def released():
         DB_LOCK.acquire()
 
 
+@dataclass
+class Live:
+    url: str
+
+
+class SerialServer(WSGIServer):
+    """Requests one after another in the server's own thread (no request threads to outlive the test)."""
+
+    def __init__(self, *args, connections_override=None, **kwargs):
+        super().__init__(*args, **kwargs)
+
+
+class SerialLiveServerThread(LiveServerThread):
+    server_class = SerialServer
+
+
 @pytest.fixture
-def live(transactional_db, live_server, settings):
-    """Our endpoint (what invitations and DIDs name) is the live server ACA-Py can reach."""
-    settings.SITE_URL = live_server.url
-    httpd = live_server.thread.httpd
-    app = httpd.get_app()
+def live(transactional_db, settings):
+    """Our endpoint (what invitations and DIDs name): a live server ACA-Py can reach, for this test only."""
+    shared = {conn.alias: conn for conn in connections.all() if conn.vendor == "sqlite" and conn.is_in_memory_db()}
+    for conn in shared.values():
+        conn.inc_thread_sharing()
+    thread = SerialLiveServerThread("127.0.0.1", lambda app: app, connections_override=shared, port=0)
+    thread.daemon = True
+    thread.start()
+    thread.is_ready.wait()
+    if thread.error:
+        raise thread.error
+    app = thread.httpd.get_app()
+    serving = True
 
     def one_at_a_time(environ, start_response):
         with DB_LOCK:
+            if not serving:
+                start_response("503 Service Unavailable", [("Content-Length", "0")])
+                return [b""]
             return app(environ, start_response)
 
-    httpd.set_app(one_at_a_time)
+    thread.httpd.set_app(one_at_a_time)
+    settings.SITE_URL = f"http://127.0.0.1:{thread.port}"
     DB_LOCK.acquire()
     try:
-        yield live_server
+        yield Live(url=settings.SITE_URL)
     finally:
+        serving = False
         DB_LOCK.release()
-        httpd.set_app(app)
+        thread.terminate()
+        for conn in shared.values():
+            conn.dec_thread_sharing()
 
 
 def wait_until(predicate, *, timeout: float = 20.0, interval: float = 0.1):
