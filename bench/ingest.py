@@ -1,7 +1,9 @@
 """Ingestion benchmark: signed webhook batches and single readings, against a raw COPY of the same rows.
 
-Starts the app as in production (PostgreSQL, Redis, DEBUG off, gunicorn sync workers) on loopback, seeds one
-owner with 50 things and a source feeding them all, then in one run:
+Starts the app as in production (PostgreSQL, Redis, DEBUG off, gunicorn as the README's production command: 4
+gthread workers of 4 threads, which keep connections alive; BENCH_GUNICORN_THREADS=0 gives sync workers, which
+close every connection) on loopback, seeds one owner with 50 things and a source feeding them all, then in one
+run:
 
 1. the COPY floor: psycopg COPY of the same rows (twin, kind, value, unit, time, source) into twins_reading;
 2. batch ingestion: signed Standard Webhooks messages of 1,000 readings each (two things per batch, so two
@@ -45,6 +47,7 @@ import _server as srv
 from ssi import webhooks  # after the path insert: the bench runs as a script
 
 WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
+THREADS = os.environ.get("BENCH_GUNICORN_THREADS", "4")
 DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
 BATCH = 1000
 BATCH_CLIENTS = int(os.environ.get("BENCH_BATCH_CLIENTS", "4"))
@@ -332,6 +335,8 @@ def main() -> int:
 
         gunicorn = str(srv.BIN / "gunicorn")
         command = [gunicorn, "config.wsgi", "-w", WORKERS, "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
+        if THREADS != "0":
+            command += ["--worker-class", "gthread", "--threads", THREADS]
         server = srv.serve(command, env)
         srv.wait_for(f"http://127.0.0.1:{port}/healthz", server)
         daphne = srv.serve(
@@ -362,7 +367,8 @@ def main() -> int:
 
     out = io.StringIO()
     out.write(
-        f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, gunicorn {WORKERS} sync workers, task worker"
+        f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, gunicorn {WORKERS} "
+        f"{f'gthread workers × {THREADS} threads' if THREADS != '0' else 'sync workers'}, task worker"
         f" {'running' if WITH_WORKER else 'off'}, {DURATION}s, {os.cpu_count()} CPUs\n"
     )
     out.write(f"  COPY floor           {copy_rps:10.0f} readings/s  ({COPY_ROWS} rows, one COPY)\n")
