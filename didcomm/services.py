@@ -211,6 +211,20 @@ class Received:
     duplicate: bool
 
 
+# The messages a requester receives before it knows the responder's key: the response (from the responder's new
+# DID key, checked by its handler against the invitation key's signature) or a refusal.
+_BEFORE_THEIR_KEY = frozenset({handlers.DIDEXCHANGE_RESPONSE, handlers.DIDEXCHANGE_PROBLEM_REPORT})
+
+
+def _from_peer(connection: Connection, sender: str, message_type: str) -> bool:
+    """Whether a message to a connection's pairwise key belongs on that connection: sent (Authcrypt) by the
+    peer's key, or an exchange answer a requester awaits before it knows that key."""
+    if sender and sender == connection.their_verkey:
+        return True
+    awaiting = connection.role == Connection.Role.REQUESTER and connection.state == Connection.State.REQUESTED
+    return awaiting and handlers.message_type_key(message_type) in _BEFORE_THEIR_KEY
+
+
 def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None] | None = None) -> Received:
     """Open an envelope addressed to one of our agents, store its message once, dispatch it.
 
@@ -234,6 +248,9 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
     if on_open is not None:
         on_open(sender, body)
     connection = mine.connection
+    if connection is not None and not _from_peer(connection, sender, body["@type"]):
+        # Our pairwise key, but not the peer's: whoever learnt the key does not get to speak for the peer.
+        connection = None
     if connection is None and sender:
         # Sent to the agent's own key: a connection made before pairwise keys, keyed by both verkeys.
         connection = (

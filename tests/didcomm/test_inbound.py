@@ -249,3 +249,18 @@ def test_fuzz_mutated_envelopes_are_never_a_500(connection, twin_verkey, peer, d
     assert response.status_code in (200, 400)
     if response.status_code == 400:
         assert response.json()["message"]
+
+
+def test_a_stranger_who_knows_a_pairwise_key_does_not_speak_for_the_peer(grinder, connection, peer):
+    pairwise = services.pairwise_key_create(connection=connection)
+    connection.save()
+    chat = message("https://didcomm.org/basicmessage/1.0/message", content="I am your peer, honest")
+    stranger = SigningKey.generate()
+    assert send(chat, b58encode(pairwise.verify_key.raw), stranger).status_code == 200
+    stored = InboundMessage.objects.get(message_id=chat["@id"])
+    assert stored.connection is None
+    assert stored.sender_verkey == b58encode(stranger.verify_key.raw)
+
+    from_peer = message("https://didcomm.org/basicmessage/1.0/message", content="it is me")
+    assert send(from_peer, b58encode(pairwise.verify_key.raw), peer).status_code == 200
+    assert InboundMessage.objects.get(message_id=from_peer["@id"]).connection == connection
