@@ -1,4 +1,5 @@
-"""`POST /hooks/<source_id>`: signed readings from a source (Standard Webhooks 1.0).
+"""`POST /hooks/<source_id>`: signed readings from a source (Standard Webhooks 1.0); and the owner's JSON API for a
+thing's device keys (`/api/things/<slug>/device-keys/`: list, register, revoke; anyone else's thing is a 404).
 
 Order: find the source (404, the one body of any unknown) → size (413) → the rest, shared with the MQTT bridge, in
 ingest.receive.receive_message: verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an
@@ -17,11 +18,15 @@ from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
-from rest_framework import serializers
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from ingest import devices, selectors
+from ingest.models import DeviceKey
 from ingest.receive import (
     MAX_BODY,
     Answer,
@@ -33,6 +38,9 @@ from ingest.receive import (
     too_large,
 )
 from ssi import webhooks
+from twins.apis import ERRORS
+from twins.selectors import twin_get
+from twins.serializers import Pagination, StrictInputSerializer, TextField, paginated_response
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +65,8 @@ signatures are allowed, any match wins).
 
 Default payload: `{"readings": [{"thing": "<slug or external id>", "kind": "temp", "value": 21.5, "unit": "°C",
 "time": "2026-11-21T10:00:00Z"}]}`, or one reading object on its own. Only `value` is required: `thing` may be
-left out when the source feeds one thing; `kind` and `unit` default to the thing's own; `time` (RFC 3339 with an
+left out when the source feeds one thing; `value` is a finite number within ±(2^53 - 1); `kind` and `unit`
+default to the thing's own; `time` (RFC 3339 with an
 offset, or Unix seconds) defaults to the time of receipt. A source's mapping may point these fields (JSON Pointer,
 RFC 6901) anywhere in the sender's own JSON.
 
@@ -157,3 +166,98 @@ def _receive(request: HttpRequest, source_id: str) -> Answer:
 
 
 hook_receive = csrf_exempt(HookReceiveApi.as_view())
+
+
+# --- Device keys ----------------------------------------------------------------------------------------------
+
+
+class DeviceKeyOutputSerializer(serializers.ModelSerializer):
+    """A registered device key. Only the public key is ever known to Thingstead."""
+
+    active = serializers.SerializerMethodField(help_text="False once revoked: it verifies nothing new.")
+
+    class Meta:
+        model = DeviceKey
+        ref_name = "DeviceKey"
+        fields = ("id", "public_key", "label", "active", "created_at", "revoked_at")
+        read_only_fields = fields
+
+    def get_active(self, key: DeviceKey) -> bool:
+        return key.revoked_at is None
+
+
+class DeviceKeyListApi(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="things_device_keys_list",
+        summary="List a thing's device keys",
+        tags=["ingestion"],
+        responses={200: DeviceKeyOutputSerializer(many=True), 404: ERRORS[404]},
+        description="Every device key of one thing, revoked ones included (see `active`), newest first.",
+    )
+    def get(self, request: Request, slug: str) -> Response:
+        twin = twin_get(viewer=request.user, slug=slug)
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.device_keys(twin=twin),
+            serializer_class=DeviceKeyOutputSerializer,
+        )
+
+
+class DeviceKeyRegisterApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        public_key = TextField(max_length=200, help_text="The device's Ed25519 public key as a Multikey, z6Mk….")
+        label = TextField(max_length=120, allow_blank=True, required=False, default="", help_text="Your own name.")
+
+        class Meta:
+            ref_name = "DeviceKeyRegister"
+
+    @extend_schema(
+        operation_id="things_device_keys_create",
+        summary="Register a device key",
+        tags=["ingestion"],
+        request=InputSerializer,
+        responses={
+            201: DeviceKeyOutputSerializer,
+            400: OpenApiResponse(
+                ERRORS[400].response,
+                description="Not an Ed25519 Multikey, already registered, or the thing has 20 active keys.",
+            ),
+            404: ERRORS[404],
+        },
+        description=(
+            "From now on readings of this thing signed by this key are stored device-signed (see the hook's"
+            " description for what a device signs)."
+        ),
+    )
+    def post(self, request: Request, slug: str) -> Response:
+        twin = twin_get(viewer=request.user, slug=slug)
+        serializer = DeviceKeyRegisterApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        key = devices.device_key_add(twin=twin, **serializer.validated_data)
+        return Response(DeviceKeyOutputSerializer(key).data, status=status.HTTP_201_CREATED)
+
+
+class DeviceKeysApi(DeviceKeyListApi, DeviceKeyRegisterApi):
+    # GET lists a thing's device keys, POST registers one.
+    pass
+
+
+class DeviceKeyRevokeApi(APIView):
+    @extend_schema(
+        operation_id="things_device_keys_revoke",
+        summary="Revoke a device key",
+        tags=["ingestion"],
+        request=None,
+        responses={200: DeviceKeyOutputSerializer, 404: ERRORS[404]},
+        description=(
+            "The key verifies nothing from now on; readings it signed before keep their provenance. Revoking"
+            " twice is fine."
+        ),
+    )
+    def post(self, request: Request, slug: str, key_id: int) -> Response:
+        twin = twin_get(viewer=request.user, slug=slug)
+        key = devices.device_key_revoke(key=selectors.device_key_get(twin=twin, key_id=key_id))
+        return Response(DeviceKeyOutputSerializer(key).data)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.db.models import Count, QuerySet
 from django.http import Http404
 
-from ingest.models import Source, SourceThing
+from ingest.models import DeviceKey, Source, SourceThing
 
 
 def source_list(*, viewer) -> QuerySet[Source]:
@@ -32,3 +32,15 @@ def link_get(*, source: Source, link_id: int) -> SourceThing:
         return SourceThing.objects.select_related("twin").get(pk=link_id, source=source)
     except SourceThing.DoesNotExist:
         raise Http404("No such link.") from None
+
+
+def device_keys(*, twin) -> QuerySet[DeviceKey]:
+    """A thing's device keys (the caller has the thing from twins.selectors.twin_get), active and revoked."""
+    return DeviceKey.objects.filter(twin=twin).order_by("-created_at", "-id")
+
+
+def device_key_get(*, twin, key_id: int) -> DeviceKey:
+    try:
+        return DeviceKey.objects.get(pk=key_id, twin=twin)
+    except DeviceKey.DoesNotExist:
+        raise Http404("No such device key.") from None

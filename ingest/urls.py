@@ -12,6 +12,12 @@ urlpatterns = [
     path("sources/<str:source_id>/end-overlap/", views.source_end_overlap, name="source-end-overlap"),
     path("sources/<str:source_id>/delete/", views.source_delete, name="source-delete"),
     path("things/<str:slug>/device-keys/", views.device_keys, name="device-keys"),
+    path("api/things/<str:slug>/device-keys/", apis.DeviceKeysApi.as_view(), name="api-device-keys"),
+    path(
+        "api/things/<str:slug>/device-keys/<int:key_id>/revoke",
+        apis.DeviceKeyRevokeApi.as_view(),
+        name="api-device-key-revoke",
+    ),
     # Public: senders sign each message with the source's secret (Standard Webhooks); no login, no CSRF.
     path("hooks/<str:source_id>", apis.hook_receive, name="hook"),
 ]

@@ -166,6 +166,7 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "notification_id": lambda w: w.notification.pk,
     "source_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).source_of(w).public_id,
     "link_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).link_of(w).pk,
+    "key_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).key_of(w).pk,
 }
 # Values that depend on the route: a connection id names a connection of the route's agent, the thing's on
 # /things/<slug>/connections/... and alice's own on /profile/connections/....

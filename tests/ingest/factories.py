@@ -1,9 +1,12 @@
-"""Alice's source for tests/test_access_matrix.py's kwarg table (source_id, link_id), made on first use."""
+"""Alice's source and device key for tests/test_access_matrix.py's kwarg table (source_id, link_id, key_id),
+made on first use."""
 
 from __future__ import annotations
 
+from ingest import devices
 from ingest import services as ingest_services
-from ingest.models import Source, SourceThing
+from ingest.models import DeviceKey, Source, SourceThing
+from ssi.keys import SigningKey
 
 
 def source_of(world) -> Source:
@@ -16,3 +19,11 @@ def source_of(world) -> Source:
 
 def link_of(world) -> SourceThing:
     return SourceThing.objects.get(source=source_of(world))
+
+
+def key_of(world) -> DeviceKey:
+    """A device key of alice's thing (key_id)."""
+    key = DeviceKey.objects.filter(twin=world.thing).first()
+    if key is None:
+        key = devices.device_key_add(twin=world.thing, public_key=SigningKey.generate().multibase, label="board zq")
+    return key
