@@ -4,7 +4,7 @@ import json
 
 from django import forms
 
-from ingest.mapping import DEFAULT_MAPPING
+from ingest.mapping import DEFAULT_MAPPING, SIGNATURE_MAPPING
 from ingest.models import DEFAULT_RATE_LIMIT
 from ingest.services import MAX_OVERLAP
 from twins.models import Twin
@@ -16,7 +16,11 @@ POINTER_HELP = {
     "value": "Relative to each reading. Required.",
     "unit": "Relative to each reading. Default: the thing's unit.",
     "time": "Relative to each reading: RFC 3339 or Unix seconds. Default: when it arrives.",
+    "signature": "Relative to each reading: a device's Ed25519 signature (see the thing's device keys).",
+    "key": "Relative to each reading: the signing device key (z6Mk…); without it every key of the thing is tried.",
 }
+# Every mapping field the form edits: the reading fields, then the device signature's.
+MAPPING_FIELDS = {**DEFAULT_MAPPING, **SIGNATURE_MAPPING}
 
 
 class SourceCreateForm(forms.Form):
@@ -24,7 +28,8 @@ class SourceCreateForm(forms.Form):
 
 
 class SourceForm(forms.Form):
-    """Name, rate limit and mapping (one JSON Pointer per field), with an optional sample payload to preview."""
+    """Name, rate limit and mapping (one JSON Pointer per field, the device signature's included), with an optional
+    sample payload to preview."""
 
     name = forms.CharField(max_length=120)
     rate_limit = forms.CharField(max_length=32, initial=DEFAULT_RATE_LIMIT, help_text="requests/seconds")
@@ -34,6 +39,8 @@ class SourceForm(forms.Form):
     value = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
     unit = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
     time = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    signature = forms.CharField(max_length=300, required=False, strip=False, empty_value="")
+    key = forms.CharField(max_length=300, required=False, strip=False, empty_value="", label="Device key")
     sample = forms.CharField(
         required=False,
         max_length=100_000,
@@ -43,7 +50,7 @@ class SourceForm(forms.Form):
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        for name, default in DEFAULT_MAPPING.items():
+        for name, default in MAPPING_FIELDS.items():
             self.fields[name].help_text = f"{POINTER_HELP[name]} Default: <code>{default}</code>"
             self.fields[name].widget.attrs["placeholder"] = default
 
@@ -53,7 +60,7 @@ class SourceForm(forms.Form):
 
     def mapping(self) -> dict[str, str]:
         """Only the fields the owner filled in; blank ones use the default."""
-        return {name: self.cleaned_data[name] for name in DEFAULT_MAPPING if self.cleaned_data.get(name)}
+        return {name: self.cleaned_data[name] for name in MAPPING_FIELDS if self.cleaned_data.get(name)}
 
     def clean_sample(self):
         text = self.cleaned_data["sample"]

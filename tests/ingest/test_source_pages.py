@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import timedelta
 
 import pytest
 from django.test import Client
 
+from ingest import devices
 from ingest import services as ingest_services
 from ingest.models import Source, SourceThing
 from ssi import vault
+from ssi.keys import SigningKey
 from tests.conftest import client_for
+from tests.ingest.conftest import Sender
+from tests.ingest.test_devices import signed
 from twins import services as twin_services
 
 
@@ -191,3 +196,28 @@ def test_a_secret_sealed_under_another_key_does_not_open(source, settings):
     settings.KEY_ENCRYPTION_KEY = vault.new_kek()
     with pytest.raises(vault.VaultError):
         source.secrets()
+
+
+def test_the_mapping_form_sets_where_the_device_signature_and_key_are(alice_client, source, grinder):
+    page = alice_client.get(f"/sources/{source.public_id}/").content.decode()
+    assert 'name="signature"' in page and 'name="key"' in page
+    form = {
+        "name": "Acme cloud",
+        "rate_limit": "600/60",
+        "signature": "/sig/value",
+        "key": "/sig/key",
+        "action": "save",
+    }
+    assert alice_client.post(f"/sources/{source.public_id}/", form).status_code == 302
+    source.refresh_from_db()
+    assert source.mapping == {"signature": "/sig/value", "key": "/sig/key"}
+
+    device = SigningKey.generate()
+    devices.device_key_add(twin=grinder, public_key=device.multibase)
+    plain = signed({"value": 4.5}, device)
+    reading = {"value": 4.5, "sig": {"value": plain["signature"], "key": device.multibase}}
+    _, secret = ingest_services.source_rotate_secret(source=source, overlap=timedelta(0))
+    response = Sender(client=Client(), source=source, secret=secret).post(reading)
+    assert response.status_code == 200
+    stored = grinder.readings.get()
+    assert stored.device_signed and stored.device_key == device.multibase
