@@ -70,3 +70,25 @@ def test_parallel_batches_for_the_same_things_all_land_without_deadlock(source_a
     assert Reading.objects.filter(twin=grinder).count() == 120
     assert Reading.objects.filter(twin=kettle).count() == 120
     assert verify_twin(grinder).ok and verify_twin(kettle).ok
+
+
+def test_a_single_message_is_three_statements_the_last_committing_on_its_own(source_and_secret, grinder):
+    from django.test.utils import CaptureQueriesContext
+
+    from ingest.receive import find_source, receive_message
+
+    source, secret = source_and_secret
+    body = json.dumps({"value": 7.5}).encode()
+    headers = webhooks.headers_for(secret, "msg_count", int(time.time()), body)
+    with CaptureQueriesContext(connection) as queries:
+        found = find_source(source.public_id, "msg_count")
+        answer = receive_message(source=found, headers=headers, body=body, now=time.time())
+    assert answer.status == 200
+    statements = [q["sql"] for q in queries]
+    # The source with the first answer to the id, the things named, the write, committing on its own. What follows
+    # is the history flush, which the tests' inline task backend runs at once, in its own transaction.
+    assert "ingest_delivery" in statements[0] and "ingest_source_things" in statements[1]
+    assert "ingest_store_small" in statements[2] and "ingest_historyflush" in statements[3], statements[:4]
+    assert Reading.objects.get(twin=grinder).value == 7.5
+    assert HistoryEntry.objects.filter(twin=grinder, kind="reading").count() == 1
+    assert verify_twin(grinder).ok
