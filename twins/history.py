@@ -271,10 +271,11 @@ def _pending(locked: Twin) -> list[tuple[str, Any, int | None]]:
 
 
 @transaction.atomic
-def history_catch_up(*, twin: Twin) -> list[HistoryEntry]:
-    """Lock the twin and append whatever the catch-ups have pending for it (a worker's flush). Raises
-    TwinDeactivated for a deactivated twin."""
-    return _append_many(lock_twin(twin), [])[0]
+def history_catch_up(*, twin: Twin, locked: bool = False) -> list[HistoryEntry]:
+    """Append whatever the catch-ups have pending for the twin (a worker's flush). `locked`: `twin` is the fresh
+    row from :func:`lock_twin` or :func:`lock_twin_for_append` in this transaction. Raises TwinDeactivated for a
+    deactivated twin."""
+    return _append_many(twin if locked else lock_twin(twin), [])[0]
 
 
 @transaction.atomic
