@@ -92,3 +92,37 @@ def test_a_single_message_is_three_statements_the_last_committing_on_its_own(sou
     assert Reading.objects.get(twin=grinder).value == 7.5
     assert HistoryEntry.objects.filter(twin=grinder, kind="reading").count() == 1
     assert verify_twin(grinder).ok
+
+
+def test_messages_and_flushes_racing_leave_every_reading_in_the_history_exactly_once(source_and_secret, grinder, alice):
+    from ingest import services as ingest_services
+    from ingest.history import flush_all, readings_to_history
+    from ingest.models import HistoryFlush, PendingReadings
+
+    source, secret = source_and_secret
+    kettle = twin_services.twin_create(owner=alice, name="Kettle", reading_kind="temp")
+    ingest_services.source_link_thing(source=source, twin=kettle, external_id="kettle")
+
+    def sender(n: int) -> Callable[[], list[int]]:
+        def job() -> list[int]:
+            thing = "kettle" if n % 2 else "acme-grinder-7"
+            return [post(source, secret, {"thing": thing, "value": n * 100 + k}, f"msg_{n}_{k}")()[0] for k in range(8)]
+
+        return job
+
+    def flusher() -> int:
+        return sum(readings_to_history(twin_id=twin.pk) for _ in range(15) for twin in (grinder, kettle))
+
+    outcomes = run_together(*(sender(n) for n in range(4)), flusher, flusher)
+    assert [kind for kind, _ in outcomes] == ["ok"] * 6, outcomes
+    assert all(status == 200 for _, statuses in outcomes[:4] for status in statuses)
+    flush_all()
+    assert not PendingReadings.objects.exists() and not HistoryFlush.objects.exists()
+    for twin in (grinder, kettle):
+        committed = []
+        for entry in HistoryEntry.objects.filter(twin=twin, kind="reading").order_by("seq"):
+            content = entry.entry["content"]
+            committed += [r["reading"] for r in content.get("readings", [content])]
+        assert sorted(committed) == sorted(Reading.objects.filter(twin=twin).values_list("pk", flat=True))
+        assert len(committed) == len(set(committed)) == 16
+        assert verify_twin(twin).ok
