@@ -33,6 +33,7 @@ from typing import Any
 from django.db import connection, transaction
 from django.tasks import task
 from django.utils import timezone
+from redis.exceptions import RedisError
 
 from config.redis import redis_client
 from ingest.models import HistoryFlush, PendingReadings
@@ -132,7 +133,10 @@ def flush_histories() -> int:
     client = redis_client()
     if client is not None:
         # Before reading the requests: a message committing after this line schedules the next run.
-        client.delete(QUEUED_KEY)
+        try:
+            client.delete(QUEUED_KEY)
+        except RedisError:
+            log.warning("Redis unavailable: messages leave their things to a run until the marker expires")
     due = list(HistoryFlush.objects.order_by("requested_at").values_list("twin_id", flat=True)[: THINGS_PER_RUN + 1])
     count = sum(readings_to_history(twin_id=twin_id) for twin_id in due[:THINGS_PER_RUN])
     if len(due) > THINGS_PER_RUN:
@@ -146,13 +150,22 @@ def schedule(twin_ids: list[int]) -> None:
     on a laptop) each thing enqueues one."""
     if not twin_ids:
         return
-    client = redis_client()
-    if client is None:
-        for _ in twin_ids:
+    # The message has committed: nothing here may fail its answer. A flush that cannot be scheduled now is
+    # requested again by the thing's next message once its request is stale (or by ingest_history).
+    try:
+        client = redis_client()
+        if client is None:
+            runs = len(twin_ids)  # one process, no shared marker: a run per thing (each finds the others done)
+        else:
+            try:
+                runs = 1 if client.set(QUEUED_KEY, 1, nx=True, ex=QUEUED_SECONDS) else 0
+            except RedisError:
+                log.warning("Redis unavailable: history flush enqueued without the queued-run marker")
+                runs = 1
+        for _ in range(runs):
             _enqueue()
-        return
-    if client.set(QUEUED_KEY, 1, nx=True, ex=QUEUED_SECONDS):
-        _enqueue()
+    except Exception:
+        log.exception("history flush for things %s not scheduled; their next message will ask again", twin_ids)
 
 
 def _enqueue() -> None:

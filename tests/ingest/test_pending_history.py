@@ -188,3 +188,23 @@ def test_a_batch_gets_its_history_entry_in_the_request(sender, grinder):
     (entry,) = reading_entries(grinder)
     assert len(entry.entry["content"]["readings"]) == count
     assert not PendingReadings.objects.exists() and not HistoryFlush.objects.exists()
+
+
+class _RedisDown:
+    def set(self, *args, **kwargs):
+        import redis
+
+        raise redis.ConnectionError("Connection refused")
+
+    def delete(self, *args):
+        import redis
+
+        raise redis.ConnectionError("Connection refused")
+
+
+def test_redis_failing_after_commit_still_answers_200_and_the_flush_runs(sender, grinder, monkeypatch):
+    monkeypatch.setattr(pending_history, "redis_client", lambda: _RedisDown())
+    response = sender.post({"value": 1})
+    assert response.status_code == 200
+    assert len(committed_readings(reading_entries(grinder))) == 1
+    assert not PendingReadings.objects.exists() and not HistoryFlush.objects.exists()
