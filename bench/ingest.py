@@ -5,7 +5,8 @@ gthread workers of 4 threads, which keep connections alive; BENCH_GUNICORN_THREA
 close every connection) on loopback, seeds one owner with 50 things and a source feeding them all, then in one
 run:
 
-1. the COPY floor: psycopg COPY of the same rows (twin, kind, value, unit, time, source) into twins_reading;
+1. the COPY floor: psycopg COPY of the same rows (twin, kind, value, unit, time, source) into twins_reading, the
+   fastest of three;
 2. batch ingestion: signed Standard Webhooks messages of 1,000 readings each (two things per batch, so two
    history entries per message), posted by a few client threads over keep-alive connections; readings/s;
 3. single readings: wrk replaying pre-signed one-reading messages (each a distinct webhook-id with a fresh
@@ -52,6 +53,7 @@ DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
 BATCH = 1000
 BATCH_CLIENTS = int(os.environ.get("BENCH_BATCH_CLIENTS", "4"))
 COPY_ROWS = int(os.environ.get("BENCH_COPY_ROWS", "200000"))
+COPY_ROUNDS = int(os.environ.get("BENCH_COPY_ROUNDS", "3"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "150000"))
 PUSHES = int(os.environ.get("BENCH_PUSHES", "300"))
@@ -143,6 +145,7 @@ def batch_body(n: int) -> bytes:
 
 
 def copy_floor(dsn: str, twin_id: int) -> float:
+    """Rows/s of the fastest of COPY_ROUNDS COPYs of COPY_ROWS rows (on a shared machine one COPY varied by ±20%)."""
     import psycopg
 
     now = datetime.now(UTC)
@@ -150,20 +153,22 @@ def copy_floor(dsn: str, twin_id: int) -> float:
         (twin_id, "temp", 20 + (i % 97) / 10, "°C", now - timedelta(seconds=i), "api", "", now, False, "", "")
         for i in range(COPY_ROWS)
     ]
+    best = float("inf")
     with psycopg.connect(dsn) as conn:
-        started = time.perf_counter()
-        with conn.cursor() as cursor:
-            with cursor.copy(
-                "COPY twins_reading (twin_id, kind, value, unit, time, source, note, created_at, device_signed,"
-                " device_key, signature) FROM STDIN"
-            ) as copy:
-                for row in rows:
-                    copy.write_row(row)
-        conn.commit()
-        elapsed = time.perf_counter() - started
-        conn.execute("DELETE FROM twins_reading WHERE twin_id = %s", [twin_id])
-        conn.commit()
-    return COPY_ROWS / elapsed
+        for _ in range(COPY_ROUNDS):
+            started = time.perf_counter()
+            with conn.cursor() as cursor:
+                with cursor.copy(
+                    "COPY twins_reading (twin_id, kind, value, unit, time, source, note, created_at, device_signed,"
+                    " device_key, signature) FROM STDIN"
+                ) as copy:
+                    for row in rows:
+                        copy.write_row(row)
+            conn.commit()
+            best = min(best, time.perf_counter() - started)
+            conn.execute("DELETE FROM twins_reading WHERE twin_id = %s", [twin_id])
+            conn.commit()
+    return COPY_ROWS / best
 
 
 def batch_load(port: int, public_id: str, secret: str) -> tuple[float, int]:
@@ -371,7 +376,9 @@ def main() -> int:
         f"{f'gthread workers × {THREADS} threads' if THREADS != '0' else 'sync workers'}, task worker"
         f" {'running' if WITH_WORKER else 'off'}, {DURATION}s, {os.cpu_count()} CPUs\n"
     )
-    out.write(f"  COPY floor           {copy_rps:10.0f} readings/s  ({COPY_ROWS} rows, one COPY)\n")
+    out.write(
+        f"  COPY floor           {copy_rps:10.0f} readings/s  ({COPY_ROWS} rows per COPY, fastest of {COPY_ROUNDS})\n"
+    )
     out.write(
         f"  webhook batches      {batch_rps:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per message,"
         f" {batch_total} stored)\n"
