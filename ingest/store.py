@@ -81,7 +81,8 @@ def store(
         count += len(readings)
         twin_id = twin.pk
         for reading in readings:
-            reading.twin_id = twin_id
+            if reading.__dict__.get("twin_id") != twin_id:  # set already by resolve_readings: skip the descriptor
+                reading.twin_id = twin_id
     small = count <= pending_history.DEFER_AT_MOST
     now = timezone.now()
     if connection.vendor == "postgresql":
