@@ -231,6 +231,8 @@ def _text(raw: Any, field: str, limit: int) -> str | None:
     text = raw.strip()
     if len(text) > limit:
         raise _Bad(field, f"The {field} is at most {limit} characters.")
+    if "\x00" in text:
+        raise _Bad(field, f"The {field} must not contain NUL characters.")  # PostgreSQL text cannot hold them
     return text
 
 
@@ -242,6 +244,8 @@ def _thing(raw: Any) -> str | None:
     text = str(raw).strip()
     if not text or len(text) > 200:
         raise _Bad("thing", "The thing's name is 1–200 characters.")
+    if "\x00" in text:
+        raise _Bad("thing", "The thing's name must not contain NUL characters.")
     return text
 
 
@@ -334,7 +338,13 @@ def extract(payload: Any, mapping: dict[str, str], *, now: datetime) -> list[Raw
             else:
                 signature = None
             # Fast paths for the common shapes; anything else goes through the full check (and its message).
-            if type(thing) is str and 0 < len(thing) <= 200 and not thing[0].isspace() and not thing[-1].isspace():
+            if (
+                type(thing) is str
+                and 0 < len(thing) <= 200
+                and not thing[0].isspace()
+                and not thing[-1].isspace()
+                and "\x00" not in thing
+            ):
                 pass
             else:
                 thing = _thing(thing)

@@ -72,8 +72,10 @@ def find_source(public_id: str, webhook_id: str | None = None) -> Source | None:
     """The source a hook URL or an MQTT topic names; None if unknown. May raise the database's errors. Read fresh
     for every message: a rotated secret or a deleted source takes effect at once. `webhook_id`: the message's
     (unverified) id, whose first answer, if any, comes in the same query (used only once the signature verifies)."""
-    if not public_id or len(public_id) > MAX_SOURCE_ID:
+    if not public_id or len(public_id) > MAX_SOURCE_ID or not public_id.isprintable():
         return None
+    if webhook_id is not None and (len(webhook_id) > webhooks.MAX_ID_LENGTH or not webhook_id.isprintable()):
+        webhook_id = None  # verification refuses it anyway; it must not reach the database (a NUL would fail there)
     return source_for_message(public_id, webhook_id)
 
 

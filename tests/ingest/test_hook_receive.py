@@ -443,3 +443,11 @@ def test_a_value_beyond_2_to_the_53_is_400_because_its_history_could_not_be_veri
     assert response.status_code == 400
     assert response.json()["extra"]["pointer"] == "/readings/1/value"
     assert stored(grinder) == 0
+
+
+@pytest.mark.parametrize(("field", "pointer"), [("kind", "/kind"), ("unit", "/unit"), ("thing", "/thing")])
+def test_a_nul_character_in_a_text_field_is_400_not_a_database_error(sender, grinder, field, pointer):
+    response = sender.post({"value": 1, field: "a\u0000b"})
+    assert response.status_code == 400
+    assert response.json()["extra"]["pointer"] == pointer and "NUL" in response.json()["message"]
+    assert stored(grinder) == 0

@@ -73,3 +73,10 @@ def test_an_unavailable_database_is_a_503_with_retry_after_not_an_exception(sour
 def test_find_source_knows_only_public_ids(source):
     assert find_source(source.public_id) == source
     assert find_source("") is None and find_source("x" * 33) is None and find_source("nosuch") is None
+    assert find_source("no\u0000such") is None
+
+
+def test_an_unverified_webhook_id_that_could_not_be_valid_never_reaches_the_database(source):
+    for webhook_id in ("a\u0000b", "x" * 1000, "two words\n"):
+        found = find_source(source.public_id, webhook_id)
+        assert found == source and found._replay == (None, None)
