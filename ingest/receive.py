@@ -120,6 +120,8 @@ def _receive(*, source: Source, headers: Mapping[str, str], body: bytes, now: fl
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError):
         return error(400, "The body is not JSON.", {"pointer": ""})
+    except RecursionError:  # a signed but absurdly nested body ([[[[…)
+        return error(400, "The body is nested too deeply to be a payload.", {"pointer": ""})
     received = datetime.fromtimestamp(now, UTC)
     try:
         raw = payload_mapping.extract(payload, payload_mapping.clean_mapping(source.mapping), now=received)

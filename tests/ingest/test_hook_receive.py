@@ -451,3 +451,9 @@ def test_a_nul_character_in_a_text_field_is_400_not_a_database_error(sender, gri
     assert response.status_code == 400
     assert response.json()["extra"]["pointer"] == pointer and "NUL" in response.json()["message"]
     assert stored(grinder) == 0
+
+
+def test_a_signed_body_nested_too_deeply_for_the_json_parser_is_400(sender, grinder):
+    response = sender.post(body=b"[" * 200_000 + b"]" * 200_000)
+    assert response.status_code == 400 and response.json()["extra"]["pointer"] == ""
+    assert stored(grinder) == 0
