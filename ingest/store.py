@@ -8,8 +8,8 @@ Two shapes, chosen by size (ingest.history.DEFER_AT_MOST):
   conditional "latest" update, guarded by a lock on the things that also re-checks they are still the owner's
   and not deactivated. The history entry follows from the worker (ingest.history). Per message that is one round
   trip and no BEGIN/COMMIT of its own; the sender's 2xx comes after it returns, so after COMMIT.
-- **batch**: one transaction: the Delivery row first, then the things' row locks in primary-key order (two batches
-  naming the same things cannot deadlock), ids from the sequence and the rows by binary COPY, one signed history
+- **batch**: one transaction: the Delivery row first, ids from the sequence and the rows by binary COPY, then the
+  things' row locks in primary-key order (two batches naming the same things cannot deadlock), one signed history
   entry per thing, the "latest" update.
 
 Elsewhere (SQLite, a laptop) the same two shapes go through the ORM.
@@ -249,7 +249,9 @@ def _batch_postgres(
         # First: a concurrent delivery of the same message waits here for this one's outcome.
         if not delivery_insert(source_id, webhook_id, response, now):
             return Stored(False)
-        locked = _lock(groups, owner_id)
+        # The rows before the things' locks, so the locks are held only for the history entries and COMMIT: the
+        # readings' foreign keys are checked at COMMIT (Django makes them DEFERRABLE INITIALLY DEFERRED), by when
+        # this transaction holds the stronger lock itself, so the order cannot deadlock with another batch.
         with connection.cursor() as cursor:
             cursor.execute(_NEXT_IDS, [_reading_sequence(cursor), len(rows)])
             ids = cursor.fetchone()[0]
@@ -264,8 +266,10 @@ def _batch_postgres(
                     else:
                         signed = _UNSIGNED
                     write((r.id, r.twin_id, r.kind, r.value, r.unit, r.time, api, "", now, *signed))
-        for twin, readings in groups:
-            _history(locked[twin.pk], readings)
+        entries = [(twin, _history_content(readings)) for twin, readings in groups]
+        locked = _lock(groups, owner_id)
+        for twin, entry in entries:
+            _history_append(locked[twin.pk], entry)
         newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
         moved: set[int] = set()
         if newest:
@@ -297,16 +301,21 @@ def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> dict[int, 
 
 
 def _history(locked: Twin, readings: list[Reading]) -> None:
-    """One signed entry for the thing's readings of this message (a single reading: the entry a manual reading
-    gets). Per-reading entries would cost a hash-chain step and a signature each."""
+    _history_append(locked, _history_content(readings))
+
+
+def _history_content(readings: list[Reading]) -> tuple[dict[str, Any], int | None, bool]:
+    """The content of one signed entry for the thing's readings of this message (a single reading: the entry a
+    manual reading gets), its ref_id, and whether it takes JCS's fast path. Per-reading entries would cost a
+    hash-chain step and a signature each."""
     if len(readings) == 1:
-        content: dict[str, Any] = _reading_content(readings[0])
-        ref_id = readings[0].pk
-        plain = _plain(readings[0])
-    else:
-        items, plain = batch_content(readings)
-        content = {"readings": items}
-        ref_id = None
+        return _reading_content(readings[0]), readings[0].pk, _plain(readings[0])
+    items, plain = batch_content(readings)
+    return {"readings": items}, None, plain
+
+
+def _history_append(locked: Twin, entry: tuple[dict[str, Any], int | None, bool]) -> None:
+    content, ref_id, plain = entry
     if plain:
         history_append_simple(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id)
     else:
