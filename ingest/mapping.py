@@ -38,8 +38,10 @@ from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Any, NamedTuple
 
+from ssi.jcs import MAX_SAFE_INTEGER
+
 MAX_READINGS = 1000
-MAX_VALUE = 2**53 - 1
+MAX_VALUE = MAX_SAFE_INTEGER  # a reading's value enters its signed history as JSON
 MAX_KIND = 40
 MAX_UNIT = 20
 MAX_FUTURE = timedelta(minutes=5)

@@ -33,6 +33,7 @@ from django.utils import timezone
 
 from ingest import history as pending_history
 from ingest.models import Delivery, HistoryFlush, PendingReadings
+from ssi.jcs import MAX_SAFE_INTEGER
 from twins.history import (
     APPEND_FIELDS,
     TwinDeactivated,
@@ -331,7 +332,7 @@ def batch_content(readings: list[Reading]) -> tuple[list[dict[str, Any]], bool]:
     for r in readings:
         value = r.value
         if value.is_integer():
-            if -_MAX_SAFE <= value <= _MAX_SAFE:
+            if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
                 value = int(value)
             else:
                 plain = False
@@ -355,7 +356,6 @@ def batch_content(readings: list[Reading]) -> tuple[list[dict[str, Any]], bool]:
     return items, plain
 
 
-_MAX_SAFE = 2**53 - 1
 # ssi.jcs's fast-path rules (its module docstring): no text at or above U+D800; a number is a safe integer (the
 # history writes integral values as ints) or a float that repr prints as ECMAScript does.
 _UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
@@ -365,7 +365,7 @@ def _plain(reading: Reading) -> bool:
     """Whether the reading's history content takes JCS's fast path, checked far more cheaply than walking it."""
     value = reading.value
     if value.is_integer():
-        if not -_MAX_SAFE <= value <= _MAX_SAFE:
+        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
             return False
     elif not 1e-4 <= abs(value) < 1e16:
         return False

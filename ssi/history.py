@@ -69,7 +69,6 @@ MAX_FUTURE_SKEW = timedelta(minutes=5)
 SALT_BYTES = 16
 _KIND_RE = re.compile(r"^[a-z0-9_.-]{1,64}$")
 _TIME_RE = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,6})?Z$")
-_MAX_SAFE = 2**53 - 1
 _q = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # RFC 8785 §3.2.2.2
 
 
@@ -106,7 +105,7 @@ def signing_input(entry: Mapping[str, Any]) -> bytes:
     decimal, and these ASCII keys in this fixed order.
     """
     seq = entry["seq"]
-    if type(seq) is not int or not 0 < seq <= _MAX_SAFE:
+    if type(seq) is not int or not 0 < seq <= jcs.MAX_SAFE_INTEGER:
         raise SSIError("seq must be a positive integer")
     ch, key, kind, prev, time = (entry["content_hash"], entry["key"], entry["kind"], entry["prev_hash"], entry["time"])
     if not (type(ch) is type(key) is type(kind) is type(prev) is type(time) is str):

@@ -32,7 +32,7 @@ from typing import Any
 
 from ssi.errors import EncodingError
 
-_MAX_SAFE = 2**53 - 1
+MAX_SAFE_INTEGER = 2**53 - 1  # ECMAScript Number.MAX_SAFE_INTEGER: larger integers lose precision in JSON
 # A raw character at/above U+D800, or a \\uD800-\\uFFFF escape, may sort
 # differently under UTF-16 ordering, or be a lone surrogate rfc8785 rejects.
 _UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
@@ -56,7 +56,7 @@ def _plain(obj: Any) -> bool:
     if kind is str:
         return obj.isascii() or not _UNSAFE_TEXT.search(obj)
     if kind is int:
-        return -_MAX_SAFE <= obj <= _MAX_SAFE
+        return -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER
     if kind is float:
         # See the module docstring: repr and ECMAScript agree for non-integral values in this range.
         return not obj.is_integer() and 1e-4 <= abs(obj) < 1e16
@@ -106,7 +106,7 @@ def loads(text: str | bytes) -> tuple[Any, bool]:
     def on_float(s: str) -> float | int:
         v = float(s)
         if v.is_integer():
-            if -_MAX_SAFE <= v <= _MAX_SAFE:
+            if -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
                 # 23.0 and 23 are one JSON number and JCS prints both as "23";
                 # an int keeps the fast path exact.
                 return int(v)
@@ -118,7 +118,7 @@ def loads(text: str | bytes) -> tuple[Any, bool]:
     def on_int(s: str) -> int:
         if len(s) > 15:  # beyond ±2^53 needs 16+ digits; exact check only then
             v = int(s)
-            if not -_MAX_SAFE <= v <= _MAX_SAFE:
+            if not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
                 flags.simple = False
             return v
         return int(s)

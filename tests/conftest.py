@@ -9,6 +9,8 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 from django.db import connection
+from django.db.backends.signals import connection_created
+from django.dispatch import receiver
 from django.test import Client
 
 from owners.models import Owner
@@ -17,6 +19,17 @@ from twins import services as twin_services
 from twins.models import Twin
 
 PASSWORD = "correct horse battery staple"
+
+
+@receiver(connection_created)
+def _sqlite_readers_take_no_table_locks(sender, connection, **kwargs) -> None:
+    """SQLite's in-memory test database is one shared cache for every thread's connection, with table-level locks
+    that fail at once ("database table is locked") instead of waiting. Live tests have a server thread writing
+    (an agent's messages arriving) while the test thread polls: readers that take no table locks let both go on.
+    Writers still take turns. (On PostgreSQL, and on a file database, nothing of this applies.)"""
+    if connection.vendor == "sqlite" and "mode=memory" in str(connection.settings_dict.get("NAME", "")):
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA read_uncommitted = 1")
 
 
 def make_owner(username: str) -> Owner:

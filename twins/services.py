@@ -14,6 +14,7 @@ from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
+from ssi.jcs import MAX_SAFE_INTEGER
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin, lock_twin_for_append
 from twins.identity import twin_identity_create
 from twins.live import broadcast_after_commit, note_event, reading_event
@@ -139,6 +140,11 @@ def _clean_value(value: Any) -> float:
         raise ValidationError({"value": "A reading is a number, like 5.4."}) from None
     if not math.isfinite(number):
         raise ValidationError({"value": "A reading must be a finite number."})
+    if not -MAX_SAFE_INTEGER <= number <= MAX_SAFE_INTEGER:
+        # Beyond this, JSON (and PostgreSQL's jsonb) cannot keep the value exactly: its history entry would not verify.
+        raise ValidationError(
+            {"value": f"A reading must be a number between -{MAX_SAFE_INTEGER} and {MAX_SAFE_INTEGER}."}
+        )
     return number
 
 
