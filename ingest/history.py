@@ -39,7 +39,7 @@ from config.redis import redis_client
 from ingest.models import HistoryFlush, PendingReadings
 from twins.history import TwinDeactivated, history_catch_up, lock_twin_for_append, select_rows
 from twins.models import HistoryEntry, Reading, Twin
-from twins.services import _reading_content
+from twins.services import reading_content
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +55,7 @@ QUEUED_KEY = "ingest:history-flush-queued"
 QUEUED_SECONDS = 30
 
 _PENDING = PendingReadings._meta.db_table
-# What a reading's history content needs (twins.services._reading_content).
+# What a reading's history content needs (twins.services.reading_content).
 _READING_FIELDS = (
     "id",
     "twin_id",
@@ -96,9 +96,9 @@ def pending_items(locked: Twin) -> list[tuple[str, dict[str, Any], int | None]]:
     for start in range(0, len(readings), MAX_PER_ENTRY):
         chunk = readings[start : start + MAX_PER_ENTRY]
         if len(chunk) == 1:
-            items.append((HistoryEntry.Kind.READING, _reading_content(chunk[0]), chunk[0].pk))
+            items.append((HistoryEntry.Kind.READING, reading_content(chunk[0]), chunk[0].pk))
         else:
-            items.append((HistoryEntry.Kind.READING, {"readings": [_reading_content(r) for r in chunk]}, None))
+            items.append((HistoryEntry.Kind.READING, {"readings": [reading_content(r) for r in chunk]}, None))
     return items
 
 

@@ -43,7 +43,7 @@ from twins.history import (
     select_rows,
 )
 from twins.models import HistoryEntry, Reading, Twin
-from twins.services import _reading_content
+from twins.services import reading_content
 
 
 class ThingChanged(Exception):
@@ -310,7 +310,7 @@ def _history_content(readings: list[Reading]) -> tuple[dict[str, Any], int | Non
     manual reading gets), its ref_id, and whether it takes JCS's fast path. Per-reading entries would cost a
     hash-chain step and a signature each."""
     if len(readings) == 1:
-        return _reading_content(readings[0]), readings[0].pk, _plain(readings[0])
+        return reading_content(readings[0]), readings[0].pk, _plain(readings[0])
     items, plain = batch_content(readings)
     return {"readings": items}, None, plain
 
@@ -324,7 +324,7 @@ def _history_append(locked: Twin, entry: tuple[dict[str, Any], int | None, bool]
 
 
 def batch_content(readings: list[Reading]) -> tuple[list[dict[str, Any]], bool]:
-    """Each reading's history content (exactly twins.services._reading_content's, which a test holds this to), in
+    """Each reading's history content (exactly twins.services.reading_content's, which a test holds this to), in
     one loop instead of a call per reading, and whether all of it takes JCS's fast path."""
     items = []
     append = items.append

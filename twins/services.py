@@ -322,7 +322,7 @@ _READING_DEFAULTS = {
 }
 
 
-def _reading_content(reading: Reading) -> dict[str, Any]:
+def reading_content(reading: Reading) -> dict[str, Any]:
     content = {
         "reading": reading.pk,
         "kind": reading.kind,
@@ -367,10 +367,10 @@ def readings_store(*, twin: Twin, readings: list[Reading]) -> tuple[list[Reading
         raise TwinDeactivated(TwinDeactivated.message)
     _insert_readings(twin, readings)
     if len(readings) == 1:
-        content: dict[str, Any] = _reading_content(readings[0])
+        content: dict[str, Any] = reading_content(readings[0])
         ref_id = readings[0].pk
     else:
-        content = {"readings": [_reading_content(reading) for reading in readings]}
+        content = {"readings": [reading_content(reading) for reading in readings]}
         ref_id = None
     history_append(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id, locked=True)
     newest = max((r for r in readings if r.kind == twin.reading_kind), key=lambda r: r.time, default=None)

@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta, timezone
 from ingest.store import batch_content
 from ssi import jcs
 from twins.models import Reading
-from twins.services import _reading_content, new_reading
+from twins.services import new_reading, reading_content
 
 
 def reading(pk: int, value: float, *, kind: str = "temp", unit: str = "°C", **extra) -> Reading:
@@ -32,7 +32,7 @@ def test_batch_content_is_exactly_the_content_of_each_reading():
         ),
     ]
     items, _ = batch_content(readings)
-    assert items == [_reading_content(r) for r in readings]
+    assert items == [reading_content(r) for r in readings]
 
 
 def test_batch_content_says_plain_only_when_jcs_would_take_its_fast_path():
