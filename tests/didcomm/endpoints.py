@@ -24,6 +24,23 @@ def verkey(key: SigningKey) -> str:
     return b58encode(key.verify_key.raw)
 
 
+def completed_connection(*, twin, peer: SigningKey, **fields: Any):
+    """A completed connection of ``twin``'s agent with ``peer``, over a pairwise key of ours; the connection's
+    other fields (their_endpoint, their_did, …) as given."""
+    from didcomm import services
+    from didcomm.models import Connection
+
+    connection = Connection(
+        agent=services.agent_for_twin(twin),
+        state=Connection.State.COMPLETED,
+        their_verkey=verkey(peer),
+        **fields,
+    )
+    services.pairwise_key_create(connection=connection)
+    connection.save()
+    return connection
+
+
 def closed_port() -> int:
     """A loopback port nothing listens on (connections to it are refused)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

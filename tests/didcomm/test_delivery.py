@@ -23,7 +23,14 @@ from ssi import envelope
 from ssi.didkey import did_key
 from ssi.keys import SigningKey
 from tests.conftest import run_together
-from tests.didcomm.endpoints import closed_port, http_endpoint, open_envelope, open_message, verkey
+from tests.didcomm.endpoints import (
+    closed_port,
+    completed_connection,
+    http_endpoint,
+    open_envelope,
+    open_message,
+    verkey,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -38,16 +45,12 @@ def peer() -> SigningKey:
 
 @pytest.fixture
 def connection(grinder, peer) -> Connection:
-    conn = Connection(
-        agent=services.agent_for_twin(grinder),
-        state=Connection.State.COMPLETED,
+    return completed_connection(
+        twin=grinder,
+        peer=peer,
         their_label="Peer",
-        their_verkey=verkey(peer),
         their_endpoint=f"http://127.0.0.1:{closed_port()}/",
     )
-    services.pairwise_key_create(connection=conn)
-    conn.save()
-    return conn
 
 
 def queue(connection: Connection, endpoint: str, content: str = SECRET) -> OutboundMessage:

@@ -27,7 +27,15 @@ from didcomm.models import Connection, InboundMessage, OutboundMessage
 from didcomm.transport import deliver
 from ssi import envelope
 from ssi.keys import SigningKey
-from tests.didcomm.endpoints import closed_port, http_endpoint, open_envelope, open_message, verkey, ws_endpoint
+from tests.didcomm.endpoints import (
+    closed_port,
+    completed_connection,
+    http_endpoint,
+    open_envelope,
+    open_message,
+    verkey,
+    ws_endpoint,
+)
 
 PATH = "/didcomm/ws"
 RECEIVE_TIMEOUT = 5
@@ -42,16 +50,12 @@ def peer() -> SigningKey:
 
 @pytest.fixture
 def connection(grinder, peer) -> Connection:
-    conn = Connection(
-        agent=services.agent_for_twin(grinder),
-        state=Connection.State.COMPLETED,
+    return completed_connection(
+        twin=grinder,
+        peer=peer,
         their_label="Peer",
-        their_verkey=verkey(peer),
         their_endpoint=f"http://127.0.0.1:{closed_port()}/",  # refused: a reply sent there would not arrive
     )
-    services.pairwise_key_create(connection=conn)
-    conn.save()
-    return conn
 
 
 def message(type_: str, **body) -> dict:
