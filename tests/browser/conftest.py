@@ -44,6 +44,14 @@ PHONE = {
 }
 
 
+def phone(browser):
+    """A browser context of its own (its own cookies: another person) at a phone's viewport."""
+    context = browser.new_context(**PHONE)
+    context.set_default_timeout(10_000)
+    context.set_default_navigation_timeout(15_000)
+    return context
+
+
 def log_in(page, site: str, username: str) -> None:
     """Sign in through the real login form and land on the cards page."""
     from playwright.sync_api import expect

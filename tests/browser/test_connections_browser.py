@@ -6,24 +6,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from didcomm.models import Connection
 from ssi import oob
 from ssi.bundle import verify_bundle
-from tests.browser.conftest import PHONE, log_in
+from tests.browser.conftest import log_in, phone
 from twins.models import HistoryEntry
 from twins.verification import export_bundle
 
 pytestmark = pytest.mark.browser
-
-
-def phone(browser: Browser) -> BrowserContext:
-    """A browser context of its own (its own cookies: another person) at a phone's viewport."""
-    context = browser.new_context(**PHONE)
-    context.set_default_timeout(10_000)
-    context.set_default_navigation_timeout(15_000)
-    return context
 
 
 def test_the_owner_creates_an_invitation_and_sees_its_qr_code_and_link(page: Page, site: str, settings, grinder):

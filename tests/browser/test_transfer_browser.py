@@ -6,20 +6,12 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, expect
+from playwright.sync_api import Browser, expect
 
-from tests.browser.conftest import PHONE, log_in
+from tests.browser.conftest import log_in, phone
 from twins.models import Reading, TransferOffer, Twin
 
 pytestmark = pytest.mark.browser
-
-
-def phone(browser: Browser) -> BrowserContext:
-    """A fresh browser context (its own cookies) at a phone's viewport."""
-    context = browser.new_context(**PHONE)
-    context.set_default_timeout(10_000)
-    context.set_default_navigation_timeout(15_000)
-    return context
 
 
 def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Browser, site: str, alice, bob):

@@ -25,7 +25,6 @@ from ssi.keys import SigningKey
 from tests.conftest import run_together
 from tests.didcomm.endpoints import (
     closed_port,
-    completed_connection,
     http_endpoint,
     open_envelope,
     open_message,
@@ -36,21 +35,6 @@ pytestmark = pytest.mark.django_db
 
 DB_TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 SECRET = "the grinder's secret setting"
-
-
-@pytest.fixture
-def peer() -> SigningKey:
-    return SigningKey.generate()
-
-
-@pytest.fixture
-def connection(grinder, peer) -> Connection:
-    return completed_connection(
-        twin=grinder,
-        peer=peer,
-        their_label="Peer",
-        their_endpoint=f"http://127.0.0.1:{closed_port()}/",
-    )
 
 
 def queue(connection: Connection, endpoint: str, content: str = SECRET) -> OutboundMessage:

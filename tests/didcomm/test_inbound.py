@@ -24,11 +24,6 @@ URL = "/didcomm/"
 
 
 @pytest.fixture
-def peer() -> SigningKey:
-    return SigningKey.generate()
-
-
-@pytest.fixture
 def twin_verkey(grinder) -> str:
     return services.recipient_key_ensure(agent=services.agent_for_twin(grinder))
 

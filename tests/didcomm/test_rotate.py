@@ -58,11 +58,6 @@ def opens(verkey_: str) -> bool:
 
 
 @pytest.fixture
-def peer() -> SigningKey:
-    return SigningKey.generate()
-
-
-@pytest.fixture
 def connection(grinder, peer) -> Connection:
     """A completed connection of the twin's agent with a peer, over our pairwise key and did:peer:4."""
     connection = Connection(

@@ -29,7 +29,6 @@ from ssi import envelope
 from ssi.keys import SigningKey
 from tests.didcomm.endpoints import (
     closed_port,
-    completed_connection,
     http_endpoint,
     open_envelope,
     open_message,
@@ -41,21 +40,6 @@ PATH = "/didcomm/ws"
 RECEIVE_TIMEOUT = 5
 PING = "https://didcomm.org/trust_ping/1.0/ping"
 BASIC = "https://didcomm.org/basicmessage/1.0/message"
-
-
-@pytest.fixture
-def peer() -> SigningKey:
-    return SigningKey.generate()
-
-
-@pytest.fixture
-def connection(grinder, peer) -> Connection:
-    return completed_connection(
-        twin=grinder,
-        peer=peer,
-        their_label="Peer",
-        their_endpoint=f"http://127.0.0.1:{closed_port()}/",  # refused: a reply sent there would not arrive
-    )
 
 
 def message(type_: str, **body) -> dict:
