@@ -23,10 +23,12 @@ REFUSALS = {
 
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
-    """Joins its groups on connect and forwards `live.event` messages as JSON (see twins/live.py)."""
+    """Joins its groups on connect and forwards `live.event` messages as JSON, and each of a `live.events`
+    message's (several pushes coalesced for one group: twins/live.py)."""
 
     owner_id: int | None = None
     joined: tuple[str, ...] = ()
+    closing = False
 
     async def refuse(self, code: int) -> None:
         await self.accept()
@@ -42,6 +44,15 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     async def disconnect(self, code: int) -> None:
         for group in self.joined:
             await self.channel_layer.group_discard(group, self.channel_name)
+
+    async def live_events(self, message: dict[str, Any]) -> None:
+        for one in message["messages"]:
+            if self.closing:
+                return
+            await self.live_event(one)
+
+    async def live_event(self, message: dict[str, Any]) -> None:
+        raise NotImplementedError
 
     def signed_in_user(self):
         user = self.scope.get("user")
@@ -99,6 +110,7 @@ class TwinConsumer(LiveConsumer):
             # The thing was transferred while its page was open: the new owner's events are not ours.
             await self.channel_layer.group_discard(twin_group(self.twin_id), self.channel_name)
             self.joined = tuple(group for group in self.joined if group != twin_group(self.twin_id))
+            self.closing = True
             await self.close(code=CLOSE_NOT_FOUND)
             return
         await self.forward(event)

@@ -16,6 +16,7 @@ Events are small JSON objects, sent to the browser as they are (the consumer add
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import threading
@@ -80,20 +81,65 @@ async def _group_send(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
         await layer.group_send(group, message)
 
 
-_order: asyncio.Lock | None = None
+# Pushes handed to the push loop and not yet sent, in the order they were handed over: (sends, twin_id).
+_outbox: collections.deque[tuple[list[tuple[str, dict[str, Any]]], int | None]] = collections.deque()
+_outbox_lock = threading.Lock()
+_draining = False
+# At most this many events travel in one channel-layer message (`live.events`).
+MAX_EVENTS_PER_MESSAGE = 100
 
 
-async def _group_send_in_order(layer, sends: list[tuple[str, dict[str, Any]]], twin_id: int | None) -> None:
-    """On the push loop: one push at a time, in the order they were handed over (asyncio.Lock is FIFO), each
-    given at most PUSH_TIMEOUT."""
-    global _order
-    if _order is None:
-        _order = asyncio.Lock()
-    async with _order:
-        try:
-            await asyncio.wait_for(_group_send(layer, sends), PUSH_TIMEOUT)
-        except Exception:  # a dead channel layer must never fail anything; the change has committed
-            log.exception("live push failed for twin %s", twin_id)
+def coalesce(sends: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """One channel-layer message per group for pushes queued together: a group with one pending message gets it
+    as it is (`live.event`); several travel as one `live.events` message (`messages`, in order, at most
+    MAX_EVENTS_PER_MESSAGE each), which the consumers unpack. A busy source (hundreds of readings a second for a
+    fleet of one owner) costs one send to the owner's group per drain instead of one per reading."""
+    by_group: dict[str, list[dict[str, Any]]] = {}
+    for group, message in sends:
+        by_group.setdefault(group, []).append(message)
+    out = []
+    for group, messages in by_group.items():
+        if len(messages) == 1:
+            out.append((group, messages[0]))
+            continue
+        for start in range(0, len(messages), MAX_EVENTS_PER_MESSAGE):
+            out.append((group, {"type": "live.events", "messages": messages[start : start + MAX_EVENTS_PER_MESSAGE]}))
+    return out
+
+
+async def _drain(layer) -> None:
+    """On the push loop: send everything queued, coalesced per group, until the outbox is empty; each group's
+    send given at most PUSH_TIMEOUT. One drain runs at a time, so pushes keep the order they were handed over."""
+    global _draining
+    while True:
+        with _outbox_lock:
+            if not _outbox:
+                _draining = False
+                return
+            queued = list(_outbox)
+            _outbox.clear()
+        sends = [send for batch, _ in queued for send in batch]
+        for group, message in coalesce(sends):
+            try:
+                await asyncio.wait_for(layer.group_send(group, message), PUSH_TIMEOUT)
+            except Exception:  # a dead channel layer must never fail anything; the change has committed
+                log.exception("live push to %s failed", group)
+
+
+def _hand_over(loop: asyncio.AbstractEventLoop, layer, sends: list[tuple[str, dict[str, Any]]], twin_id) -> None:
+    """Queue `sends` for the push loop; start a drain there unless one is running (it will take these too)."""
+    global _draining
+    with _outbox_lock:
+        _outbox.append((sends, twin_id))
+        if _draining:
+            return
+        _draining = True
+    try:
+        asyncio.run_coroutine_threadsafe(_drain(layer), loop)
+    except Exception:
+        with _outbox_lock:
+            _draining = False
+        raise
 
 
 def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
@@ -111,9 +157,10 @@ def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
             # A network layer (Redis) keeps its connection pool per event loop: async_to_sync would make a new
             # loop, hence a new connection, for every push. One long-lived loop per process, with its own layer
             # instance (so nobody else's flush or close touches its pool), keeps one pool.
-            # The request does not wait for the push: it is handed to the loop, which sends pushes in order.
+            # The request does not wait for the push: it is queued for the loop, which sends what is queued in
+            # order, coalesced per group (coalesce()).
             loop, push_layer = _push_loop(layer)
-            asyncio.run_coroutine_threadsafe(_group_send_in_order(push_layer, sends, twin_id), loop)
+            _hand_over(loop, push_layer, sends, twin_id)
         else:
             # In-memory layer (one process): its queues belong to the consumers' loop; async_to_sync is cheap here.
             async_to_sync(_group_send)(layer, sends)
@@ -143,13 +190,15 @@ _loop_lock = threading.Lock()
 def _push_loop(layer) -> tuple[asyncio.AbstractEventLoop, Any]:
     """This process's push loop and layer, started on first use (after a gunicorn fork each worker starts its own;
     a settings change that replaces the channel layer gets a new push layer)."""
-    global _loop, _loop_pid, _loop_layer, _order
+    global _loop, _loop_pid, _loop_layer, _draining
     with _loop_lock:
         if _loop is None or _loop_pid != os.getpid() or _loop.is_closed():
             _loop = asyncio.new_event_loop()
             _loop_pid = os.getpid()
             _loop_layer = None
-            _order = None
+            with _outbox_lock:  # a fork copies the parent's outbox and flag; its pushes are the parent's to send
+                _outbox.clear()
+                _draining = False
             threading.Thread(target=_loop.run_forever, name="live-push", daemon=True).start()
         if _loop_layer is None or _loop_layer[0] != id(layer):
             _loop_layer = (id(layer), channel_layers.make_backend(DEFAULT_CHANNEL_LAYER))

@@ -251,12 +251,7 @@ async def test_open_page_is_closed_when_the_thing_changes_hands(alice_headers, b
 
 
 async def test_pushes_travel_through_the_redis_channel_layer(settings, alice_headers, grinder):
-    settings.CHANNEL_LAYERS = {
-        "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/12"], "prefix": "thingstead-test-live"},
-        }
-    }
+    redis_layer(settings)
     layer = get_channel_layer()
     assert type(layer).__name__ == "RedisChannelLayer"
     try:
@@ -267,3 +262,70 @@ async def test_pushes_travel_through_the_redis_channel_layer(settings, alice_hea
                 assert (await cards.receive_json_from(timeout=PUSH_TIMEOUT))["thing"] == grinder.slug
     finally:
         await layer.flush()
+
+
+def redis_layer(settings) -> None:
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/12"], "prefix": "thingstead-test-live"},
+        }
+    }
+
+
+async def test_readings_committed_together_arrive_in_order_through_redis(settings, alice_headers, grinder, kettle):
+    redis_layer(settings)
+    layer = get_channel_layer()
+
+    @database_sync_to_async
+    def add_many():
+        with transaction.atomic():
+            for n in range(12):
+                services.reading_add(twin=grinder if n % 3 else kettle, value=n)
+
+    try:
+        async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as page:
+            async with listening("/ws/owner/", alice_headers) as cards:
+                await add_many()
+                heard = [(await cards.receive_json_from(timeout=PUSH_TIMEOUT))["reading"]["value"] for _ in range(12)]
+                assert heard == list(range(12))
+                own = [(await page.receive_json_from(timeout=PUSH_TIMEOUT))["reading"]["value"] for _ in range(8)]
+                assert own == [n for n in range(12) if n % 3]
+                assert await page.receive_nothing(timeout=0.3)
+    finally:
+        await layer.flush()
+
+
+async def test_pushes_queued_together_become_one_message_per_group():
+    from twins.live import MAX_EVENTS_PER_MESSAGE, coalesce
+
+    one = {"type": "live.event", "event": {"n": 0}}
+    sends = [("owner-1", {"type": "live.event", "event": {"n": n}}) for n in range(MAX_EVENTS_PER_MESSAGE + 3)]
+    sends.insert(1, ("twin-7", one))
+    out = coalesce(sends)
+    assert [group for group, _ in out] == ["owner-1", "owner-1", "twin-7"]
+    assert out[2] == ("twin-7", one)  # alone in its group: sent as it is
+    assert out[0][1]["type"] == "live.events" and len(out[0][1]["messages"]) == MAX_EVENTS_PER_MESSAGE
+    unpacked = [m["event"]["n"] for _, message in out[:2] for m in message["messages"]]
+    assert unpacked == list(range(MAX_EVENTS_PER_MESSAGE + 3))
+
+
+async def test_a_coalesced_message_reaches_the_page_event_by_event(alice_headers, grinder):
+    from twins.live import twin_group
+
+    def envelope(value: int, owner: int) -> dict:
+        event = {"kind": "reading", "thing": grinder.slug, "reading": {"value": value}, "latest": True}
+        return {"type": "live.event", "event": event, "owner": owner, "twin": grinder.pk, "group": "twin"}
+
+    layer = get_channel_layer()
+    async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as page:
+        messages = [envelope(1, grinder.owner_id), envelope(2, grinder.owner_id)]
+        await layer.group_send(twin_group(grinder.pk), {"type": "live.events", "messages": messages})
+        assert [(await page.receive_json_from(timeout=PUSH_TIMEOUT))["reading"]["value"] for _ in range(2)] == [1, 2]
+        # The thing changed hands between two coalesced events: the page closes and hears nothing after.
+        stranger = grinder.owner_id + 1000
+        messages = [envelope(3, grinder.owner_id), envelope(4, stranger), envelope(5, grinder.owner_id)]
+        await layer.group_send(twin_group(grinder.pk), {"type": "live.events", "messages": messages})
+        assert (await page.receive_json_from(timeout=PUSH_TIMEOUT))["reading"]["value"] == 3
+        assert await page.receive_output(timeout=PUSH_TIMEOUT) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+        assert await page.receive_nothing(timeout=0.3)
