@@ -53,6 +53,16 @@ def _retry_after(count: int, limit: Limit, window: int, now: int) -> int | None:
     return None
 
 
+def _count(pipe, scope: str, key: str, limit: Limit) -> tuple[int, int]:
+    """Queue the count of one event on a Redis pipeline (its INCR's answer is the count); the window and now.
+    INCR creates the counter at 1; EXPIRE NX sets its lifetime only the first time."""
+    window, now = _window(limit)
+    cache_key = f"rl:{scope}:{key}:{window}"
+    pipe.incr(cache_key)
+    pipe.expire(cache_key, limit.seconds + 1, nx=True)
+    return window, now
+
+
 def hit_with(
     scope: str, key: str, limit: Limit | str, *, also_get: str | None = None
 ) -> tuple[int | None, bytes | None]:
@@ -63,15 +73,11 @@ def hit_with(
     """
     if isinstance(limit, str):
         limit = Limit.parse(limit)
-    window, now = _window(limit)
-    cache_key = f"rl:{scope}:{key}:{window}"
     client = redis_client()
     if client is None:
         return hit(scope, key, limit), None
-    # One round trip: INCR creates the counter at 1; EXPIRE NX sets its lifetime only the first time.
     pipe = client.pipeline(transaction=False)
-    pipe.incr(cache_key)
-    pipe.expire(cache_key, limit.seconds + 1, nx=True)
+    window, now = _count(pipe, scope, key, limit)
     if also_get is not None:
         pipe.get(also_get)
     results = pipe.execute()
@@ -80,10 +86,26 @@ def hit_with(
 
 def hit(scope: str, key: str, limit: Limit | str) -> int | None:
     """Count one event; return None if allowed, else the seconds until the window resets."""
-    if isinstance(limit, str):
-        limit = Limit.parse(limit)
-    if redis_client() is not None:
-        return hit_with(scope, key, limit)[0]
+    return hit_many(scope, [(key, limit)])[0]
+
+
+def hit_many(scope: str, events: list[tuple[str, Limit | str]]) -> list[int | None]:
+    """Count one event for each (key, limit), in one Redis round trip; for each, None if allowed, else the seconds
+    until its window resets. A key given twice counts twice."""
+    limits = [Limit.parse(limit) if isinstance(limit, str) else limit for _, limit in events]
+    client = redis_client()
+    if client is not None:
+        pipe = client.pipeline(transaction=False)
+        windows = [_count(pipe, scope, key, limit) for (key, _), limit in zip(events, limits, strict=True)]
+        counts = pipe.execute()[::2]
+        return [
+            _retry_after(count, limit, window, now)
+            for count, limit, (window, now) in zip(counts, limits, windows, strict=True)
+        ]
+    return [_hit_cache(scope, key, limit) for (key, _), limit in zip(events, limits, strict=True)]
+
+
+def _hit_cache(scope: str, key: str, limit: Limit) -> int | None:
     window, now = _window(limit)
     cache_key = f"rl:{scope}:{key}:{window}"
     # add() is atomic on locmem too: only the first request of a window creates the counter.

@@ -2,7 +2,9 @@
 
 A transport finds the source, reads the body and the Standard Webhooks headers, and hands them to
 :func:`receive_message`; the :class:`Answer` it gets back is an HTTP status, a JSON body and an optional
-`Retry-After`. The MQTT bridge maps the same statuses to acknowledging (2xx, 4xx) or not (503).
+`Retry-After`. The MQTT bridge maps the same statuses to acknowledging (2xx, 4xx) or not (503). The ingest gateway
+(ingest/gateway.py) hands over every message that arrived meanwhile to :func:`receive_many`, which finds their
+sources itself and gives each the answer it would get alone, with one COMMIT for all.
 
 Order: size (413) → verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an accepted message
 gets the first answer (SECURITY 32) → per-source rate limit (429) → map the payload (400 with the JSON Pointer of the
@@ -21,13 +23,18 @@ from typing import Any
 
 from django.db import InterfaceError, OperationalError
 
-from config.ratelimit import hit
+from config.ratelimit import hit_many
 from ingest import mapping as payload_mapping
 from ingest.models import Source
-from ingest.services import delivery_store, replay_of, resolve_readings, source_for_message
-from ingest.store import ThingChanged
+from ingest.services import (
+    delivery_store_many,
+    replay_of,
+    resolve_readings,
+    source_things,
+    things_named,
+)
+from ingest.services import sources_for_messages as source_rows_for_messages
 from ssi import vault, webhooks
-from twins.history import TwinDeactivated
 
 log = logging.getLogger(__name__)
 
@@ -68,17 +75,6 @@ def database_unavailable() -> Answer:
     return error(503, "The database is unavailable; retry later.", retry_after=DB_RETRY_AFTER)
 
 
-def find_source(public_id: str, webhook_id: str | None = None) -> Source | None:
-    """The source a hook URL or an MQTT topic names; None if unknown. May raise the database's errors. Read fresh
-    for every message: a rotated secret or a deleted source takes effect at once. `webhook_id`: the message's
-    (unverified) id, whose first answer, if any, comes in the same query (used only once the signature verifies)."""
-    if not public_id or len(public_id) > MAX_SOURCE_ID or not public_id.isprintable():
-        return None
-    if webhook_id is not None and (len(webhook_id) > webhooks.MAX_ID_LENGTH or not webhook_id.isprintable()):
-        webhook_id = None  # verification refuses it anyway; it must not reach the database (a NUL would fail there)
-    return source_for_message(public_id, webhook_id)
-
-
 def receive_message(*, source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer:
     """Verify, deduplicate, rate-limit, map and store one message of `source`.
 
@@ -86,14 +82,131 @@ def receive_message(*, source: Source, headers: Mapping[str, str], body: bytes, 
     `now`: the receiver's Unix time. Never raises for a bad message or an unavailable database: every outcome is
     an :class:`Answer`, and a 2xx means the readings are committed.
     """
+    return _answer_all([(source, headers, body, now)])[0]
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One message as a transport received it: the source id its URL or topic names, the Standard Webhooks
+    headers, the raw body (None: it was larger than MAX_BODY, a 413 once the source is known) and the receiver's
+    Unix time."""
+
+    public_id: str
+    headers: Mapping[str, str]
+    body: bytes | None
+    now: float
+
+
+def receive_many(messages: list[Incoming]) -> list[Answer]:
+    """:func:`receive_message` for several messages at once, their answers in the same order, each exactly what it
+    would get alone. The sources (and first answers) come in one query, the rate limits in one Redis round trip,
+    the things of one source in one query, and everything accepted is stored with one COMMIT
+    (ingest.services.delivery_store_many). The ingest gateway hands over what arrived while the last group was
+    being stored."""
     try:
-        return _receive(source=source, headers=headers, body=body, now=now)
+        sources = sources_for_messages([(m.public_id, m.headers.get(webhooks.ID_HEADER)) for m in messages])
     except (OperationalError, InterfaceError):
-        log.warning("message for source %s: database unavailable", source.public_id)
-        return database_unavailable()
+        log.warning("%d messages: database unavailable", len(messages))
+        return [database_unavailable()] * len(messages)
+    answers: list[Answer | None] = [None] * len(messages)
+    known = []
+    for n, (message, source) in enumerate(zip(messages, sources, strict=True)):
+        if source is None:
+            answers[n] = not_found()
+        elif message.body is None:
+            answers[n] = too_large()
+        else:
+            known.append((n, (source, message.headers, message.body, message.now)))
+    for (n, _), answer in zip(known, _answer_all([item for _, item in known]), strict=True):
+        answers[n] = answer
+    return answers  # type: ignore[return-value]
 
 
-def _receive(*, source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer:
+def sources_for_messages(wanted: list[tuple[str, str | None]]) -> list[Source | None]:
+    """:func:`find_source` for several messages: one query for those whose ids may exist."""
+    cleaned = []
+    for public_id, webhook_id in wanted:
+        if not public_id or len(public_id) > MAX_SOURCE_ID or not public_id.isprintable():
+            cleaned.append(None)
+            continue
+        if webhook_id is not None and (len(webhook_id) > webhooks.MAX_ID_LENGTH or not webhook_id.isprintable()):
+            webhook_id = None
+        cleaned.append((public_id, webhook_id))
+    asked = [item for item in cleaned if item is not None]
+    found = iter(source_rows_for_messages(asked) if asked else [])
+    return [None if item is None else next(found) for item in cleaned]
+
+
+def find_source(public_id: str, webhook_id: str | None = None) -> Source | None:
+    """The source a hook URL or an MQTT topic names; None if unknown. May raise the database's errors. Read fresh
+    for every message: a rotated secret or a deleted source takes effect at once. `webhook_id`: the message's
+    (unverified) id, whose first answer, if any, comes in the same query (used only once the signature verifies)."""
+    return sources_for_messages([(public_id, webhook_id)])[0]
+
+
+# One message on its way through _answer_all: its source, headers, body and receive time.
+_Item = tuple[Source, Mapping[str, str], bytes, float]
+
+
+def _answer_all(items: list[_Item]) -> list[Answer]:
+    """The answer to each message, in order: every check of each message, then one store for all that passed.
+
+    Order per message: size (413) → verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an
+    accepted message gets the first answer (SECURITY 32) → per-source rate limit (429) → map the payload (400 with
+    the JSON Pointer of the bad field; 413 above 1,000 readings) → store (2xx only after commit, 409 for a
+    deactivated thing). The database being unavailable anywhere is a 503 for every message not yet answered.
+    """
+    answers: list[Answer | None] = [None] * len(items)
+    try:
+        _answer_into(items, answers)
+    except (OperationalError, InterfaceError):
+        log.warning("%d messages: database unavailable", sum(answer is None for answer in answers))
+    return [answer or database_unavailable() for answer in answers]
+
+
+def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
+    verified = []  # (n, source, webhook_id)
+    for n, (source, headers, body, now) in enumerate(items):
+        outcome = _verify(source, headers, body, now)
+        if isinstance(outcome, Answer):
+            answers[n] = outcome
+        else:
+            verified.append((n, source, outcome))
+    if not verified:
+        return
+    limited = hit_many("hook", [(source.public_id, source.rate_limit) for _, source, _ in verified])
+    mapped = []  # (n, source, webhook_id, raw readings, received)
+    for (n, source, webhook_id), retry_after in zip(verified, limited, strict=True):
+        if retry_after is not None:
+            answers[n] = error(429, "Too many messages for this source; slow down.", retry_after=retry_after)
+            continue
+        _, _, body, now = items[n]
+        outcome = _map(source, body, now)
+        if isinstance(outcome, Answer):
+            answers[n] = outcome
+        else:
+            mapped.append((n, source, webhook_id, *outcome))
+    things = _things_of_sources(mapped)
+    resolved = []  # (n, source, webhook_id, readings)
+    for n, source, webhook_id, raw, received in mapped:
+        try:
+            readings = resolve_readings(source=source, raw=raw, now=received, things=things.get(source.pk))
+        except payload_mapping.PayloadError as exc:
+            answers[n] = error(400, exc.message, {"pointer": exc.pointer})
+            continue
+        resolved.append((n, source, webhook_id, readings))
+    if not resolved:
+        return
+    outcomes = delivery_store_many([(source, webhook_id, readings) for _, source, webhook_id, readings in resolved])
+    for (n, *_), outcome in zip(resolved, outcomes, strict=True):
+        if isinstance(outcome, Exception):
+            answers[n] = error(409, str(outcome))
+        else:
+            answers[n] = Answer(outcome.status, outcome.body)
+
+
+def _verify(source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer | str:
+    """The verified webhook-id, or the answer: too large, not authentic, or the first answer to a retry."""
     if len(body) > MAX_BODY:
         return too_large()
     try:
@@ -107,15 +220,14 @@ def _receive(*, source: Source, headers: Mapping[str, str], body: bytes, now: fl
         return error(400, f"Malformed webhook headers: {exc}.")
     except webhooks.WebhookVerificationError as exc:
         return error(401, f"The message is not authentic: {exc}.")
-
     first = replay_of(source=source, webhook_id=webhook_id)
     if first is not None:
         return Answer(first.status, first.body)
+    return webhook_id
 
-    retry_after = hit("hook", source.public_id, source.rate_limit)
-    if retry_after is not None:
-        return error(429, "Too many messages for this source; slow down.", retry_after=retry_after)
 
+def _map(source: Source, body: bytes, now: float) -> Answer | tuple[list, datetime]:
+    """The raw readings of the payload and the receive time, or a 400/413 naming the bad field."""
     try:
         payload = json.loads(body)
     except (UnicodeDecodeError, ValueError):
@@ -125,16 +237,30 @@ def _receive(*, source: Source, headers: Mapping[str, str], body: bytes, now: fl
     received = datetime.fromtimestamp(now, UTC)
     try:
         raw = payload_mapping.extract(payload, payload_mapping.clean_mapping(source.mapping), now=received)
-        readings = resolve_readings(source=source, raw=raw, now=received)
     except payload_mapping.TooManyReadings as exc:
         return error(413, str(exc), {"limit_readings": payload_mapping.MAX_READINGS})
     except payload_mapping.PayloadError as exc:
         return error(400, exc.message, {"pointer": exc.pointer})
     except payload_mapping.PointerSyntaxError as exc:
         return error(400, f"The source's mapping is invalid: {exc}.", {"pointer": ""})
+    return raw, received
 
-    try:
-        outcome = delivery_store(source=source, webhook_id=webhook_id, readings=readings)
-    except (TwinDeactivated, ThingChanged) as exc:
-        return error(409, str(exc))
-    return Answer(outcome.status, outcome.body)
+
+def _things_of_sources(mapped: list) -> dict[int, tuple]:
+    """For each source with several messages here, the things all of them name, in one query per source (a
+    source with one message reads its own in resolve_readings)."""
+    by_source: dict[int, list] = {}
+    for _, source, _, raw, _ in mapped:
+        by_source.setdefault(source.pk, []).append((source, raw))
+    things = {}
+    for pk, messages in by_source.items():
+        if len(messages) < 2:
+            continue
+        names: set[str] = set()
+        need_only = False
+        for _, raw in messages:
+            some, none = things_named(raw)
+            names |= some
+            need_only = need_only or none
+        things[pk] = source_things(source=messages[0][0], names=names, only=need_only)
+    return things

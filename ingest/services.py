@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from config.ratelimit import Limit
@@ -19,9 +20,11 @@ from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, clean_m
 from ingest.models import Delivery, Source, SourceThing
 from ssi import vault, webhooks
 from twins import services as twin_services
-from twins.history import RowPlan, select_rows
+from twins.history import RowPlan, TwinDeactivated, select_rows
 from twins.live import broadcast_after_commit
 from twins.models import Reading, Twin
+
+log = logging.getLogger(__name__)
 
 MAX_OVERLAP = timedelta(days=30)
 
@@ -165,15 +168,42 @@ def source_for_message(public_id: str, webhook_id: str | None = None) -> Source 
     with connection.cursor() as cursor:
         cursor.execute(sql, [webhook_id or "", public_id])
         row = cursor.fetchone()
-    if row is None:
-        return None
-    source = plan.instance(row)
-    status, response = row[plan.width], row[plan.width + 1]
+    return None if row is None else _source_of_row(plan, row, webhook_id)
+
+
+def _source_of_row(plan: RowPlan, row, webhook_id: str | None, offset: int = 0) -> Source:
+    source = plan.instance(row, offset)
+    status, response = row[offset + plan.width], row[offset + plan.width + 1]
     first = None
     if status is not None:
         first = Outcome(status, json.loads(response) if isinstance(response, str) else response, replayed=True)
     source._replay = (webhook_id, first)
     return source
+
+
+def sources_for_messages(wanted: list[tuple[str, str | None]]) -> list[Source | None]:
+    """:func:`source_for_message` for several messages, each (public_id, webhook_id), in one query on PostgreSQL.
+    Each message gets its own Source instance (with its own first answer), None where the id is unknown."""
+    if len(wanted) == 1 or connection.vendor != "postgresql":
+        return [source_for_message(public_id, webhook_id) for public_id, webhook_id in wanted]
+    plan = RowPlan.of(Source, SOURCE_FIELDS, "s")
+    sql = (
+        f"SELECT n.i, {plan.columns}, d.status, d.response"  # noqa: S608 (metadata)
+        " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS n(public_id, webhook_id, i)"
+        f" JOIN {Source._meta.db_table} s ON s.public_id = n.public_id"
+        # LATERAL: one lookup in the (source, webhook_id) index per message, whatever the planner guesses about
+        # the unnest (a plain join let it hash the whole delivery table).
+        f" LEFT JOIN LATERAL (SELECT status, response FROM {Delivery._meta.db_table}"
+        " WHERE source_id = s.id AND webhook_id = n.webhook_id) d ON true"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [[public_id for public_id, _ in wanted], [webhook_id or "" for _, webhook_id in wanted]])
+        rows = cursor.fetchall()
+    found: list[Source | None] = [None] * len(wanted)
+    for row in rows:
+        index = row[0] - 1
+        found[index] = _source_of_row(plan, row, wanted[index][1], offset=1)
+    return found
 
 
 def replay_of(*, source: Source, webhook_id: str) -> Outcome | None:
@@ -251,13 +281,23 @@ def _source_things_sql(plan: RowPlan, source: Source, names: set[str], only: boo
     return " UNION ALL ".join(parts), params
 
 
-def resolve_readings(*, source: Source, raw: list[RawReading], now: datetime) -> dict[Twin, list[Reading]]:
+def things_named(raw: list[RawReading]) -> tuple[set[str], bool]:
+    """The names (slug or external id) the readings give their things, and whether any reading names none."""
+    return {item.thing for item in raw if item.thing is not None}, any(item.thing is None for item in raw)
+
+
+def resolve_readings(
+    *, source: Source, raw: list[RawReading], now: datetime, things: tuple | None = None
+) -> dict[Twin, list[Reading]]:
     """Readings grouped by twin (in primary-key order), defaults applied, device signatures checked
     (ingest.devices): a signed reading comes back device-signed. PayloadError names the field of an unknown thing,
-    of a device signature that does not verify, or of the missing signature of a thing that requires one."""
-    names = {item.thing for item in raw if item.thing is not None}
-    need_only = any(item.thing is None for item in raw)
-    by_external, by_slug, some = source_things(source=source, names=names, only=need_only)
+    of a device signature that does not verify, or of the missing signature of a thing that requires one.
+    `things`: :func:`source_things`'s answer for at least these readings' names, when already read (several
+    messages of one source read them in one query)."""
+    if things is None:
+        names, need_only = things_named(raw)
+        things = source_things(source=source, names=names, only=need_only)
+    by_external, by_slug, some = things
     only = some[0] if len(some) == 1 else None
     # Per distinct name: the twin and the list its readings go to.
     targets: dict[str | None, tuple[Twin, list[Reading]]] = {}
@@ -341,6 +381,50 @@ def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list
             },
         )
     return Outcome(200, body)
+
+
+# Every thing of a group of messages, in primary-key order, in the mode ingest_store_small takes each message's.
+_LOCK_THINGS = f"SELECT id FROM {Twin._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE"  # noqa: S608
+
+
+def delivery_store_many(
+    items: list[tuple[Source, str, dict[Twin, list[Reading]]]],
+) -> list[Outcome | TwinDeactivated | store.ThingChanged]:
+    """:func:`delivery_store` for several messages (source, webhook_id, readings), with one COMMIT for all of them
+    (group commit: the ingest gateway's concurrent messages). In the order given: each message's outcome, or the
+    refusal (a deactivated thing, one that changed hands) that stored nothing of it while the others were stored.
+
+    The things of every message are locked first, in primary-key order, so each message's own lock finds them
+    held and two such transactions cannot deadlock on things; the messages are stored in (source, webhook-id)
+    order. If the transaction fails as a whole (a database error in one message, a deadlock, a failed COMMIT),
+    nothing of it stays and each message is stored on its own instead: one message cannot fail the others. The
+    pushes and history flushes of stored messages follow the COMMIT (on_commit), as for one message.
+    """
+    if len(items) == 1:
+        return [_store_or_refusal(*items[0])]
+    outcomes: list[Outcome | TwinDeactivated | store.ThingChanged | None] = [None] * len(items)
+    try:
+        with transaction.atomic():
+            if connection.vendor == "postgresql":
+                ids = sorted({twin.pk for _, _, readings in items for twin in readings})
+                with connection.cursor() as cursor:
+                    cursor.execute(_LOCK_THINGS, [ids])
+            for n in sorted(range(len(items)), key=lambda n: (items[n][0].pk, items[n][1])):
+                outcomes[n] = _store_or_refusal(*items[n])
+        return outcomes  # type: ignore[return-value]
+    except DatabaseError as exc:
+        log.warning("%d messages stored together failed (%s); storing each on its own", len(items), type(exc).__name__)
+        connection.close_if_unusable_or_obsolete()
+        return [_store_or_refusal(*item) for item in items]
+
+
+def _store_or_refusal(
+    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]
+) -> Outcome | TwinDeactivated | store.ThingChanged:
+    try:
+        return delivery_store(source=source, webhook_id=webhook_id, readings=readings)
+    except (TwinDeactivated, store.ThingChanged) as exc:
+        return exc
 
 
 _WHERE_DELIVERY = "WHERE source_id = %s AND webhook_id = %s"
