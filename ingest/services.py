@@ -191,10 +191,11 @@ def sources_for_messages(wanted: list[tuple[str, str | None]]) -> list[Source | 
         f"SELECT n.i, {plan.columns}, d.status, d.response"  # noqa: S608 (metadata)
         " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS n(public_id, webhook_id, i)"
         f" JOIN {Source._meta.db_table} s ON s.public_id = n.public_id"
-        # LATERAL: one lookup in the (source, webhook_id) index per message, whatever the planner guesses about
-        # the unnest (a plain join let it hash the whole delivery table).
+        # A LATERAL subquery that cannot be pulled up (LIMIT): one lookup of both columns in the unique (source,
+        # webhook_id) index per message, whatever the table's statistics say (as a join, a young table's stale
+        # statistics let the planner read every delivery of the source and filter them).
         f" LEFT JOIN LATERAL (SELECT status, response FROM {Delivery._meta.db_table}"
-        " WHERE source_id = s.id AND webhook_id = n.webhook_id) d ON true"
+        " WHERE source_id = s.id AND webhook_id = n.webhook_id LIMIT 1) d ON true"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [[public_id for public_id, _ in wanted], [webhook_id or "" for _, webhook_id in wanted]])
