@@ -32,15 +32,7 @@ from typing import Any
 
 from django.db import connection
 
-from ingest.receive import (
-    DB_RETRY_AFTER,
-    MAX_BODY,
-    Answer,
-    Incoming,
-    error,
-    not_found,
-    receive_many,
-)
+from ingest.receive import MAX_BODY, Answer, Incoming, error, not_found, not_stored, receive_many
 
 log = logging.getLogger(__name__)
 
@@ -107,8 +99,7 @@ class Committer:
             # A bug, not a bad message (receive_many answers those): nothing of the group committed, so the
             # senders may retry; the traceback goes to the log, not to them.
             log.exception("ingest gateway: %d messages failed", len(group))
-            answers = [error(503, "The message could not be stored; retry later.", retry_after=DB_RETRY_AFTER)]
-            answers *= len(group)
+            answers = [not_stored()] * len(group)
         if connection.errors_occurred:
             connection.close_if_unusable_or_obsolete()  # a lost connection is opened again for the next group
         for (_, future, loop), answer in zip(group, answers, strict=True):

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 from config.ratelimit import hit_many
 from ingest import mapping as payload_mapping
@@ -69,6 +69,11 @@ def not_found() -> Answer:
 
 def too_large() -> Answer:
     return error(413, "The request is too large: at most 1 MiB.", {"limit_bytes": MAX_BODY})
+
+
+def not_stored() -> Answer:
+    """Nothing of the message was committed, for a reason other than the message (the sender should retry)."""
+    return error(503, "The message could not be stored; retry later.", retry_after=DB_RETRY_AFTER)
 
 
 def database_unavailable() -> Answer:
@@ -199,8 +204,10 @@ def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
         return
     outcomes = delivery_store_many([(source, webhook_id, readings) for _, source, webhook_id, readings in resolved])
     for (n, *_), outcome in zip(resolved, outcomes, strict=True):
-        if isinstance(outcome, Exception):
-            answers[n] = error(409, str(outcome))
+        if isinstance(outcome, DatabaseError):
+            answers[n] = not_stored()
+        elif isinstance(outcome, Exception):
+            answers[n] = error(409, str(outcome))  # a deactivated thing, or one that changed hands
         else:
             answers[n] = Answer(outcome.status, outcome.body)
 

@@ -10,7 +10,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.db import DatabaseError, IntegrityError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from config.ratelimit import Limit
@@ -390,7 +390,7 @@ _LOCK_THINGS = f"SELECT id FROM {Twin._meta.db_table} WHERE id = ANY(%s::bigint[
 
 def delivery_store_many(
     items: list[tuple[Source, str, dict[Twin, list[Reading]]]],
-) -> list[Outcome | TwinDeactivated | store.ThingChanged]:
+) -> list[Outcome | TwinDeactivated | store.ThingChanged | DatabaseError]:
     """:func:`delivery_store` for several messages (source, webhook_id, readings), with one COMMIT for all of them
     (group commit: the ingest gateway's concurrent messages). In the order given: each message's outcome, or the
     refusal (a deactivated thing, one that changed hands) that stored nothing of it while the others were stored.
@@ -398,11 +398,12 @@ def delivery_store_many(
     The things of every message are locked first, in primary-key order, so each message's own lock finds them
     held and two such transactions cannot deadlock on things; the messages are stored in (source, webhook-id)
     order. If the transaction fails as a whole (a database error in one message, a deadlock, a failed COMMIT),
-    nothing of it stays and each message is stored on its own instead: one message cannot fail the others. The
+    nothing of it stays and each message is stored on its own instead: one message cannot fail the others (a
+    message that fails on its own too gets its DatabaseError as the outcome). The
     pushes and history flushes of stored messages follow the COMMIT (on_commit), as for one message.
     """
     if len(items) == 1:
-        return [_store_or_refusal(*items[0])]
+        return [_store_alone(*items[0])]
     outcomes: list[Outcome | TwinDeactivated | store.ThingChanged | None] = [None] * len(items)
     try:
         with transaction.atomic():
@@ -415,8 +416,22 @@ def delivery_store_many(
         return outcomes  # type: ignore[return-value]
     except DatabaseError as exc:
         log.warning("%d messages stored together failed (%s); storing each on its own", len(items), type(exc).__name__)
-        connection.close_if_unusable_or_obsolete()
-        return [_store_or_refusal(*item) for item in items]
+        return [_store_alone(*item) for item in items]
+
+
+def _store_alone(
+    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]
+) -> Outcome | TwinDeactivated | store.ThingChanged | DatabaseError:
+    """One message in its own transaction. A database error that is not an outage (a constraint a concurrent change
+    broke, say) comes back as the outcome, so it answers this message only; an outage raises (every message still
+    unanswered is a 503)."""
+    try:
+        return _store_or_refusal(source, webhook_id, readings)
+    except (OperationalError, InterfaceError):
+        raise
+    except DatabaseError as exc:
+        log.exception("message %s of source %s could not be stored", webhook_id, source.pk)
+        return exc
 
 
 def _store_or_refusal(

@@ -15,6 +15,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.asgi_thread import asgi_in_thread
+
 ROOT = Path(__file__).resolve().parents[2]
 ACAPY_ENV = ROOT / "scripts" / "acapy-env"
 ENVELOPE_DRIVER = Path(__file__).with_name("acapy_envelope.py")
@@ -122,42 +124,14 @@ def asgi_server_url():
     """``config.asgi.application`` served by uvicorn in a thread of this process: HTTP and WebSockets, as the
     ASGI process serves them in production.
 
-    In-process for the reason tests/browser gives for its Daphne: the server must see the test database (on
-    SQLite an in-memory database only this process can open). Not Daphne here: its Twisted reactor runs once per
-    process and the browser tests' session already starts one; uvicorn runs its own asyncio loop in its thread.
+    In-process (tests/asgi_thread.py) for the reason tests/browser gives for its Daphne. Not Daphne here: its
+    Twisted reactor runs once per process and the browser tests' session already starts one; uvicorn runs its own
+    asyncio loop in its thread.
     """
-    import socket
-    import threading
-    import time
-
-    import uvicorn
-    from django.db import connections
-
     from config.asgi import application
 
-    # Each server thread's connection is closed after its request (CONN_MAX_AGE=0), so none is left behind to
-    # block PostgreSQL's DROP DATABASE of the test database.
-    database = connections.settings["default"]
-    max_age = database.get("CONN_MAX_AGE", 0)
-    database["CONN_MAX_AGE"] = 0
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    config = uvicorn.Config(application, lifespan="off", ws="websockets-sansio", log_level="warning")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="uvicorn", daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 15
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            pytest.fail("uvicorn did not start")
-        time.sleep(0.05)
-    host, port = sock.getsockname()
-    yield f"http://{host}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
-    sock.close()
-    database["CONN_MAX_AGE"] = max_age
+    with asgi_in_thread(application, lifespan="off", ws="websockets-sansio") as url:
+        yield url
 
 
 @pytest.fixture
