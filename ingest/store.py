@@ -22,7 +22,6 @@ UPDATE's condition is re-checked on the locked row).
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -33,17 +32,17 @@ from django.utils import timezone
 
 from ingest import history as pending_history
 from ingest.models import Delivery, HistoryFlush, PendingReadings
-from ssi.jcs import MAX_SAFE_INTEGER
 from twins.history import (
     APPEND_FIELDS,
+    Committed,
     TwinDeactivated,
-    history_append,
-    history_append_simple,
+    commit_content,
+    history_append_committed,
     lock_twin_for_append,
     select_rows,
 )
 from twins.models import HistoryEntry, Reading, Twin
-from twins.services import reading_content
+from twins.services import history_content_jcs
 
 
 class ThingChanged(Exception):
@@ -213,19 +212,42 @@ _COPY_TYPES = [
     "jsonb",
 ]
 _UNSIGNED = (False, "", "", None)
-# One row (an array), not a row per id; the sequence named once (a regclass constant, not a catalog lookup per
-# id).
-_NEXT_IDS = "SELECT array_agg(nextval(%s::regclass)) FROM generate_series(1, %s)"
-_sequence: str | None = None
 
 
-def _reading_sequence(cursor) -> str:
-    global _sequence
-    if _sequence is None:
-        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Reading._meta.db_table])
-        _sequence = cursor.fetchone()[0]
-    return _sequence
+class _Names:
+    """The readings' id sequence and foreign key to the things, looked up once per process."""
 
+    sequence = ""
+    foreign_key = ""
+
+
+_LOOKUP_NAMES = (
+    "SELECT pg_get_serial_sequence(%s, 'id'), (SELECT quote_ident(conname) FROM pg_constraint"
+    " WHERE conrelid = %s::regclass AND confrelid = %s::regclass AND contype = 'f')"
+)
+
+
+def _names(cursor) -> _Names:
+    if not _Names.sequence:
+        table = Reading._meta.db_table
+        cursor.execute(_LOOKUP_NAMES, [table, table, Twin._meta.db_table])
+        _Names.sequence, _Names.foreign_key = cursor.fetchone()
+    return _Names
+
+
+# The Delivery row, and only if it is new, the readings' ids: one row (an array), the sequence named once (a
+# regclass constant, not a catalog lookup per id). The readings' foreign key is checked at the end of the COPY
+# instead of at COMMIT (Django makes it DEFERRABLE INITIALLY DEFERRED): the 1,000 checks then run before the
+# things' locks, not while holding them; see _batch_postgres for why that order cannot deadlock.
+_BEGIN = (
+    "SET CONSTRAINTS {foreign_key} IMMEDIATE;"  # noqa: S608
+    f" WITH d AS (INSERT INTO {Delivery._meta.db_table} (source_id, webhook_id, status, response, created_at)"
+    " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING id)"
+    " SELECT array_agg(nextval(%s::regclass)) FROM d, generate_series(1, %s)"
+)
+
+# Locks the things (FOR NO KEY UPDATE: see _batch_postgres) and returns what the appends read, fresh rows.
+_LOCK = "WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
 
 _UPDATE_LATEST = f"""
 UPDATE {Twin._meta.db_table} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
@@ -243,34 +265,58 @@ def _batch_postgres(
     groups: list[tuple[Twin, list[Reading]]],
     now: datetime,
 ) -> Stored:
+    """One transaction, in this order: the Delivery row (a concurrent delivery of the same message waits here for
+    this one's outcome), the readings by COPY with their foreign key checked, each thing's entry content
+    canonicalized and committed to; only then the things' row locks in primary-key order, the entries' chain
+    step (heads, signatures, one INSERT), the "latest" update and COMMIT. The locks are held for that last part
+    only, so concurrent batches for the same things overlap in everything before it.
+
+    The foreign key checks take a key-share lock on each thing, in primary-key order (the rows are grouped so).
+    The things' locks are FOR NO KEY UPDATE, which a key share does not conflict with: two batches for the same
+    things both hold key shares, then take the locks in turn. (FOR UPDATE would conflict with the other batch's
+    key share, and each would wait for the other.) FOR NO KEY UPDATE still excludes every other append to the
+    histories: the other appenders take FOR UPDATE or FOR NO KEY UPDATE.
+    """
+    from psycopg import errors
     from psycopg.types.json import Jsonb
 
     rows = [reading for _, readings in groups for reading in readings]
+    nested = connection.in_atomic_block
     with transaction.atomic():
-        # First: a concurrent delivery of the same message waits here for this one's outcome.
-        if not delivery_insert(source_id, webhook_id, response, now):
-            return Stored(False)
-        # The rows before the things' locks, so the locks are held only for the history entries and COMMIT: the
-        # readings' foreign keys are checked at COMMIT (Django makes them DEFERRABLE INITIALLY DEFERRED), by when
-        # this transaction holds the stronger lock itself, so the order cannot deadlock with another batch.
         with connection.cursor() as cursor:
-            cursor.execute(_NEXT_IDS, [_reading_sequence(cursor), len(rows)])
+            names = _names(cursor)
+            prepared = Delivery._meta.get_field("response").get_db_prep_save(response, connection)
+            cursor.execute(
+                _BEGIN.format(foreign_key=names.foreign_key),
+                [source_id, webhook_id, 200, prepared, now, names.sequence, len(rows)],
+            )
+            cursor.nextset()
             ids = cursor.fetchone()[0]
+            if ids is None:
+                if nested:
+                    _defer(cursor, names)
+                return Stored(False)
             _set_ids(rows, ids, now)
             api = Reading.Source.API.value
-            with cursor.cursor.copy(_COPY_READINGS) as copy:
-                copy.set_types(_COPY_TYPES)
-                write = copy.write_row
-                for r in rows:
-                    if r.device_signed:
-                        signed = (True, r.device_key, r.signature, Jsonb(r.signed_content))
-                    else:
-                        signed = _UNSIGNED
-                    write((r.id, r.twin_id, r.kind, r.value, r.unit, r.time, api, "", now, *signed))
-        entries = [(twin, _history_content(readings)) for twin, readings in groups]
+            try:
+                with cursor.cursor.copy(_COPY_READINGS) as copy:
+                    copy.set_types(_COPY_TYPES)
+                    write = copy.write_row
+                    for r in rows:
+                        if r.device_signed:
+                            signed = (True, r.device_key, r.signature, Jsonb(r.signed_content))
+                        else:
+                            signed = _UNSIGNED
+                        write((r.id, r.twin_id, r.kind, r.value, r.unit, r.time, api, "", now, *signed))
+            except errors.ForeignKeyViolation:
+                # A thing was deleted since the message was read (its row is gone): like a transfer, the message
+                # no longer names the owner's things.
+                raise ThingChanged(ThingChanged.message) from None
+            if nested:
+                _defer(cursor, names)  # the caller's transaction goes on: leave the key as Django declares it
+        contents = [(twin, _committed(readings)) for twin, readings in groups]
         locked = _lock(groups, owner_id)
-        for twin, entry in entries:
-            _history_append(locked[twin.pk], entry)
+        history_append_committed([(locked[twin.pk], content) for twin, content in contents])
         newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
         moved: set[int] = set()
         if newest:
@@ -288,12 +334,14 @@ def _batch_postgres(
     return Stored(True, latest=moved)
 
 
+def _defer(cursor, names: _Names) -> None:
+    cursor.execute(f"SET CONSTRAINTS {names.foreign_key} DEFERRED")
+
+
 def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> dict[int, Twin]:
-    """The things' row locks in primary-key order (FOR UPDATE: appends to their histories follow), fresh rows."""
+    """The things' row locks in primary-key order (appends to their histories follow), fresh rows."""
     ids = [twin.pk for twin, _ in groups]
-    locked = {
-        twin.pk: twin for twin in select_rows(Twin, APPEND_FIELDS, "WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [ids])
-    }
+    locked = {twin.pk: twin for twin in select_rows(Twin, APPEND_FIELDS, _LOCK, [ids])}
     if any(twin.deactivated_at is not None for twin in locked.values()):
         raise TwinDeactivated(TwinDeactivated.message)
     if len(locked) != len(ids) or any(twin.owner_id != owner_id for twin in locked.values()):
@@ -301,78 +349,11 @@ def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> dict[int, 
     return locked
 
 
-def _history(locked: Twin, readings: list[Reading]) -> None:
-    _history_append(locked, _history_content(readings))
-
-
-def _history_content(readings: list[Reading]) -> tuple[dict[str, Any], int | None, bool]:
-    """The content of one signed entry for the thing's readings of this message (a single reading: the entry a
-    manual reading gets), its ref_id, and whether it takes JCS's fast path. Per-reading entries would cost a
-    hash-chain step and a signature each."""
-    if len(readings) == 1:
-        return reading_content(readings[0]), readings[0].pk, _plain(readings[0])
-    items, plain = batch_content(readings)
-    return {"readings": items}, None, plain
-
-
-def _history_append(locked: Twin, entry: tuple[dict[str, Any], int | None, bool]) -> None:
-    content, ref_id, plain = entry
-    if plain:
-        history_append_simple(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id)
-    else:
-        history_append(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id, locked=True)
-
-
-def batch_content(readings: list[Reading]) -> tuple[list[dict[str, Any]], bool]:
-    """Each reading's history content (exactly twins.services.reading_content's, which a test holds this to), in
-    one loop instead of a call per reading, and whether all of it takes JCS's fast path."""
-    items = []
-    append = items.append
-    plain = True
-    for r in readings:
-        value = r.value
-        if value.is_integer():
-            if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-                value = int(value)
-            else:
-                plain = False
-        elif not 1e-4 <= abs(value) < 1e16:
-            plain = False
-        kind, unit = r.kind, r.unit
-        if plain and not (kind.isascii() and unit.isascii()):
-            plain = not _UNSAFE_TEXT.search(kind) and not _UNSAFE_TEXT.search(unit)
-        item = {
-            "reading": r.id,
-            "kind": kind,
-            "value": value,
-            "unit": unit,
-            "time": r.time.isoformat(),
-            "source": str(r.source),
-        }
-        if r.device_signed:
-            item["device"] = {"key": r.device_key, "signature": r.signature, "signed": r.signed_content}
-            plain = False  # the signed object is the sender's JSON: leave it to the full check
-        append(item)
-    return items, plain
-
-
-# ssi.jcs's fast-path rules (its module docstring): no text at or above U+D800; a number is a safe integer (the
-# history writes integral values as ints) or a float that repr prints as ECMAScript does.
-_UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
-
-
-def _plain(reading: Reading) -> bool:
-    """Whether the reading's history content takes JCS's fast path, checked far more cheaply than walking it."""
-    value = reading.value
-    if value.is_integer():
-        if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
-            return False
-    elif not 1e-4 <= abs(value) < 1e16:
-        return False
-    if reading.device_signed:
-        return False  # the signed object is the sender's JSON: leave it to the full check
-    kind, unit = reading.kind, reading.unit
-    return (kind.isascii() or not _UNSAFE_TEXT.search(kind)) and (unit.isascii() or not _UNSAFE_TEXT.search(unit))
+def _committed(readings: list[Reading]) -> Committed:
+    """One signed entry's content for the thing's readings of this message (a single reading: the entry a manual
+    reading gets), committed to. Per-reading entries would cost a hash-chain step and a signature each."""
+    ref_id = readings[0].pk if len(readings) == 1 else None
+    return commit_content(kind=HistoryEntry.Kind.READING, canonical=history_content_jcs(readings), ref_id=ref_id)
 
 
 # --- Other databases (the ORM) ------------------------------------------------------------------------------------
@@ -402,6 +383,8 @@ def _orm(
         for reading in rows:
             reading.created_at = now
         Reading.objects.bulk_create(rows)
+        if not small:
+            history_append_committed([(locked[twin.pk], _committed(readings)) for twin, readings in groups])
         stored = Stored(True)
         for twin, readings in groups:
             if small:
@@ -411,8 +394,6 @@ def _orm(
                     if not created:
                         HistoryFlush.objects.filter(pk=twin.pk).update(requested_at=now)
                     stored.flush.append(twin.pk)
-            else:
-                _history(locked[twin.pk], readings)
             newest = newest_of_kind(twin, readings)
             if newest is not None:
                 moved = (

@@ -96,6 +96,21 @@ def content_hash(content: Any, salt: str, *, simple: bool = False) -> str:
     return _mh(jcs.canonicalize({"content": content, "salt": salt}, simple=simple))
 
 
+def content_hash_of(canonical: bytes, salt: str) -> str:
+    """:func:`content_hash` of a content given as its JCS bytes (``canonical``).
+
+    RFC 8785 writes ``{"content": c, "salt": s}`` as ``{"content":`` + JCS(c) + ``,"salt":`` + JCS(s) + ``}``:
+    compact, keys sorted ("content" < "salt"), members as canonicalized on their own; a test holds the two equal.
+    ``salt`` is a string here (what :func:`new_salt` gives).
+    """
+    if type(salt) is not str:
+        raise SSIError("salt must be a string")
+    try:
+        return _mh(b'{"content":' + canonical + b',"salt":' + _q(salt).encode("utf-8") + b"}")
+    except UnicodeEncodeError:
+        raise SSIError("string is not valid Unicode") from None
+
+
 def signing_input(entry: Mapping[str, Any]) -> bytes:
     """JCS of the six signed fields, built directly (they are str/int only).
 
@@ -154,25 +169,62 @@ def append(
     caller vouches that ``content`` may take JCS's fast path (see
     :func:`ssi.jcs.canonicalize`), sparing a walk of a large content.
     """
+    time_raw = _next_time(prev, kind, time)
+    salt = salt or new_salt()
+    entry = _signed(prev, content_hash(content, salt, simple=simple), kind, key, scid, time_raw)
+    entry["salt"] = salt
+    entry["content"] = content
+    return entry
+
+
+def append_committed(
+    prev: Mapping[str, Any] | None,
+    *,
+    content_hash: str,
+    salt: str,
+    kind: str,
+    key: SigningKey,
+    scid: str,
+    time: datetime | str | None = None,
+) -> dict[str, Any]:
+    """:func:`append` for a content committed to beforehand (:func:`content_hash_of` with ``salt``): the entry
+    without its ``content`` member, which :func:`entry_text` adds. A large content is then canonicalized and
+    hashed once, and outside whatever serializes the appends (the twin's row lock)."""
+    entry = _signed(prev, content_hash, kind, key, scid, _next_time(prev, kind, time))
+    entry["salt"] = salt
+    return entry
+
+
+def _next_time(prev: Mapping[str, Any] | None, kind: str, time: datetime | str | None) -> str:
+    """The new entry's time as written, after checking its kind and that time does not go backwards."""
     if not _KIND_RE.match(kind):
         raise SSIError("kind must match [a-z0-9_.-]{1,64}")
     time_raw = time if isinstance(time, str) else format_time(time)
     t = _parse_time(time_raw)
     if prev is not None and t < _parse_time(prev["time"]):
         raise SSIError("time may not go backwards")
-    salt = salt or new_salt()
+    return time_raw
+
+
+def _signed(
+    prev: Mapping[str, Any] | None, content_hash: str, kind: str, key: SigningKey, scid: str, time_raw: str
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "seq": 1 if prev is None else prev["seq"] + 1,
         "time": time_raw,
         "kind": kind,
         "key": key.multibase,
         "prev_hash": genesis_hash(scid) if prev is None else entry_hash(prev),
-        "content_hash": content_hash(content, salt, simple=simple),
+        "content_hash": content_hash,
     }
     entry["sig"] = "u" + b64url_encode(key.sign(signing_input(entry)))
-    entry["salt"] = salt
-    entry["content"] = content
     return entry
+
+
+def entry_text(entry: Mapping[str, Any], canonical: str) -> str:
+    """The JSON text of ``entry`` (from :func:`append_committed`) with ``content`` whose JCS text is ``canonical``
+    (any JSON text of the entry will do for storage: member order and layout carry no meaning)."""
+    return json.dumps(entry)[:-1] + ',"content":' + canonical + "}"
 
 
 def redact(entry: Mapping[str, Any]) -> dict[str, Any]:

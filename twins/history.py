@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -155,14 +156,8 @@ def history_append(
         return _append(lock_twin(twin), kind, content, ref_id, not_before)
 
 
-def history_append_simple(*, twin: Twin, kind: str, content: Any, ref_id: int | None = None) -> HistoryEntry | None:
-    """:func:`history_append` with ``locked=True`` for a content the caller has checked may take JCS's fast path
-    (``ssi.jcs.canonicalize(simple=True)``): a 1,000-reading entry is then not walked once more to find that out."""
-    return _append(twin, kind, content, ref_id, None, simple=True)
-
-
 def _append(
-    locked: Twin, kind: str, content: Any, ref_id: int | None, not_before: datetime | None, simple: bool = False
+    locked: Twin, kind: str, content: Any, ref_id: int | None, not_before: datetime | None
 ) -> HistoryEntry | None:
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
@@ -180,7 +175,6 @@ def _append(
         key=agent_key(locked),
         scid=scid_of(locked),
         time=time,
-        simple=simple,
     )
     if connection.vendor != "postgresql":
         return HistoryEntry.objects.create(
@@ -199,6 +193,104 @@ def _append(
 _INSERT_ENTRY = (
     f"INSERT INTO {HistoryEntry._meta.db_table} (twin_id, seq, kind, time, entry, redacted, ref_id)"  # noqa: S608
     " VALUES (%s, %s, %s, %s, %s::jsonb, %s, %s) RETURNING id"
+)
+
+
+@dataclass(frozen=True)
+class Committed:
+    """The content of an entry to append, committed to beforehand (:func:`commit_content`): its JCS bytes, the
+    salt and the salted hash (ssi.history), worked out before the twin's lock is taken."""
+
+    kind: str
+    canonical: bytes
+    salt: str
+    content_hash: str
+    ref_id: int | None = None
+
+
+def commit_content(*, kind: str, canonical: bytes, ref_id: int | None = None) -> Committed:
+    """`canonical`: the JCS (RFC 8785) bytes of the content (``ssi.jcs.canonicalize`` or an equal builder)."""
+    salt = chain.new_salt()
+    return Committed(str(kind), canonical, salt, chain.content_hash_of(canonical, salt), ref_id)
+
+
+def history_append_committed(items: list[tuple[Twin, Committed]]) -> None:
+    """Append one entry per (twin, content); each twin is the fresh row locked by the caller in this transaction
+    (FOR UPDATE, or FOR NO KEY UPDATE, which excludes every other append as well), each at most once. As with
+    every append, what the catch-ups have pending goes first; a twin without an identity records nothing.
+
+    Under the lock only the chain step is left (head, time, signature): the content was canonicalized and hashed
+    before, and on PostgreSQL the heads come in one query and the entries go in one INSERT, as JSON text with the
+    content's canonical text spliced in (the content never becomes a dict). For ingested batches."""
+    rows: list[tuple[Twin, dict[str, Any], datetime, Committed]] = []
+    todo = [(twin, content) for twin, content in items if _may_append(twin)]
+    heads = _heads([twin for twin, _ in todo])
+    for twin, content in todo:
+        head = heads.get(twin.pk)
+        pending = _pending(twin)
+        if pending:
+            head = _append_rows(twin, head, pending, None)
+        time = _time_after(head[1] if head else None)
+        entry = chain.append_committed(
+            head[0] if head else None,
+            content_hash=content.content_hash,
+            salt=content.salt,
+            kind=content.kind,
+            key=agent_key(twin),
+            scid=scid_of(twin),
+            time=time,
+        )
+        rows.append((twin, entry, time, content))
+    if not rows:
+        return
+    if connection.vendor != "postgresql":
+        HistoryEntry.objects.bulk_create(
+            HistoryEntry(
+                twin=twin,
+                seq=entry["seq"],
+                kind=content.kind,
+                time=time,
+                entry={**entry, "content": json.loads(content.canonical)},
+                ref_id=content.ref_id,
+            )
+            for twin, entry, time, content in rows
+        )
+        return
+    params: list[Any] = []
+    for twin, entry, time, content in rows:
+        text = chain.entry_text(entry, content.canonical.decode("utf-8"))
+        params += [twin.pk, entry["seq"], content.kind, time, text, content.ref_id]
+    values = ", ".join(["(%s, %s, %s, %s, %s::jsonb, false, %s)"] * len(rows))
+    with connection.cursor() as cursor:
+        cursor.execute(_INSERT_ENTRIES + values, params)
+
+
+_INSERT_ENTRIES = (
+    f"INSERT INTO {HistoryEntry._meta.db_table} (twin_id, seq, kind, time, entry, redacted, ref_id) VALUES "  # noqa: S608
+)
+
+
+def _may_append(locked: Twin) -> bool:
+    if locked.deactivated_at is not None:
+        raise TwinDeactivated(TwinDeactivated.message)
+    return bool(locked.did)
+
+
+def _heads(twins: list[Twin]) -> dict[int, tuple[dict[str, Any], datetime]]:
+    """:func:`_head` of each twin (those with entries), on PostgreSQL in one query."""
+    if connection.vendor != "postgresql" or len(twins) == 1:
+        heads = {twin.pk: _head(twin) for twin in twins}
+        return {pk: head for pk, head in heads.items() if head is not None}
+    with connection.cursor() as cursor:
+        cursor.execute(_HEADS, [[twin.pk for twin in twins]])
+        return {pk: (json.loads(head), time) for pk, head, time in cursor.fetchall()}
+
+
+# The (twin, seq) unique index serves each twin's probe.
+_HEADS = (
+    "SELECT t.id, h.head, h.time FROM unnest(%s::bigint[]) AS t(id) CROSS JOIN LATERAL"  # noqa: S608
+    f" (SELECT (entry - 'content' - 'salt')::text AS head, time FROM {HistoryEntry._meta.db_table}"
+    " WHERE twin_id = t.id ORDER BY seq DESC LIMIT 1) AS h"
 )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime, timedelta
+import re
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -14,7 +15,7 @@ from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
-from ssi.jcs import MAX_SAFE_INTEGER
+from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin, lock_twin_for_append
 from twins.identity import twin_identity_create
 from twins.live import broadcast_after_commit, note_event, reading_event
@@ -342,6 +343,71 @@ def reading_content(reading: Reading) -> dict[str, Any]:
     return content
 
 
+def history_content(readings: list[Reading]) -> dict[str, Any]:
+    """The content of ONE history entry committing to `readings`: a single reading's own content (exactly the
+    entry `reading_add` makes), several readings' contents listed under "readings"."""
+    if len(readings) == 1:
+        return reading_content(readings[0])
+    return {"readings": [reading_content(reading) for reading in readings]}
+
+
+def history_content_jcs(readings: list[Reading]) -> bytes:
+    """The JCS (RFC 8785) bytes of :func:`history_content`, equal to ``ssi.jcs.canonicalize`` of it (a property
+    test holds them equal), built as text in one loop: on a 1,000-reading batch, building the dicts and then
+    encoding them cost several times more. Readings the loop cannot vouch for (a value JCS prints differently
+    from repr, a lone surrogate) go through ``ssi.jcs.canonicalize`` and raise what it raises."""
+    # Members in JCS order: device, kind, reading, source, time, unit, value. The text around the id, the time
+    # and the value depends only on kind, source and unit, the same for most readings of a message.
+    around: dict[tuple[str, str, str], tuple[str, str, str]] = {}
+    items = []
+    append = items.append
+    for r in readings:
+        pk, kind, unit, source, value, time = r.pk, r.kind, r.unit, r.source, r.value, r.time
+        parts = around.get((kind, source, unit))
+        if parts is None:
+            if not (kind.isascii() or not _SURROGATE.search(kind)) or not (
+                unit.isascii() or not _SURROGATE.search(unit)
+            ):
+                return canonicalize(history_content(readings))
+            parts = around[(kind, source, unit)] = (
+                '{"kind":' + _quote(kind) + ',"reading":',
+                ',"source":' + _quote(str(source)) + ',"time":"',
+                '","unit":' + _quote(unit) + ',"value":',
+            )
+        if type(pk) is not int:
+            return canonicalize(history_content(readings))
+        # ECMAScript and repr print a number alike as an integer in the safe range (20.0 is "20") or a
+        # non-integral float with 1e-4 <= |x| < 1e16 (ssi.jcs's module docstring); anything else: the full encoder.
+        if value.is_integer():
+            if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+                return canonicalize(history_content(readings))
+            number = int(value).__repr__()
+        elif 1e-4 <= abs(value) < 1e16:
+            number = float(value).__repr__()
+        else:
+            return canonicalize(history_content(readings))
+        # isoformat of an aware datetime costs three times that of a naive one, most of it for the offset.
+        iso = time.replace(tzinfo=None).isoformat() + "+00:00" if time.tzinfo is UTC else time.isoformat()
+        if r.device_signed:
+            key, signature = r.device_key, r.signature
+            if not (key.isascii() and signature.isascii()):
+                return canonicalize(history_content(readings))
+            # The signed object is the sender's JSON: canonicalized on its own, as a JCS member is.
+            signed = canonicalize(r.signed_content).decode("utf-8")
+            device = f'{{"device":{{"key":{_quote(key)},"signature":{_quote(signature)},"signed":{signed}}},'
+            append(f"{device}{parts[0][1:]}{pk}{parts[1]}{iso}{parts[2]}{number}}}")
+        else:
+            append(f"{parts[0]}{pk}{parts[1]}{iso}{parts[2]}{number}}}")
+    text = items[0] if len(items) == 1 else '{"readings":[' + ",".join(items) + "]}"
+    return text.encode("utf-8")
+
+
+# RFC 8785 §3.2.2.2 string escaping is CPython's json string encoder's without ASCII escaping (ssi.jcs).
+_quote = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
+# A lone surrogate cannot be encoded (canonicalize says so); any other character is written as it is.
+_SURROGATE = re.compile("[\\ud800-\\udfff]")
+
+
 # No savepoint of its own: any failure must undo the caller's whole batch anyway, and on a busy server each
 # savepoint is two more round trips per twin.
 @transaction.atomic(savepoint=False)
@@ -366,13 +432,10 @@ def readings_store(*, twin: Twin, readings: list[Reading]) -> tuple[list[Reading
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
     _insert_readings(twin, readings)
-    if len(readings) == 1:
-        content: dict[str, Any] = reading_content(readings[0])
-        ref_id = readings[0].pk
-    else:
-        content = {"readings": [reading_content(reading) for reading in readings]}
-        ref_id = None
-    history_append(twin=locked, kind=HistoryEntry.Kind.READING, content=content, ref_id=ref_id, locked=True)
+    ref_id = readings[0].pk if len(readings) == 1 else None
+    history_append(
+        twin=locked, kind=HistoryEntry.Kind.READING, content=history_content(readings), ref_id=ref_id, locked=True
+    )
     newest = max((r for r in readings if r.kind == twin.reading_kind), key=lambda r: r.time, default=None)
     moved = 0
     if newest is not None and connection.vendor == "postgresql":
