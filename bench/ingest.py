@@ -1,9 +1,10 @@
 """Ingestion benchmark: signed webhook batches and single readings, against a raw COPY of the same rows.
 
-Starts the app as in production (PostgreSQL, Redis, DEBUG off, gunicorn as the README's production command: 4
-gthread workers of 4 threads, which keep connections alive; BENCH_GUNICORN_THREADS=0 gives sync workers, which
-close every connection) on loopback, seeds one owner with 50 things and a source feeding them all, then in one
-run:
+Starts the app as in production (PostgreSQL, Redis, DEBUG off) on loopback: the ingest gateway, which serves
+`POST /hooks/` in production (`manage.py ingest_gateway`, BENCH_GATEWAY_WORKERS processes, default 2), and for
+comparison the web app's own `/hooks/` (gunicorn as the README's production command: 4 gthread workers of 4
+threads; BENCH_GUNICORN_THREADS=0 gives sync workers); seeds one owner with 50 things and a source feeding them
+all, then in one run:
 
 1. the COPY floor: psycopg COPY of the same rows (twin, kind, value, unit, time, source) into twins_reading, the
    fastest of three;
@@ -12,10 +13,11 @@ run:
 3. single readings: wrk replaying pre-signed one-reading messages (each a distinct webhook-id with a fresh
    timestamp, so every request verifies, dedupes and stores); requests/s. The messages name one of 50 things of
    the source in turn (a fleet; BENCH_SPREAD), then in a second run only the same two things, whose two twin row
-   locks (held from the history append to COMMIT) serialize the requests;
+   locks (held from the history append to COMMIT) serialize the requests; and once more through the web app
+   (gunicorn, one message per request and one COMMIT each: what `make run` serves), as the baseline;
 4. push latency: Daphne serves config.asgi for WebSockets (Redis channel layer, as in production); a client
    holds the thing's private-page socket open (signed in by session cookie) while single signed webhooks are
-   posted one at a time to gunicorn; p50/p95 from sending the webhook to receiving its push.
+   posted one at a time to the gateway; p50/p95 from sending the webhook to receiving its push.
 
 The task worker (`db_worker`) runs throughout, as in production: small messages get their history entry from it
 (ingest.history), so its CPU competes with the servers for the same cores. After the single webhooks the bench
@@ -47,6 +49,7 @@ import _server as srv
 
 from ssi import webhooks  # after the path insert: the bench runs as a script
 
+GATEWAY_WORKERS = os.environ.get("BENCH_GATEWAY_WORKERS", "2")
 WORKERS = os.environ.get("BENCH_GUNICORN_WORKERS", "4")
 THREADS = os.environ.get("BENCH_GUNICORN_THREADS", "4")
 DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
@@ -326,11 +329,12 @@ def main() -> int:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
     db = f"thingstead_bench_ingest_{os.getpid()}"
     port = srv.free_port()
+    gw_port = srv.free_port()
     ws_port = srv.free_port()
     env = srv.production_env(db=db, port=port)
     dsn = env["DATABASE_URL"]
     srv.psql(f"CREATE DATABASE {db}")
-    server = daphne = worker = None
+    server = gateway = daphne = worker = None
     try:
         srv.manage(env, "migrate", "-v0")
         seeded = srv.manage(env, "shell", "-v0", "-c", SEED.replace("{spread}", str(SPREAD)))
@@ -344,6 +348,10 @@ def main() -> int:
             command += ["--worker-class", "gthread", "--threads", THREADS]
         server = srv.serve(command, env)
         srv.wait_for(f"http://127.0.0.1:{port}/healthz", server)
+        gateway = srv.serve(
+            [srv.PYTHON, "manage.py", "ingest_gateway", "--port", str(gw_port), "--workers", GATEWAY_WORKERS], env
+        )
+        srv.wait_for(f"http://127.0.0.1:{gw_port}/healthz", gateway)
         daphne = srv.serve(
             [str(srv.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "config.asgi:application"], env
         )
@@ -351,30 +359,32 @@ def main() -> int:
         if WITH_WORKER:
             worker = srv.serve([srv.PYTHON, "manage.py", "db_worker", "--no-startup-delay", "--no-reload"], env)
 
-        batch_rps, batch_total = batch_load(port, public_id, secret)
-        push = push_latency(port, ws_port, public_id, secret, slug, f"{cookie_name}={session_key}")
+        batch_rps, batch_total = batch_load(gw_port, public_id, secret)
+        push = push_latency(gw_port, ws_port, public_id, secret, slug, f"{cookie_name}={session_key}")
 
         with tempfile.TemporaryDirectory() as tmp:
             requests_file = Path(tmp) / "requests.tsv"
             single_requests_file(requests_file, secret, SINGLE_REQUESTS, SPREAD, "single")
             cpu_before = cpu_seconds(worker)
-            single = single_load(port, public_id, requests_file)
+            single = single_load(gw_port, public_id, requests_file)
             worker_cpu = cpu_seconds(worker) - cpu_before
             single_requests_file(requests_file, secret, SINGLE_REQUESTS, 2, "single2")
-            single_two = single_load(port, public_id, requests_file)
+            single_two = single_load(gw_port, public_id, requests_file)
+            single_requests_file(requests_file, secret, SINGLE_REQUESTS, SPREAD, "web")
+            single_web = single_load(port, public_id, requests_file)
         drained = drain(db) if worker is not None else 0.0
         coverage = history_coverage(db)
     finally:
-        for process in (server, daphne, worker):
+        for process in (server, gateway, daphne, worker):
             if process is not None:
                 srv.stop(process)
         srv.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
 
     out = io.StringIO()
     out.write(
-        f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, gunicorn {WORKERS} "
-        f"{f'gthread workers × {THREADS} threads' if THREADS != '0' else 'sync workers'}, task worker"
-        f" {'running' if WITH_WORKER else 'off'}, {DURATION}s, {os.cpu_count()} CPUs\n"
+        f"Ingestion benchmark: PostgreSQL + Redis, DEBUG off, ingest gateway {GATEWAY_WORKERS} processes (web app:"
+        f" gunicorn {WORKERS} {f'gthread workers × {THREADS} threads' if THREADS != '0' else 'sync workers'}), task"
+        f" worker {'running' if WITH_WORKER else 'off'}, {DURATION}s, {os.cpu_count()} CPUs\n"
     )
     out.write(
         f"  COPY floor           {copy_rps:10.0f} readings/s  ({COPY_ROWS} rows per COPY, fastest of {COPY_ROUNDS})\n"
@@ -391,6 +401,10 @@ def main() -> int:
         f" p99 {single['p99']:.2f} ms, {single['requests']} requests)\n"
     )
     out.write(f"  ratio single / target {single['rps'] / 1000:9.2f}  (target >= 1,000 requests/s)\n")
+    out.write(
+        f"  (the same through the web app's own /hooks/, one COMMIT per message: {single_web['rps']:.0f} requests/s,"
+        f" p50 {single_web['p50']:.2f} ms; the gateway {single['rps'] / single_web['rps']:.2f}x that)\n"
+    )
     out.write(
         f"  (single webhooks spread over {SPREAD} things of the source; all to the same 2 things, where requests"
         f" queue on 2 twin row locks: {single_two['rps']:.0f} requests/s, p50 {single_two['p50']:.2f} ms,"

@@ -16,7 +16,7 @@ The HTTP part: a body over 1 MiB (Content-Length or counted while reading) is a 
 a 405; `GET /healthz` answers "ok". An unexpected error in the committer answers 503 with Retry-After to the
 group (nothing of it committed; the senders retry), never a 500.
 
-Run: `python manage.py ingest_gateway --port 8001` (config/gateway.py is the ASGI entry point).
+Run: `python manage.py ingest_gateway --port 8003` (config/gateway.py is the ASGI entry point).
 """
 
 from __future__ import annotations
