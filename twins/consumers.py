@@ -103,8 +103,12 @@ class TwinConsumer(LiveConsumer):
     async def live_event(self, message: dict[str, Any]) -> None:
         event = message["event"]
         if message.get("group") == "owner":
-            # This thing's own events arrive through its twin group; from the owner group only the badge.
-            if message.get("twin") == self.twin_id or event.get("kind") not in BADGE_KINDS:
+            if event.get("kind") == "reading":
+                # Readings come through the owner group only (twins/live.py): this thing's, not the others'.
+                if message.get("twin") != self.twin_id:
+                    return
+            # This thing's other events arrive through its twin group; from the owner group only the badge.
+            elif message.get("twin") == self.twin_id or event.get("kind") not in BADGE_KINDS:
                 return
         elif message.get("owner") != self.owner_id:
             # The thing was transferred while its page was open: the new owner's events are not ours.

@@ -1,7 +1,8 @@
 """Live updates: after a change commits, tell the open pages of the twin and of its owner.
 
-Groups: `twin-<id>` (the private page) and `owner-<id>` (the cards page, the inbox badge). Pushes are scheduled
-with transaction.on_commit so a rolled-back change is never announced. The consumers live in twins/consumers.py.
+Groups: `twin-<id>` (the private page) and `owner-<id>` (the cards page, the inbox badge, and every reading of
+the owner's things: a private page picks its own thing's). Pushes are scheduled with transaction.on_commit so a
+rolled-back change is never announced. The consumers live in twins/consumers.py.
 
 Events are small JSON objects, sent to the browser as they are (the consumer adds `unread` to badge events):
 
@@ -150,7 +151,11 @@ def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
     # `group` let it drop the owner-group copy of an event it also hears through the twin group.
     envelope = {"type": "live.event", "event": event, "owner": owner_id, "twin": twin_id}
     sends = [(owner_group(owner_id), {**envelope, "group": "owner"})]
-    if twin_id is not None:
+    if twin_id is not None and event.get("kind") != "reading":
+        # Readings travel through the owner's group only: the cards page needs every one, and a private page takes
+        # its own thing's from there (twins/consumers.py). A fleet's readings then coalesce into one send per
+        # drain instead of one per thing. (A thing that changed hands: its readings go to the new owner's group,
+        # which the old owner's pages never joined.)
         sends.insert(0, (twin_group(twin_id), {**envelope, "group": "twin"}))
     try:
         if _needs_own_loop(layer):

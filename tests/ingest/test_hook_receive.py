@@ -20,7 +20,7 @@ from ingest.models import Delivery, Source
 from ssi import history as chain
 from ssi import webhooks
 from twins import services as twin_services
-from twins.live import twin_group
+from twins.live import owner_group
 from twins.models import HistoryEntry, Reading, Twin
 from twins.verification import verify_twin
 
@@ -87,12 +87,13 @@ def test_the_history_entry_of_a_single_webhook_reading_is_the_same_as_a_manual_o
     assert chain.content_hash(entry.entry["content"], entry.entry["salt"]) == entry.entry["content_hash"]
 
 
-def test_a_stored_reading_is_pushed_to_the_twins_live_group_after_commit(
+def test_a_stored_reading_is_pushed_to_the_owners_live_group_after_commit(
     sender, grinder, django_capture_on_commit_callbacks
 ):
+    # Readings travel through the owner's group; the thing's private page picks its own (twins/live.py).
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
-    async_to_sync(layer.group_add)(twin_group(grinder.pk), channel)
+    async_to_sync(layer.group_add)(owner_group(grinder.owner_id), channel)
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = sender.post({"value": 7}, commit=False)
     assert response.status_code == 200
@@ -101,6 +102,7 @@ def test_a_stored_reading_is_pushed_to_the_twins_live_group_after_commit(
         callback()
     message = async_to_sync(layer.receive)(channel)
     event = message["event"]
+    assert message["twin"] == grinder.pk
     assert event["kind"] == "reading" and event["thing"] == grinder.slug
     assert event["reading"]["value"] == 7.0 and event["count"] == 1 and event["latest"] is True
 

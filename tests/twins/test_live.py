@@ -13,7 +13,8 @@ from django.db import transaction
 from django.test import Client
 
 from config.asgi import application
-from owners.models import Owner
+from owners.models import Notification, Owner
+from owners.services import notify
 from tags import services as tag_services
 from twins import services
 from twins.live import CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN
@@ -241,13 +242,27 @@ async def test_buffered_scans_arrive_when_the_buffer_is_flushed(settings, alice_
 
 async def test_open_page_is_closed_when_the_thing_changes_hands(alice_headers, bob, grinder):
     @database_sync_to_async
-    def hand_over_and_add_reading():
+    def hand_over():
+        # What a completed transfer does (twins/transfer.py): the thing is the buyer's and the buyer is told.
+        Twin.objects.filter(pk=grinder.pk).update(owner=bob)
+        notify(owner=bob, kind=Notification.Kind.SYSTEM, title="Grinder is yours", twin=grinder)
+
+    async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as socket:
+        await hand_over()
+        assert await socket.receive_output(timeout=PUSH_TIMEOUT) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+
+
+async def test_the_new_owners_readings_never_reach_the_old_owners_open_page(alice_headers, bob, grinder):
+    @database_sync_to_async
+    def hand_over_quietly_and_add_reading():
         Twin.objects.filter(pk=grinder.pk).update(owner=bob)
         services.reading_add(twin=Twin.objects.get(pk=grinder.pk), value=1)
 
-    async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as socket:
-        await hand_over_and_add_reading()
-        assert await socket.receive_output(timeout=PUSH_TIMEOUT) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
+    async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as page:
+        async with listening("/ws/owner/", alice_headers) as cards:
+            await hand_over_quietly_and_add_reading()
+            assert await page.receive_nothing(timeout=0.5)
+            assert await cards.receive_nothing(timeout=0.1)
 
 
 async def test_pushes_travel_through_the_redis_channel_layer(settings, alice_headers, grinder):
