@@ -340,25 +340,36 @@ def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list
     A duplicate (stored meanwhile by a concurrent delivery of the same message, which has committed: the unique
     constraint made this one wait for it) writes nothing and answers with the first delivery's response.
     After commit: one push per thing to its open pages, and the history flush of a small message's things.
+    Raises TwinDeactivated or ThingChanged (nothing stored).
     """
-    count = sum(len(items) for items in readings.values())
-    body = {"stored": count, "webhook_id": webhook_id}
-    groups = sorted(readings.items(), key=lambda pair: pair[0].pk)
+    write = _write(source, webhook_id, readings)
     try:
-        stored = store.store(
-            source_id=source.pk, owner_id=source.owner_id, webhook_id=webhook_id, response=body, groups=groups
-        )
+        stored = store.store_many([write])[0]
     except IntegrityError:
         stored = store.Stored(False)
+    if isinstance(stored, Exception):
+        raise stored
+    return _delivered(source, write, stored)
+
+
+def _write(source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]) -> store.Write:
+    count = sum(len(items) for items in readings.values())
+    groups = sorted(readings.items(), key=lambda pair: pair[0].pk)
+    return store.Write(source.pk, source.owner_id, webhook_id, {"stored": count, "webhook_id": webhook_id}, groups)
+
+
+def _delivered(source: Source, write: store.Write, stored: store.Stored) -> Outcome:
+    """The answer to a message store.store_many wrote (or found written: the first answer), with its pushes and
+    history flush scheduled for after COMMIT."""
     if not stored.created:
-        first = delivery_replay(source=source, webhook_id=webhook_id)
+        first = delivery_replay(source=source, webhook_id=write.webhook_id)
         if first is None:
             raise IntegrityError("delivery conflict without a first delivery")
         return first
     if stored.flush:
         flush = stored.flush
         transaction.on_commit(lambda: pending_history.schedule(flush))
-    for twin, items in groups:
+    for twin, items in write.groups:
         latest = twin.pk in stored.latest
         shown = store.newest_of_kind(twin, items) if latest else max(items, key=lambda reading: reading.time)
         # The shape of twins.live.reading_event, plus how many readings the message brought.
@@ -381,7 +392,7 @@ def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list
                 "count": len(items),
             },
         )
-    return Outcome(200, body)
+    return Outcome(200, write.response)
 
 
 # Every thing of a group of messages, in primary-key order, in the mode ingest_store_small takes each message's.
@@ -396,14 +407,15 @@ def delivery_store_many(
     refusal (a deactivated thing, one that changed hands) that stored nothing of it while the others were stored.
 
     The things of every message are locked first, in primary-key order, so each message's own lock finds them
-    held and two such transactions cannot deadlock on things; the messages are stored in (source, webhook-id)
-    order. If the transaction fails as a whole (a database error in one message, a deadlock, a failed COMMIT),
-    nothing of it stays and each message is stored on its own instead: one message cannot fail the others (a
-    message that fails on its own too gets its DatabaseError as the outcome). The
-    pushes and history flushes of stored messages follow the COMMIT (on_commit), as for one message.
+    held and two such transactions cannot deadlock on things; the messages are written in (source, webhook-id)
+    order, the small ones in one database call (store.store_many). If the transaction fails as a whole (a database
+    error in one message, a deadlock, a failed COMMIT), nothing of it stays and each message is stored on its own
+    instead: one message cannot fail the others (a message that fails on its own too gets its DatabaseError as the
+    outcome). The pushes and history flushes of stored messages follow the COMMIT (on_commit), as for one message.
     """
     if len(items) == 1:
         return [_store_alone(*items[0])]
+    order = sorted(range(len(items)), key=lambda n: (items[n][0].pk, items[n][1]))
     outcomes: list[Outcome | TwinDeactivated | store.ThingChanged | None] = [None] * len(items)
     try:
         with transaction.atomic():
@@ -411,8 +423,10 @@ def delivery_store_many(
                 ids = sorted({twin.pk for _, _, readings in items for twin in readings})
                 with connection.cursor() as cursor:
                     cursor.execute(_LOCK_THINGS, [ids])
-            for n in sorted(range(len(items)), key=lambda n: (items[n][0].pk, items[n][1])):
-                outcomes[n] = _store_or_refusal(*items[n])
+            writes = [_write(*items[n]) for n in order]
+            for n, write, stored in zip(order, writes, store.store_many(writes), strict=True):
+                source = items[n][0]
+                outcomes[n] = stored if isinstance(stored, Exception) else _delivered(source, write, stored)
         return outcomes  # type: ignore[return-value]
     except DatabaseError as exc:
         log.warning("%d messages stored together failed (%s); storing each on its own", len(items), type(exc).__name__)
@@ -426,20 +440,13 @@ def _store_alone(
     broke, say) comes back as the outcome, so it answers this message only; an outage raises (every message still
     unanswered is a 503)."""
     try:
-        return _store_or_refusal(source, webhook_id, readings)
+        return delivery_store(source=source, webhook_id=webhook_id, readings=readings)
+    except (TwinDeactivated, store.ThingChanged) as exc:
+        return exc
     except (OperationalError, InterfaceError):
         raise
     except DatabaseError as exc:
         log.exception("message %s of source %s could not be stored", webhook_id, source.pk)
-        return exc
-
-
-def _store_or_refusal(
-    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]
-) -> Outcome | TwinDeactivated | store.ThingChanged:
-    try:
-        return delivery_store(source=source, webhook_id=webhook_id, readings=readings)
-    except (TwinDeactivated, store.ThingChanged) as exc:
         return exc
 
 

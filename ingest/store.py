@@ -60,6 +60,17 @@ class Stored:
     flush: list[int] = field(default_factory=list)  # things whose history flush must be enqueued after commit
 
 
+@dataclass(frozen=True)
+class Write:
+    """One message to store: what :func:`store` takes."""
+
+    source_id: int
+    owner_id: int
+    webhook_id: str
+    response: dict[str, Any]
+    groups: list[tuple[Twin, list[Reading]]]
+
+
 def newest_of_kind(twin: Twin, readings: list[Reading]) -> Reading | None:
     """The reading that may become the thing's "latest": the newest of its own reading kind."""
     kind = twin.reading_kind
@@ -76,33 +87,54 @@ def store(
 ) -> Stored:
     """Store `groups` (each thing with its validated readings, things in primary-key order) under a new Delivery
     row answering `response`. Raises TwinDeactivated or ThingChanged (nothing stored)."""
-    count = 0
-    for twin, readings in groups:
-        count += len(readings)
-        twin_id = twin.pk
-        for reading in readings:
-            if reading.__dict__.get("twin_id") != twin_id:  # set already by resolve_readings: skip the descriptor
-                reading.twin_id = twin_id
-    small = count <= pending_history.DEFER_AT_MOST
+    outcome = store_many([Write(source_id, owner_id, webhook_id, response, groups)])[0]
+    if isinstance(outcome, Exception):
+        raise outcome
+    return outcome
+
+
+def store_many(writes: list[Write]) -> list[Stored | TwinDeactivated | ThingChanged]:
+    """:func:`store` for each message, in order, in the caller's transaction if there is one; a message's refusal
+    (a deactivated thing, one that changed hands: nothing of it stored) is its outcome. On PostgreSQL the small
+    messages go in one call of ingest_store_group."""
+    small = []
+    for write in writes:
+        count = 0
+        for twin, readings in write.groups:
+            count += len(readings)
+            twin_id = twin.pk
+            for reading in readings:
+                if reading.__dict__.get("twin_id") != twin_id:  # set already by resolve_readings: skip the descriptor
+                    reading.twin_id = twin_id
+        small.append(count <= pending_history.DEFER_AT_MOST)
     now = timezone.now()
-    if connection.vendor == "postgresql":
-        if small:
-            return _small_postgres(source_id, owner_id, webhook_id, response, groups, now)
-        return _batch_postgres(source_id, owner_id, webhook_id, response, groups, now)
-    return _orm(source_id, owner_id, webhook_id, response, groups, now, small)
+    outcomes: list[Stored | TwinDeactivated | ThingChanged | None] = [None] * len(writes)
+    postgres = connection.vendor == "postgresql"
+    if postgres and any(small):
+        indexes = [n for n, is_small in enumerate(small) if is_small]
+        for n, outcome in zip(indexes, _small_group([writes[n] for n in indexes], now), strict=True):
+            outcomes[n] = outcome
+    for n, write in enumerate(writes):
+        if outcomes[n] is not None:
+            continue
+        args = (write.source_id, write.owner_id, write.webhook_id, write.response, write.groups, now)
+        try:
+            outcomes[n] = _batch_postgres(*args) if postgres else _orm(*args, small[n])
+        except (TwinDeactivated, ThingChanged) as exc:
+            outcomes[n] = exc
+    return outcomes  # type: ignore[return-value]
 
 
 # --- PostgreSQL ---------------------------------------------------------------------------------------------------
 
-# The function (ingest/migrations/0004_store_small_function.py) takes the readings as one JSON parameter: one
-# string to quote, parsed by PostgreSQL in C (a dozen array parameters cost more to adapt than the rest of the
-# request's SQL). Times travel as RFC 3339 text and values as the shortest repr, which PostgreSQL reads back
-# exactly. The things' locks are held to COMMIT, the end of this statement: a flush of the same thing (FOR
-# UPDATE) waits for the message to commit, and a message waits for a running flush, so a flush sees every message
-# that began before it. "latest" marks each thing's newest reading of its own kind.
+# The functions (ingest/migrations/0004_store_small_function.py, and 0007 which calls it for each of several
+# messages) take each message's readings as JSON: one parameter, parsed by PostgreSQL in C (a dozen array
+# parameters cost more to adapt than the rest of the request's SQL). Times travel as RFC 3339 text and values as
+# the shortest repr, which PostgreSQL reads back exactly. The things' locks are held to COMMIT: a flush of the same
+# thing (FOR UPDATE) waits for the message to commit, and a message waits for a running flush, so a flush sees
+# every message that began before it. "latest" marks each thing's newest reading of its own kind.
 _SMALL = (
-    "SELECT ok, created, reading_ids, flush, moved FROM ingest_store_small(%(source)s, %(owner)s, %(webhook_id)s,"
-    " %(response)s::jsonb, %(now)s, %(stale)s, %(twins)s::bigint[], %(readings)s::jsonb)"
+    "SELECT ok, created, reading_ids, flush, moved FROM ingest_store_group(%(messages)s::jsonb, %(now)s, %(stale)s)"
 )
 
 
@@ -120,62 +152,68 @@ def bound_cursor():
         return connection._prepare_cursor(psycopg.Cursor(connection.connection))
 
 
-def _small_postgres(
-    source_id: int,
-    owner_id: int,
-    webhook_id: str,
-    response: dict[str, Any],
-    groups: list[tuple[Twin, list[Reading]]],
-    now: datetime,
-) -> Stored:
-    rows = []
-    items = []
-    for twin, readings in groups:
-        newest = newest_of_kind(twin, readings)
-        for r in readings:
-            items.append(
-                {
-                    "n": len(rows),
-                    "twin_id": r.twin_id,
-                    "kind": r.kind,
-                    "value": r.value,
-                    "unit": r.unit,
-                    "time": r.time.isoformat(),
-                    "device_signed": r.device_signed,
-                    "device_key": r.device_key,
-                    "signature": r.signature,
-                    "signed_content": r.signed_content,
-                    "latest": r is newest,
-                }
-            )
-            rows.append(r)
-    params = {
-        "readings": json.dumps(items),
-        "twins": [twin.pk for twin, _ in groups],
-        "owner": owner_id,
-        "source": source_id,
-        "webhook_id": webhook_id,
-        "response": json.dumps(response),
-        "now": now,
-        "stale": now - pending_history.STALE_AFTER,
-    }
+def _small_group(writes: list[Write], now: datetime) -> list[Stored | TwinDeactivated | ThingChanged]:
+    """Small messages in one call of ingest_store_group, in the caller's transaction (or committed on their own
+    with it when there is none); each message's Stored, or the refusal that stored nothing of it."""
+    messages = []
+    rows_of = []
+    for write in writes:
+        rows = []
+        items = []
+        for twin, readings in write.groups:
+            newest = newest_of_kind(twin, readings)
+            for r in readings:
+                items.append(
+                    {
+                        "n": len(rows),
+                        "twin_id": r.twin_id,
+                        "kind": r.kind,
+                        "value": r.value,
+                        "unit": r.unit,
+                        "time": r.time.isoformat(),
+                        "device_signed": r.device_signed,
+                        "device_key": r.device_key,
+                        "signature": r.signature,
+                        "signed_content": r.signed_content,
+                        "latest": r is newest,
+                    }
+                )
+                rows.append(r)
+        messages.append(
+            {
+                "source": write.source_id,
+                "owner": write.owner_id,
+                "webhook_id": write.webhook_id,
+                "response": write.response,
+                "twins": [twin.pk for twin, _ in write.groups],
+                "readings": items,
+            }
+        )
+        rows_of.append(rows)
+    params = {"messages": json.dumps(messages), "now": now, "stale": now - pending_history.STALE_AFTER}
     with bound_cursor() as cursor:
         cursor.execute(_SMALL, params)
-        ok, created, ids, flush, moved = cursor.fetchone()
-    if not ok:
-        _refusal([twin for twin, _ in groups], owner_id)
-    if not created:
-        return Stored(False)
-    _set_ids(rows, ids or [], now)
-    return Stored(True, latest=set(moved or []), flush=sorted(flush or []))
+        answers = cursor.fetchall()
+    if len(answers) != len(writes):
+        raise DatabaseError("ingest_store_group returned a different number of answers")
+    outcomes: list[Stored | TwinDeactivated | ThingChanged] = []
+    for write, rows, (ok, created, ids, flush, moved) in zip(writes, rows_of, answers, strict=True):
+        if not ok:
+            outcomes.append(_refusal_of([twin for twin, _ in write.groups]))
+        elif not created:
+            outcomes.append(Stored(False))
+        else:
+            _set_ids(rows, ids or [], now)
+            outcomes.append(Stored(True, latest=set(moved or []), flush=sorted(flush or [])))
+    return outcomes
 
 
-def _refusal(twins: list[Twin], owner_id: int) -> None:
+def _refusal_of(twins: list[Twin]) -> TwinDeactivated | ThingChanged:
     """Why the things' guard refused: a deactivated thing (409) or one that changed hands."""
-    current = Twin.objects.filter(pk__in=[twin.pk for twin in twins]).values_list("deactivated_at", "owner_id")
-    if any(deactivated is not None for deactivated, _ in current):
-        raise TwinDeactivated(TwinDeactivated.message)
-    raise ThingChanged(ThingChanged.message)
+    current = Twin.objects.filter(pk__in=[twin.pk for twin in twins]).values_list("deactivated_at", flat=True)
+    if any(deactivated is not None for deactivated in current):
+        return TwinDeactivated(TwinDeactivated.message)
+    return ThingChanged(ThingChanged.message)
 
 
 def _set_ids(rows: list[Reading], ids: list[int], now: datetime) -> None:

@@ -88,7 +88,7 @@ def test_a_single_message_is_three_statements_the_last_committing_on_its_own(sou
     # The source with the first answer to the id, the things named, the write, committing on its own. What follows
     # is the history flush, which the tests' inline task backend runs at once, in its own transaction.
     assert "ingest_delivery" in statements[0] and "ingest_source_things" in statements[1]
-    assert "ingest_store_small" in statements[2] and "ingest_historyflush" in statements[3], statements[:4]
+    assert "ingest_store_group" in statements[2] and "ingest_historyflush" in statements[3], statements[:4]
     assert Reading.objects.get(twin=grinder).value == 7.5
     assert HistoryEntry.objects.filter(twin=grinder, kind="reading").count() == 1
     assert verify_twin(grinder).ok

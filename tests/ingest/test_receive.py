@@ -140,8 +140,8 @@ def test_a_message_that_fails_the_groups_transaction_fails_alone(source_and_secr
     source, secret = source_and_secret
 
     def poison(execute, sql, params, many, context):
-        # Storing it (PostgreSQL's ingest_store_small, or the ORM's INSERT elsewhere) breaks a constraint.
-        writes = "ingest_store_small" in sql or "INSERT INTO" in sql
+        # Storing it (PostgreSQL's ingest_store_group, or the ORM's INSERT elsewhere) breaks a constraint.
+        writes = "ingest_store_group" in sql or "INSERT INTO" in sql
         if writes and "poison" in str(params):
             raise IntegrityError("a constraint failed (test)")
         return execute(sql, params, many, context)
