@@ -35,14 +35,21 @@ from ingest.models import Delivery, HistoryFlush, PendingReadings
 from twins.history import (
     APPEND_FIELDS,
     Committed,
+    RowPlan,
     TwinDeactivated,
     commit_content,
     history_append_committed,
     lock_twin_for_append,
-    select_rows,
+    register_catch_up_probe,
 )
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import history_content_jcs
+
+# Whether a thing has pending readings (ingest.history's catch-up), asked with the heads of its history.
+register_catch_up_probe(
+    pending_history.pending_items,
+    f"EXISTS (SELECT 1 FROM {PendingReadings._meta.db_table} p WHERE p.twin_id = t.id)",  # noqa: S608
+)
 
 
 class ThingChanged(Exception):
@@ -231,13 +238,19 @@ _BEGIN = (
     " SELECT array_agg(nextval(%s::regclass)) FROM d, generate_series(1, %s)"
 )
 
-_LOCK = "WHERE id = ANY(%s) ORDER BY id FOR UPDATE"
-
-_UPDATE_LATEST = f"""
-UPDATE {Twin._meta.db_table} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
-FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::timestamptz[]) AS n(twin_id, value, unit, time)
-WHERE t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
-RETURNING t.id
+# The things' row locks in primary-key order (FOR UPDATE: appends to their histories follow) and, in the same
+# statement, the "latest" update: the locked rows are fresh (a lock granted after a wait returns the row as the
+# other transaction committed it), and the UPDATE re-checks its condition on that row, so an older reading never
+# moves "latest" backwards. Should the things turn out deactivated or another owner's, the transaction rolls back.
+_LOCK = f"""
+WITH locked AS (SELECT {{fields}} FROM {Twin._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE),
+moved AS (
+    UPDATE {Twin._meta.db_table} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
+    FROM locked l, unnest(%s::bigint[], %s::float8[], %s::text[], %s::timestamptz[]) AS n(twin_id, value, unit, time)
+    WHERE t.id = l.id AND t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
+    RETURNING t.id
+)
+SELECT {{columns}}, l.id IN (SELECT id FROM moved) FROM locked l ORDER BY l.id
 """  # noqa: S608
 
 
@@ -282,34 +295,38 @@ def _batch_postgres(
                         signed = _UNSIGNED
                     write((r.id, r.twin_id, r.kind, r.value, r.unit, r.time, api, "", now, *signed))
         contents = [(twin, _committed(readings)) for twin, readings in groups]
-        locked = _lock(groups, owner_id)
+        locked, moved = _lock(groups, owner_id)
         history_append_committed([(locked[twin.pk], content) for twin, content in contents])
-        newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
-        moved: set[int] = set()
-        if newest:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _UPDATE_LATEST,
-                    [
-                        [twin.pk for twin, _ in newest],
-                        [r.value for _, r in newest],
-                        [r.unit for _, r in newest],
-                        [r.time for _, r in newest],
-                    ],
-                )
-                moved = {pk for (pk,) in cursor.fetchall()}
     return Stored(True, latest=moved)
 
 
-def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> dict[int, Twin]:
-    """The things' row locks in primary-key order (FOR UPDATE: appends to their histories follow), fresh rows."""
-    ids = [twin.pk for twin, _ in groups]
-    locked = {twin.pk: twin for twin in select_rows(Twin, APPEND_FIELDS, _LOCK, [ids])}
+def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> tuple[dict[int, Twin], set[int]]:
+    """The things' row locks (fresh rows, see _LOCK) and the things whose "latest" this message moved."""
+    newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
+    params = [
+        [twin.pk for twin, _ in groups],
+        [twin.pk for twin, _ in newest],
+        [r.value for _, r in newest],
+        [r.unit for _, r in newest],
+        [r.time for _, r in newest],
+    ]
+    plan = RowPlan.of(Twin, APPEND_FIELDS, "l")
+    with connection.cursor() as cursor:
+        fields = RowPlan.of(Twin, APPEND_FIELDS).columns
+        cursor.execute(_LOCK.format(fields=fields, columns=plan.columns), params)
+        rows = cursor.fetchall()
+    locked = {}
+    moved = set()
+    for row in rows:
+        twin = plan.instance(row)
+        locked[twin.pk] = twin
+        if row[-1]:
+            moved.add(twin.pk)
     if any(twin.deactivated_at is not None for twin in locked.values()):
         raise TwinDeactivated(TwinDeactivated.message)
-    if len(locked) != len(ids) or any(twin.owner_id != owner_id for twin in locked.values()):
+    if len(locked) != len(groups) or any(twin.owner_id != owner_id for twin in locked.values()):
         raise ThingChanged(ThingChanged.message)
-    return locked
+    return locked, moved
 
 
 def _committed(readings: list[Reading]) -> Committed:
