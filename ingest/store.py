@@ -35,14 +35,21 @@ from ingest.models import Delivery, HistoryFlush, PendingReadings
 from twins.history import (
     APPEND_FIELDS,
     Committed,
+    RowPlan,
     TwinDeactivated,
     commit_content,
     history_append_committed,
     lock_twin_for_append,
-    select_rows,
+    register_catch_up_probe,
 )
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import history_content_jcs
+
+# Whether a thing has pending readings (ingest.history's catch-up), asked with the heads of its history.
+register_catch_up_probe(
+    pending_history.pending_items,
+    f"EXISTS (SELECT 1 FROM {PendingReadings._meta.db_table} p WHERE p.twin_id = t.id)",  # noqa: S608
+)
 
 
 class ThingChanged(Exception):
@@ -264,48 +271,38 @@ _COPY_TYPES = [
     "jsonb",
 ]
 _UNSIGNED = (False, "", "", None)
+_sequence: str | None = None
 
 
-class _Names:
-    """The readings' id sequence and foreign key to the things, looked up once per process."""
-
-    sequence = ""
-    foreign_key = ""
-
-
-_LOOKUP_NAMES = (
-    "SELECT pg_get_serial_sequence(%s, 'id'), (SELECT quote_ident(conname) FROM pg_constraint"
-    " WHERE conrelid = %s::regclass AND confrelid = %s::regclass AND contype = 'f')"
-)
-
-
-def _names(cursor) -> _Names:
-    if not _Names.sequence:
-        table = Reading._meta.db_table
-        cursor.execute(_LOOKUP_NAMES, [table, table, Twin._meta.db_table])
-        _Names.sequence, _Names.foreign_key = cursor.fetchone()
-    return _Names
+def _reading_sequence(cursor) -> str:
+    global _sequence
+    if _sequence is None:
+        cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [Reading._meta.db_table])
+        _sequence = cursor.fetchone()[0]
+    return _sequence
 
 
 # The Delivery row, and only if it is new, the readings' ids: one row (an array), the sequence named once (a
-# regclass constant, not a catalog lookup per id). The readings' foreign key is checked at the end of the COPY
-# instead of at COMMIT (Django makes it DEFERRABLE INITIALLY DEFERRED): the 1,000 checks then run before the
-# things' locks, not while holding them; see _batch_postgres for why that order cannot deadlock.
+# regclass constant, not a catalog lookup per id).
 _BEGIN = (
-    "SET CONSTRAINTS {foreign_key} IMMEDIATE;"  # noqa: S608
-    f" WITH d AS (INSERT INTO {Delivery._meta.db_table} (source_id, webhook_id, status, response, created_at)"
+    f"WITH d AS (INSERT INTO {Delivery._meta.db_table} (source_id, webhook_id, status, response, created_at)"  # noqa: S608
     " VALUES (%s, %s, %s, %s, %s) ON CONFLICT (source_id, webhook_id) DO NOTHING RETURNING id)"
     " SELECT array_agg(nextval(%s::regclass)) FROM d, generate_series(1, %s)"
 )
 
-# Locks the things (FOR NO KEY UPDATE: see _batch_postgres) and returns what the appends read, fresh rows.
-_LOCK = "WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
-
-_UPDATE_LATEST = f"""
-UPDATE {Twin._meta.db_table} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
-FROM unnest(%s::bigint[], %s::float8[], %s::text[], %s::timestamptz[]) AS n(twin_id, value, unit, time)
-WHERE t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
-RETURNING t.id
+# The things' row locks in primary-key order (FOR UPDATE: appends to their histories follow) and, in the same
+# statement, the "latest" update: the locked rows are fresh (a lock granted after a wait returns the row as the
+# other transaction committed it), and the UPDATE re-checks its condition on that row, so an older reading never
+# moves "latest" backwards. Should the things turn out deactivated or another owner's, the transaction rolls back.
+_LOCK = f"""
+WITH locked AS (SELECT {{fields}} FROM {Twin._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE),
+moved AS (
+    UPDATE {Twin._meta.db_table} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
+    FROM locked l, unnest(%s::bigint[], %s::float8[], %s::text[], %s::timestamptz[]) AS n(twin_id, value, unit, time)
+    WHERE t.id = l.id AND t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
+    RETURNING t.id
+)
+SELECT {{columns}}, l.id IN (SELECT id FROM moved) FROM locked l ORDER BY l.id
 """  # noqa: S608
 
 
@@ -317,88 +314,71 @@ def _batch_postgres(
     groups: list[tuple[Twin, list[Reading]]],
     now: datetime,
 ) -> Stored:
-    """One transaction, in this order: the Delivery row (a concurrent delivery of the same message waits here for
-    this one's outcome), the readings by COPY with their foreign key checked, each thing's entry content
-    canonicalized and committed to; only then the things' row locks in primary-key order, the entries' chain
-    step (heads, signatures, one INSERT), the "latest" update and COMMIT. The locks are held for that last part
-    only, so concurrent batches for the same things overlap in everything before it.
+    """One transaction: the Delivery row first (a concurrent delivery of the same message waits there for this
+    one's outcome), the readings by COPY, each thing's entry content canonicalized and committed to; only then the
+    things' row locks in primary-key order, the entries' chain step (heads, signatures, one INSERT), the "latest"
+    update and COMMIT. The locks are held for that last part only, so concurrent batches for the same things
+    overlap in everything before it.
 
-    The foreign key checks take a key-share lock on each thing, in primary-key order (the rows are grouped so).
-    The things' locks are FOR NO KEY UPDATE, which a key share does not conflict with: two batches for the same
-    things both hold key shares, then take the locks in turn. (FOR UPDATE would conflict with the other batch's
-    key share, and each would wait for the other.) FOR NO KEY UPDATE still excludes every other append to the
-    histories: the other appenders take FOR UPDATE or FOR NO KEY UPDATE.
+    The readings' foreign keys are checked at COMMIT (Django makes them DEFERRABLE INITIALLY DEFERRED), by when
+    this transaction holds the stronger lock itself, so the order cannot deadlock with another batch. (Checked
+    at the end of the COPY instead, before the locks, concurrent batches' key shares on the same rows measured
+    slower, though the locks were then held for less.)
     """
-    from psycopg import errors
     from psycopg.types.json import Jsonb
 
     rows = [reading for _, readings in groups for reading in readings]
-    nested = connection.in_atomic_block
     with transaction.atomic():
         with connection.cursor() as cursor:
-            names = _names(cursor)
             prepared = Delivery._meta.get_field("response").get_db_prep_save(response, connection)
-            cursor.execute(
-                _BEGIN.format(foreign_key=names.foreign_key),
-                [source_id, webhook_id, 200, prepared, now, names.sequence, len(rows)],
-            )
-            cursor.nextset()
+            cursor.execute(_BEGIN, [source_id, webhook_id, 200, prepared, now, _reading_sequence(cursor), len(rows)])
             ids = cursor.fetchone()[0]
             if ids is None:
-                if nested:
-                    _defer(cursor, names)
                 return Stored(False)
             _set_ids(rows, ids, now)
             api = Reading.Source.API.value
-            try:
-                with cursor.cursor.copy(_COPY_READINGS) as copy:
-                    copy.set_types(_COPY_TYPES)
-                    write = copy.write_row
-                    for r in rows:
-                        if r.device_signed:
-                            signed = (True, r.device_key, r.signature, Jsonb(r.signed_content))
-                        else:
-                            signed = _UNSIGNED
-                        write((r.id, r.twin_id, r.kind, r.value, r.unit, r.time, api, "", now, *signed))
-            except errors.ForeignKeyViolation:
-                # A thing was deleted since the message was read (its row is gone): like a transfer, the message
-                # no longer names the owner's things.
-                raise ThingChanged(ThingChanged.message) from None
-            if nested:
-                _defer(cursor, names)  # the caller's transaction goes on: leave the key as Django declares it
+            with cursor.cursor.copy(_COPY_READINGS) as copy:
+                copy.set_types(_COPY_TYPES)
+                write = copy.write_row
+                for r in rows:
+                    if r.device_signed:
+                        signed = (True, r.device_key, r.signature, Jsonb(r.signed_content))
+                    else:
+                        signed = _UNSIGNED
+                    write((r.id, r.twin_id, r.kind, r.value, r.unit, r.time, api, "", now, *signed))
         contents = [(twin, _committed(readings)) for twin, readings in groups]
-        locked = _lock(groups, owner_id)
+        locked, moved = _lock(groups, owner_id)
         history_append_committed([(locked[twin.pk], content) for twin, content in contents])
-        newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
-        moved: set[int] = set()
-        if newest:
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    _UPDATE_LATEST,
-                    [
-                        [twin.pk for twin, _ in newest],
-                        [r.value for _, r in newest],
-                        [r.unit for _, r in newest],
-                        [r.time for _, r in newest],
-                    ],
-                )
-                moved = {pk for (pk,) in cursor.fetchall()}
     return Stored(True, latest=moved)
 
 
-def _defer(cursor, names: _Names) -> None:
-    cursor.execute(f"SET CONSTRAINTS {names.foreign_key} DEFERRED")
-
-
-def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> dict[int, Twin]:
-    """The things' row locks in primary-key order (appends to their histories follow), fresh rows."""
-    ids = [twin.pk for twin, _ in groups]
-    locked = {twin.pk: twin for twin in select_rows(Twin, APPEND_FIELDS, _LOCK, [ids])}
+def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> tuple[dict[int, Twin], set[int]]:
+    """The things' row locks (fresh rows, see _LOCK) and the things whose "latest" this message moved."""
+    newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
+    params = [
+        [twin.pk for twin, _ in groups],
+        [twin.pk for twin, _ in newest],
+        [r.value for _, r in newest],
+        [r.unit for _, r in newest],
+        [r.time for _, r in newest],
+    ]
+    plan = RowPlan.of(Twin, APPEND_FIELDS, "l")
+    with connection.cursor() as cursor:
+        fields = RowPlan.of(Twin, APPEND_FIELDS).columns
+        cursor.execute(_LOCK.format(fields=fields, columns=plan.columns), params)
+        rows = cursor.fetchall()
+    locked = {}
+    moved = set()
+    for row in rows:
+        twin = plan.instance(row)
+        locked[twin.pk] = twin
+        if row[-1]:
+            moved.add(twin.pk)
     if any(twin.deactivated_at is not None for twin in locked.values()):
         raise TwinDeactivated(TwinDeactivated.message)
-    if len(locked) != len(ids) or any(twin.owner_id != owner_id for twin in locked.values()):
+    if len(locked) != len(groups) or any(twin.owner_id != owner_id for twin in locked.values()):
         raise ThingChanged(ThingChanged.message)
-    return locked
+    return locked, moved
 
 
 def _committed(readings: list[Reading]) -> Committed:

@@ -224,10 +224,10 @@ def history_append_committed(items: list[tuple[Twin, Committed]]) -> None:
     content's canonical text spliced in (the content never becomes a dict). For ingested batches."""
     rows: list[tuple[Twin, dict[str, Any], datetime, Committed]] = []
     todo = [(twin, content) for twin, content in items if _may_append(twin)]
-    heads = _heads([twin for twin, _ in todo])
+    heads, quiet = _heads([twin for twin, _ in todo])
     for twin, content in todo:
         head = heads.get(twin.pk)
-        pending = _pending(twin)
+        pending = [] if twin.pk in quiet else _pending(twin)
         if pending:
             head = _append_rows(twin, head, pending, None)
         time = _time_after(head[1] if head else None)
@@ -261,7 +261,9 @@ def history_append_committed(items: list[tuple[Twin, Committed]]) -> None:
         text = chain.entry_text(entry, content.canonical.decode("utf-8"))
         params += [twin.pk, entry["seq"], content.kind, time, text, content.ref_id]
     values = ", ".join(["(%s, %s, %s, %s, %s::jsonb, false, %s)"] * len(rows))
-    with connection.cursor() as cursor:
+    # Bound on the server: the entries (~60 kB each for a 1,000-reading batch) travel as parameters, not quoted
+    # into the SQL text for PostgreSQL to scan again (a third less CPU on both sides).
+    with server_cursor() as cursor:
         cursor.execute(_INSERT_ENTRIES + values, params)
 
 
@@ -270,27 +272,43 @@ _INSERT_ENTRIES = (
 )
 
 
+def server_cursor():
+    """A cursor like ``connection.cursor()`` (Django's wrapper: execute wrappers, query logging, Django's
+    exceptions) whose parameters are bound on the server, where Django's bind on the client."""
+    import psycopg
+
+    connection.ensure_connection()
+    cursor = psycopg.Cursor(connection.connection)
+    return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)
+
+
 def _may_append(locked: Twin) -> bool:
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
     return bool(locked.did)
 
 
-def _heads(twins: list[Twin]) -> dict[int, tuple[dict[str, Any], datetime]]:
-    """:func:`_head` of each twin (those with entries), on PostgreSQL in one query."""
-    if connection.vendor != "postgresql" or len(twins) == 1:
+def _heads(twins: list[Twin]) -> tuple[dict[int, tuple[dict[str, Any], datetime]], set[int]]:
+    """:func:`_head` of each twin (those with entries), and the twins whose catch-ups have nothing pending by
+    their probes (:func:`register_catch_up`); on PostgreSQL in one query."""
+    if connection.vendor != "postgresql":
         heads = {twin.pk: _head(twin) for twin in twins}
-        return {pk: head for pk, head in heads.items() if head is not None}
+        return {pk: head for pk, head in heads.items() if head is not None}, set()
+    probes = [_probes.get(catch_up) for catch_up in _catch_ups]
+    probe = " OR ".join(f"({sql})" for sql in probes) if probes and None not in probes else "true"
     with connection.cursor() as cursor:
-        cursor.execute(_HEADS, [[twin.pk for twin in twins]])
-        return {pk: (json.loads(head), time) for pk, head, time in cursor.fetchall()}
+        cursor.execute(_HEADS.format(probe=probe), [[twin.pk for twin in twins]])
+        rows = cursor.fetchall()
+    heads = {pk: (json.loads(head), time) for pk, head, time, _ in rows if head is not None}
+    return heads, {pk for pk, _, _, may_have in rows if not may_have}
 
 
-# The (twin, seq) unique index serves each twin's probe.
+# The (twin, seq) unique index serves each twin's probe. Read under the twins' locks, in a statement of its own:
+# a statement's snapshot is taken when it starts, so it sees whatever committed before the locks were granted.
 _HEADS = (
-    "SELECT t.id, h.head, h.time FROM unnest(%s::bigint[]) AS t(id) CROSS JOIN LATERAL"  # noqa: S608
+    "SELECT t.id, h.head, h.time, {probe} FROM unnest(%s::bigint[]) AS t(id) LEFT JOIN LATERAL"  # noqa: S608
     f" (SELECT (entry - 'content' - 'salt')::text AS head, time FROM {HistoryEntry._meta.db_table}"
-    " WHERE twin_id = t.id ORDER BY seq DESC LIMIT 1) AS h"
+    " WHERE twin_id = t.id ORDER BY seq DESC LIMIT 1) AS h ON true"
 )
 
 
@@ -345,6 +363,7 @@ def _append_rows(
 
 CatchUp = Callable[[Twin], list[tuple[str, Any, int | None]]]
 _catch_ups: list[CatchUp] = []
+_probes: dict[CatchUp, str] = {}
 
 
 def register_catch_up(catch_up: CatchUp) -> None:
@@ -353,6 +372,13 @@ def register_catch_up(catch_up: CatchUp) -> None:
     first, and forgets them in the same transaction (so a rollback keeps them pending)."""
     if catch_up not in _catch_ups:
         _catch_ups.append(catch_up)
+
+
+def register_catch_up_probe(catch_up: CatchUp, sql: str) -> None:
+    """An SQL condition on the twin's id (``t.id``), true when `catch_up` may have items for it (PostgreSQL).
+    :func:`history_append_committed` evaluates it with the heads, under the lock, and asks a catch-up only for
+    twins whose probe is true: several twins then cost one query, not one per twin and catch-up."""
+    _probes[catch_up] = sql
 
 
 def _pending(locked: Twin) -> list[tuple[str, Any, int | None]]:
