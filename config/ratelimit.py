@@ -53,12 +53,12 @@ def _retry_after(count: int, limit: Limit, window: int, now: int) -> int | None:
     return None
 
 
-def _count(pipe, scope: str, key: str, limit: Limit) -> tuple[int, int]:
-    """Queue the count of one event on a Redis pipeline (its INCR's answer is the count); the window and now.
-    INCR creates the counter at 1; EXPIRE NX sets its lifetime only the first time."""
+def _count(pipe, scope: str, key: str, limit: Limit, events: int = 1) -> tuple[int, int]:
+    """Queue the count of `events` events on a Redis pipeline (its INCRBY's answer is the count after them); the
+    window and now. INCRBY creates the counter; EXPIRE NX sets its lifetime only the first time."""
     window, now = _window(limit)
     cache_key = f"rl:{scope}:{key}:{window}"
-    pipe.incr(cache_key)
+    pipe.incrby(cache_key, events)
     pipe.expire(cache_key, limit.seconds + 1, nx=True)
     return window, now
 
@@ -91,18 +91,23 @@ def hit(scope: str, key: str, limit: Limit | str) -> int | None:
 
 def hit_many(scope: str, events: list[tuple[str, Limit | str]]) -> list[int | None]:
     """Count one event for each (key, limit), in one Redis round trip; for each, None if allowed, else the seconds
-    until its window resets. A key given twice counts twice."""
+    until its window resets. A key given several times counts each, in order (one INCRBY per key)."""
     limits = [Limit.parse(limit) if isinstance(limit, str) else limit for _, limit in events]
     client = redis_client()
-    if client is not None:
-        pipe = client.pipeline(transaction=False)
-        windows = [_count(pipe, scope, key, limit) for (key, _), limit in zip(events, limits, strict=True)]
-        counts = pipe.execute()[::2]
-        return [
-            _retry_after(count, limit, window, now)
-            for count, limit, (window, now) in zip(counts, limits, windows, strict=True)
-        ]
-    return [_hit_cache(scope, key, limit) for (key, _), limit in zip(events, limits, strict=True)]
+    if client is None:
+        return [_hit_cache(scope, key, limit) for (key, _), limit in zip(events, limits, strict=True)]
+    per_key: dict[tuple[str, Limit], list[int]] = {}
+    for n, ((key, _), limit) in enumerate(zip(events, limits, strict=True)):
+        per_key.setdefault((key, limit), []).append(n)
+    pipe = client.pipeline(transaction=False)
+    windows = [_count(pipe, scope, key, limit, len(indexes)) for (key, limit), indexes in per_key.items()]
+    totals = pipe.execute()[::2]
+    answers: list[int | None] = [None] * len(events)
+    for ((_, limit), indexes), total, (window, now) in zip(per_key.items(), totals, windows, strict=True):
+        first = total - len(indexes) + 1  # the count the key's first event here brought it to
+        for offset, n in enumerate(indexes):
+            answers[n] = _retry_after(first + offset, limit, window, now)
+    return answers
 
 
 def _hit_cache(scope: str, key: str, limit: Limit) -> int | None:

@@ -171,8 +171,9 @@ def _answer_all(items: list[_Item]) -> list[Answer]:
 
 def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
     verified = []  # (n, source, webhook_id)
+    secrets: dict[tuple, list[str]] = {}  # the sources' secrets, unsealed once per group
     for n, (source, headers, body, now) in enumerate(items):
-        outcome = _verify(source, headers, body, now)
+        outcome = _verify(source, headers, body, now, secrets)
         if isinstance(outcome, Answer):
             answers[n] = outcome
         else:
@@ -212,12 +213,18 @@ def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
             answers[n] = Answer(outcome.status, outcome.body)
 
 
-def _verify(source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer | str:
-    """The verified webhook-id, or the answer: too large, not authentic, or the first answer to a retry."""
+def _verify(
+    source: Source, headers: Mapping[str, str], body: bytes, now: float, unsealed: dict[tuple, list[str]]
+) -> Answer | str:
+    """The verified webhook-id, or the answer: too large, not authentic, or the first answer to a retry.
+    `unsealed`: secrets already unsealed, by the source row's secret columns."""
     if len(body) > MAX_BODY:
         return too_large()
+    key = (source.pk, source.secret_sealed, source.previous_secret_sealed, source.previous_valid_until)
     try:
-        secrets = source.secrets()
+        secrets = unsealed.get(key)
+        if secrets is None:
+            secrets = unsealed[key] = source.secrets()
     except vault.VaultError:
         log.error("webhook source %s: its secret does not open under KEY_ENCRYPTION_KEY", source.pk)
         return error(503, "This source cannot verify messages right now.", retry_after=DB_RETRY_AFTER)

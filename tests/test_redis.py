@@ -74,3 +74,16 @@ def _redis_is_up():
         redis.Redis.from_url(REDIS_URL).ping()
     except redis.exceptions.ConnectionError as exc:
         pytest.fail(f"Redis is not reachable at {REDIS_URL}: start it (see README, Running the tests): {exc}")
+
+
+@pytest.mark.parametrize("counted_in", ["redis", "cache"])
+def test_events_counted_together_get_the_answers_they_would_get_one_by_one(settings, counted_in):
+    from config.ratelimit import hit, hit_many
+
+    settings.REDIS_URL = REDIS_URL if counted_in == "redis" else ""
+    a, b = uuid.uuid4().hex, uuid.uuid4().hex
+    events = [(a, "3/60"), (b, "1/60"), (a, "3/60"), (a, "3/60"), (b, "1/60"), (a, "3/60")]
+    answers = hit_many("test", events)
+    assert [answer is None for answer in answers] == [True, True, True, True, False, False]
+    assert all(0 < answer <= 60 for answer in answers[4:])
+    assert hit("test", a, "3/60") is not None and hit("test", uuid.uuid4().hex, "3/60") is None
