@@ -2,10 +2,12 @@
 
 The web app answers the same URL (ingest/apis.py), one message per request and one COMMIT each; that is what
 `make run` uses. In production the proxy sends `/hooks/` here instead (README, "Production"): a small ASGI app
-without Django's request path, whose single committer thread takes every message that arrived while it was
-storing the previous group and hands them to :func:`ingest.receive.receive_many`: one query for their sources,
-one Redis round trip for their rate limits, one query per source for their things, one COMMIT for all of them
-(group commit), and the live pushes of the whole group coalesced per page (twins/live.py). Each message still gets
+without Django's request path, whose committer thread takes every message that arrived while it was storing the
+previous group and hands them to :func:`ingest.receive.receive_many`: one query for their sources, one Redis round
+trip for their rate limits, one query per source for their things, one call storing the small ones, one COMMIT for
+all of them (group commit), and the live pushes of the whole group coalesced per page (twins/live.py). Bodies over
+16 KiB (batches of hundreds of readings) go to a second committer thread, so a batch never holds up the small
+messages behind it and the two overlap. Each message still gets
 exactly the answer it would get alone, and only after its COMMIT: the answers, the checks and their order are
 receive_many's, shared with the web app and the MQTT bridge. A message that makes the group's transaction fail is
 stored again on its own with every other message of the group (ingest.services.delivery_store_many), so it
@@ -39,6 +41,11 @@ log = logging.getLogger(__name__)
 PREFIX = "/hooks/"
 # At most this many messages go into one transaction; more wait for the next.
 MAX_GROUP = 200
+# Bodies above this size (batches of a few hundred readings and more) go to a committer of their own, so a
+# batch's tens of milliseconds never hold up the small messages queued behind it, and the two overlap (one
+# writing while the other waits for PostgreSQL).
+LARGE_BODY = 16 * 1024
+MAX_LARGE_GROUP = 4
 _STOP = object()
 
 Scope = dict[str, Any]
@@ -53,11 +60,13 @@ class Committer:
         self.max_group = max_group
         self._queue: queue.SimpleQueue = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._starting = threading.Lock()
 
     def start(self) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._run, name="ingest-committer", daemon=True)
-            self._thread.start()
+        with self._starting:
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="ingest-committer", daemon=True)
+                self._thread.start()
 
     def stop(self, timeout: float = 30.0) -> None:
         """Answer everything already handed over, then end the thread."""
@@ -117,10 +126,14 @@ _HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", 
 
 
 class Gateway:
-    """The ASGI application (HTTP and lifespan)."""
+    """The ASGI application (HTTP and lifespan): two committers, one for small messages, one for large ones."""
 
-    def __init__(self, committer: Committer | None = None) -> None:
-        self.committer = committer or Committer()
+    def __init__(self) -> None:
+        self.committer = Committer()
+        # SQLite takes one writer at a time anyway (and its in-memory test database fails a second at once).
+        postgres = connection.vendor == "postgresql"
+        self.large = Committer(max_group=MAX_LARGE_GROUP) if postgres else self.committer
+        self.committers = (self.committer, self.large) if postgres else (self.committer,)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":
@@ -132,10 +145,12 @@ class Gateway:
         while True:
             message = await receive()
             if message["type"] == "lifespan.startup":
-                self.committer.start()
+                for committer in self.committers:
+                    committer.start()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
-                await asyncio.to_thread(self.committer.stop)
+                for committer in self.committers:
+                    await asyncio.to_thread(committer.stop)
                 await send({"type": "lifespan.shutdown.complete"})
                 return
 
@@ -159,8 +174,9 @@ class Gateway:
             await _respond_answer(send, error(400, "The Content-Length header is not a number."))
             return
         body = None if declared > MAX_BODY else await _read_body(receive)
-        self.committer.start()  # started by lifespan; a server without lifespan events starts it here
-        answer = await self.committer.submit(Incoming(public_id, headers, body, time.time()))
+        committer = self.committer if body is not None and len(body) <= LARGE_BODY else self.large
+        committer.start()  # started by lifespan; a server without lifespan events starts it here
+        answer = await committer.submit(Incoming(public_id, headers, body, time.time()))
         await _respond_answer(send, answer)
 
 

@@ -160,3 +160,28 @@ def test_concurrent_messages_are_each_answered_and_stored_once(gateway, source_a
     while not verify_twin(grinder).ok and time.monotonic() < deadline:
         time.sleep(0.1)
     assert verify_twin(grinder).ok
+
+
+def test_a_large_batch_and_single_readings_sent_together_are_all_stored(gateway, source_and_secret, grinder):
+    from ingest.gateway import LARGE_BODY
+
+    source, secret = source_and_secret
+    path = f"/hooks/{source.public_id}"
+    batch = {
+        "readings": [{"value": n, "kind": "temperature", "unit": "°C", "time": 1763719200 + n} for n in range(400)]
+    }
+    body, headers = signed(secret, batch, "msg_batch")
+    assert len(body) > LARGE_BODY  # the large committer's
+    jobs = [lambda: request(gateway, path, body=body, headers=headers)[::2]]
+    for n in range(6):
+        one, signed_headers = signed(secret, {"value": 1000 + n}, f"msg_single_{n}")
+        jobs.append(
+            lambda one=one, signed_headers=signed_headers: request(gateway, path, body=one, headers=signed_headers)[::2]
+        )
+
+    outcomes = run_together(*jobs)
+    assert [result for _, result in outcomes] == [
+        (200, {"stored": 400, "webhook_id": "msg_batch"}),
+        *[(200, {"stored": 1, "webhook_id": f"msg_single_{n}"}) for n in range(6)],
+    ]
+    assert Reading.objects.filter(twin=grinder).count() == 406
