@@ -303,9 +303,7 @@ def new_reading(**fields: Any) -> Reading:
     Python time): every concrete field gets its default, then `fields`. For ingestion; no signals are sent
     (none are connected to Reading)."""
     reading = Reading.__new__(Reading)
-    reading.__dict__.update(_READING_DEFAULTS)
-    reading.__dict__.update(fields)
-    reading._state = ModelState()
+    reading.__dict__ = {**_READING_DEFAULTS, **fields, "_state": ModelState()}  # one dict, built at once
     return reading
 
 
