@@ -7,7 +7,13 @@ class IngestConfig(AppConfig):
 
     def ready(self) -> None:
         from ingest.history import pending_items
-        from twins.history import register_catch_up
+        from ingest.models import PendingReadings
+        from twins.history import register_catch_up, register_catch_up_probe
 
-        # Every append to a thing's history first takes its pending ingested readings (ingest.history).
+        # Every append to a thing's history first takes its pending ingested readings (ingest.history); whether a
+        # thing has any is asked with the heads of its history (PostgreSQL).
         register_catch_up(pending_items)
+        register_catch_up_probe(
+            pending_items,
+            f"EXISTS (SELECT 1 FROM {PendingReadings._meta.db_table} p WHERE p.twin_id = t.id)",  # noqa: S608
+        )

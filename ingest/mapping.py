@@ -235,6 +235,8 @@ def _text(raw: Any, field: str, limit: int) -> str | None:
         raise _Bad(field, f"The {field} is at most {limit} characters.")
     if "\x00" in text:
         raise _Bad(field, f"The {field} must not contain NUL characters.")  # PostgreSQL text cannot hold them
+    if not _encodable(text):
+        raise _Bad(field, f"The {field} must be valid Unicode text (no lone surrogate escapes).")
     return text
 
 
@@ -248,7 +250,20 @@ def _thing(raw: Any) -> str | None:
         raise _Bad("thing", "The thing's name is 1–200 characters.")
     if "\x00" in text:
         raise _Bad("thing", "The thing's name must not contain NUL characters.")
+    if not _encodable(text):
+        raise _Bad("thing", "The thing's name must be valid Unicode text (no lone surrogate escapes).")
     return text
+
+
+def _encodable(text: str) -> bool:
+    """Whether `text` is storable (UTF-8): JSON's \\ud800-style escapes can make lone surrogates, which are not."""
+    if text.isascii():
+        return True
+    try:
+        text.encode()
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _time(raw: Any, latest: datetime) -> datetime | None:
@@ -346,6 +361,7 @@ def extract(payload: Any, mapping: dict[str, str], *, now: datetime) -> list[Raw
                 and not thing[0].isspace()
                 and not thing[-1].isspace()
                 and "\x00" not in thing
+                and (thing.isascii() or _encodable(thing))
             ):
                 pass
             else:

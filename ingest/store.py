@@ -40,16 +40,9 @@ from twins.history import (
     commit_content,
     history_append_committed,
     lock_twin_for_append,
-    register_catch_up_probe,
 )
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import history_content_jcs
-
-# Whether a thing has pending readings (ingest.history's catch-up), asked with the heads of its history.
-register_catch_up_probe(
-    pending_history.pending_items,
-    f"EXISTS (SELECT 1 FROM {PendingReadings._meta.db_table} p WHERE p.twin_id = t.id)",  # noqa: S608
-)
 
 
 class ThingChanged(Exception):

@@ -455,6 +455,18 @@ def test_a_nul_character_in_a_text_field_is_400_not_a_database_error(sender, gri
     assert stored(grinder) == 0
 
 
+@pytest.mark.parametrize(
+    ("field", "pointer"), [("kind", "/readings/1/kind"), ("unit", "/readings/1/unit"), ("thing", "/readings/1/thing")]
+)
+def test_a_lone_surrogate_escape_in_a_text_field_is_400_not_a_database_error(sender, grinder, field, pointer):
+    # Valid JSON (RFC 8259 allows the escape) that no UTF-8 text column can hold.
+    body = b'{"readings": [{"value": 1}, {"value": 2, "%s": "a\\ud800b"}]}' % field.encode()
+    response = sender.post(body=body)
+    assert response.status_code == 400
+    assert response.json()["extra"]["pointer"] == pointer and "Unicode" in response.json()["message"]
+    assert stored(grinder) == 0
+
+
 def test_a_signed_body_nested_too_deeply_for_the_json_parser_is_400(sender, grinder):
     response = sender.post(body=b"[" * 200_000 + b"]" * 200_000)
     assert response.status_code == 400 and response.json()["extra"]["pointer"] == ""
