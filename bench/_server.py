@@ -160,6 +160,39 @@ def wrk(
     }
 
 
+def cpu_seconds(process: subprocess.Popen | None) -> float:
+    """User + system CPU time of a process started by serve() and everything in its process group (gunicorn's
+    and uvicorn's workers), all threads; 0 for None or a group that has gone."""
+    if process is None:
+        return 0.0
+    total = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[2]) == process.pid:  # the process group serve() started
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def settle(processes: list[subprocess.Popen | None], *, timeout: float = 30.0, busy: float = 0.05) -> float:
+    """Wait until `processes` (and their workers) have finished starting: together under `busy` of one core over
+    half a second (every gunicorn worker and the task worker import Django on their own, after the first one
+    answers). The seconds it took; gives up after `timeout`."""
+    started = time.monotonic()
+    previous = sum(cpu_seconds(process) for process in processes)
+    while time.monotonic() - started < timeout:
+        time.sleep(0.5)
+        current = sum(cpu_seconds(process) for process in processes)
+        if current - previous < busy * 0.5:
+            break
+        previous = current
+    return time.monotonic() - started
+
+
 def load_average() -> float:
     try:
         return float(Path("/proc/loadavg").read_text().split()[0])

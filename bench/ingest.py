@@ -6,16 +6,17 @@ comparison the web app's own `/hooks/` (gunicorn as the README's production comm
 threads; BENCH_GUNICORN_THREADS=0 gives sync workers); seeds one owner with 50 things and a source feeding them
 all, then in one run:
 
-1. the COPY floor: psycopg COPY of the same rows (twin, kind, value, unit, time, source) into twins_reading, the
-   fastest of three;
-2. batch ingestion: signed Standard Webhooks messages of 1,000 readings each (two things per batch, so two
-   history entries per message), posted by a few client threads over keep-alive connections; readings/s;
-3. single readings: wrk replaying pre-signed one-reading messages (each a distinct webhook-id with a fresh
+1. batch ingestion against the COPY floor, in BENCH_BATCH_ROUNDS rounds (default 4), each a psycopg COPY of
+   100,000 rows like the batches' (twin, kind, value, unit, time, source) into twins_reading, then a quarter of the
+   time of signed Standard Webhooks messages of 1,000 readings each (two things per batch, so two history entries
+   per message), posted by a few client threads over keep-alive connections; readings/s, and the median of the
+   rounds' ratios (interleaved: the machine drifts);
+2. single readings: wrk replaying pre-signed one-reading messages (each a distinct webhook-id with a fresh
    timestamp, so every request verifies, dedupes and stores); requests/s. The messages name one of 50 things of
    the source in turn (a fleet; BENCH_SPREAD), then in a second run only the same two things, whose two twin row
    locks (held from the history append to COMMIT) serialize the requests; and once more through the web app
    (gunicorn, one message per request and one COMMIT each: what `make run` serves), as the baseline;
-4. push latency: Daphne serves config.asgi for WebSockets (Redis channel layer, as in production); a client
+3. push latency: Daphne serves config.asgi for WebSockets (Redis channel layer, as in production); a client
    holds the thing's private-page socket open (signed in by session cookie) while single signed webhooks are
    posted one at a time to the gateway; p50/p95 from sending the webhook to receiving its push.
 
@@ -35,6 +36,7 @@ import io
 import json
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import threading
@@ -55,8 +57,8 @@ THREADS = os.environ.get("BENCH_GUNICORN_THREADS", "4")
 DURATION = int(os.environ.get("BENCH_SECONDS", "8"))
 BATCH = 1000
 BATCH_CLIENTS = int(os.environ.get("BENCH_BATCH_CLIENTS", "4"))
-COPY_ROWS = int(os.environ.get("BENCH_COPY_ROWS", "200000"))
-COPY_ROUNDS = int(os.environ.get("BENCH_COPY_ROUNDS", "3"))
+COPY_ROWS = int(os.environ.get("BENCH_COPY_ROWS", "100000"))
+BATCH_ROUNDS = int(os.environ.get("BENCH_BATCH_ROUNDS", "4"))
 CONNECTIONS = int(os.environ.get("BENCH_CONNECTIONS", "32"))
 SINGLE_REQUESTS = int(os.environ.get("BENCH_SINGLE_REQUESTS", "150000"))
 PUSHES = int(os.environ.get("BENCH_PUSHES", "300"))
@@ -147,37 +149,68 @@ def batch_body(n: int) -> bytes:
     return json.dumps({"readings": readings}).encode()
 
 
-def copy_floor(dsn: str, twin_id: int) -> float:
-    """Rows/s of the fastest of COPY_ROUNDS COPYs of COPY_ROWS rows (on a shared machine one COPY varied by ±20%)."""
-    import psycopg
+class CopyFloor:
+    """The floor: psycopg COPY of COPY_ROWS rows like the batches' (twin, kind, value, unit, time, source) into
+    twins_reading, on its own connection, the rows deleted again after each COPY."""
 
-    now = datetime.now(UTC)
-    rows = [
-        (twin_id, "temp", 20 + (i % 97) / 10, "°C", now - timedelta(seconds=i), "api", "", now, False, "", "")
-        for i in range(COPY_ROWS)
-    ]
-    best = float("inf")
-    with psycopg.connect(dsn) as conn:
-        for _ in range(COPY_ROUNDS):
-            started = time.perf_counter()
-            with conn.cursor() as cursor:
-                with cursor.copy(
-                    "COPY twins_reading (twin_id, kind, value, unit, time, source, note, created_at, device_signed,"
-                    " device_key, signature) FROM STDIN"
-                ) as copy:
-                    for row in rows:
-                        copy.write_row(row)
-            conn.commit()
-            best = min(best, time.perf_counter() - started)
-            conn.execute("DELETE FROM twins_reading WHERE twin_id = %s", [twin_id])
-            conn.commit()
-    return COPY_ROWS / best
+    def __init__(self, dsn: str, twin_id: int) -> None:
+        import psycopg
+
+        now = datetime.now(UTC)
+        self.twin_id = twin_id
+        self.rows = [
+            (twin_id, "temp", 20 + (i % 97) / 10, "°C", now - timedelta(seconds=i), "api", "", now, False, "", "")
+            for i in range(COPY_ROWS)
+        ]
+        self.conn = psycopg.connect(dsn)
+
+    def rows_per_second(self) -> float:
+        started = time.perf_counter()
+        with self.conn.cursor() as cursor:
+            with cursor.copy(
+                "COPY twins_reading (twin_id, kind, value, unit, time, source, note, created_at, device_signed,"
+                " device_key, signature) FROM STDIN"
+            ) as copy:
+                for row in self.rows:
+                    copy.write_row(row)
+        self.conn.commit()
+        elapsed = time.perf_counter() - started
+        self.conn.execute("DELETE FROM twins_reading WHERE twin_id = %s", [self.twin_id])
+        self.conn.commit()
+        return len(self.rows) / elapsed
+
+    def close(self) -> None:
+        self.conn.close()
 
 
-def batch_load(port: int, public_id: str, secret: str) -> tuple[float, int]:
-    """Readings/s over DURATION seconds of BATCH_CLIENTS threads posting signed 1,000-reading batches."""
+def batch_rounds(port: int, public_id: str, secret: str, floor: CopyFloor) -> dict[str, float]:
+    """BATCH_ROUNDS rounds of one COPY (the floor) followed by DURATION / BATCH_ROUNDS seconds of batches, and the
+    ratio per round. Interleaved because these machines drift: a floor measured a minute before the batches
+    compares two different machines (runs with one floor first moved the ratio between 0.33 and 0.50)."""
+    ratios, floors, stored, seconds = [], [], 0, 0.0
+    for round_ in range(BATCH_ROUNDS):
+        floor_rps = floor.rows_per_second()
+        started = time.perf_counter()
+        rate, count = batch_load(port, public_id, secret, DURATION / BATCH_ROUNDS, f"r{round_}")
+        seconds += time.perf_counter() - started
+        stored += count
+        floors.append(floor_rps)
+        ratios.append(rate / floor_rps)
+    return {
+        "rps": stored / seconds,
+        "stored": stored,
+        "ratio": statistics.median(ratios),
+        "ratio_min": min(ratios),
+        "ratio_max": max(ratios),
+        "floor": statistics.median(floors),
+    }
+
+
+def batch_load(port: int, public_id: str, secret: str, seconds: float, prefix: str) -> tuple[float, int]:
+    """Readings/s over `seconds` of BATCH_CLIENTS threads posting signed 1,000-reading batches (webhook-ids start
+    with `prefix`)."""
     bodies = [batch_body(n) for n in range(8)]
-    stop_at = time.monotonic() + DURATION
+    stop_at = time.monotonic() + seconds
     counts = [0] * BATCH_CLIENTS
     errors: list[str] = []
 
@@ -186,7 +219,7 @@ def batch_load(port: int, public_id: str, secret: str) -> tuple[float, int]:
         n = 0
         while time.monotonic() < stop_at:
             body = bodies[n % len(bodies)]
-            headers = webhooks.headers_for(secret, f"batch-{index}-{n}", int(time.time()), body)
+            headers = webhooks.headers_for(secret, f"batch-{prefix}-{index}-{n}", int(time.time()), body)
             headers["Content-Type"] = "application/json"
             conn.request("POST", f"/hooks/{public_id}", body=body, headers=headers)
             response = conn.getresponse()
@@ -316,14 +349,6 @@ def drain(db: str) -> float:
     return time.monotonic() - start
 
 
-def cpu_seconds(process) -> float:
-    """User + system CPU time of a running process (all its threads)."""
-    if process is None:
-        return 0.0
-    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def main() -> int:
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install -y wrk")
@@ -340,7 +365,7 @@ def main() -> int:
         seeded = srv.manage(env, "shell", "-v0", "-c", SEED.replace("{spread}", str(SPREAD)))
         public_id, secret, twin_id, slug, cookie_name, session_key = seeded.strip().splitlines()[-1].split()
 
-        copy_rps = copy_floor(dsn.replace("postgres://", "postgresql://"), int(twin_id))
+        floor = CopyFloor(dsn.replace("postgres://", "postgresql://"), int(twin_id))
 
         gunicorn = str(srv.BIN / "gunicorn")
         command = [gunicorn, "config.wsgi", "-w", WORKERS, "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
@@ -358,16 +383,18 @@ def main() -> int:
         srv.wait_for(f"http://127.0.0.1:{ws_port}/healthz", daphne)
         if WITH_WORKER:
             worker = srv.serve([srv.PYTHON, "manage.py", "db_worker", "--no-startup-delay", "--no-reload"], env)
+        srv.settle([server, gateway, daphne, worker])  # measured only once every process has finished starting
 
-        batch_rps, batch_total = batch_load(gw_port, public_id, secret)
+        batches = batch_rounds(gw_port, public_id, secret, floor)
+        floor.close()
         push = push_latency(gw_port, ws_port, public_id, secret, slug, f"{cookie_name}={session_key}")
 
         with tempfile.TemporaryDirectory() as tmp:
             requests_file = Path(tmp) / "requests.tsv"
             single_requests_file(requests_file, secret, SINGLE_REQUESTS, SPREAD, "single")
-            cpu_before = cpu_seconds(worker)
+            cpu_before = srv.cpu_seconds(worker)
             single = single_load(gw_port, public_id, requests_file)
-            worker_cpu = cpu_seconds(worker) - cpu_before
+            worker_cpu = srv.cpu_seconds(worker) - cpu_before
             single_requests_file(requests_file, secret, SINGLE_REQUESTS, 2, "single2")
             single_two = single_load(gw_port, public_id, requests_file)
             single_requests_file(requests_file, secret, SINGLE_REQUESTS, SPREAD, "web")
@@ -387,14 +414,17 @@ def main() -> int:
         f" worker {'running' if WITH_WORKER else 'off'}, {DURATION}s, {os.cpu_count()} CPUs\n"
     )
     out.write(
-        f"  COPY floor           {copy_rps:10.0f} readings/s  ({COPY_ROWS} rows per COPY, fastest of {COPY_ROUNDS})\n"
+        f"  COPY floor           {batches['floor']:10.0f} readings/s  (median of {BATCH_ROUNDS} COPYs of"
+        f" {COPY_ROWS} rows, one before each round of batches)\n"
     )
     out.write(
-        f"  webhook batches      {batch_rps:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per message,"
-        f" {batch_total} stored)\n"
+        f"  webhook batches      {batches['rps']:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per"
+        f" message, {batches['stored']} stored)\n"
     )
     out.write(
-        f"  ratio batch / COPY   {batch_rps / copy_rps:10.2f}  (target >= 0.5; {batch_rps / 20000:.2f}x the 20,000/s)\n"
+        f"  ratio batch / COPY   {batches['ratio']:10.2f}  (median of the {BATCH_ROUNDS} rounds' ratios,"
+        f" {batches['ratio_min']:.2f}-{batches['ratio_max']:.2f}; target >= 0.5; {batches['rps'] / 20000:.2f}x the"
+        " 20,000/s)\n"
     )
     out.write(
         f"  single webhooks      {single['rps']:10.0f} requests/s  (wrk -c{CONNECTIONS}, p50 {single['p50']:.2f} ms,"

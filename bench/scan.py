@@ -116,19 +116,11 @@ def wait_for_worker(db: str, at_least: int, timeout: float = DRAIN_SECONDS) -> t
     return scan_count(db), time.monotonic() - start
 
 
-def cpu_seconds(process: subprocess.Popen | None) -> float:
-    """User + system CPU time of a running process (all its threads)."""
-    if process is None:
-        return 0.0
-    fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worker: subprocess.Popen | None) -> dict:
     name, command = server_commands(port)[key]
     base = f"http://127.0.0.1:{port}"
     scan_url, served, runs = f"{base}/t/{token}", 0, 0
-    before, tasks_before, cpu_before = scan_count(db), tasks_run(db), cpu_seconds(worker)
+    before, tasks_before, cpu_before = scan_count(db), tasks_run(db), srv.cpu_seconds(worker)
     process = srv.serve(command, env)
     try:
         srv.wait_for(f"{base}/healthz", process)
@@ -160,7 +152,7 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
     if worker is not None:
         count, waited = wait_for_worker(db, before + served)
         result["recorded"], result["drain_s"] = count - before, waited
-        result["worker_cpu"] = cpu_seconds(worker) - cpu_before
+        result["worker_cpu"] = srv.cpu_seconds(worker) - cpu_before
         result["history_backlog"] = int(srv.psql("SELECT count(*) FROM tags_scan WHERE NOT in_history", db))
         tasks_after = tasks_run(db)
         result["tasks"] = {k: n - tasks_before.get(k, 0) for k, n in tasks_after.items() if n > tasks_before.get(k, 0)}

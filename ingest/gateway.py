@@ -43,9 +43,10 @@ PREFIX = "/hooks/"
 MAX_GROUP = 200
 # Bodies above this size (batches of a few hundred readings and more) go to a committer of their own, so a
 # batch's tens of milliseconds never hold up the small messages queued behind it, and the two overlap (one
-# writing while the other waits for PostgreSQL).
+# writing while the other waits for PostgreSQL). It stores one message per transaction: a COMMIT is little next
+# to a batch, and alone a batch needs no savepoint and no lock of every thing of a group.
 LARGE_BODY = 16 * 1024
-MAX_LARGE_GROUP = 4
+MAX_LARGE_GROUP = 1
 _STOP = object()
 
 Scope = dict[str, Any]
