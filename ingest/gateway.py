@@ -106,8 +106,8 @@ class Committer:
         try:
             answers = receive_many([message for message, _, _ in group])
         except Exception:
-            # A bug, not a bad message (receive_many answers those): nothing of the group committed, so the
-            # senders may retry; the traceback goes to the log, not to them.
+            # A bug, not a bad message (receive_many answers those). The senders retry; a message of the group that
+            # did commit answers its retry with its first answer. The traceback goes to the log, not to them.
             log.exception("ingest gateway: %d messages failed", len(group))
             answers = [not_stored()] * len(group)
         if connection.errors_occurred:
