@@ -151,13 +151,14 @@ def batch_body(n: int) -> bytes:
 
 class CopyFloor:
     """The floor: psycopg COPY of COPY_ROWS rows like the batches' (twin, kind, value, unit, time, source) into
-    twins_reading, on its own connection, the rows deleted again after each COPY."""
+    twins_reading, on its own connection, those rows (and only those) deleted again after each COPY."""
 
     def __init__(self, dsn: str, twin_id: int) -> None:
         import psycopg
 
         now = datetime.now(UTC)
         self.twin_id = twin_id
+        self.created_at = now  # marks the floor's rows: the batches store readings of the same thing meanwhile
         self.rows = [
             (twin_id, "temp", 20 + (i % 97) / 10, "°C", now - timedelta(seconds=i), "api", "", now, False, "", "")
             for i in range(COPY_ROWS)
@@ -175,7 +176,9 @@ class CopyFloor:
                     copy.write_row(row)
         self.conn.commit()
         elapsed = time.perf_counter() - started
-        self.conn.execute("DELETE FROM twins_reading WHERE twin_id = %s", [self.twin_id])
+        self.conn.execute(
+            "DELETE FROM twins_reading WHERE twin_id = %s AND created_at = %s", [self.twin_id, self.created_at]
+        )
         self.conn.commit()
         return len(self.rows) / elapsed
 
