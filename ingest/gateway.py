@@ -64,6 +64,8 @@ class Committer:
         self._starting = threading.Lock()
 
     def start(self) -> None:
+        if self._thread is not None:  # the common case, on every request: no lock
+            return
         with self._starting:
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="ingest-committer", daemon=True)

@@ -1,13 +1,15 @@
-"""Writing one verified message: its Delivery row, its readings, "latest" values and history, all or nothing.
+"""Writing verified messages (:func:`store_many`): each one's Delivery row, readings, "latest" values and history,
+all or nothing per message.
 
 Two shapes, chosen by size (ingest.history.DEFER_AT_MOST):
 
-- **small** (every single reading): on PostgreSQL one call of the function ingest_store_small (a migration
-  creates it), one statement committed on its own: the Delivery row (the unique (source, webhook_id) constraint
-  decides between concurrent duplicates), the readings, a PendingReadings row per thing and the flush request, the
-  conditional "latest" update, guarded by a lock on the things that also re-checks they are still the owner's
-  and not deactivated. The history entry follows from the worker (ingest.history). Per message that is one round
-  trip and no BEGIN/COMMIT of its own; the sender's 2xx comes after it returns, so after COMMIT.
+- **small** (every single reading): on PostgreSQL the small messages of a call go in one call of the function
+  ingest_store_group, which runs ingest_store_small (migrations create both) for each: the Delivery row (the
+  unique (source, webhook_id) constraint decides between concurrent duplicates), the readings, a PendingReadings
+  row per thing and the flush request, the conditional "latest" update, guarded by a lock on the things that also
+  re-checks they are still the owner's and not deactivated. The history entry follows from the worker
+  (ingest.history). Alone (the web app, the MQTT bridge) that is one statement committed on its own, no
+  BEGIN/COMMIT, the sender's 2xx after it returns; in the ingest gateway's group, part of the group's transaction.
 - **batch**: one transaction: the Delivery row first, ids from the sequence and the rows by binary COPY, then the
   things' row locks in primary-key order (two batches naming the same things cannot deadlock), one signed history
   entry per thing, the "latest" update.
@@ -40,6 +42,7 @@ from twins.history import (
     commit_content,
     history_append_committed,
     lock_twin_for_append,
+    server_cursor,
 )
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import history_content_jcs
@@ -62,7 +65,8 @@ class Stored:
 
 @dataclass(frozen=True)
 class Write:
-    """One message to store: what :func:`store` takes."""
+    """One message to store: its things (in primary-key order) with their validated readings, under a new
+    Delivery row answering `response`."""
 
     source_id: int
     owner_id: int
@@ -77,25 +81,9 @@ def newest_of_kind(twin: Twin, readings: list[Reading]) -> Reading | None:
     return max((r for r in readings if r.kind == kind), key=lambda r: r.time, default=None)
 
 
-def store(
-    *,
-    source_id: int,
-    owner_id: int,
-    webhook_id: str,
-    response: dict[str, Any],
-    groups: list[tuple[Twin, list[Reading]]],
-) -> Stored:
-    """Store `groups` (each thing with its validated readings, things in primary-key order) under a new Delivery
-    row answering `response`. Raises TwinDeactivated or ThingChanged (nothing stored)."""
-    outcome = store_many([Write(source_id, owner_id, webhook_id, response, groups)])[0]
-    if isinstance(outcome, Exception):
-        raise outcome
-    return outcome
-
-
 def store_many(writes: list[Write]) -> list[Stored | TwinDeactivated | ThingChanged]:
-    """:func:`store` for each message, in order, in the caller's transaction if there is one; a message's refusal
-    (a deactivated thing, one that changed hands: nothing of it stored) is its outcome. On PostgreSQL the small
+    """Store each message, in order, in the caller's transaction if there is one; a message's refusal (a
+    deactivated thing, one that changed hands: nothing of it stored) is its outcome. On PostgreSQL the small
     messages go in one call of ingest_store_group."""
     small = []
     for write in writes:
@@ -138,20 +126,6 @@ _SMALL = (
 )
 
 
-def bound_cursor():
-    """A cursor on Django's PostgreSQL connection whose parameters travel apart from the statement (psycopg's
-    server-side binding; Django's default quotes them into the SQL text in Python): the readings' JSON is not
-    escaped in Python, and psycopg prepares the statement once per connection after a few uses. Django's wrapping
-    still applies (its database errors, execute_wrapper, query logging). For hot statements whose parameters
-    bind as they are (the PL/pgSQL calls)."""
-    import psycopg
-
-    connection.close_if_health_check_failed()
-    connection.ensure_connection()
-    with connection.wrap_database_errors:
-        return connection._prepare_cursor(psycopg.Cursor(connection.connection))
-
-
 def _small_group(writes: list[Write], now: datetime) -> list[Stored | TwinDeactivated | ThingChanged]:
     """Small messages in one call of ingest_store_group, in the caller's transaction (or committed on their own
     with it when there is none); each message's Stored, or the refusal that stored nothing of it."""
@@ -191,7 +165,7 @@ def _small_group(writes: list[Write], now: datetime) -> list[Stored | TwinDeacti
         )
         rows_of.append(rows)
     params = {"messages": json.dumps(messages), "now": now, "stale": now - pending_history.STALE_AFTER}
-    with bound_cursor() as cursor:
+    with server_cursor() as cursor:
         cursor.execute(_SMALL, params)
         answers = cursor.fetchall()
     if len(answers) != len(writes):

@@ -277,6 +277,7 @@ def server_cursor():
     exceptions) whose parameters are bound on the server, where Django's bind on the client."""
     import psycopg
 
+    connection.close_if_health_check_failed()
     connection.ensure_connection()
     cursor = psycopg.Cursor(connection.connection)
     return connection.make_debug_cursor(cursor) if connection.queries_logged else connection.make_cursor(cursor)

@@ -72,3 +72,18 @@ def source(source_and_secret) -> Source:
 def sender(source_and_secret) -> Sender:
     source, secret = source_and_secret
     return Sender(client=Client(), source=source, secret=secret)
+
+
+@pytest.fixture
+def redis_client(settings):
+    """REDIS_URL set to the real Redis on loopback (database 13), and a client for it. Redis runs wherever the
+    suite runs (README): an unreachable one fails the test rather than skipping it."""
+    import redis
+
+    settings.REDIS_URL = "redis://127.0.0.1:6379/13"
+    client = redis.Redis.from_url(settings.REDIS_URL)
+    try:
+        client.ping()
+    except redis.ConnectionError as exc:
+        pytest.fail(f"Redis is not reachable at {settings.REDIS_URL}: {exc}")
+    return client

@@ -84,15 +84,8 @@ def test_a_flush_run_takes_every_thing_with_a_flush_request(sender, grinder, ali
 
 
 @pytest.fixture
-def redis_settings(settings):
-    import redis
-
-    settings.REDIS_URL = "redis://127.0.0.1:6379/13"
-    client = redis.Redis.from_url(settings.REDIS_URL)
-    try:
-        client.ping()
-    except redis.ConnectionError:
-        pytest.skip("Redis is not running on 127.0.0.1:6379")
+def redis_settings(redis_client):
+    client = redis_client
     client.delete(pending_history.QUEUED_KEY)
     yield client
     client.delete(pending_history.QUEUED_KEY)
