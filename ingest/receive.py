@@ -31,9 +31,9 @@ from ingest.services import (
     replay_of,
     resolve_readings,
     source_things,
+    sources_for_messages,
     things_named,
 )
-from ingest.services import sources_for_messages as source_rows_for_messages
 from ssi import vault, webhooks
 
 log = logging.getLogger(__name__)
@@ -109,7 +109,7 @@ def receive_many(messages: list[Incoming]) -> list[Answer]:
     (ingest.services.delivery_store_many). The ingest gateway hands over what arrived while the last group was
     being stored."""
     try:
-        sources = sources_for_messages([(m.public_id, m.headers.get(webhooks.ID_HEADER)) for m in messages])
+        sources = find_sources([(m.public_id, m.headers.get(webhooks.ID_HEADER)) for m in messages])
     except (OperationalError, InterfaceError):
         log.warning("%d messages: database unavailable", len(messages))
         return [database_unavailable()] * len(messages)
@@ -127,7 +127,7 @@ def receive_many(messages: list[Incoming]) -> list[Answer]:
     return answers  # type: ignore[return-value]
 
 
-def sources_for_messages(wanted: list[tuple[str, str | None]]) -> list[Source | None]:
+def find_sources(wanted: list[tuple[str, str | None]]) -> list[Source | None]:
     """:func:`find_source` for several messages: one query for those whose ids may exist."""
     cleaned = []
     for public_id, webhook_id in wanted:
@@ -138,7 +138,7 @@ def sources_for_messages(wanted: list[tuple[str, str | None]]) -> list[Source | 
             webhook_id = None
         cleaned.append((public_id, webhook_id))
     asked = [item for item in cleaned if item is not None]
-    found = iter(source_rows_for_messages(asked) if asked else [])
+    found = iter(sources_for_messages(asked) if asked else [])
     return [None if item is None else next(found) for item in cleaned]
 
 
@@ -146,7 +146,7 @@ def find_source(public_id: str, webhook_id: str | None = None) -> Source | None:
     """The source a hook URL or an MQTT topic names; None if unknown. May raise the database's errors. Read fresh
     for every message: a rotated secret or a deleted source takes effect at once. `webhook_id`: the message's
     (unverified) id, whose first answer, if any, comes in the same query (used only once the signature verifies)."""
-    return sources_for_messages([(public_id, webhook_id)])[0]
+    return find_sources([(public_id, webhook_id)])[0]
 
 
 # One message on its way through _answer_all: its source, headers, body and receive time.

@@ -82,8 +82,8 @@ async def _group_send(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
         await layer.group_send(group, message)
 
 
-# Pushes handed to the push loop and not yet sent, in the order they were handed over: (sends, twin_id).
-_outbox: collections.deque[tuple[list[tuple[str, dict[str, Any]]], int | None]] = collections.deque()
+# Pushes handed to the push loop and not yet sent, in the order they were handed over.
+_outbox: collections.deque[list[tuple[str, dict[str, Any]]]] = collections.deque()
 _outbox_lock = threading.Lock()
 _draining = False
 # At most this many events travel in one channel-layer message (`live.events`).
@@ -119,7 +119,7 @@ async def _drain(layer) -> None:
                 return
             queued = list(_outbox)
             _outbox.clear()
-        sends = [send for batch, _ in queued for send in batch]
+        sends = [send for batch in queued for send in batch]
         for group, message in coalesce(sends):
             try:
                 await asyncio.wait_for(layer.group_send(group, message), PUSH_TIMEOUT)
@@ -127,11 +127,11 @@ async def _drain(layer) -> None:
                 log.exception("live push to %s failed", group)
 
 
-def _hand_over(loop: asyncio.AbstractEventLoop, layer, sends: list[tuple[str, dict[str, Any]]], twin_id) -> None:
+def _hand_over(loop: asyncio.AbstractEventLoop, layer, sends: list[tuple[str, dict[str, Any]]]) -> None:
     """Queue `sends` for the push loop; start a drain there unless one is running (it will take these too)."""
     global _draining
     with _outbox_lock:
-        _outbox.append((sends, twin_id))
+        _outbox.append(sends)
         if _draining:
             return
         _draining = True
@@ -165,7 +165,7 @@ def _send(twin_id: int | None, owner_id: int, event: dict[str, Any]) -> None:
             # The request does not wait for the push: it is queued for the loop, which sends what is queued in
             # order, coalesced per group (coalesce()).
             loop, push_layer = _push_loop(layer)
-            _hand_over(loop, push_layer, sends, twin_id)
+            _hand_over(loop, push_layer, sends)
         else:
             # In-memory layer (one process): its queues belong to the consumers' loop; async_to_sync is cheap here.
             async_to_sync(_group_send)(layer, sends)
