@@ -2,7 +2,7 @@ from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
 
-from config import views
+from core import views
 
 urlpatterns = [
     path("", views.home, name="home"),
@@ -21,6 +21,6 @@ urlpatterns = [
 if settings.BENCH_ENDPOINTS:
     urlpatterns.append(path("bench/constant", views.bench_constant, name="bench-constant"))
 
-handler400 = "config.views.bad_request"
-handler404 = "config.views.not_found"
-handler500 = "config.views.server_error"
+handler400 = "core.views.bad_request"
+handler404 = "core.views.not_found"
+handler500 = "core.views.server_error"

@@ -22,10 +22,10 @@ from typing import Any
 
 from django.db import transaction
 
+from core.vault import seal_key
 from didcomm import didexchange, handlers, services
 from didcomm.models import Connection, OutboundMessage, RecipientKey
 from ssi.keys import SigningKey
-from twins.identity import seal_agent_key
 
 # RFC 0794 problem codes for a DID that cannot be used.
 UNRESOLVABLE = "e.did.unresolvable"
@@ -58,7 +58,7 @@ def connection_rotate(*, connection: Connection) -> OutboundMessage:
     key = SigningKey.generate()
     did = didexchange.peer4_did(key.verify_key, services.endpoint_url())
     body = handlers.new_message(handlers.ROTATE, to_did=did)
-    connection.next_key_sealed = seal_agent_key(key)
+    connection.next_key_sealed = seal_key(key)
     connection.next_verkey = services.verkey_of(key)
     connection.next_did = did
     connection.next_thread_id = body["@id"]

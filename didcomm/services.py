@@ -12,6 +12,7 @@ from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.vault import seal_key, unseal_key
 from didcomm import handlers, timeline
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
 from owners.models import Owner
@@ -19,7 +20,7 @@ from ssi import envelope, oob
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from ssi.multibase import b58encode, b64url_decode
-from twins.identity import agent_key, seal_agent_key, unseal_key
+from twins.identity import agent_key
 from twins.models import Twin
 
 # An envelope names few recipients; a header naming thousands is not worth a database lookup.
@@ -52,7 +53,7 @@ def agent_for_owner(owner: Owner) -> Agent:
     if agent is None:
         try:
             with transaction.atomic():
-                agent = Agent.objects.create(owner=owner, key_sealed=seal_agent_key(SigningKey.generate()))
+                agent = Agent.objects.create(owner=owner, key_sealed=seal_key(SigningKey.generate()))
         except IntegrityError:  # created by a concurrent request
             agent = Agent.objects.get(owner=owner)
     agent.owner = owner
@@ -63,7 +64,7 @@ def agent_key_of(agent: Agent) -> SigningKey:
     """The agent's own key: what its invitations name (a twin's is the twin's agent key, rotated at transfer)."""
     if agent.twin_id is not None:
         return agent_key(agent.twin)
-    return unseal_key(bytes(agent.key_sealed))
+    return unseal_key(agent.key_sealed)
 
 
 def recipient_key_ensure(*, agent: Agent) -> str:
@@ -77,7 +78,7 @@ def pairwise_key_create(*, connection: Connection) -> SigningKey:
     """A fresh key for one connection: sealed on the connection, registered for inbound lookup, and set as
     ``my_verkey`` (the caller saves the connection)."""
     key = SigningKey.generate()
-    connection.my_key_sealed = seal_agent_key(key)
+    connection.my_key_sealed = seal_key(key)
     connection.my_verkey = verkey_of(key)
     if connection.pk is None:
         connection.save()
@@ -88,7 +89,7 @@ def pairwise_key_create(*, connection: Connection) -> SigningKey:
 def connection_key(connection: Connection) -> SigningKey:
     """The key we use on a connection: its pairwise key, or (before one exists) the agent's own key."""
     if connection.my_key_sealed:
-        return unseal_key(bytes(connection.my_key_sealed))
+        return unseal_key(connection.my_key_sealed)
     return agent_key_of(connection.agent)
 
 
@@ -155,7 +156,7 @@ def _my_keys(kids: list[str]) -> dict[str, _Mine]:
             if row.connection.my_verkey == row.verkey:
                 key = connection_key(row.connection)
             elif row.connection.next_verkey == row.verkey and row.connection.next_key_sealed:
-                key = unseal_key(bytes(row.connection.next_key_sealed))  # RFC 0794: our new key, before the ack
+                key = unseal_key(row.connection.next_key_sealed)  # RFC 0794: our new key, before the ack
             else:
                 continue  # a pairwise key since rotated away (RFC 0794)
             row.connection.agent = row.agent

@@ -4,19 +4,19 @@ a live push to the twin's open private page.
 
 :func:`record_inbound` runs inside :func:`didcomm.services.inbound_receive`'s transaction, after dispatch: a
 duplicate ``@id`` never gets there (its insert fails first), a rollback takes the entry and the notification
-with it, and the pushes go out only after commit (twins.live).
+with it, and the pushes go out only after commit (core.live).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from core.live import broadcast_after_commit
 from didcomm import handlers
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 from owners.models import Notification
 from owners.services import notify
 from twins.history import TwinDeactivated, history_append
-from twins.live import broadcast_after_commit
 from twins.models import HistoryEntry, Twin
 
 # Names for the message types an owner meets, by handlers.message_type_key.
@@ -144,7 +144,7 @@ def record_outbound(message: OutboundMessage) -> None:
 
 
 def agent_event(twin: Twin) -> dict[str, Any]:
-    """The live push for new agent activity (twins.live): the private page fetches its section again."""
+    """The live push for new agent activity (core.live): the private page fetches its section again."""
     return {"kind": "agent", "thing": twin.slug}
 
 

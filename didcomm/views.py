@@ -13,12 +13,12 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from core.qr import svg_inline
 from didcomm import exchange, selectors, services, timeline
 from didcomm.forms import BasicMessageForm, InvitationAcceptForm
 from didcomm.models import Agent, Connection
 from ssi import oob
 from ssi.envelope import MEDIA_TYPE
-from tags.qr import svg_inline
 from twins.models import Twin
 from twins.selectors import twin_get, twin_list
 

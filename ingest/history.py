@@ -35,7 +35,7 @@ from django.tasks import task
 from django.utils import timezone
 from redis.exceptions import RedisError
 
-from config.redis import redis_client
+from core.redis import redis_client
 from ingest.models import HistoryFlush, PendingReadings
 from twins.history import TwinDeactivated, history_catch_up, lock_twin_for_append, select_rows
 from twins.models import HistoryEntry, Reading, Twin

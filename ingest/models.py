@@ -10,7 +10,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils import timezone
 
-from ssi import vault
+from core import vault
 from twins.models import Twin
 
 DEFAULT_RATE_LIMIT = "6000/60"
@@ -29,7 +29,7 @@ class SourceQuerySet(models.QuerySet):
 class Source(models.Model):
     """A sender of signed webhooks (a manufacturer's cloud, a gateway, a script) feeding some of one owner's things.
 
-    The Standard Webhooks secret is kept sealed (ssi.vault under KEY_ENCRYPTION_KEY). After a rotation the
+    The Standard Webhooks secret is kept sealed (core.vault, under KEY_ENCRYPTION_KEY). After a rotation the
     previous secret stays valid until `previous_valid_until`, so senders can switch without losing messages.
     """
 
@@ -63,11 +63,10 @@ class Source(models.Model):
     def secrets(self, now: datetime | None = None) -> list[str]:
         """The secrets a delivery may be signed with right now: the current one, and the previous one during
         its rotation overlap (SECURITY 31)."""
-        kek = settings.KEY_ENCRYPTION_KEY
-        valid = [vault.unseal(kek, bytes(self.secret_sealed)).decode()]
+        valid = [vault.unseal(self.secret_sealed).decode()]
         now = now or timezone.now()
         if self.previous_secret_sealed and self.previous_valid_until and now < self.previous_valid_until:
-            valid.append(vault.unseal(kek, bytes(self.previous_secret_sealed)).decode())
+            valid.append(vault.unseal(self.previous_secret_sealed).decode())
         return valid
 
     @property

@@ -23,7 +23,7 @@ from typing import Any
 
 from django.db import DatabaseError, InterfaceError, OperationalError
 
-from config.ratelimit import hit_many
+from core.ratelimit import hit_many
 from ingest import mapping as payload_mapping
 from ingest.models import Source
 from ingest.services import (

@@ -8,20 +8,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.utils import timezone
 
-from config.ratelimit import Limit
+from core import vault
+from core.live import broadcast_after_commit
+from core.ratelimit import Limit
 from ingest import devices, store
 from ingest import history as pending_history
 from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, clean_mapping
 from ingest.models import Delivery, Source, SourceThing
-from ssi import vault, webhooks
+from ssi import webhooks
 from twins import services as twin_services
 from twins.history import RowPlan, TwinDeactivated, select_rows
-from twins.live import broadcast_after_commit
 from twins.models import Reading, Twin
 
 log = logging.getLogger(__name__)
@@ -30,7 +30,7 @@ MAX_OVERLAP = timedelta(days=30)
 
 
 def _seal(secret: str) -> bytes:
-    return vault.seal(settings.KEY_ENCRYPTION_KEY, secret.encode())
+    return vault.seal(secret.encode())
 
 
 def clean_rate_limit(text: str) -> str:
@@ -372,7 +372,7 @@ def _delivered(source: Source, write: store.Write, stored: store.Stored) -> Outc
     for twin, items in write.groups:
         latest = twin.pk in stored.latest
         shown = store.newest_of_kind(twin, items) if latest else max(items, key=lambda reading: reading.time)
-        # The shape of twins.live.reading_event, plus how many readings the message brought.
+        # The shape of twins.pushes.reading_event, plus how many readings the message brought.
         broadcast_after_commit(
             owner_id=twin.owner_id,
             twin_id=twin.pk,

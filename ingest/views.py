@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from config.forms import apply_errors
+from core.forms import apply_errors
 from ingest import devices, selectors, services
 from ingest import mapping as payload_mapping
 from ingest.forms import LinkForm, RotateForm, SourceCreateForm, SourceForm

@@ -9,13 +9,12 @@ owner's own signature (`python -m ssi.sign`).
 
 from __future__ import annotations
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from core.vault import seal_key, unseal_key
 from owners.models import Owner, OwnerKey
-from ssi import vault
 from ssi.errors import SSIError
 from ssi.keys import SigningKey, VerifyKey
 from ssi.webvh import next_key_hash
@@ -25,10 +24,6 @@ class SelfHeldKeyRequired(Exception):
     """The operation needs a signature that only the owner can make."""
 
 
-def _seal(key: SigningKey) -> bytes:
-    return vault.seal(settings.KEY_ENCRYPTION_KEY, key.seed)
-
-
 def _new_platform_key(owner: Owner, role: str) -> OwnerKey:
     key = SigningKey.generate()
     return OwnerKey.objects.create(
@@ -36,7 +31,7 @@ def _new_platform_key(owner: Owner, role: str) -> OwnerKey:
         role=role,
         public_multibase=key.multibase,
         next_key_hash=next_key_hash(key.multibase),
-        sealed_seed=_seal(key),
+        sealed_seed=seal_key(key),
     )
 
 
@@ -56,7 +51,7 @@ def owner_signing_key(key: OwnerKey) -> SigningKey:
     """Unseal a platform-held key. Raises SelfHeldKeyRequired for a key the owner holds."""
     if key.self_held or key.sealed_seed is None:
         raise SelfHeldKeyRequired("This key is held by its owner; sign with python -m ssi.sign.")
-    return SigningKey.from_seed(vault.unseal(settings.KEY_ENCRYPTION_KEY, bytes(key.sealed_seed)))
+    return unseal_key(key.sealed_seed)
 
 
 def owner_private_key_export(*, owner: Owner, role: str = OwnerKey.Role.CURRENT) -> str:

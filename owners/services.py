@@ -12,10 +12,10 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
+from core.live import broadcast_after_commit
 from owners.keys import owner_keys_ensure
 from owners.models import Notification, Owner
 from owners.tasks import send_notification_email
-from twins.live import broadcast_after_commit
 
 
 @transaction.atomic

@@ -12,9 +12,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 from rest_framework.authtoken.models import Token
 
-from config.errors import error_response
-from config.forms import apply_errors
-from config.ratelimit import client_id, hit
+from core.errors import error_response
+from core.forms import apply_errors
+from core.ratelimit import client_id, hit
 from owners import selectors, services
 from owners.forms import ContactCardForm, SignupForm
 from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_private_key_export, owner_register_self_held

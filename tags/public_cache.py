@@ -6,7 +6,7 @@ the tag, its thing or the owner's contact card is saved (signals below, plus exp
 `update()` bypasses signals), and expire after PAGE_SECONDS regardless.
 
 With Redis the entry is plain JSON under `page_key(token)`, so the scan view can fetch it in the same round trip
-as its rate-limit counter (config.ratelimit.hit_with); without Redis it lives in Django's cache.
+as its rate-limit counter (core.ratelimit.hit_with); without Redis it lives in Django's cache.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.template.loader import render_to_string
 
-from config.redis import redis_client
+from core.redis import redis_client
 from owners.models import Owner
 from tags.models import Tag
 from twins.models import Twin

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from django.db import transaction
 from django.tasks import task
 
-from config.redis import redis_client
+from core.live import broadcast_after_commit
+from core.redis import redis_client
 from owners.services import notify_scan
 from tags.models import Scan, Tag
-from twins.live import broadcast_after_commit
 from twins.models import Twin
 
 BUFFER_KEY = "tags:scan-buffer"

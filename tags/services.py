@@ -6,13 +6,13 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
+from core.live import broadcast_after_commit
 from owners.models import Notification
 from owners.services import notify, notify_scan
 from tags.codes import new_short_code, new_token
 from tags.history import schedule_scan_history, tag_history
 from tags.models import Scan, Tag
 from tags.public_cache import forget_tags
-from twins.live import broadcast_after_commit
 from twins.models import Twin
 
 MAX_BATCH = 10_000

@@ -18,11 +18,12 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import error_response
-from config.ratelimit import client_id, hit, hit_with
-from config.redis import redis_client
-from config.views import not_found
-from tags import public_cache, qr, scan_buffer, selectors, services
+from core import qr
+from core.errors import error_response
+from core.ratelimit import client_id, hit, hit_with
+from core.redis import redis_client
+from core.views import not_found
+from tags import public_cache, scan_buffer, selectors, services
 from tags.forms import ClaimForm, MessageForm, TagForm
 from tags.models import Tag
 from tags.useragent import coarse_user_agent

@@ -55,7 +55,7 @@ def test_redis_channel_layer_delivers_group_messages():
 def test_rate_limits_are_shared_through_the_redis_cache(settings):
     from django.core.cache import caches
 
-    from config.ratelimit import hit
+    from core.ratelimit import hit
 
     settings.CACHES = {
         "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL},
@@ -78,7 +78,7 @@ def _redis_is_up():
 
 @pytest.mark.parametrize("counted_in", ["redis", "cache"])
 def test_events_counted_together_get_the_answers_they_would_get_one_by_one(settings, counted_in):
-    from config.ratelimit import hit, hit_many
+    from core.ratelimit import hit, hit_many
 
     settings.REDIS_URL = REDIS_URL if counted_in == "redis" else ""
     a, b = uuid.uuid4().hex, uuid.uuid4().hex

@@ -12,8 +12,8 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 
+from core.live import BADGE_KINDS, CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, owner_group, twin_group
 from owners.selectors import unread_count
-from twins.live import BADGE_KINDS, CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, owner_group, twin_group
 from twins.models import Twin
 
 REFUSALS = {

@@ -23,9 +23,10 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 
+from core.vault import seal_key, unseal_key
 from owners.keys import owner_keys_ensure, owner_signing_key
 from owners.models import Owner, OwnerKey
-from ssi import vault, webvh
+from ssi import webvh
 from ssi.keys import SigningKey
 from twins.models import DidLogEntry, Twin
 
@@ -55,16 +56,8 @@ def twin_document(did: str, agent: SigningKey) -> dict[str, Any]:
     )
 
 
-def unseal_key(sealed: bytes) -> SigningKey:
-    return SigningKey.from_seed(vault.unseal(settings.KEY_ENCRYPTION_KEY, sealed))
-
-
 def agent_key(twin: Twin) -> SigningKey:
-    return unseal_key(bytes(twin.agent_key_sealed))
-
-
-def seal_agent_key(key: SigningKey) -> bytes:
-    return vault.seal(settings.KEY_ENCRYPTION_KEY, key.seed)
+    return unseal_key(twin.agent_key_sealed)
 
 
 def _store(twin: Twin, entries: list[Mapping[str, Any]], first_number: int) -> None:
@@ -98,7 +91,7 @@ def twin_identity_create(*, twin: Twin, creator: Owner) -> webvh.LogState:
         next_key_hashes=[upcoming.next_key_hash],
     )
     twin.did = state.did
-    twin.agent_key_sealed = seal_agent_key(agent)
+    twin.agent_key_sealed = seal_key(agent)
     twin.owner_since = twin.created_at
     twin.save(update_fields=["did", "agent_key_sealed", "owner_since"])
     _store(twin, list(state.entries), 1)

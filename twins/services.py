@@ -15,12 +15,13 @@ from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
+from core.live import broadcast_after_commit
 from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin, lock_twin_for_append
 from twins.identity import twin_identity_create
-from twins.live import broadcast_after_commit, note_event, reading_event
 from twins.models import HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
+from twins.pushes import note_event, reading_event
 
 MAX_ATTRIBUTES = 50
 MAX_ATTRIBUTE_KEY = 60

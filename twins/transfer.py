@@ -20,6 +20,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.vault import seal_key, unseal_key
 from didcomm.rotate import twin_connections_rotate
 from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
 from owners.models import Notification, Owner, OwnerKey
@@ -28,7 +29,7 @@ from ssi import proofs, webvh
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from twins import history as twin_history
-from twins.identity import log_append, log_state, seal_agent_key, twin_document, unseal_key
+from twins.identity import log_append, log_state, twin_document
 from twins.models import HistoryEntry, JournalNote, Reading, TransferOffer, Twin
 
 OFFER_DAYS = 7
@@ -228,7 +229,7 @@ def transfer_prepare(*, offer: TransferOffer, seller: Owner, revealed_key: str) 
     agent = SigningKey.generate()
     _, entries = _build_entries(offer, new_agent=agent, revealed_key=revealed_key.strip())
     offer.prepared_entries = entries
-    offer.pending_agent_sealed = seal_agent_key(agent)
+    offer.pending_agent_sealed = seal_key(agent)
     offer.save(update_fields=["prepared_entries", "pending_agent_sealed"])
     return entries
 
@@ -267,7 +268,7 @@ def transfer_complete(
         for signed, expected in zip(signed_entries, entries, strict=True):
             if not isinstance(signed, dict) or {k: v for k, v in signed.items() if k != "proof"} != expected:
                 raise TransferRefused("These are not the entries this transfer needs: download them again.")
-        agent = unseal_key(bytes(offer.pending_agent_sealed))
+        agent = unseal_key(offer.pending_agent_sealed)
         state = log_state(twin)
     try:
         with transaction.atomic():
@@ -291,7 +292,7 @@ def transfer_complete(
     now = timezone.now()
     twin.owner = buyer
     twin.owner_since = now
-    twin.agent_key_sealed = seal_agent_key(agent)
+    twin.agent_key_sealed = seal_key(agent)
     # The public page shows the buyer's choices, none until they set them.
     twin.use_profile_contact = True
     for field in ("contact_name", "contact_email", "contact_phone", "contact_message", "lost_reward"):

@@ -14,12 +14,12 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
-from config.errors import error_response
+from core.errors import error_response
+from core.qr import svg_text
 from owners.keys import owner_keys_ensure
 from owners.models import OwnerKey
 from owners.recent_auth import recent_login_required
 from tags.history import scans_to_history
-from tags.qr import svg_text
 from twins import selectors
 from twins.models import HistoryEntry, TransferOffer, Twin
 from twins.transfer import (

@@ -10,8 +10,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from config.errors import error_response
-from config.forms import apply_errors
+from core.errors import error_response
+from core.forms import apply_errors
 from didcomm import selectors as didcomm_selectors
 from owners.recent_auth import recent_login_required
 from twins import selectors, services

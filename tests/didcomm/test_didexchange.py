@@ -215,9 +215,9 @@ def test_a_second_request_for_a_used_invitation_is_refused(peer, invitation):
 
 def test_an_invitation_of_a_twin_that_changed_keys_is_no_longer_answered(agent, peer, invitation, grinder):
     """After a transfer the agent key rotates; a request to the new key naming an older invitation is refused."""
-    from twins.identity import seal_agent_key
+    from core.vault import seal_key
 
-    grinder.agent_key_sealed = seal_agent_key(SigningKey.generate())
+    grinder.agent_key_sealed = seal_key(SigningKey.generate())
     grinder.save(update_fields=["agent_key_sealed"])
     new_key = services.recipient_key_ensure(agent=services.agent_for_twin(grinder))
     request = peer.send(request_body(peer, invitation), new_key)

@@ -14,13 +14,13 @@ from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 
+from core.live import owner_group
 from ingest import services as ingest_services
 from ingest.history import DEFER_AT_MOST
 from ingest.models import Delivery, Source
 from ssi import history as chain
 from ssi import webhooks
 from twins import services as twin_services
-from twins.live import owner_group
 from twins.models import HistoryEntry, Reading, Twin
 from twins.verification import verify_twin
 

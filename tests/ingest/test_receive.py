@@ -175,7 +175,7 @@ def test_every_reading_of_a_group_is_pushed_and_enters_the_history(source_and_se
     from asgiref.sync import async_to_sync
     from channels.layers import get_channel_layer
 
-    from twins.live import owner_group
+    from core.live import owner_group
 
     source, secret = source_and_secret
     layer = get_channel_layer()

@@ -2,7 +2,7 @@ import pytest
 import qrcode
 from django.urls import reverse
 
-from tags import qr
+from core import qr
 from tags.models import Tag
 from tests.conftest import client_for
 

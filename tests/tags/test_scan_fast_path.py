@@ -7,7 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from config.redis import redis_client
+from core.redis import redis_client
 from owners.models import Notification
 from tags import scan_buffer
 from tags.models import Scan

@@ -13,11 +13,11 @@ from django.db import transaction
 from django.test import Client
 
 from config.asgi import application
+from core.live import CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN
 from owners.models import Notification, Owner
 from owners.services import notify
 from tags import services as tag_services
 from twins import services
-from twins.live import CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN
 from twins.models import Twin
 
 pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
@@ -217,7 +217,7 @@ async def test_a_strangers_scan_arrives_with_the_unread_count(alice_headers, gri
 
 
 async def test_buffered_scans_arrive_when_the_buffer_is_flushed(settings, alice_headers, grinder, grinder_tag):
-    from config.redis import redis_client
+    from core.redis import redis_client
     from tags.scan_buffer import BUFFER_KEY, FLUSH_MARKER, flush_scan_buffer, record_stranger_scan
 
     settings.REDIS_URL = "redis://127.0.0.1:6379/12"
@@ -312,7 +312,7 @@ async def test_readings_committed_together_arrive_in_order_through_redis(setting
 
 
 async def test_pushes_queued_together_become_one_message_per_group():
-    from twins.live import MAX_EVENTS_PER_MESSAGE, coalesce
+    from core.live import MAX_EVENTS_PER_MESSAGE, coalesce
 
     one = {"type": "live.event", "event": {"n": 0}}
     sends = [("owner-1", {"type": "live.event", "event": {"n": n}}) for n in range(MAX_EVENTS_PER_MESSAGE + 3)]
@@ -326,7 +326,7 @@ async def test_pushes_queued_together_become_one_message_per_group():
 
 
 async def test_a_coalesced_message_reaches_the_page_event_by_event(alice_headers, grinder):
-    from twins.live import twin_group
+    from core.live import twin_group
 
     def envelope(value: int, owner: int) -> dict:
         event = {"kind": "reading", "thing": grinder.slug, "reading": {"value": value}, "latest": True}

@@ -14,7 +14,7 @@ from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 
-from config.redis import redis_client
+from core.redis import redis_client
 
 
 @dataclass(frozen=True)

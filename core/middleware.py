@@ -7,7 +7,7 @@ from collections.abc import Callable
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 
-from config.errors import error_response
+from core.errors import Conflict, error_response
 
 
 class BodySizeLimitMiddleware:
@@ -42,8 +42,6 @@ class DomainErrorMiddleware:
         return self.get_response(request)
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
-        from twins.history import TwinDeactivated
-
-        if isinstance(exception, TwinDeactivated):
-            return error_response(request, 409, str(exception))
+        if isinstance(exception, Conflict):
+            return error_response(request, exception.status, str(exception))
         return None

@@ -2,12 +2,13 @@
 
 Groups: `twin-<id>` (the private page) and `owner-<id>` (the cards page, the inbox badge, and every reading of
 the owner's things: a private page picks its own thing's). Pushes are scheduled with transaction.on_commit so a
-rolled-back change is never announced. The consumers live in twins/consumers.py.
+rolled-back change is never announced. The consumers live in twins/consumers.py; the event builders of the
+twins domain in twins/pushes.py. This module knows no model: callers hand it ids and plain JSON.
 
 Events are small JSON objects, sent to the browser as they are (the consumer adds `unread` to badge events):
 
 - `{"kind": "reading", "thing": slug, "reading": {"id", "kind", "value", "unit", "time", "source"}, "latest": bool}`
-  (`latest`: the reading became the thing's latest value, shown on its card). Build it with `reading_event`.
+  (`latest`: the reading became the thing's latest value, shown on its card). Built by twins.pushes.reading_event.
 - `{"kind": "note", "thing": slug, "action": "create" | "edit" | "delete", "note": {"id", "title", "text", "time"}}`
 - `{"kind": "scan", "count": n, "by_owner": bool}`
 - `{"kind": "message", "item": "message" | "system", "thing": slug | None, "title": str}` (a new inbox item)
@@ -48,33 +49,6 @@ def twin_group(twin_id: int) -> str:
 
 def owner_group(owner_id: int) -> str:
     return f"owner-{owner_id}"
-
-
-def reading_event(reading, *, twin=None, latest: bool = False) -> dict[str, Any]:
-    """The push for one stored reading (`twin` defaults to reading.twin; pass it to avoid a query)."""
-    twin = twin or reading.twin
-    return {
-        "kind": "reading",
-        "thing": twin.slug,
-        "reading": {
-            "id": reading.pk,
-            "kind": reading.kind,
-            "value": reading.value,
-            "unit": reading.unit,
-            "time": reading.time.isoformat(),
-            "source": reading.source,
-        },
-        "latest": latest,
-    }
-
-
-def note_event(note, *, action: str) -> dict[str, Any]:
-    return {
-        "kind": "note",
-        "thing": note.twin.slug,
-        "action": action,
-        "note": {"id": note.pk, "title": note.title, "text": note.text, "time": note.time.isoformat()},
-    }
 
 
 async def _group_send(layer, sends: list[tuple[str, dict[str, Any]]]) -> None:

@@ -6,7 +6,7 @@ from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 
-from config.errors import error_response
+from core.errors import error_response
 
 
 def home(request: HttpRequest) -> HttpResponse:

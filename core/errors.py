@@ -5,6 +5,21 @@ from __future__ import annotations
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
+
+class Conflict(Exception):
+    """A domain refusal any view or API may hit: the request conflicts with the state of what it names (409).
+
+    Features subclass it (twins.history.TwinDeactivated); the middleware and the API exception handler turn it into
+    a 409 with its message, so no view needs to know the subclasses.
+    """
+
+    status = 409
+    message = "This conflicts with the current state of what you asked about."
+
+    def __init__(self, message: str | None = None) -> None:
+        super().__init__(message or self.message)
+
+
 TITLES = {
     400: "That did not work",
     403: "Not allowed",

@@ -11,6 +11,8 @@ from rest_framework import exceptions
 from rest_framework.response import Response
 from rest_framework.views import exception_handler
 
+from core.errors import Conflict
+
 
 def _first_message(detail: Any) -> str:
     if isinstance(detail, dict):
@@ -24,10 +26,8 @@ def _first_message(detail: Any) -> str:
 
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
-    from twins.history import TwinDeactivated
-
-    if isinstance(exc, TwinDeactivated):
-        return Response({"message": str(exc), "extra": {}}, status=409)
+    if isinstance(exc, Conflict):
+        return Response({"message": str(exc), "extra": {}}, status=exc.status)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)
