@@ -1,3 +1,4 @@
+from django.apps import apps
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
@@ -6,3 +7,6 @@ urlpatterns = [
     path("docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("twins.api_urls")),
 ]
+# Each feature's API, when the feature is installed.
+if apps.is_installed("tags"):
+    urlpatterns.append(path("", include("tags.api_urls")))

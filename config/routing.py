@@ -1,9 +1,9 @@
 """WebSocket routes: the browser's (served by config/asgi.py under AuthMiddlewareStack and the Origin check) and
 the agents' (served as they are: see :func:`websocket_application`)."""
 
+from django.apps import apps
 from django.urls import path
 
-from didcomm.consumers import DIDCommConsumer
 from twins import consumers
 
 websocket_urlpatterns = [
@@ -13,7 +13,12 @@ websocket_urlpatterns = [
 
 # DIDComm's WebSocket transport: the envelope authenticates the sender; no cookie or session is involved.
 DIDCOMM_WS_PATHS = frozenset({"/didcomm/ws", "/didcomm/ws/"})
-didcomm_ws = DIDCommConsumer.as_asgi()
+if apps.is_installed("didcomm"):
+    from didcomm.consumers import DIDCommConsumer
+
+    didcomm_ws = DIDCommConsumer.as_asgi()
+else:
+    didcomm_ws = None
 
 
 def websocket_application(browser_application):
@@ -24,7 +29,7 @@ def websocket_application(browser_application):
     """
 
     async def application(scope, receive, send):
-        if scope["path"] in DIDCOMM_WS_PATHS:
+        if didcomm_ws is not None and scope["path"] in DIDCOMM_WS_PATHS:
             return await didcomm_ws(scope, receive, send)
         return await browser_application(scope, receive, send)
 

@@ -1,3 +1,7 @@
+"""The site's URLs: the core pages, each app's urls.py, and each installed feature's (a feature removed from
+INSTALLED_APPS takes its routes with it; the rest of the site keeps working)."""
+
+from django.apps import apps
 from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
@@ -10,13 +14,18 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("owners.urls")),
     path("", include("twins.urls")),
-    path("", include("tags.urls")),
-    path("", include("ingest.urls")),
-    path("", include("didcomm.owner_urls")),
-    path("api/", include("config.api_urls")),
-    # The DIDComm inbound endpoint answers any agent (the envelope is the authentication).
-    path("didcomm/", include("didcomm.urls")),
 ]
+if apps.is_installed("tags"):
+    urlpatterns.append(path("", include("tags.urls")))
+if apps.is_installed("ingest"):
+    urlpatterns.append(path("", include("ingest.urls")))
+if apps.is_installed("didcomm"):
+    urlpatterns += [
+        path("", include("didcomm.owner_urls")),
+        # The DIDComm inbound endpoint answers any agent (the envelope is the authentication).
+        path("didcomm/", include("didcomm.urls")),
+    ]
+urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:
     urlpatterns.append(path("bench/constant", views.bench_constant, name="bench-constant"))

@@ -5,3 +5,14 @@ class DidcommConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "didcomm"
     verbose_name = "DIDComm"
+
+    def ready(self) -> None:
+        from didcomm import rotate, selectors
+        from twins import events, panels
+
+        # After a transfer commits, the twin's peers learn fresh pairwise keys (RFC 0794 DID rotate).
+        events.subscribe(events.Transferred, rotate.on_transferred)
+        panels.register_link(panels.Link("Connections", "thing-connections", panels.HEADER))
+        panels.register_panel(
+            panels.Panel("agent", "didcomm/_panel_agent.html", panels.AFTER_PUBLIC, 10, selectors.thing_agent_panel)
+        )

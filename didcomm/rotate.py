@@ -26,6 +26,7 @@ from core.vault import seal_key
 from didcomm import didexchange, handlers, services
 from didcomm.models import Connection, OutboundMessage, RecipientKey
 from ssi.keys import SigningKey
+from twins.events import Transferred
 
 # RFC 0794 problem codes for a DID that cannot be used.
 UNRESOLVABLE = "e.did.unresolvable"
@@ -81,6 +82,11 @@ def twin_connections_rotate(*, twin_id: int) -> int:
             continue
         started += 1
     return started
+
+
+def on_transferred(event: Transferred) -> None:
+    """The twins.events subscriber (didcomm.apps): after a transfer commits, rotate the twin's connections."""
+    twin_connections_rotate(twin_id=event.twin_id)
 
 
 def _pending(ctx: handlers.Context) -> Connection | None:

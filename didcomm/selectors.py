@@ -119,3 +119,8 @@ def twin_activity(*, twin: Twin, limit: int = 10) -> list[Activity]:
     return _activity(
         InboundMessage.objects.filter(agent__twin=twin), OutboundMessage.objects.filter(agent__twin=twin), limit
     )
+
+
+def thing_agent_panel(request, twin: Twin) -> dict:
+    """The "Agent activity" panel of a thing's private page (twins.panels, registered in didcomm.apps)."""
+    return {"agent_activity": twin_activity(twin=twin)}

@@ -8,6 +8,7 @@ class IngestConfig(AppConfig):
     def ready(self) -> None:
         from ingest.history import pending_items
         from ingest.models import PendingReadings
+        from twins import panels
         from twins.history import register_catch_up, register_catch_up_probe
 
         # Every append to a thing's history first takes its pending ingested readings (ingest.history); whether a
@@ -17,3 +18,4 @@ class IngestConfig(AppConfig):
             pending_items,
             f"EXISTS (SELECT 1 FROM {PendingReadings._meta.db_table} p WHERE p.twin_id = t.id)",  # noqa: S608
         )
+        panels.register_link(panels.Link("Device keys", "device-keys", panels.READINGS))

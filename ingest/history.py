@@ -36,8 +36,9 @@ from django.utils import timezone
 from redis.exceptions import RedisError
 
 from core.redis import redis_client
+from core.sql import select_rows
 from ingest.models import HistoryFlush, PendingReadings
-from twins.history import TwinDeactivated, history_catch_up, lock_twin_for_append, select_rows
+from twins.history import TwinDeactivated, history_catch_up, lock_twin_for_append
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import reading_content
 

@@ -15,13 +15,14 @@ from django.utils import timezone
 from core import vault
 from core.live import broadcast_after_commit
 from core.ratelimit import Limit
+from core.sql import RowPlan, select_rows
 from ingest import devices, store
 from ingest import history as pending_history
 from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, clean_mapping
 from ingest.models import Delivery, Source, SourceThing
 from ssi import webhooks
 from twins import services as twin_services
-from twins.history import RowPlan, TwinDeactivated, select_rows
+from twins.history import TwinDeactivated
 from twins.models import Reading, Twin
 
 log = logging.getLogger(__name__)

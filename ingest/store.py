@@ -32,17 +32,16 @@ from django.db import DatabaseError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from core.sql import RowPlan, server_cursor
 from ingest import history as pending_history
 from ingest.models import Delivery, HistoryFlush, PendingReadings
 from twins.history import (
     APPEND_FIELDS,
     Committed,
-    RowPlan,
     TwinDeactivated,
     commit_content,
     history_append_committed,
     lock_twin_for_append,
-    server_cursor,
 )
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import history_content_jcs

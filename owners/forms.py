@@ -29,3 +29,8 @@ class ContactCardForm(forms.ModelForm):
             **{name: "Show on public pages" for name in Owner.CONTACT_FIELDS if name.startswith("show_")},
         }
         widgets = {"contact_message": forms.Textarea(attrs={"rows": 3})}
+
+
+class SelfHeldKeyForm(forms.Form):
+    public_key = forms.CharField(max_length=64, label="Current public key (python -m ssi.sign pubkey KEYFILE)")
+    next_key_hash = forms.CharField(max_length=64, label="Next key hash (python -m ssi.sign nexthash NEXT_KEYFILE)")

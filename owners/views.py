@@ -16,11 +16,10 @@ from core.errors import error_response
 from core.forms import apply_errors
 from core.ratelimit import client_id, hit
 from owners import selectors, services
-from owners.forms import ContactCardForm, SignupForm
+from owners.forms import ContactCardForm, SelfHeldKeyForm, SignupForm
 from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_private_key_export, owner_register_self_held
 from owners.models import OwnerKey
 from owners.recent_auth import recent_login_required
-from twins.transfer_forms import SelfHeldKeyForm
 
 
 def signup(request: HttpRequest) -> HttpResponse:

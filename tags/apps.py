@@ -6,4 +6,25 @@ class TagsConfig(AppConfig):
     verbose_name = "Tags"
 
     def ready(self) -> None:
-        from tags import public_cache  # noqa: F401  (connects the page-cache invalidation receivers)
+        from django.db.models import Count, Q
+
+        from tags import history, public_cache, selectors  # public_cache connects the page-cache receivers
+        from tags.services import demo_sticker
+        from twins import panels
+        from twins.demo import register_demo_step
+        from twins.history import register_catch_up, register_catch_up_probe, register_redactor
+        from twins.models import HistoryEntry
+
+        del public_cache
+        # Scans enter the history after the fact; removing scan entries before a sale removes the scan log too.
+        register_catch_up(history.pending_scans)
+        register_catch_up_probe(history.pending_scans, history.PENDING_PROBE)
+        register_redactor(HistoryEntry.Kind.SCAN, history.scans_remove)
+        panels.register_panel(
+            panels.Panel("tags", "tags/_panel_tags.html", panels.AFTER_JOURNAL, 10, selectors.thing_tags_panel)
+        )
+        panels.register_panel(
+            panels.Panel("scans", "tags/_panel_scans.html", panels.AFTER_PUBLIC, 20, selectors.thing_scans_panel)
+        )
+        register_demo_step(demo_sticker)
+        panels.register_list_annotation("tag_count", lambda: Count("tags", filter=Q(tags__status="active")))

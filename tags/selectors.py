@@ -7,7 +7,7 @@ import re
 from django.http import Http404
 
 from tags.codes import normalize_short_code
-from tags.models import Tag
+from tags.models import Scan, Tag
 from twins.selectors import twin_get
 
 # Tokens are URL-safe base64 (tags.codes.new_token); anything else cannot be one, so no query is spent on it.
@@ -46,3 +46,15 @@ def tag_for_owner(*, viewer, slug: str, tag_id: int) -> Tag:
 def tag_list_active(*, twin) -> list[Tag]:
     """The thing's active tags, oldest first: the order they are printed on a label sheet."""
     return list(Tag.objects.filter(twin=twin).active().order_by("created_at", "id"))
+
+
+# The tags panels of a thing's private page (twins.panels, registered in tags.apps); `twin` is the viewer's own.
+
+
+def thing_tags_panel(request, twin) -> dict:
+    tags = Tag.objects.filter(twin=twin)
+    return {"tags": tags.exclude(status=Tag.Status.RETIRED), "retired_tags": tags.filter(status=Tag.Status.RETIRED)}
+
+
+def thing_scans_panel(request, twin) -> dict:
+    return {"scans": Scan.objects.filter(twin=twin).select_related("tag")[:10]}

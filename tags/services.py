@@ -155,3 +155,8 @@ def message_send(*, tag: Tag, message: str, name: str = "", contact: str = "") -
         twin=twin,
         email=True,
     )
+
+
+def demo_sticker(twin: Twin) -> Tag:
+    """The demo data's tag for a demo thing (twins.demo, registered in tags.apps)."""
+    return Tag.objects.create(twin=twin, label="Sticker")

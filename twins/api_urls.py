@@ -2,7 +2,6 @@
 
 from django.urls import path
 
-from tags import apis as tag_apis
 from twins import apis
 
 urlpatterns = [
@@ -15,6 +14,4 @@ urlpatterns = [
     path("things/<str:slug>/readings/series", apis.ReadingSeriesApi.as_view(), name="api-readings-series"),
     path("things/<str:slug>/journal/", apis.NotesApi.as_view(), name="api-notes"),
     path("things/<str:slug>/journal/<int:note_id>/", apis.NoteApi.as_view(), name="api-note"),
-    path("things/<str:slug>/tags/", tag_apis.TagsApi.as_view(), name="api-tags"),
-    path("things/<str:slug>/tags/<int:tag_id>/retire", tag_apis.TagRetireApi.as_view(), name="api-tag-retire"),
 ]

@@ -4,11 +4,13 @@ Appends are serialized per twin by a row lock on the twin (SELECT ... FOR UPDATE
 serializes writers anyway), so two concurrent appends never read the same head and fork the chain; the
 (twin, seq) unique constraint backs that up.
 
-Some entries are recorded after the fact: ingested readings of small messages are committed first and appended by
-the task worker (ingest.history). Such a module registers a *catch-up* (:func:`register_catch_up`): every append
+Some entries are recorded after the fact: ingested readings of small messages and tag scans are committed first and
+appended by the task worker (ingest.history, tags.history). Such a feature registers a *catch-up*
+(:func:`register_catch_up`, from its ``AppConfig.ready()``): every append
 under the twin's lock first appends what the catch-ups have pending, so the history never places an entry (a
 transfer, a deactivation, a note) before a reading that was committed earlier, and nothing committed is left out
-when the history closes.
+when the history closes. A feature whose rows stand behind entries registers a *redactor*
+(:func:`register_redactor`) to delete them when the owner removes that kind of entry before a sale.
 """
 
 from __future__ import annotations
@@ -322,8 +324,18 @@ def register_catch_up_probe(catch_up: CatchUp, sql: str) -> None:
 
 
 def _pending(locked: Twin) -> list[tuple[str, Any, int | None]]:
+    """What the catch-ups have pending for the locked twin, in registration order. On PostgreSQL, with several
+    catch-ups that all have probes, one query asks the probes first and only the catch-ups with something pending
+    are called: each append then costs one query for them, however many features record after the fact."""
+    catch_ups = _catch_ups
+    if len(catch_ups) > 1 and connection.vendor == "postgresql" and all(c in _probes for c in catch_ups):
+        with connection.cursor() as cursor:
+            columns = ", ".join(f"({_probes[c]})" for c in catch_ups)
+            cursor.execute(f"SELECT {columns} FROM (SELECT %s::bigint AS id) AS t", [locked.pk])  # noqa: S608
+            flags = cursor.fetchone()
+        catch_ups = [c for c, flag in zip(catch_ups, flags, strict=True) if flag]
     items: list[tuple[str, Any, int | None]] = []
-    for catch_up in _catch_ups:
+    for catch_up in catch_ups:
         items.extend(catch_up(locked))
     return items
 
@@ -334,6 +346,32 @@ def history_catch_up(*, twin: Twin, locked: bool = False) -> list[HistoryEntry]:
     row from :func:`lock_twin` or :func:`lock_twin_for_append` in this transaction. Raises TwinDeactivated for a
     deactivated twin."""
     return _append_many(twin if locked else lock_twin(twin), [])[0]
+
+
+# --- Redactors: what a feature deletes of its own when the owner removes a kind of history before a sale --------
+
+Redactor = Callable[[Twin], None]
+_redactors: dict[str, list[Redactor]] = {}
+
+
+def register_redactor(kind: str, redactor: Redactor) -> None:
+    """Register `redactor(locked_twin)`: called by :func:`history_remove_kinds` in its transaction when the owner
+    removes history entries of `kind`, to delete the rows behind them (a feature's scans, say). It may change
+    fields of `locked_twin`; the caller saves the twin."""
+    redactors = _redactors.setdefault(str(kind), [])
+    if redactor not in redactors:
+        redactors.append(redactor)
+
+
+def history_remove_kinds(*, twin: Twin, kinds: list[str]) -> None:
+    """Before a sale: append what is pending (so nothing committed escapes the removal), redact every entry of
+    `kinds` (their hashes stay, the chain still verifies) and let each kind's redactors delete the rows behind
+    them. `twin` is the fresh row from :func:`lock_twin` in this transaction."""
+    history_catch_up(twin=twin, locked=True)
+    history_redact(twin=twin, kinds=kinds)
+    for kind in kinds:
+        for redactor in _redactors.get(str(kind), ()):
+            redactor(twin)
 
 
 @transaction.atomic

@@ -116,6 +116,22 @@ class Twin(ContactCard):
     def contact_card(self) -> ContactCard:
         return self.owner if self.use_profile_contact else self
 
+    # Everything a finder may see of the owner, and lost mode: back to the defaults (nothing shown) when the thing
+    # changes hands, so the public page shows the buyer's choices, none until they make them.
+    PUBLIC_PAGE_FIELDS = (
+        "use_profile_contact",
+        *ContactCard.CONTACT_FIELDS,
+        "show_photo",
+        "show_description",
+        "lost",
+        "lost_reward",
+        "lost_since",
+    )
+
+    def public_page_reset(self) -> None:
+        for name in self.PUBLIC_PAGE_FIELDS:
+            setattr(self, name, self._meta.get_field(name).get_default())
+
 
 class Reading(models.Model):
     """One measurement. Plain time-series row for fast charts; the signed history commits to it later."""

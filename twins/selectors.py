@@ -5,10 +5,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import Count, Q, QuerySet
+from django.db.models import QuerySet
 from django.http import Http404
 
 from twins.models import JournalNote, Reading, Twin
+from twins.panels import annotate_list
 
 
 @dataclass(frozen=True)
@@ -19,7 +20,8 @@ class TwinFilters:
 
 
 def twin_list(*, viewer, filters: TwinFilters | None = None) -> QuerySet[Twin]:
-    """The viewer's things, with `tag_count` annotated (one query per page, however many things)."""
+    """The viewer's things, with the features' list annotations (twins.panels: a tag count) computed in the same
+    query (one query per page, however many things)."""
     filters = filters or TwinFilters()
     if not getattr(viewer, "is_authenticated", False):
         return Twin.objects.none()
@@ -29,7 +31,7 @@ def twin_list(*, viewer, filters: TwinFilters | None = None) -> QuerySet[Twin]:
         qs = qs.filter(name__icontains=filters.query)
     if filters.lost is not None:
         qs = qs.filter(lost=filters.lost)
-    return qs.annotate(tag_count=Count("tags", filter=Q(tags__status="active"))).order_by("name", "id")
+    return annotate_list(qs).order_by("name", "id")
 
 
 def twin_get(*, viewer, slug: str) -> Twin:

@@ -10,14 +10,15 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.db import DatabaseError, connection, transaction
+from django.db import transaction
 from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
 from core.live import broadcast_after_commit
 from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
-from twins.history import TwinDeactivated, history_append, history_redact, lock_twin, lock_twin_for_append
+from twins import events
+from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
 from twins.identity import twin_identity_create
 from twins.models import HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
@@ -80,6 +81,7 @@ def twin_create(*, owner, name: str, photo: UploadedFile | None = None, **fields
     _save_validated(twin)
     twin_identity_create(twin=twin, creator=owner)
     history_append(twin=twin, kind=HistoryEntry.Kind.CREATED, content={"name": twin.name})
+    events.send(events.TwinCreated(twin_id=twin.pk, owner_id=twin.owner_id))
     return twin
 
 
@@ -204,6 +206,7 @@ def reading_add(
     broadcast_after_commit(
         owner_id=twin.owner_id, twin_id=twin.pk, event=reading_event(reading, twin=twin, latest=bool(moved))
     )
+    events.send(events.ReadingsStored(twin_id=twin.pk, owner_id=twin.owner_id, reading_ids=(reading.pk,), count=1))
     return reading
 
 
@@ -219,6 +222,7 @@ def note_create(*, twin: Twin, title: str, text: str = "", time: datetime | None
 def _note_broadcast(note: JournalNote, action: str) -> None:
     twin = note.twin
     broadcast_after_commit(owner_id=twin.owner_id, twin_id=twin.pk, event=note_event(note, action=action))
+    events.send(events.JournalChanged(twin_id=twin.pk, owner_id=twin.owner_id, note_id=note.pk, action=action))
 
 
 def _note_history(note: JournalNote, action: str) -> None:
@@ -287,6 +291,7 @@ def twin_deactivate(*, twin: Twin) -> Twin:
     twin.deactivated_at = timezone.now()
     twin.lost = False
     twin.save(update_fields=["deactivated_at", "lost", "updated_at"])
+    events.send(events.Deactivated(twin_id=twin.pk, owner_id=twin.owner_id))
     return twin
 
 
@@ -407,102 +412,13 @@ _quote = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring
 _SURROGATE = re.compile("[\\ud800-\\udfff]")
 
 
-# No savepoint of its own: any failure must undo the caller's whole batch anyway, and on a busy server each
-# savepoint is two more round trips per twin.
-@transaction.atomic(savepoint=False)
-def readings_store(*, twin: Twin, readings: list[Reading]) -> tuple[list[Reading], Reading | None]:
-    """Store many readings of one twin at once (ingestion batches). The caller has validated them (kind ≤ 40,
-    unit ≤ 20, finite value, aware time not ahead); `twin` is set here.
-
-    One INSERT for all rows and ONE history entry for the batch, listing every reading (id, kind, value, unit,
-    time, source) so the signed history commits to the same data as one entry per reading would; a single
-    reading gets exactly the entry `reading_add` makes. Per-reading entries would cost a lock, a hash-chain step
-    and a signature each, and bound a batch to a few hundred readings/s.
-
-    The twin's row lock is taken first: inserting readings takes a key-share lock on the twin (foreign key
-    check), and taking FOR UPDATE after that could deadlock with a concurrent batch for the same twin.
-    Callers storing several twins lock them in primary-key order.
-
-    Returns the stored readings and the one that became the twin's latest value (None if none did).
-    """
-    if not readings:
-        return [], None
-    locked = lock_twin_for_append(twin)
-    if locked.deactivated_at is not None:
-        raise TwinDeactivated(TwinDeactivated.message)
-    _insert_readings(twin, readings)
-    ref_id = readings[0].pk if len(readings) == 1 else None
-    history_append(
-        twin=locked, kind=HistoryEntry.Kind.READING, content=history_content(readings), ref_id=ref_id, locked=True
-    )
-    newest = max((r for r in readings if r.kind == twin.reading_kind), key=lambda r: r.time, default=None)
-    moved = 0
-    if newest is not None and connection.vendor == "postgresql":
-        # The conditional UPDATE of reading_add: a late batch of older readings never moves "latest" backwards.
-        with connection.cursor() as cursor:
-            cursor.execute(_UPDATE_LATEST, [newest.value, newest.unit, newest.time, twin.pk, newest.time])
-            moved = cursor.rowcount
-    elif newest is not None:
-        moved = (
-            Twin.objects.filter(pk=twin.pk)
-            .filter(Q(latest_at__isnull=True) | Q(latest_at__lte=newest.time))
-            .update(latest_value=newest.value, latest_unit=newest.unit, latest_at=newest.time)
-        )
-    return readings, newest if moved else None
+# Redactors (twins.history.register_redactor, from TwinsConfig.ready): the rows behind removed history kinds.
 
 
-# The same statement as the queryset UPDATE above, without compiling it on every message.
-_UPDATE_LATEST = (
-    f"UPDATE {Twin._meta.db_table} SET latest_value = %s, latest_unit = %s, latest_at = %s"  # noqa: S608
-    " WHERE id = %s AND (latest_at IS NULL OR latest_at <= %s)"
-)
+def readings_remove(twin: Twin) -> None:
+    Reading.objects.filter(twin=twin).delete()
+    twin.latest_value, twin.latest_unit, twin.latest_at = None, "", None
 
 
-_INSERT_READINGS = """
-INSERT INTO {table} (twin_id, kind, value, unit, time, source, note, created_at, device_signed, device_key,
-                     signature, signed_content)
-SELECT %s, r.kind, r.value, r.unit, r.time, r.source, r.note, %s, r.device_signed, r.device_key, r.signature,
-       r.signed_content::jsonb
-FROM unnest(%s::text[], %s::float8[], %s::text[], %s::timestamptz[], %s::text[], %s::text[], %s::bool[],
-            %s::text[], %s::text[], %s::text[])
-     AS r(kind, value, unit, time, source, note, device_signed, device_key, signature, signed_content)
-RETURNING id
-"""
-
-
-def _insert_readings(twin: Twin, readings: list[Reading]) -> None:
-    """All rows in one statement. On PostgreSQL one INSERT … SELECT FROM unnest(arrays) — ten array parameters
-    instead of Django's bulk_create building and adapting 12 parameters per row (most of a batch's time).
-    Like bulk_create, it relies on RETURNING giving the ids in the order of the rows inserted."""
-    now = timezone.now()
-    for reading in readings:
-        reading.twin_id = twin.pk
-        reading._state.fields_cache["twin"] = twin
-        reading.created_at = now
-    if connection.vendor != "postgresql":
-        Reading.objects.bulk_create(readings)
-        return
-    sql = _INSERT_READINGS.format(table=Reading._meta.db_table)
-    params = [
-        twin.pk,
-        now,
-        [r.kind for r in readings],
-        [r.value for r in readings],
-        [r.unit for r in readings],
-        [r.time for r in readings],
-        [r.source for r in readings],
-        [r.note for r in readings],
-        [r.device_signed for r in readings],
-        [r.device_key for r in readings],
-        [r.signature for r in readings],
-        [None if r.signed_content is None else json.dumps(r.signed_content) for r in readings],
-    ]
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        ids = cursor.fetchall()
-    if len(ids) != len(readings):
-        raise DatabaseError("the readings INSERT returned a different number of ids")
-    for reading, (pk,) in zip(readings, ids, strict=True):
-        reading.pk = pk
-        reading._state.adding = False
-        reading._state.db = connection.alias
+def notes_remove(twin: Twin) -> None:
+    JournalNote.objects.filter(twin=twin).delete()

@@ -8,7 +8,8 @@
    platform-held seller key signs at once on the seller's standing authorization (the offer); a self-held
    seller uploads both entries signed with `python -m ssi.sign sign KEY entries.json --attach`.
 4. In the same transaction: history redaction, new agent key, ownership moves, public contact reset, both sides
-   notified, and a `transfer` history entry that carries the acceptance and names the log versions.
+   notified, and a `transfer` history entry that carries the acceptance and names the log versions. Then the
+   `Transferred` domain event (twins.events): features react to it, twins names none of them.
 """
 
 from __future__ import annotations
@@ -21,16 +22,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.vault import seal_key, unseal_key
-from didcomm.rotate import twin_connections_rotate
 from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
 from owners.models import Notification, Owner, OwnerKey
 from owners.services import notify
 from ssi import proofs, webvh
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
+from twins import events
 from twins import history as twin_history
 from twins.identity import log_append, log_state, twin_document
-from twins.models import HistoryEntry, JournalNote, Reading, TransferOffer, Twin
+from twins.models import HistoryEntry, TransferOffer, Twin
 
 OFFER_DAYS = 7
 ACCEPTANCE_TYPE = "ThingsteadTransferAcceptance"
@@ -278,28 +279,15 @@ def transfer_complete(
     except IntegrityError:
         raise TransferRefused("The twin changed at the same moment; try again.", status=409) from None
 
-    # The seller loses everything at this instant; what they chose to remove goes first.
-    _scan_history_catch_up(twin)
+    # The seller loses everything at this instant; what they chose to remove goes first (with the rows behind it:
+    # the features' redactors).
     kinds = list(offer.redact_kinds)
-    twin_history.history_redact(twin=twin, kinds=kinds)
-    if HistoryEntry.Kind.READING in kinds:
-        Reading.objects.filter(twin=twin).delete()
-        twin.latest_value, twin.latest_unit, twin.latest_at = None, "", None
-    if HistoryEntry.Kind.NOTE in kinds:
-        JournalNote.objects.filter(twin=twin).delete()
-    if HistoryEntry.Kind.SCAN in kinds:
-        twin.scans.all().delete()
+    twin_history.history_remove_kinds(twin=twin, kinds=kinds)
     now = timezone.now()
     twin.owner = buyer
     twin.owner_since = now
     twin.agent_key_sealed = seal_key(agent)
-    # The public page shows the buyer's choices, none until they set them.
-    twin.use_profile_contact = True
-    for field in ("contact_name", "contact_email", "contact_phone", "contact_message", "lost_reward"):
-        setattr(twin, field, "")
-    twin.show_name = twin.show_email = twin.show_phone = twin.show_message = False
-    twin.show_photo = twin.show_description = twin.lost = False
-    twin.lost_since = None
+    twin.public_page_reset()
     twin.archived_at = None
     twin.save()
     twin_history.history_append(
@@ -320,16 +308,15 @@ def transfer_complete(
     offer.save(update_fields=["status", "completed_at", "pending_agent_sealed"])
     notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now belongs to {buyer.username}")
     notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{twin.name} is yours", twin=twin)
-    # The twin's DIDComm peers learn fresh pairwise keys (RFC 0794 DID rotate), once the new owner holds it.
-    transaction.on_commit(lambda: twin_connections_rotate(twin_id=twin.pk), robust=True)
+    # What the features do about it (end the seller's grants, move DIDComm connections to fresh keys...) hangs on
+    # this event; its after-commit subscribers run once the new owner holds the twin.
+    events.send(
+        events.Transferred(
+            twin_id=twin.pk, offer_id=offer.pk, seller_id=seller.pk, buyer_id=buyer.pk, redacted_kinds=tuple(kinds)
+        )
+    )
     return offer
 
 
 def seller_version_key(state: webvh.LogState) -> str:
     return state.update_keys[0] if state.update_keys else ""
-
-
-def _scan_history_catch_up(twin: Twin) -> None:
-    from tags.history import scans_to_history
-
-    scans_to_history(twin=twin)

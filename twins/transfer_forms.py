@@ -46,8 +46,3 @@ class RevealKeyForm(forms.Form):
     next_public_key = forms.CharField(
         max_length=64, label="Your next key's public key (python -m ssi.sign pubkey NEXT_KEYFILE)"
     )
-
-
-class SelfHeldKeyForm(forms.Form):
-    public_key = forms.CharField(max_length=64, label="Current public key (python -m ssi.sign pubkey KEYFILE)")
-    next_key_hash = forms.CharField(max_length=64, label="Next key hash (python -m ssi.sign nexthash NEXT_KEYFILE)")

@@ -19,7 +19,6 @@ from core.qr import svg_text
 from owners.keys import owner_keys_ensure
 from owners.models import OwnerKey
 from owners.recent_auth import recent_login_required
-from tags.history import scans_to_history
 from twins import selectors
 from twins.models import HistoryEntry, TransferOffer, Twin
 from twins.transfer import (
@@ -217,7 +216,6 @@ def offer_accept_view(request: HttpRequest, token: str) -> HttpResponse:
 def export(request: HttpRequest, slug: str) -> HttpResponse:
     """The owner's verifiable bundle: `python -m ssi.verify bundle.json` checks it offline."""
     twin = selectors.twin_get(viewer=request.user, slug=slug)
-    scans_to_history(twin=twin)
     response = JsonResponse(export_bundle(twin), json_dumps_params={"ensure_ascii": False})
     response["Content-Disposition"] = f'attachment; filename="thingstead-{twin.slug}.json"'
     return response

@@ -12,9 +12,8 @@ from django.views.decorators.http import require_POST
 
 from core.errors import error_response
 from core.forms import apply_errors
-from didcomm import selectors as didcomm_selectors
 from owners.recent_auth import recent_login_required
-from twins import selectors, services
+from twins import panels, selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
 from twins.models import Twin
 
@@ -62,14 +61,11 @@ def thing_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "chart": selectors.chart_points(twin=twin),
         "readings": selectors.reading_list(twin=twin)[:20],
         "notes": twin.notes.all()[:50],
-        "tags": twin.tags.exclude(status="retired"),
-        "retired_tags": twin.tags.filter(status="retired"),
-        "scans": twin.scans.select_related("tag")[:10],
         "reading_form": ReadingForm(),
         "note_form": NoteForm(),
         "lost_form": LostForm(initial={"lost": twin.lost, "lost_reward": twin.lost_reward}),
         "public_contact": twin.contact_card().public_contact(),
-        "agent_activity": didcomm_selectors.twin_activity(twin=twin),
+        **panels.page_context(request, twin),
     }
     return render(request, "twins/detail.html", context)
 

@@ -16,8 +16,8 @@ from django.db import transaction
 from django.utils import timezone
 
 from owners.models import Owner
-from tags.models import Tag
 from twins import services
+from twins.demo import demo_steps
 from twins.models import Reading, Twin
 
 DEMO_THINGS = [
@@ -84,7 +84,8 @@ class Command(BaseCommand):
         show_description = spec.pop("show_description", False)
         twin = services.twin_create(owner=owner, **spec)
         services.twin_update(twin=twin, show_description=show_description)
-        Tag.objects.create(twin=twin, label="Sticker")
+        for step in demo_steps():  # the features' part: a tag sticker, ...
+            step(twin)
         now = timezone.now()
         if twin.reading_kind == "glucose":
             # Two weeks, four readings a day: fasting, after meals.
