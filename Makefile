@@ -46,13 +46,13 @@ run: demo
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
+# ruff, and the import-linter contracts of pyproject.toml (one direction of dependencies: README "Architecture").
 lint: setup-dev
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
-test: setup-dev chromium
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+test: lint chromium
 	$(BIN)/pytest
 
 # Benchmarks need PostgreSQL and Redis on loopback (as in production) and wrk as the load generator.

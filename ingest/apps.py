@@ -6,6 +6,7 @@ class IngestConfig(AppConfig):
     verbose_name = "Ingestion"
 
     def ready(self) -> None:
+        from core.nav import OWNER, NavLink, register_nav
         from ingest.history import pending_items
         from ingest.models import PendingReadings
         from twins import panels
@@ -18,4 +19,5 @@ class IngestConfig(AppConfig):
             pending_items,
             f"EXISTS (SELECT 1 FROM {PendingReadings._meta.db_table} p WHERE p.twin_id = t.id)",  # noqa: S608
         )
+        register_nav(NavLink("Sources", "sources", OWNER))
         panels.register_link(panels.Link("Device keys", "device-keys", panels.READINGS))

@@ -8,6 +8,7 @@ class TagsConfig(AppConfig):
     def ready(self) -> None:
         from django.db.models import Count, Q
 
+        from core.nav import VISITOR, NavLink, register_nav
         from tags import history, public_cache, selectors  # public_cache connects the page-cache receivers
         from tags.services import demo_sticker
         from twins import panels
@@ -27,4 +28,5 @@ class TagsConfig(AppConfig):
             panels.Panel("scans", "tags/_panel_scans.html", panels.AFTER_PUBLIC, 20, selectors.thing_scans_panel)
         )
         register_demo_step(demo_sticker)
+        register_nav(NavLink("Enter a tag code", "tag-enter", VISITOR))
         panels.register_list_annotation("tag_count", lambda: Count("tags", filter=Q(tags__status="active")))

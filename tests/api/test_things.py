@@ -53,6 +53,7 @@ class TestList:
         assert names({"lost": "false"}) == ["Coffee grinder"]
         assert names({"archived": "true"}) == ["Bike"]
 
+    @pytest.mark.needs("tags")
     def test_list_items_carry_the_active_tag_count(self, alice_api, grinder_tag):
         item = alice_api.get("/api/things/").json()["results"][0]
         assert item["tag_count"] == 1
@@ -221,6 +222,7 @@ class TestAuth:
         assert response.status_code in (401, 403)
         assert response.json()["message"] == "Invalid token."
 
+    @pytest.mark.needs("tags")
     def test_output_carries_no_secrets_of_the_owner_or_others(self, alice, carol, grinder, grinder_tag):
         carol_token = Token.objects.create(user=carol).key
         client = api_for(alice, token=True)

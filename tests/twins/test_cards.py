@@ -3,7 +3,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from tags.models import Tag
 from twins import services
 from twins.models import Twin
 
@@ -23,7 +22,10 @@ def _queries_for(client, url: str) -> int:
     return len(queries)
 
 
+@pytest.mark.needs("tags")
 def test_cards_page_query_count_does_not_grow_with_10000_things(alice_client, alice):
+    from tags.models import Tag
+
     _bulk_things(alice, 30)
     small = _queries_for(alice_client, reverse("things"))
     _bulk_things(alice, 10_000)
@@ -35,7 +37,10 @@ def test_cards_page_query_count_does_not_grow_with_10000_things(alice_client, al
     assert last_page == small
 
 
+@pytest.mark.needs("tags")
 def test_cards_show_latest_reading_tag_count_and_lost_badge(alice_client, grinder):
+    from tags.models import Tag
+
     services.reading_add(twin=grinder, value="15")
     Tag.objects.create(twin=grinder)
     Tag.objects.create(twin=grinder)

@@ -16,7 +16,6 @@ from config.asgi import application
 from core.live import CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN
 from owners.models import Notification, Owner
 from owners.services import notify
-from tags import services as tag_services
 from twins import services
 from twins.models import Twin
 
@@ -183,7 +182,10 @@ async def test_journal_notes_arrive_on_both_pages(alice_headers, grinder):
     assert (deleted["action"], deleted["note"]["id"]) == ("delete", note_id)
 
 
+@pytest.mark.needs("tags")
 async def test_finder_message_bumps_the_badge_on_every_open_page(alice_headers, grinder, grinder_tag, kettle):
+    from tags import services as tag_services
+
     async with listening(f"/ws/twins/{kettle.slug}/", alice_headers) as other_page:
         async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as page:
             async with listening("/ws/owner/", alice_headers) as cards:
@@ -198,7 +200,10 @@ async def test_finder_message_bumps_the_badge_on_every_open_page(alice_headers, 
         assert event["thing"] == grinder.slug and event["title"] == "Message about Coffee grinder"
 
 
+@pytest.mark.needs("tags")
 async def test_a_strangers_scan_arrives_with_the_unread_count(alice_headers, grinder, grinder_tag):
+    from tags import services as tag_services
+
     scan = database_sync_to_async(tag_services.scan_record)
     async with listening(f"/ws/twins/{grinder.slug}/", alice_headers) as page:
         async with listening("/ws/owner/", alice_headers) as cards:
@@ -216,7 +221,9 @@ async def test_a_strangers_scan_arrives_with_the_unread_count(alice_headers, gri
     assert (own["by_owner"], own["unread"]) == (True, 1)
 
 
+@pytest.mark.needs("tags")
 async def test_buffered_scans_arrive_when_the_buffer_is_flushed(settings, alice_headers, grinder, grinder_tag):
+
     from core.redis import redis_client
     from tags.scan_buffer import BUFFER_KEY, FLUSH_MARKER, flush_scan_buffer, record_stranger_scan
 

@@ -1,0 +1,12 @@
+"""Test settings with feature apps left out: THINGSTEAD_WITHOUT=tags,ingest (comma-separated).
+
+The architecture test (tests/test_architecture.py) runs the core's tests under it, to prove that twins, owners and
+core work with any feature app removed from INSTALLED_APPS (its routes go with it: config/urls.py).
+"""
+
+import os
+
+from config.settings_test import *  # noqa: F403
+
+WITHOUT = {name.strip() for name in os.environ.get("THINGSTEAD_WITHOUT", "").split(",") if name.strip()}
+INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in WITHOUT]  # noqa: F405
