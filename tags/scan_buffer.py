@@ -13,16 +13,12 @@ Redis with AOF persistence in production if a Redis crash must not lose that sec
 from __future__ import annotations
 
 import json
-from collections import Counter
 from datetime import UTC, datetime
 
-from django.db import transaction
 from django.tasks import task
 
-from core.live import broadcast_after_commit
 from core.redis import redis_client
-from owners.services import notify_scan
-from tags.models import Scan, Tag
+from tags.scans import BufferedScan, record_buffered_scans, record_scan
 from twins.models import Twin
 
 BUFFER_KEY = "tags:scan-buffer"
@@ -38,12 +34,10 @@ def record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str,
     """
     client = redis_client()
     if client is None:
-        from tags.services import record_scan
-
         twin = Twin(pk=twin_id, owner_id=owner_id, name=name)
         record_scan(tag_id=tag_id, twin=twin, by_owner=False, user_agent=user_agent)
         return
-    item = {"tag": tag_id, "twin": twin_id, "ua": user_agent[:60], "t": datetime.now(UTC).isoformat()}
+    item: BufferedScan = {"tag": tag_id, "twin": twin_id, "ua": user_agent[:60], "t": datetime.now(UTC).isoformat()}
     # One round trip: the scan, and the marker (SET NX) that says whether a flush must be enqueued.
     # The marker means "a flush is enqueued and has not started": every scan pushed before the task starts
     # (and deletes the marker) is drained by it, and the first scan after that enqueues the next one. Its
@@ -57,9 +51,8 @@ def record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str,
 
 @task()
 def flush_scan_buffer() -> int:
-    """Move every buffered scan into the database. Safe to run concurrently: each item is popped once."""
-    from tags.history import schedule_scan_history
-
+    """Move every buffered scan into the database, one transaction per batch (tags.scans.record_buffered_scans).
+    Safe to run concurrently: each item is popped once."""
     client = redis_client()
     if client is None:
         return 0
@@ -69,33 +62,4 @@ def flush_scan_buffer() -> int:
         raw = client.lpop(BUFFER_KEY, BATCH)
         if not raw:
             return moved
-        items = [json.loads(entry) for entry in raw]
-        with transaction.atomic():
-            # Tags or things deleted since the scan: their scans go with them.
-            tags = set(Tag.objects.filter(pk__in={i["tag"] for i in items}).values_list("pk", flat=True))
-            twins = {
-                twin.pk: twin
-                for twin in Twin.objects.filter(pk__in={i["twin"] for i in items}).only("pk", "owner_id", "name")
-            }
-            kept = [i for i in items if i["tag"] in tags and i["twin"] in twins]
-            Scan.objects.bulk_create(
-                [
-                    Scan(
-                        tag_id=i["tag"],
-                        twin_id=i["twin"],
-                        by_owner=False,
-                        user_agent=i["ua"],
-                        time=datetime.fromisoformat(i["t"]),
-                    )
-                    for i in kept
-                ]
-            )
-            for twin_id, count in Counter(i["twin"] for i in kept).items():
-                notify_scan(twin=twins[twin_id], count=count)
-                transaction.on_commit(lambda twin_id=twin_id: schedule_scan_history(twin_id))
-                broadcast_after_commit(
-                    owner_id=twins[twin_id].owner_id,
-                    twin_id=twin_id,
-                    event={"kind": "scan", "count": count, "by_owner": False},
-                )
-        moved += len(kept)
+        moved += record_buffered_scans(items=[json.loads(entry) for entry in raw])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.http import Http404
 
@@ -23,6 +24,34 @@ def tag_resolve(*, token: str) -> Tag | None:
     if not _TOKEN.fullmatch(token):
         return None
     return Tag.objects.select_related("twin", "twin__owner").filter(token=token).first()
+
+
+class TagRetired(Exception):
+    """The tag was retired by its owner: its URL says so (410) and shows nothing of the thing."""
+
+
+def tag_public_get(*, token: str) -> Tag:
+    """The tag behind a public URL, attached to a live thing. Unknown, unattached tags and tags of archived things
+    are a 404 alike; a retired tag raises TagRetired."""
+    tag = tag_resolve(token=token)
+    if tag is None or tag.twin is None or tag.twin.archived_at is not None:
+        raise Http404("No such tag.")
+    if tag.status == Tag.Status.RETIRED:
+        raise TagRetired
+    return tag
+
+
+def tag_public_page(*, tag: Tag) -> dict[str, Any]:
+    """What the finder's page of an attached tag shows: only the fields its owner switched on, and non-empty."""
+    twin = tag.twin
+    return {
+        "tag": tag,
+        "twin": twin,
+        "contact": twin.contact_card().public_contact(),
+        "thing_name": twin.name if twin.show_thing_name else "",
+        "description": twin.description if twin.show_description else "",
+        "has_photo": bool(twin.show_photo and twin.photo),
+    }
 
 
 def tag_by_code(*, typed: str) -> Tag | None:

@@ -1,18 +1,32 @@
-"""Writes to tags and scans. Each is one atomic service and the one place for side effects."""
+"""Writes to tags and scans. Each is one service and the one place for side effects.
+
+The scan log's own writes are in tags.scans (the scan buffer's flush writes scans too); what opening a tag URL
+does, from the rate limit to the page it shows, is `scan_open`.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from django.conf import settings
+from django.contrib.auth.models import AnonymousUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.live import broadcast_after_commit
-from owners.models import Notification
-from owners.services import notify, notify_scan
+from core.ratelimit import hit, hit_with
+from core.redis import redis_client
+from owners.models import Notification, Owner
+from owners.services import notify
+from tags import public_cache, scan_buffer, selectors
 from tags.codes import new_short_code, new_token
-from tags.history import schedule_scan_history, tag_history
+from tags.history import tag_history
 from tags.models import Scan, Tag
 from tags.public_cache import forget_tags
+from tags.scans import record_scan
+from tags.useragent import coarse_user_agent
 from twins.models import Twin
 
 MAX_BATCH = 10_000
@@ -82,7 +96,7 @@ def tag_retire(*, tag: Tag) -> Tag:
 
 
 @transaction.atomic
-def tag_claim(*, tag: Tag, twin: Twin, owner) -> Tag:
+def tag_claim(*, tag: Tag, twin: Twin, owner: Owner) -> Tag:
     """Attach a pre-printed tag to one of the owner's things.
 
     A conditional UPDATE (WHERE status = 'unassigned'), not read-then-write: of two people claiming the
@@ -108,35 +122,115 @@ def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
     return record_scan(tag_id=tag.pk, twin=twin, by_owner=by_owner, user_agent=user_agent)
 
 
-def record_scan(*, tag_id: int, twin: Twin | None, by_owner: bool, user_agent: str = "") -> Scan:
-    """One transaction: the scan log and the owner's "scanned" count never disagree.
+class ScanPage(StrEnum):
+    """Which page a scan opens."""
 
-    `twin` needs only pk, owner_id and name (the scan fast path passes a lightweight instance).
+    NOT_FOUND = "not_found"  # an unknown tag, or one of an archived thing: the two look the same
+    RETIRED = "retired"  # 410, and nothing about the thing
+    UNASSIGNED = "unassigned"  # a pre-printed tag to claim
+    OWNER = "owner"  # the owner's one-box reading form
+    PUBLIC = "public"  # the finder's page
+
+
+@dataclass(frozen=True)
+class ScanOpened:
+    """What a scan shows. For PUBLIC, `cached` is the kept anonymous page (public_cache.page_html splices the
+    visitor's CSRF token in); without it the page is rendered for the signed-in visitor."""
+
+    show: ScanPage
+    tag: Tag | None = None
+    cached: dict[str, Any] | None = None
+
+
+class TooMany(Exception):
+    """A rate limit said no: `message` for the person, `retry_after` in seconds."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
+
+
+SCAN_LIMIT_MESSAGE = "Too many tag lookups from your connection."
+
+
+def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_agent: str) -> ScanOpened:
+    """Someone opened a tag URL: count it against the client's budget, record the scan, say what to show.
+
+    `client` is the rate-limit key of the requester (core.ratelimit.client_id); `user_agent` the raw header, of
+    which only a coarse reading is kept. Every scan is recorded (a product requirement), the owner's included; a
+    stranger's scan of an active tag tells the owner. Raises TooMany past the client's budget.
+
+    Not atomic as a whole, on purpose: the fast path (an anonymous finder, the page cached) must touch no
+    database at all, and a scan written now is a transaction of its own (tags.scans.record_scan) so that it can
+    commit asynchronously.
     """
-    outermost = not connection.in_atomic_block
-    with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
-            # Asynchronous commit, for this transaction only and only when it is ours alone (PostgreSQL
-            # docs, "Asynchronous Commit"): COMMIT returns without waiting for the WAL flush. Every
-            # stranger's scan of a thing bumps the same notification row, whose lock is held until COMMIT
-            # returns, so with a synchronous commit those scans queue behind one disk flush each. The
-            # database stays consistent either way; a crash of the database server can lose the last
-            # fraction of a second of scans, which is acceptable for a scan log and a "scanned" count.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
-        scan = Scan.objects.create(
-            tag_id=tag_id, twin_id=twin.pk if twin else None, by_owner=by_owner, user_agent=user_agent[:60]
+    anonymous = not viewer.is_authenticated
+    cacheable = anonymous and selectors.is_token(token)
+    # The rate-limit counter and (with Redis) the cached page in one round trip.
+    retry_after, raw_page = hit_with(
+        "scan", client, settings.RATE_SCAN_PER_CLIENT, also_get=public_cache.page_key(token) if cacheable else None
+    )
+    if retry_after is not None:
+        raise TooMany(SCAN_LIMIT_MESSAGE, retry_after=retry_after)
+    user_agent = coarse_user_agent(user_agent)
+    page = None
+    if cacheable:
+        page = public_cache.decode_page(raw_page) if redis_client() else public_cache.cached_page(token)
+    if page is not None:
+        # Fast path, the finder's usual case: no database read, the scan buffered (tags.scan_buffer).
+        scan_buffer.record_stranger_scan(
+            tag_id=page["tag"], twin_id=page["twin"], owner_id=page["owner"], name=page["name"], user_agent=user_agent
         )
-        if twin is not None and not by_owner:
-            # Last in the transaction: the hot notification row stays locked for as short as possible.
-            notify_scan(twin=twin)
-        if twin is not None:
-            twin_id = twin.pk
-            transaction.on_commit(lambda: schedule_scan_history(twin_id))
-            broadcast_after_commit(
-                owner_id=twin.owner_id, twin_id=twin_id, event={"kind": "scan", "count": 1, "by_owner": by_owner}
-            )
-    return scan
+        return ScanOpened(ScanPage.PUBLIC, cached=page)
+    tag = selectors.tag_resolve(token=token)
+    if tag is None or (tag.twin is not None and tag.twin.archived_at is not None):
+        return ScanOpened(ScanPage.NOT_FOUND)
+    twin = tag.twin
+    by_owner = twin is not None and not anonymous and viewer.pk == twin.owner_id
+    if tag.status == Tag.Status.ACTIVE and not by_owner:
+        scan_buffer.record_stranger_scan(
+            tag_id=tag.pk, twin_id=twin.pk, owner_id=twin.owner_id, name=twin.name, user_agent=user_agent
+        )
+    else:
+        scan_record(tag=tag, by_owner=by_owner, user_agent=user_agent)
+    if tag.status == Tag.Status.RETIRED:
+        return ScanOpened(ScanPage.RETIRED)
+    if tag.status == Tag.Status.UNASSIGNED:
+        return ScanOpened(ScanPage.UNASSIGNED, tag=tag)
+    if by_owner:
+        return ScanOpened(ScanPage.OWNER, tag=tag)
+    if anonymous:
+        # Kept for the next finders: until what it shows changes (public_cache drops it then) or it expires.
+        page = public_cache.store_page(tag, selectors.tag_public_page(tag=tag))
+        return ScanOpened(ScanPage.PUBLIC, tag=tag, cached=page)
+    return ScanOpened(ScanPage.PUBLIC, tag=tag)
+
+
+def code_lookup(*, typed: str, client: str) -> Tag | None:
+    """The tag whose short code someone typed (when a camera fails), or None. Spends the client's scan budget
+    (raises TooMany past it), which also bounds guessing of the 40-bit codes."""
+    retry_after = hit("scan", client, settings.RATE_SCAN_PER_CLIENT)
+    if retry_after is not None:
+        raise TooMany(SCAN_LIMIT_MESSAGE, retry_after=retry_after)
+    return selectors.tag_by_code(typed=typed[:40])
+
+
+def message_attempt(*, client: str) -> None:
+    """Count a finder's message attempt against their budget; raises TooMany past it. Counted before the message
+    is validated, so malformed posts use the budget up too."""
+    retry_after = hit("message", client, settings.RATE_MESSAGE_PER_CLIENT)
+    if retry_after is not None:
+        raise TooMany("You have sent several messages already.", retry_after=retry_after)
+
+
+def message_relay(*, tag: Tag, message: str, name: str = "", contact: str = "") -> Notification:
+    """A valid finder's message, within the tag's budget (raises TooMany past it), relayed to the owner."""
+    # Counted only here: only messages that would reach the owner use up the tag's budget.
+    retry_after = hit("message-tag", str(tag.pk), settings.RATE_MESSAGE_PER_TAG)
+    if retry_after is not None:
+        raise TooMany("This thing's owner has received many messages recently.", retry_after=retry_after)
+    return message_send(tag=tag, message=message, name=name, contact=contact)
 
 
 @transaction.atomic

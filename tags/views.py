@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.middleware.csrf import get_token
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -20,30 +20,19 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core import qr
 from core.errors import error_response
-from core.ratelimit import client_id, hit, hit_with
-from core.redis import redis_client
+from core.ratelimit import client_id
 from core.views import not_found
-from tags import public_cache, scan_buffer, selectors, services
+from tags import public_cache, selectors, services
 from tags.forms import ClaimForm, MessageForm, TagForm
 from tags.models import Tag
-from tags.useragent import coarse_user_agent
 from twins.selectors import twin_get, twin_list
 from twins.views import photo_response
 
-SCAN_LIMIT_MESSAGE = "Too many tag lookups from your connection."
 RETIRED_MESSAGE = "This tag has been retired by its owner. It no longer leads anywhere."
 
 
-def _too_many(request: HttpRequest, retry_after: int, message: str) -> HttpResponse:
-    return error_response(request, 429, message, retry_after=retry_after)
-
-
-def _scan_limit(request: HttpRequest) -> HttpResponse | None:
-    """Scans and typed codes share one per-client budget: it also bounds guessing of the short codes."""
-    retry_after = hit("scan", client_id(request), settings.RATE_SCAN_PER_CLIENT)
-    if retry_after is None:
-        return None
-    return _too_many(request, retry_after, SCAN_LIMIT_MESSAGE)
+def _too_many(request: HttpRequest, refused: services.TooMany) -> HttpResponse:
+    return error_response(request, 429, refused.message, retry_after=refused.retry_after)
 
 
 def _retired(request: HttpRequest) -> HttpResponse:
@@ -64,10 +53,10 @@ def tag_enter(request: HttpRequest) -> HttpResponse:
     typed = request.GET.get("code", "").strip()
     if not typed:
         return render(request, "tags/enter.html")
-    limited = _scan_limit(request)
-    if limited is not None:
-        return limited
-    tag = selectors.tag_by_code(typed=typed[:40])
+    try:
+        tag = services.code_lookup(typed=typed, client=client_id(request))
+    except services.TooMany as refused:
+        return _too_many(request, refused)
     if tag is None:
         return not_found(request)
     return redirect("tag-scan", token=tag.token)
@@ -77,63 +66,27 @@ def tag_enter(request: HttpRequest) -> HttpResponse:
 @require_GET
 def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
     """What a scan opens: the owner's one-box reading form, or the public page for anyone else."""
-    anonymous = not request.user.is_authenticated
-    cacheable = anonymous and selectors.is_token(token)
-    # The rate-limit counter and (with Redis) the cached page in one round trip.
-    retry_after, raw_page = hit_with(
-        "scan",
-        client_id(request),
-        settings.RATE_SCAN_PER_CLIENT,
-        also_get=public_cache.page_key(token) if cacheable else None,
-    )
-    if retry_after is not None:
-        return _too_many(request, retry_after, SCAN_LIMIT_MESSAGE)
-    user_agent = coarse_user_agent(request.headers.get("User-Agent", ""))
-    # Fast path, the finder's usual case: no database read, the scan buffered (tags.scan_buffer).
-    page = None
-    if cacheable:
-        page = public_cache.decode_page(raw_page) if redis_client() else public_cache.cached_page(token)
-    if page is not None:
-        scan_buffer.record_stranger_scan(
-            tag_id=page["tag"], twin_id=page["twin"], owner_id=page["owner"], name=page["name"], user_agent=user_agent
+    try:
+        opened = services.scan_open(
+            token=token,
+            viewer=request.user,
+            client=client_id(request),
+            user_agent=request.headers.get("User-Agent", ""),
         )
-        return HttpResponse(public_cache.page_html(page, get_token(request)))
-    tag = selectors.tag_resolve(token=token)
-    if tag is None or (tag.twin is not None and tag.twin.archived_at is not None):
-        # Archived things look exactly like unknown tags.
-        return not_found(request)
-    by_owner = tag.twin is not None and not anonymous and request.user.pk == tag.twin.owner_id
-    if tag.status == Tag.Status.ACTIVE and not by_owner:
-        twin = tag.twin
-        scan_buffer.record_stranger_scan(
-            tag_id=tag.pk, twin_id=twin.pk, owner_id=twin.owner_id, name=twin.name, user_agent=user_agent
-        )
-    else:
-        services.scan_record(tag=tag, by_owner=by_owner, user_agent=user_agent)
-    if tag.status == Tag.Status.RETIRED:
-        return _retired(request)
-    if tag.status == Tag.Status.UNASSIGNED:
-        return _unassigned(request, tag)
-    if by_owner:
-        return render(request, "tags/owner_scan.html", {"tag": tag, "twin": tag.twin})
-    if anonymous:
-        page = public_cache.store_page(tag, _public_context(tag, None))
-        return HttpResponse(public_cache.page_html(page, get_token(request)))
-    return render(request, "tags/public.html", _public_context(tag, None))
-
-
-def _public_context(tag: Tag, form: MessageForm | None) -> dict:
-    twin = tag.twin
-    return {
-        "tag": tag,
-        "twin": twin,
-        # Only the switched-on, non-empty fields ever reach the template.
-        "contact": twin.contact_card().public_contact(),
-        "thing_name": twin.name if twin.show_thing_name else "",
-        "description": twin.description if twin.show_description else "",
-        "has_photo": bool(twin.show_photo and twin.photo),
-        "form": form,
-    }
+    except services.TooMany as refused:
+        return _too_many(request, refused)
+    match opened.show:
+        case services.ScanPage.NOT_FOUND:
+            return not_found(request)
+        case services.ScanPage.RETIRED:
+            return _retired(request)
+        case services.ScanPage.UNASSIGNED:
+            return _unassigned(request, opened.tag)
+        case services.ScanPage.OWNER:
+            return render(request, "tags/owner_scan.html", {"tag": opened.tag, "twin": opened.tag.twin})
+    if opened.cached is not None:
+        return HttpResponse(public_cache.page_html(opened.cached, get_token(request)))
+    return render(request, "tags/public.html", selectors.tag_public_page(tag=opened.tag))
 
 
 def _unassigned(request: HttpRequest, tag: Tag, form: ClaimForm | None = None, status: int = 200) -> HttpResponse:
@@ -145,32 +98,20 @@ def _unassigned(request: HttpRequest, tag: Tag, form: ClaimForm | None = None, s
     return render(request, "tags/unassigned.html", context, status=status)
 
 
-def _active_or_404(request: HttpRequest, token: str) -> tuple[Tag | None, HttpResponse | None]:
-    tag = selectors.tag_resolve(token=token)
-    if tag is None or tag.twin is None or tag.twin.archived_at is not None:
-        return None, not_found(request)
-    if tag.status == Tag.Status.RETIRED:
-        return None, _retired(request)
-    return tag, None
-
-
 @require_POST
 def tag_message(request: HttpRequest, token: str) -> HttpResponse:
     """A finder's message, relayed to the owner's inbox and email; the finder never sees their address."""
-    tag, refused = _active_or_404(request, token)
-    if refused is not None:
-        return refused
-    retry_after = hit("message", client_id(request), settings.RATE_MESSAGE_PER_CLIENT)
-    if retry_after is not None:
-        return _too_many(request, retry_after, "You have sent several messages already.")
-    form = MessageForm(request.POST)
-    if not form.is_valid():
-        return render(request, "tags/public.html", _public_context(tag, form), status=400)
-    # Counted after validation: only messages that would reach the owner use up the tag's budget.
-    retry_after = hit("message-tag", str(tag.pk), settings.RATE_MESSAGE_PER_TAG)
-    if retry_after is not None:
-        return _too_many(request, retry_after, "This thing's owner has received many messages recently.")
-    services.message_send(tag=tag, **form.cleaned_data)
+    try:
+        tag = selectors.tag_public_get(token=token)
+        services.message_attempt(client=client_id(request))
+        form = MessageForm(request.POST)
+        if not form.is_valid():
+            return render(request, "tags/public.html", {**selectors.tag_public_page(tag=tag), "form": form}, status=400)
+        services.message_relay(tag=tag, **form.cleaned_data)
+    except selectors.TagRetired:
+        return _retired(request)
+    except services.TooMany as refused:
+        return _too_many(request, refused)
     twin = tag.twin
     return render(
         request, "tags/message_sent.html", {"tag": tag, "thing_name": twin.name if twin.show_thing_name else ""}
@@ -179,9 +120,12 @@ def tag_message(request: HttpRequest, token: str) -> HttpResponse:
 
 @require_GET
 def tag_public_photo(request: HttpRequest, token: str) -> HttpResponse:
-    tag, refused = _active_or_404(request, token)
-    if refused is not None or not tag.twin.show_photo:
-        return not_found(request)
+    try:
+        tag = selectors.tag_public_get(token=token)
+    except selectors.TagRetired:
+        raise Http404("No such photo.") from None
+    if not tag.twin.show_photo:
+        raise Http404("No such photo.")
     return photo_response(tag.twin)
 
 

@@ -1,0 +1,101 @@
+"""Writes to the scan log: one scan now, or a batch of buffered ones. Each sends `twins.events.ScanRecorded`.
+
+A module of its own because both the scan services (tags.services) and the scan buffer's flush task
+(tags.scan_buffer) write scans, and the scan services also push to the buffer: with the writes here, neither
+of them imports the other's caller.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import datetime
+from typing import TypedDict
+
+from django.db import connection, transaction
+
+from core.live import broadcast_after_commit
+from owners.services import notify_scan
+from tags.history import schedule_scan_history
+from tags.models import Scan, Tag
+from twins import events
+from twins.models import Twin
+
+
+class BufferedScan(TypedDict):
+    """A stranger's scan as the buffer keeps it (JSON in Redis): ids, the coarse user agent, the ISO time."""
+
+    tag: int
+    twin: int
+    ua: str
+    t: str
+
+
+def record_scan(*, tag_id: int, twin: Twin | None, by_owner: bool, user_agent: str = "") -> Scan:
+    """One transaction: the scan log and the owner's "scanned" count never disagree.
+
+    `twin` needs only pk, owner_id and name (the scan fast path passes a lightweight instance).
+    """
+    outermost = not connection.in_atomic_block
+    with transaction.atomic():
+        if outermost and connection.vendor == "postgresql":
+            # Asynchronous commit, for this transaction only and only when it is ours alone (PostgreSQL
+            # docs, "Asynchronous Commit"): COMMIT returns without waiting for the WAL flush. Every
+            # stranger's scan of a thing bumps the same notification row, whose lock is held until COMMIT
+            # returns, so with a synchronous commit those scans queue behind one disk flush each. The
+            # database stays consistent either way; a crash of the database server can lose the last
+            # fraction of a second of scans, which is acceptable for a scan log and a "scanned" count.
+            with connection.cursor() as cursor:
+                cursor.execute("SET LOCAL synchronous_commit = off")
+        scan = Scan.objects.create(
+            tag_id=tag_id, twin_id=twin.pk if twin else None, by_owner=by_owner, user_agent=user_agent[:60]
+        )
+        if twin is not None:
+            _scans_recorded(twin=twin, scan_ids=(scan.pk,), count=1, by_owner=by_owner)
+    return scan
+
+
+@transaction.atomic
+def record_buffered_scans(*, items: list[BufferedScan]) -> int:
+    """Write a batch of strangers' buffered scans; returns how many were kept.
+
+    Scans of tags or things deleted since the scan go with them.
+    """
+    tags = set(Tag.objects.filter(pk__in={i["tag"] for i in items}).values_list("pk", flat=True))
+    twins = {
+        twin.pk: twin for twin in Twin.objects.filter(pk__in={i["twin"] for i in items}).only("pk", "owner_id", "name")
+    }
+    kept = [i for i in items if i["tag"] in tags and i["twin"] in twins]
+    created = Scan.objects.bulk_create(
+        [
+            Scan(
+                tag_id=i["tag"],
+                twin_id=i["twin"],
+                by_owner=False,
+                user_agent=i["ua"],
+                time=datetime.fromisoformat(i["t"]),
+            )
+            for i in kept
+        ]
+    )
+    ids: dict[int, list[int]] = {}
+    for scan in created:
+        if scan.pk is not None:  # backends that return no ids from a bulk insert leave them out of the event
+            ids.setdefault(scan.twin_id, []).append(scan.pk)
+    for twin_id, count in Counter(i["twin"] for i in kept).items():
+        _scans_recorded(twin=twins[twin_id], scan_ids=tuple(ids.get(twin_id, ())), count=count, by_owner=False)
+    return len(kept)
+
+
+def _scans_recorded(*, twin: Twin, scan_ids: tuple[int, ...], count: int, by_owner: bool) -> None:
+    """What follows `count` scans of one twin, inside the transaction that wrote them."""
+    if not by_owner:
+        # The last of the scan's own writes: the hot notification row stays locked for as short as possible.
+        notify_scan(twin=twin, count=count)
+    twin_id = twin.pk
+    transaction.on_commit(lambda: schedule_scan_history(twin_id))
+    broadcast_after_commit(
+        owner_id=twin.owner_id, twin_id=twin_id, event={"kind": "scan", "count": count, "by_owner": by_owner}
+    )
+    events.send(
+        events.ScanRecorded(twin_id=twin_id, owner_id=twin.owner_id, scan_ids=scan_ids, count=count, by_owner=by_owner)
+    )
