@@ -40,7 +40,7 @@ from core.sql import select_rows
 from ingest.models import HistoryFlush, PendingReadings
 from twins.history import TwinDeactivated, history_catch_up, lock_twin_for_append
 from twins.models import HistoryEntry, Reading, Twin
-from twins.services import reading_content
+from twins.services import history_content
 
 log = logging.getLogger(__name__)
 
@@ -56,7 +56,7 @@ QUEUED_KEY = "ingest:history-flush-queued"
 QUEUED_SECONDS = 30
 
 _PENDING = PendingReadings._meta.db_table
-# What a reading's history content needs (twins.services.reading_content).
+# What a reading's history content needs (twins.services.history_content).
 _READING_FIELDS = (
     "id",
     "twin_id",
@@ -96,10 +96,8 @@ def pending_items(locked: Twin) -> list[tuple[str, dict[str, Any], int | None]]:
     items = []
     for start in range(0, len(readings), MAX_PER_ENTRY):
         chunk = readings[start : start + MAX_PER_ENTRY]
-        if len(chunk) == 1:
-            items.append((HistoryEntry.Kind.READING, reading_content(chunk[0]), chunk[0].pk))
-        else:
-            items.append((HistoryEntry.Kind.READING, {"readings": [reading_content(r) for r in chunk]}, None))
+        # The entry a batch of these readings would get (a single one: the entry of a manual reading).
+        items.append((HistoryEntry.Kind.READING, history_content(chunk), chunk[0].pk if len(chunk) == 1 else None))
     return items
 
 

@@ -23,6 +23,7 @@ from ingest.models import Delivery, Source, SourceThing
 from ssi import webhooks
 from twins import services as twin_services
 from twins.history import TwinDeactivated
+from twins.latest import newest_of_kind
 from twins.models import Reading, Twin
 
 log = logging.getLogger(__name__)
@@ -372,7 +373,7 @@ def _delivered(source: Source, write: store.Write, stored: store.Stored) -> Outc
         transaction.on_commit(lambda: pending_history.schedule(flush))
     for twin, items in write.groups:
         latest = twin.pk in stored.latest
-        shown = store.newest_of_kind(twin, items) if latest else max(items, key=lambda reading: reading.time)
+        shown = newest_of_kind(twin, items) if latest else max(items, key=lambda reading: reading.time)
         # The shape of twins.pushes.reading_event, plus how many readings the message brought.
         broadcast_after_commit(
             owner_id=twin.owner_id,

@@ -11,7 +11,6 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
-from django.db.models import Q
 from django.db.models.base import ModelState
 from django.utils import timezone
 
@@ -20,6 +19,7 @@ from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
 from twins import events
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
 from twins.identity import twin_identity_create
+from twins.latest import latest_advance
 from twins.models import HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
 from twins.pushes import note_event, reading_event
@@ -181,30 +181,11 @@ def reading_add(
     )
     reading.full_clean(exclude=["twin"])
     reading.save()
-    history_append(
-        twin=twin,
-        kind=HistoryEntry.Kind.READING,
-        content={
-            "reading": reading.pk,
-            "kind": reading.kind,
-            "value": reading.value,
-            "unit": reading.unit,
-            "time": reading.time.isoformat(),
-            "source": reading.source,
-        },
-        ref_id=reading.pk,
-    )
-    moved = 0
-    if reading.kind == twin.reading_kind:
-        # A conditional UPDATE, not read-modify-write: a late, older reading racing a newer one
-        # can never move "latest" backwards.
-        moved = (
-            Twin.objects.filter(pk=twin.pk)
-            .filter(Q(latest_at__isnull=True) | Q(latest_at__lte=time))
-            .update(latest_value=reading.value, latest_unit=reading.unit, latest_at=time)
-        )
+    history_append(twin=twin, kind=HistoryEntry.Kind.READING, content=history_content([reading]), ref_id=reading.pk)
+    # SECURITY 33: a late, older reading racing a newer one never moves "latest" backwards (twins.latest).
+    moved = latest_advance(twin=twin, readings=[reading])
     broadcast_after_commit(
-        owner_id=twin.owner_id, twin_id=twin.pk, event=reading_event(reading, twin=twin, latest=bool(moved))
+        owner_id=twin.owner_id, twin_id=twin.pk, event=reading_event(reading, twin=twin, latest=moved is not None)
     )
     events.send(events.ReadingsStored(twin_id=twin.pk, owner_id=twin.owner_id, reading_ids=(reading.pk,), count=1))
     return reading
