@@ -17,24 +17,27 @@ Two shapes, chosen by size (ingest.history.DEFER_AT_MOST):
 Elsewhere (SQLite, a laptop) the same two shapes go through the ORM.
 
 Rules kept in both: nothing is written for a duplicate (the first answer is replayed); a deactivated thing, or one
-that is no longer the owner's, refuses the whole message; an older reading never moves "latest" backwards (the
-UPDATE's condition is re-checked on the locked row).
+that is no longer the owner's, refuses the whole message; an older reading never moves "latest" backwards
+(twins.latest's one rule: its ORM update, its SQL condition in the batch's lock statement, and its mirror in
+ingest_store_small). Every stored message sends twins.events.ReadingsStored for each of its things, in the storing
+transaction, with the readings' ids.
 """
 
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
-from django.db.models import Q
 from django.utils import timezone
 
 from core.sql import RowPlan, server_cursor
 from ingest import history as pending_history
 from ingest.models import Delivery, HistoryFlush, PendingReadings
+from twins import events
 from twins.history import (
     APPEND_FIELDS,
     Committed,
@@ -43,6 +46,7 @@ from twins.history import (
     history_append_committed,
     lock_twin_for_append,
 )
+from twins.latest import ADVANCES_SQL, latest_advance, newest_of_kind
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import history_content_jcs
 
@@ -74,12 +78,6 @@ class Write:
     groups: list[tuple[Twin, list[Reading]]]
 
 
-def newest_of_kind(twin: Twin, readings: list[Reading]) -> Reading | None:
-    """The reading that may become the thing's "latest": the newest of its own reading kind."""
-    kind = twin.reading_kind
-    return max((r for r in readings if r.kind == kind), key=lambda r: r.time, default=None)
-
-
 def store_many(writes: list[Write]) -> list[Stored | TwinDeactivated | ThingChanged]:
     """Store each message, in order, in the caller's transaction if there is one; a message's refusal (a
     deactivated thing, one that changed hands: nothing of it stored) is its outcome. On PostgreSQL the small
@@ -99,8 +97,13 @@ def store_many(writes: list[Write]) -> list[Stored | TwinDeactivated | ThingChan
     postgres = connection.vendor == "postgresql"
     if postgres and any(small):
         indexes = [n for n, is_small in enumerate(small) if is_small]
-        for n, outcome in zip(indexes, _small_group([writes[n] for n in indexes], now), strict=True):
-            outcomes[n] = outcome
+        # Alone, ingest_store_group commits on its own (no BEGIN/COMMIT round trips): in-transaction subscribers of
+        # ReadingsStored would then run after the COMMIT, and could no longer roll the message back. Only when
+        # someone subscribes so is the call wrapped in a transaction of its own.
+        alone = not connection.in_atomic_block and _heard_in_transaction()
+        with transaction.atomic() if alone else nullcontext():
+            for n, outcome in zip(indexes, _small_group([writes[n] for n in indexes], now), strict=True):
+                outcomes[n] = outcome
     for n, write in enumerate(writes):
         if outcomes[n] is not None:
             continue
@@ -178,6 +181,7 @@ def _small_group(writes: list[Write], now: datetime) -> list[Stored | TwinDeacti
         else:
             _set_ids(rows, ids or [], now)
             outcomes.append(Stored(True, latest=set(moved or []), flush=sorted(flush or [])))
+            _readings_stored(write.owner_id, write.groups)
     return outcomes
 
 
@@ -265,7 +269,7 @@ WITH locked AS (SELECT {{fields}} FROM {Twin._meta.db_table} WHERE id = ANY(%s) 
 moved AS (
     UPDATE {Twin._meta.db_table} t SET latest_value = n.value, latest_unit = n.unit, latest_at = n.time
     FROM locked l, unnest(%s::bigint[], %s::float8[], %s::text[], %s::timestamptz[]) AS n(twin_id, value, unit, time)
-    WHERE t.id = l.id AND t.id = n.twin_id AND (t.latest_at IS NULL OR t.latest_at <= n.time)
+    WHERE t.id = l.id AND t.id = n.twin_id AND {ADVANCES_SQL}
     RETURNING t.id
 )
 SELECT {{columns}}, l.id IN (SELECT id FROM moved) FROM locked l ORDER BY l.id
@@ -315,6 +319,7 @@ def _batch_postgres(
         contents = [(twin, _committed(readings)) for twin, readings in groups]
         locked, moved = _lock(groups, owner_id)
         history_append_committed([(locked[twin.pk], content) for twin, content in contents])
+        _readings_stored(owner_id, groups)
     return Stored(True, latest=moved)
 
 
@@ -352,6 +357,21 @@ def _committed(readings: list[Reading]) -> Committed:
     reading gets), committed to. Per-reading entries would cost a hash-chain step and a signature each."""
     ref_id = readings[0].pk if len(readings) == 1 else None
     return commit_content(kind=HistoryEntry.Kind.READING, canonical=history_content_jcs(readings), ref_id=ref_id)
+
+
+def _readings_stored(owner_id: int, groups: list[tuple[Twin, list[Reading]]]) -> None:
+    """twins.events.ReadingsStored for each thing of a message just written, in its transaction: in-transaction
+    subscribers run now and roll back with it, the others wait for the COMMIT (and never hear a rollback). Every
+    path has the readings' ids by now (ingest_store_small returns them). With no subscriber this is an event per
+    thing and two dict lookups, no query."""
+    send, event = events.send, events.ReadingsStored
+    for twin, readings in groups:
+        send(event(twin_id=twin.pk, owner_id=owner_id, reading_ids=tuple(r.pk for r in readings), count=len(readings)))
+
+
+def _heard_in_transaction() -> bool:
+    # twins.events offers no public question for this (yet): is anyone subscribed to ReadingsStored in-transaction?
+    return bool(events._in_transaction.get(events.ReadingsStored))
 
 
 # --- Other databases (the ORM) ------------------------------------------------------------------------------------
@@ -392,13 +412,7 @@ def _orm(
                     if not created:
                         HistoryFlush.objects.filter(pk=twin.pk).update(requested_at=now)
                     stored.flush.append(twin.pk)
-            newest = newest_of_kind(twin, readings)
-            if newest is not None:
-                moved = (
-                    Twin.objects.filter(pk=twin.pk)
-                    .filter(Q(latest_at__isnull=True) | Q(latest_at__lte=newest.time))
-                    .update(latest_value=newest.value, latest_unit=newest.unit, latest_at=newest.time)
-                )
-                if moved:
-                    stored.latest.add(twin.pk)
+            if latest_advance(twin=twin, readings=readings) is not None:
+                stored.latest.add(twin.pk)
+        _readings_stored(owner_id, groups)
     return stored
