@@ -37,7 +37,7 @@ def _new_platform_key(owner: Owner, role: str) -> OwnerKey:
 
 @transaction.atomic
 def owner_keys_ensure(*, owner: Owner) -> dict[str, OwnerKey]:
-    """The owner's active keys, created on first use (sign-up, or an account made in the admin)."""
+    """The owner's active keys, the missing ones created (a new account, see keys_for_new_owner)."""
     # Lock the owner row: two first uses at once must not both create keys (the constraint would refuse one).
     Owner.objects.select_for_update().filter(pk=owner.pk).values_list("pk").first()
     keys = {key.role: key for key in OwnerKey.objects.filter(owner=owner, retired_at__isnull=True)}
@@ -45,6 +45,19 @@ def owner_keys_ensure(*, owner: Owner) -> dict[str, OwnerKey]:
         if role not in keys:
             keys[role] = _new_platform_key(owner, role)
     return keys
+
+
+def keys_for_new_owner(sender: type[Owner], instance: Owner, created: bool, raw: bool, **kwargs) -> None:
+    """post_save receiver (connected in OwnersConfig.ready): every new account gets its keys as it is created
+    (in the same transaction when the caller has one, as owner_signup does), whichever way it was made: sign-up,
+    the admin, createsuperuser, a script or a test's factory.
+
+    Chosen over creating them on first use, which is what a GET of the keys page or of a buyer's offer page did:
+    those pages show the keys (the offer page has the buyer sign a document naming them), so "first use" was a
+    read that wrote. Rows loaded from a fixture (`raw`) bring their own keys.
+    """
+    if created and not raw:
+        owner_keys_ensure(owner=instance)
 
 
 def owner_signing_key(key: OwnerKey) -> SigningKey:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from django.db.models import Q, QuerySet
 from django.http import Http404
+from rest_framework.authtoken.models import Token
 
-from owners.models import Notification, Owner
+from owners.models import Notification, Owner, OwnerKey
 
 
 def inbox(*, owner: Owner) -> QuerySet[Notification]:
@@ -22,3 +23,13 @@ def notification_get(*, owner: Owner, notification_id: int) -> Notification:
         return inbox(owner=owner).get(pk=notification_id)
     except Notification.DoesNotExist:
         raise Http404("No such message.") from None
+
+
+def owner_keys_active(*, owner: Owner) -> dict[str, OwnerKey]:
+    """The owner's active keys by role (`current`, `next`). Every account gets both when it is created
+    (owners.keys.keys_for_new_owner), so a page that shows them never has to create them."""
+    return {key.role: key for key in OwnerKey.objects.filter(owner=owner, retired_at__isnull=True)}
+
+
+def owner_api_token(*, owner: Owner) -> Token | None:
+    return Token.objects.filter(user=owner).first()

@@ -1,4 +1,4 @@
-"""Writes for owners: sign-up, the contact card, the inbox."""
+"""Writes for owners: sign-up, the API token, the contact card, the inbox. Keys: owners.keys."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
+from rest_framework.authtoken.models import Token
 
 from core.live import broadcast_after_commit
-from owners.keys import owner_keys_ensure
 from owners.models import Notification, Owner
 from owners.tasks import send_notification_email
 
@@ -24,9 +24,16 @@ def owner_signup(*, username: str, email: str, password: str) -> Owner:
     validate_password(password, owner)
     owner.set_password(password)
     owner.full_clean()
+    # Its keys are made by the save, as for every new account (owners.keys.keys_for_new_owner).
     owner.save()
-    owner_keys_ensure(owner=owner)
     return owner
+
+
+@transaction.atomic
+def owner_api_token_create(*, owner: Owner) -> Token:
+    """A new API token for the owner, replacing any old one: the old one stops working at once."""
+    Token.objects.filter(user=owner).delete()
+    return Token.objects.create(user=owner)
 
 
 @transaction.atomic

@@ -10,14 +10,13 @@ from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
-from rest_framework.authtoken.models import Token
 
 from core.errors import error_response
 from core.forms import apply_errors
 from core.ratelimit import client_id, hit
 from owners import selectors, services
 from owners.forms import ContactCardForm, SelfHeldKeyForm, SignupForm
-from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_private_key_export, owner_register_self_held
+from owners.keys import SelfHeldKeyRequired, owner_private_key_export, owner_register_self_held
 from owners.models import OwnerKey
 from owners.recent_auth import recent_login_required
 
@@ -57,7 +56,7 @@ def profile(request: HttpRequest) -> HttpResponse:
             messages.success(request, "Contact card saved.")
             return redirect("profile")
         return render(request, "owners/profile.html", {"form": form, "token": None}, status=400)
-    token = Token.objects.filter(user=request.user).first()
+    token = selectors.owner_api_token(owner=request.user)
     return render(request, "owners/profile.html", {"form": form, "token": token})
 
 
@@ -65,8 +64,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 @require_POST
 def api_token(request: HttpRequest) -> HttpResponse:
     """Create or replace the owner's API token; the old one stops working at once."""
-    Token.objects.filter(user=request.user).delete()
-    Token.objects.create(user=request.user)
+    services.owner_api_token_create(owner=request.user)
     messages.success(request, "New API token created. The old one no longer works.")
     return redirect("profile")
 
@@ -92,14 +90,15 @@ def inbox_read_all(request: HttpRequest) -> HttpResponse:
     return redirect("inbox")
 
 
+def _keys_page(request: HttpRequest, form: SelfHeldKeyForm, status: int = 200) -> HttpResponse:
+    owned = selectors.owner_keys_active(owner=request.user)
+    context = {"current": owned.get(OwnerKey.Role.CURRENT), "next": owned.get(OwnerKey.Role.NEXT), "form": form}
+    return render(request, "owners/keys.html", context, status=status)
+
+
 @login_required
 def keys(request: HttpRequest) -> HttpResponse:
-    owned = owner_keys_ensure(owner=request.user)
-    return render(
-        request,
-        "owners/keys.html",
-        {"current": owned[OwnerKey.Role.CURRENT], "next": owned[OwnerKey.Role.NEXT], "form": SelfHeldKeyForm()},
-    )
+    return _keys_page(request, SelfHeldKeyForm())
 
 
 @login_required
@@ -137,6 +136,4 @@ def key_self_held(request: HttpRequest) -> HttpResponse:
         else:
             messages.success(request, "Your own keys are registered. Transfers now need your signature.")
             return redirect("owner-keys")
-    owned = owner_keys_ensure(owner=request.user)
-    context = {"current": owned[OwnerKey.Role.CURRENT], "next": owned[OwnerKey.Role.NEXT], "form": form}
-    return render(request, "owners/keys.html", context, status=400)
+    return _keys_page(request, form, status=400)
