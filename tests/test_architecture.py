@@ -80,3 +80,15 @@ def test_twins_owners_and_core_work_with_a_feature_app_removed(feature):
     )
     assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout.splitlines()[-1]
+
+
+def test_every_app_of_the_project_is_under_the_contract():
+    """A new app (makers, credentials, fleets...) must be placed in the layers, or the contract would not see it."""
+    from django.apps import apps
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
+    ours = {app.name for app in apps.get_app_configs() if Path(app.path).parent == ROOT}
+    assert ours | {"config", "ssi"} == set(config["root_packages"])
+    layers = next(contract for contract in config["contracts"] if contract["type"] == "layers")["layers"]
+    placed = {name.strip() for layer in layers for name in layer.split("|")}
+    assert ours <= placed
