@@ -44,8 +44,8 @@ def catch_up(monkeypatch):
             return []
 
     fake = CatchUp()
-    # Alone: ingest's catch-up has its own probe only once ingest.store is imported (without one, every catch-up
-    # is asked, the safe default).
+    # Alone: the features' catch-ups and probes (registered from their ready()) are set aside; a catch-up without a
+    # probe is always asked, the safe default.
     monkeypatch.setattr(history, "_catch_ups", [fake])
     monkeypatch.setattr(history, "_probes", {})
     return fake
