@@ -24,6 +24,7 @@ from django.utils import timezone
 from core.vault import seal_key, unseal_key
 from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
 from owners.models import Notification, Owner, OwnerKey
+from owners.selectors import owner_keys_active
 from owners.services import notify
 from ssi import proofs, webvh
 from ssi.errors import SSIError
@@ -107,6 +108,17 @@ def offer_check_open(offer: TransferOffer, *, buyer: Owner | None = None) -> Non
         raise TransferRefused("You cannot accept your own offer.", status=403)
 
 
+def offer_check_viewable(offer: TransferOffer, *, buyer: Owner) -> str:
+    """May `buyer` see the offer's page? Raises TransferRefused when the offer is closed to them; returns a note
+    for the buyer who accepted it and now waits for the seller's signature ("" otherwise)."""
+    if offer.status == TransferOffer.Status.AWAITING_SELLER and offer.buyer_id == buyer.pk:
+        return "You accepted this offer. The transfer completes when the seller signs it."
+    offer_check_open(offer, buyer=buyer)
+    if offer.status != TransferOffer.Status.OPEN:
+        raise TransferRefused("Someone else has already accepted this offer.", status=409)
+    return ""
+
+
 # --- acceptance ---------------------------------------------------------------------------------------------
 
 
@@ -122,7 +134,9 @@ def acceptance_document(*, offer: TransferOffer, keys: BuyerKeys) -> dict[str, A
 
 
 def buyer_keys(buyer: Owner) -> BuyerKeys:
-    keys = owner_keys_ensure(owner=buyer)
+    """The keys an acceptance names: read only (every account has its keys from creation, owners.keys), so the
+    buyer's offer page can show the document without writing."""
+    keys = owner_keys_active(owner=buyer)
     return BuyerKeys(
         update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
         next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
@@ -158,8 +172,9 @@ def offer_accept(*, offer: TransferOffer, buyer: Owner, signed_acceptance: Any =
     if offer.status in (TransferOffer.Status.AWAITING_SELLER, TransferOffer.Status.COMPLETED):
         raise TransferRefused("Someone else has already accepted this offer.", status=409)
     offer_check_open(offer, buyer=buyer)
-    keys = buyer_keys(buyer)
+    # A write, so it may make keys an account still lacks; buyer_keys only reads them.
     current = owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT]
+    keys = buyer_keys(buyer)
     if signed_acceptance is None:
         try:
             signer = owner_signing_key(current)
