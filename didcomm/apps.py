@@ -8,11 +8,11 @@ class DidcommConfig(AppConfig):
 
     def ready(self) -> None:
         from core.nav import PROFILE, NavLink, register_nav
-        from didcomm import rotate, selectors
+        from didcomm import outbox, selectors
         from twins import events, panels
 
         # After a transfer commits, the twin's peers learn fresh pairwise keys (RFC 0794 DID rotate).
-        events.subscribe(events.Transferred, rotate.on_transferred)
+        events.subscribe(events.Transferred, outbox.on_transferred)
         register_nav(NavLink("Connections", "owner-connections", PROFILE))
         panels.register_link(panels.Link("Connections", "thing-connections", panels.HEADER))
         panels.register_panel(

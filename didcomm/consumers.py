@@ -21,7 +21,8 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 
-from didcomm import services, transport
+from didcomm import tasks, transport
+from didcomm.inbound import InboundError
 
 logger = logging.getLogger(__name__)
 
@@ -47,8 +48,8 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
         if len(raw) > transport.MAX_ENVELOPE_BYTES:
             return await self.close(code=CLOSE_TOO_BIG, reason="envelope too large")
         try:
-            await database_sync_to_async(services.inbound_receive)(raw=raw, on_open=self.opened)
-        except services.InboundError as exc:
+            await database_sync_to_async(tasks.receive)(raw=raw, on_open=self.opened)
+        except InboundError as exc:
             return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
         except Exception:
             logger.exception("DIDComm WebSocket: an envelope could not be processed")

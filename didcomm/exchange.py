@@ -5,9 +5,11 @@ As responder (we invited): request → we check it (:func:`request_receive`), ma
 and DID and answer with a response signed by the invitation key (state ``responded``) → their ``complete``, or a
 trust ping, makes it ``completed``.
 
-As requester (they invited): :func:`invitation_accept` makes the connection (state ``requested``) and queues our
-request to the invitation's key → their response is verified (:func:`response_receive`): signed by the invitation
-key, naming a DID whose key sent it → ``completed``, and we send ``complete``.
+As requester (they invited): :func:`request_create` makes the connection (state ``requested``) and our request,
+which didcomm.outbox queues to the invitation's key → their response is verified (:func:`response_receive`):
+signed by the invitation key, naming a DID whose key sent it → ``completed``, and we send ``complete``.
+
+Nothing here sends: a handler returns its reply, or hands a refusal for the sender alone to ``Context.answer``.
 
 Refusals are RFC 0023 problem reports (``didexchange/1.x/problem_report``, RFC 0035 ``description``); a response
 that does not verify also abandons the exchange, with the reason kept in ``Connection.error``.
@@ -19,10 +21,12 @@ from typing import Any
 
 from django.db import transaction
 
-from didcomm import didexchange, handlers, services
+from didcomm import keys
+from didcomm.handlers import Context
 from didcomm.models import Agent, Connection, InboundMessage, RecipientKey
-from ssi import oob
+from ssi import didexchange, oob
 from ssi.keys import SigningKey
+from ssi.messages import new_message, problem_report, thread_of
 
 # RFC 0023 problem codes.
 REQUEST_NOT_ACCEPTED = "request_not_accepted"
@@ -42,8 +46,8 @@ def _key(protocol: str, name: str) -> str:
 
 def _problem(message: InboundMessage, code: str, explanation: str, *, protocol: str | None = None) -> dict[str, Any]:
     """A problem report on the exchange's thread (the message's thid, or its @id), in the message's version."""
-    thid, pthid = handlers.thread_of(message.body)
-    return handlers.problem_report(
+    thid, pthid = thread_of(message.body)
+    return problem_report(
         thid=thid or message.message_id,
         pthid=pthid,
         code=code,
@@ -52,23 +56,20 @@ def _problem(message: InboundMessage, code: str, explanation: str, *, protocol: 
     )
 
 
-def _problem_to_sender(ctx: handlers.Context, code: str, explanation: str) -> None:
+def _problem_to_sender(ctx: Context, code: str, explanation: str) -> None:
     """A refusal for a message whose sender is not the connection's peer: it goes back to that sender only (over
     a return route, as we know no endpoint of theirs), never to the peer, and the connection is not touched."""
-    message = ctx.message
-    services.outbound_enqueue(
-        agent=message.agent, connection=None, body=_problem(message, code, explanation), in_reply_to=message
-    )
+    ctx.answer(_problem(ctx.message, code, explanation))
 
 
 def pairwise_did_create(*, connection: Connection, protocol: str) -> tuple[str, SigningKey]:
     """A fresh pairwise key for ``connection`` and our DID over it (1.1: a did:peer:4 long form, 1.0: an
     unqualified DID); sets ``my_did`` (the caller saves)."""
-    key = services.pairwise_key_create(connection=connection)
+    key = keys.pairwise_key_create(connection=connection)
     if protocol == "1.0":
         did = didexchange.unqualified_did(key.verify_key)
     else:
-        did = didexchange.peer4_did(key.verify_key, services.endpoint_url())
+        did = didexchange.peer4_did(key.verify_key, keys.endpoint_url())
     connection.my_did = did
     return did, key
 
@@ -83,7 +84,7 @@ def _abandon(connection: Connection, reason: str) -> None:
 
 
 @transaction.atomic
-def request_receive(ctx: handlers.Context) -> dict[str, Any] | None:
+def request_receive(ctx: Context) -> dict[str, Any] | None:
     """RFC 0023 request, as responder: verify it, learn the requester's DID, answer with our response.
 
     The request answers one of our invitations (``~thread.pthid``), still unused; the requester's DID is a
@@ -94,7 +95,7 @@ def request_receive(ctx: handlers.Context) -> dict[str, Any] | None:
     key: 1.1 ``did_rotate~attach`` over the DID, 1.0 ``did_doc~attach`` over its document.
     """
     message = ctx.message
-    _, pthid = handlers.thread_of(ctx.body)
+    _, pthid = thread_of(ctx.body)
     if ctx.connection is not None:
         return _problem(message, REQUEST_NOT_ACCEPTED, "a connection with this key already exists")
     connection = (
@@ -115,8 +116,8 @@ def request_receive(ctx: handlers.Context) -> dict[str, Any] | None:
         return _problem(message, REQUEST_PROCESSING_ERROR, str(exc))
     if not message.sender_verkey or message.sender_verkey not in their.verkeys:
         return _problem(message, REQUEST_PROCESSING_ERROR, "the request was not sent (Authcrypt) with a key of its did")
-    invitation_key = services.agent_key_of(message.agent)
-    if services.verkey_of(invitation_key) != connection.my_verkey:
+    invitation_key = keys.agent_key_of(message.agent)
+    if keys.verkey_of(invitation_key) != connection.my_verkey:
         # The agent's key rotated (a twin transfer) after this invitation was made: it can no longer sign for it.
         return _problem(message, REQUEST_NOT_ACCEPTED, "this invitation is no longer valid")
 
@@ -135,11 +136,11 @@ def request_receive(ctx: handlers.Context) -> dict[str, Any] | None:
     message.connection = connection
     message.save(update_fields=["connection"])
 
-    response = handlers.new_message(
+    response = new_message(
         _key(protocol, "response"), did=did, **{"~thread": {"thid": message.message_id, "pthid": pthid}}
     )
     if protocol == "1.0":
-        document = didexchange.legacy_document(did, key.verify_key, services.endpoint_url())
+        document = didexchange.legacy_document(did, key.verify_key, keys.endpoint_url())
         response["did_doc~attach"] = didexchange.did_doc_attachment(document, invitation_key)
     else:
         response["did_rotate~attach"] = didexchange.did_rotate_attachment(did, invitation_key)
@@ -147,7 +148,7 @@ def request_receive(ctx: handlers.Context) -> dict[str, Any] | None:
 
 
 @transaction.atomic
-def complete_receive(ctx: handlers.Context) -> dict[str, Any] | None:
+def complete_receive(ctx: Context) -> dict[str, Any] | None:
     """RFC 0023 complete, from the requester on the connection we responded on: ``completed``.
 
     Its ``thid`` must be the exchange's (the request's @id). A complete on a connection already completed (a
@@ -155,7 +156,7 @@ def complete_receive(ctx: handlers.Context) -> dict[str, Any] | None:
     """
     message = ctx.message
     connection = ctx.connection
-    thid, _ = handlers.thread_of(ctx.body)
+    thid, _ = thread_of(ctx.body)
     if connection is None or connection.role != Connection.Role.RESPONDER or not message.sender_verkey:
         _problem_to_sender(ctx, COMPLETE_NOT_ACCEPTED, "no exchange of ours is waiting for this complete")
         return None
@@ -190,9 +191,10 @@ def _supported(invitation: oob.Invitation) -> str:
 
 
 @transaction.atomic
-def invitation_accept(*, agent: Agent, invitation_url: str) -> Connection:
-    """Accept an RFC 0434 invitation (a URL with ``?oob=``): create the connection (role requester) and queue
-    our DID Exchange request. Raises :class:`InvitationError` with a reason a person can act on.
+def request_create(*, agent: Agent, invitation_url: str) -> tuple[Connection, dict[str, Any]]:
+    """Answer an RFC 0434 invitation (a URL with ``?oob=``): create the connection (role requester) and our DID
+    Exchange request for it, which the caller queues in the same transaction (didcomm.outbox.invitation_accept).
+    Raises :class:`InvitationError` with a reason a person can act on.
 
     DID Exchange 1.1 is preferred if offered (our DID a did:peer:4 long form), else 1.0 (an unqualified DID with
     its document in a signed ``did_doc~attach``). Until their response, the connection's peer is the
@@ -231,19 +233,18 @@ def invitation_accept(*, agent: Agent, invitation_url: str) -> Connection:
         their_routing_keys=list(target.routing_verkeys),
     )
     did, key = pairwise_did_create(connection=connection, protocol=protocol)
-    request = handlers.new_message(_key(protocol, "request"), label=agent.label, did=did)
+    request = new_message(_key(protocol, "request"), label=agent.label, did=did)
     request["~thread"] = {"thid": request["@id"], "pthid": invitation.id}
     if protocol == "1.0":
-        document = didexchange.legacy_document(did, key.verify_key, services.endpoint_url())
+        document = didexchange.legacy_document(did, key.verify_key, keys.endpoint_url())
         request["did_doc~attach"] = didexchange.did_doc_attachment(document, key)
     connection.thread_id = request["@id"]
     connection.save()
-    services.outbound_enqueue(agent=agent, connection=connection, body=request)
-    return connection
+    return connection, request
 
 
 @transaction.atomic
-def response_receive(ctx: handlers.Context) -> dict[str, Any] | None:
+def response_receive(ctx: Context) -> dict[str, Any] | None:
     """RFC 0023 response to our request: verify it, learn the responder's DID, complete.
 
     It must be on our exchange's thread and signed by the invitation's key (1.1 ``did_rotate~attach`` over
@@ -252,7 +253,7 @@ def response_receive(ctx: handlers.Context) -> dict[str, Any] | None:
     """
     message = ctx.message
     connection = ctx.connection
-    thid, _ = handlers.thread_of(ctx.body)
+    thid, _ = thread_of(ctx.body)
     if connection is None or connection.role != Connection.Role.REQUESTER or not message.sender_verkey:
         _problem_to_sender(ctx, RESPONSE_NOT_ACCEPTED, "no request of ours is waiting for this response")
         return None
@@ -281,7 +282,7 @@ def response_receive(ctx: handlers.Context) -> dict[str, Any] | None:
     connection.save()
     # The reply is queued over message.connection: the one just updated, so it goes to their new key.
     message.connection = connection
-    return handlers.new_message(
+    return new_message(
         _key(protocol, "complete"),
         **{"~thread": {"thid": connection.thread_id, "pthid": connection.invitation_id}},
     )
@@ -291,11 +292,11 @@ def response_receive(ctx: handlers.Context) -> dict[str, Any] | None:
 
 
 @transaction.atomic
-def problem_report_receive(ctx: handlers.Context) -> None:
+def problem_report_receive(ctx: Context) -> None:
     """A peer's RFC 0023 problem report on an exchange still under way abandons it (its reason kept). From
     anyone but the peer, or about a finished exchange, it is only stored."""
     message = ctx.message
-    thid, pthid = handlers.thread_of(ctx.body)
+    thid, pthid = thread_of(ctx.body)
     connection = ctx.connection
     if connection is None and thid and message.sender_verkey:
         # Refusing our response, the requester may write to the invitation's key rather than our pairwise one.

@@ -1,9 +1,9 @@
 """RFC 0794 DID Rotate 1.0: a party to a connection moves to a new DID (and key) without breaking it.
 
-Rotating (we): :func:`connection_rotate` makes a new pairwise key and did:peer:4 and sends ``rotate`` from the
-OLD key. Until the peer's ``ack`` both keys open envelopes (the RFC: the rotating party keeps receiving on the
-existing and the new DID at least until the ack); with the ack the new key becomes the connection's and the old
-one opens nothing. A ``problem-report`` cancels the pending rotation and the old key stays.
+Rotating (we): :func:`rotation_start` makes a new pairwise key and did:peer:4 and the ``rotate`` that
+didcomm.outbox sends from the OLD key. Until the peer's ``ack`` both keys open envelopes (the RFC: the rotating
+party keeps receiving on the existing and the new DID at least until the ack); with the ack the new key becomes
+the connection's and the old one opens nothing. A ``problem-report`` cancels the pending rotation and the old key stays.
 
 Observing (they): a ``rotate`` on a completed connection, Authcrypt from the peer's current key, naming a DID
 that resolves to a key and a DIDComm endpoint, moves the connection to that DID; the ``ack`` goes to the prior DID
@@ -12,8 +12,8 @@ DID). Anything else is refused with a problem report and the connection keeps th
 rule: a rotation is accepted only from a key the prior DID authorises). ``hangup`` from the peer ends the
 connection.
 
-After a twin changes hands, every completed connection of its agent rotates (:func:`twin_connections_rotate`,
-run once the transfer has committed).
+After a twin changes hands, every completed connection of its agent rotates (didcomm.outbox, once the transfer
+has committed). Nothing here sends: the handlers return their reply or hand it to ``Context.answer``.
 """
 
 from __future__ import annotations
@@ -23,10 +23,12 @@ from typing import Any
 from django.db import transaction
 
 from core.vault import seal_key
-from didcomm import didexchange, handlers, services
-from didcomm.models import Connection, OutboundMessage, RecipientKey
+from didcomm import keys
+from didcomm.handlers import Context
+from didcomm.models import Connection, RecipientKey
+from ssi import didexchange
 from ssi.keys import SigningKey
-from twins.events import Transferred
+from ssi.messages import ROTATE, ROTATE_ACK, ROTATE_PROBLEM_REPORT, new_message, problem_report, thread_of
 
 # RFC 0794 problem codes for a DID that cannot be used.
 UNRESOLVABLE = "e.did.unresolvable"
@@ -41,8 +43,10 @@ class RotateError(Exception):
 
 
 @transaction.atomic
-def connection_rotate(*, connection: Connection) -> OutboundMessage:
-    """Start rotating our side of ``connection`` to a fresh key and did:peer:4; returns the queued ``rotate``.
+def rotation_start(*, connection: Connection) -> tuple[Connection, dict[str, Any]]:
+    """Start rotating our side of ``connection`` to a fresh key and did:peer:4: returns the connection (locked,
+    reloaded) and the ``rotate`` message, which the caller queues on it in the same transaction
+    (didcomm.outbox.connection_rotate). Raises :class:`RotateError` if it cannot rotate now.
 
     The rotate is packed with the connection's current (old) key: the peer knows the connection by it.
     """
@@ -57,45 +61,24 @@ def connection_rotate(*, connection: Connection) -> OutboundMessage:
     if connection.next_verkey:
         raise RotateError("a rotation of this connection is already waiting for the peer's answer")
     key = SigningKey.generate()
-    did = didexchange.peer4_did(key.verify_key, services.endpoint_url())
-    body = handlers.new_message(handlers.ROTATE, to_did=did)
+    did = didexchange.peer4_did(key.verify_key, keys.endpoint_url())
+    body = new_message(ROTATE, to_did=did)
     connection.next_key_sealed = seal_key(key)
-    connection.next_verkey = services.verkey_of(key)
+    connection.next_verkey = keys.verkey_of(key)
     connection.next_did = did
     connection.next_thread_id = body["@id"]
     connection.save(update_fields=["next_key_sealed", "next_verkey", "next_did", "next_thread_id", "updated_at"])
     RecipientKey.objects.create(agent=connection.agent, connection=connection, verkey=connection.next_verkey)
-    return services.outbound_enqueue(agent=connection.agent, connection=connection, body=body)
+    return connection, body
 
 
-def twin_connections_rotate(*, twin_id: int) -> int:
-    """Rotate every completed connection of a twin's agent (after a transfer); returns how many started.
-
-    Each in its own transaction: one connection that cannot rotate (one already rotating) leaves the others be.
-    """
-    started = 0
-    connections = Connection.objects.filter(agent__twin_id=twin_id, state=Connection.State.COMPLETED, next_verkey="")
-    for connection in connections:
-        try:
-            connection_rotate(connection=connection)
-        except RotateError:
-            continue
-        started += 1
-    return started
-
-
-def on_transferred(event: Transferred) -> None:
-    """The twins.events subscriber (didcomm.apps): after a transfer commits, rotate the twin's connections."""
-    twin_connections_rotate(twin_id=event.twin_id)
-
-
-def _pending(ctx: handlers.Context) -> Connection | None:
+def _pending(ctx: Context) -> Connection | None:
     """The connection whose rotation this ack or problem report answers: from the peer, on its thread."""
     message = ctx.message
     if ctx.connection is None or not message.sender_verkey:
         return None
     connection = Connection.objects.select_for_update().get(pk=ctx.connection.pk)
-    thid, pthid = handlers.thread_of(ctx.body)
+    thid, pthid = thread_of(ctx.body)
     if not connection.next_thread_id or connection.next_thread_id not in (thid, pthid):
         return None
     if message.sender_verkey != connection.their_verkey:
@@ -104,7 +87,7 @@ def _pending(ctx: handlers.Context) -> Connection | None:
 
 
 @transaction.atomic
-def ack_receive(ctx: handlers.Context) -> None:
+def ack_receive(ctx: Context) -> None:
     """The peer took our new DID: it becomes the connection's, and the old key opens nothing any more."""
     connection = _pending(ctx)
     if connection is None:
@@ -121,7 +104,7 @@ def ack_receive(ctx: handlers.Context) -> None:
 
 
 @transaction.atomic
-def problem_report_receive(ctx: handlers.Context) -> None:
+def problem_report_receive(ctx: Context) -> None:
     """The peer refused our new DID: the rotation is dropped, the connection keeps its key."""
     connection = _pending(ctx)
     if connection is None:
@@ -136,20 +119,20 @@ def problem_report_receive(ctx: handlers.Context) -> None:
 # -- observing --------------------------------------------------------------------------------------------------
 
 
-def _refusal(ctx: handlers.Context, code: str, explanation: str, did: object) -> dict[str, Any]:
+def _refusal(ctx: Context, code: str, explanation: str, did: object) -> dict[str, Any]:
     """RFC 0794 problem report: thid and pthid the rotate's @id (the RFC names pthid, ACA-Py reads thid)."""
-    return handlers.problem_report(
+    return problem_report(
         thid=ctx.message.message_id,
         pthid=ctx.message.message_id,
         code=code,
         explanation=explanation,
-        key=handlers.ROTATE_PROBLEM_REPORT,
+        key=ROTATE_PROBLEM_REPORT,
         problem_items=[{"did": did if isinstance(did, str) else ""}],
     )
 
 
 @transaction.atomic
-def rotate_receive(ctx: handlers.Context) -> dict[str, Any] | None:
+def rotate_receive(ctx: Context) -> dict[str, Any] | None:
     """The peer moves to ``to_did``: check who asks and that the DID can be used, ack on the old DID, switch."""
     message = ctx.message
     to_did = ctx.body.get("to_did")
@@ -164,17 +147,16 @@ def rotate_receive(ctx: handlers.Context) -> dict[str, Any] | None:
         or message.sender_verkey != connection.their_verkey
     ):
         # Not the peer (or no connection to rotate): refused, to the sender only; the connection is not touched.
-        refusal = _refusal(ctx, NOT_AUTHORISED, "a rotate must come from the connection's peer, Authcrypt", to_did)
-        services.outbound_enqueue(agent=message.agent, connection=None, body=refusal, in_reply_to=message)
+        ctx.answer(_refusal(ctx, NOT_AUTHORISED, "a rotate must come from the connection's peer, Authcrypt", to_did))
         return None
     try:
         their = didexchange.resolve_did(to_did)
     except didexchange.ExchangeError as exc:
         return _refusal(ctx, exc.code or UNRESOLVABLE, str(exc), to_did)
 
-    # The ack is queued (to the peer's current key, captured now) before the connection moves to the new DID.
-    ack = handlers.new_message(handlers.ROTATE_ACK, status="OK", **{"~thread": {"thid": message.message_id}})
-    services.outbound_enqueue(agent=message.agent, connection=connection, body=ack, in_reply_to=message)
+    # The ack goes to the peer's current key, captured now, before the connection moves to the new DID.
+    ack = new_message(ROTATE_ACK, status="OK", **{"~thread": {"thid": message.message_id}})
+    ctx.answer(ack, connection=connection)
     connection.their_did = their.did
     connection.their_verkey = their.recipient_verkey
     connection.their_endpoint = their.endpoint
@@ -184,11 +166,11 @@ def rotate_receive(ctx: handlers.Context) -> dict[str, Any] | None:
 
 
 @transaction.atomic
-def hangup_receive(ctx: handlers.Context) -> None:
+def hangup_receive(ctx: Context) -> None:
     """The peer is done with the connection (RFC 0794 hangup): it is removed on our side too."""
     connection = ctx.connection
     if connection is None or not ctx.message.sender_verkey or ctx.message.sender_verkey != connection.their_verkey:
         return None
-    services.connection_remove(connection=connection)
+    keys.connection_abandon(connection=connection)
     Connection.objects.filter(pk=connection.pk).update(error="the peer hung up (DID Rotate hangup)")
     return None

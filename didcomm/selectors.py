@@ -1,5 +1,6 @@
 """Reads for the Connections pages and the agent activity of a twin. The agent passed in is already the
-viewer's (the views resolve it from the signed-in owner or from a twin they own); every lookup is scoped to it."""
+viewer's (the views resolve it from the signed-in owner or from a twin they own); every lookup is scoped to it.
+An agent not made yet (``None``: nothing was ever written for it) has no connections and no activity."""
 
 from __future__ import annotations
 
@@ -7,11 +8,27 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage
 from didcomm.timeline import describe, peer_name
+from owners.models import Owner
 from twins.models import Twin
+
+
+def agent_find(*, owner: Owner, twin: Twin | None = None) -> Agent | None:
+    """The agent of ``twin`` (already checked to be the owner's) or else the owner's own; ``None`` until the
+    first write that needs it makes it (didcomm.services)."""
+    if twin is not None:
+        agent = Agent.objects.filter(twin=twin).first()
+        if agent is not None:
+            agent.twin = twin
+        return agent
+    agent = Agent.objects.filter(owner=owner).first()
+    if agent is not None:
+        agent.owner = owner
+    return agent
 
 
 def connection_list(*, agent: Agent) -> QuerySet[Connection]:
@@ -19,8 +36,10 @@ def connection_list(*, agent: Agent) -> QuerySet[Connection]:
     return Connection.objects.filter(agent=agent).exclude(state=Connection.State.INVITED)
 
 
-def connection_get(*, agent: Agent, connection_id: int, for_update: bool = False) -> Connection:
+def connection_get(*, agent: Agent | None, connection_id: int, for_update: bool = False) -> Connection:
     """One of the agent's connections (or invitations); another agent's id is a 404 like an unknown one."""
+    if agent is None:
+        raise Http404("No connection matches the given query.")
     qs = Connection.objects.filter(agent=agent)
     if for_update:
         qs = qs.select_for_update()
@@ -111,6 +130,26 @@ def activity_list(*, agent: Agent, connection: Connection | None = None, limit: 
     if connection is not None:
         inbound, outbound = inbound.filter(connection=connection), outbound.filter(connection=connection)
     return _activity(inbound, outbound, limit)
+
+
+@dataclass(frozen=True)
+class Overview:
+    """The Connections page of one agent."""
+
+    invitation: Connection | None  # the latest open one
+    connections: QuerySet[Connection]
+    activity: list[Activity]
+
+
+def agent_overview(*, agent: Agent | None, limit: int = 20) -> Overview:
+    """The agent's latest open invitation, its connections and its latest activity."""
+    if agent is None:
+        return Overview(invitation=None, connections=Connection.objects.none(), activity=[])
+    return Overview(
+        invitation=invitation_latest(agent=agent),
+        connections=connection_list(agent=agent),
+        activity=activity_list(agent=agent, limit=limit),
+    )
 
 
 def twin_activity(*, twin: Twin, limit: int = 10) -> list[Activity]:

@@ -2,7 +2,7 @@
 receives, an inbox notification for the messages a person should read (basic messages, problem reports), and
 a live push to the twin's open private page.
 
-:func:`record_inbound` runs inside :func:`didcomm.services.inbound_receive`'s transaction, after dispatch: a
+:func:`record_inbound` runs inside :func:`didcomm.inbound.inbound_receive`'s transaction, after dispatch: a
 duplicate ``@id`` never gets there (its insert fails first), a rollback takes the entry and the notification
 with it, and the pushes go out only after commit (core.live).
 """
@@ -12,30 +12,30 @@ from __future__ import annotations
 from typing import Any
 
 from core.live import broadcast_after_commit
-from didcomm import handlers
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 from owners.models import Notification
 from owners.services import notify
+from ssi import messages
 from twins.history import TwinDeactivated, history_append
 from twins.models import HistoryEntry, Twin
 
-# Names for the message types an owner meets, by handlers.message_type_key.
+# Names for the message types an owner meets, by their ssi.messages.message_type_key.
 KIND_NAMES = {
-    handlers.BASIC_MESSAGE: "Message",
-    handlers.PING: "Trust ping",
-    handlers.PING_RESPONSE: "Ping response",
-    handlers.PROBLEM_REPORT: "Problem report",
-    handlers.DIDEXCHANGE_REQUEST: "Connection request",
-    handlers.DIDEXCHANGE_RESPONSE: "Connection response",
-    handlers.DIDEXCHANGE_COMPLETE: "Connection complete",
-    handlers.DIDEXCHANGE_PROBLEM_REPORT: "Connection problem",
-    handlers.ROTATE: "DID rotation",
-    handlers.ROTATE_ACK: "DID rotation acknowledged",
-    handlers.ROTATE_PROBLEM_REPORT: "DID rotation problem",
-    handlers.ROTATE_HANGUP: "Hang-up",
+    messages.BASIC_MESSAGE: "Message",
+    messages.PING: "Trust ping",
+    messages.PING_RESPONSE: "Ping response",
+    messages.PROBLEM_REPORT: "Problem report",
+    messages.DIDEXCHANGE_REQUEST: "Connection request",
+    messages.DIDEXCHANGE_RESPONSE: "Connection response",
+    messages.DIDEXCHANGE_COMPLETE: "Connection complete",
+    messages.DIDEXCHANGE_PROBLEM_REPORT: "Connection problem",
+    messages.ROTATE: "DID rotation",
+    messages.ROTATE_ACK: "DID rotation acknowledged",
+    messages.ROTATE_PROBLEM_REPORT: "DID rotation problem",
+    messages.ROTATE_HANGUP: "Hang-up",
 }
 # Problem reports (RFC 0035 ``description``): the generic one and the protocols' own.
-PROBLEM_KEYS = frozenset({handlers.PROBLEM_REPORT, handlers.DIDEXCHANGE_PROBLEM_REPORT, handlers.ROTATE_PROBLEM_REPORT})
+PROBLEM_KEYS = frozenset({messages.PROBLEM_REPORT, messages.DIDEXCHANGE_PROBLEM_REPORT, messages.ROTATE_PROBLEM_REPORT})
 # Notification.title and .body limits.
 TITLE_MAX = 200
 BODY_MAX = 4000
@@ -53,9 +53,9 @@ def _problem(body: dict[str, Any]) -> tuple[str, str]:
 def describe(message_type: str, body: dict[str, Any]) -> tuple[str, str]:
     """A short name of the message's kind and its text for a person (a basic message's content, a problem
     report's code and explanation), for the activity lists."""
-    key = handlers.message_type_key(message_type)
+    key = messages.message_type_key(message_type)
     kind = KIND_NAMES.get(key or "") or (key or message_type).rsplit("/", 1)[-1]
-    if key == handlers.BASIC_MESSAGE:
+    if key == messages.BASIC_MESSAGE:
         content = body.get("content")
         return kind, content if isinstance(content, str) else ""
     if key in PROBLEM_KEYS:
@@ -83,8 +83,8 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
             "key": message.sender_verkey,
         },
     }
-    key = handlers.message_type_key(message.type)
-    if key == handlers.BASIC_MESSAGE and isinstance(message.body.get("content"), str):
+    key = messages.message_type_key(message.type)
+    if key == messages.BASIC_MESSAGE and isinstance(message.body.get("content"), str):
         content["content"] = message.body["content"]
     elif key in PROBLEM_KEYS:
         code, text = _problem(message.body)
@@ -95,10 +95,10 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
 
 def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str, str] | None:
     """(kind, title, body) of the inbox item a message deserves, or None."""
-    key = handlers.message_type_key(message.type)
+    key = messages.message_type_key(message.type)
     to = f" to {twin.name}" if twin is not None else ""
     peer = peer_name(message.connection)
-    if key == handlers.BASIC_MESSAGE:
+    if key == messages.BASIC_MESSAGE:
         content = message.body.get("content")
         if not isinstance(content, str):
             return None  # refused with a problem report (handlers.basic_message); nothing to read

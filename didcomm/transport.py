@@ -4,7 +4,8 @@ One worker claims a message (a lease in ``claimed_until``, taken by a conditiona
 while the network call runs), sends it, then records the outcome in one UPDATE guarded by its lease. A
 temporary failure (refused connection, timeout, 5xx, 408, 429) is retried on :data:`RETRY_SCHEDULE`; a
 permanent one (another 4xx, no endpoint, an unsupported scheme, a key we cannot pack for) fails the message
-at once. Receivers dedupe on ``@id``, so the rare resend after a worker died mid-send is harmless.
+at once. Receivers dedupe on ``@id``, so the rare resend after a worker died mid-send is harmless. This module
+only sends and records: the task that called it (didcomm.tasks) schedules the retry and receives what came back.
 
 Return routes (Aries RFC 0092): a peer whose message over our WebSocket carried
 ``"~transport": {"return_route": "all"}`` gets everything for its key back over that socket while it is open.
@@ -36,6 +37,7 @@ from django.utils import timezone
 from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 from websockets.sync.client import connect as ws_connect
 
+from didcomm.keys import agent_key_of, connection_key
 from didcomm.models import OutboundMessage
 from ssi import envelope
 from ssi.didkey import verify_key_from_did_key
@@ -131,8 +133,6 @@ def pack_outbound(message: OutboundMessage, *, routing_keys: Sequence[str] = (),
     """The RFC 0019 envelope for ``message``: Authcrypt from our key on the connection to the peer's key, then
     wrapped in an Anoncrypt RFC 0094 forward for each routing key in turn (RFC 0046: the first routing key is
     the mediator nearest the recipient). Raises a permanent :class:`TransportError` if a key is unusable."""
-    from didcomm.services import agent_key_of, connection_key
-
     body = dict(message.body)
     if return_route:
         body["~transport"] = RETURN_ROUTE_ALL
@@ -256,7 +256,7 @@ def transport_for(endpoint: str) -> HttpTransport | WebSocketTransport:
 # -- delivery ---------------------------------------------------------------------
 
 
-def _claimable(now: datetime) -> Q:
+def claimable(now: datetime) -> Q:
     """Queued, due, and not claimed by a live worker."""
     return (
         Q(status=OutboundMessage.Status.QUEUED)
@@ -269,7 +269,7 @@ def _claim(outbound_id: int) -> datetime | None:
     """Take the message for this worker: one conditional UPDATE, so of two workers exactly one gets it."""
     now = timezone.now()
     lease = now + CLAIM_LEASE
-    claimed = OutboundMessage.objects.filter(_claimable(now), pk=outbound_id).update(claimed_until=lease)
+    claimed = OutboundMessage.objects.filter(claimable(now), pk=outbound_id).update(claimed_until=lease)
     return lease if claimed else None
 
 
@@ -297,23 +297,25 @@ def _send(message: OutboundMessage) -> _Sent:
     return _Sent(_host(endpoint), transport.send(endpoint, packed))
 
 
-def _schedule(outbound_id: int, when: datetime) -> None:
-    """Re-enqueue the delivery task to run at ``when``. A backend that cannot defer (the inline one the tests
-    use) is left alone: the message stays queued with its ``next_attempt_at`` for :func:`deliver_due`."""
-    from didcomm.tasks import deliver_outbound
+@dataclass(frozen=True)
+class Attempt:
+    """What one delivery attempt leaves for its caller (the task, didcomm.tasks) to act on."""
 
-    if deliver_outbound.get_backend().supports_defer:
-        deliver_outbound.using(run_after=when).enqueue(outbound_id)
+    # A temporary failure: when the next attempt is due (already recorded on the row as ``next_attempt_at``).
+    retry_at: datetime | None = None
+    # The envelopes the peer sent back on the same connection (WebSocket frames with return_route "all").
+    replies: tuple[bytes, ...] = ()
 
 
-def deliver(outbound_id: int) -> None:
+def deliver(outbound_id: int) -> Attempt:
     """Send one queued message if it is due and no other worker has it; record the outcome on the row.
 
-    No transaction is open across the send: the claim and the outcome are one UPDATE each.
+    No transaction is open across the send: the claim and the outcome are one UPDATE each. Nothing is scheduled
+    or received here: the returned :class:`Attempt` says when to retry and what came back.
     """
     lease = _claim(outbound_id)
     if lease is None:
-        return
+        return Attempt()
     message = OutboundMessage.objects.select_related("agent__twin", "agent__owner", "connection__agent").get(
         pk=outbound_id
     )
@@ -324,6 +326,7 @@ def deliver(outbound_id: int) -> None:
     except TransportError as exc:
         wait = None if exc.permanent else backoff(attempts)
         error = str(exc)[:500]
+        retry_at = None
         if wait is None:
             if not exc.permanent:
                 error = f"gave up after {attempts} attempts: {error}"[:500]
@@ -331,7 +334,6 @@ def deliver(outbound_id: int) -> None:
         else:
             retry_at = timezone.now() + wait
             mine.update(attempts=attempts, last_error=error, next_attempt_at=retry_at, claimed_until=None)
-            _schedule(outbound_id, retry_at)
         # The type and the error only: never the body or a key.
         logger.warning(
             "DIDComm outbound %s (%s) attempt %s %s: %s",
@@ -341,7 +343,7 @@ def deliver(outbound_id: int) -> None:
             "will be retried" if wait is not None else "failed",
             error,
         )
-        return
+        return Attempt(retry_at=retry_at)
     mine.update(
         status=OutboundMessage.Status.SENT,
         attempts=attempts,
@@ -352,30 +354,4 @@ def deliver(outbound_id: int) -> None:
     logger.info("DIDComm outbound %s (%s) sent via %s", outbound_id, message.type, sent.route)
     if sent.replies:
         logger.info("DIDComm outbound %s: %s answer(s) came back on the socket", outbound_id, len(sent.replies))
-    for raw in sent.replies:
-        _receive_reply(raw)
-
-
-def _receive_reply(raw: bytes) -> None:
-    """An answer that came back on our WebSocket: the same inbound path as POST /didcomm/."""
-    from didcomm.services import InboundError, inbound_receive
-
-    try:
-        inbound_receive(raw=raw)
-    except InboundError as exc:
-        logger.warning("DIDComm reply over WebSocket refused: %s", exc)
-
-
-def deliver_due(*, limit: int = 500) -> int:
-    """The safety net: enqueue delivery of queued messages that are due and unclaimed (a task lost with its
-    worker, a backend that cannot defer, a lease that lapsed). Returns how many were enqueued."""
-    from didcomm.tasks import deliver_outbound
-
-    ids = list(
-        OutboundMessage.objects.filter(_claimable(timezone.now()))
-        .order_by("next_attempt_at", "id")
-        .values_list("id", flat=True)[:limit]
-    )
-    for outbound_id in ids:
-        deliver_outbound.enqueue(outbound_id)
-    return len(ids)
+    return Attempt(replies=tuple(sent.replies))

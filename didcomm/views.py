@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -14,9 +13,12 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from core.qr import svg_inline
-from didcomm import exchange, selectors, services, timeline
+from didcomm import selectors, services, tasks, timeline
+from didcomm.exchange import InvitationError
 from didcomm.forms import BasicMessageForm, InvitationAcceptForm
+from didcomm.inbound import InboundError
 from didcomm.models import Agent, Connection
+from owners.models import Owner
 from ssi import oob
 from ssi.envelope import MEDIA_TYPE
 from twins.models import Twin
@@ -47,8 +49,8 @@ def inbound(request: HttpRequest) -> HttpResponse:
     if media_type not in ACCEPTED_MEDIA_TYPES:
         return _refuse(415, f"send {MEDIA_TYPE}")
     try:
-        services.inbound_receive(raw=request.body)
-    except services.InboundError as exc:
+        tasks.receive(raw=request.body)
+    except InboundError as exc:
         return _refuse(400, str(exc))
     return HttpResponse(status=200)
 
@@ -77,10 +79,12 @@ def invitation_page(request: HttpRequest) -> HttpResponse:
 @dataclass(frozen=True)
 class Scope:
     """Whose agent a Connections page shows: a twin's (``/things/<slug>/connections/``, the twin already checked
-    to be the viewer's) or the signed-in owner's own (``/profile/connections/``)."""
+    to be the viewer's) or the signed-in owner's own (``/profile/connections/``). ``agent`` is ``None`` until a
+    write makes it: viewing a page writes nothing."""
 
-    agent: Agent
+    owner: Owner
     twin: Twin | None
+    agent: Agent | None
 
     @property
     def route(self) -> str:
@@ -105,20 +109,19 @@ class Scope:
 
 
 def _scope(request: HttpRequest, slug: str | None) -> Scope:
-    if slug is None:
-        return Scope(agent=services.agent_for_owner(request.user), twin=None)
-    twin = twin_get(viewer=request.user, slug=slug)
-    return Scope(agent=services.agent_for_twin(twin), twin=twin)
+    twin = twin_get(viewer=request.user, slug=slug) if slug is not None else None
+    return Scope(owner=request.user, twin=twin, agent=selectors.agent_find(owner=request.user, twin=twin))
 
 
 def _list_page(request: HttpRequest, scope: Scope, accept_form: InvitationAcceptForm) -> HttpResponse:
-    invitation = selectors.invitation_latest(agent=scope.agent)
+    overview = selectors.agent_overview(agent=scope.agent)
+    invitation = overview.invitation
     context = {
         **scope.context(),
         "invitation": invitation,
         "invitation_qr": svg_inline(invitation.invitation_url) if invitation else "",
-        "connections": selectors.connection_list(agent=scope.agent),
-        "activity": selectors.activity_list(agent=scope.agent, limit=20),
+        "connections": overview.connections,
+        "activity": overview.activity,
         "accept_form": accept_form,
     }
     return render(request, "didcomm/connections.html", context, status=400 if accept_form.errors else 200)
@@ -134,7 +137,7 @@ def connections(request: HttpRequest, slug: str | None = None) -> HttpResponse:
 @require_POST
 def invitation_create(request: HttpRequest, slug: str | None = None) -> HttpResponse:
     scope = _scope(request, slug)
-    services.invitation_create(agent=scope.agent)
+    services.agent_invitation_create(owner=scope.owner, twin=scope.twin)
     messages.success(request, "New invitation created: show the QR code or share the link.")
     return redirect(scope.url("connections"))
 
@@ -146,10 +149,10 @@ def invitation_accept(request: HttpRequest, slug: str | None = None) -> HttpResp
     form = InvitationAcceptForm(request.POST)
     if form.is_valid():
         try:
-            connection = exchange.invitation_accept(
-                agent=scope.agent, invitation_url=form.cleaned_data["invitation_url"]
+            connection = services.agent_invitation_accept(
+                owner=scope.owner, twin=scope.twin, invitation_url=form.cleaned_data["invitation_url"]
             )
-        except exchange.InvitationError as exc:
+        except InvitationError as exc:
             form.add_error("invitation_url", str(exc))
         else:
             messages.success(request, "Invitation accepted: the connection completes when the other agent answers.")
@@ -183,16 +186,17 @@ def connection_detail(request: HttpRequest, connection_id: int, slug: str | None
 def connection_message(request: HttpRequest, connection_id: int, slug: str | None = None) -> HttpResponse:
     scope = _scope(request, slug)
     form = BasicMessageForm(request.POST)
-    with transaction.atomic():
-        # Locked: a removal committing between the check and the send would leave a message queued on it.
-        connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id, for_update=True)
-        sendable = not selectors.send_refusal(connection)
-        if sendable and form.is_valid():
-            outbound = services.basic_message_send(connection=connection, content=form.cleaned_data["content"])
-            timeline.record_outbound(outbound)
+    if form.is_valid():
+        try:
+            services.connection_message_send(
+                agent=scope.agent, connection_id=connection_id, content=form.cleaned_data["content"]
+            )
+        except services.SendRefused:
+            pass  # the page says why, above the (then hidden) form
+        else:
             messages.success(request, "Message queued for delivery.")
-            return redirect(scope.url("connection", connection_id=connection.pk))
-    # The page says why: the form's errors, or the refusal above the (then hidden) form.
+            return redirect(scope.url("connection", connection_id=connection_id))
+    connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id)
     return _detail_page(request, scope, connection, form, status=400)
 
 
@@ -200,13 +204,13 @@ def connection_message(request: HttpRequest, connection_id: int, slug: str | Non
 @require_POST
 def connection_ping(request: HttpRequest, connection_id: int, slug: str | None = None) -> HttpResponse:
     scope = _scope(request, slug)
-    with transaction.atomic():
-        connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id, for_update=True)
-        if not selectors.send_refusal(connection):
-            timeline.record_outbound(services.ping_send(connection=connection))
-            messages.success(request, "Ping sent: the round-trip time shows when the answer arrives.")
-            return redirect(scope.url("connection", connection_id=connection.pk))
-    return _detail_page(request, scope, connection, BasicMessageForm(), status=400)
+    try:
+        services.connection_ping_send(agent=scope.agent, connection_id=connection_id)
+    except services.SendRefused:
+        connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id)
+        return _detail_page(request, scope, connection, BasicMessageForm(), status=400)
+    messages.success(request, "Ping sent: the round-trip time shows when the answer arrives.")
+    return redirect(scope.url("connection", connection_id=connection_id))
 
 
 @login_required
@@ -214,10 +218,9 @@ def connection_ping(request: HttpRequest, connection_id: int, slug: str | None =
 def connection_remove(request: HttpRequest, connection_id: int, slug: str | None = None) -> HttpResponse:
     """GET asks for confirmation; POST removes (the connection's keys stop opening anything)."""
     scope = _scope(request, slug)
-    connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id)
     if request.method == "GET":
+        connection = selectors.connection_get(agent=scope.agent, connection_id=connection_id)
         return render(request, "didcomm/connection_remove.html", {**scope.context(), "connection": connection})
-    if connection.state != Connection.State.ABANDONED:
-        services.connection_remove(connection=connection)
+    connection = services.connection_remove(agent=scope.agent, connection_id=connection_id)
     messages.success(request, f"Connection with {timeline.peer_name(connection)} removed.")
     return redirect(scope.url("connections"))

@@ -27,7 +27,7 @@ def verkey(key: SigningKey) -> str:
 def completed_connection(*, twin, peer: SigningKey, **fields: Any):
     """A completed connection of ``twin``'s agent with ``peer``, over a pairwise key of ours; the connection's
     other fields (their_endpoint, their_did, …) as given."""
-    from didcomm import services
+    from didcomm import keys, services
     from didcomm.models import Connection
 
     connection = Connection(
@@ -36,7 +36,7 @@ def completed_connection(*, twin, peer: SigningKey, **fields: Any):
         their_verkey=verkey(peer),
         **fields,
     )
-    services.pairwise_key_create(connection=connection)
+    keys.pairwise_key_create(connection=connection)
     connection.save()
     return connection
 

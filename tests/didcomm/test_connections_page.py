@@ -11,7 +11,7 @@ import pytest
 from django.test import Client
 from django.utils.html import escape
 
-from didcomm import services
+from didcomm import exchange, keys, outbox, services
 from didcomm.forms import BASIC_MESSAGE_MAX
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
 from ssi import oob
@@ -60,7 +60,7 @@ def completed(agent: Agent, label: str = "ACME Corp", did: str = LONG_DID) -> Co
         their_verkey=b58encode(SigningKey.generate().verify_key.raw),
         their_endpoint="http://127.0.0.1:9/",
     )
-    services.pairwise_key_create(connection=connection)
+    keys.pairwise_key_create(connection=connection)
     connection.save()
     return connection
 
@@ -161,13 +161,13 @@ def test_owner_creates_an_invitation_of_their_own_agent(alice, alice_client):
     invitation = oob.parse_url(connection.invitation_url)
     [service] = invitation.services
     owner_agent = services.agent_for_owner(alice)
-    assert service.recipient_verkeys == (b58encode(services.agent_key_of(owner_agent).verify_key.raw),)
+    assert service.recipient_verkeys == (b58encode(keys.agent_key_of(owner_agent).verify_key.raw),)
     assert invitation.label == "alice"
     assert "<svg" in text(alice_client.get("/profile/connections/"))
 
 
 def test_an_open_invitation_is_not_listed_as_a_connection(pages, alice_client):
-    services.invitation_create(agent=pages.agent)
+    outbox.invitation_create(agent=pages.agent)
     body = text(alice_client.get(pages.base))
     assert "No connections yet." in body
 
@@ -191,19 +191,17 @@ def test_accepting_a_bad_invitation_is_a_400_naming_the_problem(pages, alice_cli
 
 
 def test_accept_refusals_from_the_exchange_are_shown_on_the_form(pages, alice_client):
-    """Whatever reason ``exchange.invitation_accept`` gives is the form's error (a 400), not a 500."""
-    from didcomm import exchange
-
+    """Whatever reason ``outbox.invitation_accept`` gives is the form's error (a 400), not a 500."""
     url = "https://example.org/?oob=e30"  # "{}": base64url, but not an invitation
     with pytest.raises(exchange.InvitationError) as refused:
-        exchange.invitation_accept(agent=pages.agent, invitation_url=url)
+        outbox.invitation_accept(agent=pages.agent, invitation_url=url)
     response = alice_client.post(f"{pages.base}accept/", {"invitation_url": url})
     assert response.status_code == 400
     assert escape(str(refused.value)) in text(response)
 
 
 def test_accepting_an_invitation_makes_a_connection_and_opens_its_page(pages, alice_client, bob):
-    invitation = services.invitation_create(agent=services.agent_for_owner(bob))
+    invitation = outbox.invitation_create(agent=services.agent_for_owner(bob))
     response = alice_client.post(f"{pages.base}accept/", {"invitation_url": invitation.invitation_url})
     connection = Connection.objects.get(agent=pages.agent)
     assert response.status_code == 302 and response["Location"] == pages.connection(connection)
@@ -216,7 +214,7 @@ def test_accepting_an_invitation_makes_a_connection_and_opens_its_page(pages, al
 
 
 def test_accepting_ones_own_invitation_is_refused_with_the_exchanges_reason(pages, alice_client):
-    invitation = services.invitation_create(agent=pages.agent)
+    invitation = outbox.invitation_create(agent=pages.agent)
     response = alice_client.post(f"{pages.base}accept/", {"invitation_url": invitation.invitation_url})
     assert response.status_code == 400
     assert "this is one of our own invitations" in text(response)
@@ -247,8 +245,8 @@ def test_the_connection_page_shows_messages_both_ways_newest_first_with_delivery
     InboundMessage.objects.create(
         agent=pages.agent, connection=connection, message_id="in-1", type=BASIC, body={"content": "Recall notice 7"}
     )
-    sent = services.basic_message_send(connection=connection, content="Thanks, noted")
-    failed = services.basic_message_send(connection=connection, content="Are you there?")
+    sent = outbox.basic_message_send(connection=connection, content="Thanks, noted")
+    failed = outbox.basic_message_send(connection=connection, content="Are you there?")
     OutboundMessage.objects.filter(pk=failed.pk).update(status="failed", last_error="http://x answered 500")
     InboundMessage.objects.create(
         agent=pages.agent, connection=other, message_id="in-2", type=BASIC, body={"content": "Not on this one"}
@@ -329,7 +327,7 @@ def test_remove_asks_first_then_removes_and_the_connection_refuses_sends(pages, 
 
 
 def test_an_invitation_nobody_answered_accepts_no_sends(pages, alice_client):
-    invitation = services.invitation_create(agent=pages.agent)
+    invitation = outbox.invitation_create(agent=pages.agent)
     response = alice_client.post(f"{pages.connection(invitation)}message/", {"content": "anyone?"})
     assert response.status_code == 400
     assert "Nobody has answered this invitation yet" in text(response)
@@ -374,7 +372,7 @@ def test_posts_need_a_csrf_token(alice, grinder):
 
 
 def _invitation_url(twin) -> str:
-    return services.invitation_create(agent=services.agent_for_twin(twin)).invitation_url
+    return outbox.invitation_create(agent=services.agent_for_twin(twin)).invitation_url
 
 
 def test_an_invitation_link_opened_in_a_browser_shows_who_invites(anon_client, grinder):

@@ -16,10 +16,11 @@ from django.db import connection as db_connection
 from django.utils import timezone
 from django_tasks_db.models import DBTaskResult
 
-from didcomm import handlers, services, transport
+from didcomm import outbox, transport
 from didcomm.models import Connection, OutboundMessage
-from didcomm.transport import MAX_ATTEMPTS, RETRY_SCHEDULE, backoff, deliver, deliver_due
-from ssi import envelope
+from didcomm.tasks import deliver_due, deliver_outbound
+from didcomm.transport import MAX_ATTEMPTS, RETRY_SCHEDULE, backoff, deliver
+from ssi import envelope, messages
 from ssi.didkey import did_key
 from ssi.keys import SigningKey
 from tests.conftest import run_together
@@ -42,7 +43,7 @@ def queue(connection: Connection, endpoint: str, content: str = SECRET) -> Outbo
     if connection.their_endpoint != endpoint:
         connection.their_endpoint = endpoint
         connection.save(update_fields=["their_endpoint"])
-    return services.basic_message_send(connection=connection, content=content)
+    return outbox.basic_message_send(connection=connection, content=content)
 
 
 def make_due(message: OutboundMessage) -> None:
@@ -206,8 +207,8 @@ def test_a_message_queued_on_an_abandoned_connection_is_still_delivered(connecti
         connection.their_endpoint = url
         connection.state = Connection.State.ABANDONED
         connection.save(update_fields=["their_endpoint", "state"])
-        report = handlers.problem_report(thid="their-response", code="response_processing_error", explanation="no")
-        message = services.outbound_enqueue(agent=connection.agent, connection=connection, body=report)
+        report = messages.problem_report(thid="their-response", code="response_processing_error", explanation="no")
+        message = outbox.outbound_enqueue(connection=connection, body=report)
         deliver(message.pk)
     message.refresh_from_db()
     assert message.status == OutboundMessage.Status.SENT
@@ -298,7 +299,7 @@ def test_a_temporary_failure_re_enqueues_the_task_for_the_next_attempt(settings,
     settings.TASKS = DB_TASKS
     with http_endpoint([503]) as (url, _):
         message = queue(connection, url)
-        deliver(message.pk)
+        deliver_outbound.call(message.pk)
     message.refresh_from_db()
     (task,) = DBTaskResult.objects.all()
     assert task.task_path == "didcomm.tasks.deliver_outbound"
@@ -310,7 +311,7 @@ def test_with_a_backend_that_cannot_defer_the_sweep_picks_the_retry_up(connectio
     # The test settings' ImmediateBackend cannot run a task later: the message waits for deliver_due.
     with http_endpoint([503]) as (url, received):
         message = queue(connection, url)
-        deliver(message.pk)
+        deliver_outbound.call(message.pk)
         assert deliver_due() == 0  # not due yet
         make_due(message)
         assert deliver_due() == 1  # runs inline here

@@ -15,9 +15,9 @@ import uuid
 import pytest
 from django.test import Client
 
-from didcomm import didexchange, exchange, services
+from didcomm import exchange, keys, outbox, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage
-from ssi import didpeer, envelope, jws, oob
+from ssi import didexchange, didpeer, envelope, jws, oob
 from ssi.keys import SigningKey, VerifyKey
 from ssi.multibase import b58decode, b58encode
 
@@ -79,7 +79,7 @@ def agent(grinder):
 
 @pytest.fixture
 def invitation(agent) -> Connection:
-    return services.invitation_create(agent=agent)
+    return outbox.invitation_create(agent=agent)
 
 
 def request_body(peer: Peer, invitation: Connection, version: str = "1.1") -> dict:
@@ -121,7 +121,7 @@ def test_a_verified_11_request_is_answered_with_our_peer4_did_signed_by_the_invi
     document = didpeer.resolve(did)
     assert didexchange.resolve_did(did).recipient_verkey == connection.my_verkey
     (service,) = document["service"]
-    assert service["type"] == "did-communication" and service["serviceEndpoint"] == services.endpoint_url()
+    assert service["type"] == "did-communication" and service["serviceEndpoint"] == keys.endpoint_url()
     # did_rotate~attach: exactly that DID, signed with the invitation's key.
     payload, signer = jws.verify_data(response.body["did_rotate~attach"]["data"])
     assert payload == did.encode() and verkey_of(signer) == invitation_verkey
@@ -142,7 +142,7 @@ def test_a_verified_10_request_is_answered_with_an_unqualified_did_and_a_signed_
     document = json.loads(payload)
     assert document["id"] == f"did:sov:{did}"
     assert [key["publicKeyBase58"] for key in document["publicKey"]] == [connection.my_verkey]
-    assert document["service"][0]["serviceEndpoint"] == services.endpoint_url()
+    assert document["service"][0]["serviceEndpoint"] == keys.endpoint_url()
     # What we send verifies as a requester would check it (the invitation key signed this document).
     their = didexchange.resolve_response_did(response.body, invitation_verkey=invitation_verkey)
     assert their.verkeys == (connection.my_verkey,)
@@ -219,7 +219,7 @@ def test_an_invitation_of_a_twin_that_changed_keys_is_no_longer_answered(agent, 
 
     grinder.agent_key_sealed = seal_key(SigningKey.generate())
     grinder.save(update_fields=["agent_key_sealed"])
-    new_key = services.recipient_key_ensure(agent=services.agent_for_twin(grinder))
+    new_key = keys.recipient_key_ensure(agent=services.agent_for_twin(grinder))
     request = peer.send(request_body(peer, invitation), new_key)
     assert reply_to(request).body["description"]["code"] == "request_not_accepted"
     invitation.refresh_from_db()
@@ -246,7 +246,7 @@ def queued(connection: Connection) -> OutboundMessage:
 
 def test_accepting_an_invitation_queues_a_11_request_with_our_long_form_peer4(agent, peer):
     url = peer_invitation_url(peer)
-    connection = exchange.invitation_accept(agent=agent, invitation_url=url)
+    connection = outbox.invitation_accept(agent=agent, invitation_url=url)
 
     invitation = oob.parse_url(url)
     assert connection.role == Connection.Role.REQUESTER
@@ -269,9 +269,7 @@ def test_accepting_an_invitation_queues_a_11_request_with_our_long_form_peer4(ag
 
 
 def test_a_10_only_invitation_gets_a_10_request_with_a_signed_document(agent, peer):
-    connection = exchange.invitation_accept(
-        agent=agent, invitation_url=peer_invitation_url(peer, (oob.DIDEXCHANGE_10,))
-    )
+    connection = outbox.invitation_accept(agent=agent, invitation_url=peer_invitation_url(peer, (oob.DIDEXCHANGE_10,)))
     assert connection.protocol == "1.0"
     request = queued(connection)
     assert request.type == PREFIX + "didexchange/1.0/request"
@@ -288,7 +286,7 @@ def test_an_invitation_naming_a_did_peer_2_service_is_answered_at_that_dids_endp
         [("V", invitation_key.multibase), ("E", invitation_key.verify_key.to_x25519().multibase)],
         [{"type": "did-communication", "serviceEndpoint": PEER_ENDPOINT, "recipientKeys": ["#key-1"]}],
     )
-    connection = exchange.invitation_accept(agent=agent, invitation_url=peer_invitation_url(peer, services=[did]))
+    connection = outbox.invitation_accept(agent=agent, invitation_url=peer_invitation_url(peer, services=[did]))
     assert connection.their_verkey == verkey(invitation_key)
     assert connection.their_endpoint == PEER_ENDPOINT
 
@@ -311,7 +309,7 @@ def test_an_invitation_naming_a_did_peer_2_service_is_answered_at_that_dids_endp
 )
 def test_an_invitation_we_cannot_answer_is_refused_with_a_reason(agent, peer, url, says):
     with pytest.raises(exchange.InvitationError, match=says.replace("(", r"\(").replace(")", r"\)")):
-        exchange.invitation_accept(agent=agent, invitation_url=url(peer) if callable(url) else url)
+        outbox.invitation_accept(agent=agent, invitation_url=url(peer) if callable(url) else url)
     assert not Connection.objects.filter(role=Connection.Role.REQUESTER).exists()
     assert not OutboundMessage.objects.exists()
 
@@ -324,16 +322,16 @@ def oob_service(peer: Peer) -> dict:
 
 def test_an_invitation_already_accepted_by_this_agent_is_refused(agent, peer):
     url = peer_invitation_url(peer)
-    exchange.invitation_accept(agent=agent, invitation_url=url)
+    outbox.invitation_accept(agent=agent, invitation_url=url)
     with pytest.raises(exchange.InvitationError, match="already been accepted"):
-        exchange.invitation_accept(agent=agent, invitation_url=url)
+        outbox.invitation_accept(agent=agent, invitation_url=url)
     assert Connection.objects.filter(role=Connection.Role.REQUESTER).count() == 1
 
 
 def test_our_own_invitation_is_refused(agent):
-    ours = services.invitation_create(agent=agent)
+    ours = outbox.invitation_create(agent=agent)
     with pytest.raises(exchange.InvitationError, match="our own invitations"):
-        exchange.invitation_accept(agent=agent, invitation_url=ours.invitation_url)
+        outbox.invitation_accept(agent=agent, invitation_url=ours.invitation_url)
 
 
 def response_body(
@@ -353,7 +351,7 @@ def response_body(
 
 @pytest.fixture
 def requested(agent, peer) -> Connection:
-    return exchange.invitation_accept(agent=agent, invitation_url=peer_invitation_url(peer))
+    return outbox.invitation_accept(agent=agent, invitation_url=peer_invitation_url(peer))
 
 
 def test_a_valid_response_completes_and_our_complete_is_queued(peer, requested):
@@ -371,9 +369,7 @@ def test_a_valid_response_completes_and_our_complete_is_queued(peer, requested):
 
 
 def test_a_10_response_with_a_document_signed_by_the_invitation_key_completes(agent, peer):
-    connection = exchange.invitation_accept(
-        agent=agent, invitation_url=peer_invitation_url(peer, (oob.DIDEXCHANGE_10,))
-    )
+    connection = outbox.invitation_accept(agent=agent, invitation_url=peer_invitation_url(peer, (oob.DIDEXCHANGE_10,)))
     did = peer.did("1.0")
     body = message("didexchange/1.0/response", did=did)
     body["~thread"] = {"thid": connection.thread_id, "pthid": connection.invitation_id}

@@ -11,7 +11,7 @@ from django.test import Client
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from didcomm import services
+from didcomm import keys, outbox, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 from ssi import envelope
 from ssi.keys import SigningKey
@@ -25,7 +25,7 @@ URL = "/didcomm/"
 
 @pytest.fixture
 def twin_verkey(grinder) -> str:
-    return services.recipient_key_ensure(agent=services.agent_for_twin(grinder))
+    return keys.recipient_key_ensure(agent=services.agent_for_twin(grinder))
 
 
 @pytest.fixture
@@ -83,7 +83,7 @@ def test_the_legacy_prefix_and_the_other_media_types_are_accepted(connection, tw
 
 
 def test_a_ping_response_sets_the_round_trip_time(connection, twin_verkey, peer):
-    ping = services.ping_send(connection=connection)
+    ping = outbox.ping_send(connection=connection)
     answer = message("https://didcomm.org/trust_ping/1.0/ping_response", **{"~thread": {"thid": ping.message_id}})
     assert send(answer, twin_verkey, peer).status_code == 200
     connection.refresh_from_db()
@@ -247,7 +247,7 @@ def test_fuzz_mutated_envelopes_are_never_a_500(connection, twin_verkey, peer, d
 
 
 def test_a_stranger_who_knows_a_pairwise_key_does_not_speak_for_the_peer(grinder, connection, peer):
-    pairwise = services.pairwise_key_create(connection=connection)
+    pairwise = keys.pairwise_key_create(connection=connection)
     connection.save()
     chat = message("https://didcomm.org/basicmessage/1.0/message", content="I am your peer, honest")
     stranger = SigningKey.generate()

@@ -13,10 +13,10 @@ import uuid
 import pytest
 from django.test import Client
 
-from didcomm import didexchange, rotate, services
+from didcomm import keys, outbox, rotate, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage, RecipientKey
 from didcomm.transport import pack_outbound
-from ssi import didpeer, envelope
+from ssi import didexchange, didpeer, envelope
 from ssi.keys import SigningKey
 from ssi.multibase import b58encode
 
@@ -69,8 +69,8 @@ def connection(grinder, peer) -> Connection:
         their_endpoint=PEER_ENDPOINT,
         their_label="Peer agent",
     )
-    key = services.pairwise_key_create(connection=connection)
-    connection.my_did = didexchange.peer4_did(key.verify_key, services.endpoint_url())
+    key = keys.pairwise_key_create(connection=connection)
+    connection.my_did = didexchange.peer4_did(key.verify_key, keys.endpoint_url())
     connection.save()
     return connection
 
@@ -92,7 +92,7 @@ def state_of(connection: Connection) -> tuple:
 
 def test_rotating_sends_a_rotate_from_the_old_key_naming_a_new_peer4(connection, peer):
     old_verkey, old_did = connection.my_verkey, connection.my_did
-    sent = rotate.connection_rotate(connection=connection)
+    sent = outbox.connection_rotate(connection=connection)
 
     assert sent.type == PREFIX + "did-rotate/1.0/rotate"
     assert sent.to_verkey == verkey(peer)
@@ -109,7 +109,7 @@ def test_rotating_sends_a_rotate_from_the_old_key_naming_a_new_peer4(connection,
 def test_both_keys_open_until_the_ack_then_only_the_new_one(connection, peer, ack_to):
     """RFC 0794: the rotating party receives on the existing and the new DID at least until the ack."""
     old_verkey = connection.my_verkey
-    sent = rotate.connection_rotate(connection=connection)
+    sent = outbox.connection_rotate(connection=connection)
     connection.refresh_from_db()
     new_verkey, new_did = connection.next_verkey, connection.next_did
     assert opens(old_verkey) and opens(new_verkey)
@@ -120,7 +120,7 @@ def test_both_keys_open_until_the_ack_then_only_the_new_one(connection, peer, ac
     connection.refresh_from_db()
     assert (connection.my_verkey, connection.my_did) == (new_verkey, new_did)
     assert not connection.next_verkey and not connection.next_did and connection.next_key_sealed is None
-    assert verkey(services.connection_key(connection)) == new_verkey  # and we now send from it
+    assert verkey(keys.connection_key(connection)) == new_verkey  # and we now send from it
     assert not opens(old_verkey)
     assert opens(new_verkey)
     assert not RecipientKey.objects.filter(verkey=old_verkey).exists()
@@ -128,7 +128,7 @@ def test_both_keys_open_until_the_ack_then_only_the_new_one(connection, peer, ac
 
 @pytest.mark.parametrize("who", ["stranger", "wrong thread"])
 def test_an_ack_from_a_stranger_or_on_another_thread_switches_nothing(connection, peer, who):
-    sent = rotate.connection_rotate(connection=connection)
+    sent = outbox.connection_rotate(connection=connection)
     before = state_of(connection)
     thid = "another-rotation" if who == "wrong thread" else sent.message_id
     sender = SigningKey.generate() if who == "stranger" else peer
@@ -138,7 +138,7 @@ def test_an_ack_from_a_stranger_or_on_another_thread_switches_nothing(connection
 
 
 def test_the_peers_problem_report_drops_our_rotation_and_the_old_key_stays(connection, peer):
-    sent = rotate.connection_rotate(connection=connection)
+    sent = outbox.connection_rotate(connection=connection)
     connection.refresh_from_db()
     old_verkey, pending = connection.my_verkey, connection.next_verkey
     report = message(
@@ -154,12 +154,12 @@ def test_the_peers_problem_report_drops_our_rotation_and_the_old_key_stays(conne
 
 
 def test_a_connection_rotates_once_at_a_time_and_only_when_completed(connection, grinder):
-    rotate.connection_rotate(connection=connection)
+    outbox.connection_rotate(connection=connection)
     with pytest.raises(rotate.RotateError, match="already waiting"):
-        rotate.connection_rotate(connection=connection)
-    pending = services.invitation_create(agent=services.agent_for_twin(grinder))
+        outbox.connection_rotate(connection=connection)
+    pending = outbox.invitation_create(agent=services.agent_for_twin(grinder))
     with pytest.raises(rotate.RotateError, match="only a completed connection"):
-        rotate.connection_rotate(connection=pending)
+        outbox.connection_rotate(connection=pending)
 
 
 def test_a_twin_transfer_rotates_its_completed_connections_once_committed(
@@ -167,7 +167,7 @@ def test_a_twin_transfer_rotates_its_completed_connections_once_committed(
 ):
     from twins.transfer import offer_accept, offer_create
 
-    invited = services.invitation_create(agent=services.agent_for_twin(grinder))
+    invited = outbox.invitation_create(agent=services.agent_for_twin(grinder))
     offer = offer_create(twin=grinder, seller=alice, redact_kinds=[])
     with django_capture_on_commit_callbacks() as callbacks:
         offer_accept(offer=offer, buyer=bob)

@@ -11,7 +11,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from didcomm import services
+from didcomm import keys, outbox, services
 from didcomm.models import Agent, Connection, InboundMessage
 from owners.models import Notification
 from ssi import envelope
@@ -43,7 +43,7 @@ class Peer:
             their_verkey=b58encode(self.key.verify_key.raw),
             their_endpoint="http://127.0.0.1:9/",  # nothing listens: replies fail fast
         )
-        services.pairwise_key_create(connection=self.connection)
+        keys.pairwise_key_create(connection=self.connection)
         self.connection.save()
 
     def send(self, message: dict):
@@ -171,7 +171,7 @@ def test_a_deactivated_twin_still_tells_its_owner_but_its_closed_history_gets_no
 @pytest.mark.django_db
 def test_the_twins_private_page_shows_agent_activity_with_the_connection_label(alice_client, grinder, acme):
     assert acme.send(message(BASIC, content="Firmware 2.1 is out")).status_code == 200
-    services.basic_message_send(connection=acme.connection, content="Thanks, will update")
+    outbox.basic_message_send(connection=acme.connection, content="Thanks, will update")
     body = alice_client.get(f"/things/{grinder.slug}/").content.decode()
     section = body[body.index('id="agent"') :]
     assert section.index("Thanks, will update") < section.index("Firmware 2.1 is out")

@@ -21,11 +21,11 @@ from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 
 from config.asgi import application
-from didcomm import handlers, services, transport
+from didcomm import outbox, transport
 from didcomm.consumers import CLOSE_REFUSED, CLOSE_TOO_BIG
 from didcomm.models import Connection, InboundMessage, OutboundMessage
-from didcomm.transport import deliver
-from ssi import envelope
+from didcomm.tasks import deliver_outbound
+from ssi import envelope, messages
 from ssi.keys import SigningKey
 from tests.didcomm.endpoints import (
     closed_port,
@@ -106,7 +106,7 @@ async def test_with_return_route_all_the_reply_comes_back_over_the_socket(connec
     opened = open_envelope(raw, peer)
     assert opened.sender_verkey == connection.my_verkey
     answer = json.loads(opened.message)
-    assert answer["@type"] == handlers.DIDCOMM_PREFIX + handlers.PING_RESPONSE
+    assert answer["@type"] == messages.DIDCOMM_PREFIX + messages.PING_RESPONSE
     assert answer["~thread"] == {"thid": ping["@id"]}
     reply = await database_sync_to_async(OutboundMessage.objects.get)(message_id=answer["@id"])
     assert reply.status == OutboundMessage.Status.SENT and reply.attempts == 1
@@ -123,7 +123,7 @@ async def test_later_messages_for_the_sender_go_over_the_open_socket_and_to_the_
         await stored(ping["@id"])
         assert transport.return_route_channel(verkey(peer)) is not None
 
-        sent = await database_sync_to_async(services.basic_message_send)(connection=connection, content="first")
+        sent = await database_sync_to_async(outbox.basic_message_send)(connection=connection, content="first")
         got = open_message(await ws.receive_from(timeout=RECEIVE_TIMEOUT), peer)
         assert got["@id"] == sent.message_id and got["content"] == "first"
 
@@ -131,7 +131,7 @@ async def test_later_messages_for_the_sender_go_over_the_open_socket_and_to_the_
     with http_endpoint() as (url, received):
         connection.their_endpoint = url
         await database_sync_to_async(connection.save)(update_fields=["their_endpoint"])
-        after = await database_sync_to_async(services.basic_message_send)(connection=connection, content="later")
+        after = await database_sync_to_async(outbox.basic_message_send)(connection=connection, content="later")
     (raw,) = received.bodies
     assert open_message(raw, peer)["@id"] == after.message_id
 
@@ -249,7 +249,7 @@ def answering_pings(connection: Connection, peer: SigningKey, seen: list[dict]):
         seen.append(msg)
         if msg.get("~transport", {}).get("return_route") != "all" or not msg["@type"].endswith("/ping"):
             return []
-        response = message(handlers.DIDCOMM_PREFIX + handlers.PING_RESPONSE, **{"~thread": {"thid": msg["@id"]}})
+        response = message(messages.DIDCOMM_PREFIX + messages.PING_RESPONSE, **{"~thread": {"thid": msg["@id"]}})
         return [sealed(response, connection, peer)]
 
     return answer
@@ -261,8 +261,8 @@ def test_a_ws_endpoint_gets_the_message_with_return_route_all_and_its_answer_is_
     with ws_endpoint(answering_pings(connection, peer, seen)) as (url, received):
         connection.their_endpoint = url
         connection.save(update_fields=["their_endpoint"])
-        ping = services.ping_send(connection=connection)
-        deliver(ping.pk)
+        ping = outbox.ping_send(connection=connection)
+        deliver_outbound.call(ping.pk)
     assert received.content_types == ["binary"]
     (got,) = seen
     assert got["@id"] == ping.message_id
@@ -270,7 +270,7 @@ def test_a_ws_endpoint_gets_the_message_with_return_route_all_and_its_answer_is_
     ping.refresh_from_db()
     assert ping.status == OutboundMessage.Status.SENT
     assert "~transport" not in ping.body  # added on the wire only
-    answer = InboundMessage.objects.get(type=handlers.DIDCOMM_PREFIX + handlers.PING_RESPONSE)
+    answer = InboundMessage.objects.get(type=messages.DIDCOMM_PREFIX + messages.PING_RESPONSE)
     assert answer.connection_id == connection.pk and answer.sender_verkey == verkey(peer)
     connection.refresh_from_db()
     assert connection.last_rtt_ms is not None  # the answer went through the handler
@@ -278,11 +278,11 @@ def test_a_ws_endpoint_gets_the_message_with_return_route_all_and_its_answer_is_
 
 @pytest.mark.django_db
 def test_an_answer_on_the_socket_that_cannot_be_opened_is_dropped_and_logged(connection, caplog):
-    with ws_endpoint(lambda raw: [b"garbage"]) as (url, _), caplog.at_level(logging.WARNING, "didcomm.transport"):
+    with ws_endpoint(lambda raw: [b"garbage"]) as (url, _), caplog.at_level(logging.WARNING, "didcomm.tasks"):
         connection.their_endpoint = url
         connection.save(update_fields=["their_endpoint"])
-        sent = services.basic_message_send(connection=connection, content="hi")
-        deliver(sent.pk)
+        sent = outbox.basic_message_send(connection=connection, content="hi")
+        deliver_outbound.call(sent.pk)
     sent.refresh_from_db()
     assert sent.status == OutboundMessage.Status.SENT
     assert "reply over WebSocket refused" in caplog.text
@@ -295,8 +295,8 @@ def test_a_ws_handshake_refused_with_a_status_is_classified_like_http(connection
     with ws_endpoint(refuse_with=status) as (url, received):
         connection.their_endpoint = url
         connection.save(update_fields=["their_endpoint"])
-        sent = services.basic_message_send(connection=connection, content="hi")
-        deliver(sent.pk)
+        sent = outbox.basic_message_send(connection=connection, content="hi")
+        deliver_outbound.call(sent.pk)
     sent.refresh_from_db()
     assert sent.status == outcome
     assert f"answered {status}" in sent.last_error
@@ -307,8 +307,8 @@ def test_a_ws_handshake_refused_with_a_status_is_classified_like_http(connection
 def test_an_unreachable_ws_endpoint_is_retried(connection):
     connection.their_endpoint = f"ws://127.0.0.1:{closed_port()}/"
     connection.save(update_fields=["their_endpoint"])
-    sent = services.basic_message_send(connection=connection, content="hi")
-    deliver(sent.pk)
+    sent = outbox.basic_message_send(connection=connection, content="hi")
+    deliver_outbound.call(sent.pk)
     sent.refresh_from_db()
     assert sent.status == OutboundMessage.Status.QUEUED
     assert sent.attempts == 1 and sent.next_attempt_at is not None

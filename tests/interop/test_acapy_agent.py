@@ -15,9 +15,9 @@ import json
 
 import pytest
 
-from didcomm import didexchange, handlers, services
+from didcomm import dispatch, handlers, outbox, services
 from didcomm.models import Connection, InboundMessage
-from ssi import oob
+from ssi import didexchange, oob
 from ssi.didkey import verify_key_from_did_key
 from ssi.multibase import b58encode
 
@@ -62,7 +62,7 @@ def test_acapy_invitation_parses_with_ssi_oob(acapy_agent, protocol):
 
 def _request_from_acapy(acapy_agent, grinder, live_url: str, protocols: tuple[str, ...]):
     """Have ACA-Py accept a fresh invitation of the twin's; return (connection, invitation, stored request)."""
-    connection = services.invitation_create(agent=services.agent_for_twin(grinder), handshake_protocols=protocols)
+    connection = outbox.invitation_create(agent=services.agent_for_twin(grinder), handshake_protocols=protocols)
     invitation = oob.parse_url(connection.invitation_url)
     assert invitation.services[0].service_endpoint == f"{live_url}/didcomm/"
     record = admin(
@@ -166,9 +166,9 @@ def test_tampered_or_misbound_acapy_requests_are_refused(live, grinder, acapy_ag
             type=body["@type"],
             body=body,
         )
-        return handlers.dispatch(handlers.Context(message=message, connection=None))
+        return dispatch.dispatch(handlers.Context(message=message, connection=None))
 
-    fresh = services.invitation_create(agent=services.agent_for_twin(grinder))
+    fresh = outbox.invitation_create(agent=services.agent_for_twin(grinder))
     misbound = dict(body_11, **{"@id": "misbound", "~thread": {"thid": "misbound", "pthid": fresh.invitation_id}})
     report = run(misbound, request_10.sender_verkey, "misbound")
     assert report["@type"] == "https://didcomm.org/didexchange/1.1/problem_report"

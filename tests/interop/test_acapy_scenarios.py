@@ -1,8 +1,8 @@
 """Live scenarios against a real ACA-Py 1.7.0 over HTTP (see acapy_live.py), each both ways.
 
-DID Exchange 1.1 and 1.0, Thingstead inviting (``services.invitation_create``, ACA-Py
+DID Exchange 1.1 and 1.0, Thingstead inviting (``outbox.invitation_create``, ACA-Py
 ``/out-of-band/receive-invitation``) and ACA-Py inviting (``/out-of-band/create-invitation``,
-``exchange.invitation_accept``): both sides reach ``completed``; then a trust ping with response each way and a
+``outbox.invitation_accept``): both sides reach ``completed``; then a trust ping with response each way and a
 basic message each way. And RFC 0794 DID rotation, ours and ACA-Py's: the connection keeps working both ways, and
 after ours the old key opens nothing.
 
@@ -27,7 +27,7 @@ from django.core.servers.basehttp import WSGIServer
 from django.db import connections
 from django.test.testcases import LiveServerThread
 
-from didcomm import exchange, rotate, services
+from didcomm import outbox, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 from ssi import envelope, oob
 from ssi.keys import SigningKey
@@ -173,7 +173,7 @@ def _outbound(connection: Connection) -> list[tuple[str, str, str]]:
 
 
 def thingstead_invites(acapy, webhooks, agent, version: str) -> Pair:
-    connection = services.invitation_create(agent=agent, handshake_protocols=(PROTOCOLS[version],))
+    connection = outbox.invitation_create(agent=agent, handshake_protocols=(PROTOCOLS[version],))
     invitation = oob.parse_url(connection.invitation_url)
     record = admin(acapy, "POST", "/out-of-band/receive-invitation?auto_accept=true", invitation.message, timeout=20)
     event = webhook(webhooks, "connections", connection_id=record["connection_id"], rfc23_state="completed", timeout=30)
@@ -188,7 +188,7 @@ def acapy_invites(acapy, webhooks, agent, version: str) -> Pair:
         "/out-of-band/create-invitation",
         {"handshake_protocols": [PROTOCOLS[version]], "use_public_did": False, "my_label": "acapy-test"},
     )
-    connection = exchange.invitation_accept(agent=agent, invitation_url=created["invitation_url"])
+    connection = outbox.invitation_accept(agent=agent, invitation_url=created["invitation_url"])
     assert connection.role == Connection.Role.REQUESTER
     assert connection.protocol == version
     event = webhook(
@@ -204,7 +204,7 @@ def ping_both_ways(acapy, webhooks, pair: Pair) -> None:
     # Ours: ACA-Py answers, and the answer sets the round-trip time.
     pair.ours.last_rtt_ms = None
     pair.ours.save(update_fields=["last_rtt_ms"])
-    ping = services.ping_send(connection=pair.ours)
+    ping = outbox.ping_send(connection=pair.ours)
     webhook(webhooks, "ping", thread_id=ping.message_id, state="received")
     assert wait_until(lambda: pair.refresh().last_rtt_ms is not None), _outbound(pair.ours)
     # Theirs: it reaches us on the connection, and ACA-Py gets our answer.
@@ -228,7 +228,7 @@ def messages_both_ways(acapy, webhooks, pair: Pair) -> None:
         ).exists()
     ), "ACA-Py's basic message did not arrive on our connection"
     ours = f"from Thingstead {uuid.uuid4()}"
-    services.basic_message_send(connection=pair.refresh(), content=ours)
+    outbox.basic_message_send(connection=pair.refresh(), content=ours)
     webhook(webhooks, "basicmessages", connection_id=pair.theirs, content=ours)
 
 
@@ -282,7 +282,7 @@ def test_after_our_did_rotation_acapy_follows_and_the_old_key_opens_nothing(live
     old_verkey, old_did = pair.ours.my_verkey, pair.ours.my_did
     assert not _opens_nothing(live.url, old_verkey)
 
-    sent = rotate.connection_rotate(connection=pair.ours)
+    sent = outbox.connection_rotate(connection=pair.ours)
     assert sent.type == "https://didcomm.org/did-rotate/1.0/rotate"
     new_did = sent.body["to_did"]
 

@@ -20,9 +20,9 @@ import uuid
 
 import pytest
 
-from didcomm import exchange, handlers, services
+from didcomm import outbox, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage
-from ssi import oob
+from ssi import messages, oob
 
 
 def wait_until(predicate, *, timeout: float = 30.0, interval: float = 0.1):
@@ -58,7 +58,7 @@ def our_ping_is_answered_on_its_socket(acapy, hooks, connection: Connection, the
     connection.last_rtt_ms = None
     connection.save(update_fields=["last_rtt_ms"])
     with caplog.at_level(logging.INFO, logger="didcomm.transport"):
-        ping = services.ping_send(connection=connection)  # delivered (and answered) before this returns
+        ping = outbox.ping_send(connection=connection)  # delivered (and answered) before this returns
     ping.refresh_from_db()
     assert ping.status == OutboundMessage.Status.SENT, outbound_of(connection)
     assert f"DIDComm outbound {ping.pk}: 1 answer(s) came back on the socket" in caplog.messages
@@ -81,13 +81,13 @@ def their_ping_is_answered(acapy, hooks, connection: Connection, theirs: str) ->
 
 def messages_both_ways(acapy, hooks, connection: Connection, theirs: str) -> None:
     ours = f"from Thingstead over WebSocket {uuid.uuid4()}"
-    services.basic_message_send(connection=connection, content=ours)
+    outbox.basic_message_send(connection=connection, content=ours)
     hooks.wait_for("basicmessages", connection_id=theirs, content=ours)
     their_text = f"from ACA-Py {uuid.uuid4()}"
     acapy.admin("POST", f"/connections/{theirs}/send-message", {"content": their_text})
     assert wait_until(
         lambda: InboundMessage.objects.filter(
-            connection=connection, type=handlers.DIDCOMM_PREFIX + handlers.BASIC_MESSAGE, body__content=their_text
+            connection=connection, type=messages.DIDCOMM_PREFIX + messages.BASIC_MESSAGE, body__content=their_text
         ).exists()
     ), "ACA-Py's basic message did not arrive on our connection"
 
@@ -103,7 +103,7 @@ def test_acapy_invites_with_a_websocket_endpoint_and_we_send_over_it_with_return
     )
     assert oob.parse_url(created["invitation_url"]).services[0].service_endpoint == acapy_ws_agent.endpoint
 
-    connection = exchange.invitation_accept(
+    connection = outbox.invitation_accept(
         agent=services.agent_for_twin(grinder), invitation_url=created["invitation_url"]
     )
     connection = completed_here(connection)
@@ -125,7 +125,7 @@ def test_acapy_accepts_an_invitation_naming_our_websocket_endpoint_and_sends_ove
     asgi_site, grinder, acapy_ws_agent, hooks, caplog
 ):
     ws_endpoint = asgi_site.replace("http://", "ws://", 1) + "/didcomm/ws"
-    connection = services.invitation_create(
+    connection = outbox.invitation_create(
         agent=services.agent_for_twin(grinder), handshake_protocols=(oob.DIDEXCHANGE_11,), service_endpoint=ws_endpoint
     )
     invitation = oob.parse_url(connection.invitation_url)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand
 
-from didcomm.transport import deliver_due
+from didcomm.tasks import deliver_due
 
 
 class Command(BaseCommand):

@@ -1,0 +1,217 @@
+"""Receiving: open an RFC 0019 envelope addressed to one of our agents, store its message once, dispatch it, and
+store what it calls for. The same for every transport (HTTP, WebSocket, answers on our own outbound sockets);
+none of it sends: the caller starts delivery of :attr:`Received.queued` once the receipt has committed
+(didcomm.tasks.receive)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import IntegrityError, transaction
+
+from core.vault import unseal_key
+from didcomm import timeline
+from didcomm.dispatch import dispatch
+from didcomm.handlers import Answer, Context
+from didcomm.keys import agent_key_of, connection_key, verkey_of
+from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
+from ssi import envelope, messages
+from ssi.errors import SSIError
+from ssi.keys import SigningKey
+from ssi.multibase import b64url_decode
+
+# An envelope names few recipients; a header naming thousands is not worth a database lookup.
+MAX_RECIPIENTS = 20
+
+
+class InboundError(Exception):
+    """The envelope or its message is refused; ``str(exc)`` is the reason the sender gets with the 400."""
+
+
+def _recipient_kids(raw: bytes) -> list[str]:
+    """The ``kid`` of each recipient, read before decryption to find whose keys to try.
+
+    Only a lookup: :func:`ssi.envelope.unpack` verifies the whole envelope afterwards.
+    """
+    try:
+        outer = json.loads(raw)
+        header = json.loads(b64url_decode(outer["protected"].rstrip("=")))
+        recipients = header["recipients"]
+        kids = [recipient["header"]["kid"] for recipient in recipients[: MAX_RECIPIENTS + 1]]
+    except (ValueError, RecursionError, KeyError, TypeError, AttributeError, SSIError):
+        raise InboundError("not an RFC 0019 envelope") from None
+    if len(kids) > MAX_RECIPIENTS or not all(isinstance(kid, str) for kid in kids):
+        raise InboundError("not an RFC 0019 envelope")
+    return kids
+
+
+@dataclass(frozen=True)
+class _Mine:
+    agent: Agent
+    connection: Connection | None
+    key: SigningKey
+
+
+def _my_keys(kids: list[str]) -> dict[str, _Mine]:
+    found: dict[str, _Mine] = {}
+    rows = RecipientKey.objects.filter(verkey__in=kids).select_related("agent__twin", "agent__owner", "connection")
+    for row in rows:
+        if row.connection is not None:
+            if row.connection.state == Connection.State.ABANDONED:
+                continue  # a removed connection
+            if row.connection.my_verkey == row.verkey:
+                key = connection_key(row.connection)
+            elif row.connection.next_verkey == row.verkey and row.connection.next_key_sealed:
+                key = unseal_key(row.connection.next_key_sealed)  # RFC 0794: our new key, before the ack
+            else:
+                continue  # a pairwise key since rotated away (RFC 0794)
+            row.connection.agent = row.agent
+            found[row.verkey] = _Mine(row.agent, row.connection, key)
+            continue
+        key = agent_key_of(row.agent)
+        # A transferred twin's keys rotate; a registration of its old key opens nothing.
+        if verkey_of(key) == row.verkey:
+            found[row.verkey] = _Mine(row.agent, None, key)
+    return found
+
+
+def _storable(value: object) -> bool:
+    """PostgreSQL jsonb refuses NUL and unpaired surrogates: refuse them here as a 400, not there as a 500."""
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, str):
+            if "\x00" in item:
+                return False
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                return False
+    return True
+
+
+def _plaintext(message: bytes) -> dict[str, Any]:
+    try:
+        body = json.loads(message)
+    except (ValueError, RecursionError):
+        raise InboundError("message is not JSON") from None
+    if not isinstance(body, dict):
+        raise InboundError("message must be a JSON object")
+    for name in ("@type", "@id"):
+        value = body.get(name)
+        if not isinstance(value, str) or not value or len(value) > 255:
+            raise InboundError(f"message needs an {name} string of at most 255 characters")
+    if not _storable(body):
+        raise InboundError("message must not contain NUL characters or unpaired surrogates")
+    return body
+
+
+@dataclass(frozen=True)
+class Received:
+    message: InboundMessage
+    reply: OutboundMessage | None
+    duplicate: bool
+    # What this receipt queued for delivery (the reply and any answers); nothing for a duplicate, whose answers
+    # the first receipt queued.
+    queued: tuple[OutboundMessage, ...] = ()
+
+
+# The messages a requester receives before it knows the responder's key: the response (from the responder's new
+# DID key, checked by its handler against the invitation key's signature) or a refusal.
+_BEFORE_THEIR_KEY = frozenset({messages.DIDEXCHANGE_RESPONSE, messages.DIDEXCHANGE_PROBLEM_REPORT})
+
+
+def _from_peer(connection: Connection, sender: str, message_type: str) -> bool:
+    """Whether a message to a connection's pairwise key belongs on that connection: sent (Authcrypt) by the
+    peer's key, or an exchange answer a requester awaits before it knows that key."""
+    if sender and sender == connection.their_verkey:
+        return True
+    awaiting = connection.role == Connection.Role.REQUESTER and connection.state == Connection.State.REQUESTED
+    return awaiting and messages.message_type_key(message_type) in _BEFORE_THEIR_KEY
+
+
+def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None] | None = None) -> Received:
+    """Open an envelope addressed to one of our agents, store its message once, dispatch it.
+
+    Raises :class:`InboundError` (the caller answers 400) before anything is written. A duplicate ``@id`` on
+    the same connection is not dispatched again: the sender gets the first answer (the reply already queued).
+    ``on_open(sender_verkey, message)`` runs once the envelope is open, before dispatch: the WebSocket transport
+    registers a return route there, so that the reply queued by dispatch already goes back over the socket.
+    """
+    kids = _recipient_kids(raw)
+    keys = _my_keys(kids)
+    if not keys:
+        raise InboundError("no recipient key of ours in the envelope")
+    try:
+        unpacked = envelope.unpack(raw, my_keys={verkey: mine.key for verkey, mine in keys.items()})
+    except envelope.EnvelopeError as exc:
+        raise InboundError(str(exc)) from None
+    mine = keys[unpacked.recipient_verkey]
+    agent = mine.agent
+    body = _plaintext(unpacked.message)
+    sender = unpacked.sender_verkey or ""
+    if on_open is not None:
+        on_open(sender, body)
+    connection = mine.connection
+    if connection is not None and not _from_peer(connection, sender, body["@type"]):
+        # Our pairwise key, but not the peer's: whoever learnt the key does not get to speak for the peer.
+        connection = None
+    if connection is None and sender:
+        # Sent to the agent's own key: a connection made before pairwise keys, keyed by both verkeys.
+        connection = (
+            Connection.objects.filter(agent=agent, my_verkey=unpacked.recipient_verkey, their_verkey=sender)
+            .exclude(state=Connection.State.ABANDONED)
+            .first()
+        )
+        if connection is not None:
+            connection.agent = agent
+    try:
+        # The unique constraints arbitrate a race between two deliveries of one @id: the loser's insert fails.
+        with transaction.atomic():
+            message = InboundMessage.objects.create(
+                agent=agent,
+                connection=connection,
+                sender_verkey=sender,
+                message_id=body["@id"],
+                type=body["@type"],
+                body=body,
+            )
+            ctx = Context(message=message, connection=connection)
+            reply_body = dispatch(ctx)
+            queued = [_answer_store(message, answer) for answer in ctx.answers]
+            timeline.record_inbound(message)
+            reply = None
+            if reply_body is not None:
+                # Over message.connection: a handler may have set it (the exchange that made the connection).
+                to = message.connection
+                to_verkey = to.their_verkey if to is not None else message.sender_verkey
+                reply = _answer_store(message, Answer(body=reply_body, connection=to, to_verkey=to_verkey))
+                queued.append(reply)
+    except IntegrityError:
+        first = InboundMessage.objects.get(
+            agent=agent, connection=connection, sender_verkey=sender, message_id=body["@id"]
+        )
+        return Received(message=first, reply=first.replies.first(), duplicate=True)
+    return Received(message=message, reply=reply, duplicate=False, queued=tuple(queued))
+
+
+def _answer_store(message: InboundMessage, answer: Answer) -> OutboundMessage:
+    """Queue an answer to ``message``; without a connection it can only go back over a return route."""
+    body = answer.body
+    return OutboundMessage.objects.create(
+        agent=message.agent,
+        connection=answer.connection,
+        in_reply_to=message,
+        to_verkey=answer.to_verkey,
+        message_id=body["@id"],
+        type=body["@type"],
+        body=body,
+    )
