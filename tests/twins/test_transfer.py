@@ -467,3 +467,13 @@ def test_deactivation_needs_the_name_typed_and_a_fresh_login(grinder, alice):
     )
     grinder.refresh_from_db()
     assert grinder.deactivated_at is None
+
+
+def test_while_a_self_held_seller_signs_the_buyer_sees_a_note_and_others_a_409(alice, bob, carol):
+    twin, offer, _ = _offer_awaiting_self_held_seller(alice, bob)
+    page = client_for(bob).get(reverse("transfer-offer", args=[offer.token]))
+    assert page.status_code == 200 and page.context["problem"].startswith("You accepted this offer")
+    assert client_for(carol).get(reverse("transfer-offer", args=[offer.token])).status_code == 409
+    seller = client_for(alice).get(reverse("thing-transfer", args=[twin.slug]))
+    assert seller.context["seller_self_held"] is True and seller.context["offer"] == offer
+    assert seller.context["counts"] == {"created": 1}
