@@ -12,6 +12,8 @@ from django.db import connection
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.test import Client
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
 
 from owners.models import Owner
 from twins import services as twin_services
@@ -139,3 +141,31 @@ def pytest_collection_modifyitems(config, items) -> None:
             missing = [name for name in mark.args if not apps.is_installed(name)]
             if missing:
                 item.add_marker(pytest.mark.skip(reason=f"needs the {', '.join(missing)} app, left out here"))
+
+
+# API clients for the shared actors: session by default, token where the test says so.
+
+
+def api_for(owner: Owner | None, *, token: bool = False) -> APIClient:
+    client = APIClient()
+    if owner is not None and token:
+        key = Token.objects.get_or_create(user=owner)[0].key
+        client.credentials(HTTP_AUTHORIZATION=f"Token {key}")
+    elif owner is not None:
+        client.force_login(owner)
+    return client
+
+
+@pytest.fixture
+def alice_api(alice) -> APIClient:
+    return api_for(alice)
+
+
+@pytest.fixture
+def carol_api(carol) -> APIClient:
+    return api_for(carol)
+
+
+@pytest.fixture
+def anon_api() -> APIClient:
+    return APIClient()

@@ -9,7 +9,7 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
-from tests.api.conftest import api_for
+from tests.conftest import api_for
 from twins import services as twin_services
 from twins.models import Twin
 
