@@ -139,7 +139,8 @@ def _from_peer(connection: Connection, sender: str, message_type: str) -> bool:
 
 
 def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None] | None = None) -> Received:
-    """Open an envelope addressed to one of our agents, store its message once, dispatch it.
+    """Open an envelope addressed to one of our agents, store its message once, dispatch it, and queue the reply
+    and the handler's answers (:attr:`Received.queued`, which the caller delivers once this commits).
 
     Raises :class:`InboundError` (the caller answers 400) before anything is written. A duplicate ``@id`` on
     the same connection is not dispatched again: the sender gets the first answer (the reply already queued).
