@@ -8,7 +8,7 @@ from datetime import timedelta
 
 import pytest
 from django.db import IntegrityError, transaction
-from django.urls import reverse
+from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
 from owners.keys import owner_keys_ensure, owner_register_self_held
@@ -18,7 +18,6 @@ from ssi import proofs, webvh
 from ssi.bundle import verify_bundle
 from ssi.keys import SigningKey
 from ssi.sign import sign_json
-from tags.models import Tag
 from tests.conftest import client_for
 from twins import services
 from twins.identity import agent_key, log_state
@@ -106,6 +105,17 @@ def test_transfer_is_itself_a_history_entry_carrying_the_buyers_countersignature
     assert proofs.verify_proof(content["acceptance"]).multibase == buyer_keys(bob).update_key
 
 
+FEATURE_PAGES = ("tag-labels", "device-keys", "thing-connections")
+
+
+def _routed(url_name: str) -> bool:
+    try:
+        reverse(url_name, args=["x"])
+    except NoReverseMatch:
+        return False
+    return True
+
+
 def test_seller_loses_every_capability_at_once(sold, alice, bob):
     twin, _ = sold
     Notification.objects.filter(owner=alice).delete()
@@ -116,10 +126,15 @@ def test_seller_loses_every_capability_at_once(sold, alice, bob):
         reverse("thing-edit", args=[twin.slug]),
         reverse("thing-export", args=[twin.slug]),
         reverse("thing-transfer", args=[twin.slug]),
-        reverse("tag-labels", args=[twin.slug]),
         reverse("inbox-item", args=[message.pk]),
         f"/api/things/{twin.slug}/",
         f"/api/things/{twin.slug}/readings/",
+        # And the features' pages of the thing, those installed.
+        *[
+            reverse(name, args=[twin.slug])
+            for name in ("tag-labels", "device-keys", "thing-connections")
+            if _routed(name)
+        ],
     ):
         assert seller.get(url).status_code == 404, url
     assert seller.post(reverse("reading-new", args=[twin.slug]), {"value": "1"}).status_code == 404
@@ -135,6 +150,7 @@ def test_both_sides_are_notified(sold, alice, bob):
     assert Notification.objects.filter(owner=bob, twin=twin, title__contains="is yours").exists()
 
 
+@pytest.mark.needs("tags")
 def test_public_page_shows_the_buyers_contact_choices_none_until_set(grinder, alice, bob, grinder_tag):
     alice.contact_name, alice.show_name = "Alice Seller", True
     alice.save()
@@ -148,7 +164,10 @@ def test_public_page_shows_the_buyers_contact_choices_none_until_set(grinder, al
     assert "Bob Buyer" in client_for(None).get(grinder_tag.get_absolute_url()).content.decode()
 
 
+@pytest.mark.needs("tags")
 def test_tags_follow_the_thing_to_the_buyer(sold, bob):
+    from tags.models import Tag
+
     twin, _ = sold
     tag = Tag.objects.create(twin=twin)
     assert client_for(bob).get(tag.get_absolute_url()).content.decode().count('inputmode="decimal"') == 1
@@ -432,6 +451,7 @@ def test_deleting_a_note_redacts_it_from_the_history(grinder, alice):
 # --- deactivation (SECURITY 10) --------------------------------------------------------------------------
 
 
+@pytest.mark.needs("tags")
 def test_after_deactivation_every_append_is_409_and_pages_say_deactivated(grinder, alice, bob, grinder_tag):
     owner = client_for(alice)
     response = owner.post(reverse("thing-deactivate", args=[grinder.slug]), {"confirm": grinder.name})
