@@ -25,6 +25,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.drf import ERRORS, Pagination, StrictInputSerializer, TextField, paginated_response
 from ingest import devices, selectors
 from ingest.models import DeviceKey
 from ingest.receive import (
@@ -38,9 +39,7 @@ from ingest.receive import (
     too_large,
 )
 from ssi import webhooks
-from twins.apis import ERRORS
 from twins.selectors import twin_get
-from twins.serializers import Pagination, StrictInputSerializer, TextField, paginated_response
 
 log = logging.getLogger(__name__)
 

@@ -9,11 +9,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.drf import ERRORS, Pagination, StrictInputSerializer, TextField, paginated_response
 from tags import selectors, services
 from tags.models import Tag
-from twins.apis import ERRORS
 from twins.selectors import twin_get
-from twins.serializers import Pagination, StrictInputSerializer, TextField, paginated_response
 
 
 def _route_kwargs(tag: Tag) -> dict:

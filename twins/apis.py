@@ -17,16 +17,15 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from twins import downsample, selectors, services
-from twins.models import JournalNote, Reading, Twin
-from twins.serializers import (
+from core.drf import (
+    ERRORS,
     AwareDateTimeField,
     NumberField,
     Pagination,
@@ -34,23 +33,8 @@ from twins.serializers import (
     TextField,
     paginated_response,
 )
-
-
-class ErrorSerializer(serializers.Serializer):
-    """The one error shape (config/exceptions.py)."""
-
-    message = serializers.CharField()
-    extra = serializers.DictField()
-
-    class Meta:
-        ref_name = "Error"
-
-
-ERRORS = {
-    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `message` names the first bad field."),
-    404: OpenApiResponse(ErrorSerializer, description="No such thing among yours (also for other owners' things)."),
-}
-
+from twins import downsample, selectors, services
+from twins.models import JournalNote, Reading, Twin
 
 # --- Things -------------------------------------------------------------------------------------------------
 

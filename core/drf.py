@@ -1,4 +1,4 @@
-"""Building blocks for the REST API's nested Input/Output serializers: strict input, one pagination.
+"""DRF plumbing every app's API shares: the one error shape, strict input, one pagination.
 
 Input is strict on purpose: a typo in a field name or a number sent as a name is a 400 naming the field,
 never a silent no-op, and a time without a zone is refused rather than guessed.
@@ -10,11 +10,29 @@ from collections.abc import Mapping
 from typing import Any
 
 from django.utils import timezone
+from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+
+class ErrorSerializer(serializers.Serializer):
+    """The one error shape (core/exceptions.py)."""
+
+    message = serializers.CharField()
+    extra = serializers.DictField()
+
+    class Meta:
+        ref_name = "Error"
+
+
+ERRORS = {
+    400: OpenApiResponse(ErrorSerializer, description="Invalid input; `message` names the first bad field."),
+    404: OpenApiResponse(ErrorSerializer, description="No such thing among yours (also for other owners' things)."),
+}
+
 
 # Sent by HTML forms that post to the API with a session; it is not data.
 IGNORED_INPUT_KEYS = frozenset({"csrfmiddlewaretoken"})
