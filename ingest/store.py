@@ -370,8 +370,7 @@ def _readings_stored(owner_id: int, groups: list[tuple[Twin, list[Reading]]]) ->
 
 
 def _heard_in_transaction() -> bool:
-    # twins.events offers no public question for this (yet): is anyone subscribed to ReadingsStored in-transaction?
-    return bool(events._in_transaction.get(events.ReadingsStored))
+    return events.has_subscribers(events.ReadingsStored, in_transaction=True)
 
 
 # --- Other databases (the ORM) ------------------------------------------------------------------------------------

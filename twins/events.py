@@ -36,8 +36,8 @@ class TwinCreated:
 
 @dataclass(frozen=True)
 class ReadingsStored:
-    """Readings of one twin were stored (by a page, the API, a webhook or MQTT). `reading_ids` may be empty when
-    the sender stored them in SQL and did not read their ids back (the ingest gateway's group commit)."""
+    """Readings of one twin were stored (by a page, the API, a webhook, the ingest gateway or MQTT), one event per
+    twin per message or batch."""
 
     twin_id: int
     owner_id: int
@@ -100,6 +100,12 @@ def unsubscribe(event_type: type, handler: Handler) -> None:
     for table in (_in_transaction, _on_commit):
         if handler in table.get(event_type, []):
             table[event_type].remove(handler)
+
+
+def has_subscribers(event_type: type, *, in_transaction: bool) -> bool:
+    """Whether anyone listens to `event_type` in that kind. A sender whose write is otherwise a single
+    self-committing statement asks it, to open a transaction only when an in-transaction subscriber needs one."""
+    return bool((_in_transaction if in_transaction else _on_commit).get(event_type))
 
 
 def send(event: object) -> None:
