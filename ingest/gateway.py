@@ -5,7 +5,7 @@ The web app answers the same URL (ingest/apis.py), one message per request and o
 without Django's request path, whose committer thread takes every message that arrived while it was storing the
 previous group and hands them to :func:`ingest.receive.receive_many`: one query for their sources, one Redis round
 trip for their rate limits, one query per source for their things, one call storing the small ones, one COMMIT for
-all of them (group commit), and the live pushes of the whole group coalesced per page (twins/live.py). Bodies over
+all of them (group commit), and the live pushes of the whole group coalesced per page (core/live.py). Bodies over
 16 KiB (batches of hundreds of readings) go to a second committer thread, so a batch never holds up the small
 messages behind it and the two overlap. Each message still gets
 exactly the answer it would get alone, and only after its COMMIT: the answers, the checks and their order are
@@ -123,7 +123,7 @@ def _settle(future: asyncio.Future, answer: Answer) -> None:
         future.set_result(answer)
 
 
-# The web app's answers to a path or method it does not serve (config/exceptions.py's one error shape).
+# The web app's answers to a path or method it does not serve (core/exceptions.py's one error shape).
 _NOT_FOUND = not_found()
 _HEADERS = [(b"content-type", b"application/json"), (b"x-content-type-options", b"nosniff")]
 

@@ -63,7 +63,7 @@ def error(status: int, message: str, extra: dict | None = None, retry_after: int
 
 
 def not_found() -> Answer:
-    # The same body as any unknown API route (config/exceptions.py), so an id cannot be probed.
+    # The same body as any unknown API route (core/exceptions.py), so an id cannot be probed.
     return error(404, "Not found.")
 
 

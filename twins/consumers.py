@@ -24,7 +24,7 @@ REFUSALS = {
 
 class LiveConsumer(AsyncJsonWebsocketConsumer):
     """Joins its groups on connect and forwards `live.event` messages as JSON, and each of a `live.events`
-    message's (several pushes coalesced for one group: twins/live.py)."""
+    message's (several pushes coalesced for one group: core/live.py)."""
 
     owner_id: int | None = None
     joined: tuple[str, ...] = ()
@@ -104,7 +104,7 @@ class TwinConsumer(LiveConsumer):
         event = message["event"]
         if message.get("group") == "owner":
             if event.get("kind") == "reading":
-                # Readings come through the owner group only (twins/live.py): this thing's, not the others'.
+                # Readings come through the owner group only (core/live.py): this thing's, not the others'.
                 if message.get("twin") != self.twin_id:
                     return
             # This thing's other events arrive through its twin group; from the owner group only the badge.
