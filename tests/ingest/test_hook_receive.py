@@ -90,7 +90,7 @@ def test_the_history_entry_of_a_single_webhook_reading_is_the_same_as_a_manual_o
 def test_a_stored_reading_is_pushed_to_the_owners_live_group_after_commit(
     sender, grinder, django_capture_on_commit_callbacks
 ):
-    # Readings travel through the owner's group; the thing's private page picks its own (twins/live.py).
+    # Readings travel through the owner's group; the thing's private page picks its own (core/live.py).
     layer = get_channel_layer()
     channel = async_to_sync(layer.new_channel)()
     async_to_sync(layer.group_add)(owner_group(grinder.owner_id), channel)
