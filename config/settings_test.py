@@ -16,5 +16,4 @@ STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # noqa: F405
 # pytest-django turns DEBUG off during tests; serve static files from the app folders as in development.
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = True
-# The DIDComm delivery tests and the ACA-Py interop agents listen on loopback (core/netguard.py refuses it otherwise).
-OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
+OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True  # test peers (DIDComm, ACA-Py) listen on loopback: core/netguard.py
