@@ -81,8 +81,38 @@ class AwareDateTimeField(serializers.DateTimeField):
 
 
 class Pagination(LimitOffsetPagination):
+    """limit/offset paging, strict like the rest of the input: `offset=abc` or a repeated `limit` is a 400 naming
+    the parameter (DRF would quietly serve the first page); a limit above :attr:`max_limit` is capped."""
+
     default_limit = 50
     max_limit = 500
+
+    def get_limit(self, request: Request) -> int:
+        limit = _whole_number(request, self.limit_query_param, minimum=1)
+        return self.default_limit if limit is None else min(limit, self.max_limit)
+
+    def get_offset(self, request: Request) -> int:
+        offset = _whole_number(request, self.offset_query_param, minimum=0)
+        return 0 if offset is None else offset
+
+    def get_schema_operation_parameters(self, view: APIView) -> list[dict[str, Any]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            minimum = 1 if parameter["name"] == self.limit_query_param else 0
+            parameter["schema"] = {"type": "integer", "minimum": minimum}
+        return parameters
+
+
+def _whole_number(request: Request, name: str, *, minimum: int) -> int | None:
+    values = request.query_params.getlist(name)
+    if not values:
+        return None
+    if len(values) > 1:
+        raise serializers.ValidationError({name: [f"Give {name} once."]})
+    text = values[0].strip()
+    if not (text.isascii() and text.isdigit()) or int(text) < minimum:
+        raise serializers.ValidationError({name: [f"{name} is a whole number, at least {minimum}."]})
+    return int(text)
 
 
 def paginated_response(*, request: Request, view: APIView, queryset, serializer_class) -> Response:

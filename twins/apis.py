@@ -55,6 +55,8 @@ class ThingOutputSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField()
     photo_url = serializers.SerializerMethodField()
     latest = serializers.SerializerMethodField()
+    # Empty until the owner fills it in: "" is not an email, so the schema must not promise the email format.
+    contact_email = serializers.CharField(read_only=True, help_text="An email address, or empty.")
 
     class Meta:
         model = Twin
