@@ -1,11 +1,15 @@
 """JSON Canonicalization Scheme (RFC 8785).
 
-``canonicalize`` always gives RFC 8785 bytes. The reference implementation
-(``rfc8785``) is pure Python and costs ~50 µs for a 1.5 kB DID document, more
-than the Ed25519 verification it feeds, so verification paths use a fast
-path: for JSON that has no floats, no integers outside ±2^53, and no character
-at or above U+D800, RFC 8785 output is exactly what the C ``json`` encoder
-writes with sorted keys, compact separators and ``ensure_ascii=False``:
+``canonicalize`` always gives RFC 8785 bytes, in pure Python: :func:`serialize`
+implements the whole scheme (ECMAScript number layout for every double, UTF-16
+key order), so the offline verifier needs nothing but PyNaCl. A property test
+holds it byte-equal to the reference implementation ``rfc8785`` (installed for
+the tests only).
+
+Verification paths use a faster path: for JSON that has no floats, no integers
+outside ±2^53, and no character at or above U+D800, RFC 8785 output is exactly
+what the C ``json`` encoder writes with sorted keys, compact separators and
+``ensure_ascii=False``:
 
 - RFC 8785 §3.2.2.2 string escaping (``\\b \\t \\n \\f \\r \\" \\\\``, other
   controls as lowercase ``\\u00xx``, everything else literal) is what CPython's
@@ -18,10 +22,10 @@ writes with sorted keys, compact separators and ``ensure_ascii=False``:
   exponent thresholds (Python switches to ``1e-05``/``1e+16`` earlier). So
   :func:`loads` returns integral numbers as ``int`` (the same JSON number), a
   non-integral float with 1e-4 ≤ |x| < 1e16 prints identically, and any other
-  float takes the slow path.
+  float takes :func:`serialize`.
 
 :func:`loads` parses text and reports whether the fast path is safe.
-A property test checks the equivalence against ``rfc8785``.
+Property tests check both paths against ``rfc8785``.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ MAX_SAFE_INTEGER = 2**53 - 1  # ECMAScript Number.MAX_SAFE_INTEGER: larger integ
 # differently under UTF-16 ordering, or be a lone surrogate rfc8785 rejects.
 _UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
 _UNSAFE_ESCAPE = re.compile(r"\\u[dDeEfF]")
+_quote = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # §3.2.2.2 escaping
 _fast_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
 
 
@@ -78,15 +83,100 @@ def canonicalize(obj: Any, *, simple: bool = False) -> bytes:
             return _fast_dumps(obj).encode("utf-8")
         except (TypeError, ValueError) as exc:  # incl. UnicodeError
             raise EncodingError(f"cannot canonicalize: {exc}") from None
-    # Imported here: a verifier that only ever sees plain JSON (the usual bundle) runs with PyNaCl alone.
+    return serialize(obj)
+
+
+def serialize(obj: Any) -> bytes:
+    """RFC 8785 canonical bytes of any JSON value, without the fast path.
+
+    Pure Python and complete (ECMAScript number layout for every double,
+    UTF-16 key order), so a verifier needs no package beyond PyNaCl. It
+    rejects what the reference implementation ``rfc8785`` rejects (integers
+    outside ±(2^53 - 1), NaN, infinities, lone surrogates, non-string keys)
+    with :class:`EncodingError`; a property test holds the two byte-equal.
+    """
+    out: list[str] = []
+    _write(obj, out)
     try:
-        import rfc8785
-    except ImportError:
-        raise EncodingError("this document needs the rfc8785 package to canonicalize (pip install rfc8785)") from None
-    try:
-        return rfc8785.dumps(obj)
-    except (rfc8785.CanonicalizationError, TypeError, ValueError) as exc:  # incl. UnicodeError
-        raise EncodingError(f"cannot canonicalize: {exc}") from None
+        return "".join(out).encode("utf-8")
+    except UnicodeEncodeError:
+        raise EncodingError("cannot canonicalize: string is not valid Unicode (lone surrogate)") from None
+
+
+def _write(obj: Any, out: list[str]) -> None:
+    if obj is None:
+        out.append("null")
+    elif isinstance(obj, bool):
+        out.append("true" if obj else "false")
+    elif isinstance(obj, int):
+        if not -MAX_SAFE_INTEGER <= obj <= MAX_SAFE_INTEGER:
+            raise EncodingError(f"cannot canonicalize: {int(obj)} is outside the exact integer range of JSON")
+        out.append(str(int(obj)))
+    elif isinstance(obj, str):
+        out.append(_quote(str.__str__(obj)))
+    elif isinstance(obj, float):
+        out.append(number(float(obj)))
+    elif isinstance(obj, (list, tuple)):
+        out.append("[")
+        for i, item in enumerate(obj):
+            if i:
+                out.append(",")
+            _write(item, out)
+        out.append("]")
+    elif isinstance(obj, dict):
+        if not all(isinstance(k, str) for k in obj):
+            raise EncodingError("cannot canonicalize: object keys must be strings")
+        items = list(obj.items())
+        # §3.2.3: keys sort by their UTF-16 code units. Code-point order is the same unless a key holds a
+        # character beyond the BMP (a surrogate pair, 0xD800-0xDBFF, sorts before U+E000-U+FFFF).
+        if any(_UNSAFE_TEXT.search(k) for k in obj if not k.isascii()):
+            items.sort(key=lambda kv: kv[0].encode("utf-16-be", "surrogatepass"))
+        else:
+            items.sort(key=lambda kv: kv[0])
+        out.append("{")
+        for i, (k, v) in enumerate(items):
+            if i:
+                out.append(",")
+            out.append(_quote(str.__str__(k)))
+            out.append(":")
+            _write(v, out)
+        out.append("}")
+    else:
+        raise EncodingError(f"cannot canonicalize: {type(obj).__name__} is not a JSON type")
+
+
+def number(value: float) -> str:
+    """§3.2.2.3: a double as ECMAScript's Number.prototype.toString writes it (ECMA-262 Number::toString).
+
+    ``repr`` gives the shortest digits that round-trip (the same digits ECMAScript requires); only the layout
+    differs, so it is rebuilt here from the digits ``d`` (k of them) and the decimal exponent ``n`` with
+    value = 0.d * 10^n.
+    """
+    if value != value or value in (_INF, -_INF):
+        raise EncodingError(f"cannot canonicalize: {value} is not a JSON number")
+    if value == 0:
+        return "0"  # -0 too
+    if value < 0:
+        return "-" + number(-value)
+    mantissa, _, exp = repr(value).partition("e")
+    whole, _, frac = mantissa.partition(".")
+    raw = whole + frac
+    digits = raw.lstrip("0")
+    n = len(whole) - (len(raw) - len(digits)) + (int(exp) if exp else 0)
+    digits = digits.rstrip("0")
+    k = len(digits)
+    if k <= n <= 21:
+        return digits + "0" * (n - k)
+    if 0 < n <= 21:
+        return digits[:n] + "." + digits[n:]
+    if -6 < n <= 0:
+        return "0." + "0" * -n + digits
+    e = n - 1
+    sign = "+" if e >= 0 else "-"
+    return digits[0] + ("." + digits[1:] if k > 1 else "") + "e" + sign + str(abs(e))
+
+
+_INF = float("inf")
 
 
 def loads(text: str | bytes) -> tuple[Any, bool]:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import struct
 
+import pytest
 import rfc8785
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ssi import history, jcs, webvh
-from ssi.errors import HistoryError, LogError
+from ssi.errors import EncodingError, HistoryError, LogError
 from ssi.keys import SigningKey
 
 FAST = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -45,6 +47,90 @@ def test_canonicalize_of_python_values_equals_rfc8785(value):
     except (rfc8785.CanonicalizationError, ValueError, UnicodeError):
         return
     assert jcs.canonicalize(value) == expected
+
+
+# Every double (subnormals, ±0, both exponent thresholds), any text (non-BMP, private use, lone surrogates) in
+# keys and values: the pure serializer must equal the reference byte for byte, and refuse what it refuses.
+any_json = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**54), 2**54)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.floats(min_value=-1e-300, max_value=1e-300)
+    | st.sampled_from([1e-7, 1e-6, 1e21, 1e20, 123e18, 5e-324, 1.7976931348623157e308, -0.0, 2**53 + 0.0])
+    | st.text(),
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(st.text(max_size=4), children, max_size=5),
+    max_leaves=16,
+)
+
+
+@settings(max_examples=1000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(any_json)
+def test_pure_serializer_equals_rfc8785_for_any_value(value):
+    try:
+        expected = rfc8785.dumps(value)
+    except (rfc8785.CanonicalizationError, ValueError, UnicodeError):
+        with pytest.raises(EncodingError):
+            jcs.serialize(value)
+        return
+    assert jcs.serialize(value) == expected
+    assert jcs.canonicalize(value) == expected
+
+
+@settings(max_examples=2000, deadline=None)
+@given(st.floats(allow_nan=False, allow_infinity=False))
+def test_number_layout_equals_rfc8785_for_any_double(x):
+    assert jcs.number(x).encode() == rfc8785.dumps(x)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.text(alphabet=st.characters(codec="utf-8"), max_size=3), st.integers(0, 9), max_size=8))
+def test_keys_sort_by_utf16_code_units(obj):
+    assert jcs.serialize(obj) == rfc8785.dumps(obj)
+
+
+@FAST
+@given(any_json)
+def test_text_parsed_by_loads_canonicalizes_as_rfc8785(value):
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+        expected = rfc8785.dumps(json.loads(text))
+    except (rfc8785.CanonicalizationError, ValueError, UnicodeError):
+        return
+    parsed, simple = jcs.loads(text)
+    assert jcs.canonicalize(parsed, simple=simple) == expected
+
+
+def test_examples_from_rfc8785_appendix_b():
+    """RFC 8785 Appendix B: IEEE-754 doubles and their canonical text."""
+    cases = {
+        0x0000000000000000: "0",
+        0x8000000000000000: "0",
+        0x0000000000000001: "5e-324",
+        0x8000000000000001: "-5e-324",
+        0x7FEFFFFFFFFFFFFF: "1.7976931348623157e+308",
+        0xFFEFFFFFFFFFFFFF: "-1.7976931348623157e+308",
+        0x4340000000000000: "9007199254740992",
+        0xC340000000000000: "-9007199254740992",
+        0x4430000000000000: "295147905179352830000",
+        0x44B52D02C7E14AF5: "9.999999999999997e+22",
+        0x44B52D02C7E14AF6: "1e+23",
+        0x44B52D02C7E14AF7: "1.0000000000000001e+23",
+        0x444B1AE4D6E2EF4E: "999999999999999700000",
+        0x444B1AE4D6E2EF4F: "999999999999999900000",
+        0x444B1AE4D6E2EF50: "1e+21",
+        0x3EB0C6F7A0B5ED8C: "9.999999999999997e-7",
+        0x3EB0C6F7A0B5ED8D: "0.000001",
+        0x41B3DE4355555553: "333333333.3333332",
+        0x41B3DE4355555554: "333333333.33333325",
+        0x41B3DE4355555555: "333333333.3333333",
+        0x41B3DE4355555556: "333333333.3333334",
+        0x41B3DE4355555557: "333333333.33333343",
+        0xBECBF647612F3696: "-0.0000033333333333333333",
+        0x43143FF3C1CB0959: "1424953923781206.2",
+    }
+    for bits, text in cases.items():
+        assert jcs.number(struct.unpack(">d", bits.to_bytes(8, "big"))[0]) == text
 
 
 # -- history ---------------------------------------------------------------------

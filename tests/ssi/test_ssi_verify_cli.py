@@ -166,3 +166,26 @@ def test_verify_cli_needs_only_pynacl_for_a_plain_bundle(tmp_path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.startswith("OK: 4 entries, 1 redacted")
+
+
+def test_verify_cli_needs_only_pynacl_for_emoji_and_extreme_numbers(tmp_path):
+    """Issue "Proven under load" item 5: an emoji or a reading outside 1e-4…1e16 used to need rfc8785, and its
+    absence was reported as a forged bundle (exit 1). ssi.jcs now canonicalizes everything itself."""
+    log, entries = make_twin()
+    content = {"note": "moo 🐄", "🐄": "cow", "\ue000": "private use", "tiny": 1.5e-7, "huge": 1e21, "big": 2e16}
+    entries.append(
+        history.append(
+            entries[-1], content=content, kind="reading", key=key(8), scid=log.scid, time="2026-01-05T12:00:00.000000Z"
+        )
+    )
+    path = tmp_path / "bundle.json"
+    path.write_text(json.dumps(bundle.make_bundle(log, entries), ensure_ascii=False), encoding="utf-8")
+    code = (
+        "import sys; sys.modules['rfc8785'] = None; sys.modules['django'] = None; "
+        "from ssi.verify import main; sys.exit(main(sys.argv[1:]))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("OK: 5 entries, 1 redacted")
