@@ -50,7 +50,10 @@ class StrictInputSerializer(serializers.Serializer):
 
 
 class TextField(serializers.CharField):
-    """A CharField that takes only strings: `{"name": 123}` is a type error, not "123"."""
+    """A CharField that takes only strings: `{"name": 123}` is a type error, not "123".
+
+    Text no database stores (NUL, a lone surrogate: core.validators) is refused by DRF's CharField itself (its
+    ProhibitNullCharacters and ProhibitSurrogateCharacters validators); tests/core/test_text_input.py holds it."""
 
     default_error_messages = {"invalid": "Must be text."}
 

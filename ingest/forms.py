@@ -4,6 +4,7 @@ import json
 
 from django import forms
 
+from core.validators import storable_text_form
 from ingest.mapping import DEFAULT_MAPPING, SIGNATURE_MAPPING
 from ingest.models import DEFAULT_RATE_LIMIT
 from ingest.services import MAX_OVERLAP
@@ -23,10 +24,12 @@ POINTER_HELP = {
 MAPPING_FIELDS = {**DEFAULT_MAPPING, **SIGNATURE_MAPPING}
 
 
+@storable_text_form
 class SourceCreateForm(forms.Form):
     name = forms.CharField(max_length=120, help_text="e.g. “Acme cloud” or “Garden gateway”.")
 
 
+@storable_text_form
 class SourceForm(forms.Form):
     """Name, rate limit and mapping (one JSON Pointer per field, the device signature's included), with an optional
     sample payload to preview."""
@@ -72,6 +75,7 @@ class SourceForm(forms.Form):
             raise forms.ValidationError(f"The sample is not JSON: {exc}.") from None
 
 
+@storable_text_form
 class LinkForm(forms.Form):
     twin = forms.ModelChoiceField(queryset=Twin.objects.none(), label="Thing", to_field_name="slug")
     external_id = forms.CharField(

@@ -5,10 +5,13 @@ import re
 from django import forms
 from django.core.validators import validate_email
 
+from core.validators import storable_text_form
+
 # A phone number as people write it: digits with spaces, dots, dashes, brackets, a leading +.
 _PHONE = re.compile(r"\+?[0-9][0-9 ().\-/]{3,38}[0-9]")
 
 
+@storable_text_form
 class MessageForm(forms.Form):
     """A finder's note to the owner. Only the message is required: a finder may stay anonymous."""
 
@@ -52,6 +55,7 @@ class ClaimForm(forms.Form):
         return self.things[self.cleaned_data["thing"]]
 
 
+@storable_text_form
 class TagForm(forms.Form):
     label = forms.CharField(
         required=False, max_length=80, help_text="Optional, for you: where the sticker is, e.g. “lid”."

@@ -5,6 +5,7 @@ import json
 from django import forms
 from django.core.exceptions import ValidationError
 
+from core.validators import storable_text_form
 from twins.models import JournalNote, Twin
 from twins.services import validate_attributes
 
@@ -40,6 +41,7 @@ class AttributesField(forms.CharField):
             raise forms.ValidationError(exc.message_dict["attributes"]) from None
 
 
+@storable_text_form
 class TwinForm(forms.ModelForm):
     attributes = AttributesField(required=False, max_length=30000)
 
@@ -57,6 +59,7 @@ class PhotoForm(forms.Form):
     photo = forms.FileField(help_text="JPEG, PNG, WebP or GIF, up to 8 MB.")
 
 
+@storable_text_form
 class PublicSettingsForm(forms.ModelForm):
     class Meta:
         model = Twin
@@ -72,16 +75,19 @@ class PublicSettingsForm(forms.ModelForm):
         widgets = {"contact_message": forms.Textarea(attrs={"rows": 3})}
 
 
+@storable_text_form
 class LostForm(forms.Form):
     lost = forms.BooleanField(required=False, label="This thing is lost")
     lost_reward = forms.CharField(required=False, max_length=200, label="Reward (optional)")
 
 
+@storable_text_form
 class ReadingForm(forms.Form):
     value = forms.CharField(max_length=40)
     note = forms.CharField(required=False, max_length=200)
 
 
+@storable_text_form
 class NoteForm(forms.ModelForm):
     time = forms.DateTimeField(
         required=False,

@@ -15,6 +15,7 @@ from django.db.models.base import ModelState
 from django.utils import timezone
 
 from core.live import broadcast_after_commit
+from core.validators import is_storable_text
 from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
 from twins import events
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
@@ -58,6 +59,11 @@ def validate_attributes(value: Any) -> dict[str, str]:
         text = str(item)
         if len(text) > MAX_ATTRIBUTE_VALUE:
             raise ValidationError({"attributes": f"The value of {key!r} is longer than {MAX_ATTRIBUTE_VALUE}."})
+        # The JSON column refuses NUL and lone surrogates on PostgreSQL (core.validators): a 400 here, not a 500.
+        if not is_storable_text(key) or not is_storable_text(text):
+            raise ValidationError(
+                {"attributes": f"Attribute {key!r}: names and values may not contain NUL or lone surrogates."}
+            )
         cleaned[key.strip()] = text
     return cleaned
 
