@@ -118,3 +118,43 @@ def test_with_redis_the_rate_limit_is_one_shared_counter(redis_settings, setting
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     statuses = [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def redis_down(settings):
+    """Redis configured but not answering (a closed port): the shared server is never stopped."""
+    before = settings.REDIS_URL, settings.CACHES
+    settings.REDIS_URL = DEAD_REDIS
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}}
+    yield
+    settings.REDIS_URL, settings.CACHES = before
+
+
+def test_while_redis_is_down_a_scan_shows_the_page_and_is_written_at_once(anon_client, alice, grinder_tag, redis_down):
+    for _ in range(2):
+        response = anon_client.get(grinder_tag.get_absolute_url())
+        assert response.status_code == 200 and "Coffee grinder" in response.content.decode()
+    assert Scan.objects.filter(tag=grinder_tag, by_owner=False).count() == 2
+    assert Notification.objects.get(owner=alice, kind="scan").count == 2
+
+
+def test_while_redis_is_down_the_owner_scan_works(alice, grinder_tag, redis_down):
+    response = client_for(alice).get(grinder_tag.get_absolute_url())
+    assert response.status_code == 200
+    assert Scan.objects.filter(tag=grinder_tag, by_owner=True).count() == 1
+
+
+def test_while_redis_is_down_a_typed_code_still_leads_to_the_tag(anon_client, grinder_tag, redis_down):
+    response = anon_client.get(reverse("tag-enter"), {"code": grinder_tag.code})
+    assert response.status_code == 302 and response.url == grinder_tag.get_absolute_url()
+
+
+def test_while_redis_is_down_scans_are_still_limited_per_process(
+    anon_client, grinder_tag, settings, redis_down
+):
+    settings.RATE_SCAN_PER_CLIENT = "3/60"
+    statuses = [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
