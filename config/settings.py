@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 
+from core.redis import redis_options
 from config.env import database_from_url, env_bool, env_int, env_list, env_str, key_from_base64, local_secret
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -91,8 +92,18 @@ DATABASES = {"default": database_from_url(env_str("DATABASE_URL", "sqlite:///db.
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env_str("REDIS_URL", "")
+# Seconds to wait for Redis to connect or answer before a request degrades (see core.redis.redis_options).
+REDIS_TIMEOUT_SECONDS = env_int("REDIS_TIMEOUT_SECONDS", 1)
+# A pooled connection idle this long is PINGed before use, so one Redis dropped is found before a command is sent.
+REDIS_HEALTH_CHECK_SECONDS = env_int("REDIS_HEALTH_CHECK_SECONDS", 30)
 if REDIS_URL:
-    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": redis_options(timeout=REDIS_TIMEOUT_SECONDS, health_check_seconds=REDIS_HEALTH_CHECK_SECONDS),
+        }
+    }
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": [REDIS_URL]}}}
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
