@@ -31,6 +31,7 @@ class ErrorSerializer(serializers.Serializer):
 ERRORS = {
     400: OpenApiResponse(ErrorSerializer, description="Invalid input; `message` names the first bad field."),
     404: OpenApiResponse(ErrorSerializer, description="No such thing among yours (also for other owners' things)."),
+    415: OpenApiResponse(ErrorSerializer, description="The body is not of the media type this operation takes."),
 }
 
 
@@ -61,6 +62,16 @@ class TextField(serializers.CharField):
         if not isinstance(data, str):
             self.fail("invalid")
         return super().to_internal_value(data)
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A BooleanField that takes only JSON true and false: DRF's would read 0, 1, "yes" or "off" as well, which the
+    schema (type boolean) does not allow."""
+
+    def to_internal_value(self, data: Any) -> bool:
+        if not isinstance(data, bool):
+            self.fail("invalid", input=data)
+        return data
 
 
 class NumberField(serializers.FloatField):

@@ -192,7 +192,7 @@ class DeviceKeyListApi(APIView):
         operation_id="things_device_keys_list",
         summary="List a thing's device keys",
         tags=["ingestion"],
-        responses={200: DeviceKeyOutputSerializer(many=True), 404: ERRORS[404]},
+        responses={200: DeviceKeyOutputSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
         description="Every device key of one thing, revoked ones included (see `active`), newest first.",
     )
     def get(self, request: Request, slug: str) -> Response:

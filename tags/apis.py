@@ -46,7 +46,7 @@ class TagListApi(APIView):
     @extend_schema(
         operation_id="things_tags_list",
         summary="List a thing's tags",
-        responses={200: TagOutputSerializer(many=True), 404: ERRORS[404]},
+        responses={200: TagOutputSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
         description="All tags of one thing, retired ones included (see `status`), newest first.",
     )
     def get(self, request: Request, slug: str) -> Response:

@@ -29,6 +29,7 @@ from core.drf import (
     AwareDateTimeField,
     NumberField,
     Pagination,
+    StrictBooleanField,
     StrictInputSerializer,
     TextField,
     paginated_response,
@@ -192,19 +193,19 @@ class ThingDetailApi(APIView):
 
 class ThingUpdateApi(APIView):
     class InputSerializer(ThingFieldsSerializer):
-        use_profile_contact = serializers.BooleanField(required=False)
+        use_profile_contact = StrictBooleanField(required=False)
         contact_name = TextField(max_length=100, allow_blank=True, required=False)
         contact_email = serializers.EmailField(max_length=254, allow_blank=True, required=False)
         contact_phone = TextField(max_length=40, allow_blank=True, required=False)
         contact_message = TextField(max_length=1000, allow_blank=True, required=False)
-        show_name = serializers.BooleanField(required=False)
-        show_email = serializers.BooleanField(required=False)
-        show_phone = serializers.BooleanField(required=False)
-        show_message = serializers.BooleanField(required=False)
-        show_thing_name = serializers.BooleanField(required=False)
-        show_photo = serializers.BooleanField(required=False)
-        show_description = serializers.BooleanField(required=False)
-        lost = serializers.BooleanField(required=False, help_text="Lost mode: the public page asks finders for help.")
+        show_name = StrictBooleanField(required=False)
+        show_email = StrictBooleanField(required=False)
+        show_phone = StrictBooleanField(required=False)
+        show_message = StrictBooleanField(required=False)
+        show_thing_name = StrictBooleanField(required=False)
+        show_photo = StrictBooleanField(required=False)
+        show_description = StrictBooleanField(required=False)
+        lost = StrictBooleanField(required=False, help_text="Lost mode: the public page asks finders for help.")
         lost_reward = TextField(max_length=200, allow_blank=True, required=False)
 
         class Meta:
@@ -282,7 +283,7 @@ class ThingPhotoApi(APIView):
         operation_id="things_photo_update",
         summary="Set the photo",
         request={"multipart/form-data": InputSerializer},
-        responses={200: ThingOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+        responses={200: ThingOutputSerializer, 400: ERRORS[400], 404: ERRORS[404], 415: ERRORS[415]},
     )
     def put(self, request: Request, slug: str) -> Response:
         twin = selectors.twin_get(viewer=request.user, slug=slug)
@@ -438,7 +439,7 @@ class NoteListApi(APIView):
     @extend_schema(
         operation_id="things_journal_list",
         summary="List journal notes",
-        responses={200: NoteOutputSerializer(many=True), 404: ERRORS[404]},
+        responses={200: NoteOutputSerializer(many=True), 400: ERRORS[400], 404: ERRORS[404]},
         description="Journal notes of one thing, newest first.",
     )
     def get(self, request: Request, slug: str) -> Response:
