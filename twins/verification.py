@@ -4,6 +4,7 @@ the current owner holds it. Uses exactly the offline verifier's code (ssi.bundle
 
 from __future__ import annotations
 
+import json
 from dataclasses import asdict, dataclass
 from datetime import datetime
 
@@ -14,6 +15,7 @@ from django.utils import timezone
 from ssi import bundle, webvh
 from ssi.errors import SSIError
 from twins.history import history_entries
+from twins.identity import agent_key
 from twins.models import DidLogEntry, HistoryEntry, Twin
 
 CACHE_SECONDS = 600
@@ -35,13 +37,34 @@ class Verification:
 
 
 def export_bundle(twin: Twin) -> dict:
-    """The owner's download: DID log, history (with redactions) and nothing private beyond what it commits to."""
+    """The owner's download: DID log, history (with redactions) and nothing private beyond what it commits to,
+    closed by a head the twin's agent key signs now, so that a copy with its last entries cut off fails offline."""
     lines = list(DidLogEntry.objects.filter(twin=twin).order_by("version_number").values_list("line", flat=True))
+    entries = history_entries(twin)
+    # The head names the key by its id in the current DID document. The log is not verified here: the head is
+    # checked against the verified log by whoever verifies the bundle (verify_twin below, python -m ssi.verify).
+    last = json.loads(lines[-1])
+    # Like history times (twins.history._time_after), the head may not predate the last entry nor the log
+    # version whose key signs it; both can be a second or two ahead of this clock.
+    when = max(
+        timezone.now(),
+        datetime.fromisoformat(last["versionTime"]),
+        *(datetime.fromisoformat(e["time"]) for e in entries[-1:]),
+    )
+    head = bundle.sign_head(
+        did=twin.did,
+        document=last["state"],
+        entries=entries,
+        key=agent_key(twin),
+        time=when,
+        scid=webvh.parse_did(twin.did).scid,
+    )
     return {
         "format": bundle.FORMAT,
         "did": twin.did,
         "did_log": lines,
-        "history": history_entries(twin),
+        "history": entries,
+        "head": head,
         "exported_at": timezone.now().isoformat(),
     }
 

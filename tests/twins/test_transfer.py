@@ -15,7 +15,7 @@ from owners.keys import owner_keys_ensure, owner_register_self_held
 from owners.models import Notification, OwnerKey
 from owners.recent_auth import SESSION_KEY
 from ssi import proofs, webvh
-from ssi.bundle import verify_bundle
+from ssi.bundle import BundleError, verify_bundle
 from ssi.keys import SigningKey
 from ssi.sign import sign_json
 from tests.conftest import client_for
@@ -92,6 +92,18 @@ def test_transfer_redacts_the_chosen_kinds_and_the_chain_still_verifies(sold):
     assert result.ok and result.redacted == 1
     report = verify_bundle(json.loads(json.dumps(export_bundle(twin))))
     assert report.redacted == 1 and report.owner_keys == log_state(twin).update_keys
+
+
+def test_an_exported_bundle_with_its_last_entries_cut_off_fails_offline(sold):
+    """Issue "Proven under load" item 6: the export carries a head signed by the twin's agent key, and the
+    offline verifier refuses a history that stops short of it."""
+    twin, _ = sold
+    data = json.loads(json.dumps(export_bundle(twin)))
+    count = len(data["history"])
+    assert verify_bundle(data).entries == count
+    data["history"] = data["history"][:-1]
+    with pytest.raises(BundleError, match=f"the history was cut after entry {count - 1} "):
+        verify_bundle(data)
 
 
 def test_transfer_is_itself_a_history_entry_carrying_the_buyers_countersignature(sold, bob):
