@@ -6,9 +6,10 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
+from django.utils.csp import CSP
 
-from core.redis import redis_options
 from config.env import database_from_url, env_bool, env_int, env_list, env_str, key_from_base64, local_secret
+from core.redis import redis_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 LOCAL_DIR = Path(env_str("LOCAL_DIR", str(BASE_DIR / ".local")))
@@ -56,12 +57,15 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "core.middleware.BodySizeLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "core.middleware.PrivateCacheMiddleware",
+    "core.middleware.LoginRateLimitMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.DomainErrorMiddleware",
@@ -155,6 +159,15 @@ RATE_SCAN_PER_CLIENT = env_str("RATE_SCAN_PER_CLIENT", "60/60")
 RATE_MESSAGE_PER_CLIENT = env_str("RATE_MESSAGE_PER_CLIENT", "5/600")
 RATE_MESSAGE_PER_TAG = env_str("RATE_MESSAGE_PER_TAG", "20/3600")
 RATE_LOGIN_PER_CLIENT = env_str("RATE_LOGIN_PER_CLIENT", "20/300")
+# Failed logins per account name, from any address (the site's login and the admin's).
+RATE_LOGIN_FAILURES_PER_ACCOUNT = env_str("RATE_LOGIN_FAILURES_PER_ACCOUNT", "10/900")
+RATE_SIGNUP_PER_CLIENT = env_str("RATE_SIGNUP_PER_CLIENT", "5/3600")
+RATE_PASSWORD_RESET_PER_CLIENT = env_str("RATE_PASSWORD_RESET_PER_CLIENT", "5/3600")
+# Reset emails to one address, whoever asks: a stranger cannot flood someone's inbox.
+RATE_PASSWORD_RESET_PER_EMAIL = env_str("RATE_PASSWORD_RESET_PER_EMAIL", "3/3600")
+# API requests per account (session or token), and per address for anonymous ones (the schema).
+RATE_API_PER_USER = env_str("RATE_API_PER_USER", "600/60")
+RATE_API_PER_CLIENT = env_str("RATE_API_PER_CLIENT", "30/60")
 # A finder reloading a tag page again and again makes one "your thing was scanned" notification per window.
 SCAN_NOTIFY_COALESCE_SECONDS = env_int("SCAN_NOTIFY_COALESCE_SECONDS", 1800)
 # Transfer offers, confirmations and private key downloads need a login at most this old.
@@ -195,6 +208,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "core.exceptions.api_exception_handler",
+    "DEFAULT_THROTTLE_CLASSES": ["core.ratelimit.ApiThrottle"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 SPECTACULAR_SETTINGS = {
@@ -215,6 +229,20 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 CSRF_COOKIE_SAMESITE = "Lax"
 X_FRAME_OPTIONS = "DENY"
+# No script but our own files (no inline script or event handler anywhere: tests/security/test_csp_and_caching.py).
+# Styles allow inline `style=` attributes: they cannot run code, and the pages use a few for layout.
+# 'self' in connect-src covers the same-origin WebSocket of live pages.
+SECURE_CSP = {
+    "default-src": [CSP.SELF],
+    "script-src": [CSP.SELF],
+    "style-src": [CSP.SELF, CSP.UNSAFE_INLINE],
+    "img-src": [CSP.SELF, "data:"],
+    "connect-src": [CSP.SELF],
+    "object-src": [CSP.NONE],
+    "base-uri": [CSP.SELF],
+    "form-action": [CSP.SELF],
+    "frame-ancestors": [CSP.NONE],
+}
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 if not DEBUG:
@@ -237,7 +265,9 @@ BENCH_ENDPOINTS = env_bool("BENCH_ENDPOINTS", False)
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    # Tag tokens, transfer offers, typed codes and reset links in URLs are bearer secrets: core.logging.
+    "filters": {"redact_secrets": {"()": "core.logging.RedactSecretsFilter"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_secrets"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
