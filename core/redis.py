@@ -41,13 +41,16 @@ def redis_client() -> redis.Redis | None:
     client = _clients.get(url)
     if client is None:
         client = _clients[url] = redis.Redis.from_url(
-            url, **redis_options(timeout=settings.REDIS_TIMEOUT_SECONDS, health_check_seconds=settings.REDIS_HEALTH_CHECK_SECONDS)
+            url,
+            **redis_options(
+                timeout=settings.REDIS_TIMEOUT_SECONDS, health_check_seconds=settings.REDIS_HEALTH_CHECK_SECONDS
+            ),
         )
     return client
 
 
 def redis_status() -> str | None:
-    """"ok" or "unavailable" for the health check; None when Redis is not configured."""
+    """ "ok" or "unavailable" for the health check; None when Redis is not configured."""
     client = redis_client()
     if client is None:
         return None

@@ -7,6 +7,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.cache import never_cache
 
 from core.errors import error_response
+from core.redis import redis_status
 
 
 def home(request: HttpRequest) -> HttpResponse:
@@ -17,13 +18,25 @@ def home(request: HttpRequest) -> HttpResponse:
 
 @never_cache
 def healthz(request: HttpRequest) -> HttpResponse:
-    """Liveness and database reachability for load balancers."""
+    """Liveness and dependencies for load balancers and monitoring.
+
+    No database: 503, nothing works. Redis unreachable: 200 with "degraded", because every page still answers
+    (scans and logins take the cache-less path, rate limits count per process, sign-up and password reset say 503)
+    and a 503 here would make the load balancer take every web process out at once, a full outage for a partial
+    one. Alert on "degraded" instead.
+    """
     try:
         with connection.cursor() as cursor:
             cursor.execute("SELECT 1")
     except Exception:
-        return JsonResponse({"status": "database unavailable"}, status=503)
-    return JsonResponse({"status": "ok"})
+        return JsonResponse({"status": "database unavailable", "database": "unavailable"}, status=503)
+    body = {"status": "ok", "database": "ok"}
+    redis = redis_status()
+    if redis is not None:
+        body["redis"] = redis
+        if redis != "ok":
+            body["status"] = "degraded"
+    return JsonResponse(body)
 
 
 def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

@@ -14,6 +14,7 @@ from django.utils import timezone
 from rest_framework.authtoken.models import Token
 
 from core.live import broadcast_after_commit
+from core.redis import REDIS_ERRORS
 from owners.models import Notification, Owner
 from owners.tasks import send_notification_email
 
@@ -104,7 +105,7 @@ def notify_scan(*, twin, count: int = 1) -> int:
     """
     window = min(SCAN_NOTIFY_FAST_SECONDS, settings.SCAN_NOTIFY_COALESCE_SECONDS)
     key = f"owners:scan-notify:{twin.pk}"
-    cached = cache.get(key) if window > 0 else None
+    cached = _cache_get(key) if window > 0 else None
     if cached is not None and cached[1] == twin.owner_id:
         bumped = Notification.objects.filter(
             pk=cached[0], owner_id=twin.owner_id, twin_id=twin.pk, kind=Notification.Kind.SCAN, read_at__isnull=True
@@ -138,8 +139,19 @@ def notify_scan(*, twin, count: int = 1) -> int:
             count=count,
         )
     if window > 0:
-        cache.set(key, (item.pk, twin.owner_id), timeout=window)
+        try:
+            cache.set(key, (item.pk, twin.owner_id), timeout=window)
+        except REDIS_ERRORS:
+            pass  # only the next scan's shortcut is lost
     return item.pk
+
+
+def _cache_get(key: str):
+    """The fast path's hint, or None while the cache (Redis) is unreachable: the slow path is always right."""
+    try:
+        return cache.get(key)
+    except REDIS_ERRORS:
+        return None
 
 
 @transaction.atomic

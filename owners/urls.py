@@ -5,9 +5,10 @@ from owners import views
 
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
-    path("login/", views.RateLimitedLoginView.as_view(), name="login"),
+    # Limited per address and per account by core.middleware.LoginRateLimitMiddleware (as is the admin's login).
+    path("login/", auth_views.LoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
-    path("password-reset/", auth_views.PasswordResetView.as_view(), name="password_reset"),
+    path("password-reset/", views.RateLimitedPasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "password-reset/<uidb64>/<token>/",

@@ -4,7 +4,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import LoginView
+from django.contrib.auth.views import PasswordResetView
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from core.errors import error_response
 from core.forms import apply_errors
-from core.ratelimit import client_id, hit
+from core.ratelimit import CLOSED, RateLimitUnavailable, client_id, hit, hit_many, secret_key_id, wait_text
 from owners import selectors, services
 from owners.forms import ContactCardForm, SelfHeldKeyForm, SignupForm
 from owners.keys import SelfHeldKeyRequired, owner_private_key_export, owner_register_self_held
@@ -21,9 +21,28 @@ from owners.models import OwnerKey
 from owners.recent_auth import recent_login_required
 
 
+def _unavailable(request: HttpRequest, refused: RateLimitUnavailable) -> HttpResponse:
+    return error_response(
+        request,
+        503,
+        "This is briefly unavailable while we recover from a fault. Nothing was sent or saved: "
+        f"please try again {wait_text(refused.retry_after)}.",
+        retry_after=refused.retry_after,
+    )
+
+
 def signup(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("things")
+    if request.method == "POST":
+        # CLOSED while Redis is down: accounts made unchecked are not undone cheaply (core.ratelimit).
+        try:
+            retry = hit("signup", client_id(request), settings.RATE_SIGNUP_PER_CLIENT, outage=CLOSED)
+        except RateLimitUnavailable as refused:
+            return _unavailable(request, refused)
+        if retry is not None:
+            message = f"Too many new accounts were made from your connection. Try again {wait_text(retry)}."
+            return error_response(request, 429, message, retry_after=retry)
     form = SignupForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         owner = services.owner_signup(
@@ -37,13 +56,30 @@ def signup(request: HttpRequest) -> HttpResponse:
     return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
 
 
-class RateLimitedLoginView(LoginView):
-    """Django's login, with a per-client limit on attempts (password guessing)."""
+class RateLimitedPasswordResetView(PasswordResetView):
+    """Django's password reset, limited per client address and per email address asked for, so nobody can
+    flood someone's inbox. Counted for any address, registered or not: the answer must not tell which are."""
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        retry = hit("login", client_id(request), settings.RATE_LOGIN_PER_CLIENT)
-        if retry is not None:
-            return error_response(request, 429, "Too many sign-in attempts from here.", retry_after=retry)
+        email = request.POST.get("email", "").strip().casefold()
+        events = [
+            (client_id(request), settings.RATE_PASSWORD_RESET_PER_CLIENT),
+            (secret_key_id(f"reset:{email}"), settings.RATE_PASSWORD_RESET_PER_EMAIL),
+        ]
+        # CLOSED while Redis is down: each request mails a third party (core.ratelimit).
+        try:
+            per_client, per_email = hit_many("password-reset", events, outage=CLOSED)
+        except RateLimitUnavailable as refused:
+            return _unavailable(request, refused)
+        if per_email is not None:
+            message = (
+                "Several reset emails were sent to this address recently. Check its inbox and spam folder; "
+                f"the link in the last one works. You can ask again {wait_text(per_email)}."
+            )
+            return error_response(request, 429, message, retry_after=per_email)
+        if per_client is not None:
+            message = f"Too many password reset requests from your connection. Try again {wait_text(per_client)}."
+            return error_response(request, 429, message, retry_after=per_client)
         return super().post(request, *args, **kwargs)
 
 
@@ -63,10 +99,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_POST
 def api_token(request: HttpRequest) -> HttpResponse:
-    """Create or replace the owner's API token; the old one stops working at once."""
-    services.owner_api_token_create(owner=request.user)
-    messages.success(request, "New API token created. The old one no longer works.")
-    return redirect("profile")
+    """Create or replace the owner's API token and show it this once (the profile shows only its beginning);
+    the old one stops working at once."""
+    token = services.owner_api_token_create(owner=request.user)
+    response = render(request, "owners/api_token.html", {"token": token})
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 @login_required
