@@ -37,6 +37,7 @@ from django.utils import timezone
 from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 from websockets.sync.client import connect as ws_connect
 
+from core import netguard
 from didcomm.keys import agent_key_of, connection_key
 from didcomm.models import OutboundMessage
 from ssi import envelope
@@ -171,12 +172,19 @@ class _NoRedirects(urllib.request.HTTPRedirectHandler):
         return None  # urllib would turn a redirected POST into a GET without the envelope
 
 
+def _blocked() -> TransportError:
+    # SECURITY 40: permanent, and neutral: the owner learns nothing of what is, or is not, listening there.
+    return TransportError(netguard.REFUSAL, permanent=True)
+
+
 class HttpTransport:
-    """RFC 0025 HTTP(S): POST the envelope; any 2xx is delivered (replies come back over our own endpoint)."""
+    """RFC 0025 HTTP(S): POST the envelope; any 2xx is delivered (replies come back over our own endpoint).
+
+    The socket is opened by core.netguard (a public address only, the one it checked) and no proxy is used."""
 
     schemes = ("http", "https")
     return_route = False
-    _opener = urllib.request.build_opener(_NoRedirects)
+    _opener = netguard.build_opener(_NoRedirects)
 
     def send(self, endpoint: str, packed: bytes) -> list[bytes]:
         request = urllib.request.Request(  # noqa: S310 (scheme checked by transport_for)
@@ -185,6 +193,8 @@ class HttpTransport:
         try:
             with self._opener.open(request, timeout=HTTP_TIMEOUT) as response:
                 response.read(MAX_ENVELOPE_BYTES)
+        except netguard.BlockedAddress:
+            raise _blocked() from None
         except urllib.error.HTTPError as exc:
             exc.close()
             raise _refused(endpoint, exc.code) from None
@@ -205,8 +215,16 @@ class WebSocketTransport:
     def send(self, endpoint: str, packed: bytes) -> list[bytes]:
         replies: list[bytes] = []
         try:
+            parts = urllib.parse.urlsplit(endpoint)
+            if not parts.hostname:
+                raise InvalidURI(endpoint, "no host")
+            port = parts.port or netguard.DEFAULT_PORTS[parts.scheme.lower()]
+            # core.netguard opens the TCP connection (to the public address it checked); websockets speaks over
+            # it, naming the host in the handshake and in TLS.
+            sock = netguard.create_connection((parts.hostname, port), timeout=WS_OPEN_TIMEOUT)
             with ws_connect(
                 endpoint,
+                sock=sock,
                 open_timeout=WS_OPEN_TIMEOUT,
                 close_timeout=WS_CLOSE_TIMEOUT,
                 max_size=MAX_ENVELOPE_BYTES,
@@ -222,9 +240,11 @@ class WebSocketTransport:
                         break  # quiet, or closed by the peer: what was sent is delivered
                     replies.append(frame.encode() if isinstance(frame, str) else frame)
                     wait = WS_REPLY_IDLE
+        except netguard.BlockedAddress:
+            raise _blocked() from None
         except InvalidStatus as exc:
             raise _refused(endpoint, exc.response.status_code) from None
-        except InvalidURI as exc:
+        except (InvalidURI, ValueError) as exc:
             raise TransportError(f"bad endpoint: {exc}", permanent=True) from None
         except (OSError, WebSocketException) as exc:  # refused, timed out, handshake or connection lost
             raise TransportError(f"{_host(endpoint)}: {str(exc) or type(exc).__name__}", permanent=False) from None
