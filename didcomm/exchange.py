@@ -35,6 +35,8 @@ RESPONSE_NOT_ACCEPTED = "response_not_accepted"
 RESPONSE_PROCESSING_ERROR = "response_processing_error"
 COMPLETE_NOT_ACCEPTED = "complete_not_accepted"
 
+ANSWER_ENDPOINT_MAX = 2048  # OutboundMessage.to_endpoint
+
 
 class InvitationError(Exception):
     """The invitation cannot be accepted; ``str(exc)`` is the reason, for the person who pasted it."""
@@ -92,12 +94,29 @@ def request_receive(ctx: Context) -> dict[str, Any] | None:
     the envelope's sender key must be a key of that DID, so the DID belongs to whoever sent the request.
 
     The response (same version as the request) names our new pairwise DID and is signed with the invitation's
-    key: 1.1 ``did_rotate~attach`` over the DID, 1.0 ``did_doc~attach`` over its document.
+    key: 1.1 ``did_rotate~attach`` over the DID, 1.0 ``did_doc~attach`` over its document. A refusal goes to the
+    endpoint of the requester's DID (it has no connection with us to be answered on).
     """
     message = ctx.message
     _, pthid = thread_of(ctx.body)
     if ctx.connection is not None:
         return _problem(message, REQUEST_NOT_ACCEPTED, "a connection with this key already exists")
+    try:
+        their: didexchange.TheirDid | None = didexchange.resolve_request_did(ctx.body)
+        unusable = ""
+    except didexchange.ExchangeError as exc:
+        their, unusable = None, str(exc)
+    proven = their is not None and bool(message.sender_verkey) and message.sender_verkey in their.verkeys
+
+    def refuse(code: str, explanation: str) -> dict[str, Any] | None:
+        # The requester has no connection with us: answer at the endpoint of its DID when the request proves the
+        # DID is the sender's (a reused invitation's second requester must hear no), else over a return route.
+        problem = _problem(message, code, explanation)
+        if not proven or not their.endpoint or len(their.endpoint) > ANSWER_ENDPOINT_MAX:
+            return problem
+        ctx.answer(problem, endpoint=their.endpoint, routing_keys=their.routing_verkeys)
+        return None
+
     connection = (
         Connection.objects.select_for_update()
         .filter(agent=message.agent, invitation_id=pthid, state=Connection.State.INVITED)
@@ -106,20 +125,18 @@ def request_receive(ctx: Context) -> dict[str, Any] | None:
         else None
     )
     if connection is None:
-        return _problem(message, REQUEST_NOT_ACCEPTED, "no open invitation of ours has this pthid")
+        return refuse(REQUEST_NOT_ACCEPTED, "no open invitation of ours has this pthid")
     label = ctx.body.get("label", "")
     if not isinstance(label, str):
-        return _problem(message, REQUEST_PROCESSING_ERROR, "label must be a string")
-    try:
-        their = didexchange.resolve_request_did(ctx.body)
-    except didexchange.ExchangeError as exc:
-        return _problem(message, REQUEST_PROCESSING_ERROR, str(exc))
-    if not message.sender_verkey or message.sender_verkey not in their.verkeys:
-        return _problem(message, REQUEST_PROCESSING_ERROR, "the request was not sent (Authcrypt) with a key of its did")
+        return refuse(REQUEST_PROCESSING_ERROR, "label must be a string")
+    if their is None:
+        return refuse(REQUEST_PROCESSING_ERROR, unusable)
+    if not proven:
+        return refuse(REQUEST_PROCESSING_ERROR, "the request was not sent (Authcrypt) with a key of its did")
     invitation_key = keys.agent_key_of(message.agent)
     if keys.verkey_of(invitation_key) != connection.my_verkey:
         # The agent's key rotated (a twin transfer) after this invitation was made: it can no longer sign for it.
-        return _problem(message, REQUEST_NOT_ACCEPTED, "this invitation is no longer valid")
+        return refuse(REQUEST_NOT_ACCEPTED, "this invitation is no longer valid")
 
     protocol = didexchange.protocol_of(message.type)
     connection.agent = message.agent

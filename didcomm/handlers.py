@@ -25,6 +25,9 @@ class Answer:
     body: dict[str, Any]
     connection: Connection | None
     to_verkey: str
+    # Without a connection: where the sender's DID says to deliver (else only a return route can take it).
+    to_endpoint: str = ""
+    to_routing_keys: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -37,11 +40,27 @@ class Context:
     def body(self) -> dict[str, Any]:
         return self.message.body
 
-    def answer(self, body: dict[str, Any], *, connection: Connection | None = None) -> None:
+    def answer(
+        self,
+        body: dict[str, Any],
+        *,
+        connection: Connection | None = None,
+        endpoint: str = "",
+        routing_keys: tuple[str, ...] = (),
+    ) -> None:
         """Queue ``body`` along with the reply: over ``connection`` to its peer's key as it is now (a handler may
-        move the connection to another key afterwards), or without one back to the message's sender only."""
+        move the connection to another key afterwards), or without one back to the message's sender only: at
+        ``endpoint`` (through ``routing_keys``) if its DID names one, else over a return route."""
         to_verkey = connection.their_verkey if connection is not None else self.message.sender_verkey
-        self.answers.append(Answer(body=body, connection=connection, to_verkey=to_verkey))
+        self.answers.append(
+            Answer(
+                body=body,
+                connection=connection,
+                to_verkey=to_verkey,
+                to_endpoint=endpoint if connection is None else "",
+                to_routing_keys=tuple(routing_keys) if connection is None else (),
+            )
+        )
 
 
 Handler = Callable[[Context], dict[str, Any] | None]

@@ -205,13 +205,16 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
 
 
 def _answer_store(message: InboundMessage, answer: Answer) -> OutboundMessage:
-    """Queue an answer to ``message``; without a connection it can only go back over a return route."""
+    """Queue an answer to ``message``; without a connection it goes to the endpoint the answer names, or back
+    over a return route."""
     body = answer.body
     return OutboundMessage.objects.create(
         agent=message.agent,
         connection=answer.connection,
         in_reply_to=message,
         to_verkey=answer.to_verkey,
+        to_endpoint=answer.to_endpoint,
+        to_routing_keys=list(answer.to_routing_keys),
         message_id=body["@id"],
         type=body["@type"],
         body=body,

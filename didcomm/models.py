@@ -155,6 +155,10 @@ class OutboundMessage(models.Model):
         InboundMessage, null=True, blank=True, on_delete=models.SET_NULL, related_name="replies"
     )
     to_verkey = models.CharField(max_length=64, blank=True)
+    # An answer outside any connection (a refused DID Exchange request): where the sender's DID says to deliver
+    # it. On a connection, the connection's endpoint and routing keys are used instead.
+    to_endpoint = models.URLField(max_length=2048, blank=True)
+    to_routing_keys = models.JSONField(default=list, blank=True)
     message_id = models.CharField(max_length=255)
     type = models.CharField(max_length=255)
     body = models.JSONField()

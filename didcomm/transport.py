@@ -3,9 +3,10 @@
 One worker claims a message (a lease in ``claimed_until``, taken by a conditional UPDATE: no row lock is held
 while the network call runs), sends it, then records the outcome in one UPDATE guarded by its lease. A
 temporary failure (refused connection, timeout, 5xx, 408, 429) is retried on :data:`RETRY_SCHEDULE`; a
-permanent one (another 4xx, no endpoint, an unsupported scheme, a key we cannot pack for) fails the message
-at once. Receivers dedupe on ``@id``, so the rare resend after a worker died mid-send is harmless. This module
-only sends and records: the task that called it (didcomm.tasks) schedules the retry and receives what came back.
+permanent one (another 4xx, no endpoint, an unsupported scheme, an address core.netguard refuses, a key we
+cannot pack for) fails the message at once. Receivers dedupe on ``@id``, so the rare resend after a worker died
+mid-send is harmless. This module only sends and records: the task that called it (didcomm.tasks) schedules the
+retry and receives what came back.
 
 Return routes (Aries RFC 0092): a peer whose message over our WebSocket carried
 ``"~transport": {"return_route": "all"}`` gets everything for its key back over that socket while it is open.
@@ -308,11 +309,12 @@ def _send(message: OutboundMessage) -> _Sent:
         # Straight back to the peer over its own socket: no mediator is in between, so no forward wrapping.
         ReturnRouteTransport().send(channel, pack_outbound(message))
         return _Sent("return route", [])
-    endpoint = connection.their_endpoint if connection is not None else ""
+    # Without a connection: an answer to a sender whose DID names its endpoint (a refused DID Exchange request).
+    endpoint = connection.their_endpoint if connection is not None else message.to_endpoint
     if not endpoint:
         raise TransportError("no endpoint, and no open return route", permanent=True)
     transport = transport_for(endpoint)
-    routing_keys = list(connection.their_routing_keys or []) if connection is not None else []
+    routing_keys = list((connection.their_routing_keys if connection is not None else message.to_routing_keys) or [])
     packed = pack_outbound(message, routing_keys=routing_keys, return_route=transport.return_route)
     return _Sent(_host(endpoint), transport.send(endpoint, packed))
 

@@ -213,6 +213,31 @@ def test_a_second_request_for_a_used_invitation_is_refused(peer, invitation):
     assert report.body["description"]["code"] == "request_not_accepted"
 
 
+def test_the_refusal_of_a_reused_invitation_reaches_the_endpoint_the_request_names(peer, invitation):
+    """The second requester knows no connection with us: its request's did:peer:4 says where to answer."""
+    from didcomm import transport
+    from tests.didcomm.endpoints import http_endpoint, open_message
+
+    responded(peer, invitation)
+    again = Peer()
+    with http_endpoint() as (url, received):
+        body = message(
+            "didexchange/1.1/request", label="Late agent", did=didexchange.peer4_did(again.key.verify_key, url)
+        )
+        body["~thread"] = {"thid": body["@id"], "pthid": invitation.invitation_id}
+        report = reply_to(again.send(body, invitation.my_verkey))
+        transport.deliver(report.pk)
+    report.refresh_from_db()
+    assert report.status == OutboundMessage.Status.SENT, report.last_error
+    (raw,) = received.bodies
+    refusal = open_message(raw, again.key)
+    assert refusal["@type"] == PREFIX + "didexchange/1.1/problem_report"
+    assert refusal["description"]["code"] == "request_not_accepted"
+    assert refusal["~thread"] == {"thid": body["@id"], "pthid": invitation.invitation_id}
+    invitation.refresh_from_db()
+    assert invitation.their_verkey == verkey(peer.key)  # the first requester keeps the connection
+
+
 def test_an_invitation_of_a_twin_that_changed_keys_is_no_longer_answered(agent, peer, invitation, grinder):
     """After a transfer the agent key rotates; a request to the new key naming an older invitation is refused."""
     from core.vault import seal_key
