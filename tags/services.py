@@ -17,7 +17,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from core.ratelimit import hit, hit_with
-from core.redis import redis_client
+from core.redis import REDIS_ERRORS, redis_client
 from owners.models import Notification, Owner
 from owners.services import notify
 from tags import public_cache, scan_buffer, selectors
@@ -168,6 +168,8 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
     anonymous = not viewer.is_authenticated
     cacheable = anonymous and selectors.is_token(token)
     # The rate-limit counter and (with Redis) the cached page in one round trip.
+    # While Redis is down the counter is this process's (core.ratelimit LOCAL: a scan is a read that must keep
+    # working, and the limit still holds per process) and the page is not cached: the slow path below.
     retry_after, raw_page = hit_with(
         "scan", client, settings.RATE_SCAN_PER_CLIENT, also_get=public_cache.page_key(token) if cacheable else None
     )
@@ -179,7 +181,7 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
         page = public_cache.decode_page(raw_page) if redis_client() else public_cache.cached_page(token)
     if page is not None:
         # Fast path, the finder's usual case: no database read, the scan buffered (tags.scan_buffer).
-        scan_buffer.record_stranger_scan(
+        _record_stranger_scan(
             tag_id=page["tag"], twin_id=page["twin"], owner_id=page["owner"], name=page["name"], user_agent=user_agent
         )
         return ScanOpened(ScanPage.PUBLIC, cached=page)
@@ -189,7 +191,7 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
     twin = tag.twin
     by_owner = twin is not None and not anonymous and viewer.pk == twin.owner_id
     if tag.status == Tag.Status.ACTIVE and not by_owner:
-        scan_buffer.record_stranger_scan(
+        _record_stranger_scan(
             tag_id=tag.pk, twin_id=twin.pk, owner_id=twin.owner_id, name=twin.name, user_agent=user_agent
         )
     else:
@@ -202,9 +204,25 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
         return ScanOpened(ScanPage.OWNER, tag=tag)
     if anonymous:
         # Kept for the next finders: until what it shows changes (public_cache drops it then) or it expires.
-        page = public_cache.store_page(tag, selectors.tag_public_page(tag=tag))
+        try:
+            page = public_cache.store_page(tag, selectors.tag_public_page(tag=tag))
+        except REDIS_ERRORS:
+            return ScanOpened(ScanPage.PUBLIC, tag=tag)  # rendered per request until Redis is back
         return ScanOpened(ScanPage.PUBLIC, tag=tag, cached=page)
     return ScanOpened(ScanPage.PUBLIC, tag=tag)
+
+
+def _record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str, user_agent: str) -> None:
+    """Buffer the scan in Redis; while Redis is unreachable, write it now, as without Redis (every scan is
+    recorded: a product requirement). A scan that reached Redis before the error may then be counted twice; one
+    lost would be worse."""
+    try:
+        scan_buffer.record_stranger_scan(
+            tag_id=tag_id, twin_id=twin_id, owner_id=owner_id, name=name, user_agent=user_agent
+        )
+    except REDIS_ERRORS:
+        twin = Twin(pk=twin_id, owner_id=owner_id, name=name)
+        record_scan(tag_id=tag_id, twin=twin, by_owner=False, user_agent=user_agent)
 
 
 def code_lookup(*, typed: str, client: str) -> Tag | None:

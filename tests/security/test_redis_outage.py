@@ -8,6 +8,7 @@ import redis
 from django.core import mail
 from django.urls import reverse
 
+from core import ratelimit
 from core.redis import redis_client
 from owners.models import Owner
 from tests.conftest import PASSWORD
@@ -23,6 +24,7 @@ def redis_down(settings):
     before = settings.REDIS_URL, settings.CACHES
     settings.REDIS_URL = DEAD_REDIS
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}}
+    ratelimit._local.clear()  # the per-process counters of an outage, left by another test
     yield
     # Restored here, before the shared fixture clears the cache.
     settings.REDIS_URL, settings.CACHES = before

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
+from core import ratelimit
 from core.redis import redis_client
 from owners.models import Notification
 from tags import scan_buffer
@@ -129,6 +130,7 @@ def redis_down(settings):
     before = settings.REDIS_URL, settings.CACHES
     settings.REDIS_URL = DEAD_REDIS
     settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}}
+    ratelimit._local.clear()  # the per-process counters of an outage, left by another test
     yield
     settings.REDIS_URL, settings.CACHES = before
 
