@@ -18,7 +18,10 @@ VALUES = {"int": "1", "string": "x", "slug": "x", "path": "x"}
 
 def _sample_path(pattern: URLPattern) -> str:
     converters = pattern.pattern.converters.items()
-    return reverse(pattern.name, kwargs={name: VALUES[type(c).__name__.removesuffix("Converter").lower()] for name, c in converters})
+    return reverse(
+        pattern.name,
+        kwargs={name: VALUES[type(c).__name__.removesuffix("Converter").lower()] for name, c in converters},
+    )
 
 
 def _routes() -> list[tuple[str, str]]:

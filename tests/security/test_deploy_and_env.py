@@ -35,7 +35,7 @@ def test_check_deploy_passes_on_production_settings(tmp_path):
 
 def test_env_example_can_be_sourced_by_a_shell():
     result = subprocess.run(
-        ["bash", "-c", "set -a; source .env.example; printf %s \"$DEFAULT_FROM_EMAIL\""],
+        ["bash", "-c", 'set -a; source .env.example; printf %s "$DEFAULT_FROM_EMAIL"'],
         cwd=ROOT,
         env={"PATH": os.environ["PATH"]},
         capture_output=True,

@@ -26,7 +26,9 @@ def _assert_refused(response, words: str) -> None:
 def test_failed_logins_for_one_account_are_limited_across_addresses(client, alice, settings):
     settings.RATE_LOGIN_FAILURES_PER_ACCOUNT = "10/900"
     statuses = [
-        client.post(reverse("login"), {"username": "alice", "password": f"guess {n}"}, REMOTE_ADDR=_address(n)).status_code
+        client.post(
+            reverse("login"), {"username": "alice", "password": f"guess {n}"}, REMOTE_ADDR=_address(n)
+        ).status_code
         for n in range(60)
     ]
     assert statuses[:10] == [200] * 10

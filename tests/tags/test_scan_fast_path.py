@@ -154,9 +154,7 @@ def test_while_redis_is_down_a_typed_code_still_leads_to_the_tag(anon_client, gr
     assert response.status_code == 302 and response.url == grinder_tag.get_absolute_url()
 
 
-def test_while_redis_is_down_scans_are_still_limited_per_process(
-    anon_client, grinder_tag, settings, redis_down
-):
+def test_while_redis_is_down_scans_are_still_limited_per_process(anon_client, grinder_tag, settings, redis_down):
     settings.RATE_SCAN_PER_CLIENT = "3/60"
     statuses = [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
