@@ -7,7 +7,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 CHROMIUM ?= /usr/bin/chromium
 
-.PHONY: run test lint bench setup setup-dev chromium migrate demo clean
+.PHONY: run test lint bench fuzz setup setup-dev chromium migrate demo clean
 
 $(BIN)/python:
 	@py=$$(scripts/find-python) || exit 1; echo "Creating $(VENV) with $$py"; "$$py" -m venv $(VENV)
@@ -54,6 +54,10 @@ lint: setup-dev
 
 test: lint chromium
 	$(BIN)/pytest
+
+# The fuzzers of tests/hostile with 100,000 inputs each (the test suite runs a short pass of the same tests).
+fuzz: setup-dev
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100000} $(BIN)/pytest -q -p no:cacheprovider tests/hostile/test_fuzz.py
 
 # Benchmarks need PostgreSQL and Redis on loopback (as in production) and wrk as the load generator.
 bench: setup-dev

@@ -120,7 +120,10 @@ def unpack(payload: bytes, user_properties: list[tuple[str, str]] | None) -> tup
             raise EnvelopeError(f"The envelope's {name} is a string.")
         if value is not None:
             headers[name] = value
-    return headers, body.encode()
+    try:
+        return headers, body.encode()
+    except UnicodeEncodeError:  # "\ud800" in the JSON: no UTF-8 bytes were ever signed as that text
+        raise EnvelopeError("The envelope's payload is not valid Unicode text (it holds a lone surrogate).") from None
 
 
 def handle(
