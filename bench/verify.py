@@ -122,7 +122,7 @@ def main() -> None:
     log, keys = build_log(args.log)
     entries = build_history(args.history, log, keys[9])
     lines = log.jsonl().splitlines()
-    text = json.dumps(bundle.make_bundle(log, entries))
+    text = json.dumps(bundle.make_bundle(log, entries, key=keys[9]))
     parsed_history, simple = jcs.loads(json.dumps(entries))
     print(f"built {args.log}-entry DID log and {args.history}-entry history in {time.perf_counter() - t:.1f}s")
     # The fixtures are millions of live objects; keep the cyclic GC from

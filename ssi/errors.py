@@ -1,7 +1,7 @@
 """One exception family for the whole library.
 
 Callers catch :class:`SSIError` (or one of its subclasses) and never a PyNaCl,
-JSON or rfc8785 exception: every lower-level failure is translated at the
+JSON or canonicalization exception: every lower-level failure is translated at the
 boundary where it happens, with a message a person can act on.
 """
 

@@ -284,7 +284,7 @@ def twin_deactivate(*, twin: Twin) -> Twin:
 
 def _json_number(value: float) -> float | int:
     """The same JSON number, as an int when it is integral: JCS (RFC 8785) prints 20.0 and 20 alike, and plain
-    ints let ssi.jcs take its fast path instead of rfc8785 for the whole (up to 1,000-reading) entry."""
+    ints let ssi.jcs take its fast path instead of its full serializer for the whole (up to 1,000-reading) entry."""
     return int(value) if value.is_integer() and -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER else value
 
 
