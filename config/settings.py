@@ -53,6 +53,7 @@ INSTALLED_APPS = [
     "tags",
     "ingest",
     "didcomm",
+    "credentials",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,8 @@ if apps.is_installed("didcomm"):
         # The DIDComm inbound endpoint answers any agent (the envelope is the authentication).
         path("didcomm/", include("didcomm.urls")),
     ]
+if apps.is_installed("credentials"):
+    urlpatterns.append(path("", include("credentials.urls")))  # its pages and its one API route
 urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:

@@ -1,0 +1,3 @@
+"""Routes of the credentials feature (included by config.urls when installed)."""
+
+urlpatterns: list = []
