@@ -42,7 +42,7 @@ demo: migrate
 # (emails to owners, scan history) in the background, stopped with the server.
 run: demo
 	@echo "Thingstead at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	@DEBUG=1 $(PYTHON) manage.py db_worker --no-startup-delay & worker=$$!; \
+	@DEBUG=1 $(PYTHON) manage.py worker --no-startup-delay & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 
