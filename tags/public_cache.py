@@ -12,17 +12,21 @@ as its rate-limit counter (core.ratelimit.hit_with); without Redis it lives in D
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.core.cache import cache
 from django.db.models.signals import post_delete, post_save
 from django.dispatch import receiver
 from django.template.loader import render_to_string
+from redis.exceptions import RedisError
 
 from core.redis import redis_client
 from owners.models import Owner
 from tags.models import Tag
 from twins.models import Twin
+
+log = logging.getLogger(__name__)
 
 PAGE_SECONDS = 60
 _MARKER = "\x00csrf\x00"
@@ -68,8 +72,13 @@ def forget_tags(tokens: list[str]) -> None:
     client = redis_client()
     if client is None:
         cache.delete_many(keys)
-    else:
+        return
+    try:
         client.delete(*keys)
+    except RedisError:
+        # Redis is down: the change that called this has committed or will, and must not fail for a cache. While
+        # Redis is down no cached page is served; an entry that survives the outage expires within PAGE_SECONDS.
+        log.warning("public page cache: could not drop %d entries (Redis unavailable)", len(keys))
 
 
 def forget_twin(twin_id: int) -> None:

@@ -138,3 +138,13 @@ def test_stranger_scan_costs_a_handful_of_queries(anon_client, grinder_tag, djan
     # Tag with twin and owner; scan insert; the coalesced notification bump (savepoints aside).
     with django_assert_max_num_queries(6):
         anon_client.get(grinder_tag.get_absolute_url())
+
+
+def test_saving_a_thing_while_redis_is_down_still_saves(settings, alice_client, grinder, grinder_tag):
+    """The finder's page cache is dropped on every save of the thing; with Redis unreachable that must not turn the
+    owner's save into a 500."""
+    settings.REDIS_URL = "redis://127.0.0.1:1/0"
+    response = alice_client.post(f"/things/{grinder.slug}/lost/", {"lost": "on", "lost_reward": "Coffee"})
+    assert response.status_code == 302
+    grinder.refresh_from_db()
+    assert grinder.lost
