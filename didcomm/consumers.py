@@ -7,8 +7,9 @@ route for everything we send to its (Authcrypt-proven) sender key while it stays
 included: the route is registered before the message is dispatched.
 
 A refused envelope closes the socket with :data:`CLOSE_REFUSED` and the reason (at most 123 bytes, the close
-frame's limit), as ACA-Py closes its own on a frame it cannot read; nothing that goes wrong in here is left to
-crash the consumer.
+frame's limit), as ACA-Py closes its own on a frame it cannot read; a sender over its rate limit with
+:data:`CLOSE_RATE_LIMITED`; nothing that goes wrong in here is left to crash the consumer. Each process keeps at
+most ``DIDCOMM_WS_MAX_CONNECTIONS`` sockets open: one more is closed at once with :data:`CLOSE_BUSY`.
 """
 
 from __future__ import annotations
@@ -20,15 +21,28 @@ from typing import Any
 from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
+from django.conf import settings
 
 from didcomm import tasks, transport
-from didcomm.inbound import InboundError
+from didcomm.inbound import InboundError, RateLimited
 
 logger = logging.getLogger(__name__)
 
 CLOSE_REFUSED = 4400  # the envelope or its message was refused (HTTP would answer 400)
+CLOSE_RATE_LIMITED = 4429  # over a rate limit (HTTP would answer 429); the reason says when to retry
 CLOSE_TOO_BIG = 1009  # RFC 6455: message too big to process
 CLOSE_INTERNAL = 1011  # RFC 6455: an unexpected condition
+CLOSE_BUSY = 1013  # RFC 6455 "try again later": this process has as many sockets open as it takes
+
+MAX_CONNECTIONS = 200  # per process; setting DIDCOMM_WS_MAX_CONNECTIONS
+
+# Sockets open in this process. Consumers run on the one event loop, and nothing awaits between reading and
+# changing it, so no lock is needed.
+_open = 0
+
+
+def max_connections() -> int:
+    return int(getattr(settings, "DIDCOMM_WS_MAX_CONNECTIONS", MAX_CONNECTIONS))
 
 
 def _close_reason(text: str) -> str:
@@ -38,9 +52,17 @@ def _close_reason(text: str) -> str:
 class DIDCommConsumer(AsyncWebsocketConsumer):
     routes: set[str]
     refresher: asyncio.Task | None = None
+    counted = False
 
     async def connect(self) -> None:
+        global _open
         self.routes = set()
+        if _open >= max_connections():
+            # Accepted, then closed with a code: a refused handshake would tell the agent nothing (a bare 403).
+            await self.accept()
+            return await self.close(code=CLOSE_BUSY, reason="too many open connections")
+        _open += 1
+        self.counted = True
         await self.accept()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -49,6 +71,8 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
             return await self.close(code=CLOSE_TOO_BIG, reason="envelope too large")
         try:
             await database_sync_to_async(tasks.receive)(raw=raw, on_open=self.opened)
+        except RateLimited as exc:
+            return await self.close(code=CLOSE_RATE_LIMITED, reason=f"rate limited: retry in {exc.retry_after} s")
         except InboundError as exc:
             return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
         except Exception:
@@ -76,6 +100,10 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
         await self.send(bytes_data=event["envelope"])
 
     async def disconnect(self, code: int) -> None:
+        global _open
+        if self.counted:
+            _open -= 1
+            self.counted = False
         if self.refresher is not None:
             self.refresher.cancel()
         for verkey in tuple(self.routes):

@@ -314,10 +314,9 @@ def problem_report_receive(ctx: Context) -> None:
     anyone but the peer, or about a finished exchange, it is only stored."""
     message = ctx.message
     thid, pthid = thread_of(ctx.body)
+    # Refusing our response, the requester may write to the invitation's key rather than our pairwise one:
+    # didcomm.inbound finds the connection by the exchange's thread then.
     connection = ctx.connection
-    if connection is None and thid and message.sender_verkey:
-        # Refusing our response, the requester may write to the invitation's key rather than our pairwise one.
-        connection = Connection.objects.filter(agent=message.agent, thread_id=thid).first()
     if connection is None or not message.sender_verkey or message.sender_verkey != connection.their_verkey:
         return None
     in_progress = (Connection.State.REQUESTED, Connection.State.RESPONDED)

@@ -10,8 +10,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import timezone
 
+from core.ratelimit import hit
 from core.vault import unseal_key
 from didcomm import timeline
 from didcomm.dispatch import dispatch
@@ -22,13 +25,40 @@ from ssi import envelope, messages
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from ssi.multibase import b64url_decode
+from twins.history import TwinDeactivated
 
 # An envelope names few recipients; a header naming thousands is not worth a database lookup.
 MAX_RECIPIENTS = 20
 
+# Rate limits ("count/seconds", core.ratelimit): every envelope a sender key gets opened, and every message an
+# agent takes (those that are stored and dispatched), whoever sent them.
+RATE_PER_SENDER = "60/60"
+RATE_PER_AGENT = "300/60"
+
+# RFC 0035 code of the problem report a deactivated twin's agent answers its peers with.
+DEACTIVATED = "twin-deactivated"
+
 
 class InboundError(Exception):
     """The envelope or its message is refused; ``str(exc)`` is the reason the sender gets with the 400."""
+
+
+class RateLimited(InboundError):
+    """Over a rate limit: the sender gets a 429 (HTTP) or a close (WebSocket), and may retry after
+    ``retry_after`` seconds. Nothing was written."""
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"too many messages: retry in {retry_after} s")
+        self.retry_after = retry_after
+
+
+class Closed(InboundError):
+    """The agent's twin is deactivated: refused. ``queued``: the problem report its peer gets (already
+    committed), for the caller to deliver."""
+
+    def __init__(self, queued: tuple[OutboundMessage, ...] = ()) -> None:
+        super().__init__("this twin is deactivated: its agent accepts no messages")
+        self.queued = queued
 
 
 def _recipient_kids(raw: bytes) -> list[str]:
@@ -57,10 +87,12 @@ class _Mine:
 
 def _my_keys(kids: list[str]) -> dict[str, _Mine]:
     found: dict[str, _Mine] = {}
+    closed = False
     rows = RecipientKey.objects.filter(verkey__in=kids).select_related("agent__twin", "agent__owner", "connection")
     for row in rows:
         if row.connection is not None:
             if row.connection.state == Connection.State.ABANDONED:
+                closed = closed or _deactivated(row.agent)
                 continue  # a removed connection
             if row.connection.my_verkey == row.verkey:
                 key = connection_key(row.connection)
@@ -75,7 +107,13 @@ def _my_keys(kids: list[str]) -> dict[str, _Mine]:
         # A transferred twin's keys rotate; a registration of its old key opens nothing.
         if verkey_of(key) == row.verkey:
             found[row.verkey] = _Mine(row.agent, None, key)
+    if not found and closed:
+        raise Closed()
     return found
+
+
+def _deactivated(agent: Agent) -> bool:
+    return agent.twin_id is not None and agent.twin.deactivated_at is not None
 
 
 def _storable(value: object) -> bool:
@@ -138,14 +176,99 @@ def _from_peer(connection: Connection, sender: str, message_type: str) -> bool:
     return awaiting and messages.message_type_key(message_type) in _BEFORE_THEIR_KEY
 
 
+# What the requester may send to the invitation's key once we responded (it may not use our pairwise DID yet):
+# its complete, or its refusal of our response. Found by the exchange's thread and the requester's key.
+_TO_THE_INVITATION_KEY = frozenset({messages.DIDEXCHANGE_COMPLETE, messages.DIDEXCHANGE_PROBLEM_REPORT})
+
+
+def _connection_of(mine: _Mine, recipient: str, sender: str, body: dict[str, Any]) -> Connection | None:
+    """The connection a message belongs to, or ``None`` if its sender is no connection's peer."""
+    agent = mine.agent
+    connection = mine.connection
+    if connection is not None and not _from_peer(connection, sender, body["@type"]):
+        # Our pairwise key, but not the peer's: whoever learnt the key does not get to speak for the peer.
+        connection = None
+    if connection is None and sender and mine.connection is None:
+        live = Connection.objects.filter(agent=agent, their_verkey=sender).exclude(state=Connection.State.ABANDONED)
+        # Sent to the agent's own key: a connection made before pairwise keys, keyed by both verkeys.
+        connection = live.filter(my_verkey=recipient).first()
+        thid, _ = messages.thread_of(body)
+        if connection is None and thid and messages.message_type_key(body["@type"]) in _TO_THE_INVITATION_KEY:
+            connection = live.filter(role=Connection.Role.RESPONDER, thread_id=thid).first()
+    if connection is not None:
+        connection.agent = agent
+    return connection
+
+
+def _admission(mine: _Mine, body: dict[str, Any]) -> str:
+    """Why a message outside any connection is refused ("" if it is taken). Only the handshake of one of the
+    agent's invitations is: a DID Exchange request to its invitation key naming the invitation (a used one
+    too: its requester is answered with a problem report). Anything else from a stranger would write into a
+    twin's signed history and its owner's inbox."""
+    if messages.message_type_key(body["@type"]) != messages.DIDEXCHANGE_REQUEST or mine.connection is not None:
+        return "no connection with this sender: outside a connection only a DID Exchange request is taken"
+    _, pthid = messages.thread_of(body)
+    invitations = Connection.objects.filter(agent=mine.agent, role=Connection.Role.RESPONDER, invitation_id=pthid)
+    if not pthid or not invitations.exists():
+        return "no invitation of ours has this pthid"
+    return ""
+
+
+def _rate(name: str, default: str) -> str:
+    return getattr(settings, name, default)
+
+
+def _limit(key: str, setting: str, default: str) -> None:
+    retry_after = hit("didcomm", key, _rate(setting, default))
+    if retry_after is not None:
+        raise RateLimited(retry_after)
+
+
+@transaction.atomic
+def _close(connection: Connection | None, message_id: str) -> tuple[OutboundMessage, ...]:
+    """A deactivated twin's agent answers its peer once, with a problem report, and closes the connection:
+    what the peer sends afterwards is refused unanswered. Nothing enters the twin's history (it is closed)."""
+    if connection is None:
+        return ()
+    closed = (
+        Connection.objects.filter(pk=connection.pk)
+        .exclude(state=Connection.State.ABANDONED)
+        .update(state=Connection.State.ABANDONED, error="the twin was deactivated", updated_at=timezone.now())
+    )
+    if not closed:
+        return ()  # a concurrent message closed it and answered
+    OutboundMessage.objects.filter(connection=connection, status=OutboundMessage.Status.QUEUED).update(
+        status=OutboundMessage.Status.FAILED, last_error="the twin was deactivated before delivery"
+    )
+    body = messages.problem_report(
+        thid=message_id,
+        code=DEACTIVATED,
+        explanation="this twin was deactivated: its agent accepts and sends no more messages",
+    )
+    report = OutboundMessage.objects.create(
+        agent=connection.agent,
+        connection=connection,
+        to_verkey=connection.their_verkey,
+        message_id=body["@id"],
+        type=body["@type"],
+        body=body,
+    )
+    return (report,)
+
+
 def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None] | None = None) -> Received:
     """Open an envelope addressed to one of our agents, store its message once, dispatch it, and queue the reply
     and the handler's answers (:attr:`Received.queued`, which the caller delivers once this commits).
 
-    Raises :class:`InboundError` (the caller answers 400) before anything is written. A duplicate ``@id`` on
-    the same connection is not dispatched again: the sender gets the first answer (the reply already queued).
-    ``on_open(sender_verkey, message)`` runs once the envelope is open, before dispatch: the WebSocket transport
-    registers a return route there, so that the reply queued by dispatch already goes back over the socket.
+    Raises :class:`InboundError` (the caller answers 400) before anything is written: a message from no
+    connection's peer that is not the handshake of one of our invitations (:func:`_admission`), or one over a
+    rate limit (:class:`RateLimited`, per sender key and per agent). A deactivated twin's agent answers its peer
+    once with a problem report and refuses (:class:`Closed`, whose ``queued`` the caller delivers).
+
+    A duplicate ``@id`` on the same connection is not dispatched again: the sender gets the first answer (the
+    reply already queued). ``on_open(sender_verkey, message)`` runs once the message is taken, before dispatch:
+    the WebSocket transport registers a return route there, so that the reply queued by dispatch already goes
+    back over the socket.
     """
     kids = _recipient_kids(raw)
     keys = _my_keys(kids)
@@ -159,21 +282,17 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
     agent = mine.agent
     body = _plaintext(unpacked.message)
     sender = unpacked.sender_verkey or ""
+    _limit(f"sender:{sender or f'anonymous:{agent.pk}'}", "RATE_DIDCOMM_PER_SENDER", RATE_PER_SENDER)
+    connection = _connection_of(mine, unpacked.recipient_verkey, sender, body)
+    if _deactivated(agent):
+        raise Closed(_close(connection, body["@id"]))
+    if connection is None:
+        refusal = _admission(mine, body)
+        if refusal:
+            raise InboundError(refusal)
+    _limit(f"agent:{agent.pk}", "RATE_DIDCOMM_PER_AGENT", RATE_PER_AGENT)
     if on_open is not None:
         on_open(sender, body)
-    connection = mine.connection
-    if connection is not None and not _from_peer(connection, sender, body["@type"]):
-        # Our pairwise key, but not the peer's: whoever learnt the key does not get to speak for the peer.
-        connection = None
-    if connection is None and sender:
-        # Sent to the agent's own key: a connection made before pairwise keys, keyed by both verkeys.
-        connection = (
-            Connection.objects.filter(agent=agent, my_verkey=unpacked.recipient_verkey, their_verkey=sender)
-            .exclude(state=Connection.State.ABANDONED)
-            .first()
-        )
-        if connection is not None:
-            connection.agent = agent
     try:
         # The unique constraints arbitrate a race between two deliveries of one @id: the loser's insert fails.
         with transaction.atomic():
@@ -201,6 +320,10 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
             agent=agent, connection=connection, sender_verkey=sender, message_id=body["@id"]
         )
         return Received(message=first, reply=first.replies.first(), duplicate=True)
+    except TwinDeactivated:
+        # Deactivated after this message's agent was looked up: the history refused the entry, so the receipt
+        # rolled back; answered as a deactivated twin answers.
+        raise Closed(_close(connection, body["@id"])) from None
     return Received(message=message, reply=reply, duplicate=False, queued=tuple(queued))
 
 

@@ -58,6 +58,9 @@ def inbound_list(*, agent: Agent) -> QuerySet[InboundMessage]:
 
 def send_refusal(connection: Connection) -> str:
     """Why nothing can be sent over ``connection`` now ("" if it can), in words for the person sending."""
+    agent = connection.agent
+    if agent.twin_id is not None and agent.twin.deactivated_at is not None:
+        return "This thing is deactivated: its agent sends and accepts no messages any more."
     if connection.state == Connection.State.ABANDONED:
         return "This connection was removed: it sends and accepts no messages any more."
     if connection.state == Connection.State.INVITED or not connection.their_verkey:

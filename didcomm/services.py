@@ -11,6 +11,7 @@ from didcomm import keys, outbox, selectors, timeline
 from didcomm.models import Agent, Connection, OutboundMessage
 from owners.models import Owner
 from ssi.keys import SigningKey
+from twins.history import TwinDeactivated
 from twins.models import Twin
 
 
@@ -39,6 +40,9 @@ def agent_for_owner(owner: Owner) -> Agent:
 
 
 def _agent(owner: Owner, twin: Twin | None) -> Agent:
+    if twin is not None and twin.deactivated_at is not None:
+        # A deactivated twin's agent makes no new connections (and takes no messages: didcomm.inbound).
+        raise TwinDeactivated(TwinDeactivated.message)
     return agent_for_twin(twin) if twin is not None else agent_for_owner(owner)
 
 

@@ -17,7 +17,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from didcomm import transport
-from didcomm.inbound import InboundError, Received, inbound_receive
+from didcomm.inbound import Closed, InboundError, Received, inbound_receive
 from didcomm.models import OutboundMessage
 
 logger = logging.getLogger(__name__)
@@ -75,6 +75,10 @@ def deliver_after_commit(messages: Iterable[OutboundMessage]) -> None:
 def receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None] | None = None) -> Received:
     """Receive an envelope (see didcomm.inbound.inbound_receive, which raises InboundError for the caller to
     answer) and have what it queued delivered once the receipt commits."""
-    received = inbound_receive(raw=raw, on_open=on_open)
+    try:
+        received = inbound_receive(raw=raw, on_open=on_open)
+    except Closed as exc:
+        deliver_after_commit(exc.queued)  # a deactivated twin's last word to its peer
+        raise
     deliver_after_commit(received.queued)
     return received

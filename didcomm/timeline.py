@@ -1,6 +1,6 @@
 """What the owner learns of their agents' messages: a signed history entry for everything a twin's agent
-receives, an inbox notification for the messages a person should read (basic messages, problem reports), and
-a live push to the twin's open private page.
+receives over a connection (its texts capped: :func:`history_text`), an inbox notification for the messages a
+person should read (basic messages, problem reports), and a live push to the twin's open private page.
 
 :func:`record_inbound` runs inside :func:`didcomm.inbound.inbound_receive`'s transaction, after dispatch: a
 duplicate ``@id`` never gets there (its insert fails first), a rollback takes the entry and the notification
@@ -9,6 +9,7 @@ with it, and the pushes go out only after commit (core.live).
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
 from core.live import broadcast_after_commit
@@ -16,7 +17,7 @@ from didcomm.models import Connection, InboundMessage, OutboundMessage
 from owners.models import Notification
 from owners.services import notify
 from ssi import messages
-from twins.history import TwinDeactivated, history_append
+from twins.history import history_append
 from twins.models import HistoryEntry, Twin
 
 # Names for the message types an owner meets, by their ssi.messages.message_type_key.
@@ -36,6 +37,9 @@ KIND_NAMES = {
 }
 # Problem reports (RFC 0035 ``description``): the generic one and the protocols' own.
 PROBLEM_KEYS = frozenset({messages.PROBLEM_REPORT, messages.DIDEXCHANGE_PROBLEM_REPORT, messages.ROTATE_PROBLEM_REPORT})
+# What a history entry keeps of a message's text (a basic message's content, a problem report's code and
+# explanation); beyond it, the start and the hash of the whole (history_text).
+HISTORY_TEXT_MAX_BYTES = 4096
 # Notification.title and .body limits.
 TITLE_MAX = 200
 BODY_MAX = 4000
@@ -85,12 +89,27 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
     }
     key = messages.message_type_key(message.type)
     if key == messages.BASIC_MESSAGE and isinstance(message.body.get("content"), str):
-        content["content"] = message.body["content"]
+        content.update(history_text(message.body["content"]))
     elif key in PROBLEM_KEYS:
         code, text = _problem(message.body)
-        content["code"] = code
-        content["explanation"] = text
+        content.update(history_text(code, "code"))
+        content.update(history_text(text, "explanation"))
     return content
+
+
+def history_text(text: str, name: str = "content") -> dict[str, Any]:
+    """``{name: text}``, or for a text over :data:`HISTORY_TEXT_MAX_BYTES` of UTF-8 its start (cut on a
+    character boundary) with the SHA-256 and length of the whole: the entry commits to the full text (whoever
+    holds the message can show it is the one recorded) while a peer cannot grow the twin's history, and every
+    export of it, by what it sends. The full message stays with the agent (InboundMessage) for its owner."""
+    data = text.encode("utf-8")
+    if len(data) <= HISTORY_TEXT_MAX_BYTES:
+        return {name: text}
+    return {
+        name: data[:HISTORY_TEXT_MAX_BYTES].decode("utf-8", "ignore"),
+        f"{name}_sha256": hashlib.sha256(data).hexdigest(),
+        f"{name}_bytes": len(data),
+    }
 
 
 def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str, str] | None:
@@ -110,16 +129,18 @@ def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str,
 
 
 def record_inbound(message: InboundMessage) -> None:
-    """Record a message one of our agents just received and dispatched (see the module docstring)."""
+    """Record a message one of our agents just received and dispatched (see the module docstring).
+
+    Only what came over a connection: a handshake that made none (a refused DID Exchange request, the one kind
+    of message taken from a stranger, didcomm.inbound) is neither history nor news. A deactivated twin's agent
+    takes nothing (didcomm.inbound); if the twin was deactivated meanwhile, its history raises TwinDeactivated
+    and the receipt rolls back."""
+    if message.connection is None:
+        return
     agent = message.agent
     twin = agent.twin if agent.twin_id is not None else None
     if twin is not None:
-        try:
-            history_append(
-                twin=twin, kind=HistoryEntry.Kind.MESSAGE, content=history_content(message), ref_id=message.pk
-            )
-        except TwinDeactivated:
-            pass  # a deactivated twin's history is closed; the owner still hears of the message below
+        history_append(twin=twin, kind=HistoryEntry.Kind.MESSAGE, content=history_content(message), ref_id=message.pk)
     notification = _notification(message, twin)
     if notification is not None:
         kind, title, body = notification

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.core.exceptions import RequestDataTooBig
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -16,7 +18,7 @@ from core.qr import svg_inline
 from didcomm import selectors, services, tasks, timeline
 from didcomm.exchange import InvitationError
 from didcomm.forms import BasicMessageForm, InvitationAcceptForm
-from didcomm.inbound import InboundError
+from didcomm.inbound import InboundError, RateLimited
 from didcomm.models import Agent, Connection
 from owners.models import Owner
 from ssi import oob
@@ -24,32 +26,69 @@ from ssi.envelope import MEDIA_TYPE
 from twins.models import Twin
 from twins.selectors import twin_get, twin_list
 
+logger = logging.getLogger(__name__)
+
 # What agents send: RFC 0019's media type, the older DIDComm v1 one, and plain JSON (some send that).
 ACCEPTED_MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/ssi-agent-wire", "application/json"})
 
 
-def _refuse(status: int, message: str) -> JsonResponse:
-    return JsonResponse({"message": message, "extra": {}}, status=status)
+# The largest envelope POST /didcomm/ reads (the WebSocket takes frames up to didcomm.transport's limit).
+MAX_BODY = 1024 * 1024
+
+
+def _refuse(status: int, message: str, extra: dict | None = None) -> JsonResponse:
+    return JsonResponse({"message": message, "extra": extra or {}}, status=status)
+
+
+def _too_large(size: int | None) -> JsonResponse:
+    # One line, not Django's RequestDataTooBig traceback: a big body is the sender's mistake, not ours.
+    logger.warning("DIDComm inbound: a body of %s bytes refused (over %s)", size if size is not None else "?", MAX_BODY)
+    return _refuse(413, "the envelope is too large: at most 1 MiB", {"limit_bytes": MAX_BODY})
+
+
+def _body(request: HttpRequest) -> bytes | JsonResponse:
+    """The body, or the 413 for one over MAX_BODY (declared, or counted as Django reads it)."""
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        return _refuse(400, "the Content-Length header is not a number")
+    if declared > MAX_BODY:
+        return _too_large(declared)
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        return _too_large(None)
+    if len(body) > MAX_BODY:
+        return _too_large(len(body))
+    return body
 
 
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def inbound(request: HttpRequest) -> HttpResponse:
     """RFC 0019 envelopes over HTTP: 200 with an empty body, as other agents answer; a refusal is a 400
-    with the reason. Replies are queued for the outbound transport, not returned here.
+    with the reason (413 over 1 MiB, 429 over a rate limit, with Retry-After). Replies are queued for the
+    outbound transport, not returned here.
 
     A GET is a person who opened an invitation link (``?oob=``) in a browser: they get a page about it."""
     if request.method == "GET":
         if "oob" not in request.GET:
             return HttpResponseNotAllowed(["POST"])
         return invitation_page(request)
-    if not request.body:
+    body = _body(request)
+    if isinstance(body, HttpResponse):
+        return body
+    if not body:
         return _refuse(400, "empty body: send an RFC 0019 envelope")
     media_type = request.content_type.lower() if request.content_type else ""
     if media_type not in ACCEPTED_MEDIA_TYPES:
         return _refuse(415, f"send {MEDIA_TYPE}")
     try:
-        tasks.receive(raw=request.body)
+        tasks.receive(raw=body)
+    except RateLimited as exc:
+        response = _refuse(429, str(exc), {"retry_after": exc.retry_after})
+        response["Retry-After"] = str(exc.retry_after)
+        return response
     except InboundError as exc:
         return _refuse(400, str(exc))
     return HttpResponse(status=200)

@@ -174,15 +174,30 @@ def test_a_complete_with_a_wrong_thid_gets_a_problem_report_and_changes_nothing(
     assert connection.state == Connection.State.RESPONDED
 
 
-def test_a_complete_from_another_key_is_refused_to_that_sender_only(peer, invitation):
+def refused(body: dict, to: str, sender: SigningKey) -> None:
+    """From no connection's peer: refused (400), stored nowhere, answered to nobody."""
+    raw = envelope.pack(json.dumps(body).encode(), to_verkeys=[to], from_key=sender)
+    response = Client().post("/didcomm/", data=raw, content_type=envelope.MEDIA_TYPE)
+    assert response.status_code == 400, response.content
+    assert "no connection with this sender" in response.json()["message"]
+    assert not InboundMessage.objects.filter(message_id=body["@id"]).exists()
+
+
+def test_a_complete_from_another_key_is_refused(peer, invitation):
     connection, _ = responded(peer, invitation)
-    stranger = SigningKey.generate()
-    complete = peer.send(complete_body(connection), connection.my_verkey, sender=stranger)
-    report = reply_to(complete)
-    assert report.body["description"]["code"] == "complete_not_accepted"
-    assert report.connection is None and report.to_verkey == verkey(stranger)
+    refused(complete_body(connection), connection.my_verkey, SigningKey.generate())
     connection.refresh_from_db()
     assert connection.state == Connection.State.RESPONDED
+    assert not OutboundMessage.objects.exclude(type=PREFIX + "didexchange/1.1/response").exists()
+
+
+def test_the_requesters_complete_to_the_invitation_key_completes_the_connection(peer, invitation):
+    invitation_key = invitation.my_verkey
+    connection, _ = responded(peer, invitation)
+    complete = peer.send(complete_body(connection), invitation_key)
+    connection.refresh_from_db()
+    assert connection.state == Connection.State.COMPLETED
+    assert complete.connection == connection
 
 
 def test_a_trust_ping_from_the_requester_completes_a_responded_connection(peer, invitation):
@@ -197,17 +212,16 @@ def test_a_trust_ping_from_the_requester_completes_a_responded_connection(peer, 
 
 def test_a_trust_ping_from_a_stranger_does_not_complete(peer, invitation):
     connection, _ = responded(peer, invitation)
-    peer.send(
-        message("trust_ping/1.0/ping", response_requested=False), connection.my_verkey, sender=SigningKey.generate()
-    )
+    refused(message("trust_ping/1.0/ping", response_requested=False), connection.my_verkey, SigningKey.generate())
     connection.refresh_from_db()
     assert connection.state == Connection.State.RESPONDED
 
 
 def test_a_second_request_for_a_used_invitation_is_refused(peer, invitation):
+    invitation_key = invitation.my_verkey  # the agent's own key; the connection moves to a pairwise one
     responded(peer, invitation)
     again = Peer()
-    request = again.send(request_body(again, invitation), invitation.my_verkey)
+    request = again.send(request_body(again, invitation), invitation_key)
     report = reply_to(request)
     assert report.type == PREFIX + "didexchange/1.1/problem_report"
     assert report.body["description"]["code"] == "request_not_accepted"
@@ -218,6 +232,7 @@ def test_the_refusal_of_a_reused_invitation_reaches_the_endpoint_the_request_nam
     from didcomm import transport
     from tests.didcomm.endpoints import http_endpoint, open_message
 
+    invitation_key = invitation.my_verkey  # the agent's own key, which the invitation names
     responded(peer, invitation)
     again = Peer()
     with http_endpoint() as (url, received):
@@ -225,7 +240,7 @@ def test_the_refusal_of_a_reused_invitation_reaches_the_endpoint_the_request_nam
             "didexchange/1.1/request", label="Late agent", did=didexchange.peer4_did(again.key.verify_key, url)
         )
         body["~thread"] = {"thid": body["@id"], "pthid": invitation.invitation_id}
-        report = reply_to(again.send(body, invitation.my_verkey))
+        report = reply_to(again.send(body, invitation_key))
         transport.deliver(report.pk)
     report.refresh_from_db()
     assert report.status == OutboundMessage.Status.SENT, report.last_error

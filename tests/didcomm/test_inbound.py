@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from didcomm import keys, outbox, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage
-from ssi import envelope
+from ssi import didexchange, envelope
 from ssi.keys import SigningKey
 from ssi.multibase import b58encode
 from twins.identity import agent_key
@@ -122,13 +122,18 @@ def test_a_duplicate_message_id_on_a_connection_is_processed_once(connection, tw
     assert OutboundMessage.objects.count() == 1
 
 
-def test_a_duplicate_outside_any_connection_is_processed_once_too(twin_verkey, peer):
-    ping = message("https://didcomm.org/trust_ping/1.0/ping")
-    for sender in (peer, peer, None, None):
-        assert send(ping, twin_verkey, sender).status_code == 200
-    # Once per sender: the Authcrypt peer and the anonymous sender are different parties.
-    assert InboundMessage.objects.filter(message_id=ping["@id"]).count() == 2
-    assert InboundMessage.objects.filter(connection=None).count() == 2
+def test_a_duplicate_outside_any_connection_is_processed_once_too(grinder, twin_verkey, peer):
+    """Outside a connection only a DID Exchange request is taken; one for a used invitation is answered with a
+    problem report, once however often it is sent."""
+    invitation = outbox.invitation_create(agent=services.agent_for_twin(grinder))
+    Connection.objects.filter(pk=invitation.pk).update(state=Connection.State.COMPLETED)
+    did = didexchange.peer4_did(peer.verify_key, "http://127.0.0.1:9/")
+    request = message("https://didcomm.org/didexchange/1.1/request", label="Late", did=did)
+    request["~thread"] = {"thid": request["@id"], "pthid": invitation.invitation_id}
+    for _ in range(3):
+        assert send(request, twin_verkey, peer).status_code == 200
+    assert InboundMessage.objects.filter(message_id=request["@id"], connection=None).count() == 1
+    assert OutboundMessage.objects.get().body["description"]["code"] == "request_not_accepted"
 
 
 def test_the_same_id_from_two_connections_is_two_messages(grinder, connection, twin_verkey, peer):
@@ -251,10 +256,8 @@ def test_a_stranger_who_knows_a_pairwise_key_does_not_speak_for_the_peer(grinder
     connection.save()
     chat = message("https://didcomm.org/basicmessage/1.0/message", content="I am your peer, honest")
     stranger = SigningKey.generate()
-    assert send(chat, b58encode(pairwise.verify_key.raw), stranger).status_code == 200
-    stored = InboundMessage.objects.get(message_id=chat["@id"])
-    assert stored.connection is None
-    assert stored.sender_verkey == b58encode(stranger.verify_key.raw)
+    assert "no connection with this sender" in refusal(send(chat, b58encode(pairwise.verify_key.raw), stranger))
+    assert not InboundMessage.objects.exists()
 
     from_peer = message("https://didcomm.org/basicmessage/1.0/message", content="it is me")
     assert send(from_peer, b58encode(pairwise.verify_key.raw), peer).status_code == 200

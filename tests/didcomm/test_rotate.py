@@ -47,14 +47,23 @@ def send(body: dict, to: str, sender: SigningKey | None) -> InboundMessage:
 
 
 def opens(verkey_: str) -> bool:
-    """Whether an envelope to this key is accepted at our endpoint (a ping asking for no answer)."""
+    """Whether an envelope to this key is opened at our endpoint: a stranger's ping to a key of ours is opened,
+    then refused for coming from no connection's peer."""
     ping = message("trust_ping/1.0/ping", response_requested=False)
     response = post(ping, verkey_, SigningKey.generate())
-    if response.status_code == 400:
-        assert "no recipient key" in response.json()["message"]
+    assert response.status_code == 400
+    if "no recipient key" in response.json()["message"]:
         return False
-    assert response.status_code == 200
+    assert "no connection with this sender" in response.json()["message"]
     return True
+
+
+def refused(body: dict, to: str, sender: SigningKey | None) -> None:
+    """Not from the connection's peer: refused (400) and stored nowhere, so nothing is answered either."""
+    response = post(body, to, sender)
+    assert response.status_code == 400, response.content
+    assert "no connection with this sender" in response.json()["message"]
+    assert not InboundMessage.objects.filter(message_id=body["@id"]).exists()
 
 
 @pytest.fixture
@@ -131,8 +140,11 @@ def test_an_ack_from_a_stranger_or_on_another_thread_switches_nothing(connection
     sent = outbox.connection_rotate(connection=connection)
     before = state_of(connection)
     thid = "another-rotation" if who == "wrong thread" else sent.message_id
-    sender = SigningKey.generate() if who == "stranger" else peer
-    send(message("did-rotate/1.0/ack", status="OK", **{"~thread": {"thid": thid}}), connection.my_verkey, sender)
+    ack = message("did-rotate/1.0/ack", status="OK", **{"~thread": {"thid": thid}})
+    if who == "stranger":
+        refused(ack, connection.my_verkey, SigningKey.generate())
+    else:
+        send(ack, connection.my_verkey, peer)
     assert state_of(connection) == before
     assert connection.next_verkey  # still waiting
 
@@ -209,17 +221,13 @@ def test_a_rotate_not_from_the_peer_is_refused_and_the_connection_keeps_its_did(
     before = state_of(connection)
     attacker = SigningKey.generate()
     to_did = didexchange.peer4_did(attacker.verify_key, "http://127.0.0.1:9/attacker")
-    inbound = send(
+    refused(
         message("did-rotate/1.0/rotate", to_did=to_did),
         connection.my_verkey,
         attacker if sender == "stranger" else None,
     )
     assert state_of(connection) == before
-    report = inbound.replies.get()
-    assert report.type == PREFIX + "did-rotate/1.0/problem-report"
-    assert report.connection is None  # back to whoever sent it, never to the peer
-    assert report.to_verkey == (verkey(attacker) if sender == "stranger" else "")
-    assert not OutboundMessage.objects.filter(connection=connection).exists()
+    assert not OutboundMessage.objects.exists()  # nothing to the peer, nor to whoever sent it
 
 
 def _peer4_without_service() -> str:
@@ -260,7 +268,7 @@ def test_a_rotate_on_a_connection_not_completed_is_refused(connection, peer):
 
 
 def test_the_peers_hangup_ends_the_connection_and_a_strangers_does_not(connection, peer):
-    send(message("did-rotate/1.0/hangup"), connection.my_verkey, SigningKey.generate())
+    refused(message("did-rotate/1.0/hangup"), connection.my_verkey, SigningKey.generate())
     connection.refresh_from_db()
     assert connection.state == Connection.State.COMPLETED
 

@@ -1,9 +1,11 @@
-"""What an agent receives reaches its owner: a twin's agent records every message in the twin's signed history
-(kind "message", still verifiable with ssi alone), basic messages and problem reports land in the owner's inbox,
-the twin's open private page hears of it, and a replayed @id records nothing twice (SECURITY 14)."""
+"""What an agent receives reaches its owner: a twin's agent records every message from a connection's peer in
+the twin's signed history (kind "message", still verifiable with ssi alone; a long text cut, with the hash of
+the whole), basic messages and problem reports land in the owner's inbox, the twin's open private page hears of
+it, and a replayed @id records nothing twice (SECURITY 14)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import uuid
 
@@ -11,7 +13,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from didcomm import keys, outbox, services
+from didcomm import keys, outbox, services, timeline
 from didcomm.models import Agent, Connection, InboundMessage
 from owners.models import Notification
 from ssi import envelope
@@ -20,7 +22,6 @@ from ssi.bundle import verify_bundle
 from ssi.keys import SigningKey
 from ssi.multibase import b58encode
 from tests.twins.test_live import PUSH_TIMEOUT, headers_for, listening
-from twins import services as twin_services
 from twins.models import HistoryEntry
 from twins.verification import export_bundle
 
@@ -139,10 +140,14 @@ def test_a_replayed_message_is_recorded_and_notified_once(alice, grinder, acme):
 
 
 @pytest.mark.django_db
-def test_a_very_long_basic_message_is_recorded_whole_and_its_notification_is_cut(alice, grinder, acme):
+def test_a_very_long_basic_message_is_recorded_cut_with_its_hash_and_its_notification_is_cut(alice, grinder, acme):
     content = "long " * 2000
     assert acme.send(message(BASIC, content=content)).status_code == 200
-    assert entries_of(grinder)[0].entry["content"]["content"] == content
+    recorded = entries_of(grinder)[0].entry["content"]
+    assert recorded["content"] == content[: timeline.HISTORY_TEXT_MAX_BYTES]
+    assert recorded["content_sha256"] == hashlib.sha256(content.encode()).hexdigest()
+    assert recorded["content_bytes"] == len(content)
+    assert_history_verifies(grinder)
     item = Notification.objects.get(owner=alice)
     assert len(item.body) == 4000 and item.body.endswith("…")
     assert len(item.title) <= 200
@@ -160,12 +165,12 @@ def test_an_owners_own_agent_notifies_the_inbox_and_writes_no_history(alice, gri
 
 
 @pytest.mark.django_db
-def test_a_deactivated_twin_still_tells_its_owner_but_its_closed_history_gets_nothing(alice, grinder, acme):
-    twin_services.twin_deactivate(twin=grinder)
-    before = HistoryEntry.objects.filter(twin=grinder).count()
-    assert acme.send(message(BASIC, content="Anyone there?")).status_code == 200
-    assert HistoryEntry.objects.filter(twin=grinder).count() == before
-    assert Notification.objects.filter(owner=alice, kind=Notification.Kind.AGENT).count() == 1
+def test_a_problem_reports_long_code_and_explanation_are_cut_too(grinder, acme):
+    report = message(PROBLEM, description={"code": "c" * 10_000, "en": "e" * 10_000})
+    assert acme.send(report).status_code == 200
+    recorded = entries_of(grinder)[0].entry["content"]
+    assert len(recorded["code"]) == len(recorded["explanation"]) == timeline.HISTORY_TEXT_MAX_BYTES
+    assert recorded["code_bytes"] == recorded["explanation_bytes"] == 10_000
 
 
 @pytest.mark.django_db

@@ -153,14 +153,15 @@ async def test_without_return_route_the_reply_goes_to_the_endpoint(connection, p
 
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
-async def test_an_anonymous_sender_gets_no_return_route(connection):
-    # Anoncrypt names no sender key, so there is nothing to route back to (and nothing proven).
+async def test_an_anonymous_sender_is_refused_and_gets_no_return_route(connection):
+    # Anoncrypt names no sender key: nobody proven to be the peer, and nothing to route back to.
     ping = message(PING, response_requested=False, **RETURN_ROUTE)
     async with socket() as ws:
         await ws.send_to(bytes_data=sealed(ping, connection, None))
-        row = await stored(ping["@id"])
-        assert row.sender_verkey == ""
-        assert await ws.receive_nothing()
+        closed = await ws.receive_output(timeout=RECEIVE_TIMEOUT)
+    assert closed["code"] == CLOSE_REFUSED and "no connection with this sender" in closed["reason"]
+    assert not await database_sync_to_async(InboundMessage.objects.exists)()
+    assert transport.return_route_channel("") is None
 
 
 @pytest.mark.asyncio
