@@ -4,3 +4,24 @@ from django.apps import AppConfig
 class CredentialsConfig(AppConfig):
     name = "credentials"
     verbose_name = "Credentials"
+
+    def ready(self) -> None:
+        from core.nav import OWNER, NavLink, register_nav
+        from credentials import selectors, services
+        from twins import events, panels
+        from twins.demo import register_demo_step
+
+        # In the sender's transaction: the credential (and the seller's revocation) commit or roll back with it.
+        events.subscribe(events.TwinCreated, services.on_twin_created, in_transaction=True)
+        events.subscribe(events.Transferred, services.on_transferred, in_transaction=True)
+        panels.register_panel(
+            panels.Panel(
+                "credentials",
+                "credentials/_panel_credentials.html",
+                panels.AFTER_PUBLIC,
+                30,
+                selectors.thing_credentials_panel,
+            )
+        )
+        register_nav(NavLink("Credentials", "credential-wallet", OWNER, 50))
+        register_demo_step(services.demo_policy)

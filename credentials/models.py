@@ -1,0 +1,134 @@
+"""Ownership credentials, the status lists that revoke them, and the verifier's policies and sessions."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from ssi.statuslist import MIN_LENGTH
+from twins.models import Twin, new_public_id
+
+
+class StatusList(models.Model):
+    """A twin's Bitstring Status List: one bit per ownership credential the twin ever issued.
+
+    Issued by the twin's DID, as its credentials are (ssi.credentials accepts a status list only from the
+    credential's own issuer). The signed list credential is kept as served, re-signed only when a bit changes.
+    """
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    twin = models.OneToOneField(Twin, on_delete=models.CASCADE, related_name="status_list")
+    length = models.PositiveIntegerField(default=MIN_LENGTH)
+    bits = models.BinaryField(editable=False)
+    # The next free index: indices are handed out in order and never reused (a reused bit would revive or
+    # revoke a credential that is not its own).
+    next_index = models.PositiveIntegerField(default=0)
+    document = models.TextField(blank=True, editable=False)  # the signed BitstringStatusListCredential, as served
+    etag = models.CharField(max_length=80, blank=True, editable=False)
+    signed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(next_index__lte=models.F("length")), name="statuslist_index_in_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"status list {self.public_id} of twin {self.twin_id}"
+
+
+class OwnershipCredentialQuerySet(models.QuerySet):
+    def standing(self) -> OwnershipCredentialQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+
+class OwnershipCredential(models.Model):
+    """A twin's statement, signed by its agent key, that `holder` owns it (VC DM 2.0, eddsa-jcs-2022)."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="ownership_credentials")
+    holder = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="credentials")
+    holder_did = models.CharField(max_length=200)
+    status_list = models.ForeignKey(StatusList, on_delete=models.PROTECT, related_name="credentials")
+    status_index = models.PositiveIntegerField()
+    document = models.TextField(editable=False)  # the signed credential, byte for byte as issued
+    issued_at = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = OwnershipCredentialQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Never two credentials on one bit.
+            models.UniqueConstraint(fields=["status_list", "status_index"], name="credential_one_per_status_bit"),
+            # One standing ownership credential per twin: a transfer revokes the old one as it issues the new.
+            models.UniqueConstraint(
+                fields=["twin"], condition=Q(revoked_at__isnull=True), name="credential_one_standing_per_twin"
+            ),
+        ]
+        indexes = [
+            # The wallet: WHERE holder_id = ? ORDER BY issued_at DESC
+            models.Index(fields=["holder", "-issued_at"], name="credential_wallet_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"ownership of twin {self.twin_id} by {self.holder_id}"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.document)
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class VerifierPolicy(models.Model):
+    """A shop's rule for what it accepts: ownership credentials issued by a twin whose model is on its list."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verifier_policies")
+    name = models.CharField(max_length=120)
+    accepted_models = models.JSONField(default=list)  # exact `model` values, as the twins' owners spell them
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "verifier policies"
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="verifierpolicy_one_name_per_owner"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+def new_challenge() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class VerifierSession(models.Model):
+    """One presentation request: the challenge and domain the verifier gave the holder, until it expires."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    challenge = models.CharField(max_length=64, default=new_challenge, editable=False)
+    domain = models.CharField(max_length=200)
+    policy = models.ForeignKey(VerifierPolicy, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    # Set when a presentation passed: the challenge is spent, a replay of the same presentation is refused.
+    used_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        indexes = [
+            # Sweeping old sessions: WHERE expires_at < ?
+            models.Index(fields=["expires_at"], name="verifiersession_expiry_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"verifier session {self.public_id}"

@@ -1,0 +1,255 @@
+"""Writes of the credentials feature: issuing and revoking ownership credentials, signing status lists, the
+verifier's policies and sessions.
+
+Issuing and revoking run inside the transaction of the change they follow (a twin created, a twin transferred:
+see apps.py), so the buyer's credential and the seller's revocation commit, or roll back, with the transfer.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import datetime, timedelta
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import transaction
+from django.urls import reverse
+from django.utils import timezone
+
+from credentials.models import OwnershipCredential, StatusList, VerifierPolicy, VerifierSession
+from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_signing_key
+from owners.models import Owner, OwnerKey
+from ssi import credentials as vc
+from ssi import statuslist
+from ssi.didkey import did_key
+from twins.history import history_append, lock_twin
+from twins.identity import agent_key, log_state
+from twins.models import Twin
+
+CREDENTIAL_TYPE = "OwnershipCredential"
+# The history kind of issuing and revoking. HistoryEntry.kind takes any [a-z0-9_.-] string (stored as str(kind));
+# this one is not (yet) among twins' HistoryEntry.Kind choices, which only twins may extend. Not redactable:
+# like transfers, it is part of the ownership record a buyer checks.
+HISTORY_KIND = "credential"
+SESSION_MINUTES = 15
+SESSION_SWEEP_AFTER = timedelta(days=1)
+
+
+class CredentialRefused(Exception):
+    """Issuing or presenting cannot proceed; `message` says why, for the owner."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def holder_did(owner: Owner) -> str:
+    """The owner's DID as a holder: did:key of their current key (platform-held or self-held)."""
+    current = owner_keys_ensure(owner=owner)[OwnerKey.Role.CURRENT]
+    if not current.public_multibase:
+        raise CredentialRefused("Your current key has no public key on record.")
+    return did_key(current.public_multibase)
+
+
+def status_list_url(status_list: StatusList) -> str:
+    return settings.SITE_URL + reverse("credential-status-list", args=[status_list.public_id])
+
+
+def _signing_time(twin: Twin) -> datetime:
+    """Now, or the DID log's latest versionTime if that is ahead (whole seconds, possibly a second or two in the
+    future): a proof must not predate the log version whose key makes it, or the resolver picks the old key."""
+    return max(timezone.now(), log_state(twin).latest.time)
+
+
+def _sign(twin: Twin, unsigned: dict[str, Any], at: datetime) -> dict[str, Any]:
+    return vc.issue(unsigned, agent_key(twin), verification_method=f"{twin.did}#key-1", created=at)
+
+
+def _status_list_for_update(twin: Twin) -> StatusList:
+    status_list = StatusList.objects.select_for_update().filter(twin=twin).first()
+    if status_list is None:
+        status_list = StatusList.objects.create(twin=twin, bits=statuslist.Bitstring().to_bytes())
+    return status_list
+
+
+def status_list_sign(*, status_list: StatusList, twin: Twin) -> StatusList:
+    """Sign the list as it stands now and keep the signed document (and its ETag) for the public endpoint."""
+    at = _signing_time(twin)
+    bits = statuslist.Bitstring.from_bytes(bytes(status_list.bits))
+    # No validFrom: the signing time may be a second ahead of the clock (see _signing_time), and a list that is
+    # "not yet valid" cannot answer. No validUntil either: verifiers here read the list from the database.
+    unsigned = statuslist.list_credential(url=status_list_url(status_list), issuer=twin.did, bits=bits)
+    text = json.dumps(_sign(twin, unsigned, at), separators=(",", ":"), ensure_ascii=False)
+    status_list.document = text
+    status_list.etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:40] + '"'
+    status_list.signed_at = at
+    status_list.save(update_fields=["document", "etag", "signed_at"])
+    return status_list
+
+
+def _issue(twin: Twin, holder: Owner, status_list: StatusList) -> OwnershipCredential:
+    if status_list.next_index >= status_list.length:
+        raise CredentialRefused("This thing's status list is full.")
+    index = status_list.next_index
+    status_list.next_index = index + 1
+    status_list.save(update_fields=["next_index"])
+    at = _signing_time(twin)
+    credential = OwnershipCredential(twin=twin, holder=holder, holder_did=holder_did(holder), status_list=status_list)
+    credential.status_index = index
+    unsigned = vc.credential(
+        issuer=twin.did,
+        id=credential.id.urn,
+        types=[CREDENTIAL_TYPE],
+        valid_from=timezone.now(),  # not `at`, which may be a second ahead: valid from the moment it is issued
+        subject={
+            "id": credential.holder_did,
+            "owns": twin.did,
+            "name": twin.name,
+            "model": twin.model_name,
+            "serial": twin.serial,
+            "since": vc.format_time(twin.owner_since or twin.created_at),
+        },
+        status=statuslist.status_entry(url=status_list_url(status_list), index=index),
+    )
+    credential.document = json.dumps(_sign(twin, unsigned, at), separators=(",", ":"), ensure_ascii=False)
+    credential.issued_at = at
+    credential.save(force_insert=True)
+    history_append(
+        twin=twin,
+        kind=HISTORY_KIND,
+        content={
+            "action": "issued",
+            "credential": credential.id.urn,
+            "holder": credential.holder_did,
+            "statusListIndex": index,
+        },
+    )
+    return credential
+
+
+def _revoke(twin: Twin, status_list: StatusList) -> OwnershipCredential | None:
+    standing = OwnershipCredential.objects.select_for_update().standing().filter(twin=twin).first()
+    if standing is None:
+        return None
+    bits = statuslist.Bitstring.from_bytes(bytes(status_list.bits))
+    bits.set(standing.status_index)
+    status_list.bits = bits.to_bytes()
+    status_list.save(update_fields=["bits"])
+    standing.revoked_at = timezone.now()
+    standing.save(update_fields=["revoked_at"])
+    history_append(
+        twin=twin,
+        kind=HISTORY_KIND,
+        content={"action": "revoked", "credential": standing.id.urn, "statusListIndex": standing.status_index},
+    )
+    return standing
+
+
+@transaction.atomic
+def ownership_credential_issue(*, twin: Twin) -> OwnershipCredential | None:
+    """Issue the twin's ownership credential to its current owner, revoking a standing one for anyone else in the
+    same transaction (a transfer), and re-sign the twin's status list once. A twin that already has a standing
+    credential for its owner keeps it (idempotent); a twin without a DID or deactivated gets none."""
+    twin = lock_twin(twin)
+    if not twin.did or twin.deactivated_at is not None:
+        return None
+    status_list = _status_list_for_update(twin)
+    standing = OwnershipCredential.objects.standing().filter(twin=twin).first()
+    if standing is not None and standing.holder_id == twin.owner_id:
+        return standing
+    _revoke(twin, status_list)
+    credential = _issue(twin, twin.owner, status_list)
+    status_list_sign(status_list=status_list, twin=twin)
+    return credential
+
+
+def on_twin_created(event: Any) -> None:
+    """twins.events.TwinCreated, in the creating transaction."""
+    ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))
+
+
+def on_transferred(event: Any) -> None:
+    """twins.events.Transferred, in the transfer's transaction: the seller's credential is revoked at the same
+    instant the buyer's is issued; a transfer that rolls back takes both with it."""
+    ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))
+
+
+def demo_policy(twin: Twin) -> None:
+    """twins.demo step: the demo owner, acting as a shop, accepts ownership of the demo grinder's model."""
+    if twin.model_name == "Baratza Encore":
+        VerifierPolicy.objects.get_or_create(
+            owner=twin.owner, name="Acme grinder discount", defaults={"accepted_models": ["Baratza Encore"]}
+        )
+
+
+# --- verifier ------------------------------------------------------------------------------------------------
+
+
+def clean_models(models: list[str]) -> list[str]:
+    seen: dict[str, None] = {}
+    for model in models:
+        model = model.strip()
+        if model:
+            seen.setdefault(model[:120], None)
+    return list(seen)
+
+
+@transaction.atomic
+def policy_save(*, owner: Owner, name: str, accepted_models: list[str], policy: VerifierPolicy | None = None):
+    policy = policy or VerifierPolicy(owner=owner)
+    policy.name = name.strip()
+    policy.accepted_models = clean_models(accepted_models)
+    policy.save()
+    return policy
+
+
+@transaction.atomic
+def policy_delete(*, policy: VerifierPolicy) -> None:
+    policy.delete()
+
+
+def default_domain() -> str:
+    """The domain a presentation made for this verifier names (VC Data Integrity §2.1.1): this site's host."""
+    return urlsplit(settings.SITE_URL).netloc
+
+
+@transaction.atomic
+def verifier_session_start(*, policy: VerifierPolicy | None = None) -> VerifierSession:
+    now = timezone.now()
+    VerifierSession.objects.filter(expires_at__lt=now - SESSION_SWEEP_AFTER).delete()
+    return VerifierSession.objects.create(
+        domain=default_domain(), policy=policy, expires_at=now + timedelta(minutes=SESSION_MINUTES)
+    )
+
+
+@transaction.atomic
+def verifier_session_spend(*, session: VerifierSession) -> bool:
+    """Mark the session's challenge used; False when it was already (a race or a replay): a conditional UPDATE."""
+    return bool(VerifierSession.objects.filter(pk=session.pk, used_at__isnull=True).update(used_at=timezone.now()))
+
+
+# --- wallet --------------------------------------------------------------------------------------------------
+
+
+def presentation_build(
+    *, credential: OwnershipCredential, owner: Owner, challenge: str, domain: str
+) -> tuple[dict[str, Any], bool]:
+    """A presentation of `credential` for a verifier's challenge and domain: (document, signed).
+
+    Signed with the owner's current key when the platform holds it; for a self-held key, the unsigned
+    presentation (the owner signs it themselves). Writes nothing."""
+    current = OwnerKey.objects.get(owner=owner, role=OwnerKey.Role.CURRENT, retired_at__isnull=True)
+    did = did_key(current.public_multibase)
+    try:
+        key = owner_signing_key(current)
+    except SelfHeldKeyRequired:
+        unsigned = {
+            "@context": [vc.VC_CONTEXT],
+            "type": [vc.PRESENTATION_TYPE],
+            "holder": did,
+            "verifiableCredential": [credential.data],
+        }
+        return unsigned, False
+    return vc.present([credential.data], key, challenge=challenge, domain=domain, holder=did), True

@@ -1,0 +1,40 @@
+"""Shared pieces of the credentials tests."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from django.test import Client
+
+from credentials.models import OwnershipCredential
+from ssi import credentials as vc
+from twins.identity import agent_key
+from twins.models import Twin
+
+
+def standing(twin: Twin) -> OwnershipCredential:
+    return OwnershipCredential.objects.standing().get(twin=twin)
+
+
+def published_list(credential: OwnershipCredential) -> dict[str, Any]:
+    """The status list as a verifier fetches it, through the public endpoint."""
+    url = credential.data["credentialStatus"]["statusListCredential"]
+    response = Client().get(urlsplit(url).path)
+    assert response.status_code == 200
+    return json.loads(response.content)
+
+
+def twin_issued(twin: Twin, *, valid_from: datetime | None = None, valid_until: datetime | None = None, **claims):
+    """A credential the twin signs here in the test (for dates the service never uses)."""
+    subject = {"id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "owns": twin.did, **claims}
+    unsigned = vc.credential(
+        issuer=twin.did,
+        subject=subject,
+        types=["OwnershipCredential"],
+        valid_from=valid_from,
+        valid_until=valid_until,
+    )
+    return vc.issue(unsigned, agent_key(twin), verification_method=f"{twin.did}#key-1")
