@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 # slug get the same code, so a closed socket does not tell whether a thing exists.
 CLOSE_NOT_SIGNED_IN = 4401
 CLOSE_NOT_FOUND = 4404
+# The channel layer (Redis) cannot be reached: the page works, only its live updates do not.
+CLOSE_UNAVAILABLE = 4503
 
 # How long a push may take to reach the channel layer before it is logged and dropped.
 PUSH_TIMEOUT = 2.0

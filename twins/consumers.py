@@ -7,18 +7,28 @@ handshake is answered by the server with a bare HTTP 403 and the browser would l
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
+from redis.exceptions import RedisError
 
-from core.live import BADGE_KINDS, CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, owner_group, twin_group
+from core.live import BADGE_KINDS, CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, CLOSE_UNAVAILABLE, owner_group, twin_group
 from owners.selectors import unread_count
 from twins.models import Twin
+
+log = logging.getLogger(__name__)
+
+# Backoff while the channel layer is unreachable (seconds).
+RECONNECT_FIRST = 0.5
+RECONNECT_MAX = 10.0
 
 REFUSALS = {
     CLOSE_NOT_SIGNED_IN: "Sign in to follow live updates.",
     CLOSE_NOT_FOUND: "No such thing.",
+    CLOSE_UNAVAILABLE: "Live updates are unavailable right now; the page still works. Reload it in a minute.",
 }
 
 
@@ -30,20 +40,56 @@ class LiveConsumer(AsyncJsonWebsocketConsumer):
     joined: tuple[str, ...] = ()
     closing = False
 
+    # Channels reads the channel layer through `channel_receive`; an error there (Redis restarting) would end the
+    # socket. Through this property it waits the outage out and joins its groups again (a restarted Redis has
+    # forgotten them), so an open page's live updates resume without a reload.
+    @property
+    def channel_receive(self):
+        return self._receive_through_outages
+
+    @channel_receive.setter
+    def channel_receive(self, receive) -> None:
+        self._layer_receive = receive
+
+    async def _receive_through_outages(self) -> dict[str, Any]:
+        delay = RECONNECT_FIRST
+        while True:
+            try:
+                return await self._layer_receive()
+            except (OSError, RedisError):
+                log.warning("live socket: channel layer unavailable, retrying in %.1f s", delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RECONNECT_MAX)
+                await self._rejoin()
+
+    async def _rejoin(self) -> None:
+        try:
+            for group in self.joined:
+                await self.channel_layer.group_add(group, self.channel_name)
+        except (OSError, RedisError):
+            pass  # still down: the next failed receive tries again
+
     async def refuse(self, code: int) -> None:
         await self.accept()
         await self.send_json({"message": REFUSALS[code], "extra": {"code": code}})
         await self.close(code=code)
 
     async def join(self, *groups: str) -> None:
-        self.joined = groups
-        for group in groups:
-            await self.channel_layer.group_add(group, self.channel_name)
+        try:
+            for group in groups:
+                await self.channel_layer.group_add(group, self.channel_name)
+                self.joined += (group,)
+        except (OSError, RedisError):  # the channel layer is down: say so instead of failing the handshake (500)
+            log.warning("live socket refused: the channel layer is unavailable")
+            return await self.refuse(CLOSE_UNAVAILABLE)
         await self.accept()
 
     async def disconnect(self, code: int) -> None:
         for group in self.joined:
-            await self.channel_layer.group_discard(group, self.channel_name)
+            try:
+                await self.channel_layer.group_discard(group, self.channel_name)
+            except (OSError, RedisError):  # the membership expires on its own (channel layer group_expiry)
+                log.warning("live socket: could not leave %s (channel layer unavailable)", group)
 
     async def live_events(self, message: dict[str, Any]) -> None:
         for one in message["messages"]:

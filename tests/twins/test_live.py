@@ -13,7 +13,7 @@ from django.db import transaction
 from django.test import Client
 
 from config.asgi import application
-from core.live import CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN
+from core.live import CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, CLOSE_UNAVAILABLE
 from owners.models import Notification, Owner
 from owners.services import notify
 from twins import services
@@ -351,3 +351,18 @@ async def test_a_coalesced_message_reaches_the_page_event_by_event(alice_headers
         assert (await page.receive_json_from(timeout=PUSH_TIMEOUT))["reading"]["value"] == 3
         assert await page.receive_output(timeout=PUSH_TIMEOUT) == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
         assert await page.receive_nothing(timeout=0.3)
+
+
+async def test_with_the_channel_layer_down_the_socket_says_so_instead_of_failing(settings, alice_headers, grinder):
+    """Redis unreachable: the handshake used to fail with a 500; now the page's socket is told live updates are
+    unavailable (an error frame and close code 4503), and the page itself keeps working."""
+    from channels.layers import channel_layers
+
+    settings.CHANNEL_LAYERS = {
+        "default": {"BACKEND": "channels_redis.core.RedisChannelLayer", "CONFIG": {"hosts": ["redis://127.0.0.1:1/0"]}}
+    }
+    channel_layers.backends.clear()
+    try:
+        await assert_refused(f"/ws/twins/{grinder.slug}/", alice_headers, CLOSE_UNAVAILABLE)
+    finally:
+        channel_layers.backends.clear()
