@@ -155,8 +155,12 @@
       handle(ev);
     };
     socket.onclose = function (event) {
-      // 4000–4999: the server refused us (signed out, not our thing): retrying would not help.
-      if (event.code >= 4000 && event.code < 5000) { root.setAttribute("data-live", "refused"); return; }
+      // 4000–4999: the server refused us (signed out, not our thing): retrying would not help. Except 4503: live
+      // updates are unavailable for now (core/live.py CLOSE_UNAVAILABLE), so try again with the backoff.
+      if (event.code >= 4000 && event.code < 5000 && event.code !== 4503) {
+        root.setAttribute("data-live", "refused");
+        return;
+      }
       root.setAttribute("data-live", "closed");
       setTimeout(connect, delay);
       delay = Math.min(delay * 2, 60000);
