@@ -33,7 +33,8 @@ class SubjectSerializer(serializers.Serializer):
 
 
 class CredentialVerifyApi(APIView):
-    authentication_classes: tuple = ()  # public: no session (so no CSRF), no token needed
+    # Public: no account needed. A token (or session) still counts the caller's checks per account rather than per
+    # address (core.ratelimit.ApiThrottle).
     permission_classes = (AllowAny,)
 
     class InputSerializer(StrictInputSerializer):
@@ -82,6 +83,7 @@ class CredentialVerifyApi(APIView):
                 description="Not JSON, too large, not a credential or presentation, or an unknown policy.",
             ),
             415: ERRORS[415],
+            429: OpenApiResponse(ERRORS[400].response, description="Too many checks from this address or account."),
         },
         examples=[
             OpenApiExample(

@@ -81,6 +81,11 @@ PUBLIC = {
     "api/docs/",
     "bench/constant",  # only with BENCH_ENDPOINTS
     "didcomm/",  # DIDComm inbound: any agent; the envelope is the authentication
+    # Credentials: status lists and the verifier answer anyone (a shop assistant has no account here).
+    "credentials/status/<str:list_id>",
+    "verify/credential",
+    "verify/credential/<str:session_id>",
+    "api/credentials/verify",
 }
 # Tag routes answer whoever holds the sticker; a twin's DID log and verify page answer anyone with its DID;
 # a transfer offer answers any signed-in account holding its link (tests/twins/test_transfer.py checks that
@@ -95,7 +100,7 @@ def is_public(route: Route) -> bool:
 
 PRIVATE_ROUTES = [route for route in ALL_ROUTES if not is_public(route)]
 # Kwargs that name one of alice's objects; routes without any are her lists and forms (/things/, /inbox/).
-OBJECT_KWARGS = {"slug", "tag_id", "note_id", "notification_id", "connection_id"}
+OBJECT_KWARGS = {"slug", "tag_id", "note_id", "notification_id", "connection_id", "credential_id", "policy_id"}
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
 SLUG_ROUTES = [route for route in PRIVATE_ROUTES if "slug" in route.kwargs]
@@ -167,6 +172,8 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "source_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).source_of(w).public_id,
     "link_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).link_of(w).pk,
     "key_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).key_of(w).pk,
+    "credential_id": lambda w: __import__("tests.credentials.helpers", fromlist=["*"]).standing(w.thing).pk,
+    "policy_id": lambda w: __import__("tests.credentials.helpers", fromlist=["*"]).policy_of(w.alice).public_id,
 }
 # Values that depend on the route: a connection id names a connection of the route's agent, the thing's on
 # /things/<slug>/connections/... and alice's own on /profile/connections/....
@@ -176,6 +183,8 @@ ROUTE_VALUES: dict[str, Callable[[World, Route], object]] = {
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "token": lambda w: w.tag.token,
     "uidb64": lambda w: urlsafe_base64_encode(force_bytes(w.alice.pk)),
+    "list_id": lambda w: __import__("tests.credentials.helpers", fromlist=["*"]).list_id_of(w.thing),
+    "session_id": lambda w: __import__("credentials.services", fromlist=["*"]).verifier_session_start().public_id,
 }
 
 _PLACEHOLDER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")

@@ -38,3 +38,14 @@ def twin_issued(twin: Twin, *, valid_from: datetime | None = None, valid_until: 
         valid_until=valid_until,
     )
     return vc.issue(unsigned, agent_key(twin), verification_method=f"{twin.did}#key-1")
+
+
+def policy_of(owner):
+    """The owner's shop policy (made on first use: the access matrix names it by id)."""
+    from credentials.models import VerifierPolicy
+
+    return VerifierPolicy.objects.get_or_create(owner=owner, name="Matrix shop", defaults={"accepted_models": ["X"]})[0]
+
+
+def list_id_of(twin: Twin) -> str:
+    return standing(twin).status_list.public_id
