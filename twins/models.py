@@ -221,6 +221,7 @@ class HistoryEntry(models.Model):
         GRANT = "grant", "Grant"
         DEACTIVATED = "deactivated", "Deactivated"
         MESSAGE = "message", "Agent message"
+        CREDENTIAL = "credential", "Credential issued or revoked"
 
     # What a seller may remove before a sale; creation and transfers always stay.
     REDACTABLE = (Kind.READING, Kind.NOTE, Kind.SCAN, Kind.TAG, Kind.MESSAGE)
