@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 from ingest import mapping, mqtt
-from ssi import bundle, didpeer, envelope, history, oob, webhooks, webvh
+from ssi import bundle, credentials, didpeer, envelope, history, oob, statuslist, webhooks, webvh
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from ssi.multibase import b58encode
@@ -218,3 +218,35 @@ def test_tag_pages_answer_any_token_or_code_without_a_server_error(client, text)
     cache.clear()  # the per-client scan budget would turn every later input into a 429
     for response in (client.get("/t/", {"code": text}), client.get("/t/" + text.replace("/", "") if text else "/t/x")):
         assert response.status_code < 500
+
+
+# --- Verifiable credentials and presentations -------------------------------------------------------------------
+
+_ISSUER = f"did:key:{SIGNER.verify_key.multibase}"
+_LIST_URL = "https://example.com/credentials/status/1"
+STATUS_LIST = credentials.issue(
+    statuslist.list_credential(url=_LIST_URL, issuer=_ISSUER, bits=statuslist.Bitstring()), SIGNER
+)
+CREDENTIAL = credentials.issue(
+    credentials.credential(
+        issuer=_ISSUER,
+        subject={"id": f"did:key:{ME.verify_key.multibase}", "owns": STATE.did, "model": "Baratza Encore"},
+        status=statuslist.status_entry(url=_LIST_URL, index=7),
+    ),
+    SIGNER,
+)
+PRESENTATION = credentials.present([CREDENTIAL], ME, challenge="c-1", domain="shop.example")
+
+
+@fuzz
+@given(st.one_of(inputs(json.dumps(CREDENTIAL).encode()), inputs(json.dumps(PRESENTATION).encode())))
+def test_credential_and_presentation_verifiers_answer_a_verdict_for_anything(raw):
+    """Never an exception: whatever arrives gets a verdict and a reason a person can read."""
+    for verify in (
+        lambda: credentials.verify_credential(raw, status_lists=[STATUS_LIST]),
+        lambda: credentials.verify_presentation(
+            raw, challenge="c-1", domain="shop.example", status_lists=[STATUS_LIST]
+        ),
+    ):
+        result = verify()
+        assert result.verdict in set(credentials.Verdict) and result.reason
