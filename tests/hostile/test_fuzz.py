@@ -1,4 +1,4 @@
-"""Fuzzers for everything that parses what a stranger sends: each input is either accepted or refused with the
+"""Fuzzers for everything that parses what a stranger sends (credentials included): each input is either accepted or refused with the
 parser's own error (a clear message), never another exception.
 
 `make fuzz` runs each with 100,000 inputs (FUZZ_EXAMPLES); the test suite runs a short pass. Inputs are random
