@@ -16,6 +16,8 @@ import pytest
 from django.db import connection
 
 ROOT = Path(__file__).resolve().parents[2]
+# The worker processes' database sessions carry this name (tests.faults.worker_settings).
+WORKER_APPLICATION_NAME = "thingstead-fault-worker"
 
 
 def wait_for(condition: Callable[[], object], *, timeout: float, what: str) -> None:
@@ -152,6 +154,17 @@ def workers(tmp_path) -> Iterator[Workers]:
     pool = Workers(mail_dir, tmp_path)
     yield pool
     pool.stop_all()
+    # A server session outlives its client's exit by a moment: wait, or dropping the test database fails.
+    wait_for(_alone_in_the_database, timeout=15, what="the workers' database sessions to end")
+
+
+def _alone_in_the_database() -> bool:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND application_name = %s",
+            [WORKER_APPLICATION_NAME],
+        )
+        return cursor.fetchone()[0] == 0
 
 
 @pytest.fixture

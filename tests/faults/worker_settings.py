@@ -7,6 +7,7 @@ os.environ.setdefault("DEBUG", "1")
 
 from config.settings import *  # noqa: F403
 
+DATABASES["default"].setdefault("OPTIONS", {})["application_name"] = "thingstead-fault-worker"  # noqa: F405
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
 MAILERS = {"default": {"BACKEND": "tests.faults.mail.RecordingBackend"}}
 TASK_LEASE_SECONDS = float(os.environ.get("FAULTS_TASK_LEASE_SECONDS", "300"))
