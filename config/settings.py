@@ -115,6 +115,14 @@ else:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 
 TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
+# `manage.py worker`: a task RUNNING this long without its worker renewing the lease was lost with a crashed worker
+# and is requeued; after TASK_MAX_ATTEMPTS such deaths it is recorded as failed (core/worker.py).
+TASK_LEASE_SECONDS = env_int("TASK_LEASE_SECONDS", 300)
+TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 5)
+# DIDComm: what one sender key, and all senders together, may send one agent; open DIDComm sockets per process.
+RATE_DIDCOMM_PER_SENDER = env_str("RATE_DIDCOMM_PER_SENDER", "60/60")
+RATE_DIDCOMM_PER_AGENT = env_str("RATE_DIDCOMM_PER_AGENT", "300/60")
+DIDCOMM_WS_MAX_CONNECTIONS = env_int("DIDCOMM_WS_MAX_CONNECTIONS", 200)
 
 # The broker the MQTT bridge (python manage.py mqtt_bridge) subscribes to: mqtt://[user:password@]host[:port], or
 # mqtts:// for TLS.
