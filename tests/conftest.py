@@ -169,3 +169,20 @@ def carol_api(carol) -> APIClient:
 @pytest.fixture
 def anon_api() -> APIClient:
     return APIClient()
+
+
+# Redis configured but not answering (a closed port): the shared server is never stopped.
+DEAD_REDIS = "redis://127.0.0.1:1/0"
+
+
+@pytest.fixture
+def redis_down(settings):
+    from core import ratelimit
+
+    before = settings.REDIS_URL, settings.CACHES
+    settings.REDIS_URL = DEAD_REDIS
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}}
+    ratelimit._local.clear()  # the per-process counters of an outage, left by another test
+    yield
+    # Restored here, before _isolate clears the cache.
+    settings.REDIS_URL, settings.CACHES = before

@@ -1,5 +1,5 @@
-"""Fuzzers for everything that parses what a stranger sends (credentials included): each input is either accepted or refused with the
-parser's own error (a clear message), never another exception.
+"""Fuzzers for everything that parses what a stranger sends (credentials included): each input is either accepted
+or refused with the parser's own error (a clear message), never another exception.
 
 `make fuzz` runs each with 100,000 inputs (FUZZ_EXAMPLES); the test suite runs a short pass. Inputs are random
 bytes and text, and mutations of a valid sample (bytes flipped, inserted, cut), which reach deeper than noise.

@@ -8,7 +8,6 @@ import redis
 from django.core import mail
 from django.urls import reverse
 
-from core import ratelimit
 from core.redis import redis_client
 from owners.models import Owner
 from tests.conftest import PASSWORD
@@ -17,17 +16,6 @@ pytestmark = pytest.mark.django_db
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
 LIVE_REDIS = "redis://127.0.0.1:6379/15"
-
-
-@pytest.fixture
-def redis_down(settings):
-    before = settings.REDIS_URL, settings.CACHES
-    settings.REDIS_URL = DEAD_REDIS
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}}
-    ratelimit._local.clear()  # the per-process counters of an outage, left by another test
-    yield
-    # Restored here, before the shared fixture clears the cache.
-    settings.REDIS_URL, settings.CACHES = before
 
 
 def test_login_works_while_redis_is_down(client, alice, grinder_tag, redis_down):

@@ -7,7 +7,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from core import ratelimit
 from core.redis import redis_client
 from owners.models import Notification
 from tags import scan_buffer
@@ -119,20 +118,6 @@ def test_with_redis_the_rate_limit_is_one_shared_counter(redis_settings, setting
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     statuses = [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
-
-
-DEAD_REDIS = "redis://127.0.0.1:1/0"
-
-
-@pytest.fixture
-def redis_down(settings):
-    """Redis configured but not answering (a closed port): the shared server is never stopped."""
-    before = settings.REDIS_URL, settings.CACHES
-    settings.REDIS_URL = DEAD_REDIS
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": DEAD_REDIS}}
-    ratelimit._local.clear()  # the per-process counters of an outage, left by another test
-    yield
-    settings.REDIS_URL, settings.CACHES = before
 
 
 def test_while_redis_is_down_a_scan_shows_the_page_and_is_written_at_once(anon_client, alice, grinder_tag, redis_down):
