@@ -131,7 +131,8 @@ class ThingListApi(APIView):
 
     class FilterSerializer(serializers.Serializer):
         q = TextField(max_length=120, required=False, help_text="Part of the name.")
-        lost = serializers.BooleanField(required=False, allow_null=True, default=None)
+        # Left out: lost and found alike (a query parameter cannot be null, so the schema offers only true/false).
+        lost = serializers.BooleanField(required=False, default=None, help_text="Only lost (true) or found (false).")
         archived = serializers.BooleanField(required=False, default=False, help_text="List archived things.")
 
         class Meta:

@@ -41,7 +41,9 @@ def token(grinder, grinder_tag) -> str:
 
 @pytest.mark.django_db
 @schema.parametrize()
-@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+# Derandomized: the suite sees the same cases every run (a red CI names a change, not a dice roll); `make fuzz`-style
+# exploration is the job of tests/hostile/test_fuzz.py.
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True)
 def test_every_operation_answers_within_its_schema_and_never_with_a_server_error(case, token, grinder):
     case.headers = {**(case.headers or {}), "Authorization": f"Token {token}"}
     if case.path_parameters and "slug" in case.path_parameters:
