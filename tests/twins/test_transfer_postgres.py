@@ -114,7 +114,9 @@ def test_many_readings_added_at_once_make_one_unforked_history_that_verifies(gri
     assert len(reading_ids) == threads * per_thread
 
     history = list(HistoryEntry.objects.filter(twin=grinder).order_by("seq"))
-    total = 1 + threads * per_thread  # "created" + every reading
+    # "created", what the features recorded at creation (an ownership credential), and every reading.
+    total = HistoryEntry.objects.filter(twin=grinder).exclude(kind=HistoryEntry.Kind.READING).count()
+    total += threads * per_thread
     assert [item.seq for item in history] == list(range(1, total + 1))
     assert [item.entry["seq"] for item in history] == list(range(1, total + 1))
     # No fork: every entry names its predecessor's hash (the verifier checks the hashes themselves).
