@@ -10,3 +10,7 @@ urlpatterns = [
 # Each feature's API, when the feature is installed.
 if apps.is_installed("tags"):
     urlpatterns.append(path("", include("tags.api_urls")))
+if apps.is_installed("sharing"):
+    urlpatterns.append(path("", include("sharing.api_urls")))
+if apps.is_installed("makers"):
+    urlpatterns.append(path("", include("makers.api_urls")))

@@ -54,6 +54,8 @@ INSTALLED_APPS = [
     "ingest",
     "didcomm",
     "credentials",
+    "sharing",
+    "makers",
 ]
 
 MIDDLEWARE = [

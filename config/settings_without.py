@@ -8,5 +8,13 @@ import os
 
 from config.settings_test import *  # noqa: F403
 
+# The features built on others (README "Architecture"): leaving a feature out leaves out what stands on it.
+DEPENDENTS = {
+    "tags": {"makers"},
+    "didcomm": {"sharing", "makers"},
+    "credentials": {"makers"},
+    "sharing": {"makers"},
+}
 WITHOUT = {name.strip() for name in os.environ.get("THINGSTEAD_WITHOUT", "").split(",") if name.strip()}
+WITHOUT |= {dependent for name in set(WITHOUT) for dependent in DEPENDENTS.get(name, ())}
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in WITHOUT]  # noqa: F405

@@ -27,6 +27,10 @@ if apps.is_installed("didcomm"):
     ]
 if apps.is_installed("credentials"):
     urlpatterns.append(path("", include("credentials.urls")))  # its pages and its one API route
+if apps.is_installed("sharing"):
+    urlpatterns.append(path("", include("sharing.urls")))
+if apps.is_installed("makers"):
+    urlpatterns.append(path("", include("makers.urls")))
 urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:

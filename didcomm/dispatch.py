@@ -24,6 +24,16 @@ HANDLERS: dict[str, Handler] = {
 }
 
 
+def register_handler(key: str, handler: Handler) -> None:
+    """Route message type ``key`` (``family/1.0/name``, or ``thingstead:family/1.0/name`` for our own protocols)
+    to ``handler``: how a feature built on the agents (sharing, makers) adds its protocols from its
+    ``AppConfig.ready()``. Registering the same handler again is a no-op; a second handler for a key is a bug."""
+    existing = HANDLERS.get(key)
+    if existing is not None and existing is not handler:
+        raise ValueError(f"message type {key} already has a handler")
+    HANDLERS[key] = handler
+
+
 def dispatch(ctx: Context) -> dict[str, Any] | None:
     """Route by ``@type``; an unknown type gets an RFC 0035 problem report, never an error page."""
     key = messages.message_type_key(ctx.message.type)

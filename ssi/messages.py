@@ -23,6 +23,16 @@ ROTATE = "did-rotate/1.0/rotate"
 ROTATE_ACK = "did-rotate/1.0/ack"
 ROTATE_PROBLEM_REPORT = "did-rotate/1.0/problem-report"
 ROTATE_HANGUP = "did-rotate/1.0/hangup"
+# RFC 0028 Introduce.
+INTRODUCE_PROPOSAL = "introduce/1.0/proposal"
+INTRODUCE_RESPONSE = "introduce/1.0/response"
+INTRODUCE_REQUEST = "introduce/1.0/request"
+INTRODUCE_ACK = "introduce/1.0/ack"
+
+# Thingstead's own protocols (README "Thingstead message types"): their keys start with ``thingstead:`` and their
+# ``@type`` with THINGSTEAD_PREFIX, a URI we control, as RFC 0003 asks of a protocol outside the Aries RFCs.
+THINGSTEAD_PREFIX = "https://thingstead.org/didcomm/"
+THINGSTEAD_KEY = "thingstead:"
 
 
 def message_type_key(message_type: str) -> str | None:
@@ -31,9 +41,11 @@ def message_type_key(message_type: str) -> str | None:
     RFC 0348: the old prefix is still accepted on receipt (we always send the new one). RFC 0003 semver: a
     receiver that knows 1.0 handles any 1.x (it ignores what it does not know).
     """
-    for prefix in (DIDCOMM_PREFIX, LEGACY_PREFIX):
+    own = ""
+    for prefix in (DIDCOMM_PREFIX, LEGACY_PREFIX, THINGSTEAD_PREFIX):
         if message_type.startswith(prefix):
             parts = message_type[len(prefix) :].split("/")
+            own = THINGSTEAD_KEY if prefix == THINGSTEAD_PREFIX else ""
             break
     else:
         return None
@@ -43,7 +55,7 @@ def message_type_key(message_type: str) -> str | None:
     major, dot, minor = version.partition(".")
     if not (major.isdigit() and dot and minor.isdigit()):
         return None
-    return f"{family}/{int(major)}.0/{name}"
+    return f"{own}{family}/{int(major)}.0/{name}"
 
 
 def thread(thid: str) -> dict[str, str]:
@@ -61,8 +73,16 @@ def thread_of(body: dict[str, Any]) -> tuple[str | None, str | None]:
 
 
 def new_message(key: str, **body: Any) -> dict[str, Any]:
-    """A message of type ``key`` (under the current prefix) with a fresh ``@id``."""
-    return {"@type": DIDCOMM_PREFIX + key, "@id": str(uuid.uuid4()), **body}
+    """A message of type ``key`` (under the current prefix, or Thingstead's for a ``thingstead:`` key) with a
+    fresh ``@id``."""
+    return {"@type": message_type_uri(key), "@id": str(uuid.uuid4()), **body}
+
+
+def message_type_uri(key: str) -> str:
+    """The ``@type`` we send for a message type key."""
+    if key.startswith(THINGSTEAD_KEY):
+        return THINGSTEAD_PREFIX + key[len(THINGSTEAD_KEY) :]
+    return DIDCOMM_PREFIX + key
 
 
 def problem_report(
