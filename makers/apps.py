@@ -1,4 +1,10 @@
+import importlib
+
 from django.apps import AppConfig
+
+# Each part of the app wires itself (event subscribers, DIDComm handlers, panels, nav links, demo steps) in its
+# module's connect(), called once the app registry is ready.
+PARTS = ("makers.orgs", "makers.production", "makers.recalls")
 
 
 class MakersConfig(AppConfig):
@@ -6,6 +12,5 @@ class MakersConfig(AppConfig):
     verbose_name = "Makers"
 
     def ready(self) -> None:
-        # Each part registers its own subscribers, handlers, panels and nav links from a function of its module,
-        # called here (one line per part).
-        pass
+        for name in PARTS:
+            importlib.import_module(name).connect()

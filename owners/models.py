@@ -84,6 +84,9 @@ class Notification(models.Model):
         SCAN = "scan", "Scan"
         AGENT = "agent", "Message to an agent"
         SYSTEM = "system", "Notice"
+        RECALL = "recall", "Recall"
+        INTRODUCTION = "introduction", "Introduction"
+        REQUEST = "request", "Request for data"
 
     owner = models.ForeignKey(Owner, on_delete=models.CASCADE, related_name="notifications")
     twin = models.ForeignKey("twins.Twin", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
@@ -92,6 +95,9 @@ class Notification(models.Model):
     body = models.TextField(max_length=4000, blank=True)
     sender_name = models.CharField(max_length=100, blank=True)
     sender_contact = models.CharField(max_length=254, blank=True)
+    # Where the item's action is (accept an introduction, answer a request, read a recall): a path on this site.
+    action_url = models.CharField(max_length=500, blank=True)
+    action_label = models.CharField(max_length=80, blank=True)
     # How many events this item stands for (coalesced scans).
     count = models.PositiveIntegerField(default=1)
     created_at = models.DateTimeField(auto_now_add=True)

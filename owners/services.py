@@ -60,7 +60,11 @@ def notify(
     sender_name: str = "",
     sender_contact: str = "",
     email: bool = False,
+    action_url: str = "",
+    action_label: str = "",
 ) -> Notification:
+    """An inbox item for `owner` (emailed too when `email`), pushed to their open pages once it commits.
+    `action_url` (a path on this site) and `action_label` give the item its one button."""
     item = Notification.objects.create(
         owner=owner,
         twin=twin,
@@ -69,6 +73,8 @@ def notify(
         body=body,
         sender_name=sender_name,
         sender_contact=sender_contact,
+        action_url=action_url,
+        action_label=action_label,
     )
     if email and owner.email:
         # After commit: a rolled-back message must not be emailed; the task row itself is

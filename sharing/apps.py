@@ -1,4 +1,10 @@
+import importlib
+
 from django.apps import AppConfig
+
+# Each part of the app wires itself (event subscribers, DIDComm handlers, panels, nav links, demo steps) in its
+# module's connect(), called once the app registry is ready.
+PARTS = ("sharing.grants", "sharing.delivery", "sharing.introductions")
 
 
 class SharingConfig(AppConfig):
@@ -6,6 +12,5 @@ class SharingConfig(AppConfig):
     verbose_name = "Sharing"
 
     def ready(self) -> None:
-        # Each part registers its own subscribers, handlers, panels and nav links from a function of its module,
-        # called here (one line per part).
-        pass
+        for name in PARTS:
+            importlib.import_module(name).connect()
