@@ -139,6 +139,26 @@ class ReceivedNotification(models.Model):
         return f"{self.message_id} {self.kind}"
 
 
+class ConnectionSubject(models.Model):
+    """What a connection is about: the thing (by DID, and by GTIN and serial when the introduction named them)
+    whose owner is at the other end. An organisation's agent uses it to reach the owners of the things a recall
+    covers, and to tell which thing a received notification is about."""
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="subjects")
+    thing_did = models.CharField(max_length=300)
+    gtin = models.CharField(max_length=14, blank=True)
+    serial = models.CharField(max_length=20, blank=True)
+    twin = models.ForeignKey(Twin, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")  # when local
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["connection", "thing_did"], name="connection_subject_once")]
+        indexes = [models.Index(fields=["gtin", "serial"], name="connection_subject_gtin_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.connection_id} about {self.thing_did}"
+
+
 class Introduction(models.Model):
     """Aries RFC 0028: our twin introduces its owner to another party (its manufacturer). The owner approves or
     declines; declining leaves no connection and tells the other party nothing about the owner."""
