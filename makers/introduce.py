@@ -1,0 +1,5 @@
+"""(being written)"""
+
+
+def connect() -> None:
+    """Wire this part into the seams (called from the AppConfig.ready)."""
