@@ -164,6 +164,9 @@ class Introduction(models.Model):
     declines; declining leaves no connection and tells the other party nothing about the owner."""
 
     class State(models.TextChoices):
+        # RFC 0028's introducer states: "arranging" while the party's answer is awaited (the owner is asked only
+        # once the party approved and said what it asks for), then the owner decides.
+        ARRANGING = "arranging", "Asking the other party"
         PROPOSED = "proposed", "Waiting for the owner"
         ACCEPTED = "accepted", "Accepted"
         DECLINED = "declined", "Declined"
@@ -179,6 +182,11 @@ class Introduction(models.Model):
     message = models.TextField(max_length=2000, blank=True)
     thread_id = models.CharField(max_length=255, unique=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PROPOSED)
+    # The party's RFC 0434 invitation from its approving response, delivered to the owner's agent on accept.
+    invitation = models.JSONField(default=dict, blank=True)
+    # The thing as the introduction names it (from ProducedThing, or the twin's fields).
+    thing_gtin = models.CharField(max_length=14, blank=True)
+    thing_serial = models.CharField(max_length=20, blank=True)
     # The owner's connection that resulted (accepted and connected).
     owner_connection = models.ForeignKey(Connection, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -186,6 +194,10 @@ class Introduction(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        indexes = [
+            # The panel and the trigger: the twin's introductions that are under way or connected.
+            models.Index(fields=["twin", "state"], name="introduction_twin_state_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"introduction {self.thread_id} ({self.state})"

@@ -23,11 +23,14 @@ ROTATE = "did-rotate/1.0/rotate"
 ROTATE_ACK = "did-rotate/1.0/ack"
 ROTATE_PROBLEM_REPORT = "did-rotate/1.0/problem-report"
 ROTATE_HANGUP = "did-rotate/1.0/hangup"
-# RFC 0028 Introduce.
+# RFC 0028 Introduce (its message names; ssi/introduce.py builds and reads them). The RFC leaves a declined
+# introduction's ending open: the introducer tells the other introducee with the family's RFC 0035 problem
+# report, as the Aries protocols of offers do when one side abandons (issue-credential's "issuance-abandoned").
 INTRODUCE_PROPOSAL = "introduce/1.0/proposal"
 INTRODUCE_RESPONSE = "introduce/1.0/response"
 INTRODUCE_REQUEST = "introduce/1.0/request"
 INTRODUCE_ACK = "introduce/1.0/ack"
+INTRODUCE_PROBLEM_REPORT = "introduce/1.0/problem-report"
 
 # Thingstead's own protocols (README "Thingstead message types"): their keys start with ``thingstead:`` and their
 # ``@type`` with THINGSTEAD_PREFIX, a URI we control, as RFC 0003 asks of a protocol outside the Aries RFCs.
