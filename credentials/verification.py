@@ -26,10 +26,6 @@ from ssi.keys import VerifyKey
 from twins.identity import log_state
 from twins.models import Twin
 
-# Beyond ssi's verdicts: a valid presentation of a credential issued to someone else (ssi checks the holder's
-# signature and the credential's, not that the holder is the credential's subject).
-WRONG_HOLDER = "wrong_holder"
-
 HEADLINES = {
     vc.Verdict.VALID: "Valid",
     vc.Verdict.EXPIRED: "Expired",
@@ -39,8 +35,8 @@ HEADLINES = {
     vc.Verdict.UNTRUSTED_ISSUER: "Not accepted here",
     vc.Verdict.WRONG_CHALLENGE: "Made for another request",
     vc.Verdict.WRONG_DOMAIN: "Made for another verifier",
+    vc.Verdict.WRONG_HOLDER: "Shown by someone else",
     vc.Verdict.CANNOT_CHECK: "Cannot check",
-    WRONG_HOLDER: "Shown by someone else",
 }
 VERDICTS = tuple(str(v) for v in HEADLINES)
 SUBJECT_FIELDS = ("id", "owns", "name", "model", "serial", "since")
@@ -148,7 +144,8 @@ def _types(document: Mapping[str, Any]) -> list[str]:
 
 
 def _outcome(kind: str, result: vc.Verification, subject_of: Any) -> Outcome:
-    trusted = result.verdict not in (vc.Verdict.TAMPERED, vc.Verdict.CANNOT_CHECK)
+    # A forged document's claims are nobody's; a genuine one shown by someone else is not theirs to show.
+    trusted = result.verdict not in (vc.Verdict.TAMPERED, vc.Verdict.CANNOT_CHECK, vc.Verdict.WRONG_HOLDER)
     return Outcome(
         kind=kind,
         verdict=str(result.verdict),
@@ -180,23 +177,20 @@ def verify_document(
         if not challenge or not domain:
             raise NotACredential("A presentation is checked against the challenge and domain you gave its holder.")
         result = vc.verify_presentation(
-            document, challenge=challenge, domain=domain, resolver=resolver, status_lists=lists, policy=rule, now=now
+            document,
+            challenge=challenge,
+            domain=domain,
+            resolver=resolver,
+            status_lists=lists,
+            policy=rule,
+            now=now,
+            holder_is_subject=True,  # ownership credentials are about their holder
         )
         creds = document.get("verifiableCredential")
         creds = [creds] if isinstance(creds, Mapping) else creds if isinstance(creds, list) else []
         first = creds[0] if creds else None
         if result.ok:
             holder = result.issuer
-            for cred in creds:
-                if _subject(cred).get("id") != holder:
-                    return Outcome(
-                        kind="presentation",
-                        verdict=WRONG_HOLDER,
-                        headline=HEADLINES[WRONG_HOLDER],
-                        reason="This credential belongs to someone else: the person showing it is not its holder.",
-                        issuer=holder,
-                        detail=f"presented by {holder}, issued to {_subject(cred).get('id')}",
-                    )
             issuers = [c.issuer for c in result.credentials if c.issuer]
             outcome = _outcome("presentation", result, first)
             return Outcome(**{**outcome.__dict__, "issuer": issuers[0] if issuers else holder})

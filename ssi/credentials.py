@@ -61,6 +61,7 @@ class Verdict(enum.StrEnum):
     UNTRUSTED_ISSUER = "untrusted_issuer"
     WRONG_CHALLENGE = "wrong_challenge"
     WRONG_DOMAIN = "wrong_domain"
+    WRONG_HOLDER = "wrong_holder"
     CANNOT_CHECK = "cannot_check"
 
 
@@ -643,10 +644,16 @@ def verify_presentation(
     status_lists: StatusLists | Iterable[Mapping[str, Any]] | None = None,
     policy: Policy | None = None,
     now: datetime | None = None,
+    holder_is_subject: bool = False,
 ) -> Verification:
     """Verify a presentation made for this verifier (its ``challenge`` and ``domain``), then each embedded
     credential as :func:`verify_credential` does. The first failure decides the verdict; ``credentials`` holds
-    each credential's own result."""
+    each credential's own result.
+
+    ``holder_is_subject``: holder binding, for credentials about their holder (ownership: "the subject owns
+    thing X"): each credential must name the presenting holder as its subject, else WRONG_HOLDER. Off by default,
+    since a credential may be about something else (a warranty about a grinder) and who may show it is then the
+    verifier's policy."""
     now = now or datetime.now(UTC)
     resolver = resolver or resolve_did_key
     lists = _lists(status_lists)
@@ -655,9 +662,16 @@ def verify_presentation(
     except SSIError as exc:
         return _tampered("presentation", f"not JSON: {exc}")
     try:
-        return _verify_presentation(vp, simple, challenge, domain, resolver, lists, policy, now)
+        return _verify_presentation(vp, simple, challenge, domain, resolver, lists, policy, now, holder_is_subject)
     except _MALFORMED as exc:
         return _tampered("presentation", f"malformed ({type(exc).__name__}: {exc})")
+
+
+def _subject_ids(cred: Mapping[str, Any]) -> list[str]:
+    """The ids of a credential's subjects."""
+    subject = cred.get("credentialSubject")
+    subjects = subject if isinstance(subject, list) else [subject]
+    return [s["id"] for s in subjects if isinstance(s, Mapping) and isinstance(s.get("id"), str)]
 
 
 def _verify_presentation(
@@ -669,6 +683,7 @@ def _verify_presentation(
     lists: StatusLists,
     policy: Policy | None,
     now: datetime,
+    holder_is_subject: bool,
 ) -> Verification:
     try:
         if not isinstance(vp, Mapping):
@@ -711,6 +726,18 @@ def _verify_presentation(
         if not r.ok:
             return Verification(
                 r.verdict, f"Credential {i} of {len(results)}: {r.reason}", r.detail, holder, vp, results
+            )
+    for i, cred in enumerate(creds, 1) if holder_is_subject else ():
+        subjects = _subject_ids(cred)
+        if holder not in subjects:
+            # Holder binding: a valid credential shown by someone it was not issued to proves nothing about them.
+            return Verification(
+                Verdict.WRONG_HOLDER,
+                "This credential belongs to someone else: the person showing it is not its holder.",
+                detail=f"credential {i} of {len(creds)} issued to {', '.join(subjects)}, presented by {holder}",
+                issuer=holder,
+                document=vp,
+                credentials=results,
             )
     return Verification(
         Verdict.VALID,

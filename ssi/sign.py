@@ -6,6 +6,8 @@ Commands::
     python -m ssi.sign pubkey KEYFILE          # prints the public Multikey again
     python -m ssi.sign nexthash KEYFILE        # pre-rotation commitment (nextKeyHashes) to this key
     python -m ssi.sign sign KEYFILE [JSON]     # eddsa-jcs-2022 proof for a JSON document
+    python -m ssi.sign present KEYFILE CRED.json... --challenge C --domain D [--holder DID]
+                                               # a presentation for the verifier that gave C and D
 
 KEYFILE holds one line: the Ed25519 private key as an ed25519-priv Multikey
 (``z3u2…``, the encoding of the W3C test vectors). It is created with mode
@@ -17,6 +19,11 @@ KEYFILE holds one line: the Ed25519 private key as an ed25519-priv Multikey
 it prints the document with the proof appended to its ``proof`` list, which
 is what a did:webvh log line looks like. The server verifies the result with
 the same code as every other entry.
+
+``present`` wraps credentials in a verifiable presentation signed by the key (proof purpose
+``authentication``) for one verifier's challenge and domain, as a verifier's page asks; the holder is the key's
+did:key unless ``--holder`` names the DID the credentials were issued to (then the key must be that DID's
+``#key-1``, or give ``--verification-method``).
 """
 
 from __future__ import annotations
@@ -84,6 +91,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--purpose", default="assertionMethod")
     p.add_argument("--created", help="proof time (default: the entry's versionTime, else now)")
     p.add_argument("--verification-method", help="default: the key's did:key URL")
+    p = sub.add_parser(
+        "present", help="present credentials to a verifier: a presentation signed for its challenge and domain"
+    )
+    p.add_argument("keyfile", type=Path)
+    p.add_argument("credentials", nargs="+", type=Path, help="credential files (JSON)")
+    p.add_argument("--challenge", required=True, help="the challenge the verifier gave you")
+    p.add_argument("--domain", required=True, help="the verifier's domain, as it gave it")
+    p.add_argument("--holder", help="your DID (default: the key's did:key)")
+    p.add_argument("--verification-method", help="default: the key's did:key URL, or HOLDER#key-1 with --holder")
     args = parser.parse_args(argv)
     try:
         if args.command == "keygen":
@@ -99,6 +115,18 @@ def main(argv: list[str] | None = None) -> int:
             from ssi.webvh import next_key_hash
 
             print(next_key_hash(key.multibase))
+            return 0
+        if args.command == "present":
+            from ssi.credentials import present
+
+            creds = [json.loads(path.read_text(encoding="utf-8")) for path in args.credentials]
+            if not all(isinstance(c, dict) for c in creds):
+                raise SSIError("each credential file must hold one JSON object")
+            method = args.verification_method or (f"{args.holder}#key-1" if args.holder else None)
+            vp = present(
+                creds, key, challenge=args.challenge, domain=args.domain, holder=args.holder, verification_method=method
+            )
+            print(json.dumps(vp, ensure_ascii=False))
             return 0
         text = sys.stdin.read() if args.document == "-" else Path(args.document).read_text(encoding="utf-8")
         document = json.loads(text)

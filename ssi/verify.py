@@ -90,7 +90,9 @@ def verify_vc(text: str, kind: str, args: argparse.Namespace) -> credentials.Ver
             credentials.Verdict.CANNOT_CHECK,
             "A presentation is checked against the challenge and domain you asked for: give --challenge and --domain.",
         )
-    return credentials.verify_presentation(text, challenge=args.challenge, domain=args.domain, **common)
+    return credentials.verify_presentation(
+        text, challenge=args.challenge, domain=args.domain, holder_is_subject=args.holder_is_subject, **common
+    )
 
 
 def _time(raw: str) -> datetime:
@@ -106,6 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--did-log", type=Path, action="append", default=[], help="did.jsonl to resolve did:webvh")
     parser.add_argument("--status-list", type=Path, action="append", default=[], help="status list credential")
     parser.add_argument("--challenge", help="the challenge the presentation must carry")
+    parser.add_argument(
+        "--holder-is-subject",
+        action="store_true",
+        help="presentations: each credential must be about its holder (ownership credentials)",
+    )
     parser.add_argument("--domain", help="the domain the presentation must carry")
     parser.add_argument("--now", type=_time, default=None, help="verify as at this time (RFC 3339)")
     args = parser.parse_args(argv)

@@ -391,3 +391,61 @@ def test_cli_verifies_credentials_and_presentations(tmp_path):
     assert wrong.returncode == 1 and wrong.stdout.startswith("FAIL: wrong_challenge: ")
     missing = run_cli("vp.json", cwd=tmp_path)
     assert missing.returncode == 3 and "--challenge and --domain" in missing.stdout
+
+
+# -- holder binding and presenting with the CLI ---------------------------------------------------------------
+
+
+def ownership_of(holder: SigningKey) -> dict:
+    """A credential about its holder (as ownership credentials are)."""
+    return warranty(subject={"id": did_key(holder.verify_key), "owns": "did:example:grinder"})
+
+
+def test_a_credential_about_its_holder_shown_by_someone_else_is_the_wrong_holder():
+    vp = presentation(creds=[ownership_of(key(13))])  # signed by BOB, issued to someone else
+    result = vc.verify_presentation(vp, challenge="c-1f3a", domain="shop.example", now=NOW, holder_is_subject=True)
+    assert result.verdict is Verdict.WRONG_HOLDER
+    assert result.reason == "This credential belongs to someone else: the person showing it is not its holder."
+
+
+def test_a_credential_about_its_holder_shown_by_its_holder_is_valid():
+    vp = presentation(creds=[ownership_of(BOB)])
+    assert vc.verify_presentation(vp, challenge="c-1f3a", domain="shop.example", now=NOW, holder_is_subject=True).ok
+
+
+def test_without_holder_binding_a_credential_about_a_thing_may_be_shown_by_anyone():
+    """The warranty is about the grinder: who shows it is the verifier's policy, not a forgery."""
+    assert vc.verify_presentation(presentation(), challenge="c-1f3a", domain="shop.example", now=NOW).ok
+
+
+def run_sign_cli(*args: str | Path, cwd: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env.pop("DJANGO_SETTINGS_MODULE", None)
+    return subprocess.run(
+        [sys.executable, "-m", "ssi.sign", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=cwd,
+        timeout=60,
+    )
+
+
+def test_cli_presents_for_a_verifiers_challenge_and_domain_and_the_verifier_checks_the_holder(tmp_path):
+    assert run_sign_cli("keygen", "bob.key", cwd=tmp_path).returncode == 0
+    bob = SigningKey.from_multibase((tmp_path / "bob.key").read_text().strip())
+    (tmp_path / "mine.json").write_text(json.dumps(ownership_of(bob)))
+    (tmp_path / "theirs.json").write_text(json.dumps(ownership_of(key(13))))
+    for name in ("mine", "theirs"):
+        made = run_sign_cli(
+            "present", "bob.key", f"{name}.json", "--challenge", "c-77", "--domain", "shop.example", cwd=tmp_path
+        )
+        assert made.returncode == 0, made.stderr
+        (tmp_path / f"vp-{name}.json").write_text(made.stdout)
+    checks = ("--challenge", "c-77", "--domain", "shop.example", "--now", "2026-06-01T00:00:00Z", "--holder-is-subject")
+    mine = run_cli("vp-mine.json", *checks, cwd=tmp_path)
+    assert mine.returncode == 0, mine.stdout
+    theirs = run_cli("vp-theirs.json", *checks, cwd=tmp_path)
+    assert theirs.returncode == 1 and theirs.stdout.startswith("FAIL: wrong_holder: "), theirs.stdout
+    elsewhere = run_cli("vp-mine.json", "--challenge", "c-77", "--domain", "evil.example", cwd=tmp_path)
+    assert elsewhere.returncode == 1 and elsewhere.stdout.startswith("FAIL: wrong_domain: ")
