@@ -1,0 +1,296 @@
+"""One delivery attempt of an outbox item, and what its outcome means for the item (SECURITY 37-40).
+
+The life of an item: OPEN while its batching window collects events, due once the window has ended; a worker
+claims it (SENDING, with a lease: ``next_attempt_at`` is the lease's end), re-checks the grant, sends, and records
+the outcome in one UPDATE guarded by its lease. No transaction is open across the send, and no row lock is held.
+
+- 2xx: DELIVERED.
+- A temporary failure (5xx, 408, 429, a timeout, a refused or reset connection): PENDING again, the next attempt
+  after the next step of ``SHARING_RETRY_SCHEDULE``; a 429 or 503 with ``Retry-After`` waits at least that long
+  (capped at RETRY_AFTER_CAP). After the last step: FAILED, the dead letter, which sharing.replay can put back.
+- 410 from a webhook receiver: the endpoint is disabled, and this item and every undelivered item for the
+  endpoint are CANCELLED (the receiver said it is gone: nothing for it can be delivered, so nothing is replayable).
+- Any other refusal (another 4xx, a redirect, an address core.netguard refuses, no endpoint, a key we cannot pack
+  for): FAILED at once. Resending the same message cannot change the answer; replay is there once it is fixed.
+- The grant revoked or expired, the endpoint disabled, the connection removed, the twin deactivated: CANCELLED
+  before anything is sent.
+
+A worker that dies mid-send (SIGKILL) leaves the item SENDING; once its lease has run out the item is due again,
+and it goes out with the same message id. Receivers dedupe on that id, so at-least-once is what they see.
+
+Time comes from :func:`now`, the one clock seam: tests move it instead of sleeping.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from didcomm.inbound import InboundError
+from didcomm.models import Connection
+from didcomm.tasks import receive as didcomm_receive
+from sharing.models import Grant, OutboxItem, WebhookEndpoint
+from sharing.send import SendError, didcomm_message, send_didcomm, send_webhook
+
+logger = logging.getLogger(__name__)
+
+Status = OutboxItem.Status
+
+DEFAULT_RETRY_SCHEDULE = (30, 120, 600, 1800, 3600, 10800, 21600, 43200, 86400, 86400)  # ≈ 2.9 days in all
+DEFAULT_LEASE_SECONDS = 60  # longer than one send can take (send.TOTAL_TIMEOUT)
+# A receiver's Retry-After is honoured up to this (a year-long one would otherwise park the item for good).
+RETRY_AFTER_CAP = timedelta(hours=24)
+# Items still to be delivered: what a grant's end or an endpoint's 410 cancels.
+UNDELIVERED = (Status.OPEN, Status.PENDING, Status.SENDING)
+
+
+def now() -> datetime:
+    """The clock every delivery decision reads (the seam tests move)."""
+    return timezone.now()
+
+
+def retry_schedule() -> tuple[timedelta, ...]:
+    """The waits before the 2nd, 3rd, ... attempt (``SHARING_RETRY_SCHEDULE``, seconds)."""
+    seconds = getattr(settings, "SHARING_RETRY_SCHEDULE", DEFAULT_RETRY_SCHEDULE)
+    return tuple(timedelta(seconds=int(s)) for s in seconds)
+
+
+def max_attempts() -> int:
+    return len(retry_schedule()) + 1
+
+
+def lease() -> timedelta:
+    return timedelta(seconds=getattr(settings, "SHARING_DELIVERY_LEASE_SECONDS", DEFAULT_LEASE_SECONDS))
+
+
+def backoff(attempts: int) -> timedelta | None:
+    """How long to wait after ``attempts`` attempts have failed temporarily; ``None`` once they are used up."""
+    schedule = retry_schedule()
+    if attempts > len(schedule):
+        return None
+    return schedule[max(attempts, 1) - 1]
+
+
+def retry_after(value: str | None, *, at: datetime) -> timedelta | None:
+    """RFC 9110 ``Retry-After``: delay-seconds or an HTTP date; ``None`` if absent or unreadable. Capped."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        wait = timedelta(seconds=int(value[:9]))
+    else:
+        try:
+            when = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError):
+            return None
+        if when.tzinfo is None:
+            return None
+        wait = max(when - at, timedelta(0))
+    return min(wait, RETRY_AFTER_CAP)
+
+
+# -- what is due, and claiming it -------------------------------------------------------
+
+
+def due(at: datetime) -> Q:
+    """Items a worker may take at ``at``: a closed window, a retry that is due, or a lapsed lease (its worker
+    died mid-send)."""
+    return (
+        Q(status=Status.OPEN, window_ends_at__lte=at)
+        | (Q(status=Status.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=at)))
+        | Q(status=Status.SENDING, next_attempt_at__lt=at)
+    )
+
+
+def close_windows(*, at: datetime | None = None) -> int:
+    """OPEN items whose window has ended become PENDING (the event subscriber joins only an OPEN item whose window
+    is still open, so nothing joins an item being sent). Returns how many."""
+    at = at or now()
+    return OutboxItem.objects.filter(status=Status.OPEN, window_ends_at__lte=at).update(
+        status=Status.PENDING, next_attempt_at=F("window_ends_at")
+    )
+
+
+def due_ids(*, limit: int = 500, at: datetime | None = None) -> list[int]:
+    """The ids of items due at ``at``, oldest first (what the sweep enqueues)."""
+    at = at or now()
+    return list(
+        OutboxItem.objects.filter(due(at)).order_by("next_attempt_at", "id").values_list("id", flat=True)[:limit]
+    )
+
+
+def claim(item_id: int, *, at: datetime | None = None) -> datetime | None:
+    """Take one item for this worker if it is due: one conditional UPDATE, so of two workers exactly one gets it
+    (on PostgreSQL the second waits for the first's row lock, then finds the row no longer due). Returns the
+    lease's end (the token the outcome's UPDATE is guarded by), or ``None``."""
+    at = at or now()
+    until = at + lease()
+    taken = OutboxItem.objects.filter(due(at), pk=item_id).update(status=Status.SENDING, next_attempt_at=until)
+    return until if taken else None
+
+
+def claim_batch(*, limit: int = 100, at: datetime | None = None) -> list[tuple[int, datetime]]:
+    """Take up to ``limit`` due items at once: on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED`` (workers
+    sweeping together take disjoint sets, none waiting on another's rows); elsewhere one conditional UPDATE each.
+    Returns ``(item id, lease end)`` pairs."""
+    at = at or now()
+    until = at + lease()
+    candidates = OutboxItem.objects.filter(due(at)).order_by("next_attempt_at", "id")
+    if connection.features.has_select_for_update_skip_locked:
+        with transaction.atomic():
+            ids = list(candidates.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
+            OutboxItem.objects.filter(pk__in=ids).update(status=Status.SENDING, next_attempt_at=until)
+        return [(item_id, until) for item_id in ids]
+    taken = []
+    for item_id in candidates.values_list("id", flat=True)[:limit]:
+        if claim(item_id, at=at) is not None:
+            taken.append((item_id, until))
+    return taken
+
+
+# -- one attempt --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one attempt left: the item's new status (``None``: not taken, another worker has it or it is not
+    due), and when its next attempt is due after a temporary failure."""
+
+    status: str | None = None
+    retry_at: datetime | None = None
+
+
+def refusal(grant: Grant, *, at: datetime) -> str:
+    """Why nothing may be sent under ``grant`` now ("" if it may): checked before every attempt."""
+    if grant.revoked_at is not None:
+        return "the grant was revoked before delivery"
+    if grant.expires_at is not None and grant.expires_at <= at:
+        return "the grant expired before delivery"
+    if grant.twin.deactivated_at is not None:
+        return "the thing was deactivated before delivery"
+    if grant.endpoint is not None and grant.endpoint.disabled_at is not None:
+        return "the webhook endpoint is disabled"
+    if grant.connection is not None and grant.connection.state == Connection.State.ABANDONED:
+        return "the connection was removed before delivery"
+    return ""
+
+
+def deliver(item_id: int) -> Outcome:
+    """Claim ``item_id`` if it is due, and make one attempt (see the module)."""
+    until = claim(item_id)
+    if until is None:
+        return Outcome()
+    return attempt(item_id, until)
+
+
+def deliver_claimed(claimed: Sequence[tuple[int, datetime]]) -> list[Outcome]:
+    """One attempt for each item of :func:`claim_batch`."""
+    return [attempt(item_id, until) for item_id, until in claimed]
+
+
+def attempt(item_id: int, until: datetime) -> Outcome:
+    """Send one item this worker claimed (lease ``until``) and record the outcome, guarded by that lease: a worker
+    whose lease lapsed (and whose item another worker took) records nothing."""
+    item = OutboxItem.objects.select_related(
+        "twin", "grant__twin", "grant__endpoint", "grant__connection__agent__twin", "grant__connection__agent__owner"
+    ).get(pk=item_id)
+    mine = OutboxItem.objects.filter(pk=item_id, status=Status.SENDING, next_attempt_at=until)
+    grant = item.grant
+    at = now()
+    why_not = refusal(grant, at=at)
+    if why_not:
+        mine.update(status=Status.CANCELLED, next_attempt_at=None, last_error=why_not)
+        logger.info("outbox item %s (%s) cancelled: %s", item_id, item.kind, why_not)
+        return Outcome(status=Status.CANCELLED)
+    attempts = item.attempts + 1
+    status_code = None
+    try:
+        if grant.connection is not None:
+            sent = send_didcomm(grant.connection, didcomm_message(item, sent_at=at))
+            _receive_replies(sent.replies)
+        else:
+            status_code = send_webhook(grant.endpoint, item, sent_at=at)
+    except SendError as exc:
+        return _failed(item, mine, exc, attempts=attempts)
+    mine.update(
+        status=Status.DELIVERED,
+        delivered_at=now(),
+        attempts=attempts,
+        next_attempt_at=None,
+        last_status_code=status_code,
+        last_error="",
+    )
+    logger.info("outbox item %s (%s) delivered, attempt %s", item_id, item.kind, attempts)
+    return Outcome(status=Status.DELIVERED)
+
+
+def _receive_replies(replies: Sequence[bytes]) -> None:
+    # What a peer sent back on our WebSocket (a problem report, say) is received like anything it sends us.
+    for raw in replies:
+        try:
+            didcomm_receive(raw=raw)
+        except InboundError as exc:
+            logger.warning("DIDComm reply to a notification refused: %s", exc)
+
+
+def _failed(item: OutboxItem, mine, exc: SendError, *, attempts: int) -> Outcome:
+    error = str(exc)[:300]
+    at = now()
+    if exc.status == 410 and item.grant.endpoint is not None:
+        _endpoint_gone(item.grant.endpoint, at=at, reason=error)
+        mine.update(
+            status=Status.CANCELLED, attempts=attempts, next_attempt_at=None, last_status_code=410, last_error=error
+        )
+        logger.warning("outbox item %s: %s; its endpoint is disabled", item.pk, error)
+        return Outcome(status=Status.CANCELLED)
+    wait = None if exc.permanent else backoff(attempts)
+    if wait is not None and exc.status in (429, 503):
+        asked = retry_after(exc.retry_after, at=at)
+        if asked is not None:
+            wait = max(wait, asked)
+    if wait is None:
+        if not exc.permanent:
+            error = f"gave up after {attempts} attempts: {error}"[:300]
+        mine.update(
+            status=Status.FAILED, attempts=attempts, next_attempt_at=None, last_status_code=exc.status, last_error=error
+        )
+        logger.warning("outbox item %s (%s) failed after attempt %s: %s", item.pk, item.kind, attempts, error)
+        return Outcome(status=Status.FAILED)
+    retry_at = at + wait
+    mine.update(
+        status=Status.PENDING,
+        attempts=attempts,
+        next_attempt_at=retry_at,
+        last_status_code=exc.status,
+        last_error=error,
+    )
+    logger.warning("outbox item %s (%s) attempt %s will be retried: %s", item.pk, item.kind, attempts, error)
+    return Outcome(status=Status.PENDING, retry_at=retry_at)
+
+
+@transaction.atomic
+def _endpoint_gone(endpoint: WebhookEndpoint, *, at: datetime, reason: str) -> None:
+    """A 410: the endpoint is disabled and nothing still undelivered for it goes out (CANCELLED, not FAILED:
+    replaying to a receiver that is gone cannot deliver)."""
+    WebhookEndpoint.objects.filter(pk=endpoint.pk, disabled_at__isnull=True).update(
+        disabled_at=at, disabled_reason=f"the receiver answered 410 Gone ({reason})"[:200]
+    )
+    OutboxItem.objects.filter(grant__endpoint=endpoint, status__in=UNDELIVERED).exclude(
+        status=Status.SENDING, next_attempt_at__gte=at
+    ).update(status=Status.CANCELLED, next_attempt_at=None, last_error="the webhook endpoint answered 410 Gone")
+
+
+def cancel_undelivered(*, grant: Grant, reason: str) -> int:
+    """Cancel every item of ``grant`` not yet delivered (for the grants part when a grant ends: the re-check before
+    each attempt catches them too, this makes the delivery log say so at once). Returns how many."""
+    return OutboxItem.objects.filter(grant=grant, status__in=(Status.OPEN, Status.PENDING)).update(
+        status=Status.CANCELLED, next_attempt_at=None, last_error=reason[:300]
+    )
