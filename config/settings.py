@@ -125,6 +125,15 @@ TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 5)
 RATE_DIDCOMM_PER_SENDER = env_str("RATE_DIDCOMM_PER_SENDER", "60/60")
 RATE_DIDCOMM_PER_AGENT = env_str("RATE_DIDCOMM_PER_AGENT", "300/60")
 DIDCOMM_WS_MAX_CONNECTIONS = env_int("DIDCOMM_WS_MAX_CONNECTIONS", 200)
+# Permitted notifications (sharing.attempts): seconds before each retry after a temporary failure (comma-separated;
+# about three days in all), then `failed` (the dead letter); how long a worker's claim on one item lasts.
+SHARING_RETRY_SCHEDULE = env_list(
+    "SHARING_RETRY_SCHEDULE", ["30", "120", "600", "1800", "3600", "10800", "21600", "43200", "86400", "86400"]
+)
+if not SHARING_RETRY_SCHEDULE or not all(step.isdigit() and int(step) > 0 for step in SHARING_RETRY_SCHEDULE):
+    raise ImproperlyConfigured("SHARING_RETRY_SCHEDULE is a comma-separated list of positive whole seconds")
+SHARING_RETRY_SCHEDULE = [int(step) for step in SHARING_RETRY_SCHEDULE]
+SHARING_DELIVERY_LEASE_SECONDS = env_int("SHARING_DELIVERY_LEASE_SECONDS", 60)
 
 # The broker the MQTT bridge (python manage.py mqtt_bridge) subscribes to: mqtt://[user:password@]host[:port], or
 # mqtts:// for TLS.
