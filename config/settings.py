@@ -190,6 +190,7 @@ RATE_API_PER_USER = env_str("RATE_API_PER_USER", "600/60")
 RATE_API_PER_CLIENT = env_str("RATE_API_PER_CLIENT", "30/60")
 # A finder reloading a tag page again and again makes one "your thing was scanned" notification per window.
 SCAN_NOTIFY_COALESCE_SECONDS = env_int("SCAN_NOTIFY_COALESCE_SECONDS", 1800)
+SHARING_BATCH_SECONDS = env_int("SHARING_BATCH_SECONDS", 5)  # a grant's events within this window: one message
 # Transfer offers, confirmations and private key downloads need a login at most this old.
 RECENT_AUTH_SECONDS = env_int("RECENT_AUTH_SECONDS", 300)
 # Number of reverse proxies in front of the app whose X-Forwarded-For we trust (0: use the socket address).
