@@ -9,6 +9,7 @@ from django.http import Http404
 
 from tags.codes import normalize_short_code
 from tags.models import Scan, Tag
+from twins import panels
 from twins.selectors import twin_get
 
 # Tokens are URL-safe base64 (tags.codes.new_token); anything else cannot be one, so no query is spent on it.
@@ -51,6 +52,7 @@ def tag_public_page(*, tag: Tag) -> dict[str, Any]:
         "thing_name": twin.name if twin.show_thing_name else "",
         "description": twin.description if twin.show_description else "",
         "has_photo": bool(twin.show_photo and twin.photo),
+        **panels.public_page_context(twin),
     }
 
 

@@ -24,6 +24,8 @@ from django.urls import reverse
 # Slots of the private page (templates/twins/detail.html), top to bottom.
 AFTER_JOURNAL = "after_journal"
 AFTER_PUBLIC = "after_public"
+# The public page a finder sees (tags' page of a scanned tag): panels registered with register_public_panel.
+PUBLIC = "public"
 # Rows of links.
 HEADER = "header"
 READINGS = "readings"
@@ -50,6 +52,7 @@ class Link:
 _panels: dict[str, Panel] = {}
 _links: dict[tuple[str, str], Link] = {}
 _annotations: dict[str, Callable[[], Expression]] = {}
+_public_panels: dict[str, Panel] = {}
 
 
 def register_panel(panel: Panel) -> None:
@@ -78,6 +81,45 @@ def page_context(request: HttpRequest, twin: Any) -> dict[str, Any]:
     context["panels"] = {slot: [panel.template for panel in panels] for slot, panels in slots.items()}
     context["feature_links"] = links
     return context
+
+
+def register_public_panel(panel: Panel) -> None:
+    """A section of the twin's public page (what anyone who scans it sees: a recall banner). Its context is
+    called with `request` None and must show only what is public."""
+    _public_panels[panel.key] = panel
+
+
+def public_page_context(twin: Any) -> dict[str, Any]:
+    """The features' part of a twin's public page: `public_panels` (templates) and every panel's context."""
+    context: dict[str, Any] = {}
+    templates = []
+    for panel in sorted(_public_panels.values(), key=lambda p: (p.order, p.key)):
+        context.update(panel.context(None, twin))
+        templates.append(panel.template)
+    context["public_panels"] = templates
+    return context
+
+
+# --- Printed labels: other public URLs a twin's tag labels may carry ---------------------------------------------
+
+# key -> (label, link_of(twin) -> URL or None)
+_print_links: dict[str, tuple[str, Callable[[Any], str | None]]] = {}
+
+
+def register_print_link(key: str, label: str, link_of: Callable[[Any], str | None]) -> None:
+    """Another public URL a twin's labels may carry instead of its tag's URL (a GS1 Digital Link): `link_of(twin)`
+    returns it, or None when the twin has none."""
+    _print_links[key] = (label, link_of)
+
+
+def print_links(twin: Any) -> list[dict[str, str]]:
+    """[{"key", "label", "url"}] of the twin's other printable links."""
+    found = []
+    for key, (label, link_of) in sorted(_print_links.items()):
+        url = link_of(twin)
+        if url:
+            found.append({"key": key, "label": label, "url": url})
+    return found
 
 
 def annotate_list(qs: QuerySet) -> QuerySet:
