@@ -173,7 +173,7 @@ def grant_create(
     targets = [twin] if twin is not None else list(twins or [])
     if not targets:
         raise ValidationError({"twins": "Choose at least one thing to share."})
-    cleaned = data_kinds.clean_kinds(list(kinds))
+    cleaned = data_kinds.clean_kinds(kinds)
     expires_at = _clean_expiry(expires_at)
     fields = _party_fields(party, by)
     now = timezone.now()
@@ -202,7 +202,7 @@ def grant_update(
         raise GrantEnded(GrantEnded.message)
     changed = []
     if kinds is not None:
-        grant.kinds = data_kinds.clean_kinds(list(kinds))
+        grant.kinds = data_kinds.clean_kinds(kinds)
         changed.append("kinds")
     if expires_at is not _UNSET:
         grant.expires_at = _clean_expiry(expires_at)
@@ -392,7 +392,7 @@ def request_answer(
         raise AlreadyAnswered(AlreadyAnswered.message)
     grant = None
     if approve:
-        chosen = data_kinds.clean_kinds(list(kinds))
+        chosen = data_kinds.clean_kinds(kinds)
         extra = [kind for kind in chosen if kind not in request.kinds]
         if extra:
             raise ValidationError({"kinds": f"Only what was asked for can be granted here, not {', '.join(extra)}."})
