@@ -6,4 +6,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("sharing.grant_urls")),
     path("", include("sharing.introduction_urls")),
+    path("", include("sharing.delivery_urls")),
 ]
