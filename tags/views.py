@@ -25,6 +25,7 @@ from core.views import not_found
 from tags import public_cache, selectors, services
 from tags.forms import ClaimForm, MessageForm, TagForm
 from tags.models import Tag
+from twins.panels import print_links
 from twins.selectors import twin_get, twin_list
 from twins.views import photo_response
 
@@ -182,9 +183,19 @@ def tag_create(request: HttpRequest, slug: str) -> HttpResponse:
 def tag_labels(request: HttpRequest, slug: str) -> HttpResponse:
     """A printable sheet: one label (QR, name, code) per active tag."""
     twin = twin_get(viewer=request.user, slug=slug)
-    labels = [(tag, qr.svg_inline(tag.url)) for tag in selectors.tag_list_active(twin=twin)]
+    others = print_links(twin)
+    other = _printed_link(request, others)
+    labels = [(tag, qr.svg_inline(other or tag.url)) for tag in selectors.tag_list_active(twin=twin)]
     site_host = settings.SITE_URL.split("://", 1)[-1]
-    return render(request, "tags/labels.html", {"twin": twin, "labels": labels, "site_host": site_host})
+    context = {"twin": twin, "labels": labels, "site_host": site_host, "print_links": others, "printed": other}
+    return render(request, "tags/labels.html", context)
+
+
+def _printed_link(request: HttpRequest, others: list[dict[str, str]]) -> str | None:
+    """`?link=<key>`: print one of the twin's other public links (twins.panels.print_links: a GS1 Digital Link)
+    instead of the tag's URL; unknown keys print the tag's URL."""
+    key = request.GET.get("link", "")
+    return next((item["url"] for item in others if item["key"] == key), None)
 
 
 def _download(body: bytes | str, content_type: str, filename: str) -> HttpResponse:
@@ -199,14 +210,16 @@ def _download(body: bytes | str, content_type: str, filename: str) -> HttpRespon
 @require_GET
 def tag_qr_png(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
     tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
-    return _download(qr.png_bytes(tag.url), "image/png", f"thingstead-{tag.code}.png")
+    url = _printed_link(request, print_links(tag.twin)) or tag.url
+    return _download(qr.png_bytes(url), "image/png", f"thingstead-{tag.code}.png")
 
 
 @login_required
 @require_GET
 def tag_qr_svg(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
     tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
-    return _download(qr.svg_text(tag.url), "image/svg+xml", f"thingstead-{tag.code}.svg")
+    url = _printed_link(request, print_links(tag.twin)) or tag.url
+    return _download(qr.svg_text(url), "image/svg+xml", f"thingstead-{tag.code}.svg")
 
 
 @login_required
