@@ -155,7 +155,7 @@ class ProductionApi(APIView):
 
     class InputSerializer(StrictInputSerializer):
         serials = serializers.ListField(
-            child=serializers.CharField(max_length=200, allow_blank=True, trim_whitespace=False),
+            child=TextField(max_length=200, allow_blank=True, trim_whitespace=False),
             allow_empty=False,
             max_length=MAX_SERIALS,
             help_text="GS1 AI 21 serial numbers: 1–20 characters of letters, digits and !\"%&'()*+,-./:;<=>?_",

@@ -12,6 +12,7 @@ from owners.models import OwnerKey
 from tests.conftest import api_for, client_for
 from twins.identity import log_state
 from twins.models import DidLogEntry, HistoryEntry, Twin
+from twins.verification import verify_twin
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +41,8 @@ def test_a_claim_rotates_the_twins_log_to_the_buyers_key(boxed, bob):
     bob_current = OwnerKey.objects.get(owner=bob, role=OwnerKey.Role.CURRENT, retired_at__isnull=True)
     assert state.update_keys == (bob_current.public_multibase,)
     assert HistoryEntry.objects.filter(twin=twin, kind=HistoryEntry.Kind.TRANSFER).exists()
+    verified = verify_twin(twin)
+    assert verified.ok, verified.problem
     produced.refresh_from_db()
     assert produced.claimed_by_id == bob.pk and produced.claimed_at is not None
 
