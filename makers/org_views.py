@@ -118,7 +118,7 @@ def organisation_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def organisation_create(request: HttpRequest) -> HttpResponse:
-    form = OrganisationCreateForm(request.POST or None)
+    form = OrganisationCreateForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         data = dict(form.cleaned_data)
         try:
@@ -237,7 +237,7 @@ def member_remove(request: HttpRequest, slug: str, member_id: int) -> HttpRespon
 def keys_rotate(request: HttpRequest, slug: str) -> HttpResponse:
     """GET explains and asks to confirm; POST rotates the organisation's update keys."""
     organisation, _ = organisation_for_member(request.user, slug, admin=True)
-    form = ConfirmForm(request.POST or None)
+    form = ConfirmForm(request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         state = orgs.organisation_keys_rotate(organisation=organisation, by=request.user)
         messages.success(request, f"Keys rotated: the DID log is at version {state.version_number}.")
@@ -258,7 +258,7 @@ def keys_rotate(request: HttpRequest, slug: str) -> HttpResponse:
 def tokens(request: HttpRequest, slug: str) -> HttpResponse:
     """The organisation's API tokens (prefix and label only); POST makes one and shows it this once."""
     organisation, _ = organisation_for_member(request.user, slug, admin=True)
-    form = TokenForm(request.POST or None)
+    form = TokenForm(request.POST if request.method == "POST" else None)
     new_token = ""
     status = 200
     if request.method == "POST":
