@@ -53,6 +53,9 @@ def _database() -> tuple[str, str | None]:
 
 def _drop(url: str, server: str | None) -> None:
     if server is None:
+        import shutil
+
+        shutil.rmtree(Path(urlsplit(url).path).parent, ignore_errors=True)
         return
     import psycopg
 

@@ -268,3 +268,43 @@ def test_bad_input_is_refused_with_a_message_and_writes_nothing(acme, acme_model
     messages = caught.value.message_dict
     assert field in messages and says.lower() in " ".join(messages[field]).lower()
     assert not Recall.objects.exists()
+
+
+# --- The issuing page -----------------------------------------------------------------------------------------
+
+
+def test_an_admin_issues_a_recall_from_the_page(acme_model, dora, fleet, django_capture_on_commit_callbacks):
+    client = client_for(dora)
+    assert client.get("/orgs/acme/recalls/new/").status_code == 200
+    with django_capture_on_commit_callbacks(execute=True):
+        response = client.post(
+            "/orgs/acme/recalls/new/",
+            {
+                "gtin": acme_model.gtin,
+                "title": "Burr may crack",
+                "text": "Stop using it.",
+                "severity": "critical",
+                "serials": "0002\n0003",
+            },
+        )
+    recall = Recall.objects.get()
+    assert response.status_code == 302 and response["Location"] == f"/orgs/acme/recalls/{recall.pk}/"
+    assert recall.serials == ["0002", "0003"] and recipients(recall) == {"oscar", "otto"}
+    assert "Owners told" in client.get(response["Location"]).content.decode()
+
+
+def test_the_page_shows_what_is_wrong_and_issues_nothing(acme_model, dora):
+    response = client_for(dora).post(
+        "/orgs/acme/recalls/new/",
+        {
+            "gtin": acme_model.gtin,
+            "title": "t",
+            "text": "x",
+            "severity": "warning",
+            "serial_from": "9",
+            "serial_to": "1",
+        },
+    )
+    assert response.status_code == 400
+    assert "starts after it ends" in response.content.decode()
+    assert not Recall.objects.exists()
