@@ -17,7 +17,7 @@ LINKSET = "application/linkset+json"
 def boxed(acme_model):
     acme_model.links = {"gs1:instructions": "https://acme.example/manual", "gs1:support": "https://acme.example/help"}
     acme_model.save()
-    ((produced, code),) = produce(model=acme_model, serials=["R1"], by=None)
+    ((produced, _code),) = produce(model=acme_model, serials=["R1"], by=None)
     return produced
 
 
