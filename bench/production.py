@@ -105,11 +105,11 @@ def run(args) -> None:
     assert len(rows) == args.count
     bulk = wall / args.count
     print(f"{connection.vendor}: {args.single} twins one by one, then one batch of {args.count:,}")
+    bulk_subscribers = spent[0] / args.count
+    print(f"twin_create + tag_create: {single * 1e3:8.2f} ms/twin (subscribers {single_subscribers * 1e3:.2f})")
+    print(f"produce (bulk):           {bulk * 1e3:8.2f} ms/twin (subscribers {bulk_subscribers * 1e3:.2f})")
     print(
-        f"twin_create + tag_create: {single * 1e3:8.2f} ms/twin (TwinCreated subscribers {single_subscribers * 1e3:.2f})"
-    )
-    print(
-        f"produce (bulk):           {bulk * 1e3:8.2f} ms/twin (TwinCreated subscribers {spent[0] / args.count * 1e3:.2f})"
+        f"without subscribers:      {(single - single_subscribers) * 1e3:8.2f} vs {(bulk - bulk_subscribers) * 1e3:.2f}"
     )
     print(f"ratio bulk / one by one:  {bulk / single:8.3f}")
     print(f"batch of {args.count:,}: {wall:.1f} s, of which TwinCreated subscribers {spent[0]:.1f} s")
