@@ -11,6 +11,12 @@ websocket_urlpatterns = [
     path("ws/owner/", consumers.OwnerConsumer.as_asgi(), name="ws-owner"),
 ]
 
+if apps.is_installed("credentials"):
+    from credentials.consumers import EmergencyConsumer
+
+    # No session needed: the emergency link's token is the authority (credentials/consumers.py).
+    websocket_urlpatterns.append(path("ws/emergency/<str:token>/", EmergencyConsumer.as_asgi(), name="ws-emergency"))
+
 # DIDComm's WebSocket transport: the envelope authenticates the sender; no cookie or session is involved.
 DIDCOMM_WS_PATHS = frozenset({"/didcomm/ws", "/didcomm/ws/"})
 if apps.is_installed("didcomm"):

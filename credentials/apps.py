@@ -7,13 +7,19 @@ class CredentialsConfig(AppConfig):
 
     def ready(self) -> None:
         from core.nav import OWNER, NavLink, register_nav
-        from credentials import selectors, services
-        from twins import events, panels
+        from credentials import keepers, selectors, services
+        from twins import access, events, panels
         from twins.demo import register_demo_step
 
         # In the sender's transaction: the credential (and the seller's revocation) commit or roll back with it.
         events.subscribe(events.TwinCreated, services.on_twin_created, in_transaction=True)
         events.subscribe(events.Transferred, services.on_transferred, in_transaction=True)
+        # Keepers, service parties and emergency links of the seller's end with the sale, in its transaction.
+        events.subscribe(events.Transferred, keepers.on_transferred, in_transaction=True)
+        access.register_provider("credentials", keepers.provider, keepers.kept)
+        panels.register_link(panels.Link("Keepers", "thing-keepers", panels.HEADER, 60))
+        panels.register_link(panels.Link("Service access", "thing-service-access", panels.HEADER, 61))
+        register_nav(NavLink("Emergency", "emergency-grants", OWNER, 55))
         panels.register_panel(
             panels.Panel(
                 "credentials",

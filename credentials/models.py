@@ -132,3 +132,122 @@ class VerifierSession(models.Model):
 
     def __str__(self) -> str:
         return f"verifier session {self.public_id}"
+
+
+class AccessCredentialQuerySet(models.QuerySet):
+    def standing(self, now) -> AccessCredentialQuerySet:
+        """Neither revoked nor past its expiry at `now`."""
+        return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
+
+
+class AccessCredential(models.Model):
+    """A twin's statement, signed by its agent key, that someone may act on it for its owner (VC DM 2.0,
+    eddsa-jcs-2022, a bit on the twin's status list): a keeper or a service party (an account here, `holder`), or
+    an emergency grant's recipient (whoever holds the grant's link: no account, `grant`)."""
+
+    class Role(models.TextChoices):
+        KEEPER = "keeper", "Keeper"
+        SERVICE = "service", "Service access"
+        EMERGENCY = "emergency", "Emergency access"
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="access_credentials")
+    role = models.CharField(max_length=16, choices=Role.choices)
+    # The owner who issued it: it gives nothing once the twin has another owner (a transfer also revokes it).
+    issued_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    holder = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE, related_name="access_credentials"
+    )
+    holder_did = models.CharField(max_length=200, blank=True)
+    grant = models.ForeignKey(
+        "EmergencyGrant", null=True, blank=True, on_delete=models.CASCADE, related_name="credentials"
+    )
+    capabilities = models.JSONField(default=list)  # twins.access capabilities; for emergency, the reading kinds
+    status_list = models.ForeignKey(StatusList, on_delete=models.PROTECT, related_name="access_credentials")
+    status_index = models.PositiveIntegerField()
+    document = models.TextField(editable=False)  # the signed credential, byte for byte as issued
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+    revoked_reason = models.CharField(max_length=40, blank=True)  # "owner", "transfer"
+
+    objects = AccessCredentialQuerySet.as_manager()
+
+    class Meta:
+        constraints = [
+            # Indices come from the list's next_index, shared with ownership credentials: never two on one bit.
+            models.UniqueConstraint(fields=["status_list", "status_index"], name="accesscredential_one_per_bit"),
+            models.CheckConstraint(
+                condition=(Q(role="emergency", holder__isnull=True, grant__isnull=False))
+                | (~Q(role="emergency") & Q(holder__isnull=False, grant__isnull=True)),
+                name="accesscredential_holder_or_grant",
+            ),
+            # A service access is time-boxed.
+            models.CheckConstraint(
+                condition=~Q(role="service") | Q(expires_at__isnull=False), name="accesscredential_service_expires"
+            ),
+        ]
+        indexes = [
+            # Every request of a non-owner: WHERE holder_id = ? AND twin_id = ? AND revoked_at IS NULL
+            models.Index(fields=["holder", "twin", "revoked_at"], name="accesscred_holder_twin_idx"),
+            # The owner's keepers page and the transfer's revocation: WHERE twin_id = ? AND role = ?
+            models.Index(fields=["twin", "role"], name="accesscred_twin_role_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.role} of twin {self.twin_id} for {self.holder_id or self.grant_id}"
+
+    @property
+    def data(self) -> dict[str, Any]:
+        return json.loads(self.document)
+
+    @property
+    def revoked(self) -> bool:
+        return self.revoked_at is not None
+
+
+class EmergencyGrant(models.Model):
+    """A guardian opens chosen reading kinds of chosen twins to a rescuer, through a secret link, until
+    `valid_until` or revocation, whichever comes first. Only the link token's SHA-256 is kept."""
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    guardian = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="emergency_grants")
+    recipient = models.CharField(max_length=120)  # who it is for, in the guardian's words ("Mountain rescue")
+    kinds = models.JSONField(default=list)  # reading kinds ("location", "glucose")
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    valid_until = models.DateTimeField()
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The guardian's page: WHERE guardian_id = ? ORDER BY created_at DESC
+            models.Index(fields=["guardian", "-created_at"], name="emergencygrant_guardian_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"emergency access for {self.recipient}"
+
+    def active(self, now) -> bool:
+        return self.revoked_at is None and now < self.valid_until
+
+
+class EmergencyAccess(models.Model):
+    """One opening of an emergency link (the page, or its live connection), for the guardian's log."""
+
+    class Channel(models.TextChoices):
+        PAGE = "page", "Opened the page"
+        LIVE = "live", "Connected for live updates"
+
+    grant = models.ForeignKey(EmergencyGrant, on_delete=models.CASCADE, related_name="accesses")
+    channel = models.CharField(max_length=8, choices=Channel.choices)
+    at = models.DateTimeField(auto_now_add=True)
+    client = models.CharField(max_length=64, blank=True)  # a keyed hash of the address (core.ratelimit.client_id)
+    user_agent = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.channel} of grant {self.grant_id} at {self.at}"

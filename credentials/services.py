@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -67,7 +68,8 @@ def _sign(twin: Twin, unsigned: dict[str, Any], at: datetime) -> dict[str, Any]:
     return vc.issue(unsigned, agent_key(twin), verification_method=f"{twin.did}#key-1", created=at)
 
 
-def _status_list_for_update(twin: Twin) -> StatusList:
+def status_list_for_update(twin: Twin) -> StatusList:
+    """The twin's status list, locked for this transaction (made on first use)."""
     status_list = StatusList.objects.select_for_update().filter(twin=twin).first()
     if status_list is None:
         status_list = StatusList.objects.create(twin=twin, bits=statuslist.Bitstring().to_bytes())
@@ -89,20 +91,53 @@ def status_list_sign(*, status_list: StatusList, twin: Twin) -> StatusList:
     return status_list
 
 
-def _issue(twin: Twin, holder: Owner, status_list: StatusList) -> OwnershipCredential:
+def credential_sign(
+    *,
+    twin: Twin,
+    status_list: StatusList,
+    credential_id: uuid.UUID,
+    types: list[str],
+    subject: dict[str, Any],
+    valid_until: datetime | None = None,
+) -> tuple[str, int, datetime]:
+    """Sign a credential of `twin` (issuer: its DID, key: its agent key) about `subject`, on the next free bit of
+    its status list (locked by the caller: status_list_for_update): (document, status index, signing time).
+
+    The one way a twin issues any credential (ownership, keeper, service access, emergency access), so they all
+    verify, and revoke, alike. The caller re-signs the list (status_list_sign) once its changes are done."""
     if status_list.next_index >= status_list.length:
         raise CredentialRefused("This thing's status list is full.")
     index = status_list.next_index
     status_list.next_index = index + 1
     status_list.save(update_fields=["next_index"])
     at = _signing_time(twin)
-    credential = OwnershipCredential(twin=twin, holder=holder, holder_did=holder_did(holder), status_list=status_list)
-    credential.status_index = index
     unsigned = vc.credential(
         issuer=twin.did,
-        id=credential.id.urn,
-        types=[CREDENTIAL_TYPE],
+        id=credential_id.urn,
+        types=types,
         valid_from=timezone.now(),  # not `at`, which may be a second ahead: valid from the moment it is issued
+        valid_until=valid_until,
+        subject=subject,
+        status=statuslist.status_entry(url=status_list_url(status_list), index=index),
+    )
+    return json.dumps(_sign(twin, unsigned, at), separators=(",", ":"), ensure_ascii=False), index, at
+
+
+def status_bit_set(*, status_list: StatusList, index: int) -> None:
+    """Revoke the credential on bit `index` of the (locked) list; the caller re-signs the list."""
+    bits = statuslist.Bitstring.from_bytes(bytes(status_list.bits))
+    bits.set(index)
+    status_list.bits = bits.to_bytes()
+    status_list.save(update_fields=["bits"])
+
+
+def _issue(twin: Twin, holder: Owner, status_list: StatusList) -> OwnershipCredential:
+    credential = OwnershipCredential(twin=twin, holder=holder, holder_did=holder_did(holder), status_list=status_list)
+    credential.document, credential.status_index, credential.issued_at = credential_sign(
+        twin=twin,
+        status_list=status_list,
+        credential_id=credential.id,
+        types=[CREDENTIAL_TYPE],
         subject={
             "id": credential.holder_did,
             "owns": twin.did,
@@ -111,11 +146,9 @@ def _issue(twin: Twin, holder: Owner, status_list: StatusList) -> OwnershipCrede
             "serial": twin.serial,
             "since": vc.format_time(twin.owner_since or twin.created_at),
         },
-        status=statuslist.status_entry(url=status_list_url(status_list), index=index),
     )
-    credential.document = json.dumps(_sign(twin, unsigned, at), separators=(",", ":"), ensure_ascii=False)
-    credential.issued_at = at
     credential.save(force_insert=True)
+    index = credential.status_index
     history_append(
         twin=twin,
         kind=HISTORY_KIND,
@@ -133,10 +166,7 @@ def _revoke(twin: Twin, status_list: StatusList) -> OwnershipCredential | None:
     standing = OwnershipCredential.objects.select_for_update().standing().filter(twin=twin).first()
     if standing is None:
         return None
-    bits = statuslist.Bitstring.from_bytes(bytes(status_list.bits))
-    bits.set(standing.status_index)
-    status_list.bits = bits.to_bytes()
-    status_list.save(update_fields=["bits"])
+    status_bit_set(status_list=status_list, index=standing.status_index)
     standing.revoked_at = timezone.now()
     standing.save(update_fields=["revoked_at"])
     history_append(
@@ -155,7 +185,7 @@ def ownership_credential_issue(*, twin: Twin) -> OwnershipCredential | None:
     twin = lock_twin(twin)
     if not twin.did or twin.deactivated_at is not None:
         return None
-    status_list = _status_list_for_update(twin)
+    status_list = status_list_for_update(twin)
     standing = OwnershipCredential.objects.standing().filter(twin=twin).first()
     if standing is not None and standing.holder_id == twin.owner_id:
         return standing

@@ -1,6 +1,6 @@
 """Routes of the credentials feature (included by config.urls when installed)."""
 
-from django.urls import path
+from django.urls import include, path
 
 from credentials import apis, views
 
@@ -19,4 +19,5 @@ urlpatterns = [
     path("verify/policies/", views.policies, name="verify-policies"),
     path("verify/policies/<str:policy_id>/", views.policy_edit, name="verify-policy"),
     path("verify/policies/<str:policy_id>/delete/", views.policy_delete, name="verify-policy-delete"),
+    path("", include("credentials.access_urls")),  # keepers, service access, emergency access
 ]

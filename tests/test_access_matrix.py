@@ -86,6 +86,7 @@ PUBLIC = {
     "verify/credential",
     "verify/credential/<str:session_id>",
     "api/credentials/verify",
+    "emergency/<str:token>",  # whoever holds an emergency link (a rescuer); the token is the authority
 }
 # Tag routes answer whoever holds the sticker; a twin's DID log and verify page answer anyone with its DID;
 # a transfer offer answers any signed-in account holding its link (tests/twins/test_transfer.py checks that

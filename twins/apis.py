@@ -34,7 +34,7 @@ from core.drf import (
     TextField,
     paginated_response,
 )
-from twins import downsample, selectors, services
+from twins import access, downsample, selectors, services
 from twins.models import JournalNote, Reading, Twin
 
 # --- Things -------------------------------------------------------------------------------------------------
@@ -359,7 +359,7 @@ class ReadingListApi(APIView):
         description="Readings of one thing, newest first.",
     )
     def get(self, request: Request, slug: str) -> Response:
-        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_READ)
         params = ReadingListApi.FilterSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         data = params.validated_data
@@ -411,7 +411,7 @@ class ReadingCreateApi(APIView):
         ],
     )
     def post(self, request: Request, slug: str) -> Response:
-        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_WRITE)
         serializer = ReadingCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         reading = services.reading_add(twin=twin, source=Reading.Source.API, **serializer.validated_data)
@@ -444,7 +444,7 @@ class NoteListApi(APIView):
         description="Journal notes of one thing, newest first.",
     )
     def get(self, request: Request, slug: str) -> Response:
-        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.JOURNAL_READ)
         return paginated_response(
             request=request,
             view=self,
@@ -471,7 +471,7 @@ class NoteCreateApi(APIView):
         responses={201: NoteOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
     )
     def post(self, request: Request, slug: str) -> Response:
-        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.JOURNAL_WRITE)
         serializer = NoteCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         note = services.note_create(twin=twin, **serializer.validated_data)
@@ -490,7 +490,7 @@ class NoteDetailApi(APIView):
         responses={200: NoteOutputSerializer, 404: ERRORS[404]},
     )
     def get(self, request: Request, slug: str, note_id: int) -> Response:
-        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.JOURNAL_READ)
         note = selectors.note_get(twin=twin, note_id=note_id)
         return Response(NoteOutputSerializer(note).data)
 
@@ -507,7 +507,7 @@ class NoteUpdateApi(APIView):
         responses={200: NoteOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
     )
     def patch(self, request: Request, slug: str, note_id: int) -> Response:
-        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.JOURNAL_WRITE)
         note = selectors.note_get(twin=twin, note_id=note_id)
         serializer = NoteUpdateApi.InputSerializer(data=request.data, partial=True)
         serializer.is_valid(raise_exception=True)
@@ -590,7 +590,7 @@ class ReadingSeriesApi(APIView):
         ),
     )
     def get(self, request: Request, slug: str) -> Response:
-        twin = selectors.twin_get(viewer=request.user, slug=slug)
+        twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_READ)
         params = ReadingSeriesApi.FilterSerializer(data=request.query_params.dict())
         params.is_valid(raise_exception=True)
         data = params.validated_data

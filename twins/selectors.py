@@ -5,9 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.db.models import QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404
 
+from twins import access
 from twins.models import JournalNote, Reading, Twin
 from twins.panels import annotate_list
 
@@ -19,13 +20,31 @@ class TwinFilters:
     archived: bool = False
 
 
-def twin_list(*, viewer, filters: TwinFilters | None = None) -> QuerySet[Twin]:
+def twin_list(*, viewer, filters: TwinFilters | None = None, include_kept: bool = False) -> QuerySet[Twin]:
     """The viewer's things, with the features' list annotations (twins.panels: a tag count) computed in the same
-    query (one query per page, however many things)."""
+    query (one query per page, however many things).
+
+    `include_kept`: also the things other owners let the viewer look after (twins.access providers: a keeper
+    credential), each with `access_role` set to its badge ("keeper"); the viewer's own have none. Off by default:
+    callers that act on the listed things (attach a tag, pick a thing for a connection) must see only their own.
+    Costs one query per provider to find the kept things (none kept: the owner's query is exactly as before)."""
     filters = filters or TwinFilters()
     if not getattr(viewer, "is_authenticated", False):
         return Twin.objects.none()
-    qs = Twin.objects.owned_by(viewer)
+    kept = access.kept_twins(viewer) if include_kept else {}
+    if kept:
+        badges: dict[str, list[int]] = {}
+        for twin_id, badge in kept.items():
+            badges.setdefault(badge, []).append(twin_id)
+        qs = Twin.objects.filter(Q(owner=viewer) | Q(pk__in=list(kept))).annotate(
+            access_role=Case(
+                When(owner=viewer, then=Value("")),
+                *(When(pk__in=ids, then=Value(badge)) for badge, ids in badges.items()),
+                default=Value(""),
+            )
+        )
+    else:
+        qs = Twin.objects.owned_by(viewer)
     qs = qs.archived() if filters.archived else qs.active()
     if filters.query:
         qs = qs.filter(name__icontains=filters.query)
@@ -34,14 +53,28 @@ def twin_list(*, viewer, filters: TwinFilters | None = None) -> QuerySet[Twin]:
     return annotate_list(qs).order_by("name", "id")
 
 
-def twin_get(*, viewer, slug: str) -> Twin:
-    """One of the viewer's things, archived ones included; anyone else's is a 404, never a 403."""
+def twin_get(*, viewer, slug: str, need: str = access.OWNER) -> Twin:
+    """One of the viewer's things, archived ones included; anyone else's is a 404, never a 403.
+
+    `need`: a capability (twins.access) a non-owner may hold through a feature's credential (a keeper adds
+    readings); the default, OWNER, keeps the route the owner's alone. The twin comes back with `access` (an
+    twins.access.Access) saying what the viewer may do. One query for the owner; the providers are asked only
+    when the viewer is not the owner, on every call (a revoked credential fails the next request)."""
     if not getattr(viewer, "is_authenticated", False):
         raise Http404("No such thing.")
-    try:
-        return Twin.objects.select_related("owner").get(slug=slug, owner=viewer)
-    except Twin.DoesNotExist:
-        raise Http404("No such thing.") from None
+    if need == access.OWNER:
+        try:
+            twin = Twin.objects.select_related("owner").get(slug=slug, owner=viewer)
+        except Twin.DoesNotExist:
+            raise Http404("No such thing.") from None
+        twin.access = access.OWNER_ACCESS
+        return twin
+    twin = Twin.objects.select_related("owner").filter(slug=slug).first()
+    granted = access.access_for(viewer, twin) if twin is not None else None
+    if granted is None or not granted.can(need):
+        raise Http404("No such thing.")
+    twin.access = granted
+    return twin
 
 
 def reading_list(

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from core.errors import error_response
 from core.forms import apply_errors
 from owners.recent_auth import recent_login_required
-from twins import panels, selectors, services
+from twins import access, panels, selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
 from twins.models import Twin
 
@@ -32,9 +32,9 @@ def thing_list(request: HttpRequest) -> HttpResponse:
         lost={"yes": True, "no": False}.get(lost_param),
         archived=request.GET.get("archived") == "1",
     )
-    page = Paginator(selectors.twin_list(viewer=request.user, filters=filters), CARDS_PER_PAGE).get_page(
-        request.GET.get("page")
-    )
+    page = Paginator(
+        selectors.twin_list(viewer=request.user, filters=filters, include_kept=True), CARDS_PER_PAGE
+    ).get_page(request.GET.get("page"))
     return render(request, "twins/list.html", {"page": page, "filters": filters, "lost_param": lost_param})
 
 
@@ -55,18 +55,25 @@ def thing_create(request: HttpRequest) -> HttpResponse:
 
 @login_required
 def thing_detail(request: HttpRequest, slug: str) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.VIEW)
+    can = twin.access.flags()
     context = {
         "twin": twin,
-        "chart": selectors.chart_points(twin=twin),
-        "readings": selectors.reading_list(twin=twin)[:20],
-        "notes": twin.notes.all()[:50],
+        "can": can,
+        "chart": selectors.chart_points(twin=twin) if can["readings_read"] else [],
+        "readings": selectors.reading_list(twin=twin)[:20] if can["readings_read"] else [],
+        "notes": twin.notes.all()[:50] if can["journal_read"] else [],
         "reading_form": ReadingForm(),
         "note_form": NoteForm(),
-        "lost_form": LostForm(initial={"lost": twin.lost, "lost_reward": twin.lost_reward}),
-        "public_contact": twin.contact_card().public_contact(),
-        **panels.page_context(request, twin),
     }
+    if can["owner"]:
+        # The owner's parts: lost mode, the public page (the owner's contact data) and the features' panels
+        # (tags, credentials, sharing, connections), none of which a keeper or a service party may see.
+        context.update(
+            lost_form=LostForm(initial={"lost": twin.lost, "lost_reward": twin.lost_reward}),
+            public_contact=twin.contact_card().public_contact(),
+            **panels.page_context(request, twin),
+        )
     return render(request, "twins/detail.html", context)
 
 
@@ -92,7 +99,7 @@ def thing_edit(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def thing_photo(request: HttpRequest, slug: str) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.VIEW)
     return photo_response(twin)
 
 
@@ -159,7 +166,7 @@ def thing_lost(request: HttpRequest, slug: str) -> HttpResponse:
 @login_required
 @require_POST
 def reading_create(request: HttpRequest, slug: str) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_WRITE)
     form = ReadingForm(request.POST)
     if form.is_valid():
         source = "tag" if request.POST.get("via") == "tag" else "manual"
@@ -177,7 +184,7 @@ def reading_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def note_create(request: HttpRequest, slug: str) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.JOURNAL_WRITE)
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -192,7 +199,7 @@ def note_create(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 def note_edit(request: HttpRequest, slug: str, note_id: int) -> HttpResponse:
-    twin = selectors.twin_get(viewer=request.user, slug=slug)
+    twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.JOURNAL_WRITE)
     note = selectors.note_get(twin=twin, note_id=note_id)
     form = NoteForm(request.POST or None, instance=selectors.note_get(twin=twin, note_id=note_id))
     if request.method == "POST" and form.is_valid():

@@ -1,0 +1,18 @@
+"""Routes of keepers, service access and emergency access (included by credentials/urls.py)."""
+
+from django.urls import path
+
+from credentials import access_views
+
+urlpatterns = [
+    # The owner's: who may act on one thing.
+    path("things/<str:slug>/keepers/", access_views.thing_keepers, name="thing-keepers"),
+    path("things/<str:slug>/service-access/", access_views.thing_service_access, name="thing-service-access"),
+    path("things/<str:slug>/access/revoke/", access_views.thing_access_revoke, name="thing-access-revoke"),
+    # The guardian's: emergency links, their access log, revoking.
+    path("emergency/", access_views.emergency_grants, name="emergency-grants"),
+    path("emergency/new/", access_views.emergency_new, name="emergency-new"),
+    path("emergency/revoke/", access_views.emergency_revoke, name="emergency-revoke"),
+    # Public: whoever holds the link (a rescue service); the token is the authority.
+    path("emergency/<str:token>", access_views.emergency_page, name="emergency-view"),
+]
