@@ -220,6 +220,13 @@ def attempt(item_id: int, until: datetime) -> Outcome:
             status_code = send_webhook(grant.endpoint, item, sent_at=at)
     except SendError as exc:
         return _failed(item, mine, exc, attempts=attempts)
+    except Exception as exc:
+        # A bug of ours, not the receiver's answer: logged with its traceback, and retried on the schedule like a
+        # temporary failure, so the item neither sits SENDING until a sweep nor is lost.
+        logger.exception("outbox item %s: unexpected error while sending", item_id)
+        return _failed(
+            item, mine, SendError(f"internal error: {type(exc).__name__}", permanent=False), attempts=attempts
+        )
     mine.update(
         status=Status.DELIVERED,
         delivered_at=now(),

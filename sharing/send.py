@@ -191,6 +191,9 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
         connection = netguard.HTTPConnection(parts.hostname, port, timeout=CONNECT_TIMEOUT)
     try:
         connection.connect()
+        # Kept here: http.client drops its own reference once an answer says the connection will close, while
+        # the answer is still read from this socket.
+        sock = connection.sock
 
         def remaining() -> float:
             left = deadline - time.monotonic()
@@ -198,13 +201,13 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
                 raise TimeoutError("the receiver took longer than the total timeout")
             return left
 
-        connection.sock.settimeout(remaining())
+        sock.settimeout(remaining())
         connection.request("POST", target, body=body, headers=headers)
-        connection.sock.settimeout(remaining())
+        sock.settimeout(remaining())
         response = connection.getresponse()
         read = 0
         while read < MAX_ANSWER_BYTES:
-            connection.sock.settimeout(remaining())
+            sock.settimeout(remaining())
             chunk = response.read(min(8192, MAX_ANSWER_BYTES - read))
             if not chunk:
                 break
