@@ -384,7 +384,9 @@ def request_answer(
 ) -> Grant | None:
     """Answer a grant request: approve (for the kinds asked, or fewer; an existing grant to the party on the
     thing is widened) or decline. The response goes back on the request's thread once this commits."""
-    message = InboundMessage.objects.select_for_update().select_related("connection__agent").get(pk=message.pk)
+    message = (
+        InboundMessage.objects.select_for_update(of=("self",)).select_related("connection__agent").get(pk=message.pk)
+    )
     request = selectors.request_parse(message)
     if request.twin.owner_id != by.pk:
         raise NotYours("This thing is no longer yours.")
