@@ -146,8 +146,8 @@ def model_recalls(request: HttpRequest, gtin: str) -> HttpResponse:
     if model is None:
         raise Http404("No product model has this GTIN here.")
     serial = request.GET.get("serial")
-    if serial is not None and not recalls.SERIAL_RE.match(serial):
-        return error_response(request, 400, "A serial is 1 to 20 letters, digits or GS1 punctuation.")
+    if serial is not None and not recalls.is_serial(serial):
+        return error_response(request, 400, "A serial is 1 to 20 letters, digits or GS1 punctuation (GS1 AI 21).")
     found = recalls.recalls_for(model, serial=serial)
     if wants_json(request):
         return JsonResponse(

@@ -43,6 +43,7 @@ from didcomm.dispatch import register_handler
 from didcomm.handlers import Context
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
 from didcomm.outbox import outbound_enqueue
+from makers import gs1
 from makers.models import Organisation, ProducedThing, ProductModel, Recall, RecallNotice
 from owners.models import Notification, Owner
 from sharing.models import ConnectionSubject
@@ -60,8 +61,6 @@ ACK = "thingstead:recall/1.0/ack"
 NOTICE_TYPE = messages.message_type_uri(NOTICE)
 ACK_TYPE = messages.message_type_uri(ACK)
 
-# GS1 AI 21 (serial): 1 to 20 characters of GS1's "character set 82".
-SERIAL_RE = re.compile(r"^[!\"%&'()*+,\-./0-9:;<=>?A-Z_a-z]{1,20}$")
 DIGITS_RE = re.compile(r"^[0-9]+$")
 MAX_SERIALS = 10_000  # a longer list is a range (or several recalls)
 # Owners per email task: one SMTP connection sends a chunk's emails.
@@ -74,15 +73,20 @@ _NOTICE_NS = uuid.UUID("8f7b8f54-2f0b-4b55-9a57-5f0f3c7a1d21")
 
 
 def gtin14(value: str) -> str:
-    """A GTIN-8/12/13/14 as 14 digits, its GS1 check digit verified; ValidationError saying what is wrong."""
-    digits = (value or "").strip()
-    if not digits.isascii() or not digits.isdigit() or len(digits) not in (8, 12, 13, 14):
-        raise ValidationError({"gtin": "A GTIN is 8, 12, 13 or 14 digits."})
-    digits = digits.zfill(14)
-    total = sum(int(d) * (3 if i % 2 == 0 else 1) for i, d in enumerate(digits[:13]))
-    if (10 - total % 10) % 10 != int(digits[13]):
-        raise ValidationError({"gtin": f"{value} has a wrong check digit (GS1 mod-10)."})
-    return digits
+    """A GTIN-8/12/13/14 as 14 digits, its GS1 check digit verified (makers.gs1); ValidationError saying what is
+    wrong."""
+    try:
+        return gs1.normalise_gtin(value)
+    except gs1.GS1Error as exc:
+        raise ValidationError({"gtin": str(exc)}) from None
+
+
+def is_serial(value: str) -> bool:
+    try:
+        gs1.check_serial(value)
+    except gs1.GS1Error:
+        return False
+    return True
 
 
 def is_numeric_range(serial_from: str, serial_to: str) -> bool:
@@ -208,10 +212,10 @@ def _clean_serials(serials: Iterable[str] | None) -> list[str]:
         serial = raw.strip()
         if not serial:
             continue
-        if not SERIAL_RE.match(serial):
-            raise ValidationError(
-                {"serials": f"{serial[:40]!r} is not a GS1 serial (1 to 20 letters, digits or GS1 punctuation)."}
-            )
+        try:
+            gs1.check_serial(serial)
+        except gs1.GS1Error as exc:
+            raise ValidationError({"serials": f"{serial[:40]!r} is not a GS1 serial. {exc}"}) from None
         if serial not in seen:
             seen.add(serial)
             cleaned.append(serial)
@@ -227,8 +231,10 @@ def _clean_range(serial_from: str, serial_to: str) -> tuple[str, str]:
     if not serial_from or not serial_to:
         raise ValidationError({"serial_to" if serial_from else "serial_from": "A range needs both ends."})
     for name, value in (("serial_from", serial_from), ("serial_to", serial_to)):
-        if not SERIAL_RE.match(value):
-            raise ValidationError({name: "A serial is 1 to 20 letters, digits or GS1 punctuation."})
+        try:
+            gs1.check_serial(value)
+        except gs1.GS1Error as exc:
+            raise ValidationError({name: str(exc)}) from None
     if is_numeric_range(serial_from, serial_to):
         if int(serial_from) > int(serial_to):
             raise ValidationError({"serial_from": f"The range starts after it ends ({serial_from} > {serial_to})."})

@@ -210,6 +210,10 @@ def test_the_model_recalls_route_normalises_short_gtins_and_refuses_bad_ones(acm
     bad = anon_client.get("/models/09506000134353/recalls", headers={"Accept": "application/json"})
     assert bad.status_code == 400 and "check digit" in bad.json()["message"]
     assert anon_client.get("/models/00000000000017/recalls").status_code == 404  # valid, unknown
+    bad_serial = anon_client.get(
+        f"/models/{acme_model.gtin}/recalls", {"serial": "no spaces"}, headers={"Accept": "application/json"}
+    )
+    assert bad_serial.status_code == 400 and "serial" in bad_serial.json()["message"]
 
 
 def test_the_recalls_include_lists_a_models_recalls(acme_model, dora, django_capture_on_commit_callbacks):
