@@ -175,6 +175,14 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "key_id": lambda w: __import__("tests.ingest.factories", fromlist=["*"]).key_of(w).pk,
     "credential_id": lambda w: __import__("tests.credentials.helpers", fromlist=["*"]).standing(w.thing).pk,
     "policy_id": lambda w: __import__("tests.credentials.helpers", fromlist=["*"]).policy_of(w.alice).public_id,
+    "introduction_id": lambda w: (
+        __import__("sharing.models", fromlist=["*"])
+        .Introduction.objects.get_or_create(
+            thread_id="matrix",
+            defaults={"twin": w.thing, "owner": w.alice, "party_connection": w.thing_connection, "state": "proposed"},
+        )[0]
+        .pk
+    ),
 }
 # Values that depend on the route: a connection id names a connection of the route's agent, the thing's on
 # /things/<slug>/connections/... and alice's own on /profile/connections/....
