@@ -38,7 +38,7 @@ from didcomm.inbound import InboundError
 from didcomm.models import Connection
 from didcomm.tasks import receive as didcomm_receive
 from sharing.models import Grant, OutboxItem, WebhookEndpoint
-from sharing.send import SendError, didcomm_message, send_didcomm, send_webhook
+from sharing.send import TOTAL_TIMEOUT, SendError, didcomm_message, send_didcomm, send_webhook
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,7 @@ def claim(item_id: int, *, at: datetime | None = None) -> datetime | None:
 
 def claim_batch(*, limit: int = 100, at: datetime | None = None) -> list[tuple[int, datetime]]:
     """Take up to ``limit`` due items at once: on PostgreSQL ``SELECT ... FOR UPDATE SKIP LOCKED`` (workers
-    sweeping together take disjoint sets, none waiting on another's rows); elsewhere one conditional UPDATE each.
+    sweeping together take disjoint sets, none waiting on another's rows).
     Returns ``(item id, lease end)`` pairs."""
     at = at or now()
     until = at + lease()
@@ -149,11 +149,14 @@ def claim_batch(*, limit: int = 100, at: datetime | None = None) -> list[tuple[i
             ids = list(candidates.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
             OutboxItem.objects.filter(pk__in=ids).update(status=Status.SENDING, next_attempt_at=until)
         return [(item_id, until) for item_id in ids]
-    taken = []
-    for item_id in candidates.values_list("id", flat=True)[:limit]:
-        if claim(item_id, at=at) is not None:
-            taken.append((item_id, until))
-    return taken
+    # Elsewhere (SQLite: one writer at a time) one UPDATE that re-checks "due" takes what nobody took meanwhile;
+    # the lease's end, this worker's own instant, then tells which rows are ours.
+    with transaction.atomic():
+        ids = list(candidates.values_list("id", flat=True)[:limit])
+        OutboxItem.objects.filter(due(at), pk__in=ids).update(status=Status.SENDING, next_attempt_at=until)
+        mine = OutboxItem.objects.filter(pk__in=ids, status=Status.SENDING, next_attempt_at=until)
+        taken = set(mine.values_list("id", flat=True))
+    return [(item_id, until) for item_id in ids if item_id in taken]
 
 
 # -- one attempt --------------------------------------------------------------------
@@ -166,6 +169,18 @@ class Outcome:
 
     status: str | None = None
     retry_at: datetime | None = None
+
+
+# What one attempt reads, in one query: only the columns it uses (a twin's or an agent's full rows cost more to
+# fetch and to turn into objects than the send itself).
+_ATTEMPT_FIELDS = (
+    *("message_id", "kind", "payload", "count", "created_at", "window_ends_at", "attempts", "twin_id", "grant_id"),
+    *("twin__did", "twin__deactivated_at"),
+    *("grant__created_at", "grant__revoked_at", "grant__expires_at", "grant__twin_id"),
+    *("grant__endpoint__url", "grant__endpoint__secret_sealed", "grant__endpoint__disabled_at"),
+    *("grant__connection__state", "grant__connection__agent_id", "grant__connection__my_key_sealed"),
+    *("grant__connection__their_verkey", "grant__connection__their_endpoint", "grant__connection__their_routing_keys"),
+)
 
 
 def refusal(grant: Grant, *, at: datetime) -> str:
@@ -191,25 +206,75 @@ def deliver(item_id: int) -> Outcome:
     return attempt(item_id, until)
 
 
-def deliver_claimed(claimed: Sequence[tuple[int, datetime]]) -> list[Outcome]:
-    """One attempt for each item of :func:`claim_batch`."""
-    return [attempt(item_id, until) for item_id, until in claimed]
+def _load(ids: Sequence[int]) -> dict[int, OutboxItem]:
+    items = OutboxItem.objects.select_related("twin", "grant__endpoint", "grant__connection").only(*_ATTEMPT_FIELDS)
+    return {item.pk: item for item in items.filter(pk__in=list(ids))}
+
+
+def deliver_claimed(claimed: Sequence[tuple[int, datetime]], *, flush_every: int = 50) -> list[Outcome]:
+    """One attempt for each item of :func:`claim_batch`: the items are read in one query, and deliveries are
+    recorded together (every ``flush_every``), each guarded by its lease. Stops early, leaving the rest to be
+    taken again once their lease runs out, if one more send might outlast the lease (a slow receiver)."""
+    items = _load([item_id for item_id, _ in claimed])
+    outcomes: list[Outcome] = []
+    done: list[tuple[int, datetime, int | None]] = []
+    for item_id, until in claimed:
+        if now() + timedelta(seconds=TOTAL_TIMEOUT) >= until:
+            break
+        item = items.get(item_id)
+        if item is None:
+            continue  # deleted meanwhile (its twin or grant went)
+        outcome, status_code = _try(item, until)
+        outcomes.append(outcome)
+        if outcome.status == Status.DELIVERED:
+            done.append((item_id, until, status_code))
+            if len(done) >= flush_every:
+                _delivered(done)
+                done = []
+    _delivered(done)
+    return outcomes
 
 
 def attempt(item_id: int, until: datetime) -> Outcome:
     """Send one item this worker claimed (lease ``until``) and record the outcome, guarded by that lease: a worker
     whose lease lapsed (and whose item another worker took) records nothing."""
-    item = OutboxItem.objects.select_related(
-        "twin", "grant__twin", "grant__endpoint", "grant__connection__agent__twin", "grant__connection__agent__owner"
-    ).get(pk=item_id)
-    mine = OutboxItem.objects.filter(pk=item_id, status=Status.SENDING, next_attempt_at=until)
+    item = _load([item_id])[item_id]
+    outcome, status_code = _try(item, until)
+    if outcome.status == Status.DELIVERED:
+        _delivered([(item_id, until, status_code)])
+    return outcome
+
+
+def _delivered(done: Sequence[tuple[int, datetime, int | None]]) -> None:
+    """Record deliveries: one UPDATE per lease and status code (one in all, for a batch), each row only if this
+    worker's lease on it still holds."""
+    groups: dict[tuple[datetime, int | None], list[int]] = {}
+    for item_id, until, status_code in done:
+        groups.setdefault((until, status_code), []).append(item_id)
+    at = now()
+    for (until, status_code), ids in groups.items():
+        OutboxItem.objects.filter(pk__in=ids, status=Status.SENDING, next_attempt_at=until).update(
+            status=Status.DELIVERED,
+            delivered_at=at,
+            attempts=F("attempts") + 1,
+            next_attempt_at=None,
+            last_status_code=status_code,
+            last_error="",
+        )
+
+
+def _try(item: OutboxItem, until: datetime) -> tuple[Outcome, int | None]:
+    """Re-check the grant and send ``item``. A refusal or failure is recorded here; a delivery is left to the
+    caller to record (with others), and comes back with the receiver's status code (webhooks)."""
+    mine = OutboxItem.objects.filter(pk=item.pk, status=Status.SENDING, next_attempt_at=until)
     grant = item.grant
+    grant.twin = item.twin  # the same row (an item is its grant's twin's)
     at = now()
     why_not = refusal(grant, at=at)
     if why_not:
         mine.update(status=Status.CANCELLED, next_attempt_at=None, last_error=why_not)
-        logger.info("outbox item %s (%s) cancelled: %s", item_id, item.kind, why_not)
-        return Outcome(status=Status.CANCELLED)
+        logger.info("outbox item %s (%s) cancelled: %s", item.pk, item.kind, why_not)
+        return Outcome(status=Status.CANCELLED), None
     attempts = item.attempts + 1
     status_code = None
     try:
@@ -219,24 +284,15 @@ def attempt(item_id: int, until: datetime) -> Outcome:
         else:
             status_code = send_webhook(grant.endpoint, item, sent_at=at)
     except SendError as exc:
-        return _failed(item, mine, exc, attempts=attempts)
+        return _failed(item, mine, exc, attempts=attempts), None
     except Exception as exc:
         # A bug of ours, not the receiver's answer: logged with its traceback, and retried on the schedule like a
         # temporary failure, so the item neither sits SENDING until a sweep nor is lost.
-        logger.exception("outbox item %s: unexpected error while sending", item_id)
-        return _failed(
-            item, mine, SendError(f"internal error: {type(exc).__name__}", permanent=False), attempts=attempts
-        )
-    mine.update(
-        status=Status.DELIVERED,
-        delivered_at=now(),
-        attempts=attempts,
-        next_attempt_at=None,
-        last_status_code=status_code,
-        last_error="",
-    )
-    logger.info("outbox item %s (%s) delivered, attempt %s", item_id, item.kind, attempts)
-    return Outcome(status=Status.DELIVERED)
+        logger.exception("outbox item %s: unexpected error while sending", item.pk)
+        internal = SendError(f"internal error: {type(exc).__name__}", permanent=False)
+        return _failed(item, mine, internal, attempts=attempts), None
+    logger.info("outbox item %s (%s) delivered, attempt %s", item.pk, item.kind, attempts)
+    return Outcome(status=Status.DELIVERED), status_code
 
 
 def _receive_replies(replies: Sequence[bytes]) -> None:

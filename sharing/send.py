@@ -129,7 +129,7 @@ def send_didcomm(connection: Connection, body: dict[str, Any]) -> Sent:
     if not connection.their_verkey:
         raise SendError("the connection has no key to send to", permanent=True)
     message = OutboundMessage(
-        agent=connection.agent,
+        agent_id=connection.agent_id,
         connection=connection,
         to_verkey=connection.their_verkey,
         message_id=body["@id"],
