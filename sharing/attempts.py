@@ -349,11 +349,3 @@ def _endpoint_gone(endpoint: WebhookEndpoint, *, at: datetime, reason: str) -> N
     OutboxItem.objects.filter(grant__endpoint=endpoint, status__in=UNDELIVERED).exclude(
         status=Status.SENDING, next_attempt_at__gte=at
     ).update(status=Status.CANCELLED, next_attempt_at=None, last_error="the webhook endpoint answered 410 Gone")
-
-
-def cancel_undelivered(*, grant: Grant, reason: str) -> int:
-    """Cancel every item of ``grant`` not yet delivered (for the grants part when a grant ends: the re-check before
-    each attempt catches them too, this makes the delivery log say so at once). Returns how many."""
-    return OutboxItem.objects.filter(grant=grant, status__in=(Status.OPEN, Status.PENDING)).update(
-        status=Status.CANCELLED, next_attempt_at=None, last_error=reason[:300]
-    )
