@@ -183,6 +183,12 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
         )[0]
         .pk
     ),
+    # sharing: a grant, a party (the thing's connection), a webhook endpoint and a grant request of alice's.
+    "grant_id": lambda w: __import__("tests.sharing.conftest", fromlist=["*"]).matrix_grant(w).pk,
+    "kind": lambda w: "connection",
+    "party_id": lambda w: w.thing_connection.pk,
+    "endpoint_id": lambda w: __import__("tests.sharing.conftest", fromlist=["*"]).matrix_endpoint(w).pk,
+    "message_id": lambda w: __import__("tests.sharing.conftest", fromlist=["*"]).matrix_request(w).pk,
 }
 # Values that depend on the route: a connection id names a connection of the route's agent, the thing's on
 # /things/<slug>/connections/... and alice's own on /profile/connections/....

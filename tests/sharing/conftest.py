@@ -46,3 +46,36 @@ def endpoint(endpoint_and_secret) -> WebhookEndpoint:
 def grant(alice, grinder, connection) -> Grant:
     """Alice lets `connection` receive every reading of the grinder, until revoked."""
     return grants.grant_create(twin=grinder, party=connection, kinds=["readings"], by=alice)
+
+
+# --- Values for tests/test_access_matrix.py: one of alice's each, for the sharing routes' ids ------------------
+
+
+def matrix_grant(world) -> Grant:
+    return Grant.objects.get_or_create(
+        twin=world.thing,
+        connection=world.thing_connection,
+        defaults={"kinds": ["readings"], "created_by": world.alice},
+    )[0]
+
+
+def matrix_endpoint(world) -> WebhookEndpoint:
+    endpoint = WebhookEndpoint.objects.filter(owner=world.alice).first()
+    return endpoint or grants.webhook_endpoint_create(owner=world.alice, label="Matrix", url="http://127.0.0.1:9/m")[0]
+
+
+def matrix_request(world):
+    """A grant request about alice's thing, received over the thing's connection."""
+    from didcomm.models import InboundMessage
+
+    connection = world.thing_connection
+    return InboundMessage.objects.get_or_create(
+        agent=connection.agent,
+        connection=connection,
+        sender_verkey=connection.their_verkey,
+        message_id="matrix-grant-request",
+        defaults={
+            "type": "https://thingstead.org/didcomm/grants/1.0/request",
+            "body": {"thing": world.thing.did, "kinds": ["readings"]},
+        },
+    )[0]
