@@ -6,7 +6,9 @@ through its own class (`ThingCreateApi.InputSerializer`), never through `self`. 
 comment rather than a docstring: drf-spectacular would show a docstring as both operations' description.
 
 Access is in the selectors: `twin_get` answers 404 for anyone else's thing, and it runs before the body
-is read, so a stranger learns nothing from validation errors either.
+is read, so a stranger learns nothing from validation errors either. The readings and journal routes ask for a
+capability (twins.access) rather than ownership, so a keeper or a service party holding it may use them; every
+other route, the thing itself included (it carries the owner's contact fields), stays the owner's.
 """
 
 from __future__ import annotations

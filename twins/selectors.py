@@ -57,7 +57,7 @@ def twin_get(*, viewer, slug: str, need: str = access.OWNER) -> Twin:
     """One of the viewer's things, archived ones included; anyone else's is a 404, never a 403.
 
     `need`: a capability (twins.access) a non-owner may hold through a feature's credential (a keeper adds
-    readings); the default, OWNER, keeps the route the owner's alone. The twin comes back with `access` (an
+    readings); the default, OWNER, keeps the route the owner's alone. The twin comes back with `access` (a
     twins.access.Access) saying what the viewer may do. One query for the owner; the providers are asked only
     when the viewer is not the owner, on every call (a revoked credential fails the next request)."""
     if not getattr(viewer, "is_authenticated", False):
