@@ -244,6 +244,8 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Several models have a `kind`: name each choice set after its model.
+    "ENUM_NAME_OVERRIDES": {"OrganisationKindEnum": "makers.models.Organisation.Kind"},
 }
 
 SESSION_COOKIE_HTTPONLY = True

@@ -196,7 +196,11 @@ def ownership_credential_issue(*, twin: Twin) -> OwnershipCredential | None:
 
 
 def on_twin_created(event: Any) -> None:
-    """twins.events.TwinCreated, in the creating transaction."""
+    """twins.events.TwinCreated, in the creating transaction. A thing produced for a buyer to claim gets its first
+    ownership credential at the claim (a transfer): an organisation holding stock needs none per item, and a
+    production batch of 10,000 must fit in a request."""
+    if event.for_claim:
+        return
     ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))
 
 

@@ -13,6 +13,7 @@ HANDLERS: dict[str, Handler] = {
     messages.PING_RESPONSE: handlers.trust_ping_response,
     messages.BASIC_MESSAGE: handlers.basic_message,
     messages.PROBLEM_REPORT: handlers.problem_report_received,
+    messages.NOTIFICATION_PROBLEM_REPORT: handlers.problem_report_received,
     messages.DIDEXCHANGE_REQUEST: exchange.request_receive,
     messages.DIDEXCHANGE_RESPONSE: exchange.response_receive,
     messages.DIDEXCHANGE_COMPLETE: exchange.complete_receive,

@@ -23,7 +23,7 @@ from makers.models import ProductModel
 from makers.product_views import production_csv, production_rows
 from makers.production import MAX_SERIALS, ProductionRefused, model_create, model_update, produce
 from makers.tokens import AUTHENTICATION_CLASSES, organisation_for_request
-from twins.models import ICONS
+from twins.models import Twin
 
 
 class CSVRenderer(renderers.BaseRenderer):
@@ -86,7 +86,7 @@ class ProductModelOutputSerializer(serializers.ModelSerializer):
 class ProductModelInputSerializer(StrictInputSerializer):
     name = TextField(max_length=120, required=False)
     gtin = TextField(max_length=14, required=False, help_text="8, 12, 13 or 14 digits; kept as GTIN-14.")
-    icon = serializers.ChoiceField(choices=list(ICONS), required=False)
+    icon = serializers.ChoiceField(choices=Twin._meta.get_field("icon").choices, required=False)  # as a twin's
     description = TextField(max_length=4000, required=False, allow_blank=True)
     reading_kinds = ReadingKindSerializer(many=True, required=False)
     links = serializers.DictField(child=TextField(max_length=500), required=False)

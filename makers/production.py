@@ -9,7 +9,8 @@ check, a twin made by `twins.services.twin_create` and given a tag by `tags.serv
   transfer, is signed by that next key);
 - its signed history starts with a `created` entry ({"name": …}) and a `tag` entry ({"tag": code, "action":
   "attach"}), both signed by the twin's own agent key, chained from the SCID's genesis hash;
-- `TwinCreated` is sent for it, so every feature (the ownership credential, …) reacts as for any new twin.
+- `TwinCreated` is sent for it (with `for_claim`), so every feature reacts as for any new twin; the ownership
+  credential comes with the claim, the first owner's transfer.
 
 Made one by one that costs tens of milliseconds a twin (each append locks the twin and reads its head); a batch of
 10,000 must fit in one request. So :func:`produce` builds the same rows in memory (the DID log entry through
@@ -185,7 +186,7 @@ def produce(*, model: ProductModel, serials: list[str], by: Owner | None) -> lis
             status=409,
         ) from None
     for item in made:
-        events.send(events.TwinCreated(twin_id=item.twin.pk, owner_id=account.pk))
+        events.send(events.TwinCreated(twin_id=item.twin.pk, owner_id=account.pk, for_claim=True))
     return list(zip(produced, codes, strict=True))
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from django.db.models.signals import post_save
 
-from didcomm import dispatch, handlers
+from didcomm import dispatch
 from sharing.models import OutboxItem
 from sharing.receive import notification_receive
 from sharing.send import NOTIFICATION
@@ -21,15 +21,7 @@ def _item_created(sender, instance: OutboxItem, created: bool, raw: bool = False
         deliver_after_commit([instance])
 
 
-# ACA-Py's name for an RFC 0035 problem report (acapy_agent/protocols/problem_report/v1_0/message_types.py). It is
-# how ACA-Py answers a notification it cannot parse; taken as a problem report (stored, never answered) it cannot
-# start a loop of each side answering the other's report with one of its own. (Belongs in didcomm.dispatch's
-# table; registering the same handler there too is harmless.)
-ACAPY_PROBLEM_REPORT = "notification/1.0/problem-report"
-
-
 def connect() -> None:
     """Wire this part into the seams (called from the AppConfig.ready)."""
     dispatch.register_handler(NOTIFICATION, notification_receive)
-    dispatch.register_handler(ACAPY_PROBLEM_REPORT, handlers.problem_report_received)
     post_save.connect(_item_created, sender=OutboxItem, dispatch_uid="sharing.delivery.item_created")

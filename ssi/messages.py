@@ -13,6 +13,10 @@ PING = "trust_ping/1.0/ping"
 PING_RESPONSE = "trust_ping/1.0/ping_response"
 BASIC_MESSAGE = "basicmessage/1.0/message"
 PROBLEM_REPORT = "report-problem/1.0/problem-report"
+# ACA-Py's name for an RFC 0035 problem report (its protocols/problem_report/v1_0/message_types.py): how it answers
+# a message it cannot parse. Taken as a problem report (stored, never answered), it cannot start a loop of each
+# side answering the other's report with one of its own.
+NOTIFICATION_PROBLEM_REPORT = "notification/1.0/problem-report"
 # RFC 0023 DID Exchange; each key covers 1.0 and 1.1 (RFC 0003: same major version).
 DIDEXCHANGE_REQUEST = "didexchange/1.0/request"
 DIDEXCHANGE_RESPONSE = "didexchange/1.0/response"

@@ -30,8 +30,13 @@ from django.db import transaction
 
 @dataclass(frozen=True)
 class TwinCreated:
+    """A twin was made. `for_claim`: a manufacturer produced it for a buyer to claim (its owner is the
+    organisation's account until then); what belongs to a first owner (an ownership credential) comes with the
+    claim, which is a transfer."""
+
     twin_id: int
     owner_id: int
+    for_claim: bool = False
 
 
 @dataclass(frozen=True)

@@ -155,3 +155,15 @@ def test_the_public_page_of_an_unclaimed_thing_offers_the_claim_and_not_after(bo
     claim(twin=produced.twin, buyer=bob, code=code)
     page = client_for(None).get(path)
     assert page.status_code == 200 and b'data-testid="claim-panel"' not in page.content
+
+
+def test_a_produced_thing_gets_its_first_ownership_credential_at_the_claim_not_before(boxed, bob):
+    """Stock held by the organisation carries no credential per item (a batch of 10,000 must fit in a request);
+    the buyer's comes with the claim."""
+    from credentials.models import OwnershipCredential
+
+    produced, code = boxed
+    assert not OwnershipCredential.objects.filter(twin=produced.twin).exists()
+    claim(twin=produced.twin, buyer=bob, code=code)
+    standing = OwnershipCredential.objects.standing().get(twin=produced.twin)
+    assert standing.holder == bob
