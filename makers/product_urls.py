@@ -1,6 +1,6 @@
 """Routes of product models, production, claims and the GS1 Digital Link resolver (included by makers.urls)."""
 
-from django.urls import path, re_path
+from django.urls import path
 
 from makers import product_views, resolver
 
@@ -8,9 +8,9 @@ urlpatterns = [
     # Public.
     path("models/<str:gtin>/", product_views.model_page, name="product-model"),
     path("models/<str:gtin>/documents/<int:document_id>", product_views.document_file, name="product-document"),
-    re_path(r"^claim(?P<link>/01/.+)$", product_views.claim_page, name="claim"),
+    path("claim/01/<path:rest>", product_views.claim_page, name="claim"),
     # GS1 Digital Link: /01/<gtin>[/22/…][/10/…][/21/<serial>] (the serial may hold a decoded "/").
-    re_path(r"^01/(?P<rest>.+)$", resolver.resolve, name="gs1-resolve"),
+    path("01/<path:rest>", resolver.resolve, name="gs1-resolve"),
     path(".well-known/gs1resolver", resolver.description, name="gs1-resolver-description"),
     # Members of the organisation.
     path("orgs/<str:slug>/models/", product_views.model_list, name="product-models"),

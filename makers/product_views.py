@@ -84,10 +84,10 @@ def document_file(request: HttpRequest, gtin: str, document_id: int) -> HttpResp
     return response
 
 
-def claim_page(request: HttpRequest, link: str) -> HttpResponse:
+def claim_page(request: HttpRequest, rest: str) -> HttpResponse:
     """`/claim/01/<gtin>/21/<serial>`: the first buyer types the code from the box."""
     try:
-        parsed = gs1.parse_path(link)
+        parsed = gs1.parse_path("/01/" + rest)
     except gs1.GS1Error as exc:
         return error_response(request, 400, str(exc))
     produced = produced_at(gtin=parsed.gtin, serial=parsed.serial) if parsed.serial else None

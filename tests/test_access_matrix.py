@@ -87,6 +87,21 @@ PUBLIC = {
     "verify/credential/<str:session_id>",
     "api/credentials/verify",
     "emergency/<str:token>",  # whoever holds an emergency link (a rescuer); the token is the authority
+    # Makers: an organisation's profile and DID log, product model pages, documents and recall status, recall
+    # notices and the GS1 Digital Link resolver are public facts; the resolver opens a thing as its tag does.
+    "orgs/<str:slug>/",
+    "orgs/<str:slug>/did.jsonl",
+    "orgs/<str:slug>/did.json",
+    "models/<str:gtin>/",
+    "models/<str:gtin>/documents/<int:document_id>",
+    "models/<str:gtin>/recalls",
+    "recalls/<int:recall_id>/",
+    "01/<path:rest>",
+    ".well-known/gs1resolver",
+    # Like a transfer offer: any signed-in account holding the link (anonymous visitors are sent to log in;
+    # tests/makers checks both).
+    "orgs/join/<str:token>/",
+    "claim/01/<path:rest>",
 }
 # Tag routes answer whoever holds the sticker; a twin's DID log and verify page answer anyone with its DID;
 # a transfer offer answers any signed-in account holding its link (tests/twins/test_transfer.py checks that
@@ -101,7 +116,25 @@ def is_public(route: Route) -> bool:
 
 PRIVATE_ROUTES = [route for route in ALL_ROUTES if not is_public(route)]
 # Kwargs that name one of alice's objects; routes without any are her lists and forms (/things/, /inbox/).
-OBJECT_KWARGS = {"slug", "tag_id", "note_id", "notification_id", "connection_id", "credential_id", "policy_id"}
+OBJECT_KWARGS = {
+    "slug",
+    "tag_id",
+    "note_id",
+    "notification_id",
+    "connection_id",
+    "credential_id",
+    "policy_id",
+    # sharing and makers
+    "grant_id",
+    "party_id",
+    "endpoint_id",
+    "message_id",
+    "introduction_id",
+    "member_id",
+    "invitation_id",
+    "token_id",
+    "inbound_id",
+}
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
 SLUG_ROUTES = [route for route in PRIVATE_ROUTES if "slug" in route.kwargs]
@@ -189,11 +222,35 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "party_id": lambda w: w.thing_connection.pk,
     "endpoint_id": lambda w: __import__("tests.sharing.conftest", fromlist=["*"]).matrix_endpoint(w).pk,
     "message_id": lambda w: __import__("tests.sharing.conftest", fromlist=["*"]).matrix_request(w).pk,
+    # makers: alice's organisation (she is its admin) and its objects (tests/makers/matrix.py).
+    "gtin": lambda w: _org(w).model.gtin,
+    "document_id": lambda w: _org(w).document.pk,
+    "rest": lambda w: f"{_org(w).model.gtin}/21/MX-1",
+    "member_id": lambda w: _org(w).member.pk,
+    "invitation_id": lambda w: _org(w).invitation_id,
+    "token_id": lambda w: _org(w).token_id,
+    "recall_id": lambda w: _org(w).recall.pk,
+    "inbound_id": lambda w: _org(w).received_notice.pk,
+    "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
 }
+
+
+def _org(world: World):
+    return __import__("tests.makers.matrix", fromlist=["*"]).org_world(world)
+
+
+def _slug(world: World, route: Route) -> str:
+    """An organisation's routes take its slug; every other slug names alice's thing."""
+    if route.route.startswith(("orgs/", "api/orgs/")):
+        return _org(world).organisation.slug
+    return world.thing.slug
+
+
 # Values that depend on the route: a connection id names a connection of the route's agent, the thing's on
 # /things/<slug>/connections/... and alice's own on /profile/connections/....
 ROUTE_VALUES: dict[str, Callable[[World, Route], object]] = {
     "connection_id": lambda w, route: (w.thing_connection if "slug" in route.kwargs else w.own_connection).pk,
+    "slug": _slug,
 }
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "token": lambda w: w.tag.token,
