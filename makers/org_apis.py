@@ -59,6 +59,9 @@ class OrganisationOutputSerializer(serializers.ModelSerializer):
     url = serializers.SerializerMethodField(help_text="Its public profile page.")
     did_log_url = serializers.SerializerMethodField(help_text="Its did:webvh log (did.jsonl).")
     role = serializers.SerializerMethodField(help_text="The caller's role; null for an organisation token.")
+    # Plain text out: either may be empty, which a "uri" format would not allow.
+    website = serializers.CharField(read_only=True, help_text="Its website, or empty.")
+    support_url = serializers.CharField(read_only=True, help_text="Where owners get support, or empty.")
 
     class Meta:
         model = Organisation
@@ -87,7 +90,7 @@ class OrganisationListApi(OrgApiView):
         operation_id="orgs_list",
         summary="List your organisations",
         description="With an organisation token: that organisation only.",
-        responses={200: OrganisationOutputSerializer(many=True), 401: UNAUTHORIZED},
+        responses={200: OrganisationOutputSerializer(many=True), 400: ERRORS[400], 401: UNAUTHORIZED},
     )
     def get(self, request: Request) -> Response:
         if isinstance(request.auth, OrganisationToken):
