@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 # Each part of the app wires itself (event subscribers, DIDComm handlers, panels, nav links, demo steps) in its
 # module's connect(), called once the app registry is ready.
-PARTS = ("makers.orgs", "makers.production", "makers.recalls", "makers.introduce")
+PARTS = ("makers.orgs", "makers.production", "makers.recalls", "makers.introduce", "makers.demo")
 
 
 class MakersConfig(AppConfig):
