@@ -18,3 +18,12 @@ DEPENDENTS = {
 WITHOUT = {name.strip() for name in os.environ.get("THINGSTEAD_WITHOUT", "").split(",") if name.strip()}
 WITHOUT |= {dependent for name in set(WITHOUT) for dependent in DEPENDENTS.get(name, ())}
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in WITHOUT]  # noqa: F405
+# The schema's enum names of a left-out app's models cannot be imported.
+SPECTACULAR_SETTINGS = {
+    **SPECTACULAR_SETTINGS,  # noqa: F405
+    "ENUM_NAME_OVERRIDES": {
+        name: path
+        for name, path in SPECTACULAR_SETTINGS.get("ENUM_NAME_OVERRIDES", {}).items()  # noqa: F405
+        if path.split(".")[0] not in WITHOUT
+    },
+}

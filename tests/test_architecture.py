@@ -8,6 +8,7 @@ import subprocess
 import sys
 import textwrap
 import tomllib
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -56,29 +57,55 @@ def test_the_contract_catches_a_wrong_way_import_inside_a_function(tmp_path):
     assert "twins.transfer -> tags.models" in result.stdout
 
 
-@pytest.mark.parametrize("feature", FEATURES)
-def test_twins_owners_and_core_work_with_a_feature_app_removed(feature):
-    """Every module of core, owners and twins imports, `manage.py check` passes, and their tests (and the API's)
-    pass with `feature` left out of INSTALLED_APPS (config/settings_without.py; its routes go with it). On SQLite
-    in memory whatever the outer run uses: the outer run holds its own test database."""
+WALK = (
+    "import django, importlib, pkgutil; django.setup(); "
+    "[importlib.import_module(m.name) for p in ('core', 'owners', 'twins') "
+    "for m in pkgutil.walk_packages(importlib.import_module(p).__path__, p + '.') if '.migrations.' not in m.name]"
+)
+
+
+def _without(feature: str, folder: Path) -> tuple[subprocess.CompletedProcess, ...]:
+    """Import every module of core, owners and twins, `manage.py check`, then their tests (and the API's), with
+    `feature` left out; each step only if the one before passed."""
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings_without",
         "THINGSTEAD_WITHOUT": feature,
-        "DATABASE_URL": "sqlite:///without.sqlite3",
+        "DATABASE_URL": f"sqlite:///{folder / feature}.sqlite3",
     }
-    walk = (
-        "import django, importlib, pkgutil; django.setup(); "
-        "[importlib.import_module(m.name) for p in ('core', 'owners', 'twins') "
-        "for m in pkgutil.walk_packages(importlib.import_module(p).__path__, p + '.') if '.migrations.' not in m.name]"
-    )
-    imported = _run([sys.executable, "-c", walk], env=env)
-    assert imported.returncode == 0, imported.stderr
-    checked = _run([sys.executable, "manage.py", "check"], env=env)
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    tests = _run(
+    steps = (
+        [sys.executable, "-c", WALK],
+        [sys.executable, "manage.py", "check"],
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *CORE_TESTS],
-        env=env,
     )
+    done: list[subprocess.CompletedProcess] = []
+    for step in steps:
+        done.append(_run(step, env=env))
+        if done[-1].returncode != 0:
+            break
+    return tuple(done)
+
+
+@pytest.fixture(scope="module")
+def runs_without(tmp_path_factory) -> dict[str, Future]:
+    """Every feature's run, two at a time (one per core): the outer test only waits for them."""
+    folder = tmp_path_factory.mktemp("without")
+    pool = ThreadPoolExecutor(max_workers=2)
+    futures = {feature: pool.submit(_without, feature, folder) for feature in FEATURES}
+    yield futures
+    pool.shutdown(wait=True)
+
+
+@pytest.mark.parametrize("feature", FEATURES)
+def test_twins_owners_and_core_work_with_a_feature_app_removed(feature, runs_without):
+    """Every module of core, owners and twins imports, `manage.py check` passes, and their tests (and the API's)
+    pass with `feature` left out of INSTALLED_APPS (config/settings_without.py; its routes go with it, and so do
+    the features standing on it). On SQLite in memory whatever the outer run uses: the outer run holds its own
+    test database."""
+    imported, *rest = runs_without[feature].result()
+    assert imported.returncode == 0, imported.stderr
+    checked, *rest = rest
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    (tests,) = rest
     assert tests.returncode == 0, tests.stdout[-5000:] + tests.stderr[-2000:]
     assert " passed" in tests.stdout.splitlines()[-1]
 
