@@ -159,6 +159,20 @@ def claim_batch(*, limit: int = 100, at: datetime | None = None) -> list[tuple[i
     return [(item_id, until) for item_id in ids if item_id in taken]
 
 
+def release(claimed: Sequence[tuple[int, datetime]], *, at: datetime | None = None) -> int:
+    """Give back the items of a batch that were claimed and not attempted (the batch stopped before its lease could
+    run out): due again at once, for anyone, instead of after the lease. Guarded by the lease, as every outcome
+    is. Returns how many."""
+    at = at or now()
+    released = 0
+    for until in {until for _, until in claimed}:
+        ids = [item_id for item_id, lease_end in claimed if lease_end == until]
+        released += OutboxItem.objects.filter(pk__in=ids, status=Status.SENDING, next_attempt_at=until).update(
+            status=Status.PENDING, next_attempt_at=at
+        )
+    return released
+
+
 # -- one attempt --------------------------------------------------------------------
 
 
