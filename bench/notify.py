@@ -8,14 +8,15 @@ a completed DIDComm connection to a peer whose endpoint is a plain HTTP receiver
 batching window has closed, each with a few readings.
 
 Timed, interleaved over BENCH_ROUNDS rounds (default 3; each round puts the items back to pending):
-1. ``deliver_item`` as the worker runs it, one item after another (sharing.attempts.deliver: claim with a lease,
-   the grant re-checked, the message built, packed RFC 0019 Authcrypt from the connection's key, POSTed through
-   core.netguard, the outcome recorded);
+1. ``deliver_item`` as the worker runs it, one task per item, one after another (sharing.attempts.deliver: claim
+   with a lease, the grant re-checked, the message built, packed RFC 0019 Authcrypt from the connection's key,
+   POSTed through core.netguard, the outcome recorded; then sharing.tasks.drain takes other due items along in a
+   batch, and the later tasks find their items delivered);
 2. the sweep's batch path (``sharing_deliver_due --here``: claim_batch, FOR UPDATE SKIP LOCKED on PostgreSQL,
    then the same attempt per item);
 3. the floor: the same plaintext messages packed with ssi.envelope and POSTed with urllib, nothing else (no
    database, no grant check, no address check).
-Prints notifications/s of each and their ratios to the floor (target >= 0.5, for the batch path).
+Prints notifications/s of each and their ratios to the floor (target >= 0.5).
 
 The recall fan-out (100,000 owners) is bench/recall.py's; `make bench` runs both (bench/run_all.py), and
 BENCH_NOTIFY_RECALL=1 makes this script run it too and print its summary under "Recall fan-out" (the issue's
@@ -140,11 +141,11 @@ def delivered() -> int:
 
 
 def run_one_by_one(ids: list[int]) -> float:
-    from sharing import attempts
+    from sharing import tasks
 
     start = time.perf_counter()
     for item_id in ids:
-        attempts.deliver(item_id)
+        tasks.deliver_item.call(item_id)  # the task's body, as the worker runs it (its own item, then a drain)
     return time.perf_counter() - start
 
 

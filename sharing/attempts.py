@@ -133,7 +133,12 @@ def claim(item_id: int, *, at: datetime | None = None) -> datetime | None:
     lease's end (the token the outcome's UPDATE is guarded by), or ``None``."""
     at = at or now()
     until = at + lease()
-    taken = OutboxItem.objects.filter(due(at), pk=item_id).update(status=Status.SENDING, next_attempt_at=until)
+    candidate = OutboxItem.objects.filter(due(at), pk=item_id)
+    # A read first: the item's own task often finds it delivered already (another task's batch took it), and a
+    # read commits nothing; the UPDATE alone decides who gets it.
+    if not candidate.exists():
+        return None
+    taken = candidate.update(status=Status.SENDING, next_attempt_at=until)
     return until if taken else None
 
 
@@ -144,6 +149,8 @@ def claim_batch(*, limit: int = 100, at: datetime | None = None) -> list[tuple[i
     at = at or now()
     until = at + lease()
     candidates = OutboxItem.objects.filter(due(at)).order_by("next_attempt_at", "id")
+    if not candidates.exists():
+        return []  # a read commits nothing: the common case of a drain with nothing left to take
     if connection.features.has_select_for_update_skip_locked:
         with transaction.atomic():
             ids = list(candidates.select_for_update(skip_locked=True).values_list("id", flat=True)[:limit])
