@@ -166,7 +166,11 @@ def test_two_workers_never_send_the_same_item(grinder, receiver, clock):
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="SKIP LOCKED is PostgreSQL's")
 def test_batch_claims_of_two_sweepers_are_disjoint(grinder, receiver, clock):
     grant = webhook_grant(grinder, receiver.url)
-    items = [item_for(grant, window_ends_at=clock()) for _ in range(40)]
+    # Written in bulk (no post_save, so no delivery task of their own): they wait for the sweepers.
+    items = OutboxItem.objects.bulk_create(
+        OutboxItem(grant=grant, twin=grinder, kind="readings", payload={"items": []}, window_ends_at=clock())
+        for _ in range(40)
+    )
     outcomes = run_together(lambda: attempts.claim_batch(limit=30), lambda: attempts.claim_batch(limit=30))
     claimed = [item_id for kind, batch in outcomes if kind == "ok" for item_id, _ in batch]
     assert sorted(claimed) == sorted(item.pk for item in items)
