@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import json
 import subprocess
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -135,11 +135,12 @@ def asgi_server_url():
 
 
 @pytest.fixture
-def asgi_site(asgi_server_url: str, transactional_db, settings) -> str:
+def asgi_site(asgi_server_url, transactional_db, settings) -> Iterator[str]:
     """The ASGI server's URL for one test, as SITE_URL (what our DIDs and invitations name). Transactional: the
     server's threads must see what the test writes."""
-    settings.SITE_URL = asgi_server_url
-    return asgi_server_url
+    settings.SITE_URL = str(asgi_server_url)
+    yield asgi_server_url
+    asgi_server_url.wait_quiet()  # before transactional_db flushes: see tests/asgi_thread.py
 
 
 AGENT_FIXTURES = ("acapy_agent", "acapy_ws_agent")
