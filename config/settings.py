@@ -56,6 +56,8 @@ INSTALLED_APPS = [
     "credentials",
     "sharing",
     "makers",
+    "inventory",
+    "upkeep",
 ]
 
 MIDDLEWARE = [

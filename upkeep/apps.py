@@ -1,0 +1,15 @@
+import importlib
+
+from django.apps import AppConfig
+
+# Each part wires itself (panels, reminders, demo steps) in its module's connect(), once the registry is ready.
+PARTS: tuple[str, ...] = ()
+
+
+class UpkeepConfig(AppConfig):
+    name = "upkeep"
+    verbose_name = "Upkeep"
+
+    def ready(self) -> None:
+        for name in PARTS:
+            importlib.import_module(name).connect()
