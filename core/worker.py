@@ -14,6 +14,9 @@ one transaction), runs it, then records SUCCESSFUL or FAILED. It leaves two thin
   task on a live worker is never taken for a lost one: the lease bounds how long a crash delays a task, not how
   long a task may run.
 
+The same background thread runs the periodic jobs features register (core.periodic.register_periodic: upkeep's
+reminders) at each of its ticks, so a deployment with a worker needs no cron.
+
 Recovery makes every task at least once: a task may run again after a crash at any point of its first run, so each
 must be safe to re-run (README "Running in production" lists them). A task whose worker died under it
 ``TASK_MAX_ATTEMPTS`` times (default 5) is recorded as FAILED (:class:`LeaseExpired`) rather than crash workers
@@ -34,6 +37,8 @@ from django_tasks_db.compat import TaskResultStatus
 from django_tasks_db.management.commands.db_worker import Worker
 from django_tasks_db.models import DBTaskResult
 from django_tasks_db.utils import exclusive_transaction
+
+from core.periodic import PeriodicRunner
 
 log = logging.getLogger(__name__)
 
@@ -108,12 +113,14 @@ class _Heartbeat(threading.Thread):
 
 
 class _Reaper(threading.Thread):
-    """Runs :func:`tasks_recover` at once and then every quarter lease, in the background of a worker."""
+    """Runs :func:`tasks_recover` at once and then every quarter lease, in the background of a worker, and at each
+    of those ticks the periodic jobs that are due (core.periodic: reminders)."""
 
     def __init__(self, backend_name: str) -> None:
         super().__init__(name="task-reaper", daemon=True)
         self.backend_name = backend_name
         self.done = threading.Event()
+        self.periodic = PeriodicRunner()
 
     def run(self) -> None:
         every = max(lease().total_seconds() / 4, 1.0)
@@ -124,6 +131,9 @@ class _Reaper(threading.Thread):
                 log.warning("task reaper: database unavailable (%s); next try in %.0f s", _first_line(exc), every)
             except Exception:
                 log.exception("task reaper failed; next try in %.0f s", every)
+            try:
+                # Each job's failure is logged by the runner and retried at the next tick.
+                self.periodic.run_due()
             finally:
                 # Idle for a quarter lease: hold no connection (and no server slot) meanwhile.
                 _close_connections()
