@@ -12,12 +12,20 @@ from __future__ import annotations
 
 import logging
 import time
+from datetime import datetime, timedelta
 
 from django.core.exceptions import RequestDataTooBig
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
@@ -26,8 +34,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.drf import ERRORS, Pagination, StrictInputSerializer, TextField, paginated_response
-from ingest import devices, selectors
-from ingest.models import DeviceKey
+from ingest import devices, selectors, services
+from ingest.models import DeviceKey, Source
 from ingest.receive import (
     MAX_BODY,
     Answer,
@@ -260,3 +268,294 @@ class DeviceKeyRevokeApi(APIView):
         twin = twin_get(viewer=request.user, slug=slug)
         key = devices.device_key_revoke(key=selectors.device_key_get(twin=twin, key_id=key_id))
         return Response(DeviceKeyOutputSerializer(key).data)
+
+
+# --- Sources --------------------------------------------------------------------------------------------------
+# The Sources pages' operations (ingest.views), over the same selectors and services. A secret is in exactly one
+# answer, the one to the request that made it (create or rotate), sent `Cache-Control: no-store`; it is kept only
+# sealed, so no later request can show it again.
+
+
+class SourceMappingSerializer(StrictInputSerializer):
+    """JSON Pointers (RFC 6901) into the sender's payload; a field left out reads its default."""
+
+    readings = TextField(max_length=300, required=False, help_text="Where the list of readings is. Default /readings.")
+    thing = TextField(max_length=300, required=False, help_text="Per reading: the thing's slug or external id.")
+    kind = TextField(max_length=300, required=False, help_text="Per reading. Default /kind.")
+    value = TextField(max_length=300, required=False, help_text="Per reading. Default /value.")
+    unit = TextField(max_length=300, required=False, help_text="Per reading. Default /unit.")
+    time = TextField(max_length=300, required=False, help_text="Per reading: RFC 3339 or Unix seconds.")
+    signature = TextField(max_length=300, required=False, help_text="Per reading: a device's Ed25519 signature.")
+    key = TextField(max_length=300, required=False, help_text="Per reading: the signing device key (z6Mk…).")
+
+    class Meta:
+        ref_name = "SourceMapping"
+
+
+class SourceLinkOutputSerializer(serializers.Serializer):
+    id = serializers.IntegerField(help_text="The link's id (to unlink).")
+    thing = serializers.CharField(source="twin.slug", help_text="The thing's public id.")
+    external_id = serializers.CharField(help_text="The name the sender uses for the thing (empty: its id).")
+
+    class Meta:
+        ref_name = "SourceLink"
+
+
+class SourceOutputSerializer(serializers.Serializer):
+    id = serializers.CharField(source="public_id", help_text="The source's public id (128 random bits).")
+    name = serializers.CharField()
+    hook_url = serializers.SerializerMethodField(help_text="Where the sender POSTs signed readings.")
+    mqtt_topic = serializers.SerializerMethodField(help_text="Or where it publishes them over MQTT.")
+    mapping = serializers.DictField(
+        child=serializers.CharField(), help_text="Only the pointers that differ from the default."
+    )
+    rate_limit = serializers.CharField(help_text="requests/seconds")
+    things = serializers.SerializerMethodField(help_text="Things that take readings from this source.")
+    previous_secret_valid_until = serializers.SerializerMethodField(
+        help_text="After a rotation with an overlap: until when the previous secret is still accepted."
+    )
+    created_at = serializers.DateTimeField()
+    updated_at = serializers.DateTimeField()
+
+    class Meta:
+        ref_name = "Source"
+
+    def get_hook_url(self, source: Source) -> str:
+        return self.context["request"].build_absolute_uri(reverse("hook", args=[source.public_id]))
+
+    def get_mqtt_topic(self, source: Source) -> str:
+        return f"thingstead/{source.public_id}/readings"
+
+    @extend_schema_field(SourceLinkOutputSerializer(many=True))
+    def get_things(self, source: Source) -> list[dict]:
+        return SourceLinkOutputSerializer(selectors.source_links(source=source), many=True).data
+
+    def get_previous_secret_valid_until(self, source: Source) -> datetime | None:
+        return source.previous_valid_until if source.in_overlap else None
+
+
+class SourceSecretOutputSerializer(SourceOutputSerializer):
+    secret = serializers.SerializerMethodField(
+        help_text="The Standard Webhooks secret (whsec_…). Shown in this answer only: store it now."
+    )
+
+    class Meta:
+        ref_name = "SourceWithSecret"
+
+    def get_secret(self, source: Source) -> str:
+        return self.context["secret"]
+
+
+def _secret_response(request: Request, source: Source, secret: str, status_code: int) -> Response:
+    data = SourceSecretOutputSerializer(source, context={"request": request, "secret": secret}).data
+    response = Response(data, status=status_code)
+    # The answer holds a secret: no cache may keep it.
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+MAX_OVERLAP_HOURS = int(services.MAX_OVERLAP.total_seconds() // 3600)
+SOURCE_404 = OpenApiResponse(ERRORS[404].response, description="No such source among yours.")
+
+
+class SourceListApi(APIView):
+    pagination_class = Pagination
+
+    @extend_schema(
+        operation_id="sources_list",
+        summary="List your ingestion sources",
+        tags=["ingestion"],
+        responses={200: SourceOutputSerializer(many=True), 400: ERRORS[400]},
+        description="Your webhook/MQTT sources, by name. Secrets are never listed.",
+    )
+    def get(self, request: Request) -> Response:
+        return paginated_response(
+            request=request,
+            view=self,
+            queryset=selectors.source_list(viewer=request.user),
+            serializer_class=SourceOutputSerializer,
+        )
+
+
+class SourceCreateApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        name = TextField(max_length=120, help_text="e.g. “Acme cloud” or “Garden gateway”.")
+        mapping = SourceMappingSerializer(required=False)
+        rate_limit = TextField(max_length=32, required=False, help_text="requests/seconds, like 600/60.")
+
+        class Meta:
+            ref_name = "SourceCreate"
+
+    @extend_schema(
+        operation_id="sources_create",
+        summary="Create an ingestion source",
+        tags=["ingestion"],
+        request=InputSerializer,
+        responses={201: SourceSecretOutputSerializer, 400: ERRORS[400]},
+        description=(
+            "A new source and its secret. The secret is in this answer only (it is kept sealed): give it to the"
+            " sender, then link things to the source on its page."
+        ),
+    )
+    def post(self, request: Request) -> Response:
+        serializer = SourceCreateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        source, secret = services.source_create(owner=request.user, **serializer.validated_data)
+        return _secret_response(request, source, secret, status.HTTP_201_CREATED)
+
+
+class SourcesApi(SourceListApi, SourceCreateApi):
+    # GET lists the owner's sources, POST creates one.
+    pass
+
+
+class SourceDetailApi(APIView):
+    @extend_schema(
+        operation_id="sources_retrieve",
+        summary="Get an ingestion source",
+        tags=["ingestion"],
+        responses={200: SourceOutputSerializer, 404: SOURCE_404},
+    )
+    def get(self, request: Request, source_id: str) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        return Response(SourceOutputSerializer(source, context={"request": request}).data)
+
+
+class SourceUpdateApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        name = TextField(max_length=120, required=False)
+        mapping = SourceMappingSerializer(required=False, help_text="Replaces the whole mapping.")
+        rate_limit = TextField(max_length=32, required=False, help_text="requests/seconds, like 600/60.")
+
+        class Meta:
+            ref_name = "SourceUpdate"
+
+    @extend_schema(
+        operation_id="sources_partial_update",
+        summary="Change an ingestion source",
+        tags=["ingestion"],
+        request=InputSerializer,
+        responses={200: SourceOutputSerializer, 400: ERRORS[400], 404: SOURCE_404},
+        description="Name, mapping and rate limit; a field left out keeps its value.",
+    )
+    def patch(self, request: Request, source_id: str) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        serializer = SourceUpdateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        source = services.source_update(
+            source=source,
+            name=data.get("name", source.name),
+            mapping=data.get("mapping", source.mapping),
+            rate_limit=data.get("rate_limit", source.rate_limit),
+        )
+        return Response(SourceOutputSerializer(source, context={"request": request}).data)
+
+
+class SourceDeleteApi(APIView):
+    @extend_schema(
+        operation_id="sources_destroy",
+        summary="Delete an ingestion source",
+        tags=["ingestion"],
+        responses={204: None, 404: SOURCE_404},
+        description="Its URL and topic accept nothing from now on; the readings it sent stay.",
+    )
+    def delete(self, request: Request, source_id: str) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        services.source_delete(source=source)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SourceApi(SourceDetailApi, SourceUpdateApi, SourceDeleteApi):
+    # GET shows a source, PATCH changes it, DELETE removes it.
+    pass
+
+
+class SourceRotateApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        overlap_hours = serializers.IntegerField(
+            min_value=0,
+            max_value=MAX_OVERLAP_HOURS,
+            default=24,
+            help_text="How long the current secret stays accepted beside the new one (0: it ends now).",
+        )
+
+        class Meta:
+            ref_name = "SourceRotate"
+
+    @extend_schema(
+        operation_id="sources_rotate",
+        summary="Rotate a source's secret",
+        tags=["ingestion"],
+        request=InputSerializer,
+        responses={200: SourceSecretOutputSerializer, 400: ERRORS[400], 404: SOURCE_404},
+        description=(
+            "A new secret, in this answer only. The current one stays accepted for `overlap_hours` so the sender"
+            " can switch without losing messages; any older one ends now."
+        ),
+    )
+    def post(self, request: Request, source_id: str) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        serializer = SourceRotateApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        overlap = timedelta(hours=serializer.validated_data["overlap_hours"])
+        source, secret = services.source_rotate_secret(source=source, overlap=overlap)
+        return _secret_response(request, source, secret, status.HTTP_200_OK)
+
+
+class SourceEndOverlapApi(APIView):
+    @extend_schema(
+        operation_id="sources_end_overlap",
+        summary="Stop accepting a source's previous secret",
+        tags=["ingestion"],
+        request=None,
+        responses={200: SourceOutputSerializer, 404: SOURCE_404},
+    )
+    def post(self, request: Request, source_id: str) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        source = services.source_end_overlap(source=source)
+        return Response(SourceOutputSerializer(source, context={"request": request}).data)
+
+
+class SourceLinkApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        thing = TextField(max_length=64, help_text="The public id of one of your things.")
+        external_id = TextField(
+            max_length=200, required=False, default="", allow_blank=True, help_text="The sender's name for it."
+        )
+
+        class Meta:
+            ref_name = "SourceLinkCreate"
+
+    @extend_schema(
+        operation_id="sources_things_create",
+        summary="Link a thing to a source",
+        tags=["ingestion"],
+        request=InputSerializer,
+        responses={201: SourceLinkOutputSerializer, 400: ERRORS[400], 404: SOURCE_404},
+        description="From now on the source's readings naming the thing (by id or `external_id`) are stored.",
+    )
+    def post(self, request: Request, source_id: str) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        serializer = SourceLinkApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        try:
+            twin = twin_get(viewer=request.user, slug=data["thing"])
+        except Http404:
+            raise serializers.ValidationError({"thing": ["No such thing among yours."]}) from None
+        link = services.source_link_thing(source=source, twin=twin, external_id=data["external_id"])
+        return Response(SourceLinkOutputSerializer(link).data, status=status.HTTP_201_CREATED)
+
+
+class SourceUnlinkApi(APIView):
+    @extend_schema(
+        operation_id="sources_things_destroy",
+        summary="Unlink a thing from a source",
+        tags=["ingestion"],
+        responses={204: None, 404: OpenApiResponse(ERRORS[404].response, description="No such source or link.")},
+    )
+    def delete(self, request: Request, source_id: str, link_id: int) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        services.source_unlink_thing(link=selectors.link_get(source=source, link_id=link_id))
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -18,6 +18,16 @@ urlpatterns = [
         apis.DeviceKeyRevokeApi.as_view(),
         name="api-device-key-revoke",
     ),
+    path("api/sources/", apis.SourcesApi.as_view(), name="api-sources"),
+    path("api/sources/<str:source_id>/", apis.SourceApi.as_view(), name="api-source"),
+    path("api/sources/<str:source_id>/rotate", apis.SourceRotateApi.as_view(), name="api-source-rotate"),
+    path("api/sources/<str:source_id>/end-overlap", apis.SourceEndOverlapApi.as_view(), name="api-source-end-overlap"),
+    path("api/sources/<str:source_id>/things/", apis.SourceLinkApi.as_view(), name="api-source-links"),
+    path(
+        "api/sources/<str:source_id>/things/<int:link_id>/",
+        apis.SourceUnlinkApi.as_view(),
+        name="api-source-unlink",
+    ),
     # Public: senders sign each message with the source's secret (Standard Webhooks); no login, no CSRF.
     path("hooks/<str:source_id>", apis.hook_receive, name="hook"),
 ]
