@@ -183,3 +183,33 @@ class OutboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.type} {self.message_id} ({self.status})"
+
+
+class CredentialExchange(models.Model):
+    """One RFC 0453 Issue Credential 2.0 exchange in which one of our agents hands a peer a credential it already
+    holds, signed (didcomm.issue_credential): the offer's thread, the credential to issue on the peer's request,
+    and how far it got."""
+
+    class State(models.TextChoices):
+        OFFER_SENT = "offer-sent"
+        CREDENTIAL_ISSUED = "credential-issued"
+        DONE = "done"  # the holder acknowledged it
+        ABANDONED = "abandoned"  # a problem report, either way; `error` says why
+
+    connection = models.ForeignKey(Connection, on_delete=models.CASCADE, related_name="credential_exchanges")
+    thread_id = models.CharField(max_length=255)  # the offer's @id
+    document = models.TextField()  # the signed credential, byte for byte as offered
+    state = models.CharField(max_length=24, choices=State.choices, default=State.OFFER_SENT)
+    error = models.CharField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            # An answer finds its exchange by connection and thread.
+            models.UniqueConstraint(fields=["connection", "thread_id"], name="didcomm_credex_thread"),
+        ]
+
+    def __str__(self) -> str:
+        return f"credential exchange {self.thread_id} ({self.state})"
