@@ -40,9 +40,14 @@ demo: migrate
 
 # Development server: ASGI (Daphne + Channels), SQLite, console email, demo data, and the task worker
 # (emails to owners, scan history) in the background, stopped with the server.
+# Links (QR codes, offers, emails) carry SITE_URL: computed from HOST/PORT unless given (HOST=0.0.0.0: the LAN
+# address, for phones); serve_address prints it and warns when SITE_URL does not match where the server listens.
 run: demo
-	@echo "Thingstead at http://$(HOST):$(PORT)/  (Ctrl-C to stop)"
-	@DEBUG=1 $(PYTHON) manage.py worker --no-startup-delay & worker=$$!; \
+	@export SITE_URL="$${SITE_URL:-$$($(PYTHON) -m core.address url --host $(HOST) --port $(PORT))}"; \
+	site_host="$${SITE_URL#*://}"; site_host="$${site_host%%[:/]*}"; \
+	export ALLOWED_HOSTS="$${ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],.localhost,$$site_host}"; \
+	DEBUG=1 $(PYTHON) manage.py serve_address --host $(HOST) --port $(PORT); \
+	DEBUG=1 $(PYTHON) manage.py worker --no-startup-delay & worker=$$!; \
 	trap 'kill $$worker 2>/dev/null' EXIT INT TERM; \
 	DEBUG=1 $(BIN)/daphne -b $(HOST) -p $(PORT) config.asgi:application
 

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.csp import CSP
 
 from config.env import database_from_url, env_bool, env_int, env_list, env_str, key_from_base64, local_secret
+from core.address import did_domain_for
 from core.redis import redis_options
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -29,8 +29,9 @@ CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = (env_str("SITE_URL", "http://thingstead.localhost:8000" if DEBUG else "") or "").rstrip("/")
 if not SITE_URL:
     raise ImproperlyConfigured("SITE_URL must be set when DEBUG is off (e.g. https://things.example.org)")
-# Twin DIDs (did:webvh) are minted under this host; it must be a DNS name with at least two labels.
-DID_DOMAIN = env_str("DID_DOMAIN", "") or urlsplit(SITE_URL).netloc
+# Twin DIDs (did:webvh) are minted under this host; it must be a DNS name with at least two labels. By default
+# SITE_URL's host and port, or thingstead.localhost when SITE_URL is an IP address (core.address.did_domain_for).
+DID_DOMAIN = env_str("DID_DOMAIN", "") or did_domain_for(SITE_URL)
 
 INSTALLED_APPS = [
     "daphne",
