@@ -25,6 +25,7 @@ from core.views import not_found
 from tags import public_cache, selectors, services
 from tags.forms import ClaimForm, MessageForm, TagForm
 from tags.models import Tag
+from twins import panels
 from twins.panels import print_links
 from twins.selectors import twin_get, twin_list
 from twins.views import photo_response
@@ -84,7 +85,12 @@ def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
         case services.ScanPage.UNASSIGNED:
             return _unassigned(request, opened.tag)
         case services.ScanPage.OWNER:
-            return render(request, "tags/owner_scan.html", {"tag": opened.tag, "twin": opened.tag.twin})
+            twin = opened.tag.twin
+            return render(
+                request,
+                "tags/owner_scan.html",
+                {"tag": opened.tag, "twin": twin, **panels.owner_scan_context(request, twin)},
+            )
     if opened.cached is not None:
         return HttpResponse(public_cache.page_html(opened.cached, get_token(request)))
     return render(request, "tags/public.html", selectors.tag_public_page(tag=opened.tag))

@@ -36,7 +36,7 @@ from core.drf import (
     TextField,
     paginated_response,
 )
-from twins import access, downsample, selectors, services
+from twins import access, downsample, listing, selectors, services
 from twins.models import JournalNote, Reading, Twin
 
 # --- Things -------------------------------------------------------------------------------------------------
@@ -132,7 +132,12 @@ class ThingListApi(APIView):
     pagination_class = Pagination
 
     class FilterSerializer(serializers.Serializer):
-        q = TextField(max_length=120, required=False, help_text="Part of the name.")
+        q = TextField(
+            max_length=120,
+            required=False,
+            help_text="Part of the name, serial or model (and, with the inventory feature, of an attribute value or a "
+            "journal note).",
+        )
         # Left out: lost and found alike (a query parameter cannot be null, so the schema offers only true/false).
         lost = serializers.BooleanField(required=False, default=None, help_text="Only lost (true) or found (false).")
         archived = serializers.BooleanField(required=False, default=False, help_text="List archived things.")
@@ -153,6 +158,8 @@ class ThingListApi(APIView):
             query=params.validated_data.get("q", "").strip(),
             lost=params.validated_data["lost"],
             archived=params.validated_data["archived"],
+            # The features' filters (twins.listing: ?label=, ?location=); a value they refuse is a 400.
+            extra=listing.filter_params(request.query_params),
         )
         return paginated_response(
             request=request,

@@ -22,10 +22,14 @@ from django.http import HttpRequest
 from django.urls import reverse
 
 # Slots of the private page (templates/twins/detail.html), top to bottom.
+AFTER_DETAILS = "after_details"
 AFTER_JOURNAL = "after_journal"
 AFTER_PUBLIC = "after_public"
 # The public page a finder sees (tags' page of a scanned tag): panels registered with register_public_panel.
 PUBLIC = "public"
+# The page the owner's own scan of a tag opens (tags' one-box reading form): panels for what a scan can do
+# there (move the thing to the place being filled). Not part of the private page.
+OWNER_SCAN = "owner_scan"
 # Rows of links.
 HEADER = "header"
 READINGS = "readings"
@@ -73,6 +77,8 @@ def page_context(request: HttpRequest, twin: Any) -> dict[str, Any]:
     context: dict[str, Any] = {}
     slots: dict[str, list[Panel]] = {}
     for panel in sorted(_panels.values(), key=lambda p: (p.order, p.key)):
+        if panel.slot == OWNER_SCAN:
+            continue
         slots.setdefault(panel.slot, []).append(panel)
         context.update(panel.context(request, twin))
     links: dict[str, list[dict[str, str]]] = {}
@@ -80,6 +86,19 @@ def page_context(request: HttpRequest, twin: Any) -> dict[str, Any]:
         links.setdefault(link.slot, []).append({"label": link.label, "url": reverse(link.url_name, args=[twin.slug])})
     context["panels"] = {slot: [panel.template for panel in panels] for slot, panels in slots.items()}
     context["feature_links"] = links
+    return context
+
+
+def owner_scan_context(request: HttpRequest, twin: Any) -> dict[str, Any]:
+    """The features' part of the page the owner's scan opens: `scan_panels` (templates) and their context. Only
+    for the twin's owner (the caller checks)."""
+    context: dict[str, Any] = {}
+    templates = []
+    for panel in sorted(_panels.values(), key=lambda p: (p.order, p.key)):
+        if panel.slot == OWNER_SCAN:
+            context.update(panel.context(request, twin))
+            templates.append(panel.template)
+    context["scan_panels"] = templates
     return context
 
 

@@ -9,6 +9,7 @@ from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404
 
 from twins import access
+from twins.listing import apply_filters, search_condition
 from twins.models import JournalNote, Reading, Twin
 from twins.panels import annotate_list
 
@@ -18,6 +19,8 @@ class TwinFilters:
     query: str = ""
     lost: bool | None = None
     archived: bool = False
+    # The features' filters (twins.listing): (query parameter, raw value) pairs, applied for the viewer.
+    extra: tuple[tuple[str, str], ...] = ()
 
 
 def twin_list(*, viewer, filters: TwinFilters | None = None, include_kept: bool = False) -> QuerySet[Twin]:
@@ -47,9 +50,11 @@ def twin_list(*, viewer, filters: TwinFilters | None = None, include_kept: bool 
         qs = Twin.objects.owned_by(viewer)
     qs = qs.archived() if filters.archived else qs.active()
     if filters.query:
-        qs = qs.filter(name__icontains=filters.query)
+        qs = qs.filter(search_condition(filters.query, viewer))
     if filters.lost is not None:
         qs = qs.filter(lost=filters.lost)
+    if filters.extra:
+        qs = apply_filters(qs, filters.extra, viewer)
     return annotate_list(qs).order_by("name", "id")
 
 

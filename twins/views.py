@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from core.errors import error_response
 from core.forms import apply_errors
 from owners.recent_auth import recent_login_required
-from twins import access, panels, selectors, services
+from twins import access, listing, panels, selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
 from twins.models import Twin
 
@@ -31,11 +31,25 @@ def thing_list(request: HttpRequest) -> HttpResponse:
         query=request.GET.get("q", "").strip()[:120],
         lost={"yes": True, "no": False}.get(lost_param),
         archived=request.GET.get("archived") == "1",
+        extra=listing.filter_params(request.GET),
     )
-    page = Paginator(
-        selectors.twin_list(viewer=request.user, filters=filters, include_kept=True), CARDS_PER_PAGE
-    ).get_page(request.GET.get("page"))
-    return render(request, "twins/list.html", {"page": page, "filters": filters, "lost_param": lost_param})
+    context = {
+        "filters": filters,
+        "lost_param": lost_param,
+        "filter_controls": listing.filter_controls(request.user, filters.extra),
+    }
+    try:
+        page = Paginator(
+            selectors.twin_list(viewer=request.user, filters=filters, include_kept=True), CARDS_PER_PAGE
+        ).get_page(request.GET.get("page"))
+    except ValidationError as exc:
+        # A feature's filter refused its value (a label that is not the viewer's): say so, list nothing.
+        return render(
+            request, "twins/list.html", {**context, "page": None, "filter_error": " ".join(exc.messages)}, status=400
+        )
+    page.object_list = list(page.object_list)  # evaluated once: the badges are set on the cards it shows
+    listing.attach_badges(request.user, page.object_list)
+    return render(request, "twins/list.html", {**context, "page": page})
 
 
 @login_required

@@ -1,0 +1,114 @@
+"""What features add to the cards list (the things page and the things API), registered from their ``ready()``.
+
+- a **search term** widens the search box: the core matches a thing's name, serial and model; a feature adds a
+  condition (`term(query, viewer) -> Q`) ORed with those, evaluated in the list's one query;
+- a **filter** narrows the list by a query parameter of the feature's (`?label=3`): it parses the raw value for
+  the viewer (a bad one raises ValidationError with words) and narrows the queryset; it also offers the choices
+  the cards page shows in its filter form;
+- a **card badge** source says, for one page of cards, what small badges each card carries (a place, labels),
+  in one query for the page.
+
+twins never imports a feature: with none installed the list searches its own fields and has no extra filters.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+
+# term(query, viewer) -> a condition on Twin.
+SearchTerm = Callable[[str, Any], Q]
+
+
+@dataclass(frozen=True)
+class ListFilter:
+    param: str  # the query parameter, also the API's
+    label: str  # the filter form's label ("Label", "Place")
+    # apply(qs, raw value, viewer) -> the narrowed queryset; raises django ValidationError for a value it refuses.
+    apply: Callable[[QuerySet, str, Any], QuerySet]
+    # choices(viewer) -> [(value, text)] for the cards page's select (empty: no select shown).
+    choices: Callable[[Any], list[tuple[str, str]]] = field(default=lambda viewer: [])
+    help_text: str = ""
+    order: int = 100
+
+
+@dataclass(frozen=True)
+class Badge:
+    """A small badge on a card. `background`/`color` empty: the page's default badge colours."""
+
+    text: str
+    background: str = ""
+    color: str = ""
+    kind: str = ""
+
+
+_terms: dict[str, SearchTerm] = {}
+_filters: dict[str, ListFilter] = {}
+_badges: dict[str, Callable[[Any, list[Any]], dict[int, list[Badge]]]] = {}
+
+
+def register_search(key: str, term: SearchTerm) -> None:
+    _terms[key] = term
+
+
+def register_filter(list_filter: ListFilter) -> None:
+    _filters[list_filter.param] = list_filter
+
+
+def register_card_badges(key: str, badges_of: Callable[[Any, list[Any]], dict[int, list[Badge]]]) -> None:
+    """`badges_of(viewer, twins)` -> {twin id: [Badge]} for one page of cards (one query, not one per card)."""
+    _badges[key] = badges_of
+
+
+def search_condition(query: str, viewer: Any) -> Q:
+    """The search box's condition: the thing's own fields, or any feature's term."""
+    condition = Q(name__icontains=query) | Q(serial__icontains=query) | Q(model_name__icontains=query)
+    for _, term in sorted(_terms.items()):
+        condition |= term(query, viewer)
+    return condition
+
+
+def filters() -> list[ListFilter]:
+    return sorted(_filters.values(), key=lambda item: (item.order, item.param))
+
+
+def filter_params(params: Mapping[str, Any]) -> tuple[tuple[str, str], ...]:
+    """The registered filters' non-empty values among request parameters, for TwinFilters.extra."""
+    return tuple(
+        (item.param, str(params[item.param]).strip()[:100])
+        for item in filters()
+        if str(params.get(item.param, "")).strip()
+    )
+
+
+def apply_filters(qs: QuerySet, values: Iterable[tuple[str, str]], viewer: Any) -> QuerySet:
+    for param, raw in values:
+        if param in _filters:
+            qs = _filters[param].apply(qs, raw, viewer)
+    return qs
+
+
+def filter_controls(viewer: Any, values: Iterable[tuple[str, str]]) -> list[dict[str, Any]]:
+    """For the cards page's filter form: [{"param", "label", "choices", "value"}] of the filters with choices."""
+    chosen = dict(values)
+    controls = []
+    for item in filters():
+        choices = item.choices(viewer)
+        if choices:
+            controls.append(
+                {"param": item.param, "label": item.label, "choices": choices, "value": chosen.get(item.param, "")}
+            )
+    return controls
+
+
+def attach_badges(viewer: Any, twins: list[Any]) -> None:
+    """Set `feature_badges` (a list of Badge) on each twin of one page of cards."""
+    found: dict[int, list[Badge]] = {}
+    for _, badges_of in sorted(_badges.items()):
+        for twin_id, badges in badges_of(viewer, twins).items():
+            found.setdefault(twin_id, []).extend(badges)
+    for twin in twins:
+        twin.feature_badges = found.get(twin.pk, [])
