@@ -248,7 +248,11 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `kind`: name each choice set after its model.
-    "ENUM_NAME_OVERRIDES": {"OrganisationKindEnum": "makers.models.Organisation.Kind"},
+    "ENUM_NAME_OVERRIDES": {
+        "OrganisationKindEnum": "makers.models.Organisation.Kind",
+        "ConnectionRoleEnum": "didcomm.models.Connection.Role",
+        "MembershipRoleEnum": "makers.models.Membership.Role",
+    },
 }
 
 SESSION_COOKIE_HTTPONLY = True
