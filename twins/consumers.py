@@ -1,6 +1,7 @@
-"""WebSocket consumers for live pages: `/ws/twins/<slug>/` (a private page) and `/ws/owner/` (every page).
+"""WebSocket consumers for live pages: `/ws/twins/<slug>/` (a private page: its owner's, or a keeper's
+or service party's who may open it) and `/ws/owner/` (every page).
 
-Both need the owner's session (AuthMiddlewareStack in config/asgi.py). A refused socket is accepted and then
+Both need a session (AuthMiddlewareStack in config/asgi.py). A refused socket is accepted and then
 closed with an application code and an error frame in the one error shape, because a close before the
 handshake is answered by the server with a bare HTTP 403 and the browser would learn nothing.
 """
@@ -17,6 +18,7 @@ from redis.exceptions import RedisError
 
 from core.live import BADGE_KINDS, CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, CLOSE_UNAVAILABLE, owner_group, twin_group
 from owners.selectors import unread_count
+from twins import access
 from twins.models import Twin
 
 log = logging.getLogger(__name__)
@@ -127,26 +129,58 @@ class OwnerConsumer(LiveConsumer):
 
 
 class TwinConsumer(LiveConsumer):
-    """One thing's private page: its own events, and the owner's badge events about any other thing."""
+    """One thing's private page: its own events, and the viewer's badge events about any other thing.
+
+    The owner, or anyone a feature's credential lets open the page (twins.access VIEW: a keeper, a service
+    party). Such a viewer also joins the owner's group, where the thing's readings travel (core/live.py), and
+    takes from it only this thing's readings; their own group gives them their badge only. Their access is
+    asked again, from the database, before every event forwarded (no cache): a revoked or expired credential
+    closes the socket at the next push instead of sending it."""
 
     twin_id: int | None = None
+    # The thing's owner when the socket opened; a non-owner's socket is one that is not theirs.
+    twin_owner_id: int | None = None
 
     async def connect(self) -> None:
         user = self.signed_in_user()
         if user is None:
             return await self.refuse(CLOSE_NOT_SIGNED_IN)
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        self.twin_id = await database_sync_to_async(self.owned_twin_id)(user, slug)
-        if self.twin_id is None:
+        found = await database_sync_to_async(self.viewable_twin)(user, slug)
+        if found is None:
             return await self.refuse(CLOSE_NOT_FOUND)
+        self.twin_id, self.twin_owner_id = found
         self.owner_id = user.pk
-        await self.join(twin_group(self.twin_id), owner_group(user.pk))
+        groups = [twin_group(self.twin_id), owner_group(user.pk)]
+        if self.twin_owner_id != user.pk:
+            groups.append(owner_group(self.twin_owner_id))
+        await self.join(*groups)
 
     @staticmethod
-    def owned_twin_id(user, slug: str) -> int | None:
-        return Twin.objects.owned_by(user).filter(slug=slug).values_list("pk", flat=True).first()
+    def viewable_twin(user, slug: str) -> tuple[int, int] | None:
+        """(twin id, owner id) of the thing if the user may open its page now, else None."""
+        twin = Twin.objects.filter(slug=slug).only("pk", "owner_id").first()
+        if twin is None:
+            return None
+        granted = access.access_for(user, twin)
+        if granted is None or not granted.can(access.VIEW):
+            return None
+        return twin.pk, twin.owner_id
+
+    def _access_now(self) -> access.Access | None:
+        """A non-owner's access to this thing now, asked of the database (the providers keep no cache); None once
+        it no longer lets them open the page (revoked, expired, or the thing changed hands)."""
+        twin = Twin.objects.filter(pk=self.twin_id).only("pk", "owner_id").first()
+        if twin is None or twin.owner_id != self.twin_owner_id:
+            return None
+        granted = access.access_for(self.scope["user"], twin)
+        return granted if granted is not None and granted.can(access.VIEW) else None
 
     async def live_event(self, message: dict[str, Any]) -> None:
+        if self.closing:
+            return
+        if self.twin_owner_id != self.owner_id:
+            return await self.kept_event(message)
         event = message["event"]
         if message.get("group") == "owner":
             if event.get("kind") == "reading":
@@ -158,9 +192,38 @@ class TwinConsumer(LiveConsumer):
                 return
         elif message.get("owner") != self.owner_id:
             # The thing was transferred while its page was open: the new owner's events are not ours.
-            await self.channel_layer.group_discard(twin_group(self.twin_id), self.channel_name)
-            self.joined = tuple(group for group in self.joined if group != twin_group(self.twin_id))
-            self.closing = True
-            await self.close(code=CLOSE_NOT_FOUND)
-            return
+            return await self.close_not_found()
         await self.forward(event)
+
+    async def kept_event(self, message: dict[str, Any]) -> None:
+        """A keeper's or service party's socket: their own badge, and this thing's events their access allows."""
+        event = message["event"]
+        kind = event.get("kind")
+        if message.get("group") == "owner" and message.get("owner") == self.owner_id:
+            if kind in BADGE_KINDS:  # their own inbox, from their own group
+                await self.forward(event)
+            return
+        if message.get("owner") != self.twin_owner_id:
+            if message.get("group") == "twin":  # the thing changed hands: whatever it gave them ended with the sale
+                await self.close_not_found()
+            return
+        if message.get("twin") != self.twin_id:
+            return  # the owner's other things, and the owner's badge, are not theirs to hear
+        need = KEPT_EVENT_NEEDS.get(kind)
+        if need is None or (kind == "reading") != (message.get("group") == "owner"):
+            return
+        granted = await database_sync_to_async(self._access_now)()
+        if granted is None:
+            return await self.close_not_found()
+        if granted.can(need):
+            await self.forward(event)
+
+    async def close_not_found(self) -> None:
+        await self.channel_layer.group_discard(twin_group(self.twin_id), self.channel_name)
+        self.joined = tuple(group for group in self.joined if group != twin_group(self.twin_id))
+        self.closing = True
+        await self.close(code=CLOSE_NOT_FOUND)
+
+
+# What a non-owner's socket forwards about the thing, and the capability each needs (the page shows the same).
+KEPT_EVENT_NEEDS = {"reading": access.READINGS_READ, "note": access.JOURNAL_READ}
