@@ -8,11 +8,16 @@ class DidcommConfig(AppConfig):
 
     def ready(self) -> None:
         from core.nav import PROFILE, NavLink, register_nav
-        from didcomm import outbox, selectors
+        from didcomm import dispatch, issue_credential, outbox, selectors
+        from ssi import issue_credential as ic
         from twins import events, panels
 
         # After a transfer commits, the twin's peers learn fresh pairwise keys (RFC 0794 DID rotate).
         events.subscribe(events.Transferred, outbox.on_transferred)
+        # RFC 0453 issue-credential 2.0, issuer side: the holder's answers to an offer.
+        dispatch.register_handler(ic.REQUEST, issue_credential.request_receive)
+        dispatch.register_handler(ic.ACK, issue_credential.ack_receive)
+        dispatch.register_handler(ic.PROBLEM_REPORT, issue_credential.problem_report_receive)
         register_nav(NavLink("Connections", "owner-connections", PROFILE))
         panels.register_link(panels.Link("Connections", "thing-connections", panels.HEADER))
         panels.register_panel(
