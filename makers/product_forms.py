@@ -58,7 +58,7 @@ class ProductModelForm(forms.Form):
     gtin = forms.CharField(
         label="GTIN", max_length=14, help_text="8, 12, 13 or 14 digits, with the check digit (kept as GTIN-14)."
     )
-    icon = forms.ChoiceField(choices=[(key, f"{glyph} {key.title()}") for key, glyph in ICONS.items()])
+    icon = forms.ChoiceField(choices=[(key, key.title()) for key in ICONS])  # words: emoji need an emoji font
     description = forms.CharField(widget=forms.Textarea(attrs={"rows": 4}), max_length=4000, required=False)
     reading_kinds = ReadingKindsField(required=False, help_text="One per line: kind: unit. The first is the main one.")
     links = LinksField(

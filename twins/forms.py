@@ -6,7 +6,7 @@ from django import forms
 from django.core.exceptions import ValidationError
 
 from core.validators import storable_text_form
-from twins.models import JournalNote, Twin
+from twins.models import ICONS, JournalNote, Twin
 from twins.services import validate_attributes
 
 
@@ -53,6 +53,11 @@ class TwinForm(forms.ModelForm):
             "reading_kind": "What you log when you scan its tag, e.g. glucose, weight, grind size.",
             "reading_unit": "e.g. mg/dL, kg, °C.",
         }
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # Words, not the model's emoji labels: an <option> cannot hold an SVG icon, and emoji need an emoji font.
+        self.fields["icon"].choices = [(key, key.title()) for key in ICONS]
 
 
 class PhotoForm(forms.Form):
