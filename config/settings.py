@@ -251,6 +251,8 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "OrganisationKindEnum": "makers.models.Organisation.Kind",
         "ConnectionRoleEnum": "didcomm.models.Connection.Role",
+        "ConnectionStateEnum": "didcomm.models.Connection.State",
+        "TransferOfferStatusEnum": "twins.models.TransferOffer.Status",
         "MembershipRoleEnum": "makers.models.Membership.Role",
     },
 }
