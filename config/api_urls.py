@@ -14,3 +14,5 @@ if apps.is_installed("sharing"):
     urlpatterns.append(path("", include("sharing.api_urls")))
 if apps.is_installed("makers"):
     urlpatterns.append(path("", include("makers.api_urls")))
+if apps.is_installed("inventory"):
+    urlpatterns.append(path("", include("inventory.api_urls")))

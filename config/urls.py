@@ -31,6 +31,8 @@ if apps.is_installed("sharing"):
     urlpatterns.append(path("", include("sharing.urls")))
 if apps.is_installed("makers"):
     urlpatterns.append(path("", include("makers.urls")))
+if apps.is_installed("inventory"):
+    urlpatterns.append(path("", include("inventory.urls")))
 urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:
