@@ -10,6 +10,8 @@ urlpatterns = [
 # Each feature's API, when the feature is installed.
 if apps.is_installed("tags"):
     urlpatterns.append(path("", include("tags.api_urls")))
+if apps.is_installed("didcomm"):
+    urlpatterns.append(path("", include("didcomm.api_urls")))
 if apps.is_installed("sharing"):
     urlpatterns.append(path("", include("sharing.api_urls")))
 if apps.is_installed("makers"):
