@@ -18,3 +18,5 @@ if apps.is_installed("makers"):
     urlpatterns.append(path("", include("makers.api_urls")))
 if apps.is_installed("inventory"):
     urlpatterns.append(path("", include("inventory.api_urls")))
+if apps.is_installed("upkeep"):
+    urlpatterns.append(path("", include("upkeep.api_urls")))

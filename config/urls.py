@@ -33,6 +33,8 @@ if apps.is_installed("makers"):
     urlpatterns.append(path("", include("makers.urls")))
 if apps.is_installed("inventory"):
     urlpatterns.append(path("", include("inventory.urls")))
+if apps.is_installed("upkeep"):
+    urlpatterns.append(path("", include("upkeep.urls")))
 urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:
