@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from didcomm import views
 
@@ -28,4 +28,5 @@ def _connection_pages(prefix: str, name: str) -> list:
 urlpatterns = [
     *_connection_pages("things/<str:slug>/", "thing"),
     *_connection_pages("profile/", "owner"),
+    path("", include("didcomm.issue_credential_urls")),  # a credential to a connected wallet: page and API
 ]
