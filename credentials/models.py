@@ -95,6 +95,9 @@ class VerifierPolicy(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="verifier_policies")
     name = models.CharField(max_length=120)
     accepted_models = models.JSONField(default=list)  # exact `model` values, as the twins' owners spell them
+    # DIDs of manufacturers: when set, the thing must hold a standing authenticity credential of one of them, and
+    # the model checked is the one that credential names (its maker's spelling, not the owner's).
+    manufacturers = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -251,3 +254,7 @@ class EmergencyAccess(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} of grant {self.grant_id} at {self.at}"
+
+
+# Authenticity credentials and the issuers' status lists (their own module; registered with this app here).
+from credentials.authenticity_models import AuthenticityCredential, IssuerStatusList  # noqa: E402, F401

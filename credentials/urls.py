@@ -20,4 +20,5 @@ urlpatterns = [
     path("verify/policies/<str:policy_id>/", views.policy_edit, name="verify-policy"),
     path("verify/policies/<str:policy_id>/delete/", views.policy_delete, name="verify-policy-delete"),
     path("", include("credentials.access_urls")),  # keepers, service access, emergency access
+    path("", include("credentials.authenticity_urls")),  # makers' authenticity credentials, their status lists
 ]

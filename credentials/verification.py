@@ -1,7 +1,8 @@
 """Verifying a credential or a presentation with what this instance knows, whoever asks (the verify page, the
 API): no transport here, and no network fetch anywhere.
 
-- did:key resolves itself; a did:webvh of a twin of this instance resolves from its DID log in the database;
+- did:key resolves itself; a did:webvh of a twin of this instance resolves from its DID log in the database, one
+  of another kind hosted here (an organisation's) from the log sources registered with credentials.authenticity;
   any other did:webvh is "cannot check" (its log is elsewhere, and this verifier does not fetch it).
 - Status lists of this instance come from the database; a list hosted elsewhere is "cannot check".
 - A policy (a shop's VerifierPolicy) decides which issuers and claims are acceptable.
@@ -18,7 +19,8 @@ from typing import Any
 from django.conf import settings
 from django.urls import reverse
 
-from credentials.models import StatusList, VerifierPolicy
+from credentials import authenticity
+from credentials.models import IssuerStatusList, StatusList, VerifierPolicy
 from ssi import credentials as vc
 from ssi import webvh
 from ssi.errors import SSIError
@@ -39,7 +41,7 @@ HEADLINES = {
     vc.Verdict.CANNOT_CHECK: "Cannot check",
 }
 VERDICTS = tuple(str(v) for v in HEADLINES)
-SUBJECT_FIELDS = ("id", "owns", "name", "model", "serial", "since")
+SUBJECT_FIELDS = ("id", "owns", "name", "model", "serial", "since", "manufacturerName", "gtin", "produced")
 
 
 class NotACredential(ValueError):
@@ -70,7 +72,7 @@ class InstanceResolver:
     def _log(self, scid: str) -> webvh.LogState | None:
         if scid not in self._logs:
             twin = Twin.objects.filter(did__startswith=f"{webvh.PREFIX}{scid}:").first()
-            self._logs[scid] = log_state(twin) if twin is not None else None
+            self._logs[scid] = log_state(twin) if twin is not None else authenticity.log_from_sources(scid)
         return self._logs[scid]
 
     def __call__(self, verification_method: str, *, purpose: str, at: datetime) -> VerifyKey:
@@ -108,15 +110,27 @@ def _local_lists(document: Mapping[str, Any]) -> vc.StatusLists:
     signed = StatusList.objects.filter(public_id__in=ids[:20]).exclude(document="")
     for text in signed.values_list("document", flat=True):
         lists.add(json.loads(text))
+    prefix = authenticity.status_url_prefix()
+    ids = [url.removeprefix(prefix) for url in _status_urls(document) if url.startswith(prefix)]
+    issued = IssuerStatusList.objects.filter(public_id__in=ids[:20]).exclude(document="")
+    for text in issued.values_list("document", flat=True):
+        lists.add(json.loads(text))
     return lists
 
 
 class TwinModelPolicy:
     """A VerifierPolicy as an ssi.credentials Policy: an OwnershipCredential issued by a twin (a did:webvh, which
-    only resolves for twins of this instance) about itself, whose model is on the shop's list."""
+    only resolves for twins of this instance) about itself, whose model is on the shop's list.
+
+    With manufacturers named, the thing must also hold a standing authenticity credential of one of them (kept
+    here, its revocation a bit this instance sets), and the model checked is the one the maker put in it: an
+    owner can rename their thing, not what its maker signed."""
 
     def __init__(self, policy: VerifierPolicy) -> None:
-        self._claims = vc.IssuerPolicy(types=("OwnershipCredential",), subject={"model": policy.accepted_models})
+        self._manufacturers = [m for m in policy.manufacturers or [] if isinstance(m, str)]
+        self._models = policy.accepted_models
+        subject = {} if self._manufacturers else {"model": policy.accepted_models}
+        self._claims = vc.IssuerPolicy(types=("OwnershipCredential",), subject=subject)
 
     def __call__(self, credential: Mapping[str, Any]) -> str | None:
         issuer = vc.issuer_id(credential)
@@ -126,7 +140,15 @@ class TwinModelPolicy:
         for subject in subjects if isinstance(subjects, list) else [subjects]:
             if not isinstance(subject, Mapping) or subject.get("owns") != issuer:
                 return "The thing that issued it vouches for another thing."
-        return self._claims(credential)
+        refusal = self._claims(credential)
+        if refusal or not self._manufacturers:
+            return refusal
+        made = authenticity.standing_for(issuer, self._manufacturers)
+        if made is None:
+            return "No manufacturer you accept vouches for this thing (or its maker revoked that statement)."
+        if self._models and made.model not in self._models:
+            return f"Its model ({made.model!r}, as its maker names it) is not on your accepted list."
+        return None
 
 
 def _subject(document: Any) -> dict[str, str]:

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import qr
 from core.errors import error_response
 from core.ratelimit import client_id, hit, wait_text
-from credentials import selectors, services
+from credentials import authenticity, selectors, services
 from credentials.forms import PolicyForm, PresentForm, VerifyForm
 from credentials.verification import NotACredential, verify_document
 
@@ -34,7 +34,14 @@ def _pretty(document: object) -> str:
 @login_required
 @require_GET
 def wallet(request: HttpRequest) -> HttpResponse:
-    return render(request, "credentials/wallet.html", {"credentials": selectors.credential_list(viewer=request.user)})
+    return render(
+        request,
+        "credentials/wallet.html",
+        {
+            "credentials": selectors.credential_list(viewer=request.user),
+            "authenticity": authenticity.wallet_list(viewer=request.user),
+        },
+    )
 
 
 @login_required

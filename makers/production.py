@@ -10,7 +10,8 @@ check, a twin made by `twins.services.twin_create` and given a tag by `tags.serv
 - its signed history starts with a `created` entry ({"name": …}) and a `tag` entry ({"tag": code, "action":
   "attach"}), both signed by the twin's own agent key, chained from the SCID's genesis hash;
 - `TwinCreated` is sent for it (with `for_claim`), so every feature reacts as for any new twin; the ownership
-  credential comes with the claim, the first owner's transfer.
+  credential comes with the claim, the first owner's transfer;
+- the organisation's DID issues it an authenticity credential (makers.authenticity), which stays with the thing.
 
 Made one by one that costs tens of milliseconds a twin (each append locks the twin and reads its head); a batch of
 10,000 must fit in one request. So :func:`produce` builds the same rows in memory (the DID log entry through
@@ -34,7 +35,8 @@ from django.db.models import F
 
 from core.validators import is_storable_text
 from core.vault import seal_key
-from makers import gs1
+from credentials.authenticity import AuthenticityRefused
+from makers import authenticity, gs1
 from makers.claims import claim_code_hash, new_claim_code
 from makers.models import ProducedThing, ProductDocument, ProductionBatch, ProductModel
 from owners.keys import owner_keys_ensure, owner_signing_key
@@ -180,6 +182,10 @@ def produce(*, model: ProductModel, serials: list[str], by: Owner | None) -> lis
                 for item, serial, code in zip(made, serials, codes, strict=True)
             ]
             ProducedThing.objects.bulk_create(produced, batch_size=_CHUNK)
+            # The maker's signed "we made this", one per serial, signed in this pass and inserted in bulk.
+            authenticity.issue_for_produced(model, produced)
+    except AuthenticityRefused as exc:
+        raise ProductionRefused(exc.message, status=exc.status) from None
     except IntegrityError:
         raise ProductionRefused(
             "Another batch produced some of these serial numbers at the same moment; nothing was made. Try again.",
