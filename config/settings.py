@@ -143,6 +143,13 @@ SHARING_DELIVERY_LEASE_SECONDS = env_int("SHARING_DELIVERY_LEASE_SECONDS", 60)
 MQTT_URL = env_str("MQTT_URL", "mqtt://127.0.0.1:1883")
 
 AUTH_USER_MODEL = "owners.Owner"
+# Argon2id tuned in core/hashers.py (why these parameters); the others verify older hashes, upgraded at login.
+PASSWORD_HASHERS = [
+    "core.hashers.Argon2idPasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2PasswordHasher",
+    "django.contrib.auth.hashers.PBKDF2SHA1PasswordHasher",
+    "django.contrib.auth.hashers.ScryptPasswordHasher",
+]
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
