@@ -134,6 +134,9 @@ OBJECT_KWARGS = {
     "invitation_id",
     "token_id",
     "inbound_id",
+    # inventory
+    "location_id",
+    "label_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -231,6 +234,9 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "token_id": lambda w: _org(w).token_id,
     "recall_id": lambda w: _org(w).recall.pk,
     "inbound_id": lambda w: _org(w).received_notice.pk,
+    # inventory: a place and a label of alice's, her thing in and under them (tests/inventory/matrix.py).
+    "location_id": lambda w: __import__("tests.inventory.matrix", fromlist=["*"]).place_of(w).public_id,
+    "label_id": lambda w: __import__("tests.inventory.matrix", fromlist=["*"]).label_of(w).pk,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
 }
 
@@ -292,6 +298,7 @@ def snapshot(world: World) -> tuple:
         list(Notification.objects.filter(owner=alice).order_by("pk").values()),
         list(Connection.objects.filter(agent__in=_agents_of(alice)).order_by("pk").values()),
         list(OutboundMessage.objects.filter(agent__in=_agents_of(alice)).order_by("pk").values()),
+        __import__("tests.inventory.matrix", fromlist=["*"]).snapshot(alice),
     )
 
 
