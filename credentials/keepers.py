@@ -205,14 +205,25 @@ def provider(viewer: Any, twin: Twin) -> access.Access | None:
 
 
 def kept(viewer: Any) -> dict[int, str]:
-    """twins.access listing: {twin id: "keeper"} of the twins the viewer keeps now (service parties reach theirs
-    by the link in their inbox: a repair job is not one of their things)."""
+    """twins.access listing: {twin id: "keeper" | "service"} of the twins the viewer looks after now, shown among
+    their cards with that badge: kept ones, and those a service access lets them open (VIEW), for its time box
+    only (a service access without VIEW gives routes, not a page: no card). Keeper wins over service."""
     rows = (
         AccessCredential.objects.standing(timezone.now())
-        .filter(holder_id=viewer.pk, role=AccessCredential.Role.KEEPER, issued_by_id=F("twin__owner_id"))
-        .values_list("twin_id", flat=True)
+        .filter(
+            holder_id=viewer.pk,
+            role__in=[AccessCredential.Role.KEEPER, AccessCredential.Role.SERVICE],
+            issued_by_id=F("twin__owner_id"),
+        )
+        .values_list("twin_id", "role", "capabilities")
     )
-    return {twin_id: "keeper" for twin_id in rows}
+    listed: dict[int, str] = {}
+    for twin_id, role, capabilities in rows:
+        if role == AccessCredential.Role.KEEPER:
+            listed[twin_id] = "keeper"
+        elif access.VIEW in capabilities:
+            listed.setdefault(twin_id, "service")
+    return listed
 
 
 def credentials_of_twin(*, twin: Twin, role: str) -> list[AccessCredential]:

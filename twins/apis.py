@@ -19,7 +19,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -105,12 +105,72 @@ class ThingOutputSerializer(serializers.ModelSerializer):
 
 
 class ThingListItemSerializer(ThingOutputSerializer):
+    role = serializers.SerializerMethodField(help_text='"owner": the caller\'s own thing.')
     tag_count = serializers.IntegerField(read_only=True, help_text="Active tags.")
 
     class Meta(ThingOutputSerializer.Meta):
         ref_name = "ThingListItem"
-        fields = (*ThingOutputSerializer.Meta.fields, "tag_count")
+        fields = ("role", *ThingOutputSerializer.Meta.fields, "tag_count")
         read_only_fields = fields
+
+    def get_role(self, twin: Twin) -> str:
+        return access.OWNER
+
+
+class KeptThingSerializer(serializers.Serializer):
+    """A thing another owner lets the caller act on (a keeper or service credential): what its page shows them,
+    never the owner's contact data, public page settings or tags. `latest` only with `readings.read`."""
+
+    role = serializers.ChoiceField(
+        choices=["keeper", "service"], read_only=True, help_text="Why the caller may see it: its credential."
+    )
+    id = serializers.CharField(source="slug", read_only=True, help_text="Public id (128 random bits).")
+    name = serializers.CharField(read_only=True)
+    icon = serializers.CharField(read_only=True)
+    model_name = serializers.CharField(read_only=True)
+    serial = serializers.CharField(read_only=True)
+    description = serializers.CharField(read_only=True)
+    attributes = serializers.DictField(read_only=True)
+    reading_kind = serializers.CharField(read_only=True)
+    reading_unit = serializers.CharField(read_only=True)
+    latest = serializers.SerializerMethodField()
+    photo_url = serializers.SerializerMethodField()
+    readings_url = serializers.SerializerMethodField(help_text="With readings.read or readings.write, else null.")
+    allows = serializers.SerializerMethodField(help_text="What the credential allows now (twins.access capabilities).")
+
+    class Meta:
+        ref_name = "KeptThing"
+
+    def to_representation(self, twin: Twin) -> dict:
+        return {**super().to_representation(twin), "role": twin.access.role}
+
+    @extend_schema_field(LatestReadingSerializer(allow_null=True))
+    def get_latest(self, twin: Twin) -> dict | None:
+        if twin.latest_at is None or not twin.access.can(access.READINGS_READ):
+            return None
+        return {"value": twin.latest_value, "unit": twin.latest_unit, "time": twin.latest_at}
+
+    def get_photo_url(self, twin: Twin) -> str | None:
+        return reverse("thing-photo", kwargs={"slug": twin.slug}) if twin.photo else None
+
+    def get_readings_url(self, twin: Twin) -> str | None:
+        if not (twin.access.can(access.READINGS_READ) or twin.access.can(access.READINGS_WRITE)):
+            return None
+        return reverse("api-readings", kwargs={"slug": twin.slug})
+
+    def get_allows(self, twin: Twin) -> list[str]:
+        return sorted(twin.access.capabilities)
+
+
+def _list_entry(twin: Twin, viewer) -> dict | None:
+    """One row of the things list: the caller's own thing in full; a kept one reduced to what their credential
+    lets them see, asked now (None: it stopped between the listing and this question)."""
+    if not getattr(twin, "access_role", ""):
+        return ThingListItemSerializer(twin).data
+    twin.access = access.access_for(viewer, twin)
+    if twin.access is None or not twin.access.can(access.VIEW):
+        return None
+    return KeptThingSerializer(twin).data
 
 
 class ThingFieldsSerializer(StrictInputSerializer):
@@ -147,9 +207,28 @@ class ThingListApi(APIView):
 
     @extend_schema(
         operation_id="things_list",
-        summary="List your things",
+        summary="List your things, and those you keep or service",
+        description=(
+            'Your own things (`role` "owner") and, among them by name, the things other owners let you act on '
+            'with a keeper or service credential (`role` "keeper" or "service"): those carry only what the '
+            "credential lets you see (no owner contact data, public page settings or tags; `latest` only if it "
+            "allows reading), and `allows` lists what it allows. A service access that does not allow opening "
+            "the thing's page is not listed. Only your own things can be changed through /api/things/{id}/."
+        ),
         parameters=[FilterSerializer],
-        responses={200: ThingListItemSerializer(many=True), 400: ERRORS[400]},
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="ThingListEntry",
+                serializers={
+                    "owner": ThingListItemSerializer,
+                    "keeper": KeptThingSerializer,
+                    "service": KeptThingSerializer,
+                },
+                resource_type_field_name="role",
+                many=True,
+            ),
+            400: ERRORS[400],
+        },
     )
     def get(self, request: Request) -> Response:
         params = ThingListApi.FilterSerializer(data=request.query_params.dict())
@@ -161,12 +240,12 @@ class ThingListApi(APIView):
             # The features' filters (twins.listing: ?label=, ?location=); a value they refuse is a 400.
             extra=listing.filter_params(request.query_params),
         )
-        return paginated_response(
-            request=request,
-            view=self,
-            queryset=selectors.twin_list(viewer=request.user, filters=filters),
-            serializer_class=ThingListItemSerializer,
+        paginator = Pagination()
+        page = paginator.paginate_queryset(
+            selectors.twin_list(viewer=request.user, filters=filters, include_kept=True), request, view=self
         )
+        rows = [row for twin in page if (row := _list_entry(twin, request.user)) is not None]
+        return paginator.get_paginated_response(rows)
 
 
 class ThingCreateApi(APIView):

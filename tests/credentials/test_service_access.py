@@ -102,9 +102,36 @@ def test_the_page_shows_only_the_listed_sections(grinder, repairer):
     assert "Secret journal line" not in page and "Add reading" not in page and "Add a note" not in page
 
 
-def test_a_service_party_does_not_get_the_thing_among_its_cards(grinder, repairer):
+def test_a_service_party_sees_the_thing_among_its_cards_with_a_service_badge_and_no_reading(grinder, repairer):
+    twin_services.reading_add(twin=grinder, value=12.75)
     give(grinder, repairer, [access.VIEW])
+    page = client_for(repairer).get("/things/").content.decode()
+    assert "Coffee grinder" in page and 'data-testid="access-badge">service</span>' in page
+    assert "12.75" not in page  # its readings are not his to read
+
+
+def test_a_service_access_without_the_page_gives_no_card(grinder, repairer):
+    give(grinder, repairer, [access.READINGS_READ])
     assert "Coffee grinder" not in client_for(repairer).get("/things/").content.decode()
+
+
+def test_the_service_card_goes_at_the_end_of_the_time_box(grinder, repairer):
+    credential = give(grinder, repairer, [access.VIEW])
+    AccessCredential.objects.filter(pk=credential.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert "Coffee grinder" not in client_for(repairer).get("/things/").content.decode()
+
+
+def test_a_keeper_credential_wins_the_badge_over_a_service_one(grinder, repairer):
+    give(grinder, repairer, [access.VIEW])
+    keepers.access_credential_issue(
+        twin=grinder,
+        issued_by=grinder.owner,
+        holder=repairer,
+        role=AccessCredential.Role.KEEPER,
+        capabilities=keepers.KEEPER_CAPABILITIES,
+    )
+    page = client_for(repairer).get("/things/").content.decode()
+    assert page.count('data-testid="access-badge"') == 1 and 'data-testid="access-badge">keeper</span>' in page
 
 
 def test_a_revoked_service_credential_loses_access_on_the_next_request(grinder, repairer, alice_client):
