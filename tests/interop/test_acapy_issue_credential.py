@@ -1,0 +1,121 @@
+"""The ownership credential offered to a real ACA-Py 1.7.0 holder over Aries RFC 0453 issue-credential 2.0, and
+ACA-Py's own Data Integrity verifier on our eddsa-jcs-2022 proofs.
+
+What ACA-Py 1.7.0 answers, as these tests hold it to:
+
+- issue-credential 2.0 has four formats in ACA-Py: ``indy`` and ``anoncreds`` (AnonCreds, not W3C), ``vc_di``
+  (``didcomm/w3c-di-vc-offer@v0.1``: AnonCreds credentials in W3C form, bound to a credential definition on a
+  ledger) and ``ld_proof`` (RFC 0593, ``aries/ld-proof-vc-detail@v1.0``). Only ``ld_proof`` can carry a credential
+  signed elsewhere. Offered our VC DM 2.0 credential with ``proofType: DataIntegrityProof``, ACA-Py takes the
+  offer (``offer-received``) but cannot request it: its ``send-request`` answers 400 "Failed to prepare
+  credential. Supported VC 2.0 proof types are: ['Ed25519Signature2020', 'BbsBlsSignature2020']." and it sends us
+  an ``issue-credential/2.0/problem-report`` whose only text is ``issuance-abandoned``. Its verifier for
+  ``ld_proof`` credentials has no Data Integrity suite at all (Ed25519Signature2018/2020, EcdsaSecp256r1Signature2019,
+  BBS+), so a VC 1.1 credential carrying our proof would be refused when it stores it.
+- ACA-Py's ``/vc/di/verify`` (its Data Integrity module, eddsa-jcs-2022 among its cryptosuites) verifies a
+  credential our ssi/ signs with eddsa-jcs-2022 under a did:key, and refuses the same credential once changed.
+- It cannot check the ownership credential itself here: its did:webvh resolver fetches
+  ``https://<the DID's host>/…``, and the test instance's DID names a host only Chromium resolves (FACTS), so the
+  call fails: the resolver's error ("…or service not known") is parsed as a DID document, and the admin API
+  answers 500.
+
+These tests use the session agent (tests/interop/conftest.py) and, for DIDComm, the live server of
+test_acapy_scenarios.py (one request at a time, the database handed back and forth with DB_LOCK).
+"""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from credentials.models import OwnershipCredential
+from didcomm import issue_credential, services
+from didcomm.models import CredentialExchange, InboundMessage
+from ssi import credentials as vc
+from ssi import issue_credential as ic
+from ssi.didkey import key_url
+from ssi.keys import SigningKey
+
+from .acapy_live import AcaPyError
+from .test_acapy_scenarios import admin, live, thingstead_invites, wait_until, webhook  # noqa: F401
+
+pytestmark = pytest.mark.slow
+
+ACAPY_V2_PROOF_TYPES = "Supported VC 2.0 proof types are: ['Ed25519Signature2020', 'BbsBlsSignature2020']."
+
+
+@pytest.mark.usefixtures("live")
+def test_acapy_takes_the_offer_of_the_eddsa_jcs_2022_ownership_credential_but_cannot_request_it(
+    grinder, alice, acapy_agent, acapy_webhooks
+):
+    hooks = acapy_webhooks.webhooks
+    credential = OwnershipCredential.objects.get(twin=grinder)
+    pair = thingstead_invites(acapy_agent, hooks, services.agent_for_owner(alice), "1.1")
+
+    exchange = issue_credential.credential_offer_send(
+        owner=alice, connection_id=pair.ours.pk, document=credential.document
+    )
+
+    offered = webhook(hooks, "issue_credential_v2_0", thread_id=exchange.thread_id, state="offer-received")
+    assert offered["connection_id"] == pair.theirs and offered["role"] == "holder"
+    record = admin(acapy_agent, "GET", f"/issue-credential-2.0/records/{offered['cred_ex_id']}")
+    # ACA-Py read our ld_proof attachment as the credential it is, less its proof.
+    assert record["cred_ex_record"]["by_format"]["cred_offer"]["ld_proof"] == ic.detail(credential.data)
+
+    with pytest.raises(AcaPyError) as refused:
+        admin(acapy_agent, "POST", f"/issue-credential-2.0/records/{offered['cred_ex_id']}/send-request", {})
+    assert "400" in str(refused.value) and "Failed to prepare credential" in str(refused.value)
+    assert ACAPY_V2_PROOF_TYPES in str(refused.value)
+
+    # It abandons its side with that reason, and tells us only "issuance-abandoned".
+    record = admin(acapy_agent, "GET", f"/issue-credential-2.0/records/{offered['cred_ex_id']}")
+    assert record["cred_ex_record"]["state"] == "abandoned"
+    assert ACAPY_V2_PROOF_TYPES in record["cred_ex_record"]["error_msg"]
+
+    def ended() -> bool:
+        exchange.refresh_from_db()
+        return exchange.state != CredentialExchange.State.OFFER_SENT
+
+    assert wait_until(ended), exchange.state
+    assert exchange.state == CredentialExchange.State.ABANDONED
+    assert exchange.error == "issuance-abandoned: issuance-abandoned"
+    report = InboundMessage.objects.get(connection=pair.ours, type=f"https://didcomm.org/{ic.PROBLEM_REPORT}")
+    assert report.body["description"] == {"en": "issuance-abandoned", "code": "issuance-abandoned"}
+    assert report.body["~thread"]["thid"] == exchange.thread_id
+
+
+def _did_key_credential() -> dict:
+    key = SigningKey.generate()
+    did = key_url(key.verify_key).partition("#")[0]
+    subject = {"id": did, "owns": "did:webvh:QmExample:example.org:twins:x", "name": "Coffee grinder"}
+    return vc.issue(vc.credential(issuer=did, subject=subject, types=["OwnershipCredential"]), key)
+
+
+def test_acapy_verifies_an_eddsa_jcs_2022_credential_signed_by_ssi_and_refuses_it_changed(acapy_agent):
+    signed = _did_key_credential()
+
+    answer = acapy_agent.admin("POST", "/vc/di/verify", {"securedDocument": signed})
+
+    results = answer["verificationResults"]
+    assert results["verified"] is True
+    assert [r["proof"]["cryptosuite"] for r in results["results"]] == ["eddsa-jcs-2022"]
+
+    changed = copy.deepcopy(signed)
+    changed["credentialSubject"]["name"] = "Espresso machine"
+    with pytest.raises(AcaPyError) as refused:
+        acapy_agent.admin("POST", "/vc/di/verify", {"securedDocument": changed})
+    assert '"verified": false' in str(refused.value) and "400" in str(refused.value)
+
+
+def test_acapy_cannot_verify_the_ownership_credential_here_as_it_cannot_fetch_the_twins_did_webvh(grinder, acapy_agent):
+    credential = OwnershipCredential.objects.get(twin=grinder)
+    assert credential.data["issuer"].startswith("did:webvh:")
+
+    with pytest.raises(AcaPyError) as failed:
+        acapy_agent.admin("POST", "/vc/di/verify", {"securedDocument": credential.data})
+
+    assert "POST /vc/di/verify: 500" in str(failed.value)
+    # Its resolver's answer (a resolution error instead of a DID document) then fails to parse: the 500.
+    log = acapy_agent.log_tail(400)
+    assert "or service not known" in log and "Failed to deserialize NonconformantDocument" in log
