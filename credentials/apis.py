@@ -27,6 +27,9 @@ class SubjectSerializer(serializers.Serializer):
     model = serializers.CharField(required=False)
     serial = serializers.CharField(required=False)
     since = serializers.CharField(required=False, help_text="Owned since (date-time).")
+    manufacturerName = serializers.CharField(required=False, help_text="Who made it (an authenticity credential).")
+    gtin = serializers.CharField(required=False, help_text="The model's GTIN-14 (an authenticity credential).")
+    produced = serializers.CharField(required=False, help_text="Made on (date-time; an authenticity credential).")
 
     class Meta:
         ref_name = "CredentialSubjectSummary"
