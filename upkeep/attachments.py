@@ -49,14 +49,16 @@ def sniff(head: bytes) -> str | None:
     return None
 
 
-_UNSAFE = re.compile(r"[^A-Za-z0-9._ ()+-]+")
+# Letters and digits of any script stay (a "Rechnung März" is a fine name); controls, format characters (a
+# right-to-left override), quotes, slashes and the rest become "-".
+_UNSAFE = re.compile(r"[^\w.()+ -]+")
 
 
 def clean_filename(name: str, content_type: str) -> str:
-    """A label for the download: the last path part (either slash), NFKC, only plain letters, digits and a few
-    signs, no leading dots, at most 100 characters, and the extension of what the file really is."""
+    """A label for the download: the last path part (either slash), NFKC, only letters, digits and a few signs,
+    no leading dots, at most 100 characters, and the extension of what the file really is."""
     base = PureWindowsPath(PurePosixPath(name or "").name).name
-    base = unicodedata.normalize("NFKC", base)
+    base = unicodedata.normalize("NFKC", base).lstrip(". ")
     stem = base.rsplit(".", 1)[0] if "." in base else base
     stem = _UNSAFE.sub("-", stem).strip(" .-")[:90] or "file"
     return stem + Attachment.EXTENSIONS[content_type]
