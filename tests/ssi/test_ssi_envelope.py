@@ -106,7 +106,9 @@ def test_first_of_my_keys_in_recipient_order_is_used() -> None:
     assert result.recipient_verkey == verkey(CAROL)
 
 
-@pytest.mark.parametrize("message", [b"", b"\x00", os.urandom(1), os.urandom(100_000)])
+@pytest.mark.parametrize(
+    "message", [b"", b"\x00", os.urandom(1), os.urandom(100_000)], ids=["empty", "nul", "one-byte", "100-kB"]
+)
 def test_any_bytes_round_trip(message: bytes) -> None:
     assert unpack(authcrypt(BOB, message=message), my_keys=mine(BOB)).message == message
     assert unpack(anoncrypt(BOB, message=message), my_keys=mine(BOB)).message == message
