@@ -137,6 +137,9 @@ OBJECT_KWARGS = {
     # inventory
     "location_id",
     "label_id",
+    # upkeep
+    "attachment_id",
+    "schedule_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -237,6 +240,9 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     # inventory: a place and a label of alice's, her thing in and under them (tests/inventory/matrix.py).
     "location_id": lambda w: __import__("tests.inventory.matrix", fromlist=["*"]).place_of(w).public_id,
     "label_id": lambda w: __import__("tests.inventory.matrix", fromlist=["*"]).label_of(w).pk,
+    # upkeep: a receipt (and a purchase) and a maintenance schedule on alice's thing (tests/upkeep/matrix.py).
+    "attachment_id": lambda w: __import__("tests.upkeep.matrix", fromlist=["*"]).attachment_of(w).pk,
+    "schedule_id": lambda w: __import__("tests.upkeep.matrix", fromlist=["*"]).schedule_of(w).pk,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
 }
 
@@ -299,6 +305,7 @@ def snapshot(world: World) -> tuple:
         list(Connection.objects.filter(agent__in=_agents_of(alice)).order_by("pk").values()),
         list(OutboundMessage.objects.filter(agent__in=_agents_of(alice)).order_by("pk").values()),
         __import__("tests.inventory.matrix", fromlist=["*"]).snapshot(alice),
+        __import__("tests.upkeep.matrix", fromlist=["*"]).snapshot(alice),
     )
 
 

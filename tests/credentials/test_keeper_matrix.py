@@ -28,6 +28,12 @@ KEEPER_MAY: dict[str, set[str]] = {
     "api/things/<str:slug>/readings/series": {"get"},
     "api/things/<str:slug>/journal/": {"get", "post"},
     "api/things/<str:slug>/journal/<int:note_id>/": {"get", "patch"},
+    # upkeep: a keeper looks after the maintenance (list, mark done: a journal entry), never the purchase or files.
+    "things/<str:slug>/maintenance/": {"get"},
+    "things/<str:slug>/maintenance/<int:schedule_id>/done/": {"post"},
+    "api/things/<str:slug>/maintenance/": {"get"},
+    "api/things/<str:slug>/maintenance/<int:schedule_id>/": {"get"},
+    "api/things/<str:slug>/maintenance/<int:schedule_id>/done": {"post"},
 }
 
 
