@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.template.loader import render_to_string
 
 
@@ -18,6 +18,18 @@ class Conflict(Exception):
 
     def __init__(self, message: str | None = None) -> None:
         super().__init__(message or self.message)
+
+
+class NotFoundExplained(Http404):
+    """A 404 that tells someone who once had access why the page is gone ("this thing is no longer yours").
+
+    Still an Http404 (DRF and any caller treat it as one), but the middleware renders the project's own page with
+    the message, also under DEBUG, where Django would otherwise show its 980 px wide technical 404 page.
+    """
+
+    def __init__(self, message: str, *, title: str = "No longer yours") -> None:
+        super().__init__(message)
+        self.title = title
 
 
 TITLES = {

@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils.cache import patch_cache_control
 
 from core import ratelimit
-from core.errors import Conflict, error_response
+from core.errors import Conflict, NotFoundExplained, error_response
 
 
 class BodySizeLimitMiddleware:
@@ -49,6 +49,8 @@ class DomainErrorMiddleware:
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, Conflict):
             return error_response(request, exception.status, str(exception))
+        if isinstance(exception, NotFoundExplained):
+            return error_response(request, 404, str(exception), context={"title": exception.title})
         return None
 
 

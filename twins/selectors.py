@@ -8,9 +8,10 @@ from datetime import datetime
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404
 
+from core.errors import NotFoundExplained
 from twins import access
 from twins.listing import apply_filters, search_condition
-from twins.models import JournalNote, Reading, Twin
+from twins.models import JournalNote, Reading, TransferOffer, Twin
 from twins.panels import annotate_list
 
 
@@ -71,15 +72,32 @@ def twin_get(*, viewer, slug: str, need: str = access.OWNER) -> Twin:
         try:
             twin = Twin.objects.select_related("owner").get(slug=slug, owner=viewer)
         except Twin.DoesNotExist:
-            raise Http404("No such thing.") from None
+            raise _not_found(viewer, slug) from None
         twin.access = access.OWNER_ACCESS
         return twin
     twin = Twin.objects.select_related("owner").filter(slug=slug).first()
     granted = access.access_for(viewer, twin) if twin is not None else None
     if granted is None or not granted.can(need):
-        raise Http404("No such thing.")
+        raise _not_found(viewer, slug)
     twin.access = granted
     return twin
+
+
+def _not_found(viewer, slug: str) -> Http404:
+    """The 404 for a thing the viewer may not open: a former owner (who sold or gave it away) is told so, on the
+    project's page; anyone else learns nothing (the same 404 as for a slug that does not exist)."""
+    sold = (
+        TransferOffer.objects.filter(twin__slug=slug, seller=viewer, status=TransferOffer.Status.COMPLETED)
+        .select_related("twin")
+        .first()
+    )
+    if sold is None:
+        return Http404("No such thing.")
+    when = f" on {sold.completed_at:%Y-%m-%d}" if sold.completed_at else ""
+    return NotFoundExplained(
+        f"You handed “{sold.twin.name}” to its new owner{when}: it is no longer yours, so its page, readings "
+        "and tags are theirs now. Your own things are under Things."
+    )
 
 
 def reading_list(
