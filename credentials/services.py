@@ -180,14 +180,15 @@ def _revoke(twin: Twin, status_list: StatusList) -> OwnershipCredential | None:
 @transaction.atomic
 def ownership_credential_issue(*, twin: Twin) -> OwnershipCredential | None:
     """Issue the twin's ownership credential to its current owner, revoking a standing one for anyone else in the
-    same transaction (a transfer), and re-sign the twin's status list once. A twin that already has a standing
-    credential for its owner keeps it (idempotent); a twin without a DID or deactivated gets none."""
+    same transaction (a transfer), or for the owner's former DID (they registered a key of their own), and re-sign
+    the twin's status list once. A twin that already has a standing credential for its owner's current DID keeps
+    it (idempotent); a twin without a DID or deactivated gets none."""
     twin = lock_twin(twin)
     if not twin.did or twin.deactivated_at is not None:
         return None
     status_list = status_list_for_update(twin)
     standing = OwnershipCredential.objects.standing().filter(twin=twin).first()
-    if standing is not None and standing.holder_id == twin.owner_id:
+    if standing is not None and standing.holder_id == twin.owner_id and standing.holder_did == holder_did(twin.owner):
         return standing
     _revoke(twin, status_list)
     credential = _issue(twin, twin.owner, status_list)

@@ -15,6 +15,7 @@ from django.utils import timezone
 
 from core.vault import seal_key, unseal_key
 from owners.models import Owner, OwnerKey
+from owners.signals import owner_key_registered
 from ssi.errors import SSIError
 from ssi.keys import SigningKey, VerifyKey
 from ssi.webvh import next_key_hash
@@ -99,6 +100,8 @@ def owner_register_self_held(*, owner: Owner, public_key: str, next_hash: str) -
         self_held=True,
     )
     upcoming = OwnerKey.objects.create(owner=owner, role=OwnerKey.Role.NEXT, next_key_hash=next_hash, self_held=True)
+    # The owner's holder DID changed: credentials re-issue what they hold to it, in this transaction.
+    owner_key_registered.send(sender=Owner, owner=owner)
     return {OwnerKey.Role.CURRENT: current, OwnerKey.Role.NEXT: upcoming}
 
 
