@@ -2,9 +2,17 @@
 credential, already signed by the twin) to a wallet connected to their own agent (ACA-Py, say).
 
 ``offer-credential`` (ld_proof format, RFC 0593) → their ``request-credential`` → our ``issue-credential`` → their
-``ack``. The credential is issued as it was signed (eddsa-jcs-2022, VC DM 2.0): this agent signs nothing of its
-own. A wallet that cannot take it ends the exchange with a problem report, whose text is kept on the exchange for
-the owner to read. Messages are built and read by ssi.issue_credential; the handlers are registered in
+``ack``. Two forms of the credential, the owner's choice (:data:`PROOF_FORMATS`):
+
+- ``eddsa-jcs-2022``: the credential as the twin signed it (VC DM 2.0, Data Integrity). The standard one; ACA-Py 1.7
+  cannot take it (see tests/interop/test_acapy_issue_credential.py).
+- ``Ed25519Signature2020``: the same claims, re-signed here by the same twin key with the Linked Data suite such
+  wallets verify (ssi.ed25519_2020). Its issuer is that key as did:key: a wallet resolves did:key offline, while the
+  twin's did:webvh needs HTTPS to the twin's host. Its ``credentialSubject.owns`` still names the twin's did:webvh
+  (whose DID document lists the key), and its status entry is the twin's list, so a revocation shows there too.
+
+A wallet that cannot take a credential ends the exchange with a problem report, whose text is kept on the exchange
+for the owner to read. Messages are built and read by ssi.issue_credential; the handlers are registered in
 didcomm.dispatch by didcomm.apps.
 """
 
@@ -22,16 +30,23 @@ from didcomm.models import CredentialExchange
 from owners.keys import owner_keys_ensure
 from owners.models import Owner, OwnerKey
 from ssi import credentials as vc
+from ssi import ed25519_2020, messages, webvh
 from ssi import issue_credential as ic
-from ssi import messages, webvh
-from ssi.didkey import did_key
+from ssi.didkey import did_key, key_url
 from ssi.errors import SSIError
 from ssi.keys import VerifyKey
-from twins.identity import log_state
+from twins.identity import agent_key, log_state
 from twins.models import Twin
 
 # The most a credential handed over may weigh (ours are about 1.5 KB).
 MAX_DOCUMENT_BYTES = 64 * 1024
+
+EDDSA_JCS_2022 = "eddsa-jcs-2022"
+ED25519_SIGNATURE_2020 = ed25519_2020.PROOF_TYPE
+PROOF_FORMATS = {
+    EDDSA_JCS_2022: "eddsa-jcs-2022 (Data Integrity): the credential as issued",
+    ED25519_SIGNATURE_2020: "Ed25519Signature2020: for wallets that take no Data Integrity proof (ACA-Py 1.x)",
+}
 
 
 class CredentialSendRefused(Exception):
@@ -89,17 +104,39 @@ def credential_check(*, owner: Owner, document: str | dict[str, Any]) -> dict[st
     return parsed
 
 
+def _issuing_twin(credential: dict[str, Any]) -> Twin:
+    scid = webvh.parse_did(vc.issuer_id(credential)).scid  # checked by credential_check
+    return Twin.objects.get(did__startswith=f"{webvh.PREFIX}{scid}:")
+
+
+def ed25519_2020_form(credential: dict[str, Any]) -> dict[str, Any]:
+    """The Ed25519Signature2020 form of a checked credential: its claims, status and dates unchanged, issued by
+    the twin's current agent key as did:key, signed by that key now."""
+    twin = _issuing_twin(credential)
+    key = agent_key(twin)
+    unsigned = ed25519_2020.credential_for_ld_proof(ic.unsecured(credential))
+    unsigned["issuer"] = did_key(key.verify_key)
+    return ed25519_2020.sign(unsigned, key, verification_method=key_url(key.verify_key), created=vc.format_time())
+
+
 @transaction.atomic
-def credential_offer_send(*, owner: Owner, connection_id: int, document: str | dict[str, Any]) -> CredentialExchange:
-    """Offer one of the owner's credentials over a connection of their own agent; the rest of the exchange runs
-    on the peer's answers. Raises CredentialSendRefused (a bad credential) or services.SendRefused (nothing can
-    be sent over that connection now); an unknown connection or another's is a 404."""
+def credential_offer_send(
+    *, owner: Owner, connection_id: int, document: str | dict[str, Any], proof_format: str = EDDSA_JCS_2022
+) -> CredentialExchange:
+    """Offer one of the owner's credentials, in ``proof_format`` (:data:`PROOF_FORMATS`), over a connection of
+    their own agent; the rest of the exchange runs on the peer's answers. Raises CredentialSendRefused (a bad
+    credential or format) or services.SendRefused (nothing can be sent over that connection now); an unknown
+    connection or another's is a 404."""
+    if proof_format not in PROOF_FORMATS:
+        raise CredentialSendRefused(f"Choose one of the forms: {', '.join(PROOF_FORMATS)}.")
     credential = credential_check(owner=owner, document=document)
     agent = services.agent_for_owner(owner)
     connection = selectors.connection_get(agent=agent, connection_id=connection_id, for_update=True)
     refusal = selectors.send_refusal(connection)
     if refusal:
         raise services.SendRefused(refusal)
+    if proof_format == ED25519_SIGNATURE_2020:
+        credential = ed25519_2020_form(credential)
     body = ic.offer(credential, comment="Ownership credential from Thingstead")
     outbound = outbox.outbound_enqueue(connection=connection, body=body)
     timeline.record_outbound(outbound)

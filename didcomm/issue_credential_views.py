@@ -44,7 +44,12 @@ def _exchanges(request: HttpRequest) -> list[CredentialExchange]:
 def credential_send(request: HttpRequest) -> HttpResponse:
     """The wallet's "Send to a connected wallet": without a chosen connection, the choice; with one, the offer."""
     document = request.POST.get("credential", "")
-    context = {"document": document, "connections": _sendable(request), "exchanges": _exchanges(request)}
+    context = {
+        "document": document,
+        "connections": _sendable(request),
+        "exchanges": _exchanges(request),
+        "proof_formats": issue_credential.PROOF_FORMATS.items(),
+    }
     raw_id = request.POST.get("connection", "")
     if not raw_id:
         return render(request, "didcomm/credential_send.html", context)
@@ -52,7 +57,10 @@ def credential_send(request: HttpRequest) -> HttpResponse:
     try:
         connection_id = int(raw_id)
         exchange = issue_credential.credential_offer_send(
-            owner=request.user, connection_id=connection_id, document=document
+            owner=request.user,
+            connection_id=connection_id,
+            document=document,
+            proof_format=request.POST.get("proof_format", issue_credential.EDDSA_JCS_2022),
         )
     except ValueError:
         error, status_code = "Choose one of your connections.", 400
@@ -94,6 +102,12 @@ class CredentialSendRefusedConflict(Conflict):
 class CredentialOfferApi(APIView):
     class InputSerializer(StrictInputSerializer):
         credential = serializers.JSONField(help_text="The signed credential (JSON), one of yours: it names you.")
+        proof_format = serializers.ChoiceField(
+            choices=list(issue_credential.PROOF_FORMATS.items()),
+            default=issue_credential.EDDSA_JCS_2022,
+            help_text="How it is signed: as issued (eddsa-jcs-2022), or re-signed by the thing's key as"
+            " Ed25519Signature2020 for wallets that take no Data Integrity proof (ACA-Py 1.x).",
+        )
 
         class Meta:
             ref_name = "CredentialOfferInput"
@@ -120,7 +134,10 @@ class CredentialOfferApi(APIView):
         data.is_valid(raise_exception=True)
         try:
             exchange = issue_credential.credential_offer_send(
-                owner=request.user, connection_id=connection_id, document=data.validated_data["credential"]
+                owner=request.user,
+                connection_id=connection_id,
+                document=data.validated_data["credential"],
+                proof_format=data.validated_data["proof_format"],
             )
         except issue_credential.CredentialSendRefused as exc:
             raise serializers.ValidationError({"credential": [str(exc)]}) from None

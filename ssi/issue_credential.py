@@ -67,13 +67,19 @@ def proof_of(credential: Mapping[str, Any]) -> Mapping[str, Any]:
 
 
 def detail(credential: Mapping[str, Any]) -> dict[str, Any]:
-    """The RFC 0593 detail of a signed credential: the credential less its proof, and its proof's type as the
-    ``proofType`` the holder is to expect (the issued proof must be of that type, RFC 0593)."""
+    """The RFC 0593 detail of a signed credential: the credential less its proof, its proof's type as the
+    ``proofType`` the holder is to expect (the issued proof must be of that type), and its status's type."""
     proof = proof_of(credential)
     proof_type = proof.get("type")
     if not isinstance(proof_type, str) or not proof_type:
         raise IssueCredentialError("the credential's proof has no type")
-    return {"credential": unsecured(credential), "options": {"proofType": proof_type}}
+    options: dict[str, Any] = {"proofType": proof_type}
+    status = credential.get("credentialStatus")
+    if isinstance(status, Mapping) and isinstance(status.get("type"), str):
+        # RFC 0593 options.credentialStatus: the kind of status the issued credential carries (a holder such as
+        # ACA-Py refuses a credential whose status its request did not announce).
+        options["credentialStatus"] = {"type": status["type"]}
+    return {"credential": unsecured(credential), "options": options}
 
 
 def offer(credential: Mapping[str, Any], *, comment: str = "") -> dict[str, Any]:

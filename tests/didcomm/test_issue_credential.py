@@ -14,12 +14,14 @@ from django.test import Client
 from credentials.models import OwnershipCredential
 from didcomm import keys, services
 from didcomm.models import Connection, CredentialExchange, OutboundMessage
-from ssi import envelope
+from ssi import ed25519_2020, envelope
 from ssi import issue_credential as ic
+from ssi.didkey import did_key
 from ssi.keys import SigningKey
 from tests.conftest import api_for
 from tests.didcomm.endpoints import closed_port, verkey
 from twins import services as twin_services
+from twins.identity import agent_key
 
 pytestmark = pytest.mark.django_db
 
@@ -225,4 +227,34 @@ def test_a_removed_connection_is_a_409_with_the_reason(alice_api, credential, wa
     )
 
     assert response.status_code == 409 and "removed" in response.json()["message"]
+    assert not CredentialExchange.objects.exists()
+
+
+def test_the_ed25519signature2020_form_carries_the_same_claims_signed_by_the_twins_key(
+    alice_api, grinder, credential, wallet_connection
+):
+    response = alice_api.post(
+        f"/api/connections/{wallet_connection.pk}/credential-offers/",
+        {"credential": credential.data, "proof_format": "Ed25519Signature2020"},
+        format="json",
+    )
+
+    assert response.status_code == 201, response.content
+    issued = json.loads(CredentialExchange.objects.get(pk=response.json()["id"]).document)
+    key = agent_key(grinder).verify_key
+    ed25519_2020.verify(issued, key)
+    assert issued["issuer"] == did_key(key)
+    for claim in ("id", "credentialSubject", "credentialStatus", "validFrom"):
+        assert issued[claim] == credential.data[claim]
+    offered = OutboundMessage.objects.get(type=PREFIX + ic.OFFER)
+    assert ic.offer_detail(offered.body)["options"]["proofType"] == "Ed25519Signature2020"
+
+
+def test_an_unknown_proof_format_is_refused_with_400(alice_api, credential, wallet_connection):
+    response = alice_api.post(
+        f"/api/connections/{wallet_connection.pk}/credential-offers/",
+        {"credential": credential.data, "proof_format": "RsaSignature2018"},
+        format="json",
+    )
+    assert response.status_code == 400 and "proof_format" in response.json()["message"]
     assert not CredentialExchange.objects.exists()

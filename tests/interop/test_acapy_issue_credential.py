@@ -1,5 +1,5 @@
-"""The ownership credential offered to a real ACA-Py 1.7.0 holder over Aries RFC 0453 issue-credential 2.0, and
-ACA-Py's own Data Integrity verifier on our eddsa-jcs-2022 proofs.
+"""The ownership credential offered to a real ACA-Py 1.7.0 holder over Aries RFC 0453 issue-credential 2.0, in both
+forms (eddsa-jcs-2022 as issued; Ed25519Signature2020), and ACA-Py's own verifiers on our proofs.
 
 What ACA-Py 1.7.0 answers, as these tests hold it to:
 
@@ -12,6 +12,10 @@ What ACA-Py 1.7.0 answers, as these tests hold it to:
   an ``issue-credential/2.0/problem-report`` whose only text is ``issuance-abandoned``. Its verifier for
   ``ld_proof`` credentials has no Data Integrity suite at all (Ed25519Signature2018/2020, EcdsaSecp256r1Signature2019,
   BBS+), so a VC 1.1 credential carrying our proof would be refused when it stores it.
+- The best form it takes: the same claims re-signed by the twin's key as ``Ed25519Signature2020``
+  (ssi/ed25519_2020.py; VC DM 2.0 with that suite is in its ``SUPPORTED_V2_ISSUANCE_PROOF_TYPES``). It requests it,
+  receives it, verifies and stores it on ``store`` (its LD proof suites, did:key resolved offline), acks it (our
+  exchange: ``done``), and its ``/vc/credentials/verify`` says verified, and not once a claim is changed.
 - ACA-Py's ``/vc/di/verify`` (its Data Integrity module, eddsa-jcs-2022 among its cryptosuites) verifies a
   credential our ssi/ signs with eddsa-jcs-2022 under a did:key, and refuses the same credential once changed.
 - It cannot check the ownership credential itself here: its did:webvh resolver fetches
@@ -26,6 +30,7 @@ test_acapy_scenarios.py (one request at a time, the database handed back and for
 from __future__ import annotations
 
 import copy
+import json
 
 import pytest
 
@@ -34,8 +39,9 @@ from didcomm import issue_credential, services
 from didcomm.models import CredentialExchange, InboundMessage
 from ssi import credentials as vc
 from ssi import issue_credential as ic
-from ssi.didkey import key_url
+from ssi.didkey import did_key, key_url
 from ssi.keys import SigningKey
+from twins.identity import agent_key
 
 from .acapy_live import AcaPyError
 from .test_acapy_scenarios import admin, live, thingstead_invites, wait_until, webhook  # noqa: F401
@@ -83,6 +89,52 @@ def test_acapy_takes_the_offer_of_the_eddsa_jcs_2022_ownership_credential_but_ca
     report = InboundMessage.objects.get(connection=pair.ours, type=f"https://didcomm.org/{ic.PROBLEM_REPORT}")
     assert report.body["description"] == {"en": "issuance-abandoned", "code": "issuance-abandoned"}
     assert report.body["~thread"]["thid"] == exchange.thread_id
+
+
+@pytest.mark.usefixtures("live")
+def test_acapy_requests_stores_and_verifies_the_ownership_credential_in_its_ed25519signature2020_form(
+    grinder, alice, acapy_agent, acapy_webhooks
+):
+    hooks = acapy_webhooks.webhooks
+    credential = OwnershipCredential.objects.get(twin=grinder)
+    pair = thingstead_invites(acapy_agent, hooks, services.agent_for_owner(alice), "1.1")
+
+    exchange = issue_credential.credential_offer_send(
+        owner=alice,
+        connection_id=pair.ours.pk,
+        document=credential.document,
+        proof_format=issue_credential.ED25519_SIGNATURE_2020,
+    )
+
+    offered = webhook(hooks, "issue_credential_v2_0", thread_id=exchange.thread_id, state="offer-received")
+    cred_ex_id = offered["cred_ex_id"]
+    admin(acapy_agent, "POST", f"/issue-credential-2.0/records/{cred_ex_id}/send-request", {})
+    webhook(hooks, "issue_credential_v2_0", cred_ex_id=cred_ex_id, state="credential-received")
+    # Storing is where ACA-Py verifies the credential (its LD proof suites, did:key resolved offline).
+    admin(acapy_agent, "POST", f"/issue-credential-2.0/records/{cred_ex_id}/store", {})
+    webhook(hooks, "issue_credential_v2_0", cred_ex_id=cred_ex_id, state="done")
+
+    def acknowledged() -> bool:
+        exchange.refresh_from_db()
+        return exchange.state in (CredentialExchange.State.DONE, CredentialExchange.State.ABANDONED)
+
+    assert wait_until(acknowledged), exchange.state
+    assert exchange.state == CredentialExchange.State.DONE, exchange.error
+
+    # What ACA-Py keeps is what we issued: the twin's claims, the twin's key as issuer, the twin's status entry.
+    issued = json.loads(exchange.document)
+    held = admin(acapy_agent, "GET", "/vc/credentials")["results"]
+    assert issued in held
+    assert issued["credentialSubject"] == credential.data["credentialSubject"]
+    assert issued["credentialStatus"] == credential.data["credentialStatus"]
+    assert issued["issuer"] == did_key(agent_key(grinder).verify_key)
+    assert issued["proof"]["type"] == "Ed25519Signature2020"
+
+    # ACA-Py's own verifier says so too; and not once a claim is changed.
+    assert admin(acapy_agent, "POST", "/vc/credentials/verify", {"verifiableCredential": issued})["verified"] is True
+    changed = copy.deepcopy(issued)
+    changed["credentialSubject"]["owns"] = "did:webvh:QmSomethingElse:example.org:twins:x"
+    assert admin(acapy_agent, "POST", "/vc/credentials/verify", {"verifiableCredential": changed})["verified"] is False
 
 
 def _did_key_credential() -> dict:
