@@ -9,6 +9,18 @@ urlpatterns = [
     path("things/<str:slug>/keepers/", access_views.thing_keepers, name="thing-keepers"),
     path("things/<str:slug>/service-access/", access_views.thing_service_access, name="thing-service-access"),
     path("things/<str:slug>/access/revoke/", access_views.thing_access_revoke, name="thing-access-revoke"),
+    # The wallet's keeper and service credentials: their issuer's and their holder's.
+    path("credentials/access/<uuid:credential_id>/", access_views.access_credential_detail, name="access-credential"),
+    path(
+        "credentials/access/<uuid:credential_id>/credential.json",
+        access_views.access_credential_json,
+        name="access-credential-json",
+    ),
+    path(
+        "credentials/access/<uuid:credential_id>/present/",
+        access_views.access_credential_present,
+        name="access-credential-present",
+    ),
     # The guardian's: emergency links, their access log, revoking.
     path("emergency/", access_views.emergency_grants, name="emergency-grants"),
     path("emergency/new/", access_views.emergency_new, name="emergency-new"),

@@ -6,6 +6,7 @@ party gets the same 404 as a stranger. The rescuer's page is public; its token i
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from django import forms
@@ -22,7 +23,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import qr
 from core.errors import error_response
 from core.ratelimit import client_id
-from credentials import emergency, keepers
+from credentials import access_selectors, emergency, keepers, services
+from credentials.forms import PresentForm
 from credentials.models import AccessCredential, EmergencyAccess
 from credentials.services import CredentialRefused
 from twins import access
@@ -232,3 +234,61 @@ def emergency_page(request: HttpRequest, token: str) -> HttpResponse:
     response["Referrer-Policy"] = "no-referrer"  # the link is the secret: never leak it to another site
     response["X-Robots-Tag"] = "noindex"
     return response
+
+
+# --- the wallet's keeper and service credentials ---------------------------------------------------------------
+
+# The largest byte string a QR code holds at error correction M (version 40), as for ownership credentials.
+QR_MAX_BYTES = 2331
+KIND_WORDS = {AccessCredential.Role.KEEPER: "Keeper", AccessCredential.Role.SERVICE: "Service access"}
+
+
+def wallet_context(viewer) -> dict:
+    """The wallet page's part for these credentials (credentials.views.wallet adds it)."""
+    return {"access_wallet": access_selectors.access_wallet(viewer=viewer), "now": timezone.now()}
+
+
+@login_required
+@require_GET
+def access_credential_detail(request: HttpRequest, credential_id: uuid.UUID) -> HttpResponse:
+    credential = access_selectors.access_credential_get(viewer=request.user, credential_id=credential_id)
+    text = credential.document
+    state = access_selectors.access_state(credential)
+    context = {
+        "credential": credential,
+        "kind": KIND_WORDS[credential.role],
+        "state": state,
+        "held": credential.holder_id == request.user.pk,
+        "issued": credential.issued_by_id == request.user.pk,
+        "capability_labels": [access.CAPABILITIES.get(c, c) for c in credential.capabilities],
+        "pretty": json.dumps(credential.data, indent=2, ensure_ascii=False),
+        "qr_svg": qr.svg_inline(text) if len(text.encode()) <= QR_MAX_BYTES else "",
+    }
+    return render(request, "credentials/access_detail.html", context)
+
+
+@login_required
+@require_GET
+def access_credential_json(request: HttpRequest, credential_id: uuid.UUID) -> HttpResponse:
+    credential = access_selectors.access_credential_get(viewer=request.user, credential_id=credential_id)
+    response = HttpResponse(credential.document, content_type="application/vc+ld+json")
+    response["Content-Disposition"] = f'attachment; filename="{credential.role}-{credential.pk}.json"'
+    return response
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def access_credential_present(request: HttpRequest, credential_id: uuid.UUID) -> HttpResponse:
+    """Its holder presents it (signed with their current key for the verifier's challenge and domain); the owner
+    who issued it has nothing to present (a 404, as for anyone else)."""
+    credential = access_selectors.access_credential_get(viewer=request.user, credential_id=credential_id)
+    if credential.holder_id != request.user.pk:
+        raise Http404("No such credential.")
+    form = PresentForm(request.POST or None)
+    context: dict = {"credential": credential, "kind": KIND_WORDS[credential.role], "form": form}
+    if request.method == "POST" and form.is_valid():
+        presentation, signed = services.presentation_build(
+            credential=credential, owner=request.user, **form.cleaned_data
+        )
+        context.update(presentation=json.dumps(presentation, indent=2, ensure_ascii=False), signed=signed)
+    return render(request, "credentials/access_present.html", context, status=400 if form.errors else 200)

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from core import qr
 from core.errors import error_response
 from core.ratelimit import client_id, hit, wait_text
-from credentials import authenticity, selectors, services
+from credentials import access_views, authenticity, selectors, services
 from credentials.forms import PolicyForm, PresentForm, VerifyForm
 from credentials.verification import NotACredential, verify_document
 
@@ -40,6 +40,7 @@ def wallet(request: HttpRequest) -> HttpResponse:
         {
             "credentials": selectors.credential_list(viewer=request.user),
             "authenticity": authenticity.wallet_list(viewer=request.user),
+            **access_views.wallet_context(request.user),  # keeper and service credentials, issued and received
         },
     )
 

@@ -263,6 +263,14 @@ def _slug(world: World, route: Route) -> str:
 ROUTE_VALUES: dict[str, Callable[[World, Route], object]] = {
     "connection_id": lambda w, route: (w.thing_connection if "slug" in route.kwargs else w.own_connection).pk,
     "slug": _slug,
+    # The wallet's keeper and service credentials are their holder's: one alice holds (tests/credentials/helpers.py).
+    "credential_id": lambda w, route: (
+        (
+            __import__("tests.credentials.helpers", fromlist=["*"]).held_by(w.alice)
+            if route.route.startswith("credentials/access/")
+            else __import__("tests.credentials.helpers", fromlist=["*"]).standing(w.thing)
+        ).pk
+    ),
 }
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "token": lambda w: w.tag.token,

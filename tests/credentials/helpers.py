@@ -49,3 +49,26 @@ def policy_of(owner):
 
 def list_id_of(twin: Twin) -> str:
     return standing(twin).status_list.public_id
+
+
+def held_by(owner):
+    """A keeper credential `owner` holds (on a thing of another account, made on first use): the access matrix
+    names it for the wallet's keeper and service credential routes, which are their holder's and issuer's."""
+    from credentials import keepers
+    from credentials.models import AccessCredential
+    from owners.models import Owner
+    from tests.conftest import make_owner
+    from twins import services as twin_services
+
+    issuer = Owner.objects.filter(username="matrix-lender").first() or make_owner("matrix-lender")
+    credential = AccessCredential.objects.filter(holder=owner, issued_by=issuer).first()
+    if credential is None:
+        twin = twin_services.twin_create(owner=issuer, name="Lent to the matrix")
+        credential = keepers.access_credential_issue(
+            twin=twin,
+            issued_by=issuer,
+            holder=owner,
+            role=AccessCredential.Role.KEEPER,
+            capabilities=keepers.KEEPER_CAPABILITIES,
+        )
+    return credential
