@@ -242,6 +242,7 @@ class EmergencyAccess(models.Model):
     class Channel(models.TextChoices):
         PAGE = "page", "Opened the page"
         LIVE = "live", "Connected for live updates"
+        PRESENT = "present", "Presented the credential"
 
     grant = models.ForeignKey(EmergencyGrant, on_delete=models.CASCADE, related_name="accesses")
     channel = models.CharField(max_length=8, choices=Channel.choices)
