@@ -25,6 +25,12 @@ urlpatterns = [
     path("emergency/", access_views.emergency_grants, name="emergency-grants"),
     path("emergency/new/", access_views.emergency_new, name="emergency-new"),
     path("emergency/revoke/", access_views.emergency_revoke, name="emergency-revoke"),
+    path(
+        "emergency/credentials/<uuid:credential_id>.json",
+        access_views.emergency_credential_json,
+        name="emergency-credential-json",
+    ),
     # Public: whoever holds the link (a rescue service); the token is the authority.
+    path("emergency/present", access_views.emergency_present, name="emergency-present"),  # or present it
     path("emergency/<str:token>", access_views.emergency_page, name="emergency-view"),
 ]

@@ -22,9 +22,9 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import qr
 from core.errors import error_response
-from core.ratelimit import client_id
-from credentials import access_selectors, emergency, keepers, services
-from credentials.forms import PresentForm
+from core.ratelimit import client_id, hit, wait_text
+from credentials import access_selectors, emergency, keepers, selectors, services
+from credentials.forms import PresentForm, VerifyForm
 from credentials.models import AccessCredential, EmergencyAccess
 from credentials.services import CredentialRefused
 from twins import access
@@ -213,6 +213,59 @@ def emergency_revoke(request: HttpRequest) -> HttpResponse:
     grant = emergency.emergency_grant_revoke(grant=emergency.grant_get(viewer=request.user, grant_id=grant_id))
     messages.success(request, f"Ended: {grant.recipient} can no longer open the link.")
     return redirect("emergency-grants")
+
+
+@login_required
+@require_GET
+def emergency_credential_json(request: HttpRequest, credential_id: uuid.UUID) -> HttpResponse:
+    """The guardian downloads a grant's credential for a rescuer who presents rather than opens the link."""
+    credential = emergency.credential_get(viewer=request.user, credential_id=credential_id)
+    response = HttpResponse(credential.document, content_type="application/vc+ld+json")
+    response["Content-Disposition"] = f'attachment; filename="emergency-{credential.pk}.json"'
+    return response
+
+
+PRESENT_LIMIT = "30/60"  # presentations (and started checks) per minute per address: each verifies signatures
+
+
+@require_http_methods(["GET", "POST"])
+def emergency_present(request: HttpRequest) -> HttpResponse:
+    """The rescuer presents the emergency access credential instead of opening the link: a POST without a check
+    starts one (its challenge and domain, as the verifier page gives them); a POST of a presentation made for it
+    opens the same read-only live view, or says why not (4xx, in words)."""
+    session_id = request.POST.get("session") or request.GET.get("session") or ""
+    session = selectors.session_get(session_id=session_id) if session_id else None
+    form = VerifyForm()
+    context: dict = {"session": session}
+    status = 200
+    if request.method == "POST":
+        wait = hit("emergency-present", client_id(request), PRESENT_LIMIT)
+        if wait is not None:
+            return error_response(
+                request, 429, f"Too many tries from here: try again {wait_text(wait)}.", retry_after=wait
+            )
+        if session is None:
+            session = services.verifier_session_start()
+            return redirect(f"{reverse('emergency-present')}?session={session.public_id}")
+        form = VerifyForm(request.POST, request.FILES)
+        status = 400
+        if form.is_valid():
+            try:
+                _grant, grant_pass = emergency.emergency_present(
+                    document=form.cleaned_data["parsed"],
+                    session=session,
+                    client=client_id(request),
+                    user_agent=request.headers.get("User-Agent", ""),
+                )
+            except emergency.PresentationRefused as exc:
+                form.add_error(None, exc.message)
+                context["verdict"], status = exc.verdict, exc.status
+            else:
+                return redirect("emergency-view", token=grant_pass)
+    context["form"] = form
+    response = render(request, "credentials/emergency_present.html", context, status=status)
+    add_never_cache_headers(response)
+    return response
 
 
 @require_GET

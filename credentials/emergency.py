@@ -12,6 +12,7 @@ guardian, who sees the log and revokes in one tap.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
 import secrets
@@ -21,20 +22,24 @@ from typing import Any
 
 from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
+from django.core import signing
 from django.db import transaction
 from django.db.models import QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from credentials.models import AccessCredential, EmergencyAccess, EmergencyGrant
+from credentials.models import AccessCredential, EmergencyAccess, EmergencyGrant, VerifierSession
 from credentials.services import (
     CredentialRefused,
     credential_sign,
     status_bit_set,
     status_list_for_update,
     status_list_sign,
+    verifier_session_spend,
 )
+from credentials.verification import HEADLINES, InstanceResolver
 from owners.models import Owner
+from ssi import credentials as vc
 from twins.history import history_append, lock_twin
 from twins.models import HistoryEntry, Reading, Twin
 
@@ -211,10 +216,15 @@ def access_record(*, grant: EmergencyGrant, channel: str, client: str = "", user
 
 
 def grant_for_token(token: str, *, now: datetime | None = None) -> EmergencyGrant | None:
-    """The grant of a link, if it is open now (not revoked, not expired); else None."""
-    if not token or len(token) > 100:
+    """The grant of a link (or of a pass a presentation earned), if it is open now (not revoked, not expired);
+    else None."""
+    if not token or len(token) > 200:
         return None
-    grant = EmergencyGrant.objects.filter(token_hash=token_hash(token)).first()
+    if ":" in token:  # a pass (signing output); a link's token is base64url, without colons
+        grant_id = _pass_grant_id(token)
+        grant = EmergencyGrant.objects.filter(pk=grant_id).first() if grant_id is not None else None
+    else:
+        grant = EmergencyGrant.objects.filter(token_hash=token_hash(token)).first()
     if grant is None or not grant.active(now or timezone.now()):
         return None
     return grant
@@ -284,6 +294,20 @@ def grant_get(*, viewer: Any, grant_id: str) -> EmergencyGrant:
     return grant
 
 
+def credential_get(*, viewer: Any, credential_id: Any) -> AccessCredential:
+    """One of the guardian's emergency credentials (anyone else's is a 404)."""
+    credential = (
+        AccessCredential.objects.filter(
+            pk=credential_id, role=AccessCredential.Role.EMERGENCY, issued_by_id=getattr(viewer, "pk", None)
+        ).first()
+        if getattr(viewer, "is_authenticated", False)
+        else None
+    )
+    if credential is None:
+        raise Http404("No such credential.")
+    return credential
+
+
 def access_log(*, grant: EmergencyGrant) -> list[EmergencyAccess]:
     return list(grant.accesses.all()[:LOG_SHOWN])
 
@@ -293,3 +317,114 @@ def reading_kinds_of(*, viewer: Any) -> list[str]:
     a scan of their readings, which may be millions."""
     own = Twin.objects.filter(owner=viewer, archived_at__isnull=True).values_list("reading_kind", flat=True)
     return sorted(set(own.distinct()[:30]) | {"location"})
+
+
+# --- presenting the credential instead of opening the link ----------------------------------------------------
+
+PASS_SALT = "credentials.emergency.presented"
+
+
+class PresentationRefused(Exception):
+    """A presentation that opens nothing: `status` (a 4xx) and a message a rescuer can act on."""
+
+    def __init__(self, message: str, *, status: int = 403, verdict: str = "") -> None:
+        super().__init__(message)
+        self.message, self.status, self.verdict = message, status, verdict
+
+
+# Verdicts that mean the presentation itself is wrong (show it again, made for this check) rather than the
+# access having ended or never been granted.
+_BAD_REQUEST = {vc.Verdict.TAMPERED, vc.Verdict.WRONG_CHALLENGE, vc.Verdict.WRONG_DOMAIN}
+_GONE = {vc.Verdict.EXPIRED, vc.Verdict.REVOKED}
+
+
+def grant_pass(grant: EmergencyGrant) -> str:
+    """What a verified presentation earns: a signed, opaque stand-in for the link's token (which is not kept),
+    naming the grant. It opens the same view only while the grant is open: every use asks the database."""
+    return signing.dumps({"grant": grant.pk}, salt=PASS_SALT)
+
+
+def _pass_grant_id(value: str) -> int | None:
+    try:
+        data = signing.loads(value, salt=PASS_SALT)
+    except signing.BadSignature:
+        return None
+    grant_id = data.get("grant") if isinstance(data, dict) else None
+    return grant_id if isinstance(grant_id, int) else None
+
+
+def _presented_ids(document: dict[str, Any]) -> list[str]:
+    creds = document.get("verifiableCredential")
+    creds = [creds] if isinstance(creds, dict) else creds if isinstance(creds, list) else []
+    return [c["id"] for c in creds if isinstance(c, dict) and isinstance(c.get("id"), str)]
+
+
+def _credential_pk(urn: str) -> str | None:
+    prefix = "urn:uuid:"
+    return urn[len(prefix) :] if urn.startswith(prefix) and len(urn) == len(prefix) + 36 else None
+
+
+def emergency_present(
+    *,
+    document: Any,
+    session: VerifierSession,
+    client: str = "",
+    user_agent: str = "",
+    now: datetime | None = None,
+) -> tuple[EmergencyGrant, str]:
+    """Open an emergency grant by a verifiable presentation of its credentials, made for `session`'s challenge
+    and domain (as the verifier page checks presentations), instead of by its link: (grant, pass for the view).
+
+    Every presented credential must be an emergency access credential of this site of one grant; the
+    presentation, each credential's proof, its validity period and its status-list bit must hold (ssi.credentials;
+    a bearer credential: no holder binding, as the link has none); the grant must be open now. The check spends
+    the session (a replay is refused) and is logged for the guardian. Raises PresentationRefused."""
+    if not isinstance(document, dict) or vc.PRESENTATION_TYPE not in (
+        [document.get("type")] if isinstance(document.get("type"), str) else document.get("type") or []
+    ):
+        raise PresentationRefused(
+            "That is not a verifiable presentation: make one of the emergency credential for this check's "
+            "challenge and domain.",
+            status=400,
+        )
+    if session.used_at is not None:
+        raise PresentationRefused("This check is finished: start a new one.", status=400)
+    pks = [pk for pk in map(_credential_pk, _presented_ids(document)) if pk is not None]
+    credentials = list(
+        AccessCredential.objects.filter(pk__in=pks[:MAX_TWINS], role=AccessCredential.Role.EMERGENCY).select_related(
+            "grant", "status_list"
+        )
+    )
+    grants = {credential.grant_id for credential in credentials}
+    if not credentials or len(credentials) != len(_presented_ids(document)) or len(grants) != 1:
+        raise PresentationRefused(
+            "This presentation must carry the emergency access credentials of one grant from this site, and "
+            "nothing else.",
+            status=403,
+        )
+    lists = vc.StatusLists()
+    for status_list in {credential.status_list_id: credential.status_list for credential in credentials}.values():
+        if status_list.document:
+            lists.add(json.loads(status_list.document))
+    result = vc.verify_presentation(
+        document,
+        challenge=session.challenge,
+        domain=session.domain,
+        resolver=InstanceResolver(),
+        status_lists=lists,
+        holder_is_subject=False,  # bearer credentials: whoever holds them, as whoever holds the link
+        now=now,
+    )
+    if not result.ok:
+        verdict = vc.Verdict(result.verdict)
+        status = 400 if verdict in _BAD_REQUEST else 410 if verdict in _GONE else 403
+        raise PresentationRefused(f"{HEADLINES[verdict]}: {result.reason}", status=status, verdict=str(verdict))
+    grant = credentials[0].grant
+    if not grant.active(now or timezone.now()):
+        raise PresentationRefused(
+            "This emergency access has ended: the guardian closed it or its time ran out.", status=410
+        )
+    if not verifier_session_spend(session=session):
+        raise PresentationRefused("This check is finished: start a new one.", status=400)
+    access_record(grant=grant, channel=EmergencyAccess.Channel.PRESENT, client=client, user_agent=user_agent)
+    return grant, grant_pass(grant)

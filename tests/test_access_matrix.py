@@ -87,6 +87,7 @@ PUBLIC = {
     "verify/credential/<str:session_id>",
     "api/credentials/verify",
     "emergency/<str:token>",  # whoever holds an emergency link (a rescuer); the token is the authority
+    "emergency/present",  # a rescuer presenting the emergency credential instead; the presentation is the authority
     # Makers: an organisation's profile and DID log, product model pages, documents and recall status, recall
     # notices and the GS1 Digital Link resolver are public facts; the resolver opens a thing as its tag does.
     "orgs/<str:slug>/",
@@ -258,19 +259,24 @@ def _slug(world: World, route: Route) -> str:
     return world.thing.slug
 
 
+def _credential_id(world: World, route: Route):
+    """The wallet's keeper and service credential routes take one alice holds; the emergency ones, one of her
+    grants'; the others her thing's ownership credential (tests/credentials/helpers.py)."""
+    helpers = __import__("tests.credentials.helpers", fromlist=["*"])
+    if route.route.startswith("credentials/access/"):
+        return helpers.held_by(world.alice).pk
+    if route.route.startswith("emergency/"):
+        return helpers.emergency_of(world).pk
+    return helpers.standing(world.thing).pk
+
+
 # Values that depend on the route: a connection id names a connection of the route's agent, the thing's on
 # /things/<slug>/connections/... and alice's own on /profile/connections/....
 ROUTE_VALUES: dict[str, Callable[[World, Route], object]] = {
     "connection_id": lambda w, route: (w.thing_connection if "slug" in route.kwargs else w.own_connection).pk,
     "slug": _slug,
-    # The wallet's keeper and service credentials are their holder's: one alice holds (tests/credentials/helpers.py).
-    "credential_id": lambda w, route: (
-        (
-            __import__("tests.credentials.helpers", fromlist=["*"]).held_by(w.alice)
-            if route.route.startswith("credentials/access/")
-            else __import__("tests.credentials.helpers", fromlist=["*"]).standing(w.thing)
-        ).pk
-    ),
+    # Which credential: the route decides (_credential_id).
+    "credential_id": lambda w, route: _credential_id(w, route),
 }
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "token": lambda w: w.tag.token,

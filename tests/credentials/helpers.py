@@ -72,3 +72,17 @@ def held_by(owner):
             capabilities=keepers.KEEPER_CAPABILITIES,
         )
     return credential
+
+
+def emergency_of(world):
+    """An emergency credential of alice's (a grant of her thing's made on first use), for the access matrix."""
+    from credentials import emergency
+    from credentials.models import AccessCredential
+
+    credential = AccessCredential.objects.filter(twin=world.thing, role=AccessCredential.Role.EMERGENCY).first()
+    if credential is None:
+        grant, _token = emergency.emergency_grant_create(
+            guardian=world.alice, recipient="Matrix rescue", twins=[world.thing], kinds=["angle"], hours=1
+        )
+        credential = grant.credentials.get()
+    return credential

@@ -93,3 +93,14 @@ async def test_an_ended_link_is_refused_and_every_connection_is_logged(alice, wa
         assert await socket.receive_output() == {"type": "websocket.close", "code": CLOSE_NOT_FOUND}
     log = await database_sync_to_async(lambda: list(EmergencyAccess.objects.values_list("channel", "user_agent")))()
     assert log == [("live", "Rescue tablet")]
+
+
+async def test_the_pass_a_presentation_earned_opens_the_same_live_view(alice, watch):
+    grant, _token = await open_grant(alice, watch)
+    async with listening(emergency.grant_pass(grant)) as socket:
+        await add_reading(twin=watch, value=6.2)
+        event = await socket.receive_json_from(timeout=PUSH_TIMEOUT)
+        assert event["twin"] == 1 and event["reading"]["value"] == 6.2
+        await database_sync_to_async(emergency.emergency_grant_revoke)(grant=grant)
+        error = await socket.receive_json_from(timeout=PUSH_TIMEOUT)
+        assert error["extra"] == {"code": CLOSE_NOT_FOUND}
