@@ -261,6 +261,7 @@ SPECTACULAR_SETTINGS = {
         "ConnectionStateEnum": "didcomm.models.Connection.State",
         "TransferOfferStatusEnum": "twins.models.TransferOffer.Status",
         "MembershipRoleEnum": "makers.models.Membership.Role",
+        "AttachmentKindEnum": "upkeep.models.Attachment.Kind",
     },
 }
 
