@@ -211,6 +211,8 @@ class MessageSendApi(APIView):
     )
     def post(self, request: Request, connection_id: int, slug: str | None = None) -> Response:
         agent = _agent(request, slug)
+        # Another agent's connection is a 404 before the body is read: a stranger learns nothing from a 400.
+        selectors.connection_get(agent=agent, connection_id=connection_id)
         serializer = MessageSendApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         content = serializer.validated_data["content"]
