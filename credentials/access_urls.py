@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from credentials import access_views
+from credentials import access_apis, access_views
 
 urlpatterns = [
     # The owner's: who may act on one thing.
@@ -32,5 +32,7 @@ urlpatterns = [
     ),
     # Public: whoever holds the link (a rescue service); the token is the authority.
     path("emergency/present", access_views.emergency_present, name="emergency-present"),  # or present it
+    path("api/emergency/challenges", access_apis.EmergencyChallengeApi.as_view(), name="api-emergency-challenges"),
+    path("api/emergency/present", access_apis.EmergencyPresentApi.as_view(), name="api-emergency-present"),
     path("emergency/<str:token>", access_views.emergency_page, name="emergency-view"),
 ]

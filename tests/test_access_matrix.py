@@ -88,6 +88,8 @@ PUBLIC = {
     "api/credentials/verify",
     "emergency/<str:token>",  # whoever holds an emergency link (a rescuer); the token is the authority
     "emergency/present",  # a rescuer presenting the emergency credential instead; the presentation is the authority
+    "api/emergency/challenges",
+    "api/emergency/present",
     # Makers: an organisation's profile and DID log, product model pages, documents and recall status, recall
     # notices and the GS1 Digital Link resolver are public facts; the resolver opens a thing as its tag does.
     "orgs/<str:slug>/",

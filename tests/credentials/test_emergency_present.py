@@ -166,3 +166,43 @@ def test_the_guardian_downloads_the_credential_and_a_stranger_gets_404(grant, al
     response = client_for(alice).get(f"/emergency/credentials/{credential.pk}.json")
     assert response.status_code == 200 and response.content.decode() == credential.document
     assert client_for(carol).get(f"/emergency/credentials/{credential.pk}.json").status_code == 404
+
+
+# --- the API equivalent ---------------------------------------------------------------------------------------
+
+
+def api_present(api: Client, document: dict | None = None, *, grant=None, **options):
+    started = api.post("/api/emergency/challenges")
+    assert started.status_code == 201
+    check = started.json()
+    session = VerifierSession.objects.get(public_id=check["session"])
+    assert (check["challenge"], check["domain"]) == (session.challenge, session.domain)
+    body = {"session": check["session"], "presentation": document or presentation(grant, session, **options)}
+    return api.post("/api/emergency/present", body, content_type="application/json", HTTP_USER_AGENT="Rescue app")
+
+
+def test_the_api_opens_the_view_with_the_granted_kinds_only(grant):
+    api = Client()
+    response = api_present(api, grant=grant)
+    assert response.status_code == 200
+    data = response.json()
+    assert data["recipient"] == "Mountain rescue" and data["live"].startswith("/ws/emergency/")
+    (thing,) = data["things"]
+    assert thing["number"] == 1 and [kind["kind"] for kind in thing["kinds"]] == ["glucose"]
+    assert thing["kinds"][0]["readings"][0]["value"] == 5.4
+    assert api.get(data["view"]).status_code == 200
+    assert ("present", "Rescue app") in EmergencyAccess.objects.values_list("channel", "user_agent")
+
+
+def test_the_api_says_revoked_and_tampered_in_the_one_error_shape(grant):
+    tampered = api_present(Client(), grant=grant, tamper=True)
+    assert tampered.status_code == 400 and tampered.json()["extra"] == {"verdict": "tampered"}
+    assert tampered.json()["message"].startswith("Altered or forged:")
+    emergency.emergency_grant_revoke(grant=grant)
+    revoked = api_present(Client(), grant=grant)
+    assert revoked.status_code == 410 and revoked.json()["extra"] == {"verdict": "revoked"}
+
+
+def test_the_api_refuses_a_missing_presentation_with_a_400(grant):
+    response = Client().post("/api/emergency/present", {"session": "x"}, content_type="application/json")
+    assert response.status_code == 400 and "presentation" in response.json()["message"]
