@@ -6,10 +6,11 @@ credential, already signed by the twin) to a wallet connected to their own agent
 
 - ``eddsa-jcs-2022``: the credential as the twin signed it (VC DM 2.0, Data Integrity). The standard one; ACA-Py 1.7
   cannot take it (see tests/interop/test_acapy_issue_credential.py).
-- ``Ed25519Signature2020``: the same claims, re-signed here by the same twin key with the Linked Data suite such
-  wallets verify (ssi.ed25519_2020). Its issuer is that key as did:key: a wallet resolves did:key offline, while the
-  twin's did:webvh needs HTTPS to the twin's host. Its ``credentialSubject.owns`` still names the twin's did:webvh
-  (whose DID document lists the key), and its status entry is the twin's list, so a revocation shows there too.
+- ``Ed25519Signature2020``: the same claims, in VC DM 1.1 (what ACA-Py 1.7 can present), re-signed here by the
+  same twin key with the Linked Data suite such wallets verify (ssi.ed25519_2020). Its issuer is that key as
+  did:key: a wallet resolves did:key offline, while the twin's did:webvh needs HTTPS to the twin's host. Its
+  ``credentialSubject.owns`` still names the twin's did:webvh (whose DID document lists the key), and its status
+  entry is the twin's list, so a revocation shows there too.
 
 A wallet that cannot take a credential ends the exchange with a problem report, whose text is kept on the exchange
 for the owner to read. Messages are built and read by ssi.issue_credential; the handlers are registered in
@@ -45,7 +46,7 @@ EDDSA_JCS_2022 = "eddsa-jcs-2022"
 ED25519_SIGNATURE_2020 = ed25519_2020.PROOF_TYPE
 PROOF_FORMATS = {
     EDDSA_JCS_2022: "eddsa-jcs-2022 (Data Integrity): the credential as issued",
-    ED25519_SIGNATURE_2020: "Ed25519Signature2020: for wallets that take no Data Integrity proof (ACA-Py 1.x)",
+    ED25519_SIGNATURE_2020: "Ed25519Signature2020 (VC 1.1): for wallets that take no Data Integrity proof (ACA-Py 1.x)",
 }
 
 
@@ -110,11 +111,11 @@ def _issuing_twin(credential: dict[str, Any]) -> Twin:
 
 
 def ed25519_2020_form(credential: dict[str, Any]) -> dict[str, Any]:
-    """The Ed25519Signature2020 form of a checked credential: its claims, status and dates unchanged, issued by
-    the twin's current agent key as did:key, signed by that key now."""
+    """The Ed25519Signature2020 form of a checked credential: VC DM 1.1, its claims, status and dates unchanged,
+    issued by the twin's current agent key as did:key, signed by that key now."""
     twin = _issuing_twin(credential)
     key = agent_key(twin)
-    unsigned = ed25519_2020.credential_for_ld_proof(ic.unsecured(credential))
+    unsigned = ed25519_2020.vc_1_1(credential)
     unsigned["issuer"] = did_key(key.verify_key)
     return ed25519_2020.sign(unsigned, key, verification_method=key_url(key.verify_key), created=vc.format_time())
 

@@ -1,6 +1,8 @@
-"""Linked Data proofs with the ``Ed25519Signature2020`` suite (W3C CCG "Ed25519 Signature 2020"), for wallets that
-verify no Data Integrity cryptosuite over ``aries/ld-proof-vc`` (ACA-Py 1.x takes Ed25519Signature2020 for VC DM
-2.0; see tests/interop/test_acapy_issue_credential.py).
+"""Linked Data proofs with the ``Ed25519Signature2020`` suite (W3C CCG "Ed25519 Signature 2020") over VC Data Model
+1.1, for Aries wallets that verify no Data Integrity cryptosuite over ``aries/ld-proof-vc``: ACA-Py 1.7 issues,
+verifies and stores Ed25519Signature2020 credentials of either data model, but presents (DIF Presentation Exchange)
+only inside a VC 1.1 presentation, in which a VC 2.0 credential fails JSON-LD processing (its protected terms clash
+with the presentation's). See tests/interop/test_acapy_issue_credential.py.
 
 The suite's steps, as the CCG report and the Linked Data Signatures algorithm give them:
 
@@ -12,9 +14,9 @@ The suite's steps, as the CCG report and the Linked Data Signatures algorithm gi
 - Data signed: ``sha256(options) || sha256(document)``, 64 bytes, with Ed25519; ``proofValue`` is the signature in
   multibase base58btc (``z…``).
 
-Only terms a context defines are signed (RDF drops the rest): :func:`credential_for_ld_proof` adds an ``@vocab``
-(the W3C's "issuer-dependent" namespace, as the VC 2.0 undefined-terms context does) so that every claim of ours is
-covered. The JSON-LD processing is pyld's; this module owns the suite.
+Only terms a context defines are signed (RDF drops the rest): :func:`vc_1_1` adds an ``@vocab`` (the W3C's
+"issuer-dependent" namespace, as the VC 2.0 undefined-terms context does) so that every claim of ours is covered.
+The JSON-LD processing is pyld's; this module owns the suite.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from ssi.keys import SigningKey, VerifyKey, decode_signature
 from ssi.multibase import multibase_encode
 
 PROOF_TYPE = "Ed25519Signature2020"
-VC_V2 = "https://www.w3.org/ns/credentials/v2"
+VC_V1 = "https://www.w3.org/2018/credentials/v1"
 ED25519_2020 = "https://w3id.org/security/suites/ed25519-2020/v1"
 # What the W3C's https://www.w3.org/ns/credentials/undefined-terms/v2 context says, inline (so no wallet needs to
 # fetch it): terms no other context defines are issuer-dependent IRIs, and so they are signed.
@@ -41,7 +43,7 @@ UNDEFINED_TERMS = {"@vocab": "https://www.w3.org/ns/credentials/issuer-dependent
 
 _FOLDER = Path(__file__).with_name("contexts")
 CONTEXTS: dict[str, dict[str, Any]] = {
-    VC_V2: json.loads((_FOLDER / "credentials-v2.jsonld").read_text()),
+    VC_V1: json.loads((_FOLDER / "credentials-v1.jsonld").read_text()),
     ED25519_2020: json.loads((_FOLDER / "ed25519-signature-2020-v1.jsonld").read_text()),
 }
 
@@ -67,16 +69,19 @@ def canonicalize(document: Mapping[str, Any]) -> str:
         raise ProofError(f"cannot canonicalize: {message}") from None
 
 
-def credential_for_ld_proof(credential: Mapping[str, Any]) -> dict[str, Any]:
-    """A copy of an unsigned VC DM 2.0 credential with the contexts this suite needs: the Ed25519Signature2020
-    terms and :data:`UNDEFINED_TERMS`."""
-    out = {key: copy.deepcopy(value) for key, value in credential.items() if key != "proof"}
-    contexts = out.get("@context")
-    contexts = list(contexts) if isinstance(contexts, list) else [contexts]
-    for context in (ED25519_2020, UNDEFINED_TERMS):
-        if context not in contexts:
-            contexts.append(context)
-    out["@context"] = contexts
+# VC DM 2.0 member -> its VC DM 1.1 name (the 2.0 names of the validity period; the rest are the same).
+_V1_NAMES = {"validFrom": "issuanceDate", "validUntil": "expirationDate"}
+
+
+def vc_1_1(credential: Mapping[str, Any]) -> dict[str, Any]:
+    """The VC DM 1.1 form of a VC DM 2.0 credential (its proof left out): the same members, the validity period
+    under its 1.1 names, and the contexts this suite needs (VC 1.1, Ed25519Signature2020, :data:`UNDEFINED_TERMS`)."""
+    out: dict[str, Any] = {"@context": [VC_V1, ED25519_2020, UNDEFINED_TERMS]}
+    for key, value in credential.items():
+        if key not in ("@context", "proof"):
+            out[_V1_NAMES.get(key, key)] = copy.deepcopy(value)
+    if "issuanceDate" not in out:
+        raise ProofError("a VC 1.1 credential needs an issuance date: the credential has no validFrom")
     return out
 
 

@@ -26,7 +26,7 @@ def signed_credential(key: SigningKey) -> dict:
         valid_from="2026-12-01T00:00:00Z",
     )
     return ed.sign(
-        ed.credential_for_ld_proof(unsigned),
+        ed.vc_1_1(unsigned),
         key,
         verification_method=key_url(key.verify_key),
         created="2026-12-01T00:00:00Z",
@@ -47,7 +47,7 @@ def test_a_signed_credential_verifies_with_its_key_and_not_with_another():
     [
         (("credentialSubject", "owns"), "did:webvh:Qm:y"),  # a term only the @vocab defines: signed all the same
         (("credentialSubject", "serial"), "8"),
-        (("validFrom",), "2026-12-02T00:00:00Z"),
+        (("issuanceDate",), "2026-12-02T00:00:00Z"),
         (("proof", "created"), "2026-12-02T00:00:00Z"),
     ],
 )
@@ -72,16 +72,26 @@ def test_a_context_not_kept_offline_is_refused_not_fetched():
         ed.verify(document, key.verify_key)
 
 
-def test_the_suite_contexts_are_added_once_and_the_proof_is_replaced():
-    key = SigningKey.generate()
-    signed = signed_credential(key)
-    again = ed.sign(
-        ed.credential_for_ld_proof(signed),
-        key,
-        verification_method=key_url(key.verify_key),
-        created="2026-12-03T00:00:00Z",
+def test_the_vc_1_1_form_keeps_every_member_and_renames_the_validity_period():
+    unsigned = vc.credential(
+        issuer="did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK",
+        subject={"id": "did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", "owns": "did:webvh:Qm:x"},
+        id="urn:uuid:1",
+        valid_from="2026-12-01T00:00:00Z",
+        valid_until="2027-12-01T00:00:00Z",
+        status={"type": "BitstringStatusListEntry", "statusListIndex": "4"},
     )
 
-    assert again["@context"] == [ed.VC_V2, ed.ED25519_2020, ed.UNDEFINED_TERMS]
-    assert again["proof"]["created"] == "2026-12-03T00:00:00Z"
-    ed.verify(again, key.verify_key)
+    form = ed.vc_1_1(unsigned)
+
+    assert form["@context"] == [ed.VC_V1, ed.ED25519_2020, ed.UNDEFINED_TERMS]
+    assert form["issuanceDate"] == "2026-12-01T00:00:00Z" and form["expirationDate"] == "2027-12-01T00:00:00Z"
+    for member in ("id", "type", "issuer", "credentialSubject", "credentialStatus"):
+        assert form[member] == unsigned[member]
+    assert "validFrom" not in form and "validUntil" not in form
+
+
+def test_a_credential_without_validfrom_has_no_vc_1_1_form():
+    unsigned = vc.credential(issuer="did:key:z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK", subject={"a": 1})
+    with pytest.raises(ProofError, match="issuance date"):
+        ed.vc_1_1(unsigned)
