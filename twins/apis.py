@@ -19,7 +19,14 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
-from drf_spectacular.utils import OpenApiExample, PolymorphicProxySerializer, extend_schema, extend_schema_field
+from drf_spectacular.openapi import AutoSchema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiParameter,
+    PolymorphicProxySerializer,
+    extend_schema,
+    extend_schema_field,
+)
 from rest_framework import serializers, status
 from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
@@ -188,8 +195,21 @@ class ThingFieldsSerializer(StrictInputSerializer):
     reading_unit = TextField(max_length=20, allow_blank=True, required=False, help_text="Default unit.")
 
 
+class ThingListSchema(AutoSchema):
+    """The things list's query parameters include the features' filters (twins.listing: ?label=, ?location=),
+    registered once every app is ready: read when the schema is made, not when this module is imported."""
+
+    def get_override_parameters(self) -> list:
+        parameters = super().get_override_parameters()
+        if self.method != "GET":
+            return parameters
+        extra = [OpenApiParameter(item.param, str, description=item.help_text) for item in listing.filters()]
+        return [*parameters, *extra]
+
+
 class ThingListApi(APIView):
     pagination_class = Pagination
+    schema = ThingListSchema()
 
     class FilterSerializer(serializers.Serializer):
         q = TextField(

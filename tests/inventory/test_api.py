@@ -113,3 +113,12 @@ def test_the_schema_documents_the_inventory_operations(alice):
     for path in ("/api/places/", "/api/places/{location_id}/", "/api/labels/", "/api/things/{slug}/inventory"):
         assert path in schema["paths"], path
     assert "text_colour" in schema["components"]["schemas"]["Label"]["properties"]
+
+
+def test_the_schema_documents_the_things_lists_label_and_place_filters(alice):
+    schema = api_for(alice).get("/api/schema/", {"format": "json"}).json()
+    names = {parameter["name"] for parameter in schema["paths"]["/api/things/"]["get"]["parameters"]}
+    assert {"q", "label", "location"} <= names
+    assert "parameters" not in schema["paths"]["/api/things/"]["post"] or not {
+        p["name"] for p in schema["paths"]["/api/things/"]["post"]["parameters"]
+    } & {"label", "location"}
