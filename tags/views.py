@@ -204,6 +204,16 @@ def _printed_link(request: HttpRequest, others: list[dict[str, str]]) -> str | N
     return next((item["url"] for item in others if item["key"] == key), None)
 
 
+@login_required
+@require_GET
+def tag_show(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
+    """One tag, as tapping its thumbnail should show it: the QR code large, the URL it carries, the code to type,
+    and the downloads (the thumbnail used to link the SVG file itself, which a phone downloads)."""
+    tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
+    context = {"twin": tag.twin, "tag": tag, "svg": qr.svg_inline(tag.url), "enter_url": f"{settings.SITE_URL}/t/"}
+    return render(request, "tags/tag.html", context)
+
+
 def _download(body: bytes | str, content_type: str, filename: str) -> HttpResponse:
     response = HttpResponse(body, content_type=content_type)
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
