@@ -80,3 +80,20 @@ def test_a_thing_with_several_matching_notes_is_listed_once(things, alice):
     for n in range(3):
         JournalNote.objects.create(twin=things["bike"], title=f"chain {n}", time=timezone.now())
     assert _cards(alice, "chain") == ["Bike"]
+
+
+def test_a_keeper_finds_a_kept_thing_by_its_details_but_not_by_its_owners_journal(things, alice, bob):
+    from credentials import keepers
+    from credentials.models import AccessCredential
+    from twins import access
+
+    keepers.access_credential_issue(
+        twin=things["bike"],
+        issued_by=alice,
+        holder=bob,
+        role=AccessCredential.Role.KEEPER,
+        capabilities=[access.VIEW],
+    )
+    services.twin_update(twin=things["bike"], attributes={"frame": "steel"})
+    assert _cards(bob, "steel") == ["Bike"]
+    assert _cards(bob, "x11") == []  # the journal is not the keeper's to read
