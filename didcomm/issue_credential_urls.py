@@ -12,5 +12,9 @@ urlpatterns = [
         views.CredentialOfferApi.as_view(),
         name="api-owner-credential-offer",
     ),
-    path("api/credential-offers/<int:exchange_id>", views.CredentialOfferGetApi.as_view(), name="api-credential-offer"),
+    path(
+        "api/credential-offers/<int:credential_offer_id>",
+        views.CredentialOfferGetApi.as_view(),
+        name="api-credential-offer",
+    ),
 ]

@@ -130,6 +130,8 @@ class CredentialOfferApi(APIView):
         ),
     )
     def post(self, request: Request, connection_id: int) -> Response:
+        # Another's connection is the same 404 as an unknown one, whatever the body (before it is read).
+        selectors.connection_get(agent=selectors.agent_find(owner=request.user), connection_id=connection_id)
         data = self.InputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         try:
@@ -154,6 +156,6 @@ class CredentialOfferGetApi(APIView):
         description="How an offer went: `offer-sent`, `credential-issued`, `done` (the wallet acknowledged it) or"
         " `abandoned` (`error` holds the wallet's problem report).",
     )
-    def get(self, request: Request, exchange_id: int) -> Response:
-        exchange = get_object_or_404(CredentialExchange, pk=exchange_id, connection__agent__owner=request.user)
+    def get(self, request: Request, credential_offer_id: int) -> Response:
+        exchange = get_object_or_404(CredentialExchange, pk=credential_offer_id, connection__agent__owner=request.user)
         return Response(CredentialExchangeOutputSerializer(exchange).data)

@@ -126,6 +126,7 @@ OBJECT_KWARGS = {
     "notification_id",
     "connection_id",
     "credential_id",
+    "credential_offer_id",
     "policy_id",
     # sharing and makers
     "grant_id",
@@ -247,6 +248,14 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "attachment_id": lambda w: __import__("tests.upkeep.matrix", fromlist=["*"]).attachment_of(w).pk,
     "schedule_id": lambda w: __import__("tests.upkeep.matrix", fromlist=["*"]).schedule_of(w).pk,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
+    # didcomm: a credential alice's own agent offered over her connection (didcomm.issue_credential).
+    "credential_offer_id": lambda w: (
+        __import__("didcomm.models", fromlist=["*"])
+        .CredentialExchange.objects.get_or_create(
+            connection=w.own_connection, thread_id="matrix", defaults={"document": "{}"}
+        )[0]
+        .pk
+    ),
 }
 
 
