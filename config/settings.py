@@ -45,7 +45,6 @@ INSTALLED_APPS = [
     "rest_framework",
     "rest_framework.authtoken",
     "drf_spectacular",
-    "drf_spectacular_sidecar",
     "channels",
     "django_tasks_db",
     "core",
@@ -245,14 +244,12 @@ REST_FRAMEWORK = {
 SPECTACULAR_SETTINGS = {
     "TITLE": "Thingstead API",
     "DESCRIPTION": (
-        "Things (digital twins), readings, journal and tags of the signed-in owner (session or token auth), "
-        "and the signed ingestion hook POST /hooks/<source-id> (Standard Webhooks)."
+        "What the pages do, for the signed-in owner (session or token auth): things (digital twins), readings, "
+        "journal, tags, transfers, DIDComm connections and ingestion sources, and more; and the signed ingestion "
+        "hook POST /hooks/<source-id> (Standard Webhooks)."
     ),
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     # Several models have a `kind`: name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
