@@ -11,12 +11,14 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect
 from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 
 SESSION_KEY = "auth_at"
+# Form choices kept across the login that recent_login_required asked for.
+KEPT_KEY = "recent_auth_kept"
 
 
 @receiver(user_logged_in)
@@ -30,11 +32,17 @@ def is_recent(request: HttpRequest) -> bool:
     return isinstance(at, int) and time.time() - at <= settings.RECENT_AUTH_SECONDS
 
 
-def recent_login_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def recent_login_required(
+    view: Callable[..., HttpResponse] | None = None, *, keep: tuple[str, ...] = ()
+) -> Callable[..., HttpResponse]:
     """Unsafe methods need a login within RECENT_AUTH_SECONDS; otherwise send to login and change nothing.
 
-    GET stays open so the page that holds the form can explain what is about to happen.
+    GET stays open so the page that holds the form can explain what is about to happen. `keep` names form fields
+    (choices, never secrets) kept in the session across the login, so the page that held the form can show them
+    again (`kept_form_data`) instead of a blank form: `@recent_login_required(keep=("redact_kinds", "days"))`.
     """
+    if view is None:
+        return lambda inner: recent_login_required(inner, keep=keep)
 
     @wraps(view)
     def wrapper(request: HttpRequest, *args, **kwargs) -> HttpResponse:
@@ -45,7 +53,25 @@ def recent_login_required(view: Callable[..., HttpResponse]) -> Callable[..., Ht
             target = request.get_full_path()
             if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
                 target = urlsplit(referer).path or target
+            if keep:
+                data = {field: request.POST.getlist(field)[:20] for field in keep if field in request.POST}
+                request.session[KEPT_KEY] = {"path": urlsplit(target).path, "data": data}
             return redirect(f"{reverse('login')}?{urlencode({'next': target})}")
         return view(request, *args, **kwargs)
 
     return wrapper
+
+
+def kept_form_data(request: HttpRequest) -> QueryDict | None:
+    """The fields `recent_login_required(keep=...)` kept when it sent this page's form to the login, once.
+
+    Only for the page the form came from (the login's `next`): taken out of the session on the first GET of it.
+    """
+    kept = request.session.get(KEPT_KEY)
+    if not isinstance(kept, dict) or kept.get("path") != request.path:
+        return None
+    del request.session[KEPT_KEY]
+    data = QueryDict(mutable=True)
+    for field, values in (kept.get("data") or {}).items():
+        data.setlist(field, [str(value) for value in values])
+    return data

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from django.db.models import Q, QuerySet
+from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404
 from rest_framework.authtoken.models import Token
 
@@ -8,9 +8,17 @@ from owners.models import Notification, Owner, OwnerKey
 
 
 def inbox(*, owner: Owner) -> QuerySet[Notification]:
-    """The owner's items, without those about things they no longer own (after a transfer: 404)."""
+    """The owner's items, without those about things they no longer own (after a transfer: 404).
+
+    Unread finders' messages come first: a coalesced scan notice moves to the top at every scan and would bury
+    the one item a person wrote and waits for an answer to. The rest follows newest first.
+    """
+    unanswered = Case(When(kind=Notification.Kind.MESSAGE, read_at__isnull=True, then=Value(0)), default=Value(1))
     return (
-        Notification.objects.for_owner(owner).filter(Q(twin__isnull=True) | Q(twin__owner=owner)).select_related("twin")
+        Notification.objects.for_owner(owner)
+        .filter(Q(twin__isnull=True) | Q(twin__owner=owner))
+        .select_related("twin")
+        .order_by(unanswered, "-updated_at", "-id")
     )
 
 

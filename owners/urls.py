@@ -6,7 +6,7 @@ from owners import views
 urlpatterns = [
     path("signup/", views.signup, name="signup"),
     # Limited per address and per account by core.middleware.LoginRateLimitMiddleware (as is the admin's login).
-    path("login/", auth_views.LoginView.as_view(), name="login"),
+    path("login/", views.OwnerLoginView.as_view(), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("password-reset/", views.RateLimitedPasswordResetView.as_view(), name="password_reset"),
     path("password-reset/sent/", auth_views.PasswordResetDoneView.as_view(), name="password_reset_done"),

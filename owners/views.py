@@ -1,14 +1,18 @@
 from __future__ import annotations
 
+from urllib.parse import urlencode, urlsplit
+
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
-from django.contrib.auth.views import PasswordResetView
+from django.contrib.auth.views import LoginView, PasswordResetView
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from core.errors import error_response
@@ -18,6 +22,7 @@ from owners import selectors, services
 from owners.forms import ContactCardForm, SelfHeldKeyForm, SignupForm
 from owners.keys import SelfHeldKeyRequired, owner_private_key_export, owner_register_self_held
 from owners.models import OwnerKey
+from owners.next_context import describe_next
 from owners.recent_auth import recent_login_required
 
 
@@ -31,9 +36,41 @@ def _unavailable(request: HttpRequest, refused: RateLimitUnavailable) -> HttpRes
     )
 
 
+def _safe_next(request: HttpRequest) -> str:
+    """The `next` page to continue to (a link that needed an account), if it is one of ours; else ""."""
+    target = request.POST.get("next") or request.GET.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(
+        target, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return target
+    return ""
+
+
+def _next_context(request: HttpRequest, target: str) -> dict:
+    """What the login and sign-up pages say about the page waiting behind them, and links that keep `next`."""
+    query = f"?{urlencode({'next': target})}" if target else ""
+    return {
+        "next": target,
+        "next_context": describe_next(request, urlsplit(target).path) if target else None,
+        "signup_url": reverse("signup") + query,
+        "login_url": reverse("login") + query,
+    }
+
+
+class OwnerLoginView(LoginView):
+    """Django's login, telling a person who followed a link (a transfer offer) what waits after it, with a
+    sign-up link that keeps `next`, so a new account lands on that page too."""
+
+    def get_context_data(self, **kwargs) -> dict:
+        context = super().get_context_data(**kwargs)
+        context.update(_next_context(self.request, context.get(self.redirect_field_name) or ""))
+        return context
+
+
 def signup(request: HttpRequest) -> HttpResponse:
+    target = _safe_next(request)
     if request.user.is_authenticated:
-        return redirect("things")
+        return redirect(target or "things")
     if request.method == "POST":
         # CLOSED while Redis is down: accounts made unchecked are not undone cheaply (core.ratelimit).
         try:
@@ -51,9 +88,13 @@ def signup(request: HttpRequest) -> HttpResponse:
             password=form.cleaned_data["password1"],
         )
         login(request, owner, backend="django.contrib.auth.backends.ModelBackend")
+        if target:
+            messages.success(request, "Welcome to Thingstead.")
+            return redirect(target)
         messages.success(request, "Welcome to Thingstead. Add your first thing.")
         return redirect("thing-new")
-    return render(request, "registration/signup.html", {"form": form}, status=400 if form.errors else 200)
+    context = {"form": form, **_next_context(request, target)}
+    return render(request, "registration/signup.html", context, status=400 if form.errors else 200)
 
 
 class RateLimitedPasswordResetView(PasswordResetView):

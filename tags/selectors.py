@@ -87,5 +87,16 @@ def thing_tags_panel(request, twin) -> dict:
     return {"tags": tags.exclude(status=Tag.Status.RETIRED), "retired_tags": tags.filter(status=Tag.Status.RETIRED)}
 
 
+def scan_actor(scan: Scan, twin) -> str:
+    """Who scanned, as of when they scanned, for the current owner reading the list: an owner's scan from before
+    the twin changed hands was the previous owner's, not "you" (`by_owner` is true of whoever owned it then)."""
+    if not scan.by_owner:
+        return "someone else"
+    if twin.owner_since is not None and scan.time < twin.owner_since:
+        return "a previous owner"
+    return "you"
+
+
 def thing_scans_panel(request, twin) -> dict:
-    return {"scans": Scan.objects.filter(twin=twin).select_related("tag")[:10]}
+    scans = list(Scan.objects.filter(twin=twin).select_related("tag")[:10])
+    return {"scans": [(scan, scan_actor(scan, twin)) for scan in scans]}

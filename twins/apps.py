@@ -6,10 +6,14 @@ class TwinsConfig(AppConfig):
     verbose_name = "Twins"
 
     def ready(self) -> None:
+        from owners.next_context import register_next_describer
         from twins.history import register_redactor
         from twins.models import HistoryEntry
         from twins.services import notes_remove, readings_remove
+        from twins.transfer_views import offer_next_context
 
         # Removing readings or notes from the history before a sale removes the rows behind them too.
         register_redactor(HistoryEntry.Kind.READING, readings_remove)
         register_redactor(HistoryEntry.Kind.NOTE, notes_remove)
+        # A transfer offer's link opened signed out: the login and sign-up pages say what waits behind them.
+        register_next_describer(offer_next_context)

@@ -9,9 +9,12 @@ from twins.models import HistoryEntry
 REDACT_CHOICES = [
     (HistoryEntry.Kind.READING, "Readings"),
     (HistoryEntry.Kind.NOTE, "Journal notes"),
-    (HistoryEntry.Kind.SCAN, "Scans of its tags"),
+    (HistoryEntry.Kind.SCAN, "Scans of its tags (when and where it was scanned)"),
     (HistoryEntry.Kind.TAG, "Tag changes"),
 ]
+# The private choice is the default: what says where the seller lives and what they wrote goes, unless the seller
+# unticks it to keep it for the buyer. Readings (what a buyer judges the thing by) stay unless ticked.
+PRIVATE_BY_DEFAULT = [HistoryEntry.Kind.NOTE, HistoryEntry.Kind.SCAN]
 
 
 class OfferForm(forms.Form):
@@ -19,8 +22,12 @@ class OfferForm(forms.Form):
         choices=REDACT_CHOICES,
         required=False,
         widget=forms.CheckboxSelectMultiple,
+        initial=PRIVATE_BY_DEFAULT,
         label="Remove before the sale",
-        help_text="Removed entries keep their place and hash: the buyer sees that something was removed, not what.",
+        help_text=(
+            "Ticked entries are removed; untick what the buyer should keep. Removed entries keep their place and "
+            "hash: the buyer sees that something was removed, not what."
+        ),
     )
     days = forms.IntegerField(min_value=1, max_value=30, initial=7, label="Offer valid for (days)")
 

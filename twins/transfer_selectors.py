@@ -3,17 +3,18 @@ changes nothing (the writes are twins.transfer's services)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
-from django.db.models import Count
+from django.db.models import Count, Max, Min
 from django.http import Http404
 
 from owners.models import Owner, OwnerKey
 from owners.selectors import owner_keys_active
-from twins.models import HistoryEntry, TransferOffer, Twin
+from twins.models import HistoryEntry, Reading, TransferOffer, Twin
 from twins.selectors import twin_get
-from twins.transfer import acceptance_document, buyer_keys, offer_check_viewable
+from twins.transfer import TransferRefused, acceptance_document, buyer_keys, offer_check_open, offer_check_viewable
 from twins.verification import Verification, verify_twin
 
 
@@ -67,6 +68,18 @@ def offer_get(*, token: str) -> TransferOffer:
 
 
 @dataclass(frozen=True)
+class ReadingsSummary:
+    count: int
+    first: datetime | None
+    last: datetime | None
+    low: float | None
+    high: float | None
+    latest: float | None
+    unit: str
+    removed_at_sale: bool
+
+
+@dataclass(frozen=True)
 class BuyerPage:
     offer: TransferOffer
     twin: Twin
@@ -75,6 +88,45 @@ class BuyerPage:
     to_remove: int
     self_held: bool
     acceptance: dict[str, Any]
+    # What a buyer judges the thing by: its readings, and what of its history goes at the sale, by kind.
+    readings: ReadingsSummary | None = None
+    removed_by_kind: list[tuple[str, int]] = field(default_factory=list)
+
+
+def readings_summary(*, twin: Twin, removed_at_sale: bool) -> ReadingsSummary:
+    """How many readings the thing has, over which time, their range and the latest (one aggregate query)."""
+    totals = Reading.objects.filter(twin=twin, kind=twin.reading_kind).aggregate(
+        count=Count("pk"), first=Min("time"), last=Max("time"), low=Min("value"), high=Max("value")
+    )
+    return ReadingsSummary(
+        count=totals["count"],
+        first=totals["first"],
+        last=totals["last"],
+        low=totals["low"],
+        high=totals["high"],
+        latest=twin.latest_value,
+        unit=twin.reading_unit,
+        removed_at_sale=removed_at_sale,
+    )
+
+
+def removal_by_kind(*, twin: Twin, kinds: list[str]) -> list[tuple[str, int]]:
+    """What the sale removes, as (label, how many entries now) per kind the seller chose, in the form's order."""
+    counts = history_kind_counts(twin=twin)
+    labels = dict(HistoryEntry.Kind.choices)
+    return [(labels.get(kind, kind), counts.get(kind, 0)) for kind in HistoryEntry.REDACTABLE if kind in kinds]
+
+
+def offer_preview(*, token: str) -> TransferOffer | None:
+    """The offer behind a link for someone not signed in (the login page says what waits): None unless open."""
+    offer = TransferOffer.objects.select_related("twin", "seller").filter(token=token).first()
+    if offer is None:
+        return None
+    try:
+        offer_check_open(offer)
+    except TransferRefused:
+        return None
+    return offer
 
 
 def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
@@ -95,4 +147,6 @@ def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
         to_remove=to_remove,
         self_held=current is not None and current.self_held,
         acceptance=acceptance_document(offer=offer, keys=buyer_keys(viewer)),
+        readings=readings_summary(twin=twin, removed_at_sale=HistoryEntry.Kind.READING in offer.redact_kinds),
+        removed_by_kind=removal_by_kind(twin=twin, kinds=offer.redact_kinds),
     )

@@ -7,14 +7,16 @@ import json
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
-from django.urls import reverse
+from django.template.loader import render_to_string
+from django.urls import Resolver404, resolve, reverse
+from django.utils.safestring import SafeString
 from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import error_response
 from core.qr import svg_text
-from owners.recent_auth import recent_login_required
+from owners.recent_auth import kept_form_data, recent_login_required
 from twins import selectors, transfer_selectors
 from twins.models import TransferOffer
 from twins.transfer import (
@@ -27,6 +29,10 @@ from twins.transfer import (
 )
 from twins.transfer_forms import OfferForm, RevealKeyForm, SignedJsonForm
 from twins.verification import export_bundle
+from twins.views import photo_response
+
+# The offer form's choices, kept across the re-login a stale session needs (owners.recent_auth).
+OFFER_FIELDS = ("redact_kinds", "days")
 
 
 def _offer_url(offer: TransferOffer) -> str:
@@ -38,11 +44,17 @@ def _refused(request: HttpRequest, exc: TransferRefused) -> HttpResponse:
 
 
 @login_required
-@recent_login_required
+@recent_login_required(keep=OFFER_FIELDS)
 def transfer(request: HttpRequest, slug: str) -> HttpResponse:
-    """The seller's transfer page: create an offer, or see the pending one (link, QR, cancel, sign)."""
+    """The seller's transfer page: create an offer, or see the pending one (link, QR, cancel, sign).
+
+    A stale login sends the seller to log in again: the choices they made come back with the page.
+    """
     page = transfer_selectors.seller_page(viewer=request.user, slug=slug)
-    form = OfferForm(request.POST or None)
+    kept = kept_form_data(request) if request.method == "GET" else None
+    form = OfferForm(request.POST if request.method == "POST" else kept)
+    if kept is not None and page.offer is None:
+        messages.info(request, "Your choices are kept. Check them and create the offer.")
     if request.method == "POST" and page.offer is None and form.is_valid():
         try:
             offer_create(
@@ -136,12 +148,38 @@ def offer_page(request: HttpRequest, token: str) -> HttpResponse:
         "twin": page.twin,
         "verification": page.verification,
         "to_remove": page.to_remove,
+        "readings": page.readings,
+        "removed_by_kind": page.removed_by_kind,
         "problem": page.problem,
         "self_held": page.self_held,
         "acceptance": json.dumps(page.acceptance, indent=2),
         "sign_form": SignedJsonForm(),
     }
     return render(request, "twins/offer.html", context)
+
+
+@require_GET
+def offer_photo(request: HttpRequest, token: str) -> HttpResponse:
+    """The offered thing's photo, for whoever holds the link while the offer stands (the link is the buyer's
+    capability: the login page shows the photo to a buyer not yet signed in)."""
+    offer = transfer_selectors.offer_preview(token=token)
+    if offer is None:
+        raise Http404("No such offer.")
+    return photo_response(offer.twin)
+
+
+def offer_next_context(request: HttpRequest, path: str) -> SafeString | None:
+    """The login and sign-up pages' summary of an offer link waiting behind them (owners.next_context)."""
+    try:
+        match = resolve(path)
+    except Resolver404:
+        return None
+    if match.url_name != "transfer-offer":
+        return None
+    offer = transfer_selectors.offer_preview(token=match.kwargs["token"])
+    if offer is None:
+        return None
+    return render_to_string("twins/_offer_context.html", {"offer": offer, "twin": offer.twin}, request=request)
 
 
 @login_required

@@ -26,6 +26,7 @@ urlpatterns = [
     # Any signed-in account holding the offer link (the buyer).
     path("transfer/<str:token>", transfer_views.offer_page, name="transfer-offer"),
     path("transfer/<str:token>/accept", transfer_views.offer_accept_view, name="transfer-accept"),
+    path("transfer/<str:token>/photo", transfer_views.offer_photo, name="transfer-offer-photo"),
     # Public identity: did:webvh maps did:webvh:SCID:host:twins:<slug> to /twins/<slug>/did.jsonl.
     path("twins/<str:slug>/did.jsonl", identity_views.did_log, name="twin-did-log"),
     path("twins/<str:slug>/did.json", identity_views.did_web, name="twin-did-web"),
