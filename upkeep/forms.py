@@ -16,7 +16,7 @@ class PurchaseForm(forms.Form):
     )
     currency = forms.CharField(
         required=False,
-        max_length=3,
+        max_length=40,  # the service checks the code and says what it wants
         help_text="Three-letter ISO 4217 code, like EUR, USD or GBP.",
         widget=forms.TextInput(attrs={"autocapitalize": "characters", "size": 4}),
     )

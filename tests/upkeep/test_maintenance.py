@@ -169,3 +169,24 @@ def test_a_schedule_of_another_thing_is_a_404_under_this_things_url(alice, alice
     other = twin_services.twin_create(owner=alice, name="Kettle")
     assert alice_client.post(f"/things/{other.slug}/maintenance/{descale.pk}/done/").status_code == 404
     assert not JournalNote.objects.exists()
+
+
+def test_done_on_a_deactivated_thing_is_refused_and_the_schedule_does_not_move(alice, grinder, descale):
+    """The journal entry and the schedule commit together: when twins refuses the entry (the thing's identity
+    has ended), the next due date stays where it was."""
+    from twins import services as twin_services
+
+    twin_services.twin_deactivate(twin=grinder)
+    before = (descale.last_done, descale.next_due)
+    response = api_for(alice).post(f"/api/things/{grinder.slug}/maintenance/{descale.pk}/done", {}, format="json")
+    assert response.status_code == 409 and response.json()["message"]
+    descale.refresh_from_db()
+    assert (descale.last_done, descale.next_due) == before
+    assert not JournalNote.objects.filter(twin=grinder).exists()
+
+
+def test_the_page_form_refuses_a_bad_interval_with_words_and_adds_nothing(alice_client, grinder):
+    response = alice_client.post(f"/things/{grinder.slug}/maintenance/", {"name": "Descale", "every": "0"})
+    assert response.status_code == 400
+    assert "greater than or equal to 1" in response.content.decode()
+    assert not Schedule.objects.exists()

@@ -118,3 +118,10 @@ def test_a_sale_keeps_the_dates_for_the_buyer_and_drops_the_price_and_shop(grind
     purchase = Purchase.objects.get(twin=grinder)
     assert (purchase.price, purchase.currency, purchase.bought_from) == (None, "", "")
     assert purchase.warranty_ends == date(2027, 1, 1) and purchase.purchased_on == date(2025, 1, 1)
+
+
+def test_the_page_form_refuses_an_unknown_currency_with_words_and_saves_nothing(alice_client, grinder):
+    response = alice_client.post(f"/things/{grinder.slug}/purchase/", {"price": "10.00", "currency": "EURO"})
+    assert response.status_code == 400
+    assert "Give the currency as its three-letter ISO 4217 code" in response.content.decode()
+    assert not Purchase.objects.filter(twin=grinder).exists()
