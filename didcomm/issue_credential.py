@@ -110,10 +110,16 @@ def _issuing_twin(credential: dict[str, Any]) -> Twin:
     return Twin.objects.get(did__startswith=f"{webvh.PREFIX}{scid}:")
 
 
-def ed25519_2020_form(credential: dict[str, Any]) -> dict[str, Any]:
+def ed25519_2020_form(*, owner: Owner, credential: dict[str, Any]) -> dict[str, Any]:
     """The Ed25519Signature2020 form of a checked credential: VC DM 1.1, its claims, status and dates unchanged,
-    issued by the twin's current agent key as did:key, signed by that key now."""
+    issued by the twin's current agent key as did:key, signed by that key now. Only for the thing's owner now: a
+    new signature must never restate an ownership that a transfer ended (its key is the buyer's twin's by then)."""
     twin = _issuing_twin(credential)
+    if twin.owner_id != owner.pk or twin.deactivated_at is not None:
+        raise CredentialSendRefused(
+            "That thing is no longer yours (or was deactivated): only the credential as issued can be sent, not a"
+            " newly signed form of it."
+        )
     key = agent_key(twin)
     unsigned = ed25519_2020.vc_1_1(credential)
     unsigned["issuer"] = did_key(key.verify_key)
@@ -137,7 +143,7 @@ def credential_offer_send(
     if refusal:
         raise services.SendRefused(refusal)
     if proof_format == ED25519_SIGNATURE_2020:
-        credential = ed25519_2020_form(credential)
+        credential = ed25519_2020_form(owner=owner, credential=credential)
     body = ic.offer(credential, comment="Ownership credential from Thingstead")
     outbound = outbox.outbound_enqueue(connection=connection, body=body)
     timeline.record_outbound(outbound)

@@ -259,3 +259,19 @@ def test_an_unknown_proof_format_is_refused_with_400(alice_api, credential, wall
     )
     assert response.status_code == 400 and "proof_format" in response.json()["message"]
     assert not CredentialExchange.objects.exists()
+
+
+def test_a_seller_gets_no_newly_signed_form_of_the_credential_a_transfer_ended(
+    alice_api, grinder, bob, credential, wallet_connection
+):
+    grinder.owner = bob  # as a completed transfer leaves it (the twin's key then speaks for bob's thing)
+    grinder.save(update_fields=["owner"])
+
+    response = alice_api.post(
+        f"/api/connections/{wallet_connection.pk}/credential-offers/",
+        {"credential": credential.data, "proof_format": "Ed25519Signature2020"},
+        format="json",
+    )
+
+    assert response.status_code == 400 and "no longer yours" in response.json()["message"]
+    assert not CredentialExchange.objects.exists() and not OutboundMessage.objects.exists()
