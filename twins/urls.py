@@ -1,6 +1,6 @@
 from django.urls import path
 
-from twins import identity_views, transfer_views, views
+from twins import identity_views, readings_views, transfer_views, views
 
 urlpatterns = [
     path("things/", views.thing_list, name="things"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("things/<str:slug>/public/", views.thing_public_settings, name="thing-public"),
     path("things/<str:slug>/lost/", views.thing_lost, name="thing-lost"),
     path("things/<str:slug>/readings/new/", views.reading_create, name="reading-new"),
+    path("things/<str:slug>/readings/", readings_views.readings_page, name="readings"),
+    path("things/<str:slug>/readings.csv", readings_views.readings_csv, name="readings-csv"),
     path("things/<str:slug>/journal/new/", views.note_create, name="note-new"),
     path("things/<str:slug>/journal/<int:note_id>/edit/", views.note_edit, name="note-edit"),
     path("things/<str:slug>/journal/<int:note_id>/delete/", views.note_delete, name="note-delete"),

@@ -22,6 +22,8 @@ KEEPER_MAY: dict[str, set[str]] = {
     "things/<str:slug>/": {"get", "post"},  # the page (a POST renders it too, for alice as for him)
     "things/<str:slug>/photo": {"get", "post"},
     "things/<str:slug>/readings/new/": {"post"},
+    "things/<str:slug>/readings/": {"get"},  # every reading, paged, and their CSV (readings.read)
+    "things/<str:slug>/readings.csv": {"get"},
     "things/<str:slug>/journal/new/": {"get", "post"},
     "things/<str:slug>/journal/<int:note_id>/edit/": {"get", "post"},
     "api/things/<str:slug>/readings/": {"get", "post"},

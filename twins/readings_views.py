@@ -1,0 +1,61 @@
+"""A thing's readings, all of them: a paged table and a CSV export, for whoever may read its readings (the owner,
+or a keeper or service party holding readings.read). The private page shows the latest 20 and links here."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+from datetime import UTC
+
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.http import require_GET
+
+from twins import access, selectors
+
+PER_PAGE = 50
+
+
+@login_required
+@require_GET
+def readings_page(request: HttpRequest, slug: str) -> HttpResponse:
+    twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_READ)
+    page = Paginator(selectors.reading_list(twin=twin), PER_PAGE).get_page(request.GET.get("page"))
+    return render(request, "twins/readings.html", {"twin": twin, "page": page})
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def _csv_rows(twin) -> Iterator[str]:
+    writer = csv.writer(_Echo())
+    zone = timezone.get_current_timezone()
+    yield writer.writerow(["time_utc", "time_local", "time_zone", "kind", "value", "unit", "device_signed"])
+    for reading in selectors.reading_list(twin=twin).iterator(chunk_size=2000):
+        yield writer.writerow(
+            [
+                reading.time.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+                reading.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
+                str(zone),
+                reading.kind,
+                repr(reading.value) if reading.value is not None else "",
+                reading.unit,
+                "yes" if reading.device_signed else "no",
+            ]
+        )
+
+
+@login_required
+@require_GET
+def readings_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
+    """Every reading, newest first, streamed (a year of readings never sits in memory)."""
+    twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_READ)
+    response = StreamingHttpResponse(_csv_rows(twin), content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="readings-{twin.slug}.csv"'
+    response["Cache-Control"] = "private, no-store"
+    return response
