@@ -52,3 +52,15 @@ def test_owner_sees_upkeep_on_a_phone_marks_maintenance_done_and_downloads_the_r
     expect(page.get_by_text("Descale: done").first).to_be_visible()
     schedule.refresh_from_db()
     assert schedule.last_done == today and schedule.next_due > today
+
+    # The maintenance page: add a schedule from the phone.
+    page.get_by_role("link", name="Add or change").click()
+    expect(page.get_by_role("heading", name="Maintenance of Espresso machine")).to_be_visible()
+    assert_axe_clean(page)
+    assert_no_horizontal_scroll(page)
+    page.get_by_label("Name").fill("Replace the water filter")
+    page.get_by_label("Every").fill("2")
+    page.get_by_label("Unit").select_option("months")
+    page.get_by_role("button", name="Add").click()
+    expect(page.get_by_text("Replace the water filter")).to_be_visible()
+    assert maintenance.schedule_list(twin=thing).filter(name="Replace the water filter", every=2).exists()
