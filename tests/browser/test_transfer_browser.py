@@ -40,7 +40,8 @@ def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Br
         seller.get_by_role("button", name="Create the offer").click()
         link = seller.get_by_test_id("offer-link")
         expect(link).to_be_visible()
-        expect(seller.get_by_text("Will be removed at the sale: reading")).to_be_visible()
+        # Readings ticked, on top of the private default (journal notes and scans).
+        expect(seller.get_by_text("Will be removed at the sale: note, reading, scan")).to_be_visible()
         offer_url = link.input_value()
         offer = urlsplit(offer_url)
         assert re.fullmatch(r"/transfer/[^/]+", offer.path), offer_url
@@ -58,7 +59,7 @@ def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Br
         expect(summary.get_by_role("row", name="History")).not_to_contain_text("NOT")
         # created, the seller's ownership credential issued, the reading (removed at the sale)
         expect(summary.get_by_role("row", name="Entries")).to_contain_text("3")
-        expect(summary.get_by_role("row", name="Removed at the sale")).to_contain_text("1 (reading)")
+        expect(summary.get_by_role("row", name="Removed at the sale")).to_contain_text("Reading: 1")
         buyer.get_by_role("button", name="Accept and take ownership").click()
         expect(buyer.get_by_text("Road bike is yours now.")).to_be_visible()
         assert urlsplit(buyer.url).path == thing_path

@@ -156,7 +156,7 @@ def test_offer_page_shows_what_a_buyer_judges_by(offer, bob):
     assert "Age" in page
     assert "2 grind readings" in page and "12–14.5" in page and "latest 14.5" in page
     assert "Journal note: 1" in page and "Scan: 0" in page
-    assert "Its history verifies" in page
+    assert "<strong>verifies</strong>" in page
 
 
 # --- finding 4: who acted -------------------------------------------------------------------------------------
