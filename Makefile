@@ -35,15 +35,18 @@ chromium:
 migrate: setup
 	DEBUG=1 $(PYTHON) manage.py migrate --noinput
 
+# The address links and new twins' DIDs use (core.address): SITE_URL if given, else computed from HOST and PORT.
+RUN_SITE_URL = $(or $(SITE_URL),$(shell $(PYTHON) -m core.address url --host $(HOST) --port $(PORT)))
+
 demo: migrate
-	DEBUG=1 $(PYTHON) manage.py load_demo
+	DEBUG=1 SITE_URL="$(RUN_SITE_URL)" $(PYTHON) manage.py load_demo
 
 # Development server: ASGI (Daphne + Channels), SQLite, console email, demo data, and the task worker
 # (emails to owners, scan history) in the background, stopped with the server.
 # Links (QR codes, offers, emails) carry SITE_URL: computed from HOST/PORT unless given (HOST=0.0.0.0: the LAN
 # address, for phones); serve_address prints it and warns when SITE_URL does not match where the server listens.
 run: demo
-	@export SITE_URL="$${SITE_URL:-$$($(PYTHON) -m core.address url --host $(HOST) --port $(PORT))}"; \
+	@export SITE_URL="$(RUN_SITE_URL)"; \
 	site_host="$${SITE_URL#*://}"; site_host="$${site_host%%[:/]*}"; \
 	export ALLOWED_HOSTS="$${ALLOWED_HOSTS:-localhost,127.0.0.1,[::1],.localhost,$$site_host}"; \
 	DEBUG=1 $(PYTHON) manage.py serve_address --host $(HOST) --port $(PORT); \

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from core.address import address_warnings, did_domain_for, is_loopback, serving_url
+from core.address import address_warnings, did_domain_for, is_loopback, lan_address, serving_url
 from ssi import webvh
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -118,14 +118,23 @@ def test_address_module_prints_the_url_make_run_gives_site_url():
     assert out.stdout.strip() == "http://thingstead.localhost:8200"
 
 
+def _make_dry_run(*args: str) -> str:
+    return subprocess.run(["make", "-n", *args], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+
+
 def test_make_run_sets_site_url_from_host_and_port_then_checks_it():
-    """`make run` computes SITE_URL (unless given) before the server starts, and runs the address check."""
-    recipe = subprocess.run(
-        ["make", "-n", "run", "HOST=0.0.0.0", "PORT=8200"], cwd=ROOT, capture_output=True, text=True, check=True
-    ).stdout
-    assert "core.address url --host 0.0.0.0 --port 8200" in recipe
-    assert "SITE_URL:-" in recipe  # a SITE_URL given wins
+    """`make run` computes SITE_URL before the demo data and the server start, then runs the address check."""
+    recipe = _make_dry_run("run", "HOST=0.0.0.0", "PORT=8200")
+    expected = serving_url(host="0.0.0.0", port=8200, lan=lan_address())
+    assert f'SITE_URL="{expected}" .venv/bin/python manage.py load_demo' in recipe
+    assert f'export SITE_URL="{expected}"' in recipe
     assert recipe.index("serve_address --host 0.0.0.0 --port 8200") < recipe.index("daphne -b 0.0.0.0 -p 8200")
+
+
+def test_make_run_keeps_a_given_site_url():
+    recipe = _make_dry_run("run", "PORT=8200", "SITE_URL=https://things.example.org")
+    assert 'export SITE_URL="https://things.example.org"' in recipe
+    assert "thingstead.localhost" not in recipe
 
 
 def test_serve_address_prints_the_address_and_warns_on_a_port_mismatch(settings):
