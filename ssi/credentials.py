@@ -33,6 +33,7 @@ presentation checks its own proof, then ``challenge`` (``wrong_challenge``) and
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -50,6 +51,12 @@ _MONTHS = (
     "January February March April May June July August September October November December".split()
 )  # spelled out here: strftime("%B") follows the process locale
 _MALFORMED = (TypeError, KeyError, AttributeError, ValueError, RecursionError)
+
+
+def _is_map(value: Any) -> bool:
+    """isinstance(value, Mapping), answered without the ABC machinery for the usual case (parsed JSON is dicts):
+    it runs several times per verified credential."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 class Verdict(enum.StrEnum):
@@ -294,7 +301,7 @@ def _did_key_url(key: SigningKey) -> str:
 
 def issuer_id(cred: Mapping[str, Any]) -> str:
     issuer = cred.get("issuer")
-    if isinstance(issuer, Mapping):
+    if _is_map(issuer):
         issuer = issuer.get("id")
     if not isinstance(issuer, str) or ":" not in issuer:
         raise SSIError("issuer must be a URL (a DID) or an object with one as its id")
@@ -308,7 +315,7 @@ def _types(doc: Mapping[str, Any]) -> list[str]:
 
 def _subjects(cred: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     s = cred.get("credentialSubject")
-    return [s] if isinstance(s, Mapping) else list(s) if isinstance(s, list) else []
+    return [s] if _is_map(s) else list(s) if isinstance(s, list) else []
 
 
 def _parse_time(raw: Any, name: str) -> datetime:
@@ -316,12 +323,17 @@ def _parse_time(raw: Any, name: str) -> datetime:
     if not isinstance(raw, str):
         raise SSIError(f"{name} must be a date-time string")
     try:
-        t = datetime.fromisoformat(raw)
+        t = _fromisoformat(raw)
     except ValueError:
         raise SSIError(f"{name} is not a date-time: {raw!r}") from None
     if t.tzinfo is None:
         raise SSIError(f"{name} has no time zone: {raw!r}")
     return t
+
+
+# A credential's dates are read twice while it is verified (its shape, then its validity period): the second
+# read is a lookup. Datetimes are immutable; an unparsable string raises and is not kept.
+_fromisoformat = functools.lru_cache(maxsize=256)(datetime.fromisoformat)
 
 
 def _check_context(doc: Mapping[str, Any]) -> None:
@@ -331,14 +343,14 @@ def _check_context(doc: Mapping[str, Any]) -> None:
 
 
 def _check_credential(cred: Any) -> None:
-    if not isinstance(cred, Mapping):
+    if not _is_map(cred):
         raise SSIError("a credential must be a JSON object")
     _check_context(cred)
     if CREDENTIAL_TYPE not in _types(cred):
         raise SSIError("type must include VerifiableCredential")
     issuer_id(cred)
     subjects = _subjects(cred)
-    if not subjects or not all(isinstance(s, Mapping) and s for s in subjects):
+    if not subjects or not all(_is_map(s) and s for s in subjects):
         raise SSIError("credentialSubject must be a non-empty object (or a list of them)")
     for name in ("validFrom", "validUntil"):
         if name in cred:
@@ -511,9 +523,7 @@ def _verify_doc_proof(
         return _tampered(what, f"signing key not valid: {exc}", controller), proof
     try:
         canonical = jcs.canonicalize({k: v for k, v in doc.items() if k != "proof"}, simple=simple)
-        proofs.verify_proof(
-            doc, proof, expected_purpose=purpose, resolve_key=lambda _: key, canonical_document=canonical, simple=simple
-        )
+        proofs.verify_with_key(doc, proof, key, canonical_document=canonical, simple=simple)
     except SSIError as exc:
         return _tampered(what, str(exc), controller), proof
     if not is_did:
@@ -531,18 +541,24 @@ def _verify_doc_proof(
     return None, proof
 
 
-def _verify_signed_credential(cred: Any, *, resolver: Resolver, simple: bool) -> Verification:
-    """Shape and proof only."""
+def _signed_failure(cred: Any, *, resolver: Resolver, simple: bool) -> Verification | None:
+    """Shape and proof only: the failure, or None when both hold."""
     try:
         _check_credential(cred)
     except SSIError as exc:
         return _tampered("credential", str(exc))
-    issuer = issuer_id(cred)
     failure, _ = _verify_doc_proof(
-        cred, issuer, purpose="assertionMethod", resolver=resolver, simple=simple, what="credential"
+        cred, issuer_id(cred), purpose="assertionMethod", resolver=resolver, simple=simple, what="credential"
     )
+    return failure
+
+
+def _verify_signed_credential(cred: Any, *, resolver: Resolver, simple: bool) -> Verification:
+    """Shape and proof only."""
+    failure = _signed_failure(cred, resolver=resolver, simple=simple)
     if failure is not None:
         return failure
+    issuer = issuer_id(cred)
     return Verification(Verdict.VALID, f"Issued by {issuer}.", issuer=issuer, document=cred)
 
 
@@ -582,11 +598,10 @@ def _lists(status_lists: StatusLists | Iterable[Mapping[str, Any]] | None) -> St
 def _verify_credential(
     cred: Any, simple: bool, resolver: Resolver, lists: StatusLists, policy: Policy | None, now: datetime
 ) -> Verification:
-    result = _verify_signed_credential(cred, resolver=resolver, simple=simple)
-    if not result.ok:
-        return result
-    issuer = result.issuer
-    assert issuer is not None
+    failure = _signed_failure(cred, resolver=resolver, simple=simple)
+    if failure is not None:
+        return failure
+    issuer = issuer_id(cred)
     if policy is not None:
         refusal = policy(cred)
         if refusal:

@@ -43,6 +43,17 @@ _UNSAFE_TEXT = re.compile(r"[\ud800-\U0010ffff]")
 _UNSAFE_ESCAPE = re.compile(r"\\u[dDeEfF]")
 _quote = json.encoder.c_encode_basestring or json.encoder.py_encode_basestring  # §3.2.2.2 escaping
 _fast_dumps = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode
+# The C encoder that JSONEncoder.encode builds on every call, built once (the same arguments: sorted keys, compact,
+# no ASCII escaping, no NaN), without the circular-reference bookkeeping: JSON cannot be circular, and a circular
+# Python value ends in RecursionError instead, which canonicalize reports as EncodingError. Verifying a credential
+# canonicalises twice (the document and the proof configuration); building the encoder each time was a fifth of
+# that cost (bench/credentials.py).
+_c_encoder = getattr(json.encoder, "c_make_encoder", None)
+if _c_encoder is not None and json.encoder.c_encode_basestring is not None:
+    _encode = _c_encoder(None, None, json.encoder.c_encode_basestring, None, ":", ",", True, False, False)
+
+    def _fast_dumps(obj: Any) -> str:  # the faster spelling of the encoder above
+        return "".join(_encode(obj, 0))
 
 
 class _Flags:
@@ -52,32 +63,32 @@ class _Flags:
         self.simple = True
 
 
-def _plain(obj: Any) -> bool:
-    """True for values the fast path prints exactly as RFC 8785: safe ints, floats repr prints as ECMAScript
-    does, no text at/above U+D800.
-
-    An explicit stack rather than recursion, with the common leaf types tested inline: it runs once per verified
-    credential on the verification hot path (bench/credentials.py)."""
+def _plain_numbers(obj: Any) -> bool:
+    """True when every value is a JSON type (str keys) and every number one the fast path prints exactly (safe
+    ints; floats repr prints as ECMAScript does). Text is not looked at here: the caller checks the printed
+    output once (:func:`_unsafe_text`), one C call instead of one per string. It runs for each document
+    verified (bench/credentials.py)."""
     stack = [obj]
     pop, push = stack.pop, stack.append
+    containers = 0
     while stack:
         value = pop()
         kind = type(value)
         if kind is dict:
+            containers += 1
+            if containers > _MAX_CONTAINERS:  # a circular value (JSON never is): serialize says so
+                return False
             for key, item in value.items():
-                if type(key) is not str or not (key.isascii() or not _UNSAFE_TEXT.search(key)):
+                if type(key) is not str:
                     return False
-                if type(item) is str:
-                    if not (item.isascii() or not _UNSAFE_TEXT.search(item)):
-                        return False
-                else:
+                if type(item) is not str:
                     push(item)
         elif kind is list or kind is tuple:
-            stack.extend(value)
-        elif kind is str:
-            if not (value.isascii() or not _UNSAFE_TEXT.search(value)):
+            containers += 1
+            if containers > _MAX_CONTAINERS:
                 return False
-        elif value is None or value is True or value is False:
+            stack.extend(value)
+        elif kind is str or value is None or value is True or value is False:
             continue
         elif kind is int:
             if not -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
@@ -91,18 +102,37 @@ def _plain(obj: Any) -> bool:
     return True
 
 
+_MAX_CONTAINERS = 1_000_000
+
+
+def _unsafe_text(printed: str) -> bool:
+    """Whether printed JSON holds a character at/above U+D800 (JSON's own syntax is ASCII, so any such character
+    is in a key or a string, printed as is with ensure_ascii=False): UTF-16 key order or a lone surrogate."""
+    return not printed.isascii() and _UNSAFE_TEXT.search(printed) is not None
+
+
 def canonicalize(obj: Any, *, simple: bool = False) -> bytes:
     """RFC 8785 canonical bytes of ``obj``.
 
     Pass ``simple=True`` only for values :func:`loads` vouched for (or built
     solely from str, bool, None, safe ints, lists and dicts with such keys).
     """
-    if simple or _plain(obj):
+    if simple or _plain_numbers(obj):
         try:
-            return _fast_dumps(obj).encode("utf-8")
-        except (TypeError, ValueError) as exc:  # incl. UnicodeError
+            printed = _fast_dumps(obj)
+        except (TypeError, ValueError) as exc:
             raise EncodingError(f"cannot canonicalize: {exc}") from None
-    return serialize(obj)
+        except RecursionError:
+            raise EncodingError("cannot canonicalize: nested too deeply (or circular)") from None
+        if simple or not _unsafe_text(printed):
+            try:
+                return printed.encode("utf-8")
+            except UnicodeError as exc:
+                raise EncodingError(f"cannot canonicalize: {exc}") from None
+    try:
+        return serialize(obj)
+    except RecursionError:
+        raise EncodingError("cannot canonicalize: nested too deeply (or circular)") from None
 
 
 def serialize(obj: Any) -> bytes:

@@ -19,7 +19,7 @@ from ssi.errors import EncodingError
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
-# Decode/encode in 10-digit chunks: 58**10 < 2**64, so Python does a tenth of the
+# Encode in 10-digit chunks: 58**10 < 2**64, so Python does a tenth of the
 # big-integer divisions a digit-by-digit loop would.
 _CHUNK = 10
 _BIG = 58**_CHUNK
@@ -51,32 +51,23 @@ def b58decode(text: str) -> bytes:
     """Decode base58btc; raise :class:`EncodingError` on a foreign character."""
     if not isinstance(text, str):
         raise EncodingError("base58 input must be a string")
-    stripped = text.lstrip("1")
-    zeros = len(text) - len(stripped)
+    # On the verification hot path (every proofValue): the alphabet check and the digit lookup are two
+    # bytes.translate calls in C, leaving one multiply-add per digit to Python (a third faster than looking up
+    # digit pairs in a dict, bench/credentials.py).
+    raw = text.encode("utf-8", "surrogatepass")
+    if raw.translate(None, _ALPHABET_BYTES):
+        bad = next(c for c in text if c not in _INDEX)
+        raise EncodingError(f"invalid base58 character {bad!r}")
+    stripped = raw.lstrip(b"1")
     n = 0
-    try:
-        # Two digits per step (a 3364-entry table) and ten per big-int
-        # multiply: this sits on the verification hot path (proofValue,
-        # entry hashes).
-        head = len(stripped) % _CHUNK
-        for c in stripped[:head]:
-            n = n * 58 + _INDEX[c]
-        pairs = _PAIRS
-        for i in range(head, len(stripped), _CHUNK):
-            chunk = stripped[i : i + _CHUNK]
-            n = n * _BIG + (
-                (((pairs[chunk[0:2]] * 3364 + pairs[chunk[2:4]]) * 3364 + pairs[chunk[4:6]]) * 3364 + pairs[chunk[6:8]])
-                * 3364
-                + pairs[chunk[8:10]]
-            )
-    except KeyError as exc:
-        bad = next((c for c in str(exc.args[0]) if c not in _INDEX), exc.args[0])
-        raise EncodingError(f"invalid base58 character {bad!r}") from None
+    for digit in stripped.translate(_DIGITS):
+        n = n * 58 + digit
     body = n.to_bytes((n.bit_length() + 7) // 8, "big") if n else b""
-    return b"\0" * zeros + body
+    return b"\0" * (len(raw) - len(stripped)) + body
 
 
-_PAIRS = {a + b: _INDEX[a] * 58 + _INDEX[b] for a in ALPHABET for b in ALPHABET}
+_ALPHABET_BYTES = ALPHABET.encode("ascii")
+_DIGITS = bytes.maketrans(_ALPHABET_BYTES, bytes(range(58)))
 
 
 def b64url_encode(data: bytes) -> str:

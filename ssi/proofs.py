@@ -150,19 +150,33 @@ def verify_proof(
             key = resolve_key(proof["verificationMethod"])
         except SSIError as exc:
             raise ProofError(f"cannot resolve verificationMethod: {exc}") from None
+    if canonical_document is None:
+        canonical_document = jcs.canonicalize(_unsecured(document))
+    verify_with_key(document, proof, key, canonical_document=canonical_document, simple=simple)
+    return key
+
+
+def verify_with_key(
+    document: Mapping[str, Any],
+    proof: Mapping[str, Any],
+    key: VerifyKey,
+    *,
+    canonical_document: bytes,
+    simple: bool = False,
+) -> None:
+    """The cryptographic half of :func:`verify_proof`, for a caller that has already checked the proof's shape
+    (:func:`check_proof_shape`), resolved its key and canonicalised the unsecured document (the credential
+    verifier does all three itself, once). Raises :class:`ProofError`."""
     ctx = proof.get("@context")
     # §3.3.2 step 3: the document's @context must start with the proof's.
     if ctx is not None and not _context_prefix(ctx, document.get("@context")):
         raise ProofError("proof @context does not match the document")
     config = {k: v for k, v in proof.items() if k != "proofValue"}
-    if canonical_document is None:
-        canonical_document = jcs.canonicalize(_unsecured(document))
     data = hash_data(jcs.canonicalize(config, simple=simple), canonical_document)
+    value = proof["proofValue"]
     try:
-        sig = decode_signature(proof["proofValue"])
-        if not proof["proofValue"].startswith("z"):
+        if not value.startswith("z"):
             raise SignatureError("proofValue must be base58btc multibase")
-        key.verify(data, sig)
+        key.verify(data, decode_signature(value))
     except SignatureError as exc:
         raise ProofError(f"proof does not verify: {exc}") from None
-    return key

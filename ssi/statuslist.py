@@ -188,7 +188,7 @@ class StatusEntry:
 
 def read_entry(entry: Any) -> StatusEntry:
     """Parse a ``BitstringStatusListEntry``; raise :class:`StatusListError` for any other shape."""
-    if not isinstance(entry, Mapping) or entry.get("type") != ENTRY_TYPE:
+    if not (type(entry) is dict or isinstance(entry, Mapping)) or entry.get("type") != ENTRY_TYPE:
         raise StatusListError("credentialStatus is not a BitstringStatusListEntry")
     url, index, purpose = entry.get("statusListCredential"), entry.get("statusListIndex"), entry.get("statusPurpose")
     if not isinstance(url, str) or not url:
