@@ -1,14 +1,19 @@
-"""Request guards: body size, password guessing, domain refusals, and caching of signed-in pages."""
+"""Request guards: body size, password guessing, domain refusals, caching of signed-in pages; the viewer's time
+zone."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from django.apps import apps
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import resolve_url
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.cache import patch_cache_control
 
 from core import ratelimit
@@ -52,6 +57,41 @@ class DomainErrorMiddleware:
         if isinstance(exception, NotFoundExplained):
             return error_response(request, 404, str(exception), context={"title": exception.title})
         return None
+
+
+TIME_ZONE_COOKIE = "tz"
+_ZONE_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_+\-]*(?:/[A-Za-z0-9_+\-]+){0,2}$")
+
+
+@lru_cache(maxsize=256)
+def viewer_time_zone(name: str) -> ZoneInfo | None:
+    """The IANA time zone a browser reported (static/js/tz.js), or None for anything that is not one."""
+    if not name or len(name) > 64 or not _ZONE_NAME.match(name):
+        return None
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):
+        return None
+
+
+class TimeZoneMiddleware:
+    """Dates and times in the viewer's time zone, the same on every page, table, chart and export: the browser's
+    zone from the `tz` cookie static/js/tz.js sets, else the server's TIME_ZONE (UTC). There is no per-owner time
+    zone setting; when one exists it should come first here. A bad cookie is ignored, never an error."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        zone = viewer_time_zone(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+        if zone is None:
+            timezone.deactivate()
+        else:
+            timezone.activate(zone)
+        try:
+            return self.get_response(request)
+        finally:
+            timezone.deactivate()
 
 
 class LoginRateLimitMiddleware:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from datetime import UTC
+from datetime import UTC, tzinfo
 
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -32,9 +32,8 @@ class _Echo:
         return value
 
 
-def _csv_rows(twin) -> Iterator[str]:
+def _csv_rows(twin, zone: tzinfo) -> Iterator[str]:
     writer = csv.writer(_Echo())
-    zone = timezone.get_current_timezone()
     yield writer.writerow(["time_utc", "time_local", "time_zone", "kind", "value", "unit", "device_signed"])
     for reading in selectors.reading_list(twin=twin).iterator(chunk_size=2000):
         yield writer.writerow(
@@ -55,7 +54,9 @@ def _csv_rows(twin) -> Iterator[str]:
 def readings_csv(request: HttpRequest, slug: str) -> StreamingHttpResponse:
     """Every reading, newest first, streamed (a year of readings never sits in memory)."""
     twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_READ)
-    response = StreamingHttpResponse(_csv_rows(twin), content_type="text/csv; charset=utf-8")
+    # The zone is taken now: the rows are written after the middleware has put the request's time zone away.
+    zone = timezone.get_current_timezone()
+    response = StreamingHttpResponse(_csv_rows(twin, zone), content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="readings-{twin.slug}.csv"'
     response["Cache-Control"] = "private, no-store"
     return response

@@ -220,3 +220,39 @@ def test_top_bar_keeps_log_out_beside_the_other_links(walk: Page, world: World):
     inbox = tops(".topbar nav a.inbox-link")
     log_out = tops(".topbar nav form button")
     assert abs(inbox - log_out) < 8, f"Log out wrapped onto its own line ({log_out} vs {inbox})"
+
+
+def chart_texts(page: Page) -> list[str]:
+    page.wait_for_selector("#chart text")
+    return page.locator("#chart text").all_text_contents()
+
+
+def test_readings_chart_has_values_between_min_and_max_dates_in_one_format_and_tooltips(walk: Page, world: World):
+    """Issue 14, finding 9: no axis values between min and max, no tooltips, one day's two dates identical."""
+    sign_in(walk, world)
+    open_page(walk, f"{world.site}/")  # the first page sets the time zone cookie (static/js/tz.js)
+    open_page(walk, f"{world.site}/things/{world.twin.slug}/")
+    assert walk.locator("#readings").get_attribute("data-time-zone") == "Europe/Berlin"
+    texts = chart_texts(walk)
+    values = [float(text) for text in texts if re.fullmatch(r"-?\d+(\.\d+)?", text)]
+    assert len(values) >= 4, texts  # round steps from the lowest to the highest reading, not just the two ends
+    dates = [text for text in texts if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text)]
+    assert len(dates) >= 2 and len(set(dates)) == len(dates), texts  # the table's format, all different
+    titles = walk.locator("#chart [data-point] title").all_text_contents()
+    assert len(titles) == 90 and re.fullmatch(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}: \d+ setting", titles[0]), titles[:2]
+    label = walk.locator("#chart").get_attribute("aria-label")
+    assert "90 readings" in label and "lowest 10" in label and "highest 16" in label, label
+
+    # Readings of one day: times on the axis, the date once.
+    Reading.objects.filter(twin=world.twin).delete()
+    morning = (timezone.now() - timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
+    Reading.objects.bulk_create(
+        [
+            Reading(twin=world.twin, kind="grind", value=v, unit="setting", time=morning + timedelta(hours=h))
+            for h, v in ((0, 12), (4, 14))
+        ]
+    )
+    open_page(walk, f"{world.site}/things/{world.twin.slug}/")
+    texts = chart_texts(walk)
+    times = [text for text in texts if re.fullmatch(r"\d{2}:\d{2}", text)]
+    assert len(times) >= 2 and len(set(times)) == len(times), texts

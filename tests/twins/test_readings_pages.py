@@ -69,3 +69,24 @@ def test_a_stranger_gets_404_for_the_readings_and_their_csv(carol, readings):
 def test_signed_out_visitors_are_sent_to_log_in(anon_client, readings):
     response = anon_client.get(reverse("readings-csv", args=[readings.slug]))
     assert response.status_code == 302 and "/login/" in response["Location"]
+
+
+def test_times_are_in_the_viewers_time_zone_everywhere(alice_client, readings):
+    """The browser's zone (the `tz` cookie static/js/tz.js sets): the table, the page's live rows and chart
+    (data-time-zone) and the CSV's local column agree; 07:00 UTC on 6 March is 08:00 in Berlin."""
+    alice_client.cookies["tz"] = "Europe/Berlin"
+    page = alice_client.get(reverse("readings", args=[readings.slug])).content.decode()
+    assert "2026-03-06 08:00" in page and "Times in Europe/Berlin" in page
+    thing = alice_client.get(reverse("thing", args=[readings.slug])).content.decode()
+    assert 'data-time-zone="Europe/Berlin"' in thing and "2026-03-06 08:00" in thing
+    response = alice_client.get(reverse("readings-csv", args=[readings.slug]))
+    newest = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))[1]
+    assert newest[:3] == ["2026-03-06T07:00:00Z", "2026-03-06 08:00:00", "Europe/Berlin"]
+
+
+@pytest.mark.parametrize("cookie", ["Mars/Olympus_Mons", "../../etc/passwd", "x" * 300, ""])
+def test_a_bad_time_zone_cookie_falls_back_to_utc(alice_client, readings, cookie):
+    alice_client.cookies["tz"] = cookie
+    response = alice_client.get(reverse("readings", args=[readings.slug]))
+    assert response.status_code == 200
+    assert "2026-03-06 07:00" in response.content.decode() and "Times in UTC" in response.content.decode()
