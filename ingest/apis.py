@@ -33,7 +33,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.drf import ERRORS, Pagination, StrictInputSerializer, TextField, paginated_response
+from core.drf import ERRORS, Pagination, StrictBooleanField, StrictInputSerializer, TextField, paginated_response
 from ingest import devices, selectors, services
 from ingest.models import DeviceKey, Source
 from ingest.receive import (
@@ -559,3 +559,35 @@ class SourceUnlinkApi(APIView):
         source = selectors.source_get(viewer=request.user, public_id=source_id)
         services.source_unlink_thing(link=selectors.link_get(source=source, link_id=link_id))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class DeviceSignatureRequiredApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        required = StrictBooleanField(help_text="true: readings of this thing must carry a device signature.")
+
+        class Meta:
+            ref_name = "DeviceSignatureRequired"
+
+    class OutputSerializer(serializers.Serializer):
+        required = serializers.BooleanField(source="require_device_signature")
+
+        class Meta:
+            ref_name = "DeviceSignatureRequirement"
+
+    @extend_schema(
+        operation_id="things_device_signature_required",
+        summary="Require device signatures (or not)",
+        tags=["ingestion"],
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+        description=(
+            "As on the device keys page: while required, a reading of this thing without a valid signature by one"
+            " of its active device keys is refused."
+        ),
+    )
+    def put(self, request: Request, slug: str) -> Response:
+        twin = twin_get(viewer=request.user, slug=slug)
+        serializer = DeviceSignatureRequiredApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        twin = devices.twin_set_require_device_signature(twin=twin, required=serializer.validated_data["required"])
+        return Response(DeviceSignatureRequiredApi.OutputSerializer(twin).data)

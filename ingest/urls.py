@@ -18,6 +18,11 @@ urlpatterns = [
         apis.DeviceKeyRevokeApi.as_view(),
         name="api-device-key-revoke",
     ),
+    path(
+        "api/things/<str:slug>/device-keys/required",
+        apis.DeviceSignatureRequiredApi.as_view(),
+        name="api-device-signature-required",
+    ),
     path("api/sources/", apis.SourcesApi.as_view(), name="api-sources"),
     path("api/sources/<str:source_id>/", apis.SourceApi.as_view(), name="api-source"),
     path("api/sources/<str:source_id>/rotate", apis.SourceRotateApi.as_view(), name="api-source-rotate"),
