@@ -81,7 +81,7 @@ def limits(schema: dict[str, Any]) -> str:
         ("minLength", "at least"),
     ):
         if key in schema:
-            suffix = " characters" if "Length" in key else ""
+            suffix = (" character" if schema[key] == 1 else " characters") if "Length" in key else ""
             parts.append(f"{word} {schema[key]}{suffix}")
     if "maxItems" in schema:
         parts.append(f"at most {schema['maxItems']} items")
@@ -249,7 +249,7 @@ def reference(schema: dict[str, Any]) -> Reference:
                 auth=_auth(operation),
                 parameters=parameters,
                 request=_body("", body, components) if body else None,
-                responses=[_body(code, spec) for code, spec in operation.get("responses", {}).items()],
+                responses=[_body(code, spec) for code, spec in sorted(operation.get("responses", {}).items())],
             )
             for tag in operation.get("tags") or ["other"]:
                 by_tag.setdefault(tag, []).append(entry)

@@ -9,6 +9,8 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from drf_spectacular.generators import SchemaGenerator
 
+from core.api_docs import reference, text_html
+
 MAX_BYTES = 200 * 1024
 
 
@@ -76,3 +78,22 @@ def test_descriptions_are_escaped_text_with_code_spans(anon_client):
     html = anon_client.get("/api/docs/").content.decode()
     assert "<code>webhook-id</code>" in html  # from the hook's description, written in Markdown
     assert "<script" not in html and "`" not in re.sub(r"<code>.*?</code>", "", html)
+
+
+def test_text_from_the_schema_is_escaped_and_only_code_spans_and_web_links_become_markup():
+    rendered = str(text_html("Send `<b>` here.\n\nSee [the spec](https://example.org/s) <script>alert(1)</script>"))
+    assert rendered == (
+        "<p>Send <code>&lt;b&gt;</code> here.</p>"
+        '<p>See <a href="https://example.org/s">the spec</a> &lt;script&gt;alert(1)&lt;/script&gt;</p>'
+    )
+    ref = reference(
+        {
+            "info": {"title": "T", "version": "1"},
+            "paths": {
+                "/x": {"get": {"operationId": "x", "tags": ["a<b"], "responses": {"200": {"description": "ok"}}}}
+            },
+            "components": {"schemas": {"N": {"type": "string", "enum": ["p", "q"], "maxLength": 1}}},
+        }
+    )
+    assert [tag.name for tag in ref.tags] == ["a<b"]  # escaped by the template
+    assert ref.schemas[0].limits == "one of p, q; at most 1 character"
