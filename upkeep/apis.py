@@ -8,6 +8,8 @@ body is read, so a stranger learns nothing from validation errors. A service's V
 
 from __future__ import annotations
 
+import re
+
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_field
@@ -35,15 +37,26 @@ class PurchaseOutputSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-@extend_schema_field({"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "nullable": True})
-class PriceField(serializers.Field):
-    """Text or a JSON number, handed on as text: the service (upkeep.warranty) checks it as a Decimal and words
-    its refusals (two decimals at most, zero or more)."""
+PRICE_PATTERN = r"^\d+(\.\d{1,2})?$"
 
-    default_error_messages = {"invalid": 'A price is a number, like "249.90".'}
+
+@extend_schema_field(
+    {
+        "oneOf": [{"type": "string", "pattern": PRICE_PATTERN}, {"type": "number", "minimum": 0}],
+        "nullable": True,
+        "example": "249.90",
+    }
+)
+class PriceField(serializers.Field):
+    """A decimal as text ("249.90") or a JSON number, handed on as text: the service (upkeep.warranty) checks it
+    as a Decimal (zero or more, at most two decimals) and words its refusals."""
+
+    default_error_messages = {"invalid": 'A price is a number of zero or more, like "249.90".'}
 
     def to_internal_value(self, data):
         if isinstance(data, bool) or not isinstance(data, str | int | float):
+            self.fail("invalid")
+        if isinstance(data, str) and not re.fullmatch(r"\d+(\.\d+)?", data):
             self.fail("invalid")
         return str(data)
 
