@@ -44,6 +44,7 @@ from twins.transfer import (
     transfer_complete,
     transfer_prepare,
 )
+from twins.transfer_forms import PRIVATE_BY_DEFAULT
 
 TAGS = ["transfers"]
 
@@ -260,9 +261,11 @@ class OfferCreateApi(APIView):
         redact_kinds = serializers.ListField(
             child=serializers.ChoiceField(choices=list(HistoryEntry.REDACTABLE)),
             max_length=len(HistoryEntry.REDACTABLE),
+            required=False,
             help_text=(
-                "History kinds to remove before the sale (required: `[]` keeps everything). Removed entries keep"
-                " their place and hash: the buyer sees that something was removed, not what."
+                "History kinds to remove before the sale; `[]` keeps everything. Left out, the private choice of the"
+                f" offer page: {', '.join(PRIVATE_BY_DEFAULT)}. Removed entries keep their place and hash: the buyer"
+                " sees that something was removed, not what."
             ),
         )
         days = serializers.IntegerField(min_value=1, max_value=30, default=OFFER_DAYS, help_text="How long it lasts.")
@@ -290,7 +293,10 @@ class OfferCreateApi(APIView):
         confirm_recent_auth(request, data.get("password"))
         try:
             offer = offer_create(
-                twin=page.twin, seller=request.user, redact_kinds=data["redact_kinds"], days=data["days"]
+                twin=page.twin,
+                seller=request.user,
+                redact_kinds=data.get("redact_kinds", PRIVATE_BY_DEFAULT),
+                days=data["days"],
             )
         except TransferRefused as exc:
             return _refused(exc)

@@ -16,6 +16,7 @@ from twins import services
 from twins.identity import log_state
 from twins.models import TransferOffer
 from twins.transfer import buyer_keys, offer_create
+from twins.transfer_forms import PRIVATE_BY_DEFAULT
 
 pytestmark = pytest.mark.django_db
 
@@ -109,15 +110,18 @@ def test_a_browser_session_signed_in_recently_needs_no_password_and_a_stale_one_
     assert TransferOffer.objects.filter(status="open").count() == 0
 
 
-def test_redaction_choices_are_required_and_checked(grinder, seller):
-    missing = seller.post(offer_url(grinder), {"password": PASSWORD}, format="json")
+def test_redaction_choices_are_checked_and_left_out_they_are_the_pages_private_default(grinder, seller):
     unknown = seller.post(offer_url(grinder), {"redact_kinds": ["transfer"], "password": PASSWORD}, format="json")
     too_long = seller.post(offer_url(grinder), {"redact_kinds": [], "days": 31, "password": PASSWORD}, format="json")
-    assert [r.status_code for r in (missing, unknown, too_long)] == [400, 400, 400]
-    assert missing.json()["message"].startswith("redact_kinds")
+    assert [r.status_code for r in (unknown, too_long)] == [400, 400]
     assert unknown.json()["message"].startswith("redact_kinds")
     assert too_long.json()["message"].startswith("days")
     assert not TransferOffer.objects.exists()
+
+    created = seller.post(offer_url(grinder), {"password": PASSWORD}, format="json")
+    assert created.status_code == 201
+    assert created.json()["redact_kinds"] == sorted(PRIVATE_BY_DEFAULT)
+    assert {"note", "scan"} <= set(created.json()["redact_kinds"])
 
 
 def test_second_offer_is_a_409_and_cancel_ends_the_link(grinder, alice, bob, seller, buyer):
