@@ -58,3 +58,23 @@ class PolicyForm(forms.Form):
         if len(models) > 100:
             raise forms.ValidationError("At most 100 models.")
         return models
+
+    manufacturers = forms.CharField(
+        label="Made by",
+        widget=forms.Textarea(attrs={"rows": 2}),
+        required=False,
+        help_text=(
+            "Optional: the DIDs of the manufacturers you accept, one per line (an organisation's page shows its "
+            "DID). Then the thing must carry its maker's authenticity credential, and the model is the maker's."
+        ),
+        max_length=3000,
+    )
+
+    def clean_manufacturers(self) -> list[str]:
+        dids = [line.strip() for line in self.cleaned_data["manufacturers"].splitlines() if line.strip()]
+        for did in dids:
+            if not did.startswith("did:") or len(did) > 300 or any(c.isspace() for c in did):
+                raise forms.ValidationError(f"{did[:60]!r} is not a DID (they start with did:webvh:…).")
+        if len(dids) > 10:
+            raise forms.ValidationError("At most 10 manufacturers.")
+        return list(dict.fromkeys(dids))

@@ -232,10 +232,19 @@ def clean_models(models: list[str]) -> list[str]:
 
 
 @transaction.atomic
-def policy_save(*, owner: Owner, name: str, accepted_models: list[str], policy: VerifierPolicy | None = None):
+def policy_save(
+    *,
+    owner: Owner,
+    name: str,
+    accepted_models: list[str],
+    policy: VerifierPolicy | None = None,
+    manufacturers: list[str] | None = None,
+):
     policy = policy or VerifierPolicy(owner=owner)
     policy.name = name.strip()
     policy.accepted_models = clean_models(accepted_models)
+    if manufacturers is not None:
+        policy.manufacturers = list(manufacturers)
     policy.save()
     return policy
 

@@ -183,7 +183,10 @@ def policies(request: HttpRequest) -> HttpResponse:
             services.policy_save(owner=request.user, **form.cleaned_data)
             return redirect("verify-policies")
     return render(
-        request, "credentials/policies.html", {"policies": selectors.policy_list(viewer=request.user), "form": form}
+        request,
+        "credentials/policies.html",
+        {"policies": selectors.policy_list(viewer=request.user), "form": form},
+        status=400 if form.errors else 200,  # bad input is a 400, the form saying why
     )
 
 
@@ -191,7 +194,11 @@ def policies(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def policy_edit(request: HttpRequest, policy_id: str) -> HttpResponse:
     policy = selectors.policy_get(viewer=request.user, policy_id=policy_id)
-    initial = {"name": policy.name, "accepted_models": "\n".join(policy.accepted_models)}
+    initial = {
+        "name": policy.name,
+        "accepted_models": "\n".join(policy.accepted_models),
+        "manufacturers": "\n".join(policy.manufacturers or []),
+    }
     form = PolicyForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         name = form.cleaned_data["name"].strip()
@@ -200,7 +207,8 @@ def policy_edit(request: HttpRequest, policy_id: str) -> HttpResponse:
         else:
             services.policy_save(owner=request.user, policy=policy, **form.cleaned_data)
             return redirect("verify-policies")
-    return render(request, "credentials/policy.html", {"policy": policy, "form": form})
+    status = 400 if form.errors else 200  # bad input is a 400, the form saying why
+    return render(request, "credentials/policy.html", {"policy": policy, "form": form}, status=status)
 
 
 @login_required

@@ -120,3 +120,22 @@ def test_the_demo_discount_accepts_a_grinder_acme_grinders_made(db, bob):
     # The demo's own grinder (no maker behind it) is not an Acme grinder.
     mine = policy.owner.twins.filter(icon="coffee").exclude(produced__isnull=False).first()
     assert verdict(standing(mine).data, policy)["verdict"] == "untrusted_issuer"
+
+
+def test_the_policies_page_takes_manufacturers_and_refuses_what_is_not_a_did(maker, carol):
+    client = Client()
+    client.force_login(carol)
+    did = maker.organisation.did
+    response = client.post("/verify/policies/", {"name": "Grinders", "accepted_models": "Burr 9", "manufacturers": did})
+    assert response.status_code == 302
+    policy = VerifierPolicy.objects.get(owner=carol)
+    assert policy.manufacturers == [did]
+    page = client.get(f"/verify/policies/{policy.public_id}/").content.decode()
+    assert did in page
+    refused = client.post(
+        f"/verify/policies/{policy.public_id}/",
+        {"name": "Grinders", "accepted_models": "Burr 9", "manufacturers": "Acme Grinders"},
+    )
+    assert refused.status_code == 400 and "is not a DID" in refused.content.decode()
+    policy.refresh_from_db()
+    assert policy.manufacturers == [did]
