@@ -25,6 +25,9 @@ from twins.transfer import TransferRefused, offer_accept, offer_create
 # Wrong codes, per buyer and per thing: a code has ~79 random bits, so this is about a person's typos, and about
 # making a guessing run pointless.
 CLAIM_FAILURE_LIMIT = getattr(settings, "RATE_CLAIM_FAILURES", "5/900")
+# Wrong codes per client address, whichever accounts they come under (sign-up is open, so a guesser can have many):
+# looser than per buyer, since several buyers can share an address (an office, a carrier's NAT).
+CLAIM_FAILURE_LIMIT_PER_CLIENT = "20/900"
 
 
 # An unambiguous alphabet (no 0/O, 1/I/L): a claim code is typed from a card in the box.
@@ -100,27 +103,38 @@ def produced_for_reference(reference: str) -> ProducedThing | None:
     )
 
 
-def _limits(buyer: Owner, twin: Twin) -> list[tuple[str, str]]:
-    return [(f"buyer:{buyer.pk}", CLAIM_FAILURE_LIMIT), (f"twin:{twin.pk}", CLAIM_FAILURE_LIMIT)]
+def _limits(buyer: Owner, twin: Twin, client: str | None) -> list[tuple[str, str]]:
+    """The budgets a wrong code spends: the buyer's, the thing's (so many addresses and accounts together get
+    5 guesses at one box a quarter hour) and, from a request, the client address's (so one address cannot spread
+    its guesses over many accounts and many boxes). Read at each call, so settings can change them."""
+    per_buyer_and_thing = getattr(settings, "RATE_CLAIM_FAILURES", CLAIM_FAILURE_LIMIT)
+    limits = [(f"buyer:{buyer.pk}", per_buyer_and_thing), (f"twin:{twin.pk}", per_buyer_and_thing)]
+    if client is not None:
+        limits.append(
+            (f"client:{client}", getattr(settings, "RATE_CLAIM_FAILURES_PER_CLIENT", CLAIM_FAILURE_LIMIT_PER_CLIENT))
+        )
+    return limits
 
 
-def claim(*, twin: Twin, buyer: Owner, code: str) -> ProducedThing:
+def claim(*, twin: Twin, buyer: Owner, code: str, client: str | None = None) -> ProducedThing:
     """Hand the produced `twin` to `buyer` if `code` is its claim code. Raises ClaimRefused: 404 for a twin that
-    was not produced, 409 once claimed, 429 after too many wrong codes (per buyer and per thing), 400 for a wrong
-    code (which counts against both budgets)."""
+    was not produced, 409 once claimed, 429 after too many wrong codes (per buyer, per thing and, given `client`,
+    the keyed id of the request's address from core.ratelimit.client_id, per address), 400 for a wrong code
+    (which counts against every budget)."""
     produced = produced_of(twin)
     if produced is None:
         raise ClaimRefused("This thing has no claim code: it was not made by a manufacturer here.", status=404)
     if produced.claimed_at is not None:
         raise ClaimRefused(ALREADY_CLAIMED, status=409)
-    for key, limit in _limits(buyer, twin):
+    limits = _limits(buyer, twin, client)
+    for key, limit in limits:
         retry_after = peek("claim-failure", key, limit)
         if retry_after is not None:
             raise ClaimRefused(
                 f"Too many wrong claim codes. Try again {wait_text(retry_after)}.", status=429, retry_after=retry_after
             )
     if not claim_code_matches(code, produced.claim_code_hash):
-        hit_many("claim-failure", _limits(buyer, twin))
+        hit_many("claim-failure", limits)
         raise ClaimRefused(WRONG_CODE)
     return _hand_over(produced, buyer)
 

@@ -17,6 +17,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.drf import ERRORS, StrictInputSerializer, TextField
+from core.ratelimit import client_id
 from makers import gs1
 from makers.claims import ClaimRefused, claim, produced_for_reference
 from makers.models import ProductModel
@@ -253,7 +254,12 @@ class ClaimApi(APIView):
         if produced is None:
             raise Http404("No such thing.")
         try:
-            produced = claim(twin=produced.twin, buyer=request.user, code=serializer.validated_data["code"])
+            produced = claim(
+                twin=produced.twin,
+                buyer=request.user,
+                code=serializer.validated_data["code"],
+                client=client_id(request),
+            )
         except ClaimRefused as exc:
             return _error(exc.message, status_code=exc.status, retry_after=exc.retry_after)
         twin = produced.twin

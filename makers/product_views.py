@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core.errors import error_response
 from core.forms import apply_errors
+from core.ratelimit import client_id
 from makers import gs1
 from makers.access import organisation_for_member
 from makers.claims import ClaimRefused, claim, claim_url, produced_at
@@ -99,7 +100,7 @@ def claim_page(request: HttpRequest, rest: str) -> HttpResponse:
     status = 200
     if request.method == "POST" and form.is_valid():
         try:
-            claim(twin=produced.twin, buyer=request.user, code=form.cleaned_data["code"])
+            claim(twin=produced.twin, buyer=request.user, code=form.cleaned_data["code"], client=client_id(request))
         except ClaimRefused as exc:
             if exc.status == 429:
                 return error_response(request, 429, exc.message, retry_after=exc.retry_after)
