@@ -353,10 +353,22 @@ def _pass_grant_id(value: str) -> int | None:
     return grant_id if isinstance(grant_id, int) else None
 
 
-def _presented_ids(document: dict[str, Any]) -> list[str]:
+def _presented(document: dict[str, Any]) -> list[Any]:
+    """The presentation's credentials, whatever their shape (an object, a list, anything else: none)."""
     creds = document.get("verifiableCredential")
-    creds = [creds] if isinstance(creds, dict) else creds if isinstance(creds, list) else []
-    return [c["id"] for c in creds if isinstance(c, dict) and isinstance(c.get("id"), str)]
+    return [creds] if isinstance(creds, dict) else creds if isinstance(creds, list) else []
+
+
+def _presented_ids(document: dict[str, Any]) -> list[str]:
+    return [c["id"] for c in _presented(document) if isinstance(c, dict) and isinstance(c.get("id"), str)]
+
+
+def _is_presentation(document: Any) -> bool:
+    if not isinstance(document, dict):
+        return False
+    types = document.get("type")
+    types = [types] if isinstance(types, str) else types if isinstance(types, list) else []
+    return vc.PRESENTATION_TYPE in types
 
 
 def _credential_pk(urn: str) -> str | None:
@@ -379,9 +391,7 @@ def emergency_present(
     presentation, each credential's proof, its validity period and its status-list bit must hold (ssi.credentials;
     a bearer credential: no holder binding, as the link has none); the grant must be open now. The check spends
     the session (a replay is refused) and is logged for the guardian. Raises PresentationRefused."""
-    if not isinstance(document, dict) or vc.PRESENTATION_TYPE not in (
-        [document.get("type")] if isinstance(document.get("type"), str) else document.get("type") or []
-    ):
+    if not _is_presentation(document):
         raise PresentationRefused(
             "That is not a verifiable presentation: make one of the emergency credential for this check's "
             "challenge and domain.",
@@ -396,7 +406,7 @@ def emergency_present(
         )
     )
     grants = {credential.grant_id for credential in credentials}
-    if not credentials or len(credentials) != len(_presented_ids(document)) or len(grants) != 1:
+    if not credentials or len(credentials) != len(_presented(document)) or len(grants) != 1:
         raise PresentationRefused(
             "This presentation must carry the emergency access credentials of one grant from this site, and "
             "nothing else.",

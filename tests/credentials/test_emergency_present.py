@@ -206,3 +206,21 @@ def test_the_api_says_revoked_and_tampered_in_the_one_error_shape(grant):
 def test_the_api_refuses_a_missing_presentation_with_a_400(grant):
     response = Client().post("/api/emergency/present", {"session": "x"}, content_type="application/json")
     assert response.status_code == 400 and "presentation" in response.json()["message"]
+
+
+def test_a_presentation_with_a_type_that_is_not_text_is_a_400_not_a_500(grant):
+    rescuer = Client()
+    session = start(rescuer)
+    response = present(rescuer, session, {"type": 5, "verifiableCredential": []})
+    assert response.status_code == 400 and "not a verifiable presentation" in response.content.decode()
+
+
+def test_a_foreign_credential_without_an_id_beside_the_emergency_one_opens_nothing(grant):
+    rescuer = Client()
+    session = start(rescuer)
+    own = grant.credentials.get().data
+    extra = dict(own)
+    extra.pop("id")
+    document = vc.present([own, extra], RESCUER_KEY, challenge=session.challenge, domain=session.domain)
+    response = present(rescuer, session, document)
+    assert response.status_code == 403 and "nothing else" in response.content.decode()
