@@ -9,6 +9,10 @@ The twins app renders its own sections (details, readings, journal, public page)
   the list's one query.
 
 The page works, with fewer sections, whichever features are installed.
+
+Who sees a panel or a link of the private page: each declares the capability it `needs` (twins.access), or a
+callable on the viewer's twins.access.Access. The default is OWNER, so a feature that says nothing shows its
+section to the owner alone: a keeper or a service party sees only what a feature opened to them on purpose.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from typing import Any
 from django.db.models import Expression, QuerySet
 from django.http import HttpRequest
 from django.urls import reverse
+
+from twins import access
 
 # Slots of the private page (templates/twins/detail.html), top to bottom.
 AFTER_DETAILS = "after_details"
@@ -35,6 +41,19 @@ HEADER = "header"
 READINGS = "readings"
 
 
+# What a panel or a link needs of the viewer: a capability name (twins.access), or a test of their Access.
+Needs = str | Callable[[access.Access], bool]
+
+
+def allowed(needs: Needs, viewer_access: access.Access | None) -> bool:
+    """Whether a viewer with `viewer_access` (None: no access at all) may see a section that `needs` this."""
+    if viewer_access is None:
+        return False
+    if callable(needs):
+        return bool(needs(viewer_access))
+    return viewer_access.can(needs)
+
+
 @dataclass(frozen=True)
 class Panel:
     key: str
@@ -43,6 +62,8 @@ class Panel:
     order: int = 100
     # context(request, twin) -> the names the template reads, merged into the page's context.
     context: Callable[[HttpRequest, Any], dict[str, Any]] = field(default=lambda request, twin: {})
+    # Who sees it on the private page besides the owner (see the module's docstring). Owner-only by default.
+    needs: Needs = access.OWNER
 
 
 @dataclass(frozen=True)
@@ -51,6 +72,7 @@ class Link:
     url_name: str  # reversed with the twin's slug
     slot: str = HEADER
     order: int = 100
+    needs: Needs = access.OWNER
 
 
 _panels: dict[str, Panel] = {}
@@ -73,16 +95,21 @@ def register_list_annotation(name: str, expression: Callable[[], Expression]) ->
 
 
 def page_context(request: HttpRequest, twin: Any) -> dict[str, Any]:
-    """The features' part of a twin's private page: each slot's panels and links, and every panel's context."""
+    """The features' part of a twin's private page: each slot's panels and links the viewer may see (by
+    `twin.access`, set by twins.selectors.twin_get), and the context of those panels only: a panel the viewer
+    may not see is not computed either."""
+    viewer_access = getattr(twin, "access", None)
     context: dict[str, Any] = {}
     slots: dict[str, list[Panel]] = {}
     for panel in sorted(_panels.values(), key=lambda p: (p.order, p.key)):
-        if panel.slot == OWNER_SCAN:
+        if panel.slot == OWNER_SCAN or not allowed(panel.needs, viewer_access):
             continue
         slots.setdefault(panel.slot, []).append(panel)
         context.update(panel.context(request, twin))
     links: dict[str, list[dict[str, str]]] = {}
     for link in sorted(_links.values(), key=lambda item: (item.order, item.label)):
+        if not allowed(link.needs, viewer_access):
+            continue
         links.setdefault(link.slot, []).append({"label": link.label, "url": reverse(link.url_name, args=[twin.slug])})
     context["panels"] = {slot: [panel.template for panel in panels] for slot, panels in slots.items()}
     context["feature_links"] = links

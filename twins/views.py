@@ -79,14 +79,15 @@ def thing_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "notes": twin.notes.all()[:50] if can["journal_read"] else [],
         "reading_form": ReadingForm(),
         "note_form": NoteForm(),
+        # The features' panels and links the viewer's capabilities allow (each declares what it needs; owner-only
+        # unless it says otherwise): a keeper sees the maintenance, never the tags, purchase or sharing.
+        **panels.page_context(request, twin),
     }
     if can["owner"]:
-        # The owner's parts: lost mode, the public page (the owner's contact data) and the features' panels
-        # (tags, credentials, sharing, connections), none of which a keeper or a service party may see.
+        # The owner's parts: lost mode and the public page (the owner's contact data).
         context.update(
             lost_form=LostForm(initial={"lost": twin.lost, "lost_reward": twin.lost_reward}),
             public_contact=twin.contact_card().public_contact(),
-            **panels.page_context(request, twin),
         )
     return render(request, "twins/detail.html", context)
 

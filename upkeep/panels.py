@@ -1,6 +1,6 @@
 """The upkeep sections of a thing's private page (twins.panels): purchase and warranty with the files, and the
-maintenance schedules. The page shows panels to the owner only; a keeper reaches the maintenance list at
-/things/<slug>/maintenance/."""
+maintenance schedules. The purchase panel is the owner's; the maintenance panel shows to a keeper who may open the page
+(twins.access.VIEW), as the maintenance list at /things/<slug>/maintenance/ does."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 from django.http import HttpRequest
 from django.utils import timezone
 
-from twins import panels
+from twins import access, panels
 from upkeep import attachments, maintenance, warranty
 from upkeep.forms import AttachmentForm
 
@@ -34,7 +34,13 @@ def maintenance_context(request: HttpRequest, twin: Any) -> dict[str, Any]:
 def connect() -> None:
     panels.register_panel(
         panels.Panel(
-            "upkeep-maintenance", "upkeep/_panel_maintenance.html", panels.AFTER_JOURNAL, 40, maintenance_context
+            "upkeep-maintenance",
+            "upkeep/_panel_maintenance.html",
+            panels.AFTER_JOURNAL,
+            40,
+            maintenance_context,
+            # A keeper who may open the page sees the schedules (the maintenance list needs VIEW too).
+            needs=access.VIEW,
         )
     )
     panels.register_panel(
