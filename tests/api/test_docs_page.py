@@ -76,7 +76,7 @@ def test_a_request_body_lists_its_fields_and_a_response_links_its_schema(anon_cl
 
 def test_descriptions_are_escaped_text_with_code_spans(anon_client):
     html = anon_client.get("/api/docs/").content.decode()
-    assert "<code>webhook-id</code>" in html  # from the hook's description, written in Markdown
+    assert "<code>reading_kind</code>" in html  # from the readings API's descriptions, written in Markdown
     assert "<script" not in html and "`" not in re.sub(r"<code>.*?</code>", "", html)
 
 
