@@ -31,7 +31,6 @@ from makers.product_forms import ClaimForm, DocumentForm, ProductionForm, Produc
 from makers.production import ProductionRefused, document_add, model_create, model_update, produce
 from makers.recalls import recalls_for
 from makers.resolver import links_for
-from twins.models import ICONS
 
 CSV_SECONDS = 600
 
@@ -64,7 +63,6 @@ def model_page(request: HttpRequest, gtin: str) -> HttpResponse:
         "links": links,
         "recalls": recalls_for(model),
         "digital_link": settings.SITE_URL + gs1.build_path(model.gtin),
-        "icon": ICONS.get(model.icon, ICONS["thing"]),
     }
     return render(request, "makers/product_model.html", context)
 

@@ -8,15 +8,17 @@ from django.db.models import Q
 
 from owners.models import ContactCard
 
+# The icons a twin may show (SVGs shipped in core's static files, by key) and their labels, in words: an emoji
+# renders as an empty box where no emoji font is installed (the admin, a server without fonts).
 ICONS = {
-    "thing": "📦",
-    "coffee": "☕",
-    "health": "🩺",
-    "animal": "🐄",
-    "vehicle": "🚲",
-    "home": "🏠",
-    "tool": "🔧",
-    "lock": "🔒",
+    "thing": "Thing",
+    "coffee": "Coffee",
+    "health": "Health",
+    "animal": "Animal",
+    "vehicle": "Vehicle",
+    "home": "Home",
+    "tool": "Tool",
+    "lock": "Lock",
 }
 
 
@@ -47,9 +49,7 @@ class Twin(ContactCard):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="twins")
     slug = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     name = models.CharField(max_length=120)
-    icon = models.CharField(
-        max_length=16, choices=[(key, f"{glyph} {key.title()}") for key, glyph in ICONS.items()], default="thing"
-    )
+    icon = models.CharField(max_length=16, choices=list(ICONS.items()), default="thing")
     model_name = models.CharField("model", max_length=120, blank=True)
     serial = models.CharField(max_length=120, blank=True)
     attributes = models.JSONField(default=dict, blank=True)
@@ -104,10 +104,6 @@ class Twin(ContactCard):
 
     def __str__(self) -> str:
         return self.name
-
-    @property
-    def icon_glyph(self) -> str:
-        return ICONS.get(self.icon, ICONS["thing"])
 
     @property
     def is_archived(self) -> bool:
