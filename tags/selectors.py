@@ -9,7 +9,7 @@ from django.http import Http404
 
 from tags.codes import normalize_short_code
 from tags.models import Scan, Tag
-from twins import panels
+from twins import attribution, panels
 from twins.selectors import twin_get
 
 # Tokens are URL-safe base64 (tags.codes.new_token); anything else cannot be one, so no query is spent on it.
@@ -88,13 +88,10 @@ def thing_tags_panel(request, twin) -> dict:
 
 
 def scan_actor(scan: Scan, twin) -> str:
-    """Who scanned, as of when they scanned, for the current owner reading the list: an owner's scan from before
-    the twin changed hands was the previous owner's, not "you" (`by_owner` is true of whoever owned it then)."""
-    if not scan.by_owner:
-        return "someone else"
-    if twin.owner_since is not None and scan.time < twin.owner_since:
-        return "a previous owner"
-    return "you"
+    """Who scanned, as of when they scanned, for the current owner reading the list (twins.attribution, as for
+    readings and notes): an owner's scan from before the twin changed hands was the previous owner's, not "you"
+    (`by_owner` is true of whoever owned it then; a scan's `time` is the server's, set when it was stored)."""
+    return attribution.acted_by(twin=twin, created_at=scan.time, by_owner=scan.by_owner)
 
 
 def thing_scans_panel(request, twin) -> dict:

@@ -146,6 +146,11 @@ class Reading(models.Model):
     source = models.CharField(max_length=16, choices=Source.choices, default=Source.MANUAL)
     note = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    # Who recorded it, when known (a page's or the API's signed-in user: the owner, or a keeper); empty for
+    # devices and imports. Shown to the owner through twins.attribution; never part of the signed history.
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # Device provenance (ingest.devices): the device's Ed25519 key (Multikey `z6Mk…`), its detached signature
     # (multibase `z…`) and the exact object it signed, so anyone can re-check the signature later with ssi alone.
     device_signed = models.BooleanField(default=False)
@@ -172,6 +177,10 @@ class JournalNote(models.Model):
     time = models.DateTimeField()
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
+    # Who wrote it (the owner, or a keeper), when known; see Reading.added_by.
+    added_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
 
     class Meta:
         ordering = ["-time", "-id"]

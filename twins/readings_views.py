@@ -14,7 +14,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
-from twins import access, selectors
+from twins import access, attribution, selectors
 
 PER_PAGE = 50
 
@@ -24,6 +24,7 @@ PER_PAGE = 50
 def readings_page(request: HttpRequest, slug: str) -> HttpResponse:
     twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_READ)
     page = Paginator(selectors.reading_list(twin=twin), PER_PAGE).get_page(request.GET.get("page"))
+    page.object_list = attribution.attribute(page.object_list, twin=twin, viewer_id=request.user.pk)
     return render(request, "twins/readings.html", {"twin": twin, "page": page})
 
 

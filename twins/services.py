@@ -168,8 +168,10 @@ def reading_add(
     time: datetime | None = None,
     source: str = Reading.Source.MANUAL,
     note: str = "",
+    by: Any = None,
 ) -> Reading:
-    """Store one reading; move the twin's "latest" only if this reading is not older than the latest."""
+    """Store one reading; move the twin's "latest" only if this reading is not older than the latest. `by`: who
+    recorded it (the owner or a keeper), for twins.attribution."""
     now = timezone.now()
     time = time or now
     if timezone.is_naive(time):
@@ -184,8 +186,9 @@ def reading_add(
         time=time,
         source=source,
         note=note,
+        added_by=by,
     )
-    reading.full_clean(exclude=["twin"])
+    reading.full_clean(exclude=["twin", "added_by"])
     reading.save()
     history_append(twin=twin, kind=HistoryEntry.Kind.READING, content=history_content([reading]), ref_id=reading.pk)
     # SECURITY 33: a late, older reading racing a newer one never moves "latest" backwards (twins.latest).
@@ -198,8 +201,9 @@ def reading_add(
 
 
 @transaction.atomic
-def note_create(*, twin: Twin, title: str, text: str = "", time: datetime | None = None) -> JournalNote:
-    note = JournalNote(twin=twin, title=(title or "").strip(), text=text, time=time or timezone.now())
+def note_create(*, twin: Twin, title: str, text: str = "", time: datetime | None = None, by: Any = None) -> JournalNote:
+    """Add a journal note; `by`: who wrote it (the owner or a keeper), for twins.attribution."""
+    note = JournalNote(twin=twin, title=(title or "").strip(), text=text, time=time or timezone.now(), added_by=by)
     _save_validated(note)
     _note_history(note, "create")
     _note_broadcast(note, "create")

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from core.errors import error_response
 from core.forms import apply_errors
 from owners.recent_auth import recent_login_required
-from twins import access, listing, panels, selectors, services
+from twins import access, attribution, listing, panels, selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
 from twins.models import Twin
 
@@ -75,8 +75,13 @@ def thing_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "twin": twin,
         "can": can,
         "chart": selectors.chart_points(twin=twin) if can["readings_read"] else [],
-        "readings": selectors.reading_list(twin=twin)[:20] if can["readings_read"] else [],
-        "notes": twin.notes.all()[:50] if can["journal_read"] else [],
+        # Each with who recorded it as of when (twins.attribution): a buyer's page says "a previous owner".
+        "readings": attribution.attribute(selectors.reading_list(twin=twin)[:20], twin=twin, viewer_id=request.user.pk)
+        if can["readings_read"]
+        else [],
+        "notes": attribution.attribute(twin.notes.all()[:50], twin=twin, viewer_id=request.user.pk)
+        if can["journal_read"]
+        else [],
         "reading_form": ReadingForm(),
         "note_form": NoteForm(),
         # The features' panels and links the viewer's capabilities allow (each declares what it needs; owner-only
@@ -187,7 +192,11 @@ def reading_create(request: HttpRequest, slug: str) -> HttpResponse:
         source = "tag" if request.POST.get("via") == "tag" else "manual"
         try:
             services.reading_add(
-                twin=twin, value=form.cleaned_data["value"], note=form.cleaned_data["note"], source=source
+                twin=twin,
+                value=form.cleaned_data["value"],
+                note=form.cleaned_data["note"],
+                source=source,
+                by=request.user,
             )
         except ValidationError as exc:
             apply_errors(form, exc)
@@ -203,7 +212,7 @@ def note_create(request: HttpRequest, slug: str) -> HttpResponse:
     form = NoteForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
-            services.note_create(twin=twin, **form.cleaned_data)
+            services.note_create(twin=twin, by=request.user, **form.cleaned_data)
         except ValidationError as exc:
             apply_errors(form, exc)
         else:
