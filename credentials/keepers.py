@@ -4,7 +4,11 @@ the twin signs (as it signs ownership: credentials.services.credential_sign) and
 - A **keeper** (a rancher keeping an investor's cattle, a house-sitter) sees the twin among their cards, opens its
   page, adds readings (movements too: location readings), journal entries; optional expiry.
 - A **service access** (a manufacturer's or a repairer's account, for one remote job) allows exactly the
-  capabilities it lists, until its required expiry.
+  capabilities it lists, until its required expiry; while it lets them open the page, the twin is among their
+  cards with a "service" badge.
+
+Both see the page live (twins.consumers.TwinConsumer asks their access again before each push), find the twin in
+GET /api/things/ marked with their role, and find the credential in their wallet (credentials.access_selectors).
 
 Neither can transfer, delete, archive, change grants, issue credentials or read the owner's contact data: those
 routes ask twins.selectors.twin_get for the owner (its default), and the providers below never give OWNER.
