@@ -75,15 +75,18 @@ def viewer_time_zone(name: str) -> ZoneInfo | None:
 
 
 class TimeZoneMiddleware:
-    """Dates and times in the viewer's time zone, the same on every page, table, chart and export: the browser's
-    zone from the `tz` cookie static/js/tz.js sets, else the server's TIME_ZONE (UTC). There is no per-owner time
-    zone setting; when one exists it should come first here. A bad cookie is ignored, never an error."""
+    """Dates and times in the viewer's time zone, the same on every page, table, chart and export: the signed-in
+    owner's own zone (their profile's `time_zone`, so the very first page is right), else the browser's zone from
+    the `tz` cookie static/js/tz.js sets, else the server's TIME_ZONE (UTC). Runs after AuthenticationMiddleware.
+    A bad cookie or a zone this machine no longer knows is ignored, never an error."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        zone = viewer_time_zone(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
+        user = getattr(request, "user", None)
+        own = getattr(user, "time_zone", "") if user is not None and user.is_authenticated else ""
+        zone = viewer_time_zone(own or "") or viewer_time_zone(request.COOKIES.get(TIME_ZONE_COOKIE, ""))
         if zone is None:
             timezone.deactivate()
         else:

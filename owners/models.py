@@ -4,6 +4,8 @@ from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.db.models import Q
 
+from owners.time_zones import validate_time_zone
+
 
 class ContactCard(models.Model):
     """Contact details a finder may see, each behind its own "show on public page" switch.
@@ -54,6 +56,9 @@ class ContactCard(models.Model):
 
 class Owner(AbstractUser, ContactCard):
     """A person or organisation that owns things. Sign-in identity and default contact card."""
+
+    # Their own IANA time zone (owners.time_zones), preferred over the browser's; empty: the browser's.
+    time_zone = models.CharField("time zone", max_length=64, blank=True, validators=[validate_time_zone])
 
     class Meta:
         verbose_name = "owner"

@@ -20,13 +20,21 @@ from owners.tasks import send_notification_email
 
 
 @transaction.atomic
-def owner_signup(*, username: str, email: str, password: str) -> Owner:
-    owner = Owner(username=username.strip(), email=email.strip())
+def owner_signup(*, username: str, email: str, password: str, time_zone: str = "") -> Owner:
+    owner = Owner(username=username.strip(), email=email.strip(), time_zone=(time_zone or "").strip())
     validate_password(password, owner)
     owner.set_password(password)
     owner.full_clean()
     # Its keys are made by the save, as for every new account (owners.keys.keys_for_new_owner).
     owner.save()
+    return owner
+
+
+def owner_set_time_zone(*, owner: Owner, time_zone: str) -> Owner:
+    """Set (or clear: "") the owner's own time zone; an unknown name is a ValidationError naming the field."""
+    owner.time_zone = (time_zone or "").strip()
+    owner.full_clean(exclude=[field.name for field in Owner._meta.fields if field.name != "time_zone"])
+    owner.save(update_fields=["time_zone"])
     return owner
 
 

@@ -9,6 +9,8 @@ from django.core.mail import EmailMessage
 from django.tasks import task
 from django.utils import timezone
 
+from owners.time_zones import owner_time
+
 
 @task()
 def send_notification_email(notification_id: int) -> None:
@@ -26,7 +28,8 @@ def send_notification_email(notification_id: int) -> None:
     item = Notification.objects.select_related("owner", "twin").filter(pk=notification_id).first()
     if item is None or not item.owner.email or item.emailed_at is not None:
         return
-    lines = [item.body or item.title, ""]
+    # When, in the owner's own time zone (an email has no browser to ask; UTC, said so, when they set none).
+    lines = [item.body or item.title, "", f"When: {owner_time(item.owner, item.created_at)}"]
     if item.sender_name or item.sender_contact:
         lines.append(f"From: {item.sender_name or 'a finder'} {item.sender_contact}".strip())
     lines.append(f"Open your inbox: {settings.SITE_URL}/inbox/")

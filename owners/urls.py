@@ -19,6 +19,7 @@ urlpatterns = [
     path("password/", auth_views.PasswordChangeView.as_view(), name="password_change"),
     path("password/done/", auth_views.PasswordChangeDoneView.as_view(), name="password_change_done"),
     path("profile/", views.profile, name="profile"),
+    path("profile/time-zone/", views.profile_time_zone, name="profile-time-zone"),
     path("profile/api-token/", views.api_token, name="api-token"),
     path("profile/keys/", views.keys, name="owner-keys"),
     path("profile/keys/download", views.key_download, name="owner-key-download"),

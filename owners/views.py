@@ -17,13 +17,15 @@ from django.views.decorators.http import require_POST
 
 from core.errors import error_response
 from core.forms import apply_errors
+from core.middleware import TIME_ZONE_COOKIE
 from core.ratelimit import CLOSED, RateLimitUnavailable, client_id, hit, hit_many, secret_key_id, wait_text
 from owners import selectors, services
-from owners.forms import ContactCardForm, SelfHeldKeyForm, SignupForm
+from owners.forms import ContactCardForm, SelfHeldKeyForm, SignupForm, TimeZoneForm
 from owners.keys import SelfHeldKeyRequired, owner_private_key_export, owner_register_self_held
 from owners.models import OwnerKey
 from owners.next_context import describe_next
 from owners.recent_auth import recent_login_required
+from owners.time_zones import zone_names
 
 
 def _unavailable(request: HttpRequest, refused: RateLimitUnavailable) -> HttpResponse:
@@ -80,12 +82,15 @@ def signup(request: HttpRequest) -> HttpResponse:
         if retry is not None:
             message = f"Too many new accounts were made from your connection. Try again {wait_text(retry)}."
             return error_response(request, 429, message, retry_after=retry)
-    form = SignupForm(request.POST or None)
+    # The browser's zone, when an earlier page set the cookie (else tz.js fills the select on this page).
+    browser_zone = request.COOKIES.get(TIME_ZONE_COOKIE, "")
+    form = SignupForm(request.POST or None, initial={"time_zone": browser_zone if browser_zone in zone_names() else ""})
     if request.method == "POST" and form.is_valid():
         owner = services.owner_signup(
             username=form.cleaned_data["username"],
             email=form.cleaned_data["email"],
             password=form.cleaned_data["password1"],
+            time_zone=form.cleaned_data["time_zone"],
         )
         login(request, owner, backend="django.contrib.auth.backends.ModelBackend")
         if target:
@@ -127,14 +132,33 @@ class RateLimitedPasswordResetView(PasswordResetView):
 @login_required
 def profile(request: HttpRequest) -> HttpResponse:
     form = ContactCardForm(request.POST or None, instance=request.user)
+    zone_form = TimeZoneForm(initial={"time_zone": request.user.time_zone})
     if request.method == "POST":
         if form.is_valid():
             services.owner_update_contact(owner=request.user, **{key: form.cleaned_data[key] for key in form.fields})
             messages.success(request, "Contact card saved.")
             return redirect("profile")
-        return render(request, "owners/profile.html", {"form": form, "token": None}, status=400)
+        return render(request, "owners/profile.html", {"form": form, "zone_form": zone_form, "token": None}, status=400)
     token = selectors.owner_api_token(owner=request.user)
-    return render(request, "owners/profile.html", {"form": form, "token": token})
+    return render(request, "owners/profile.html", {"form": form, "zone_form": zone_form, "token": token})
+
+
+@login_required
+@require_POST
+def profile_time_zone(request: HttpRequest) -> HttpResponse:
+    """The owner's own time zone (owners.time_zones), a form of its own on the profile page."""
+    zone_form = TimeZoneForm(request.POST)
+    if zone_form.is_valid():
+        try:
+            services.owner_set_time_zone(owner=request.user, time_zone=zone_form.cleaned_data["time_zone"])
+        except ValidationError as exc:
+            apply_errors(zone_form, exc)
+        else:
+            zone = request.user.time_zone or "your browser's"
+            messages.success(request, f"Time zone saved: dates are now shown in {zone}.")
+            return redirect("profile")
+    context = {"form": ContactCardForm(instance=request.user), "zone_form": zone_form, "token": None}
+    return render(request, "owners/profile.html", context, status=400)
 
 
 @login_required
