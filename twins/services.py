@@ -304,6 +304,7 @@ def new_reading(**fields: Any) -> Reading:
 _READING_DEFAULTS = {
     "id": None,
     "twin_id": None,
+    "added_by_id": None,
     "note": "",
     "source": Reading.Source.MANUAL,
     "unit": "",

@@ -103,3 +103,11 @@ def _readings(draw) -> list[Reading]:
 @given(_readings())
 def test_history_content_jcs_equals_canonicalize_for_any_readings(readings):
     assert history_content_jcs(readings) == jcs.canonicalize(history_content(readings))
+
+
+def test_a_fast_new_reading_has_every_field_of_the_model():
+    """new_reading skips Model.__init__, so a field added to Reading must get its default there too (a missing one
+    is a "deferred field" error when the reading is saved)."""
+    reading = new_reading(twin_id=1, kind="t", value=1.0, time=None)
+    missing = [f.attname for f in Reading._meta.concrete_fields if f.attname not in reading.__dict__]
+    assert missing == []
