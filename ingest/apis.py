@@ -517,6 +517,70 @@ class SourceEndOverlapApi(APIView):
         return Response(SourceOutputSerializer(source, context={"request": request}).data)
 
 
+class PreviewReadingSerializer(serializers.Serializer):
+    thing = serializers.CharField(help_text="The thing's public id.")
+    thing_name = serializers.CharField()
+    kind = serializers.CharField()
+    value = serializers.FloatField()
+    unit = serializers.CharField()
+    time = serializers.DateTimeField()
+    device_signed = serializers.BooleanField(help_text="A device's signature was given and verifies.")
+
+    class Meta:
+        ref_name = "SourcePreviewReading"
+
+
+class SourcePreviewApi(APIView):
+    class InputSerializer(StrictInputSerializer):
+        mapping = SourceMappingSerializer(required=False, help_text="Left out: the source's own mapping.")
+        sample = serializers.JSONField(help_text="A payload as the sender would POST it to the hook.")
+
+        class Meta:
+            ref_name = "SourcePreview"
+
+    class OutputSerializer(serializers.Serializer):
+        readings = PreviewReadingSerializer(many=True)
+
+        class Meta:
+            ref_name = "SourcePreviewResult"
+
+    @extend_schema(
+        operation_id="sources_preview",
+        summary="Preview what a payload would store",
+        tags=["ingestion"],
+        request=InputSerializer,
+        responses={200: OutputSerializer, 400: ERRORS[400], 404: SOURCE_404},
+        description=(
+            "Runs `sample` through `mapping` (or the source's) as the hook would and stores nothing: the readings it"
+            " would make, or a 400 whose `extra.pointer` names the first bad field of the sample (as on the page)."
+        ),
+    )
+    def post(self, request: Request, source_id: str) -> Response:
+        source = selectors.source_get(viewer=request.user, public_id=source_id)
+        serializer = SourcePreviewApi.InputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        mapping = services.validate_mapping(data["mapping"]) if "mapping" in data else source.mapping
+        preview = services.mapping_preview(source=source, mapping=mapping, sample=data["sample"])
+        if preview.error:
+            return Response(
+                {"message": preview.error, "extra": {"pointer": preview.pointer}}, status=status.HTTP_400_BAD_REQUEST
+            )
+        readings = [
+            {
+                "thing": twin.slug,
+                "thing_name": twin.name,
+                "kind": reading.kind,
+                "value": reading.value,
+                "unit": reading.unit,
+                "time": reading.time,
+                "device_signed": reading.device_signed,
+            }
+            for twin, reading in preview.rows
+        ]
+        return Response(SourcePreviewApi.OutputSerializer({"readings": readings}).data)
+
+
 class SourceLinkApi(APIView):
     class InputSerializer(StrictInputSerializer):
         thing = TextField(max_length=64, help_text="The public id of one of your things.")

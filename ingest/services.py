@@ -18,7 +18,7 @@ from core.ratelimit import Limit
 from core.sql import RowPlan, select_rows
 from ingest import devices, store
 from ingest import history as pending_history
-from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, clean_mapping
+from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, TooManyReadings, clean_mapping, extract
 from ingest.models import Delivery, Source, SourceThing
 from ssi import webhooks
 from twins import services as twin_services
@@ -52,6 +52,30 @@ def validate_mapping(mapping: Any) -> dict[str, str]:
     except PointerSyntaxError as exc:
         raise ValidationError({"mapping": str(exc)}) from None
     return {name: pointer for name, pointer in full.items() if mapping and name in mapping}
+
+
+@dataclass(frozen=True)
+class Preview:
+    """What a sample payload would store under a mapping: (twin, unsaved reading) rows, or the first bad field's
+    pointer and message."""
+
+    rows: list[tuple[Twin, Reading]]
+    now: datetime
+    error: str = ""
+    pointer: str = ""
+
+
+def mapping_preview(*, source: Source, mapping: Any, sample: Any) -> Preview:
+    """Run `sample` through `mapping` as the hook would, storing nothing (the source page's Preview and the API's)."""
+    now = timezone.now()
+    try:
+        raw = extract(sample, clean_mapping(mapping), now=now)
+        grouped = resolve_readings(source=source, raw=raw, now=now)
+    except PayloadError as exc:
+        return Preview(rows=[], now=now, error=exc.message, pointer=exc.pointer)
+    except (TooManyReadings, PointerSyntaxError) as exc:
+        return Preview(rows=[], now=now, error=str(exc))
+    return Preview(rows=[(twin, reading) for twin, readings in grouped.items() for reading in readings], now=now)
 
 
 @transaction.atomic

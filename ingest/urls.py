@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/sources/", apis.SourcesApi.as_view(), name="api-sources"),
     path("api/sources/<str:source_id>/", apis.SourceApi.as_view(), name="api-source"),
     path("api/sources/<str:source_id>/rotate", apis.SourceRotateApi.as_view(), name="api-source-rotate"),
+    path("api/sources/<str:source_id>/preview", apis.SourcePreviewApi.as_view(), name="api-source-preview"),
     path("api/sources/<str:source_id>/end-overlap", apis.SourceEndOverlapApi.as_view(), name="api-source-end-overlap"),
     path("api/sources/<str:source_id>/things/", apis.SourceLinkApi.as_view(), name="api-source-links"),
     path(

@@ -14,13 +14,11 @@ from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
 from core.forms import apply_errors
 from ingest import devices, selectors, services
-from ingest import mapping as payload_mapping
 from ingest.forms import LinkForm, RotateForm, SourceCreateForm, SourceForm
 from ingest.models import DeviceKey, Source
 from twins import selectors as twin_selectors
@@ -39,20 +37,6 @@ def _secret_page(request: HttpRequest, source: Source, secret: str, *, rotated: 
     # The page holds a secret: no cache may keep it, and the browser's back button must not show it again.
     response["Cache-Control"] = "no-store"
     return response
-
-
-def preview(*, source: Source, mapping: dict, sample) -> dict:
-    """What `sample` would store under `mapping` (unsaved), or the pointer and message of the first bad field."""
-    now = timezone.now()
-    try:
-        raw = payload_mapping.extract(sample, payload_mapping.clean_mapping(mapping), now=now)
-        grouped = services.resolve_readings(source=source, raw=raw, now=now)
-    except payload_mapping.PayloadError as exc:
-        return {"error": exc.message, "pointer": exc.pointer}
-    except (payload_mapping.TooManyReadings, payload_mapping.PointerSyntaxError) as exc:
-        return {"error": str(exc), "pointer": ""}
-    rows = [(twin, reading) for twin, readings in grouped.items() for reading in readings]
-    return {"rows": rows, "now": now}
 
 
 @login_required
@@ -100,7 +84,7 @@ def source_detail(request: HttpRequest, source_id: str) -> HttpResponse:
                     messages.success(request, "Source saved.")
                     return redirect("source", source_id=source.public_id)
             if form.cleaned_data["sample"] is not None:
-                result = preview(source=source, mapping=mapping, sample=form.cleaned_data["sample"])
+                result = services.mapping_preview(source=source, mapping=mapping, sample=form.cleaned_data["sample"])
     context = {
         "source": source,
         "form": form,

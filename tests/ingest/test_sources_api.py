@@ -120,3 +120,57 @@ def test_stranger_gets_the_one_404_for_every_operation_on_alices_source(alice_to
     assert carol_api.get("/api/sources/").json()["results"] == []
     source = Source.objects.get(public_id=source_id)
     assert (source.name, source.secrets()) == ("Garden gateway", before)
+
+
+def _source_feeding(alice_token_api, grinder, **body) -> str:
+    source_id = _create(alice_token_api, **body).json()["id"]
+    linked = alice_token_api.post(
+        f"/api/sources/{source_id}/things/", {"thing": grinder.slug, "external_id": "grinder-1"}, format="json"
+    )
+    assert linked.status_code == 201, linked.content
+    return source_id
+
+
+def test_preview_shows_what_a_sample_would_store_and_stores_nothing(grinder, alice_token_api):
+    source_id = _source_feeding(alice_token_api, grinder, mapping={"value": "/v"})
+    sample = {"readings": [{"thing": "grinder-1", "kind": "temperature", "v": 21.5, "unit": "C"}]}
+    answer = alice_token_api.post(f"/api/sources/{source_id}/preview", {"sample": sample}, format="json")
+    assert answer.status_code == 200, answer.content
+    (reading,) = answer.json()["readings"]
+    assert (reading["thing"], reading["kind"], reading["value"], reading["unit"]) == (
+        grinder.slug,
+        "temperature",
+        21.5,
+        "C",
+    )
+    assert reading["device_signed"] is False
+    # Another mapping in the body is tried instead of the source's, and neither is saved.
+    other = alice_token_api.post(
+        f"/api/sources/{source_id}/preview",
+        {
+            "mapping": {"value": "/reading/value"},
+            "sample": {"readings": [{"thing": "grinder-1", "reading": {"value": 3}}]},
+        },
+        format="json",
+    )
+    assert other.status_code == 200, other.content
+    assert other.json()["readings"][0]["value"] == 3
+    assert not grinder.readings.exists()
+    assert alice_token_api.get(f"/api/sources/{source_id}/").json()["mapping"] == {"value": "/v"}
+
+
+def test_preview_of_a_bad_sample_is_a_400_naming_the_field_as_the_page_does(grinder, alice_token_api):
+    source_id = _source_feeding(alice_token_api, grinder)
+    unknown = {"readings": [{"thing": "nobody", "kind": "t", "value": 1}]}
+    answer = alice_token_api.post(f"/api/sources/{source_id}/preview", {"sample": unknown}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["extra"]["pointer"] == "/readings/0/thing"
+    assert answer.json()["message"]
+    missing = alice_token_api.post(f"/api/sources/{source_id}/preview", {}, format="json")
+    assert missing.status_code == 400 and missing.json()["message"].startswith("sample")
+
+
+def test_preview_of_someone_elses_source_is_a_404(grinder, alice_token_api, carol):
+    source_id = _source_feeding(alice_token_api, grinder)
+    answer = api_for(carol, token=True).post(f"/api/sources/{source_id}/preview", {"sample": {}}, format="json")
+    assert answer.status_code == 404
