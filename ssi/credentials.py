@@ -40,7 +40,7 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from ssi import jcs, proofs, statuslist, webvh
-from ssi.didkey import key_url, verify_key_from_did_key
+from ssi.didkey import key_url, method_key_from_did_key
 from ssi.errors import DIDError, ProofError, SSIError
 from ssi.keys import SigningKey, VerifyKey
 
@@ -149,7 +149,7 @@ def resolve_did_key(verification_method: str, *, purpose: str, at: datetime) -> 
     purpose (a did:key document lists its one key under every relationship)."""
     if not verification_method.startswith("did:key:"):
         raise Unresolvable(f"cannot resolve {verification_method.partition('#')[0]} without its DID log")
-    return verify_key_from_did_key(verification_method, require_fragment=True)
+    return method_key_from_did_key(verification_method)
 
 
 def method_key(document: Mapping[str, Any], verification_method: str, purpose: str) -> VerifyKey:
@@ -342,23 +342,34 @@ def _check_context(doc: Mapping[str, Any]) -> None:
         raise SSIError(f"@context must be a list starting with {VC_CONTEXT}")
 
 
-def _check_credential(cred: Any) -> None:
+def _check_credential(cred: Any) -> tuple[str, datetime | None, datetime | None]:
+    """Raise :class:`SSIError` unless ``cred`` has a credential's shape; return its issuer and its validity period
+    (``validFrom``, ``validUntil`` or None), which the verifier uses next without reading them again."""
+    # _check_context, _types and _subjects spelled out: this runs for every credential verified.
     if not _is_map(cred):
         raise SSIError("a credential must be a JSON object")
-    _check_context(cred)
-    if CREDENTIAL_TYPE not in _types(cred):
+    ctx = cred.get("@context")
+    if not isinstance(ctx, list) or not ctx or ctx[0] != VC_CONTEXT:
+        raise SSIError(f"@context must be a list starting with {VC_CONTEXT}")
+    t = cred.get("type")
+    if not (t == CREDENTIAL_TYPE if isinstance(t, str) else isinstance(t, list) and CREDENTIAL_TYPE in t):
         raise SSIError("type must include VerifiableCredential")
-    issuer_id(cred)
-    subjects = _subjects(cred)
-    if not subjects or not all(_is_map(s) and s for s in subjects):
+    issuer = issuer_id(cred)
+    s = cred.get("credentialSubject")
+    if _is_map(s):
+        subjects_ok = bool(s)
+    else:
+        subjects_ok = isinstance(s, list) and bool(s) and all(_is_map(x) and x for x in s)
+    if not subjects_ok:
         raise SSIError("credentialSubject must be a non-empty object (or a list of them)")
-    for name in ("validFrom", "validUntil"):
-        if name in cred:
-            _parse_time(cred[name], name)
+    start = _parse_time(cred["validFrom"], "validFrom") if "validFrom" in cred else None
+    end = _parse_time(cred["validUntil"], "validUntil") if "validUntil" in cred else None
     if "id" in cred and not isinstance(cred["id"], str):
         raise SSIError("id must be a URL")
+    return issuer, start, end
 
 
+@functools.lru_cache(maxsize=256)  # a pure function of an immutable value; most credentials share a few dates
 def day(t: datetime) -> str:
     """``3 March 2027`` (UTC)."""
     t = t.astimezone(UTC)
@@ -522,8 +533,14 @@ def _verify_doc_proof(
     except SSIError as exc:
         return _tampered(what, f"signing key not valid: {exc}", controller), proof
     try:
-        canonical = jcs.canonicalize({k: v for k, v in doc.items() if k != "proof"}, simple=simple)
-        proofs.verify_with_key(doc, proof, key, canonical_document=canonical, simple=simple)
+        # One walk over the whole signed document vouches for the numbers of both parts that are canonicalised
+        # (the unsecured document, the proof configuration); when it finds a number the fast path cannot print,
+        # each part takes the full check on its own.
+        plain = simple or jcs.plain_numbers(doc)
+        unsecured = dict(doc)
+        del unsecured["proof"]
+        canonical = jcs.canonicalize(unsecured, simple=simple, plain=plain)
+        proofs.verify_with_key(doc, proof, key, canonical_document=canonical, simple=simple, plain=plain)
     except SSIError as exc:
         return _tampered(what, str(exc), controller), proof
     if not is_did:
@@ -541,24 +558,26 @@ def _verify_doc_proof(
     return None, proof
 
 
-def _signed_failure(cred: Any, *, resolver: Resolver, simple: bool) -> Verification | None:
-    """Shape and proof only: the failure, or None when both hold."""
+def _signed(
+    cred: Any, *, resolver: Resolver, simple: bool
+) -> Verification | tuple[str, datetime | None, datetime | None]:
+    """Shape and proof only: the failure, or (issuer, validFrom, validUntil) when both hold."""
     try:
-        _check_credential(cred)
+        checked = _check_credential(cred)
     except SSIError as exc:
         return _tampered("credential", str(exc))
     failure, _ = _verify_doc_proof(
-        cred, issuer_id(cred), purpose="assertionMethod", resolver=resolver, simple=simple, what="credential"
+        cred, checked[0], purpose="assertionMethod", resolver=resolver, simple=simple, what="credential"
     )
-    return failure
+    return checked if failure is None else failure
 
 
 def _verify_signed_credential(cred: Any, *, resolver: Resolver, simple: bool) -> Verification:
     """Shape and proof only."""
-    failure = _signed_failure(cred, resolver=resolver, simple=simple)
-    if failure is not None:
-        return failure
-    issuer = issuer_id(cred)
+    checked = _signed(cred, resolver=resolver, simple=simple)
+    if isinstance(checked, Verification):
+        return checked
+    issuer = checked[0]
     return Verification(Verdict.VALID, f"Issued by {issuer}.", issuer=issuer, document=cred)
 
 
@@ -598,16 +617,15 @@ def _lists(status_lists: StatusLists | Iterable[Mapping[str, Any]] | None) -> St
 def _verify_credential(
     cred: Any, simple: bool, resolver: Resolver, lists: StatusLists, policy: Policy | None, now: datetime
 ) -> Verification:
-    failure = _signed_failure(cred, resolver=resolver, simple=simple)
-    if failure is not None:
-        return failure
-    issuer = issuer_id(cred)
+    checked = _signed(cred, resolver=resolver, simple=simple)
+    if isinstance(checked, Verification):
+        return checked
+    issuer, start, end = checked
     if policy is not None:
         refusal = policy(cred)
         if refusal:
             return Verification(Verdict.UNTRUSTED_ISSUER, f"Not accepted here: {refusal}", issuer=issuer, document=cred)
-    if "validFrom" in cred:
-        start = _parse_time(cred["validFrom"], "validFrom")
+    if start is not None:
         if now < start:
             return Verification(
                 Verdict.NOT_YET_VALID,
@@ -616,8 +634,7 @@ def _verify_credential(
                 issuer=issuer,
                 document=cred,
             )
-    if "validUntil" in cred:
-        end = _parse_time(cred["validUntil"], "validUntil")
+    if end is not None:
         if now > end:
             return Verification(
                 Verdict.EXPIRED,
@@ -646,7 +663,7 @@ def _verify_credential(
         problem = lists.check(entry, issuer, resolver=resolver, now=now)
         if problem is not None:
             return problem
-    until = f", valid until {day(_parse_time(cred['validUntil'], 'validUntil'))}" if "validUntil" in cred else ""
+    until = f", valid until {day(end)}" if end is not None else ""
     return Verification(Verdict.VALID, f"Valid credential issued by {issuer}{until}.", issuer=issuer, document=cred)
 
 

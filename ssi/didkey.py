@@ -9,6 +9,7 @@ the spec's "Encryption Method Creation Algorithm", a derived X25519 key
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ssi.errors import DIDError, KeyError_
@@ -49,6 +50,17 @@ def verify_key_from_did_key(did_or_url: str, *, require_fragment: bool = False) 
         return VerifyKey.from_multibase(body)
     except KeyError_ as exc:
         raise DIDError(f"unsupported did:key: {exc}") from None
+
+
+@functools.lru_cache(maxsize=1024)
+def method_key_from_did_key(verification_method: str) -> VerifyKey:
+    """The key a did:key verification method URL (``did:key:z6Mk…#z6Mk…``, fragment required and equal to the
+    body) names, as :func:`verify_key_from_did_key` reads it.
+
+    Kept in a bounded LRU keyed by the whole URL: a did:key URL is its key, so the same string always names the
+    same key, and a verifier meets the same few issuers over and over. Only keys are kept, never a verdict; a
+    malformed URL raises :class:`DIDError` each time (exceptions are not cached)."""
+    return verify_key_from_did_key(verification_method, require_fragment=True)
 
 
 def resolve_did_key(did: str) -> dict[str, Any]:

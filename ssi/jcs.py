@@ -111,13 +111,23 @@ def _unsafe_text(printed: str) -> bool:
     return not printed.isascii() and _UNSAFE_TEXT.search(printed) is not None
 
 
-def canonicalize(obj: Any, *, simple: bool = False) -> bytes:
+def plain_numbers(obj: Any) -> bool:
+    """Whether every key of ``obj`` is a str and every value a JSON type whose numbers the fast path prints exactly
+    (text is not looked at). A verifier walks a whole signed document once with it and passes ``plain=True`` to
+    :func:`canonicalize` for its parts (the unsecured document and the proof configuration), instead of one walk
+    per part (bench/credentials.py)."""
+    return _plain_numbers(obj)
+
+
+def canonicalize(obj: Any, *, simple: bool = False, plain: bool = False) -> bytes:
     """RFC 8785 canonical bytes of ``obj``.
 
     Pass ``simple=True`` only for values :func:`loads` vouched for (or built
     solely from str, bool, None, safe ints, lists and dicts with such keys).
+    Pass ``plain=True`` only when :func:`plain_numbers` answered True for
+    ``obj`` or for a value holding it: its text is still checked.
     """
-    if simple or _plain_numbers(obj):
+    if simple or plain or _plain_numbers(obj):
         try:
             printed = _fast_dumps(obj)
         except (TypeError, ValueError) as exc:

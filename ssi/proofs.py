@@ -25,15 +25,16 @@ from typing import Any
 
 from ssi import jcs
 from ssi.didkey import key_url, verify_key_from_did_key
-from ssi.errors import DIDError, ProofError, SignatureError, SSIError
-from ssi.keys import SigningKey, VerifyKey, decode_signature
-from ssi.multibase import multibase_encode
+from ssi.errors import DIDError, EncodingError, ProofError, SignatureError, SSIError
+from ssi.keys import SigningKey, VerifyKey
+from ssi.multibase import b58decode, multibase_encode
 
 CRYPTOSUITE = "eddsa-jcs-2022"
 PROOF_TYPE = "DataIntegrityProof"
 ALLOWED_CRYPTOSUITES = frozenset({CRYPTOSUITE})
 
 KeyResolver = Callable[[str], VerifyKey]
+_sha256 = hashlib.sha256
 
 
 def now_iso() -> str:
@@ -163,20 +164,26 @@ def verify_with_key(
     *,
     canonical_document: bytes,
     simple: bool = False,
+    plain: bool = False,
 ) -> None:
     """The cryptographic half of :func:`verify_proof`, for a caller that has already checked the proof's shape
     (:func:`check_proof_shape`), resolved its key and canonicalised the unsecured document (the credential
-    verifier does all three itself, once). Raises :class:`ProofError`."""
+    verifier does all three itself, once). ``plain``: the caller's :func:`ssi.jcs.plain_numbers` walk covered
+    ``proof``. Raises :class:`ProofError`."""
     ctx = proof.get("@context")
-    # §3.3.2 step 3: the document's @context must start with the proof's.
-    if ctx is not None and not _context_prefix(ctx, document.get("@context")):
+    # §3.3.2 step 3: the document's @context must start with the proof's (equal, as signers write it, is a prefix).
+    if ctx is not None and ctx != document.get("@context") and not _context_prefix(ctx, document.get("@context")):
         raise ProofError("proof @context does not match the document")
-    config = {k: v for k, v in proof.items() if k != "proofValue"}
-    data = hash_data(jcs.canonicalize(config, simple=simple), canonical_document)
-    value = proof["proofValue"]
+    config = dict(proof)  # the proof configuration: the proof without its value (a C copy, then one deletion)
+    value = config.pop("proofValue")
+    data = _sha256(jcs.canonicalize(config, simple=simple, plain=plain)).digest() + _sha256(canonical_document).digest()
     try:
         if not value.startswith("z"):
             raise SignatureError("proofValue must be base58btc multibase")
-        key.verify(data, decode_signature(value))
+        try:
+            signature = b58decode(value[1:])  # what decode_signature does for "z", without its two wrappers
+        except EncodingError as exc:
+            raise SignatureError(f"bad signature encoding: {exc}") from None
+        key.verify(data, signature)  # which requires 64 bytes
     except SignatureError as exc:
         raise ProofError(f"proof does not verify: {exc}") from None
