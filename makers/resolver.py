@@ -19,12 +19,14 @@ from django.urls import NoReverseMatch, reverse
 from django.views.decorators.http import require_GET
 
 from core.errors import error_response
+from core.ratelimit import client_id, hit
 from core.views import not_found
 from makers import gs1
 from makers.claims import claim_url
 from makers.models import ProducedThing, ProductDocument, ProductModel
 from makers.recalls import recalls_for
 from tags.models import Tag
+from tags.services import SCAN_LIMIT_MESSAGE
 from tags.views import tag_scan
 
 
@@ -120,17 +122,27 @@ def resolve(request: HttpRequest, rest: str) -> HttpResponse:
         target = gs1.build_path(link.gtin, link.serial)
         query = request.META.get("QUERY_STRING", "")
         return HttpResponseRedirect(target + (f"?{query}" if query else ""), status=301)
+    link_type = request.GET.get("linkType", "").strip()
+    wants_set = link_type in ("all", "linkset") or (not link_type and _wants_linkset(request))
+    # The thing's own page is a scan (tags.views.tag_scan spends the budget itself); every other answer spends it
+    # here, found or not, so the resolver cannot enumerate GTINs and serials faster than a typed code can.
+    to_scan = (
+        link.serial is not None
+        and not wants_set
+        and (not link_type or gs1.link_type_curie(link_type) == "gs1:defaultLink")
+    )
+    if not to_scan and (refused := _over_budget(request)):
+        return refused
     model = ProductModel.objects.select_related("organisation").filter(gtin=link.gtin).first()
     if model is None:
-        return not_found(request)
+        return _not_found(request, counted=not to_scan)
     produced = None
     if link.serial is not None:
         produced = ProducedThing.objects.select_related("twin").filter(model=model, serial=link.serial).first()
         if produced is None:
-            return not_found(request)
+            return _not_found(request, counted=not to_scan)
     anchor = settings.SITE_URL + link.path
-    link_type = request.GET.get("linkType", "").strip()
-    if link_type in ("all", "linkset") or (not link_type and _wants_linkset(request)):
+    if wants_set:
         return _finish(_linkset_response(anchor, links_for(model, produced)), anchor)
     if link_type and gs1.link_type_curie(link_type) != "gs1:defaultLink":
         links = links_for(model, produced)
@@ -152,8 +164,22 @@ def resolve(request: HttpRequest, rest: str) -> HttpResponse:
         return _finish(HttpResponseRedirect(model_url(model), status=307), anchor)
     tag = _tag_of(produced)
     if tag is None:
-        return not_found(request)
+        return _not_found(request, counted=False)
     return _finish(tag_scan(request, tag.token), anchor)
+
+
+def _over_budget(request: HttpRequest) -> HttpResponse | None:
+    """Spend one lookup of the client's scan budget (the one `/t/` scans and typed codes spend): a 429 with
+    Retry-After past it, else None."""
+    retry_after = hit("scan", client_id(request), settings.RATE_SCAN_PER_CLIENT)
+    if retry_after is None:
+        return None
+    return error_response(request, 429, SCAN_LIMIT_MESSAGE, retry_after=retry_after)
+
+
+def _not_found(request: HttpRequest, *, counted: bool) -> HttpResponse:
+    """404 for an unknown GTIN or serial, after spending the budget if this request has not yet."""
+    return (None if counted else _over_budget(request)) or not_found(request)
 
 
 def _tag_of(produced: ProducedThing) -> Tag | None:
