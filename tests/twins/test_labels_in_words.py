@@ -9,6 +9,7 @@ from django.urls import reverse
 
 from tests.conftest import client_for
 from tests.core.test_icons import EMOJI
+from twins import services
 from twins.models import Twin
 from twins.transfer import offer_create
 
@@ -37,3 +38,11 @@ def test_seller_transfer_page_names_what_the_sale_removes_in_words(grinder, alic
     removes = removes[: removes.index("</div>")]
     assert "<li>Journal notes</li>" in removes and "Scans of its tags" in removes
     assert "note, scan" not in page and "Readings" not in removes
+
+
+def test_seller_transfer_page_counts_the_history_by_kind_in_words(grinder, alice):
+    services.note_create(twin=grinder, title="Descaled")
+    page = client_for(alice).get(reverse("thing-transfer", args=[grinder.slug])).content.decode()
+    history = page[page.index("History now:") :]
+    history = history[: history.index("</p>")]
+    assert "journal note: 1" in history and "1 note" not in history

@@ -1,5 +1,7 @@
 from django import template
 
+from twins.models import HistoryEntry
+
 register = template.Library()
 
 
@@ -14,3 +16,9 @@ def num(value) -> str:
         return str(value)
     text = f"{number:.4f}".rstrip("0").rstrip(".")
     return "0" if text in ("-0", "") else text
+
+
+@register.filter
+def history_kind(value) -> str:
+    """A history entry's kind in words ("Journal note"), never its code ("note"): what pages show a seller."""
+    return dict(HistoryEntry.Kind.choices).get(str(value), str(value))
