@@ -522,7 +522,9 @@ class ReadingCreateApi(APIView):
         twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_WRITE)
         serializer = ReadingCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        reading = services.reading_add(twin=twin, source=Reading.Source.API, **serializer.validated_data)
+        reading = services.reading_add(
+            twin=twin, source=Reading.Source.API, by=request.user, **serializer.validated_data
+        )
         return Response(ReadingOutputSerializer(reading).data, status=status.HTTP_201_CREATED)
 
 
@@ -582,7 +584,7 @@ class NoteCreateApi(APIView):
         twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.JOURNAL_WRITE)
         serializer = NoteCreateApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        note = services.note_create(twin=twin, **serializer.validated_data)
+        note = services.note_create(twin=twin, by=request.user, **serializer.validated_data)
         return Response(NoteOutputSerializer(note).data, status=status.HTTP_201_CREATED)
 
 

@@ -337,6 +337,9 @@ class ScheduleDoneApi(APIView):
         serializer = ScheduleDoneApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         schedule = maintenance.schedule_done(
-            schedule=schedule, on=serializer.validated_data.get("on"), note=serializer.validated_data.get("note", "")
+            schedule=schedule,
+            on=serializer.validated_data.get("on"),
+            note=serializer.validated_data.get("note", ""),
+            by=request.user,
         )
         return Response(ScheduleOutputSerializer(schedule).data)

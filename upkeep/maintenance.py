@@ -106,9 +106,10 @@ def schedule_delete(*, schedule: Schedule) -> None:
 
 
 @transaction.atomic
-def schedule_done(*, schedule: Schedule, on: date | None = None, note: str = "") -> Schedule:
+def schedule_done(*, schedule: Schedule, on: date | None = None, note: str = "", by: Any = None) -> Schedule:
     """Record that the task was done on `on` (today by default): a journal entry on the thing, and the next due
-    date one interval later. The same day twice (a double tap, a retried request) records it once."""
+    date one interval later. The same day twice (a double tap, a retried request) records it once. `by`: who did
+    it (the owner or a keeper), for the journal entry's attribution."""
     schedule = Schedule.objects.select_for_update().select_related("twin").get(pk=schedule.pk)
     today = timezone.localdate()
     on = on or today
@@ -127,7 +128,7 @@ def schedule_done(*, schedule: Schedule, on: date | None = None, note: str = "")
     text = f"Maintenance ({schedule.interval_text}). Next due {schedule.next_due.isoformat()}."
     if note.strip():
         text += "\n\n" + note.strip()
-    twin_services.note_create(twin=schedule.twin, title=f"{schedule.name}: done", text=text, time=when)
+    twin_services.note_create(twin=schedule.twin, title=f"{schedule.name}: done", text=text, time=when, by=by)
     return schedule
 
 

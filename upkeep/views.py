@@ -117,7 +117,7 @@ def schedule_done(request: HttpRequest, slug: str, schedule_id: int) -> HttpResp
     if form.is_valid():
         try:
             schedule = maintenance.schedule_done(
-                schedule=schedule, on=form.cleaned_data["on"], note=form.cleaned_data["note"]
+                schedule=schedule, on=form.cleaned_data["on"], note=form.cleaned_data["note"], by=request.user
             )
         except ValidationError as exc:
             apply_errors(form, exc)

@@ -60,6 +60,13 @@ def test_readings_and_notes_added_on_the_page_record_who_added_them(alice_client
     assert grinder.readings.get().added_by == alice and grinder.notes.get().added_by == alice
 
 
+def test_readings_and_notes_added_through_the_api_record_who_added_them(alice_api, grinder, alice):
+    assert alice_api.post(f"/api/things/{grinder.slug}/readings/", {"value": 5}, format="json").status_code == 201
+    note = alice_api.post(f"/api/things/{grinder.slug}/journal/", {"title": "Oiled"}, format="json")
+    assert note.status_code == 201, note.content
+    assert grinder.readings.get().added_by == alice and grinder.notes.get().added_by == alice
+
+
 @pytest.fixture
 def bob_keeps_the_grinder(grinder, bob):
     """bob looks after alice's grinder: a provider of capabilities (the seam credentials' keepers use)."""
