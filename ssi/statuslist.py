@@ -100,8 +100,10 @@ class Bitstring:
         return index >> 3, 0x80 >> (index & 7)
 
     def test(self, index: int) -> bool:
-        byte, mask = self._at(index)
-        return bool(self._bits[byte] & mask)
+        # _at spelled out: one test per credential verified.
+        if type(index) is not int or not 0 <= index < len(self._bits) * 8:
+            self._at(index)  # raises its StatusListError
+        return bool(self._bits[index >> 3] & (0x80 >> (index & 7)))
 
     __getitem__ = test
 
