@@ -85,6 +85,16 @@ class ServedURL(str):
     def wait_quiet(self, **kwargs: float) -> None:
         self.in_flight.wait_quiet(**kwargs)
 
+    # Copied or pickled (a dataclass's asdict deep-copies it), it is the plain URL.
+    def __copy__(self) -> str:
+        return str(self)
+
+    def __deepcopy__(self, memo: dict) -> str:
+        return str(self)
+
+    def __reduce__(self) -> tuple:
+        return (str, (str(self),))
+
 
 @contextmanager
 def asgi_in_thread(application: Any, **config: Any) -> Iterator[ServedURL]:

@@ -41,7 +41,11 @@ def test_a_seller_offers_a_thing_and_the_buyer_accepts_it_on_a_phone(browser: Br
         link = seller.get_by_test_id("offer-link")
         expect(link).to_be_visible()
         # Readings ticked, on top of the private default (journal notes and scans).
-        expect(seller.get_by_text("Will be removed at the sale: note, reading, scan")).to_be_visible()
+        removes = seller.get_by_test_id("offer-removes")
+        expect(removes).to_contain_text("Will be removed at the sale:")
+        expect(removes.get_by_role("listitem")).to_have_text(
+            ["Readings", "Journal notes", "Scans of its tags (when and where it was scanned)"]
+        )
         offer_url = link.input_value()
         offer = urlsplit(offer_url)
         assert re.fullmatch(r"/transfer/[^/]+", offer.path), offer_url

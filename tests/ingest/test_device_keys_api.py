@@ -117,4 +117,9 @@ def test_the_openapi_schema_documents_the_device_key_operations(db):
         if "device-keys" in path
         for operation in methods.values()
     }
-    assert operations == {"things_device_keys_list", "things_device_keys_create", "things_device_keys_revoke"}
+    assert operations == {
+        "things_device_keys_list",
+        "things_device_keys_create",
+        "things_device_keys_revoke",
+        "things_device_signature_required",
+    }
