@@ -73,17 +73,19 @@ def import_db(tmp_path, acme_model):
                 answer[name] = cursor.fetchone()[0]
             return answer
 
+    already = _other_sessions()  # the suite's own (a session-scoped server's, say): not the import processes'
     yield database_url(), count
     # A killed client's server session outlives it by a moment: wait, or dropping the test database fails.
-    wait_for(_alone_in_the_database, timeout=15, what="the import processes' database sessions to end")
+    wait_for(lambda: _other_sessions() <= already, timeout=15, what="the import processes' database sessions to end")
 
 
-def _alone_in_the_database() -> bool:
+def _other_sessions() -> set[int]:
+    """The server pids of every other session in the test database."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
         )
-        return cursor.fetchone()[0] == 0
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _run(db_url: str, gtin: str, *extra: str) -> subprocess.Popen:
