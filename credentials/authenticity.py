@@ -14,7 +14,6 @@ when it is made and again whenever a bit changes (a revocation), never per crede
 
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from collections.abc import Callable, Sequence
@@ -27,6 +26,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from credentials.authenticity_models import AuthenticityCredential, IssuerStatusList
+from credentials.services import signed_list_keep
 from ssi import credentials as vc
 from ssi import statuslist, webvh
 from ssi.keys import SigningKey
@@ -108,11 +108,7 @@ def _list_sign(status_list: IssuerStatusList, issuer: Issuer) -> None:
     bits = statuslist.Bitstring.from_bytes(bytes(status_list.bits))
     unsigned = statuslist.list_credential(url=status_list_url(status_list), issuer=issuer.did, bits=bits)
     signed = vc.issue(unsigned, issuer.key, verification_method=issuer.verification_method, created=issuer.at)
-    text = json.dumps(signed, separators=(",", ":"), ensure_ascii=False)
-    status_list.document = text
-    status_list.etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:40] + '"'
-    status_list.signed_at = issuer.at
-    status_list.save(update_fields=["document", "etag", "signed_at"])
+    signed_list_keep(status_list, signed, issuer.at)
 
 
 def _lists_with_room(issuer: Issuer, count: int) -> list[tuple[IssuerStatusList, int, int]]:

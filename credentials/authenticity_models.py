@@ -9,13 +9,12 @@ the makers app above it (makers signs and passes the key in; see credentials.aut
 
 from __future__ import annotations
 
-import json
 import uuid
-from typing import Any
 
 from django.db import models
 from django.db.models import F, Q
 
+from credentials.stored import StoredCredential
 from ssi.statuslist import MIN_LENGTH
 from twins.models import Twin, new_public_id
 
@@ -51,7 +50,7 @@ class AuthenticityCredentialQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
-class AuthenticityCredential(models.Model):
+class AuthenticityCredential(StoredCredential, models.Model):
     """A manufacturer's signed statement that it made `twin` (VC DM 2.0, eddsa-jcs-2022, a bit on one of the
     issuer's status lists). It stays with the thing through every sale: its holder is whoever owns the twin."""
 
@@ -86,11 +85,3 @@ class AuthenticityCredential(models.Model):
 
     def __str__(self) -> str:
         return f"authenticity of twin {self.twin_id} by {self.issuer_did}"
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return json.loads(self.document)
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None

@@ -5,12 +5,12 @@ from __future__ import annotations
 import uuid
 
 from django.contrib.auth.decorators import login_required
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified
-from django.utils.cache import patch_cache_control
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.http import require_GET
 
 from credentials import authenticity
 from credentials.authenticity_models import IssuerStatusList
+from credentials.views import signed_list_response
 
 
 @require_GET
@@ -19,14 +19,7 @@ def issuer_status_list(request: HttpRequest, list_id: str) -> HttpResponse:
     signed = IssuerStatusList.objects.filter(public_id=list_id).exclude(document="").only("document", "etag").first()
     if signed is None:
         raise Http404("No such status list.")
-    if signed.etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
-        response: HttpResponse = HttpResponseNotModified()
-    else:
-        response = HttpResponse(signed.document, content_type="application/vc+ld+json")
-    response["ETag"] = signed.etag
-    patch_cache_control(response, public=True, max_age=300)
-    response["Access-Control-Allow-Origin"] = "*"
-    return response
+    return signed_list_response(request, signed)
 
 
 @login_required

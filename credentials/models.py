@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import json
 import secrets
 import uuid
-from typing import Any
 
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from credentials.stored import StoredCredential
 from ssi.statuslist import MIN_LENGTH
 from twins.models import Twin, new_public_id
 
@@ -47,7 +46,7 @@ class OwnershipCredentialQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True)
 
 
-class OwnershipCredential(models.Model):
+class OwnershipCredential(StoredCredential, models.Model):
     """A twin's statement, signed by its agent key, that `holder` owns it (VC DM 2.0, eddsa-jcs-2022)."""
 
     id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
@@ -78,14 +77,6 @@ class OwnershipCredential(models.Model):
 
     def __str__(self) -> str:
         return f"ownership of twin {self.twin_id} by {self.holder_id}"
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return json.loads(self.document)
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 class VerifierPolicy(models.Model):
@@ -143,7 +134,7 @@ class AccessCredentialQuerySet(models.QuerySet):
         return self.filter(revoked_at__isnull=True).filter(Q(expires_at__isnull=True) | Q(expires_at__gt=now))
 
 
-class AccessCredential(models.Model):
+class AccessCredential(StoredCredential, models.Model):
     """A twin's statement, signed by its agent key, that someone may act on it for its owner (VC DM 2.0,
     eddsa-jcs-2022, a bit on the twin's status list): a keeper or a service party (an account here, `holder`), or
     an emergency grant's recipient (whoever holds the grant's link: no account, `grant`)."""
@@ -199,14 +190,6 @@ class AccessCredential(models.Model):
 
     def __str__(self) -> str:
         return f"{self.role} of twin {self.twin_id} for {self.holder_id or self.grant_id}"
-
-    @property
-    def data(self) -> dict[str, Any]:
-        return json.loads(self.document)
-
-    @property
-    def revoked(self) -> bool:
-        return self.revoked_at is not None
 
 
 class EmergencyGrant(models.Model):

@@ -83,12 +83,17 @@ def status_list_sign(*, status_list: StatusList, twin: Twin) -> StatusList:
     # No validFrom: the signing time may be a second ahead of the clock (see _signing_time), and a list that is
     # "not yet valid" cannot answer. No validUntil either: verifiers here read the list from the database.
     unsigned = statuslist.list_credential(url=status_list_url(status_list), issuer=twin.did, bits=bits)
-    text = json.dumps(_sign(twin, unsigned, at), separators=(",", ":"), ensure_ascii=False)
+    signed_list_keep(status_list, _sign(twin, unsigned, at), at)
+    return status_list
+
+
+def signed_list_keep(status_list: Any, signed: dict[str, Any], at: datetime) -> None:
+    """Keep a status list's signed document as it is served, with its ETag (a twin's list or an issuer's)."""
+    text = json.dumps(signed, separators=(",", ":"), ensure_ascii=False)
     status_list.document = text
     status_list.etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:40] + '"'
     status_list.signed_at = at
     status_list.save(update_fields=["document", "etag", "signed_at"])
-    return status_list
 
 
 def credential_sign(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified
@@ -88,7 +89,12 @@ def credential_present(request: HttpRequest, credential_id: uuid.UUID) -> HttpRe
 @require_GET
 def status_list(request: HttpRequest, list_id: str) -> HttpResponse:
     """The signed list as kept since its last change (signing happens on change, never per request)."""
-    signed = selectors.status_list_get(list_id=list_id)
+    return signed_list_response(request, selectors.status_list_get(list_id=list_id))
+
+
+def signed_list_response(request: HttpRequest, signed: Any) -> HttpResponse:
+    """A status list's kept document, public and cacheable: 304 for a matching If-None-Match (a twin's list or an
+    issuer's)."""
     if signed.etag in [tag.strip() for tag in request.headers.get("If-None-Match", "").split(",")]:
         response: HttpResponse = HttpResponseNotModified()
     else:
