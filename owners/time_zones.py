@@ -9,10 +9,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from functools import cache
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
+from zoneinfo import ZoneInfo, available_timezones
 
 from django.core.exceptions import ValidationError
 from django.utils import timezone
+
+from core.middleware import viewer_time_zone
 
 AUTOMATIC = ""
 
@@ -39,13 +41,7 @@ def validate_time_zone(value: str) -> None:
 
 def owner_zone(owner) -> ZoneInfo | None:
     """The owner's own zone, or None when they follow their browser (or it is no longer known)."""
-    name = getattr(owner, "time_zone", "") or ""
-    if not name or name not in zone_names():
-        return None
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return None
+    return viewer_time_zone(getattr(owner, "time_zone", "") or "")
 
 
 def owner_time(owner, moment: datetime) -> str:
