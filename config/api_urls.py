@@ -23,3 +23,11 @@ if apps.is_installed("inventory"):
     urlpatterns.append(path("", include("inventory.api_urls")))
 if apps.is_installed("upkeep"):
     urlpatterns.append(path("", include("upkeep.api_urls")))
+if apps.is_installed("bulk"):
+    urlpatterns.append(path("", include("bulk.api_urls")))
+if apps.is_installed("fleets"):
+    urlpatterns.append(path("", include("fleets.api_urls")))
+if apps.is_installed("imports"):
+    urlpatterns.append(path("", include("imports.api_urls")))
+if apps.is_installed("handover"):
+    urlpatterns.append(path("", include("handover.api_urls")))

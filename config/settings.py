@@ -58,6 +58,10 @@ INSTALLED_APPS = [
     "makers",
     "inventory",
     "upkeep",
+    "bulk",
+    "fleets",
+    "imports",
+    "handover",
 ]
 
 MIDDLEWARE = [

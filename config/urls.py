@@ -35,6 +35,14 @@ if apps.is_installed("inventory"):
     urlpatterns.append(path("", include("inventory.urls")))
 if apps.is_installed("upkeep"):
     urlpatterns.append(path("", include("upkeep.urls")))
+if apps.is_installed("bulk"):
+    urlpatterns.append(path("", include("bulk.urls")))
+if apps.is_installed("fleets"):
+    urlpatterns.append(path("", include("fleets.urls")))
+if apps.is_installed("imports"):
+    urlpatterns.append(path("", include("imports.urls")))
+if apps.is_installed("handover"):
+    urlpatterns.append(path("", include("handover.urls")))
 urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:

@@ -15,7 +15,19 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 LINT_IMPORTS = str(Path(sys.executable).with_name("lint-imports"))
-FEATURES = ("tags", "ingest", "didcomm", "credentials", "makers", "inventory", "upkeep")
+FEATURES = (
+    "tags",
+    "ingest",
+    "didcomm",
+    "credentials",
+    "makers",
+    "inventory",
+    "upkeep",
+    "bulk",
+    "fleets",
+    "imports",
+    "handover",
+)
 # The tests of the layers below the features (the API's are the twins' and owners' own).
 CORE_TESTS = ("tests/core", "tests/owners", "tests/twins", "tests/api")
 

@@ -6,7 +6,11 @@
   the viewer (a bad one raises ValidationError with words) and narrows the queryset; it also offers the choices
   the cards page shows in its filter form;
 - a **card badge** source says, for one page of cards, what small badges each card carries (a place, labels),
-  in one query for the page.
+  in one query for the page;
+- a **section** is HTML a feature shows above the cards (groups' own cards, the bulk action bar): it gets the
+  request and the list's filters, and returns "" to show nothing;
+- a **selection form**: when a feature names one, every card of the viewer's own things gets a checkbox bound to
+  that form (`form="<id>"`, `name="thing"`, value the thing's slug); the feature renders the form in its section.
 
 twins never imports a feature: with none installed the list searches its own fields and has no extra filters.
 """
@@ -48,6 +52,9 @@ class Badge:
 _terms: dict[str, SearchTerm] = {}
 _filters: dict[str, ListFilter] = {}
 _badges: dict[str, Callable[[Any, list[Any]], dict[int, list[Badge]]]] = {}
+# section(request, filters) -> HTML ("" for nothing), shown above the cards in key order.
+_sections: dict[str, Callable[[Any, Any], str]] = {}
+_selection_form: list[str] = []
 
 
 def register_search(key: str, term: SearchTerm) -> None:
@@ -61,6 +68,26 @@ def register_filter(list_filter: ListFilter) -> None:
 def register_card_badges(key: str, badges_of: Callable[[Any, list[Any]], dict[int, list[Badge]]]) -> None:
     """`badges_of(viewer, twins)` -> {twin id: [Badge]} for one page of cards (one query, not one per card)."""
     _badges[key] = badges_of
+
+
+def register_section(key: str, section: Callable[[Any, Any], str]) -> None:
+    """`section(request, filters)` -> trusted HTML shown above the cards ("" shows nothing). Mark it safe yourself
+    (render_to_string is): the page prints it as is."""
+    _sections[key] = section
+
+
+def register_selection_form(form_id: str) -> None:
+    """Give every card of the viewer's own things a checkbox bound to the form `form_id` (one form only)."""
+    _selection_form[:] = [form_id]
+
+
+def sections(request: Any, filters: Any) -> list[str]:
+    return [html for _, section in sorted(_sections.items()) if (html := section(request, filters))]
+
+
+def selection_form() -> str:
+    """The form the cards' checkboxes belong to, or "" (no checkboxes)."""
+    return _selection_form[0] if _selection_form else ""
 
 
 def search_condition(query: str, viewer: Any) -> Q:

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any, ClassVar
 
 from django.db.models import Case, Q, QuerySet, Value, When
 from django.http import Http404
 
 from core.errors import NotFoundExplained
 from twins import access
-from twins.listing import apply_filters, search_condition
+from twins.listing import apply_filters, filter_params, search_condition
 from twins.models import JournalNote, Reading, TransferOffer, Twin
 from twins.panels import annotate_list
 
@@ -22,6 +24,19 @@ class TwinFilters:
     archived: bool = False
     # The features' filters (twins.listing): (query parameter, raw value) pairs, applied for the viewer.
     extra: tuple[tuple[str, str], ...] = ()
+
+    # The query parameters these filters read (the features' own come from twins.listing).
+    PARAMS: ClassVar[tuple[str, ...]] = ("q", "lost", "archived")
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any]) -> TwinFilters:
+        """The cards page's (and a selection's) filters from query parameters: one parser for every list."""
+        return cls(
+            query=str(params.get("q", "")).strip()[:120],
+            lost={"yes": True, "no": False}.get(str(params.get("lost", ""))),
+            archived=str(params.get("archived", "")) == "1",
+            extra=filter_params(params),
+        )
 
 
 def twin_list(*, viewer, filters: TwinFilters | None = None, include_kept: bool = False) -> QuerySet[Twin]:

@@ -27,16 +27,12 @@ def _render(request: HttpRequest, template: str, context: dict, form=None) -> Ht
 @login_required
 def thing_list(request: HttpRequest) -> HttpResponse:
     lost_param = request.GET.get("lost", "")
-    filters = selectors.TwinFilters(
-        query=request.GET.get("q", "").strip()[:120],
-        lost={"yes": True, "no": False}.get(lost_param),
-        archived=request.GET.get("archived") == "1",
-        extra=listing.filter_params(request.GET),
-    )
+    filters = selectors.TwinFilters.from_params(request.GET)
     context = {
         "filters": filters,
         "lost_param": lost_param,
         "filter_controls": listing.filter_controls(request.user, filters.extra),
+        "selection_form": listing.selection_form(),
     }
     try:
         page = Paginator(
@@ -49,6 +45,7 @@ def thing_list(request: HttpRequest) -> HttpResponse:
         )
     page.object_list = list(page.object_list)  # evaluated once: the badges are set on the cards it shows
     listing.attach_badges(request.user, page.object_list)
+    context["sections"] = listing.sections(request, filters)
     return render(request, "twins/list.html", {**context, "page": page})
 
 

@@ -1,0 +1,3 @@
+"""Bulk actions: REST API routes under /api/."""
+
+urlpatterns: list = []

@@ -1,0 +1,52 @@
+"""A selection of things: chosen one by one on the cards page, or "all matching" the cards page's filters.
+
+Only the viewer's own things are ever selected (not those kept for others): every bulk action changes things, and
+only their owner may.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, urlencode
+
+from django.db.models import QuerySet
+
+from twins import listing, selectors
+from twins.models import Twin
+
+MAX_PICKED = 5000  # things chosen one by one (checkboxes); "all matching" has no limit
+
+
+@dataclass(frozen=True)
+class Selection:
+    # The cards page's query string (filters, search, archived) that "all matching" means; also narrows `slugs`.
+    query: str = ""
+    # Chosen one by one; empty means every thing matching `query`.
+    slugs: Sequence[str] = field(default_factory=tuple)
+
+    @classmethod
+    def from_params(cls, params: Mapping[str, Any], slugs: Sequence[str] = ()) -> Selection:
+        """From the cards page's parameters (`q`, `lost`, `archived` and the features' filters) and checked slugs."""
+        kept = {*selectors.TwinFilters.PARAMS, *(item.param for item in listing.filters())}
+        pairs = [(key, str(params[key])) for key in sorted(kept) if str(params.get(key, "")).strip()]
+        return cls(query=urlencode(pairs), slugs=tuple(dict.fromkeys(str(slug) for slug in slugs if slug)))
+
+    def filters(self) -> selectors.TwinFilters:
+        return selectors.TwinFilters.from_params(dict(parse_qsl(self.query)))
+
+    def twins(self, owner: Any) -> QuerySet[Twin]:
+        """The selected things, the owner's own only, in the cards page's order. A feature's filter may raise
+        ValidationError for a value it refuses."""
+        qs = selectors.twin_list(viewer=owner, filters=self.filters())
+        if self.slugs:
+            qs = qs.filter(slug__in=list(self.slugs)[:MAX_PICKED])
+        return qs
+
+    def as_json(self) -> dict[str, Any]:
+        return {"query": self.query, "slugs": list(self.slugs)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Selection:
+        return cls(query=str(data.get("query", "")), slugs=tuple(str(slug) for slug in data.get("slugs", ())))

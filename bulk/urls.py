@@ -1,0 +1,3 @@
+"""Bulk actions: pages."""
+
+urlpatterns: list = []

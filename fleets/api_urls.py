@@ -1,0 +1,3 @@
+"""Fleets: REST API routes under /api/."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Fleets: pages."""
+
+urlpatterns: list = []

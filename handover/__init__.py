@@ -1,0 +1,1 @@
+"""Transferring many things to one buyer at once: one offer, one acceptance, all or nothing."""

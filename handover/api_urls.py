@@ -1,0 +1,3 @@
+"""Handover: REST API routes under /api/."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Handover: pages."""
+
+urlpatterns: list = []

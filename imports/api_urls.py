@@ -1,0 +1,3 @@
+"""Import and export: REST API routes under /api/."""
+
+urlpatterns: list = []
