@@ -132,6 +132,7 @@ TASK_MAX_ATTEMPTS = env_int("TASK_MAX_ATTEMPTS", 5)
 RATE_DIDCOMM_PER_SENDER = env_str("RATE_DIDCOMM_PER_SENDER", "60/60")
 RATE_DIDCOMM_PER_AGENT = env_str("RATE_DIDCOMM_PER_AGENT", "300/60")
 DIDCOMM_WS_MAX_CONNECTIONS = env_int("DIDCOMM_WS_MAX_CONNECTIONS", 200)
+DIDCOMM_WS_MAX_PER_CLIENT = env_int("DIDCOMM_WS_MAX_PER_CLIENT", 20)  # of them from one client address
 # Permitted notifications (sharing.attempts): seconds before each retry after a temporary failure (comma-separated;
 # about three days in all), then `failed` (the dead letter); how long a worker's claim on one item lasts.
 SHARING_RETRY_SCHEDULE = env_list(
@@ -202,6 +203,10 @@ RATE_PASSWORD_RESET_PER_EMAIL = env_str("RATE_PASSWORD_RESET_PER_EMAIL", "3/3600
 # API requests per account (session or token), and per address for anonymous ones (the schema).
 RATE_API_PER_USER = env_str("RATE_API_PER_USER", "600/60")
 RATE_API_PER_CLIENT = env_str("RATE_API_PER_CLIENT", "30/60")
+# Wrong claim codes (makers.claims): per buyer and per thing; per client address, over any accounts (looser: an office
+# or a carrier's NAT shares one address).
+RATE_CLAIM_FAILURES = env_str("RATE_CLAIM_FAILURES", "5/900")
+RATE_CLAIM_FAILURES_PER_CLIENT = env_str("RATE_CLAIM_FAILURES_PER_CLIENT", "20/900")
 # A finder reloading a tag page again and again makes one "your thing was scanned" notification per window.
 SCAN_NOTIFY_COALESCE_SECONDS = env_int("SCAN_NOTIFY_COALESCE_SECONDS", 1800)
 SHARING_BATCH_SECONDS = env_int("SHARING_BATCH_SECONDS", 5)  # a grant's events within this window: one message

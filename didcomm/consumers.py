@@ -9,7 +9,9 @@ included: the route is registered before the message is dispatched.
 A refused envelope closes the socket with :data:`CLOSE_REFUSED` and the reason (at most 123 bytes, the close
 frame's limit), as ACA-Py closes its own on a frame it cannot read; a sender over its rate limit with
 :data:`CLOSE_RATE_LIMITED`; nothing that goes wrong in here is left to crash the consumer. Each process keeps at
-most ``DIDCOMM_WS_MAX_CONNECTIONS`` sockets open: one more is closed at once with :data:`CLOSE_BUSY`.
+most ``DIDCOMM_WS_MAX_CONNECTIONS`` sockets open, and at most ``DIDCOMM_WS_MAX_PER_CLIENT`` of them from one client
+address (behind ``TRUSTED_PROXY_COUNT`` proxies, the address they forwarded), so one client cannot take every place:
+one more is closed at once with :data:`CLOSE_BUSY` and a reason that says which cap it met.
 """
 
 from __future__ import annotations
@@ -35,14 +37,35 @@ CLOSE_INTERNAL = 1011  # RFC 6455: an unexpected condition
 CLOSE_BUSY = 1013  # RFC 6455 "try again later": this process has as many sockets open as it takes
 
 MAX_CONNECTIONS = 200  # per process; setting DIDCOMM_WS_MAX_CONNECTIONS
+MAX_PER_CLIENT = 20  # per process and client address; setting DIDCOMM_WS_MAX_PER_CLIENT
+BUSY_REASON = "too many open connections"
+BUSY_CLIENT_REASON = "too many open connections from your address"
 
-# Sockets open in this process. Consumers run on the one event loop, and nothing awaits between reading and
-# changing it, so no lock is needed.
+# Sockets open in this process, in all and per client address. Consumers run on the one event loop, and nothing
+# awaits between reading and changing them, so no lock is needed.
 _open = 0
+_per_client: dict[str, int] = {}
 
 
 def max_connections() -> int:
     return int(getattr(settings, "DIDCOMM_WS_MAX_CONNECTIONS", MAX_CONNECTIONS))
+
+
+def max_per_client() -> int:
+    return int(getattr(settings, "DIDCOMM_WS_MAX_PER_CLIENT", MAX_PER_CLIENT))
+
+
+def client_address(scope: dict[str, Any]) -> str:
+    """The socket's client address, as core.ratelimit.client_id reads a request's: the address the
+    TRUSTED_PROXY_COUNT-th proxy forwarded, else the peer's own."""
+    address = (scope.get("client") or ("", 0))[0] or ""
+    hops = int(getattr(settings, "TRUSTED_PROXY_COUNT", 0))
+    if hops:
+        header = dict(scope.get("headers") or []).get(b"x-forwarded-for", b"").decode("latin-1")
+        forwarded = [part.strip() for part in header.split(",") if part.strip()]
+        if len(forwarded) >= hops:
+            address = forwarded[-hops]
+    return address
 
 
 def _close_reason(text: str) -> str:
@@ -53,15 +76,24 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
     routes: set[str]
     refresher: asyncio.Task | None = None
     counted = False
+    client = ""
 
     async def connect(self) -> None:
         global _open
         self.routes = set()
+        client = client_address(self.scope)
+        busy = None
         if _open >= max_connections():
+            busy = BUSY_REASON
+        elif _per_client.get(client, 0) >= max_per_client():
+            busy = BUSY_CLIENT_REASON
+        if busy is not None:
             # Accepted, then closed with a code: a refused handshake would tell the agent nothing (a bare 403).
             await self.accept()
-            return await self.close(code=CLOSE_BUSY, reason="too many open connections")
+            return await self.close(code=CLOSE_BUSY, reason=busy)
         _open += 1
+        _per_client[client] = _per_client.get(client, 0) + 1
+        self.client = client
         self.counted = True
         await self.accept()
 
@@ -103,6 +135,11 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
         global _open
         if self.counted:
             _open -= 1
+            left = _per_client.get(self.client, 0) - 1
+            if left > 0:
+                _per_client[self.client] = left
+            else:
+                _per_client.pop(self.client, None)  # no entry per address that ever connected
             self.counted = False
         if self.refresher is not None:
             self.refresher.cancel()
