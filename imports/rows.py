@@ -1,0 +1,263 @@
+"""What each row of an import means, checked against the owner's things a batch at a time (reads only: the dry run
+and the import share it, so what the dry run promises is what the import does, checked again at that moment).
+
+A column absent from the file leaves that field of an updated thing alone; a present but empty cell clears it
+(except the name, which every thing needs). Attribute columns set the attribute, or remove it when empty; other
+attributes of the thing stay. Group and tag code only add: an empty cell removes nothing.
+
+A row names its thing by external id: the thing an earlier import made for it, or the thing whose id (slug) it is
+(an export writes the slug for things never imported, so an export imports back unchanged); an unknown external
+id, or none, makes a new thing. A row without an external id whose serial one of the owner's things already has is
+an error, not a second thing.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q
+
+from core.validators import is_storable_text
+from fleets.models import Membership
+from fleets.services import parse_group_path
+from imports.models import ImportedThing
+from imports.reader import KNOWN, RawRow
+from tags.codes import format_short_code, normalize_short_code
+from tags.models import Tag
+from twins.models import Twin
+from twins.services import MAX_ATTRIBUTE_VALUE
+
+MAX_EXTERNAL_ID = 200
+# Known column -> (Twin field, longest value).
+FIELDS = {"name": ("name", 120), "model": ("model_name", 120), "serial": ("serial", 120)}
+NO_TAG = "no unassigned pre-printed tag has the code {code}"
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    UPDATE = "update"
+    LEAVE = "leave"
+    ERROR = "error"
+
+
+@dataclass
+class Row:
+    number: int
+    external_id: str = ""
+    fields: dict[str, str] = field(default_factory=dict)  # Twin field -> value, for the columns given
+    attributes: dict[str, str] = field(default_factory=dict)  # name -> value ("" removes)
+    group: str = ""
+    group_parts: tuple[str, ...] = ()
+    tag_code: str = ""
+    problems: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass
+class Planned:
+    row: Row
+    action: Action
+    twin: Twin | None = None
+    changes: dict[str, Any] = field(default_factory=dict)  # Twin field -> new value (attributes whole)
+    tag: Tag | None = None  # to claim
+    join_group: bool = False
+
+
+def _cell_problem(key: str, value: str, limit: int) -> str | None:
+    if len(value) > limit:
+        return f"{len(value):,} characters; at most {limit:,}"
+    if not is_storable_text(value):
+        return "contains a NUL or another character that cannot be stored"
+    return None
+
+
+def parse_row(raw: RawRow) -> Row:
+    """The row's cells, each checked on its own (lengths, codes, group paths); no database read."""
+    row = Row(number=raw.number, problems=list(raw.problems))
+    for key, value in raw.cells.items():
+        if key in FIELDS:
+            name, limit = FIELDS[key]
+            value = value.strip()
+            problem = _cell_problem(key, value, limit)
+            if problem:
+                row.problems.append((key, problem))
+            else:
+                row.fields[name] = value
+        elif key == "external_id":
+            value = value.strip()
+            problem = _cell_problem(key, value, MAX_EXTERNAL_ID)
+            if problem:
+                row.problems.append((key, problem))
+            else:
+                row.external_id = value
+        elif key == "group":
+            value = value.strip()
+            if value:
+                try:
+                    row.group_parts = parse_group_path(value)
+                    row.group = value
+                except ValidationError as exc:
+                    row.problems.append((key, " ".join(exc.messages)[:250]))
+        elif key == "tag_code":
+            value = value.strip()
+            if value:
+                code = normalize_short_code(value[:40])
+                if code is None:
+                    row.problems.append((key, f"“{value[:20]}” is not a tag code (8 letters and digits, ABCD-EFGH)"))
+                else:
+                    row.tag_code = code
+        elif key not in KNOWN.values():
+            problem = _cell_problem(key, value, MAX_ATTRIBUTE_VALUE)
+            if problem:
+                row.problems.append((key, problem))
+            else:
+                row.attributes[key] = value
+    if "name" in row.fields and not row.fields["name"]:
+        row.problems.append(("name", "empty; every thing needs a name"))
+    return row
+
+
+@dataclass
+class FileSeen:
+    """Keys already used by earlier rows of the same file (first row wins), so a duplicate is named."""
+
+    external_ids: dict[str, int] = field(default_factory=dict)
+    serials: dict[str, int] = field(default_factory=dict)
+    tags: dict[str, int] = field(default_factory=dict)
+
+    def check(self, row: Row) -> None:
+        for column, value, seen in (
+            ("external_id", row.external_id, self.external_ids),
+            ("serial", row.fields.get("serial", ""), self.serials),
+            ("tag_code", row.tag_code, self.tags),
+        ):
+            if not value:
+                continue
+            first = seen.setdefault(value, row.number)
+            if first != row.number:
+                row.problems.append((column, f"“{value[:40]}” is also in row {first:,}"))
+
+
+def plan_batch(*, owner, rows: list[Row], seen: FileSeen) -> list[Planned]:
+    """What each row would do now. Reads a few queries per batch, whatever its size; writes nothing."""
+    for row in rows:
+        seen.check(row)
+    targets = _targets(owner, [row.external_id for row in rows if row.external_id])
+    serials = _serial_users(owner, [row.fields["serial"] for row in rows if row.fields.get("serial")])
+    tags = _tags([row.tag_code for row in rows if row.tag_code])
+    twin_ids = [twin.pk for twin in targets.values()]
+    members = _memberships(twin_ids, [row.group_parts for row in rows if row.group_parts and row.external_id])
+    planned = []
+    for row in rows:
+        twin = targets.get(row.external_id) if row.external_id else None
+        planned.append(_plan(owner, row, twin, serials, tags, members))
+    return planned
+
+
+def _plan(owner, row: Row, twin: Twin | None, serials, tags, members) -> Planned:
+    flagged = {column for column, _ in row.problems}
+    serial = row.fields.get("serial", "")
+    if serial and "serial" not in flagged:
+        for other_id, other_name in serials.get(serial, ()):
+            if twin is None or other_id != twin.pk:
+                row.problems.append(("serial", f"“{serial[:40]}” is already used by {other_name}"))
+                break
+    tag = None
+    if row.tag_code and "tag_code" not in flagged:
+        found = tags.get(row.tag_code)
+        if found is None or (found.twin_id is not None and found.twin.owner_id != owner.pk):
+            # The same words for an unknown code and another owner's tag: nothing of theirs is revealed.
+            row.problems.append(("tag_code", NO_TAG.format(code=format_short_code(row.tag_code))))
+        elif found.status == Tag.Status.RETIRED:
+            row.problems.append(("tag_code", f"the tag {format_short_code(row.tag_code)} is retired"))
+        elif found.twin_id is not None and (twin is None or found.twin_id != twin.pk):
+            row.problems.append(
+                ("tag_code", f"the tag {format_short_code(row.tag_code)} is already attached to {found.twin.name}")
+            )
+        elif found.twin_id is None:
+            tag = found
+    if twin is not None and twin.deactivated_at is not None:
+        row.problems.append(("external_id", f"{twin.name} is deactivated; it cannot change any more"))
+    if twin is not None and twin.archived_at is not None and tag is not None:
+        row.problems.append(("tag_code", f"{twin.name} is archived; restore it before attaching tags"))
+    if twin is None and "name" not in row.fields and all(column != "name" for column, _ in row.problems):
+        row.problems.append(("name", "missing; a new thing needs a name"))
+    if row.problems:
+        return Planned(row=row, action=Action.ERROR, twin=twin)
+    if twin is None:
+        return Planned(row=row, action=Action.CREATE, tag=tag, join_group=bool(row.group_parts))
+    changes: dict[str, Any] = {}
+    for name, value in row.fields.items():
+        if getattr(twin, name) != value:
+            changes[name] = value
+    if row.attributes:
+        attributes = dict(twin.attributes or {})
+        for key, value in row.attributes.items():
+            if value:
+                attributes[key] = value
+            else:
+                attributes.pop(key, None)
+        if attributes != (twin.attributes or {}):
+            if len(attributes) > 50:
+                row.problems.append(("", f"the thing would have {len(attributes)} attributes; at most 50"))
+                return Planned(row=row, action=Action.ERROR, twin=twin)
+            changes["attributes"] = attributes
+    join = bool(row.group_parts) and (twin.pk, _folded(row.group_parts)) not in members
+    if not changes and tag is None and not join:
+        return Planned(row=row, action=Action.LEAVE, twin=twin)
+    return Planned(row=row, action=Action.UPDATE, twin=twin, changes=changes, tag=tag, join_group=join)
+
+
+def _targets(owner, external_ids: list[str]) -> dict[str, Twin]:
+    if not external_ids:
+        return {}
+    found: dict[str, Twin] = {}
+    mapped = ImportedThing.objects.filter(owner=owner, external_id__in=external_ids).select_related("twin")
+    for item in mapped:
+        if item.twin.owner_id == owner.pk:
+            found[item.external_id] = item.twin
+    rest = [value for value in external_ids if value not in found and len(value) <= 32]
+    if rest:
+        for twin in Twin.objects.filter(owner=owner, slug__in=rest):
+            found[twin.slug] = twin
+    return found
+
+
+def _serial_users(owner, serials: list[str]) -> dict[str, list[tuple[int, str]]]:
+    users: dict[str, list[tuple[int, str]]] = {}
+    if serials:
+        for pk, serial, name in Twin.objects.filter(owner=owner, serial__in=serials).values_list(
+            "pk", "serial", "name"
+        ):
+            users.setdefault(serial, []).append((pk, name))
+    return users
+
+
+def _tags(codes: list[str]) -> dict[str, Tag]:
+    if not codes:
+        return {}
+    return {tag.code: tag for tag in Tag.objects.filter(code__in=codes).select_related("twin")}
+
+
+def _folded(parts: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(part.casefold() for part in parts)
+
+
+def _memberships(twin_ids: list[int], paths: list[tuple[str, ...]]) -> set[tuple[int, tuple[str, ...]]]:
+    """(twin id, folded group path) for each membership of these things in groups named like these paths."""
+    if not twin_ids or not paths:
+        return set()
+    names = {part.casefold() for path in paths for part in path[-1:]}
+    condition = Q()
+    for name in names:
+        condition |= Q(group__name__iexact=name)
+    rows = Membership.objects.filter(condition, twin_id__in=twin_ids).values_list(
+        "twin_id", "group__name", "group__parent__name"
+    )
+    found = set()
+    for twin_id, name, parent in rows:
+        path = (parent, name) if parent else (name,)
+        found.add((twin_id, _folded(path)))
+    return found

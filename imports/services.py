@@ -1,0 +1,278 @@
+"""Writes of an import: keep the upload, check it (the dry run), confirm it, and apply it a batch at a time.
+
+The dry run writes only the import's own rows (its counts and per-row errors). The confirmed import runs in the task
+worker (imports.tasks): each batch of :data:`BATCH` rows is one transaction, together with the run's cursor, so a
+worker killed mid-batch leaves the batch undone and the next run of the task starts right after the last committed
+one. Within a batch each row has its own savepoint: a row refused at that moment is recorded as that row's error and
+leaves nothing of itself behind.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from typing import IO
+
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import IntegrityError, transaction
+from django.db.models import F
+from django.tasks import task
+from django.utils import timezone
+
+from core.errors import Conflict
+from fleets.services import group_for_import, members_add
+from imports.models import ImportChunk, ImportedThing, ImportRowError, ImportRun
+from imports.reader import FileRefused, rows, sniff_format
+from imports.rows import Action, FileSeen, Planned, Row, parse_row, plan_batch
+from tags.services import TagUnavailable, tag_claim
+from twins.history import history_append
+from twins.services import twin_create, twin_update
+
+CHUNK_BYTES = 1024 * 1024
+MAX_FILE_BYTES = 256 * 1024 * 1024
+BATCH = 200
+# Per-row errors kept per phase (all are counted): enough to fix a file, not a second copy of a broken one.
+MAX_ERRORS = 10_000
+# HistoryEntry.kind takes any short [a-z0-9_.-] string (twins.history); this one is not among twins' choices.
+HISTORY_KIND = "updated"
+
+
+class ImportRefused(Exception):
+    def __init__(self, message: str, *, status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.status = status
+
+
+# --- the kept file -------------------------------------------------------------------------------------------------
+
+
+class ChunkReader(io.RawIOBase):
+    """The uploaded file, read back from its chunks one at a time."""
+
+    def __init__(self, run_id: int) -> None:
+        self.run_id = run_id
+        self.seq = 0
+        self.piece = b""
+        self.offset = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while self.offset >= len(self.piece):
+            data = ImportChunk.objects.filter(run_id=self.run_id, seq=self.seq).values_list("data", flat=True).first()
+            if data is None:
+                return 0
+            self.piece, self.offset, self.seq = bytes(data), 0, self.seq + 1
+        size = min(len(target), len(self.piece) - self.offset)
+        target[:size] = self.piece[self.offset : self.offset + size]
+        self.offset += size
+        return size
+
+
+def run_file(run: ImportRun) -> IO[bytes]:
+    return io.BufferedReader(ChunkReader(run.pk), buffer_size=256 * 1024)
+
+
+def run_rows(run: ImportRun) -> Iterator[Row]:
+    for raw in rows(run_file(run), run.format):
+        yield parse_row(raw)
+
+
+# --- upload and dry run --------------------------------------------------------------------------------------------
+
+
+def import_upload(*, owner, upload: UploadedFile | IO[bytes], filename: str = "") -> ImportRun:
+    """Keep the file (privately, in the database, streamed in chunks) and check it: the dry run."""
+    name = (filename or getattr(upload, "name", "") or "")[:200]
+    with transaction.atomic():
+        run = ImportRun.objects.create(owner=owner, filename=name, format=ImportRun.Format.CSV)
+        size, seq, head = 0, 0, b""
+        while piece := upload.read(CHUNK_BYTES):
+            size += len(piece)
+            if size > MAX_FILE_BYTES:
+                raise ImportRefused(f"The file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB.", status=413)
+            if seq == 0:
+                head = piece[:4096]
+            ImportChunk.objects.create(run=run, seq=seq, data=piece)
+            seq += 1
+        if size == 0:
+            raise ImportRefused("The file is empty: a CSV with a heading row, or a JSON array of objects.")
+        run.size = size
+        run.format = sniff_format(head) if not name.lower().endswith(".csv") else ImportRun.Format.CSV
+        if name.lower().endswith(".json") or name.lower().endswith(".jsonl"):
+            run.format = ImportRun.Format.JSON
+        run.save(update_fields=["size", "format"])
+    import_check(run=run)
+    return run
+
+
+def import_check(*, run: ImportRun) -> ImportRun:
+    """The dry run: count what the file would create, update and leave alone now, and keep its per-row errors.
+    Writes nothing but the run's own counts and errors."""
+    counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.LEAVE: 0, Action.ERROR: 0}
+    errors: list[ImportRowError] = []
+    seen = FileSeen()
+    total = 0
+    message = ""
+    batch: list[Row] = []
+
+    def flush() -> None:
+        for item in plan_batch(owner=run.owner, rows=batch, seen=seen):
+            counts[item.action] += 1
+            for column, problem in item.row.problems:
+                if len(errors) < MAX_ERRORS:
+                    errors.append(_error(run, ImportRowError.Phase.CHECK, item.row.number, column, problem))
+        batch.clear()
+
+    try:
+        for row in run_rows(run):
+            total += 1
+            batch.append(row)
+            if len(batch) >= BATCH:
+                flush()
+        flush()
+    except FileRefused as exc:
+        message = exc.message
+    with transaction.atomic():
+        ImportRowError.objects.filter(run=run, phase=ImportRowError.Phase.CHECK).delete()
+        ImportRowError.objects.bulk_create(errors, batch_size=500)
+        run.rows = total
+        run.will_create, run.will_update = counts[Action.CREATE], counts[Action.UPDATE]
+        run.will_leave, run.check_errors = counts[Action.LEAVE], counts[Action.ERROR]
+        run.message = message
+        run.status = ImportRun.Status.REFUSED if message else ImportRun.Status.CHECKED
+        run.save()
+    return run
+
+
+def _error(run: ImportRun, phase: str, row: int, column: str, message: str) -> ImportRowError:
+    return ImportRowError(run=run, phase=phase, row=row, column=column[:80], message=message[:300])
+
+
+# --- confirm and apply ---------------------------------------------------------------------------------------------
+
+
+def import_confirm(*, run: ImportRun) -> ImportRun:
+    """Queue the checked import for the worker. Confirming twice queues it once."""
+    with transaction.atomic():
+        claimed = ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.CHECKED).update(
+            status=ImportRun.Status.QUEUED, confirmed_at=timezone.now()
+        )
+        if not claimed:
+            run.refresh_from_db()
+            if run.status in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING, ImportRun.Status.DONE):
+                return run
+            raise Conflict("This import cannot be confirmed: the file could not be read. Fix it and upload it again.")
+        transaction.on_commit(lambda: import_apply_task.enqueue(run.pk))
+    run.refresh_from_db()
+    return run
+
+
+@task()
+def import_apply_task(run_id: int) -> None:
+    """The worker's entry point (enqueued when the confirmation commits; safe to run again after a crash)."""
+    import_apply(run_id)
+
+
+def import_apply(run_id: int) -> ImportRun | None:
+    """Apply a confirmed import from just after its cursor to the end. Safe to run again at any point (a worker
+    killed mid-batch, a second worker): rows up to the cursor are only read, to know the keys earlier rows used."""
+    run = ImportRun.objects.select_related("owner").filter(pk=run_id).first()
+    if run is None or run.status not in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING):
+        return run
+    ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.QUEUED).update(status=ImportRun.Status.RUNNING)
+    seen = FileSeen()
+    batch: list[Row] = []
+    try:
+        for row in run_rows(run):
+            if row.number <= run.cursor:
+                seen.check(row)
+                continue
+            batch.append(row)
+            if len(batch) >= BATCH:
+                run = _apply_batch(run, batch, seen)
+                batch = []
+        if batch:
+            run = _apply_batch(run, batch, seen)
+    except FileRefused as exc:
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=ImportRun.Status.FAILED, message=exc.message, finished_at=timezone.now()
+        )
+        return run
+    ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
+        status=ImportRun.Status.DONE, finished_at=timezone.now()
+    )
+    run.refresh_from_db()
+    return run
+
+
+def _apply_batch(run: ImportRun, batch: list[Row], seen: FileSeen) -> ImportRun:
+    with transaction.atomic():
+        locked = ImportRun.objects.select_for_update().select_related("owner").get(pk=run.pk)
+        todo = [row for row in batch if row.number > locked.cursor]
+        for row in batch:
+            if row.number <= locked.cursor:
+                seen.check(row)  # another worker did it: only its keys count
+        if not todo:
+            return locked
+        done = {Action.CREATE: 0, Action.UPDATE: 0, Action.LEAVE: 0, Action.ERROR: 0}
+        errors: list[ImportRowError] = []
+        stored = ImportRowError.objects.filter(run=locked, phase=ImportRowError.Phase.APPLY).count()
+        for item in plan_batch(owner=locked.owner, rows=todo, seen=seen):
+            action = item.action
+            if action in (Action.CREATE, Action.UPDATE):
+                try:
+                    with transaction.atomic():
+                        _apply_row(locked, item)
+                except (ValidationError, TagUnavailable, IntegrityError, Conflict) as exc:
+                    item.row.problems.append(("", _words(exc)))
+                    action = Action.ERROR
+            done[action] += 1
+            for column, problem in item.row.problems:
+                if stored + len(errors) < MAX_ERRORS:
+                    errors.append(_error(locked, ImportRowError.Phase.APPLY, item.row.number, column, problem))
+        ImportRowError.objects.bulk_create(errors, batch_size=500)
+        ImportRun.objects.filter(pk=locked.pk).update(
+            cursor=todo[-1].number,
+            done_rows=F("done_rows") + len(todo),
+            created=F("created") + done[Action.CREATE],
+            updated=F("updated") + done[Action.UPDATE],
+            left_alone=F("left_alone") + done[Action.LEAVE],
+            failed=F("failed") + done[Action.ERROR],
+        )
+    locked.refresh_from_db()
+    return locked
+
+
+def _words(exc: Exception) -> str:
+    if isinstance(exc, ValidationError):
+        return " ".join(exc.messages)[:300]
+    if isinstance(exc, IntegrityError):
+        return "another import made this row's thing at the same moment; import the file again to update it"
+    return str(exc)[:300]
+
+
+def _apply_row(run: ImportRun, item: Planned) -> None:
+    row = item.row
+    owner = run.owner
+    if item.action == Action.CREATE:
+        fields = {name: value for name, value in row.fields.items() if name != "name"}
+        attributes = {key: value for key, value in row.attributes.items() if value}
+        twin = twin_create(owner=owner, name=row.fields["name"], attributes=attributes, **fields)
+        ImportedThing.objects.create(owner=owner, external_id=row.external_id, twin=twin, run=run, row=row.number)
+    else:
+        twin = item.twin
+        if item.changes:
+            twin = twin_update(twin=twin, **item.changes)
+            history_append(
+                twin=twin,
+                kind=HISTORY_KIND,
+                content={"by": "import", "import": run.pk, "row": row.number, "changed": item.changes},
+            )
+    if item.tag is not None:
+        tag_claim(tag=item.tag, twin=twin, owner=owner)
+    if item.join_group:
+        members_add(group=group_for_import(owner=owner, path=row.group), twins=[twin])

@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+import io
+
+from imports import services
+from imports.models import ImportRun
+
+
+def upload(owner, data: str | bytes, name: str = "things.csv") -> ImportRun:
+    raw = data.encode() if isinstance(data, str) else data
+    return services.import_upload(owner=owner, upload=io.BytesIO(raw), filename=name)
+
+
+def run_import(owner, data: str | bytes, name: str = "things.csv") -> ImportRun:
+    """Upload, confirm and apply (here, inline; the worker in production)."""
+    run = upload(owner, data, name)
+    assert run.status == ImportRun.Status.CHECKED, run.message
+    services.import_confirm(run=run)
+    return services.import_apply(run.pk)
+
+
+def errors(run: ImportRun, phase: str = "check") -> list[str]:
+    return [error.text for error in run.errors.filter(phase=phase).order_by("row", "id")]
