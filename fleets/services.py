@@ -157,6 +157,20 @@ def members_remove(*, group: Group, twins: Iterable[Twin] | Iterable[int]) -> in
     return deleted
 
 
+@transaction.atomic
+def thing_set_groups(*, twin: Twin, groups: list[Group]) -> list[Group]:
+    """Put the thing in exactly `groups` (all its owner's): it leaves the owner's other groups."""
+    if any(group.owner_id != twin.owner_id for group in groups):
+        raise ValidationError({"groups": "No such group among yours: pick from your groups."})
+    wanted = {group.pk for group in groups}
+    Membership.objects.filter(twin_id=twin.pk).exclude(group_id__in=wanted).delete()
+    have = set(Membership.objects.filter(twin_id=twin.pk).values_list("group_id", flat=True))
+    Membership.objects.bulk_create(
+        [Membership(group_id=pk, twin_id=twin.pk) for pk in wanted - have], ignore_conflicts=True
+    )
+    return groups
+
+
 # --- For the importer -----------------------------------------------------------------------------------------------
 
 

@@ -1,0 +1,89 @@
+"""Groups on the cards page: their own cards above the things' (a section), the `?group=<id>` filter (a site's
+rooms' things included, as on the group's page), a badge per group on each card and group names in the search."""
+
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+from django.template.loader import render_to_string
+
+from fleets.models import Group, Membership
+from fleets.selectors import group_choices, group_list
+from twins import listing
+from twins.models import Twin
+
+# Groups shown as cards above the things; past this the section links to the groups page.
+SECTION_GROUPS = 24
+
+
+def _is_plain_first_page(request, filters) -> bool:
+    """The unfiltered, unarchived list's first page: where an owner looks for their groups. A filtered list is
+    about things, and a page 2 would repeat the groups."""
+    return (
+        request.GET.get("page", "1") in ("", "1")
+        and not filters.query
+        and filters.lost is None
+        and not filters.archived
+        and not filters.extra
+    )
+
+
+def groups_section(request, filters) -> str:
+    """The viewer's groups as cards (one query), or "" when the list is filtered or has no groups."""
+    if not getattr(request.user, "is_authenticated", False) or not _is_plain_first_page(request, filters):
+        return ""
+    groups = list(group_list(viewer=request.user)[: SECTION_GROUPS + 1])
+    if not groups:
+        return ""
+    return render_to_string(
+        "fleets/_cards_section.html",
+        {"groups": groups[:SECTION_GROUPS], "more": len(groups) > SECTION_GROUPS},
+        request=request,
+    )
+
+
+def members_of_group(group_id: int) -> QuerySet:
+    """Twin ids in the group or in a group inside it (a subquery)."""
+    return Membership.objects.filter(Q(group_id=group_id) | Q(group__parent_id=group_id)).values("twin_id")
+
+
+def _filter_by_group(qs: QuerySet, raw: str, viewer) -> QuerySet:
+    if not raw.isdigit() or not Group.objects.filter(pk=int(raw), owner_id=getattr(viewer, "pk", None)).exists():
+        raise ValidationError("No such group among yours: pick one from the list.")
+    return qs.filter(pk__in=members_of_group(int(raw)))
+
+
+def _card_groups(viewer, twins: list[Twin]) -> dict[int, list[listing.Badge]]:
+    rows = (
+        Membership.objects.filter(twin_id__in=[twin.pk for twin in twins], group__owner=viewer)
+        .order_by("group__name", "group_id")
+        .values_list("twin_id", "group__name")
+    )
+    found: dict[int, list[listing.Badge]] = {}
+    for twin_id, name in rows:
+        found.setdefault(twin_id, []).append(listing.Badge(text=name, kind="group"))
+    return found
+
+
+def _search_groups(query: str, viewer) -> Q:
+    return Q(
+        pk__in=Membership.objects.filter(
+            group__owner_id=getattr(viewer, "pk", None), group__name__icontains=query
+        ).values("twin_id")
+    )
+
+
+def connect() -> None:
+    listing.register_section("fleets.groups", groups_section)
+    listing.register_filter(
+        listing.ListFilter(
+            param="group",
+            label="Group",
+            apply=_filter_by_group,
+            choices=group_choices,
+            help_text="A group's id: only things in that group (or in a group inside it).",
+            order=30,
+        )
+    )
+    listing.register_card_badges("fleets.groups", _card_groups)
+    listing.register_search("fleets.groups", _search_groups)

@@ -1,0 +1,88 @@
+"""Groups on the cards page: their cards above the things (one query however many groups), the ?group= filter,
+a group badge on each card and group names in the search."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from fleets import services
+from twins import services as twin_services
+
+
+def _groups(owner, count: int, start: int = 0) -> None:
+    for n in range(start, start + count):
+        services.group_create(owner=owner, name=f"Group {n:02d}")
+
+
+def _queries(client, url: str) -> int:
+    with CaptureQueriesContext(connection) as queries:
+        assert client.get(url).status_code == 200
+    return len(queries)
+
+
+def test_groups_get_cards_above_the_things(alice_client, alice, farm, herd, cows):
+    services.members_add(group=herd, twins=cows)
+    page = alice_client.get("/things/").content.decode()
+    assert page.count('data-testid="group-card"') == 3
+    assert page.index('data-testid="groups-section"') < page.index('data-testid="cards"')
+    assert "3 things" in page and "in Farm" in page
+
+
+def test_the_groups_section_costs_the_same_queries_for_3_or_30_groups(
+    alice, alice_client, cows, django_assert_max_num_queries
+):
+    _groups(alice, 3)
+    few = _queries(alice_client, "/things/")
+    _groups(alice, 27, start=3)
+    with django_assert_max_num_queries(few):
+        page = alice_client.get("/things/").content.decode()
+    # Capped: past 24 the section links to the groups page.
+    assert page.count('data-testid="group-card"') == 24 and "More groups" in page
+
+
+def test_the_section_shows_only_on_the_plain_first_page(alice_client, herd, cows):
+    assert 'data-testid="groups-section"' in alice_client.get("/things/").content.decode()
+    for url in ("/things/?q=cow", "/things/?archived=1", f"/things/?group={herd.pk}", "/things/?lost=yes"):
+        assert 'data-testid="groups-section"' not in alice_client.get(url).content.decode(), url
+
+
+def test_nobody_sees_another_owners_groups_on_their_cards_page(carol_client, herd):
+    page = carol_client.get("/things/").content.decode()
+    assert "groups-section" not in page and "Herd" not in page
+
+
+def test_the_group_filter_lists_the_groups_things_and_its_rooms_things(alice, alice_client, farm, cows):
+    services.members_add(group=farm["site"], twins=cows[:1])
+    services.members_add(group=farm["barn"], twins=cows[1:2])
+    page = alice_client.get(f"/things/?group={farm['site'].pk}").content.decode()
+    assert page.count('data-testid="card"') == 2 and "Cow 3" not in page
+    page = alice_client.get(f"/things/?group={farm['barn'].pk}").content.decode()
+    assert page.count('data-testid="card"') == 1 and "Cow 2" in page
+    # The filter form offers the owner's groups.
+    assert 'data-testid="filter-group"' in page and "Farm / Barn" in page
+
+
+@pytest.mark.parametrize("raw", ["abc", "999999"])
+def test_a_group_that_is_not_the_viewers_is_refused_with_words(carol_client, herd, raw):
+    for value in (raw, str(herd.pk)):
+        response = carol_client.get(f"/things/?group={value}")
+        assert response.status_code == 400
+        assert "No such group among yours" in response.content.decode()
+
+
+def test_the_api_list_takes_the_group_filter(alice_api, carol_api, herd, cows):
+    services.members_add(group=herd, twins=cows[:2])
+    response = alice_api.get(f"/api/things/?group={herd.pk}")
+    assert response.status_code == 200
+    assert sorted(item["name"] for item in response.json()["results"]) == ["Cow 1", "Cow 2"]
+    assert carol_api.get(f"/api/things/?group={herd.pk}").status_code == 400
+
+
+def test_cards_carry_their_groups_and_the_search_finds_group_names(alice, alice_client, herd, farm, cows):
+    services.members_add(group=herd, twins=cows[:2])
+    services.members_add(group=farm["barn"], twins=cows[:1])
+    twin_services.twin_create(owner=alice, name="Kettle")
+    page = alice_client.get("/things/").content.decode()
+    assert page.count('data-testid="card-group"') == 3
+    page = alice_client.get("/things/?q=herd").content.decode()
+    assert page.count('data-testid="card"') == 2 and "Kettle" not in page
