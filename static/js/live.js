@@ -127,6 +127,8 @@
   }
 
   function handle(ev) {
+    // Features' pages listen for their own kinds (a bulk job's progress: static/js/bulk.js).
+    document.dispatchEvent(new CustomEvent("thingstead:live", { detail: ev }));
     if (typeof ev.unread === "number") setBadge(ev.unread);
     if (ev.kind === "reading" && ev.reading) {
       updateCard(ev);

@@ -1,0 +1,42 @@
+"""The selection bar above the cards (twins.listing): the form the cards' checkboxes belong to, how many are
+selected, "select all N matching" (the page's filters instead of the ticked things), and the action menu."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.template.loader import render_to_string
+
+from bulk.actions import actions
+from bulk.selection import Selection
+from twins import listing
+
+FORM_ID = "bulk-selection"
+
+
+def selection_bar(request: Any, filters: Any) -> str:
+    """Shown to an owner with things matching the page's filters; "" otherwise (a keeper's list of kept things)."""
+    if not getattr(request.user, "is_authenticated", False):
+        return ""
+    selection = Selection.from_params(request.GET)
+    try:
+        matching = selection.twins(request.user).count()
+    except ValidationError:
+        return ""
+    if not matching:
+        return ""
+    context = {
+        "form_id": FORM_ID,
+        "matching": matching,
+        "matching_text": f"{matching:,}",
+        "query": selection.query,
+        "filtered": bool(selection.query),
+        "actions": actions(),
+    }
+    return render_to_string("bulk/_section.html", context, request=request)
+
+
+def connect() -> None:
+    listing.register_section("50-bulk", selection_bar)
+    listing.register_selection_form(FORM_ID)
