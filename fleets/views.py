@@ -8,6 +8,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -98,9 +99,11 @@ def group_edit(request: HttpRequest, group_id: int) -> HttpResponse:
         data = form.cleaned_data
         try:
             parent = _parent(request, data["parent"])
-            if parent != group.parent:
-                services.group_move(group=group, parent=parent)
-            services.group_update(group=group, name=data["name"], description=data["description"])
+            # One transaction: a refused rename must not leave the move behind.
+            with transaction.atomic():
+                if parent != group.parent:
+                    services.group_move(group=group, parent=parent)
+                services.group_update(group=group, name=data["name"], description=data["description"])
         except ValidationError as exc:
             apply_errors(form, exc)
             group.refresh_from_db()
