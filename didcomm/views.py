@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import RequestDataTooBig
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
@@ -67,8 +68,8 @@ def _body(request: HttpRequest) -> bytes | JsonResponse:
 @require_http_methods(["GET", "POST"])
 def inbound(request: HttpRequest) -> HttpResponse:
     """RFC 0019 envelopes over HTTP: 200 with an empty body, as other agents answer; a refusal is a 400
-    with the reason (413 over 1 MiB, 429 over a rate limit, with Retry-After). Replies are queued for the
-    outbound transport, not returned here.
+    with the reason (413 over 1 MiB, 429 over a rate limit, with Retry-After; 503 with Retry-After while the
+    database is unavailable). Replies are queued for the outbound transport, not returned here.
 
     A GET is a person who opened an invitation link (``?oob=``) in a browser: they get a page about it."""
     if request.method == "GET":
@@ -91,6 +92,13 @@ def inbound(request: HttpRequest) -> HttpResponse:
         return response
     except InboundError as exc:
         return _refuse(400, str(exc))
+    except (OperationalError, InterfaceError):
+        # The database is away (restart, failover): the sender sends the message again later. Should it have been
+        # committed before the connection broke, the copy is recognised by its @id (SECURITY 14).
+        logger.warning("DIDComm inbound: the database is unavailable; answered 503")
+        response = _refuse(503, "the database is unavailable: send the message again later", {"retry_after": 5})
+        response["Retry-After"] = "5"
+        return response
     return HttpResponse(status=200)
 
 
