@@ -134,7 +134,10 @@ def group_delete(request: HttpRequest, group_id: int) -> HttpResponse:
 def member_remove(request: HttpRequest, group_id: int) -> HttpResponse:
     """Take one thing (`thing`: its slug) out of the group; the thing stays the owner's."""
     group = selectors.group_get(viewer=request.user, group_id=group_id)
-    twin = twin_selectors.twin_get(viewer=request.user, slug=request.POST.get("thing", ""))
+    slug = request.POST.get("thing", "").strip()
+    if not slug:
+        return error_response(request, 400, "Say which thing to take out of the group.")
+    twin = twin_selectors.twin_get(viewer=request.user, slug=slug)
     if services.members_remove(group=group, twins=[twin]):
         messages.success(request, f"{twin.name} is no longer in {group.name}.")
     else:

@@ -145,6 +145,8 @@ OBJECT_KWARGS = {
     # upkeep
     "attachment_id",
     "schedule_id",
+    # fleets
+    "group_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -248,6 +250,8 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     # upkeep: a receipt (and a purchase) and a maintenance schedule on alice's thing (tests/upkeep/matrix.py).
     "attachment_id": lambda w: __import__("tests.upkeep.matrix", fromlist=["*"]).attachment_of(w).pk,
     "schedule_id": lambda w: __import__("tests.upkeep.matrix", fromlist=["*"]).schedule_of(w).pk,
+    # fleets: a group of alice's with her thing in it (tests/fleets/matrix.py).
+    "group_id": lambda w: __import__("tests.fleets.matrix", fromlist=["*"]).group_of(w).pk,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
     # didcomm: a credential alice's own agent offered over her connection (didcomm.issue_credential).
     "credential_offer_id": lambda w: (
@@ -334,6 +338,7 @@ def snapshot(world: World) -> tuple:
         list(OutboundMessage.objects.filter(agent__in=_agents_of(alice)).order_by("pk").values()),
         __import__("tests.inventory.matrix", fromlist=["*"]).snapshot(alice),
         __import__("tests.upkeep.matrix", fromlist=["*"]).snapshot(alice),
+        __import__("tests.fleets.matrix", fromlist=["*"]).snapshot(alice),
     )
 
 
