@@ -144,11 +144,16 @@ def _imports(path: Path) -> set[str]:
 # JSON-LD canonicalization, which pyld does; nothing the offline verifier imports reaches it (the CLI tests below
 # run with pyld made unimportable).
 JSON_LD_MODULES = {"ed25519_2020.py": {"pyld"}}
+# And the one optional accelerator: ssi.jcs parses and prints the fast-path shapes with orjson when it is installed
+# (bench/verify.py), and gives the same bytes without it (the CLI tests below run with orjson made unimportable).
+ACCELERATORS = {"jcs.py": {"orjson"}}
 
 
 def test_ssi_imports_nothing_from_django_and_only_nacl_and_rfc8785_outside_stdlib():
     for path in sorted((ROOT / "ssi").rglob("*.py")):
-        allowed_third_party = {"nacl", "rfc8785"} | JSON_LD_MODULES.get(path.name, set())
+        allowed_third_party = (
+            {"nacl", "rfc8785"} | JSON_LD_MODULES.get(path.name, set()) | ACCELERATORS.get(path.name, set())
+        )
         for name in _imports(path):
             top = name.split(".")[0]
             assert top != "django", f"{path} imports {name}"
@@ -165,6 +170,7 @@ def test_verify_cli_needs_only_pynacl_for_a_plain_bundle(tmp_path):
     # Make rfc8785 and Django unimportable in the child: None in sys.modules raises ImportError on import.
     code = (
         "import sys; sys.modules['rfc8785'] = None; sys.modules['pyld'] = None; sys.modules['django'] = None; "
+        "sys.modules['orjson'] = None; "
         "from ssi.verify import main; sys.exit(main(sys.argv[1:]))"
     )
     result = subprocess.run(
@@ -188,6 +194,7 @@ def test_verify_cli_needs_only_pynacl_for_emoji_and_extreme_numbers(tmp_path):
     path.write_text(json.dumps(bundle.make_bundle(log, entries, key=key(8)), ensure_ascii=False), encoding="utf-8")
     code = (
         "import sys; sys.modules['rfc8785'] = None; sys.modules['pyld'] = None; sys.modules['django'] = None; "
+        "sys.modules['orjson'] = None; "
         "from ssi.verify import main; sys.exit(main(sys.argv[1:]))"
     )
     result = subprocess.run(
