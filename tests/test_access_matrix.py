@@ -147,6 +147,8 @@ OBJECT_KWARGS = {
     "schedule_id",
     # fleets
     "group_id",
+    # handover
+    "handover_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -252,6 +254,8 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "schedule_id": lambda w: __import__("tests.upkeep.matrix", fromlist=["*"]).schedule_of(w).pk,
     # fleets: a group of alice's with her thing in it (tests/fleets/matrix.py).
     "group_id": lambda w: __import__("tests.fleets.matrix", fromlist=["*"]).group_of(w).pk,
+    # handover: an open offer of alice's (tests/handover/matrix.py).
+    "handover_id": lambda w: __import__("tests.handover.matrix", fromlist=["*"]).handover_of(w).public_id,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
     # didcomm: a credential alice's own agent offered over her connection (didcomm.issue_credential).
     "credential_offer_id": lambda w: (

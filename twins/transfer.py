@@ -269,8 +269,7 @@ def transfer_complete(
         raise TransferRefused("This offer has expired.", status=410)
     twin = twin_history.lock_twin(offer.twin)
     offer.twin = twin
-    seller, buyer = offer.seller, offer.buyer
-    verify_acceptance(offer=offer, signed=offer.acceptance, keys=buyer_keys(buyer))
+    verify_acceptance(offer=offer, signed=offer.acceptance, keys=buyer_keys(offer.buyer))
     if signer is not None:
         agent = SigningKey.generate()
         state, entries = _build_entries(offer, new_agent=agent, revealed_key=signer.multibase)
@@ -286,6 +285,34 @@ def transfer_complete(
                 raise TransferRefused("These are not the entries this transfer needs: download them again.")
         agent = unseal_key(offer.pending_agent_sealed)
         state = log_state(twin)
+    return _hand_over(offer, twin=twin, state=state, signed_entries=signed_entries, agent=agent)
+
+
+def transfer_rotate(*, offer: TransferOffer, signer: SigningKey, notify_sides: bool = True) -> TransferOffer:
+    """One twin's rotation and hand-over inside the caller's transaction, for a caller that checked the buyer's
+    acceptance itself (handover: one signed acceptance naming many twins). `offer` is AWAITING_SELLER with its
+    buyer and acceptance (`updateKeys`, `nextKeyHashes`) set; `signer` is the seller's key the log committed to.
+    Raises TransferRefused; the caller must then roll its whole transaction back."""
+    twin = twin_history.lock_twin(offer.twin)
+    offer.twin = twin
+    agent = SigningKey.generate()
+    state, entries = _build_entries(offer, new_agent=agent, revealed_key=signer.multibase)
+    signed_entries = [webvh.sign_entry(entry, signer) for entry in entries]
+    return _hand_over(
+        offer, twin=twin, state=state, signed_entries=signed_entries, agent=agent, notify_sides=notify_sides
+    )
+
+
+def _hand_over(
+    offer: TransferOffer,
+    *,
+    twin: Twin,
+    state: webvh.LogState,
+    signed_entries: list[dict[str, Any]],
+    agent: SigningKey,
+    notify_sides: bool = True,
+) -> TransferOffer:
+    seller, buyer = offer.seller, offer.buyer
     try:
         with transaction.atomic():
             new_state = log_append(twin, state, signed_entries)
@@ -321,8 +348,9 @@ def transfer_complete(
     offer.completed_at = now
     offer.pending_agent_sealed = None
     offer.save(update_fields=["status", "completed_at", "pending_agent_sealed"])
-    notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now belongs to {buyer.username}")
-    notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{twin.name} is yours", twin=twin)
+    if notify_sides:
+        notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now belongs to {buyer.username}")
+        notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{twin.name} is yours", twin=twin)
     # What the features do about it (end the seller's grants, move DIDComm connections to fresh keys...) hangs on
     # this event; its after-commit subscribers run once the new owner holds the twin.
     events.send(

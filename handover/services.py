@@ -1,0 +1,321 @@
+"""A handover: many things to one buyer, one offer, one acceptance, all or nothing.
+
+1. The seller offers a selection of their things (single use, expiring; a thing is in at most one open handover
+   and has no open single offer of its own), naming the history kinds to remove from each.
+2. The buyer accepts once: one acceptance document naming the offer, every twin's DID and the buyer's keys, signed
+   eddsa-jcs-2022 by the buyer's current key (platform-held: the platform signs; self-held: the CLI).
+3. In ONE database transaction every twin gets exactly a single transfer's rotation (twins.transfer.transfer_rotate:
+   DID log entries signed by the seller's pre-committed key, a new agent key, redaction, history, the Transferred
+   event whose in-transaction subscribers issue and revoke credentials). If any twin fails (deactivated since, no
+   longer the seller's, its log refuses), the transaction rolls back: every twin stays with the seller, every DID
+   log is unchanged. The failure is then recorded on the handover in a transaction of its own, for both sides.
+
+A self-held seller key would have to sign two prepared log entries per thing with the CLI: a handover refuses a
+self-held seller with words (transfer such things one by one on their transfer pages).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import timedelta
+from typing import Any
+
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from handover.models import Handover, HandoverThing
+from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
+from owners.models import Notification, Owner, OwnerKey
+from owners.selectors import owner_keys_active
+from owners.services import notify
+from ssi import proofs
+from ssi.errors import SSIError
+from twins.identity import log_state
+from twins.models import HistoryEntry, TransferOffer, Twin
+from twins.transfer import OFFER_DAYS, BuyerKeys, TransferRefused, buyer_keys, transfer_rotate
+
+ACCEPTANCE_TYPE = "ThingsteadHandoverAcceptance"
+# Every thing's rotation runs in the one request and transaction that accepts: keep it to what a request carries.
+MAX_THINGS = 100
+
+
+class HandoverRefused(TransferRefused):
+    """A handover step that cannot proceed; `problems` names each thing that stands in the way, in words."""
+
+    def __init__(self, message: str, *, status: int = 400, problems: list[str] | None = None) -> None:
+        super().__init__(message, status=status)
+        self.problems = problems or []
+
+
+class _ThingFailed(Exception):
+    """One twin could not move during the acceptance: the whole transaction rolls back."""
+
+
+# --- creating -----------------------------------------------------------------------------------------------
+
+
+def seller_self_held(seller: Owner) -> bool:
+    """Would a transfer by `seller` need their own signature (a self-held next key)?"""
+    upcoming = owner_keys_active(owner=seller).get(OwnerKey.Role.NEXT)
+    return upcoming is not None and upcoming.self_held
+
+
+def selection_problems(*, seller: Owner, twins: list[Twin]) -> list[str]:
+    """Why each of these things cannot go into a new handover, in words (empty: they can). Read only."""
+    problems = []
+    ids = [twin.pk for twin in twins]
+    offered = set(TransferOffer.objects.filter(twin_id__in=ids).pending().values_list("twin_id", flat=True))
+    now = timezone.now()
+    handed = set(
+        HandoverThing.objects.filter(twin_id__in=ids, open=True, handover__expires_at__gt=now).values_list(
+            "twin_id", flat=True
+        )
+    )
+    for twin in twins:
+        if twin.owner_id != seller.pk:
+            problems.append(f"{twin.name} is not yours.")
+        elif twin.deactivated_at is not None:
+            problems.append(f"{twin.name} is deactivated and can no longer change hands.")
+        elif twin.pk in offered:
+            problems.append(f"{twin.name} already has an open transfer offer of its own. Cancel it first.")
+        elif twin.pk in handed:
+            problems.append(f"{twin.name} is already in another open handover. Cancel that one first.")
+    return problems
+
+
+def _expire_stale(twin_ids: list[int]) -> None:
+    """Open handovers of these twins past their time become expired (and release their things)."""
+    now = timezone.now()
+    stale = list(
+        Handover.objects.open()
+        .filter(expires_at__lte=now, things__twin_id__in=twin_ids)
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    if stale:
+        Handover.objects.filter(pk__in=stale, status=Handover.Status.OPEN).update(status=Handover.Status.EXPIRED)
+        HandoverThing.objects.filter(handover_id__in=stale).update(open=False)
+
+
+@transaction.atomic
+def handover_create(
+    *, seller: Owner, twins: Iterable[Twin], redact_kinds: list[str], days: int = OFFER_DAYS
+) -> Handover:
+    """Offer `twins` (in this order) to one buyer. Refuses with words: none or too many things, things not the
+    seller's (404), deactivated things, things under another open offer, a self-held seller."""
+    ids = list(dict.fromkeys(twin.pk for twin in twins))
+    if not ids:
+        raise HandoverRefused("Choose at least one thing to hand over.")
+    if len(ids) > MAX_THINGS:
+        raise HandoverRefused(
+            f"A handover takes at most {MAX_THINGS} things; you chose {len(ids)}. "
+            "Narrow the selection, or make several handovers."
+        )
+    unknown = set(redact_kinds) - set(HistoryEntry.REDACTABLE)
+    if unknown:
+        raise HandoverRefused(f"These history kinds cannot be removed: {', '.join(sorted(unknown))}.")
+    if not 1 <= days <= 30:
+        raise HandoverRefused("An offer lasts between 1 and 30 days.")
+    if seller_self_held(seller):
+        raise HandoverRefused(
+            "Your keys are self-held: each thing's transfer needs your own signature, so a handover of many things "
+            "is not offered. Transfer them one by one from each thing's Transfer page.",
+            status=409,
+        )
+    # Locked in id order (every handover does the same): a thing cannot be offered twice, deactivated or sold
+    # while this one is made.
+    locked = {twin.pk: twin for twin in Twin.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    if len(locked) != len(ids) or any(twin.owner_id != seller.pk for twin in locked.values()):
+        raise HandoverRefused("Only the owner can offer these things.", status=404)
+    _expire_stale(ids)
+    ordered = [locked[pk] for pk in ids]
+    problems = selection_problems(seller=seller, twins=ordered)
+    if problems:
+        raise HandoverRefused(" ".join(problems), status=409, problems=problems)
+    try:
+        with transaction.atomic():
+            handover = Handover.objects.create(
+                seller=seller,
+                redact_kinds=sorted(set(redact_kinds)),
+                expires_at=timezone.now() + timedelta(days=days),
+            )
+            HandoverThing.objects.bulk_create(
+                HandoverThing(handover=handover, twin=twin, position=position) for position, twin in enumerate(ordered)
+            )
+    except IntegrityError:
+        raise HandoverRefused("One of these things was offered at the same moment. Try again.", status=409) from None
+    return handover
+
+
+def _close(handover: Handover, status: str, **fields: Any) -> Handover:
+    handover.status = status
+    for name, value in fields.items():
+        setattr(handover, name, value)
+    handover.save(update_fields=["status", *fields])
+    HandoverThing.objects.filter(handover=handover).update(open=False)
+    return handover
+
+
+@transaction.atomic
+def handover_cancel(*, handover: Handover, seller: Owner) -> Handover:
+    handover = Handover.objects.select_for_update().get(pk=handover.pk)
+    if handover.seller_id != seller.pk:
+        raise HandoverRefused("No such handover.", status=404)
+    if handover.status != Handover.Status.OPEN:
+        raise HandoverRefused("This offer is no longer open.", status=409)
+    return _close(handover, Handover.Status.CANCELLED, cancelled_at=timezone.now())
+
+
+# --- accepting ----------------------------------------------------------------------------------------------
+
+
+def handover_twins(handover: Handover) -> list[Twin]:
+    """The handover's things in the offer's order."""
+    return [item.twin for item in HandoverThing.objects.filter(handover=handover).select_related("twin")]
+
+
+def acceptance_document(*, handover: Handover, twins: list[Twin], keys: BuyerKeys) -> dict[str, Any]:
+    """What the buyer signs: the offer, every twin's DID (in the offer's order) and the buyer's keys, which each
+    twin's DID log will name as its new update key and pre-rotation commitment."""
+    return {
+        "type": ACCEPTANCE_TYPE,
+        "offer": handover.token,
+        "twins": [twin.did for twin in twins],
+        "updateKeys": [keys.update_key],
+        "nextKeyHashes": [keys.next_key_hash],
+    }
+
+
+def verify_acceptance(*, handover: Handover, twins: list[Twin], signed: Any, keys: BuyerKeys) -> dict[str, Any]:
+    """The acceptance must be exactly the expected document, signed by the buyer's current key."""
+    if not isinstance(signed, dict) or "proof" not in signed:
+        raise HandoverRefused("The acceptance must be the signed acceptance document (JSON with a proof).")
+    unsigned = {key: value for key, value in signed.items() if key != "proof"}
+    if unsigned != acceptance_document(handover=handover, twins=twins, keys=keys):
+        raise HandoverRefused("The acceptance does not match this offer, its things and your keys.")
+    proof = signed["proof"]
+    # One proof, as an object or (python -m ssi.sign --attach) a one-element list.
+    if isinstance(proof, list) and len(proof) == 1:
+        proof = proof[0]
+    try:
+        signer = proofs.verify_proof(unsigned, proof, expected_purpose="assertionMethod")
+    except SSIError as exc:
+        raise HandoverRefused(f"The acceptance signature is not valid: {exc}") from None
+    if signer.multibase != keys.update_key:
+        raise HandoverRefused("The acceptance must be signed by your current key.")
+    return signed
+
+
+def handover_check_open(handover: Handover, *, buyer: Owner | None = None) -> None:
+    """Raises HandoverRefused unless the offer can still be accepted (by `buyer`)."""
+    if handover.status == Handover.Status.CANCELLED:
+        raise HandoverRefused("This offer was cancelled by the seller.", status=410)
+    if handover.status == Handover.Status.COMPLETED:
+        raise HandoverRefused("This offer has already been used.", status=410)
+    if handover.status == Handover.Status.FAILED:
+        raise HandoverRefused(f"This offer failed and nothing moved: {handover.failure}", status=410)
+    if handover.status == Handover.Status.EXPIRED or handover.expires_at <= timezone.now():
+        raise HandoverRefused("This offer has expired. Ask the seller for a new one.", status=410)
+    if buyer is not None and buyer.pk == handover.seller_id:
+        raise HandoverRefused("You cannot accept your own offer.", status=403)
+
+
+def handover_accept(*, handover: Handover, buyer: Owner, signed_acceptance: Any = None) -> Handover:
+    """The buyer accepts every thing at once. All or nothing: if one thing cannot move, none does, the handover
+    is marked failed with the reason (both sides are told) and HandoverRefused (409) says why."""
+    try:
+        return _accept(handover=handover, buyer=buyer, signed_acceptance=signed_acceptance)
+    except _ThingFailed as exc:
+        reason = str(exc)
+    _record_failure(handover=handover, buyer=buyer, reason=reason)
+    raise HandoverRefused(f"Nothing moved: {reason}", status=409)
+
+
+@transaction.atomic
+def _accept(*, handover: Handover, buyer: Owner, signed_acceptance: Any) -> Handover:
+    handover = Handover.objects.select_for_update().select_related("seller").get(pk=handover.pk)
+    # The loser of two simultaneous acceptances waits on the row lock and then finds it taken: 409.
+    if handover.status == Handover.Status.COMPLETED and handover.buyer_id != buyer.pk:
+        raise HandoverRefused("Someone else has already accepted this offer.", status=409)
+    handover_check_open(handover, buyer=buyer)
+    seller = handover.seller
+    # A write, so it may make keys an account still lacks; buyer_keys only reads them.
+    current = owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT]
+    keys = buyer_keys(buyer)
+    twins = handover_twins(handover)
+    if signed_acceptance is None:
+        try:
+            signer = owner_signing_key(current)
+        except SelfHeldKeyRequired:
+            raise HandoverRefused(
+                "Your key is self-held: sign the acceptance with python -m ssi.sign and upload it."
+            ) from None
+        signed_acceptance = proofs.sign_document(acceptance_document(handover=handover, twins=twins, keys=keys), signer)
+    acceptance = verify_acceptance(handover=handover, twins=twins, signed=signed_acceptance, keys=keys)
+    now = timezone.now()
+    handover.buyer = buyer
+    handover.acceptance = acceptance
+    handover.accepted_at = now
+    # Every twin's row locked up front, in id order (as handover_create and every other handover do): no
+    # deadlock with another handover, and nothing changes under the rotations below.
+    rows = Twin.objects.select_for_update().filter(pk__in=[twin.pk for twin in twins]).order_by("pk")
+    locked = {twin.pk: twin for twin in rows}
+    items = list(HandoverThing.objects.filter(handover=handover).order_by("twin_id"))
+    for item in items:
+        item.transfer_offer = _move(twin=locked[item.twin_id], handover=handover, seller=seller, now=now)
+        item.open = False
+    HandoverThing.objects.bulk_update(items, ["transfer_offer", "open"])
+    handover.status = Handover.Status.COMPLETED
+    handover.completed_at = timezone.now()
+    handover.save(update_fields=["buyer", "acceptance", "accepted_at", "status", "completed_at"])
+    count = f"{len(twins)} thing{'s' if len(twins) != 1 else ''}"
+    notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{count} now belong to {buyer.get_username()}")
+    notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{count} from {seller.get_username()} are yours")
+    return handover
+
+
+def _move(*, twin: Twin, handover: Handover, seller: Owner, now) -> TransferOffer:
+    """One twin's rotation, exactly a single transfer's, recorded as its own completed TransferOffer (the sold
+    thing's page and the offers list read those). Raises _ThingFailed with the reason."""
+    if twin.owner_id != seller.pk:
+        raise _ThingFailed(f"{twin.name} no longer belongs to the seller.")
+    if twin.deactivated_at is not None:
+        raise _ThingFailed(f"{twin.name} was deactivated after the offer was made and can no longer change hands.")
+    if TransferOffer.objects.filter(twin=twin).pending().exists():
+        raise _ThingFailed(f"{twin.name} has an open transfer offer of its own; the seller must cancel it first.")
+    key = owner_key_for_hash(owner=seller, committed=log_state(twin).next_key_hashes)
+    if key is None:
+        raise _ThingFailed(f"The seller's key does not control the ownership log of {twin.name}.")
+    try:
+        signer = owner_signing_key(key)
+    except SelfHeldKeyRequired:
+        raise _ThingFailed(f"The seller's key for {twin.name} is self-held: transfer it on its own.") from None
+    try:
+        with transaction.atomic():
+            offer = TransferOffer.objects.create(
+                twin=twin,
+                seller=seller,
+                redact_kinds=list(handover.redact_kinds),
+                expires_at=handover.expires_at,
+                buyer=handover.buyer,
+                acceptance=handover.acceptance,
+                accepted_at=now,
+                status=TransferOffer.Status.AWAITING_SELLER,
+            )
+    except IntegrityError:
+        raise _ThingFailed(f"{twin.name} was offered on its own at the same moment.") from None
+    try:
+        return transfer_rotate(offer=offer, signer=signer, notify_sides=False)
+    except TransferRefused as exc:
+        raise _ThingFailed(f"{twin.name}: {exc.message}") from None
+
+
+@transaction.atomic
+def _record_failure(*, handover: Handover, buyer: Owner, reason: str) -> None:
+    handover = Handover.objects.select_for_update().select_related("seller").get(pk=handover.pk)
+    if handover.status != Handover.Status.OPEN:
+        return
+    _close(handover, Handover.Status.FAILED, buyer=buyer, failure=reason, failed_at=timezone.now())
+    title = "A handover failed and nothing moved"
+    notify(owner=handover.seller, kind=Notification.Kind.SYSTEM, title=title, body=reason)
+    notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=title, body=reason)

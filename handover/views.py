@@ -1,0 +1,136 @@
+"""Handover pages: the seller makes an offer of a selection and follows it; the buyer opens one link and accepts
+every thing at once."""
+
+from __future__ import annotations
+
+import json
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_POST
+
+from core.errors import error_response
+from core.qr import svg_text
+from handover import selectors
+from handover.models import Handover
+from handover.services import MAX_THINGS, HandoverRefused, handover_accept, handover_cancel, handover_create
+from owners.recent_auth import kept_form_data, recent_login_required
+from twins.transfer_forms import OfferForm, SignedJsonForm
+
+# The offer form's choices, kept across the re-login a stale session needs (owners.recent_auth).
+OFFER_FIELDS = ("redact_kinds", "days")
+
+
+def offer_url(handover: Handover) -> str:
+    """The link the seller gives the buyer. Under /transfer/<token>/, so core.logging keeps the token out of the
+    logs as it does for a single offer's."""
+    return f"{settings.SITE_URL}{reverse('handover-offer', args=[handover.token])}"
+
+
+def _refused(request: HttpRequest, exc: HandoverRefused) -> HttpResponse:
+    return error_response(request, exc.status, exc.message, extra={"problems": getattr(exc, "problems", [])})
+
+
+@login_required
+@recent_login_required(keep=OFFER_FIELDS)
+def handover_new(request: HttpRequest) -> HttpResponse:
+    """The seller's confirmation of a selection (`?thing=<slug>&thing=...`, from the cards page's bulk action):
+    the things, what stands in the way, the history to remove and how long the offer lasts."""
+    slugs = request.GET.getlist("thing")
+    picked = selectors.selection(viewer=request.user, slugs=slugs)
+    kept = kept_form_data(request) if request.method == "GET" else None
+    form = OfferForm(request.POST if request.method == "POST" else kept)
+    if request.method == "POST" and form.is_valid():
+        try:
+            handover = handover_create(
+                seller=request.user,
+                twins=picked.twins,
+                redact_kinds=form.cleaned_data["redact_kinds"],
+                days=form.cleaned_data["days"],
+            )
+        except HandoverRefused as exc:
+            return _refused(request, exc)
+        messages.success(request, "Offer created. Give the buyer the link or let them scan the QR code.")
+        return redirect("handover", handover_id=handover.public_id)
+    context = {"picked": picked, "form": form, "asked": len(slugs), "max_things": MAX_THINGS}
+    return render(request, "handover/new.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_GET
+def handover_list(request: HttpRequest) -> HttpResponse:
+    handovers = selectors.handover_list(viewer=request.user)[:100]
+    return render(request, "handover/list.html", {"handovers": handovers})
+
+
+@login_required
+@require_GET
+def handover_detail(request: HttpRequest, handover_id: str) -> HttpResponse:
+    """The seller's view of one handover: its link and QR while open, its things, and how it ended."""
+    handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
+    context = {
+        "handover": handover,
+        "items": selectors.handover_items(handover),
+        "offer_url": offer_url(handover),
+        "form": OfferForm(),
+    }
+    return render(request, "handover/detail.html", context)
+
+
+@login_required
+@require_GET
+def handover_qr(request: HttpRequest, handover_id: str) -> HttpResponse:
+    handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
+    return HttpResponse(svg_text(offer_url(handover)), content_type="image/svg+xml")
+
+
+@login_required
+@require_POST
+def handover_cancel_view(request: HttpRequest, handover_id: str) -> HttpResponse:
+    handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
+    try:
+        handover_cancel(handover=handover, seller=request.user)
+    except HandoverRefused as exc:
+        return _refused(request, exc)
+    messages.success(request, "Offer cancelled. Its link no longer works.")
+    return redirect("handover", handover_id=handover.public_id)
+
+
+@login_required
+@require_GET
+def offer_page(request: HttpRequest, token: str) -> HttpResponse:
+    """What the buyer sees before accepting: every thing, whether its history verifies, what the sale removes."""
+    try:
+        page = selectors.buyer_page(viewer=request.user, token=token)
+    except HandoverRefused as exc:
+        return _refused(request, exc)
+    context = {
+        "page": page,
+        "handover": page.handover,
+        "acceptance": json.dumps(page.acceptance, indent=2),
+        "sign_form": SignedJsonForm(),
+    }
+    return render(request, "handover/offer.html", context)
+
+
+@login_required
+@recent_login_required
+@require_POST
+def offer_accept_view(request: HttpRequest, token: str) -> HttpResponse:
+    handover = selectors.handover_of_token(token=token)
+    signed = None
+    if "signed" in request.POST:
+        form = SignedJsonForm(request.POST)
+        if not form.is_valid():
+            return error_response(request, 400, form.errors["signed"][0])
+        signed = form.cleaned_data["signed"]
+    try:
+        handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=signed)
+    except HandoverRefused as exc:
+        return _refused(request, exc)
+    messages.success(request, "Accepted: every thing of this offer is yours now.")
+    return redirect("things")

@@ -1,0 +1,313 @@
+"""A handover: many things to one buyer, one acceptance, one rotation per twin, all or nothing."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from handover import services as handover_services
+from handover.models import Handover, HandoverThing
+from handover.services import HandoverRefused, acceptance_document, handover_accept, handover_cancel, handover_create
+from owners.keys import owner_keys_ensure, owner_register_self_held, owner_signing_key
+from owners.models import Notification, OwnerKey
+from ssi import proofs, webvh
+from ssi.keys import SigningKey
+from ssi.sign import sign_json
+from tests.handover.conftest import did_logs, fresh, oracle_resolves
+from twins import events
+from twins import services as twin_services
+from twins.identity import agent_key, log_state
+from twins.models import HistoryEntry, TransferOffer
+from twins.transfer import buyer_keys, offer_create
+from twins.verification import verify_twin
+
+pytestmark = pytest.mark.django_db
+
+
+def _offer(herd, alice, **kwargs) -> Handover:
+    return handover_create(seller=alice, twins=herd, redact_kinds=kwargs.pop("redact_kinds", ["note"]), **kwargs)
+
+
+# --- the happy path ---------------------------------------------------------------------------------------
+
+
+def test_one_acceptance_moves_every_thing_and_each_did_log_verifies_with_the_did_webvh_resolver(
+    herd, alice, bob, tmp_path
+):
+    agents_before = {twin.pk: agent_key(twin).multibase for twin in herd}
+    alice_next = owner_keys_ensure(owner=alice)[OwnerKey.Role.NEXT].public_multibase
+    handover = _offer(herd, alice)
+
+    handover = handover_accept(handover=handover, buyer=bob)
+
+    assert handover.status == Handover.Status.COMPLETED and handover.buyer == bob
+    bob_keys = buyer_keys(bob)
+    for twin in fresh(herd):
+        assert twin.owner == bob
+        # Exactly a single transfer's rotation: two entries signed by alice's pre-committed next key, naming
+        # bob's keys, and a new agent key in the document.
+        state = log_state(twin)
+        assert state.version_number == 3
+        assert state.update_keys == (bob_keys.update_key,)
+        assert state.next_key_hashes == (bob_keys.next_key_hash,)
+        assert [version.signers for version in state.versions[1:]] == [(alice_next,), (alice_next,)]
+        assert webvh.assertion_keys(state.document) == (agent_key(twin).multibase,) != (agents_before[twin.pk],)
+        # The independent implementation agrees, proofs and all.
+        meta = oracle_resolves(twin, tmp_path)
+        assert meta["versionNumber"] == 3 and meta["deactivated"] is False
+        assert verify_twin(twin).ok
+
+
+def test_each_thing_gets_a_transfer_history_entry_carrying_the_one_acceptance_that_names_every_did(herd, alice, bob):
+    handover = handover_accept(handover=_offer(herd, alice), buyer=bob)
+
+    dids = [twin.did for twin in herd]
+    assert handover.acceptance["twins"] == dids
+    for twin in fresh(herd):
+        entry = HistoryEntry.objects.get(twin=twin, kind=HistoryEntry.Kind.TRANSFER)
+        content = entry.entry["content"]
+        assert content["acceptance"] == handover.acceptance
+        assert content["to"] == [buyer_keys(bob).update_key]
+        assert content["redactedKinds"] == ["note"]
+        assert content["didLogVersions"] == [version.version_id for version in log_state(twin).versions[1:]]
+        # What the seller chose to remove went; the readings stayed.
+        assert not HistoryEntry.objects.filter(twin=twin, kind=HistoryEntry.Kind.NOTE, redacted=False).exists()
+        assert HistoryEntry.objects.filter(twin=twin, kind=HistoryEntry.Kind.READING, redacted=False).exists()
+    # The acceptance is bob's signature over exactly that document.
+    unsigned = {key: value for key, value in handover.acceptance.items() if key != "proof"}
+    assert proofs.verify_proof(unsigned, handover.acceptance["proof"]).multibase == buyer_keys(bob).update_key
+
+
+def test_each_thing_is_recorded_as_its_own_completed_transfer_and_the_seller_sees_it_as_sold(herd, alice, bob):
+    handover = handover_accept(handover=_offer(herd, alice), buyer=bob)
+
+    items = list(HandoverThing.objects.filter(handover=handover).select_related("transfer_offer"))
+    assert [item.twin_id for item in items] == [twin.pk for twin in herd]
+    for item in items:
+        assert item.transfer_offer.status == TransferOffer.Status.COMPLETED
+        assert item.transfer_offer.buyer == bob and not item.open
+    # One notice each side for the whole handover, not one per thing.
+    assert list(Notification.objects.filter(owner=alice).values_list("title", flat=True)) == [
+        "3 things now belong to bob"
+    ]
+    assert list(Notification.objects.filter(owner=bob).values_list("title", flat=True)) == [
+        "3 things from alice are yours"
+    ]
+
+
+def test_a_self_held_buyer_accepts_with_one_cli_signed_acceptance(herd, alice, bob):
+    current, upcoming = SigningKey.generate(), SigningKey.generate()
+    owner_register_self_held(owner=bob, public_key=current.multibase, next_hash=webvh.next_key_hash(upcoming.multibase))
+    handover = _offer(herd, alice)
+    with pytest.raises(HandoverRefused, match="self-held"):
+        handover_accept(handover=handover, buyer=bob)
+
+    document = acceptance_document(handover=handover, twins=herd, keys=buyer_keys(bob))
+    handover_accept(handover=handover, buyer=bob, signed_acceptance=sign_json(document, current, attach=True))
+
+    for twin in fresh(herd):
+        assert twin.owner == bob and log_state(twin).update_keys == (current.multibase,)
+
+
+def test_an_acceptance_that_leaves_out_a_thing_is_refused_and_nothing_changes(herd, alice, bob):
+    handover = _offer(herd, alice)
+    logs = did_logs(herd)
+    current = owner_keys_ensure(owner=bob)[OwnerKey.Role.CURRENT]
+    document = acceptance_document(handover=handover, twins=herd[:2], keys=buyer_keys(bob))
+    signed = proofs.sign_document(document, owner_signing_key(current))
+    with pytest.raises(HandoverRefused, match="does not match"):
+        handover_accept(handover=handover, buyer=bob, signed_acceptance=signed)
+
+    assert did_logs(herd) == logs
+    handover.refresh_from_db()
+    assert handover.status == Handover.Status.OPEN and handover.buyer is None
+
+
+# --- all or nothing ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def rotations_seen():
+    """The twins whose Transferred event was sent inside the acceptance's transaction (a subscriber that only
+    listens), to show that the failure below really came after other things had rotated."""
+    seen: list[int] = []
+
+    def listen(event: events.Transferred) -> None:
+        seen.append(event.twin_id)
+
+    events.subscribe(events.Transferred, listen, in_transaction=True)
+    yield seen
+    events.unsubscribe(events.Transferred, listen)
+
+
+def test_a_thing_deactivated_after_the_offer_makes_the_whole_handover_fail_and_nothing_moves(
+    herd, alice, bob, rotations_seen
+):
+    handover = _offer(herd, alice)
+    # The last in lock order, so the first two rotate before it fails.
+    twin_services.twin_deactivate(twin=herd[-1])
+    logs = did_logs(herd)
+    history = {twin.pk: HistoryEntry.objects.filter(twin=twin).count() for twin in herd}
+    agents = {twin.pk: agent_key(twin).multibase for twin in fresh(herd)}
+
+    with pytest.raises(HandoverRefused) as refused:
+        handover_accept(handover=handover, buyer=bob)
+
+    assert refused.value.status == 409
+    assert "Cow 3 was deactivated" in refused.value.message
+    assert rotations_seen == [herd[0].pk, herd[1].pk], "the failure came mid-way, after two rotations"
+    # Every twin with the seller, every DID log byte-identical, no history added, no key rotated.
+    for twin in fresh(herd):
+        assert twin.owner == alice
+        assert agent_key(twin).multibase == agents[twin.pk]
+        assert HistoryEntry.objects.filter(twin=twin).count() == history[twin.pk]
+    assert did_logs(herd) == logs
+    assert not TransferOffer.objects.filter(twin__in=herd).exists()
+    assert not Notification.objects.filter(owner=bob, title__contains="yours").exists()
+    # The offer records why, for both sides; its link is used up.
+    handover.refresh_from_db()
+    assert handover.status == Handover.Status.FAILED and handover.buyer == bob
+    assert "Cow 3 was deactivated" in handover.failure
+    assert Notification.objects.filter(owner=alice, body__contains="Cow 3 was deactivated").exists()
+    assert Notification.objects.filter(owner=bob, body__contains="Cow 3 was deactivated").exists()
+    assert not HandoverThing.objects.filter(handover=handover, open=True).exists()
+
+
+def test_a_thing_given_its_own_offer_after_the_handover_makes_it_fail_and_nothing_moves(herd, alice, bob):
+    handover = _offer(herd, alice)
+    offer_create(twin=herd[-1], seller=alice, redact_kinds=[])
+    logs = did_logs(herd)
+
+    with pytest.raises(HandoverRefused, match="open transfer offer of its own"):
+        handover_accept(handover=handover, buyer=bob)
+
+    assert did_logs(herd) == logs
+    assert {twin.owner_id for twin in fresh(herd)} == {alice.pk}
+
+
+def test_a_failure_in_a_features_reaction_mid_way_rolls_every_thing_back(herd, alice, bob):
+    """Any error inside the transaction, not only the checks of the handover, undoes every earlier rotation."""
+    handover = _offer(herd, alice)
+    logs = did_logs(herd)
+
+    def refuse_the_third(event: events.Transferred) -> None:
+        if event.twin_id == herd[-1].pk:
+            raise RuntimeError("a feature could not follow the thing")
+
+    events.subscribe(events.Transferred, refuse_the_third, in_transaction=True)
+    try:
+        with pytest.raises(RuntimeError):
+            handover_accept(handover=handover, buyer=bob)
+    finally:
+        events.unsubscribe(events.Transferred, refuse_the_third)
+
+    assert did_logs(herd) == logs
+    assert {twin.owner_id for twin in fresh(herd)} == {alice.pk}
+    assert not TransferOffer.objects.filter(twin__in=herd).exists()
+    handover.refresh_from_db()
+    assert handover.status == Handover.Status.OPEN and handover.acceptance is None
+
+
+# --- who may do what ------------------------------------------------------------------------------------------
+
+
+def test_a_stranger_cannot_accept_a_used_offer(herd, alice, bob, carol):
+    handover = handover_accept(handover=_offer(herd, alice), buyer=bob)
+    logs = did_logs(herd)
+
+    with pytest.raises(HandoverRefused) as refused:
+        handover_accept(handover=handover, buyer=carol)
+
+    assert refused.value.status == 409 and "already accepted" in refused.value.message
+    assert {twin.owner_id for twin in fresh(herd)} == {bob.pk}
+    assert did_logs(herd) == logs
+
+
+def test_carol_cannot_offer_alices_things(herd, carol):
+    with pytest.raises(HandoverRefused) as refused:
+        handover_create(seller=carol, twins=herd, redact_kinds=[])
+    assert refused.value.status == 404
+    assert not Handover.objects.exists()
+
+
+def test_the_seller_cannot_accept_their_own_offer(herd, alice):
+    with pytest.raises(HandoverRefused, match="your own offer"):
+        handover_accept(handover=_offer(herd, alice), buyer=alice)
+
+
+def test_a_cancelled_offer_is_refused_and_its_things_may_be_offered_again(herd, alice, bob):
+    handover = handover_cancel(handover=_offer(herd, alice), seller=alice)
+    assert handover.status == Handover.Status.CANCELLED
+
+    with pytest.raises(HandoverRefused) as refused:
+        handover_accept(handover=handover, buyer=bob)
+    assert refused.value.status == 410 and "cancelled" in refused.value.message
+    assert {twin.owner_id for twin in fresh(herd)} == {alice.pk}
+    assert _offer(herd, alice).status == Handover.Status.OPEN
+
+
+def test_only_the_seller_cancels(herd, alice, carol):
+    handover = _offer(herd, alice)
+    with pytest.raises(HandoverRefused) as refused:
+        handover_cancel(handover=handover, seller=carol)
+    assert refused.value.status == 404
+    handover.refresh_from_db()
+    assert handover.status == Handover.Status.OPEN
+
+
+def test_an_expired_offer_is_refused_and_no_longer_holds_its_things(herd, alice, bob):
+    handover = _offer(herd, alice, days=1)
+    Handover.objects.filter(pk=handover.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    with pytest.raises(HandoverRefused) as refused:
+        handover_accept(handover=handover, buyer=bob)
+    assert refused.value.status == 410 and "expired" in refused.value.message
+    assert {twin.owner_id for twin in fresh(herd)} == {alice.pk}
+    # A new handover of the same things marks the old one expired.
+    assert _offer(herd, alice).status == Handover.Status.OPEN
+    handover.refresh_from_db()
+    assert handover.status == Handover.Status.EXPIRED
+
+
+# --- refusals when offering ----------------------------------------------------------------------------------
+
+
+def test_things_under_an_open_offer_or_deactivated_are_refused_with_words(herd, alice):
+    offer_create(twin=herd[0], seller=alice, redact_kinds=[])
+    twin_services.twin_deactivate(twin=herd[1])
+
+    with pytest.raises(HandoverRefused) as refused:
+        _offer(fresh(herd), alice)
+
+    assert refused.value.status == 409
+    assert refused.value.problems == [
+        "Cow 1 already has an open transfer offer of its own. Cancel it first.",
+        "Cow 2 is deactivated and can no longer change hands.",
+    ]
+    assert not Handover.objects.exists()
+
+
+def test_a_thing_in_another_open_handover_is_refused(herd, alice):
+    _offer(herd[:2], alice)
+    with pytest.raises(HandoverRefused) as refused:
+        _offer(herd[1:], alice)
+    assert refused.value.problems == ["Cow 2 is already in another open handover. Cancel that one first."]
+
+
+def test_a_selection_over_the_maximum_is_refused(herd, alice, monkeypatch):
+    monkeypatch.setattr(handover_services, "MAX_THINGS", 2)
+    with pytest.raises(HandoverRefused, match="at most 2 things; you chose 3"):
+        _offer(herd, alice)
+    with pytest.raises(HandoverRefused, match="at least one thing"):
+        handover_create(seller=alice, twins=[], redact_kinds=[])
+
+
+def test_a_self_held_seller_is_refused_with_words(herd, alice):
+    current, upcoming = SigningKey.generate(), SigningKey.generate()
+    owner_register_self_held(
+        owner=alice, public_key=current.multibase, next_hash=webvh.next_key_hash(upcoming.multibase)
+    )
+    with pytest.raises(HandoverRefused, match="self-held"):
+        _offer(herd, alice)
