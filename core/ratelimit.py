@@ -93,30 +93,25 @@ def _count(pipe, scope: str, key: str, limit: Limit, events: int = 1) -> tuple[i
     return window, now
 
 
-def hit_with(
-    scope: str, key: str, limit: Limit | str, *, also_get: str | None = None, outage: str = LOCAL
-) -> tuple[int | None, bytes | None]:
-    """Count one event like :func:`hit`; with Redis, also GET `also_get` in the same round trip.
-
-    Returns (retry_after or None, the value of `also_get` or None). The scan page uses it to learn in one round
-    trip whether the finder is within their budget and what the cached page is. While Redis is unreachable the
-    value is None (as if not cached) and the event is counted as `outage` says.
-    """
+def counter(scope: str, key: str, limit: Limit | str) -> tuple[str, int, int]:
+    """The Redis key of the current window's counter of (scope, key), the window and now: for a caller that counts
+    in a Lua script of its own (the scan's one round trip, tags.scan_buffer), then asks :func:`retry_after_for`."""
     if isinstance(limit, str):
         limit = Limit.parse(limit)
-    client = redis_client()
-    if client is None:
-        return hit(scope, key, limit), None
-    pipe = client.pipeline(transaction=False)
-    window, now = _count(pipe, scope, key, limit)
-    if also_get is not None:
-        pipe.get(also_get)
-    try:
-        results = pipe.execute()
-    except REDIS_ERRORS as exc:
-        _outage(scope, outage, exc)
-        return _hit_cache(scope, key, limit, store=_local), None
-    return _retry_after(results[0], limit, window, now), results[2] if also_get is not None else None
+    window, now = _window(limit)
+    return f"rl:{scope}:{key}:{window}", window, now
+
+
+def retry_after_for(count: int, limit: Limit | str, window: int, now: int) -> int | None:
+    """None if `count` events (this one included) are within `limit`, else the seconds until the window resets."""
+    return _retry_after(count, Limit.parse(limit) if isinstance(limit, str) else limit, window, now)
+
+
+def hit_during_outage(scope: str, key: str, limit: Limit | str, exc: Exception, *, outage: str = LOCAL) -> int | None:
+    """Count one event while Redis is unreachable (after a caller's own script failed with `exc`), as `outage`
+    says: see the module's docstring."""
+    _outage(scope, outage, exc)
+    return _hit_cache(scope, key, Limit.parse(limit) if isinstance(limit, str) else limit, store=_local)
 
 
 def hit(scope: str, key: str, limit: Limit | str, *, outage: str = LOCAL) -> int | None:

@@ -1,17 +1,18 @@
 """The finder's page, rendered once and kept in the cache until what it shows changes.
 
-The page differs per visitor only in its CSRF token, so it is stored as the text before and after the token and
-spliced per request. Anonymous visitors only: a signed-in visitor's header differs. Entries are dropped when
-the tag, its thing or the owner's contact card is saved (signals below, plus explicit calls where a queryset
+The page is the same for every anonymous visitor: its message form carries no per-visitor CSRF token (the form is
+protected by its Origin / Sec-Fetch-Site instead, docs/security.md "The finder's message form"), so the kept HTML
+is served as it is. Anonymous visitors only: a signed-in visitor's header differs. Entries are dropped when the
+tag, its thing or the owner's contact card is saved (signals below, plus explicit calls where a queryset
 `update()` bypasses signals), and expire after PAGE_SECONDS regardless.
 
-With Redis the entry is plain JSON under `page_key(token)`, so the scan view can fetch it in the same round trip
-as its rate-limit counter (core.ratelimit.hit_with); without Redis it lives in Django's cache.
+With Redis the entry is a hash under `page_key(token)`: `html`, and `scan`, the start of the scan's buffered item
+(tags.scan_buffer.item_prefix), so that one Lua script counts the finder's rate limit, fetches the page and buffers
+the scan in one round trip (tags.scan_buffer.scan_hit). Without Redis it is a dict in Django's cache.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any
 
@@ -24,12 +25,12 @@ from redis.exceptions import RedisError
 from core.redis import redis_client
 from owners.models import Owner
 from tags.models import Tag
+from tags.scan_buffer import item_prefix
 from twins.models import Twin
 
 log = logging.getLogger(__name__)
 
 PAGE_SECONDS = 60
-_MARKER = "\x00csrf\x00"
 
 
 def page_key(token: str) -> str:
@@ -37,32 +38,27 @@ def page_key(token: str) -> str:
 
 
 def cached_page(token: str) -> dict[str, Any] | None:
-    client = redis_client()
-    if client is None:
-        return cache.get(page_key(token))
-    return decode_page(client.get(page_key(token)))
+    """Without Redis: the kept page (`html`, and the ids a scan of it records: `tag`, `twin`, `owner`, `name`)."""
+    return cache.get(page_key(token))
 
 
-def decode_page(raw: bytes | None) -> dict[str, Any] | None:
-    return json.loads(raw) if raw else None
-
-
-def store_page(tag: Tag, context: dict[str, Any]) -> dict[str, Any]:
-    """Render the public page with a marker where the CSRF token goes and keep it."""
-    html = render_to_string("tags/public.html", {**context, "csrf_token": _MARKER})
-    before, _, after = html.partition(_MARKER)
+def store_page(tag: Tag, context: dict[str, Any]) -> str:
+    """Render the anonymous public page, keep it, and return its HTML."""
+    html = render_to_string("tags/public.html", context)
     twin = tag.twin
-    page = {"before": before, "after": after, "tag": tag.pk, "twin": twin.pk, "owner": twin.owner_id, "name": twin.name}
     client = redis_client()
     if client is None:
+        page = {"html": html, "tag": tag.pk, "twin": twin.pk, "owner": twin.owner_id, "name": twin.name}
         cache.set(page_key(tag.token), page, PAGE_SECONDS)
-    else:
-        client.set(page_key(tag.token), json.dumps(page), ex=PAGE_SECONDS)
-    return page
-
-
-def page_html(page: dict[str, Any], csrf_token: str) -> str:
-    return page["before"] + csrf_token + page["after"]
+        return html
+    key = page_key(tag.token)
+    # MULTI: the hash never exists without its lifetime.
+    pipe = client.pipeline(transaction=True)
+    pipe.delete(key)
+    pipe.hset(key, mapping={"html": html, "scan": item_prefix(tag_id=tag.pk, twin_id=twin.pk)})
+    pipe.expire(key, PAGE_SECONDS)
+    pipe.execute()
+    return html
 
 
 def forget_tags(tokens: list[str]) -> None:

@@ -16,9 +16,10 @@ import json
 from datetime import UTC, datetime
 
 from django.tasks import task
+from redis.commands.core import Script
 
 from core.redis import redis_client
-from tags.scans import BufferedScan, record_buffered_scans, record_scan
+from tags.scans import record_buffered_scans, record_scan
 from twins.models import Twin
 
 BUFFER_KEY = "tags:scan-buffer"
@@ -27,23 +28,69 @@ FLUSH_MARKER_SECONDS = 30
 BATCH = 5000
 
 
+def item_prefix(*, tag_id: int, twin_id: int) -> str:
+    """The start of a buffered scan's JSON (a BufferedScan): what the kept page knows (tags.public_cache keeps it
+    beside the page). :func:`item_tail` closes it with what only the request knows."""
+    return f'{{"tag":{int(tag_id)},"twin":{int(twin_id)},'
+
+
+def item_tail(user_agent: str) -> str:
+    return f'"ua":{json.dumps(user_agent[:60])},"t":"{datetime.now(UTC).isoformat()}"}}'
+
+
+# The finder's scan in one round trip, atomic in Redis: count the client's scan against its budget; within it,
+# fetch the kept page and, if there is one, buffer the scan and set the flush marker (see record_stranger_scan).
+# KEYS: the client's counter for this window, the page's hash, the buffer, the flush marker.
+# ARGV: the counter's lifetime, the budget, the scan's tail (item_tail), the marker's lifetime.
+# Returns {count, html or nil, 1 if a flush must be enqueued else 0}. A missing page buffers nothing: the caller
+# takes the slow path, which records the scan itself.
+_SCAN_SCRIPT = """
+local count = redis.call('INCR', KEYS[1])
+if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
+if count > tonumber(ARGV[2]) then return {count, false, 0} end
+local page = redis.call('HMGET', KEYS[2], 'html', 'scan')
+if not page[1] or not page[2] then return {count, false, 0} end
+redis.call('RPUSH', KEYS[3], page[2] .. ARGV[3])
+if redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[4]) then return {count, page[1], 1} end
+return {count, page[1], 0}
+"""
+_scripts: dict[int, Script] = {}
+
+
+def scan_hit(*, counter: str, seconds: int, budget: int, page_key: str, user_agent: str) -> tuple[int, bytes | None]:
+    """Run the scan script (Redis required; raises core.redis.REDIS_ERRORS while it is unreachable): the client's
+    count in this window (this scan included) and the kept page's HTML, or None when it is not kept or the count
+    is over `budget` (then nothing was buffered)."""
+    client = redis_client()
+    script = _scripts.get(id(client))
+    if script is None:
+        # redis-py runs it by EVALSHA, loading it again after a Redis restart (NOSCRIPT).
+        script = _scripts[id(client)] = client.register_script(_SCAN_SCRIPT)
+    count, html, enqueue = script(
+        keys=[counter, page_key, BUFFER_KEY, FLUSH_MARKER],
+        args=[seconds, budget, item_tail(user_agent), FLUSH_MARKER_SECONDS],
+    )
+    if enqueue:
+        flush_scan_buffer.enqueue()
+    return count, html
+
+
 def record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str, user_agent: str) -> None:
     """Record a non-owner's scan of an active tag: buffered in Redis when available, else written now.
 
-    Takes plain values (what the cached page knows), so the fast path builds no model instance.
+    Takes plain values (what the cached page knows), so it builds no model instance from the database.
     """
     client = redis_client()
     if client is None:
         twin = Twin(pk=twin_id, owner_id=owner_id, name=name)
         record_scan(tag_id=tag_id, twin=twin, by_owner=False, user_agent=user_agent)
         return
-    item: BufferedScan = {"tag": tag_id, "twin": twin_id, "ua": user_agent[:60], "t": datetime.now(UTC).isoformat()}
     # One round trip: the scan, and the marker (SET NX) that says whether a flush must be enqueued.
     # The marker means "a flush is enqueued and has not started": every scan pushed before the task starts
     # (and deletes the marker) is drained by it, and the first scan after that enqueues the next one. Its
     # lifetime only matters when no worker runs: then at most one task per FLUSH_MARKER_SECONDS piles up.
     pipe = client.pipeline(transaction=False)
-    pipe.rpush(BUFFER_KEY, json.dumps(item, separators=(",", ":")))
+    pipe.rpush(BUFFER_KEY, item_prefix(tag_id=tag_id, twin_id=twin_id) + item_tail(user_agent))
     pipe.set(FLUSH_MARKER, 1, nx=True, ex=FLUSH_MARKER_SECONDS)
     if pipe.execute()[1]:
         flush_scan_buffer.enqueue()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Any
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -16,7 +15,7 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from core.ratelimit import hit, hit_with
+from core.ratelimit import Limit, counter, hit, hit_during_outage, retry_after_for
 from core.redis import REDIS_ERRORS, redis_client
 from owners.models import Notification, Owner
 from owners.services import notify
@@ -134,12 +133,12 @@ class ScanPage(StrEnum):
 
 @dataclass(frozen=True)
 class ScanOpened:
-    """What a scan shows. For PUBLIC, `cached` is the kept anonymous page (public_cache.page_html splices the
-    visitor's CSRF token in); without it the page is rendered for the signed-in visitor."""
+    """What a scan shows. For PUBLIC, `html` is the kept anonymous page, served as it is (the same for every
+    finder); without it the page is rendered for the visitor."""
 
     show: ScanPage
     tag: Tag | None = None
-    cached: dict[str, Any] | None = None
+    html: str | bytes | None = None
 
 
 class TooMany(Exception):
@@ -166,25 +165,14 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
     commit asynchronously.
     """
     anonymous = not viewer.is_authenticated
-    cacheable = anonymous and selectors.is_token(token)
-    # The rate-limit counter and (with Redis) the cached page in one round trip.
-    # While Redis is down the counter is this process's (core.ratelimit LOCAL: a scan is a read that must keep
-    # working, and the limit still holds per process) and the page is not cached: the slow path below.
-    retry_after, raw_page = hit_with(
-        "scan", client, settings.RATE_SCAN_PER_CLIENT, also_get=public_cache.page_key(token) if cacheable else None
-    )
-    if retry_after is not None:
-        raise TooMany(SCAN_LIMIT_MESSAGE, retry_after=retry_after)
     user_agent = coarse_user_agent(user_agent)
-    page = None
-    if cacheable:
-        page = public_cache.decode_page(raw_page) if redis_client() else public_cache.cached_page(token)
-    if page is not None:
-        # Fast path, the finder's usual case: no database read, the scan buffered (tags.scan_buffer).
-        _record_stranger_scan(
-            tag_id=page["tag"], twin_id=page["twin"], owner_id=page["owner"], name=page["name"], user_agent=user_agent
-        )
-        return ScanOpened(ScanPage.PUBLIC, cached=page)
+    if anonymous and selectors.is_token(token):
+        html = _scan_cached(token=token, client=client, user_agent=user_agent)
+        if html is not None:
+            # Fast path, the finder's usual case: no database, one Redis round trip, the scan buffered.
+            return ScanOpened(ScanPage.PUBLIC, html=html)
+    else:
+        _count_scan(client)
     tag = selectors.tag_resolve(token=token)
     if tag is None or (tag.twin is not None and tag.twin.archived_at is not None):
         return ScanOpened(ScanPage.NOT_FOUND)
@@ -205,11 +193,55 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
     if anonymous:
         # Kept for the next finders: until what it shows changes (public_cache drops it then) or it expires.
         try:
-            page = public_cache.store_page(tag, selectors.tag_public_page(tag=tag))
+            html = public_cache.store_page(tag, selectors.tag_public_page(tag=tag))
         except REDIS_ERRORS:
             return ScanOpened(ScanPage.PUBLIC, tag=tag)  # rendered per request until Redis is back
-        return ScanOpened(ScanPage.PUBLIC, tag=tag, cached=page)
+        return ScanOpened(ScanPage.PUBLIC, tag=tag, html=html)
     return ScanOpened(ScanPage.PUBLIC, tag=tag)
+
+
+def _count_scan(client: str) -> None:
+    """Spend one scan of the client's budget; raises TooMany past it."""
+    retry_after = hit("scan", client, settings.RATE_SCAN_PER_CLIENT)
+    if retry_after is not None:
+        raise TooMany(SCAN_LIMIT_MESSAGE, retry_after=retry_after)
+
+
+def _scan_cached(*, token: str, client: str, user_agent: str) -> str | bytes | None:
+    """An anonymous finder's scan: spend one of the client's budget (raises TooMany past it) and, when the page is
+    kept, record the scan and return the page; None (the scan counted, not recorded) when it is not kept.
+
+    With Redis all of it is one Lua script (tags.scan_buffer.scan_hit). While Redis is unreachable the counter is
+    this process's (core.ratelimit LOCAL: a scan is a read that must keep working, and the limit still holds per
+    process) and no page is kept: the slow path renders it and writes the scan at once.
+    """
+    limit = Limit.parse(settings.RATE_SCAN_PER_CLIENT)
+    if redis_client() is None:
+        _count_scan(client)
+        page = public_cache.cached_page(token)
+        if page is None:
+            return None
+        _record_stranger_scan(
+            tag_id=page["tag"], twin_id=page["twin"], owner_id=page["owner"], name=page["name"], user_agent=user_agent
+        )
+        return page["html"]
+    key, window, now = counter("scan", client, limit)
+    try:
+        count, html = scan_buffer.scan_hit(
+            counter=key,
+            seconds=limit.seconds + 1,
+            budget=limit.count,
+            page_key=public_cache.page_key(token),
+            user_agent=user_agent,
+        )
+    except REDIS_ERRORS as exc:
+        retry_after = hit_during_outage("scan", client, limit, exc)
+        html = None
+    else:
+        retry_after = retry_after_for(count, limit, window, now)
+    if retry_after is not None:
+        raise TooMany(SCAN_LIMIT_MESSAGE, retry_after=retry_after)
+    return html
 
 
 def _record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str, user_agent: str) -> None:

@@ -122,10 +122,13 @@ def test_lost_banner_shows_the_reward(anon_client, grinder, grinder_tag):
     assert 'data-testid="lost-banner"' in page and "A box of biscuits" in page
 
 
-def test_public_page_offers_a_message_form_with_csrf(anon_client, grinder_tag):
+def test_public_page_offers_a_message_form_the_same_for_every_finder(anon_client, grinder_tag):
+    # No per-visitor CSRF token: the form is protected by its Origin / Sec-Fetch-Site (tests/tags/test_scan_origin.py).
     page = _page(anon_client, grinder_tag)
     assert reverse("tag-message", args=[grinder_tag.token]) in page
-    assert 'name="message"' in page and "csrfmiddlewaretoken" in page
+    assert 'name="message"' in page and "csrfmiddlewaretoken" not in page
+    response = anon_client.get(grinder_tag.get_absolute_url())
+    assert response.content.decode() == page and not response.cookies
 
 
 def test_public_page_is_not_cached(anon_client, grinder_tag):

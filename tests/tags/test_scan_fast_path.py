@@ -32,16 +32,17 @@ def test_repeat_anonymous_scan_reads_nothing_from_the_database(anon_client, grin
     assert Scan.objects.filter(tag=grinder_tag).count() == 2
 
 
-def test_cached_page_carries_a_fresh_csrf_token_and_the_message_form_works(anon_client, grinder_tag, alice):
-    anon_client.get(grinder_tag.get_absolute_url())
+def test_cached_page_is_the_same_for_every_finder_and_its_message_form_works(anon_client, grinder_tag, alice):
+    first = anon_client.get(grinder_tag.get_absolute_url()).content
     from django.test import Client
 
     finder = Client(enforce_csrf_checks=True)
-    page = finder.get(grinder_tag.get_absolute_url()).content.decode()
-    token = page.split('name="csrfmiddlewaretoken" value="', 1)[1].split('"', 1)[0]
-    assert len(token) == 64
+    response = finder.get(grinder_tag.get_absolute_url())
+    assert response.content == first and not response.cookies  # no per-visitor token, no cookie
     response = finder.post(
-        reverse("tag-message", args=[grinder_tag.token]), {"message": "Found it", "csrfmiddlewaretoken": token}
+        reverse("tag-message", args=[grinder_tag.token]),
+        {"message": "Found it"},
+        headers={"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"},
     )
     assert response.status_code == 200
     assert Notification.objects.filter(owner=alice, kind="message").count() == 1
@@ -143,3 +144,44 @@ def test_while_redis_is_down_scans_are_still_limited_per_process(anon_client, gr
     settings.RATE_SCAN_PER_CLIENT = "3/60"
     statuses = [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_with_redis_a_refused_scan_gets_retry_after_and_is_not_buffered(
+    redis_settings, settings, anon_client, grinder_tag
+):
+    settings.RATE_SCAN_PER_CLIENT = "2/60"
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    assert [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(2)] == [200, 200]
+    refused = anon_client.get(grinder_tag.get_absolute_url())
+    assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 61
+    # The first scan rendered and kept the page (buffered by the slow path), the second went through the script.
+    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 2
+
+
+def test_with_redis_a_cached_scan_is_one_round_trip(redis_settings, settings, anon_client, grinder_tag):
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    anon_client.get(grinder_tag.get_absolute_url())
+    commands = []
+    pool = redis_settings.connection_pool
+    original = pool.get_connection
+
+    def counting(*args, **kwargs):
+        connection = original(*args, **kwargs)
+        send = connection.send_packed_command
+        if not getattr(send, "counted", False):
+
+            def counted(command, *a, **k):
+                commands.append(command)
+                return send(command, *a, **k)
+
+            counted.counted = True
+            connection.send_packed_command = counted
+        return connection
+
+    pool.get_connection = counting
+    try:
+        assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
+    finally:
+        pool.get_connection = original
+    assert len(commands) == 1
+    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 2
