@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 # Each part wires itself (actions, list sections, filters, demo steps) in its module's connect(), once the registry
 # is ready.
-PARTS: tuple[str, ...] = ("fleets.services", "fleets.cards", "fleets.actions", "fleets.pages")
+PARTS: tuple[str, ...] = ("fleets.services", "fleets.cards", "fleets.actions", "fleets.pages", "fleets.demo")
 
 
 class FleetsConfig(AppConfig):
