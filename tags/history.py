@@ -3,7 +3,8 @@
 Tag changes are appended in the same transaction. Scans are the hottest write (every stranger's page view), so
 they are recorded after the fact: the scan row is committed first (with `in_history = False`), and
 :func:`pending_scans`, registered with the twins history as a catch-up (tags.apps), appends every pending scan
-the next time anything is appended to the twin's history, under the twin's lock. A task scheduled at most once per
+the next time anything is appended to the twin's history, under the twin's lock: one entry that lists them all
+(one signature per flush, not one per scan). A task scheduled at most once per
 twin at a time makes that happen soon even when nothing else is appended.
 """
 
@@ -29,22 +30,34 @@ def tag_history(*, tag: Tag, twin: Twin, action: str) -> None:
     history_append(twin=twin, kind=HistoryEntry.Kind.TAG, content={"tag": tag.code, "action": action})
 
 
+# Scans per history entry at most: one entry commits to all of a twin's scans of a flush (a few hundred a second
+# for a busy tag), split so an entry stays under ~100 kB, like an ingested batch of readings.
+SCANS_PER_ENTRY = 1000
+
+
+def scan_content(scan: Scan) -> dict[str, Any]:
+    """What the history keeps of one scan (its id in the scan log, the tag's code, by whom, when)."""
+    return {"scan": scan.pk, "tag": scan.tag.code, "by_owner": scan.by_owner, "time": scan.time.isoformat()}
+
+
 def pending_scans(locked: Twin) -> list[tuple[str, dict[str, Any], int | None]]:
-    """The catch-up: one history item per scan of the twin not yet in its history, oldest first, marked as in the
-    history in the caller's transaction (under the twin's row lock, so a worker and a transfer never both take the
-    same scans; a rollback leaves them pending)."""
+    """The catch-up: the twin's scans not yet in its history, oldest first, as few entries as possible: a single
+    scan's own content, several scans' contents listed under "scans" (SCANS_PER_ENTRY at most per entry), like a
+    batch of readings. Each entry's salted hash commits to every scan it lists, so a changed scan fails
+    verification. Marked as in the history in the caller's transaction (under the twin's row lock, so a worker
+    and a transfer never both take the same scans; a rollback leaves them pending)."""
     pending = list(Scan.objects.filter(twin=locked, in_history=False).select_related("tag").order_by("time", "id"))
     if not pending:
         return []
     Scan.objects.filter(pk__in=[scan.pk for scan in pending]).update(in_history=True)
-    return [
-        (
-            HistoryEntry.Kind.SCAN,
-            {"scan": scan.pk, "tag": scan.tag.code, "by_owner": scan.by_owner, "time": scan.time.isoformat()},
-            scan.pk,
-        )
-        for scan in pending
-    ]
+    items: list[tuple[str, dict[str, Any], int | None]] = []
+    for start in range(0, len(pending), SCANS_PER_ENTRY):
+        chunk = pending[start : start + SCANS_PER_ENTRY]
+        if len(chunk) == 1:
+            items.append((HistoryEntry.Kind.SCAN, scan_content(chunk[0]), chunk[0].pk))
+        else:
+            items.append((HistoryEntry.Kind.SCAN, {"scans": [scan_content(scan) for scan in chunk]}, None))
+    return items
 
 
 def scans_remove(twin: Twin) -> None:
@@ -53,13 +66,21 @@ def scans_remove(twin: Twin) -> None:
 
 
 def scans_to_history(*, twin: Twin) -> int:
-    """Append the twin's pending scans (and whatever else its catch-ups have pending) now. Returns how many scan
-    entries that made; 0 for a deactivated twin, whose history is closed (its scans stay in the scan log)."""
+    """Append the twin's pending scans (and whatever else its catch-ups have pending) now. Returns how many scans
+    the new entries commit to; 0 for a deactivated twin, whose history is closed (its scans stay in the scan log)."""
     try:
         entries = history_catch_up(twin=twin)
     except TwinDeactivated:
         return 0
-    return sum(1 for entry in entries if entry.kind == HistoryEntry.Kind.SCAN)
+    return sum(len(scans_of(entry.entry)) for entry in entries if entry.kind == HistoryEntry.Kind.SCAN)
+
+
+def scans_of(entry: dict[str, Any]) -> list[dict[str, Any]]:
+    """The scans a scan entry commits to (an entry of one scan, or of several under "scans"); [] once redacted."""
+    content = entry.get("content")
+    if content is None:
+        return []
+    return content["scans"] if "scans" in content else [content]
 
 
 @task()
