@@ -17,9 +17,9 @@ from twins.models import Twin
 
 class ImportRun(models.Model):
     class Status(models.TextChoices):
-        REFUSED = "refused", "Refused (the file cannot be read)"
-        CHECKED = "checked", "Checked, waiting for confirmation"
-        QUEUED = "queued", "Confirmed, waiting for the worker"
+        REFUSED = "refused", "Refused"  # the file cannot be read (message says why)
+        CHECKED = "checked", "Checked"  # the dry run is done, waiting for the owner's confirmation
+        QUEUED = "queued", "Queued"  # confirmed, waiting for the worker
         RUNNING = "running", "Importing"
         DONE = "done", "Done"
         FAILED = "failed", "Failed"

@@ -149,6 +149,8 @@ OBJECT_KWARGS = {
     "group_id",
     # handover
     "handover_id",
+    # imports
+    "run_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -256,6 +258,8 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "group_id": lambda w: __import__("tests.fleets.matrix", fromlist=["*"]).group_of(w).pk,
     # handover: an open offer of alice's (tests/handover/matrix.py).
     "handover_id": lambda w: __import__("tests.handover.matrix", fromlist=["*"]).handover_of(w).public_id,
+    # imports: an import of alice's, checked, not confirmed (tests/imports/matrix.py).
+    "run_id": lambda w: __import__("tests.imports.matrix", fromlist=["*"]).run_of(w).pk,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
     # didcomm: a credential alice's own agent offered over her connection (didcomm.issue_credential).
     "credential_offer_id": lambda w: (
@@ -343,6 +347,7 @@ def snapshot(world: World) -> tuple:
         __import__("tests.inventory.matrix", fromlist=["*"]).snapshot(alice),
         __import__("tests.upkeep.matrix", fromlist=["*"]).snapshot(alice),
         __import__("tests.fleets.matrix", fromlist=["*"]).snapshot(alice),
+        __import__("tests.imports.matrix", fromlist=["*"]).snapshot(alice),
     )
 
 
@@ -437,7 +442,8 @@ def test_stranger_sees_none_of_alices_data_on_lists_and_forms(route, world, caro
     url = url_for(route, world)
     response = client_for(carol).get(url)
     assert response.status_code < 500
-    body = response.content.decode(errors="replace")
+    content = b"".join(response.streaming_content) if response.streaming else response.content  # exports stream
+    body = content.decode(errors="replace")
     for secret in (*MARKERS, world.thing.slug, world.tag.token, world.tag.code, world.alice.email):
         assert secret not in body, f"GET {url} shows carol alice's {secret!r}"
 
