@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ssi import jcs
-from ssi.didkey import key_url, verify_key_from_did_key
+from ssi.didkey import key_url, method_key_from_did_key
 from ssi.errors import DIDError, EncodingError, ProofError, SignatureError, SSIError
 from ssi.keys import SigningKey, VerifyKey
 from ssi.multibase import b58decode, multibase_encode
@@ -116,8 +116,8 @@ def check_proof_shape(proof: Any, *, expected_purpose: str | None = None) -> Non
 
 def proof_key(proof: Mapping[str, Any]) -> VerifyKey:
     """The key a proof's did:key verificationMethod names (body == fragment)."""
-    try:
-        return verify_key_from_did_key(proof["verificationMethod"], require_fragment=True)
+    try:  # the same reading as verify_key_from_did_key(..., require_fragment=True), kept per URL
+        return method_key_from_did_key(proof["verificationMethod"])
     except DIDError as exc:
         raise ProofError(f"bad verificationMethod: {exc}") from None
 
@@ -129,6 +129,7 @@ def verify_proof(
     expected_purpose: str | None = "assertionMethod",
     resolve_key: KeyResolver | None = None,
     canonical_document: bytes | None = None,
+    document_digest: bytes | None = None,
     simple: bool = False,
 ) -> VerifyKey:
     """Verify one eddsa-jcs-2022 proof; return the key that made it.
@@ -137,8 +138,9 @@ def verify_proof(
     object). ``resolve_key`` maps a verificationMethod URL to a key; the
     default accepts only did:key URLs. ``canonical_document`` lets a caller
     that already canonicalised the unsecured document skip doing it twice;
-    ``simple`` is the :func:`ssi.jcs.loads` fast-path flag for ``proof``.
-    Raises :class:`ProofError` for every failure.
+    ``document_digest`` (its SHA-256) skips hashing it too; ``simple`` is the
+    :func:`ssi.jcs.loads` fast-path flag for ``proof``. Raises
+    :class:`ProofError` for every failure.
     """
     if proof is None:
         proof = document.get("proof")
@@ -151,9 +153,11 @@ def verify_proof(
             key = resolve_key(proof["verificationMethod"])
         except SSIError as exc:
             raise ProofError(f"cannot resolve verificationMethod: {exc}") from None
-    if canonical_document is None:
+    if canonical_document is None and document_digest is None:
         canonical_document = jcs.canonicalize(_unsecured(document))
-    verify_with_key(document, proof, key, canonical_document=canonical_document, simple=simple)
+    verify_with_key(
+        document, proof, key, canonical_document=canonical_document, document_digest=document_digest, simple=simple
+    )
     return key
 
 
@@ -162,21 +166,25 @@ def verify_with_key(
     proof: Mapping[str, Any],
     key: VerifyKey,
     *,
-    canonical_document: bytes,
+    canonical_document: bytes | None = None,
+    document_digest: bytes | None = None,
     simple: bool = False,
     plain: bool = False,
 ) -> None:
     """The cryptographic half of :func:`verify_proof`, for a caller that has already checked the proof's shape
     (:func:`check_proof_shape`), resolved its key and canonicalised the unsecured document (the credential
     verifier does all three itself, once). ``plain``: the caller's :func:`ssi.jcs.plain_numbers` walk covered
-    ``proof``. Raises :class:`ProofError`."""
+    ``proof``. ``document_digest``: the SHA-256 of the canonical unsecured document, in place of
+    ``canonical_document``. Raises :class:`ProofError`."""
     ctx = proof.get("@context")
     # §3.3.2 step 3: the document's @context must start with the proof's (equal, as signers write it, is a prefix).
     if ctx is not None and ctx != document.get("@context") and not _context_prefix(ctx, document.get("@context")):
         raise ProofError("proof @context does not match the document")
     config = dict(proof)  # the proof configuration: the proof without its value (a C copy, then one deletion)
     value = config.pop("proofValue")
-    data = _sha256(jcs.canonicalize(config, simple=simple, plain=plain)).digest() + _sha256(canonical_document).digest()
+    if document_digest is None:
+        document_digest = _sha256(canonical_document).digest()
+    data = _sha256(jcs.canonicalize(config, simple=simple, plain=plain)).digest() + document_digest
     try:
         if not value.startswith("z"):
             raise SignatureError("proofValue must be base58btc multibase")

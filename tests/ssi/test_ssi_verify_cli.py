@@ -144,9 +144,10 @@ def _imports(path: Path) -> set[str]:
 # JSON-LD canonicalization, which pyld does; nothing the offline verifier imports reaches it (the CLI tests below
 # run with pyld made unimportable).
 JSON_LD_MODULES = {"ed25519_2020.py": {"pyld"}}
-# And the one optional accelerator: ssi.jcs parses and prints the fast-path shapes with orjson when it is installed
-# (bench/verify.py), and gives the same bytes without it (the CLI tests below run with orjson made unimportable).
-ACCELERATORS = {"jcs.py": {"orjson"}}
+# And the optional accelerators (bench/verify.py): ssi.jcs parses and prints the fast-path shapes with orjson, and
+# ssi.multibase reads base58 with gmpy2, when they are installed; each gives the same bytes without them (the CLI
+# tests below run with both made unimportable).
+ACCELERATORS = {"jcs.py": {"orjson"}, "multibase.py": {"gmpy2"}}
 
 
 def test_ssi_imports_nothing_from_django_and_only_nacl_and_rfc8785_outside_stdlib():
@@ -170,7 +171,7 @@ def test_verify_cli_needs_only_pynacl_for_a_plain_bundle(tmp_path):
     # Make rfc8785 and Django unimportable in the child: None in sys.modules raises ImportError on import.
     code = (
         "import sys; sys.modules['rfc8785'] = None; sys.modules['pyld'] = None; sys.modules['django'] = None; "
-        "sys.modules['orjson'] = None; "
+        "sys.modules['orjson'] = None; sys.modules['gmpy2'] = None; "
         "from ssi.verify import main; sys.exit(main(sys.argv[1:]))"
     )
     result = subprocess.run(
@@ -194,7 +195,7 @@ def test_verify_cli_needs_only_pynacl_for_emoji_and_extreme_numbers(tmp_path):
     path.write_text(json.dumps(bundle.make_bundle(log, entries, key=key(8)), ensure_ascii=False), encoding="utf-8")
     code = (
         "import sys; sys.modules['rfc8785'] = None; sys.modules['pyld'] = None; sys.modules['django'] = None; "
-        "sys.modules['orjson'] = None; "
+        "sys.modules['orjson'] = None; sys.modules['gmpy2'] = None; "
         "from ssi.verify import main; sys.exit(main(sys.argv[1:]))"
     )
     result = subprocess.run(
