@@ -17,12 +17,12 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.drf import ERRORS, ErrorSerializer, Pagination, StrictInputSerializer, TextField, paginated_response
+from core.drf import ERRORS, ErrorSerializer, StrictInputSerializer, TextField
 from handover import selectors
 from handover.models import Handover, HandoverThing
 from handover.services import MAX_THINGS, HandoverRefused, handover_accept, handover_cancel, handover_create
 from handover.views import offer_url
-from twins.api_transfer import FRESH_LOGIN, GONE, _password_field, confirm_recent_auth
+from twins.api_transfer import FRESH_LOGIN, GONE, VerificationSerializer, _password_field, confirm_recent_auth
 from twins.models import HistoryEntry, Twin
 from twins.transfer import OFFER_DAYS
 from twins.transfer_forms import PRIVATE_BY_DEFAULT
@@ -89,25 +89,6 @@ class HandoverOutputSerializer(serializers.ModelSerializer):
         return ThingSerializer(items, many=True).data
 
 
-class HandoverListApi(APIView):
-    pagination_class = Pagination
-
-    @extend_schema(
-        operation_id="handovers_list",
-        summary="List your handovers",
-        tags=TAGS,
-        responses={200: HandoverOutputSerializer(many=True), 400: ERRORS[400]},
-        description="Handovers you made (any state), newest first.",
-    )
-    def get(self, request: Request) -> Response:
-        return paginated_response(
-            request=request,
-            view=self,
-            queryset=selectors.handover_list(viewer=request.user),
-            serializer_class=HandoverOutputSerializer,
-        )
-
-
 class HandoverCreateApi(APIView):
     class InputSerializer(StrictInputSerializer):
         things = serializers.ListField(
@@ -120,10 +101,7 @@ class HandoverCreateApi(APIView):
             child=serializers.ChoiceField(choices=list(HistoryEntry.REDACTABLE)),
             max_length=len(HistoryEntry.REDACTABLE),
             required=False,
-            help_text=(
-                "History kinds to remove from every thing before the sale; `[]` keeps everything. Left out: "
-                f"{', '.join(PRIVATE_BY_DEFAULT)}."
-            ),
+            help_text=f"History kinds removed at the sale; left out: {', '.join(PRIVATE_BY_DEFAULT)}.",
         )
         days = serializers.IntegerField(min_value=1, max_value=30, default=OFFER_DAYS, help_text="How long it lasts.")
         password = _password_field()
@@ -144,9 +122,8 @@ class HandoverCreateApi(APIView):
             409: CONFLICT,
         },
         description=(
-            "One single-use, expiring offer for all the things: give the buyer its `url`. Refused (409, with each"
-            " thing's reason in `extra.problems`) for deactivated things and things under another open offer, and"
-            " for a self-held seller key. Needs a fresh login."
+            "One single-use, expiring offer for all the things: give the buyer its `url`. A 409 names each thing"
+            " in the way in `extra.problems`. Needs a fresh login."
         ),
     )
     def post(self, request: Request) -> Response:
@@ -172,11 +149,6 @@ class HandoverCreateApi(APIView):
         except HandoverRefused as exc:
             return _refused(exc)
         return Response(HandoverOutputSerializer(handover).data, status=status.HTTP_201_CREATED)
-
-
-class HandoversApi(HandoverListApi, HandoverCreateApi):
-    # GET lists, POST makes one.
-    pass
 
 
 class HandoverDetailApi(APIView):
@@ -210,16 +182,6 @@ class HandoverDetailApi(APIView):
 # --- The buyer -------------------------------------------------------------------------------------------------
 
 
-class VerificationSerializer(serializers.Serializer):
-    ok = serializers.BooleanField(help_text="Whether the thing's DID log and history verify.")
-    problem = serializers.CharField(help_text="Why not (empty when `ok`).")
-    entries = serializers.IntegerField()
-    redacted = serializers.IntegerField()
-
-    class Meta:
-        ref_name = "HandoverThingVerification"
-
-
 class OfferedThingSerializer(serializers.Serializer):
     thing_name = serializers.CharField()
     thing_did = serializers.CharField()
@@ -231,7 +193,7 @@ class OfferedThingSerializer(serializers.Serializer):
 
 
 class BuyerViewSerializer(serializers.Serializer):
-    status = serializers.ChoiceField(choices=Handover.Status.choices)
+    status = serializers.CharField(help_text="As in Handover.")
     note = serializers.CharField(help_text="For the buyer who already tried: what happened.")
     seller = serializers.CharField()
     expires_at = serializers.DateTimeField()

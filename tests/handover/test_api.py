@@ -31,7 +31,6 @@ def test_create_show_and_accept_over_the_api(herd, alice, bob):
 
     shown = seller.get(reverse("api-handover", args=[created["id"]]))
     assert shown.status_code == 200 and shown.json()["token"] == created["token"]
-    assert seller.get(reverse("api-handovers")).json()["results"][0]["id"] == created["id"]
 
     buyer = api_for(bob, token=True)
     view = buyer.post(reverse("api-handovers-view"), {"offer": created["url"]}, format="json")
@@ -50,9 +49,7 @@ def test_create_show_and_accept_over_the_api(herd, alice, bob):
 
 def test_accepting_over_the_api_needs_the_password(herd, alice, bob):
     handover = handover_create(seller=alice, twins=herd, redact_kinds=[])
-    response = api_for(bob, token=True).post(
-        reverse("api-handovers-accept"), {"offer": handover.token}, format="json"
-    )
+    response = api_for(bob, token=True).post(reverse("api-handovers-accept"), {"offer": handover.token}, format="json")
     assert response.status_code == 403 and response.json()["message"]
     assert {twin.owner_id for twin in fresh(herd)} == {alice.pk}
 

@@ -208,3 +208,36 @@ def test_max_things_is_what_the_page_says(herd, alice, monkeypatch):
     monkeypatch.setattr(handover_services, "MAX_THINGS", 2)
     page = client_for(alice).get(reverse("handover-new") + "?" + "&".join(f"thing={twin.slug}" for twin in herd))
     assert "at most 2 things; you chose 3" in page.content.decode()
+
+
+def test_the_login_page_says_what_waits_behind_a_handover_link(herd, alice, anon_client):
+    handover = handover_create(seller=alice, twins=herd, redact_kinds=[])
+    link = reverse("handover-offer", args=[handover.token])
+    page = anon_client.get(anon_client.get(link).url).content.decode()
+    assert "alice" in page and "offers you 3 things" in page and "Cow 2" in page
+    Handover.objects.filter(pk=handover.pk).update(status=Handover.Status.CANCELLED)
+    assert "offers you" not in anon_client.get(anon_client.get(link).url).content.decode()
+
+
+def test_opening_the_handover_pages_writes_nothing(herd, alice, bob):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    handover = handover_create(seller=alice, twins=herd, redact_kinds=["note"])
+    seller, buyer = client_for(alice), client_for(bob)
+    pages = [
+        (seller, reverse("handovers")),
+        (seller, reverse("handover-new") + "?" + "&".join(f"thing={twin.slug}" for twin in herd)),
+        (seller, reverse("handover", args=[handover.public_id])),
+        (seller, reverse("handover-qr", args=[handover.public_id])),
+        (buyer, reverse("handover-offer", args=[handover.token])),
+    ]
+    for client, url in pages:
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(url).status_code == 200, url
+        writes = [
+            q["sql"]
+            for q in queries.captured_queries
+            if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
+        ]
+        assert not writes, (url, writes)
