@@ -11,7 +11,8 @@ frame's limit), as ACA-Py closes its own on a frame it cannot read; a sender ove
 :data:`CLOSE_RATE_LIMITED`; nothing that goes wrong in here is left to crash the consumer. Each process keeps at
 most ``DIDCOMM_WS_MAX_CONNECTIONS`` sockets open, and at most ``DIDCOMM_WS_MAX_PER_CLIENT`` of them from one client
 address (behind ``TRUSTED_PROXY_COUNT`` proxies, the address they forwarded), so one client cannot take every place:
-one more is closed at once with :data:`CLOSE_BUSY` and a reason that says which cap it met.
+one more is closed at once with :data:`CLOSE_BUSY` and a reason that says which cap it met. (Daphne, the production
+ASGI server, drops close reasons: there the codes alone speak; other servers send the reason too.)
 """
 
 from __future__ import annotations
@@ -32,9 +33,11 @@ logger = logging.getLogger(__name__)
 
 CLOSE_REFUSED = 4400  # the envelope or its message was refused (HTTP would answer 400)
 CLOSE_RATE_LIMITED = 4429  # over a rate limit (HTTP would answer 429); the reason says when to retry
-CLOSE_TOO_BIG = 1009  # RFC 6455: message too big to process
-CLOSE_INTERNAL = 1011  # RFC 6455: an unexpected condition
-CLOSE_BUSY = 1013  # RFC 6455 "try again later": this process has as many sockets open as it takes
+# A server may close only with 1000 or 3000-4999 under Daphne (autobahn raises on RFC 6455's 1009, 1011 or 1013,
+# and the client got 1011 and a logged traceback instead), and Daphne sends no reason: the code must say it all.
+CLOSE_TOO_BIG = 4413  # the frame is over transport.MAX_ENVELOPE_BYTES (HTTP would answer 413)
+CLOSE_INTERNAL = 4500  # an unexpected condition (HTTP 500)
+CLOSE_BUSY = 4503  # try again later: this process, or its share for the client's address, is full (HTTP 503)
 
 MAX_CONNECTIONS = 200  # per process; setting DIDCOMM_WS_MAX_CONNECTIONS
 MAX_PER_CLIENT = 20  # per process and client address; setting DIDCOMM_WS_MAX_PER_CLIENT

@@ -1,9 +1,13 @@
-"""``/didcomm/ws`` holds each client address to its own share of a process's sockets (DIDCOMM_WS_MAX_PER_CLIENT), so
-one client cannot take every place of DIDCOMM_WS_MAX_CONNECTIONS: one more from that address is closed at once with
-1013 and a reason naming the cap, while other addresses still connect; behind TRUSTED_PROXY_COUNT proxies the
-forwarded address counts, not the proxy's."""
+"""``/didcomm/ws`` holds each client address to its own share of a process's sockets (DIDCOMM_WS_MAX_PER_CLIENT),
+so one client cannot take every place of DIDCOMM_WS_MAX_CONNECTIONS: one more from that address is closed at once
+with 4503 (CLOSE_BUSY) and a reason naming the cap, while other addresses still connect; behind TRUSTED_PROXY_COUNT
+proxies the forwarded address counts, not the proxy's."""
 
 from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from channels.testing import WebsocketCommunicator
@@ -12,7 +16,7 @@ from config.asgi import application
 from didcomm import consumers
 from didcomm.consumers import BUSY_CLIENT_REASON, BUSY_REASON, CLOSE_BUSY
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+ASYNC = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
 RECEIVE_TIMEOUT = 5
 
 
@@ -39,6 +43,8 @@ async def refused(address: str, forwarded: str | None = None) -> dict:
     return closed
 
 
+@ASYNC[0]
+@ASYNC[1]
 async def test_one_address_gets_its_share_and_no_more_while_others_still_connect(settings):
     settings.DIDCOMM_WS_MAX_CONNECTIONS = 10
     settings.DIDCOMM_WS_MAX_PER_CLIENT = 2
@@ -53,6 +59,8 @@ async def test_one_address_gets_its_share_and_no_more_while_others_still_connect
     assert consumers._per_client == {} and consumers._open == 0
 
 
+@ASYNC[0]
+@ASYNC[1]
 async def test_the_process_cap_still_holds_across_addresses(settings):
     settings.DIDCOMM_WS_MAX_CONNECTIONS = 2
     settings.DIDCOMM_WS_MAX_PER_CLIENT = 2
@@ -63,6 +71,8 @@ async def test_the_process_cap_still_holds_across_addresses(settings):
     await second.disconnect()
 
 
+@ASYNC[0]
+@ASYNC[1]
 async def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings):
     settings.TRUSTED_PROXY_COUNT = 1
     settings.DIDCOMM_WS_MAX_CONNECTIONS = 10
@@ -78,3 +88,53 @@ async def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings):
     await agent_a.disconnect()
     await agent_b.disconnect()
     assert consumers._per_client == {}
+
+
+# -- the same against Daphne, the production ASGI server ---------------------------------------------------------
+
+
+def test_daphne_closes_a_socket_over_the_cap_with_the_code_and_no_traceback(tmp_path):
+    """Daphne accepts only 1000 and 3000-4999 from an application (autobahn raised on RFC 6455's 1013, so the
+    agent got 1011 and the log a traceback): the codes are in the 4000s and arrive as sent."""
+    import asyncio
+
+    from websockets.asyncio.client import connect
+    from websockets.exceptions import ConnectionClosed
+
+    from tests.faults.pg_cluster import free_port
+    from tests.faults.pg_stack import production_env
+    from tests.security.test_slow_clients import ROOT, stop, wait_listening
+
+    port = free_port()
+    env = production_env(database_url=f"sqlite:///{tmp_path}/db.sqlite3", mqtt_port=1883, site_port=port)
+    env.update(DIDCOMM_WS_MAX_PER_CLIENT="2", LOG_LEVEL="INFO")
+    log = tmp_path / "daphne.log"
+    daphne = subprocess.Popen(
+        [str(Path(sys.executable).parent / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"],
+        cwd=ROOT,
+        env=env,
+        stdout=log.open("w"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+    async def talk() -> int | None:
+        url = f"ws://127.0.0.1:{port}/didcomm/ws"
+        kept = [await connect(url), await connect(url)]
+        third = await connect(url)
+        try:
+            await asyncio.wait_for(third.recv(), timeout=20)
+        except ConnectionClosed as exc:
+            return exc.rcvd.code if exc.rcvd else None
+        finally:
+            for ws in kept:
+                await ws.close()
+        return None
+
+    try:
+        wait_listening(port, daphne)
+        code = asyncio.run(talk())
+    finally:
+        stop(daphne)
+    assert code == CLOSE_BUSY
+    assert "Traceback" not in log.read_text()
