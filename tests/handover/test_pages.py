@@ -241,3 +241,18 @@ def test_opening_the_handover_pages_writes_nothing(herd, alice, bob):
             if q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE", "DELETE"))
         ]
         assert not writes, (url, writes)
+
+
+def test_from_the_cards_pages_selection_through_the_bulk_confirmation_to_the_offer(herd, alice):
+    seller = client_for(alice)
+    chosen = {"action": "transfer", "thing": [twin.slug for twin in herd[:2]]}
+    asked = seller.post(reverse("bulk-act"), chosen)
+    assert asked.status_code == 200 and "Transfer to one buyer" in asked.content.decode()
+    response = seller.post(reverse("bulk-act"), {**chosen, "confirm": "1"})
+    assert response.status_code == 302
+    page = seller.get(response["Location"])
+    assert [twin.name for twin in page.context["picked"].twins] == ["Cow 1", "Cow 2"]
+    created = seller.post(response["Location"], {"redact_kinds": ["note"], "days": "7"})
+    assert created.status_code == 302
+    handover = Handover.objects.get()
+    assert [item.twin_id for item in handover.things.all()] == [herd[0].pk, herd[1].pk]
