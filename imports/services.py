@@ -10,6 +10,7 @@ leaves nothing of itself behind.
 from __future__ import annotations
 
 import io
+import os
 from collections.abc import Iterator
 from typing import IO
 
@@ -31,7 +32,9 @@ from twins.services import twin_create, twin_update
 
 CHUNK_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 256 * 1024 * 1024
-BATCH = 200
+# Rows per transaction: the unit of all-or-nothing, of progress, and of what a crash undoes. An environment knob
+# for operators (smaller batches: smoother progress, more commits) and for the crash test.
+BATCH = int(os.environ.get("IMPORTS_BATCH_ROWS", "200"))
 # Per-row errors kept per phase (all are counted): enough to fix a file, not a second copy of a broken one.
 MAX_ERRORS = 10_000
 # HistoryEntry.kind takes any short [a-z0-9_.-] string (twins.history); this one is not among twins' choices.
