@@ -16,13 +16,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.verify import floor_fn, paired  # the house pattern: interleaved best-of against the floor
+from bench.verify import floor_fn, paired, paired_cpu  # the house pattern: interleaved best-of against the floor
 from ssi import credentials as vc
 from ssi import jcs, statuslist
 from ssi.didkey import did_key
@@ -51,17 +50,6 @@ def build(n: int) -> tuple[list[tuple[dict, bool]], vc.StatusLists]:
         )
         creds.append(jcs.loads(json.dumps(vc.issue(cred, key))))
     return creds, lists
-
-
-def paired_cpu(fn, base, repeat: int) -> tuple[float, float]:
-    """:func:`bench.verify.paired` in process CPU time (``time.process_time``) instead of wall time."""
-    ours, floor = [], []
-    for _ in range(repeat):
-        for times, f in ((ours, fn), (floor, base)):
-            t0 = time.process_time()
-            f()
-            times.append(time.process_time() - t0)
-    return min(ours), min(floor)
 
 
 def main() -> None:

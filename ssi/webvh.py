@@ -92,7 +92,7 @@ class WebvhDID:
     port: int | None = None
     path: tuple[str, ...] = ()
 
-    @property
+    @functools.cached_property  # read three times per log entry verified; the instance is frozen
     def did(self) -> str:
         domain = self.host + (f"%3A{self.port}" if self.port else "")
         return ":".join((PREFIX + self.scid, domain, *self.path))
@@ -391,7 +391,7 @@ def _check_entry(
     """
     if not isinstance(entry, dict):
         raise SSIError("log entry must be a JSON object")
-    if set(entry) != ENTRY_KEYS:
+    if entry.keys() != ENTRY_KEYS:
         raise SSIError(f"log entry must have exactly {sorted(ENTRY_KEYS)}")
     if prev_params is not None and prev_params.get("deactivated"):
         raise SSIError("DID is deactivated: no entry may follow")

@@ -184,3 +184,14 @@ def test_fast_base58_decodes_any_string_as_the_digit_loop_does(b58_accelerated, 
             b58decode(text)
     else:
         assert b58decode(text) == plain_b58decode(text)
+
+
+def test_a_text_past_the_fast_bound_reads_as_the_pure_parse(accelerated):
+    readings = [{"i": i, "value": 20 + i / 4, "unit": "Cel"} for i in range(jcs._FAST_MAX // 30)]
+    text = json.dumps({"readings": readings})
+    assert len(text) > jcs._FAST_MAX
+    value, simple = jcs.loads(text)
+    assert typed(value) == typed(jcs._loads(text)[0])  # 20.0 read as the integer 20, 20.25 as a float
+    assert simple is True
+    with pytest.raises(EncodingError, match="duplicate key"):
+        jcs.loads('{"k":1,' + text[1:-1] + ',"k":2}')
