@@ -34,7 +34,9 @@ PAGE_SECONDS = 60
 
 
 def page_key(token: str) -> str:
-    return f"tags:page:{token}"
+    # Not "tags:page:…", where earlier releases kept a JSON string: a hash command on one of those (still alive
+    # for PAGE_SECONDS after an upgrade) would fail with WRONGTYPE.
+    return f"tags:public-page:{token}"
 
 
 def cached_page(token: str) -> dict[str, Any] | None:
