@@ -184,9 +184,10 @@ def main() -> None:
             f"{name:<15}{n:>7}{ours:>10.3f}{base:>11.3f}{ours / base:>7.2f}x{(ours - base) / n * 1e6:>18.1f}"
             f"{ours_cpu / base_cpu:>10.2f}x{(ours_cpu - base_cpu) / n * 1e6:>16.1f}"
         )
+    accel = {name: getattr(mod, "ACCELERATED", False) for name, mod in (("orjson", jcs), ("gmpy2", multibase))}
     print(
         "floor = the same number of bare PyNaCl Ed25519 verifications (one fixed message); target <= 1.5x; "
-        f"accelerators: orjson {'on' if jcs.ACCELERATED else 'off'}, gmpy2 {'on' if multibase.ACCELERATED else 'off'}"
+        "accelerators: " + ", ".join(f"{name} {'on' if on else 'off'}" for name, on in accel.items())
     )
 
     # Where the did:webvh time over the floor goes, per entry, in CPU time.
