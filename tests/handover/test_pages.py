@@ -256,3 +256,13 @@ def test_from_the_cards_pages_selection_through_the_bulk_confirmation_to_the_off
     assert created.status_code == 302
     handover = Handover.objects.get()
     assert [item.twin_id for item in handover.things.all()] == [herd[0].pk, herd[1].pk]
+
+
+def test_a_things_page_says_it_waits_in_an_open_handover(herd, alice):
+    seller = client_for(alice)
+    assert 'data-testid="handover-open"' not in seller.get(reverse("thing", args=[herd[0].slug])).content.decode()
+    handover = handover_create(seller=alice, twins=herd[:1], redact_kinds=[])
+    page = seller.get(reverse("thing", args=[herd[0].slug])).content.decode()
+    assert 'data-testid="handover-open"' in page and reverse("handover", args=[handover.public_id]) in page
+    assert 'data-testid="handover-open"' not in seller.get(reverse("thing", args=[herd[1].slug])).content.decode()
+    assert reverse("handovers") in seller.get(reverse("profile")).content.decode()
