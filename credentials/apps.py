@@ -20,6 +20,9 @@ class CredentialsConfig(AppConfig):
         # Keepers, service parties and emergency links of the seller's end with the sale, in its transaction.
         events.subscribe(events.Transferred, keepers.on_transferred, in_transaction=True)
         access.register_provider("credentials", keepers.provider, keepers.kept)
+        from credentials import list_filter
+
+        list_filter.connect()  # ?keeper= on the things list
         panels.register_link(panels.Link("Keepers", "thing-keepers", panels.HEADER, 60))
         panels.register_link(panels.Link("Service access", "thing-service-access", panels.HEADER, 61))
         register_nav(NavLink("Emergency", "emergency-grants", OWNER, 55))

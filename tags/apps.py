@@ -30,3 +30,6 @@ class TagsConfig(AppConfig):
         register_demo_step(demo_sticker)
         register_nav(NavLink("Enter a tag code", "tag-enter", VISITOR))
         panels.register_list_annotation("tag_count", lambda: Count("tags", filter=Q(tags__status="active")))
+        from tags import list_filter
+
+        list_filter.connect()  # ?tagged= on the things list

@@ -13,7 +13,9 @@ other route, the thing itself included (it carries the owner's contact fields), 
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
+from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -44,7 +46,7 @@ from core.drf import (
     paginated_response,
 )
 from twins import access, downsample, listing, selectors, services
-from twins.models import JournalNote, Reading, Twin
+from twins.models import ICONS, JournalNote, Reading, Twin
 
 # --- Things -------------------------------------------------------------------------------------------------
 
@@ -221,6 +223,38 @@ class ThingListApi(APIView):
         # Left out: lost and found alike (a query parameter cannot be null, so the schema offers only true/false).
         lost = serializers.BooleanField(required=False, default=None, help_text="Only lost (true) or found (false).")
         archived = serializers.BooleanField(required=False, default=False, help_text="List archived things.")
+        attr = serializers.ListField(
+            child=TextField(max_length=600),
+            required=False,
+            help_text="An attribute filter, repeatable (all must hold): `colour=red` (exact text), `colour!=red` "
+            "(also things without a colour), `weight>20`, `weight>=20`, `weight<3.5`, `weight<=3.5` (numbers: "
+            "values that read as numbers), or `colour` (has one). Several may also be given in one, split by `;`.",
+        )
+        kind = serializers.ChoiceField(choices=list(ICONS), required=False, help_text="The thing's kind (its icon).")
+        model = TextField(max_length=120, required=False, help_text="The model, whole, ignoring case.")
+        name = TextField(max_length=120, required=False, help_text="Part of the name, ignoring case.")
+        seen_after = TextField(
+            max_length=40,
+            required=False,
+            help_text="Last seen (its latest reading) at or after this day or time: 2026-01-31 or "
+            "2026-01-31T08:00:00Z. Things never seen are left out.",
+        )
+        seen_before = TextField(max_length=40, required=False, help_text="Last seen before this day or time.")
+        sort = serializers.ChoiceField(
+            choices=list(selectors.SORTS),
+            required=False,
+            default="name",
+            help_text="name, -name, latest (oldest reading first, never read first), -latest (newest first, never "
+            "read last); seen/-seen are the same as latest/-latest. Ties are broken by creation (id).",
+        )
+        cursor = TextField(
+            max_length=1000,
+            required=False,
+            allow_blank=True,
+            help_text="Keyset paging: give `cursor` (empty for the first page) and follow `next`/`previous`, which "
+            "carry the cursor of the page either side. Every page costs the same however deep, and a thing added "
+            "meanwhile never shifts the pages. The answer then has no `count`. Without `cursor`: limit/offset.",
+        )
 
         class Meta:
             ref_name = "ThingFilter"
@@ -229,11 +263,12 @@ class ThingListApi(APIView):
         operation_id="things_list",
         summary="List your things, and those you keep or service",
         description=(
-            'Your own things (`role` "owner") and, among them by name, the things other owners let you act on '
-            'with a keeper or service credential (`role` "keeper" or "service"): those carry only what the '
+            'Your own things (`role` "owner") and, among them in the sort order, the things other owners let you act '
+            'on with a keeper or service credential (`role` "keeper" or "service"): those carry only what the '
             "credential lets you see (no owner contact data, public page settings or tags; `latest` only if it "
             "allows reading), and `allows` lists what it allows. A service access that does not allow opening "
-            "the thing's page is not listed. Only your own things can be changed through /api/things/{id}/."
+            "the thing's page is not listed. Only your own things can be changed through /api/things/{id}/. "
+            "Pages by limit/offset (with `count`), or by keyset with `cursor` (without `count`)."
         ),
         parameters=[FilterSerializer],
         responses={
@@ -251,21 +286,50 @@ class ThingListApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
-        params = ThingListApi.FilterSerializer(data=request.query_params.dict())
+        query = request.query_params
+        params = ThingListApi.FilterSerializer(
+            data={**query.dict(), "attr": query.getlist("attr")} if "attr" in query else query.dict()
+        )
         params.is_valid(raise_exception=True)
-        filters = selectors.TwinFilters(
-            query=params.validated_data.get("q", "").strip(),
+        # One parser for every list (the cards page's, a selection's); the serializer above checked the types.
+        filters = dataclasses.replace(
+            selectors.TwinFilters.from_params(query),
             lost=params.validated_data["lost"],
             archived=params.validated_data["archived"],
-            # The features' filters (twins.listing: ?label=, ?location=); a value they refuse is a 400.
-            extra=listing.filter_params(request.query_params),
         )
+        if "cursor" in query:
+            if "offset" in query:
+                raise serializers.ValidationError({"cursor": ["Page by cursor or by offset, not both."]})
+            return _cursor_page(request, filters, params.validated_data["cursor"])
         paginator = Pagination()
         page = paginator.paginate_queryset(
             selectors.twin_list(viewer=request.user, filters=filters, include_kept=True), request, view=self
         )
         rows = [row for twin in page if (row := _list_entry(twin, request.user)) is not None]
         return paginator.get_paginated_response(rows)
+
+
+def _cursor_page(request: Request, filters: selectors.TwinFilters, cursor: str) -> Response:
+    """A keyset page: {"next", "previous", "results"} (the limit/offset answer without `count`)."""
+    size = Pagination().get_limit(request)
+    page = selectors.twin_page(viewer=request.user, filters=filters, cursor=cursor, size=size, include_kept=True)
+
+    def link(position: str) -> str | None:
+        if not position:
+            return None
+        return request.build_absolute_uri("?" + urlencode([*_without(request, "cursor"), ("cursor", position)]))
+
+    return Response(
+        {
+            "next": link(page.next_cursor),
+            "previous": link(page.previous_cursor),
+            "results": [row for twin in page if (row := _list_entry(twin, request.user)) is not None],
+        }
+    )
+
+
+def _without(request: Request, name: str) -> list[tuple[str, str]]:
+    return [(key, value) for key, values in request.query_params.lists() if key != name for value in values]
 
 
 class ThingCreateApi(APIView):

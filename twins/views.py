@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.core.paginator import Paginator
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
@@ -15,7 +16,7 @@ from core.forms import apply_errors
 from owners.recent_auth import recent_login_required
 from twins import access, attribution, listing, panels, selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
-from twins.models import Twin
+from twins.models import ICONS, Twin
 
 CARDS_PER_PAGE = 24
 
@@ -26,25 +27,36 @@ def _render(request: HttpRequest, template: str, context: dict, form=None) -> Ht
 
 @login_required
 def thing_list(request: HttpRequest) -> HttpResponse:
-    lost_param = request.GET.get("lost", "")
     filters = selectors.TwinFilters.from_params(request.GET)
     context = {
         "filters": filters,
-        "lost_param": lost_param,
+        "lost_param": {True: "yes", False: "no"}.get(filters.lost, ""),
         "filter_controls": listing.filter_controls(request.user, filters.extra),
         "selection_form": listing.selection_form(),
+        "kinds": list(ICONS.items()),
+        "sorts": list(selectors.SORT_LABELS.items()),
     }
     try:
-        page = Paginator(
-            selectors.twin_list(viewer=request.user, filters=filters, include_kept=True), CARDS_PER_PAGE
-        ).get_page(request.GET.get("page"))
+        page = selectors.twin_page(
+            viewer=request.user,
+            filters=filters,
+            cursor=request.GET.get("cursor", ""),
+            size=CARDS_PER_PAGE,
+            include_kept=True,
+        )
     except ValidationError as exc:
-        # A feature's filter refused its value (a label that is not the viewer's): say so, list nothing.
+        # A filter, a feature's filter or a page link refused its value: say so, list nothing.
         return render(
             request, "twins/list.html", {**context, "page": None, "filter_error": " ".join(exc.messages)}, status=400
         )
-    page.object_list = list(page.object_list)  # evaluated once: the badges are set on the cards it shows
     listing.attach_badges(request.user, page.object_list)
+    base = filters.as_params()
+    page.links = {
+        "next": "?" + urlencode([*base, ("cursor", page.next_cursor)]) if page.next_cursor else "",
+        "previous": "?" + urlencode([*base, ("cursor", page.previous_cursor)]) if page.previous_cursor else "",
+        "first": "?" + urlencode(base),
+    }
+    context["paged"] = bool(request.GET.get("cursor"))
     context["sections"] = listing.sections(request, filters)
     return render(request, "twins/list.html", {**context, "page": page})
 
