@@ -66,6 +66,14 @@ class RawRow:
     problems: list[tuple[str, str]] = field(default_factory=list)
 
 
+_SHOWN = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+
+
+def shown(text: str) -> str:
+    """Text from the file made safe to quote in a message (a bad byte or a NUL shows as �)."""
+    return _SHOWN.sub("\ufffd", text)
+
+
 def normalize_heading(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.strip().lower())
 
@@ -100,9 +108,9 @@ def column_key(heading: str) -> tuple[str, str | None]:
         return "", "has no heading: name it (any other heading becomes an attribute) or remove the column"
     problem = bad_byte(raw)
     if problem:
-        return raw, f"heading is {problem}"
+        return shown(raw[:40]), f"heading is {problem}"
     if len(raw) > MAX_ATTRIBUTE_KEY or not is_storable_text(raw):
-        return raw[:40], (
+        return shown(raw[:40]), (
             f"cannot be an attribute name (1–{MAX_ATTRIBUTE_KEY} characters, no control characters): "
             "rename the column or remove it"
         )
@@ -155,7 +163,7 @@ def _csv_keys(headings: list[str]) -> list[str]:
     attributes = 0
     for index, heading in enumerate(headings, start=1):
         key, problem = column_key(heading)
-        label = f"column {index}" + (f" ({heading.strip()[:40]})" if heading.strip() else "")
+        label = f"column {index}" + (f" ({shown(heading.strip()[:40])})" if heading.strip() else "")
         if problem:
             raise FileRefused(f"row 1, {label}: {problem}")
         folded = key.casefold()

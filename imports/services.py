@@ -24,7 +24,7 @@ from django.utils import timezone
 from core.errors import Conflict
 from fleets.services import group_for_import, members_add
 from imports.models import ImportChunk, ImportedThing, ImportRowError, ImportRun
-from imports.reader import FileRefused, rows, sniff_format
+from imports.reader import FileRefused, rows, shown, sniff_format
 from imports.rows import Action, FileSeen, Planned, Row, parse_row, plan_batch
 from tags.services import TagUnavailable, tag_claim
 from twins.history import history_append
@@ -89,7 +89,7 @@ def run_rows(run: ImportRun) -> Iterator[Row]:
 
 def import_upload(*, owner, upload: UploadedFile | IO[bytes], filename: str = "") -> ImportRun:
     """Keep the file (privately, in the database, streamed in chunks) and check it: the dry run."""
-    name = (filename or getattr(upload, "name", "") or "")[:200]
+    name = shown((filename or getattr(upload, "name", "") or "")[:200])
     with transaction.atomic():
         run = ImportRun.objects.create(owner=owner, filename=name, format=ImportRun.Format.CSV)
         size, seq, head = 0, 0, b""
@@ -145,14 +145,14 @@ def import_check(*, run: ImportRun) -> ImportRun:
         run.rows = total
         run.will_create, run.will_update = counts[Action.CREATE], counts[Action.UPDATE]
         run.will_leave, run.check_errors = counts[Action.LEAVE], counts[Action.ERROR]
-        run.message = message
+        run.message = shown(message)
         run.status = ImportRun.Status.REFUSED if message else ImportRun.Status.CHECKED
         run.save()
     return run
 
 
 def _error(run: ImportRun, phase: str, row: int, column: str, message: str) -> ImportRowError:
-    return ImportRowError(run=run, phase=phase, row=row, column=column[:80], message=message[:300])
+    return ImportRowError(run=run, phase=phase, row=row, column=shown(column[:80]), message=shown(message[:300]))
 
 
 # --- confirm and apply ---------------------------------------------------------------------------------------------
@@ -202,7 +202,7 @@ def import_apply(run_id: int) -> ImportRun | None:
             run = _apply_batch(run, batch, seen)
     except FileRefused as exc:
         ImportRun.objects.filter(pk=run.pk).update(
-            status=ImportRun.Status.FAILED, message=exc.message, finished_at=timezone.now()
+            status=ImportRun.Status.FAILED, message=shown(exc.message), finished_at=timezone.now()
         )
         return run
     ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
