@@ -63,8 +63,17 @@ def _save(group: Group) -> Group:
     return group
 
 
+def _lock(parent: Group | None) -> None:
+    """Lock the parent's row and re-read where it is: a room created while its site is being moved inside another
+    group would otherwise make two levels (group_move locks the same rows)."""
+    if parent is not None:
+        parent.parent_id = Group.objects.select_for_update().values_list("parent_id", flat=True).get(pk=parent.pk)
+
+
+@transaction.atomic
 def group_create(*, owner, name: str, parent: Group | None = None, description: str = "") -> Group:
     name = _clean_name(name)
+    _lock(parent)
     _check_parent(owner=owner, parent=parent)
     description = (description or "").strip()
     if len(description) > DESCRIPTION_MAX:
@@ -91,11 +100,14 @@ def group_rename(*, group: Group, name: str) -> Group:
 @transaction.atomic
 def group_move(*, group: Group, parent: Group | None) -> Group:
     """Put a group inside `parent` (one of the owner's top-level groups), or at the top level with None."""
-    # Lock the group's row: two moves at once (A into B, B into A) would otherwise both pass the one-level check.
-    Group.objects.select_for_update().filter(pk=group.pk).first()
+    # Lock both rows: two moves at once (A into B, B into A), or a room created in A while A moves into B, would
+    # otherwise both pass the one-level check.
+    # In id order, so two moves never wait for each other's second row (a deadlock PostgreSQL would break by
+    # failing one of them with an error instead of the words below).
+    ids = sorted({group.pk, *([parent.pk] if parent is not None else [])})
+    rows = dict(Group.objects.select_for_update().filter(pk__in=ids).order_by("pk").values_list("pk", "parent_id"))
     if parent is not None:
-        Group.objects.select_for_update().filter(pk=parent.pk).first()
-        parent.refresh_from_db(fields=["parent"])
+        parent.parent_id = rows[parent.pk]
     _check_parent(owner=group.owner, parent=parent, group=group)
     group.parent = parent
     return _save(group)
@@ -202,6 +214,8 @@ def _get_or_create(*, owner, name: str, parent: Group | None) -> Group:
         return found
     try:
         with transaction.atomic():
+            _lock(parent)
+            _check_parent(owner=owner, parent=parent)
             return Group.objects.create(owner=owner, name=name, parent=parent)
     except IntegrityError:
         # Another import created it between our read and our insert: read theirs.
