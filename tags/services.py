@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
 from django.conf import settings
 from django.contrib.auth.models import AnonymousUser
@@ -200,6 +201,9 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
     return ScanOpened(ScanPage.PUBLIC, tag=tag)
 
 
+_limit = lru_cache(maxsize=16)(Limit.parse)  # the setting's text, parsed once per process (the scan hot path)
+
+
 def _count_scan(client: str) -> None:
     """Spend one scan of the client's budget; raises TooMany past it."""
     retry_after = hit("scan", client, settings.RATE_SCAN_PER_CLIENT)
@@ -215,7 +219,7 @@ def _scan_cached(*, token: str, client: str, user_agent: str) -> str | bytes | N
     this process's (core.ratelimit LOCAL: a scan is a read that must keep working, and the limit still holds per
     process) and no page is kept: the slow path renders it and writes the scan at once.
     """
-    limit = Limit.parse(settings.RATE_SCAN_PER_CLIENT)
+    limit = _limit(settings.RATE_SCAN_PER_CLIENT)
     if redis_client() is None:
         _count_scan(client)
         page = public_cache.cached_page(token)
