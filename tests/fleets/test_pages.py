@@ -4,6 +4,8 @@ groups inside), edit, delete, removing a member, and the thing page's groups pan
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from fleets import selectors, services
 from fleets.models import Group, Membership
@@ -163,3 +165,29 @@ def test_the_thing_groups_form_is_not_for_strangers(request, who, herd, cows):
     response = client.post(f"/things/{cows[0].slug}/groups", {"group": [str(herd.pk)]})
     assert response.status_code in (302, 404)
     assert not Membership.objects.exists()
+
+
+def test_the_group_page_costs_the_same_queries_for_3_or_30_members(alice, alice_client, herd, monkeypatch):
+    # Each drawn series costs one query (the chart is capped); cap it below both sizes to compare the rest.
+    monkeypatch.setattr(selectors, "CHART_MEMBERS", 2)
+
+    def grow(count: int, start: int) -> None:
+        twins = [
+            twin_services.twin_create(owner=alice, name=f"Cow {n:02d}", reading_kind="temperature")
+            for n in range(start, start + count)
+        ]
+        for twin in twins:
+            twin_services.reading_add(twin=twin, value=38, time=NOW)
+            twin_services.reading_add(twin=twin, kind="lat", value=47, time=NOW)
+            twin_services.reading_add(twin=twin, kind="lon", value=11, time=NOW)
+        services.members_add(group=herd, twins=twins)
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice_client.get(f"/groups/{herd.pk}/").status_code == 200
+        return len(captured)
+
+    grow(3, 0)
+    few = queries()
+    grow(27, 3)
+    assert queries() == few
