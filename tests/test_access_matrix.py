@@ -151,6 +151,8 @@ OBJECT_KWARGS = {
     "handover_id",
     # imports
     "run_id",
+    # bulk
+    "job_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -260,6 +262,8 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "handover_id": lambda w: __import__("tests.handover.matrix", fromlist=["*"]).handover_of(w).public_id,
     # imports: an import of alice's, checked, not confirmed (tests/imports/matrix.py).
     "run_id": lambda w: __import__("tests.imports.matrix", fromlist=["*"]).run_of(w).pk,
+    # bulk: a queued job of alice's over her thing (tests/bulk/matrix.py).
+    "job_id": lambda w: __import__("tests.bulk.matrix", fromlist=["*"]).job_of(w).pk,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
     # didcomm: a credential alice's own agent offered over her connection (didcomm.issue_credential).
     "credential_offer_id": lambda w: (
@@ -348,6 +352,7 @@ def snapshot(world: World) -> tuple:
         __import__("tests.upkeep.matrix", fromlist=["*"]).snapshot(alice),
         __import__("tests.fleets.matrix", fromlist=["*"]).snapshot(alice),
         __import__("tests.imports.matrix", fromlist=["*"]).snapshot(alice),
+        __import__("tests.bulk.matrix", fromlist=["*"]).snapshot(alice),
     )
 
 
