@@ -51,7 +51,8 @@ def bulk_act(request: HttpRequest) -> HttpResponse:
         return render(request, "bulk/act.html", {**context, "error": " ".join(exc.messages)}, status=400)
     if selection.query:
         back = f"{back}?{selection.query}"
-    form = action.form(request.POST if "confirm" in request.POST else None, owner=request.user) if action.form else None
+    asked = "confirm" in request.POST
+    form = action.form(request.POST if asked else None, owner=request.user) if action.form else None
     context.update(
         action=action,
         form=form,
@@ -65,13 +66,17 @@ def bulk_act(request: HttpRequest) -> HttpResponse:
     if not count:
         context["error"] = "None of the selected things is yours any more."
         return render(request, "bulk/act.html", context, status=400)
-    if "confirm" not in request.POST:
+    # An action with nothing to ask and easy to undo (mark found, print labels) is done at once.
+    if not asked and (form is not None or action.confirm):
         return render(request, "bulk/act.html", context)
     if form is not None and not form.is_valid():
         return render(request, "bulk/act.html", context, status=400)
     params = dict(form.cleaned_data) if form is not None else {}
     if action.whole is not None:
-        return action.whole(request, twins, params)
+        try:
+            return action.whole(request, twins, params)
+        except ValidationError as exc:
+            return render(request, "bulk/act.html", {**context, "error": " ".join(exc.messages)}, status=400)
     try:
         job = jobs.job_create(owner=request.user, action=action, params=params, selection=selection)
     except ValidationError as exc:

@@ -50,11 +50,20 @@ def test_the_confirmation_asks_with_the_count_and_the_job_does_it(alice_client, 
 def test_select_all_matching_acts_on_every_thing_the_filter_matches_not_the_ticked_ones(alice_client, drills):
     twin_services.twin_set_lost(twin=drills[2], lost=True)
     twin_services.twin_set_lost(twin=drills[3], lost=True)
-    page = post_act(alice_client, action="mark-found", all="1", query="lost=yes", thing=[drills[0].slug])
-    assert "Mark found 2 things?" in page.content.decode()
-    post_act(alice_client, action="mark-found", all="1", query="lost=yes", thing=[drills[0].slug], confirm="1")
-    assert not Twin.objects.filter(lost=True).exists()
+    page = post_act(alice_client, action="archive", all="1", query="lost=yes", thing=[drills[0].slug])
+    assert "Archive 2 things?" in page.content.decode()
+    post_act(alice_client, action="archive", all="1", query="lost=yes", thing=[drills[0].slug], confirm="1")
+    assert set(Twin.objects.filter(archived_at__isnull=False)) == {drills[2], drills[3]}
     assert BulkJob.objects.get().total == 2
+
+
+def test_an_action_with_nothing_to_ask_and_easy_to_undo_is_done_at_once(alice_client, drills):
+    twin_services.twin_set_lost(twin=drills[0], lost=True)
+    done = post_act(alice_client, action="mark-found", thing=[drills[0].slug, drills[1].slug])
+    assert done.status_code == 302
+    job = BulkJob.objects.get()
+    assert (job.done_count, job.failed_count) == (1, 1)
+    assert not Twin.objects.filter(lost=True).exists()
 
 
 def test_the_parameters_are_asked_for_and_a_bad_one_is_a_400_with_words(alice_client, drills):
