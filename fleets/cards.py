@@ -18,14 +18,9 @@ SECTION_GROUPS = 24
 
 def _is_plain_first_page(request, filters) -> bool:
     """The unfiltered, unarchived list's first page: where an owner looks for their groups. A filtered list is
-    about things, and a page 2 would repeat the groups."""
-    return (
-        request.GET.get("page", "1") in ("", "1")
-        and not filters.query
-        and filters.lost is None
-        and not filters.archived
-        and not filters.extra
-    )
+    about things, and a later page would repeat the groups. Compared with the default filters as a whole, so a
+    filter the list gains later hides the section too; `page` and `cursor` are the pagers' parameters."""
+    return request.GET.get("page", "1") in ("", "1") and not request.GET.get("cursor") and filters == type(filters)()
 
 
 def groups_section(request, filters) -> str:

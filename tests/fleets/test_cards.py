@@ -42,7 +42,13 @@ def test_the_groups_section_costs_the_same_queries_for_3_or_30_groups(
 
 def test_the_section_shows_only_on_the_plain_first_page(alice_client, herd, cows):
     assert 'data-testid="groups-section"' in alice_client.get("/things/").content.decode()
-    for url in ("/things/?q=cow", "/things/?archived=1", f"/things/?group={herd.pk}", "/things/?lost=yes"):
+    for url in (
+        "/things/?q=cow",
+        "/things/?archived=1",
+        f"/things/?group={herd.pk}",
+        "/things/?lost=yes",
+        "/things/?page=2",
+    ):
         assert 'data-testid="groups-section"' not in alice_client.get(url).content.decode(), url
 
 
