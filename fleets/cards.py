@@ -69,7 +69,7 @@ def _search_groups(query: str, viewer) -> Q:
 
 
 def connect() -> None:
-    listing.register_section("fleets.groups", groups_section)
+    listing.register_section("40-fleets.groups", groups_section)  # above the selection bar ("50-bulk")
     listing.register_filter(
         listing.ListFilter(
             param="group",

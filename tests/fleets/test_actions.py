@@ -4,6 +4,7 @@ their per_twin functions (called by bulk's job runner for each thing) refuse wit
 import json
 
 import pytest
+from django.core.exceptions import ValidationError
 
 from bulk.actions import ActionRefused, action_get
 from fleets import actions, services
@@ -62,3 +63,20 @@ def test_remove_from_group_takes_things_out(alice, carol, herd, cows):
     carols = twin_services.twin_create(owner=carol, name="Carol's bike")
     with pytest.raises(ActionRefused, match="Only your own things"):
         actions.remove_from_group(carols, {"group": str(herd.pk)}, alice)
+
+
+def test_a_bulk_job_adds_every_matching_thing_to_a_group_and_lists_refusals(alice, herd, farm, cows):
+    from bulk.jobs import job_create, params_clean
+    from bulk.selection import Selection
+
+    # "Select all matching" the barn's filter, then "Add to group: Herd": the job stores the params as JSON.
+    services.members_add(group=farm["barn"], twins=cows[:2])
+    action = action_get("add-to-group")
+    params = params_clean(action, {"group": str(herd.pk)}, alice)
+    job = job_create(
+        owner=alice, action=action, params=params, selection=Selection.from_params({"group": str(farm["barn"].pk)})
+    )
+    assert job.total == 2 and job.params == {"group": str(herd.pk)}
+    assert set(herd.twins.all()) == set(cows[:2])
+    with pytest.raises(ValidationError, match="No such group among yours"):
+        params_clean(action, {"group": "999999"}, alice)

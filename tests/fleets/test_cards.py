@@ -25,6 +25,8 @@ def test_groups_get_cards_above_the_things(alice_client, alice, farm, herd, cows
     page = alice_client.get("/things/").content.decode()
     assert page.count('data-testid="group-card"') == 3
     assert page.index('data-testid="groups-section"') < page.index('data-testid="cards"')
+    # Above the selection bar too, which belongs with the things' cards it selects.
+    assert page.index('data-testid="groups-section"') < page.index('data-testid="bulk-bar"')
     assert "3 things" in page and "in Farm" in page
 
 
