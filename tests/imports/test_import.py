@@ -223,3 +223,30 @@ def test_json_arrays_and_json_lines(alice):
     broken = upload(alice, '[{"name": "Daisy"}, {"name": ', "broken.json")
     assert broken.status == ImportRun.Status.REFUSED
     assert broken.message.startswith("row 2: not valid JSON")
+
+
+@pytest.mark.needs("credentials")  # the ownership credential's entry
+def test_an_imported_and_updated_thing_still_verifies_as_a_stranger_would(alice):
+    from tags.models import Tag as TagModel
+    from twins.verification import verify_twin
+
+    tag = TagModel.objects.create(status=TagModel.Status.UNASSIGNED)
+    run_import(alice, HERD)
+    run_import(alice, HERD.replace("Daisy,Holstein,C-001,cow-1,black", "Daisy,Jersey,C-001,cow-1,black"))
+    run_import(alice, f"name,external_id,tag code\nDaisy,cow-1,{tag.code}\n")
+    daisy = Twin.objects.get(serial="C-001")
+    assert [entry.kind for entry in daisy.history.order_by("seq")] == ["created", "credential", "updated", "tag"]
+    result = verify_twin(daisy)
+    assert result.ok, result.problem
+
+
+def test_a_deactivated_thing_is_a_row_error_and_stays_as_it_was(alice):
+    from twins.services import twin_deactivate
+
+    run_import(alice, HERD)
+    daisy = Twin.objects.get(serial="C-001")
+    twin_deactivate(twin=daisy)
+    run = upload(alice, HERD.replace("Daisy,", "Daisy II,"))
+    assert errors(run) == ["row 2, column external_id: Daisy is deactivated; it cannot change any more"]
+    daisy.refresh_from_db()
+    assert daisy.name == "Daisy"
