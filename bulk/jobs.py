@@ -94,8 +94,21 @@ def job_create(
 
 @task()
 def run_job_task(job_id: int) -> str:
-    """The task worker's entry: run (or resume) the job. Returns its final status."""
-    return job_run(job_id).status
+    """The task worker's entry: run (or resume) the job. Returns its final status. An error outside any one
+    thing (the database went away) fails the job with words rather than leave it "running" for good; what was
+    done is kept and listed."""
+    try:
+        return job_run(job_id).status
+    except Exception:
+        log.exception("bulk job %s stopped", job_id)
+        job = BulkJob.objects.get(pk=job_id)
+        _save_progress(
+            job,
+            status=BulkJob.Status.FAILED,
+            error="The job stopped on an error on our side; what was done is listed below, the rest is untouched.",
+            finished_at=timezone.now(),
+        )
+        raise
 
 
 def _cancel_requested(job_id: int) -> bool:

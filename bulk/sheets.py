@@ -34,13 +34,13 @@ def labels(request: HttpRequest, twins: QuerySet[Twin], params: Mapping[str, Any
         .select_related("twin")
         .order_by("twin__name", "twin_id", "created_at", "id")
     )
-    tagged = {tag.twin_id for tag in tags}
+    tagged = Tag.objects.active().filter(twin__isnull=False).values("twin_id")
     untagged = list(twins.exclude(pk__in=tagged).values_list("name", flat=True)[:50])
     context = {
         "labels": [(tag, qr.svg_inline(tag.url)) for tag in tags],
         "untagged": untagged,
         "site_host": settings.SITE_URL.split("://", 1)[-1],
-        "things": len(tagged),
+        "things": len({tag.twin_id for tag in tags}),
     }
     return render(request, "bulk/labels.html", context)
 

@@ -165,3 +165,23 @@ def test_the_worker_process_is_cancelled_mid_way_and_leaves_the_rest_untouched(
     assert archived == set(BulkOutcome.objects.filter(job=job, ok=True).values_list("twin_id", flat=True))
     assert len(archived) == job.done_count
     assert Twin.objects.filter(archived_at__isnull=True).count() == 1500 - job.done_count
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_error_outside_any_thing_fails_the_job_with_words_and_keeps_what_was_done(settings, alice, monkeypatch):
+    settings.BULK_INLINE_MAX = 1  # queued: the test settings' backend runs the task inline, on commit
+    make_things(alice, 4)
+    calls = []
+
+    def database_goes_away(job_id: int) -> bool:
+        calls.append(job_id)
+        if len(calls) == 3:
+            raise RuntimeError("connection lost")
+        return False
+
+    monkeypatch.setattr(jobs, "_cancel_requested", database_goes_away)
+    job = jobs.job_create(owner=alice, action=action_get("mark-lost"), params={}, selection=Selection.from_params({}))
+    job.refresh_from_db()
+    assert (job.status, job.done_count, job.failed_count) == ("failed", 2, 0)
+    assert "stopped on an error on our side" in job.error
+    assert Twin.objects.filter(lost=True).count() == 2
