@@ -50,7 +50,7 @@ class HandoverOutputSerializer(serializers.ModelSerializer):
 
     id = serializers.CharField(source="public_id", help_text="The handover's id in /api/handovers/<id>.")
     url = serializers.SerializerMethodField(help_text="The offer link for the buyer (also as a QR on the page).")
-    status = serializers.SerializerMethodField(help_text="open, completed, cancelled, expired or failed.")
+    status = serializers.SerializerMethodField(help_text="open awaiting_seller completed cancelled expired failed")
     buyer = serializers.SerializerMethodField(help_text="Who accepted it, or whose acceptance failed (null: nobody).")
     things = serializers.SerializerMethodField()
 
@@ -297,8 +297,9 @@ class AcceptApi(APIView):
             429: FRESH_LOGIN[429],
         },
         description=(
-            "All or nothing: every thing becomes yours (`status` `completed`), or, if one cannot move, none does;"
-            " the answer says why and the offer is marked failed. Needs a fresh login."
+            "All or nothing: every thing becomes yours (`status` `completed`; `awaiting_seller` while a self-held"
+            " seller signs on the handover's page), or, if one cannot move, none does: the answer says why and the"
+            " offer is marked failed. Needs a fresh login."
         ),
     )
     def post(self, request: Request) -> Response:

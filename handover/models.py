@@ -14,17 +14,24 @@ class HandoverQuerySet(models.QuerySet):
     def open(self) -> HandoverQuerySet:
         return self.filter(status=Handover.Status.OPEN)
 
+    def pending(self) -> HandoverQuerySet:
+        """Open, or accepted and waiting for a self-held seller's signature: its things are spoken for."""
+        return self.filter(status__in=Handover.PENDING)
+
 
 class Handover(models.Model):
     """A seller's single-use, expiring offer of several things to whoever accepts it first, all at once."""
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"
+        AWAITING_SELLER = "awaiting_seller", "Accepted, waiting for the seller's signature"
         COMPLETED = "completed", "Completed"
         CANCELLED = "cancelled", "Cancelled"
         EXPIRED = "expired", "Expired"
         # The acceptance was tried and one thing could not move: nothing moved, `failure` says why.
         FAILED = "failed", "Failed, nothing moved"
+
+    PENDING = (Status.OPEN, Status.AWAITING_SELLER)
 
     # In the seller's URLs; the token (the buyer's bearer capability) never is.
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
@@ -59,7 +66,7 @@ class Handover(models.Model):
 
     @property
     def is_expired(self) -> bool:
-        return self.status == self.Status.OPEN and self.expires_at <= timezone.now()
+        return self.status in self.PENDING and self.expires_at <= timezone.now()
 
     @property
     def shown_status(self) -> str:
@@ -75,11 +82,14 @@ class HandoverThing(models.Model):
     handover = models.ForeignKey(Handover, on_delete=models.CASCADE, related_name="things")
     twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="+")
     position = models.PositiveIntegerField()
-    # Mirrors the handover's OPEN status, so the database refuses a thing in two open handovers (a race of two
+    # Mirrors the handover's pending statuses, so the database refuses a thing in two open handovers (a race of two
     # sellers' tabs both creating one).
     open = models.BooleanField(default=True)
     # The twin's own transfer record once it moved (the sold-thing page, the offers list and the Transferred event
     # name it, as for a single transfer).
+    # A self-held seller signs these prepared log entries; the new agent key waits here, sealed, until then.
+    prepared_entries = models.JSONField(null=True, blank=True)
+    pending_agent_sealed = models.BinaryField(null=True, blank=True, editable=False)
     transfer_offer = models.OneToOneField(
         TransferOffer, null=True, blank=True, on_delete=models.SET_NULL, related_name="handover_thing"
     )

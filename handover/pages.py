@@ -15,7 +15,7 @@ from twins.models import Twin
 def _thing_panel_context(request: HttpRequest, twin: Twin) -> dict:
     """The open handover the thing is in, if any (one at most: a database constraint)."""
     handover = (
-        Handover.objects.open()
+        Handover.objects.pending()
         .filter(things__twin=twin, things__open=True, expires_at__gt=timezone.now())
         .only("public_id", "expires_at")
         .first()

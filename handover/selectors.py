@@ -63,7 +63,7 @@ class Selection:
 
     @property
     def can_offer(self) -> bool:
-        return bool(self.twins) and not self.problems and not self.too_many and not self.self_held
+        return bool(self.twins) and not self.problems and not self.too_many
 
 
 def selection(*, viewer: Owner, slugs: Sequence[str]) -> Selection:
@@ -105,6 +105,8 @@ def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
     note = ""
     if handover.buyer_id == viewer.pk and handover.status == Handover.Status.FAILED:
         note = f"Your acceptance failed and nothing moved: {handover.failure}"
+    elif handover.buyer_id == viewer.pk and handover.status == Handover.Status.AWAITING_SELLER:
+        note = "You accepted this offer. The things become yours when the seller signs."
     elif handover.buyer_id == viewer.pk and handover.status == Handover.Status.COMPLETED:
         note = "You accepted this offer: these things are yours."
     else:

@@ -11,6 +11,9 @@ urlpatterns = [
     path("handovers/<str:handover_id>/", views.handover_detail, name="handover"),
     path("handovers/<str:handover_id>/qr.svg", views.handover_qr, name="handover-qr"),
     path("handovers/<str:handover_id>/cancel/", views.handover_cancel_view, name="handover-cancel"),
+    # A self-held seller's two steps: download every thing's entries, upload them signed.
+    path("handovers/<str:handover_id>/entries/", views.handover_entries, name="handover-entries"),
+    path("handovers/<str:handover_id>/sign/", views.handover_sign_view, name="handover-sign"),
     # Any signed-in account holding the offer link (the buyer). Under /transfer/<token>/ like a single offer's
     # link, so core.logging keeps the token out of the logs.
     path("transfer/<str:token>/things", views.offer_page, name="handover-offer"),

@@ -17,9 +17,17 @@ from core.errors import error_response
 from core.qr import svg_text
 from handover import selectors
 from handover.models import Handover
-from handover.services import MAX_THINGS, HandoverRefused, handover_accept, handover_cancel, handover_create
+from handover.services import (
+    MAX_THINGS,
+    HandoverRefused,
+    handover_accept,
+    handover_cancel,
+    handover_create,
+    handover_prepare,
+    handover_sign,
+)
 from owners.recent_auth import kept_form_data, recent_login_required
-from twins.transfer_forms import OfferForm, SignedJsonForm
+from twins.transfer_forms import OfferForm, RevealKeyForm, SignedJsonForm
 
 # The offer form's choices, kept across the re-login a stale session needs (owners.recent_auth).
 OFFER_FIELDS = ("redact_kinds", "days")
@@ -77,6 +85,8 @@ def handover_detail(request: HttpRequest, handover_id: str) -> HttpResponse:
         "items": selectors.handover_items(handover),
         "offer_url": offer_url(handover),
         "form": OfferForm(),
+        "reveal_form": RevealKeyForm(),
+        "sign_form": SignedJsonForm(),
     }
     return render(request, "handover/detail.html", context)
 
@@ -97,6 +107,44 @@ def handover_cancel_view(request: HttpRequest, handover_id: str) -> HttpResponse
     except HandoverRefused as exc:
         return _refused(request, exc)
     messages.success(request, "Offer cancelled. Its link no longer works.")
+    return redirect("handover", handover_id=handover.public_id)
+
+
+@login_required
+@recent_login_required
+@require_POST
+def handover_entries(request: HttpRequest, handover_id: str) -> HttpResponse:
+    """A self-held seller downloads every thing's log entries as one list to sign (after revealing their next
+    public key)."""
+    handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
+    form = RevealKeyForm(request.POST)
+    if not form.is_valid():
+        return error_response(request, 400, "Give your next key's public key (z6Mk…).")
+    try:
+        entries = handover_prepare(
+            handover=handover, seller=request.user, revealed_key=form.cleaned_data["next_public_key"]
+        )
+    except HandoverRefused as exc:
+        return _refused(request, exc)
+    response = HttpResponse(json.dumps(entries, indent=2), content_type="application/json")
+    response["Content-Disposition"] = f'attachment; filename="handover-{handover.public_id}-entries.json"'
+    return response
+
+
+@login_required
+@recent_login_required
+@require_POST
+def handover_sign_view(request: HttpRequest, handover_id: str) -> HttpResponse:
+    """A self-held seller uploads the signed list: every thing moves now, or none."""
+    handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
+    form = SignedJsonForm(request.POST)
+    if not form.is_valid():
+        return error_response(request, 400, form.errors["signed"][0])
+    try:
+        handover_sign(handover=handover, seller=request.user, signed_entries=form.cleaned_data["signed"])
+    except HandoverRefused as exc:
+        return _refused(request, exc)
+    messages.success(request, "Signed: every thing of this handover now belongs to the buyer.")
     return redirect("handover", handover_id=handover.public_id)
 
 
@@ -132,5 +180,8 @@ def offer_accept_view(request: HttpRequest, token: str) -> HttpResponse:
         handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=signed)
     except HandoverRefused as exc:
         return _refused(request, exc)
+    if handover.status == Handover.Status.AWAITING_SELLER:
+        messages.success(request, "Accepted. The things become yours when the seller signs.")
+        return redirect("handover-offer", token=handover.token)
     messages.success(request, "Accepted: every thing of this offer is yours now.")
     return redirect("things")

@@ -277,27 +277,52 @@ def transfer_complete(
     else:
         if not offer.prepared_entries or offer.pending_agent_sealed is None:
             raise TransferRefused("Download the entries to sign first.", status=409)
-        entries = offer.prepared_entries
-        if not isinstance(signed_entries, list) or len(signed_entries) != len(entries):
-            raise TransferRefused(f"Upload the {len(entries)} signed entries, as a JSON list.")
-        for signed, expected in zip(signed_entries, entries, strict=True):
-            if not isinstance(signed, dict) or {k: v for k, v in signed.items() if k != "proof"} != expected:
-                raise TransferRefused("These are not the entries this transfer needs: download them again.")
+        check_signed_entries(signed_entries, offer.prepared_entries)
         agent = unseal_key(offer.pending_agent_sealed)
         state = log_state(twin)
     return _hand_over(offer, twin=twin, state=state, signed_entries=signed_entries, agent=agent)
 
 
-def transfer_rotate(*, offer: TransferOffer, signer: SigningKey, notify_sides: bool = True) -> TransferOffer:
+def check_signed_entries(signed_entries: Any, entries: list[dict[str, Any]]) -> None:
+    """The uploaded entries must be exactly the prepared ones, each with a proof (checked by the log itself)."""
+    if not isinstance(signed_entries, list) or len(signed_entries) != len(entries):
+        raise TransferRefused(f"Upload the {len(entries)} signed entries, as a JSON list.")
+    for signed, expected in zip(signed_entries, entries, strict=True):
+        if not isinstance(signed, dict) or {k: v for k, v in signed.items() if k != "proof"} != expected:
+            raise TransferRefused("These are not the entries this transfer needs: download them again.")
+
+
+def transfer_entries(*, offer: TransferOffer, new_agent: SigningKey, revealed_key: str) -> list[dict[str, Any]]:
+    """The two unsigned log entries that hand `offer.twin` to the keys of `offer.acceptance` with `new_agent` as
+    its agent key, for a caller preparing them for a self-held seller (handover). Read only."""
+    return _build_entries(offer, new_agent=new_agent, revealed_key=revealed_key.strip())[1]
+
+
+def transfer_rotate(
+    *,
+    offer: TransferOffer,
+    signer: SigningKey | None = None,
+    prepared: list[dict[str, Any]] | None = None,
+    signed_entries: Any = None,
+    agent: SigningKey | None = None,
+    notify_sides: bool = True,
+) -> TransferOffer:
     """One twin's rotation and hand-over inside the caller's transaction, for a caller that checked the buyer's
     acceptance itself (handover: one signed acceptance naming many twins). `offer` is AWAITING_SELLER with its
-    buyer and acceptance (`updateKeys`, `nextKeyHashes`) set; `signer` is the seller's key the log committed to.
-    Raises TransferRefused; the caller must then roll its whole transaction back."""
+    buyer and acceptance (`updateKeys`, `nextKeyHashes`) set. Either `signer`, the seller's platform-held key the
+    log committed to, or a self-held seller's `signed_entries` of the `prepared` ones (transfer_entries) with the
+    `agent` key they name. Raises TransferRefused; the caller must then roll its whole transaction back."""
     twin = twin_history.lock_twin(offer.twin)
     offer.twin = twin
-    agent = SigningKey.generate()
-    state, entries = _build_entries(offer, new_agent=agent, revealed_key=signer.multibase)
-    signed_entries = [webvh.sign_entry(entry, signer) for entry in entries]
+    if signer is not None:
+        agent = SigningKey.generate()
+        state, entries = _build_entries(offer, new_agent=agent, revealed_key=signer.multibase)
+        signed_entries = [webvh.sign_entry(entry, signer) for entry in entries]
+    else:
+        if prepared is None or agent is None:
+            raise TransferRefused("Download the entries to sign first.", status=409)
+        check_signed_entries(signed_entries, prepared)
+        state = log_state(twin)
     return _hand_over(
         offer, twin=twin, state=state, signed_entries=signed_entries, agent=agent, notify_sides=notify_sides
     )

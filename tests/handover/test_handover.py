@@ -304,10 +304,106 @@ def test_a_selection_over_the_maximum_is_refused(herd, alice, monkeypatch):
         handover_create(seller=alice, twins=[], redact_kinds=[])
 
 
-def test_a_self_held_seller_is_refused_with_words(herd, alice):
+# --- a self-held seller signs every thing at once --------------------------------------------------------------
+
+
+@pytest.fixture
+def self_held_herd(settings, alice) -> tuple[list, SigningKey]:
+    """Alice holds her own keys; three things made since, whose logs commit to her self-held next key."""
+    settings.DID_DOMAIN = "example.com:8000"
     current, upcoming = SigningKey.generate(), SigningKey.generate()
     owner_register_self_held(
         owner=alice, public_key=current.multibase, next_hash=webvh.next_key_hash(upcoming.multibase)
     )
-    with pytest.raises(HandoverRefused, match="self-held"):
-        _offer(herd, alice)
+    return [twin_services.twin_create(owner=alice, name=f"Calf {i}") for i in (1, 2, 3)], upcoming
+
+
+def test_a_self_held_seller_signs_every_things_entries_at_once_in_the_cli_format(self_held_herd, alice, bob, tmp_path):
+    twins, upcoming = self_held_herd
+    handover = handover_accept(handover=_offer(twins, alice), buyer=bob)
+    assert handover.status == Handover.Status.AWAITING_SELLER
+    assert {twin.owner_id for twin in fresh(twins)} == {alice.pk}, "nothing moves before the seller signs"
+
+    entries = handover_services.handover_prepare(handover=handover, seller=alice, revealed_key=upcoming.multibase)
+    assert len(entries) == 6
+    signed = [sign_json(entry, upcoming, attach=True) for entry in entries]
+    handover = handover_services.handover_sign(handover=handover, seller=alice, signed_entries=signed)
+
+    assert handover.status == Handover.Status.COMPLETED
+    for twin in fresh(twins):
+        assert twin.owner == bob
+        state = log_state(twin)
+        assert state.update_keys == (buyer_keys(bob).update_key,)
+        assert [version.signers for version in state.versions[1:]] == [(upcoming.multibase,), (upcoming.multibase,)]
+        assert webvh.assertion_keys(state.document) == (agent_key(twin).multibase,)
+        assert oracle_resolves(twin, tmp_path)["versionNumber"] == 3
+
+
+def test_entries_signed_by_another_key_are_refused_and_the_seller_may_sign_again(self_held_herd, alice, bob):
+    twins, upcoming = self_held_herd
+    handover = handover_accept(handover=_offer(twins, alice), buyer=bob)
+    entries = handover_services.handover_prepare(handover=handover, seller=alice, revealed_key=upcoming.multibase)
+    logs = did_logs(twins)
+
+    stranger = SigningKey.generate()
+    with pytest.raises(HandoverRefused) as refused:
+        handover_services.handover_sign(
+            handover=handover,
+            seller=alice,
+            signed_entries=[sign_json(entry, stranger, attach=True) for entry in entries],
+        )
+    assert refused.value.status == 403 and "Nothing moved" in refused.value.message
+    assert did_logs(twins) == logs and {twin.owner_id for twin in fresh(twins)} == {alice.pk}
+    handover.refresh_from_db()
+    assert handover.status == Handover.Status.AWAITING_SELLER
+    # The last entry signed but the list cut short: refused before anything is tried.
+    with pytest.raises(HandoverRefused, match="Upload the 6 signed entries"):
+        handover_services.handover_sign(
+            handover=handover, seller=alice, signed_entries=[sign_json(entries[0], upcoming, attach=True)]
+        )
+
+    signed = [sign_json(entry, upcoming, attach=True) for entry in entries]
+    handover_services.handover_sign(handover=handover, seller=alice, signed_entries=signed)
+    assert {twin.owner_id for twin in fresh(twins)} == {bob.pk}
+
+
+def test_a_thing_offered_alone_before_the_self_held_seller_signs_fails_the_handover_and_nothing_moves(
+    self_held_herd, alice, bob
+):
+    twins, upcoming = self_held_herd
+    handover = handover_accept(handover=_offer(twins, alice), buyer=bob)
+    entries = handover_services.handover_prepare(handover=handover, seller=alice, revealed_key=upcoming.multibase)
+    offer_create(twin=twins[-1], seller=alice, redact_kinds=[])
+    logs = did_logs(twins)
+
+    with pytest.raises(HandoverRefused) as refused:
+        handover_services.handover_sign(
+            handover=handover,
+            seller=alice,
+            signed_entries=[sign_json(entry, upcoming, attach=True) for entry in entries],
+        )
+
+    assert refused.value.status == 409 and "Calf 3" in refused.value.message
+    assert did_logs(twins) == logs and {twin.owner_id for twin in fresh(twins)} == {alice.pk}
+    handover.refresh_from_db()
+    assert handover.status == Handover.Status.FAILED and "Calf 3" in handover.failure
+
+
+def test_the_buyer_cannot_accept_twice_and_others_are_told_it_is_taken(self_held_herd, alice, bob, carol):
+    twins, _ = self_held_herd
+    handover = handover_accept(handover=_offer(twins, alice), buyer=bob)
+    with pytest.raises(HandoverRefused, match="when the seller signs"):
+        handover_accept(handover=handover, buyer=bob)
+    with pytest.raises(HandoverRefused, match="Someone else"):
+        handover_accept(handover=handover, buyer=carol)
+
+
+def test_things_signed_over_with_different_kinds_of_key_go_in_separate_handovers(herd, alice):
+    current, upcoming = SigningKey.generate(), SigningKey.generate()
+    owner_register_self_held(
+        owner=alice, public_key=current.multibase, next_hash=webvh.next_key_hash(upcoming.multibase)
+    )
+    newer = twin_services.twin_create(owner=alice, name="Calf 9")
+    with pytest.raises(HandoverRefused, match="separate handovers"):
+        _offer([*herd, newer], alice)
+    assert _offer(herd, alice).status == Handover.Status.OPEN

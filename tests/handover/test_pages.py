@@ -110,14 +110,37 @@ def test_carol_cannot_offer_alices_things_from_the_page(herd, carol):
     assert not Handover.objects.exists()
 
 
-def test_a_self_held_seller_is_told_on_the_page(herd, alice):
+def test_a_self_held_seller_signs_the_whole_handover_on_its_page(settings, alice, bob):
+    settings.DID_DOMAIN = "example.com:8000"
+    upcoming = SigningKey.generate()
     owner_register_self_held(
         owner=alice,
         public_key=SigningKey.generate().multibase,
-        next_hash=webvh.next_key_hash(SigningKey.generate().multibase),
+        next_hash=webvh.next_key_hash(upcoming.multibase),
     )
-    page = client_for(alice).get(reverse("handover-new") + f"?thing={herd[0].slug}")
-    assert "self-held" in page.content.decode() and "Create the offer" not in page.content.decode()
+    twins = [twin_services.twin_create(owner=alice, name=f"Calf {i}") for i in (1, 2)]
+    seller = client_for(alice)
+    url = reverse("handover-new") + "?" + "&".join(f"thing={twin.slug}" for twin in twins)
+    assert "self-held" in seller.get(url).content.decode()
+    seller.post(url, {"days": "7"})
+    handover = Handover.objects.get()
+
+    buyer = client_for(bob)
+    response = buyer.post(reverse("handover-accept", args=[handover.token]))
+    assert response.status_code == 302
+    assert "when the seller signs" in buyer.get(response["Location"]).content.decode()
+    status_page = seller.get(reverse("handover", args=[handover.public_id])).content.decode()
+    assert 'data-testid="handover-awaiting"' in status_page
+
+    download = seller.post(
+        reverse("handover-entries", args=[handover.public_id]), {"next_public_key": upcoming.multibase}
+    )
+    assert download.status_code == 200 and download["Content-Disposition"].startswith("attachment")
+    signed = [sign_json(entry, upcoming, attach=True) for entry in json.loads(download.content)]
+    response = seller.post(reverse("handover-sign", args=[handover.public_id]), {"signed": json.dumps(signed)})
+    assert response.status_code == 302
+    assert {twin.owner_id for twin in fresh(twins)} == {bob.pk}
+    assert "Completed" in seller.get(reverse("handover", args=[handover.public_id])).content.decode()
 
 
 def test_a_failed_acceptance_is_shown_to_the_buyer_and_the_seller(herd, alice, bob):
