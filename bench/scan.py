@@ -139,8 +139,11 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
             wait_for_worker(db, before + served)
         scans, constants = [], []
         for _ in range(ROUNDS):
-            constants.append(srv.wrk(constant_url, seconds=SECONDS, connections=CONNECTIONS))
-            scans.append(srv.wrk(scan_url, seconds=SECONDS, connections=CONNECTIONS))
+            # The server's own CPU per request too: on a shared machine it moves far less than requests/s do.
+            for rows, url in ((constants, constant_url), (scans, scan_url)):
+                cpu = srv.cpu_seconds(process)
+                rows.append(srv.wrk(url, seconds=SECONDS, connections=CONNECTIONS))
+                rows[-1]["cpu_us"] = 1e6 * (srv.cpu_seconds(process) - cpu) / max(rows[-1]["requests"], 1)
             served += scans[-1]["requests"]
             runs += 1
     finally:
@@ -148,6 +151,7 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
     result = {"key": key, "server": name, "size": size, "served": served}
     for label, rows in (("scan", scans), ("constant", constants)):
         result[label] = {k: sum(row[k] for row in rows) / len(rows) for k in ("rps", "p50", "p99")}
+        result[label]["cpu_us"] = statistics.median(row["cpu_us"] for row in rows)
         result[label]["errors"] = sum(row["errors"] for row in rows)
     result["ratio"] = result["scan"]["rps"] / result["constant"]["rps"]
     # Each round's scan figure against the constant page measured right before it (the machine drifts).
@@ -191,6 +195,17 @@ def report(results: list[dict], load_before: float) -> None:
                 f"{'':70} {'rounds':9} ratio per round {rounds}: median {r['median_ratio']:.2f}, "
                 f"median scan {r['median_scan_rps']:.0f} req/s"
             )
+        cpu_line = (
+            f"server CPU per request (median of rounds): scan {r['scan']['cpu_us']:.0f} µs, "
+            f"constant {r['constant']['cpu_us']:.0f} µs"
+        )
+        if "worker_cpu" in r:
+            per_scan = 1e6 * r["worker_cpu"] / max(r["served"], 1)
+            cpu_line += (
+                f"; with the worker's {per_scan:.0f} µs per scan, CPU ratio "
+                f"{r['constant']['cpu_us'] / (r['scan']['cpu_us'] + per_scan):.2f}"
+            )
+        print(f"{'':70} {'cpu':9} {cpu_line}")
         if "recorded" in r:
             tasks = ", ".join(f"{n} {name}" for name, n in sorted(r["tasks"].items()))
             print(
