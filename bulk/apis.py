@@ -7,7 +7,7 @@ from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiExample, extend_schema, extend_schema_field
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from bulk import jobs, selectors
 from bulk.models import BulkJob
 from bulk.selection import MAX_PICKED, Selection
-from core.drf import ERRORS
+from core.drf import ERRORS, ErrorSerializer
 
 
 class SelectionSerializer(serializers.Serializer):
@@ -148,7 +148,11 @@ class JobCancelApi(APIView):
         summary="Cancel a bulk job",
         description="It stops before its next thing; what was done stays done, the rest is left untouched.",
         request=None,
-        responses={200: JobOutputSerializer, 404: ERRORS[404]},
+        responses={
+            200: JobOutputSerializer,
+            404: ERRORS[404],
+            409: OpenApiResponse(ErrorSerializer, description="The job has already finished."),
+        },
     )
     def post(self, request: Request, job_id: int) -> Response:
         job = selectors.job_get(viewer=request.user, job_id=job_id)
