@@ -1,6 +1,7 @@
 """A herd's pages in real Chromium: the groups' cards above the things, a group's page with its members' latest
 readings, the combined chart (one line per cow, with a legend) and the plot of last known positions; each page
-axe-clean and fitting 360 px."""
+axe-clean and fitting 360 px; the groups' own pages with tap targets
+of at least 40 px (the cards page's own controls are the phone walk's)."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from fleets import services as fleets
-from tests.browser.axe import assert_axe_clean, assert_no_horizontal_scroll
+from tests.browser.axe import assert_axe_clean, assert_no_horizontal_scroll, assert_tap_targets
 from tests.browser.conftest import log_in
 from tests.conftest import make_owner
 from twins import services
@@ -20,9 +21,11 @@ pytestmark = pytest.mark.browser
 NOW = datetime(2026, 12, 1, 12, 0, tzinfo=UTC)
 
 
-def _check(page: Page) -> None:
+def _check(page: Page, *, taps: bool = True) -> None:
     assert_axe_clean(page)
     assert_no_horizontal_scroll(page)
+    if taps:
+        assert_tap_targets(page, min_px=40)
 
 
 def test_an_owner_looks_at_a_herd_its_chart_and_its_map(site: str, page: Page):
@@ -44,7 +47,7 @@ def test_an_owner_looks_at_a_herd_its_chart_and_its_map(site: str, page: Page):
 
     page.goto(f"{site}/things/")
     expect(page.get_by_test_id("group-card")).to_have_count(2)
-    _check(page)
+    _check(page, taps=False)
 
     page.locator(f'[data-group="{farm.pk}"]').click()
     expect(page.get_by_role("heading", name="Farm", exact=True)).to_be_visible()
@@ -56,10 +59,10 @@ def test_an_owner_looks_at_a_herd_its_chart_and_its_map(site: str, page: Page):
 
     page.get_by_test_id("act-on-members").click()
     expect(page.get_by_test_id("card")).to_have_count(3)
-    _check(page)
+    _check(page, taps=False)
 
     page.goto(f"{site}/groups/")
     _check(page)
     page.goto(f"{site}/things/{cows[0].slug}/")
     expect(page.get_by_test_id("thing-groups")).to_contain_text("Farm / Barn")
-    _check(page)
+    _check(page, taps=False)
