@@ -12,6 +12,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
+from django.apps import apps
 from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
@@ -96,11 +97,9 @@ def group_members(*, group: Group, children: list[Group] | None = None) -> Query
     """The group's things and, for a site, its rooms' things (each once), not archived, by name."""
     ids = [group.pk, *(child.pk for child in children or [])]
     inside = Membership.objects.filter(group_id__in=ids).values("twin_id")
-    return (
-        Twin.objects.filter(owner_id=group.owner_id, archived_at__isnull=True, pk__in=inside)
-        .select_related("placement__location")
-        .order_by("name", "id")
-    )
+    qs = Twin.objects.filter(owner_id=group.owner_id, archived_at__isnull=True, pk__in=inside).order_by("name", "id")
+    # Each thing's place (inventory), in the same query, where the project has places.
+    return qs.select_related("placement__location") if apps.is_installed("inventory") else qs
 
 
 def memberships_of(*, twins: list[Twin], groups: list[Group]) -> dict[int, set[int]]:
