@@ -44,10 +44,17 @@ class BulkAction:
     # Shown in the confirmation step ("Archive 2,143 things?"): actions that are hard to undo ask first.
     confirm: bool = False
     order: int = 100
+    # The confirmation's question, `{things}` for the count ("Archive {things}?" -> "Archive 2,143 things?");
+    # empty: "<label>: 2,143 things?".
+    question: str = ""
 
     def __post_init__(self) -> None:
         if (self.per_twin is None) == (self.whole is None):
             raise ValueError(f"bulk action {self.key!r} needs exactly one of per_twin and whole")
+
+    def ask(self, things: str) -> str:
+        """The confirmation's question for `things` ("2,143 things")."""
+        return self.question.format(things=things) if self.question else f"{self.label}: {things}?"
 
 
 _actions: dict[str, BulkAction] = {}

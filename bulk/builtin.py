@@ -152,15 +152,50 @@ def revoke_kind(twin: Twin, params: Mapping[str, Any], owner: Any) -> None:
 
 
 BUILTIN = (
-    BulkAction("set-attribute", "Set an attribute", per_twin=set_attribute, form=AttributeForm, order=20),
-    BulkAction("mark-lost", "Mark lost", per_twin=mark_lost, form=LostForm, order=30),
-    BulkAction("mark-found", "Mark found", per_twin=mark_found, order=31),
-    BulkAction("grant", "Share a data kind", per_twin=grant_kind, form=GrantParamsForm, confirm=True, order=40),
-    BulkAction("revoke", "Stop sharing with a party", per_twin=revoke_kind, form=PartyForm, confirm=True, order=41),
-    BulkAction("print-labels", "Print labels", whole=sheets.labels, order=60),
-    BulkAction("export-bundles", "Export verifiable bundles (zip)", whole=sheets.bundles, order=70),
-    BulkAction("archive", "Archive", per_twin=archive, confirm=True, order=90),
-    BulkAction("unarchive", "Restore from the archive", per_twin=unarchive, order=91),
+    BulkAction(
+        "set-attribute",
+        "Set an attribute",
+        per_twin=set_attribute,
+        form=AttributeForm,
+        order=20,
+        question="Set this attribute on {things}?",
+    ),
+    BulkAction("mark-lost", "Mark lost", per_twin=mark_lost, form=LostForm, order=30, question="Mark {things} lost?"),
+    BulkAction("mark-found", "Mark found", per_twin=mark_found, order=31, question="Mark {things} found?"),
+    BulkAction(
+        "grant",
+        "Share a data kind",
+        per_twin=grant_kind,
+        form=GrantParamsForm,
+        confirm=True,
+        order=40,
+        question="Share this with the party for {things}?",
+    ),
+    BulkAction(
+        "revoke",
+        "Stop sharing with a party",
+        per_twin=revoke_kind,
+        form=PartyForm,
+        confirm=True,
+        order=41,
+        question="Stop sharing {things} with the party?",
+    ),
+    BulkAction("print-labels", "Print labels", whole=sheets.labels, order=60, question="Print the labels of {things}?"),
+    BulkAction(
+        "export-bundles",
+        "Export verifiable bundles (zip)",
+        whole=sheets.bundles,
+        order=70,
+        question="Export the verifiable bundles of {things}?",
+    ),
+    BulkAction("archive", "Archive", per_twin=archive, confirm=True, order=90, question="Archive {things}?"),
+    BulkAction(
+        "unarchive",
+        "Restore from the archive",
+        per_twin=unarchive,
+        order=91,
+        question="Restore {things} from the archive?",
+    ),
 )
 
 

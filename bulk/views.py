@@ -58,6 +58,7 @@ def bulk_act(request: HttpRequest) -> HttpResponse:
         form=form,
         count=count,
         count_text=_things(count),
+        question=action.ask(_things(count)),
         every=every,
         query=selection.query,
         slugs=selection.slugs,

@@ -68,7 +68,7 @@ def _walk(page: Page, site: str, width: int) -> None:
     # Two ticked things, a few enough to be done at once: the result page straight away.
     page.get_by_test_id("bulk-action").select_option(label="Mark lost")
     page.get_by_test_id("bulk-continue").click()
-    expect(page.get_by_test_id("bulk-question")).to_contain_text("Mark lost 2 things?")
+    expect(page.get_by_test_id("bulk-question")).to_contain_text("Mark 2 things lost?")
     _check(page, width)
     page.get_by_label("Reward (optional)").fill("Coffee on me")
     page.get_by_test_id("bulk-go").click()
@@ -83,7 +83,7 @@ def _walk(page: Page, site: str, width: int) -> None:
     expect(page.get_by_test_id("bulk-count")).to_have_text("All 8 selected")
     page.get_by_test_id("bulk-action").select_option(label="Set an attribute")
     page.get_by_test_id("bulk-continue").click()
-    expect(page.get_by_test_id("bulk-question")).to_contain_text("Set an attribute 8 things?")
+    expect(page.get_by_test_id("bulk-question")).to_contain_text("Set this attribute on 8 things?")
     page.get_by_label("Attribute").fill("floor")
     page.get_by_label("Value").fill("3")
     page.get_by_test_id("bulk-go").click()

@@ -67,8 +67,9 @@ def test_an_action_with_nothing_to_ask_and_easy_to_undo_is_done_at_once(alice_cl
 
 
 def test_the_parameters_are_asked_for_and_a_bad_one_is_a_400_with_words(alice_client, drills):
-    page = post_act(alice_client, action="set-attribute", thing=[drills[0].slug])
-    assert 'name="name"' in page.content.decode()
+    page = post_act(alice_client, action="set-attribute", thing=[drills[0].slug]).content.decode()
+    assert 'name="name"' in page
+    assert "Set this attribute on 1 thing?" in page
     bad = post_act(alice_client, action="set-attribute", thing=[drills[0].slug], confirm="1", name="", value="x")
     assert bad.status_code == 400
     assert "This field is required." in bad.content.decode()

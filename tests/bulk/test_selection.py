@@ -42,3 +42,12 @@ def test_ticked_things_are_narrowed_by_the_filters_too(alice, drills):
 def test_a_selection_round_trips_through_json(drills):
     selection = Selection.from_params({"q": "Drill"}, [drills[0].slug])
     assert Selection.from_json(selection.as_json()) == selection
+
+
+def test_an_action_without_its_own_question_asks_with_its_label():
+    from bulk.actions import BulkAction
+
+    plain = BulkAction("paint", "Paint blue", per_twin=lambda twin, params, owner: None)
+    assert plain.ask("3 things") == "Paint blue: 3 things?"
+    worded = BulkAction("paint", "Paint", per_twin=lambda t, p, o: None, question="Paint {things} blue?")
+    assert worded.ask("1 thing") == "Paint 1 thing blue?"
