@@ -58,7 +58,7 @@ from ssi.didkey import key_url
 from ssi.errors import DIDError, LogError, SSIError
 from ssi.keys import SigningKey, VerifyKey
 from ssi.multibase import ALPHABET, SHA2_256, b58decode, sha256_multihash_b58
-from ssi.proofs import create_proof, verify_proof
+from ssi.proofs import check_proof_shape, create_proof, proof_key, verify_with_key
 
 METHOD = "did:webvh:1.0"
 PREFIX = "did:webvh:"
@@ -454,7 +454,10 @@ def _check_entry(
         vm = proof.get("verificationMethod") if isinstance(proof, dict) else None
         if isinstance(vm, str) and vm.partition("#")[2] not in active:
             raise SSIError(f"proof key {vm} is not an authorised update key")
-        key = verify_proof(entry, proof, document_digest=document_digest, simple=simple)
+        # verify_proof spelled out (its default did:key resolution): one call fewer per entry.
+        check_proof_shape(proof, expected_purpose="assertionMethod")
+        key = proof_key(proof)
+        verify_with_key(entry, proof, key, document_digest=document_digest, simple=simple)
         if key.multibase not in active:
             raise SSIError(f"proof key {key.multibase} is not an authorised update key")
         signers.append(key.multibase)
@@ -510,7 +513,7 @@ def verify_log(
     entries: list[dict[str, Any]] = []
     n = 0
     for line in lines:
-        if isinstance(line, (str, bytes)) and not line.strip():
+        if isinstance(line, (str, bytes)) and (not line or line.isspace()):  # blank, without copying the line
             continue
         n += 1
         entry, simple = _load_entry(line, n)
