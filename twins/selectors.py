@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime, time
+from datetime import UTC, datetime, time
 from typing import Any, ClassVar
 
 from django.core.exceptions import ValidationError
@@ -43,7 +43,7 @@ SORTS: dict[str, tuple[str, bool]] = {
 }
 SORT_LABELS = {"name": "Name A–Z", "-name": "Name Z–A", "-latest": "Newest reading", "latest": "Oldest reading"}
 # Columns that may be NULL sort as the smallest value: first ascending, last descending (SQLite's own order;
-# PostgreSQL is told NULLS FIRST/LAST, and its index twin_cards_latest_idx is built so).
+# PostgreSQL is told NULLS FIRST/LAST, and its index twin_active_latest_idx is built so).
 _NULLABLE = {"latest_at"}
 
 MAX_ATTR_EXPRESSIONS = 10
@@ -356,21 +356,54 @@ class Cursor:
     def of(cls, twin: Twin, sort: str, *, backwards: bool = False) -> Cursor:
         return cls(sort=sort, value=getattr(twin, SORTS[sort][0]), pk=twin.pk, backwards=backwards)
 
+    @property
+    def up(self) -> bool:
+        """Whether the rows past this one have larger sort keys (NULL the smallest)."""
+        return SORTS[self.sort][1] == self.backwards
+
+    def parts(self) -> list[Q]:
+        """The rows past this one, going its way (forwards: after it in the sort order; backwards: before it), as
+        conditions each one index range serves: a row comparison `(column, id) > (?, ?)`, which PostgreSQL's
+        btree takes as where the scan starts (deep pages cost no more), and the NULL rows on their own."""
+        column, _ = SORTS[self.sort]
+        if self.value is None:  # a nullable column's row: the other NULLs by id, then (going up) every value
+            nulls = Q(**{f"{column}__isnull": True, "id__gt" if self.up else "id__lt": self.pk})
+            return [nulls, Q(**{f"{column}__isnull": False})] if self.up else [nulls]
+        past = Q((TupleGreaterThan if self.up else TupleLessThan)(Tuple(column, "id"), (self.value, self.pk)))
+        if column in _NULLABLE and not self.up:
+            return [past, Q(**{f"{column}__isnull": True})]
+        return [past]
+
     def beyond(self) -> Q:
-        """The rows past this one, going its way (forwards: after it in the sort order; backwards: before it)."""
-        column, descending = SORTS[self.sort]
-        # Up: towards larger values (NULL the smallest).
-        up = descending == self.backwards
-        key = (self.value, self.pk)
-        if self.value is None:  # only a nullable column's row
-            return Q(**{f"{column}__isnull": True, "id__gt" if up else "id__lt": self.pk}) | (
-                Q(**{f"{column}__isnull": False}) if up else Q(pk__in=[])
-            )
-        # A row comparison, which PostgreSQL's btree takes as the index scan's start: deep pages cost no more.
-        past = Q((TupleGreaterThan if up else TupleLessThan)(Tuple(column, "id"), key))
-        if column in _NULLABLE and not up:
-            past |= Q(**{f"{column}__isnull": True})
-        return past
+        """parts() as one condition."""
+        condition = Q()
+        for part in self.parts():
+            condition |= part
+        return condition
+
+    def page_ids(self, qs: QuerySet[Twin], limit: int) -> list[int]:
+        """The ids of the first `limit` rows of `qs` past this one, in the order going its way. One query. Where
+        parts() has two conditions, ORing them would leave PostgreSQL no index range to start from; each is
+        LIMITed on its own instead (UNION ALL) and the two merged here. SQLite cannot LIMIT inside a UNION: it
+        gets the OR, which it evaluates the same way (same rows, same order)."""
+        order = _order(self.sort, reverse=self.backwards)
+        parts = self.parts()
+        if len(parts) == 1 or not connection.features.supports_slicing_ordering_in_compound:
+            return list(qs.filter(self.beyond()).order_by(*order).values_list("pk", flat=True)[:limit])
+        column, _ = SORTS[self.sort]
+        # Written out rather than QuerySet.union(), which cannot keep an ORDER BY on a column it does not select.
+        pieces = [qs.filter(part).order_by(*order).values_list("pk", column)[:limit].query for part in parts]
+        compiled = [piece.sql_with_params() for piece in pieces]
+        with connection.cursor() as cursor:
+            cursor.execute(" UNION ALL ".join(f"({sql})" for sql, _ in compiled), [p for _, ps in compiled for p in ps])
+            rows = cursor.fetchall()
+        smallest = datetime.min.replace(tzinfo=UTC)
+        rows.sort(key=lambda row: (row[1] is not None, row[1] or smallest, row[0]), reverse=not self.up)
+        return [pk for pk, _ in rows[:limit]]
+
+    @classmethod
+    def first_ids(cls, qs: QuerySet[Twin], sort: str, limit: int) -> list[int]:
+        return list(qs.order_by(*_order(sort)).values_list("pk", flat=True)[:limit])
 
 
 @dataclass
@@ -412,13 +445,11 @@ def twin_page(
     qs, kept = _scoped(viewer, filters, include_kept)
     position = Cursor.decode(cursor, sort=filters.sort) if cursor else None
     backwards = position is not None and position.backwards
-    if position is not None:
-        qs = qs.filter(position.beyond())
     # Two steps, two queries: the page's ids by the sort's index, then those rows with the annotations. In one
     # query the annotations' GROUP BY would aggregate every matching thing before the LIMIT; as a subquery
     # (`id IN (SELECT ... LIMIT)`) the twins table gets an alias, which features' raw conditions naming the table
     # (inventory's attribute search) would not follow.
-    ids = list(qs.order_by(*_order(filters.sort, reverse=backwards)).values_list("pk", flat=True)[: size + 1])
+    ids = Cursor.first_ids(qs, filters.sort, size + 1) if position is None else position.page_ids(qs, size + 1)
     rows = (
         list(_annotated(Twin.objects.filter(pk__in=ids), viewer, kept).order_by(*_order(filters.sort))) if ids else []
     )

@@ -29,15 +29,19 @@ def test_cards_page_query_count_does_not_grow_with_10000_things(alice_client, al
 
     _bulk_things(alice, 30)
     small = _queries_for(alice_client, reverse("things"))
+
+    def later_page(position: int) -> int:
+        # A keyset page further on (features may show their sections on the first page only).
+        twin = Twin.objects.filter(owner=alice).order_by("name", "id")[position]
+        return _queries_for(alice_client, reverse("things") + f"?cursor={Cursor.of(twin, 'name').encode()}")
+
+    second_page = later_page(23)
     _bulk_things(alice, 10_000)
     things = list(Twin.objects.filter(owner=alice)[:50])
     Tag.objects.bulk_create([Tag(twin=twin) for twin in things])
     large = _queries_for(alice_client, reverse("things"))
-    # A deep keyset page (the 9,000th thing on): the same queries, one for the cards.
-    deep = Twin.objects.filter(owner=alice).order_by("name", "id")[9000]
-    last_page = _queries_for(alice_client, reverse("things") + f"?cursor={Cursor.of(deep, 'name').encode()}")
     assert large == small
-    assert last_page == small
+    assert later_page(9000) == second_page
 
 
 @pytest.mark.needs("tags")

@@ -1,0 +1,242 @@
+"""Cards benchmark: the things list (cards page and /api/things/) for an owner with 100,000 things, on PostgreSQL.
+
+Makes a throwaway PostgreSQL database with production settings (DEBUG off, Redis), migrates it, loads an owner
+with BENCH_THINGS things (default 100,000: attributes colour/weight/size as the forms store them, kinds, models,
+four in five with a latest reading, one in a hundred lost, tags, labels, places and group memberships on some)
+and a neighbour with 10,000 of their own, by COPY, then VACUUM ANALYZE (autovacuum is off here). Then, in this
+process (Django's test client: server time, from the request entering the middleware to the response, without
+the HTTP server), times each list request BENCH_REPEAT times (default 60, after a warm-up) and prints its p50,
+p95 and number of queries, for:
+
+- the cards page and the API (keyset mode, `?cursor=`), first page and a deep page (a cursor 90% of the way in),
+  sorted by name and by newest reading, filtered by attribute equality (GIN), numeric comparison, kind, model,
+  name (trigram), tag, lost and last-seen, and the search box;
+- the floor: /bench/constant, a constant page through the same middleware (sessions, auth, CSP, ...).
+
+Target: every list request's p95 under 50 ms, and a constant number of queries per page (the same on the first
+and the deep page). Prints the ratio of each p95 to the floor's. Run: `python bench/cards.py`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import _server as srv
+
+THINGS = int(os.environ.get("BENCH_THINGS", "100000"))
+NEIGHBOUR = int(os.environ.get("BENCH_NEIGHBOUR_THINGS", "10000"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
+TARGET_MS = 50.0
+COLOURS = ["red", "green", "blue", "black", "white", "yellow", "orange", "purple"]
+KINDS = ["thing", "coffee", "health", "animal", "vehicle", "home", "tool", "lock"]
+
+
+def setup_django(db: str) -> None:
+    env = srv.production_env(db=db, port=8000, ALLOWED_HOSTS="testserver,127.0.0.1")
+    os.environ.clear()
+    os.environ.update(env)
+    import django
+
+    django.setup()
+
+
+def load(owner_id: int, neighbour_id: int) -> None:
+    """COPY the things (and their tags, labels, places, groups) straight into the tables; VACUUM ANALYZE after."""
+    from django.db import connection
+
+    rng = random.Random(16)
+    now = datetime(2026, 12, 1, tzinfo=UTC)
+    columns = (
+        "owner_id, slug, name, icon, model_name, serial, attributes, photo, description, reading_kind, "
+        "reading_unit, use_profile_contact, show_thing_name, show_photo, show_description, lost, lost_reward, "
+        "latest_value, latest_unit, latest_at, did, require_device_signature, created_at, updated_at, "
+        "contact_name, contact_email, contact_phone, contact_message, show_name, show_email, show_phone, show_message"
+    )
+
+    def rows(owner: int, count: int, prefix: str):
+        for i in range(count):
+            latest = now - timedelta(minutes=rng.randrange(0, 60 * 24 * 365)) if rng.random() < 0.8 else None
+            attributes = (
+                f'{{"colour": "{rng.choice(COLOURS)}", "weight": "{rng.uniform(0, 100):.1f}", '
+                f'"size": "{rng.choice("SML")}"}}'
+            )
+            yield (
+                owner,
+                f"{prefix}{i:08d}bench{owner:04d}",
+                f"{rng.choice(['Drill', 'Cow', 'Sensor', 'Ladder', 'Kettle', 'Van'])} {i:06d}",
+                rng.choice(KINDS),
+                f"M-{rng.randrange(50):02d}",
+                f"SN{i:07d}",
+                attributes,
+                "",
+                "",
+                "reading",
+                "",
+                "t",
+                "t",
+                "f",
+                "f",
+                "t" if rng.random() < 0.01 else "f",
+                "",
+                f"{rng.uniform(0, 50):.2f}" if latest else None,
+                "°C" if latest else "",
+                latest.isoformat() if latest else None,
+                "",
+                "f",
+                now.isoformat(),
+                now.isoformat(),
+                "",
+                "",
+                "",
+                "",
+                "f",
+                "f",
+                "f",
+                "f",
+            )
+
+    def copy(table: str, cols: str, data) -> None:
+        buffer = io.StringIO()
+        for row in data:
+            buffer.write("\t".join("\\N" if value is None else str(value) for value in row) + "\n")
+        buffer.seek(0)
+        connection.ensure_connection()
+        with connection.connection.cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copier:
+            copier.write(buffer.getvalue())
+
+    copy("twins_twin", columns, rows(owner_id, THINGS, "a"))
+    copy("twins_twin", columns, rows(neighbour_id, NEIGHBOUR, "b"))
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM twins_twin WHERE owner_id = %s ORDER BY id", [owner_id])
+        ids = [row[0] for row in cursor.fetchall()]
+    from fleets.models import Group, Membership
+    from inventory.models import Label, Location, Placement
+    from tags.models import Tag
+
+    labels = [Label.objects.create(owner_id=owner_id, name=f"Label {n}", colour="#3366cc") for n in range(5)]
+    places = [Location.objects.create(owner_id=owner_id, name=f"Barn {n}") for n in range(5)]
+    groups = [Group.objects.create(owner_id=owner_id, name=f"Herd {n}") for n in range(5)]
+    tagged = ids[::10]
+    Tag.objects.bulk_create([Tag(twin_id=twin_id) for twin_id in tagged], batch_size=5000)
+    Label.twins.through.objects.bulk_create(
+        [Label.twins.through(label_id=labels[n % 5].pk, twin_id=twin_id) for n, twin_id in enumerate(ids[::7])],
+        batch_size=5000,
+    )
+    Placement.objects.bulk_create(
+        [Placement(twin_id=twin_id, location=places[n % 5], moved_at=now) for n, twin_id in enumerate(ids[::3])],
+        batch_size=5000,
+    )
+    Membership.objects.bulk_create(
+        [Membership(group=groups[n % 5], twin_id=twin_id) for n, twin_id in enumerate(ids[::2])], batch_size=5000
+    )
+    connection.ensure_connection()
+    raw = connection.connection
+    raw.autocommit = True
+    with raw.cursor() as cursor:
+        cursor.execute("VACUUM ANALYZE")
+
+
+def timed(client, url: str) -> tuple[float, float, int]:
+    """p50 and p95 in ms over REPEAT requests (after a warm-up), and the queries of one request."""
+    from django.db import connection
+
+    for _ in range(3):
+        response = client.get(url)
+        assert response.status_code == 200, (url, response.status_code, response.content[:500])
+    queries = []
+
+    def count(execute, sql, params, many, context):
+        queries.append(sql)
+        return execute(sql, params, many, context)
+
+    # Counted as they run (the request's start resets Django's own query log).
+    with connection.execute_wrapper(count):
+        client.get(url)
+    times = []
+    for _ in range(REPEAT):
+        started = time.perf_counter()
+        client.get(url)
+        times.append((time.perf_counter() - started) * 1000)
+    times.sort()
+    return statistics.median(times), times[int(len(times) * 0.95) - 1], len(queries)
+
+
+def main() -> int:
+    db = f"bench_cards_{os.getpid()}"
+    srv.psql(f"CREATE DATABASE {db}")
+    try:
+        setup_django(db)
+        from django.core.management import call_command
+        from django.test import Client
+
+        from owners.models import Owner
+        from twins.models import Twin
+        from twins.selectors import Cursor
+
+        call_command("migrate", verbosity=0)
+        owner = Owner.objects.create_user("bench", "bench@example.org", "bench-password-1")
+        neighbour = Owner.objects.create_user("neighbour", "neighbour@example.org", "bench-password-1")
+        started = time.perf_counter()
+        load(owner.pk, neighbour.pk)
+        print(f"loaded {THINGS:,} things (+{NEIGHBOUR:,} of a neighbour) in {time.perf_counter() - started:.0f} s")
+
+        client = Client()
+        client.force_login(owner)
+        mine = Twin.objects.filter(owner=owner)
+        deep_name = mine.order_by("name", "id")[int(THINGS * 0.9)]
+        deep_latest = mine.order_by("-latest_at", "-id").exclude(latest_at=None)[int(THINGS * 0.7)]
+        name_cursor = Cursor.of(deep_name, "name").encode()
+        latest_cursor = Cursor.of(deep_latest, "-latest").encode()
+        cases = [
+            ("cards: first page", "/things/"),
+            ("cards: deep page (90%)", f"/things/?cursor={name_cursor}"),
+            ("cards: newest reading first", "/things/?sort=-latest"),
+            ("cards: newest, deep page", f"/things/?sort=-latest&cursor={latest_cursor}"),
+            ("cards: attr colour=red", "/things/?attr=colour%3Dred"),
+            ("cards: attr weight>99.5", "/things/?attr=weight%3E99.5"),
+            ("cards: kind + model", "/things/?kind=tool&model=M-07"),
+            ("cards: name contains (trgm)", "/things/?name=ladder+0123"),
+            ("cards: has tag, -latest", "/things/?tagged=yes&sort=-latest"),
+            ("cards: lost", "/things/?lost=yes"),
+            ("cards: seen after", "/things/?seen_after=2026-11-30&sort=-latest"),
+            ("cards: search box", "/things/?q=Kettle"),
+            ("api: first page", "/api/things/?cursor="),
+            ("api: deep page (90%)", f"/api/things/?cursor={name_cursor}"),
+            ("api: colour=red, -latest", "/api/things/?cursor=&attr=colour%3Dred&sort=-latest"),
+            ("api: size=S & weight<10", "/api/things/?cursor=&attr=size%3DS&attr=weight%3C10"),
+            ("api: kind, deep -latest", f"/api/things/?cursor={latest_cursor}&sort=-latest&kind=animal"),
+        ]
+        floor_p50, floor_p95, floor_queries = timed(client, "/bench/constant")
+        print(f"{'request':<30} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7} {'p95/floor':>9}")
+        print(f"{'floor: /bench/constant':<30} {floor_p50:>7.1f} {floor_p95:>7.1f} {floor_queries:>7} {1:>8.1f}x")
+        worst = 0.0
+        counts = {}
+        for label, url in cases:
+            p50, p95, queries = timed(client, url)
+            worst = max(worst, p95)
+            counts.setdefault(label.split(":")[0], set()).add(queries)
+            print(f"{label:<30} {p50:>7.1f} {p95:>7.1f} {queries:>7} {p95 / floor_p95:>8.1f}x")
+        print(
+            f"worst p95 {worst:.1f} ms (target < {TARGET_MS:.0f} ms): {'met' if worst < TARGET_MS else 'MISSED'}; "
+            f"queries per request: cards {sorted(counts['cards'])}, api {sorted(counts['api'])}"
+        )
+        return 0 if worst < TARGET_MS else 1
+    finally:
+        from django.db import connections
+
+        connections.close_all()
+        srv.psql(f"DROP DATABASE IF EXISTS {db}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
