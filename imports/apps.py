@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 # Each part wires itself (actions, list sections, filters, demo steps) in its module's connect(), once the registry
 # is ready.
-PARTS: tuple[str, ...] = ("imports.export",)
+PARTS: tuple[str, ...] = ("imports.export", "imports.cards")
 
 
 class ImportsConfig(AppConfig):

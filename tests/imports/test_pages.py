@@ -54,3 +54,9 @@ def test_someone_elses_import_page_is_a_404(alice_client, carol_client):
     assert carol_client.get(response.url).status_code == 404
     run = ImportRun.objects.get()
     assert carol_client.post(f"/imports/{run.pk}/confirm").status_code == 404
+
+
+def test_the_cards_page_links_to_import_and_to_export_what_it_shows(alice_client):
+    page = alice_client.get("/things/?q=drill").content.decode()
+    assert 'href="/imports/"' in page
+    assert 'href="/exports/things.csv?q=drill"' in page
