@@ -104,4 +104,19 @@ def _walk(page: Page, site: str, width: int) -> None:
     _check(page, width)
     assert Twin.objects.filter(attributes__floor="3").count() == 8
     assert list(BulkJob.objects.order_by("pk").values_list("status", flat=True)) == ["done", "done"]
+
+    # Archive them all, then think better of it before the worker comes round: nothing is archived.
+    page.get_by_role("link", name="Back to your things").click()
+    page.get_by_test_id("bulk-all").check()
+    page.get_by_test_id("bulk-action").select_option(label="Archive")
+    page.get_by_test_id("bulk-continue").click()
+    expect(page.get_by_test_id("bulk-question")).to_contain_text("Archive 8 things?")
+    page.get_by_test_id("bulk-go").click()
+    expect(page.get_by_test_id("bulk-status")).to_have_text("Queued")
+    page.get_by_test_id("bulk-cancel").click()
+    expect(page.get_by_test_id("bulk-status")).to_have_text("Cancelled")
+    expect(page.get_by_test_id("bulk-untouched")).to_have_text("Cancelled: 8 things left untouched.")
+    _check(page, width)
+    call_command("db_worker", batch=True, startup_delay=False, verbosity=0)
+    assert not Twin.objects.filter(archived_at__isnull=False).exists()
     page.goto("about:blank")
