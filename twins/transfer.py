@@ -298,6 +298,7 @@ def transfer_entries(*, offer: TransferOffer, new_agent: SigningKey, revealed_ke
     return _build_entries(offer, new_agent=new_agent, revealed_key=revealed_key.strip())[1]
 
 
+@transaction.atomic
 def transfer_rotate(
     *,
     offer: TransferOffer,
