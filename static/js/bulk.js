@@ -8,13 +8,13 @@
   if (bar) {
     var count = bar.querySelector("[data-bulk-count]");
     var all = bar.querySelector("[data-bulk-all]");
-    var matching = Number(bar.getAttribute("data-matching") || 0);
+    var matching = bar.getAttribute("data-matching") || "";  // "2,143", or "10,000+" past the cap
     var boxes = function () { return document.querySelectorAll('input[name="thing"][form="bulk-selection"]'); };
     var show = function () {
       var ticked = 0;
       boxes().forEach(function (box) { if (box.checked) ticked += 1; });
       if (all && all.checked) {
-        count.textContent = "All " + matching.toLocaleString("en") + " selected";
+        count.textContent = "All " + matching + " selected";
       } else {
         count.textContent = ticked ? ticked.toLocaleString("en") + " selected" : "Tick things below to act on them";
       }

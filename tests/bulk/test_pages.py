@@ -143,3 +143,13 @@ def test_export_bundles_streams_a_zip_of_each_things_verifiable_bundle(alice_cli
     for i, name in enumerate(names):
         report = verify_bundle(archive.read(name))  # the offline verifier accepts each one
         assert report.did == drills[i].did
+
+
+def test_the_bar_counts_up_to_a_cap_and_the_confirmation_counts_exactly(alice_client, alice, drills, monkeypatch):
+    from bulk import section
+
+    monkeypatch.setattr(section, "COUNT_CAP", 3)
+    page = alice_client.get("/things/").content.decode()
+    assert "Select all 3+ of your things" in page
+    asked = post_act(alice_client, action="archive", all="1", query="").content.decode()
+    assert "Archive 4 things?" in asked
