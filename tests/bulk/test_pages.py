@@ -153,3 +153,10 @@ def test_the_bar_counts_up_to_a_cap_and_the_confirmation_counts_exactly(alice_cl
     assert "Select all 3+ of your things" in page
     asked = post_act(alice_client, action="archive", all="1", query="").content.decode()
     assert "Archive 4 things?" in asked
+
+
+def test_the_jobs_page_lists_the_owners_jobs_only(alice, carol, alice_client, carol_client, drills):
+    BulkJob.objects.create(owner=alice, action="archive", label="Archive", twin_ids=[drills[0].pk], total=1)
+    assert "Archive: 1 thing" in alice_client.get("/bulk/jobs/").content.decode()
+    page = carol_client.get("/bulk/jobs/").content.decode()
+    assert "Archive: 1 thing" not in page and "No bulk jobs yet" in page
