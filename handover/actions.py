@@ -34,5 +34,12 @@ def transfer_selection(request: HttpRequest, twins: QuerySet, params: Mapping[st
 
 def connect() -> None:
     register_action(
-        BulkAction(key="transfer", label="Transfer to one buyer", whole=transfer_selection, confirm=True, order=900)
+        BulkAction(
+            key="transfer",
+            label="Transfer to one buyer",
+            whole=transfer_selection,
+            confirm=True,
+            order=900,
+            question="Transfer {things} to one buyer, all at once?",
+        )
     )

@@ -270,7 +270,7 @@ def test_from_the_cards_pages_selection_through_the_bulk_confirmation_to_the_off
     seller = client_for(alice)
     chosen = {"action": "transfer", "thing": [twin.slug for twin in herd[:2]]}
     asked = seller.post(reverse("bulk-act"), chosen)
-    assert asked.status_code == 200 and "Transfer to one buyer" in asked.content.decode()
+    assert asked.status_code == 200 and "Transfer 2 things to one buyer, all at once?" in asked.content.decode()
     response = seller.post(reverse("bulk-act"), {**chosen, "confirm": "1"})
     assert response.status_code == 302
     page = seller.get(response["Location"])
