@@ -306,6 +306,16 @@ def twin_list(*, viewer, filters: TwinFilters | None = None, include_kept: bool 
     return _annotated(qs, viewer, kept).order_by(*_order(filters.sort))
 
 
+def twin_count(*, viewer, filters: TwinFilters | None = None, include_kept: bool = False) -> int:
+    """How many things twin_list lists, counted without its annotations: `twin_list(...).count()` would join and
+    group every matching thing for the tag count (a quarter of a second at 100,000); this is an index-only count.
+    Raises ValidationError as twin_list does."""
+    filters = filters or TwinFilters()
+    if not getattr(viewer, "is_authenticated", False):
+        return 0
+    return _scoped(viewer, filters, include_kept)[0].count()
+
+
 class BadCursor(ValidationError):
     def __init__(self, words: str) -> None:
         super().__init__({"cursor": words})

@@ -277,3 +277,13 @@ def test_postgres_and_the_or_form_agree_on_a_page_past_null_and_non_null_rows(al
             order = selectors._order("-latest", reverse=backwards)
             expected = list(qs.filter(cursor.beyond()).order_by(*order).values_list("pk", flat=True)[:7])
             assert cursor.page_ids(qs, 7) == expected
+
+
+def test_twin_count_counts_what_twin_list_lists(alice, carol):
+    _bulk(alice, 12)
+    _bulk(carol, 3)
+    for filters in (selectors.TwinFilters(), selectors.TwinFilters(attrs=("colour=red",), sort="-latest")):
+        assert selectors.twin_count(viewer=alice, filters=filters) == len(
+            selectors.twin_list(viewer=alice, filters=filters)
+        )
+    assert selectors.twin_count(viewer=alice, filters=selectors.TwinFilters(attrs=("colour=red",))) == 6
