@@ -205,9 +205,13 @@ def import_apply(run_id: int) -> ImportRun | None:
             status=ImportRun.Status.FAILED, message=shown(exc.message), finished_at=timezone.now()
         )
         return run
-    ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
-        status=ImportRun.Status.DONE, finished_at=timezone.now()
-    )
+    with transaction.atomic():
+        finished = ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
+            status=ImportRun.Status.DONE, finished_at=timezone.now()
+        )
+        if finished:
+            # The file has served its purpose; the run keeps its counts and errors.
+            ImportChunk.objects.filter(run_id=run.pk).delete()
     run.refresh_from_db()
     return run
 

@@ -37,6 +37,7 @@ def _state(owner) -> dict:
 def test_a_csv_creates_things_with_their_attributes(alice):
     run = run_import(alice, HERD)
     assert (run.status, run.created, run.failed) == (ImportRun.Status.DONE, 3, 0)
+    assert not run.chunks.exists()  # the file is deleted once imported
     daisy = Twin.objects.get(owner=alice, serial="C-001")
     assert (daisy.name, daisy.model_name, daisy.attributes) == ("Daisy", "Holstein", {"colour": "black"})
     assert Twin.objects.get(serial="C-003").attributes == {}
