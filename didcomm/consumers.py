@@ -25,6 +25,7 @@ from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.conf import settings
+from django.db import InterfaceError, OperationalError
 
 from didcomm import tasks, transport
 from didcomm.inbound import InboundError, RateLimited
@@ -110,6 +111,10 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
             return await self.close(code=CLOSE_RATE_LIMITED, reason=f"rate limited: retry in {exc.retry_after} s")
         except InboundError as exc:
             return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
+        except (OperationalError, InterfaceError):
+            # The database is away (restart, failover), as POST /didcomm/ answers 503: the agent sends it again later.
+            logger.warning("DIDComm WebSocket: the database is unavailable; the socket is closed with %s", CLOSE_BUSY)
+            return await self.close(code=CLOSE_BUSY, reason="the database is unavailable: send it again later")
         except Exception:
             logger.exception("DIDComm WebSocket: an envelope could not be processed")
             return await self.close(code=CLOSE_INTERNAL, reason="the envelope could not be processed")

@@ -16,7 +16,9 @@ from config.asgi import application
 from didcomm import consumers
 from didcomm.consumers import BUSY_CLIENT_REASON, BUSY_REASON, CLOSE_BUSY
 
-# No database mark: a socket's connect and close read none (the caps are counted in the process).
+# The caps are counted in the process and read no table, but Channels tidies database connections around every
+# event, which pytest-django allows only under a database mark.
+DB = pytest.mark.django_db
 RECEIVE_TIMEOUT = 5
 
 
@@ -44,6 +46,7 @@ async def refused(address: str, forwarded: str | None = None) -> dict:
 
 
 @pytest.mark.asyncio
+@DB
 async def test_one_address_gets_its_share_and_no_more_while_others_still_connect(settings):
     settings.DIDCOMM_WS_MAX_CONNECTIONS = 10
     settings.DIDCOMM_WS_MAX_PER_CLIENT = 2
@@ -59,6 +62,7 @@ async def test_one_address_gets_its_share_and_no_more_while_others_still_connect
 
 
 @pytest.mark.asyncio
+@DB
 async def test_the_process_cap_still_holds_across_addresses(settings):
     settings.DIDCOMM_WS_MAX_CONNECTIONS = 2
     settings.DIDCOMM_WS_MAX_PER_CLIENT = 2
@@ -70,6 +74,7 @@ async def test_the_process_cap_still_holds_across_addresses(settings):
 
 
 @pytest.mark.asyncio
+@DB
 async def test_behind_a_trusted_proxy_the_forwarded_address_counts(settings):
     settings.TRUSTED_PROXY_COUNT = 1
     settings.DIDCOMM_WS_MAX_CONNECTIONS = 10
