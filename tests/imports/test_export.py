@@ -102,3 +102,14 @@ def test_records_stream_in_chunks(alice):
         twin_create(owner=alice, name=f"T{index}")
     records = list(export.export_records(Twin.objects.filter(owner=alice)))
     assert [record["name"] for record in records] == ["T0", "T1", "T2"]
+
+
+def test_the_export_api_answers_with_the_file_whatever_accept_or_format_say(alice, alice_api):
+    twin_create(owner=alice, name="Grinder")
+    for response in (
+        alice_api.get("/api/exports/things.csv", HTTP_ACCEPT="text/csv"),
+        alice_api.get("/api/exports/things.csv?format=xml"),
+    ):
+        assert response.status_code == 200
+        assert response["Content-Type"] == "text/csv; charset=utf-8"
+        assert "Grinder" in b"".join(response.streaming_content).decode("utf-8-sig")
