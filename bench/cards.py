@@ -5,8 +5,8 @@ with BENCH_THINGS things (default 100,000: attributes colour/weight/size as the 
 four in five with a latest reading, one in a hundred lost, tags, labels, places and group memberships on some)
 and a neighbour with 10,000 of their own, by COPY, then VACUUM ANALYZE (autovacuum is off here). Then, in this
 process (Django's test client: server time, from the request entering the middleware to the response, without
-the HTTP server), times each list request BENCH_REPEAT times (default 60, after a warm-up) and prints its p50,
-p95 and number of queries, for:
+the HTTP server), times each list request BENCH_REPEAT times (default 30, after a warm-up) and prints its p50,
+p95, number of queries and slowest query (its time and first table, from one run), for:
 
 - the cards page and the API (keyset mode, `?cursor=`), first page and a deep page (a cursor 90% of the way in),
   sorted by name and by newest reading, filtered by attribute equality (GIN), numeric comparison, kind, model,
@@ -22,6 +22,7 @@ from __future__ import annotations
 import io
 import os
 import random
+import re
 import statistics
 import sys
 import time
@@ -35,7 +36,8 @@ import _server as srv
 
 THINGS = int(os.environ.get("BENCH_THINGS", "100000"))
 NEIGHBOUR = int(os.environ.get("BENCH_NEIGHBOUR_THINGS", "10000"))
-REPEAT = int(os.environ.get("BENCH_REPEAT", "60"))
+REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
+SLOWEST: dict[str, str] = {}  # url -> its slowest query in the counted run, and its first table
 TARGET_MS = 50.0
 COLOURS = ["red", "green", "blue", "black", "white", "yellow", "orange", "purple"]
 KINDS = ["thing", "coffee", "health", "animal", "vehicle", "home", "tool", "lock"]
@@ -153,15 +155,21 @@ def timed(client, url: str) -> tuple[float, float, int]:
     for _ in range(3):
         response = client.get(url)
         assert response.status_code == 200, (url, response.status_code, response.content[:500])
-    queries = []
+    queries: list[tuple[float, str]] = []
 
     def count(execute, sql, params, many, context):
-        queries.append(sql)
-        return execute(sql, params, many, context)
+        started = time.perf_counter()
+        try:
+            return execute(sql, params, many, context)
+        finally:
+            queries.append(((time.perf_counter() - started) * 1000, sql))
 
     # Counted as they run (the request's start resets Django's own query log).
     with connection.execute_wrapper(count):
         client.get(url)
+    slowest = max(queries, default=(0.0, ""))
+    table = re.search(r'FROM "(\w+)"', slowest[1])
+    SLOWEST[url] = f"{slowest[0]:.0f} ms {table.group(1) if table else '?'}"
     times = []
     for _ in range(REPEAT):
         started = time.perf_counter()
@@ -217,7 +225,7 @@ def main() -> int:
             ("api: kind, deep -latest", f"/api/things/?cursor={latest_cursor}&sort=-latest&kind=animal"),
         ]
         floor_p50, floor_p95, floor_queries = timed(client, "/bench/constant")
-        print(f"{'request':<30} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7} {'p95/floor':>9}")
+        print(f"{'request':<30} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7} {'p95/floor':>9}  slowest query")
         print(f"{'floor: /bench/constant':<30} {floor_p50:>7.1f} {floor_p95:>7.1f} {floor_queries:>7} {1:>8.1f}x")
         worst = 0.0
         counts = {}
@@ -225,7 +233,7 @@ def main() -> int:
             p50, p95, queries = timed(client, url)
             worst = max(worst, p95)
             counts.setdefault(label.split(":")[0], set()).add(queries)
-            print(f"{label:<30} {p50:>7.1f} {p95:>7.1f} {queries:>7} {p95 / floor_p95:>8.1f}x")
+            print(f"{label:<30} {p50:>7.1f} {p95:>7.1f} {queries:>7} {p95 / floor_p95:>8.1f}x  {SLOWEST[url]}")
         print(
             f"worst p95 {worst:.1f} ms (target < {TARGET_MS:.0f} ms): {'met' if worst < TARGET_MS else 'MISSED'}; "
             f"queries per request: cards {sorted(counts['cards'])}, api {sorted(counts['api'])}"

@@ -171,6 +171,21 @@ class KeptThingSerializer(serializers.Serializer):
         return sorted(twin.access.capabilities)
 
 
+def _list_rows(twins, viewer) -> list[dict]:
+    """The rows of one page: the caller's own things serialized together (one serializer for the page, not one
+    built per row), the kept ones each as _list_entry says, in the page's order."""
+    twins = list(twins)
+    owned = iter(
+        ThingListItemSerializer([twin for twin in twins if not getattr(twin, "access_role", "")], many=True).data
+    )
+    rows = []
+    for twin in twins:
+        row = next(owned) if not getattr(twin, "access_role", "") else _list_entry(twin, viewer)
+        if row is not None:
+            rows.append(row)
+    return rows
+
+
 def _list_entry(twin: Twin, viewer) -> dict | None:
     """One row of the things list: the caller's own thing in full; a kept one reduced to what their credential
     lets them see, asked now (None: it stopped between the listing and this question)."""
@@ -305,8 +320,7 @@ class ThingListApi(APIView):
         page = paginator.paginate_queryset(
             selectors.twin_list(viewer=request.user, filters=filters, include_kept=True), request, view=self
         )
-        rows = [row for twin in page if (row := _list_entry(twin, request.user)) is not None]
-        return paginator.get_paginated_response(rows)
+        return paginator.get_paginated_response(_list_rows(page, request.user))
 
 
 def _cursor_page(request: Request, filters: selectors.TwinFilters, cursor: str) -> Response:
@@ -323,7 +337,7 @@ def _cursor_page(request: Request, filters: selectors.TwinFilters, cursor: str) 
         {
             "next": link(page.next_cursor),
             "previous": link(page.previous_cursor),
-            "results": [row for twin in page if (row := _list_entry(twin, request.user)) is not None],
+            "results": _list_rows(page, request.user),
         }
     )
 
