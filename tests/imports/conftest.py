@@ -5,6 +5,9 @@ import io
 from imports import services
 from imports.models import ImportRun
 
+# The browser tests' fixtures (Debian's Chromium, a phone's viewport, the live server), for the browser test here.
+from tests.browser.conftest import _default_timeouts, browser_context_args, browser_type_launch_args, site  # noqa: F401
+
 
 def upload(owner, data: str | bytes, name: str = "things.csv") -> ImportRun:
     raw = data.encode() if isinstance(data, str) else data
