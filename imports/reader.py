@@ -144,6 +144,7 @@ def csv_rows(text: IO[str]) -> Iterator[RawRow]:
         raise FileRefused("row 1: the file is empty or has no heading row (name, model, serial, …)")
     delimiter = ";" if first.count(";") > first.count(",") else ","
     reader = csv.reader(itertools.chain([first], text), delimiter=delimiter)
+    number = 0  # the last row read whole
     try:
         headings = next(reader)
         keys = _csv_keys(headings)

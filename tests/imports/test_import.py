@@ -251,3 +251,23 @@ def test_a_deactivated_thing_is_a_row_error_and_stays_as_it_was(alice):
     assert errors(run) == ["row 2, column external_id: Daisy is deactivated; it cannot change any more"]
     daisy.refresh_from_db()
     assert daisy.name == "Daisy"
+
+
+def test_a_cell_too_long_to_read_past_refuses_the_file_naming_its_row(alice, monkeypatch):
+    import csv
+
+    from imports import reader
+
+    monkeypatch.setattr(reader, "MAX_CELL", 1000)  # the 4 MB limit, scaled down
+    previous = csv.field_size_limit(1000)
+    try:
+        run = upload(alice, "name,serial\nDaisy,C-1\nBella," + "x" * 2000 + "\n")
+        heading = upload(alice, '"name' + "x" * 2000 + "\nDaisy\n")
+    finally:
+        csv.field_size_limit(previous)
+    assert (run.status, run.message) == (
+        ImportRun.Status.REFUSED,
+        "row 3: the file cannot be read past here (field larger than field limit (1000))",
+    )
+    assert heading.status == ImportRun.Status.REFUSED
+    assert heading.message.startswith("row 1: the file cannot be read past here")
