@@ -203,3 +203,15 @@ class TestOwnership:
         assert _names(carol_api, attr="colour=red") == ["Carol's red box"]
         assert _names(carol_api, attr="colour=black") == []
         assert api_for(None).get("/api/things/", {"attr": "colour=red"}).status_code in (401, 403)
+
+
+@pytest.mark.needs("bulk")
+def test_a_bulk_selection_keeps_the_lists_new_parameters(alice, shed):
+    from django.http import QueryDict
+
+    from bulk.selection import Selection
+
+    # What the cards page's "all matching" hands bulk: its own query string, attr boxes and sort included.
+    selection = Selection.from_params(QueryDict("attr=colour%3Dred%3B+weight%3E10&sort=-name&kind=vehicle&page=3"))
+    assert [twin.name for twin in selection.twins(alice)] == ["Cart"]
+    assert Selection.from_json(selection.as_json()).filters() == selection.filters()
