@@ -354,7 +354,10 @@ class Cursor:
             raise BadCursor(lost)
         column, _ = SORTS[sort]
         if column in _NULLABLE and value is not None:
-            moment = parse_datetime(value) if isinstance(value, str) else None
+            try:
+                moment = parse_datetime(value) if isinstance(value, str) else None
+            except ValueError:  # well formed, out of range (month 13)
+                moment = None
             if moment is None or timezone.is_naive(moment):
                 raise BadCursor(lost)
             value = moment

@@ -287,3 +287,24 @@ def test_twin_count_counts_what_twin_list_lists(alice, carol):
             selectors.twin_list(viewer=alice, filters=filters)
         )
     assert selectors.twin_count(viewer=alice, filters=selectors.TwinFilters(attrs=("colour=red",))) == 6
+
+
+@pytest.mark.parametrize(
+    ("sort", "cursor"),
+    [
+        ("-latest", "WyItbGF0ZXN0IiwgIjIwMjYtMTMtNDVUMDA6MDA6MDArMDA6MDAiLCA1LCAwXQ"),  # month 13
+        ("-latest", "WyItbGF0ZXN0IiwgIjIwMjYtMDEtMDFUMDA6MDA6MDAiLCA1LCAwXQ"),  # no time zone
+        ("name", "WyJuYW1lIiwgNSwgNSwgMF0"),  # a number for a name
+        ("name", "WyJuYW1lIiwgIngiLCB0cnVlLCAwXQ"),  # true for an id
+        ("name", "WyJuYW1lIiwgIngiLCA1LCAyXQ"),  # neither forwards nor backwards
+        ("name", "%%%"),
+        ("name", "e30"),  # {}
+    ],
+)
+def test_a_damaged_cursor_is_a_400_with_words_never_a_500(alice_api, alice_client, alice, sort, cursor):
+    _bulk(alice, 3)
+    response = alice_api.get("/api/things/", {"cursor": cursor, "sort": sort})
+    assert response.status_code == 400
+    assert "start again from the first page" in response.json()["message"]
+    page = alice_client.get(reverse("things"), {"cursor": cursor, "sort": sort})
+    assert page.status_code == 400 and "start again from the first page" in page.content.decode()
