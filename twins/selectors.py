@@ -74,6 +74,9 @@ class AttrCondition:
         key, op, value = match["key"].strip(), match["op"] or "", (match["value"] or "").strip()
         if len(key) > _ATTR_KEY_MAX:
             raise ValidationError({"attr": f"Attribute names are at most {_ATTR_KEY_MAX} characters."})
+        if '"' in key:
+            # SQLite's JSON paths cannot name a key with a double quote in it; refused on every database alike.
+            raise ValidationError({"attr": 'An attribute name with a double quote (") in it cannot be filtered on.'})
         if op and not value:
             raise ValidationError({"attr": f"“{text[:60]}” has nothing after {op}. {example}"})
         if len(value) > _ATTR_VALUE_MAX:

@@ -215,3 +215,17 @@ def test_a_bulk_selection_keeps_the_lists_new_parameters(alice, shed):
     selection = Selection.from_params(QueryDict("attr=colour%3Dred%3B+weight%3E10&sort=-name&kind=vehicle&page=3"))
     assert [twin.name for twin in selection.twins(alice)] == ["Cart"]
     assert Selection.from_json(selection.as_json()).filters() == selection.filters()
+
+
+@pytest.mark.parametrize("key", ["a.b", "$[0]", "a__b", "naïve ✓", "a'b", "a\\b"])
+def test_attribute_names_with_json_path_characters_match_exactly(alice_api, alice, key):
+    _thing(alice, "Odd", attributes={key: "7", "a": "1"})
+    _thing(alice, "Plain", attributes={"a": "7"})
+    for expression in (f"{key}=7", f"{key}>6", key):
+        assert _names(alice_api, attr=expression) == ["Odd"], expression
+    assert _names(alice_api, attr=f"{key}!=7") == ["Plain"]
+
+
+def test_an_attribute_name_with_a_double_quote_is_refused_in_words(alice_api, alice):
+    response = alice_api.get("/api/things/", {"attr": 'a"b=7'})
+    assert response.status_code == 400 and "double quote" in response.json()["message"]
