@@ -4,7 +4,7 @@ stall it (here proven with 1 worker of 4 threads and 8 such clients). Behind the
 reads a request's headers and body itself, event-driven, before it opens a connection upstream), 200 of them hold
 nothing of gunicorn's and /healthz answers at once.
 
-Both run the real servers: gunicorn with production settings, nginx (skipped where it is not installed) with the
+Both run the real servers: gunicorn with production settings, nginx (installed by `make test`) with the
 config below, the one README gives.
 """
 
@@ -104,7 +104,7 @@ def gunicorn(tmp_path_factory):
 @pytest.fixture
 def nginx(gunicorn):
     if not Path(NGINX).exists():
-        pytest.skip("nginx is not installed")
+        pytest.fail("nginx is not installed: `make test` installs it (Debian's nginx package)")
     directory = Path(tempfile.mkdtemp(prefix="thingstead-nginx-"))
     port = free_port()
     user = "user root root;" if os.geteuid() == 0 else ""
