@@ -53,7 +53,7 @@ def production_env(*, database_url: str, mqtt_port: int, site_port: int) -> dict
         STATIC_MANIFEST="0",
         DATABASE_URL=database_url,
         MQTT_URL=f"mqtt://127.0.0.1:{mqtt_port}",
-        LOG_LEVEL="WARNING",
+        LOG_LEVEL="INFO",  # the bridge says what it acknowledged and why
         RATE_DIDCOMM_PER_SENDER="100000/60",
         RATE_DIDCOMM_PER_AGENT="100000/60",
         PYTHONUNBUFFERED="1",

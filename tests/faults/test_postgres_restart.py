@@ -70,11 +70,14 @@ def stack(tmp_path_factory):
         data = seed(env)
         servers = Servers(env, directory)
         web, gateway = web_and_gateway(servers)
-        bridge = servers.start("bridge", [sys.executable, "manage.py", "mqtt_bridge", "--client-id", "faults-bridge"])
+        servers.start("bridge", [sys.executable, "manage.py", "mqtt_bridge", "--client-id", "faults-bridge"])
         wait_listening(web, servers.procs["gunicorn"])
         wait_listening(gateway, servers.procs["gateway"])
-        assert bridge.poll() is None
-        yield Stack(cluster, servers, data, web, gateway, broker)
+        stack = Stack(cluster, servers, data, web, gateway, broker)
+        # The bridge's first session is new: until it has subscribed, the broker drops what is published. A reading
+        # it has stored says it listens.
+        assert wait_until(lambda: bridge_listens(stack), timeout=60), servers.log("bridge")[-3000:]
+        yield stack
     finally:
         if servers is not None:
             servers.stop_all()
@@ -138,16 +141,12 @@ def publish_mqtt(stack: Stack, traffic: Traffic) -> None:
     client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="faults-device", protocol=paho.MQTTv5)
     client.connect("127.0.0.1", stack.broker.port)
     client.loop_start()
-    secret, topic = stack.seed["secret"], f"thingstead/{stack.seed['source']}/readings"
     n = 0
     try:
         while not traffic.stop.is_set():
             n += 1
             msg_id = f"mqtt_{n}"
-            body = json.dumps({"thing": "boiler", "value": 1_000_000 + n}).encode()
-            properties = Properties(PacketTypes.PUBLISH)
-            properties.UserProperty = list(webhooks.headers_for(secret, msg_id, int(time.time()), body).items())
-            info = client.publish(topic, body, qos=1, properties=properties)
+            info = signed_publish(client, stack, msg_id, 1_000_000 + n)
             info.wait_for_publish(timeout=10)
             if info.is_published():
                 traffic.mqtt.append((msg_id, time.monotonic()))
@@ -155,6 +154,25 @@ def publish_mqtt(stack: Stack, traffic: Traffic) -> None:
     finally:
         client.loop_stop()
         client.disconnect()
+
+
+def signed_publish(client: paho.Client, stack: Stack, msg_id: str, value: float):
+    body = json.dumps({"thing": "boiler", "value": value}).encode()
+    properties = Properties(PacketTypes.PUBLISH)
+    properties.UserProperty = list(webhooks.headers_for(stack.seed["secret"], msg_id, int(time.time()), body).items())
+    return client.publish(f"thingstead/{stack.seed['source']}/readings", body, qos=1, properties=properties)
+
+
+def bridge_listens(stack: Stack) -> bool:
+    client = paho.Client(paho.CallbackAPIVersion.VERSION2, client_id="faults-probe", protocol=paho.MQTTv5)
+    client.connect("127.0.0.1", stack.broker.port)
+    client.loop_start()
+    try:
+        signed_publish(client, stack, f"probe_{uuid.uuid4().hex}", -1.0).wait_for_publish(timeout=10)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    return wait_until(lambda: -1.0 in stored(stack)[1], timeout=2)
 
 
 def stored(stack: Stack) -> tuple[set[str], set[float], set[str]]:
@@ -223,7 +241,12 @@ def test_a_postgres_restart_mid_traffic_loses_nothing_acknowledged_and_acknowled
     # Every reading the MQTT bridge was given reaches the database: it acknowledged none it had not committed, so
     # the broker delivered those again after the restart.
     mqtt_values = {1_000_000 + int(msg_id.split("_")[1]) for msg_id, _ in traffic.mqtt}
-    assert wait_until(lambda: mqtt_values <= stored(stack)[1], timeout=45), "MQTT readings were lost"
+    if not wait_until(lambda: mqtt_values <= stored(stack)[1], timeout=45):
+        missing = sorted(int(value) - 1_000_000 for value in mqtt_values - stored(stack)[1])
+        alive = stack.servers.procs["bridge"].poll() is None
+        raise AssertionError(
+            f"MQTT readings lost: {missing} (bridge alive: {alive})\n{stack.servers.log('bridge')[-6000:]}"
+        )
 
     deliveries, values, messages = stored(stack)
     acknowledged_hooks = [msg_id for msg_id, status, _ in traffic.hooks if status == 200]
