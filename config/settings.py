@@ -133,6 +133,10 @@ RATE_DIDCOMM_PER_SENDER = env_str("RATE_DIDCOMM_PER_SENDER", "60/60")
 RATE_DIDCOMM_PER_AGENT = env_str("RATE_DIDCOMM_PER_AGENT", "300/60")
 DIDCOMM_WS_MAX_CONNECTIONS = env_int("DIDCOMM_WS_MAX_CONNECTIONS", 200)
 DIDCOMM_WS_MAX_PER_CLIENT = env_int("DIDCOMM_WS_MAX_PER_CLIENT", 20)  # of them from one client address
+# Bulk actions over more things than this go to the task worker (bulk.jobs); imports apply this many rows per
+# transaction (imports.services).
+BULK_INLINE_MAX = env_int("BULK_INLINE_MAX", 200)
+IMPORTS_BATCH_ROWS = env_int("IMPORTS_BATCH_ROWS", 200)
 # Permitted notifications (sharing.attempts): seconds before each retry after a temporary failure (comma-separated;
 # about three days in all), then `failed` (the dead letter); how long a worker's claim on one item lasts.
 SHARING_RETRY_SCHEDULE = env_list(
