@@ -52,7 +52,9 @@ def recent_login_required(
             referer = request.META.get("HTTP_REFERER", "")
             target = request.get_full_path()
             if referer and url_has_allowed_host_and_scheme(referer, allowed_hosts={request.get_host()}):
-                target = urlsplit(referer).path or target
+                # Its query too: the page may be made of it (a handover's things: /handovers/new/?thing=…).
+                page = urlsplit(referer)
+                target = (page.path + (f"?{page.query}" if page.query else "")) if page.path else target
             if keep:
                 data = {field: request.POST.getlist(field)[:20] for field in keep if field in request.POST}
                 request.session[KEPT_KEY] = {"path": urlsplit(target).path, "data": data}

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import io
 import time
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 from django.core.files.base import ContentFile
@@ -64,6 +64,21 @@ def test_seller_choices_survive_the_re_login_a_stale_session_needs(grinder, alic
     assert "Your choices are kept" in page
     # Once: the next visit is the default form again.
     assert _checked(seller.get(url).content.decode(), "note")
+
+
+def test_the_re_login_returns_to_the_page_with_its_query(grinder, alice):
+    """A page made of its query (a handover of the things in `?thing=`) is the one the login sends back to."""
+    url = reverse("thing-transfer", args=[grinder.slug])
+    seller = _stale(client_for(alice))
+    response = seller.post(
+        url, {"redact_kinds": ["reading"], "days": "3"}, HTTP_REFERER=f"http://testserver{url}?from=cards&x=1"
+    )
+    assert response.status_code == 302
+    assert parse_qs(urlsplit(response.url).query)["next"] == [f"{url}?from=cards&x=1"]
+    login = seller.post(reverse("login"), {"username": "alice", "password": PASSWORD, "next": f"{url}?from=cards&x=1"})
+    assert login.url == f"{url}?from=cards&x=1"
+    # The kept choices are still given back to that page.
+    assert _checked(seller.get(f"{url}?from=cards&x=1").content.decode(), "reading")
 
 
 def test_kept_choices_are_only_given_back_to_the_page_they_came_from(grinder, alice):
