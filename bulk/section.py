@@ -10,7 +10,7 @@ from django.template.loader import render_to_string
 
 from bulk.actions import actions
 from bulk.selection import Selection
-from twins import listing
+from twins import listing, selectors
 
 FORM_ID = "bulk-selection"
 COUNT_CAP = 10_000
@@ -24,7 +24,9 @@ def selection_bar(request: Any, filters: Any) -> str:
     try:
         # Counted up to a cap: the cards page stays cheap for an owner with 100,000 things (keyset pages, no
         # full count); the confirmation step counts exactly, once, when asked.
-        matching = selection.twins(request.user).order_by().values("pk")[: COUNT_CAP + 1].count()
+        # twin_count: without the list's tag-count join (the bar needs only the number); the bar's query string
+        # holds only filters (no ticked things), as Selection.twins would apply them.
+        matching = selectors.twin_count(viewer=request.user, filters=selection.filters(), at_most=COUNT_CAP + 1)
     except ValidationError:
         return ""
     if not matching:

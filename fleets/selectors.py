@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from django.apps import apps
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Expression, F, Max, Min, OuterRef, Q, QuerySet, Subquery
 from django.db.models.functions import Coalesce, Lower
 from django.http import Http404
 
@@ -40,13 +40,11 @@ def _viewer_id(viewer) -> int | None:
     return viewer.pk if getattr(viewer, "is_authenticated", False) else None
 
 
-def group_list(*, viewer) -> QuerySet[Group]:
-    """The viewer's groups in display order, each site followed by its rooms (names case-insensitively), each with
-    `member_count` (its own members that are not archived). One query, sliceable."""
+def _groups_in_order(viewer) -> QuerySet[Group]:
+    """The viewer's groups in display order, each site followed by its rooms (names case-insensitively)."""
     return (
         Group.objects.filter(owner_id=_viewer_id(viewer))
         .select_related("parent")
-        .annotate(member_count=Count("memberships", filter=Q(memberships__twin__archived_at__isnull=True)))
         .order_by(
             # A site and its rooms together: by the site's name, the site before its rooms, then the room's name.
             Lower(Coalesce("parent__name", "name")),
@@ -55,6 +53,37 @@ def group_list(*, viewer) -> QuerySet[Group]:
             "id",
         )
     )
+
+
+def _member_count() -> Expression:
+    """A group's own members that are not archived, as a correlated expression. Counted as all its memberships
+    (an index-only scan of the (group, twin) unique index: no join with the things) less its archived members
+    (found from the owner's archived things through twin_cards_idx, few by nature). A join of every membership
+    with its thing to check `archived_at` cost 50 ms at 50,000 memberships; this costs a few. Memberships are the
+    group owner's things only (fleets.services adds only those; a sold thing leaves its groups)."""
+    every = (
+        Membership.objects.filter(group_id=OuterRef("pk"))
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    archived = (
+        Membership.objects.filter(
+            group_id=OuterRef("pk"), twin__owner_id=OuterRef("owner_id"), twin__archived_at__isnull=False
+        )
+        .order_by()
+        .values("group_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
+    return Coalesce(Subquery(every), 0) - Coalesce(Subquery(archived), 0)
+
+
+def group_list(*, viewer) -> QuerySet[Group]:
+    """The viewer's groups in display order, each site followed by its rooms (names case-insensitively), each with
+    `member_count` (its own members that are not archived). One query, sliceable."""
+    return _groups_in_order(viewer).annotate(member_count=_member_count())
 
 
 def group_tree(*, viewer) -> list[tuple[Group, int]]:
@@ -85,8 +114,9 @@ def groups_of(*, twin: Twin) -> set[int]:
 
 
 def group_choices(viewer) -> list[tuple[str, str]]:
-    """[(id, "Site / Room")] of the viewer's groups, for selects (one query)."""
-    return [(str(group.pk), group.path) for group, _ in group_tree(viewer=viewer)]
+    """[(id, "Site / Room")] of the viewer's groups, for selects (one query, no member counts: the cards page's
+    group filter asks on every page)."""
+    return [(str(group.pk), group.path) for group in _groups_in_order(viewer)]
 
 
 def group_children(*, group: Group) -> list[Group]:

@@ -6,6 +6,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from fleets import services
+from fleets.selectors import group_list
 from twins import services as twin_services
 
 
@@ -94,3 +95,19 @@ def test_cards_carry_their_groups_and_the_search_finds_group_names(alice, alice_
     assert page.count('data-testid="card-group"') == 3
     page = alice_client.get("/things/?q=herd").content.decode()
     assert page.count('data-testid="card"') == 2 and "Kettle" not in page
+
+
+def test_a_groups_card_counts_its_members_that_are_not_archived(alice, alice_client, herd, farm, cows):
+    services.members_add(group=herd, twins=cows)
+    services.members_add(group=farm["barn"], twins=cows[:1])
+    twin_services.twin_set_archived(twin=cows[0], archived=True)
+    page = alice_client.get("/things/").content.decode()
+    # Herd: two of its three members are not archived; Barn's only member is; Farm has none of its own.
+    assert "2 things" in page and "0 things" in page and "3 things" not in page and "1 thing<" not in page
+    assert {group.name: group.member_count for group in group_list(viewer=alice)} == {"Farm": 0, "Barn": 0, "Herd": 2}
+
+
+def test_the_group_filters_choices_name_every_group_site_first(alice, alice_client, herd, farm):
+    page = alice_client.get("/things/?page=2").content.decode()
+    farm_at, barn_at, herd_at = (page.index(f">{name}</option>") for name in ("Farm", "Farm / Barn", "Herd"))
+    assert farm_at < barn_at < herd_at
