@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlencode
 
 from django.core.exceptions import ValidationError as DjangoValidationError
@@ -224,8 +225,17 @@ class ThingListSchema(AutoSchema):
         return [*parameters, *extra]
 
 
+class ThingPagination(Pagination):
+    """limit/offset with `count`; the keyset page (`?cursor=`) answers the same shape without `count`."""
+
+    def get_paginated_response_schema(self, schema: dict[str, Any]) -> dict[str, Any]:
+        paged = super().get_paginated_response_schema(schema)
+        paged["required"] = [name for name in paged.get("required", []) if name != "count"]
+        return paged
+
+
 class ThingListApi(APIView):
-    pagination_class = Pagination
+    pagination_class = ThingPagination
     schema = ThingListSchema()
 
     class FilterSerializer(serializers.Serializer):
