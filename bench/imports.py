@@ -8,7 +8,8 @@ times the upload with its dry run (``import_upload``: the file kept in chunks, e
 confirmed import (``import_confirm`` then ``import_apply``, inline here; the task worker in production), and the
 floor: a bare ``bulk_create`` of the same twin rows (no DID, no history, no credential) in the same process. It
 prints each phase's time, the ratio to the floor, the per-row cost of each part of ``twin_create`` (the DID log's
-inception, the signed history entry, the TwinCreated subscribers: the ownership credential) and the child's peak
+inception, the signed history entry, the TwinCreated subscribers: the ownership credential; or, for a batch's plain
+new things, the batch creation and the batch's credentials) and the child's peak
 RSS, which stays flat if the file is streamed and not loaded whole.
 
 Targets (issue 16): 10,000 rows under 30 s, 100,000 under 5 minutes, memory flat.
@@ -121,6 +122,14 @@ def child(count: int) -> None:
     twin_services.history_append = timer.wrap("signed history entry (history_append)", twin_services.history_append)
     twin_services.twin_create = timer.wrap("twin_create (all of it)", twin_services.twin_create)
     import_services.twin_create = twin_services.twin_create
+    # The batch path: a batch's plain new things made at once, and their ownership credentials issued at once.
+    import_services.twins_create_many = timer.wrap(
+        "batch of new things (twins_create_many)", import_services.twins_create_many
+    )
+    import_services.ownership_credentials_issue_new = timer.wrap(
+        "their ownership credentials (ownership_credentials_issue_new)",
+        import_services.ownership_credentials_issue_new,
+    )
     import_services.plan_batch = timer.wrap("row checks (plan_batch)", import_rows.plan_batch)
     for handler in list(events._in_transaction.get(events.TwinCreated, [])):
         name = f"TwinCreated: {handler.__module__}.{handler.__name__}"

@@ -23,11 +23,12 @@ from credentials.models import OwnershipCredential, StatusList, VerifierPolicy, 
 from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_signing_key
 from owners.models import Owner, OwnerKey
 from ssi import credentials as vc
-from ssi import statuslist
+from ssi import history as chain
+from ssi import statuslist, webvh
 from ssi.didkey import did_key
-from twins.history import history_append, lock_twin
+from twins.history import history_append, lock_twin, scid_of
 from twins.identity import agent_key, log_state
-from twins.models import Twin
+from twins.models import DidLogEntry, HistoryEntry, Twin
 
 CREDENTIAL_TYPE = "OwnershipCredential"
 # The history kind of issuing and revoking. HistoryEntry.kind takes any [a-z0-9_.-] string (stored as str(kind));
@@ -302,3 +303,96 @@ def presentation_build(
         }
         return unsigned, False
     return vc.present([credential.data], key, challenge=challenge, domain=domain, holder=did), True
+
+
+@transaction.atomic
+def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCredential]:
+    """The first ownership credential of each of these new twins (just made, in this transaction, by
+    twins.services.twins_create_many: a DID, a `created` history entry, no status list yet), to its owner: each
+    exactly as :func:`ownership_credential_issue` leaves a new twin (bit 0 of its own status list, signed; the
+    `credential` history entry chained after the twin's head), built in memory and inserted with one INSERT per
+    kind for the whole batch. The TwinCreated subscriber then finds each credential standing and leaves it."""
+    twins = [twin for twin in twins if twin.did and twin.deactivated_at is None]
+    if not twins:
+        return []
+    pks = [twin.pk for twin in twins]
+    chunk = 500
+    heads: dict[int, HistoryEntry] = {}
+    latest: dict[int, datetime] = {}
+    holders: dict[int, str] = {}
+    for i in range(0, len(pks), chunk):
+        part = pks[i : i + chunk]
+        for head in HistoryEntry.objects.filter(twin_id__in=part).order_by("twin_id", "seq"):
+            heads[head.twin_id] = head  # the last one per twin wins: its head
+        lines: dict[int, list[str]] = {}
+        for twin_id, line in (
+            DidLogEntry.objects.filter(twin_id__in=part)
+            .order_by("twin_id", "version_number")
+            .values_list("twin_id", "line")
+        ):
+            lines.setdefault(twin_id, []).append(line)
+        for twin_id, twin_lines in lines.items():
+            latest[twin_id] = webvh.verify_log(twin_lines).latest.time
+    status_lists, credentials, entries = [], [], []
+    for twin in twins:
+        holder = twin.owner
+        if holder.pk not in holders:
+            holders[holder.pk] = holder_did(holder)
+        key = agent_key(twin)
+        status_list = StatusList(twin=twin, next_index=1)
+        bits = statuslist.Bitstring()
+        status_list.bits = bits.to_bytes()
+        # As _signing_time: a proof must not predate the log version whose key makes it.
+        at = max(timezone.now(), latest[twin.pk])
+        credential = OwnershipCredential(
+            twin=twin, holder=holder, holder_did=holders[holder.pk], status_list=status_list, status_index=0
+        )
+        unsigned = vc.credential(
+            issuer=twin.did,
+            id=credential.id.urn,
+            types=[CREDENTIAL_TYPE],
+            valid_from=timezone.now(),
+            valid_until=None,
+            subject={
+                "id": credential.holder_did,
+                "owns": twin.did,
+                "name": twin.name,
+                "model": twin.model_name,
+                "serial": twin.serial,
+                "since": vc.format_time(twin.owner_since or twin.created_at),
+            },
+            status=statuslist.status_entry(url=status_list_url(status_list), index=0),
+        )
+        signed = vc.issue(unsigned, key, verification_method=f"{twin.did}#key-1", created=at)
+        credential.document = json.dumps(signed, separators=(",", ":"), ensure_ascii=False)
+        credential.issued_at = at
+        head = heads.get(twin.pk)
+        previous = chain.redact(head.entry) if head else None
+        # As twins.history: history times never decrease.
+        time = max(timezone.now(), head.time) if head else timezone.now()
+        content = {
+            "action": "issued",
+            "credential": credential.id.urn,
+            "holder": credential.holder_did,
+            "statusListIndex": 0,
+        }
+        entry = chain.append(previous, content=content, kind=HISTORY_KIND, key=key, scid=scid_of(twin), time=time)
+        entries.append(HistoryEntry(twin=twin, seq=entry["seq"], kind=HISTORY_KIND, time=time, entry=entry))
+        list_at = max(timezone.now(), latest[twin.pk])
+        unsigned_list = statuslist.list_credential(url=status_list_url(status_list), issuer=twin.did, bits=bits)
+        text = json.dumps(
+            vc.issue(unsigned_list, key, verification_method=f"{twin.did}#key-1", created=list_at),
+            separators=(",", ":"),
+            ensure_ascii=False,
+        )
+        status_list.document = text
+        status_list.etag = '"' + hashlib.sha256(text.encode()).hexdigest()[:40] + '"'
+        status_list.signed_at = list_at
+        status_lists.append(status_list)
+        credentials.append(credential)
+    StatusList.objects.bulk_create(status_lists, batch_size=chunk)
+    for credential, status_list in zip(credentials, status_lists, strict=True):
+        credential.status_list = status_list  # now with its primary key
+    OwnershipCredential.objects.bulk_create(credentials, batch_size=chunk)
+    HistoryEntry.objects.bulk_create(entries, batch_size=chunk)
+    return credentials

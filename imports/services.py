@@ -3,8 +3,10 @@
 The dry run writes only the import's own rows (its counts and per-row errors). The confirmed import runs in the task
 worker (imports.tasks): each batch of :data:`BATCH` rows is one transaction, together with the run's cursor, so a
 worker killed mid-batch leaves the batch undone and the next run of the task starts right after the last committed
-one. Within a batch each row has its own savepoint: a row refused at that moment is recorded as that row's error and
-leaves nothing of itself behind.
+one. Within a batch, the plain new things (no tag to claim, no group to join) are made at once, in one savepoint
+(twins.services.twins_create_many and credentials' ownership_credentials_issue_new: one INSERT per kind, each thing
+as twin_create leaves it); every other row, and every row of a batch whose bulk creation was refused, has its own
+savepoint: a row refused at that moment is recorded as that row's error and leaves nothing of itself behind.
 """
 
 from __future__ import annotations
@@ -22,13 +24,15 @@ from django.tasks import task
 from django.utils import timezone
 
 from core.errors import Conflict
+from credentials.services import ownership_credentials_issue_new
 from fleets.services import group_for_import, members_add
 from imports.models import ImportChunk, ImportedThing, ImportRowError, ImportRun
 from imports.reader import FileRefused, rows, shown, sniff_format
 from imports.rows import Action, FileSeen, Planned, Row, parse_row, plan_batch
 from tags.services import TagUnavailable, tag_claim
+from twins import events
 from twins.history import history_append
-from twins.services import twin_create, twin_update
+from twins.services import twin_create, twin_update, twins_create_many
 
 CHUNK_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 256 * 1024 * 1024
@@ -228,9 +232,14 @@ def _apply_batch(run: ImportRun, batch: list[Row], seen: FileSeen) -> ImportRun:
         done = {Action.CREATE: 0, Action.UPDATE: 0, Action.LEAVE: 0, Action.ERROR: 0}
         errors: list[ImportRowError] = []
         stored = ImportRowError.objects.filter(run=locked, phase=ImportRowError.Phase.APPLY).count()
-        for item in plan_batch(owner=locked.owner, rows=todo, seen=seen):
+        planned = plan_batch(owner=locked.owner, rows=todo, seen=seen)
+        plain = [item for item in planned if _plain_create(item)]
+        made = {id(item) for item in _create_many(locked, plain)}
+        for item in planned:
             action = item.action
-            if action in (Action.CREATE, Action.UPDATE):
+            if id(item) in made:
+                pass  # made with the rest of the batch's plain new things
+            elif action in (Action.CREATE, Action.UPDATE):
                 try:
                     with transaction.atomic():
                         _apply_row(locked, item)
@@ -262,13 +271,55 @@ def _words(exc: Exception) -> str:
     return str(exc)[:300]
 
 
+def _plain_create(item: Planned) -> bool:
+    """A new thing with neither a tag to claim nor a group to join: made in bulk with the batch's others."""
+    return item.action == Action.CREATE and item.tag is None and not item.join_group
+
+
+def _create_fields(row: Row) -> dict:
+    fields = {name: value for name, value in row.fields.items() if name != "name"}
+    attributes = {key: value for key, value in row.attributes.items() if value}
+    return {"name": row.fields["name"], "attributes": attributes, **fields}
+
+
+def _create_many(run: ImportRun, items: list[Planned]) -> list[Planned]:
+    """Make the batch's plain new things at once, each as twin_create makes it (DID log, signed history, the
+    ownership credential, TwinCreated for every subscriber): one INSERT per kind, instead of about 60 queries a
+    thing. All or none, in a savepoint: if any is refused now (a value the row checks let through, another import
+    making the same external id at the same moment), none is made here and the rows go one by one, each in its own
+    savepoint, so the bad row is named and does not sink the others. Returns the items made."""
+    if not items:
+        return []
+    owner = run.owner
+    try:
+        with transaction.atomic():
+            twins = twins_create_many(
+                owner=owner, items=[_create_fields(item.row) for item in items], send_events=False
+            )
+            ownership_credentials_issue_new(twins=twins)
+            ImportedThing.objects.bulk_create(
+                [
+                    ImportedThing(
+                        owner=owner, external_id=item.row.external_id, twin=twin, run=run, row=item.row.number
+                    )
+                    for item, twin in zip(items, twins, strict=True)
+                ],
+                batch_size=500,
+            )
+            # Every subscriber hears of every new thing, as from twin_create; the ownership credential's finds
+            # the credential issued above standing and keeps it.
+            for twin in twins:
+                events.send(events.TwinCreated(twin_id=twin.pk, owner_id=twin.owner_id))
+    except (ValidationError, IntegrityError, Conflict):
+        return []
+    return items
+
+
 def _apply_row(run: ImportRun, item: Planned) -> None:
     row = item.row
     owner = run.owner
     if item.action == Action.CREATE:
-        fields = {name: value for name, value in row.fields.items() if name != "name"}
-        attributes = {key: value for key, value in row.attributes.items() if value}
-        twin = twin_create(owner=owner, name=row.fields["name"], attributes=attributes, **fields)
+        twin = twin_create(owner=owner, **_create_fields(row))
         ImportedThing.objects.create(owner=owner, external_id=row.external_id, twin=twin, run=run, row=row.number)
     else:
         twin = item.twin

@@ -8,20 +8,28 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
+from django.db.models import F
 from django.db.models.base import ModelState
 from django.utils import timezone
 
 from core.live import broadcast_after_commit
 from core.validators import is_storable_text
+from core.vault import seal_key
+from owners.keys import owner_keys_ensure, owner_signing_key
+from owners.models import OwnerKey
+from ssi import history as chain
+from ssi import webvh
 from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
+from ssi.keys import SigningKey
 from twins import events
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
-from twins.identity import twin_identity_create
+from twins.identity import did_path, twin_document, twin_identity_create
 from twins.latest import latest_advance
-from twins.models import HistoryEntry, JournalNote, Reading, Twin
+from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
 from twins.pushes import note_event, reading_event
 
@@ -411,3 +419,88 @@ def readings_remove(twin: Twin) -> None:
 
 def notes_remove(twin: Twin) -> None:
     JournalNote.objects.filter(twin=twin).delete()
+
+
+@transaction.atomic
+def twins_create_many(*, owner, items: list[dict[str, Any]], send_events: bool = True) -> list[Twin]:
+    """Several twins at once, each as :func:`twin_create` leaves it (a DID log incepted by the owner's current key
+    and committing to the next, a signed `created` history entry), built in memory and inserted in bulk, as
+    makers.production does: one INSERT per kind instead of a locked append per twin. `items`: twin_create's
+    keyword arguments (`name` and EDITABLE_FIELDS; no photo), each validated before anything is written (a bad
+    one raises ValidationError and nothing is made).
+
+    `send_events=False`: the caller sends TwinCreated for each twin itself, in this transaction, once it has added
+    what it issues in bulk (imports issues the ownership credentials of a batch at once first)."""
+    twins: list[Twin] = []
+    for item in items:
+        fields = dict(item)
+        name = fields.pop("name", "")
+        unknown = set(fields) - EDITABLE_FIELDS
+        if unknown:
+            raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+        if "attributes" in fields:
+            fields["attributes"] = validate_attributes(fields["attributes"])
+        twin = Twin(owner=owner, name=(name or "").strip(), **fields)
+        twin.full_clean(exclude=["owner", "twin", "photo"])
+        twins.append(twin)
+    if not twins:
+        return []
+    keys = owner_keys_ensure(owner=owner)
+    current, upcoming = keys[OwnerKey.Role.CURRENT], keys[OwnerKey.Role.NEXT]
+    # As twin_identity_create: a self-held creator's twins are incepted by a one-time key.
+    owner_signer = None if current.self_held else owner_signing_key(current)
+    made = []
+    for twin in twins:
+        signer = owner_signer or SigningKey.generate()
+        agent = SigningKey.generate()
+        template = webvh.make_did(webvh.SCID_PLACEHOLDER, settings.DID_DOMAIN, did_path(twin))
+        state = webvh.create(
+            signer=signer,
+            domain=settings.DID_DOMAIN,
+            path=did_path(twin),
+            document=twin_document(template, agent),
+            update_keys=[signer.multibase],
+            next_key_hashes=[upcoming.next_key_hash],
+        )
+        twin.did = state.did
+        twin.agent_key_sealed = seal_key(agent)
+        made.append((twin, agent, state))
+    chunk = 500  # rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits
+    Twin.objects.bulk_create(twins, batch_size=chunk)
+    # twin_identity_create dates the ownership from the row's creation time, which the INSERT stamped.
+    pks = [twin.pk for twin in twins]
+    for i in range(0, len(pks), chunk):
+        Twin.objects.filter(pk__in=pks[i : i + chunk]).update(owner_since=F("created_at"))
+    for twin in twins:
+        twin.owner_since = twin.created_at
+    DidLogEntry.objects.bulk_create(
+        [
+            DidLogEntry(
+                twin=twin,
+                version_number=1,
+                version_id=state.entries[0]["versionId"],
+                line=webvh.json_line(state.entries[0]),
+            )
+            for twin, _, state in made
+        ],
+        batch_size=chunk,
+    )
+    history = []
+    for twin, agent, state in made:
+        time = datetime.now(UTC)
+        entry = chain.append(
+            None,
+            content={"name": twin.name},
+            kind=str(HistoryEntry.Kind.CREATED),
+            key=agent,
+            scid=state.scid,
+            time=time,
+        )
+        history.append(
+            HistoryEntry(twin=twin, seq=entry["seq"], kind=str(HistoryEntry.Kind.CREATED), time=time, entry=entry)
+        )
+    HistoryEntry.objects.bulk_create(history, batch_size=chunk)
+    if send_events:
+        for twin in twins:
+            events.send(events.TwinCreated(twin_id=twin.pk, owner_id=twin.owner_id))
+    return twins
