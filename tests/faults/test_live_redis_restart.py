@@ -61,7 +61,11 @@ async def test_live_updates_resume_after_the_channel_layer_comes_back(
                 break
             except OSError:
                 await asyncio.sleep(0.2)
-        # The page's socket reconnects with its backoff and then receives what waited in its channel.
-        assert (await page.receive_json_from(timeout=20))["n"] == 2
+        # The page's socket reconnects with its backoff and then receives what waited in its channel. channels_redis
+        # delivers at least once: a message taken just before the cut may come again from its backup queue.
+        received = [(await page.receive_json_from(timeout=20))["n"]]
+        while received[-1] == 1 and len(received) < 5:
+            received.append((await page.receive_json_from(timeout=20))["n"])
+        assert received[-1] == 2, received
     finally:
         await page.disconnect()
