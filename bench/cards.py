@@ -10,7 +10,7 @@ p95, number of queries and slowest query (its time and first table, from one run
 
 - the cards page and the API (keyset mode, `?cursor=`), first page and a deep page (a cursor 90% of the way in),
   sorted by name and by newest reading, filtered by attribute equality (GIN), numeric comparison, kind, model,
-  name (trigram), tag, lost and last-seen, and the search box;
+  name (trigram), tag, lost, last-seen and group, and the search box (a name, an attribute value);
 - the floor: /bench/constant, a constant page through the same middleware (sessions, auth, CSP, ...).
 
 Target: every list request's p95 under 50 ms, and a constant number of queries per page (the same on the first
@@ -203,6 +203,9 @@ def main() -> int:
         mine = Twin.objects.filter(owner=owner)
         deep_name = mine.order_by("name", "id")[int(THINGS * 0.9)]
         deep_latest = mine.order_by("-latest_at", "-id").exclude(latest_at=None)[int(THINGS * 0.7)]
+        from fleets.models import Group
+
+        herd = Group.objects.filter(owner=owner).order_by("name").first()
         name_cursor = Cursor.of(deep_name, "name").encode()
         latest_cursor = Cursor.of(deep_latest, "-latest").encode()
         cases = [
@@ -218,6 +221,8 @@ def main() -> int:
             ("cards: lost", "/things/?lost=yes"),
             ("cards: seen after", "/things/?seen_after=2026-11-30&sort=-latest"),
             ("cards: search box", "/things/?q=Kettle"),
+            ("cards: search an attribute", "/things/?q=purple"),
+            ("cards: group filter", f"/things/?group={herd.pk}"),
             ("api: first page", "/api/things/?cursor="),
             ("api: deep page (90%)", f"/api/things/?cursor={name_cursor}"),
             ("api: colour=red, -latest", "/api/things/?cursor=&attr=colour%3Dred&sort=-latest"),
