@@ -208,6 +208,10 @@ def on_twin_created(event: Any) -> None:
     production batch of 10,000 must fit in a request."""
     if event.for_claim:
         return
+    # Made in a batch (ownership_credentials_issue_new, in this transaction): already issued to this owner. One
+    # query instead of the locks and reads of the idempotent path, which would keep it all the same.
+    if OwnershipCredential.objects.standing().filter(twin_id=event.twin_id, holder_id=event.owner_id).exists():
+        return
     ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))
 
 
