@@ -32,7 +32,6 @@ from owners.models import Notification, Owner, OwnerKey
 from owners.selectors import owner_keys_active
 from owners.services import notify
 from ssi import proofs
-from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from twins.identity import log_state
 from twins.models import HistoryEntry, TransferOffer, Twin
@@ -40,6 +39,7 @@ from twins.transfer import (
     OFFER_DAYS,
     BuyerKeys,
     TransferRefused,
+    acceptance_verify,
     buyer_keys,
     check_signed_entries,
     transfer_entries,
@@ -213,22 +213,13 @@ def acceptance_document(*, handover: Handover, twins: list[Twin], keys: BuyerKey
 
 def verify_acceptance(*, handover: Handover, twins: list[Twin], signed: Any, keys: BuyerKeys) -> dict[str, Any]:
     """The acceptance must be exactly the expected document, signed by the buyer's current key."""
-    if not isinstance(signed, dict) or "proof" not in signed:
-        raise HandoverRefused("The acceptance must be the signed acceptance document (JSON with a proof).")
-    unsigned = {key: value for key, value in signed.items() if key != "proof"}
-    if unsigned != acceptance_document(handover=handover, twins=twins, keys=keys):
-        raise HandoverRefused("The acceptance does not match this offer, its things and your keys.")
-    proof = signed["proof"]
-    # One proof, as an object or (python -m ssi.sign --attach) a one-element list.
-    if isinstance(proof, list) and len(proof) == 1:
-        proof = proof[0]
-    try:
-        signer = proofs.verify_proof(unsigned, proof, expected_purpose="assertionMethod")
-    except SSIError as exc:
-        raise HandoverRefused(f"The acceptance signature is not valid: {exc}") from None
-    if signer.multibase != keys.update_key:
-        raise HandoverRefused("The acceptance must be signed by your current key.")
-    return signed
+    return acceptance_verify(
+        signed=signed,
+        expected=acceptance_document(handover=handover, twins=twins, keys=keys),
+        keys=keys,
+        mismatch="The acceptance does not match this offer, its things and your keys.",
+        refused=HandoverRefused,
+    )
 
 
 def handover_check_open(handover: Handover, *, buyer: Owner | None = None) -> None:

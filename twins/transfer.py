@@ -143,14 +143,21 @@ def buyer_keys(buyer: Owner) -> BuyerKeys:
     )
 
 
-def verify_acceptance(*, offer: TransferOffer, signed: Any, keys: BuyerKeys) -> dict[str, Any]:
-    """The acceptance must be the expected document, signed by the buyer's (new update) key (SECURITY 2)."""
+def acceptance_verify(
+    *,
+    signed: Any,
+    expected: dict[str, Any],
+    keys: BuyerKeys,
+    mismatch: str,
+    refused: type[TransferRefused] = TransferRefused,
+) -> dict[str, Any]:
+    """One check for a transfer's and a handover's acceptance: `signed` must be exactly `expected` plus one proof by
+    the buyer's current key. `mismatch` is the words for a document that differs; `refused` the error raised."""
     if not isinstance(signed, dict) or "proof" not in signed:
-        raise TransferRefused("The acceptance must be the signed acceptance document (JSON with a proof).")
-    expected = acceptance_document(offer=offer, keys=keys)
+        raise refused("The acceptance must be the signed acceptance document (JSON with a proof).")
     unsigned = {key: value for key, value in signed.items() if key != "proof"}
     if unsigned != expected:
-        raise TransferRefused("The acceptance does not match this offer and your keys.")
+        raise refused(mismatch)
     proof = signed["proof"]
     # One proof, as an object or (python -m ssi.sign --attach) a one-element list.
     if isinstance(proof, list) and len(proof) == 1:
@@ -158,10 +165,20 @@ def verify_acceptance(*, offer: TransferOffer, signed: Any, keys: BuyerKeys) -> 
     try:
         signer = proofs.verify_proof(unsigned, proof, expected_purpose="assertionMethod")
     except SSIError as exc:
-        raise TransferRefused(f"The acceptance signature is not valid: {exc}") from None
+        raise refused(f"The acceptance signature is not valid: {exc}") from None
     if signer.multibase != keys.update_key:
-        raise TransferRefused("The acceptance must be signed by your current key.")
+        raise refused("The acceptance must be signed by your current key.")
     return signed
+
+
+def verify_acceptance(*, offer: TransferOffer, signed: Any, keys: BuyerKeys) -> dict[str, Any]:
+    """The acceptance must be the expected document, signed by the buyer's (new update) key (SECURITY 2)."""
+    return acceptance_verify(
+        signed=signed,
+        expected=acceptance_document(offer=offer, keys=keys),
+        keys=keys,
+        mismatch="The acceptance does not match this offer and your keys.",
+    )
 
 
 @transaction.atomic
