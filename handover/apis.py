@@ -22,7 +22,14 @@ from handover import selectors
 from handover.models import Handover, HandoverThing
 from handover.services import MAX_THINGS, HandoverRefused, handover_accept, handover_cancel, handover_create
 from handover.views import offer_url
-from twins.api_transfer import FRESH_LOGIN, GONE, VerificationSerializer, _password_field, confirm_recent_auth
+from twins.api_transfer import (
+    FRESH_LOGIN,
+    GONE,
+    VerificationSerializer,
+    _password_field,
+    confirm_recent_auth,
+    refused_answer,
+)
 from twins.models import HistoryEntry, Twin
 from twins.transfer import OFFER_DAYS
 from twins.transfer_forms import PRIVATE_BY_DEFAULT
@@ -33,7 +40,7 @@ CONFLICT = OpenApiResponse(ErrorSerializer, description="A thing or the offer is
 
 
 def _refused(exc: HandoverRefused) -> Response:
-    return Response({"message": exc.message, "extra": {"problems": exc.problems}}, status=exc.status)
+    return refused_answer(exc, {"problems": exc.problems})
 
 
 class ThingSerializer(serializers.Serializer):

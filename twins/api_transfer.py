@@ -85,8 +85,9 @@ def _password_field() -> serializers.CharField:
     )
 
 
-def _refused(exc: TransferRefused) -> Response:
-    return Response({"message": exc.message, "extra": {}}, status=exc.status)
+def refused_answer(exc: TransferRefused, extra: dict[str, Any] | None = None) -> Response:
+    """The API's answer to a refused transfer or handover step: its words and status (ErrorSerializer's shape)."""
+    return Response({"message": exc.message, "extra": extra or {}}, status=exc.status)
 
 
 FRESH_LOGIN = {
@@ -299,7 +300,7 @@ class OfferCreateApi(APIView):
                 days=data["days"],
             )
         except TransferRefused as exc:
-            return _refused(exc)
+            return refused_answer(exc)
         return Response(OfferOutputSerializer(offer).data, status=status.HTTP_201_CREATED)
 
 
@@ -316,7 +317,7 @@ class OfferCancelApi(APIView):
         try:
             offer = offer_cancel(offer=offer, seller=request.user)
         except TransferRefused as exc:
-            return _refused(exc)
+            return refused_answer(exc)
         return Response(OfferOutputSerializer(offer).data)
 
 
@@ -361,7 +362,7 @@ class EntriesApi(APIView):
         try:
             entries = transfer_prepare(offer=offer, seller=request.user, revealed_key=data["next_public_key"])
         except TransferRefused as exc:
-            return _refused(exc)
+            return refused_answer(exc)
         return Response(entries)
 
 
@@ -399,7 +400,7 @@ class SignApi(APIView):
         try:
             offer = transfer_complete(offer=offer, signed_entries=data["signed"])
         except TransferRefused as exc:
-            return _refused(exc)
+            return refused_answer(exc)
         return Response(OfferOutputSerializer(offer).data)
 
 
@@ -451,7 +452,7 @@ class BuyerViewApi(APIView):
         try:
             page = transfer_selectors.buyer_page(viewer=request.user, token=serializer.validated_data["offer"])
         except TransferRefused as exc:
-            return _refused(exc)
+            return refused_answer(exc)
         return Response(BuyerViewSerializer(_buyer_view(page)).data)
 
 
@@ -497,5 +498,5 @@ class AcceptApi(APIView):
         try:
             offer = offer_accept(offer=offer, buyer=request.user, signed_acceptance=data.get("signed"))
         except TransferRefused as exc:
-            return _refused(exc)
+            return refused_answer(exc)
         return Response(OfferOutputSerializer(offer).data)
