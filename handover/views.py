@@ -28,6 +28,7 @@ from handover.services import (
 )
 from owners.recent_auth import kept_form_data, recent_login_required
 from twins.transfer_forms import OfferForm, RevealKeyForm, SignedJsonForm
+from twins.transfer_views import posted_signed_json
 
 # The offer form's choices, kept across the re-login a stale session needs (owners.recent_auth).
 OFFER_FIELDS = ("redact_kinds", "days")
@@ -137,11 +138,11 @@ def handover_entries(request: HttpRequest, handover_id: str) -> HttpResponse:
 def handover_sign_view(request: HttpRequest, handover_id: str) -> HttpResponse:
     """A self-held seller uploads the signed list: every thing moves now, or none."""
     handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
-    form = SignedJsonForm(request.POST)
-    if not form.is_valid():
-        return error_response(request, 400, form.errors["signed"][0])
+    signed, bad = posted_signed_json(request)
+    if bad is not None:
+        return bad
     try:
-        handover_sign(handover=handover, seller=request.user, signed_entries=form.cleaned_data["signed"])
+        handover_sign(handover=handover, seller=request.user, signed_entries=signed)
     except HandoverRefused as exc:
         return _refused(request, exc)
     messages.success(request, "Signed: every thing of this handover now belongs to the buyer.")
@@ -170,12 +171,9 @@ def offer_page(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def offer_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     handover = selectors.handover_of_token(token=token)
-    signed = None
-    if "signed" in request.POST:
-        form = SignedJsonForm(request.POST)
-        if not form.is_valid():
-            return error_response(request, 400, form.errors["signed"][0])
-        signed = form.cleaned_data["signed"]
+    signed, bad = posted_signed_json(request) if "signed" in request.POST else (None, None)
+    if bad is not None:
+        return bad
     try:
         handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=signed)
     except HandoverRefused as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
@@ -41,6 +42,15 @@ def _offer_url(offer: TransferOffer) -> str:
 
 def _refused(request: HttpRequest, exc: TransferRefused) -> HttpResponse:
     return error_response(request, exc.status, exc.message)
+
+
+def posted_signed_json(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
+    """The signed JSON a transfer or handover page posts (`signed`, SignedJsonForm): (the JSON, None), or (None,
+    the 400 answer saying what is wrong with it)."""
+    form = SignedJsonForm(request.POST)
+    if not form.is_valid():
+        return None, error_response(request, 400, form.errors["signed"][0])
+    return form.cleaned_data["signed"], None
 
 
 @login_required
@@ -124,11 +134,11 @@ def transfer_entries(request: HttpRequest, slug: str) -> HttpResponse:
 def transfer_sign(request: HttpRequest, slug: str) -> HttpResponse:
     """A self-held seller uploads the signed entries: the transfer happens now."""
     twin, offer = transfer_selectors.sellers_offer_get(viewer=request.user, slug=slug)
-    form = SignedJsonForm(request.POST)
-    if not form.is_valid():
-        return error_response(request, 400, form.errors["signed"][0])
+    signed, bad = posted_signed_json(request)
+    if bad is not None:
+        return bad
     try:
-        transfer_complete(offer=offer, signed_entries=form.cleaned_data["signed"])
+        transfer_complete(offer=offer, signed_entries=signed)
     except TransferRefused as exc:
         return _refused(request, exc)
     messages.success(request, f"{twin.name} has been transferred.")
@@ -187,12 +197,9 @@ def offer_next_context(request: HttpRequest, path: str) -> SafeString | None:
 @require_POST
 def offer_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     offer = transfer_selectors.offer_get(token=token)
-    signed = None
-    if "signed" in request.POST:
-        form = SignedJsonForm(request.POST)
-        if not form.is_valid():
-            return error_response(request, 400, form.errors["signed"][0])
-        signed = form.cleaned_data["signed"]
+    signed, bad = posted_signed_json(request) if "signed" in request.POST else (None, None)
+    if bad is not None:
+        return bad
     try:
         offer = offer_accept(offer=offer, buyer=request.user, signed_acceptance=signed)
     except TransferRefused as exc:
