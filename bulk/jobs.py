@@ -39,7 +39,7 @@ MAX_REASON = 500
 
 def inline_max() -> int:
     """Jobs of at most this many things run in the request; larger ones in the task worker."""
-    return int(getattr(settings, "BULK_INLINE_MAX", 200))
+    return settings.BULK_INLINE_MAX
 
 
 def params_clean(action: BulkAction, data: Mapping[str, Any] | None, owner: Any) -> dict[str, Any]:

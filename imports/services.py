@@ -1,7 +1,7 @@
 """Writes of an import: keep the upload, check it (the dry run), confirm it, and apply it a batch at a time.
 
 The dry run writes only the import's own rows (its counts and per-row errors). The confirmed import runs in the task
-worker (imports.tasks): each batch of :data:`BATCH` rows is one transaction, together with the run's cursor, so a
+worker (imports.tasks): each batch of IMPORTS_BATCH_ROWS rows (a setting) is one transaction with the cursor, so a
 worker killed mid-batch leaves the batch undone and the next run of the task starts right after the last committed
 one. Within a batch, the plain new things (no tag to claim, no group to join) are made at once, in one savepoint
 (twins.services.twins_create_many and credentials' ownership_credentials_issue_new: one INSERT per kind, each thing
@@ -12,10 +12,10 @@ savepoint: a row refused at that moment is recorded as that row's error and leav
 from __future__ import annotations
 
 import io
-import os
 from collections.abc import Iterator
 from typing import IO
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
@@ -38,7 +38,6 @@ CHUNK_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 256 * 1024 * 1024
 # Rows per transaction: the unit of all-or-nothing, of progress, and of what a crash undoes. An environment knob
 # for operators (smaller batches: smoother progress, more commits) and for the crash test.
-BATCH = int(os.environ.get("IMPORTS_BATCH_ROWS", "200"))
 # Per-row errors kept per phase (all are counted): enough to fix a file, not a second copy of a broken one.
 MAX_ERRORS = 10_000
 # HistoryEntry.kind takes any short [a-z0-9_.-] string (twins.history); this one is not among twins' choices.
@@ -138,7 +137,7 @@ def import_check(*, run: ImportRun) -> ImportRun:
         for row in run_rows(run):
             total += 1
             batch.append(row)
-            if len(batch) >= BATCH:
+            if len(batch) >= settings.IMPORTS_BATCH_ROWS:
                 flush()
         flush()
     except FileRefused as exc:
@@ -199,7 +198,7 @@ def import_apply(run_id: int) -> ImportRun | None:
                 seen.check(row)
                 continue
             batch.append(row)
-            if len(batch) >= BATCH:
+            if len(batch) >= settings.IMPORTS_BATCH_ROWS:
                 run = _apply_batch(run, batch, seen)
                 batch = []
         if batch:

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 # term(query, viewer) -> a condition on Twin.
@@ -68,6 +69,32 @@ def register_filter(list_filter: ListFilter) -> None:
 def register_card_badges(key: str, badges_of: Callable[[Any, list[Any]], dict[int, list[Badge]]]) -> None:
     """`badges_of(viewer, twins)` -> {twin id: [Badge]} for one page of cards (one query, not one per card)."""
     _badges[key] = badges_of
+
+
+def register_yes_no_filter(
+    *,
+    param: str,
+    label: str,
+    condition: Callable[[], Any],
+    refusal: str,
+    choices: list[tuple[str, str]],
+    help_text: str,
+    order: int = 100,
+) -> None:
+    """A filter of `?param=yes|no`: the things that meet `condition()` (an EXISTS over OuterRef("pk"): a condition
+    on the row, not a GROUP BY of every thing) or those that do not; any other value is refused with `refusal`."""
+
+    def apply(qs: QuerySet, raw: str, viewer: Any) -> QuerySet:
+        if raw not in ("yes", "no"):
+            raise ValidationError(refusal)
+        met = condition()
+        return qs.filter(met if raw == "yes" else ~met)
+
+    register_filter(
+        ListFilter(
+            param=param, label=label, apply=apply, choices=lambda viewer: choices, help_text=help_text, order=order
+        )
+    )
 
 
 def register_section(key: str, section: Callable[[Any, Any], str]) -> None:
