@@ -34,7 +34,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 
 from core.validators import is_storable_text
-from core.vault import seal_key
 from credentials.authenticity import AuthenticityRefused
 from makers import authenticity, gs1
 from makers.claims import claim_code_hash, new_claim_code
@@ -47,7 +46,7 @@ from ssi.keys import SigningKey
 from tags.codes import new_short_code
 from tags.models import Tag
 from twins import events, panels
-from twins.identity import did_path, twin_document
+from twins.identity import twin_incept
 from twins.models import ICONS, DidLogEntry, HistoryEntry, Twin
 
 MAX_SERIALS = 10_000
@@ -204,19 +203,9 @@ def _make(account: Owner, fields: dict, serials: list[str]) -> list[_Made]:
     made: list[_Made] = []
     for serial in serials:
         twin = Twin(owner=account, serial=serial, **fields)
-        signer = account_signer or SigningKey.generate()
-        agent = SigningKey.generate()
-        template = webvh.make_did(webvh.SCID_PLACEHOLDER, _domain(), did_path(twin))
-        state = webvh.create(
-            signer=signer,
-            domain=_domain(),
-            path=did_path(twin),
-            document=twin_document(template, agent),
-            update_keys=[signer.multibase],
-            next_key_hashes=[upcoming.next_key_hash],
+        agent, state = twin_incept(
+            twin, signer=account_signer or SigningKey.generate(), next_key_hash=upcoming.next_key_hash
         )
-        twin.did = state.did
-        twin.agent_key_sealed = seal_key(agent)
         made.append(_Made(twin=twin, agent=agent, state=state))
     Twin.objects.bulk_create([item.twin for item in made], batch_size=_CHUNK)
     # twin_identity_create dates the ownership from the row's creation time, which the INSERT stamped.
@@ -243,12 +232,6 @@ def _make(account: Owner, fields: dict, serials: list[str]) -> list[_Made]:
         rows += _history(item)
     HistoryEntry.objects.bulk_create(rows, batch_size=_CHUNK)
     return made
-
-
-def _domain() -> str:
-    from django.conf import settings
-
-    return settings.DID_DOMAIN
 
 
 def _attach_tags(made: list[_Made]) -> None:

@@ -74,12 +74,10 @@ def _store(twin: Twin, entries: list[Mapping[str, Any]], first_number: int) -> N
     )
 
 
-@transaction.atomic
-def twin_identity_create(*, twin: Twin, creator: Owner) -> webvh.LogState:
-    """Mint the twin's DID and agent key and store the inception entry."""
-    keys = owner_keys_ensure(owner=creator)
-    current, upcoming = keys[OwnerKey.Role.CURRENT], keys[OwnerKey.Role.NEXT]
-    signer = SigningKey.generate() if current.self_held else owner_signing_key(current)
+def twin_incept(twin: Twin, *, signer: SigningKey, next_key_hash: str) -> tuple[SigningKey, webvh.LogState]:
+    """The inception of one twin's DID, in memory: a fresh agent key, the first log entry signed by `signer` naming
+    itself as update key and committing to the creator's next key; sets `did` and `agent_key_sealed` on the twin
+    (not saved). twin_identity_create, twins.services.twins_create_many and makers' production store it."""
     agent = SigningKey.generate()
     template = webvh.make_did(webvh.SCID_PLACEHOLDER, settings.DID_DOMAIN, did_path(twin))
     state = webvh.create(
@@ -88,10 +86,20 @@ def twin_identity_create(*, twin: Twin, creator: Owner) -> webvh.LogState:
         path=did_path(twin),
         document=twin_document(template, agent),
         update_keys=[signer.multibase],
-        next_key_hashes=[upcoming.next_key_hash],
+        next_key_hashes=[next_key_hash],
     )
     twin.did = state.did
     twin.agent_key_sealed = seal_key(agent)
+    return agent, state
+
+
+@transaction.atomic
+def twin_identity_create(*, twin: Twin, creator: Owner) -> webvh.LogState:
+    """Mint the twin's DID and agent key and store the inception entry."""
+    keys = owner_keys_ensure(owner=creator)
+    current, upcoming = keys[OwnerKey.Role.CURRENT], keys[OwnerKey.Role.NEXT]
+    signer = SigningKey.generate() if current.self_held else owner_signing_key(current)
+    _, state = twin_incept(twin, signer=signer, next_key_hash=upcoming.next_key_hash)
     twin.owner_since = twin.created_at
     twin.save(update_fields=["did", "agent_key_sealed", "owner_since"])
     _store(twin, list(state.entries), 1)

@@ -8,7 +8,6 @@ import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
@@ -18,7 +17,6 @@ from django.utils import timezone
 
 from core.live import broadcast_after_commit
 from core.validators import is_storable_text
-from core.vault import seal_key
 from owners.keys import owner_keys_ensure, owner_signing_key
 from owners.models import OwnerKey
 from ssi import history as chain
@@ -27,7 +25,7 @@ from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
 from ssi.keys import SigningKey
 from twins import events
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
-from twins.identity import did_path, twin_document, twin_identity_create
+from twins.identity import twin_identity_create, twin_incept
 from twins.latest import latest_advance
 from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
@@ -451,19 +449,9 @@ def twins_create_many(*, owner, items: list[dict[str, Any]], send_events: bool =
     owner_signer = None if current.self_held else owner_signing_key(current)
     made = []
     for twin in twins:
-        signer = owner_signer or SigningKey.generate()
-        agent = SigningKey.generate()
-        template = webvh.make_did(webvh.SCID_PLACEHOLDER, settings.DID_DOMAIN, did_path(twin))
-        state = webvh.create(
-            signer=signer,
-            domain=settings.DID_DOMAIN,
-            path=did_path(twin),
-            document=twin_document(template, agent),
-            update_keys=[signer.multibase],
-            next_key_hashes=[upcoming.next_key_hash],
+        agent, state = twin_incept(
+            twin, signer=owner_signer or SigningKey.generate(), next_key_hash=upcoming.next_key_hash
         )
-        twin.did = state.did
-        twin.agent_key_sealed = seal_key(agent)
         made.append((twin, agent, state))
     chunk = 500  # rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits
     Twin.objects.bulk_create(twins, batch_size=chunk)
