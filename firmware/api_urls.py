@@ -1,0 +1,3 @@
+"""Firmware: REST API routes under /api/."""
+
+urlpatterns: list = []

@@ -1,0 +1,3 @@
+"""Firmware pages."""
+
+urlpatterns: list = []

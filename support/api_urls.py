@@ -1,0 +1,3 @@
+"""Support: REST API routes under /api/."""
+
+urlpatterns: list = []

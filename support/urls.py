@@ -1,0 +1,3 @@
+"""Support pages."""
+
+urlpatterns: list = []
