@@ -6,8 +6,9 @@ from core.api_docs import api_docs
 
 urlpatterns = [
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
-    # A plain HTML reference made from the schema (core.api_docs): no script, a fraction of Swagger UI's weight.
+    # A plain HTML reference made from the schema (core.api_docs): an index and a page per tag, no script.
     path("docs/", api_docs, name="api-docs"),
+    path("docs/<slug:tag>/", api_docs, name="api-docs-tag"),
     path("", include("twins.api_urls")),
 ]
 # Each feature's API, when the feature is installed.
@@ -31,3 +32,7 @@ if apps.is_installed("imports"):
     urlpatterns.append(path("", include("imports.api_urls")))
 if apps.is_installed("handover"):
     urlpatterns.append(path("", include("handover.api_urls")))
+if apps.is_installed("firmware"):
+    urlpatterns.append(path("", include("firmware.api_urls")))
+if apps.is_installed("support"):
+    urlpatterns.append(path("", include("support.api_urls")))

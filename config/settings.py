@@ -62,6 +62,8 @@ INSTALLED_APPS = [
     "fleets",
     "imports",
     "handover",
+    "firmware",
+    "support",
 ]
 
 MIDDLEWARE = [
@@ -265,6 +267,9 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "COMPONENT_SPLIT_REQUEST": True,
+    # Operations are tagged by the path's first part after /api/ (things, orgs, groups…) unless they name their own
+    # tag: the reference has a page per tag (core.api_docs).
+    "SCHEMA_PATH_PREFIX": r"/api/",
     # Several models have a `kind`: name each choice set after its model.
     "ENUM_NAME_OVERRIDES": {
         "OrganisationKindEnum": "makers.models.Organisation.Kind",

@@ -14,7 +14,7 @@ DEPENDENTS = {
     "didcomm": {"sharing", "makers"},
     "credentials": {"makers"},
     "sharing": {"makers"},
-    "makers": {"bulk"},
+    "makers": {"bulk", "firmware", "support"},
     "bulk": {"fleets", "handover"},
     "fleets": {"imports"},
 }

@@ -43,6 +43,10 @@ if apps.is_installed("imports"):
     urlpatterns.append(path("", include("imports.urls")))
 if apps.is_installed("handover"):
     urlpatterns.append(path("", include("handover.urls")))
+if apps.is_installed("firmware"):
+    urlpatterns.append(path("", include("firmware.urls")))
+if apps.is_installed("support"):
+    urlpatterns.append(path("", include("support.urls")))
 urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:

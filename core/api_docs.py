@@ -1,10 +1,14 @@
-"""The API reference page (/api/docs/): plain HTML rendered on the server from the project's own OpenAPI schema.
+"""The API reference (/api/docs/): plain HTML rendered on the server from the project's own OpenAPI schema.
 
 It replaces Swagger UI (2.1 MB of script, and axe failures: contrast, nested interactive controls) with what a
-reader needs and a screen reader can walk: operations grouped by tag, each with its parameters, request body and
-responses, and every schema once, linked by name. No script at all; /api/schema/ stays the machine-readable source.
+reader needs and a screen reader can walk. No script at all; /api/schema/ stays the machine-readable source.
 
-The schema is built once per process (it depends only on the URL conf and code) and kept with the rendered page.
+One page per tag (`/api/docs/<tag>/`: its operations, each with its parameters, request body and responses, then
+every schema they lead to, linked by name), and an index (`/api/docs/`) listing every operation with a link. One
+page for the whole API outgrew its weight budget as the API grew; a page per tag stays small however many tags
+come, and each is complete on its own (a schema two tags use is on both pages).
+
+The schema is built once per process (it depends only on the URL conf and code) and kept with the rendered pages.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
@@ -131,6 +135,7 @@ class Operation:
     parameters: list[Field]
     request: Body | None
     responses: list[Body] = field(default_factory=list)
+    refs: set[str] = field(default_factory=set)  # the schemas it names itself
 
 
 @dataclass
@@ -138,6 +143,7 @@ class Tag:
     name: str
     anchor: str
     operations: list[Operation]
+    schemas: list[Schema] = field(default_factory=list)  # every schema its operations lead to
 
 
 def _fields(schema: dict[str, Any]) -> list[Field]:
@@ -178,8 +184,8 @@ def _body(status: str, spec: dict[str, Any], components: dict[str, Any] | None =
     )
 
 
-def _referenced(components: dict[str, Any]) -> set[str]:
-    """Names of the schemas another schema points to."""
+def _referenced(node: Any) -> set[str]:
+    """Names of the schemas a part of the document points to."""
     found: set[str] = set()
 
     def walk(node: Any) -> None:
@@ -192,8 +198,21 @@ def _referenced(components: dict[str, Any]) -> set[str]:
             for value in node:
                 walk(value)
 
-    walk(components)
+    walk(node)
     return found
+
+
+def _closure(names: set[str], components: dict[str, Any]) -> set[str]:
+    """The named schemas and every schema they lead to."""
+    seen: set[str] = set()
+    todo = list(names)
+    while todo:
+        name = todo.pop()
+        if name in seen or name not in components:
+            continue
+        seen.add(name)
+        todo.extend(_referenced(components[name]) - seen)
+    return seen
 
 
 # What most operations take (the page says so once); only others are named on the operation.
@@ -216,7 +235,6 @@ class Reference:
     version: str
     description: SafeString
     tags: list[Tag]
-    schemas: list[Schema]
 
 
 def reference(schema: dict[str, Any]) -> Reference:
@@ -250,14 +268,14 @@ def reference(schema: dict[str, Any]) -> Reference:
                 parameters=parameters,
                 request=_body("", body, components) if body else None,
                 responses=[_body(code, spec) for code, spec in sorted(operation.get("responses", {}).items())],
+                refs=_referenced(operation),
             )
             for tag in operation.get("tags") or ["other"]:
                 by_tag.setdefault(tag, []).append(entry)
-    tags = [Tag(name=name, anchor=f"tag-{name}", operations=ops) for name, ops in sorted(by_tag.items())]
-    # Request schemas are shown in their operation; one is listed here only if another schema points to it.
+    # Request schemas are shown in their operation; one is listed only if another schema points to it.
     referenced = _referenced(components)
-    schemas = [
-        Schema(
+    schemas = {
+        name: Schema(
             name=name,
             anchor=schema_id(name),
             type=type_html({key: value for key, value in spec.items() if key != "properties"} or None),
@@ -267,26 +285,49 @@ def reference(schema: dict[str, Any]) -> Reference:
         )
         for name, spec in sorted(components.items())
         if not name.endswith("Request") or name in referenced
-    ]
+    }
+    tags = []
+    for name, operations in sorted(by_tag.items()):
+        # A request body shown in place still leads to the schemas its fields name.
+        leads_to = _closure(set().union(*(operation.refs for operation in operations)), components)
+        tags.append(
+            Tag(
+                name=name,
+                anchor=f"tag-{name}",
+                operations=operations,
+                schemas=[schemas[each] for each in sorted(leads_to) if each in schemas],
+            )
+        )
     info = schema.get("info", {})
     return Reference(
         title=info.get("title", "API"),
         version=str(info.get("version", "")),
         description=text_html(info.get("description")),
         tags=tags,
-        schemas=schemas,
     )
 
 
 @functools.cache
-def _page() -> str:
-    schema = SchemaGenerator().get_schema(request=None, public=True)
-    return render_to_string("api_docs.html", {"ref": reference(schema), "schema_url": reverse("api-schema")})
+def _reference() -> Reference:
+    return reference(SchemaGenerator().get_schema(request=None, public=True))
+
+
+@functools.cache
+def _page(tag: str | None) -> str | None:
+    ref = _reference()
+    context = {"ref": ref, "schema_url": reverse("api-schema"), "index_url": reverse("api-docs")}
+    if tag is None:
+        return render_to_string("api_docs.html", context)
+    found = next((each for each in ref.tags if each.name == tag), None)
+    return render_to_string("api_docs_tag.html", context | {"tag": found}) if found else None
 
 
 @require_safe
 @gzip_page  # no secret in it (the same bytes for everyone, no CSRF token), so compression leaks nothing
-def api_docs(request: HttpRequest) -> HttpResponse:
-    """The API reference. Public, like the schema it is made from, and the same bytes for everyone (so it is
-    built once per process, and says nothing about who is signed in)."""
-    return HttpResponse(_page())
+def api_docs(request: HttpRequest, tag: str | None = None) -> HttpResponse:
+    """The API reference's index, or one tag's page. Public, like the schema it is made from, and the same bytes
+    for everyone (so each page is built once per process, and says nothing about who is signed in)."""
+    page = _page(tag)
+    if page is None:
+        raise Http404("No such part of the API reference.")
+    return HttpResponse(page)

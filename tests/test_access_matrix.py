@@ -79,6 +79,7 @@ PUBLIC = {
     "password-reset/done/",
     "api/schema/",
     "api/docs/",
+    "api/docs/<slug:tag>/",
     "bench/constant",  # only with BENCH_ENDPOINTS
     "didcomm/",  # DIDComm inbound: any agent; the envelope is the authentication
     # Credentials: status lists and the verifier answer anyone (a shop assistant has no account here).
@@ -309,6 +310,7 @@ ROUTE_VALUES: dict[str, Callable[[World, Route], object]] = {
     "credential_id": lambda w, route: _credential_id(w, route),
 }
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
+    "tag": lambda w: "things",  # a part of the API reference
     "token": lambda w: w.tag.token,
     "uidb64": lambda w: urlsafe_base64_encode(force_bytes(w.alice.pk)),
     "list_id": lambda w: __import__("tests.credentials.helpers", fromlist=["*"]).list_id_of(w.thing),

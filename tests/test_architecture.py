@@ -27,6 +27,8 @@ FEATURES = (
     "fleets",
     "imports",
     "handover",
+    "firmware",
+    "support",
 )
 # The tests of the layers below the features (the API's are the twins' and owners' own).
 CORE_TESTS = ("tests/core", "tests/owners", "tests/twins", "tests/api")

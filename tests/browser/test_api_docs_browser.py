@@ -11,7 +11,16 @@ from tests.browser.axe import assert_axe_clean, assert_no_horizontal_scroll
 pytestmark = pytest.mark.browser
 
 
-def test_api_docs_page_is_axe_clean_fits_a_phone_and_loads_under_200_kb(page: Page, site: str):
+def _received(page: Page) -> int:
+    """What the browser received for the current page, compressed as sent: the page and each asset it loaded."""
+    sizes = page.evaluate(
+        "() => [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]"
+        ".map(entry => entry.encodedBodySize)"
+    )
+    return sum(sizes)
+
+
+def test_api_docs_index_and_a_tag_page_are_axe_clean_fit_a_phone_and_load_under_200_kb(page: Page, site: str):
     loaded: list[str] = []
     page.on("requestfinished", lambda request: loaded.append(request.url))
     response = page.goto(f"{site}/api/docs/")
@@ -20,10 +29,13 @@ def test_api_docs_page_is_axe_clean_fits_a_phone_and_loads_under_200_kb(page: Pa
     assert page.get_by_role("heading", name="transfers", exact=True).is_visible()
     assert_axe_clean(page)
     assert_no_horizontal_scroll(page)
-    # What the browser received, compressed as sent: the page and each asset it loaded.
-    sizes = page.evaluate(
-        "() => [performance.getEntriesByType('navigation')[0], ...performance.getEntriesByType('resource')]"
-        ".map(entry => entry.encodedBodySize)"
-    )
-    assert sum(sizes) < 200 * 1024, (sizes, loaded)
+    assert _received(page) < 200 * 1024, loaded
+    # The largest part's page, reached from the index's link to one of its operations.
+    page.get_by_role("link", name="POST /api/things/{slug}/transfer-offer", exact=True).click()
+    page.wait_for_load_state("load")
+    assert page.url.startswith(f"{site}/api/docs/transfers/#op-")
+    assert page.get_by_role("heading", name="transfers", level=1).is_visible()
+    assert_axe_clean(page)
+    assert_no_horizontal_scroll(page)
+    assert _received(page) < 200 * 1024, loaded
     assert all(url.startswith(site) for url in loaded), loaded
