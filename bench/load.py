@@ -4,15 +4,21 @@ steady run at 70 % of it.
 Starts, on PostgreSQL (a throwaway database) and Redis, with production settings (DEBUG off): gunicorn as README's
 command (4 gthread workers x 4 threads), Daphne for WebSockets, the ingest gateway (2 workers), the MQTT bridge next
 to its own Mosquitto, and WORKERS task workers (`manage.py worker`). Seeds OWNERS owners, each with a thing, its tag,
-a webhook source feeding it, a session, and a completed DIDComm connection with a peer agent whose key this script
-holds (it packs the envelopes itself, as a second agent would: RFC 0019 Authcrypt, ssi.envelope).
+a webhook source feeding it and a session. Then starts a real ACA-Py agent (tests/interop's, in its own virtualenv;
+bench/_load_acapy.py) and connects it to ACAPY_TWINS of the twins: each twin's agent makes an out-of-band
+invitation, ACA-Py accepts it, DID Exchange completes on both sides. The settings are production's with one change
+(bench/_load_settings.py): outgoing DIDComm may go to loopback, where ACA-Py listens.
 
 The workload, by share of requests:
 
 - strangers scanning tags, ``GET /t/<token>`` (40 %);
 - owners on their thing's private page, ``GET /things/<slug>/`` with their session (20 %);
 - webhook ingestion, one signed reading per ``POST /hooks/<source>`` to the gateway (20 %);
-- DIDComm messages, ``POST /didcomm/`` of an Authcrypt trust ping to the thing's agent (10 %);
+- DIDComm messages from the ACA-Py peer (10 %): each slot asks ACA-Py's admin API to send one basic message
+  (``POST /connections/{id}/send-message``) to one of its twins; ACA-Py packs and delivers it to ``POST /didcomm/``
+  from its own queue. The client's row is the admin call; the ``/didcomm/`` row is what gunicorn saw (its access
+  log's request time). At the end, every message ACA-Py took must be stored once on its connection, with its
+  signed history entry;
 - MQTT readings published with QoS 1 to ``thingstead/<source>/readings`` (10 %: latency to the broker's PUBACK;
   every published reading must be stored by the end);
 - and all the while SOCKETS owners' private-page WebSockets (``/ws/twins/<slug>/``) open on Daphne, receiving the
@@ -21,11 +27,13 @@ The workload, by share of requests:
 1. Maximum: CLIENTS closed-loop client threads for ``--probe`` seconds; completed requests per second.
 2. Steady: the same mix paced at 70 % of that (open loop: each request has its slot; a late one still goes), for
    ``--minutes`` (default 5). Prints per route: requests, p50 and p99 (ms), 5xx and other non-2xx; the pushes the
-   sockets received; the RSS of every process at the start and end of the steady run. Exits 1 on any 5xx.
+   sockets received; the RSS of every process (ACA-Py's too) at the start and end of the steady run. Exits 1 on any
+   5xx, or on a message ACA-Py took that was not stored.
 
 The load generator is Python on the same 2 cores as the servers, so the maximum is the machine's, not the servers'
-alone. Run: ``python bench/load.py [--minutes 5] [--probe 30] [--owners 20] [--sockets 50]`` (needs PostgreSQL on
-5432, Redis, Mosquitto, and `websockets` and `paho-mqtt`).
+alone. Run: ``python bench/load.py [--minutes 5] [--probe 30] [--owners 20] [--sockets 50] [--acapy-twins 4]`` (needs
+PostgreSQL on 5432, Redis, Mosquitto, `websockets` and `paho-mqtt`, and ACA-Py's virtualenv, which
+``scripts/acapy-env`` makes the first time).
 """
 
 from __future__ import annotations
@@ -52,12 +60,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import _server as srv
-from ssi import envelope, webhooks
-from ssi.keys import SigningKey
+from bench._load_acapy import AcaPyPeer, AccessLog, access_requests
+from ssi import webhooks
 
-MIX = {"scan": 0.4, "private": 0.2, "webhook": 0.2, "didcomm": 0.1, "mqtt": 0.1}
-HTTP_ROUTES = ("scan", "private", "webhook", "didcomm")
-PING = "https://didcomm.org/trust_ping/1.0/ping"
+MIX = {"scan": 0.4, "private": 0.2, "webhook": 0.2, "acapy": 0.1, "mqtt": 0.1}
+ROUTE_NAMES = {"acapy": "acapy (admin send-message)", "didcomm": "/didcomm/ (gunicorn's time)"}
+SETTINGS = "bench._load_settings"
 MOSQUITTO = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
 
 SEED = """
@@ -67,9 +75,7 @@ from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_K
 from django.contrib.sessions.backends.db import SessionStore
 from ingest import services as ingest
 from owners.models import Owner
-from ssi.keys import SigningKey
 from tags.models import Tag
-from tests.didcomm.endpoints import completed_connection
 from twins import services
 
 owners = []
@@ -86,11 +92,9 @@ for i in range({owners}):
     session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
     session[HASH_SESSION_KEY] = owner.get_session_auth_hash()
     session.create()
-    peer = SigningKey.generate()
-    connection = completed_connection(twin=twin, peer=peer, their_label="Peer", their_endpoint="http://127.0.0.1:9/")
     owners.append({{
         "slug": twin.slug, "twin": twin.pk, "token": tag.token, "source": source.public_id, "secret": secret,
-        "session": session.session_key, "peer_seed": peer.seed.hex(), "our_verkey": connection.my_verkey,
+        "session": session.session_key,
     }})
 print("SEED " + json.dumps({{"cookie": settings.SESSION_COOKIE_NAME, "owners": owners}}))
 """
@@ -123,8 +127,10 @@ class Mosquitto:
         self.process.wait(timeout=10)
 
 
-def start_servers(env: dict[str, str], workers: int) -> tuple[dict[str, subprocess.Popen], dict[str, int]]:
-    ports = {"web": srv.free_port(), "ws": srv.free_port(), "gateway": srv.free_port()}
+def start_servers(
+    env: dict[str, str], workers: int, ports: dict[str, int], access: AccessLog
+) -> dict[str, subprocess.Popen]:
+    """The servers on `ports`; gunicorn's access log (its stdout) into `access`."""
     bindir = str(srv.BIN)
     commands = {
         "gunicorn": [
@@ -136,11 +142,13 @@ def start_servers(env: dict[str, str], workers: int) -> tuple[dict[str, subproce
         "bridge": [srv.PYTHON, "manage.py", "mqtt_bridge", "--client-id", f"load-bridge-{os.getpid()}"],
         **{f"worker-{n}": [srv.PYTHON, "manage.py", "worker"] for n in range(1, workers + 1)},
     }  # fmt: skip
-    processes = {name: srv.serve(command, env) for name, command in commands.items()}
+    processes = {
+        name: (access.serve if name == "gunicorn" else srv.serve)(command, env) for name, command in commands.items()
+    }
     srv.wait_for(f"http://127.0.0.1:{ports['web']}/healthz", processes["gunicorn"], timeout=90)
     srv.wait_for(f"http://127.0.0.1:{ports['ws']}/healthz", processes["daphne"], timeout=90)
     srv.wait_for(f"http://127.0.0.1:{ports['gateway']}/healthz", processes["gateway"], timeout=90)
-    return processes, ports
+    return processes
 
 
 def rss_table(processes: dict[str, subprocess.Popen]) -> dict[str, float]:
@@ -184,11 +192,11 @@ class Stats:
 class Client:
     """One client thread's keep-alive connections and the requests of each route."""
 
-    def __init__(self, seed: dict, ports: dict[str, int]) -> None:
+    def __init__(self, seed: dict, ports: dict[str, int], peer: AcaPyPeer) -> None:
         self.seed = seed
         self.ports = ports
+        self.peer = peer
         self.conns: dict[str, http.client.HTTPConnection] = {}
-        self.peers = {o["source"]: SigningKey.from_seed(bytes.fromhex(o["peer_seed"])) for o in seed["owners"]}
 
     def _request(self, server: str, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> int | str:
         # A kept-alive connection the server closed while idle (gunicorn after 2 s, uvicorn after 5) fails before
@@ -227,10 +235,8 @@ class Client:
             return self._request(
                 "gateway", "POST", f"/hooks/{owner['source']}", body, {"Content-Type": "application/json", **headers}
             )
-        if route == "didcomm":
-            plaintext = json.dumps({"@type": PING, "@id": str(uuid.uuid4()), "response_requested": False}).encode()
-            raw = envelope.pack(plaintext, to_verkeys=[owner["our_verkey"]], from_key=self.peers[owner["source"]])
-            return self._request("web", "POST", "/didcomm/", raw, {"Content-Type": envelope.MEDIA_TYPE})
+        if route == "acapy":
+            return self.peer.send()
         raise ValueError(route)
 
 
@@ -268,7 +274,14 @@ class Mqtt:
 
 
 def drive(
-    seed: dict, ports: dict[str, int], mqtt: Mqtt, *, clients: int, seconds: float, rate: float | None
+    seed: dict,
+    ports: dict[str, int],
+    mqtt: Mqtt,
+    peer: AcaPyPeer,
+    *,
+    clients: int,
+    seconds: float,
+    rate: float | None,
 ) -> tuple[Stats, float]:
     """`clients` threads for `seconds`: closed loop (rate None) or paced to `rate` requests/s in all. Returns the
     stats and the wall time."""
@@ -280,7 +293,7 @@ def drive(
     slot_lock = threading.Lock()
 
     def worker() -> None:
-        client = Client(seed, ports)
+        client = Client(seed, ports, peer)
         rng = random.Random()
         while True:
             if rate is not None:
@@ -368,10 +381,16 @@ def percentile(values: list[float], pct: float) -> float:
     return ordered[min(len(ordered) - 1, int(len(ordered) * pct / 100))]
 
 
+def add_didcomm(stats: Stats, access: AccessLog, start: int, end: int) -> None:
+    """The requests gunicorn logged on ``POST /didcomm/`` between the marks, as the route "didcomm"."""
+    for status, ms in access_requests(access.read(start, end), method="POST", path="/didcomm/"):
+        stats.record("didcomm", status, ms / 1000)
+
+
 def print_routes(stats: Stats, wall: float) -> int:
-    print(f"{'route':<9} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>8} {'5xx':>4} {'other non-2xx':>14}")
+    print(f"{'route':<28} {'requests':>8} {'req/s':>7} {'p50 ms':>7} {'p99 ms':>8} {'5xx':>4} {'other non-2xx':>14}")
     fives = 0
-    for route in MIX:
+    for route in (*MIX, "didcomm"):
         statuses = stats.statuses.get(route, {})
         count = sum(statuses.values())
         five = sum(n for status, n in statuses.items() if isinstance(status, int) and status >= 500)
@@ -379,7 +398,8 @@ def print_routes(stats: Stats, wall: float) -> int:
         fives += five
         lat = stats.latency.get(route, [])
         print(
-            f"{route:<9} {count:>8} {count / wall:>7.1f} {percentile(lat, 50):>7.1f} {percentile(lat, 99):>8.1f} "
+            f"{ROUTE_NAMES.get(route, route):<28} {count:>8} {count / wall:>7.1f} {percentile(lat, 50):>7.1f} "
+            f"{percentile(lat, 99):>8.1f} "
             f"{five:>4} {json.dumps(other) if other else '-':>14}"
         )
     return fives
@@ -398,6 +418,7 @@ def main() -> None:
     ap.add_argument("--sockets", type=int, default=50)
     ap.add_argument("--workers", type=int, default=2)
     ap.add_argument("--share", type=float, default=0.7, help="of the maximum, for the steady run")
+    ap.add_argument("--acapy-twins", type=int, default=4, help="twins the ACA-Py peer connects to")
     args = ap.parse_args()
     if not Path(MOSQUITTO).exists():
         raise SystemExit("Mosquitto is needed (apt-get install mosquitto)")
@@ -406,9 +427,10 @@ def main() -> None:
     srv.psql(f"CREATE DATABASE {db}")
     broker = Mosquitto(tmp)
     processes: dict[str, subprocess.Popen] = {}
-    sockets = mqtt = None
+    sockets = mqtt = peer = None
+    access = AccessLog(tmp)
     try:
-        site_port = srv.free_port()
+        ports = {"web": srv.free_port(), "ws": srv.free_port(), "gateway": srv.free_port()}
         limits = {
             name: "1000000000/60"
             for name in (
@@ -416,34 +438,53 @@ def main() -> None:
                 "RATE_DIDCOMM_PER_AGENT",
             )
         }  # fmt: skip
-        env = srv.production_env(db=db, port=site_port, MQTT_URL=f"mqtt://127.0.0.1:{broker.port}", **limits)
+        env = srv.production_env(
+            db=db, port=ports["web"], MQTT_URL=f"mqtt://127.0.0.1:{broker.port}", PYTHONPATH=str(ROOT), **limits
+        )
+        # What invitations and DID documents name as the DIDComm endpoint: ACA-Py must reach it (it cannot
+        # resolve *.localhost, FACTS.md); the twins' DIDs keep a two-label domain.
+        env["SITE_URL"] = f"http://127.0.0.1:{ports['web']}"
+        env["DID_DOMAIN"] = f"bench.localhost:{ports['web']}"
         env["ALLOWED_HOSTS"] = "127.0.0.1,bench.localhost"
+        env["DJANGO_SETTINGS_MODULE"] = SETTINGS
         srv.manage(env, "migrate", "-v0")
         out = srv.manage(env, "shell", "-v0", "-c", SEED.format(owners=args.owners))
         seed = json.loads(next(line for line in out.splitlines() if line.startswith("SEED "))[5:])
         srv.psql("ANALYZE", db)
-        processes, ports = start_servers(env, args.workers)
+        processes = start_servers(env, args.workers, ports, access)
         srv.settle(list(processes.values()), timeout=60)
+        peer = AcaPyPeer(tmp / "acapy")
+        peer.start()
+        twins = [owner["twin"] for owner in seed["owners"][: args.acapy_twins]]
+        took = peer.connect(env, db, twins)
+        print(f"ACA-Py connected to {len(twins)} twins (DID Exchange, both sides completed) in {took:.1f} s")
+        everyone = {**processes, "acapy": peer.agent.process}
         sockets = Sockets(seed, ports["ws"], args.sockets)
         mqtt = Mqtt(seed, broker.port)
         print(
             f"Load: gunicorn 4x4 gthread, Daphne, gateway x2, MQTT bridge, {args.workers} task workers; PostgreSQL, "
-            f"Redis; {args.owners} owners, {args.sockets} sockets open; {args.clients} client threads on the same "
-            f"machine; load average before {srv.load_average():.1f}"
+            f"Redis; an ACA-Py agent connected to {len(twins)} twins; {args.owners} owners, {args.sockets} sockets "
+            f"open; {args.clients} client threads on the same machine; load average before {srv.load_average():.1f}"
         )
-        drive(seed, ports, mqtt, clients=args.clients, seconds=5, rate=None)  # warm-up
-        stats, wall = drive(seed, ports, mqtt, clients=args.clients, seconds=args.probe, rate=None)
-        maximum = sum(sum(s.values()) for s in stats.statuses.values()) / wall
+        drive(seed, ports, mqtt, peer, clients=args.clients, seconds=5, rate=None)  # warm-up
+        mark = access.mark()
+        stats, wall = drive(seed, ports, mqtt, peer, clients=args.clients, seconds=args.probe, rate=None)
+        add_didcomm(stats, access, mark, access.mark())
+        maximum = sum(sum(s.values()) for route, s in stats.statuses.items() if route != "didcomm") / wall
         print(f"\n1. maximum: {maximum:.0f} requests/s ({args.probe:.0f} s closed loop)")
         fives = print_routes(stats, wall)
         rate = maximum * args.share
         print(f"\n2. steady: {rate:.0f} requests/s ({args.share:.0%}) for {args.minutes:g} min")
-        rss_start = rss_table(processes)
+        rss_start = rss_table(everyone)
         readings_before = stored_readings(db)
-        stats, wall = drive(seed, ports, mqtt, clients=args.clients * 2, seconds=args.minutes * 60, rate=rate)
-        rss_end = rss_table(processes)
-        served = sum(sum(s.values()) for s in stats.statuses.values()) / wall
+        sent_before = len(peer.sent)
+        mark = access.mark()
+        stats, wall = drive(seed, ports, mqtt, peer, clients=args.clients * 2, seconds=args.minutes * 60, rate=rate)
+        rss_end = rss_table(everyone)
+        served = sum(sum(s.values()) for route, s in stats.statuses.items() if route != "didcomm") / wall
         print(f"served {served:.0f} requests/s; load average {srv.load_average():.1f}")
+        contents, rows, history = peer.wait_arrived(db)
+        add_didcomm(stats, access, mark, access.mark())
         fives += print_routes(stats, wall)
         webhooks_ok = stats.statuses["webhook"].get(200, 0)
         mqtt_ok = stats.statuses["mqtt"].get(200, 0)
@@ -454,6 +495,12 @@ def main() -> None:
         print(
             f"readings stored in the steady run: {stored_readings(db) - readings_before} "
             f"(webhooks answered 200: {webhooks_ok}, MQTT readings the broker took: {mqtt_ok})"
+        )
+        missing = set(peer.sent) - contents
+        print(
+            f"ACA-Py basic messages: {len(peer.sent)} taken by its admin API ({len(peer.sent) - sent_before} in the "
+            f"steady run), {len(contents)} arrived (stored on its connections; {rows} rows, {history} signed history "
+            f"entries), {len(missing)} missing"
         )
         print(
             f"WebSockets: {sockets.opened} opened, {sockets.closed_early} closed by the server, "
@@ -467,12 +514,22 @@ def main() -> None:
                 print(f"{name} exited with {proc.returncode}:\n{srv.log_tail(proc)}")
                 fives += 1
         if fives:
-            raise SystemExit(f"{fives} server errors (5xx) or exited processes")
+            print(f"gunicorn's error log (tail):\n{srv.log_tail(processes['gunicorn'])}")
+        if peer.agent.process is None or peer.agent.process.poll() is not None:
+            print(f"ACA-Py exited:\n{peer.agent.log_tail()}")
+            fives += 1
+        if fives or missing or rows != len(contents) or history != rows:
+            raise SystemExit(
+                f"{fives} server errors (5xx) or exited processes; {len(missing)} ACA-Py messages not stored; "
+                f"{rows - len(contents)} stored twice; {rows - history} without their history entry"
+            )
     finally:
         if sockets is not None:
             sockets.stop()
         if mqtt is not None:
             mqtt.stop()
+        if peer is not None:
+            peer.stop()
         for proc in processes.values():
             srv.stop(proc)
         broker.stop()
