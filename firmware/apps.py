@@ -4,3 +4,8 @@ from django.apps import AppConfig
 class FirmwareConfig(AppConfig):
     name = "firmware"
     verbose_name = "Firmware"
+
+    def ready(self) -> None:
+        from firmware.panel import connect
+
+        connect()

@@ -1,0 +1,137 @@
+"""What a thing's device fetches: `/twins/<slug>/firmware/latest` (the manifest its twin accepted) and
+`/twins/<slug>/firmware/payload` (that release's payload; `?sequence=N` for an earlier accepted one).
+
+Public, as the twin's DID log is: the manifest is signed (the device verifies it with ssi.firmware against its
+maker's DID log, whoever served it), the payload is checked against the manifest's hash and size, and a twin's
+slug is 128-bit random. Both answer with an ETag (If-None-Match: 304); the payload honours one `Range`
+(206 with Content-Range, 416 for a range outside the file or one that makes no sense) and `If-Range`, so an
+interrupted download resumes. Anything else is the site's one 404.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
+from django.urls import reverse
+from django.views.decorators.http import require_GET
+
+from firmware import services
+from firmware.models import Release, TwinFirmware, UpdateCheck
+from ssi import firmware as fw
+from twins.models import Twin
+
+_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+
+
+def _accepted(slug: str, sequence: str | None = None) -> tuple[Twin, Release]:
+    twin = Twin.objects.filter(slug=slug, deactivated_at__isnull=True).first() if len(slug) <= 64 else None
+    state = (
+        TwinFirmware.objects.filter(twin=twin, accepted_at__isnull=False).select_related("release").first()
+        if twin
+        else None
+    )
+    if state is None or state.release is None:
+        raise Http404("No firmware.")
+    if sequence is None:
+        return twin, state.release
+    if not sequence.isdigit() or len(sequence) > 18:
+        raise Http404("No firmware.")
+    # Only a release this twin accepted at some time (its history says so), never another model's.
+    release = Release.objects.filter(
+        pk__in=UpdateCheck.objects.filter(twin=twin, outcome=UpdateCheck.Outcome.ACCEPTED).values("release_id"),
+        sequence=int(sequence),
+    ).first()
+    if release is None:
+        raise Http404("No firmware.")
+    return twin, release
+
+
+@require_GET
+def latest(request: HttpRequest, slug: str) -> HttpResponse:
+    twin, release = _accepted(slug)
+    manifest = services.device_manifest(release)
+    body = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
+    etag = services.etag_of(body)
+    payload_url = request.build_absolute_uri(reverse("firmware-payload", args=[twin.slug]))
+    if etag in _tags(request.headers.get("If-None-Match", "")):
+        response = HttpResponse(status=304)
+    else:
+        response = HttpResponse(body, content_type="application/json")
+    response["ETag"] = etag
+    response["Cache-Control"] = "no-cache"
+    response["Link"] = f'<{payload_url}?sequence={release.sequence}>; rel="payload"'
+    return response
+
+
+def _tags(header: str) -> set[str]:
+    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+
+
+def _chunks(release: Release, start: int, length: int) -> Iterator[bytes]:
+    with release.payload.open("rb") as f:
+        f.seek(start)
+        left = length
+        while left > 0:
+            chunk = f.read(min(fw.CHUNK, left))
+            if not chunk:
+                return
+            left -= len(chunk)
+            yield chunk
+
+
+def _range_error(size: int, message: str) -> HttpResponse:
+    response = JsonResponse({"message": message, "extra": {"size": size}}, status=416)
+    response["Content-Range"] = f"bytes */{size}"
+    return response
+
+
+@require_GET
+def payload(request: HttpRequest, slug: str) -> HttpResponse:
+    _, release = _accepted(slug, request.GET.get("sequence"))
+    size = release.size
+    etag = f'"{release.sha256}"'  # the content's own hash: a strong validator
+    if etag in _tags(request.headers.get("If-None-Match", "")):
+        response = HttpResponse(status=304)
+        response["ETag"] = etag
+        return response
+    start, length, status = 0, size, 200
+    raw = request.headers.get("Range")
+    if_range = request.headers.get("If-Range")
+    if raw and (if_range is None or if_range.strip() == etag):
+        match = _RANGE.match(raw.strip())
+        if match is None:
+            return _range_error(size, "Send one byte range: Range: bytes=START-END, bytes=START- or bytes=-LAST.")
+        first, last = match.group(1), match.group(2)
+        if first == "" and last == "":
+            return _range_error(size, "The range names no bytes.")
+        if first == "":
+            n = int(last)
+            if n == 0:
+                return _range_error(size, "A suffix range of 0 bytes names nothing.")
+            start = max(0, size - n)
+            end = size - 1
+        else:
+            start = int(first)
+            end = min(int(last), size - 1) if last else size - 1
+            if last and int(last) < start:
+                return _range_error(size, "The range ends before it starts.")
+            if start >= size:
+                return _range_error(size, f"The payload is {size} bytes; the range starts past its end.")
+        length, status = end - start + 1, 206
+    try:
+        release.payload.storage.size(release.payload.name)
+    except (FileNotFoundError, OSError):
+        raise Http404("No firmware.") from None
+    response = StreamingHttpResponse(
+        _chunks(release, start, length), status=status, content_type="application/octet-stream"
+    )
+    response["Content-Length"] = str(length)
+    response["ETag"] = etag
+    response["Accept-Ranges"] = "bytes"
+    response["Content-Disposition"] = f'attachment; filename="{release.model.gtin}-{release.sequence}.bin"'
+    if status == 206:
+        response["Content-Range"] = f"bytes {start}-{start + length - 1}/{size}"
+    return response
