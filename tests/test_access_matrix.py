@@ -154,6 +154,8 @@ OBJECT_KWARGS = {
     "run_id",
     # bulk
     "job_id",
+    # support
+    "case_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -308,6 +310,8 @@ ROUTE_VALUES: dict[str, Callable[[World, Route], object]] = {
     "slug": _slug,
     # Which credential: the route decides (_credential_id).
     "credential_id": lambda w, route: _credential_id(w, route),
+    # support: alice's own case, or her organisation's (tests/support/matrix.py).
+    "case_id": lambda w, route: __import__("tests.support.matrix", fromlist=["*"]).case_id(w, route),
 }
 PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "tag": lambda w: "things",  # a part of the API reference

@@ -1,0 +1,24 @@
+"""The support section of a twin's private page: "Get help from <party>" for each party the thing (or its owner,
+about it) is connected to, and the owner's cases about it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+
+from support import selectors, services
+from twins import panels
+from twins.models import Twin
+
+
+def panel_context(request: HttpRequest, twin: Twin) -> dict[str, Any]:
+    return {
+        "support_parties": services.help_connections(twin=twin),
+        "support_cases": list(selectors.cases_of_twin(viewer=request.user, twin=twin)[:5]),
+    }
+
+
+def connect() -> None:
+    panels.register_panel(panels.Panel("support", "support/_panel.html", panels.AFTER_PUBLIC, 30, panel_context))
+    panels.register_link(panels.Link("Get help", "thing-support", panels.HEADER, 60))
