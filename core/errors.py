@@ -7,17 +7,22 @@ from django.template.loader import render_to_string
 
 
 class Conflict(Exception):
-    """A domain refusal any view or API may hit: the request conflicts with the state of what it names (409).
+    """A domain refusal any view or API may hit: the request conflicts with the state of what it names (409, or the
+    status a refusal names: a transfer offer that expired is a 410).
 
-    Features subclass it (twins.history.TwinDeactivated); the middleware and the API exception handler turn it into
-    a 409 with its message, so no view needs to know the subclasses.
+    Features subclass it (twins.history.TwinDeactivated, twins.transfer.TransferRefused); the middleware and the
+    API exception handler turn it into its status with its message and `extra`, so no view or API needs to catch
+    the subclasses to answer them.
     """
 
     status = 409
     message = "This conflicts with the current state of what you asked about."
 
-    def __init__(self, message: str | None = None) -> None:
+    def __init__(self, message: str | None = None, *, status: int | None = None, extra: dict | None = None) -> None:
         super().__init__(message or self.message)
+        self.message = message or self.message
+        self.status = status or type(self).status
+        self.extra = extra or {}
 
 
 class NotFoundExplained(Http404):

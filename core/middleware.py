@@ -53,7 +53,7 @@ class DomainErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, Conflict):
-            return error_response(request, exception.status, str(exception))
+            return error_response(request, exception.status, str(exception), extra=exception.extra)
         if isinstance(exception, NotFoundExplained):
             return error_response(request, 404, str(exception), context={"title": exception.title})
         return None

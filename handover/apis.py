@@ -20,7 +20,7 @@ from rest_framework.views import APIView
 from core.drf import ERRORS, ErrorSerializer, StrictInputSerializer, TextField
 from handover import selectors
 from handover.models import Handover, HandoverThing
-from handover.services import MAX_THINGS, HandoverRefused, handover_accept, handover_cancel, handover_create
+from handover.services import MAX_THINGS, handover_accept, handover_cancel, handover_create
 from handover.views import offer_url
 from twins.api_transfer import (
     FRESH_LOGIN,
@@ -28,7 +28,6 @@ from twins.api_transfer import (
     VerificationSerializer,
     _password_field,
     confirm_recent_auth,
-    refused_answer,
 )
 from twins.models import HistoryEntry, Twin
 from twins.transfer import OFFER_DAYS
@@ -37,10 +36,6 @@ from twins.transfer_forms import PRIVATE_BY_DEFAULT
 TAGS = ["handovers"]
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such handover among yours.")
 CONFLICT = OpenApiResponse(ErrorSerializer, description="A thing or the offer is not in a state that allows it.")
-
-
-def _refused(exc: HandoverRefused) -> Response:
-    return refused_answer(exc, {"problems": exc.problems})
 
 
 class ThingSerializer(serializers.Serializer):
@@ -146,15 +141,12 @@ class HandoverCreateApi(APIView):
                 status=status.HTTP_404_NOT_FOUND,
             )
         confirm_recent_auth(request, data.get("password"))
-        try:
-            handover = handover_create(
-                seller=request.user,
-                twins=[found[slug] for slug in slugs],
-                redact_kinds=data.get("redact_kinds", PRIVATE_BY_DEFAULT),
-                days=data["days"],
-            )
-        except HandoverRefused as exc:
-            return _refused(exc)
+        handover = handover_create(
+            seller=request.user,
+            twins=[found[slug] for slug in slugs],
+            redact_kinds=data.get("redact_kinds", PRIVATE_BY_DEFAULT),
+            days=data["days"],
+        )
         return Response(HandoverOutputSerializer(handover).data, status=status.HTTP_201_CREATED)
 
 
@@ -179,10 +171,7 @@ class HandoverDetailApi(APIView):
     )
     def delete(self, request: Request, handover_id: str) -> Response:
         handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
-        try:
-            handover = handover_cancel(handover=handover, seller=request.user)
-        except HandoverRefused as exc:
-            return _refused(exc)
+        handover = handover_cancel(handover=handover, seller=request.user)
         return Response(HandoverOutputSerializer(handover).data)
 
 
@@ -268,10 +257,7 @@ class BuyerViewApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = BuyerViewApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            page = selectors.buyer_page(viewer=request.user, token=_token(serializer.validated_data["offer"]))
-        except HandoverRefused as exc:
-            return _refused(exc)
+        page = selectors.buyer_page(viewer=request.user, token=_token(serializer.validated_data["offer"]))
         return Response(BuyerViewSerializer(_buyer_view(page)).data)
 
 
@@ -315,8 +301,5 @@ class AcceptApi(APIView):
         data = serializer.validated_data
         handover = selectors.handover_of_token(token=_token(data["offer"]))
         confirm_recent_auth(request, data.get("password"))
-        try:
-            handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=data.get("signed"))
-        except HandoverRefused as exc:
-            return _refused(exc)
+        handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=data.get("signed"))
         return Response(HandoverOutputSerializer(handover).data)

@@ -55,7 +55,7 @@ class HandoverRefused(TransferRefused):
     """A handover step that cannot proceed; `problems` names each thing that stands in the way, in words."""
 
     def __init__(self, message: str, *, status: int = 400, problems: list[str] | None = None) -> None:
-        super().__init__(message, status=status)
+        super().__init__(message, status=status, extra={"problems": problems or []})
         self.problems = problems or []
 
 

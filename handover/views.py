@@ -19,7 +19,6 @@ from handover import selectors
 from handover.models import Handover
 from handover.services import (
     MAX_THINGS,
-    HandoverRefused,
     handover_accept,
     handover_cancel,
     handover_create,
@@ -40,10 +39,6 @@ def offer_url(handover: Handover) -> str:
     return f"{settings.SITE_URL}{reverse('handover-offer', args=[handover.token])}"
 
 
-def _refused(request: HttpRequest, exc: HandoverRefused) -> HttpResponse:
-    return error_response(request, exc.status, exc.message, extra={"problems": getattr(exc, "problems", [])})
-
-
 @login_required
 @recent_login_required(keep=OFFER_FIELDS)
 def handover_new(request: HttpRequest) -> HttpResponse:
@@ -54,15 +49,12 @@ def handover_new(request: HttpRequest) -> HttpResponse:
     kept = kept_form_data(request) if request.method == "GET" else None
     form = OfferForm(request.POST if request.method == "POST" else kept)
     if request.method == "POST" and form.is_valid():
-        try:
-            handover = handover_create(
-                seller=request.user,
-                twins=picked.twins,
-                redact_kinds=form.cleaned_data["redact_kinds"],
-                days=form.cleaned_data["days"],
-            )
-        except HandoverRefused as exc:
-            return _refused(request, exc)
+        handover = handover_create(
+            seller=request.user,
+            twins=picked.twins,
+            redact_kinds=form.cleaned_data["redact_kinds"],
+            days=form.cleaned_data["days"],
+        )
         messages.success(request, "Offer created. Give the buyer the link or let them scan the QR code.")
         return redirect("handover", handover_id=handover.public_id)
     context = {"picked": picked, "form": form, "asked": len(slugs), "max_things": MAX_THINGS}
@@ -103,10 +95,7 @@ def handover_qr(request: HttpRequest, handover_id: str) -> HttpResponse:
 @require_POST
 def handover_cancel_view(request: HttpRequest, handover_id: str) -> HttpResponse:
     handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
-    try:
-        handover_cancel(handover=handover, seller=request.user)
-    except HandoverRefused as exc:
-        return _refused(request, exc)
+    handover_cancel(handover=handover, seller=request.user)
     messages.success(request, "Offer cancelled. Its link no longer works.")
     return redirect("handover", handover_id=handover.public_id)
 
@@ -121,12 +110,9 @@ def handover_entries(request: HttpRequest, handover_id: str) -> HttpResponse:
     form = RevealKeyForm(request.POST)
     if not form.is_valid():
         return error_response(request, 400, "Give your next key's public key (z6Mk…).")
-    try:
-        entries = handover_prepare(
-            handover=handover, seller=request.user, revealed_key=form.cleaned_data["next_public_key"]
-        )
-    except HandoverRefused as exc:
-        return _refused(request, exc)
+    entries = handover_prepare(
+        handover=handover, seller=request.user, revealed_key=form.cleaned_data["next_public_key"]
+    )
     response = HttpResponse(json.dumps(entries, indent=2), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="handover-{handover.public_id}-entries.json"'
     return response
@@ -141,10 +127,7 @@ def handover_sign_view(request: HttpRequest, handover_id: str) -> HttpResponse:
     signed, bad = posted_signed_json(request)
     if bad is not None:
         return bad
-    try:
-        handover_sign(handover=handover, seller=request.user, signed_entries=signed)
-    except HandoverRefused as exc:
-        return _refused(request, exc)
+    handover_sign(handover=handover, seller=request.user, signed_entries=signed)
     messages.success(request, "Signed: every thing of this handover now belongs to the buyer.")
     return redirect("handover", handover_id=handover.public_id)
 
@@ -153,10 +136,7 @@ def handover_sign_view(request: HttpRequest, handover_id: str) -> HttpResponse:
 @require_GET
 def offer_page(request: HttpRequest, token: str) -> HttpResponse:
     """What the buyer sees before accepting: every thing, whether its history verifies, what the sale removes."""
-    try:
-        page = selectors.buyer_page(viewer=request.user, token=token)
-    except HandoverRefused as exc:
-        return _refused(request, exc)
+    page = selectors.buyer_page(viewer=request.user, token=token)
     context = {
         "page": page,
         "handover": page.handover,
@@ -174,10 +154,7 @@ def offer_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     signed, bad = posted_signed_json(request) if "signed" in request.POST else (None, None)
     if bad is not None:
         return bad
-    try:
-        handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=signed)
-    except HandoverRefused as exc:
-        return _refused(request, exc)
+    handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=signed)
     if handover.status == Handover.Status.AWAITING_SELLER:
         messages.success(request, "Accepted. The things become yours when the seller signs.")
         return redirect("handover-offer", token=handover.token)

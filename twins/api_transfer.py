@@ -37,7 +37,6 @@ from twins import transfer_selectors
 from twins.models import HistoryEntry, TransferOffer
 from twins.transfer import (
     OFFER_DAYS,
-    TransferRefused,
     offer_accept,
     offer_cancel,
     offer_create,
@@ -83,11 +82,6 @@ def _password_field() -> serializers.CharField:
         style={"input_type": "password"},
         help_text="Your account password: needed unless your browser session signed in within the last few minutes.",
     )
-
-
-def refused_answer(exc: TransferRefused, extra: dict[str, Any] | None = None) -> Response:
-    """The API's answer to a refused transfer or handover step: its words and status (ErrorSerializer's shape)."""
-    return Response({"message": exc.message, "extra": extra or {}}, status=exc.status)
 
 
 FRESH_LOGIN = {
@@ -292,15 +286,12 @@ class OfferCreateApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         confirm_recent_auth(request, data.get("password"))
-        try:
-            offer = offer_create(
-                twin=page.twin,
-                seller=request.user,
-                redact_kinds=data.get("redact_kinds", PRIVATE_BY_DEFAULT),
-                days=data["days"],
-            )
-        except TransferRefused as exc:
-            return refused_answer(exc)
+        offer = offer_create(
+            twin=page.twin,
+            seller=request.user,
+            redact_kinds=data.get("redact_kinds", PRIVATE_BY_DEFAULT),
+            days=data["days"],
+        )
         return Response(OfferOutputSerializer(offer).data, status=status.HTTP_201_CREATED)
 
 
@@ -314,10 +305,7 @@ class OfferCancelApi(APIView):
     )
     def delete(self, request: Request, slug: str) -> Response:
         _, offer = transfer_selectors.sellers_offer_get(viewer=request.user, slug=slug)
-        try:
-            offer = offer_cancel(offer=offer, seller=request.user)
-        except TransferRefused as exc:
-            return refused_answer(exc)
+        offer = offer_cancel(offer=offer, seller=request.user)
         return Response(OfferOutputSerializer(offer).data)
 
 
@@ -359,10 +347,7 @@ class EntriesApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         confirm_recent_auth(request, data.get("password"))
-        try:
-            entries = transfer_prepare(offer=offer, seller=request.user, revealed_key=data["next_public_key"])
-        except TransferRefused as exc:
-            return refused_answer(exc)
+        entries = transfer_prepare(offer=offer, seller=request.user, revealed_key=data["next_public_key"])
         return Response(entries)
 
 
@@ -397,10 +382,7 @@ class SignApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         confirm_recent_auth(request, data.get("password"))
-        try:
-            offer = transfer_complete(offer=offer, signed_entries=data["signed"])
-        except TransferRefused as exc:
-            return refused_answer(exc)
+        offer = transfer_complete(offer=offer, signed_entries=data["signed"])
         return Response(OfferOutputSerializer(offer).data)
 
 
@@ -449,10 +431,7 @@ class BuyerViewApi(APIView):
     def post(self, request: Request) -> Response:
         serializer = BuyerViewApi.InputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        try:
-            page = transfer_selectors.buyer_page(viewer=request.user, token=serializer.validated_data["offer"])
-        except TransferRefused as exc:
-            return refused_answer(exc)
+        page = transfer_selectors.buyer_page(viewer=request.user, token=serializer.validated_data["offer"])
         return Response(BuyerViewSerializer(_buyer_view(page)).data)
 
 
@@ -495,8 +474,5 @@ class AcceptApi(APIView):
         data = serializer.validated_data
         offer = transfer_selectors.offer_get(token=data["offer"])
         confirm_recent_auth(request, data.get("password"))
-        try:
-            offer = offer_accept(offer=offer, buyer=request.user, signed_acceptance=data.get("signed"))
-        except TransferRefused as exc:
-            return refused_answer(exc)
+        offer = offer_accept(offer=offer, buyer=request.user, signed_acceptance=data.get("signed"))
         return Response(OfferOutputSerializer(offer).data)

@@ -21,6 +21,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from core.errors import Conflict
 from core.vault import seal_key, unseal_key
 from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
 from owners.models import Notification, Owner, OwnerKey
@@ -38,13 +39,11 @@ OFFER_DAYS = 7
 ACCEPTANCE_TYPE = "ThingsteadTransferAcceptance"
 
 
-class TransferRefused(Exception):
-    """A transfer step that cannot proceed; `status` is the HTTP status that fits, `message` says why."""
+class TransferRefused(Conflict):
+    """A transfer step that cannot proceed; `status` is the HTTP status that fits (400 unless it says), `message`
+    says why. An API lets it rise: core's exception handler answers it."""
 
-    def __init__(self, message: str, *, status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.status = status
+    status = 400
 
 
 @dataclass(frozen=True)

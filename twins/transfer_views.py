@@ -21,7 +21,6 @@ from owners.recent_auth import kept_form_data, recent_login_required
 from twins import selectors, transfer_selectors
 from twins.models import TransferOffer
 from twins.transfer import (
-    TransferRefused,
     offer_accept,
     offer_cancel,
     offer_create,
@@ -38,10 +37,6 @@ OFFER_FIELDS = ("redact_kinds", "days")
 
 def _offer_url(offer: TransferOffer) -> str:
     return f"{settings.SITE_URL}{reverse('transfer-offer', args=[offer.token])}"
-
-
-def _refused(request: HttpRequest, exc: TransferRefused) -> HttpResponse:
-    return error_response(request, exc.status, exc.message)
 
 
 def posted_signed_json(request: HttpRequest) -> tuple[Any, HttpResponse | None]:
@@ -66,15 +61,12 @@ def transfer(request: HttpRequest, slug: str) -> HttpResponse:
     if kept is not None and page.offer is None:
         messages.info(request, "Your choices are kept. Check them and create the offer.")
     if request.method == "POST" and page.offer is None and form.is_valid():
-        try:
-            offer_create(
-                twin=page.twin,
-                seller=request.user,
-                redact_kinds=form.cleaned_data["redact_kinds"],
-                days=form.cleaned_data["days"],
-            )
-        except TransferRefused as exc:
-            return _refused(request, exc)
+        offer_create(
+            twin=page.twin,
+            seller=request.user,
+            redact_kinds=form.cleaned_data["redact_kinds"],
+            days=form.cleaned_data["days"],
+        )
         messages.success(request, "Offer created. Give the buyer the link or let them scan the QR code.")
         return redirect("thing-transfer", slug=page.twin.slug)
     context = {
@@ -102,10 +94,7 @@ def transfer_qr(request: HttpRequest, slug: str) -> HttpResponse:
 @require_POST
 def transfer_cancel(request: HttpRequest, slug: str) -> HttpResponse:
     twin, offer = transfer_selectors.sellers_offer_get(viewer=request.user, slug=slug)
-    try:
-        offer_cancel(offer=offer, seller=request.user)
-    except TransferRefused as exc:
-        return _refused(request, exc)
+    offer_cancel(offer=offer, seller=request.user)
     messages.success(request, "Offer cancelled. Its link no longer works.")
     return redirect("thing-transfer", slug=twin.slug)
 
@@ -119,10 +108,7 @@ def transfer_entries(request: HttpRequest, slug: str) -> HttpResponse:
     form = RevealKeyForm(request.POST)
     if not form.is_valid():
         return error_response(request, 400, "Give your next key's public key (z6Mk…).")
-    try:
-        entries = transfer_prepare(offer=offer, seller=request.user, revealed_key=form.cleaned_data["next_public_key"])
-    except TransferRefused as exc:
-        return _refused(request, exc)
+    entries = transfer_prepare(offer=offer, seller=request.user, revealed_key=form.cleaned_data["next_public_key"])
     response = HttpResponse(json.dumps(entries, indent=2), content_type="application/json")
     response["Content-Disposition"] = f'attachment; filename="transfer-{twin.slug}-entries.json"'
     return response
@@ -137,10 +123,7 @@ def transfer_sign(request: HttpRequest, slug: str) -> HttpResponse:
     signed, bad = posted_signed_json(request)
     if bad is not None:
         return bad
-    try:
-        transfer_complete(offer=offer, signed_entries=signed)
-    except TransferRefused as exc:
-        return _refused(request, exc)
+    transfer_complete(offer=offer, signed_entries=signed)
     messages.success(request, f"{twin.name} has been transferred.")
     return redirect("things")
 
@@ -149,10 +132,7 @@ def transfer_sign(request: HttpRequest, slug: str) -> HttpResponse:
 @require_GET
 def offer_page(request: HttpRequest, token: str) -> HttpResponse:
     """What the buyer sees before accepting: the thing, and whether its history verifies."""
-    try:
-        page = transfer_selectors.buyer_page(viewer=request.user, token=token)
-    except TransferRefused as exc:
-        return _refused(request, exc)
+    page = transfer_selectors.buyer_page(viewer=request.user, token=token)
     context = {
         "offer": page.offer,
         "twin": page.twin,
@@ -200,10 +180,7 @@ def offer_accept_view(request: HttpRequest, token: str) -> HttpResponse:
     signed, bad = posted_signed_json(request) if "signed" in request.POST else (None, None)
     if bad is not None:
         return bad
-    try:
-        offer = offer_accept(offer=offer, buyer=request.user, signed_acceptance=signed)
-    except TransferRefused as exc:
-        return _refused(request, exc)
+    offer = offer_accept(offer=offer, buyer=request.user, signed_acceptance=signed)
     if offer.status == TransferOffer.Status.COMPLETED:
         messages.success(request, f"{offer.twin.name} is yours now.")
         return redirect("thing", slug=offer.twin.slug)
