@@ -15,6 +15,9 @@ p95, number of queries and slowest query (its time and first table, from one run
 
 Target: every list request's p95 under 50 ms, and a constant number of queries per page (the same on the first
 and the deep page). Prints the ratio of each p95 to the floor's. Run: `python bench/cards.py`.
+
+`BENCH_DB=name` keeps the database (loaded on the first run, migrated and ANALYZEd again on later ones) for
+measuring one change after another; `BENCH_ONLY=text` times only the requests whose label contains the text.
 """
 
 from __future__ import annotations
@@ -37,6 +40,8 @@ import _server as srv
 THINGS = int(os.environ.get("BENCH_THINGS", "100000"))
 NEIGHBOUR = int(os.environ.get("BENCH_NEIGHBOUR_THINGS", "10000"))
 REPEAT = int(os.environ.get("BENCH_REPEAT", "30"))
+KEEP_DB = os.environ.get("BENCH_DB", "")
+ONLY = os.environ.get("BENCH_ONLY", "")
 SLOWEST: dict[str, str] = {}  # url -> its slowest query in the counted run, and its first table
 TARGET_MS = 50.0
 COLOURS = ["red", "green", "blue", "black", "white", "yellow", "orange", "purple"]
@@ -141,11 +146,18 @@ def load(owner_id: int, neighbour_id: int) -> None:
     Membership.objects.bulk_create(
         [Membership(group=groups[n % 5], twin_id=twin_id) for n, twin_id in enumerate(ids[::2])], batch_size=5000
     )
+    analyze(vacuum=True)
+
+
+def analyze(*, vacuum: bool = False) -> None:
+    """Fresh statistics (autovacuum is off here): after the load, and after migrations add indexes."""
+    from django.db import connection
+
     connection.ensure_connection()
     raw = connection.connection
     raw.autocommit = True
     with raw.cursor() as cursor:
-        cursor.execute("VACUUM ANALYZE")
+        cursor.execute("VACUUM ANALYZE" if vacuum else "ANALYZE")
 
 
 def timed(client, url: str) -> tuple[float, float, int]:
@@ -180,8 +192,10 @@ def timed(client, url: str) -> tuple[float, float, int]:
 
 
 def main() -> int:
-    db = f"bench_cards_{os.getpid()}"
-    srv.psql(f"CREATE DATABASE {db}")
+    db = KEEP_DB or f"bench_cards_{os.getpid()}"
+    reuse = bool(KEEP_DB) and srv.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
+    if not reuse:
+        srv.psql(f"CREATE DATABASE {db}")
     try:
         setup_django(db)
         from django.core.management import call_command
@@ -192,11 +206,16 @@ def main() -> int:
         from twins.selectors import Cursor
 
         call_command("migrate", verbosity=0)
-        owner = Owner.objects.create_user("bench", "bench@example.org", "bench-password-1")
-        neighbour = Owner.objects.create_user("neighbour", "neighbour@example.org", "bench-password-1")
-        started = time.perf_counter()
-        load(owner.pk, neighbour.pk)
-        print(f"loaded {THINGS:,} things (+{NEIGHBOUR:,} of a neighbour) in {time.perf_counter() - started:.0f} s")
+        if reuse:
+            owner = Owner.objects.get(username="bench")
+            analyze()
+            print(f"reusing {db}: {Twin.objects.filter(owner=owner).count():,} things")
+        else:
+            owner = Owner.objects.create_user("bench", "bench@example.org", "bench-password-1")
+            neighbour = Owner.objects.create_user("neighbour", "neighbour@example.org", "bench-password-1")
+            started = time.perf_counter()
+            load(owner.pk, neighbour.pk)
+            print(f"loaded {THINGS:,} things (+{NEIGHBOUR:,} of a neighbour) in {time.perf_counter() - started:.0f} s")
 
         client = Client()
         client.force_login(owner)
@@ -235,20 +254,23 @@ def main() -> int:
         worst = 0.0
         counts = {}
         for label, url in cases:
+            if ONLY and ONLY not in label:
+                continue
             p50, p95, queries = timed(client, url)
             worst = max(worst, p95)
             counts.setdefault(label.split(":")[0], set()).add(queries)
             print(f"{label:<30} {p50:>7.1f} {p95:>7.1f} {queries:>7} {p95 / floor_p95:>8.1f}x  {SLOWEST[url]}")
         print(
             f"worst p95 {worst:.1f} ms (target < {TARGET_MS:.0f} ms): {'met' if worst < TARGET_MS else 'MISSED'}; "
-            f"queries per request: cards {sorted(counts['cards'])}, api {sorted(counts['api'])}"
+            f"queries per request: cards {sorted(counts.get('cards', ()))}, api {sorted(counts.get('api', ()))}"
         )
         return 0 if worst < TARGET_MS else 1
     finally:
         from django.db import connections
 
         connections.close_all()
-        srv.psql(f"DROP DATABASE IF EXISTS {db}")
+        if not KEEP_DB:
+            srv.psql(f"DROP DATABASE IF EXISTS {db}")
 
 
 if __name__ == "__main__":

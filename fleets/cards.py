@@ -38,8 +38,10 @@ def groups_section(request, filters) -> str:
 
 
 def members_of_group(group_id: int) -> QuerySet:
-    """Twin ids in the group or in a group inside it (a subquery)."""
-    return Membership.objects.filter(Q(group_id=group_id) | Q(group__parent_id=group_id)).values("twin_id")
+    """Twin ids in the group or in a group inside it (a subquery). The groups first, then their members by
+    `group_id IN (...)`: an OR over the membership and the group's parent would join every membership row."""
+    groups = Group.objects.filter(Q(pk=group_id) | Q(parent_id=group_id)).values("pk")
+    return Membership.objects.filter(group_id__in=groups).values("twin_id")
 
 
 def _filter_by_group(qs: QuerySet, raw: str, viewer) -> QuerySet:
@@ -60,7 +62,7 @@ def _card_groups(viewer, twins: list[Twin]) -> dict[int, list[listing.Badge]]:
     return found
 
 
-def _search_groups(query: str, viewer) -> Q:
+def _search_groups(query: str, viewer, *, others: bool = True) -> Q:
     return Q(
         pk__in=Membership.objects.filter(
             group__owner_id=getattr(viewer, "pk", None), group__name__icontains=query

@@ -67,23 +67,26 @@ class _AttributeTextContains(Func):
         return f"inventory_attribute_text({attributes}) ILIKE %s ESCAPE '\\'", (*params, self.pattern)
 
 
-def _indexed_term(query: str, viewer_id: int) -> Q:
+def _indexed_term(query: str, viewer_id: int, *, others: bool) -> Q:
     """PostgreSQL: the same matches as the per-row term, the viewer's own things found through the indexes."""
     own = Twin.objects.filter(owner_id=viewer_id).filter(_AttributeTextContains(f"%{_escape_like(query)}%"))
     noted = JournalNote.objects.filter(twin__owner_id=viewer_id).filter(
         Q(title__icontains=query) | Q(text__icontains=query)
     )
+    if not others:
+        # Only the viewer's things in the list: two index-served sets, nothing read row by row.
+        return Q(pk__in=own.values("pk")) | Q(pk__in=noted.values("twin_id"))
     mine = Q(owner_id=viewer_id) & (Q(pk__in=own.values("pk")) | Q(pk__in=noted.values("twin_id")))
     # A kept thing (another owner's) may match by its attribute values, never by its notes.
     return mine | (~Q(owner_id=viewer_id) & Q(_attribute_value_contains(query)))
 
 
-def search_term(query: str, viewer) -> Q:
+def search_term(query: str, viewer, *, others: bool = True) -> Q:
     """A thing matches if one of its attribute values, or (for its owner) one of its journal notes, contains
-    `query`."""
+    `query`. `others`: the list also holds other owners' things (twins.listing)."""
     viewer_id = getattr(viewer, "pk", None)
     if connection.vendor == "postgresql" and viewer_id is not None and SEPARATOR not in query:
-        return _indexed_term(query, viewer_id)
+        return _indexed_term(query, viewer_id, others=others)
     notes = JournalNote.objects.filter(twin=OuterRef("pk")).filter(Q(title__icontains=query) | Q(text__icontains=query))
     return Q(_attribute_value_contains(query)) | (Q(owner_id=viewer_id) & Q(Exists(notes)))
 

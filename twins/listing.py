@@ -1,7 +1,10 @@
 """What features add to the cards list (the things page and the things API), registered from their ``ready()``.
 
 - a **search term** widens the search box: the core matches a thing's name, serial and model; a feature adds a
-  condition (`term(query, viewer) -> Q`) ORed with those, evaluated in the list's one query;
+  condition (`term(query, viewer, others=...) -> Q`) ORed with those, evaluated in the list's one query. `others`
+  says whether the list also holds other owners' things (kept ones); when it does not, a term should name only
+  what indexes serve (`pk IN (...)` over the viewer's things), so PostgreSQL can walk the list's index without
+  reading each row;
 - a **filter** narrows the list by a query parameter of the feature's (`?label=3`): it parses the raw value for
   the viewer (a bad one raises ValidationError with words) and narrows the queryset; it also offers the choices
   the cards page shows in its filter form;
@@ -22,10 +25,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.db.models import Q, QuerySet
 
-# term(query, viewer) -> a condition on Twin.
-SearchTerm = Callable[[str, Any], Q]
+from twins.models import Twin
+
+# term(query, viewer, others=bool) -> a condition on Twin.
+SearchTerm = Callable[..., Q]
 
 
 @dataclass(frozen=True)
@@ -117,11 +123,23 @@ def selection_form() -> str:
     return _selection_form[0] if _selection_form else ""
 
 
-def search_condition(query: str, viewer: Any) -> Q:
-    """The search box's condition: the thing's own fields, or any feature's term."""
-    condition = Q(name__icontains=query) | Q(serial__icontains=query) | Q(model_name__icontains=query)
+def search_condition(query: str, viewer: Any, *, others: bool = True) -> Q:
+    """The search box's condition: the thing's own fields, or any feature's term. `others`: the list also holds
+    other owners' things (kept ones).
+
+    On PostgreSQL the name is tested on the row (the list's index holds it: an index-only walk in name order
+    finds the first page, however common the term) and serial and model through their trigram indexes
+    (migration twins 0013), once per query, for the viewer's own things; a kept thing is tested row by row."""
+    fields = Q(serial__icontains=query) | Q(model_name__icontains=query)
+    viewer_id = getattr(viewer, "pk", None)
+    if connection.vendor == "postgresql" and viewer_id is not None:
+        condition = Q(name__icontains=query) | Q(pk__in=Twin.objects.filter(fields, owner_id=viewer_id).values("pk"))
+        if others:
+            condition |= ~Q(owner_id=viewer_id) & fields
+    else:
+        condition = Q(name__icontains=query) | fields
     for _, term in sorted(_terms.items()):
-        condition |= term(query, viewer)
+        condition |= term(query, viewer, others=others)
     return condition
 
 

@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Case, F, FloatField, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.db.models.fields.json import KeyTextTransform
 from django.db.models.fields.tuple_lookups import Tuple, TupleGreaterThan, TupleLessThan
 from django.db.models.functions import Cast
@@ -92,7 +93,10 @@ class AttrCondition:
                 )
         return cls(key=key, op=op, value=value)
 
-    def condition(self) -> Q:
+    def condition(self, *, owner_id: int | None = None, others: bool = True) -> Q:
+        """The condition on a thing. `owner_id`: the list's owner, whose things a numeric comparison finds through
+        the index of twins_attribute_number on PostgreSQL (migration 0013); `others`: whether the list also holds
+        other owners' things (kept ones), which are checked row by row."""
         if not self.op:
             return Q(attributes__has_key=self.key)
         if self.op in ("=", "!="):
@@ -108,7 +112,18 @@ class AttrCondition:
         number = Case(
             When(Regex(text, _NUMBER), then=Cast(text, FloatField())), default=None, output_field=FloatField()
         )
-        return Q(_COMPARE[self.op](number, float(self.value)))
+        per_row = Q(_COMPARE[self.op](number, float(self.value)))
+        if owner_id is None or connection.vendor != "postgresql":
+            return per_row
+        # The owner's things from the index (an index range, however few match); the same values per_row casts:
+        # the table holds exactly the attribute values that match _NUMBER, as double precision.
+        # The operator is one of _COMPARE's four keys (parse() refused any other); the values are parameters.
+        numbers = RawSQL(  # noqa: S611
+            f"SELECT twin_id FROM twins_attribute_number WHERE owner_id = %s AND key = %s AND value {self.op} %s",  # noqa: S608
+            [owner_id, self.key, float(self.value)],
+        )
+        indexed = Q(pk__in=numbers)
+        return (Q(owner_id=owner_id) & indexed) | (~Q(owner_id=owner_id) & per_row) if others else indexed
 
 
 def _when(raw: str, param: str) -> datetime | None:
@@ -219,8 +234,9 @@ class TwinFilters:
             or self.seen_before
         )
 
-    def conditions(self) -> Q:
-        """The core's own filters as one condition; a bad value raises ValidationError naming its parameter."""
+    def conditions(self, *, owner_id: int | None = None, others: bool = True) -> Q:
+        """The core's own filters as one condition; a bad value raises ValidationError naming its parameter.
+        `owner_id`/`others`: the list's owner and whether other owners' things are in it (AttrCondition)."""
         if self.sort not in SORTS:
             choices = ", ".join(SORTS)
             raise ValidationError({"sort": f"Sort by one of {choices} (“{self.sort[:20]}” is not one)."})
@@ -228,7 +244,7 @@ class TwinFilters:
             raise ValidationError({"attr": f"At most {MAX_ATTR_EXPRESSIONS} attribute filters at once."})
         condition = Q()
         for expression in self.attrs:
-            condition &= AttrCondition.parse(expression).condition()
+            condition &= AttrCondition.parse(expression).condition(owner_id=owner_id, others=others)
         if self.kind:
             if self.kind not in ICONS:
                 kinds = ", ".join(ICONS)
@@ -256,9 +272,9 @@ def _scoped(viewer, filters: TwinFilters, include_kept: bool) -> tuple[QuerySet[
     kept = access.kept_twins(viewer) if include_kept else {}
     qs = Twin.objects.filter(Q(owner=viewer) | Q(pk__in=list(kept))) if kept else Twin.objects.owned_by(viewer)
     qs = qs.archived() if filters.archived else qs.active()
-    condition = filters.conditions()
+    condition = filters.conditions(owner_id=viewer.pk, others=bool(kept))
     if filters.query:
-        condition &= search_condition(filters.query, viewer)
+        condition &= search_condition(filters.query, viewer, others=bool(kept))
     qs = qs.filter(condition)
     if filters.extra:
         qs = apply_filters(qs, filters.extra, viewer)
