@@ -100,7 +100,12 @@ def child(count: int) -> None:
     import django
 
     django.setup()
+    from django.conf import settings
     from django.db import connection, transaction
+
+    # The test settings turn DEBUG on, which makes every cursor format and keep each query's SQL (for a bulk INSERT
+    # of 500 rows, its whole text): a cost the task worker, with DEBUG off in production, never pays.
+    settings.DEBUG = False
 
     import imports.services as import_services
     import twins.services as twin_services

@@ -24,7 +24,7 @@ from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_signing_ke
 from owners.models import Owner, OwnerKey
 from ssi import credentials as vc
 from ssi import history as chain
-from ssi import statuslist, webvh
+from ssi import statuslist
 from ssi.didkey import did_key
 from twins.history import history_append, lock_twin, scid_of
 from twins.identity import agent_key, log_state
@@ -328,15 +328,15 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
         part = pks[i : i + chunk]
         for head in HistoryEntry.objects.filter(twin_id__in=part).order_by("twin_id", "seq"):
             heads[head.twin_id] = head  # the last one per twin wins: its head
-        lines: dict[int, list[str]] = {}
+        # The latest versionTime of each log (_signing_time's floor), read from its last line. Not verify_log's
+        # full check, which signature by signature re-proves the inception twins_create_many built and verified
+        # (webvh.create) a moment ago in this transaction: 0.3 ms a thing for nothing.
         for twin_id, line in (
             DidLogEntry.objects.filter(twin_id__in=part)
             .order_by("twin_id", "version_number")
             .values_list("twin_id", "line")
         ):
-            lines.setdefault(twin_id, []).append(line)
-        for twin_id, twin_lines in lines.items():
-            latest[twin_id] = webvh.verify_log(twin_lines).latest.time
+            latest[twin_id] = datetime.fromisoformat(json.loads(line)["versionTime"])
     status_lists, credentials, entries = [], [], []
     for twin in twins:
         holder = twin.owner
@@ -346,6 +346,7 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
         status_list = StatusList(twin=twin, next_index=1)
         bits = statuslist.Bitstring()
         status_list.bits = bits.to_bytes()
+        list_url = status_list_url(status_list)  # reverse() once a thing, not twice
         # As _signing_time: a proof must not predate the log version whose key makes it.
         at = max(timezone.now(), latest[twin.pk])
         credential = OwnershipCredential(
@@ -365,7 +366,7 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
                 "serial": twin.serial,
                 "since": vc.format_time(twin.owner_since or twin.created_at),
             },
-            status=statuslist.status_entry(url=status_list_url(status_list), index=0),
+            status=statuslist.status_entry(url=list_url, index=0),
         )
         signed = vc.issue(unsigned, key, verification_method=f"{twin.did}#key-1", created=at)
         credential.document = json.dumps(signed, separators=(",", ":"), ensure_ascii=False)
@@ -383,7 +384,7 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
         entry = chain.append(previous, content=content, kind=HISTORY_KIND, key=key, scid=scid_of(twin), time=time)
         entries.append(HistoryEntry(twin=twin, seq=entry["seq"], kind=HISTORY_KIND, time=time, entry=entry))
         list_at = max(timezone.now(), latest[twin.pk])
-        unsigned_list = statuslist.list_credential(url=status_list_url(status_list), issuer=twin.did, bits=bits)
+        unsigned_list = statuslist.list_credential(url=list_url, issuer=twin.did, bits=bits)
         text = json.dumps(
             vc.issue(unsigned_list, key, verification_method=f"{twin.did}#key-1", created=list_at),
             separators=(",", ":"),
