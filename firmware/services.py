@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,6 +32,8 @@ from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from twins.history import history_append
 from twins.models import Twin
+
+logger = logging.getLogger(__name__)
 
 HISTORY_KIND = "firmware"
 # What a device reports with a reading of this kind: the sequence of the manifest it runs (a number, as every
@@ -300,7 +303,8 @@ def device_manifest(release: Release) -> dict[str, Any]:
     except SelfHeldKeyRequired:
         return release.manifest
     kept = fw.without_proofs_by(release.manifest, signers - officers)
-    return fw.sign(kept, signer)
+    # Dated at the log entry that made the key current: the same proof on every answer, so the ETag holds.
+    return fw.sign(kept, signer, created=maker.version_time)
 
 
 def etag_of(content: bytes | str) -> str:
@@ -348,6 +352,7 @@ def update_accept(*, twin: Twin, release: Release, by: Owner | None) -> UpdateCh
     except fw.Refused as exc:
         check.outcome, check.reason, check.message = UpdateCheck.Outcome.REFUSED, str(exc.reason), exc.message[:500]
         check.save()
+        logger.warning("firmware refused: twin %s release %s: %s", twin.pk, release.pk, exc.line())
         return check
     except FileNotFoundError:
         check.outcome, check.reason = UpdateCheck.Outcome.REFUSED, str(fw.Reason.SIZE_MISMATCH)

@@ -211,12 +211,21 @@ def build(
     return manifest
 
 
-def sign(manifest: Mapping[str, Any], key: SigningKey, *, verification_method: str | None = None) -> dict[str, Any]:
+def sign(
+    manifest: Mapping[str, Any],
+    key: SigningKey,
+    *,
+    verification_method: str | None = None,
+    created: str | None = None,
+) -> dict[str, Any]:
     """The manifest with one more proof by ``key`` (a co-signature when it has proofs already). The proof signs
-    the manifest without its proofs, so the signers' order does not matter."""
+    the manifest without its proofs, so the signers' order does not matter. ``created`` (default now): the
+    proof's time; Ed25519 is deterministic, so a fixed time makes the same proof every time."""
     check_shape(manifest)
     unsigned = {k: v for k, v in manifest.items() if k != "proof"}
-    proof = proofs.create_proof(unsigned, key, verification_method=verification_method, proof_purpose=PURPOSE)
+    proof = proofs.create_proof(
+        unsigned, key, verification_method=verification_method, proof_purpose=PURPOSE, created=created
+    )
     return {**unsigned, "proof": [*proof_list(manifest), proof]}
 
 

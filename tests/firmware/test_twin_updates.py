@@ -14,6 +14,7 @@ from pathlib import Path
 from firmware import services
 from firmware.models import Release, UpdateCheck
 from makers import orgs
+from owners.models import OwnerKey
 from ssi import firmware as fw
 from tests.conftest import api_for, client_for
 from tests.firmware.conftest import PAYLOAD, upload
@@ -161,3 +162,30 @@ def test_a_stranger_cannot_accept_for_alices_thing(alices_grinder, acme_model, e
     assert api_for(carol).post(url, {"sequence": 1}, format="json").status_code == 404
     assert client_for(carol).post(f"/things/{alices_grinder.slug}/firmware/accept", {"sequence": 1}).status_code == 404
     assert not UpdateCheck.objects.exists()
+
+
+def test_security_34_the_twin_refuses_a_release_whose_key_was_rotated_out_when_nobody_may_reattest_it(
+    alices_grinder, acme, acme_model, dora, erin, alice
+):
+    """If the organisation holds its new key itself, the platform cannot re-attest: the old release's only maker
+    proof is by a rotated-out key, and the twin refuses it (with the reason, shown to the owner)."""
+    publish(acme_model, erin, "1.0")
+    orgs.organisation_keys_rotate(organisation=acme, by=dora)
+    OwnerKey.objects.filter(owner=acme.account, role=OwnerKey.Role.CURRENT, retired_at__isnull=True).update(
+        self_held=True, sealed_seed=None
+    )
+    response = api_for(alice).post(f"/api/things/{alices_grinder.slug}/firmware/accept", {"sequence": 1}, format="json")
+    assert response.status_code == 409 and response.json()["extra"]["reason"] == "unauthorised-key"
+    assert not HistoryEntry.objects.filter(twin=alices_grinder, kind="firmware").exists()
+    assert "unauthorised-key" in client_for(alice).get(f"/things/{alices_grinder.slug}/").content.decode()
+    assert client_for(None).get(f"/twins/{alices_grinder.slug}/firmware/latest").status_code == 404
+
+
+def test_the_reattested_manifest_is_the_same_on_every_answer(alices_grinder, acme, acme_model, dora, erin, alice):
+    publish(acme_model, erin, "1.0")
+    api_for(alice).post(f"/api/things/{alices_grinder.slug}/firmware/accept", {"sequence": 1}, format="json")
+    orgs.organisation_keys_rotate(organisation=acme, by=dora)
+    url = f"/twins/{alices_grinder.slug}/firmware/latest"
+    first, second = client_for(None).get(url), client_for(None).get(url)
+    assert first.content == second.content and first["ETag"] == second["ETag"]
+    assert client_for(None).get(url, headers={"if-none-match": first["ETag"]}).status_code == 304
