@@ -188,3 +188,43 @@ def test_the_api_refuses_a_missing_payload_and_a_bad_manifest_with_a_message(acm
 def test_a_malformed_offline_manifest_is_refused_as_malformed(acme, acme_model, dora, change):
     response = post_release(dora, acme, acme_model, manifest={**offline(acme, acme_model), **change})
     assert response.status_code == 400 and response.json()["extra"]["reason"] == "malformed"
+
+
+def test_a_payload_larger_than_the_in_memory_upload_limit_is_hashed_from_its_temporary_file(acme, acme_model, erin):
+    big = bytes(range(256)) * (12 * 1024)  # 3 MB: Django spools it to a temporary file (over 2.5 MB)
+    manifest = offline(acme, acme_model, data=big)
+    response = post_release(erin, acme, acme_model, manifest=manifest, data=big)
+    assert response.status_code == 201, response.json()
+    assert [p.stat().st_size for p in stored_files()] == [len(big)]
+    assert response.json()["sha256"] == manifest["sha256"]
+
+
+def test_policy_and_cosign_pages(acme, acme_model, dora, erin):
+    base = f"/orgs/{acme.slug}/models/{acme_model.gtin}/firmware/"
+    keys = "\n".join(k.multibase for k in OFFICERS)
+    assert (
+        client_for(erin).post(base + "policy", {"critical": "on", "threshold": 1, "officers": keys}).status_code == 403
+    )
+    bad = client_for(dora).post(base + "policy", {"critical": "on", "threshold": 0, "officers": keys})
+    assert bad.status_code == 400 and "at least one" in bad.content.decode()
+    assert (
+        client_for(dora).post(base + "policy", {"critical": "on", "threshold": 1, "officers": keys}).status_code == 302
+    )
+    assert "1 of 3 release officers" in client_for(erin).get(base).content.decode()
+    assert client_for(erin).post(base, {"payload": upload(), "version": "5.0"}).status_code == 302
+    release = Release.objects.get()
+    assert release.status == Release.Status.AWAITING
+    signed = fw.sign(release.manifest, OFFICERS[1])
+    response = client_for(erin).post(
+        base + "cosign", {"sequence": 1, "manifest": upload(json.dumps(signed).encode(), "m.json")}
+    )
+    assert response.status_code == 302
+    release.refresh_from_db()
+    assert release.status == Release.Status.PUBLISHED and len(release.manifest["proof"]) == 2
+    other = fw.sign({**release.manifest, "version": "6.0"}, OFFICERS[2])
+    response = client_for(erin).post(
+        base + "cosign", {"sequence": 1, "manifest": upload(json.dumps(other).encode(), "m.json")}
+    )
+    assert response.status_code == 400 and "not this release" in response.content.decode()
+    missing = client_for(erin).post(base + "cosign", {"sequence": 9, "manifest": upload(b"{}", "m.json")})
+    assert missing.status_code == 400
