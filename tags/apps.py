@@ -6,6 +6,7 @@ class TagsConfig(AppConfig):
     verbose_name = "Tags"
 
     def ready(self) -> None:
+        from django.core import checks
         from django.db.models import Count, Q
 
         from core.nav import VISITOR, NavLink, register_nav
@@ -30,6 +31,9 @@ class TagsConfig(AppConfig):
         register_demo_step(demo_sticker)
         register_nav(NavLink("Enter a tag code", "tag-enter", VISITOR))
         panels.register_list_annotation("tag_count", lambda: Count("tags", filter=Q(tags__status="active")))
+        from tags.nfc_checks import weak_sun_keys_check
+
+        checks.register(weak_sun_keys_check, checks.Tags.security, checks.Tags.database, deploy=True)
         from tags import list_filter
 
         list_filter.connect()  # ?tagged= on the things list

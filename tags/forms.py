@@ -60,3 +60,28 @@ class TagForm(forms.Form):
     label = forms.CharField(
         required=False, max_length=80, help_text="Optional, for you: where the sticker is, e.g. “lid”."
     )
+
+
+class NfcProvisionForm(forms.Form):
+    """Which of a thing's active tags get fresh NTAG 424 DNA SUN keys, and the file's format."""
+
+    tags = forms.MultipleChoiceField(
+        label="Tags to program as NTAG 424 DNA chips",
+        widget=forms.CheckboxSelectMultiple,
+        error_messages={"required": "Choose at least one tag."},
+    )
+    format = forms.ChoiceField(
+        choices=[("json", "JSON"), ("csv", "CSV")], initial="json", label="File format for your programming tool"
+    )
+    replace = forms.BooleanField(
+        required=False,
+        label="Replace keys that exist (the chips must then be programmed again; their old taps stop being genuine)",
+    )
+
+    def __init__(self, *args, tags, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.by_id = {str(tag.pk): tag for tag in tags}
+        self.fields["tags"].choices = [(str(tag.pk), tag.display_code) for tag in tags]
+
+    def clean_tags(self) -> list:
+        return [self.by_id[tag_id] for tag_id in self.cleaned_data["tags"]]

@@ -69,9 +69,56 @@ class Tag(models.Model):
         """The full URL a QR code carries; SITE_URL keeps it stable whichever host served the page."""
         return f"{settings.SITE_URL}/t/{self.token}"
 
+    @property
+    def nfc_url(self) -> str:
+        """The URL an ordinary NFC chip carries: the tag's URL marked so that the scan is recorded as a tap."""
+        return f"{self.url}?nfc=1"
+
+
+class SunKeys(models.Model):
+    """The AES keys of an NTAG 424 DNA chip programmed for Secure Unique NFC (SUN) messages, and the state that
+    tells a genuine tap from a replayed one (tags.nfc).
+
+    Keys are sealed at rest (core.vault) and leave the platform once, in the provisioning file; `*_kcv` are
+    their key check values (tags.sun.key_check_value), which identify a key without revealing it.
+    """
+
+    tag = models.OneToOneField(Tag, on_delete=models.CASCADE, related_name="sun_keys")
+    # Key 0 (application master key): only the owner's programming tool uses it, to change the chip's settings.
+    master_key = models.BinaryField()
+    # Key 1: decrypts the PICCData (UID and read counter) mirrored into the URL.
+    meta_read_key = models.BinaryField()
+    # Key 2: derives the session keys of the URL's MAC and of its encrypted file data.
+    file_read_key = models.BinaryField()
+    meta_read_kcv = models.CharField(max_length=6)
+    file_read_kcv = models.CharField(max_length=6)
+    # The chip's 7-byte UID (hex), bound at its first genuine tap: the keys of one chip on another fail.
+    uid = models.CharField(max_length=14, blank=True)
+    # The highest read counter of a genuine tap; -1 before the first. Only a higher one is genuine.
+    last_counter = models.IntegerField(default=-1)
+    provisioned_at = models.DateTimeField(default=timezone.now)
+    last_tap_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = "SUN keys"
+        verbose_name_plural = "SUN keys"
+        indexes = [
+            # The startup check for factory/example keys (tags.checks): WHERE meta_read_kcv IN (...) OR ...
+            models.Index(fields=["meta_read_kcv"], name="sunkeys_meta_kcv_idx"),
+            models.Index(fields=["file_read_kcv"], name="sunkeys_file_kcv_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"SUN keys of {self.tag_id}"
+
 
 class Scan(models.Model):
     """One opening of a tag URL. No IP address is stored; rate limiting keeps its own short-lived counters."""
+
+    class Source(models.TextChoices):
+        LINK = "link", "Link (QR code, printed or typed)"
+        NFC = "nfc", "NFC tap"
+        GENUINE = "nfc-genuine", "NFC tap, genuine tag"
 
     tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="scans")
     twin = models.ForeignKey("twins.Twin", null=True, blank=True, on_delete=models.CASCADE, related_name="scans")
@@ -79,6 +126,9 @@ class Scan(models.Model):
     by_owner = models.BooleanField(default=False)
     # Coarse: "Android phone / Chrome", never the full header.
     user_agent = models.CharField(max_length=60, blank=True)
+    # How the URL was opened: an NFC chip's URL says so (?nfc=1, or SUN parameters); "genuine" only for a SUN tap
+    # that verified with a fresh counter (tags.nfc). A copied NFC URL is an ordinary "nfc" scan.
+    source = models.CharField(max_length=12, choices=Source.choices, default=Source.LINK)
     # Scans enter the twin's signed history shortly after, in batches (tags.history), off the hot path.
     in_history = models.BooleanField(default=False)
 

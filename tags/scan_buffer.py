@@ -34,8 +34,10 @@ def item_prefix(*, tag_id: int, twin_id: int) -> str:
     return f'{{"tag":{int(tag_id)},"twin":{int(twin_id)},'
 
 
-def item_tail(user_agent: str) -> str:
-    return f'"ua":{json.dumps(user_agent[:60])},"t":"{datetime.now(UTC).isoformat()}"}}'
+def item_tail(user_agent: str, source: str = "") -> str:
+    """`source` only for a scan that is not a plain link (an NFC tap): the QR scan's item is unchanged."""
+    src = f'"src":{json.dumps(source)},' if source and source != "link" else ""
+    return f'{src}"ua":{json.dumps(user_agent[:60])},"t":"{datetime.now(UTC).isoformat()}"}}'
 
 
 # The finder's scan in one round trip, atomic in Redis: count the client's scan against its budget; within it,
@@ -57,7 +59,9 @@ return {count, page[1], 0}
 _scripts: dict[int, Script] = {}
 
 
-def scan_hit(*, counter: str, seconds: int, budget: int, page_key: str, user_agent: str) -> tuple[int, bytes | None]:
+def scan_hit(
+    *, counter: str, seconds: int, budget: int, page_key: str, user_agent: str, source: str = ""
+) -> tuple[int, bytes | None]:
     """Run the scan script (Redis required; raises core.redis.REDIS_ERRORS while it is unreachable): the client's
     count in this window (this scan included) and the kept page's HTML, or None when it is not kept or the count
     is over `budget` (then nothing was buffered)."""
@@ -68,14 +72,16 @@ def scan_hit(*, counter: str, seconds: int, budget: int, page_key: str, user_age
         script = _scripts[id(client)] = client.register_script(_SCAN_SCRIPT)
     count, html, enqueue = script(
         keys=[counter, page_key, BUFFER_KEY, FLUSH_MARKER],
-        args=[seconds, budget, item_tail(user_agent), FLUSH_MARKER_SECONDS],
+        args=[seconds, budget, item_tail(user_agent, source), FLUSH_MARKER_SECONDS],
     )
     if enqueue:
         flush_scan_buffer.enqueue()
     return count, html
 
 
-def record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str, user_agent: str) -> None:
+def record_stranger_scan(
+    *, tag_id: int, twin_id: int, owner_id: int, name: str, user_agent: str, source: str = ""
+) -> None:
     """Record a non-owner's scan of an active tag: buffered in Redis when available, else written now.
 
     Takes plain values (what the cached page knows), so it builds no model instance from the database.
@@ -83,14 +89,14 @@ def record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str,
     client = redis_client()
     if client is None:
         twin = Twin(pk=twin_id, owner_id=owner_id, name=name)
-        record_scan(tag_id=tag_id, twin=twin, by_owner=False, user_agent=user_agent)
+        record_scan(tag_id=tag_id, twin=twin, by_owner=False, user_agent=user_agent, source=source or "link")
         return
     # One round trip: the scan, and the marker (SET NX) that says whether a flush must be enqueued.
     # The marker means "a flush is enqueued and has not started": every scan pushed before the task starts
     # (and deletes the marker) is drained by it, and the first scan after that enqueues the next one. Its
     # lifetime only matters when no worker runs: then at most one task per FLUSH_MARKER_SECONDS piles up.
     pipe = client.pipeline(transaction=False)
-    pipe.rpush(BUFFER_KEY, item_prefix(tag_id=tag_id, twin_id=twin_id) + item_tail(user_agent))
+    pipe.rpush(BUFFER_KEY, item_prefix(tag_id=tag_id, twin_id=twin_id) + item_tail(user_agent, source))
     pipe.set(FLUSH_MARKER, 1, nx=True, ex=FLUSH_MARKER_SECONDS)
     if pipe.execute()[1]:
         flush_scan_buffer.enqueue()

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from datetime import datetime
-from typing import TypedDict
+from typing import NotRequired, TypedDict
 
 from django.db import connection, transaction
 
@@ -28,9 +28,13 @@ class BufferedScan(TypedDict):
     twin: int
     ua: str
     t: str
+    # Only when not a plain link ("nfc"): the common case stays as short as it was (tags.scan_buffer.item_tail).
+    src: NotRequired[str]
 
 
-def record_scan(*, tag_id: int, twin: Twin | None, by_owner: bool, user_agent: str = "") -> Scan:
+def record_scan(
+    *, tag_id: int, twin: Twin | None, by_owner: bool, user_agent: str = "", source: str = Scan.Source.LINK
+) -> Scan:
     """One transaction: the scan log and the owner's "scanned" count never disagree.
 
     `twin` needs only pk, owner_id and name (the scan fast path passes a lightweight instance).
@@ -47,7 +51,11 @@ def record_scan(*, tag_id: int, twin: Twin | None, by_owner: bool, user_agent: s
             with connection.cursor() as cursor:
                 cursor.execute("SET LOCAL synchronous_commit = off")
         scan = Scan.objects.create(
-            tag_id=tag_id, twin_id=twin.pk if twin else None, by_owner=by_owner, user_agent=user_agent[:60]
+            tag_id=tag_id,
+            twin_id=twin.pk if twin else None,
+            by_owner=by_owner,
+            user_agent=user_agent[:60],
+            source=source,
         )
         if twin is not None:
             _scans_recorded(twin=twin, scan_ids=(scan.pk,), count=1, by_owner=by_owner)
@@ -73,6 +81,7 @@ def record_buffered_scans(*, items: list[BufferedScan]) -> int:
                 by_owner=False,
                 user_agent=i["ua"],
                 time=datetime.fromisoformat(i["t"]),
+                source=_buffered_source(i),
             )
             for i in kept
         ]
@@ -84,6 +93,11 @@ def record_buffered_scans(*, items: list[BufferedScan]) -> int:
     for twin_id, count in Counter(i["twin"] for i in kept).items():
         _scans_recorded(twin=twins[twin_id], scan_ids=tuple(ids.get(twin_id, ())), count=count, by_owner=False)
     return len(kept)
+
+
+def _buffered_source(item: BufferedScan) -> str:
+    source = item.get("src", Scan.Source.LINK)
+    return source if source in Scan.Source.values else Scan.Source.LINK
 
 
 def _scans_recorded(*, twin: Twin, scan_ids: tuple[int, ...], count: int, by_owner: bool) -> None:

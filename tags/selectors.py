@@ -8,7 +8,7 @@ from typing import Any
 from django.http import Http404
 
 from tags.codes import normalize_short_code
-from tags.models import Scan, Tag
+from tags.models import Scan, SunKeys, Tag
 from twins import attribution, panels
 from twins.selectors import twin_get
 
@@ -97,3 +97,17 @@ def scan_actor(scan: Scan, twin) -> str:
 def thing_scans_panel(request, twin) -> dict:
     scans = list(Scan.objects.filter(twin=twin).select_related("tag")[:10])
     return {"scans": [(scan, scan_actor(scan, twin)) for scan in scans]}
+
+
+def tag_sun_state(*, tag: Tag) -> SunKeys | None:
+    """The tag's SUN key record (never its keys: they stay sealed), or None when it is not an NTAG 424 DNA tag."""
+    return SunKeys.objects.defer("master_key", "meta_read_key", "file_read_key").filter(tag=tag).first()
+
+
+def tag_sun_rows(*, tags: list[Tag]) -> list[tuple[Tag, SunKeys | None]]:
+    """Each tag with its SUN key record or None, for the NFC page (one query)."""
+    states = {
+        keys.tag_id: keys
+        for keys in SunKeys.objects.defer("master_key", "meta_read_key", "file_read_key").filter(tag__in=tags)
+    }
+    return [(tag, states.get(tag.pk)) for tag in tags]

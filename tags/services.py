@@ -24,6 +24,7 @@ from tags import public_cache, scan_buffer, selectors
 from tags.codes import new_short_code, new_token
 from tags.history import tag_history
 from tags.models import Scan, Tag
+from tags.nfc import LINK, NfcMarker, sun_tap_check
 from tags.public_cache import forget_tags
 from tags.scans import record_scan
 from tags.useragent import coarse_user_agent
@@ -116,10 +117,10 @@ def tag_claim(*, tag: Tag, twin: Twin, owner: Owner) -> Tag:
     return tag
 
 
-def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "") -> Scan:
+def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "", source: str = Scan.Source.LINK) -> Scan:
     """Record one opening of a tag URL now and, for someone other than the owner, tell the owner."""
     twin = tag.twin if tag.status == Tag.Status.ACTIVE else None
-    return record_scan(tag_id=tag.pk, twin=twin, by_owner=by_owner, user_agent=user_agent)
+    return record_scan(tag_id=tag.pk, twin=twin, by_owner=by_owner, user_agent=user_agent, source=source)
 
 
 class ScanPage(StrEnum):
@@ -140,6 +141,8 @@ class ScanOpened:
     show: ScanPage
     tag: Tag | None = None
     html: str | bytes | None = None
+    # A verified NTAG 424 DNA SUN tap with a fresh counter (tags.nfc): the page shows the "genuine tag" mark.
+    genuine: bool = False
 
 
 class TooMany(Exception):
@@ -154,7 +157,9 @@ class TooMany(Exception):
 SCAN_LIMIT_MESSAGE = "Too many tag lookups from your connection."
 
 
-def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_agent: str) -> ScanOpened:
+def scan_open(
+    *, token: str, viewer: Owner | AnonymousUser, client: str, user_agent: str, nfc: NfcMarker = LINK
+) -> ScanOpened:
     """Someone opened a tag URL: count it against the client's budget, record the scan, say what to show.
 
     `client` is the rate-limit key of the requester (core.ratelimit.client_id); `user_agent` the raw header, of
@@ -164,11 +169,16 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
     Not atomic as a whole, on purpose: the fast path (an anonymous finder, the page cached) must touch no
     database at all, and a scan written now is a transaction of its own (tags.scans.record_scan) so that it can
     commit asynchronously.
+
+    `nfc` is what the URL's query string said (tags.nfc.read_marker): a tap is recorded as one; SUN parameters
+    take the slow path, where they are checked against the tag's keys and counter (a genuine tap is shown as such;
+    anything else is an ordinary view, logged).
     """
     anonymous = not viewer.is_authenticated
     user_agent = coarse_user_agent(user_agent)
-    if anonymous and selectors.is_token(token):
-        html = _scan_cached(token=token, client=client, user_agent=user_agent)
+    sun_params = nfc.sun is not None or bool(nfc.problem)
+    if anonymous and not sun_params and selectors.is_token(token):
+        html = _scan_cached(token=token, client=client, user_agent=user_agent, source=nfc.source)
         if html is not None:
             # Fast path, the finder's usual case: no database, one Redis round trip, the scan buffered.
             return ScanOpened(ScanPage.PUBLIC, html=html)
@@ -179,18 +189,27 @@ def scan_open(*, token: str, viewer: Owner | AnonymousUser, client: str, user_ag
         return ScanOpened(ScanPage.NOT_FOUND)
     twin = tag.twin
     by_owner = twin is not None and not anonymous and viewer.pk == twin.owner_id
+    genuine = sun_params and tag.status == Tag.Status.ACTIVE and sun_tap_check(tag=tag, marker=nfc).genuine
+    source = Scan.Source.GENUINE if genuine else nfc.source
     if tag.status == Tag.Status.ACTIVE and not by_owner:
         _record_stranger_scan(
-            tag_id=tag.pk, twin_id=twin.pk, owner_id=twin.owner_id, name=twin.name, user_agent=user_agent
+            tag_id=tag.pk,
+            twin_id=twin.pk,
+            owner_id=twin.owner_id,
+            name=twin.name,
+            user_agent=user_agent,
+            source=source,
         )
     else:
-        scan_record(tag=tag, by_owner=by_owner, user_agent=user_agent)
+        scan_record(tag=tag, by_owner=by_owner, user_agent=user_agent, source=source)
     if tag.status == Tag.Status.RETIRED:
         return ScanOpened(ScanPage.RETIRED)
     if tag.status == Tag.Status.UNASSIGNED:
         return ScanOpened(ScanPage.UNASSIGNED, tag=tag)
     if by_owner:
-        return ScanOpened(ScanPage.OWNER, tag=tag)
+        return ScanOpened(ScanPage.OWNER, tag=tag, genuine=genuine)
+    if genuine:
+        return ScanOpened(ScanPage.PUBLIC, tag=tag, genuine=True)  # rendered for this tap, with its mark
     if anonymous:
         # Kept for the next finders: until what it shows changes (public_cache drops it then) or it expires.
         try:
@@ -211,7 +230,7 @@ def _count_scan(client: str) -> None:
         raise TooMany(SCAN_LIMIT_MESSAGE, retry_after=retry_after)
 
 
-def _scan_cached(*, token: str, client: str, user_agent: str) -> str | bytes | None:
+def _scan_cached(*, token: str, client: str, user_agent: str, source: str) -> str | bytes | None:
     """An anonymous finder's scan: spend one of the client's budget (raises TooMany past it) and, when the page is
     kept, record the scan and return the page; None (the scan counted, not recorded) when it is not kept.
 
@@ -226,7 +245,12 @@ def _scan_cached(*, token: str, client: str, user_agent: str) -> str | bytes | N
         if page is None:
             return None
         _record_stranger_scan(
-            tag_id=page["tag"], twin_id=page["twin"], owner_id=page["owner"], name=page["name"], user_agent=user_agent
+            tag_id=page["tag"],
+            twin_id=page["twin"],
+            owner_id=page["owner"],
+            name=page["name"],
+            user_agent=user_agent,
+            source=source,
         )
         return page["html"]
     key, window, now = counter("scan", client, limit)
@@ -237,6 +261,7 @@ def _scan_cached(*, token: str, client: str, user_agent: str) -> str | bytes | N
             budget=limit.count,
             page_key=public_cache.page_key(token),
             user_agent=user_agent,
+            source=source,
         )
     except REDIS_ERRORS as exc:
         retry_after = hit_during_outage("scan", client, limit, exc)
@@ -248,17 +273,19 @@ def _scan_cached(*, token: str, client: str, user_agent: str) -> str | bytes | N
     return html
 
 
-def _record_stranger_scan(*, tag_id: int, twin_id: int, owner_id: int, name: str, user_agent: str) -> None:
+def _record_stranger_scan(
+    *, tag_id: int, twin_id: int, owner_id: int, name: str, user_agent: str, source: str = Scan.Source.LINK
+) -> None:
     """Buffer the scan in Redis; while Redis is unreachable, write it now, as without Redis (every scan is
     recorded: a product requirement). A scan that reached Redis before the error may then be counted twice; one
     lost would be worse."""
     try:
         scan_buffer.record_stranger_scan(
-            tag_id=tag_id, twin_id=twin_id, owner_id=owner_id, name=name, user_agent=user_agent
+            tag_id=tag_id, twin_id=twin_id, owner_id=owner_id, name=name, user_agent=user_agent, source=source
         )
     except REDIS_ERRORS:
         twin = Twin(pk=twin_id, owner_id=owner_id, name=name)
-        record_scan(tag_id=tag_id, twin=twin, by_owner=False, user_agent=user_agent)
+        record_scan(tag_id=tag_id, twin=twin, by_owner=False, user_agent=user_agent, source=source)
 
 
 def code_lookup(*, typed: str, client: str) -> Tag | None:

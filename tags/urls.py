@@ -12,8 +12,10 @@ urlpatterns = [
     # Private: the owner's tag management.
     path("things/<str:slug>/tags/new/", views.tag_create, name="tag-new"),
     path("things/<str:slug>/tags/labels/", views.tag_labels, name="tag-labels"),
+    path("things/<str:slug>/tags/nfc/", views.tag_nfc, name="tag-nfc"),
     path("things/<str:slug>/tags/<int:tag_id>/", views.tag_show, name="tag-show"),
     path("things/<str:slug>/tags/<int:tag_id>/qr.png", views.tag_qr_png, name="tag-qr-png"),
     path("things/<str:slug>/tags/<int:tag_id>/qr.svg", views.tag_qr_svg, name="tag-qr-svg"),
+    path("things/<str:slug>/tags/<int:tag_id>/nfc.ndef", views.tag_ndef, name="tag-ndef"),
     path("things/<str:slug>/tags/<int:tag_id>/retire/", views.tag_retire, name="tag-retire"),
 ]

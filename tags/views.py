@@ -22,8 +22,8 @@ from core import qr
 from core.errors import error_response
 from core.ratelimit import client_id
 from core.views import not_found
-from tags import selectors, services
-from tags.forms import ClaimForm, MessageForm, TagForm
+from tags import ndef, nfc, nfc_provision, selectors, services
+from tags.forms import ClaimForm, MessageForm, NfcProvisionForm, TagForm
 from tags.models import Tag
 from twins import panels
 from twins.panels import print_links
@@ -67,13 +67,16 @@ def tag_enter(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
-    """What a scan opens: the owner's one-box reading form, or the public page for anyone else."""
+    """What a scan opens: the owner's one-box reading form, or the public page for anyone else. An NFC chip's URL
+    says so in its query string (tags.nfc.read_marker); a genuine SUN tap gets the "genuine tag" mark."""
+    query = request.META.get("QUERY_STRING", "")
     try:
         opened = services.scan_open(
             token=token,
             viewer=request.user,
             client=client_id(request),
             user_agent=request.headers.get("User-Agent", ""),
+            nfc=nfc.read_marker(query) if query else nfc.LINK,
         )
     except services.TooMany as refused:
         return _too_many(request, refused)
@@ -86,14 +89,24 @@ def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
             return _unassigned(request, opened.tag)
         case services.ScanPage.OWNER:
             twin = opened.tag.twin
+            if opened.genuine:
+                nfc.remember_genuine_tap(request, twin_id=twin.pk)
             return render(
                 request,
                 "tags/owner_scan.html",
-                {"tag": opened.tag, "twin": twin, **panels.owner_scan_context(request, twin)},
+                {
+                    "tag": opened.tag,
+                    "twin": twin,
+                    "genuine": opened.genuine,
+                    **panels.owner_scan_context(request, twin),
+                },
             )
     if opened.html is not None:
         return HttpResponse(opened.html)
-    return render(request, "tags/public.html", selectors.tag_public_page(tag=opened.tag))
+    if opened.genuine:
+        nfc.remember_genuine_tap(request, twin_id=opened.tag.twin_id)
+    context = selectors.tag_public_page(tag=opened.tag)
+    return render(request, "tags/public.html", {**context, "genuine": opened.genuine})
 
 
 def _unassigned(request: HttpRequest, tag: Tag, form: ClaimForm | None = None, status: int = 200) -> HttpResponse:
@@ -242,7 +255,13 @@ def tag_show(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
     """One tag, as tapping its thumbnail should show it: the QR code large, the URL it carries, the code to type,
     and the downloads (the thumbnail used to link the SVG file itself, which a phone downloads)."""
     tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
-    context = {"twin": tag.twin, "tag": tag, "svg": qr.svg_inline(tag.url), "enter_url": f"{settings.SITE_URL}/t/"}
+    context = {
+        "twin": tag.twin,
+        "tag": tag,
+        "svg": qr.svg_inline(tag.url),
+        "enter_url": f"{settings.SITE_URL}/t/",
+        "sun": selectors.tag_sun_state(tag=tag),
+    }
     return render(request, "tags/tag.html", context)
 
 
@@ -268,6 +287,37 @@ def tag_qr_svg(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
     tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
     url = _printed_link(request, print_links(tag.twin)) or tag.url
     return _download(qr.svg_text(url), "image/svg+xml", f"thingstead-{tag.code}.svg")
+
+
+@login_required
+@require_GET
+def tag_ndef(request: HttpRequest, slug: str, tag_id: int) -> HttpResponse:
+    """The tag's NDEF message (one URI record: its URL marked as an NFC tap) for an NFC writer app."""
+    tag = selectors.tag_for_owner(viewer=request.user, slug=slug, tag_id=tag_id)
+    return _download(ndef.uri_message(tag.nfc_url), "application/octet-stream", f"thingstead-{tag.code}.ndef")
+
+
+@login_required
+def tag_nfc(request: HttpRequest, slug: str) -> HttpResponse:
+    """NFC for a thing's tags: the `.ndef` downloads, and NTAG 424 DNA SUN provisioning. A POST answers with the
+    provisioning file (keys included): the one time the keys are shown."""
+    twin = twin_get(viewer=request.user, slug=slug)
+    tags = selectors.tag_list_active(twin=twin)
+    form = NfcProvisionForm(request.POST if request.method == "POST" else None, tags=tags)
+    if request.method == "POST" and form.is_valid():
+        try:
+            provisioned = nfc.sun_provision(tags=form.cleaned_data["tags"], replace=form.cleaned_data["replace"])
+        except ValidationError as exc:
+            form.add_error(None, exc.messages)
+        else:
+            fmt = form.cleaned_data["format"]
+            body, content_type = nfc_provision.render(provisioned, fmt)
+            response = HttpResponse(body, content_type=content_type)
+            response["Content-Disposition"] = f'attachment; filename="thingstead-sun-{twin.slug}.{fmt}"'
+            response["Cache-Control"] = "no-store"  # keys: never kept by a cache, never shown again
+            return response
+    context = {"twin": twin, "form": form, "rows": selectors.tag_sun_rows(tags=tags)}
+    return render(request, "tags/nfc.html", context, status=400 if form.errors else 200)
 
 
 @login_required
