@@ -4,7 +4,7 @@ from django.apps import AppConfig
 
 # Each part wires itself (actions, list sections, filters, demo steps) in its module's connect(), once the registry
 # is ready.
-PARTS: tuple[str, ...] = ("handover.actions", "handover.login_context", "handover.pages")
+PARTS: tuple[str, ...] = ("handover.actions", "handover.guards", "handover.login_context", "handover.pages")
 
 
 class HandoverConfig(AppConfig):

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -54,6 +55,16 @@ class BuyerKeys:
 
 # --- offers -----------------------------------------------------------------------------------------------
 
+# What else may hold a twin for sale (a feature's own offer, e.g. a handover of many things): each guard gets the
+# locked twin and answers why it cannot be offered now, or None. Registered from a feature's AppConfig.ready().
+OfferGuard = Callable[[Twin], str | None]
+_OFFER_GUARDS: list[OfferGuard] = []
+
+
+def register_offer_guard(guard: OfferGuard) -> None:
+    if guard not in _OFFER_GUARDS:
+        _OFFER_GUARDS.append(guard)
+
 
 @transaction.atomic
 def offer_create(*, twin: Twin, seller: Owner, redact_kinds: list[str], days: int = OFFER_DAYS) -> TransferOffer:
@@ -69,6 +80,10 @@ def offer_create(*, twin: Twin, seller: Owner, redact_kinds: list[str], days: in
         raise TransferRefused("An offer lasts between 1 and 30 days.")
     if TransferOffer.objects.filter(twin=twin).pending().exists():
         raise TransferRefused("This thing already has an open offer. Cancel it first.", status=409)
+    # The twin is locked: a guard's answer holds until this offer exists (a handover locks its twins as well).
+    for guard in _OFFER_GUARDS:
+        if reason := guard(twin):
+            raise TransferRefused(reason, status=409)
     try:
         with transaction.atomic():
             return TransferOffer.objects.create(

@@ -99,3 +99,16 @@ def test_cancel_over_the_api(herd, alice, bob, carol):
     assert response.status_code == 200 and response.json()["status"] == "cancelled"
     again = api_for(bob, token=True).post(reverse("api-handovers-view"), {"offer": handover.token}, format="json")
     assert again.status_code == 410
+
+
+def test_a_single_offer_of_a_thing_in_an_open_handover_is_a_409_over_the_api(herd, alice):
+    handover_create(seller=alice, twins=herd, redact_kinds=[])
+    api = api_for(alice, token=True)
+
+    response = api.post(reverse("api-transfer-offer", args=[herd[0].slug]), {"password": PASSWORD}, format="json")
+
+    assert response.status_code == 409
+    assert response.json() == {
+        "message": "Cow 1 is in an open handover of several things. Cancel that handover first.",
+        "extra": {},
+    }

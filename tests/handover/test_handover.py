@@ -20,7 +20,7 @@ from twins import events
 from twins import services as twin_services
 from twins.identity import agent_key, log_state
 from twins.models import HistoryEntry, TransferOffer
-from twins.transfer import buyer_keys, offer_create
+from twins.transfer import TransferRefused, buyer_keys, offer_create
 from twins.verification import verify_twin
 
 pytestmark = pytest.mark.django_db
@@ -176,8 +176,12 @@ def test_a_thing_deactivated_after_the_offer_makes_the_whole_handover_fail_and_n
 
 
 def test_a_thing_given_its_own_offer_after_the_handover_makes_it_fail_and_nothing_moves(herd, alice, bob):
+    """offer_create refuses a thing in an open handover (handover.guards); should a single offer exist anyway
+    (written straight to the database here), the acceptance still checks each thing and moves none."""
     handover = _offer(herd, alice)
-    offer_create(twin=herd[-1], seller=alice, redact_kinds=[])
+    TransferOffer.objects.create(
+        twin=herd[-1], seller=alice, redact_kinds=[], expires_at=timezone.now() + timedelta(days=1)
+    )
     logs = did_logs(herd)
 
     with pytest.raises(HandoverRefused, match="open transfer offer of its own"):
@@ -296,6 +300,30 @@ def test_a_thing_in_another_open_handover_is_refused(herd, alice):
     assert refused.value.problems == ["Cow 2 is already in another open handover. Cancel that one first."]
 
 
+def test_a_thing_in_an_open_handover_cannot_also_be_offered_on_its_own(herd, alice):
+    handover = _offer(herd[:2], alice)
+
+    with pytest.raises(TransferRefused) as refused:
+        offer_create(twin=fresh(herd)[1], seller=alice, redact_kinds=[])
+
+    assert refused.value.status == 409
+    assert refused.value.message == "Cow 2 is in an open handover of several things. Cancel that handover first."
+    assert not TransferOffer.objects.exists()
+    # A thing outside it can; once the handover is cancelled, so can its things.
+    offer_create(twin=fresh(herd)[2], seller=alice, redact_kinds=[])
+    handover_cancel(handover=handover, seller=alice)
+    offer_create(twin=fresh(herd)[1], seller=alice, redact_kinds=[])
+
+
+def test_an_expired_handover_holds_its_things_no_longer(herd, alice):
+    handover = _offer(herd[:1], alice)
+    Handover.objects.filter(pk=handover.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+
+    offer = offer_create(twin=fresh(herd)[0], seller=alice, redact_kinds=[])
+
+    assert offer.status == TransferOffer.Status.OPEN
+
+
 def test_a_selection_over_the_maximum_is_refused(herd, alice, monkeypatch):
     monkeypatch.setattr(handover_services, "MAX_THINGS", 2)
     with pytest.raises(HandoverRefused, match="at most 2 things; you chose 3"):
@@ -373,7 +401,13 @@ def test_a_thing_offered_alone_before_the_self_held_seller_signs_fails_the_hando
     twins, upcoming = self_held_herd
     handover = handover_accept(handover=_offer(twins, alice), buyer=bob)
     entries = handover_services.handover_prepare(handover=handover, seller=alice, revealed_key=upcoming.multibase)
-    offer_create(twin=twins[-1], seller=alice, redact_kinds=[])
+    # While the handover waits for the seller's signature its things are still held (handover.guards) ...
+    with pytest.raises(TransferRefused, match="open handover"):
+        offer_create(twin=twins[-1], seller=alice, redact_kinds=[])
+    # ... and a single offer that exists anyway (written straight to the database) makes the signing fail.
+    TransferOffer.objects.create(
+        twin=twins[-1], seller=alice, redact_kinds=[], expires_at=timezone.now() + timedelta(days=1)
+    )
     logs = did_logs(twins)
 
     with pytest.raises(HandoverRefused) as refused:
