@@ -222,3 +222,19 @@ def test_require_genuine_tap_in_a_view_answers_403_with_the_message(bob, grinder
     except PermissionDenied as exc:
         response = response_for_exception(request, exc)
     assert response.status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_tap_sent_at_once_from_eight_connections_is_genuine_once(grinder_tag):
+    from django.db import connection
+
+    from tests.conftest import run_together
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race needs a server database")
+    (chip,) = nfc.sun_provision(tags=[grinder_tag])
+    params = sun.encode_tap(meta_key=chip.meta_read_key, file_key=chip.file_read_key, uid=UID, counter=77)
+    marker = nfc.read_marker(urlencode(params))
+    outcomes = run_together(*[lambda: nfc.sun_tap_check(tag=grinder_tag, marker=marker).genuine] * 8)
+    assert sorted(outcomes) == [("ok", False)] * 7 + [("ok", True)]
+    assert SunKeys.objects.get(tag=grinder_tag).last_counter == 77
