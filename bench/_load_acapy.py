@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import _server as srv
-from tests.interop import acapy_live
 from tests.interop.acapy_live import AcaPyAgent, AcaPyError, WebhookListener
 from tests.interop.conftest import acapy_python_path
 
@@ -101,14 +100,17 @@ class AcaPyPeer:
     def __init__(self, workdir: Path) -> None:
         self.webhooks = WebhookListener().start()
         self.agent = AcaPyAgent(
-            python=acapy_python_path(), workdir=workdir, webhook_url=self.webhooks.url, label="load-peer"
+            python=acapy_python_path(),
+            workdir=workdir,
+            webhook_url=self.webhooks.url,
+            label="load-peer",
+            start_timeout=ACAPY_START_TIMEOUT,
         )
         self.links: list[Link] = []
         self.sent: list[str] = []
         self.lock = threading.Lock()
 
     def start(self) -> None:
-        acapy_live.START_TIMEOUT = ACAPY_START_TIMEOUT
         self.agent.start()
 
     def stop(self) -> None:

@@ -129,6 +129,7 @@ class AcaPyAgent:
         label: str = "acapy-test",
         inbound: str = "http",
         extra_args: tuple[str, ...] = (),
+        start_timeout: float = START_TIMEOUT,
     ) -> None:
         if inbound not in ("http", "ws"):
             raise ValueError(f"inbound transport must be http or ws, not {inbound!r}")
@@ -138,6 +139,7 @@ class AcaPyAgent:
         self.webhook_url = webhook_url
         self.inbound = inbound
         self.extra_args = extra_args
+        self.start_timeout = start_timeout
         self.inbound_port = free_port()
         self.admin_port = free_port()
         self.endpoint = f"{inbound}://127.0.0.1:{self.inbound_port}"
@@ -214,7 +216,7 @@ class AcaPyAgent:
             )
         finally:
             log.close()
-        deadline = time.monotonic() + START_TIMEOUT
+        deadline = time.monotonic() + self.start_timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise AcaPyError(f"ACA-Py exited with {self.process.returncode} while starting:\n{self.log_tail()}")
@@ -225,7 +227,7 @@ class AcaPyAgent:
                 pass
             time.sleep(0.2)
         self.stop()
-        raise AcaPyError(f"ACA-Py not ready within {START_TIMEOUT:.0f}s:\n{self.log_tail()}")
+        raise AcaPyError(f"ACA-Py not ready within {self.start_timeout:.0f}s:\n{self.log_tail()}")
 
     def stop(self) -> None:
         """SIGTERM (ACA-Py shuts down its transports and wallet), SIGKILL if it lingers."""
