@@ -195,3 +195,21 @@ def test_a_text_past_the_fast_bound_reads_as_the_pure_parse(accelerated):
     assert simple is True
     with pytest.raises(EncodingError, match="duplicate key"):
         jcs.loads('{"k":1,' + text[1:-1] + ',"k":2}')
+
+
+@PROPS
+@given(value=values)
+def test_the_walk_over_a_parsed_value_vouches_as_the_general_walk_does(value):
+    # jcs.loads asks _parsed_plain_numbers of what orjson parsed; it must answer as plain_numbers would.
+    try:
+        text = json.dumps(value)
+        parsed = json.loads(text)
+    except (ValueError, UnicodeError, RecursionError):
+        return
+    assert jcs._parsed_plain_numbers(parsed) is jcs.plain_numbers(parsed)
+
+
+@pytest.mark.parametrize("text", ['{"a":"x\\\\y","b":1,"b":1}', '{"a":"q\\"r","k":"a:b","k":"c"}'])
+def test_a_backslash_without_a_u_escape_still_takes_the_checked_fast_path(accelerated, text):
+    with pytest.raises(EncodingError, match="duplicate key"):
+        jcs.loads(text)

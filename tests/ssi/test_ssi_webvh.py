@@ -426,3 +426,30 @@ def test_find_version_by_id_number_and_time():
     assert webvh.find_version(s, version_time="2026-01-02T12:00:00Z") is v2
     with pytest.raises(DIDError):
         webvh.find_version(s, version_number=9)
+
+
+@pytest.mark.parametrize("field", ["versionId", "versionTime"])
+def test_a_version_id_or_time_with_a_trailing_newline_is_rejected_even_when_signed(field):
+    # "$" in a pattern also matches before a final newline; the strings are hashed as they stand, so the verifier
+    # must not read "2-<hash>\n" as "2-<hash>".
+    s = new_log()
+    entry = webvh.build_entry(s, version_time=t(2))
+    entry[field] += "\n"
+    with pytest.raises(LogError) as exc:
+        webvh.verify_log([*lines(s), json.dumps(webvh.sign_entry(entry, key(1)))])
+    assert exc.value.version == 2
+
+
+@pytest.mark.parametrize("suffix", [":example.com\n", ":example.com:twins\n", "\n:example.com"])
+def test_a_did_with_a_trailing_newline_is_not_a_did(suffix):
+    with pytest.raises(DIDError):
+        webvh.parse_did("did:webvh:QmXyz123456789abcdefghijk" + suffix)
+
+
+def test_versions_are_frozen_records_equal_to_the_constructed_ones():
+    s = webvh.update(new_log(), signer=key(1), version_time=t(2))
+    got = webvh.verify_log(lines(s)).latest
+    assert got == webvh.Version(**{f: getattr(got, f) for f in webvh.Version.__dataclass_fields__})
+    assert got.number == 2 and got.signers == (key(1).multibase,) and got.time_raw == t(2)
+    with pytest.raises(AttributeError):
+        got.number = 3
