@@ -85,17 +85,19 @@ def reading_partitions(using: str = "default") -> list[Partition]:
 
 
 def ensure_reading_partitions(
-    *, ahead: int = MONTHS_AHEAD, now: datetime | None = None, using: str = "default"
+    *, ahead: int = MONTHS_AHEAD, since: date | None = None, now: datetime | None = None, using: str = "default"
 ) -> list[str]:
-    """Create the partitions missing for the current month and the `ahead` next ones; the names created (none on
-    SQLite or when all exist). Rows of those months found in the DEFAULT partition are moved into theirs."""
+    """Create the partitions missing for the current month and the `ahead` next ones, and for every month from
+    `since` when given (before importing history); the names created (none on SQLite or when all exist). Rows of
+    those months found in the DEFAULT partition are moved into theirs."""
     if ahead < 0:
         raise ValueError("ahead must be 0 or more")
     if not is_partitioned(using):
         return []
-    month = month_start(now or datetime.now(UTC))
+    current = month_start(now or datetime.now(UTC))
+    month = min(current, month_start(since)) if since is not None else current
     wanted = []
-    for _ in range(ahead + 1):
+    while month <= current or len([m for m in wanted if m > current]) < ahead:
         wanted.append(month)
         month = next_month(month)
     created = []

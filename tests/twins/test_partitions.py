@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from django.core.management import call_command
+from django.core.management import CommandError, call_command
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
@@ -173,3 +173,19 @@ def test_on_sqlite_there_is_nothing_to_do(capsys):
     assert reading_partitions() == []
     call_command("reading_partitions")
     assert "nothing to do" in capsys.readouterr().out
+
+
+@postgres_only
+@pytest.mark.postgres
+@pytest.mark.django_db
+def test_since_creates_every_month_back_to_it_before_an_import(grinder, capsys):
+    now = datetime(2026, 12, 6, tzinfo=UTC)
+    created = ensure_reading_partitions(ahead=1, since=date(2025, 11, 20), now=now)
+    starts = {p.start for p in reading_partitions()}
+    month = date(2025, 11, 1)
+    while month <= date(2027, 1, 1):
+        assert month in starts
+        month = next_month(month)
+    assert partition_name(date(2025, 11, 1)) in created
+    with pytest.raises(CommandError, match="YYYY-MM"):
+        call_command("reading_partitions", "--since", "last year")

@@ -95,7 +95,9 @@ def _swap(schema_editor, *, partitioned: bool) -> None:
             cursor.execute(f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (id)")
         cursor.execute(f"INSERT INTO {TABLE} OVERRIDING SYSTEM VALUE SELECT * FROM {OLD}")  # noqa: S608 (our tables)
         for _name, definition in indexes:
-            cursor.execute(definition)  # the old table's name was in it when it was read: it names the new table
+            # The old table's name was in it when it was read: it names the new table. A partitioned table's index
+            # reads "ON ONLY" (that parent alone); here every index is built on the whole table.
+            cursor.execute(definition.replace(" ON ONLY ", " ON ", 1))
         for name, definition in foreign_keys:
             cursor.execute(f'ALTER TABLE {TABLE} ADD CONSTRAINT "{name}" {definition}')
         cursor.execute("SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
