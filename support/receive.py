@@ -44,6 +44,8 @@ PARTY_TAKES = {
     protocol.DECLINE: Kind.DECLINE,
     protocol.STATUS: Kind.STATUS,
 }
+# RFC 0035's problem report, under the name ACA-Py sends it by (notification/1.0) as well.
+PROBLEM_REPORTS = frozenset({messages.PROBLEM_REPORT, messages.NOTIFICATION_PROBLEM_REPORT})
 # Problem report codes that say the peer's agent does not speak our protocol.
 NOT_UNDERSTOOD = frozenset({"message-parse-failure", "unsupported-message-type", "unrecognized-message-type"})
 
@@ -297,7 +299,7 @@ def on_inbound_saved(sender, instance: InboundMessage, created: bool, **kwargs) 
     key = messages.message_type_key(instance.type)
     if key == messages.BASIC_MESSAGE:
         _on_basic_message(instance)
-    elif key == messages.PROBLEM_REPORT:
+    elif key in PROBLEM_REPORTS:
         _on_problem_report(instance)
 
 
