@@ -44,6 +44,8 @@ class Release(models.Model):
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     published_at = models.DateTimeField(null=True, blank=True)
+    # When the owners of the model's things were told (firmware.services.release_announce): once per release.
+    announced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["model", "-sequence"]

@@ -17,6 +17,8 @@ from typing import Any
 from django.core.files.uploadedfile import UploadedFile
 from django.db import IntegrityError, transaction
 from django.db.models import Max
+from django.tasks import task
+from django.urls import reverse
 from django.utils import timezone
 
 from core.errors import Conflict
@@ -25,7 +27,8 @@ from makers.access import NotAllowed, membership_of
 from makers.models import Membership, ProducedThing, ProductModel
 from makers.orgs import log_state
 from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_signing_key
-from owners.models import Owner, OwnerKey
+from owners.models import Notification, Owner, OwnerKey
+from owners.services import notify
 from ssi import firmware as fw
 from ssi import proofs
 from ssi.errors import SSIError
@@ -236,6 +239,8 @@ def release_publish(
     except IntegrityError:
         release.payload.storage.delete(name)
         raise FirmwareRefused("Another release took this sequence or version just now.", status=409) from None
+    if ready:
+        _announce_after_commit(release)
     return release
 
 
@@ -268,8 +273,54 @@ def release_cosign(*, release: Release, by: Owner, signed: Any) -> Release:
         release.status = Release.Status.PUBLISHED
         release.published_at = timezone.now()
         fields += ["status", "published_at"]
+        _announce_after_commit(release)
     release.save(update_fields=fields)
     return release
+
+
+def _announce_after_commit(release: Release) -> None:
+    release_id = release.pk
+    # After commit: a release rolled back must not be announced; the task row is transactional with it.
+    transaction.on_commit(lambda: release_announce_task.enqueue(release_id))
+
+
+@transaction.atomic
+def release_announce(release_id: int) -> int:
+    """Tell each owner of a thing of the release's model (not the maker's unclaimed stock) that an update is
+    available, once per release (the row is locked and marked). Returns how many were told."""
+    release = Release.objects.select_for_update().select_related("model__organisation").filter(pk=release_id).first()
+    if release is None or release.announced_at is not None or release.status != Release.Status.PUBLISHED:
+        return 0
+    model = release.model
+    twins = (
+        Twin.objects.filter(produced__model=model, deactivated_at__isnull=True)
+        .exclude(owner_id=model.organisation.account_id)
+        .select_related("owner")
+        .order_by("pk")
+    )
+    told = 0
+    for twin in twins.iterator(chunk_size=500):
+        notify(
+            owner=twin.owner,
+            kind=Notification.Kind.SYSTEM,
+            title=f"Firmware {release.version} is available for {twin.name}"[:200],
+            body=f"{model.organisation.name} published {model.name} firmware {release.version}. Check and accept it "
+            "on the thing's page; it is verified against the maker's DID log before your thing is offered it.",
+            twin=twin,
+            sender_name=model.organisation.name[:100],
+            action_url=reverse("thing", args=[twin.slug]),
+            action_label="See the update",
+        )
+        told += 1
+    release.announced_at = timezone.now()
+    release.save(update_fields=["announced_at"])
+    return told
+
+
+@task()
+def release_announce_task(release_id: int) -> int:
+    """The worker's entry point (enqueued when a release is published; safe to run again)."""
+    return release_announce(release_id)
 
 
 # --- What devices get ----------------------------------------------------------------------------------------

@@ -14,7 +14,8 @@ from pathlib import Path
 from firmware import services
 from firmware.models import Release, UpdateCheck
 from makers import orgs
-from owners.models import OwnerKey
+from makers.production import produce
+from owners.models import Notification, OwnerKey
 from ssi import firmware as fw
 from tests.conftest import api_for, client_for
 from tests.firmware.conftest import PAYLOAD, upload
@@ -189,3 +190,17 @@ def test_the_reattested_manifest_is_the_same_on_every_answer(alices_grinder, acm
     first, second = client_for(None).get(url), client_for(None).get(url)
     assert first.content == second.content and first["ETag"] == second["ETag"]
     assert client_for(None).get(url, headers={"if-none-match": first["ETag"]}).status_code == 304
+
+
+def test_owners_are_told_once_when_a_release_is_published(
+    alices_grinder, acme_model, erin, alice, django_capture_on_commit_callbacks
+):
+    produce(model=acme_model, serials=["G-2"], by=None)
+    with django_capture_on_commit_callbacks(execute=True):
+        release = publish(acme_model, erin, "1.0")
+    told = Notification.objects.filter(owner=alice, twin=alices_grinder, title__startswith="Firmware")
+    assert told.count() == 1 and "Firmware 1.0 is available" in told.get().title
+    assert told.get().action_url == f"/things/{alices_grinder.slug}/"
+    assert services.release_announce(release.pk) == 0  # once per release
+    # The maker's unclaimed stock (another grinder, still the organisation's) is not told.
+    assert not Notification.objects.filter(owner=acme_model.organisation.account, title__startswith="Firmware").exists()
