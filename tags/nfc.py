@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from urllib.parse import parse_qsl
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -151,9 +151,10 @@ class ProvisionedTag:
     request that verifies a tap."""
 
     tag: Tag
-    master_key: bytes
-    meta_read_key: bytes
-    file_read_key: bytes
+    # Out of repr: a traceback or a log line that prints this object shows no key.
+    master_key: bytes = field(repr=False)
+    meta_read_key: bytes = field(repr=False)
+    file_read_key: bytes = field(repr=False)
 
 
 def _sealed(key: bytes) -> bytes:

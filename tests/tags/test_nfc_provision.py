@@ -99,6 +99,12 @@ def test_the_sdm_settings_match_the_app_notes_layout(grinder_tag):
     assert len(file) <= ndef.TYPE4_FILE_BYTES
 
 
+def test_provisioned_keys_never_show_in_a_repr(grinder_tag):
+    (item,) = nfc.sun_provision(tags=[grinder_tag])
+    text = repr(item)
+    assert not any(key.hex() in text or repr(key) in text for key in (item.meta_read_key, item.file_read_key))
+
+
 def test_the_an12196_url_layout_gives_its_published_offsets():
     # AN12196's SDM example: https://choose.url.com/ntag424?e=<32>&c=<16>: PICCDataOffset 0x20, SDMMACOffset 0x43.
     file = ndef.type4_file(ndef.uri_message(f"https://choose.url.com/ntag424?e={'0' * 32}&c={'0' * 16}"))
