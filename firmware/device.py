@@ -16,7 +16,7 @@ from collections.abc import Iterator
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse, StreamingHttpResponse
 from django.urls import reverse
-from django.views.decorators.http import require_GET
+from django.views.decorators.http import require_safe
 
 from firmware import services
 from firmware.models import Release, TwinFirmware, UpdateCheck
@@ -49,7 +49,7 @@ def _accepted(slug: str, sequence: str | None = None) -> tuple[Twin, Release]:
     return twin, release
 
 
-@require_GET
+@require_safe
 def latest(request: HttpRequest, slug: str) -> HttpResponse:
     twin, release = _accepted(slug)
     manifest = services.device_manifest(release)
@@ -88,7 +88,7 @@ def _range_error(size: int, message: str) -> HttpResponse:
     return response
 
 
-@require_GET
+@require_safe
 def payload(request: HttpRequest, slug: str) -> HttpResponse:
     _, release = _accepted(slug, request.GET.get("sequence"))
     size = release.size

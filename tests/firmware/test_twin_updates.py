@@ -204,3 +204,11 @@ def test_owners_are_told_once_when_a_release_is_published(
     assert services.release_announce(release.pk) == 0  # once per release
     # The maker's unclaimed stock (another grinder, still the organisation's) is not told.
     assert not Notification.objects.filter(owner=acme_model.organisation.account, title__startswith="Firmware").exists()
+
+
+def test_a_device_may_ask_for_the_headers_alone(alices_grinder, acme_model, erin, alice):
+    publish(acme_model, erin, "1.0")
+    api_for(alice).post(f"/api/things/{alices_grinder.slug}/firmware/accept", {"sequence": 1}, format="json")
+    head = client_for(None).head(f"/twins/{alices_grinder.slug}/firmware/payload")
+    assert head.status_code == 200 and head["Content-Length"] == str(len(PAYLOAD)) and head["ETag"]
+    assert client_for(None).post(f"/twins/{alices_grinder.slug}/firmware/payload").status_code == 405
