@@ -73,7 +73,10 @@ def _party_people(case: Case) -> list[int]:
 
 def _sendable(case: Case) -> Connection:
     connection = (
-        Connection.objects.select_for_update().select_related("agent__twin").filter(pk=case.connection_id).first()
+        Connection.objects.select_for_update(of=("self",))
+        .select_related("agent__twin")
+        .filter(pk=case.connection_id)
+        .first()
     )
     if connection is None:
         raise ValidationError("The connection this case went over is gone: nothing more can be sent on it.")
