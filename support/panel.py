@@ -1,5 +1,6 @@
 """The support section of a twin's private page: "Get help from <party>" for each party the thing (or its owner,
-about it) is connected to, and the owner's cases about it."""
+about it) is connected to, and the owner's cases about it; and the Support link on the profile page (every case
+of the owner's, and the queues of their organisations)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Any
 
 from django.http import HttpRequest
 
+from core.nav import PROFILE, NavLink, register_nav
 from support import selectors, services
 from twins import panels
 from twins.models import Twin
@@ -20,5 +22,6 @@ def panel_context(request: HttpRequest, twin: Twin) -> dict[str, Any]:
 
 
 def connect() -> None:
+    register_nav(NavLink("Support", "support-cases", PROFILE))
     panels.register_panel(panels.Panel("support", "support/_panel.html", panels.AFTER_PUBLIC, 30, panel_context))
     panels.register_link(panels.Link("Get help", "thing-support", panels.HEADER, 60))

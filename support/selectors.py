@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 from django.http import Http404
 
 from makers.models import Organisation
@@ -84,3 +84,26 @@ def pending_ask(case: Case) -> CaseMessage | None:
         kind__in=[CaseMessage.Kind.PROVIDE, CaseMessage.Kind.DECLINE], created_at__gte=ask.created_at
     ).exists()
     return None if answered else ask
+
+
+def cases_of_owner(*, viewer: Owner) -> QuerySet[Case]:
+    """Every case the viewer opened, newest activity first."""
+    if not getattr(viewer, "is_authenticated", False):
+        return Case.objects.none()
+    return Case.objects.filter(side=Case.Side.OWNER, owner=viewer).select_related("twin").order_by("-updated_at", "-id")
+
+
+def queues_of(*, viewer: Owner) -> list[dict]:
+    """The organisations the viewer is a member of, each with its count of unresolved cases."""
+    if not getattr(viewer, "is_authenticated", False):
+        return []
+    rows = (
+        Organisation.objects.filter(memberships__owner=viewer)
+        .annotate(
+            unresolved=Count(
+                "support_cases", filter=Q(support_cases__side=Case.Side.PARTY) & ~Q(support_cases__status="resolved")
+            )
+        )
+        .order_by("name", "id")
+    )
+    return [{"organisation": row, "unresolved": row.unresolved} for row in rows]

@@ -6,6 +6,7 @@ from support import views
 
 urlpatterns = [
     path("things/<str:slug>/support/", views.thing_support, name="thing-support"),
+    path("support/", views.my_cases, name="support-cases"),
     path("support/<str:case_id>/", views.case_page, name="support-case"),
     path("support/<str:case_id>/reply/", views.case_reply, name="support-case-reply"),
     path("support/<str:case_id>/answer/", views.case_answer, name="support-case-answer"),

@@ -50,6 +50,20 @@ def _thread(case: Case) -> list[CaseMessage]:
 
 
 @login_required
+@require_GET
+def my_cases(request: HttpRequest) -> HttpResponse:
+    """The viewer's cases, and the support queues of the organisations they are a member of."""
+    return render(
+        request,
+        "support/my_cases.html",
+        {
+            "cases": selectors.cases_of_owner(viewer=request.user)[:200],
+            "queues": selectors.queues_of(viewer=request.user),
+        },
+    )
+
+
+@login_required
 @require_http_methods(["GET", "POST"])
 def thing_support(request: HttpRequest, slug: str) -> HttpResponse:
     twin = twin_get(viewer=request.user, slug=slug)

@@ -165,7 +165,9 @@ def test_only_the_things_parties_can_be_asked(olga, grindmaster, link, bob):
     assert not Case.objects.exists()
 
 
-def test_a_peer_that_does_not_speak_support_gets_basic_messages_and_its_replies_land(olga, grindmaster, link):
+# RFC 0035's problem report, and the name ACA-Py 1.7.0 sends it by.
+@pytest.mark.parametrize("report", ["report-problem/1.0/problem-report", "notification/1.0/problem-report"])
+def test_a_peer_that_does_not_speak_support_gets_basic_messages_and_its_replies_land(olga, grindmaster, link, report):
     """What a plain Aries agent does (ACA-Py: a problem report 'message-parse-failure' on the open's thread;
     then basic messages without a ~thread). The live proof with ACA-Py is tests/interop/test_support_acapy.py."""
     thing_side, _ = link
@@ -177,7 +179,7 @@ def test_a_peer_that_does_not_speak_support_gets_basic_messages_and_its_replies_
         connection=thing_side,
         sender_verkey=thing_side.their_verkey,
         message_id="pr-1",
-        type="https://didcomm.org/report-problem/1.0/problem-report",
+        type=f"https://didcomm.org/{report}",
         body={
             "@id": "pr-1",
             "~thread": {"thid": case.thread_id},

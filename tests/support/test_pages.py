@@ -125,3 +125,13 @@ def test_strangers_and_other_organisations_get_404(opened, carol, bob):
     assert client_for(carol).post(f"/support/{case.public_id}/reply/", {"text": "hi"}).status_code == 404
     assert client_for(bob).post(f"/orgs/other/support/{party.public_id}/reply/", {"text": "hi"}).status_code == 404
     assert Membership.objects.filter(organisation=other).count() == 1
+
+
+def test_the_support_page_lists_my_cases_and_my_organisations_queues(opened, dora, carol):
+    case, _ = opened
+    page = client_for(case.owner).get("/support/").content.decode()
+    assert "Noise" in page and f"/support/{case.public_id}/" in page and "/orgs/acme/support/" not in page
+    member = client_for(dora).get("/support/").content.decode()
+    assert "/orgs/acme/support/" in member and "1 not resolved" in member and "Noise" not in member
+    assert "Noise" not in client_for(carol).get("/support/").content.decode()
+    assert "/support/" in client_for(dora).get("/profile/").content.decode()
