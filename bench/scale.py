@@ -22,7 +22,8 @@ bench/ingest.py's `batch_load` and `CopyFloor`, imported): signed 1,000-reading 
 COPY floor measured next to it.
 
 Refuses to start when its estimate of the database's size exceeds `--max-gb` (default 40) or the free disk.
-Run: `python bench/scale.py --scale 0.01` (quick), `python bench/scale.py` (the full size: about an hour here).
+Run: `python bench/scale.py` (`--scale 0.01`, the default: a couple of minutes; what `make bench` runs),
+`python bench/scale.py --scale 1` (the full size: about an hour on this 2-core machine, ~30 GB of disk).
 """
 
 from __future__ import annotations
@@ -482,7 +483,13 @@ def report(empty: dict[str, Figure], full: dict[str, Figure]) -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--scale", type=float, default=1.0, help="multiplies every size (0.01 for a quick run)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=float(os.environ.get("BENCH_SCALE", "0.01")),
+        help="multiplies every size: 1 is the million things (about an hour here, ~30 GB); default BENCH_SCALE or"
+        " 0.01 (what `make bench` runs: a couple of minutes)",
+    )
     parser.add_argument("--keep", action="store_true", help="keep the database at the end")
     parser.add_argument("--db", default="", help="database name (default scale_<pid>)")
     parser.add_argument("--jobs", type=int, default=2, help="parallel COPY streams (default 2)")
