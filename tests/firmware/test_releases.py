@@ -228,3 +228,10 @@ def test_policy_and_cosign_pages(acme, acme_model, dora, erin):
     assert response.status_code == 400 and "not this release" in response.content.decode()
     missing = client_for(erin).post(base + "cosign", {"sequence": 9, "manifest": upload(b"{}", "m.json")})
     assert missing.status_code == 400
+
+
+def test_a_payload_over_the_size_limit_is_refused_with_413(acme, acme_model, erin, settings):
+    settings.FIRMWARE_MAX_BYTES = 1000
+    response = post_release(erin, acme, acme_model, version="9.9")
+    assert response.status_code == 413 and "at most 1000" in response.json()["message"]
+    assert not Release.objects.exists() and stored_files() == []
