@@ -15,9 +15,10 @@ from twins.models import Twin
 
 
 def panel_context(request: HttpRequest, twin: Twin) -> dict[str, Any]:
+    # Shown to the owner alone (panels' default need): the viewer is the thing's owner.
     return {
         "support_parties": services.help_connections(twin=twin),
-        "support_cases": list(selectors.cases_of_twin(viewer=request.user, twin=twin)[:5]),
+        "support_cases": list(selectors.cases_of_twin(viewer=twin.owner, twin=twin)[:5]),
     }
 
 
