@@ -164,6 +164,13 @@ class CopyFloor:
             for i in range(COPY_ROWS)
         ]
         self.conn = psycopg.connect(dsn)
+        # The floor goes into the table the batches fill, whatever its shape (partitioned by month on PostgreSQL
+        # since twins 0012): a COPY into the parent is routed to the partitions, as the batches' COPY is.
+        self.shape = self.conn.execute(
+            "SELECT CASE c.relkind WHEN 'p' THEN 'partitioned, ' || count(i.inhrelid) || ' partitions' ELSE 'plain'"
+            " END FROM pg_class c LEFT JOIN pg_inherits i ON i.inhparent = c.oid"
+            " WHERE c.oid = 'twins_reading'::regclass GROUP BY c.relkind"
+        ).fetchone()[0]
 
     def rows_per_second(self) -> float:
         started = time.perf_counter()
@@ -206,6 +213,7 @@ def batch_rounds(port: int, public_id: str, secret: str, floor: CopyFloor) -> di
         "ratio_min": min(ratios),
         "ratio_max": max(ratios),
         "floor": statistics.median(floors),
+        "table": floor.shape,
     }
 
 
@@ -418,7 +426,7 @@ def main() -> int:
     )
     out.write(
         f"  COPY floor           {batches['floor']:10.0f} readings/s  (median of {BATCH_ROUNDS} COPYs of"
-        f" {COPY_ROWS} rows, one before each round of batches)\n"
+        f" {COPY_ROWS} rows into twins_reading ({batches['table']}), one before each round of batches)\n"
     )
     out.write(
         f"  webhook batches      {batches['rps']:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per"

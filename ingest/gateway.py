@@ -43,10 +43,13 @@ PREFIX = "/hooks/"
 MAX_GROUP = 200
 # Bodies above this size (batches of a few hundred readings and more) go to a committer of their own, so a
 # batch's tens of milliseconds never hold up the small messages queued behind it, and the two overlap (one
-# writing while the other waits for PostgreSQL). It stores one message per transaction: a COMMIT is little next
-# to a batch, and alone a batch needs no savepoint and no lock of every thing of a group.
+# writing while the other waits for PostgreSQL). It stores up to MAX_LARGE_GROUP batches that arrived together in
+# one transaction (each in a savepoint, the things of all of them locked first in key order): the COMMIT (a WAL
+# flush) and the round trips around it are a fifth to a third of a 1,000-reading batch's time. Measured in one
+# process, 16 such batches, four interleaved rounds on the loaded 2-core machine: one per transaction 7,100
+# readings/s and 20.5 ms of client CPU per batch, four per transaction 10,400 readings/s and 14.7 ms.
 LARGE_BODY = 16 * 1024
-MAX_LARGE_GROUP = 1
+MAX_LARGE_GROUP = 4
 _STOP = object()
 
 Scope = dict[str, Any]

@@ -191,3 +191,53 @@ def test_every_reading_of_a_group_is_pushed_and_enters_the_history(source_and_se
     assert report.ok
     committed = HistoryEntry.objects.filter(twin=grinder, kind="reading")
     assert sum(len(e.entry["content"].get("readings", [None])) for e in committed) == 4
+
+
+def batch(source, secret: str, thing: str, msg_id: str, first: int = 0) -> Incoming:
+    # Over ingest.history.DEFER_AT_MOST readings: the batch path (COPY and a signed entry per thing on PostgreSQL).
+    readings = [{"thing": thing, "value": first + n, "time": 1763719200 + first + n} for n in range(60)]
+    return incoming(source, secret, {"readings": readings}, msg_id)
+
+
+def test_batches_stored_together_each_get_the_answer_they_would_get_alone(source_and_secret, grinder, alice):
+    # The ingest gateway's large committer stores the batches that arrived together in one transaction.
+    source, secret = source_and_secret
+    kettle = twin_services.twin_create(owner=alice, name="Kettle", reading_kind="temp")
+    ingest_services.source_link_thing(source=source, twin=kettle, external_id="kettle")
+    Twin.objects.filter(pk=kettle.pk).update(deactivated_at=timezone.now())
+    group = [
+        batch(source, secret, "acme-grinder-7", "big-1"),
+        batch(source, secret, "kettle", "big-deactivated"),
+        batch(source, secret, "acme-grinder-7", "big-2", first=100),
+        batch(source, secret, "acme-grinder-7", "big-1"),  # a retry, in the same group
+    ]
+    answers = receive_group(group)
+
+    assert [(a.status, a.body.get("stored")) for a in answers] == [(200, 60), (409, None), (200, 60), (200, 60)]
+    assert answers[3].body == answers[0].body == {"stored": 60, "webhook_id": "big-1"}
+    assert Reading.objects.filter(twin=grinder).count() == 120
+    assert not Reading.objects.filter(twin=kettle).exists()
+    assert set(Delivery.objects.values_list("webhook_id", flat=True)) == {"big-1", "big-2"}
+    assert verify_twin(grinder).ok
+    alone = [receive_group([one])[0] for one in group]
+    assert [(a.status, a.body) for a in alone] == [(a.status, a.body) for a in answers]
+    assert Reading.objects.filter(twin=grinder).count() == 120
+
+
+def test_a_batch_that_fails_the_groups_transaction_fails_alone(source_and_secret, grinder):
+    source, secret = source_and_secret
+
+    def poison(execute, sql, params, many, context):
+        if "INSERT INTO" in sql and "poison" in str(params):  # its Delivery row (PostgreSQL's COPY path or the ORM)
+            raise IntegrityError("a constraint failed (test)")
+        return execute(sql, params, many, context)
+
+    group = [batch(source, secret, "acme-grinder-7", f"big-{n}", first=100 * n) for n in range(3)]
+    group.insert(1, batch(source, secret, "acme-grinder-7", "poison", first=1000))
+    with connection.execute_wrapper(poison):
+        answers = receive_group(group)
+
+    assert [answer.status for answer in answers] == [200, 503, 200, 200]
+    assert Reading.objects.filter(twin=grinder).count() == 180
+    assert not Delivery.objects.filter(webhook_id="poison").exists()
+    assert verify_twin(grinder).ok
