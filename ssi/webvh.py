@@ -439,13 +439,20 @@ def _check_entry(
     # {parameters, state, versionId, versionTime}, in that (RFC 8785) key order, differing only in versionId: the
     # common head is hashed once and the hash state copied, each part canonicalised once (bench/verify.py).
     # versionId and versionTime passed the patterns above (ASCII, no quote or backslash): JSON strings as they are.
-    head = _sha256(b"".join((b'{"parameters":', jcs.canonicalize(new_params, simple=simple), b',"state":')))
-    head.update(jcs.canonicalize(doc, simple=simple))
-    head.update(b',"versionId":')
+    head = _sha256(
+        b"".join(
+            (
+                b'{"parameters":',
+                jcs.canonicalize(new_params, simple=simple),
+                b',"state":',
+                jcs.canonicalize(doc, simple=simple),
+                b',"versionId":',
+            )
+        )
+    )
     tail = b"".join((b',"versionTime":"', time_raw.encode(), b'"}'))
     chained = head.copy()
-    chained.update(_q(prev.version_id if prev else scid).encode())
-    chained.update(tail)
+    chained.update(_q(prev.version_id if prev else scid).encode() + tail)
     # Compare as bytes: decoding one base58 string is cheaper than encoding,
     # and base58 is a bijection for values without leading zero bytes.
     if b58decode(entry_hash) != SHA2_256 + chained.digest():
@@ -455,8 +462,7 @@ def _check_entry(
     proofs = entry["proof"]
     if not isinstance(proofs, list) or not proofs:
         raise SSIError("proof must be a non-empty list")
-    head.update(b"".join((b'"', version_id.encode(), b'"')))
-    head.update(tail)
+    head.update(b"".join((b'"', version_id.encode(), b'"', tail)))
     document_digest = head.digest()
     signers = []
     for proof in proofs:
