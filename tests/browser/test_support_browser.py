@@ -19,6 +19,7 @@ from didcomm.models import Connection
 from makers.models import ProductModel
 from support import services
 from support.models import Case, CaseMessage
+from tests.browser.axe import assert_axe_clean, assert_no_horizontal_scroll
 from tests.browser.conftest import log_in
 from tests.browser.test_live_browser import asgi_site, asgi_url  # noqa: F401 (fixtures)
 from tests.conftest import make_owner
@@ -60,6 +61,8 @@ def test_a_phone_opens_a_case_with_two_items_ticked_and_sees_the_reply_arrive_li
     log_in(page, asgi_site, "olga")
     page.goto(f"{asgi_site}/things/{thing.slug}/")
     page.get_by_role("link", name="Get help from Acme Grinders").click()
+    assert_axe_clean(page)
+    assert_no_horizontal_scroll(page)
     page.get_by_label("What is wrong?").fill("The grind got uneven this week.")
     page.get_by_label("Serial number (GM-0042)").check()
     page.get_by_label("Firmware version (2.4.1)").check()
@@ -70,7 +73,7 @@ def test_a_phone_opens_a_case_with_two_items_ticked_and_sees_the_reply_arrive_li
     expect(page.get_by_test_id("context")).to_contain_text("2.4.1")
     expect(page.get_by_test_id("delivery").first).to_have_text("sent")
     expect(page.locator("html")).to_have_attribute("data-live", "open")
-    assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
+    assert_no_horizontal_scroll(page)
     page.evaluate("window.__notReloaded = true")
 
     party = _until(lambda: Case.objects.filter(side=Case.Side.PARTY, organisation=acme).first())
@@ -82,5 +85,6 @@ def test_a_phone_opens_a_case_with_two_items_ticked_and_sees_the_reply_arrive_li
     expect(messages.last).to_contain_text("Please descale it and grind a little finer.")
     expect(messages.last).to_contain_text("Acme Grinders")
     assert page.evaluate("window.__notReloaded") is True
+    assert_axe_clean(page)
     # The open page read it: the manufacturer's side shows its reply as read.
     assert _until(lambda: CaseMessage.objects.get(pk=reply.pk).read_at is not None)
