@@ -58,7 +58,10 @@ def push(case: Case) -> None:
     """Open pages of the case hear of it once this commits (static/support/support.js fetches the thread)."""
     event = {"kind": "support", "case": case.public_id}
     if case.side == Case.Side.OWNER:
-        broadcast_after_commit(owner_id=case.owner_id, twin_id=case.twin_id, event=event)
+        # The thing's own pages only while it is still the case owner's (a buyer's pages hear nothing of it).
+        theirs = Twin.objects.filter(pk=case.twin_id, owner_id=case.owner_id)
+        still_theirs = case.twin_id is not None and theirs.exists()
+        broadcast_after_commit(owner_id=case.owner_id, twin_id=case.twin_id if still_theirs else None, event=event)
         return
     for owner_id in _party_people(case):
         broadcast_after_commit(owner_id=owner_id, event=event)
