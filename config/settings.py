@@ -139,6 +139,8 @@ DIDCOMM_WS_MAX_PER_CLIENT = env_int("DIDCOMM_WS_MAX_PER_CLIENT", 20)  # of them 
 # transaction (imports.services).
 BULK_INLINE_MAX = env_int("BULK_INLINE_MAX", 200)
 IMPORTS_BATCH_ROWS = env_int("IMPORTS_BATCH_ROWS", 200)
+# The largest firmware payload a maker may upload (bytes; uploads are spooled to disk, so it protects the disk).
+FIRMWARE_MAX_BYTES = env_int("FIRMWARE_MAX_BYTES", 1 << 30)
 # Permitted notifications (sharing.attempts): seconds before each retry after a temporary failure (comma-separated;
 # about three days in all), then `failed` (the dead letter); how long a worker's claim on one item lasts.
 SHARING_RETRY_SCHEDULE = env_list(

@@ -43,9 +43,6 @@ HISTORY_KIND = "firmware"
 # What a device reports with a reading of this kind: the sequence of the manifest it runs (a number, as every
 # reading's value is; the version string is in the manifest that sequence names).
 READING_KIND = "firmware_sequence"
-# The largest payload accepted (settings.FIRMWARE_MAX_BYTES overrides): uploads are spooled to disk, so the
-# bound protects the disk, not memory.
-FIRMWARE_MAX_BYTES = 1 << 30
 
 
 @dataclass
@@ -179,7 +176,7 @@ def release_publish(
     organisation = model.organisation
     if not organisation.did:
         raise FirmwareRefused("The organisation has no DID yet, so nothing can be signed for it.", status=409)
-    limit = getattr(settings, "FIRMWARE_MAX_BYTES", FIRMWARE_MAX_BYTES)
+    limit = settings.FIRMWARE_MAX_BYTES
     if upload.size is not None and upload.size > limit:
         raise FirmwareRefused(f"The payload is {upload.size} bytes; firmware here is at most {limit}.", status=413)
     digest = payload_digest(upload)  # before anything is stored (SECURITY 36)

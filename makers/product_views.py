@@ -26,6 +26,7 @@ from core.ratelimit import client_id
 from makers import gs1
 from makers.access import organisation_for_member
 from makers.claims import ClaimRefused, claim, claim_url, produced_at
+from makers.model_links import model_links
 from makers.models import ProducedThing, ProductDocument, ProductModel
 from makers.product_forms import ClaimForm, DocumentForm, ProductionForm, ProductModelForm
 from makers.production import ProductionRefused, document_add, model_create, model_update, produce
@@ -161,6 +162,7 @@ def model_edit(request: HttpRequest, slug: str, gtin: str) -> HttpResponse:
         "document_form": DocumentForm(),
         "documents": model.documents.all().order_by("kind", "id"),
         "produced": ProducedThing.objects.filter(model=model).count(),
+        "links": model_links(organisation, model),
     }
     return render(request, "makers/product_edit.html", context, status=400 if form.errors else 200)
 
@@ -191,6 +193,7 @@ def document_upload(request: HttpRequest, slug: str, gtin: str) -> HttpResponse:
         "document_form": form,
         "documents": model.documents.all().order_by("kind", "id"),
         "produced": ProducedThing.objects.filter(model=model).count(),
+        "links": model_links(organisation, model),
     }
     return render(request, "makers/product_edit.html", context, status=400)
 

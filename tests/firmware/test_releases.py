@@ -173,6 +173,11 @@ def test_the_release_page_publishes_with_a_form_and_shows_errors(acme, acme_mode
     assert "4.2" in page and "Published" in page
 
 
+def test_the_models_page_links_to_its_firmware_releases(acme, acme_model, erin):
+    page = client_for(erin).get(f"/orgs/{acme.slug}/models/{acme_model.gtin}/").content.decode()
+    assert f'<a href="/orgs/{acme.slug}/models/{acme_model.gtin}/firmware/">Firmware</a>' in page
+
+
 def test_the_api_refuses_a_missing_payload_and_a_bad_manifest_with_a_message(acme, acme_model, erin):
     url = f"/api/orgs/{acme.slug}/models/{acme_model.gtin}/firmware/"
     response = api_for(erin).post(url, {"version": "1"}, format="multipart")
