@@ -351,7 +351,9 @@ def case_mark_read(*, case: Case) -> int:
         return 0
     CaseMessage.objects.filter(pk__in=[pk for pk, _ in unread]).update(read_at=timezone.now())
     Notification.objects.filter(action_url=case_path(case), read_at__isnull=True).update(read_at=timezone.now())
-    if case.mode == Case.Mode.THINGSTEAD and case.connection_id is not None:
+    # A seller reading an old case sends nothing through the thing's agent, which serves its buyer now.
+    sold = case.side == Case.Side.OWNER and (case.twin is None or case.twin.owner_id != case.owner_id)
+    if case.mode == Case.Mode.THINGSTEAD and case.connection_id is not None and not sold:
         connection = Connection.objects.filter(pk=case.connection_id).first()
         if connection is not None and not didcomm_selectors.send_refusal(connection):
             body = messages.new_message(

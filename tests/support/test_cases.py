@@ -258,3 +258,7 @@ def test_a_sold_thing_closes_its_cases_and_the_seller_keeps_them_to_read(acme, o
     case.twin.refresh_from_db()
     with pytest.raises(ValidationError, match="no longer yours"):
         services.owner_reply(case=case, by=olga, text="Still there?")
+    # Reading it later marks it read for the seller, and sends nothing through the agent the buyer now holds.
+    CaseMessage.objects.create(case=case, message_id="late", kind=CaseMessage.Kind.REPLY, incoming=True, text="Late")
+    sent = OutboundMessage.objects.count()
+    assert services.case_mark_read(case=case) == 1 and OutboundMessage.objects.count() == sent
