@@ -29,6 +29,7 @@ import json
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 from typing import Any
 
 from django.db import DatabaseError, connection, transaction
@@ -366,7 +367,11 @@ def _readings_stored(owner_id: int, groups: list[tuple[Twin, list[Reading]]]) ->
     thing and two dict lookups, no query."""
     send, event = events.send, events.ReadingsStored
     for twin, readings in groups:
-        send(event(twin_id=twin.pk, owner_id=owner_id, reading_ids=tuple(r.pk for r in readings), count=len(readings)))
+        # attrgetter("id") in C, not Model.pk's property per reading: a thousand readings a batch.
+        send(event(twin_id=twin.pk, owner_id=owner_id, reading_ids=tuple(map(_ID, readings)), count=len(readings)))
+
+
+_ID = attrgetter("id")
 
 
 def _heard_in_transaction() -> bool:
