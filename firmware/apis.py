@@ -4,6 +4,8 @@ read); the thing routes (`/api/things/<slug>/firmware/…`) are its owner's."""
 
 from __future__ import annotations
 
+import re
+
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
@@ -20,6 +22,7 @@ from firmware.models import Release
 from makers import gs1
 from makers.models import ProductModel
 from makers.tokens import AUTHENTICATION_CLASSES, organisation_for_request
+from ssi import firmware as fw
 from twins.selectors import twin_get
 
 TAG = "firmware"
@@ -114,8 +117,8 @@ class ReleaseListApi(APIView):
         raw_sequence = request.data.get("sequence")
         sequence = None
         if raw_sequence not in (None, ""):
-            if not str(raw_sequence).isdigit() or len(str(raw_sequence)) > 18:
-                return _error("sequence must be a whole number.", 400)
+            if not re.fullmatch(r"[0-9]{1,16}", str(raw_sequence)) or int(raw_sequence) > fw.MAX_SAFE_INTEGER:
+                return _error("sequence must be a whole number from 1 to 2^53 - 1.", 400)
             sequence = int(raw_sequence)
         if manifest is None and not str(version).strip():
             return _error("Give the `version`, or a signed `manifest` that names it.", 400)

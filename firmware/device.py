@@ -23,7 +23,10 @@ from firmware.models import Release, TwinFirmware, UpdateCheck
 from ssi import firmware as fw
 from twins.models import Twin
 
-_RANGE = re.compile(r"^bytes=(\d*)-(\d*)$")
+# One byte range, ASCII digits only, no longer than any file's offset can be (RFC 9110 §14.1.2). Anything else (a
+# multi-range, an inverted range, another unit) is ignored: the whole payload, as RFC 9110 §14.2 allows.
+_RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
+_SEQUENCE = re.compile(r"[0-9]{1,18}")
 
 
 def _accepted(slug: str, sequence: str | None = None) -> tuple[Twin, Release]:
@@ -37,7 +40,7 @@ def _accepted(slug: str, sequence: str | None = None) -> tuple[Twin, Release]:
         raise Http404("No firmware.")
     if sequence is None:
         return twin, state.release
-    if not sequence.isdigit() or len(sequence) > 18:
+    if not _SEQUENCE.fullmatch(sequence):
         raise Http404("No firmware.")
     # Only a release this twin accepted at some time (its history says so), never another model's.
     release = Release.objects.filter(
@@ -56,7 +59,7 @@ def latest(request: HttpRequest, slug: str) -> HttpResponse:
     body = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
     etag = services.etag_of(body)
     payload_url = request.build_absolute_uri(reverse("firmware-payload", args=[twin.slug]))
-    if etag in _tags(request.headers.get("If-None-Match", "")):
+    if _matches(etag, request.headers.get("If-None-Match", "")):
         response = HttpResponse(status=304)
     else:
         response = HttpResponse(body, content_type="application/json")
@@ -66,8 +69,10 @@ def latest(request: HttpRequest, slug: str) -> HttpResponse:
     return response
 
 
-def _tags(header: str) -> set[str]:
-    return {t.strip().removeprefix("W/") for t in header.split(",") if t.strip()}
+def _matches(etag: str, if_none_match: str) -> bool:
+    """If-None-Match names this entity tag (weakly compared), or is `*` (RFC 9110 §13.1.2)."""
+    tags = {t.strip().removeprefix("W/") for t in if_none_match.split(",") if t.strip()}
+    return "*" in tags or etag in tags
 
 
 def _chunks(release: Release, start: int, length: int) -> Iterator[bytes]:
@@ -93,20 +98,16 @@ def payload(request: HttpRequest, slug: str) -> HttpResponse:
     _, release = _accepted(slug, request.GET.get("sequence"))
     size = release.size
     etag = f'"{release.sha256}"'  # the content's own hash: a strong validator
-    if etag in _tags(request.headers.get("If-None-Match", "")):
+    if _matches(etag, request.headers.get("If-None-Match", "")):
         response = HttpResponse(status=304)
         response["ETag"] = etag
         return response
     start, length, status = 0, size, 200
     raw = request.headers.get("Range")
     if_range = request.headers.get("If-Range")
-    if raw and (if_range is None or if_range.strip() == etag):
-        match = _RANGE.match(raw.strip())
-        if match is None:
-            return _range_error(size, "Send one byte range: Range: bytes=START-END, bytes=START- or bytes=-LAST.")
-        first, last = match.group(1), match.group(2)
-        if first == "" and last == "":
-            return _range_error(size, "The range names no bytes.")
+    match = _RANGE.fullmatch(raw.strip()) if raw and (if_range is None or if_range.strip() == etag) else None
+    first, last = (match.group(1), match.group(2)) if match else ("", "")
+    if first or last:
         if first == "":
             n = int(last)
             if n == 0:
@@ -116,11 +117,12 @@ def payload(request: HttpRequest, slug: str) -> HttpResponse:
         else:
             start = int(first)
             end = min(int(last), size - 1) if last else size - 1
-            if last and int(last) < start:
-                return _range_error(size, "The range ends before it starts.")
-            if start >= size:
-                return _range_error(size, f"The payload is {size} bytes; the range starts past its end.")
-        length, status = end - start + 1, 206
+        if last and first and int(last) < start:
+            start, end = 0, size - 1  # an invalid range: ignored (RFC 9110 §14.1.1)
+        elif start >= size:
+            return _range_error(size, f"The payload is {size} bytes; the range starts past its end.")
+        else:
+            length, status = end - start + 1, 206
     try:
         release.payload.storage.size(release.payload.name)
     except (FileNotFoundError, OSError):

@@ -7,6 +7,8 @@ from typing import Any
 
 from django import forms
 
+from ssi import firmware as fw
+
 MAX_MANIFEST_BYTES = 64 * 1024
 
 
@@ -29,7 +31,10 @@ class ReleaseForm(forms.Form):
     payload = forms.FileField(help_text="The firmware image; it is hashed as it arrives.")
     version = forms.CharField(max_length=64, required=False, help_text="e.g. 1.4.0 (not needed with a manifest)")
     sequence = forms.IntegerField(
-        min_value=1, required=False, help_text="Leave empty for the next one; it must exceed every earlier release's."
+        min_value=1,
+        max_value=fw.MAX_SAFE_INTEGER,
+        required=False,
+        help_text="Leave empty for the next one; it must exceed every earlier release's.",
     )
     manifest = forms.FileField(
         required=False, help_text="A manifest you signed offline (python -m ssi.firmware sign); else we sign it."

@@ -94,6 +94,11 @@ def policy_set(
     keys = [k.strip() for k in officers if k and k.strip()]
     if len(set(keys)) != len(keys):
         raise FirmwareRefused("Each officer key may be listed once.")
+    if makers := set(keys) & fw.maker_keys_now(log_state(model.organisation)):
+        raise FirmwareRefused(
+            f"{', '.join(sorted(makers))} is the organisation's own key, with which this platform signs every"
+            " release: a release officer must hold a key of their own."
+        )
     if critical and threshold < 1:
         raise FirmwareRefused("A critical model needs at least one release officer's signature (threshold ≥ 1).")
     try:

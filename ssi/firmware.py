@@ -51,7 +51,7 @@ PURPOSE = "assertionMethod"
 CHUNK = 1 << 16
 MAX_VERSION = 64
 MAX_CLASS_ID = 200
-_HEX64 = re.compile(r"^[0-9a-f]{64}$")
+_HEX64 = re.compile(r"[0-9a-f]{64}")
 FIELDS = ("type", "vendor_id", "class_id", "version", "sequence", "size", "sha256", "payload", "created")
 
 
@@ -254,6 +254,10 @@ def without_proofs_by(manifest: Mapping[str, Any], keys: Iterable[str]) -> dict[
 # --- Verifying -----------------------------------------------------------------------------------------------
 
 
+# The largest integer every JSON reader keeps exactly (RFC 8785 writes numbers as IEEE doubles).
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
 def check_shape(manifest: Any) -> None:
     """Refuse (MALFORMED) anything but a manifest with every field of the right type."""
     if not isinstance(manifest, Mapping):
@@ -270,10 +274,14 @@ def check_shape(manifest: Any) -> None:
         raise Refused(Reason.MALFORMED, "version or class_id is too long")
     for name in ("sequence", "size"):
         value = manifest[name]
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise Refused(Reason.MALFORMED, f"{name} must be a whole number ≥ 0")
-    if not isinstance(manifest["sha256"], str) or not _HEX64.match(manifest["sha256"]):
+        if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= MAX_SAFE_INTEGER:
+            raise Refused(Reason.MALFORMED, f"{name} must be a whole number from 0 to 2^53 - 1")
+    if not isinstance(manifest["sha256"], str) or not _HEX64.fullmatch(manifest["sha256"]):
         raise Refused(Reason.MALFORMED, "sha256 must be 64 lower-case hex digits")
+    try:  # what is signed is the canonical form: a value JCS cannot write (1e400, 2^64) cannot have been signed
+        jcs.canonicalize({k: v for k, v in manifest.items() if k != "proof"})
+    except SSIError as exc:
+        raise Refused(Reason.MALFORMED, f"the manifest cannot be canonicalised: {exc}") from None
 
 
 def maker_keys_now(maker: webvh.LogState) -> frozenset[str]:
@@ -359,7 +367,9 @@ def verify(
     maker_signed = tuple(k for k in signers if k in now)
     if not maker_signed:
         raise Refused(Reason.NO_MAKER_SIGNATURE, "no signature is by a key the maker's DID log authorises now")
-    officer_signed = tuple(k for k in signers if k in officers)
+    # A maker key listed as an officer does not count as one: its signature is the maker's (the platform makes it
+    # unattended), and k-of-n asks for k people besides.
+    officer_signed = tuple(k for k in signers if k in officers and k not in now)
     if len(officer_signed) < policy.threshold:
         raise Refused(
             Reason.THRESHOLD_NOT_MET,

@@ -158,6 +158,33 @@ def test_only_an_admin_sets_the_policy_and_a_bad_policy_is_a_400(acme, acme_mode
     assert response.status_code == 400 and "exceeds" in response.json()["message"]
     bad = api_for(dora).put(url, {**body, "officers": ["z6Mk-not-a-key", "x"]}, format="json")
     assert bad.status_code == 400
+    # The organisation's own key (the platform signs every release with it) cannot be a release officer's.
+    own = sorted(fw.maker_keys_now(orgs.log_state(acme)))[0]
+    mixed = api_for(dora).put(url, {**body, "officers": [own, OFFICERS[1].multibase]}, format="json")
+    assert mixed.status_code == 400 and "organisation's own key" in mixed.json()["message"]
+
+
+def test_a_sequence_out_of_range_is_a_400_in_words(acme, acme_model, erin):
+    for sequence in (str(2**53), "99999999999999999", "\u00b2", "-1"):
+        response = post_release(erin, acme, acme_model, version="1.0", sequence=sequence)
+        assert response.status_code == 400, sequence
+        assert "whole number" in response.json()["message"]
+    url = f"/orgs/{acme.slug}/models/{acme_model.gtin}/firmware/"
+    page = client_for(erin).post(url, {"payload": upload(), "version": "1.0", "sequence": str(10**19)})
+    assert page.status_code == 400
+    assert not Release.objects.exists()
+
+
+def test_an_offline_manifest_with_a_number_json_cannot_sign_is_refused_as_malformed(acme, acme_model, dora):
+    manifest = {**offline(acme, acme_model), "notes": 1e400}
+    body = json.dumps(manifest).replace("Infinity", "1e400").encode()
+    response = api_for(dora).post(
+        f"/api/orgs/{acme.slug}/models/{acme_model.gtin}/firmware/",
+        {"payload": upload(), "manifest": upload(body, "manifest.json")},
+        format="multipart",
+    )
+    assert response.status_code == 400 and response.json()["extra"]["reason"] == "malformed"
+    assert not Release.objects.exists()
 
 
 def test_the_release_page_publishes_with_a_form_and_shows_errors(acme, acme_model, erin, carol):

@@ -116,10 +116,18 @@ def test_device_urls_serve_the_accepted_manifest_and_payload_with_etag_and_range
     assert tail.status_code == 206 and b"".join(tail.streaming_content) == PAYLOAD[-5:]
     rest = device.get(f"{base}/payload?sequence=1", headers={"range": f"bytes={len(PAYLOAD) - 3}-"})
     assert b"".join(rest.streaming_content) == PAYLOAD[-3:]
-    for bad in (f"bytes={len(PAYLOAD)}-", "bytes=9-2", "bytes=-0", "bytes=1-2,5-6", "items=0-1"):
-        response = device.get(f"{base}/payload", headers={"range": bad})
-        assert response.status_code == 416, bad
+    for unsatisfiable in (f"bytes={len(PAYLOAD)}-", "bytes=-0", f"bytes={len(PAYLOAD) + 10}-{len(PAYLOAD) + 20}"):
+        response = device.get(f"{base}/payload", headers={"range": unsatisfiable})
+        assert response.status_code == 416, unsatisfiable
         assert response["Content-Range"] == f"bytes */{len(PAYLOAD)}"
+    # A range we do not serve (inverted, several, another unit, not ASCII digits, longer than any offset) is
+    # ignored, as RFC 9110 §14.2 allows: the whole payload, never a 416 for something satisfiable, never a 500.
+    for ignored in ("bytes=9-2", "bytes=1-2,5-6", "items=0-1", "bytes=\u00b2-3", "bytes=0-" + "9" * 4400, "bytes=-"):
+        response = device.get(f"{base}/payload", headers={"range": ignored})
+        assert response.status_code == 200, ignored
+        assert b"".join(response.streaming_content) == PAYLOAD
+    assert device.get(f"{base}/payload", headers={"if-none-match": "*"}).status_code == 304
+    assert device.get(f"{base}/payload?sequence=%C2%B2").status_code == 404  # "²".isdigit() is True in Python
     changed = device.get(f"{base}/payload", headers={"range": "bytes=0-1", "if-range": '"other"'})
     assert changed.status_code == 200  # the resumed download's validator no longer matches: the whole payload
     assert device.get(f"{base}/payload", headers={"if-none-match": etag}).status_code == 304

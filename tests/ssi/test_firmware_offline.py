@@ -158,6 +158,16 @@ def test_k_minus_one_of_k_officers_is_refused():
     assert len(accepted.officer_keys) == 2
 
 
+def test_a_maker_key_listed_as_an_officer_does_not_count_as_one():
+    """The platform signs with the maker's key unattended: were it an officer too, 2 of 3 would need one person."""
+    policy = Policy(threshold=2, officers=(MAKER_V1.multibase, OFFICERS[0].multibase, OFFICERS[1].multibase))
+    m = firmware.sign(manifest(), OFFICERS[0])
+    assert refusal(m, policy=policy) is Reason.THRESHOLD_NOT_MET
+    both = firmware.sign(m, OFFICERS[1])
+    accepted = firmware.verify(both, PAYLOAD, maker=LOG, class_id="acme-thermo-2", last_sequence=4, policy=policy)
+    assert len(accepted.officer_keys) == 2
+
+
 def test_officers_alone_without_the_maker_are_refused():
     m = firmware.sign(firmware.sign(firmware.build(**_fields()), OFFICERS[0]), OFFICERS[1])
     assert refusal(m, policy=CRITICAL) is Reason.NO_MAKER_SIGNATURE
@@ -174,8 +184,18 @@ def test_the_same_signer_counted_twice_is_refused():
 
 def test_malformed_manifests_are_refused_as_malformed():
     good = manifest()
-    for change in ({"sequence": "5"}, {"size": -1}, {"sha256": "AB"}, {"type": "Other"}, {"sequence": True}):
-        assert refusal({**good, **change}) is Reason.MALFORMED
+    for change in (
+        {"sequence": "5"},
+        {"size": -1},
+        {"sha256": "AB"},
+        {"sha256": "a" * 64 + "\n"},
+        {"type": "Other"},
+        {"sequence": True},
+        {"sequence": 2**53},  # past what every JSON reader keeps exactly
+        {"size": 2**64},
+        {"notes": float("inf")},  # 1e400 as json.loads reads it: no canonical form, so never signed
+    ):
+        assert refusal({**good, **change}) is Reason.MALFORMED, change
     assert refusal([good]) is Reason.MALFORMED
 
 
