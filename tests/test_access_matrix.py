@@ -18,8 +18,10 @@ from urllib.parse import quote
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from django.db.models import Q, QuerySet
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter
 from django.utils.encoding import force_bytes
@@ -31,6 +33,7 @@ from didcomm.models import Agent, Connection, OutboundMessage
 from owners.models import Notification, Owner
 from tags.models import Tag
 from tests.conftest import PASSWORD, client_for
+from tests.test_get_requests_write_nothing import WRITES_BY_DESIGN, writes_of
 from twins import services as twin_services
 from twins.models import JournalNote, Reading, Twin
 from twins.transfer import offer_create
@@ -468,12 +471,16 @@ def test_owner_gets_no_404_on_every_private_route(route, world):
     client = client_for(world.alice)
     # GET where the route allows it; a POST-only route is proven with its first allowed method instead.
     for method in API_METHODS if route.is_api else HTML_METHODS:
-        response = getattr(client, method)(url)
+        with CaptureQueriesContext(connection) as queries:
+            response = getattr(client, method)(url)
         if response.status_code != 405:
             break
     assert response.status_code != 405, f"{url}: no method is allowed at all"
     assert response.status_code != 404, f"{method.upper()} {url}: alice gets 404 on her own object"
     assert response.status_code < 500, f"{method.upper()} {url}: {response.status_code}"
+    # Every app's pages, not only those tests/test_get_requests_write_nothing.py lists: a GET writes nothing.
+    if method == "get" and route.name not in WRITES_BY_DESIGN:
+        assert writes_of(queries) == [], f"GET {url} wrote"
 
 
 @pytest.mark.parametrize(

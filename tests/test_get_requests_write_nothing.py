@@ -42,7 +42,7 @@ _WRITE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|REPLACE\s+INTO)\s+
 WRITES_BY_DESIGN = {"tag-scan", "inbox-item"}
 
 
-def _writes(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
+def writes_of(queries: CaptureQueriesContext) -> list[tuple[str, str]]:
     """(statement, table) of every write captured."""
     found = []
     for query in queries.captured_queries:
@@ -111,7 +111,7 @@ def test_a_get_writes_nothing(name, world):
     with CaptureQueriesContext(connection) as queries:
         response = client.get(url)
     assert response.status_code < 500, url
-    assert _writes(queries) == [], f"GET {url} ({response.status_code}) wrote"
+    assert writes_of(queries) == [], f"GET {url} ({response.status_code}) wrote"
 
 
 def test_the_pages_the_owner_and_the_buyer_use_answer_200(world):
@@ -137,27 +137,27 @@ def test_the_pages_the_owner_and_the_buyer_use_answer_200(world):
         with CaptureQueriesContext(connection) as queries:
             response = client.get(url)
         assert response.status_code == 200, url
-        assert _writes(queries) == [], f"GET {url} wrote"
+        assert writes_of(queries) == [], f"GET {url} wrote"
 
 
 def test_an_owners_scan_writes_only_its_scan(world, grinder_tag):
     # Every scan is recorded (product requirement), the owner's too; nothing else changes.
     with CaptureQueriesContext(connection) as queries:
         assert world["alice"].get(grinder_tag.get_absolute_url()).status_code == 200
-    assert _writes(queries) == [("INSERT", "tags_scan")]
+    assert writes_of(queries) == [("INSERT", "tags_scan")]
 
 
 def test_a_strangers_scan_writes_only_its_scan_and_the_owners_scanned_count(world, grinder_tag, carol_client):
     with CaptureQueriesContext(connection) as queries:
         assert carol_client.get(grinder_tag.get_absolute_url()).status_code == 200
-    assert {table for _, table in _writes(queries)} == {"tags_scan", "owners_notification"}
+    assert {table for _, table in writes_of(queries)} == {"tags_scan", "owners_notification"}
 
 
 def test_opening_an_inbox_item_writes_only_its_read_mark(world):
     url = reverse("inbox-item", args=[world["notification_id"]])
     with CaptureQueriesContext(connection) as queries:
         assert world["alice"].get(url).status_code == 200
-    assert _writes(queries) == [("UPDATE", "owners_notification")]
+    assert writes_of(queries) == [("UPDATE", "owners_notification")]
     with CaptureQueriesContext(connection) as queries:
         world["alice"].get(url)
-    assert _writes(queries) == []
+    assert writes_of(queries) == []
