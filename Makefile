@@ -68,7 +68,7 @@ test: lint chromium
 
 # The fuzzers of tests/hostile with 100,000 inputs each (the test suite runs a short pass of the same tests).
 fuzz: setup-dev
-	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100000} $(BIN)/pytest -q -p no:cacheprovider tests/hostile/test_fuzz.py tests/hostile/test_fuzz_import.py tests/hostile/test_fuzz_csv_import.py
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100000} $(BIN)/pytest -q -p no:cacheprovider tests/hostile/test_fuzz.py tests/hostile/test_fuzz_import.py tests/hostile/test_fuzz_csv_import.py tests/hostile/test_fuzz_sun.py
 
 # Benchmarks need PostgreSQL and Redis on loopback (as in production) and wrk as the load generator.
 bench: setup-dev

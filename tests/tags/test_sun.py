@@ -7,6 +7,8 @@ example), as test data: they are the chip's answers, not ours.
 
 from __future__ import annotations
 
+import random
+
 import pytest
 
 from tags import sun
@@ -183,6 +185,20 @@ def test_new_keys_are_random_and_not_weak():
     keys = {sun.new_key() for _ in range(50)}
     assert len(keys) == 50
     assert not any(sun.is_weak_key(key) or sun.key_check_value(key) in sun.WEAK_KEY_CHECK_VALUES for key in keys)
+
+
+def test_a_random_key_whose_check_value_is_a_weak_keys_is_never_handed_out(monkeypatch):
+    """Weak keys are recognised by their 3-byte check value (tags.E001): a random key sharing one (about 1 in 64,000)
+    would make the deploy check refuse a good key, so new_key draws again."""
+    draw = random.Random(18)
+    while True:  # a key that is not weak but whose check value is a weak key's
+        twin = draw.randbytes(sun.KEY_BYTES)
+        if sun.key_check_value(twin) in sun.WEAK_KEY_CHECK_VALUES and not sun.is_weak_key(twin):
+            break
+    good = bytes(range(1, 17))
+    draws = iter([twin, good])
+    monkeypatch.setattr(sun.secrets, "token_bytes", lambda n: next(draws))
+    assert sun.new_key() == good
 
 
 def test_key_check_value_is_globalplatforms():
