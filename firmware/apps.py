@@ -7,7 +7,7 @@ class FirmwareConfig(AppConfig):
 
     def ready(self) -> None:
         from firmware.panel import connect
-        from makers.model_links import ModelLink, register_model_link
+        from makers.links import ModelLink, register_model_link
 
         connect()
         register_model_link(ModelLink(label="Firmware", url_name="firmware-releases"))

@@ -26,7 +26,7 @@ from core.ratelimit import client_id
 from makers import gs1
 from makers.access import organisation_for_member
 from makers.claims import ClaimRefused, claim, claim_url, produced_at
-from makers.model_links import model_links
+from makers.links import model_links
 from makers.models import ProducedThing, ProductDocument, ProductModel
 from makers.product_forms import ClaimForm, DocumentForm, ProductionForm, ProductModelForm
 from makers.production import ProductionRefused, document_add, model_create, model_update, produce

@@ -22,6 +22,7 @@ from core.forms import apply_errors
 from makers import dashboard as numbers
 from makers import recalls
 from makers.access import NotAllowed, organisation_for_member
+from makers.links import organisation_links
 from makers.models import ProductModel, Recall
 from makers.recall_forms import RecallForm
 
@@ -33,7 +34,12 @@ def dashboard(request: HttpRequest, slug: str) -> HttpResponse:
     return render(
         request,
         "makers/dashboard.html",
-        {"organisation": organisation, "membership": membership, "numbers": numbers.dashboard(organisation)},
+        {
+            "organisation": organisation,
+            "membership": membership,
+            "numbers": numbers.dashboard(organisation),
+            "links": organisation_links(organisation),
+        },
     )
 
 

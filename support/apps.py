@@ -10,6 +10,7 @@ class SupportConfig(AppConfig):
 
         from didcomm import dispatch
         from didcomm.models import InboundMessage
+        from makers.links import OrganisationLink, register_organisation_link
         from support import panel, protocol, receive
         from twins import events
 
@@ -18,4 +19,5 @@ class SupportConfig(AppConfig):
         # Plain Aries agents: their basic messages and problem reports on a case's connection (support.receive).
         post_save.connect(receive.on_inbound_saved, sender=InboundMessage, dispatch_uid="support-inbound")
         panel.connect()
+        register_organisation_link(OrganisationLink(label="Support cases", url_name="org-support"))
         events.subscribe(events.Transferred, receive.on_transferred)

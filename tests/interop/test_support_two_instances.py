@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from tests.interop.test_two_instances import GTIN, MANUFACTURER_SETUP, SERIAL, instances  # noqa: F401 (fixture)
@@ -43,6 +44,8 @@ print(json.dumps({"twin": twin.pk, "connection": connection.pk, "photo": photo})
 """
 
 
+@pytest.mark.slow
+@pytest.mark.own_databases
 def test_a_case_round_trips_between_two_instances_across_a_restart_of_the_manufacturer(instances):  # noqa: F811
     a, b = instances
     published = b.run(MANUFACTURER_SETUP, gtin=GTIN)["invitation"]

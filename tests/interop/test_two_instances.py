@@ -217,6 +217,8 @@ print(json.dumps({"introduction": introduction.pk, "thing": twin.did, "twin": tw
 """
 
 
+@pytest.mark.slow
+@pytest.mark.own_databases
 def test_a_manufacturer_on_another_instance_is_introduced_gets_granted_readings_and_its_recall_reaches_the_owner(
     instances,
 ):

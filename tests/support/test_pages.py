@@ -68,6 +68,11 @@ def test_an_empty_question_is_a_400_in_words_and_opens_nothing(olga, grindmaster
     assert not Case.objects.exists()
 
 
+def test_the_organisations_dashboard_links_to_its_support_queue(acme, erin):
+    page = client_for(erin).get("/orgs/acme/dashboard").content.decode()
+    assert '<a href="/orgs/acme/support/">Support cases</a>' in page
+
+
 def test_the_organisation_queue_filters_and_a_member_replies_asks_assigns_and_closes(acme, dora, erin, opened):
     case, party = opened
     client = client_for(erin)
