@@ -7,10 +7,12 @@ Each item has a key: ``model``, ``serial``, ``firmware``, ``photo``, ``readings:
 
 from __future__ import annotations
 
+import io
 from dataclasses import dataclass
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from PIL import Image
 
 from makers.models import ProducedThing
 from support import protocol
@@ -93,9 +95,19 @@ def build(twin: Twin, keys: list[str]) -> tuple[dict[str, Any], list[dict[str, A
         raise ValidationError(
             f"This thing has nothing to attach as {unknown[0][:60]!r}; reload the page and tick again."
         )
+    keys = list(dict.fromkeys(keys))
+    # What the other side takes (support.protocol): at most MAX_ASKS kinds, MAX_CONTEXT_ITEMS readings and journal
+    # entries together: each ticked kind gets an equal share of what the journal entries leave.
+    kinds = [key for key in keys if key.startswith("readings:")]
+    if len(kinds) > protocol.MAX_ASKS:
+        raise ValidationError(f"Tick at most {protocol.MAX_ASKS} kinds of readings for one message.")
+    notes = sum(key.startswith("journal:") for key in keys)
+    if notes > protocol.MAX_CONTEXT_ITEMS:
+        raise ValidationError(f"Tick at most {protocol.MAX_CONTEXT_ITEMS} journal entries for one message.")
+    per_kind = min(READINGS_PER_KIND, (protocol.MAX_CONTEXT_ITEMS - notes) // len(kinds)) if kinds else 0
     context: dict[str, Any] = {}
     attachments: list[dict[str, Any]] = []
-    for key in dict.fromkeys(keys):
+    for key in keys:
         if key == "model":
             context["model"] = model_of(twin)
         elif key == "serial":
@@ -108,20 +120,18 @@ def build(twin: Twin, keys: list[str]) -> tuple[dict[str, Any], list[dict[str, A
                 data = twin.photo.read()
             finally:
                 twin.photo.close()
-            if len(data) > protocol.MAX_ATTACHMENT_BYTES:
-                raise ValidationError("The thing's photo is too large to attach.")
             attachments.append(
                 protocol.attachment_inline(
                     attach_id="photo",
                     mime_type="image/jpeg",
                     filename="photo.jpg",
-                    data=data,
+                    data=fit_photo(data, protocol.MAX_INLINE_SENT_BYTES // 2),
                     description="Photo of the thing",
                 )
             )
         elif key.startswith("readings:"):
             kind = key.split(":", 1)[1]
-            rows = Reading.objects.filter(twin=twin, kind=kind).order_by("-time", "-id")[:READINGS_PER_KIND]
+            rows = Reading.objects.filter(twin=twin, kind=kind).order_by("-time", "-id")[:per_kind]
             context.setdefault("readings", {})[kind] = [
                 {"time": _iso(r.time), "value": r.value, "unit": r.unit} for r in reversed(list(rows))
             ]
@@ -136,7 +146,24 @@ def upload_attachment(upload) -> dict[str, Any]:
     from twins.photos import clean_photo
 
     cleaned = clean_photo(upload)
-    data = cleaned.read()
-    if len(data) > protocol.MAX_ATTACHMENT_BYTES:
-        raise ValidationError("The photo is too large to attach, even re-encoded.")
+    data = fit_photo(cleaned.read(), protocol.MAX_INLINE_SENT_BYTES // 2)
     return protocol.attachment_inline(attach_id="upload", mime_type="image/jpeg", filename="photo.jpg", data=data)
+
+
+def fit_photo(data: bytes, limit: int) -> bytes:
+    """A JPEG of at most `limit` bytes: the photo as it is if it fits, else smaller and plainer until it does (a
+    case's two photos, the thing's and a new one, then fit one message however large the originals)."""
+    if len(data) <= limit:
+        return data
+    with Image.open(io.BytesIO(data)) as image:
+        image = image.convert("RGB")
+        side = max(image.size)
+        quality = 80
+        while True:
+            side = int(side * 0.75)
+            image.thumbnail((side, side))
+            out = io.BytesIO()
+            image.save(out, format="JPEG", quality=quality, optimize=True)
+            if out.tell() <= limit or side < 64:
+                return out.getvalue()
+            quality = max(50, quality - 10)

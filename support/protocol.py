@@ -32,6 +32,10 @@ MAX_TEXT = 10_000
 MAX_SUBJECT = 200
 MAX_ATTACHMENTS = 10
 MAX_ATTACHMENT_BYTES = 1_500_000  # inline, decoded; an envelope is at most 2.5 MB (didcomm.transport)
+# What one message's inline attachments may weigh together, decoded, when we send it: base64 inside the message and
+# again around its ciphertext make an envelope ~1.8x its attachments, and POST /didcomm/ reads at most 1 MiB
+# (didcomm.views.MAX_BODY), as a Thingstead party's endpoint does.
+MAX_INLINE_SENT_BYTES = 520_000
 MAX_CONTEXT_ITEMS = 200  # readings and journal entries together
 MAX_ASKS = 20
 IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "image/gif"})
@@ -152,7 +156,9 @@ def check_context(raw: object) -> dict[str, Any]:
     readings = raw.get("readings")
     if isinstance(readings, dict):
         out["readings"] = {}
-        for kind, rows in list(readings.items())[:MAX_ASKS]:
+        if len(readings) > MAX_ASKS:
+            raise ProtocolError(f"context readings name at most {MAX_ASKS} kinds")
+        for kind, rows in readings.items():
             if not isinstance(kind, str) or not isinstance(rows, list):
                 raise ProtocolError("context readings are lists by kind")
             kept = []

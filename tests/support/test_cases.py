@@ -5,19 +5,27 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
+import random
+from datetime import timedelta
 
 import pytest
 from django.core import mail
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
+from PIL import Image
 
 from didcomm.models import InboundMessage, OutboundMessage
 from didcomm.tasks import receive
 from didcomm.transport import pack_outbound
+from didcomm.views import MAX_BODY
 from owners.models import Notification
 from support import protocol, services
 from support.models import Case, CaseMessage
 from tests.support.conftest import pump
-from twins.models import HistoryEntry, JournalNote
+from twins import services as twin_services
+from twins.models import HistoryEntry, JournalNote, Reading
 
 pytestmark = pytest.mark.django_db
 
@@ -72,6 +80,43 @@ def test_the_maker_receives_exactly_what_the_owner_ticked(
         e.entry.get("content", {}).get("support") == "opened" for e in HistoryEntry.objects.filter(twin=grindmaster)
     )
     assert entry is not None
+
+
+def _noise_jpeg(side: int) -> bytes:
+    """A photo that compresses badly: ~1 MB of JPEG at 1,200 px."""
+    out = io.BytesIO()
+    Image.frombytes("RGB", (side, side), random.Random(side).randbytes(side * side * 3)).save(out, "JPEG", quality=90)
+    return out.getvalue()
+
+
+def test_what_the_owner_may_tick_always_fits_what_the_maker_takes(acme, olga, grindmaster, link):
+    """Five kinds of 60 readings (300: the other side takes 200) and two large photos: the case still arrives,
+    every kind in it, in one envelope under what POST /didcomm/ reads (the review found both refused)."""
+    now = timezone.now()
+    for kind in "abcde":
+        Reading.objects.bulk_create(
+            Reading(twin=grindmaster, kind=kind, value=i, time=now - timedelta(minutes=i)) for i in range(60)
+        )
+    twin_services.twin_set_photo(twin=grindmaster, photo=SimpleUploadedFile("big.jpg", _noise_jpeg(1200)))
+    keys = [f"readings:{kind}" for kind in "abcde"] + ["photo"]
+
+    case = _open(olga, grindmaster, link, keys, photo=SimpleUploadedFile("new.jpg", _noise_jpeg(1100)))
+
+    queued = OutboundMessage.objects.filter(status=OutboundMessage.Status.QUEUED).order_by("id").first()
+    assert len(pack_outbound(queued)) < MAX_BODY
+    pump()
+    [opened] = _party_case(acme).messages.all()
+    readings = opened.context["readings"]
+    assert sorted(readings) == list("abcde") and sum(map(len, readings.values())) == protocol.MAX_CONTEXT_ITEMS
+    assert len(opened.attachments) == 2 and case.status == Case.Status.OPEN
+
+
+def test_more_kinds_than_the_other_side_takes_is_refused_in_words(olga, grindmaster, link):
+    for n in range(protocol.MAX_ASKS + 1):
+        twin_services.reading_add(twin=grindmaster, value=n, kind=f"kind{n}")
+    with pytest.raises(ValidationError, match="at most 20 kinds"):
+        _open(olga, grindmaster, link, [f"readings:kind{n}" for n in range(protocol.MAX_ASKS + 1)])
+    assert not Case.objects.exists()
 
 
 def test_a_case_goes_back_and_forth_with_ask_provide_read_receipts_and_close(
