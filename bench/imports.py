@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -66,6 +67,7 @@ def main() -> None:
         finally:
             if pg_db:
                 srv.psql(f"DROP DATABASE IF EXISTS {pg_db}")
+            shutil.rmtree(tmp, ignore_errors=True)  # the CSV and the SQLite file: 2.5 GB at 100,000 rows
 
 
 def _write_csv(path: Path, count: int) -> None:
