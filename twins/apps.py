@@ -6,7 +6,11 @@ class TwinsConfig(AppConfig):
     verbose_name = "Twins"
 
     def ready(self) -> None:
+        from datetime import timedelta
+
+        from core.periodic import register_periodic
         from owners.next_context import register_next_describer
+        from twins import partitions
         from twins.history import register_redactor
         from twins.models import HistoryEntry
         from twins.services import notes_remove, readings_remove
@@ -17,3 +21,6 @@ class TwinsConfig(AppConfig):
         register_redactor(HistoryEntry.Kind.NOTE, notes_remove)
         # A transfer offer's link opened signed out: the login and sign-up pages say what waits behind them.
         register_next_describer(offer_next_context)
+        # PostgreSQL: next months' readings partitions exist before their first reading (twins.partitions; each
+        # worker runs it, under an advisory lock; `manage.py reading_partitions` does the same by hand).
+        register_periodic("twins.reading_partitions", timedelta(hours=6), partitions.ensure_reading_partitions)

@@ -189,3 +189,10 @@ def test_since_creates_every_month_back_to_it_before_an_import(grinder, capsys):
     assert partition_name(date(2025, 11, 1)) in created
     with pytest.raises(CommandError, match="YYYY-MM"):
         call_command("reading_partitions", "--since", "last year")
+
+
+def test_the_task_workers_keep_months_ahead():
+    from core import periodic
+
+    [job] = [job for job in periodic.periodic_jobs() if job.name == "twins.reading_partitions"]
+    assert job.fn is ensure_reading_partitions and job.every <= 24 * 3600
