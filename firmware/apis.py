@@ -175,9 +175,16 @@ class PolicySerializer(StrictInputSerializer):
     critical = serializers.BooleanField()
     threshold = serializers.IntegerField(min_value=0, max_value=20)
     officers = serializers.ListField(child=TextField(max_length=100), max_length=50)
+    reattest = serializers.BooleanField(
+        default=False, help_text="Serve releases signed by a rotated-out maker key re-signed by the current one."
+    )
 
     class Meta:
         ref_name = "FirmwarePolicy"
+
+
+def _policy_out(row) -> dict:
+    return {"critical": row.critical, "threshold": row.threshold, "officers": row.officers, "reattest": row.reattest}
 
 
 class PolicyApi(APIView):
@@ -193,8 +200,8 @@ class PolicyApi(APIView):
     def get(self, request: Request, slug: str, gtin: str) -> Response:
         row = selectors.policy_row(_model(request, slug, gtin))
         if row is None:
-            return Response({"critical": False, "threshold": 0, "officers": []})
-        return Response({"critical": row.critical, "threshold": row.threshold, "officers": row.officers})
+            return Response({"critical": False, "threshold": 0, "officers": [], "reattest": False})
+        return Response(_policy_out(row))
 
     @extend_schema(
         operation_id="firmware_policy_set",
@@ -211,7 +218,7 @@ class PolicyApi(APIView):
             row = services.policy_set(model=model, by=request.user, **data.validated_data)
         except services.FirmwareRefused as exc:
             return _refused(exc)
-        return Response({"critical": row.critical, "threshold": row.threshold, "officers": row.officers})
+        return Response(_policy_out(row))
 
 
 class TwinFirmwareApi(APIView):

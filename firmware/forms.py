@@ -62,6 +62,12 @@ class CosignForm(forms.Form):
 
 class PolicyForm(forms.Form):
     critical = forms.BooleanField(required=False)
+    reattest = forms.BooleanField(
+        required=False,
+        label="Re-sign releases after a key rotation",
+        help_text="Serve releases signed by a rotated-out key re-signed by the current one. Leave off if a key"
+        " was rotated out because it leaked.",
+    )
     threshold = forms.IntegerField(min_value=0, max_value=20, required=False, initial=0)
     officers = forms.CharField(
         required=False,

@@ -21,6 +21,10 @@ class FirmwarePolicy(models.Model):
     critical = models.BooleanField(default=False)
     threshold = models.PositiveSmallIntegerField(default=0)
     officers = models.JSONField(default=list, blank=True)
+    # Releases whose maker key was since rotated out are served re-signed by the current key (docs/firmware.md,
+    # "Releases made before a rotation") only when the maker says so: a key rotated out because it leaked must
+    # not have its releases carried on under the new key.
+    reattest = models.BooleanField(default=False)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

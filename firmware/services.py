@@ -86,7 +86,13 @@ def _require_member(model: ProductModel, by: Owner, *, admin: bool = False) -> N
 
 @transaction.atomic
 def policy_set(
-    *, model: ProductModel, by: Owner, critical: bool, threshold: int, officers: Iterable[str]
+    *,
+    model: ProductModel,
+    by: Owner,
+    critical: bool,
+    threshold: int,
+    officers: Iterable[str],
+    reattest: bool = False,
 ) -> FirmwarePolicy:
     """Set a model's signing rule (admins). A critical model needs `threshold` (1 or more) of the listed officer
     keys; a model that is not critical needs the maker's key alone (the list is kept for later)."""
@@ -106,7 +112,13 @@ def policy_set(
     except SSIError as exc:
         raise FirmwareRefused(f"The policy cannot be used: {exc}") from None
     row, _ = FirmwarePolicy.objects.update_or_create(
-        model=model, defaults={"critical": critical, "threshold": threshold if critical else 0, "officers": keys}
+        model=model,
+        defaults={
+            "critical": critical,
+            "threshold": threshold if critical else 0,
+            "officers": keys,
+            "reattest": reattest,
+        },
     )
     return row
 
@@ -337,7 +349,8 @@ def release_announce_task(release_id: int) -> int:
 
 def device_manifest(release: Release) -> dict[str, Any]:
     """The manifest as served: the stored one, re-attested by the organisation's current key when the key that
-    signed it has been rotated out (docs/firmware.md, "Releases made before a rotation"). Officers' proofs stay.
+    signed it has been rotated out and the model's policy asks for it (docs/firmware.md, "Releases made before a
+    rotation"). Officers' proofs stay.
     Nothing is written: the proof is made per answer (signing is cheap, and deterministic for one key)."""
     model = release.model
     organisation = model.organisation
@@ -353,6 +366,9 @@ def device_manifest(release: Release) -> dict[str, Any]:
     if signers & now:
         stale = signers - now - officers
         return fw.without_proofs_by(release.manifest, stale) if stale else release.manifest
+    row = FirmwarePolicy.objects.filter(model=model).first()
+    if row is None or not row.reattest:
+        return release.manifest  # the maker did not ask for it: refused everywhere, as SECURITY 34 says
     key = OwnerKey.objects.filter(
         owner=organisation.account, role=OwnerKey.Role.CURRENT, retired_at__isnull=True
     ).first()

@@ -36,7 +36,16 @@ def _model(request: HttpRequest, slug: str, gtin: str, *, admin: bool = False):
 
 def _page(request, organisation, membership, model, *, form=None, cosign=None, policy=None, status=200):
     row = selectors.policy_row(model)
-    initial = {"critical": row.critical, "threshold": row.threshold, "officers": "\n".join(row.officers)} if row else {}
+    initial = (
+        {
+            "critical": row.critical,
+            "threshold": row.threshold,
+            "officers": "\n".join(row.officers),
+            "reattest": row.reattest,
+        }
+        if row
+        else {}
+    )
     return render(
         request,
         "firmware/releases.html",
@@ -124,6 +133,7 @@ def policy(request: HttpRequest, slug: str, gtin: str) -> HttpResponse:
             model=model,
             by=request.user,
             critical=bool(data.get("critical")),
+            reattest=bool(data.get("reattest")),
             threshold=data.get("threshold") or 0,
             officers=form.officer_list(),
         )

@@ -138,7 +138,9 @@ def test_device_urls_serve_the_accepted_manifest_and_payload_with_etag_and_range
 def test_rotation_between_two_releases(tmp_path, alices_grinder, acme, acme_model, dora, erin, alice):
     """Release 1 is signed by the key Acme then had; Acme rotates; release 2 is signed by the new key. The stored
     manifest of release 1 is refused against the log now (its key was rotated out: SECURITY 34), the device is
-    served it re-attested by the current key (docs/firmware.md), which verifies; release 2 is accepted."""
+    served it re-attested by the current key (docs/firmware.md; Acme's policy asks for it), which verifies; release
+    2 is accepted."""
+    services.policy_set(model=acme_model, by=dora, critical=False, threshold=0, officers=[], reattest=True)
     first = publish(acme_model, erin, "1.0")
     api = api_for(alice)
     accept = f"/api/things/{alices_grinder.slug}/firmware/accept"
@@ -157,6 +159,20 @@ def test_rotation_between_two_releases(tmp_path, alices_grinder, acme, acme_mode
     latest = client_for(None).get(f"/twins/{alices_grinder.slug}/firmware/latest").json()
     assert fw.verify(latest, PAYLOAD, maker=orgs.log_state(acme), class_id=acme_model.gtin, last_sequence=1)
     assert cli(tmp_path, latest, acme, "--last-sequence", "1").returncode == 0
+
+
+def test_by_default_a_release_signed_only_by_a_rotated_out_key_is_refused_after_the_rotation(
+    alices_grinder, acme, acme_model, dora, erin, alice
+):
+    """A key may be rotated out because it leaked: unless the maker's policy says its releases are re-signed, the
+    platform does not carry them on under the new key (SECURITY 34, at the twin and for the device)."""
+    first = publish(acme_model, erin, "1.0")
+    orgs.organisation_keys_rotate(organisation=acme, by=dora)
+
+    response = api_for(alice).post(f"/api/things/{alices_grinder.slug}/firmware/accept", {"sequence": 1}, format="json")
+
+    assert response.status_code == 409 and response.json()["extra"]["reason"] == "unauthorised-key"
+    assert services.device_manifest(Release.objects.get(pk=first.pk)) == first.manifest
 
 
 def test_a_thing_without_a_makers_model_has_no_firmware(alice, grinder):
