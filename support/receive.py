@@ -158,6 +158,12 @@ def _land(case: Case, inbound: InboundMessage, kind: str, fields: dict[str, Any]
     return message
 
 
+def _unread_about(owner, case: Case) -> bool:
+    """Whether `owner` has an unread inbox item about this case already: then a new one is not emailed (a party
+    sending many messages cannot flood a person's mailbox; the inbox keeps each)."""
+    return Notification.objects.filter(owner=owner, action_url=case_path(case), read_at__isnull=True).exists()
+
+
 def _tell(case: Case, message: CaseMessage) -> None:
     words = {
         Kind.OPEN: "opened a support case",
@@ -180,7 +186,7 @@ def _tell(case: Case, message: CaseMessage) -> None:
             body=body,
             twin=case.twin if case.twin is not None and case.twin.owner_id == case.owner_id else None,
             sender_name=_label(case)[:100],
-            email=True,
+            email=not _unread_about(case.owner, case),
             action_url=case_path(case),
             action_label="Open the case",
         )
@@ -200,7 +206,7 @@ def _tell(case: Case, message: CaseMessage) -> None:
             title=title,
             body=body,
             sender_name=_label(case)[:100],
-            email=case.assignee is not None,
+            email=case.assignee is not None and not _unread_about(person, case),
             action_url=case_path(case),
             action_label="Open the case",
         )

@@ -172,6 +172,28 @@ def test_emails_go_to_the_owner_for_replies(acme, dora, olga, grindmaster, link,
     assert any(case.subject in m.subject or "replied" in m.subject for m in mail.outbox if "olga@example.org" in m.to)
 
 
+def test_many_replies_while_the_owner_has_not_read_are_one_email_and_each_an_inbox_item(
+    acme, dora, olga, grindmaster, link, django_capture_on_commit_callbacks
+):
+    case = _open(olga, grindmaster, link, [])
+    pump()
+    mail.outbox.clear()
+    with django_capture_on_commit_callbacks(execute=True):
+        for n in range(5):
+            services.party_reply(case=_party_case(acme), by=dora, text=f"Reply {n}.")
+            pump()
+    to_olga = [m for m in mail.outbox if "olga@example.org" in m.to]
+    assert len(to_olga) == 1
+    items = Notification.objects.filter(owner=olga, action_url__contains=case.public_id)
+    assert items.count() == 5
+    # Once she has read them, the next reply is emailed again.
+    items.update(read_at=timezone.now())
+    with django_capture_on_commit_callbacks(execute=True):
+        services.party_reply(case=_party_case(acme), by=dora, text="Anything else?")
+        pump()
+    assert len([m for m in mail.outbox if "olga@example.org" in m.to]) == 2
+
+
 def test_a_redelivered_message_lands_once(acme, dora, olga, grindmaster, link):
     _open(olga, grindmaster, link, [])
     pump()
