@@ -171,6 +171,7 @@ class CopyFloor:
             " END FROM pg_class c LEFT JOIN pg_inherits i ON i.inhparent = c.oid"
             " WHERE c.oid = 'twins_reading'::regclass GROUP BY c.relkind"
         ).fetchone()[0]
+        self.conn.commit()  # no transaction (and no lock on twins_reading) held until the first COPY
 
     def rows_per_second(self) -> float:
         started = time.perf_counter()
