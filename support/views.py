@@ -5,8 +5,10 @@ selector, and render; a refusal is a 400 with the page and the reason."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from django import forms as django_forms
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
@@ -98,6 +100,24 @@ def thing_support(request: HttpRequest, slug: str) -> HttpResponse:
     )
 
 
+def _step(
+    form: django_forms.Form,
+    act: Callable[[dict], object],
+    done: HttpResponse,
+    again: Callable[[django_forms.Form], HttpResponse],
+) -> HttpResponse:
+    """One step on a case, on either side: a valid form runs `act(cleaned_data)` and goes to `done`; an invalid
+    one, or a service's ValidationError, shows the case again with the form's errors (`again(form)`, a 400)."""
+    if form.is_valid():
+        try:
+            act(form.cleaned_data)
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            return done
+    return again(form)
+
+
 def _owner_page(request: HttpRequest, case: Case, *, status: int = 200, **forms_given) -> HttpResponse:
     mine = case.twin is not None and case.twin.owner_id == request.user.pk
     items = things_context.choices(case.twin) if mine else []
@@ -125,17 +145,12 @@ def case_page(request: HttpRequest, case_id: str) -> HttpResponse:
 @require_POST
 def case_reply(request: HttpRequest, case_id: str) -> HttpResponse:
     case = selectors.case_get_for_owner(viewer=request.user, case_id=case_id)
-    form = forms.ReplyForm(request.POST, request.FILES)
-    if form.is_valid():
-        try:
-            services.owner_reply(
-                case=case, by=request.user, text=form.cleaned_data["text"], photo=form.cleaned_data.get("photo")
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return redirect("support-case", case.public_id)
-    return _owner_page(request, case, status=400, reply_form=form)
+    return _step(
+        forms.ReplyForm(request.POST, request.FILES),
+        lambda data: services.owner_reply(case=case, by=request.user, text=data["text"], photo=data.get("photo")),
+        redirect("support-case", case.public_id),
+        lambda form: _owner_page(request, case, status=400, reply_form=form),
+    )
 
 
 @login_required
@@ -144,37 +159,30 @@ def case_answer(request: HttpRequest, case_id: str) -> HttpResponse:
     """The owner answers an ask: send the ticked context, or decline."""
     case = selectors.case_get_for_owner(viewer=request.user, case_id=case_id)
     items = things_context.choices(case.twin) if case.twin is not None and case.twin.owner_id == request.user.pk else []
-    form = forms.ProvideForm(request.POST, items=items)
-    if form.is_valid():
-        try:
-            if form.cleaned_data["answer"] == "decline":
-                services.owner_decline(case=case, by=request.user, text=form.cleaned_data["text"])
-            else:
-                services.owner_provide(
-                    case=case, by=request.user, keys=form.cleaned_data["context"], text=form.cleaned_data["text"]
-                )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return redirect("support-case", case.public_id)
-    return _owner_page(request, case, status=400, provide_form=form)
+
+    def answer(data: dict) -> object:
+        if data["answer"] == "decline":
+            return services.owner_decline(case=case, by=request.user, text=data["text"])
+        return services.owner_provide(case=case, by=request.user, keys=data["context"], text=data["text"])
+
+    return _step(
+        forms.ProvideForm(request.POST, items=items),
+        answer,
+        redirect("support-case", case.public_id),
+        lambda form: _owner_page(request, case, status=400, provide_form=form),
+    )
 
 
 @login_required
 @require_POST
 def case_status(request: HttpRequest, case_id: str) -> HttpResponse:
     case = selectors.case_get_for_owner(viewer=request.user, case_id=case_id)
-    form = forms.StatusForm(request.POST)
-    if form.is_valid():
-        try:
-            services.case_status(
-                case=case, by=request.user, status=form.cleaned_data["status"], text=form.cleaned_data["text"]
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return redirect("support-case", case.public_id)
-    return _owner_page(request, case, status=400, status_form=form)
+    return _step(
+        forms.StatusForm(request.POST),
+        lambda data: services.case_status(case=case, by=request.user, status=data["status"], text=data["text"]),
+        redirect("support-case", case.public_id),
+        lambda form: _owner_page(request, case, status=400, status_form=form),
+    )
 
 
 @login_required
@@ -246,32 +254,24 @@ def org_case(request: HttpRequest, slug: str, case_id: str) -> HttpResponse:
 @require_POST
 def org_case_reply(request: HttpRequest, slug: str, case_id: str) -> HttpResponse:
     organisation, case = _org_case(request, slug, case_id)
-    form = forms.ReplyForm(request.POST)
-    if form.is_valid():
-        try:
-            services.party_reply(case=case, by=request.user, text=form.cleaned_data["text"])
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return redirect("org-support-case", organisation.slug, case.public_id)
-    return _org_page(request, organisation, case, status=400, reply_form=form)
+    return _step(
+        forms.ReplyForm(request.POST),
+        lambda data: services.party_reply(case=case, by=request.user, text=data["text"]),
+        redirect("org-support-case", organisation.slug, case.public_id),
+        lambda form: _org_page(request, organisation, case, status=400, reply_form=form),
+    )
 
 
 @login_required
 @require_POST
 def org_case_ask(request: HttpRequest, slug: str, case_id: str) -> HttpResponse:
     organisation, case = _org_case(request, slug, case_id)
-    form = forms.AskForm(request.POST)
-    if form.is_valid():
-        try:
-            services.party_ask(
-                case=case, by=request.user, asks=form.cleaned_data["asks"], text=form.cleaned_data["text"]
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return redirect("org-support-case", organisation.slug, case.public_id)
-    return _org_page(request, organisation, case, status=400, ask_form=form)
+    return _step(
+        forms.AskForm(request.POST),
+        lambda data: services.party_ask(case=case, by=request.user, asks=data["asks"], text=data["text"]),
+        redirect("org-support-case", organisation.slug, case.public_id),
+        lambda form: _org_page(request, organisation, case, status=400, ask_form=form),
+    )
 
 
 @login_required
@@ -279,32 +279,24 @@ def org_case_ask(request: HttpRequest, slug: str, case_id: str) -> HttpResponse:
 def org_case_assign(request: HttpRequest, slug: str, case_id: str) -> HttpResponse:
     organisation, case = _org_case(request, slug, case_id)
     members = Membership.objects.filter(organisation=organisation).select_related("owner")
-    form = forms.AssignForm(request.POST, members=members)
-    if form.is_valid():
-        try:
-            services.party_assign(case=case, by=request.user, assignee_id=form.cleaned_data["assignee"])
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return redirect("org-support-case", organisation.slug, case.public_id)
-    return _org_page(request, organisation, case, status=400, assign_form=form)
+    return _step(
+        forms.AssignForm(request.POST, members=members),
+        lambda data: services.party_assign(case=case, by=request.user, assignee_id=data["assignee"]),
+        redirect("org-support-case", organisation.slug, case.public_id),
+        lambda form: _org_page(request, organisation, case, status=400, assign_form=form),
+    )
 
 
 @login_required
 @require_POST
 def org_case_status(request: HttpRequest, slug: str, case_id: str) -> HttpResponse:
     organisation, case = _org_case(request, slug, case_id)
-    form = forms.StatusForm(request.POST)
-    if form.is_valid():
-        try:
-            services.case_status(
-                case=case, by=request.user, status=form.cleaned_data["status"], text=form.cleaned_data["text"]
-            )
-        except ValidationError as exc:
-            apply_errors(form, exc)
-        else:
-            return redirect("org-support-case", organisation.slug, case.public_id)
-    return _org_page(request, organisation, case, status=400, status_form=form)
+    return _step(
+        forms.StatusForm(request.POST),
+        lambda data: services.case_status(case=case, by=request.user, status=data["status"], text=data["text"]),
+        redirect("org-support-case", organisation.slug, case.public_id),
+        lambda form: _org_page(request, organisation, case, status=400, status_form=form),
+    )
 
 
 @login_required
