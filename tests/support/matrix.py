@@ -8,7 +8,7 @@ from support.models import Case
 
 def case_id(world, route) -> str:
     """The owner's case on /support/<case_id>/..., the organisation's on /orgs/<slug>/support/<case_id>/...."""
-    if route.route.startswith("orgs/"):
+    if route.route.startswith(("orgs/", "api/orgs/")):
         from tests.makers.matrix import org_world
 
         organisation = org_world(world).organisation
