@@ -55,7 +55,18 @@ def _model(request: Request, slug: str, gtin: str, *, admin: bool = False) -> Pr
 class ReleaseOutputSerializer(serializers.ModelSerializer):
     class Meta:
         model = Release
-        fields = ["version", "sequence", "size", "sha256", "status", "manifest", "created_at", "published_at"]
+        fields = [
+            "version",
+            "sequence",
+            "size",
+            "sha256",
+            "status",
+            "manifest",
+            "created_at",
+            "published_at",
+            "withdrawn_at",
+            "withdrawal_reason",
+        ]
         ref_name = "FirmwareRelease"
 
 
@@ -166,6 +177,51 @@ class CosignApi(APIView):
             return _error("This model has no release with that sequence.", 400)
         try:
             release = services.release_cosign(release=release, by=request.user, signed=data.validated_data["manifest"])
+        except services.FirmwareRefused as exc:
+            return _refused(exc)
+        return Response(ReleaseOutputSerializer(release).data)
+
+
+class WithdrawApi(APIView):
+    authentication_classes = AUTHENTICATION_CLASSES
+    parser_classes = [JSONParser]
+
+    class InputSerializer(StrictInputSerializer):
+        sequence = serializers.IntegerField(min_value=0, max_value=fw.MAX_SAFE_INTEGER)
+        reason = TextField(
+            max_length=services.MAX_REASON, help_text="Why: owners of things that run the release are told it."
+        )
+
+        class Meta:
+            ref_name = "FirmwareWithdraw"
+
+    @extend_schema(
+        operation_id="firmware_releases_withdraw",
+        summary="Withdraw a firmware release (admins)",
+        tags=[TAG],
+        request=InputSerializer,
+        responses={
+            200: ReleaseOutputSerializer,
+            400: ERRORS[400],
+            403: OpenApiResponse(description="A member who is not an admin of the organisation."),
+            404: ERRORS[404],
+        },
+        description=(
+            "The release is no longer offered, accepted (an owner's check is refused with reason `withdrawn`) or "
+            "served to devices; owners of things that run it are told in their inbox, once. Its sequence stays "
+            "used. Withdrawing a withdrawn release changes nothing (200); withdrawing one that awaits "
+            "co-signatures cancels it."
+        ),
+    )
+    def post(self, request: Request, slug: str, gtin: str) -> Response:
+        model = _model(request, slug, gtin, admin=True)
+        data = self.InputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        release = selectors.release_at(model, data.validated_data["sequence"])
+        if release is None:
+            return _error("This model has no release with that sequence.", 404)
+        try:
+            release = services.release_withdraw(release=release, by=request.user, reason=data.validated_data["reason"])
         except services.FirmwareRefused as exc:
             return _refused(exc)
         return Response(ReleaseOutputSerializer(release).data)

@@ -6,6 +6,11 @@ maker's DID log, whoever served it), the payload is checked against the manifest
 slug is 128-bit random. Both answer with an ETag (If-None-Match: 304); the payload honours one `Range`
 (206 with Content-Range, 416 for a range outside the file or one that makes no sense) and `If-Range`, so an
 interrupted download resumes. Anything else is the site's one 404.
+
+A withdrawn release (firmware.services.release_withdraw) is never served: `latest` of a twin whose accepted
+release was withdrawn answers 404 with a message saying so (not the previous accepted one: a device that already
+installed the withdrawn release would refuse an older sequence as a rollback, and one that did not still runs the
+previous), and its payload answers 410 Gone (docs/firmware.md, "Withdrawing a release").
 """
 
 from __future__ import annotations
@@ -29,6 +34,23 @@ _RANGE = re.compile(r"bytes=([0-9]{0,19})-([0-9]{0,19})")
 _SEQUENCE = re.compile(r"[0-9]{1,18}")
 
 
+class Withdrawn(Exception):
+    def __init__(self, release: Release) -> None:
+        super().__init__(release.pk)
+        self.release = release
+
+
+def _withdrawn(release: Release, status: int) -> JsonResponse:
+    message = (
+        f"Firmware {release.version} (sequence {release.sequence}) was withdrawn by its maker; it is not served. "
+        "Keep running what is installed until a later release is accepted."
+    )
+    response = JsonResponse({"message": message, "extra": {"reason": "withdrawn", "sequence": release.sequence}})
+    response.status_code = status
+    response["Cache-Control"] = "no-cache"
+    return response
+
+
 def _accepted(slug: str, sequence: str | None = None) -> tuple[Twin, Release]:
     twin = Twin.objects.filter(slug=slug, deactivated_at__isnull=True).first() if len(slug) <= 64 else None
     state = (
@@ -39,6 +61,8 @@ def _accepted(slug: str, sequence: str | None = None) -> tuple[Twin, Release]:
     if state is None or state.release is None:
         raise Http404("No firmware.")
     if sequence is None:
+        if state.release.status == Release.Status.WITHDRAWN:
+            raise Withdrawn(state.release)
         return twin, state.release
     if not _SEQUENCE.fullmatch(sequence):
         raise Http404("No firmware.")
@@ -49,12 +73,17 @@ def _accepted(slug: str, sequence: str | None = None) -> tuple[Twin, Release]:
     ).first()
     if release is None:
         raise Http404("No firmware.")
+    if release.status == Release.Status.WITHDRAWN:
+        raise Withdrawn(release)
     return twin, release
 
 
 @require_safe
 def latest(request: HttpRequest, slug: str) -> HttpResponse:
-    twin, release = _accepted(slug)
+    try:
+        twin, release = _accepted(slug)
+    except Withdrawn as exc:
+        return _withdrawn(exc.release, 404)
     manifest = services.device_manifest(release)
     body = json.dumps(manifest, ensure_ascii=False, separators=(",", ":"))
     etag = services.etag_of(body)
@@ -95,7 +124,10 @@ def _range_error(size: int, message: str) -> HttpResponse:
 
 @require_safe
 def payload(request: HttpRequest, slug: str) -> HttpResponse:
-    _, release = _accepted(slug, request.GET.get("sequence"))
+    try:
+        _, release = _accepted(slug, request.GET.get("sequence"))
+    except Withdrawn as exc:
+        return _withdrawn(exc.release, 410)
     size = release.size
     etag = f'"{release.sha256}"'  # the content's own hash: a strong validator
     if _matches(etag, request.headers.get("If-None-Match", "")):

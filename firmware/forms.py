@@ -1,4 +1,4 @@
-"""Forms of the firmware pages (a release, co-signatures, the signing policy, an owner's acceptance)."""
+"""Forms of the firmware pages (a release, co-signatures, the signing policy, a withdrawal, an owner's acceptance)."""
 
 from __future__ import annotations
 
@@ -77,6 +77,15 @@ class PolicyForm(forms.Form):
 
     def officer_list(self) -> list[str]:
         return [line.strip() for line in (self.cleaned_data.get("officers") or "").splitlines() if line.strip()]
+
+
+class WithdrawForm(forms.Form):
+    sequence = forms.IntegerField(min_value=0, max_value=fw.MAX_SAFE_INTEGER, widget=forms.HiddenInput)
+    reason = forms.CharField(
+        max_length=500,
+        label="Reason",
+        help_text="Owners of things that run this release are told it, in their inbox.",
+    )
 
 
 class AcceptForm(forms.Form):

@@ -35,6 +35,9 @@ class Release(models.Model):
     class Status(models.TextChoices):
         AWAITING = "awaiting", "Awaiting co-signatures"
         PUBLISHED = "published", "Published"
+        # Pulled by an organisation admin (firmware.services.release_withdraw): never offered, accepted or served
+        # again. Its sequence stays used (rollback protection): the next release must still be higher.
+        WITHDRAWN = "withdrawn", "Withdrawn"
 
     model = models.ForeignKey(ProductModel, on_delete=models.CASCADE, related_name="firmware_releases")
     version = models.CharField(max_length=64)
@@ -50,6 +53,13 @@ class Release(models.Model):
     published_at = models.DateTimeField(null=True, blank=True)
     # When the owners of the model's things were told (firmware.services.release_announce): once per release.
     announced_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+    withdrawn_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    withdrawal_reason = models.CharField(max_length=500, blank=True)
+    # When the owners of things running it were told it was withdrawn (firmware.services.withdrawal_announce).
+    withdrawal_told_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["model", "-sequence"]

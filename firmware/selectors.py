@@ -46,6 +46,11 @@ class TwinStatus:
         )
 
     @property
+    def accepted_withdrawn(self) -> bool:
+        """The maker withdrew the release this twin accepted: its device is no longer served it."""
+        return self.accepted is not None and self.accepted.status == Release.Status.WITHDRAWN
+
+    @property
     def device_state(self) -> str:
         """ "current", "outdated" or "unknown" (the thing has not reported its firmware_sequence)."""
         if self.reported is None or self.newest is None:
@@ -77,7 +82,12 @@ class TwinStatus:
 def _release(release: Release | None) -> dict[str, Any] | None:
     if release is None:
         return None
-    return {"version": release.version, "sequence": release.sequence, "size": release.size, "sha256": release.sha256}
+    out = {"version": release.version, "sequence": release.sequence, "size": release.size, "sha256": release.sha256}
+    out["withdrawn"] = release.status == Release.Status.WITHDRAWN
+    if out["withdrawn"]:
+        out["withdrawal_reason"] = release.withdrawal_reason
+        out["withdrawn_at"] = release.withdrawn_at.isoformat() if release.withdrawn_at else None
+    return out
 
 
 def twin_status(twin: Twin) -> TwinStatus:

@@ -73,7 +73,9 @@ def policy_of(model: ProductModel) -> fw.Policy:
     return fw.Policy(threshold=row.threshold, officers=tuple(row.officers))
 
 
-def _require_member(model: ProductModel, by: Owner, *, admin: bool = False) -> None:
+def _require_member(
+    model: ProductModel, by: Owner, *, admin: bool = False, what: str = "change the signing policy"
+) -> None:
     organisation = model.organisation
     if by.pk == organisation.account_id:  # an organisation token acts as the account (an admin made it)
         return
@@ -81,7 +83,7 @@ def _require_member(model: ProductModel, by: Owner, *, admin: bool = False) -> N
     if membership is None:
         raise NotAllowed("Only members of the organisation can do this.")
     if admin and membership.role != Membership.Role.ADMIN:
-        raise NotAllowed("Only an admin of the organisation can change the signing policy.")
+        raise NotAllowed(f"Only an admin of the organisation can {what}.")
 
 
 @transaction.atomic
@@ -273,6 +275,8 @@ def release_cosign(*, release: Release, by: Owner, signed: Any) -> Release:
     model = release.model
     _require_member(model, by)
     release = Release.objects.select_for_update().get(pk=release.pk)
+    if release.status == Release.Status.WITHDRAWN:
+        raise FirmwareRefused("This release was withdrawn: it cannot be signed any more.", status=409, reason=WITHDRAWN)
     if not isinstance(signed, dict):
         raise FirmwareRefused("Send the manifest (a JSON object) with your signature added.")
     unsecured = {k: v for k, v in release.manifest.items() if k != "proof"}
@@ -344,6 +348,87 @@ def release_announce_task(release_id: int) -> int:
     return release_announce(release_id)
 
 
+# --- Withdrawing ---------------------------------------------------------------------------------------------
+
+WITHDRAWN = "withdrawn"  # the reason an update check names when the release was withdrawn
+MAX_REASON = 500
+
+
+def withdrawn_message(release: Release) -> str:
+    when = release.withdrawn_at.strftime("%Y-%m-%d %H:%M UTC") if release.withdrawn_at else "earlier"
+    return f"The maker withdrew {release.version} on {when}: {release.withdrawal_reason}"[:MAX_REASON]
+
+
+@transaction.atomic
+def release_withdraw(*, release: Release, by: Owner, reason: str) -> Release:
+    """Pull `release` (organisation admins): it is never offered, accepted or served to devices again, and the
+    owners of things that run it (their twin's accepted release is this one) are told once, after commit.
+
+    Idempotent: withdrawing a withdrawn release changes nothing (the first reason stays). A release still waiting
+    for co-signatures may be withdrawn too: that cancels it (nobody was offered it, so nobody is told). Its
+    sequence stays used either way: the next release must still be higher (rollback protection)."""
+    _require_member(release.model, by, admin=True, what="withdraw a release")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise FirmwareRefused("Say why the release is withdrawn: owners of things that run it are told.")
+    if len(reason) > MAX_REASON:
+        raise FirmwareRefused(f"Keep the reason to {MAX_REASON} characters; it is {len(reason)}.")
+    release = Release.objects.select_for_update().select_related("model__organisation").get(pk=release.pk)
+    if release.status == Release.Status.WITHDRAWN:
+        return release
+    offered = release.status == Release.Status.PUBLISHED
+    release.status = Release.Status.WITHDRAWN
+    release.withdrawn_at = timezone.now()
+    release.withdrawn_by = by if by.pk != release.model.organisation.account_id else None
+    release.withdrawal_reason = reason
+    release.save(update_fields=["status", "withdrawn_at", "withdrawn_by", "withdrawal_reason"])
+    logger.info("firmware withdrawn: release %s of model %s", release.pk, release.model_id)
+    if offered:
+        release_id = release.pk
+        transaction.on_commit(lambda: withdrawal_announce_task.enqueue(release_id))
+    return release
+
+
+@transaction.atomic
+def withdrawal_announce(release_id: int) -> int:
+    """Tell the owner of each thing whose accepted release is this withdrawn one, once per release (the row is
+    locked and marked). Returns how many were told."""
+    release = Release.objects.select_for_update().select_related("model__organisation").filter(pk=release_id).first()
+    if release is None or release.withdrawal_told_at is not None or release.status != Release.Status.WITHDRAWN:
+        return 0
+    model = release.model
+    twins = (
+        Twin.objects.filter(firmware__release=release, firmware__accepted_at__isnull=False, deactivated_at__isnull=True)
+        .exclude(owner_id=model.organisation.account_id)
+        .select_related("owner")
+        .order_by("pk")
+    )
+    told = 0
+    for twin in twins.iterator(chunk_size=500):
+        notify(
+            owner=twin.owner,
+            kind=Notification.Kind.SYSTEM,
+            title=f"Firmware {release.version} for {twin.name} was withdrawn"[:200],
+            body=f"{model.organisation.name} withdrew {model.name} firmware {release.version}, which your thing "
+            f"accepted. Their reason: {release.withdrawal_reason} Your thing's device is no longer served it; "
+            "a later release will be offered on the thing's page when the maker publishes one.",
+            twin=twin,
+            sender_name=model.organisation.name[:100],
+            action_url=reverse("thing", args=[twin.slug]),
+            action_label="See the thing",
+        )
+        told += 1
+    release.withdrawal_told_at = timezone.now()
+    release.save(update_fields=["withdrawal_told_at"])
+    return told
+
+
+@task()
+def withdrawal_announce_task(release_id: int) -> int:
+    """The worker's entry point (enqueued when a published release is withdrawn; safe to run again)."""
+    return withdrawal_announce(release_id)
+
+
 # --- What devices get ----------------------------------------------------------------------------------------
 
 
@@ -411,11 +496,17 @@ def update_accept(*, twin: Twin, release: Release, by: Owner | None) -> UpdateCh
     model = model_of(twin)
     if model is None:
         raise FirmwareRefused("This thing has no maker's model, so no firmware is offered for it.", status=409)
+    check = UpdateCheck(twin=twin, release=release, version=release.version, sequence=release.sequence, by=by)
+    if release.status == Release.Status.WITHDRAWN:
+        # Kept like every refusal, so the owner sees why on the thing's page.
+        check.outcome, check.reason = UpdateCheck.Outcome.REFUSED, WITHDRAWN
+        check.message = withdrawn_message(release)
+        check.save()
+        return check
     if release.status != Release.Status.PUBLISHED:
         raise FirmwareRefused("This release is waiting for its release officers' signatures.", status=409)
     manifest = device_manifest(release)
     last = state.sequence if state.accepted_at else None
-    check = UpdateCheck(twin=twin, release=release, version=release.version, sequence=release.sequence, by=by)
     try:
         fw.verify(
             manifest,

@@ -1,5 +1,6 @@
 """Firmware pages. Members of the organisation: a model's releases, publishing, co-signing and (admins) the
-signing policy. The owner: accepting an update from the twin's page (its panel is firmware.panel)."""
+signing policy and withdrawing a release. The owner: accepting an update from the twin's page (its panel is
+firmware.panel)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.errors import Conflict, error_response
 from firmware import selectors, services
-from firmware.forms import AcceptForm, CosignForm, PolicyForm, ReleaseForm
+from firmware.forms import AcceptForm, CosignForm, PolicyForm, ReleaseForm, WithdrawForm
 from makers import gs1
 from makers.access import NotAllowed, organisation_for_member
 from makers.models import Membership, ProductModel
@@ -141,6 +142,35 @@ def policy(request: HttpRequest, slug: str, gtin: str) -> HttpResponse:
         form.add_error(None, exc.message)
         return _page(request, organisation, membership, model, policy=form, status=exc.status)
     messages.success(request, "Signing policy saved.")
+    return redirect("firmware-releases", slug=slug, gtin=model.gtin)
+
+
+@login_required
+@require_POST
+def withdraw(request: HttpRequest, slug: str, gtin: str) -> HttpResponse:
+    try:
+        organisation, membership, model = _model(request, slug, gtin, admin=True)
+    except NotAllowed as exc:
+        return error_response(request, 403, str(exc))
+    form = WithdrawForm(request.POST)
+    if not form.is_valid():
+        errors = "; ".join(f"{name}: {' '.join(errs)}" for name, errs in form.errors.items())
+        messages.error(request, f"Nothing was withdrawn ({errors}).")
+        return _page(request, organisation, membership, model, status=400)
+    release = selectors.release_at(model, form.cleaned_data["sequence"])
+    if release is None:
+        messages.error(request, "This model has no release with that sequence.")
+        return _page(request, organisation, membership, model, status=400)
+    was = release.status
+    try:
+        release = services.release_withdraw(release=release, by=request.user, reason=form.cleaned_data["reason"])
+    except services.FirmwareRefused as exc:
+        messages.error(request, exc.message)
+        return _page(request, organisation, membership, model, status=exc.status)
+    if was == release.Status.WITHDRAWN:
+        messages.info(request, f"Release {release.version} was withdrawn already.")
+    else:
+        messages.success(request, f"Release {release.version} is withdrawn: it is no longer offered or served.")
     return redirect("firmware-releases", slug=slug, gtin=model.gtin)
 
 
