@@ -305,7 +305,8 @@ class TwinAcceptApi(APIView):
         request=InputSerializer,
         responses={
             200: OpenApiResponse(description="accepted"),
-            409: OpenApiResponse(description="refused: extra.reason names the check"),
+            400: ERRORS[400],
+            409: OpenApiResponse(description="refused: extra.reason names the check (`withdrawn` among them)"),
             404: ERRORS[404],
         },
     )
