@@ -496,6 +496,8 @@ def update_accept(*, twin: Twin, release: Release, by: Owner | None) -> UpdateCh
     model = model_of(twin)
     if model is None:
         raise FirmwareRefused("This thing has no maker's model, so no firmware is offered for it.", status=409)
+    # Its status as it is now (the caller's row may predate a withdrawal made since).
+    release.refresh_from_db(fields=["status", "withdrawn_at", "withdrawal_reason"])
     check = UpdateCheck(twin=twin, release=release, version=release.version, sequence=release.sequence, by=by)
     if release.status == Release.Status.WITHDRAWN:
         # Kept like every refusal, so the owner sees why on the thing's page.

@@ -91,6 +91,12 @@ def test_a_withdrawn_release_is_not_offered_and_acceptance_is_refused_with_reaso
     assert "An update is available" in page and "Check and accept 1.0" in page and "1.1" not in page
     status = api_for(alice).get(f"/api/things/{alices_grinder.slug}/firmware/").json()
     assert status["newest"]["sequence"] == 1 and status["update_available"]
+    stale = Release.objects.get(pk=second.pk)
+    services.release_withdraw(release=stale, by=dora, reason="ignored: withdrawn already")
+    # A row read before the withdrawal is refused too (the service reads the status again).
+    stale.status = Release.Status.PUBLISHED
+    assert services.update_accept(twin=alices_grinder, release=stale, by=alice).reason == "withdrawn"
+    UpdateCheck.objects.filter(twin=alices_grinder).delete()
     refused = accept(alice, alices_grinder, 2)
     assert refused.status_code == 409 and refused.json()["extra"]["reason"] == "withdrawn"
     assert "Drains the battery" in refused.json()["message"]
