@@ -222,6 +222,7 @@ def owner_provide(*, case: Case, by: Owner, keys: list[str], text: str = "") -> 
     case = _locked(case)
     if not keys:
         raise ValidationError("Tick at least one thing to send, or decline.")
+    _sendable(case)  # before reading the thing: it may be gone, or another owner's now
     context, attachments = things_context.build(case.twin, keys)
     body = messages.new_message(
         protocol.PROVIDE,

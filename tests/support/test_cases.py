@@ -194,6 +194,17 @@ def test_many_replies_while_the_owner_has_not_read_are_one_email_and_each_an_inb
     assert len([m for m in mail.outbox if "olga@example.org" in m.to]) == 2
 
 
+def test_answering_an_ask_about_a_thing_that_is_gone_is_refused_in_words_not_a_500(acme, dora, olga, grindmaster, link):
+    case = _open(olga, grindmaster, link, [])
+    pump()
+    services.party_ask(case=_party_case(acme), by=dora, asks=["serial"], text="Which unit is it?")
+    pump()
+    Case.objects.filter(pk=case.pk).update(twin=None)  # as when an operator removed the thing
+    case.refresh_from_db()
+    with pytest.raises(ValidationError, match="no longer yours"):
+        services.owner_provide(case=case, by=olga, keys=["serial"])
+
+
 def test_a_redelivered_message_lands_once(acme, dora, olga, grindmaster, link):
     _open(olga, grindmaster, link, [])
     pump()
