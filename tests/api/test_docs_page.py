@@ -51,7 +51,7 @@ def pages() -> dict[str, tuple[int, str, int]]:
 
 
 def test_every_page_with_everything_it_loads_weighs_under_200_kb(pages):
-    assert len(pages) > 10
+    assert len(pages) > 2  # the index and at least the core's things and transfers (more with the features)
     for url, (status, html, total) in pages.items():
         assert status == 200, url
         assert total < MAX_BYTES, f"{url}: {total} bytes with {_assets(html)}"
@@ -95,7 +95,7 @@ def test_every_operation_is_listed_on_the_index_and_described_on_its_tags_page(p
 def test_no_tag_holds_most_of_the_api(pages):
     """The pages split the API by its parts (the path after /api/), not into one page named "api"."""
     assert "/api/docs/api/" not in pages
-    assert {"/api/docs/things/", "/api/docs/orgs/", "/api/docs/transfers/"} <= set(pages)
+    assert {"/api/docs/things/", "/api/docs/transfers/"} <= set(pages)  # the core's; features add theirs
 
 
 def test_a_request_body_lists_its_fields_and_a_response_links_its_schema(pages):
