@@ -3,37 +3,26 @@ types a reason and withdraws; the owner's thing page then offers nothing and say
 
 from __future__ import annotations
 
-import os
-
 import pytest
 from playwright.sync_api import Page, expect
 
 from firmware import services
 from firmware.models import Release
-from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, log_in
-from tests.firmware.conftest import upload
+from tests.browser.conftest import log_in
+from tests.firmware.conftest import acme, acme_model, alices_grinder, dora, erin, upload  # noqa: F401 (fixtures)
 
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")  # the sync Playwright loop runs in this thread
-
-
-@pytest.fixture(scope="session")
-def browser_type_launch_args(browser_type_launch_args: dict) -> dict:
-    if not (os.path.isfile(CHROMIUM) and os.access(CHROMIUM, os.X_OK)):
-        pytest.fail(f"Chromium not found at {CHROMIUM} (apt-get install -y chromium).", pytrace=False)
-    return {
-        **browser_type_launch_args,
-        "executable_path": CHROMIUM,
-        "args": [*browser_type_launch_args.get("args", []), *CHROMIUM_ARGS],
-    }
-
-
-@pytest.fixture
-def site(live_server, transactional_db) -> str:
-    return live_server.url
+pytestmark = pytest.mark.browser
 
 
 def test_an_admin_withdraws_with_the_button_and_the_owner_is_offered_nothing(
-    page: Page, site: str, alices_grinder, acme, acme_model, dora, erin, alice
+    page: Page,
+    site: str,
+    alices_grinder,
+    acme,
+    acme_model,
+    dora,
+    erin,
+    alice,  # noqa: F811 (fixtures, by name)
 ):
     page.set_default_timeout(10_000)
     services.release_publish(model=acme_model, by=erin, upload=upload(), version="1.0")
