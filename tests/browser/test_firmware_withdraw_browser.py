@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (the fixtures imported from tests.firmware.conftest are taken by name)
 """The Withdraw button in a real browser (Debian's Chromium through Playwright, against the live server): an admin
 types a reason and withdraws; the owner's thing page then offers nothing and says why."""
 
@@ -22,7 +23,7 @@ def test_an_admin_withdraws_with_the_button_and_the_owner_is_offered_nothing(
     acme_model,
     dora,
     erin,
-    alice,  # noqa: F811 (fixtures, by name)
+    alice,
 ):
     page.set_default_timeout(10_000)
     services.release_publish(model=acme_model, by=erin, upload=upload(), version="1.0")
