@@ -323,22 +323,37 @@ def release_announce(release_id: int) -> int:
         .select_related("owner")
         .order_by("pk")
     )
+    return _tell_owners(
+        release,
+        twins,
+        marker="announced_at",
+        title="Firmware {version} is available for {thing}",
+        body=f"{model.organisation.name} published {model.name} firmware {release.version}. Check and accept it "
+        "on the thing's page; it is verified against the maker's DID log before your thing is offered it.",
+        action_label="See the update",
+    )
+
+
+def _tell_owners(release: Release, twins, *, marker: str, title: str, body: str, action_label: str) -> int:
+    """An inbox item for the owner of each of `twins` about `release` (`title` names {version} and {thing}), then
+    the release's `marker` time set, in the caller's transaction (which holds the release's row): once per release.
+    Returns how many were told."""
+    organisation = release.model.organisation
     told = 0
     for twin in twins.iterator(chunk_size=500):
         notify(
             owner=twin.owner,
             kind=Notification.Kind.SYSTEM,
-            title=f"Firmware {release.version} is available for {twin.name}"[:200],
-            body=f"{model.organisation.name} published {model.name} firmware {release.version}. Check and accept it "
-            "on the thing's page; it is verified against the maker's DID log before your thing is offered it.",
+            title=title.format(version=release.version, thing=twin.name)[:200],
+            body=body,
             twin=twin,
-            sender_name=model.organisation.name[:100],
+            sender_name=organisation.name[:100],
             action_url=reverse("thing", args=[twin.slug]),
-            action_label="See the update",
+            action_label=action_label,
         )
         told += 1
-    release.announced_at = timezone.now()
-    release.save(update_fields=["announced_at"])
+    setattr(release, marker, timezone.now())
+    release.save(update_fields=[marker])
     return told
 
 
@@ -403,24 +418,16 @@ def withdrawal_announce(release_id: int) -> int:
         .select_related("owner")
         .order_by("pk")
     )
-    told = 0
-    for twin in twins.iterator(chunk_size=500):
-        notify(
-            owner=twin.owner,
-            kind=Notification.Kind.SYSTEM,
-            title=f"Firmware {release.version} for {twin.name} was withdrawn"[:200],
-            body=f"{model.organisation.name} withdrew {model.name} firmware {release.version}, which your thing "
-            f"accepted. Their reason: {release.withdrawal_reason} Your thing's device is no longer served it; "
-            "a later release will be offered on the thing's page when the maker publishes one.",
-            twin=twin,
-            sender_name=model.organisation.name[:100],
-            action_url=reverse("thing", args=[twin.slug]),
-            action_label="See the thing",
-        )
-        told += 1
-    release.withdrawal_told_at = timezone.now()
-    release.save(update_fields=["withdrawal_told_at"])
-    return told
+    return _tell_owners(
+        release,
+        twins,
+        marker="withdrawal_told_at",
+        title="Firmware {version} for {thing} was withdrawn",
+        body=f"{model.organisation.name} withdrew {model.name} firmware {release.version}, which your thing "
+        f"accepted. Their reason: {release.withdrawal_reason} Your thing's device is no longer served it; "
+        "a later release will be offered on the thing's page when the maker publishes one.",
+        action_label="See the thing",
+    )
 
 
 @task()
