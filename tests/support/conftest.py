@@ -15,9 +15,8 @@ from didcomm import outbox, services
 from didcomm.models import Connection, OutboundMessage
 from didcomm.tasks import receive
 from didcomm.transport import pack_outbound
-from makers.models import Membership, Organisation, ProductModel
 from tests.conftest import make_owner
-from tests.makers.conftest import organisation_make
+from tests.makers.conftest import acme, acme_model, dora, erin, organisation_make  # noqa: F401 (shared fixtures)
 from tests.makers.test_recalls import produce
 from twins import services as twin_services
 
@@ -49,34 +48,6 @@ def _no_network(settings):
 
 
 @pytest.fixture
-def dora(db):
-    return make_owner("dora")
-
-
-@pytest.fixture
-def erin(db):
-    return make_owner("erin")
-
-
-@pytest.fixture
-def acme(dora, erin) -> Organisation:
-    """Acme Grinders: dora its admin, erin a member (as tests/makers/conftest.py makes it)."""
-    organisation = organisation_make(slug="acme", name="Acme Grinders", admin=dora)
-    Membership.objects.create(organisation=organisation, owner=erin, role=Membership.Role.MEMBER)
-    return organisation
-
-
-@pytest.fixture
-def acme_model(acme) -> ProductModel:
-    return ProductModel.objects.create(
-        organisation=acme,
-        name="Grindmaster 3000",
-        gtin="09506000134352",
-        reading_kinds=[{"kind": "grams", "unit": "g"}],
-    )
-
-
-@pytest.fixture
 def olga(db):
     owner = make_owner("olga")
     owner.email = "olga@example.org"
@@ -85,7 +56,7 @@ def olga(db):
 
 
 @pytest.fixture
-def grindmaster(acme_model, olga):
+def grindmaster(acme_model, olga):  # noqa: F811 (the shared fixture, by name)
     """Olga's Grindmaster: readings of two kinds, a journal entry, a photo, a firmware attribute."""
     twin = produce(acme_model, "GM-0042", olga)
     twin.attributes = {"Firmware": "2.4.1"}
@@ -100,7 +71,7 @@ def grindmaster(acme_model, olga):
 
 
 @pytest.fixture
-def link(acme, grindmaster):
+def link(acme, grindmaster):  # noqa: F811 (the shared fixture, by name)
     """The Grindmaster's agent connected to Acme's (the thing's connection to its maker): (thing side, Acme side)."""
     org_side = outbox.invitation_create(agent=services.agent_for_owner(acme.account))
     thing_side = services.agent_invitation_accept(
