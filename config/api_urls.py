@@ -36,3 +36,5 @@ if apps.is_installed("firmware"):
     urlpatterns.append(path("", include("firmware.api_urls")))
 if apps.is_installed("support"):
     urlpatterns.append(path("", include("support.api_urls")))
+if apps.is_installed("moves"):
+    urlpatterns.append(path("", include("moves.api_urls")))

@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "handover",
     "firmware",
     "support",
+    "moves",
 ]
 
 MIDDLEWARE = [

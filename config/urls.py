@@ -47,6 +47,8 @@ if apps.is_installed("firmware"):
     urlpatterns.append(path("", include("firmware.urls")))
 if apps.is_installed("support"):
     urlpatterns.append(path("", include("support.urls")))
+if apps.is_installed("moves"):
+    urlpatterns.append(path("", include("moves.urls")))
 urlpatterns.append(path("api/", include("config.api_urls")))
 
 if settings.BENCH_ENDPOINTS:

@@ -29,6 +29,7 @@ FEATURES = (
     "handover",
     "firmware",
     "support",
+    "moves",
 )
 # The tests of the layers below the features (the API's are the twins' and owners' own).
 CORE_TESTS = ("tests/core", "tests/owners", "tests/twins", "tests/api")

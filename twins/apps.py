@@ -10,7 +10,7 @@ class TwinsConfig(AppConfig):
 
         from core.periodic import register_periodic
         from owners.next_context import register_next_describer
-        from twins import partitions
+        from twins import partitions, portability
         from twins.history import register_redactor
         from twins.models import HistoryEntry
         from twins.services import notes_remove, readings_remove
@@ -24,3 +24,5 @@ class TwinsConfig(AppConfig):
         # PostgreSQL: next months' readings partitions exist before their first reading (twins.partitions; each
         # worker runs it, under an advisory lock; `manage.py reading_partitions` does the same by hand).
         register_periodic("twins.reading_partitions", timedelta(hours=6), partitions.ensure_reading_partitions)
+        # Moving a twin to another instance: every app's share of the package (<app>/portability.py).
+        portability.autodiscover()

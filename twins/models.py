@@ -88,6 +88,13 @@ class Twin(ContactCard):
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
     archived_at = models.DateTimeField(null=True, blank=True)
+    # Moving to another instance (twins.portability, the moves app). On the source, once the destination has
+    # confirmed: the new host's base URL and when; the twin is no longer live here (its pages and tags answer 308
+    # there, its DID log stays served). On the destination, from the restore until the source has let go:
+    # `arriving` (restored, not yet live).
+    moved_to = models.URLField(max_length=300, blank=True)
+    moved_at = models.DateTimeField(null=True, blank=True)
+    arriving = models.BooleanField(default=False)
 
     objects = TwinQuerySet.as_manager()
 
@@ -97,6 +104,8 @@ class Twin(ContactCard):
             # Cards page: WHERE owner_id = ? AND archived_at IS NULL [AND lost] ORDER BY name, id
             models.Index(fields=["owner", "archived_at", "name", "id"], name="twin_cards_idx"),
             models.Index(fields=["owner", "lost"], name="twin_lost_idx"),
+            # The CSV import's lookup of existing things: WHERE owner_id = ? AND serial IN (...)
+            models.Index(fields=["owner", "serial"], name="twin_owner_serial_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="twin_name_not_empty"),

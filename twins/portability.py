@@ -1,0 +1,156 @@
+"""Moving a twin to another instance: what each app puts into the package, and how it puts it back.
+
+A twin that moves takes everything with it (issue 18): its DID log, signed history, readings, journal, photos,
+tags, credentials, grants, connections, support cases, delivery log. No one module knows all of that, and the
+core may not import the features, so each app that keeps data about a twin contributes a :class:`Part` from a
+module of its own, ``<app>/portability.py``, which calls :func:`register` at import; :func:`autodiscover`
+imports every installed app's module once (TwinsConfig.ready).
+
+The package is plain JSON (:func:`twin_package`): ``{"format", "twin": {"slug", "did"}, "parts": {name: data}}``.
+Bytes travel as standard base64 strings; private keys travel UNSEALED (the destination seals them under its
+own key-encryption key), so a package is secret as a whole: it only ever leaves the process encrypted to a key
+of the destination instance (the moves app), and is never logged or shown.
+
+:func:`twin_unpack` restores a package in one transaction on the destination: every part in dependency order
+(``after`` names the parts that must be restored first), or nothing. A package naming a part this instance does
+not have is refused before anything is written (data would otherwise be lost on the way).
+
+Cross-part references (a grant that goes over a connection, a support case about a connection) go through the
+:class:`Arrival`: a part remembers what it created under the source's primary key (:meth:`Arrival.remember`)
+and a later part looks it up (:meth:`Arrival.lookup`). Primary keys never carry over; slugs, DIDs, message ids
+and tag tokens do (they are in printed tags, DID logs and other agents' records).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+
+PACKAGE_FORMAT = "thingstead-move/1"
+
+
+class PackageError(ValueError):
+    """The package cannot be restored here; ``str(exc)`` says why (nothing was written)."""
+
+
+@dataclass
+class Arrival:
+    """What a restore knows while it runs: the twin being restored (set by the first part, "twin"), its new owner
+    on this instance, the source's and this instance's base URLs, and the source-pk → new-object map."""
+
+    owner: Any
+    source_url: str
+    destination_url: str
+    twin: Any = None
+    _objects: dict[tuple[str, Any], Any] = field(default_factory=dict)
+
+    def remember(self, label: str, old_pk: Any, obj: Any) -> None:
+        """Record that the source's ``label`` object (``"app.Model"``) with primary key ``old_pk`` is now ``obj``."""
+        self._objects[(label, str(old_pk))] = obj
+
+    def lookup(self, label: str, old_pk: Any) -> Any:
+        """The object restored for the source's ``label``/``old_pk``; None if there was none (or ``old_pk`` is None)."""
+        if old_pk is None:
+            return None
+        return self._objects.get((label, str(old_pk)))
+
+
+@dataclass(frozen=True)
+class Part:
+    """One app's share of a twin.
+
+    ``export(twin)`` returns JSON-serialisable data (None or an empty list: nothing to move);
+    ``restore(data, arrival)`` writes it back on the destination (inside the restore's transaction; raise
+    :class:`PackageError` for data it cannot take). ``after``: the names of parts restored before this one.
+    """
+
+    name: str
+    export: Callable[[Any], Any]
+    restore: Callable[[Any, Arrival], None]
+    after: tuple[str, ...] = ()
+
+
+_PARTS: dict[str, Part] = {}
+
+
+def register(part: Part) -> None:
+    """Add a part (idempotent for the same part object; a second, different part under one name is a bug)."""
+    existing = _PARTS.get(part.name)
+    if existing is not None and existing != part:
+        raise ValueError(f"a portability part named {part.name!r} is already registered")
+    _PARTS[part.name] = part
+
+
+def autodiscover() -> None:
+    """Import ``<app>.portability`` for every installed app that has one (each registers its parts)."""
+    from django.utils.module_loading import autodiscover_modules
+
+    autodiscover_modules("portability")
+
+
+def parts() -> list[Part]:
+    """Every registered part, each after the parts it names in ``after`` (those not installed are ignored)."""
+    ordered: list[Part] = []
+    seen: set[str] = set()
+    visiting: set[str] = set()
+
+    def visit(part: Part) -> None:
+        if part.name in seen:
+            return
+        if part.name in visiting:
+            raise ValueError(f"portability parts depend on each other in a cycle at {part.name!r}")
+        visiting.add(part.name)
+        for name in part.after:
+            if name in _PARTS:
+                visit(_PARTS[name])
+        visiting.discard(part.name)
+        seen.add(part.name)
+        ordered.append(part)
+
+    for name in sorted(_PARTS):
+        visit(_PARTS[name])
+    return ordered
+
+
+def twin_package(twin: Any) -> dict[str, Any]:
+    """Everything about ``twin`` that moves, as one JSON-serialisable dict (secret: see the module docstring)."""
+    return {
+        "format": PACKAGE_FORMAT,
+        "twin": {"slug": twin.slug, "did": twin.did},
+        "parts": {part.name: part.export(twin) for part in parts()},
+    }
+
+
+def _check(package: Mapping[str, Any]) -> None:
+    if not isinstance(package, Mapping) or package.get("format") != PACKAGE_FORMAT:
+        raise PackageError(f"this is not a {PACKAGE_FORMAT} package")
+    given = package.get("parts")
+    if not isinstance(given, Mapping):
+        raise PackageError("the package has no parts")
+    unknown = sorted(set(given) - set(_PARTS))
+    if unknown:
+        raise PackageError(
+            "this instance cannot take the twin's " + ", ".join(unknown) + " (the feature is not installed here)"
+        )
+
+
+@transaction.atomic
+def twin_unpack(package: Mapping[str, Any], *, owner: Any, source_url: str, destination_url: str) -> Any:
+    """Restore ``package`` for ``owner``; returns the new twin. All parts or nothing (:class:`PackageError`)."""
+    _check(package)
+    arrival = Arrival(owner=owner, source_url=source_url, destination_url=destination_url)
+    given = package["parts"]
+    for part in parts():
+        if part.name in given and given[part.name] not in (None, []):
+            part.restore(given[part.name], arrival)
+    if arrival.twin is None:
+        raise PackageError("the package has no twin in it")
+    return arrival.twin
+
+
+def part_names(package: Mapping[str, Any]) -> Iterable[str]:
+    """The names of the parts a package carries (what a confirmation page can list without unpacking)."""
+    return list((package.get("parts") or {}).keys())
