@@ -1,0 +1,134 @@
+"""The tags part of a moving twin (issue 18): its tags, their SUN keys and counters, and its scan log.
+
+Tokens and short codes travel unchanged: they are printed on stickers and programmed into chips, which must keep
+working (the source answers ``/t/<token>`` with a 308 to the same path here). SUN keys leave the source unsealed
+inside the (encrypted) package and are sealed here under this instance's key; the read counter and the bound UID
+travel with them, so a tap replayed from before the move is still a replay.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from core import vault
+from tags.models import Scan, SunKeys, Tag
+from twins.models import Twin
+from twins.portability import Arrival, PackageError, Part, register
+
+_SUN_KEYS = ("master_key", "meta_read_key", "file_read_key")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _sun(keys: SunKeys) -> dict[str, Any]:
+    data: dict[str, Any] = {name: base64.b64encode(vault.unseal(getattr(keys, name))).decode() for name in _SUN_KEYS}
+    data.update(
+        meta_read_kcv=keys.meta_read_kcv,
+        file_read_kcv=keys.file_read_kcv,
+        uid=keys.uid,
+        last_counter=keys.last_counter,
+        provisioned_at=_iso(keys.provisioned_at),
+        last_tap_at=_iso(keys.last_tap_at),
+    )
+    return data
+
+
+def export(twin: Twin) -> dict[str, Any] | None:
+    tags = list(Tag.objects.filter(twin=twin).select_related("sun_keys").order_by("created_at", "id"))
+    if not tags:
+        return None
+    tokens = {tag.pk: tag.token for tag in tags}
+    items = []
+    for tag in tags:
+        item: dict[str, Any] = {
+            "token": tag.token,
+            "code": tag.code,
+            "status": tag.status,
+            "label": tag.label,
+            "batch": tag.batch,
+            "created_at": _iso(tag.created_at),
+            "retired_at": _iso(tag.retired_at),
+            "sun": None,
+        }
+        try:
+            item["sun"] = _sun(tag.sun_keys)
+        except SunKeys.DoesNotExist:
+            pass
+        items.append(item)
+    # Only scans of the twin's own tags: a scan hangs on its tag (a tag that went to another thing stays there).
+    scans = [
+        {
+            "tag": tokens[row["tag_id"]],
+            "time": _iso(row["time"]),
+            "by_owner": row["by_owner"],
+            "user_agent": row["user_agent"],
+            "source": row["source"],
+            "in_history": row["in_history"],
+        }
+        for row in Scan.objects.filter(twin=twin, tag_id__in=tokens)
+        .order_by("time", "id")
+        .values("tag_id", "time", "by_owner", "user_agent", "source", "in_history")
+    ]
+    return {"tags": items, "scans": scans}
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    items = data.get("tags") or []
+    tokens = [item["token"] for item in items]
+    codes = [item["code"] for item in items]
+    if Tag.objects.filter(token__in=tokens).exists() or Tag.objects.filter(code__in=codes).exists():
+        # Never two tags on one printed URL: a tag of this twin already here would be another thing's.
+        raise PackageError("A tag of this thing is already in use on this instance.")
+    by_token: dict[str, Tag] = {}
+    for item in items:
+        tag = Tag.objects.create(
+            twin=arrival.twin,
+            token=item["token"],
+            code=item["code"],
+            status=item["status"],
+            label=item["label"],
+            batch=item["batch"],
+            retired_at=_when(item["retired_at"]),
+        )
+        Tag.objects.filter(pk=tag.pk).update(created_at=_when(item["created_at"]))
+        by_token[tag.token] = tag
+        sun = item.get("sun")
+        if sun:
+            SunKeys.objects.create(
+                tag=tag,
+                **{name: vault.seal(base64.b64decode(sun[name])) for name in _SUN_KEYS},
+                meta_read_kcv=sun["meta_read_kcv"],
+                file_read_kcv=sun["file_read_kcv"],
+                uid=sun["uid"],
+                last_counter=sun["last_counter"],
+                provisioned_at=_when(sun["provisioned_at"]),
+                last_tap_at=_when(sun["last_tap_at"]),
+            )
+    scans = []
+    for row in data.get("scans") or []:
+        tag = by_token.get(row["tag"])
+        if tag is None:
+            raise PackageError("A scan of this thing names a tag that is not in the package.")
+        scans.append(
+            Scan(
+                tag=tag,
+                twin=arrival.twin,
+                time=_when(row["time"]),
+                by_owner=row["by_owner"],
+                user_agent=row["user_agent"],
+                source=row["source"],
+                in_history=row["in_history"],
+            )
+        )
+    Scan.objects.bulk_create(scans, batch_size=1000)
+
+
+register(Part(name="tags", export=export, restore=restore, after=("twin",)))
