@@ -1,0 +1,175 @@
+"""A twin moving between instances (issue 18), one row per side.
+
+Every instance plays both roles. The destination (B) keeps a :class:`MoveIn`: its owner asked for a thing that
+lives elsewhere. The source (A) keeps a :class:`MoveOut`: another instance asked for one of its twins. Each row
+walks through explicit states, with the time it reached each, and carries its own retry schedule: the step that
+is pending on a side (sending the request, pushing the package, telling the source it arrived) is taken by
+whoever claims the row (a task, the periodic job, ``manage.py moves_resume``) with a conditional UPDATE of
+``claimed_until``, so two workers never take the same step at once and a worker killed mid-step leaves the row
+to be claimed again when its lease ends.
+
+Secrets here: the bearer token both sides present to each other (sealed under core.vault; its SHA-256 finds and
+checks it), B's X25519 private move key (sealed), and A's package sealed to B's key (A cannot open it; dropped
+once the move ends). Nothing here is ever a package in the clear.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from twins.models import Twin, new_public_id
+
+
+class MoveIn(models.Model):
+    """The destination's side: its owner brings a thing here from the instance at ``source_url``."""
+
+    class State(models.TextChoices):
+        NEW = "new", "Asking your old host"
+        REQUESTED = "requested", "Waiting for you to confirm on your old host"
+        ARRIVED = "arrived", "Arrived here, finishing the move"
+        DONE = "done", "Moved here"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    OPEN = (State.NEW, State.REQUESTED, State.ARRIVED)
+    # A step of ours is pending in these states (the request to send, the arrival to announce).
+    PENDING = (State.NEW, State.ARRIVED)
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="moves_in")
+    # What the owner pasted (a DID or a URL), the source instance's base URL it names, and the DID (from the
+    # paste, or from the source's answer when a URL was pasted).
+    asked_for = models.CharField(max_length=500)
+    source_url = models.URLField(max_length=300)
+    did = models.CharField(max_length=300, blank=True)
+    scid = models.CharField(max_length=100, blank=True)
+    key_public = models.CharField(max_length=64)  # X25519, base64 (ssi.move.public_key_text)
+    key_sealed = models.BinaryField(editable=False)  # its private half, core.vault
+    token_sealed = models.BinaryField(editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    # The source's id of this move and the page its owner confirms on.
+    remote_id = models.CharField(max_length=64, blank=True)
+    confirm_url = models.URLField(max_length=500, blank=True)
+    remote_state = models.CharField(max_length=16, blank=True)  # what the source last said about its side
+    state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
+    twin = models.ForeignKey(Twin, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    sha256 = models.CharField(max_length=64, blank=True)  # of the package that arrived
+    error = models.CharField(max_length=300, blank=True)  # the last failure, in words for the owner
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    requested_at = models.DateTimeField(null=True, blank=True)
+    arrived_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)  # cancelled, expired or failed
+
+    class Meta:
+        constraints = [
+            # A double-submitted form makes one move, not two.
+            models.UniqueConstraint(
+                fields=["owner", "source_url", "asked_for"],
+                condition=Q(state__in=["new", "requested", "arrived"]),
+                name="movein_one_open_per_ask",
+            ),
+            # One twin arrives through one move.
+            models.UniqueConstraint(fields=["twin"], condition=Q(twin__isnull=False), name="movein_one_per_twin"),
+        ]
+        indexes = [
+            # The resume job: WHERE state IN (...) AND next_attempt_at <= now
+            models.Index(fields=["state", "next_attempt_at"], name="movein_due_idx"),
+            # The owner's list of moves: WHERE owner = ? ORDER BY created_at DESC
+            models.Index(fields=["owner", "-created_at"], name="movein_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"move in {self.public_id} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN
+
+    @property
+    def source_host(self) -> str:
+        return host_of(self.source_url)
+
+
+class MoveOut(models.Model):
+    """The source's side: the instance at ``destination_url`` asked for ``twin``; its owner here confirms."""
+
+    class State(models.TextChoices):
+        REQUESTED = "requested", "Waiting for the owner to confirm"
+        CONFIRMED = "confirmed", "Confirmed, sending the thing"
+        PUSHED = "pushed", "Sent, waiting for the new host"
+        DONE = "done", "Moved away"
+        CANCELLED = "cancelled", "Cancelled"
+        EXPIRED = "expired", "Expired"
+        FAILED = "failed", "Failed"
+
+    OPEN = (State.REQUESTED, State.CONFIRMED, State.PUSHED)
+    IN_FLIGHT = (State.CONFIRMED, State.PUSHED)
+
+    public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="+")
+    remote_id = models.CharField(max_length=64)  # the destination's id of this move (its push URL names it)
+    asked_as = models.CharField(max_length=500)  # the DID or URL the destination sent
+    destination_url = models.URLField(max_length=300)
+    destination_did_domain = models.CharField(max_length=300)
+    key_public = models.CharField(max_length=64)
+    token_sealed = models.BinaryField(editable=False)
+    token_hash = models.CharField(max_length=64, unique=True, editable=False)
+    owner_update_key = models.CharField(max_length=64)
+    owner_next_key_hash = models.CharField(max_length=64)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.REQUESTED)
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
+    entries = models.JSONField(null=True, blank=True)  # the signed move entries, not in the log until done
+    sealed = models.BinaryField(null=True, blank=True, editable=False)  # the package, sealed to key_public
+    sha256 = models.CharField(max_length=64, blank=True)
+    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    pushed_at = models.DateTimeField(null=True, blank=True)
+    done_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)  # cancelled, expired or failed
+
+    class Meta:
+        constraints = [
+            # One move of a twin under way at a time: confirming one request cancels the others.
+            models.UniqueConstraint(
+                fields=["twin"], condition=Q(state__in=["confirmed", "pushed"]), name="moveout_one_in_flight"
+            ),
+        ]
+        indexes = [
+            # The resume job: WHERE state IN (...) AND next_attempt_at <= now
+            models.Index(fields=["state", "next_attempt_at"], name="moveout_due_idx"),
+            # Requests waiting for a twin's owner: WHERE twin = ? AND state = 'requested'
+            models.Index(fields=["twin", "state"], name="moveout_twin_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"move out {self.public_id} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN
+
+    @property
+    def destination_host(self) -> str:
+        return host_of(self.destination_url)
+
+
+def host_of(url: str) -> str:
+    """``host[:port]`` of a base URL, what a person recognises."""
+    return urlsplit(url).netloc or url
