@@ -15,7 +15,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.drf import ERRORS, StrictInputSerializer, TextField
-from core.errors import Conflict
 from firmware import selectors, services
 from firmware.forms import read_manifest
 from firmware.models import Release
@@ -30,10 +29,6 @@ TAG = "firmware"
 
 def _error(message: str, code: int, extra: dict | None = None) -> Response:
     return Response({"message": message, "extra": extra or {}}, status=code)
-
-
-def _refused(exc: services.FirmwareRefused) -> Response:
-    return _error(exc.message, exc.status, {"reason": exc.reason} if exc.reason else exc.extra)
 
 
 def _model(request: Request, slug: str, gtin: str, *, admin: bool = False) -> ProductModel:
@@ -133,20 +128,15 @@ class ReleaseListApi(APIView):
             sequence = int(raw_sequence)
         if manifest is None and not str(version).strip():
             return _error("Give the `version`, or a signed `manifest` that names it.", 400)
-        try:
-            release = services.release_publish(
-                model=model,
-                by=request.user,
-                upload=upload,
-                version=str(version)[:64],
-                sequence=sequence,
-                manifest=manifest,
-                notes=str(request.data.get("notes", ""))[:4000],
-            )
-        except services.FirmwareRefused as exc:
-            return _refused(exc)
-        except Conflict as exc:
-            return _error(str(exc), 409)
+        release = services.release_publish(
+            model=model,
+            by=request.user,
+            upload=upload,
+            version=str(version)[:64],
+            sequence=sequence,
+            manifest=manifest,
+            notes=str(request.data.get("notes", ""))[:4000],
+        )
         return Response(ReleaseOutputSerializer(release).data, status=status.HTTP_201_CREATED)
 
 
@@ -166,7 +156,12 @@ class CosignApi(APIView):
         summary="Add release officers' co-signatures",
         tags=[TAG],
         request=InputSerializer,
-        responses={200: ReleaseOutputSerializer, 400: ERRORS[400], 404: ERRORS[404]},
+        responses={
+            200: ReleaseOutputSerializer,
+            400: ERRORS[400],
+            404: ERRORS[404],
+            409: OpenApiResponse(description="refused: the release was withdrawn (extra.reason `withdrawn`)"),
+        },
     )
     def post(self, request: Request, slug: str, gtin: str) -> Response:
         model = _model(request, slug, gtin)
@@ -174,11 +169,8 @@ class CosignApi(APIView):
         data.is_valid(raise_exception=True)
         release = selectors.release_at(model, data.validated_data["sequence"])
         if release is None:
-            return _error("This model has no release with that sequence.", 400)
-        try:
-            release = services.release_cosign(release=release, by=request.user, signed=data.validated_data["manifest"])
-        except services.FirmwareRefused as exc:
-            return _refused(exc)
+            return _error("This model has no release with that sequence.", 404)
+        release = services.release_cosign(release=release, by=request.user, signed=data.validated_data["manifest"])
         return Response(ReleaseOutputSerializer(release).data)
 
 
@@ -220,10 +212,7 @@ class WithdrawApi(APIView):
         release = selectors.release_at(model, data.validated_data["sequence"])
         if release is None:
             return _error("This model has no release with that sequence.", 404)
-        try:
-            release = services.release_withdraw(release=release, by=request.user, reason=data.validated_data["reason"])
-        except services.FirmwareRefused as exc:
-            return _refused(exc)
+        release = services.release_withdraw(release=release, by=request.user, reason=data.validated_data["reason"])
         return Response(ReleaseOutputSerializer(release).data)
 
 
@@ -270,10 +259,7 @@ class PolicyApi(APIView):
         model = _model(request, slug, gtin, admin=True)
         data = PolicySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        try:
-            row = services.policy_set(model=model, by=request.user, **data.validated_data)
-        except services.FirmwareRefused as exc:
-            return _refused(exc)
+        row = services.policy_set(model=model, by=request.user, **data.validated_data)
         return Response(_policy_out(row))
 
 
@@ -318,10 +304,7 @@ class TwinAcceptApi(APIView):
         release = selectors.release_at(model, data.validated_data["sequence"]) if model else None
         if release is None:
             return _error("There is no such release for this thing's model.", 409)
-        try:
-            check = services.update_accept(twin=twin, release=release, by=request.user)
-        except services.FirmwareRefused as exc:
-            return _refused(exc)
+        check = services.update_accept(twin=twin, release=release, by=request.user)
         body = {"outcome": check.outcome, "version": check.version, "sequence": check.sequence}
         if check.outcome == check.Outcome.REFUSED:
             return _error(f"Refused ({check.reason}): {check.message}", 409, {**body, "reason": check.reason})

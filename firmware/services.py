@@ -11,7 +11,6 @@ import hashlib
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from typing import Any
 
 from django.conf import settings
@@ -45,17 +44,18 @@ HISTORY_KIND = "firmware"
 READING_KIND = "firmware_sequence"
 
 
-@dataclass
-class FirmwareRefused(Exception):
-    """A write refused with a message a person can act on; `reason` is ssi.firmware's when a check failed."""
+class FirmwareRefused(Conflict):
+    """A write refused with a message a person can act on (400 unless it names another status); `reason` is
+    ssi.firmware's when a check failed, and travels in `extra` too. A core.errors.Conflict, so the API's exception
+    handler and the middleware answer it with its status and message; the pages catch it to show it on the form."""
 
-    message: str
-    status: int = 400
-    reason: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
+    status = 400
 
-    def __str__(self) -> str:
-        return self.message
+    def __init__(
+        self, message: str, *, status: int | None = None, reason: str = "", extra: dict[str, Any] | None = None
+    ) -> None:
+        super().__init__(message, status=status, extra={**(extra or {}), **({"reason": reason} if reason else {})})
+        self.reason = reason
 
 
 def _refused(exc: fw.Refused) -> FirmwareRefused:

@@ -150,6 +150,17 @@ def test_critical_model_waits_for_k_of_n_officers_and_counts_each_once(acme, acm
     )
 
 
+def test_cosign_and_withdraw_of_a_release_that_does_not_exist_both_answer_404_and_write_nothing(
+    acme, acme_model, dora, erin
+):
+    base = f"/api/orgs/{acme.slug}/models/{acme_model.gtin}/firmware/"
+    cosign = api_for(erin).post(base + "cosign", {"sequence": 9, "manifest": {"sequence": 9}}, format="json")
+    withdraw = api_for(dora).post(base + "withdraw", {"sequence": 9, "reason": "bad batch"}, format="json")
+    assert (cosign.status_code, withdraw.status_code) == (404, 404)
+    assert cosign.json()["message"] == withdraw.json()["message"] == "This model has no release with that sequence."
+    assert not Release.objects.exists()
+
+
 def test_only_an_admin_sets_the_policy_and_a_bad_policy_is_a_400(acme, acme_model, dora, erin):
     url = f"/api/orgs/{acme.slug}/models/{acme_model.gtin}/firmware/policy"
     body = {"critical": True, "threshold": 2, "officers": [OFFICERS[0].multibase]}
