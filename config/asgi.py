@@ -13,6 +13,10 @@ from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
 from config.routing import websocket_application, websocket_urlpatterns  # noqa: E402
+from tags.nfc_checks import refuse_weak_sun_keys_at_startup  # noqa: E402
+
+# SECURITY 18: with DEBUG off, no start while weak NFC tag keys are stored (management commands still run).
+refuse_weak_sun_keys_at_startup()
 
 application = ProtocolTypeRouter(
     {

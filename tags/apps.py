@@ -34,6 +34,11 @@ class TagsConfig(AppConfig):
         from tags.nfc_checks import weak_sun_keys_check
 
         checks.register(weak_sun_keys_check, checks.Tags.security, checks.Tags.database, deploy=True)
+        from tags import nfc
+        from twins import events
+
+        # In the transfer's transaction: the sale and "the seller knew these keys" commit together.
+        events.subscribe(events.Transferred, nfc.on_transferred, in_transaction=True)
         from tags import list_filter
 
         list_filter.connect()  # ?tagged= on the things list

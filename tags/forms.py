@@ -75,7 +75,8 @@ class NfcProvisionForm(forms.Form):
     )
     replace = forms.BooleanField(
         required=False,
-        label="Replace keys that exist (the chips must then be programmed again; their old taps stop being genuine)",
+        label="Replace keys that exist (then program those chips again: the file has their current keys too, "
+        "which keep working until a chip answers under its new ones)",
     )
 
     def __init__(self, *args, tags, **kwargs) -> None:
@@ -85,3 +86,12 @@ class NfcProvisionForm(forms.Form):
 
     def clean_tags(self) -> list:
         return [self.by_id[tag_id] for tag_id in self.cleaned_data["tags"]]
+
+
+class NfcSettingForm(forms.Form):
+    genuine_tap_for_readings = forms.BooleanField(
+        required=False,
+        label="Require a genuine tap for one-tap readings logged from a scan",
+        help_text="A reading from the scan page is then accepted only within minutes of a tap of this thing's "
+        "NTAG 424 DNA tag (a copied link is refused): it proves the thing was in hand, as for a keeper's check-in.",
+    )

@@ -98,18 +98,56 @@ class SunKeys(models.Model):
     last_counter = models.IntegerField(default=-1)
     provisioned_at = models.DateTimeField(default=timezone.now)
     last_tap_at = models.DateTimeField(null=True, blank=True)
+    # Set when the thing changes hands (twins.events.Transferred): the seller saw these keys at provisioning and
+    # may have kept them, so a tap they verify proves nothing to the new owner until the chip is re-keyed.
+    known_to_previous_owner = models.BooleanField(default=False)
+    # After a replacement (tags.nfc.sun_provision(replace=True)): the keys the chip still carries until it is
+    # programmed again. Taps under them are still checked (with their own UID binding and counter) until the first
+    # verified tap under the new keys, which destroys them. Null when no replacement is pending.
+    previous_master_key = models.BinaryField(null=True, blank=True)
+    previous_meta_read_key = models.BinaryField(null=True, blank=True)
+    previous_file_read_key = models.BinaryField(null=True, blank=True)
+    previous_meta_read_kcv = models.CharField(max_length=6, blank=True)
+    previous_file_read_kcv = models.CharField(max_length=6, blank=True)
+    previous_uid = models.CharField(max_length=14, blank=True)
+    previous_last_counter = models.IntegerField(default=-1)
+    previous_known_to_previous_owner = models.BooleanField(default=False)
+    # When the pending replacement was issued; null again once a tap under the new keys confirms it.
+    replaced_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         verbose_name = "SUN keys"
         verbose_name_plural = "SUN keys"
         indexes = [
-            # The startup check for factory/example keys (tags.checks): WHERE meta_read_kcv IN (...) OR ...
+            # The startup check for factory/example keys (tags.nfc_checks): WHERE meta_read_kcv IN (...) OR ...
             models.Index(fields=["meta_read_kcv"], name="sunkeys_meta_kcv_idx"),
             models.Index(fields=["file_read_kcv"], name="sunkeys_file_kcv_idx"),
         ]
 
     def __str__(self) -> str:
         return f"SUN keys of {self.tag_id}"
+
+    @property
+    def replacement_pending(self) -> bool:
+        """New keys issued, and no tap under them yet: the chip may still carry the previous ones."""
+        return self.replaced_at is not None
+
+    @property
+    def trusted(self) -> bool:
+        """Whether a verified tap under the current keys proves the chip is in hand (no one but the owner
+        has held these keys)."""
+        return not self.known_to_previous_owner
+
+
+class NfcSetting(models.Model):
+    """A thing's owner's choices about NFC taps (tags.nfc): for now, whether a one-tap reading logged from a
+    scan of its tag needs a genuine NTAG 424 DNA tap (a keeper's check-in that proves the thing was in hand)."""
+
+    twin = models.OneToOneField("twins.Twin", on_delete=models.CASCADE, related_name="nfc_setting")
+    genuine_tap_for_readings = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"NFC settings of {self.twin_id}"
 
 
 class Scan(models.Model):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass, field
+from enum import StrEnum
 from urllib.parse import parse_qsl
 
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -21,7 +22,9 @@ from django.utils import timezone
 from core import vault
 from ssi.vault import VaultError
 from tags import sun
+from tags.codes import format_short_code
 from tags.models import Scan, SunKeys, Tag
+from twins import events
 
 logger = logging.getLogger("tags.nfc")
 
@@ -73,9 +76,14 @@ def _unseal(sealed: bytes | memoryview) -> bytes:
 
 def sun_tap_check(*, tag: Tag, marker: NfcMarker) -> TapVerdict:
     """Is this tap genuine: SUN parameters that verify under the tag's keys, from the chip first seen with these
-    keys, with a read counter higher than any genuine tap before? If so the counter is stored (race-free: a
-    conditional UPDATE, so of two requests with the same URL exactly one is genuine). Anything else is logged
-    and answered as not genuine; the scan is then an ordinary view."""
+    keys, with a read counter higher than any genuine tap before, under keys no previous owner of the thing held?
+    If the tap verifies with a fresh counter the counter is stored (race-free: a conditional UPDATE, so of two
+    requests with the same URL exactly one counts). Anything else is logged and answered as not genuine; the scan
+    is then an ordinary view.
+
+    While a replacement is pending (new keys issued, the chip not yet programmed with them) a tap is checked
+    under the new keys first, then under the previous ones; the first verified tap under the new keys destroys
+    the previous ones."""
     if marker.sun is None:
         return _refused(tag, marker.problem or "no SUN parameters")
     keys = SunKeys.objects.filter(tag=tag).first()
@@ -84,19 +92,70 @@ def sun_tap_check(*, tag: Tag, marker: NfcMarker) -> TapVerdict:
     try:
         tap = sun.verify(meta_key=_unseal(keys.meta_read_key), file_key=_unseal(keys.file_read_key), params=marker.sun)
     except sun.SunError as exc:
-        return _refused(tag, str(exc))
+        if keys.previous_meta_read_key is None:
+            return _refused(tag, str(exc))
+        return _previous_keys_check(tag, keys, marker.sun, problem=str(exc))
     except VaultError:
-        logger.error("SUN keys of tag %s do not open with this KEY_ENCRYPTION_KEY", tag.pk)
-        return TapVerdict(False, reason="keys unavailable")
+        return _keys_unavailable(tag)
     uid = tap.uid.hex().upper()
     if keys.uid and keys.uid != uid:
         return _refused(tag, f"UID {uid} is not the chip these keys were first seen on", counter=tap.counter)
     fresh = SunKeys.objects.filter(Q(uid="") | Q(uid=uid), pk=keys.pk, last_counter__lt=tap.counter).update(
-        last_counter=tap.counter, uid=uid, last_tap_at=timezone.now()
+        last_counter=tap.counter, uid=uid, last_tap_at=timezone.now(), **_NO_PREVIOUS_KEYS
     )
     if not fresh:
         return _refused(tag, f"replay: read counter {tap.counter} is not above the last one seen", tap.counter)
+    if keys.known_to_previous_owner:
+        return _refused(tag, "keys known to a previous owner of the thing (re-key the chip)", tap.counter)
     return TapVerdict(True, counter=tap.counter)
+
+
+# What confirming a replacement writes: the chip answered under its new keys, so the previous ones are destroyed.
+_NO_PREVIOUS_KEYS: dict = {
+    "previous_master_key": None,
+    "previous_meta_read_key": None,
+    "previous_file_read_key": None,
+    "previous_meta_read_kcv": "",
+    "previous_file_read_kcv": "",
+    "previous_uid": "",
+    "previous_last_counter": -1,
+    "previous_known_to_previous_owner": False,
+    "replaced_at": None,
+}
+
+
+def _previous_keys_check(tag: Tag, keys: SunKeys, params: sun.SunParams, *, problem: str) -> TapVerdict:
+    """A tap of a chip not yet programmed with its replacement keys: checked under the keys it still carries, with
+    their own UID binding and counter. The conditional UPDATE names the previous set's check value, so a tap that
+    races the confirming tap under the new keys (which destroys this set) does not count."""
+    try:
+        tap = sun.verify(
+            meta_key=_unseal(keys.previous_meta_read_key), file_key=_unseal(keys.previous_file_read_key), params=params
+        )
+    except sun.SunError:
+        return _refused(tag, problem)
+    except VaultError:
+        return _keys_unavailable(tag)
+    uid = tap.uid.hex().upper()
+    if keys.previous_uid and keys.previous_uid != uid:
+        return _refused(tag, f"UID {uid} is not the chip the previous keys were seen on", counter=tap.counter)
+    fresh = SunKeys.objects.filter(
+        Q(previous_uid="") | Q(previous_uid=uid),
+        pk=keys.pk,
+        previous_meta_read_kcv=keys.previous_meta_read_kcv,
+        previous_last_counter__lt=tap.counter,
+    ).update(previous_last_counter=tap.counter, previous_uid=uid, last_tap_at=timezone.now())
+    if not fresh:
+        return _refused(tag, f"replay: read counter {tap.counter} is not above the last one seen", tap.counter)
+    if keys.previous_known_to_previous_owner:
+        return _refused(tag, "keys known to a previous owner of the thing (re-key the chip)", tap.counter)
+    logger.info("NFC tap of tag %s verified under its previous keys: the chip is not re-programmed yet", tag.pk)
+    return TapVerdict(True, counter=tap.counter)
+
+
+def _keys_unavailable(tag: Tag) -> TapVerdict:
+    logger.error("SUN keys of tag %s do not open with this KEY_ENCRYPTION_KEY", tag.pk)
+    return TapVerdict(False, reason="keys unavailable")
 
 
 def _refused(tag: Tag, reason: str, counter: int | None = None) -> TapVerdict:
@@ -129,32 +188,92 @@ GENUINE_TAP_REQUIRED = (
     "This needs the thing in hand: tap its NFC tag with your phone (signed in), then try again within "
     f"{GENUINE_TAP_SECONDS // 60} minutes."
 )
+NO_SUN_TAG = (
+    "This needs a genuine tap of the thing's NFC tag, and it has no NTAG 424 DNA tag: its owner can program one "
+    "on the thing's NFC tags page (Tags, then NFC tags)."
+)
+KEYS_KNOWN_TO_PREVIOUS_OWNER = (
+    "The thing's NFC tag still has the keys its previous owner knew, so a tap cannot prove the thing is in hand. "
+    "Its owner must re-key the tag on the thing's NFC tags page (Tags, then NFC tags), program the chip with the "
+    "new file, then tap it."
+)
 
 
 class GenuineTapRequired(PermissionDenied):
     """403: the action requires a recent genuine tap of the thing's SUN tag (e.g. a keeper's check-in)."""
 
 
+class TapState(StrEnum):
+    """Whether a thing's tags can give a genuine tap at all."""
+
+    NO_SUN_TAG = "none"  # no active tag with SUN keys
+    KEYS_KNOWN = "known"  # every SUN tag's keys were held by a previous owner: re-key first
+    READY = "ready"
+
+
+def tap_state(*, twin_id: int) -> TapState:
+    """Can a tap of this thing's tags be genuine now? (One query; reads no key.)"""
+    known = list(
+        SunKeys.objects.filter(tag__twin_id=twin_id, tag__status=Tag.Status.ACTIVE).values_list(
+            "known_to_previous_owner", flat=True
+        )
+    )
+    if not known:
+        return TapState.NO_SUN_TAG
+    return TapState.KEYS_KNOWN if all(known) else TapState.READY
+
+
 def require_genuine_tap(request: HttpRequest, *, twin_id: int, within: int = GENUINE_TAP_SECONDS) -> None:
     """For an action that proves presence: call after the view's own access check (so strangers still get its
-    404). Raises GenuineTapRequired (403, with a message that says what to do) without a recent genuine tap."""
+    404). Raises GenuineTapRequired (403, with a message that says what to do) unless the thing has a SUN tag whose
+    keys no previous owner held and the signed-in person tapped it, genuinely, in the last `within` seconds."""
+    state = tap_state(twin_id=twin_id)
+    if state == TapState.NO_SUN_TAG:
+        raise GenuineTapRequired(NO_SUN_TAG)
+    if state == TapState.KEYS_KNOWN:
+        raise GenuineTapRequired(KEYS_KNOWN_TO_PREVIOUS_OWNER)
     if not has_genuine_tap(request, twin_id=twin_id, within=within):
         raise GenuineTapRequired(GENUINE_TAP_REQUIRED)
+
+
+def on_transferred(event: events.Transferred) -> None:
+    """The thing changed hands (in the transfer's transaction): the seller saw its tags' SUN keys when they were
+    provisioned, so none of them proves anything to the buyer until the chip is re-keyed."""
+    SunKeys.objects.filter(tag__twin_id=event.twin_id).update(
+        known_to_previous_owner=True, previous_known_to_previous_owner=True
+    )
+    # A genuine tap remembered in a session from before the sale counts no more either: require_genuine_tap
+    # refuses while every SUN tag of the thing has keys a previous owner held (tap_state).
 
 
 # Provisioning: fresh keys for a batch of chips, shown once.
 
 
 @dataclass(frozen=True)
-class ProvisionedTag:
-    """A tag with the keys its chip must be programmed with. The only time the keys exist in the clear outside a
-    request that verifies a tap."""
+class KeySet:
+    """Keys 0, 1 and 2 of an NTAG 424 DNA. Out of repr: a traceback or a log line that prints one shows no key."""
 
-    tag: Tag
-    # Out of repr: a traceback or a log line that prints this object shows no key.
     master_key: bytes = field(repr=False)
     meta_read_key: bytes = field(repr=False)
     file_read_key: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ProvisionedTag:
+    """A tag with the keys its chip must be programmed with. The only time the keys exist in the clear outside a
+    request that verifies a tap.
+
+    For a replacement, `chip_keys` are the keys the chip carries now (a programming tool needs them to
+    authenticate and to ChangeKey), shown this once more; None for a chip still at its factory keys. When an
+    earlier replacement was never confirmed by a tap, `unconfirmed_keys` are that replacement's keys, which the
+    chip carries instead if it was programmed from that file and not tapped since."""
+
+    tag: Tag
+    master_key: bytes = field(repr=False)
+    meta_read_key: bytes = field(repr=False)
+    file_read_key: bytes = field(repr=False)
+    chip_keys: KeySet | None = None
+    unconfirmed_keys: KeySet | None = None
 
 
 def _sealed(key: bytes) -> bytes:
@@ -167,35 +286,87 @@ def _sealed(key: bytes) -> bytes:
 MAX_PROVISION = 1000
 
 
+def _opened(master: bytes | memoryview, meta: bytes | memoryview, file: bytes | memoryview, tag: Tag) -> KeySet:
+    try:
+        return KeySet(_unseal(master), _unseal(meta), _unseal(file))
+    except VaultError:
+        raise ValidationError(
+            f"The keys of tag {tag.display_code} do not open with this server's KEY_ENCRYPTION_KEY, so the chip's "
+            "current keys cannot be given for re-keying it. Restore the key the keys were sealed under."
+        ) from None
+
+
 @transaction.atomic
 def sun_provision(*, tags: list[Tag], replace: bool = False) -> list[ProvisionedTag]:
     """Fresh SUN keys for each tag (keys 0, 1 and 2 of an NTAG 424 DNA). A tag that has keys already is refused
-    unless `replace`: new keys reset the chip binding and the counter, and the chip must be programmed again."""
+    unless `replace`.
+
+    A replacement keeps the keys the chip carries as the tag's previous keys: they are in the result (the
+    programming tool authenticates with them), taps under them are still checked (tags.nfc.sun_tap_check) and the
+    first verified tap under the new keys destroys them. The new keys start with no chip binding and no counter,
+    and with no previous owner having seen them."""
     if not 1 <= len(tags) <= MAX_PROVISION:
         raise ValidationError(f"Choose 1 to {MAX_PROVISION} tags.")
     if any(tag.status == Tag.Status.RETIRED for tag in tags):
         raise ValidationError("A retired tag cannot be programmed.")
-    existing = set(SunKeys.objects.filter(tag__in=tags).values_list("tag_id", flat=True))
+    # Locked: two replacements at once must not both take the same keys as the chip's.
+    existing = {keys.tag_id: keys for keys in SunKeys.objects.select_for_update().filter(tag__in=tags)}
     if existing and not replace:
         codes = ", ".join(tag.display_code for tag in tags if tag.pk in existing)
         raise ValidationError(f"These tags have SUN keys already: {codes}. Choose to replace them, or leave them out.")
-    SunKeys.objects.filter(tag_id__in=existing).delete()
     provisioned = []
+    now = timezone.now()
     for tag in tags:
         master, meta, file = sun.new_key(), sun.new_key(), sun.new_key()
-        SunKeys.objects.create(
-            tag=tag,
-            master_key=_sealed(master),
-            meta_read_key=_sealed(meta),
-            file_read_key=_sealed(file),
-            meta_read_kcv=sun.key_check_value(meta),
-            file_read_kcv=sun.key_check_value(file),
-        )
-        provisioned.append(ProvisionedTag(tag, master, meta, file))
+        fresh = {
+            "master_key": _sealed(master),
+            "meta_read_key": _sealed(meta),
+            "file_read_key": _sealed(file),
+            "meta_read_kcv": sun.key_check_value(meta),
+            "file_read_kcv": sun.key_check_value(file),
+            "uid": "",
+            "last_counter": -1,
+            "last_tap_at": None,
+            "provisioned_at": now,
+            "known_to_previous_owner": False,
+        }
+        old = existing.get(tag.pk)
+        if old is None:
+            SunKeys.objects.create(tag=tag, **fresh)
+            provisioned.append(ProvisionedTag(tag, master, meta, file))
+            continue
+        unconfirmed = None
+        if old.previous_meta_read_key is not None:
+            # An earlier replacement no tap has confirmed: the chip most likely still carries the keys before it,
+            # which stay the previous keys; the unconfirmed ones are given once more, then forgotten.
+            chip = _opened(old.previous_master_key, old.previous_meta_read_key, old.previous_file_read_key, tag)
+            unconfirmed = _opened(old.master_key, old.meta_read_key, old.file_read_key, tag)
+            previous: dict = {}
+        else:
+            chip = _opened(old.master_key, old.meta_read_key, old.file_read_key, tag)
+            previous = {
+                "previous_master_key": old.master_key,
+                "previous_meta_read_key": old.meta_read_key,
+                "previous_file_read_key": old.file_read_key,
+                "previous_meta_read_kcv": old.meta_read_kcv,
+                "previous_file_read_kcv": old.file_read_kcv,
+                "previous_uid": old.uid,
+                "previous_last_counter": old.last_counter,
+                "previous_known_to_previous_owner": old.known_to_previous_owner,
+            }
+        SunKeys.objects.filter(pk=old.pk).update(**fresh, **previous, replaced_at=now)
+        provisioned.append(ProvisionedTag(tag, master, meta, file, chip_keys=chip, unconfirmed_keys=unconfirmed))
     return provisioned
 
 
-def weak_sun_keys() -> int:
-    """How many stored key sets have a factory, all-zero or published example key (by key check value)."""
+def weak_sun_keys() -> list[str]:
+    """The display codes of the tags whose stored keys (current, or previous while a replacement is pending) include
+    a factory, all-zero or published example key, by key check value: no key is unsealed."""
     weak = sun.WEAK_KEY_CHECK_VALUES
-    return SunKeys.objects.filter(Q(meta_read_kcv__in=weak) | Q(file_read_kcv__in=weak)).count()
+    found = SunKeys.objects.filter(
+        Q(meta_read_kcv__in=weak)
+        | Q(file_read_kcv__in=weak)
+        | Q(previous_meta_read_kcv__in=weak)
+        | Q(previous_file_read_kcv__in=weak)
+    )
+    return sorted(format_short_code(code) for code in found.values_list("tag__code", flat=True))

@@ -2,13 +2,21 @@
 settings that make it mirror a SUN message into its URL (NXP NT4H2421Gx datasheet, ChangeFileSettings; AN12196).
 
 Two formats of the same content: JSON (`thingstead-sun-provisioning/1`, one document) and CSV (one row per chip).
-docs: README's NFC section. What a programming tool does with a row, after authenticating with the chip's current
-key 0 (factory: all zero):
+docs/nfc.md. Each row carries the keys the chip has now (`current_key*`: the factory's all-zero keys for a new
+chip, `current_keys` "factory"; the keys it was programmed with for a replacement, "replaced", shown this once
+more) and its new keys (`key*`). What a programming tool does with a row:
 
-1. ChangeKey 1 (SDM meta read) and 2 (SDM file read) to the row's keys, then key 0 (application master) last;
-2. WriteData of `ndef_file_hex` to the NDEF file (02), from offset 0;
-3. ChangeFileSettings of file 02 with `change_file_settings_hex` as its command data (sent in full
+1. Authenticate (AuthenticateEV2First) with `current_key0_app_master`; for a replacement whose
+   `unconfirmed_key0_app_master` is set, try that if the first fails (the chip was programmed from the previous
+   replacement's file and never tapped since; then use the `unconfirmed_key*` as the current keys below);
+2. ChangeKey 1 (SDM meta read) and 2 (SDM file read) to the row's keys (ChangeKey of a key other than 0 sends the
+   new key XOR the current one: hence `current_key1*`/`current_key2*`), then key 0 (application master) last;
+3. WriteData of `ndef_file_hex` to the NDEF file (02), from offset 0;
+4. ChangeFileSettings of file 02 with `change_file_settings_hex` as its command data (sent in full
    communication mode: the command is MACed and encrypted under the session of key 0).
+
+Until the first verified tap under the new keys the server still accepts taps under the current ones (so a
+replacement breaks nothing before the chip is programmed); that tap destroys them.
 """
 
 from __future__ import annotations
@@ -22,10 +30,12 @@ from dataclasses import dataclass
 from django.utils import timezone
 
 from tags import ndef, sun
-from tags.nfc import ProvisionedTag
+from tags.nfc import KeySet, ProvisionedTag
 
 FORMAT = "thingstead-sun-provisioning/1"
 FORMATS = ("json", "csv")
+# What an NTAG 424 DNA leaves the factory with: every application key all zero (datasheet, "Key management").
+FACTORY_KEYS = KeySet(bytes(sun.KEY_BYTES), bytes(sun.KEY_BYTES), bytes(sun.KEY_BYTES))
 PICC_PLACEHOLDER = "0" * sun.PICC_HEX
 CMAC_PLACEHOLDER = "0" * sun.CMAC_HEX
 
@@ -80,6 +90,8 @@ def chip_settings(tag_url: str) -> ChipSettings:
 def _row(item: ProvisionedTag) -> dict[str, object]:
     tag = item.tag
     settings = chip_settings(tag.url)
+    chip = item.chip_keys or FACTORY_KEYS
+    unconfirmed = item.unconfirmed_keys
     return {
         "code": tag.display_code,
         "label": tag.label,
@@ -91,6 +103,13 @@ def _row(item: ProvisionedTag) -> dict[str, object]:
         "key2_sdm_file_read": item.file_read_key.hex().upper(),
         "key1_kcv": sun.key_check_value(item.meta_read_key),
         "key2_kcv": sun.key_check_value(item.file_read_key),
+        "current_keys": "replaced" if item.chip_keys else "factory",
+        "current_key0_app_master": chip.master_key.hex().upper(),
+        "current_key1_sdm_meta_read": chip.meta_read_key.hex().upper(),
+        "current_key2_sdm_file_read": chip.file_read_key.hex().upper(),
+        "unconfirmed_key0_app_master": unconfirmed.master_key.hex().upper() if unconfirmed else "",
+        "unconfirmed_key1_sdm_meta_read": unconfirmed.meta_read_key.hex().upper() if unconfirmed else "",
+        "unconfirmed_key2_sdm_file_read": unconfirmed.file_read_key.hex().upper() if unconfirmed else "",
         "file_no": FILE_NO,
         "file_option": f"{FILE_OPTION:02X}",
         "access_rights": ACCESS_RIGHTS,
@@ -109,6 +128,7 @@ def as_json(items: Iterable[ProvisionedTag]) -> bytes:
         "generated_at": timezone.now().isoformat(),
         "chip": "NTAG 424 DNA",
         "keys": {"0": "application master", "1": "SDM meta read (PICCData)", "2": "SDM file read (SDMMAC)"},
+        "current_keys": "what the chip has now: authenticate and ChangeKey with these (factory: all zero)",
         "tags": [_row(item) for item in items],
     }
     return json.dumps(document, indent=2).encode()

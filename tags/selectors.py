@@ -8,7 +8,7 @@ from typing import Any
 from django.http import Http404
 
 from tags.codes import normalize_short_code
-from tags.models import Scan, SunKeys, Tag
+from tags.models import NfcSetting, Scan, SunKeys, Tag
 from twins import attribution, panels
 from twins.selectors import twin_get
 
@@ -31,10 +31,26 @@ class TagRetired(Exception):
     """The tag was retired by its owner: its URL says so (410) and shows nothing of the thing."""
 
 
+class TagMoved(Exception):
+    """The tag's thing lives on another Thingstead now (issue 18's move): its URLs answer there, at the same path."""
+
+    def __init__(self, base_url: str) -> None:
+        super().__init__(base_url)
+        self.base_url = base_url
+
+
+def moved_to(tag: Tag | None) -> str:
+    """The base URL of the instance the tag's thing moved to, or "" (not moved, or no thing)."""
+    twin = tag.twin if tag is not None else None
+    return (twin.moved_to or "").rstrip("/") if twin is not None else ""
+
+
 def tag_public_get(*, token: str) -> Tag:
     """The tag behind a public URL, attached to a live thing. Unknown, unattached tags and tags of archived things
-    are a 404 alike; a retired tag raises TagRetired."""
+    are a 404 alike; a retired tag raises TagRetired; a tag of a thing that moved away raises TagMoved."""
     tag = tag_resolve(token=token)
+    if base_url := moved_to(tag):
+        raise TagMoved(base_url)
     if tag is None or tag.twin is None or tag.twin.archived_at is not None:
         raise Http404("No such tag.")
     if tag.status == Tag.Status.RETIRED:
@@ -84,7 +100,11 @@ def tag_list_active(*, twin) -> list[Tag]:
 
 def thing_tags_panel(request, twin) -> dict:
     tags = Tag.objects.filter(twin=twin)
-    return {"tags": tags.exclude(status=Tag.Status.RETIRED), "retired_tags": tags.filter(status=Tag.Status.RETIRED)}
+    return {
+        "tags": tags.exclude(status=Tag.Status.RETIRED),
+        "retired_tags": tags.filter(status=Tag.Status.RETIRED),
+        "rekey_tags": rekey_needed(twin=twin),
+    }
 
 
 def scan_actor(scan: Scan, twin) -> str:
@@ -99,15 +119,36 @@ def thing_scans_panel(request, twin) -> dict:
     return {"scans": [(scan, scan_actor(scan, twin)) for scan in scans]}
 
 
+_KEY_FIELDS = (
+    "master_key",
+    "meta_read_key",
+    "file_read_key",
+    "previous_master_key",
+    "previous_meta_read_key",
+    "previous_file_read_key",
+)
+
+
+def genuine_tap_for_readings(*, twin) -> bool:
+    """Does the thing's owner require a genuine tap for one-tap readings logged from a scan (tags.models.NfcSetting)?"""
+    return NfcSetting.objects.filter(twin=twin, genuine_tap_for_readings=True).exists()
+
+
+def rekey_needed(*, twin) -> list[Tag]:
+    """The thing's active tags whose SUN keys a previous owner held (tags.nfc.on_transferred): re-key them."""
+    return list(
+        Tag.objects.filter(twin=twin, status=Tag.Status.ACTIVE, sun_keys__known_to_previous_owner=True).order_by(
+            "created_at", "id"
+        )
+    )
+
+
 def tag_sun_state(*, tag: Tag) -> SunKeys | None:
     """The tag's SUN key record (never its keys: they stay sealed), or None when it is not an NTAG 424 DNA tag."""
-    return SunKeys.objects.defer("master_key", "meta_read_key", "file_read_key").filter(tag=tag).first()
+    return SunKeys.objects.defer(*_KEY_FIELDS).filter(tag=tag).first()
 
 
 def tag_sun_rows(*, tags: list[Tag]) -> list[tuple[Tag, SunKeys | None]]:
     """Each tag with its SUN key record or None, for the NFC page (one query)."""
-    states = {
-        keys.tag_id: keys
-        for keys in SunKeys.objects.defer("master_key", "meta_read_key", "file_read_key").filter(tag__in=tags)
-    }
+    states = {keys.tag_id: keys for keys in SunKeys.objects.defer(*_KEY_FIELDS).filter(tag__in=tags)}
     return [(tag, states.get(tag.pk)) for tag in tags]

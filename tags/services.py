@@ -23,11 +23,12 @@ from owners.services import notify
 from tags import public_cache, scan_buffer, selectors
 from tags.codes import new_short_code, new_token
 from tags.history import tag_history
-from tags.models import Scan, Tag
+from tags.models import NfcSetting, Scan, Tag
 from tags.nfc import LINK, NfcMarker, sun_tap_check
 from tags.public_cache import forget_tags
 from tags.scans import record_scan
 from tags.useragent import coarse_user_agent
+from twins import access
 from twins.models import Twin
 
 MAX_BATCH = 10_000
@@ -130,6 +131,8 @@ class ScanPage(StrEnum):
     RETIRED = "retired"  # 410, and nothing about the thing
     UNASSIGNED = "unassigned"  # a pre-printed tag to claim
     OWNER = "owner"  # the owner's one-box reading form
+    KEEPER = "keeper"  # the same form for someone the owner lets add readings (a keeper's check-in)
+    MOVED = "moved"  # the thing lives on another instance now: 308 there (ScanOpened.moved_to)
     PUBLIC = "public"  # the finder's page
 
 
@@ -143,6 +146,8 @@ class ScanOpened:
     html: str | bytes | None = None
     # A verified NTAG 424 DNA SUN tap with a fresh counter (tags.nfc): the page shows the "genuine tag" mark.
     genuine: bool = False
+    # For MOVED: the base URL of the instance the thing moved to.
+    moved_to: str = ""
 
 
 class TooMany(Exception):
@@ -185,6 +190,9 @@ def scan_open(
     else:
         _count_scan(client)
     tag = selectors.tag_resolve(token=token)
+    if base_url := selectors.moved_to(tag):
+        # Recorded where the thing lives now, after the redirect; the SUN counter is checked there too.
+        return ScanOpened(ScanPage.MOVED, tag=tag, moved_to=base_url)
     if tag is None or (tag.twin is not None and tag.twin.archived_at is not None):
         return ScanOpened(ScanPage.NOT_FOUND)
     twin = tag.twin
@@ -208,6 +216,8 @@ def scan_open(
         return ScanOpened(ScanPage.UNASSIGNED, tag=tag)
     if by_owner:
         return ScanOpened(ScanPage.OWNER, tag=tag, genuine=genuine)
+    if not anonymous and _may_add_readings(viewer, twin):
+        return ScanOpened(ScanPage.KEEPER, tag=tag, genuine=genuine)
     if genuine:
         return ScanOpened(ScanPage.PUBLIC, tag=tag, genuine=True)  # rendered for this tap, with its mark
     if anonymous:
@@ -218,6 +228,12 @@ def scan_open(
             return ScanOpened(ScanPage.PUBLIC, tag=tag)  # rendered per request until Redis is back
         return ScanOpened(ScanPage.PUBLIC, tag=tag, html=html)
     return ScanOpened(ScanPage.PUBLIC, tag=tag)
+
+
+def _may_add_readings(viewer: Owner, twin: Twin) -> bool:
+    # Asked of signed-in strangers only (a query per credential provider): the finder's fast path never gets here.
+    granted = access.access_for(viewer, twin)
+    return granted is not None and granted.can(access.READINGS_WRITE)
 
 
 _limit = lru_cache(maxsize=16)(Limit.parse)  # the setting's text, parsed once per process (the scan hot path)
@@ -330,6 +346,15 @@ def message_send(*, tag: Tag, message: str, name: str = "", contact: str = "") -
         twin=twin,
         email=True,
     )
+
+
+@transaction.atomic
+def nfc_setting_update(*, twin: Twin, genuine_tap_for_readings: bool) -> NfcSetting:
+    """The owner's choice: do one-tap readings logged from a scan of this thing's tag need a genuine tap?"""
+    setting, _ = NfcSetting.objects.update_or_create(
+        twin=twin, defaults={"genuine_tap_for_readings": genuine_tap_for_readings}
+    )
+    return setting
 
 
 def demo_sticker(twin: Twin) -> Tag:

@@ -11,7 +11,7 @@ from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import ValidationError
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.cache import never_cache
@@ -20,14 +20,18 @@ from django.views.decorators.http import require_GET, require_POST
 
 from core import qr
 from core.errors import error_response
+from core.forms import apply_errors
 from core.ratelimit import client_id
 from core.views import not_found
 from tags import ndef, nfc, nfc_provision, selectors, services
-from tags.forms import ClaimForm, MessageForm, NfcProvisionForm, TagForm
+from tags.forms import ClaimForm, MessageForm, NfcProvisionForm, NfcSettingForm, TagForm
 from tags.models import Tag
-from twins import panels
+from twins import access, panels
+from twins.forms import ReadingForm
+from twins.models import Reading
 from twins.panels import print_links
 from twins.selectors import twin_get, twin_list
+from twins.services import reading_add
 from twins.views import photo_response
 
 RETIRED_MESSAGE = "This tag has been retired by its owner. It no longer leads anywhere."
@@ -44,6 +48,12 @@ def _retired(request: HttpRequest) -> HttpResponse:
 
 def _thing_url(slug: str) -> str:
     return reverse("thing", args=[slug]) + "#tags"
+
+
+def _moved(request: HttpRequest, base_url: str) -> HttpResponse:
+    """308 to the same path and query on the instance the thing moved to: a printed tag keeps working, and a POST
+    (a finder's message, a reading) is repeated there as it was."""
+    return HttpResponsePermanentRedirect(base_url + request.get_full_path(), preserve_request=True)
 
 
 # Public: anyone who holds the tag.
@@ -67,8 +77,9 @@ def tag_enter(request: HttpRequest) -> HttpResponse:
 @never_cache
 @require_GET
 def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
-    """What a scan opens: the owner's one-box reading form, or the public page for anyone else. An NFC chip's URL
-    says so in its query string (tags.nfc.read_marker); a genuine SUN tap gets the "genuine tag" mark."""
+    """What a scan opens: the owner's one-box reading form (also for a keeper who may add readings), or the public
+    page for anyone else. An NFC chip's URL says so in its query string (tags.nfc.read_marker); a genuine SUN tap
+    gets the "genuine tag" mark."""
     query = request.META.get("QUERY_STRING", "")
     try:
         opened = services.scan_open(
@@ -81,6 +92,8 @@ def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
     except services.TooMany as refused:
         return _too_many(request, refused)
     match opened.show:
+        case services.ScanPage.MOVED:
+            return _moved(request, opened.moved_to)
         case services.ScanPage.NOT_FOUND:
             return not_found(request)
         case services.ScanPage.RETIRED:
@@ -101,6 +114,12 @@ def tag_scan(request: HttpRequest, token: str) -> HttpResponse:
                     **panels.owner_scan_context(request, twin),
                 },
             )
+        case services.ScanPage.KEEPER:
+            twin = opened.tag.twin
+            if opened.genuine:
+                nfc.remember_genuine_tap(request, twin_id=twin.pk)
+            context = {"tag": opened.tag, "twin": twin, "genuine": opened.genuine, "keeper": True}
+            return render(request, "tags/owner_scan.html", context)
     if opened.html is not None:
         return HttpResponse(opened.html)
     if opened.genuine:
@@ -162,6 +181,8 @@ def tag_message(request: HttpRequest, token: str) -> HttpResponse:
         services.message_relay(tag=tag, **form.cleaned_data)
     except selectors.TagRetired:
         return _retired(request)
+    except selectors.TagMoved as moved:
+        return _moved(request, moved.base_url)
     except services.TooMany as refused:
         return _too_many(request, refused)
     twin = tag.twin
@@ -176,6 +197,8 @@ def tag_public_photo(request: HttpRequest, token: str) -> HttpResponse:
         tag = selectors.tag_public_get(token=token)
     except selectors.TagRetired:
         raise Http404("No such photo.") from None
+    except selectors.TagMoved as moved:
+        return _moved(request, moved.base_url)
     if not tag.twin.show_photo:
         raise Http404("No such photo.")
     return photo_response(tag.twin)
@@ -185,6 +208,8 @@ def tag_public_photo(request: HttpRequest, token: str) -> HttpResponse:
 def tag_claim(request: HttpRequest, token: str) -> HttpResponse:
     """Attach a pre-printed tag to one of the signed-in viewer's things."""
     tag = selectors.tag_resolve(token=token)
+    if base_url := selectors.moved_to(tag):
+        return _moved(request, base_url)
     if tag is None:
         return not_found(request)
     if not request.user.is_authenticated:
@@ -204,6 +229,45 @@ def tag_claim(request: HttpRequest, token: str) -> HttpResponse:
         return _unassigned(request, tag, form, status=400)
     messages.success(request, f"Tag {tag.display_code} is now on {twin.name}. Scan it to log a reading.")
     return redirect(_thing_url(twin.slug))
+
+
+TAP_FIRST = "Tap the tag first"
+
+
+@login_required
+@require_POST
+def tag_reading(request: HttpRequest, token: str) -> HttpResponse:
+    """The scan page's one-box form: a reading logged from a scan of the tag, by the owner or by someone the owner
+    lets add readings (a keeper). When the owner requires it (NfcSetting, on the NFC tags page) only within minutes
+    of a genuine tap of the thing's NTAG 424 DNA tag, so that the reading proves the thing was in hand (a keeper's
+    check-in); a copied or replayed tag URL, or no tap, gets a 403 that says what to do."""
+    tag = selectors.tag_resolve(token=token)
+    if base_url := selectors.moved_to(tag):
+        return _moved(request, base_url)
+    if tag is None or tag.status != Tag.Status.ACTIVE:
+        return not_found(request)
+    twin = twin_get(viewer=request.user, slug=tag.twin.slug, need=access.READINGS_WRITE)  # anyone else: 404
+    if selectors.genuine_tap_for_readings(twin=twin):
+        try:
+            nfc.require_genuine_tap(request, twin_id=twin.pk)
+        except nfc.GenuineTapRequired as refused:
+            return error_response(request, 403, str(refused), context={"title": TAP_FIRST})
+    form = ReadingForm(request.POST)
+    if form.is_valid():
+        try:
+            reading_add(
+                twin=twin,
+                value=form.cleaned_data["value"],
+                note=form.cleaned_data["note"],
+                source=Reading.Source.TAG,
+                by=request.user,
+            )
+        except ValidationError as exc:
+            apply_errors(form, exc)
+        else:
+            messages.success(request, f"Saved {form.cleaned_data['value'].strip()} {twin.reading_unit}".strip() + ".")
+            return redirect("thing", slug=twin.slug)
+    return render(request, "twins/reading_error.html", {"form": form, "twin": twin}, status=400)
 
 
 def _claim_refused(request: HttpRequest, message: str) -> HttpResponse:
@@ -316,8 +380,32 @@ def tag_nfc(request: HttpRequest, slug: str) -> HttpResponse:
             response["Content-Disposition"] = f'attachment; filename="thingstead-sun-{twin.slug}.{fmt}"'
             response["Cache-Control"] = "no-store"  # keys: never kept by a cache, never shown again
             return response
-    context = {"twin": twin, "form": form, "rows": selectors.tag_sun_rows(tags=tags)}
+    context = {
+        "twin": twin,
+        "form": form,
+        "rows": selectors.tag_sun_rows(tags=tags),
+        "rekey_tags": selectors.rekey_needed(twin=twin),
+        "setting_form": NfcSettingForm(
+            initial={"genuine_tap_for_readings": selectors.genuine_tap_for_readings(twin=twin)}
+        ),
+    }
     return render(request, "tags/nfc.html", context, status=400 if form.errors else 200)
+
+
+@login_required
+@require_POST
+def tag_nfc_setting(request: HttpRequest, slug: str) -> HttpResponse:
+    """The owner's switch: one-tap readings logged from a scan need a genuine tap (tag_reading)."""
+    twin = twin_get(viewer=request.user, slug=slug)
+    form = NfcSettingForm(request.POST)
+    form.is_valid()  # one checkbox: absent is off
+    required = bool(form.cleaned_data.get("genuine_tap_for_readings"))
+    services.nfc_setting_update(twin=twin, genuine_tap_for_readings=required)
+    if required:
+        messages.success(request, "Readings logged from a scan of this thing's tag now need a genuine tap.")
+    else:
+        messages.success(request, "Readings logged from a scan no longer need a genuine tap.")
+    return redirect("tag-nfc", slug=twin.slug)
 
 
 @login_required

@@ -29,8 +29,7 @@ def test_owner_scan_shows_the_one_box_reading_form(alice_client, grinder_tag):
     assert 'inputmode="decimal"' in page
     assert "autofocus" in page
     assert "setting" in page
-    assert 'name="via" value="tag"' in page
-    assert reverse("reading-new", args=[grinder_tag.twin.slug]) in page
+    assert f'action="{reverse("tag-reading", args=[grinder_tag.token])}"' in page
     assert reverse("thing", args=[grinder_tag.twin.slug]) in page
     assert 'name="message"' not in page
 
@@ -38,9 +37,7 @@ def test_owner_scan_shows_the_one_box_reading_form(alice_client, grinder_tag):
 def test_saving_via_the_one_box_form_shows_the_reading_on_the_private_page(alice_client, grinder_tag):
     grinder = grinder_tag.twin
     alice_client.get(grinder_tag.get_absolute_url())
-    response = alice_client.post(
-        reverse("reading-new", args=[grinder.slug]), {"value": "17.5", "via": "tag"}, follow=True
-    )
+    response = alice_client.post(reverse("tag-reading", args=[grinder_tag.token]), {"value": "17.5"}, follow=True)
     assert response.status_code == 200
     assert response.redirect_chain[-1][0] == reverse("thing", args=[grinder.slug])
     assert "17.5" in response.content.decode()

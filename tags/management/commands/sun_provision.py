@@ -2,7 +2,9 @@
 (the unassigned tags of a pre-printed batch, from make_tag_batch) or `--thing <slug>` (a thing's active tags).
 
 Writes the provisioning file (tags.nfc_provision: JSON or CSV, by --format or the output's extension) with each
-chip's keys: the only time they are shown. The file is created with mode 0600 and is never overwritten.
+chip's keys: the only time they are shown. With --replace, a chip that has keys already gets new ones and its row
+carries its current keys too (shown this once more), which a programming tool needs to re-key it. The file is
+created with mode 0600 and is never overwritten.
 """
 
 from __future__ import annotations
@@ -52,4 +54,6 @@ class Command(BaseCommand):
                 output.unlink()
                 raise CommandError(" ".join(exc.messages)) from exc
             handle.write(nfc_provision.render(provisioned, fmt)[0])
-        self.stderr.write(f"Wrote keys and SDM settings for {len(provisioned)} chips to {output}.")
+        replaced = sum(1 for item in provisioned if item.chip_keys is not None)
+        note = f" {replaced} of them replace keys: the file has those chips' current keys too." if replaced else ""
+        self.stderr.write(f"Wrote keys and SDM settings for {len(provisioned)} chips to {output}.{note}")
