@@ -13,6 +13,7 @@ class TwinsConfig(AppConfig):
         from twins import partitions, portability
         from twins.history import register_redactor
         from twins.models import HistoryEntry
+        from twins.parts import register_parts
         from twins.services import notes_remove, readings_remove
         from twins.transfer_views import offer_next_context
 
@@ -24,5 +25,7 @@ class TwinsConfig(AppConfig):
         # PostgreSQL: next months' readings partitions exist before their first reading (twins.partitions; each
         # worker runs it, under an advisory lock; `manage.py reading_partitions` does the same by hand).
         register_periodic("twins.reading_partitions", timedelta(hours=6), partitions.ensure_reading_partitions)
-        # Moving a twin to another instance: every app's share of the package (<app>/portability.py).
+        # Moving a twin to another instance: the twins app's own share of the package (twins.parts), then every
+        # other app's (<app>/portability.py).
+        register_parts()
         portability.autodiscover()

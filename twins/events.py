@@ -1,9 +1,10 @@
 """Domain events of the twins domain: the seam features hang on.
 
 The core domain sends an event where something happened to a twin (created, a reading stored, a journal entry,
-transferred, deactivated), and so do features that record something about a twin in the core's tables (ingest
-stores readings, tags records scans): every event type is defined here, so a feature can hear another's events
-without importing it. Feature apps subscribe from their ``AppConfig.ready()``, so twins never imports them.
+transferred, deactivated, moved away to or arrived from another instance), and so do features that record
+something about a twin in the core's tables (ingest stores readings, tags records scans): every event type is
+defined here, so a feature can hear another's events without importing it. Feature apps subscribe from their
+``AppConfig.ready()``, so twins never imports them.
 
 Two kinds of subscriber, chosen when subscribing:
 
@@ -85,6 +86,27 @@ class Transferred:
 class Deactivated:
     twin_id: int
     owner_id: int
+
+
+@dataclass(frozen=True)
+class TwinMovedAway:
+    """On the source instance: the twin now lives at `moved_to` (the destination's base URL; twins.moving.release).
+    Its DID log names the destination; nothing here may act for the twin any more (its agent answers "moved")."""
+
+    twin_id: int
+    owner_id: int
+    moved_to: str
+
+
+@dataclass(frozen=True)
+class TwinArrived:
+    """On the destination instance: a twin restored from another instance is live here (twins.moving.activate).
+    `previous_did`: its DID there (same SCID, the source's domain). Its peers still address the source: features
+    move what they keep (DIDComm connections rotate to this host)."""
+
+    twin_id: int
+    owner_id: int
+    previous_did: str
 
 
 Handler = Callable[[Any], None]

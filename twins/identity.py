@@ -5,6 +5,8 @@ Log shape (every entry verified by ssi.webvh exactly as any did:webvh resolver w
 - Inception: `updateKeys` = the creator's current key, `nextKeyHashes` = the hash of the creator's next key,
   signed by the creator's current key. Pre-rotation is active from the start, so whoever steals the key named
   in `updateKeys` still cannot change the log (SECURITY 4).
+- Inception sets `portable: true` (did:webvh §"DID Portability"): the DID may later move to another instance
+  with the same SCID (twins.moving). Twins incepted before that cannot move.
 - Transfer: two entries signed by the seller's pre-committed next key. The first reveals it and ends
   pre-rotation (`updateKeys: [seller next]`, `nextKeyHashes: []`); the second, signed by that same key (now the
   update key), names the buyer: `updateKeys: [buyer current]`, `nextKeyHashes: [hash(buyer next)]` (supplied by
@@ -17,7 +19,7 @@ only the creator can ever append.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from django.conf import settings
@@ -36,9 +38,14 @@ def did_path(twin: Twin) -> tuple[str, ...]:
     return ("twins", twin.slug)
 
 
-def twin_document(did: str, agent: SigningKey) -> dict[str, Any]:
-    """The twin's DID document: its Ed25519 signing key, the X25519 key agreement key, its DIDComm endpoint."""
+def twin_document(
+    did: str, agent: SigningKey, *, site_url: str | None = None, also_known_as: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The twin's DID document: its Ed25519 signing key, the X25519 key agreement key, its DIDComm endpoint on
+    `site_url` (this instance's SITE_URL unless a move names the destination's), and the DIDs it was known as
+    before a move (`alsoKnownAs`, as did:webvh §"DID Portability" recommends)."""
     x25519 = agent.to_x25519().public_key.multibase
+    base = (site_url or settings.SITE_URL).rstrip("/")
     return webvh.document_for(
         did,
         signing_keys=[agent.verify_key],
@@ -47,11 +54,37 @@ def twin_document(did: str, agent: SigningKey) -> dict[str, Any]:
             {
                 "id": "#didcomm",
                 "type": "did-communication",
-                "serviceEndpoint": f"{settings.SITE_URL}/didcomm/",
+                "serviceEndpoint": f"{base}/didcomm/",
                 "recipientKeys": [f"{did}#key-1"],
                 "routingKeys": [],
                 "accept": ["didcomm/aip1", "didcomm/aip2;env=rfc19"],
             }
+        ],
+        also_known_as=also_known_as,
+    )
+
+
+def handover_entries(
+    state: webvh.LogState,
+    *,
+    revealed_key: str,
+    update_keys: Sequence[str],
+    next_key_hashes: Sequence[str],
+    document: Mapping[str, Any],
+) -> list[dict[str, Any]]:
+    """The two unsigned entries that hand a twin's log to other keys, both signed by `revealed_key`, the key
+    the log's `nextKeyHashes` committed to (the caller checks that it is): the first reveals it and ends
+    pre-rotation, the second names the new `update_keys`, commits to `next_key_hashes` and sets `document`.
+    A transfer (twins.transfer) and a move to another instance (twins.moving: `document` carries the new DID)
+    build the same two."""
+    return webvh.build_entries(
+        state,
+        [
+            {"params": {"updateKeys": [revealed_key], "nextKeyHashes": []}},
+            {
+                "document": dict(document),
+                "params": {"updateKeys": list(update_keys), "nextKeyHashes": list(next_key_hashes)},
+            },
         ],
     )
 
@@ -77,7 +110,10 @@ def _store(twin: Twin, entries: list[Mapping[str, Any]], first_number: int) -> N
 def twin_incept(twin: Twin, *, signer: SigningKey, next_key_hash: str) -> tuple[SigningKey, webvh.LogState]:
     """The inception of one twin's DID, in memory: a fresh agent key, the first log entry signed by `signer` naming
     itself as update key and committing to the creator's next key; sets `did` and `agent_key_sealed` on the twin
-    (not saved). twin_identity_create, twins.services.twins_create_many and makers' production store it."""
+    (not saved). twin_identity_create, twins.services.twins_create_many and makers' production store it.
+
+    `portable`: did:webvh 1.0 lets a DID change its domain (keeping its SCID) only if its first entry said so, and
+    only there; every twin is incepted portable so it can move to another instance later (twins.moving)."""
     agent = SigningKey.generate()
     template = webvh.make_did(webvh.SCID_PLACEHOLDER, settings.DID_DOMAIN, did_path(twin))
     state = webvh.create(
@@ -87,6 +123,7 @@ def twin_incept(twin: Twin, *, signer: SigningKey, next_key_hash: str) -> tuple[
         document=twin_document(template, agent),
         update_keys=[signer.multibase],
         next_key_hashes=[next_key_hash],
+        portable=True,
     )
     twin.did = state.did
     twin.agent_key_sealed = seal_key(agent)

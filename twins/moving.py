@@ -1,42 +1,315 @@
 """Moving a twin to another instance (issue 18): the twins side of it, with no HTTP in it.
 
-The moves app runs the protocol between the two instances (/work/briefs/move-design.md); this module is what it
-asks of the core domain. Work in progress: the signatures are the contract, the bodies land next.
+The moves app runs the protocol between the source (A) and the destination (B) (docs: the move design); this
+module is what it asks of the core domain, in the order a move happens:
+
+1. A, the owner confirming: :func:`can_move` says whether the twin may go; :func:`move_entries` signs the two DID
+   log entries that hand the log to the destination owner's keys and move the DID to B's domain with the SAME
+   SCID and path (did:webvh 1.0 §"DID Portability"; only a DID incepted ``portable`` may, see
+   twins.identity.twin_incept); they are NOT stored yet. :func:`move_package` is the twin's package
+   (twins.portability) with those entries at the end of its DID log.
+2. B: :func:`arrive` restores the package for B's owner; the twin is ``arriving`` (not live: its pages 404 to
+   anyone but its owner, it is on no list).
+3. A, once B holds it: :func:`release` appends the entries to A's log and marks the twin moved (``moved_to``), in
+   one transaction; from then on A answers 308 to B for the twin's pages and API and keeps serving its DID log.
+4. B, once A has let go: :func:`activate`; the twin is live on B.
+
+The entries are the same two a transfer signs (twins.identity.handover_entries): the owner's pre-committed next key
+is revealed and ends pre-rotation, then it names the destination owner's current key and commits to their next
+one (SECURITY 3 and 4 hold across a move exactly as across a sale). The second entry's document has the new DID
+(``did:webvh:<same SCID>:<B's domain>:twins:<slug>``), the old DID in ``alsoKnownAs`` (the spec's SHOULD) and the
+DIDComm endpoint on B.
+
+The twin's agent key stays the same (it travels in the package, sealed again on B). A transfer rotates it because
+a new person takes over from one who held it; a move keeps the owner, and a rotation would not keep the key from
+the source instance anyway: the entries are signed on A before B has anything, so A would be the one to make the
+"new" key, and would know it. Keeping it means the signed history needs nothing special at the seam (one key
+signs the entries before and after the move; ssi.history.KeySchedule accepts them through the move's DID log
+versions), and peers' DIDComm connections move with the did:peer rotation that follows the TwinArrived event.
+A keeps the sealed key only as it keeps the rest of its copy; nothing on A signs for the twin after release.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import copy
+import json
+from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit
 
-from owners.models import Owner
-from twins.models import Twin
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from core.errors import Conflict
+from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_signing_key
+from owners.models import Notification, Owner
+from owners.services import notify
+from ssi import webvh
+from ssi.errors import SSIError
+from ssi.keys import VerifyKey
+from twins import events
+from twins.history import lock_twin
+from twins.identity import agent_key, did_path, handover_entries, log_append, log_state, twin_document
+from twins.models import DidLogEntry, TransferOffer, Twin
+from twins.portability import PackageError, twin_package, twin_unpack
+
+DID_LOG_PART = "did_log"
+
+
+class MoveRefused(Conflict):
+    """A move step that cannot go on; ``message`` says why in words the owner can act on (409 unless it says)."""
+
+    status = 409
+
+
+def host_of(url: str) -> str:
+    """``https://example.org:8443/`` → ``example.org:8443``: how a page names the other instance."""
+    parts = urlsplit(url)
+    return parts.netloc or url
 
 
 def can_move(twin: Twin) -> str | None:
     """Why ``twin`` cannot move to another instance now, in words its owner can act on; None when it can."""
-    raise NotImplementedError
+    name = twin.name
+    if twin.moved_to:
+        return f"{name} has already moved to {host_of(twin.moved_to)}."
+    if twin.arriving:
+        return f"{name} is still on its way here: it can move on once it has arrived."
+    if twin.deactivated_at is not None:
+        return f"{name} has been deactivated: a deactivated thing cannot move."
+    if not twin.did:
+        return f"{name} has no DID yet, so there is nothing another host could take over."
+    try:
+        state = log_state(twin)
+    except SSIError:
+        return f"The DID log of {name} does not verify here, so no host could take it over. Export it and ask us."
+    if state.deactivated:
+        return f"{name} has been deactivated: a deactivated thing cannot move."
+    if not state.portable:
+        return (
+            f"{name} was created before things could move between hosts: its DID is tied to this host for good. "
+            "Export its history from its page and add it as a new thing on the other host instead."
+        )
+    if TransferOffer.objects.pending().filter(twin=twin).exists():
+        return f"{name} has an open transfer offer: cancel it on the thing's Transfer page first."
+    key = owner_key_for_hash(owner=twin.owner, committed=state.next_key_hashes)
+    if key is None:
+        return f"Your keys do not control the DID log of {name} any more, so it cannot be moved from this account."
+    if key.self_held or key.sealed_seed is None:
+        return (
+            f"Your update keys are self-held: moving {name} needs this host to sign its DID log with your key, which "
+            "it does not hold. Moving things with self-held keys is not supported yet."
+        )
+    return None
 
 
-def move_entries(twin: Twin, *, by: Owner, new_domain: str, new_update_key: str, new_next_key_hash: str) -> list[dict]:
+def new_did(twin: Twin, new_domain: str) -> str:
+    """The DID ``twin`` gets on the instance whose DID domain is ``new_domain`` (``host`` or ``host:port``, also
+    ``host%3Aport``): the same SCID and path. Raises MoveRefused (400) for a domain a did:webvh cannot name."""
+    domain = (new_domain or "").strip().replace("%3A", ":")
+    try:
+        return webvh.make_did(webvh.parse_did(twin.did).scid, domain, did_path(twin))
+    except (SSIError, ValueError, UnicodeError):
+        raise MoveRefused(
+            f"“{domain[:80]}” is not a host name a did:webvh DID can live on (a DNS name, optionally with :port).",
+            status=400,
+        ) from None
+
+
+def _check_keys(update_key: str, next_key_hash: str) -> None:
+    try:
+        VerifyKey.from_multibase(update_key)
+    except (SSIError, ValueError, TypeError):
+        raise MoveRefused(
+            "The destination owner's update key is not an Ed25519 public key (z6Mk…).", status=400
+        ) from None
+    if not isinstance(next_key_hash, str) or not next_key_hash.startswith("Qm") or len(next_key_hash) != 46:
+        raise MoveRefused("The destination owner's next key hash is not a key hash (Qm…).", status=400)
+    if next_key_hash == webvh.next_key_hash(update_key):
+        raise MoveRefused("The destination owner's next key must differ from their current key.", status=400)
+
+
+def _base_url(url: str) -> str:
+    parts = urlsplit((url or "").strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc or parts.query or parts.fragment:
+        raise MoveRefused(f"“{url[:80]}” is not the base URL of a host (https://host[:port]).", status=400)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
+
+
+def move_entries(
+    twin: Twin,
+    *,
+    by: Owner,
+    new_domain: str,
+    new_update_key: str,
+    new_next_key_hash: str,
+    destination_url: str = "",
+) -> list[dict]:
     """The signed DID log entries that move ``twin`` to ``new_domain`` (same SCID and path) and hand its log to the
-    destination owner's keys; NOT stored (release stores them once the destination has the twin)."""
-    raise NotImplementedError
+    destination owner's keys (``new_update_key``, and ``new_next_key_hash`` pre-committed); NOT stored (release
+    stores them once the destination holds the twin). ``destination_url``: the destination's base URL, where the
+    new document's DIDComm endpoint is (default ``https://<new_domain>``). Signed by ``by``'s key that the log
+    committed to; ``by`` must be the owner. Raises MoveRefused (the reason, and 400/403/409)."""
+    twin = Twin.objects.select_related("owner").get(pk=twin.pk)
+    if by.pk != twin.owner_id:
+        raise MoveRefused("Only the thing's owner can move it.", status=403)
+    reason = can_move(twin)
+    if reason:
+        raise MoveRefused(reason)
+    state = log_state(twin)
+    did = new_did(twin, new_domain)
+    if did == state.did:
+        raise MoveRefused(f"{twin.name} already lives at {new_domain}.", status=400)
+    _check_keys(new_update_key, new_next_key_hash)
+    destination = _base_url(destination_url or "https://" + did.split(":")[3].replace("%3A", ":"))
+    key = owner_key_for_hash(owner=by, committed=state.next_key_hashes)
+    try:
+        signer = owner_signing_key(key) if key is not None else None
+    except SelfHeldKeyRequired:
+        signer = None
+    if signer is None:  # can_move said yes a moment ago; the keys changed since
+        raise MoveRefused("Your keys do not control this thing's DID log.", status=403)
+    aka = [a for a in state.document.get("alsoKnownAs") or () if a != did]
+    if state.did not in aka:
+        aka.append(state.did)
+    document = twin_document(did, agent_key(twin), site_url=destination, also_known_as=aka)
+    entries = handover_entries(
+        state,
+        revealed_key=signer.multibase,
+        update_keys=[new_update_key],
+        next_key_hashes=[new_next_key_hash],
+        document=document,
+    )
+    signed = [webvh.sign_entry(entry, signer) for entry in entries]
+    check = state
+    try:
+        for entry in signed:
+            check = webvh.append_entry(check, entry)
+    except SSIError as exc:
+        raise MoveRefused(f"The move's DID log entries were refused: {exc}", status=403) from None
+    return signed
 
 
-def arrive(package: Mapping[str, Any], *, owner: Owner, source_url: str, destination_url: str) -> Twin:
-    """On the destination: restore ``package`` for ``owner``, not live yet (``arriving``)."""
-    raise NotImplementedError
+def move_package(twin: Twin, *, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The twin's package (twins.portability.twin_package) with the move ``entries`` at the end of its DID log, as
+    the destination restores it. Secret as a whole (the twin's keys are in it, unsealed)."""
+    package = twin_package(twin)
+    return with_move_entries(package, entries)
 
 
+def with_move_entries(package: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A copy of ``package`` whose DID log ends with ``entries`` (those already at its end are not added twice)."""
+    out = copy.deepcopy(dict(package))
+    lines = list((out.get("parts") or {}).get(DID_LOG_PART) or [])
+    new = [webvh.json_line(entry) for entry in entries]
+    if lines[-len(new) :] != new:
+        lines.extend(new)
+    out.setdefault("parts", {})[DID_LOG_PART] = lines
+    return out
+
+
+def _latest_did(package: Mapping[str, Any]) -> str:
+    """The DID the package's DID log ends with ("" when it has none to read)."""
+    lines = (package.get("parts") or {}).get(DID_LOG_PART) or []
+    try:
+        last = lines[-1]
+        entry = json.loads(last) if isinstance(last, str) else last
+        return str(entry["state"]["id"])
+    except (IndexError, TypeError, ValueError, KeyError, AttributeError):
+        return ""
+
+
+@transaction.atomic
+def arrive(
+    package: Mapping[str, Any],
+    *,
+    owner: Owner,
+    source_url: str,
+    destination_url: str,
+    entries: Sequence[Mapping[str, Any]] | None = None,
+) -> Twin:
+    """On the destination: restore ``package`` (with the move ``entries`` in its DID log, or given here) for
+    ``owner``. The twin is ``arriving``: not live until :func:`activate`. The DID log part refuses a log whose
+    last entry does not name this instance's domain and ``owner``'s current key (PackageError, nothing written).
+
+    Idempotent: the same package again, while the twin is still arriving for the same owner, returns it."""
+    if entries:
+        package = with_move_entries(package, entries)
+    slug = str(((package.get("twin") or {}) if isinstance(package, Mapping) else {}).get("slug") or "")
+    existing = Twin.objects.filter(slug=slug).first() if slug else None
+    if (
+        existing is not None
+        and existing.arriving
+        and existing.owner_id == owner.pk
+        and existing.did
+        and existing.did == _latest_did(package)
+    ):
+        return existing
+    twin = twin_unpack(package, owner=owner, source_url=source_url, destination_url=destination_url)
+    if not DidLogEntry.objects.filter(twin=twin).exists():
+        raise PackageError("the package has no DID log, so the thing would have no identity here")
+    return twin
+
+
+def _log_ends_with(twin: Twin, entries: Sequence[Mapping[str, Any]]) -> bool:
+    wanted = [entry.get("versionId") for entry in entries]
+    last = list(
+        DidLogEntry.objects.filter(twin=twin)
+        .order_by("-version_number")
+        .values_list("version_id", flat=True)[: len(wanted)]
+    )
+    return bool(wanted) and list(reversed(last)) == wanted
+
+
+@transaction.atomic
 def release(twin: Twin, *, entries: list[dict], destination_url: str) -> Twin:
-    """On the source, once the destination holds the twin: store the move entries, mark it moved. Idempotent."""
-    raise NotImplementedError
+    """On the source, once the destination holds the twin: append the move ``entries`` to its DID log, set
+    ``moved_to``/``moved_at``, cancel any open transfer offer, tell the owner, and send TwinMovedAway after commit;
+    all in one transaction. Idempotent: already released to this destination with these entries returns the twin.
+    Raises MoveRefused when the entries do not continue the log or do not move the DID."""
+    destination = _base_url(destination_url)
+    if not isinstance(entries, list) or not entries or not all(isinstance(e, Mapping) for e in entries):
+        raise MoveRefused("The move's DID log entries are missing.", status=400)
+    twin = lock_twin(twin)
+    if twin.moved_to:
+        if twin.moved_to.rstrip("/") == destination and _log_ends_with(twin, entries):
+            return twin
+        raise MoveRefused(f"{twin.name} has already moved to {host_of(twin.moved_to)}.")
+    if twin.arriving:
+        raise MoveRefused(f"{twin.name} has not arrived here yet, so it cannot move on.")
+    state = log_state(twin)
+    try:
+        new_state = log_append(twin, state, [dict(entry) for entry in entries])
+    except SSIError as exc:
+        raise MoveRefused(f"The move's DID log entries do not continue this thing's log: {exc}", status=403) from None
+    except IntegrityError:
+        raise MoveRefused("This thing's DID log changed at the same moment; try again.") from None
+    if new_state.did == state.did:
+        raise MoveRefused("These DID log entries do not move the thing's DID to another host.", status=400)
+    now = timezone.now()
+    twin.moved_to = destination
+    twin.moved_at = now
+    twin.save(update_fields=["moved_to", "moved_at", "updated_at"])
+    TransferOffer.objects.pending().filter(twin=twin).update(status=TransferOffer.Status.CANCELLED, cancelled_at=now)
+    notify(owner=twin.owner, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now lives at {host_of(destination)}")
+    events.send(events.TwinMovedAway(twin_id=twin.pk, owner_id=twin.owner_id, moved_to=destination))
+    return twin
 
 
+@transaction.atomic
 def activate(twin: Twin) -> Twin:
-    """On the destination, once the source has let go: the twin is live here. Idempotent."""
-    raise NotImplementedError
+    """On the destination, once the source has let go: the twin is live here (``arriving`` off), its owner is
+    told, and TwinArrived is sent after commit. Idempotent: a live twin is returned as it is."""
+    twin = lock_twin(twin)
+    if not twin.arriving:
+        return twin
+    twin.arriving = False
+    twin.save(update_fields=["arriving", "updated_at"])
+    state = log_state(twin)
+    previous = next((v.did for v in reversed(state.versions) if v.did != state.did), "")
+    notify(owner=twin.owner, kind=Notification.Kind.SYSTEM, title=f"{twin.name} has moved here", twin=twin)
+    events.send(events.TwinArrived(twin_id=twin.pk, owner_id=twin.owner_id, previous_did=previous))
+    return twin
 
 
 def is_live(twin: Twin) -> bool:

@@ -30,6 +30,7 @@ from typing import Any
 from django.db import transaction
 
 PACKAGE_FORMAT = "thingstead-move/1"
+ANY = "*"  # in Part.after: after every other part
 
 
 class PackageError(ValueError):
@@ -64,7 +65,8 @@ class Part:
 
     ``export(twin)`` returns JSON-serialisable data (None or an empty list: nothing to move);
     ``restore(data, arrival)`` writes it back on the destination (inside the restore's transaction; raise
-    :class:`PackageError` for data it cannot take). ``after``: the names of parts restored before this one.
+    :class:`PackageError` for data it cannot take). ``after``: the names of parts restored before this one;
+    ``"*"`` among them: after every part that does not name ``"*"``.
     """
 
     name: str
@@ -110,8 +112,12 @@ def parts() -> list[Part]:
         seen.add(part.name)
         ordered.append(part)
 
-    for name in sorted(_PARTS):
-        visit(_PARTS[name])
+    # Parts that name "*" in `after` come after every part that does not (the history: it maps the rows its
+    # entries refer to, whichever part restored them).
+    for last in (False, True):
+        for name in sorted(_PARTS):
+            if (ANY in _PARTS[name].after) == last:
+                visit(_PARTS[name])
     return ordered
 
 

@@ -33,7 +33,7 @@ from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from twins import events
 from twins import history as twin_history
-from twins.identity import log_append, log_state, twin_document
+from twins.identity import handover_entries, log_append, log_state, twin_document
 from twins.models import HistoryEntry, TransferOffer, Twin
 
 OFFER_DAYS = 7
@@ -251,18 +251,12 @@ def _build_entries(
     if webvh.next_key_hash(revealed_key) not in state.next_key_hashes:
         raise TransferRefused("That is not the next key this twin's log committed to.", status=403)
     acceptance = offer.acceptance or {}
-    entries = webvh.build_entries(
+    entries = handover_entries(
         state,
-        [
-            {"params": {"updateKeys": [revealed_key], "nextKeyHashes": []}},
-            {
-                "document": twin_document(state.did, new_agent),
-                "params": {
-                    "updateKeys": acceptance.get("updateKeys", []),
-                    "nextKeyHashes": acceptance.get("nextKeyHashes", []),
-                },
-            },
-        ],
+        revealed_key=revealed_key,
+        update_keys=acceptance.get("updateKeys", []),
+        next_key_hashes=acceptance.get("nextKeyHashes", []),
+        document=twin_document(state.did, new_agent, also_known_as=state.document.get("alsoKnownAs") or ()),
     )
     return state, entries
 
