@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from didcomm import tasks, transport
-from didcomm.inbound import InboundError, RateLimited
+from didcomm.inbound import InboundError, Moved, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +109,9 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
             await database_sync_to_async(tasks.receive)(raw=raw, on_open=self.opened)
         except RateLimited as exc:
             return await self.close(code=CLOSE_RATE_LIMITED, reason=f"rate limited: retry in {exc.retry_after} s")
+        except Moved as exc:
+            if not exc.answered:  # answered with a problem report: as after any delivered message, the socket stays
+                return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
         except InboundError as exc:
             return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
         except (OperationalError, InterfaceError):

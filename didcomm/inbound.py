@@ -21,7 +21,7 @@ from didcomm.dispatch import dispatch
 from didcomm.handlers import Answer, Context
 from didcomm.keys import agent_key_of, connection_key, verkey_of
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
-from ssi import envelope, messages
+from ssi import didexchange, envelope, messages
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from ssi.multibase import b64url_decode
@@ -35,8 +35,13 @@ MAX_RECIPIENTS = 20
 RATE_PER_SENDER = "60/60"
 RATE_PER_AGENT = "300/60"
 
+# The longest endpoint an answer outside any connection is queued for (OutboundMessage.to_endpoint).
+ANSWER_ENDPOINT_MAX = 2048
+
 # RFC 0035 code of the problem report a deactivated twin's agent answers its peers with.
 DEACTIVATED = "twin-deactivated"
+# ... and the one a twin's agent answers with on the instance it moved away from (didcomm.moving).
+MOVED = "thing-moved"
 
 
 class InboundError(Exception):
@@ -56,9 +61,30 @@ class Closed(InboundError):
     """The agent's twin is deactivated: refused. ``queued``: the problem report its peer gets (already
     committed), for the caller to deliver."""
 
-    def __init__(self, queued: tuple[OutboundMessage, ...] = ()) -> None:
-        super().__init__("this twin is deactivated: its agent accepts no messages")
+    def __init__(self, queued: tuple[OutboundMessage, ...] = (), reason: str = "") -> None:
+        reason = reason or "this twin is deactivated: its agent accepts no messages"
+        super().__init__(reason)
         self.queued = queued
+
+
+class Moved(Closed):
+    """The agent's twin moved to another instance (twins.events.TwinMovedAway): nothing is taken here. A peer
+    (or a requester on one of its invitations) is answered with a problem report saying where it went
+    (``queued``, for the caller to deliver); the transports then answer as for a delivered message, so the
+    peer's agent does not send the same message again only to be told once more. Anyone else is refused."""
+
+    def __init__(self, queued: tuple[OutboundMessage, ...], moved_to: str) -> None:
+        super().__init__(queued, f"this thing has moved to {moved_to}: its agent takes no messages here")
+        self.moved_to = moved_to
+
+    @property
+    def answered(self) -> bool:
+        return bool(self.queued)
+
+
+class NotYetHere(InboundError):
+    """The agent's twin is still arriving from another instance (twins.moving): its agent is silent until it
+    has arrived; the sender may try again later."""
 
 
 def _recipient_kids(raw: bytes) -> list[str]:
@@ -256,6 +282,72 @@ def _close(connection: Connection | None, message_id: str) -> tuple[OutboundMess
     return (report,)
 
 
+def is_problem_report(message_type: str) -> bool:
+    """Whether a message type is a problem report (any protocol's): one is never answered with another."""
+    key = messages.message_type_key(message_type) or message_type
+    return key.rsplit("/", 1)[-1] in ("problem-report", "problem_report")
+
+
+@transaction.atomic
+def _moved_answer(
+    mine: _Mine, connection: Connection | None, sender: str, body: dict[str, Any]
+) -> tuple[OutboundMessage, ...]:
+    """What the agent of a twin that moved away answers (didcomm.moving): a problem report saying where the
+    thing went, to the connection's peer, or to whoever requests a connection on one of its invitations (at the
+    endpoint of the requester's DID, when the request proves it is the sender's: an invitation that worked
+    before the move does not any more). Nothing is stored of the message itself: no history entry, no inbox
+    item. A problem report gets no answer (two agents could otherwise answer each other for ever)."""
+    if is_problem_report(body["@type"]):
+        return ()
+    agent = mine.agent
+    moved_to = agent.twin.moved_to
+    if connection is not None:
+        if not sender or sender != connection.their_verkey:
+            return ()
+        explanation = (
+            f"this thing has moved to {moved_to}: its agent takes no messages here any more, and tells you its"
+            " new DID from there (RFC 0794 DID Rotate)"
+        )
+        report = messages.problem_report(thid=body["@id"], code=MOVED, explanation=explanation)
+        return (_store_for(agent, report, connection=connection, to_verkey=connection.their_verkey),)
+    if messages.message_type_key(body["@type"]) != messages.DIDEXCHANGE_REQUEST or mine.connection is not None:
+        return ()
+    _, pthid = messages.thread_of(body)
+    invitations = Connection.objects.filter(agent=agent, role=Connection.Role.RESPONDER, invitation_id=pthid)
+    if not pthid or not sender or not invitations.exists():
+        return ()
+    try:
+        their = didexchange.resolve_request_did(body)
+    except didexchange.ExchangeError:
+        return ()
+    if sender not in their.verkeys or not their.endpoint or len(their.endpoint) > ANSWER_ENDPOINT_MAX:
+        return ()
+    protocol = didexchange.protocol_of(body["@type"])
+    report = messages.problem_report(
+        thid=body["@id"],
+        pthid=pthid,
+        code="request_not_accepted",  # RFC 0023's code; the explanation says why
+        explanation=f"this thing has moved to {moved_to}: its invitations from here no longer work; ask for a new one",
+        key=f"didexchange/{protocol}/problem_report",
+    )
+    return (
+        _store_for(
+            agent,
+            report,
+            connection=None,
+            to_verkey=sender,
+            to_endpoint=their.endpoint,
+            to_routing_keys=list(their.routing_verkeys),
+        ),
+    )
+
+
+def _store_for(agent: Agent, body: dict[str, Any], *, connection: Connection | None, **to: Any) -> OutboundMessage:
+    return OutboundMessage.objects.create(
+        agent=agent, connection=connection, message_id=body["@id"], type=body["@type"], body=body, **to
+    )
+
+
 def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None] | None = None) -> Received:
     """Open an envelope addressed to one of our agents, store its message once, dispatch it, and queue the reply
     and the handler's answers (:attr:`Received.queued`, which the caller delivers once this commits).
@@ -263,7 +355,9 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
     Raises :class:`InboundError` (the caller answers 400) before anything is written: a message from no
     connection's peer that is not the handshake of one of our invitations (:func:`_admission`), or one over a
     rate limit (:class:`RateLimited`, per sender key and per agent). A deactivated twin's agent answers its peer
-    once with a problem report and refuses (:class:`Closed`, whose ``queued`` the caller delivers).
+    once with a problem report and refuses (:class:`Closed`, whose ``queued`` the caller delivers); so does, to
+    every message, the agent of a twin that moved to another instance (:class:`Moved`), while on the instance it
+    moves to its agent takes nothing until it has arrived (:class:`NotYetHere`).
 
     A duplicate ``@id`` on the same connection is not dispatched again: the sender gets the first answer (the
     reply already queued). ``on_open(sender_verkey, message)`` runs once the message is taken, before dispatch:
@@ -284,6 +378,11 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
     sender = unpacked.sender_verkey or ""
     _limit(f"sender:{sender or f'anonymous:{agent.pk}'}", "RATE_DIDCOMM_PER_SENDER", RATE_PER_SENDER)
     connection = _connection_of(mine, unpacked.recipient_verkey, sender, body)
+    twin = agent.twin if agent.twin_id is not None else None
+    if twin is not None and twin.moved_to:
+        raise Moved(_moved_answer(mine, connection, sender, body), twin.moved_to)
+    if twin is not None and twin.arriving:
+        raise NotYetHere("this thing is still on its way here: its agent takes messages once it has arrived")
     if _deactivated(agent):
         raise Closed(_close(connection, body["@id"]))
     if connection is None:

@@ -13,7 +13,8 @@ rule: a rotation is accepted only from a key the prior DID authorises). ``hangup
 connection.
 
 After a twin changes hands, every completed connection of its agent rotates (didcomm.outbox, once the transfer
-has committed). Nothing here sends: the handlers return their reply or hand it to ``Context.answer``.
+has committed); so it does after a twin moved here from another instance (didcomm.moving). Nothing here sends:
+the handlers return their reply or hand it to ``Context.answer``.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from django.db import transaction
 from core.vault import seal_key
 from didcomm import keys
 from didcomm.handlers import Context
-from didcomm.models import Connection, RecipientKey
+from didcomm.models import Connection, OutboundMessage, RecipientKey
 from ssi import didexchange
 from ssi.keys import SigningKey
 from ssi.messages import ROTATE, ROTATE_ACK, ROTATE_PROBLEM_REPORT, new_message, problem_report, thread_of
@@ -103,17 +104,35 @@ def ack_receive(ctx: Context) -> None:
     return None
 
 
+def _drop(connection: Connection) -> None:
+    """Forget our pending rotation of ``connection`` (locked): its new key opens nothing, and its rotate, if still
+    queued, is not sent; the connection keeps its key."""
+    RecipientKey.objects.filter(connection=connection, verkey=connection.next_verkey).delete()
+    OutboundMessage.objects.filter(
+        connection=connection, message_id=connection.next_thread_id, status=OutboundMessage.Status.QUEUED
+    ).update(status=OutboundMessage.Status.FAILED, last_error="the DID rotation was given up before delivery")
+    connection.next_key_sealed = None
+    connection.next_verkey = connection.next_did = connection.next_thread_id = ""
+    connection.save(update_fields=["next_key_sealed", "next_verkey", "next_did", "next_thread_id", "updated_at"])
+
+
 @transaction.atomic
 def problem_report_receive(ctx: Context) -> None:
     """The peer refused our new DID: the rotation is dropped, the connection keeps its key."""
     connection = _pending(ctx)
     if connection is None:
         return None
-    RecipientKey.objects.filter(connection=connection, verkey=connection.next_verkey).delete()
-    connection.next_key_sealed = None
-    connection.next_verkey = connection.next_did = connection.next_thread_id = ""
-    connection.save(update_fields=["next_key_sealed", "next_verkey", "next_did", "next_thread_id", "updated_at"])
+    _drop(connection)
     return None
+
+
+@transaction.atomic
+def rotation_drop(*, connection: Connection) -> None:
+    """Give up our rotation of ``connection`` that the peer never answered (see :func:`_drop`), so that a new one
+    can start (didcomm.moving: a rotation started on the instance the twin left names that instance)."""
+    connection = Connection.objects.select_for_update(of=("self",)).get(pk=connection.pk)
+    if connection.next_verkey:
+        _drop(connection)
 
 
 # -- observing --------------------------------------------------------------------------------------------------

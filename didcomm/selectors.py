@@ -56,11 +56,23 @@ def inbound_list(*, agent: Agent) -> QuerySet[InboundMessage]:
     return InboundMessage.objects.filter(agent=agent).select_related("connection")
 
 
+def agent_refusal(twin: Twin) -> str:
+    """Why the twin's agent sends nothing from this instance ("" if it does): the twin moved to another one, or
+    is still on its way here (didcomm.moving)."""
+    if twin.moved_to:
+        return f"This thing has moved to {twin.moved_to}: its agent sends and accepts no messages here any more."
+    if twin.arriving:
+        return "This thing is still on its way here: its agent sends and accepts messages once it has arrived."
+    return ""
+
+
 def send_refusal(connection: Connection) -> str:
     """Why nothing can be sent over ``connection`` now ("" if it can), in words for the person sending."""
     agent = connection.agent
     if agent.twin_id is not None and agent.twin.deactivated_at is not None:
         return "This thing is deactivated: its agent sends and accepts no messages any more."
+    if agent.twin_id is not None and (agent.twin.moved_to or agent.twin.arriving):
+        return agent_refusal(agent.twin)
     if connection.state == Connection.State.ABANDONED:
         return "This connection was removed: it sends and accepts no messages any more."
     if connection.state == Connection.State.INVITED or not connection.their_verkey:

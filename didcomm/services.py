@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django.db import IntegrityError, transaction
 
+from core.errors import Conflict
 from core.vault import seal_key
 from didcomm import keys, outbox, selectors, timeline
 from didcomm.models import Agent, Connection, OutboundMessage
@@ -17,6 +18,11 @@ from twins.models import Twin
 
 class SendRefused(Exception):
     """Nothing can be sent over the connection now; ``str(exc)`` says why (selectors.send_refusal)."""
+
+
+class AgentElsewhere(Conflict):
+    """The twin moved to another instance, or has not finished arriving here: its agent makes no connections
+    (409 with the reason, core.errors)."""
 
 
 def agent_for_twin(twin: Twin) -> Agent:
@@ -43,6 +49,9 @@ def _agent(owner: Owner, twin: Twin | None) -> Agent:
     if twin is not None and twin.deactivated_at is not None:
         # A deactivated twin's agent makes no new connections (and takes no messages: didcomm.inbound).
         raise TwinDeactivated(TwinDeactivated.message)
+    if twin is not None and (twin.moved_to or twin.arriving):
+        # Its agent is on another instance now, or not here yet (didcomm.moving).
+        raise AgentElsewhere(selectors.agent_refusal(twin))
     return agent_for_twin(twin) if twin is not None else agent_for_owner(owner)
 
 

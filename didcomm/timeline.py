@@ -40,6 +40,8 @@ PROBLEM_KEYS = frozenset({messages.PROBLEM_REPORT, messages.DIDEXCHANGE_PROBLEM_
 # What a history entry keeps of a message's text (a basic message's content, a problem report's code and
 # explanation); beyond it, the start and the hash of the whole (history_text).
 HISTORY_TEXT_MAX_BYTES = 4096
+# How the inbox item of a peer's problem report starts (a twin's move takes these items along: didcomm.portability).
+PROBLEM_TITLE = "Problem report from"
 # Notification.title and .body limits.
 TITLE_MAX = 200
 BODY_MAX = 4000
@@ -124,7 +126,7 @@ def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str,
         return Notification.Kind.AGENT, f"Message from {peer}{to}", content
     if key in PROBLEM_KEYS:
         code, text = _problem(message.body)
-        return Notification.Kind.SYSTEM, f"Problem report from {peer}{to}" + (f": {code}" if code else ""), text
+        return Notification.Kind.SYSTEM, f"{PROBLEM_TITLE} {peer}{to}" + (f": {code}" if code else ""), text
     return None
 
 

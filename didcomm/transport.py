@@ -39,9 +39,10 @@ from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 from websockets.sync.client import connect as ws_connect
 
 from core import netguard
+from didcomm.inbound import is_problem_report
 from didcomm.keys import agent_key_of, connection_key
 from didcomm.models import OutboundMessage
-from ssi import envelope
+from ssi import envelope, messages
 from ssi.didkey import verify_key_from_did_key
 from ssi.errors import SSIError
 from ssi.multibase import b58encode
@@ -77,6 +78,15 @@ MAX_ENVELOPE_BYTES = 2_621_440  # what the HTTP endpoint accepts (Django's DATA_
 
 # A return route lives this long in the cache unless its socket refreshes it (every third of it).
 RETURN_ROUTE_TTL = 60
+
+# What an agent answering over a return route labels an envelope with (RFC 0019's type, and the older DIDComm v1
+# one ACA-Py uses by default).
+ENVELOPE_MEDIA_TYPES = frozenset({envelope.MEDIA_TYPE, "application/ssi-agent-wire"})
+
+# While a twin is still arriving from another instance its agent sends nothing: a message waits this long before
+# the safety net (didcomm.tasks.deliver_due) looks at it again; the twin's arrival sends what waits at once
+# (didcomm.moving).
+ARRIVING_HOLD = timedelta(minutes=5)
 
 FORWARD = "https://didcomm.org/routing/1.0/forward"  # RFC 0094 (the forward message RFC 0046 mediators read)
 RETURN_ROUTE_ALL = {"return_route": "all"}
@@ -187,13 +197,18 @@ class HttpTransport:
     return_route = False
     _opener = netguard.build_opener(_NoRedirects)
 
-    def send(self, endpoint: str, packed: bytes) -> list[bytes]:
+    def send(self, endpoint: str, packed: bytes, *, return_route: bool = False) -> list[bytes]:
+        """``return_route``: the message asked for its answers on this connection (RFC 0092), so an envelope in
+        the response body is one of them (ACA-Py answers so, in the body, with its envelope media type)."""
         request = urllib.request.Request(  # noqa: S310 (scheme checked by transport_for)
             endpoint, data=packed, method="POST", headers={"Content-Type": envelope.MEDIA_TYPE}
         )
         try:
             with self._opener.open(request, timeout=HTTP_TIMEOUT) as response:
-                response.read(MAX_ENVELOPE_BYTES)
+                body = response.read(MAX_ENVELOPE_BYTES)
+                media_type = (response.headers.get_content_type() or "").lower()
+                if return_route and body and media_type in ENVELOPE_MEDIA_TYPES:
+                    return [body]
         except netguard.BlockedAddress:
             raise _blocked() from None
         except urllib.error.HTTPError as exc:
@@ -213,7 +228,7 @@ class WebSocketTransport:
     schemes = ("ws", "wss")
     return_route = True
 
-    def send(self, endpoint: str, packed: bytes) -> list[bytes]:
+    def send(self, endpoint: str, packed: bytes, *, return_route: bool = True) -> list[bytes]:
         replies: list[bytes] = []
         try:
             parts = urllib.parse.urlsplit(endpoint)
@@ -315,8 +330,12 @@ def _send(message: OutboundMessage) -> _Sent:
         raise TransportError("no endpoint, and no open return route", permanent=True)
     transport = transport_for(endpoint)
     routing_keys = list((connection.their_routing_keys if connection is not None else message.to_routing_keys) or [])
-    packed = pack_outbound(message, routing_keys=routing_keys, return_route=transport.return_route)
-    return _Sent(_host(endpoint), transport.send(endpoint, packed))
+    # RFC 0794 sends the ack of our DID rotation to our prior DID, which after a move names the instance the twin
+    # left (didcomm.moving): asked for on the same connection (RFC 0092), the ack comes back here wherever that
+    # DID points. Over WebSocket everything asks for it.
+    return_route = transport.return_route or messages.message_type_key(message.type) == messages.ROTATE
+    packed = pack_outbound(message, routing_keys=routing_keys, return_route=return_route)
+    return _Sent(_host(endpoint), transport.send(endpoint, packed, return_route=return_route))
 
 
 @dataclass(frozen=True)
@@ -343,6 +362,17 @@ def deliver(outbound_id: int) -> Attempt:
     )
     attempts = message.attempts + 1
     mine = OutboundMessage.objects.filter(pk=outbound_id, claimed_until=lease)
+    twin = message.agent.twin if message.agent.twin_id is not None else None
+    if twin is not None and twin.arriving:
+        mine.update(next_attempt_at=timezone.now() + ARRIVING_HOLD, claimed_until=None)
+        return Attempt()
+    if twin is not None and twin.moved_to and not is_problem_report(message.type):
+        # The twin's agent lives on another instance now (twins.events.TwinMovedAway): from here it only ever
+        # tells a peer so (didcomm.inbound), and what it queued before is never sent (didcomm.moving).
+        error = f"not sent: the thing moved to {_host(twin.moved_to)}"
+        mine.update(status=OutboundMessage.Status.FAILED, last_error=error, claimed_until=None)
+        logger.info("DIDComm outbound %s (%s) not sent: its twin moved away", outbound_id, message.type)
+        return Attempt()
     try:
         sent = _send(message)
     except TransportError as exc:

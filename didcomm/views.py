@@ -19,7 +19,7 @@ from core.qr import svg_inline
 from didcomm import selectors, services, tasks, timeline
 from didcomm.exchange import InvitationError
 from didcomm.forms import BasicMessageForm, InvitationAcceptForm
-from didcomm.inbound import InboundError, RateLimited
+from didcomm.inbound import InboundError, Moved, NotYetHere, RateLimited
 from didcomm.models import Agent, Connection
 from owners.models import Owner
 from ssi import oob
@@ -32,6 +32,9 @@ logger = logging.getLogger(__name__)
 # What agents send: RFC 0019's media type, the older DIDComm v1 one, and plain JSON (some send that).
 ACCEPTED_MEDIA_TYPES = frozenset({MEDIA_TYPE, "application/ssi-agent-wire", "application/json"})
 
+
+# Seconds a sender is asked to wait while the twin it writes to is still arriving from another instance.
+NOT_YET_HERE_RETRY = 60
 
 # The largest envelope POST /didcomm/ reads (the WebSocket takes frames up to didcomm.transport's limit).
 MAX_BODY = 1024 * 1024
@@ -69,7 +72,9 @@ def _body(request: HttpRequest) -> bytes | JsonResponse:
 def inbound(request: HttpRequest) -> HttpResponse:
     """RFC 0019 envelopes over HTTP: 200 with an empty body, as other agents answer; a refusal is a 400
     with the reason (413 over 1 MiB, 429 over a rate limit, with Retry-After; 503 with Retry-After while the
-    database is unavailable). Replies are queued for the outbound transport, not returned here.
+    database is unavailable, or while the twin is still arriving from another instance; for a twin that moved
+    away, 200 if its peer was answered with a problem report, else 410). Replies are queued for the outbound
+    transport, not returned here.
 
     A GET is a person who opened an invitation link (``?oob=``) in a browser: they get a page about it."""
     if request.method == "GET":
@@ -89,6 +94,16 @@ def inbound(request: HttpRequest) -> HttpResponse:
     except RateLimited as exc:
         response = _refuse(429, str(exc), {"retry_after": exc.retry_after})
         response["Retry-After"] = str(exc.retry_after)
+        return response
+    except Moved as exc:
+        # Answered with a problem report: delivered as far as the peer's transport is concerned (a 4xx would have
+        # it send the same message again, only to be told again). Anyone else learns where the thing went.
+        if exc.answered:
+            return HttpResponse(status=200)
+        return _refuse(410, str(exc), {"moved_to": exc.moved_to})
+    except NotYetHere as exc:
+        response = _refuse(503, str(exc), {"retry_after": NOT_YET_HERE_RETRY})
+        response["Retry-After"] = str(NOT_YET_HERE_RETRY)
         return response
     except InboundError as exc:
         return _refuse(400, str(exc))

@@ -1,0 +1,85 @@
+"""What a twin's DIDComm agent does when the twin moves to another instance (issue 18); its data travels in the
+move's package (didcomm.portability).
+
+On the destination, once the twin has arrived (``twins.events.TwinArrived``, after commit): its peers still know
+the agent by pairwise DIDs whose endpoint is the instance it left. Every completed connection therefore rotates
+(RFC 0794 DID Rotate, the path a transfer takes: didcomm.outbox) to a fresh pairwise did:peer:4 naming THIS
+instance's endpoint. The rotate is packed from the old pairwise key, which came in the package, so the peer knows
+whose it is; it asks for the ack on the same HTTP connection (didcomm.transport), since RFC 0794 sends the ack to
+the prior DID, which names the old instance. Then what the agent had queued before the move, held while the twin
+was arriving, goes out.
+
+On the source, once the move is released (``twins.events.TwinMovedAway``, in the release's transaction): nothing
+the agent queued is sent any more (the transport also refuses to send anything but a problem report for a twin
+that moved, whoever queued it). What peers send afterwards is answered with a problem report saying where the
+thing went, and nothing of it is recorded (didcomm.inbound); its invitations stop working the same way.
+"""
+
+from __future__ import annotations
+
+from django.db import transaction
+
+from didcomm import keys, outbox, rotate
+from didcomm.models import Connection, OutboundMessage
+from didcomm.tasks import deliver_after_commit
+from ssi import didexchange
+from twins.events import TwinArrived, TwinMovedAway
+
+
+def _names_here(did: str) -> bool:
+    """Whether a pairwise DID of ours names this instance's endpoint (a DID Exchange 1.0 DID names none)."""
+    if not did:
+        return False
+    try:
+        return didexchange.resolve_did(did).endpoint == keys.endpoint_url()
+    except didexchange.ExchangeError:
+        return False
+
+
+def connections_move_here(*, twin_id: int) -> int:
+    """Rotate every completed connection of the twin's agent to a pairwise DID naming this instance; returns how
+    many started. Idempotent: a connection whose DID (or pending new one) already names this instance is left.
+
+    A rotation started on the instance the twin left, which the peer never answered, is given up first: its new
+    DID names that instance. Each connection in its own transaction: one that cannot rotate leaves the others be.
+    """
+    started = 0
+    for connection in Connection.objects.filter(agent__twin_id=twin_id, state=Connection.State.COMPLETED):
+        if _names_here(connection.next_did if connection.next_verkey else connection.my_did):
+            continue
+        try:
+            with transaction.atomic():
+                rotate.rotation_drop(connection=connection)
+                outbox.connection_rotate(connection=connection)
+        except rotate.RotateError:
+            continue
+        started += 1
+    return started
+
+
+def held_release(*, twin_id: int) -> int:
+    """Send what the agent queued before the move (held by the transport while the twin was arriving); returns
+    how many."""
+    waiting = OutboundMessage.objects.filter(agent__twin_id=twin_id, status=OutboundMessage.Status.QUEUED)
+    with transaction.atomic():
+        held = list(waiting.select_for_update(of=("self",)))
+        waiting.filter(pk__in=[message.pk for message in held]).update(next_attempt_at=None)
+        deliver_after_commit(held)
+    return len(held)
+
+
+def on_arrived(event: TwinArrived) -> None:
+    """The twins.events subscriber (didcomm.apps), after the arrival commits: rotations first, so that what was
+    held goes out once the peer may already know the new DID (either way it is packed with a key it knows)."""
+    connections_move_here(twin_id=event.twin_id)
+    held_release(twin_id=event.twin_id)
+
+
+def on_moved_away(event: TwinMovedAway) -> None:
+    """The twins.events subscriber (didcomm.apps), in the release's transaction: nothing queued goes out."""
+    OutboundMessage.objects.filter(agent__twin_id=event.twin_id, status=OutboundMessage.Status.QUEUED).update(
+        status=OutboundMessage.Status.FAILED,
+        last_error=f"not sent: the thing moved to {event.moved_to}"[:500],
+        claimed_until=None,
+        next_attempt_at=None,
+    )
