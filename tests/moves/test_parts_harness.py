@@ -1,12 +1,11 @@
 """The round trip every feature part is held to (issue 18), and what a package must never hold.
 
-``move_round_trip`` exports a twin with the real :func:`twins.portability.twin_package`, deletes the originals
-(the twin, and whatever owner-level rows the test names: on one test database the destination would otherwise
-find the source's rows), and restores with the real :func:`twins.portability.twin_unpack` for another owner.
-
-Until the twins app registers its own "twin" part (move-core), the ``twin_part`` fixture stands one in: just
-enough of the twin (row, agent key, DID log, history) for the feature parts to restore onto. With the real part
-registered the fixture does nothing, so the same tests then run the whole real package.
+``mover`` moves a twin the way the moves app does, in one database: on "A" (``on_a``: A's DID domain and
+SITE_URL), the owner signs the move entries for the destination owner's keys (twins.moving.move_entries) and the
+real package is built (twins.moving.move_package: every registered part, the twins app's own included); the
+originals are deleted (the twin, and whatever owner-level rows the test names: on one database "B" would otherwise
+find A's rows); then on "B" (B's domain and SITE_URL) twins.moving.arrive restores it with the real
+twins.portability.twin_unpack for the other owner, and optionally activates it (TwinArrived).
 """
 
 from __future__ import annotations
@@ -15,79 +14,27 @@ import base64
 import binascii
 import json
 from collections.abc import Callable, Iterator
-from datetime import datetime
 from typing import Any
 
 import pytest
 from django.apps import apps
 
 from core import vault
+from owners.keys import owner_keys_ensure
+from owners.models import OwnerKey
 from ssi.vault import VaultError
-from twins import portability
-from twins.models import DidLogEntry, HistoryEntry, Twin
+from twins import moving
+from twins.models import Twin
 
-SOURCE_URL = "https://old.example"
-DESTINATION_URL = "http://testserver"
-
-
-def _when(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _stand_in_export(twin: Twin) -> dict[str, Any]:
-    return {
-        "slug": twin.slug,
-        "name": twin.name,
-        "did": twin.did,
-        "model_name": twin.model_name,
-        "serial": twin.serial,
-        "agent_key": base64.b64encode(vault.unseal(twin.agent_key_sealed)).decode() if twin.agent_key_sealed else "",
-        "owner_since": twin.owner_since.isoformat() if twin.owner_since else None,
-        "created_at": twin.created_at.isoformat(),
-        "log": list(twin.did_log.order_by("version_number").values("version_number", "version_id", "line")),
-        "history": [
-            {**row, "time": row["time"].isoformat()}
-            for row in twin.history.order_by("seq").values("seq", "kind", "time", "entry", "redacted", "ref_id")
-        ],
-    }
-
-
-def _stand_in_restore(data: dict[str, Any], arrival: portability.Arrival) -> None:
-    twin = Twin.objects.create(
-        owner=arrival.owner,
-        slug=data["slug"],
-        name=data["name"],
-        did=data["did"],
-        model_name=data["model_name"],
-        serial=data["serial"],
-        agent_key_sealed=vault.seal(base64.b64decode(data["agent_key"])) if data["agent_key"] else None,
-        owner_since=_when(data["owner_since"]),
-        arriving=True,
-    )
-    Twin.objects.filter(pk=twin.pk).update(created_at=_when(data["created_at"]))
-    DidLogEntry.objects.bulk_create(DidLogEntry(twin=twin, **row) for row in data["log"])
-    HistoryEntry.objects.bulk_create(
-        HistoryEntry(twin=twin, **{**row, "time": _when(row["time"])}) for row in data["history"]
-    )
-    twin.refresh_from_db()
-    arrival.twin = twin
-
-
-STAND_IN = portability.Part(name="twin", export=_stand_in_export, restore=_stand_in_restore)
+A_DOMAIN, A_URL = "a.example.com", "https://a.example.com"
+B_DOMAIN, B_URL = "b.example.com", "https://b.example.com"
 
 
 @pytest.fixture
-def twin_part() -> Iterator[portability.Part]:
-    """The registered "twin" part, or the stand-in while the twins app has none (removed again afterwards)."""
-    real = portability._PARTS.get("twin")
-    if real is not None:
-        yield real
-        return
-    portability._PARTS["twin"] = STAND_IN
-    try:
-        yield STAND_IN
-    finally:
-        portability._PARTS.pop("twin", None)
+def on_a(settings):
+    """This instance plays the source, A (use it before the twin is made: its DID names A's domain)."""
+    settings.DID_DOMAIN, settings.SITE_URL = A_DOMAIN, A_URL
+    return settings
 
 
 def through_json(value: Any) -> Any:
@@ -103,14 +50,40 @@ def delete_twin(twin: Twin) -> None:
     Twin.objects.filter(pk=twin.pk).delete()
 
 
-def move_round_trip(twin: Twin, *, to_owner: Any, delete: Callable[[], None] | None = None) -> tuple[dict, Twin]:
-    """Package ``twin``, delete it (and what ``delete`` removes), restore it for ``to_owner``: (package, new twin)."""
-    package = through_json(portability.twin_package(twin))
-    delete_twin(twin)
-    if delete is not None:
-        delete()
-    restored = portability.twin_unpack(package, owner=to_owner, source_url=SOURCE_URL, destination_url=DESTINATION_URL)
-    return package, Twin.objects.get(pk=restored.pk)
+Mover = Callable[..., tuple[dict, Twin]]
+
+
+@pytest.fixture
+def mover(on_a, django_capture_on_commit_callbacks) -> Mover:
+    """``mover(twin, to_owner=, delete=None, activate=False) -> (package, twin on B)``."""
+
+    def move(
+        twin: Twin, *, to_owner: Any, delete: Callable[[], None] | None = None, activate: bool = False
+    ) -> tuple[dict, Twin]:
+        keys = owner_keys_ensure(owner=to_owner)
+        entries = moving.move_entries(
+            twin,
+            by=twin.owner,
+            new_domain=B_DOMAIN,
+            new_update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
+            new_next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
+            destination_url=B_URL,
+        )
+        package = through_json(moving.move_package(twin, entries=entries))
+        delete_twin(twin)
+        if delete is not None:
+            delete()
+        on_a.DID_DOMAIN, on_a.SITE_URL = B_DOMAIN, B_URL
+        try:
+            arrived = moving.arrive(package, owner=to_owner, source_url=A_URL, destination_url=B_URL)
+            if activate:
+                with django_capture_on_commit_callbacks(execute=True):
+                    moving.activate(arrived)
+        finally:
+            on_a.DID_DOMAIN, on_a.SITE_URL = A_DOMAIN, A_URL
+        return package, Twin.objects.get(pk=arrived.pk)
+
+    return move
 
 
 def _strings(value: Any) -> Iterator[str]:
@@ -157,16 +130,19 @@ def assert_portable(package: dict, part: str) -> None:
 # --- the harness's own checks ------------------------------------------------------------------------------
 
 
-def test_the_sealed_blob_finder_finds_a_sealed_secret():
+def test_the_sealed_blob_finder_finds_a_sealed_secret(db):
     sealed = vault.seal(b"whsec_a-secret-that-would-leak")
     package = {"parts": {"x": [{"deep": base64.b64encode(sealed).decode()}]}}
     assert sealed_blobs_in(package) == [base64.b64encode(sealed).decode()]
     assert sealed_blobs_in({"parts": {"x": base64.b64encode(b"not sealed, just long enough text").decode()}}) == []
 
 
-def test_a_bare_twin_goes_and_comes_back(twin_part, grinder, bob):
+def test_a_bare_twin_goes_and_comes_back(on_a, mover, alice, bob):
+    from twins import services as twin_services
+
+    grinder = twin_services.twin_create(owner=alice, name="Coffee grinder")
     slug = grinder.slug
-    package, restored = move_round_trip(grinder, to_owner=bob)
-    assert restored.slug == slug and restored.owner == bob
+    package, restored = mover(grinder, to_owner=bob)
+    assert restored.slug == slug and restored.owner == bob and restored.arriving
     json.dumps(package)
     assert sealed_blobs_in(package) == []

@@ -1,6 +1,7 @@
 """The tags part of a move: tokens and codes kept (printed tags keep working), SUN keys unsealed in the package and
 sealed here again with their counter (a tap from before the move is still a replay), the scan log kept."""
 
+# ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
 from __future__ import annotations
 
 from urllib.parse import urlencode
@@ -11,18 +12,18 @@ from core import vault
 from tags import nfc, sun
 from tags.models import Scan, SunKeys, Tag
 from tags.portability import export
-from tests.moves.test_parts_harness import (
+from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
     assert_portable,
     delete_twin,
-    move_round_trip,
+    mover,
+    on_a,
     through_json,
-    twin_part,  # noqa: F401 (a fixture)
 )
 from twins import services as twin_services
 from twins.models import Twin
-from twins.portability import PackageError, twin_package, twin_unpack
+from twins.portability import PackageError
 
-pytestmark = [pytest.mark.django_db, pytest.mark.needs("tags"), pytest.mark.usefixtures("twin_part")]
+pytestmark = [pytest.mark.django_db, pytest.mark.needs("tags"), pytest.mark.usefixtures("on_a")]
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
 
@@ -48,29 +49,29 @@ def tagged(grinder, anon_client):
     return grinder, sticker, chip_tag, chip
 
 
-def test_tags_come_back_equal_for_the_new_owner(tagged, bob):
+def test_tags_come_back_equal_for_the_new_owner(mover, tagged, bob):
     grinder, _, _, _ = tagged
     before = export(grinder)
     assert len(before["tags"]) == 3 and len(before["scans"]) == 2
-    _, moved = move_round_trip(grinder, to_owner=bob)
+    _, moved = mover(grinder, to_owner=bob)
     assert moved.owner == bob
     assert export(moved) == before
     assert Scan.objects.filter(twin=moved).count() == 2
 
 
-def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(tagged, bob):
+def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, tagged, bob):
     grinder = tagged[0]
-    package, _ = move_round_trip(grinder, to_owner=bob)
+    package, _ = mover(grinder, to_owner=bob)
     assert_portable(package, "tags")
     (sun_keys,) = [item["sun"] for item in package["parts"]["tags"]["tags"] if item["sun"]]
     assert sun_keys["meta_read_key"] != "" and sun_keys["last_counter"] == 7
 
 
-def test_a_printed_tag_and_a_sun_chip_keep_working_and_an_old_tap_is_still_a_replay(tagged, bob, anon_client):
+def test_a_printed_tag_and_a_sun_chip_keep_working_and_an_old_tap_is_still_a_replay(mover, tagged, bob, anon_client):
     grinder, sticker, chip_tag, chip = tagged
     token, chip_token = sticker.token, chip_tag.token
     old_tap = tap_url(chip_tag, chip, 7)
-    _, moved = move_round_trip(grinder, to_owner=bob)
+    _, moved = mover(grinder, to_owner=bob)
     Twin.objects.filter(pk=moved.pk).update(arriving=False)  # live here (what twins.moving.activate does)
     keys = SunKeys.objects.get(tag__token=chip_token)
     assert vault.unseal(keys.meta_read_key) == chip.meta_read_key  # sealed again, under this instance's key
@@ -82,13 +83,13 @@ def test_a_printed_tag_and_a_sun_chip_keep_working_and_an_old_tap_is_still_a_rep
     assert SunKeys.objects.get(tag=moved_tag).last_counter == 8
 
 
-def test_a_token_already_here_refuses_the_whole_package(tagged, bob, carol):
+def test_a_token_already_here_refuses_the_whole_package(mover, tagged, bob, carol):
     grinder, sticker, _, _ = tagged
-    package = through_json(twin_package(grinder))
-    token, code = sticker.token, sticker.code
-    delete_twin(grinder)
-    other = twin_services.twin_create(owner=carol, name="Other")
-    Tag.objects.create(twin=other, token=token, code=code)
+    slug, token, code = grinder.slug, sticker.token, sticker.code
+
+    def taken_here() -> None:
+        Tag.objects.create(twin=twin_services.twin_create(owner=carol, name="Other"), token=token, code=code)
+
     with pytest.raises(PackageError):
-        twin_unpack(package, owner=bob, source_url="https://old.example", destination_url="http://testserver")
-    assert not Twin.objects.filter(slug=package["twin"]["slug"]).exists()
+        mover(grinder, to_owner=bob, delete=taken_here)
+    assert not Twin.objects.filter(slug=slug).exists()

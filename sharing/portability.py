@@ -1,0 +1,219 @@
+"""The sharing part of a moving twin (issue 18): its grants, their outbox and delivery log, its introductions.
+
+- Grants keep their kinds, expiry and revocation. A grant over a webhook endpoint takes the endpoint along: an
+  endpoint is its owner's, so the destination owner gets a copy (label, URL, state and the Standard Webhooks
+  secret, which travels unsealed in the package and is sealed here again), or their own endpoint with the same URL
+  and the same secret when they already have it (a second thing of theirs moving). A grant over a DIDComm
+  connection takes the twin agent's connection the "didcomm" part restored (``arrival.lookup``); a grant over a
+  connection of the owner's own agent stays behind with that agent (the owner's agent does not move), and so does
+  its outbox.
+- The outbox travels whole, delivered and failed items included (it is the delivery log), with the same
+  ``message_id``s: a receiver that already has a message dedupes it. An item a worker of the source was sending
+  waits here as pending (the source's lease means nothing here).
+- Introductions keep their thread ids; the party's connection is the twin agent's (restored by "didcomm").
+
+Not moved: the connection subjects and received notifications of organisations' agents (they are the
+organisation's records, not the twin's).
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from core import vault
+from sharing.models import Grant, Introduction, OutboxItem, WebhookEndpoint
+from twins.models import HistoryEntry, Twin
+from twins.portability import Arrival, PackageError, Part, register
+
+CONNECTION = "didcomm.Connection"
+
+_OUTBOX_FIELDS = (
+    "kind",
+    "payload",
+    "count",
+    "status",
+    "attempts",
+    "last_status_code",
+    "last_error",
+)
+_OUTBOX_TIMES = ("created_at", "window_ends_at", "next_attempt_at", "delivered_at")
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
+    return {
+        "id": endpoint.pk,
+        "label": endpoint.label,
+        "url": endpoint.url,
+        "secret": base64.b64encode(vault.unseal(endpoint.secret_sealed)).decode(),
+        "created_at": _iso(endpoint.created_at),
+        "disabled_at": _iso(endpoint.disabled_at),
+        "disabled_reason": endpoint.disabled_reason,
+    }
+
+
+def export(twin: Twin) -> dict[str, Any] | None:
+    grants = list(Grant.objects.filter(twin=twin).select_related("endpoint").order_by("created_at", "id"))
+    introductions = list(Introduction.objects.filter(twin=twin).order_by("created_at", "id"))
+    if not grants and not introductions:
+        return None
+    endpoints: dict[int, dict[str, Any]] = {}
+    out_grants = []
+    for grant in grants:
+        if grant.endpoint is not None and grant.endpoint_id not in endpoints:
+            endpoints[grant.endpoint_id] = _endpoint(grant.endpoint)
+        out_grants.append(
+            {
+                "id": grant.pk,
+                "connection": grant.connection_id,
+                "endpoint": grant.endpoint_id,
+                "kinds": grant.kinds,
+                "expires_at": _iso(grant.expires_at),
+                "revoked_at": _iso(grant.revoked_at),
+                "revoked_reason": grant.revoked_reason,
+                "by_owner": grant.created_by_id == twin.owner_id,
+                "created_at": _iso(grant.created_at),
+                "updated_at": _iso(grant.updated_at),
+            }
+        )
+    outbox = [
+        {
+            "grant": item.grant_id,
+            "message_id": str(item.message_id),
+            **{name: getattr(item, name) for name in _OUTBOX_FIELDS},
+            **{name: _iso(getattr(item, name)) for name in _OUTBOX_TIMES},
+        }
+        for item in OutboxItem.objects.filter(twin=twin).order_by("created_at", "id")
+    ]
+    out_introductions = [
+        {
+            "party_connection": intro.party_connection_id,
+            "owner_connection": intro.owner_connection_id,
+            "party_label": intro.party_label,
+            "asks_for": intro.asks_for,
+            "message": intro.message,
+            "thread_id": intro.thread_id,
+            "state": intro.state,
+            "invitation": intro.invitation,
+            "thing_gtin": intro.thing_gtin,
+            "thing_serial": intro.thing_serial,
+            "created_at": _iso(intro.created_at),
+            "decided_at": _iso(intro.decided_at),
+        }
+        for intro in introductions
+    ]
+    return {
+        "endpoints": list(endpoints.values()),
+        "grants": out_grants,
+        "outbox": outbox,
+        "introductions": out_introductions,
+    }
+
+
+def _endpoint_here(data: dict[str, Any], arrival: Arrival) -> WebhookEndpoint:
+    """The destination owner's endpoint with this URL and secret, or a copy of the source's."""
+    secret = base64.b64decode(data["secret"])
+    for mine in WebhookEndpoint.objects.filter(owner=arrival.owner, url=data["url"]):
+        if vault.unseal(mine.secret_sealed) == secret:
+            return mine
+    endpoint = WebhookEndpoint.objects.create(
+        owner=arrival.owner,
+        label=data["label"],
+        url=data["url"],
+        secret_sealed=vault.seal(secret),
+        disabled_at=_when(data["disabled_at"]),
+        disabled_reason=data["disabled_reason"],
+    )
+    WebhookEndpoint.objects.filter(pk=endpoint.pk).update(created_at=_when(data["created_at"]))
+    return endpoint
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    twin = arrival.twin
+    endpoints = {item["id"]: _endpoint_here(item, arrival) for item in data.get("endpoints") or []}
+    grants: dict[int, Grant] = {}
+    for item in data.get("grants") or []:
+        endpoint = endpoints.get(item["endpoint"]) if item["endpoint"] is not None else None
+        connection = arrival.lookup(CONNECTION, item["connection"])
+        if item["endpoint"] is not None and endpoint is None:
+            raise PackageError("A grant of this thing names a webhook endpoint that is not in the package.")
+        if endpoint is None and connection is None:
+            continue  # over the owner's own agent, which stays where it is (see the module docstring)
+        grant = Grant.objects.create(
+            twin=twin,
+            connection=connection if endpoint is None else None,
+            endpoint=endpoint,
+            kinds=item["kinds"],
+            expires_at=_when(item["expires_at"]),
+            revoked_at=_when(item["revoked_at"]),
+            revoked_reason=item["revoked_reason"],
+            created_by=arrival.owner if item["by_owner"] else None,
+        )
+        Grant.objects.filter(pk=grant.pk).update(
+            created_at=_when(item["created_at"]), updated_at=_when(item["updated_at"])
+        )
+        grants[item["id"]] = grant
+        # The grant's history entries point at it (twins.parts maps ref_id through this).
+        arrival.remember(f"history.{HistoryEntry.Kind.GRANT}", item["id"], grant)
+    items, created = [], []
+    for item in data.get("outbox") or []:
+        grant = grants.get(item["grant"])
+        if grant is None:
+            continue  # its grant stayed behind
+        fields = {name: item[name] for name in _OUTBOX_FIELDS}
+        if fields["status"] == OutboxItem.Status.SENDING:
+            fields["status"] = OutboxItem.Status.PENDING
+        created.append(_when(item["created_at"]))
+        items.append(
+            OutboxItem(
+                grant=grant,
+                twin=twin,
+                message_id=item["message_id"],
+                **fields,
+                **{name: _when(item[name]) for name in _OUTBOX_TIMES},
+            )
+        )
+    if OutboxItem.objects.filter(message_id__in=[item.message_id for item in items]).exists():
+        raise PackageError("A notification of this thing is already in this instance's outbox.")
+    OutboxItem.objects.bulk_create(items, batch_size=500)
+    # created_at is auto_now_add: set back to the source's time, row by row (bulk_create stamped it now).
+    for row, at in zip(items, created, strict=True):
+        OutboxItem.objects.filter(message_id=row.message_id).update(created_at=at)
+    _restore_introductions(data.get("introductions") or [], arrival)
+
+
+def _restore_introductions(items: list[dict[str, Any]], arrival: Arrival) -> None:
+    for item in items:
+        party = arrival.lookup(CONNECTION, item["party_connection"])
+        if party is None:
+            continue  # the party's connection did not come along (no "didcomm" part): nothing to go on with
+        if Introduction.objects.filter(thread_id=item["thread_id"]).exists():
+            raise PackageError("An introduction of this thing is already on this instance.")
+        intro = Introduction.objects.create(
+            twin=arrival.twin,
+            owner=arrival.owner,
+            party_connection=party,
+            owner_connection=arrival.lookup(CONNECTION, item["owner_connection"]),
+            party_label=item["party_label"],
+            asks_for=item["asks_for"],
+            message=item["message"],
+            thread_id=item["thread_id"],
+            state=item["state"],
+            invitation=item["invitation"],
+            thing_gtin=item["thing_gtin"],
+            thing_serial=item["thing_serial"],
+            decided_at=_when(item["decided_at"]),
+        )
+        Introduction.objects.filter(pk=intro.pk).update(created_at=_when(item["created_at"]))
+
+
+register(Part(name="sharing", export=export, restore=restore, after=("twin", "didcomm")))

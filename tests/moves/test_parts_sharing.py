@@ -1,0 +1,148 @@
+"""The sharing part of a move: grants with their kinds and expiry, the outbox and delivery log with the same message
+ids, and the webhook endpoints the grants use, copied to the destination owner with their secret sealed again."""
+
+# ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from core import vault
+from sharing import grants
+from sharing.models import Grant, OutboxItem, WebhookEndpoint
+from sharing.portability import export
+from tests.didcomm.endpoints import closed_port
+from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
+    assert_portable,
+    delete_twin,
+    mover,
+    on_a,
+    through_json,
+)
+from tests.sharing.conftest import connection, endpoint, endpoint_and_secret, peer  # noqa: F401 (fixtures)
+from twins import portability
+from twins import services as twin_services
+
+pytestmark = [pytest.mark.django_db, pytest.mark.needs("sharing", "didcomm"), pytest.mark.usefixtures("on_a")]
+
+
+def _item(grant: Grant, status: str, **fields) -> OutboxItem:
+    return OutboxItem.objects.create(
+        grant=grant,
+        twin=grant.twin,
+        kind="readings",
+        payload={"items": [{"value": 1}]},
+        count=1,
+        status=status,
+        window_ends_at=timezone.now() - timedelta(minutes=1),
+        **fields,
+    )
+
+
+@pytest.fixture
+def shared(alice, grinder, endpoint, connection):
+    """A webhook grant with an expiry and three outbox items (delivered, being sent, failed); a grant over the
+    twin agent's connection, revoked."""
+    hook = grants.grant_create(
+        twin=grinder,
+        party=endpoint,
+        kinds=["readings", "scans"],
+        expires_at=timezone.now() + timedelta(days=30),
+        by=alice,
+    )
+    _item(hook, OutboxItem.Status.DELIVERED, attempts=1, last_status_code=200, delivered_at=timezone.now())
+    _item(hook, OutboxItem.Status.SENDING, attempts=2, next_attempt_at=timezone.now() + timedelta(seconds=30))
+    _item(hook, OutboxItem.Status.FAILED, attempts=8, last_status_code=500, last_error="HTTP 500")
+    over_didcomm = grants.grant_create(twin=grinder, party=connection, kinds=["journal"], by=alice)
+    grants.grant_revoke(grant=over_didcomm, by=alice)
+    return grinder
+
+
+def _comparable(data: dict) -> dict:
+    """The part's data without the source's primary keys, and with a 'sending' item as the pending one it becomes."""
+    out = {
+        "endpoints": [{k: v for k, v in e.items() if k != "id"} for e in data["endpoints"]],
+        "grants": [{k: v for k, v in g.items() if k not in ("id", "connection", "endpoint")} for g in data["grants"]],
+        "outbox": [
+            {**{k: v for k, v in i.items() if k != "grant"}, "status": i["status"].replace("sending", "pending")}
+            for i in data["outbox"]
+        ],
+        "introductions": data["introductions"],
+    }
+    return out
+
+
+def _didcomm_moves() -> bool:
+    return "didcomm" in portability._PARTS
+
+
+def test_grants_outbox_and_endpoint_come_back_equal_for_the_new_owner(mover, shared, alice, bob):
+    before = export(shared)
+    assert len(before["grants"]) == 2 and len(before["outbox"]) == 3
+    message_ids = sorted(item["message_id"] for item in before["outbox"])
+    _, moved = mover(shared, to_owner=bob)
+    after = export(moved)
+    if not _didcomm_moves():  # the grant over the twin agent's connection needs the didcomm part
+        before["grants"] = [g for g in before["grants"] if g["endpoint"] is not None]
+    assert _comparable(after) == _comparable(before)
+    assert sorted(str(m) for m in OutboxItem.objects.filter(twin=moved).values_list("message_id", flat=True)) == (
+        message_ids
+    )
+    assert not OutboxItem.objects.filter(twin=moved, status=OutboxItem.Status.SENDING).exists()
+
+
+def test_the_endpoint_is_copied_to_the_new_owner_with_its_secret_sealed_again(
+    mover, shared, alice, bob, endpoint_and_secret
+):
+    original, secret = endpoint_and_secret
+    _, moved = mover(shared, to_owner=bob)
+    copy = WebhookEndpoint.objects.get(owner=bob)
+    assert copy.pk != original.pk and copy.url == original.url and copy.label == original.label
+    assert vault.unseal(copy.secret_sealed).decode() == secret
+    grant = Grant.objects.get(twin=moved, endpoint__isnull=False)
+    assert grant.endpoint == copy and grant.created_by == bob
+    assert WebhookEndpoint.objects.filter(owner=alice).count() == 1  # the source owner's own stays theirs
+
+
+def test_a_second_thing_over_the_same_endpoint_reuses_the_copy(mover, shared, alice, bob, endpoint):
+    other = twin_services.twin_create(owner=alice, name="Kettle")
+    grants.grant_create(twin=other, party=endpoint, kinds=["readings"], by=alice)
+    mover(shared, to_owner=bob)
+    mover(other, to_owner=bob)
+    assert WebhookEndpoint.objects.filter(owner=bob).count() == 1
+    assert Grant.objects.filter(endpoint__owner=bob).count() == 2
+
+
+def test_a_grant_over_the_twin_agents_connection_follows_the_connection(mover, shared, bob, connection):
+    if not _didcomm_moves():
+        pytest.skip("the didcomm part (move-didcomm) is not registered yet")
+    their_did = connection.their_did
+    _, moved = mover(shared, to_owner=bob)
+    grant = Grant.objects.get(twin=moved, connection__isnull=False)
+    assert grant.connection.their_did == their_did and grant.connection.agent.twin_id == moved.pk
+    assert grant.revoked_at is not None and grant.kinds == ["journal"]
+
+
+def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, shared, bob):
+    package, _ = mover(shared, to_owner=bob)
+    assert_portable(package, "sharing")
+    assert package["parts"]["sharing"]["endpoints"][0]["secret"]
+
+
+def test_a_message_id_already_here_refuses_the_package(mover, shared, alice, bob):
+    taken = str(OutboxItem.objects.filter(twin=shared).first().message_id)
+
+    def taken_here() -> None:
+        other = twin_services.twin_create(owner=alice, name="Kettle")
+        hook = WebhookEndpoint.objects.create(
+            owner=alice, label="x", url=f"http://127.0.0.1:{closed_port()}/", secret_sealed=vault.seal(b"s")
+        )
+        item = _item(Grant.objects.create(twin=other, endpoint=hook, kinds=["readings"]), OutboxItem.Status.DELIVERED)
+        OutboxItem.objects.filter(pk=item.pk).update(message_id=uuid.UUID(taken))
+
+    with pytest.raises(portability.PackageError):
+        mover(shared, to_owner=bob, delete=taken_here)
+    assert not WebhookEndpoint.objects.filter(owner=bob).exists()
