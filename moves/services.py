@@ -86,8 +86,6 @@ class NotHere(Conflict):
 def move_request(*, owner: Owner, source: str) -> MoveIn:
     """Step 1 on the destination: see the module docstring."""
     parsed = sources.parse_source(source)
-    if parsed.did and Twin.objects.filter(did=parsed.did, moved_to="").exists():
-        raise ValidationError({"source": "This thing is on this instance already: there is nothing to bring here."})
     open_move = MoveIn.objects.filter(
         owner=owner, source_url=parsed.base_url, asked_for=parsed.asked_for, state__in=MoveIn.OPEN
     ).first()
@@ -133,8 +131,6 @@ def _check_request(data: Mapping[str, Any]) -> dict[str, Any]:
     destination = str(data["destination"]).rstrip("/")
     if not destination.lower().startswith(("http://", "https://")):
         raise ValidationError({"destination": "The destination must be an http(s) base URL."})
-    if destination == settings.SITE_URL.rstrip("/"):
-        raise ValidationError({"destination": "The destination is this instance: the thing is here already."})
     try:
         webvh.make_did("z" * 46, data["destination_did_domain"].replace("%3A", ":"))
     except (SSIError, ValueError, UnicodeError):

@@ -1,0 +1,238 @@
+"""The server-to-server API: shapes, bearer tokens, limits and sizes; every refusal a 4xx in the one error shape."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from moves.models import MoveIn, MoveOut
+from ssi import move as sealing
+from tests.moves.conftest import bearer_api, request_body
+from twins.models import Twin
+
+REQUESTS = "/api/moves/requests"
+
+
+@pytest.fixture
+def requested(anon_api, grinder) -> tuple[MoveOut, dict]:
+    body = request_body(did=grinder.did)
+    response = anon_api.post(REQUESTS, body, format="json")
+    assert response.status_code == 201, response.json()
+    return MoveOut.objects.get(public_id=response.json()["id"]), body
+
+
+class TestRequest:
+    def test_a_request_for_a_thing_here_is_recorded_and_answered_with_where_to_confirm(self, anon_api, grinder):
+        body = request_body(did=grinder.did)
+        response = anon_api.post(REQUESTS, body, format="json")
+        assert response.status_code == 201
+        data = response.json()
+        move = MoveOut.objects.get(public_id=data["id"])
+        assert data["confirm_url"].endswith(f"/moves/out/{move.public_id}/")
+        assert data["did"] == grinder.did
+        assert move.twin == grinder and move.state == MoveOut.State.REQUESTED
+        assert move.remote_id == body["id"] and move.destination_url == "https://b.example"
+        assert timedelta(hours=23) < move.expires_at - timezone.now() <= timedelta(hours=24)
+
+    def test_the_same_request_again_is_the_same_request(self, anon_api, grinder):
+        body = request_body(did=grinder.did)
+        first = anon_api.post(REQUESTS, body, format="json")
+        again = anon_api.post(REQUESTS, body, format="json")
+        assert (first.status_code, again.status_code) == (201, 200)
+        assert first.json()["id"] == again.json()["id"]
+        assert MoveOut.objects.count() == 1
+
+    def test_a_token_reused_for_another_move_is_refused(self, anon_api, grinder):
+        body = request_body(did=grinder.did)
+        anon_api.post(REQUESTS, body, format="json")
+        response = anon_api.post(REQUESTS, {**body, "id": "another"}, format="json")
+        assert response.status_code == 409
+        assert "another request" in response.json()["message"]
+
+    def test_a_thing_by_its_page_address_is_found_too(self, anon_api, grinder):
+        body = request_body(did=f"https://a.example/things/{grinder.slug}/")
+        response = anon_api.post(REQUESTS, body, format="json")
+        assert response.status_code == 201 and response.json()["did"] == grinder.did
+
+    def test_an_unknown_thing_is_404_and_nothing_is_recorded(self, anon_api, grinder):
+        response = anon_api.post(REQUESTS, request_body(did=grinder.did + "x"), format="json")
+        assert response.status_code == 404
+        assert response.json() == {"message": "No thing here has this DID or address.", "extra": {}}
+        assert not MoveOut.objects.exists()
+
+    def test_a_thing_that_moved_away_is_410_naming_where(self, anon_api, grinder):
+        Twin.objects.filter(pk=grinder.pk).update(moved_to="https://new.example", moved_at=timezone.now())
+        response = anon_api.post(REQUESTS, request_body(did=grinder.did), format="json")
+        assert response.status_code == 410
+        assert "https://new.example" in response.json()["message"]
+
+    @pytest.mark.parametrize(
+        ("changes", "field"),
+        [
+            ({"key": "bm90IGEga2V5"}, "key"),
+            ({"key": 42}, "key"),
+            ({"owner_update_key": "z6Mkbad"}, "owner_update_key"),
+            ({"owner_next_key_hash": "nothash"}, "owner_next_key_hash"),
+            ({"destination": "ftp://b.example"}, "destination"),
+            ({"destination_did_domain": "127.0.0.1"}, "destination_did_domain"),
+            ({"token": "short"}, "token"),
+            ({"extra": "x"}, "extra"),
+        ],
+    )
+    def test_bad_input_is_400_naming_the_field(self, anon_api, grinder, changes, field):
+        response = anon_api.post(REQUESTS, request_body(did=grinder.did, **changes), format="json")
+        assert response.status_code == 400
+        assert response.json()["message"].startswith(f"{field}:")
+        assert not MoveOut.objects.exists()
+
+    def test_a_missing_field_and_a_non_json_body_are_400(self, anon_api, grinder):
+        body = request_body(did=grinder.did)
+        del body["key"]
+        assert anon_api.post(REQUESTS, body, format="json").status_code == 400
+        response = anon_api.post(REQUESTS, "did=x", content_type="application/x-www-form-urlencoded")
+        assert response.status_code == 415
+
+    def test_requests_are_limited_per_client_address(self, anon_api, grinder, settings):
+        settings.RATE_MOVES_REQUESTS_PER_CLIENT = "2/3600"
+        for _ in range(2):
+            assert anon_api.post(REQUESTS, request_body(did=grinder.did), format="json").status_code == 201
+        response = anon_api.post(REQUESTS, request_body(did=grinder.did), format="json")
+        assert response.status_code == 429
+        assert int(response["Retry-After"]) > 0
+        assert "Too many move calls" in response.json()["message"]
+        assert MoveOut.objects.count() == 2
+
+    def test_tokens_are_kept_sealed(self, requested):
+        move, body = requested
+        row = MoveOut.objects.values().get(pk=move.pk)
+        assert body["token"].encode() not in bytes(row["token_sealed"])
+        assert body["token"] not in str(row)
+
+
+class TestBearer:
+    def test_the_status_answers_with_the_token(self, requested):
+        move, body = requested
+        response = bearer_api(body["token"]).get(f"{REQUESTS}/{move.public_id}")
+        assert response.status_code == 200
+        assert response.json()["state"] == "requested"
+
+    def test_no_token_a_wrong_token_and_an_unknown_move_get_the_same_401(self, requested, anon_api):
+        move, body = requested
+        answers = [
+            anon_api.get(f"{REQUESTS}/{move.public_id}"),
+            bearer_api(body["token"] + "x").get(f"{REQUESTS}/{move.public_id}"),
+            bearer_api(body["token"]).get(f"{REQUESTS}/nosuchmove"),
+            bearer_api(body["token"]).post(f"{REQUESTS}/nosuchmove/arrived", {"sha256": "0" * 64}, format="json"),
+        ]
+        assert {response.status_code for response in answers} == {401}
+        assert len({response.content for response in answers}) == 1
+        assert answers[0]["WWW-Authenticate"] == "Bearer"
+
+    def test_a_request_past_its_day_reads_as_expired_without_a_write(self, requested):
+        move, body = requested
+        MoveOut.objects.filter(pk=move.pk).update(expires_at=timezone.now() - timedelta(seconds=1))
+        response = bearer_api(body["token"]).get(f"{REQUESTS}/{move.public_id}")
+        assert response.json()["state"] == "expired"
+        assert MoveOut.objects.get(pk=move.pk).state == MoveOut.State.REQUESTED
+
+    def test_arrived_before_confirmation_is_refused_and_changes_nothing(self, requested):
+        move, body = requested
+        response = bearer_api(body["token"]).post(
+            f"{REQUESTS}/{move.public_id}/arrived", {"sha256": "0" * 64}, format="json"
+        )
+        assert response.status_code == 410
+        assert MoveOut.objects.get(pk=move.pk).state == MoveOut.State.REQUESTED
+
+    def test_arrived_with_a_bad_sha256_is_400(self, requested):
+        move, body = requested
+        response = bearer_api(body["token"]).post(f"{REQUESTS}/{move.public_id}/arrived", {"sha256": 5}, format="json")
+        assert response.status_code == 400
+
+    def test_the_destination_cancels_and_again_is_the_same(self, requested):
+        move, body = requested
+        api = bearer_api(body["token"])
+        for _ in range(2):
+            response = api.post(f"{REQUESTS}/{move.public_id}/cancel")
+            assert response.status_code == 200 and response.json()["state"] == "cancelled"
+
+    def test_calls_are_limited_per_client_address(self, requested, settings):
+        move, body = requested
+        settings.RATE_MOVES_CALLS_PER_CLIENT = "2/60"
+        api = bearer_api(body["token"])
+        assert [api.get(f"{REQUESTS}/{move.public_id}").status_code for _ in range(3)] == [200, 200, 429]
+
+
+@pytest.fixture
+def move_in(alice) -> tuple[MoveIn, str, sealing.MoveKeys]:
+    from core.vault import seal
+    from moves import bearer
+
+    keys = sealing.new_keys()
+    token = bearer.new_token()
+    move = MoveIn.objects.create(
+        owner=alice,
+        asked_for="https://a.example/things/x/",
+        source_url="https://a.example",
+        key_public=sealing.public_key_text(keys.public),
+        key_sealed=seal(keys.private),
+        token_sealed=bearer.sealed(token),
+        token_hash=bearer.token_hash(token),
+        expires_at=timezone.now() + timedelta(days=1),
+        state=MoveIn.State.REQUESTED,
+    )
+    return move, token, keys
+
+
+class TestPackage:
+    def url(self, move: MoveIn) -> str:
+        return f"/api/moves/{move.public_id}/package"
+
+    def test_without_the_token_it_is_401(self, move_in, anon_api):
+        move, _, keys = move_in
+        sealed = sealing.seal({"format": "x"}, keys.public).ciphertext
+        response = anon_api.post(self.url(move), sealed, content_type="application/octet-stream")
+        assert response.status_code == 401
+
+    def test_only_octet_stream_is_taken(self, move_in):
+        move, token, _ = move_in
+        response = bearer_api(token).post(self.url(move), {"package": "x"}, format="json")
+        assert response.status_code == 415
+
+    def test_an_empty_body_is_400(self, move_in):
+        move, token, _ = move_in
+        response = bearer_api(token).post(self.url(move), b"", content_type="application/octet-stream")
+        assert response.status_code == 400
+
+    def test_a_package_over_the_cap_is_413_and_nothing_changes(self, move_in, settings):
+        move, token, keys = move_in
+        settings.MOVES_MAX_PACKAGE_BYTES = 1000
+        sealed = sealing.seal({"format": "x", "pad": "p" * 2000}, keys.public).ciphertext
+        response = bearer_api(token).post(self.url(move), sealed, content_type="application/octet-stream")
+        assert response.status_code == 413
+        assert "1000 bytes" in response.json()["message"]
+        assert MoveIn.objects.get(pk=move.pk).state == MoveIn.State.REQUESTED
+
+    def test_a_package_sealed_to_another_key_is_400_and_nothing_changes(self, move_in):
+        move, token, _ = move_in
+        sealed = sealing.seal({"format": "x"}, sealing.new_keys().public).ciphertext
+        response = bearer_api(token).post(self.url(move), sealed, content_type="application/octet-stream")
+        assert response.status_code == 400
+        assert "does not open" in response.json()["message"]
+        assert MoveIn.objects.get(pk=move.pk).state == MoveIn.State.REQUESTED
+
+    def test_a_package_for_another_destination_is_400(self, move_in):
+        move, token, keys = move_in
+        package = {"format": "thingstead-move/1", "parts": {}, "move": {"destination": "https://elsewhere.example"}}
+        sealed = sealing.seal(package, keys.public).ciphertext
+        response = bearer_api(token).post(self.url(move), sealed, content_type="application/octet-stream")
+        assert response.status_code == 400
+        assert "another instance" in response.json()["message"]
+
+    def test_a_package_for_a_cancelled_move_is_410(self, move_in):
+        move, token, keys = move_in
+        MoveIn.objects.filter(pk=move.pk).update(state=MoveIn.State.CANCELLED)
+        sealed = sealing.seal({"format": "x"}, keys.public).ciphertext
+        response = bearer_api(token).post(self.url(move), sealed, content_type="application/octet-stream")
+        assert response.status_code == 410
