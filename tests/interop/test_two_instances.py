@@ -3,178 +3,33 @@ its owner on A. The thing is introduced to the manufacturer through an invitatio
 owner accepts on A, the manufacturer receives readings under the owner's grant, and a recall issued on B reaches
 the owner on A.
 
-Each instance is what production runs, minus the proxy: an ASGI server (uvicorn, ``config.asgi``) and the task
-worker (``db_worker``), with a SQLite file database of its own (WAL, as DATABASE_URL=sqlite:/// sets it up) and
-its own SITE_URL. The test drives each through ``manage.py shell`` (what an operator or the pages would call) and
-sees the other only over DIDComm. Nothing is shared but the key-encryption key file of the development checkout
-(each database holds its own sealed keys).
+Each instance is what production runs, minus the proxy (tests/interop/instances.py: uvicorn, the task worker, a
+SQLite file of its own); the test drives each through ``manage.py shell`` and sees the other only over DIDComm.
 
-Slow (two migrations and several worker rounds): about a minute.
+Slow (a migration and several worker rounds): about a minute.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import textwrap
-import time
-from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.interop.instances import Instance, migrated_database, start_all, stop_all
+
 GTIN = "09506000134352"
 SERIAL = "GM3-0001"
 
-SETTINGS = """
-import os
-
-os.environ.setdefault("DEBUG", "1")
-os.environ.setdefault("STATIC_MANIFEST", "0")
-
-from config.settings import *  # noqa: F403
-
-TASKS = {"default": {"BACKEND": "django_tasks_db.DatabaseBackend", "QUEUES": ["default"]}}
-OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True  # the other instance listens on loopback
-PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-MAILERS = {"default": {"BACKEND": "django.core.mail.backends.locmem.EmailBackend"}}
-SHARING_BATCH_SECONDS = 1
-"""
-
-# Waits inside the instance's own process: one interpreter start per wait, not per poll.
-WAIT = """
-import time
-deadline = time.monotonic() + {timeout}
-while True:
-    value = ({condition})
-    if value or time.monotonic() > deadline:
-        break
-    time.sleep(0.3)
-print(json.dumps({{"ok": bool(value)}}))
-"""
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class Instance:
-    """One Thingstead: its database file, its server and worker processes, and ``manage.py shell`` against it."""
-
-    def __init__(self, name: str, workdir: Path) -> None:
-        self.name = name
-        self.dir = workdir / name
-        self.dir.mkdir()
-        (self.dir / "two_instance_settings.py").write_text(SETTINGS)
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "DJANGO_SETTINGS_MODULE", "DATABASE_URL"}}
-        env.update(
-            DJANGO_SETTINGS_MODULE="two_instance_settings",
-            PYTHONPATH=os.pathsep.join([str(self.dir), str(ROOT)]),
-            DATABASE_URL=f"sqlite:///{self.dir / 'db.sqlite3'}",
-            SITE_URL=self.url,
-            # did:webvh wants a DNS name (FACTS.md): the DIDs name one, the endpoints the loopback address.
-            DID_DOMAIN=f"{name}.thingstead.localhost:{self.port}",
-            PYTHONUNBUFFERED="1",
-        )
-        self.env = env
-        self.procs: list[subprocess.Popen] = []
-
-    @property
-    def database(self) -> Path:
-        return self.dir / "db.sqlite3"
-
-    def migrate(self) -> None:
-        with (self.dir / "migrate.log").open("w") as log:
-            done = subprocess.run(
-                [sys.executable, "manage.py", "migrate", "--noinput"], cwd=ROOT, env=self.env, stdout=log, stderr=log
-            )
-        if done.returncode != 0:
-            pytest.fail(f"migrate failed on {self.name}:\n{self.logs()}")
-
-    def _spawn(self, args: list[str], log_name: str) -> None:
-        log = (self.dir / log_name).open("w")
-        self.procs.append(subprocess.Popen(args, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT))
-
-    def start(self) -> None:
-        self._spawn(
-            [sys.executable, "-m", "uvicorn", "config.asgi:application", "--host", "127.0.0.1", "--port",
-             str(self.port), "--lifespan", "off", "--log-level", "warning"],
-            "server.log",
-        )  # fmt: skip
-        self._spawn(
-            [sys.executable, "manage.py", "db_worker", "--interval", "0.2", "--no-startup-delay", "--no-reload"],
-            "worker.log",
-        )
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
-                    return
-            except OSError:
-                time.sleep(0.2)
-        pytest.fail(f"instance {self.name} did not start:\n{self.logs()}")
-
-    def run(self, script: str, **values: object) -> dict:
-        """Run ``script`` in ``manage.py shell`` on this instance; it prints one JSON object last."""
-        prelude = "import json\n" + "".join(f"{key} = {value!r}\n" for key, value in values.items())
-        done = subprocess.run(
-            [sys.executable, "manage.py", "shell", "--no-imports", "-c", prelude + textwrap.dedent(script)],
-            cwd=ROOT,
-            env=self.env,
-            capture_output=True,
-            text=True,
-            timeout=300,
-            check=False,
-        )
-        if done.returncode != 0:
-            pytest.fail(f"{self.name}: script failed:\n{done.stderr[-4000:]}\n{self.logs()}")
-        return json.loads(done.stdout.strip().splitlines()[-1])
-
-    def wait(self, condition: str, *, setup: str = "", timeout: float = 60, what: str) -> None:
-        result = self.run(textwrap.dedent(setup) + WAIT.format(condition=condition, timeout=timeout))
-        if not result["ok"]:
-            pytest.fail(f"{self.name}: timed out waiting for {what}\n{self.logs()}")
-
-    def logs(self) -> str:
-        parts = []
-        for log in sorted(self.dir.glob("*.log")):
-            parts.append(f"--- {self.name} {log.name} ---\n{log.read_text()[-3000:]}")
-        return "\n".join(parts)
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-
 
 @pytest.fixture
-def instances(tmp_path):
+def instances(tmp_path, tmp_path_factory):
     a, b = Instance("a", tmp_path), Instance("b", tmp_path)
-    a.migrate()
-    # The same empty schema: B starts from a copy of A's freshly migrated file (nothing in it yet).
-    shutil.copyfile(a.database, b.database)
     try:
-        a.start()
-        b.start()
+        # The same empty schema for both: a copy of the session's freshly migrated file.
+        start_all([a, b], migrated_database(tmp_path_factory.getbasetemp()))
         yield a, b
     finally:
-        a.stop()
-        b.stop()
+        stop_all([a, b])
 
 
 MANUFACTURER_SETUP = """
