@@ -67,7 +67,8 @@ def load(owner_id: int, neighbour_id: int) -> None:
         "owner_id, slug, name, icon, model_name, serial, attributes, photo, description, reading_kind, "
         "reading_unit, use_profile_contact, show_thing_name, show_photo, show_description, lost, lost_reward, "
         "latest_value, latest_unit, latest_at, did, require_device_signature, created_at, updated_at, "
-        "contact_name, contact_email, contact_phone, contact_message, show_name, show_email, show_phone, show_message"
+        "contact_name, contact_email, contact_phone, contact_message, show_name, show_email, show_phone, show_message, "
+        "arriving, moved_to"
     )
 
     def rows(owner: int, count: int, prefix: str):
@@ -110,6 +111,8 @@ def load(owner_id: int, neighbour_id: int) -> None:
                 "f",
                 "f",
                 "f",
+                "f",
+                "",
             )
 
     def copy(table: str, cols: str, data) -> None:

@@ -6,27 +6,23 @@ syntax, and on SQLite it would miss any accented value (Django stores JSON there
 Notes are matched only on the viewer's own things: a keeper whose credential does not let them read the
 journal must not learn what it says by searching.
 
-On PostgreSQL both terms are answered from indexes (migration inventory 0002), once per query rather than once per
-row: the viewer's own things whose attribute values, joined into one text by `inventory_attribute_text()`, contain
-the query (a trigram index on that text), and the things whose notes' title or text contain it (trigram indexes on
-both). Joined values could only match across two values if the query held the separator, so such a query (and any
-kept thing, another owner's) takes the per-row check: the results are exactly those of the per-row check.
+On PostgreSQL both terms are answered set based, once per query rather than once per row: the viewer's own things
+one of whose attribute values contains the query, from `inventory_attribute_value` (one row per value, kept by
+triggers, migration 0003) through its trigram index, a plain ILIKE rechecked on each short value; and the things
+whose notes' title or text contain it (trigram indexes on both, migration 0002). A kept thing (another owner's)
+takes the per-row check. The results are exactly those of the per-row check.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from django.db import connection
-from django.db.models import BooleanField, Exists, F, Func, OuterRef, Q
+from django.db.models import BooleanField, Exists, OuterRef, Q
 from django.db.models.expressions import RawSQL
 
 from twins import listing
 from twins.models import JournalNote, Twin
 
 _TWIN_TABLE = Twin._meta.db_table
-# Between two values in inventory_attribute_text() (migration 0002): a character nobody types in a search box.
-SEPARATOR = "\x1f"
 
 
 def _escape_like(text: str) -> str:
@@ -52,31 +48,25 @@ def _attribute_value_contains(query: str) -> RawSQL:
     return RawSQL(sql, [pattern], output_field=BooleanField())  # noqa: S611
 
 
-class _AttributeTextContains(Func):
-    """`inventory_attribute_text(attributes) ILIKE pattern`: the exact SQL the trigram index of migration 0002
-    serves."""
-
-    output_field = BooleanField()
-
-    def __init__(self, pattern: str) -> None:
-        super().__init__(F("attributes"))
-        self.pattern = pattern
-
-    def as_sql(self, compiler: Any, connection: Any, **extra_context: Any) -> tuple[str, tuple]:
-        attributes, params = compiler.compile(self.source_expressions[0])
-        return f"inventory_attribute_text({attributes}) ILIKE %s ESCAPE '\\'", (*params, self.pattern)
+def _own_attribute_values_contain(query: str, viewer_id: int) -> RawSQL:
+    """The viewer's things one of whose attribute values contains `query`: one index-served set (migration 0003)."""
+    # Our table and our SQL; the owner and the pattern are parameters.
+    return RawSQL(
+        "SELECT twin_id FROM inventory_attribute_value WHERE owner_id = %s AND value ILIKE %s ESCAPE '\\'",
+        [viewer_id, f"%{_escape_like(query)}%"],
+    )
 
 
 def _indexed_term(query: str, viewer_id: int, *, others: bool) -> Q:
     """PostgreSQL: the same matches as the per-row term, the viewer's own things found through the indexes."""
-    own = Twin.objects.filter(owner_id=viewer_id).filter(_AttributeTextContains(f"%{_escape_like(query)}%"))
+    own = Q(pk__in=_own_attribute_values_contain(query, viewer_id))
     noted = JournalNote.objects.filter(twin__owner_id=viewer_id).filter(
         Q(title__icontains=query) | Q(text__icontains=query)
     )
     if not others:
         # Only the viewer's things in the list: two index-served sets, nothing read row by row.
-        return Q(pk__in=own.values("pk")) | Q(pk__in=noted.values("twin_id"))
-    mine = Q(owner_id=viewer_id) & (Q(pk__in=own.values("pk")) | Q(pk__in=noted.values("twin_id")))
+        return own | Q(pk__in=noted.values("twin_id"))
+    mine = Q(owner_id=viewer_id) & (own | Q(pk__in=noted.values("twin_id")))
     # A kept thing (another owner's) may match by its attribute values, never by its notes.
     return mine | (~Q(owner_id=viewer_id) & Q(_attribute_value_contains(query)))
 
@@ -85,7 +75,7 @@ def search_term(query: str, viewer, *, others: bool = True) -> Q:
     """A thing matches if one of its attribute values, or (for its owner) one of its journal notes, contains
     `query`. `others`: the list also holds other owners' things (twins.listing)."""
     viewer_id = getattr(viewer, "pk", None)
-    if connection.vendor == "postgresql" and viewer_id is not None and SEPARATOR not in query:
+    if connection.vendor == "postgresql" and viewer_id is not None:
         return _indexed_term(query, viewer_id, others=others)
     notes = JournalNote.objects.filter(twin=OuterRef("pk")).filter(Q(title__icontains=query) | Q(text__icontains=query))
     return Q(_attribute_value_contains(query)) | (Q(owner_id=viewer_id) & Q(Exists(notes)))
