@@ -1,9 +1,9 @@
 """twins.moving and twins.parts: a twin packaged on one instance arrives on another, complete and verifiable.
 
-Two instances in one database: the twin is made on A (DID domain a.example.com), packaged with its move entries,
-its rows deleted (as if that package had left), and unpacked on B (settings switched to b.example.com) for B's
-owner. Slugs are unique per instance, so the source's rows must be gone before the twin arrives; what is compared
-is what was read before the delete.
+Two instances in one database: the twin is made on A (DID domain source.example.com), packaged with its move
+entries, A's copy stepped aside (another slug, as if that package had left for another machine), and unpacked on B
+(settings switched to dest.example.com) for B's owner. Slugs are unique per instance, so A's copy must give up its
+slug before the twin arrives; what is compared is what was read on A before.
 """
 
 from __future__ import annotations
@@ -35,8 +35,8 @@ from twins.verification import export_bundle
 pytestmark = pytest.mark.django_db
 
 REPO = Path(__file__).resolve().parents[2]
-A_DOMAIN, A_URL = "a.example.com", "https://a.example.com"
-B_DOMAIN, B_URL = "b.example.com", "https://b.example.com"
+A_DOMAIN, A_URL = "source.example.com", "https://source.example.com"
+B_DOMAIN, B_URL = "dest.example.com", "https://dest.example.com"
 
 
 @pytest.fixture
@@ -236,9 +236,9 @@ def test_arriving_twice_with_the_same_package_returns_the_same_twin(lived, setti
 
 def test_a_package_whose_log_does_not_name_this_host_is_refused_and_nothing_is_written(lived, bob, carol, settings):
     package = depart(lived, entries_for(lived, bob, carol))
-    settings.DID_DOMAIN = "c.example.com"  # another instance than the one the entries name
+    settings.DID_DOMAIN = "third.example.com"  # another instance than the one the entries name
     with pytest.raises(PackageError, match="not on this host"):
-        moving.arrive(package, owner=carol, source_url=A_URL, destination_url="https://c.example.com")
+        moving.arrive(package, owner=carol, source_url=A_URL, destination_url="https://third.example.com")
     assert not Twin.objects.filter(slug=package["twin"]["slug"]).exists()
     assert not Reading.objects.filter(twin__owner=carol).exists()
 
@@ -340,9 +340,9 @@ def test_bad_destination_keys_and_domains_are_refused_with_400(on_a, alice, caro
     current, next_hash = keys_of(carol)
     for domain, key, hash_ in (
         ("127.0.0.1", current, next_hash),
-        ("b.example.com", "z6Mknot-a-key", next_hash),
-        ("b.example.com", current, "nope"),
-        ("b.example.com", current, webvh.next_key_hash(current)),
+        ("dest.example.com", "z6Mknot-a-key", next_hash),
+        ("dest.example.com", current, "nope"),
+        ("dest.example.com", current, webvh.next_key_hash(current)),
     ):
         with pytest.raises(moving.MoveRefused) as refused:
             moving.move_entries(twin, by=alice, new_domain=domain, new_update_key=key, new_next_key_hash=hash_)
