@@ -24,9 +24,10 @@ def selection_bar(request: Any, filters: Any) -> str:
     try:
         # Counted up to a cap: the cards page stays cheap for an owner with 100,000 things (keyset pages, no
         # full count); the confirmation step counts exactly, once, when asked.
-        # twin_count: without the list's tag-count join (the bar needs only the number); the bar's query string
-        # holds only filters (no ticked things), as Selection.twins would apply them.
-        matching = selectors.twin_count(viewer=request.user, filters=selection.filters(), at_most=COUNT_CAP + 1)
+        # twin_count: without the list's tag-count join (the bar needs only the number). The page's own filters
+        # (what the cards were listed by), which the bar's query string carries whole (every `attr`), so "select
+        # all" acts on exactly what was counted; the sort does not change a count.
+        matching = selectors.twin_count(viewer=request.user, filters=filters, at_most=COUNT_CAP + 1)
     except ValidationError:
         return ""
     if not matching:

@@ -9,14 +9,24 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import parse_qsl, urlencode
+from urllib.parse import urlencode
 
 from django.db.models import QuerySet
+from django.http import QueryDict
 
 from twins import listing, selectors
 from twins.models import Twin
 
 MAX_PICKED = 5000  # things chosen one by one (checkboxes); "all matching" has no limit
+
+
+def _values(params: Mapping[str, Any], key: str) -> list[str]:
+    if hasattr(params, "getlist"):
+        return [str(value) for value in params.getlist(key)]
+    value = params.get(key)
+    if isinstance(value, list | tuple):
+        return [str(item) for item in value]
+    return [] if value is None else [str(value)]
 
 
 @dataclass(frozen=True)
@@ -28,13 +38,15 @@ class Selection:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any], slugs: Sequence[str] = ()) -> Selection:
-        """From the cards page's parameters (`q`, `lost`, `archived` and the features' filters) and checked slugs."""
+        """From the cards page's parameters (`q`, `lost`, `archived` and the features' filters) and checked slugs.
+        A repeated parameter (`attr=colour=red&attr=size=S`, a QueryDict's list, or a list in JSON) keeps every
+        value: all of them narrow the page, so all of them narrow the selection."""
         kept = {*selectors.TwinFilters.PARAMS, *(item.param for item in listing.filters())}
-        pairs = [(key, str(params[key])) for key in sorted(kept) if str(params.get(key, "")).strip()]
+        pairs = [(key, value) for key in sorted(kept) for value in _values(params, key) if value.strip()]
         return cls(query=urlencode(pairs), slugs=tuple(dict.fromkeys(str(slug) for slug in slugs if slug)))
 
     def filters(self) -> selectors.TwinFilters:
-        return selectors.TwinFilters.from_params(dict(parse_qsl(self.query)))
+        return selectors.TwinFilters.from_params(QueryDict(self.query))
 
     def twins(self, owner: Any) -> QuerySet[Twin]:
         """The selected things, the owner's own only, in the cards page's order. A feature's filter may raise

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
@@ -26,7 +24,7 @@ def _selection(request: HttpRequest) -> tuple[Selection, bool]:
         raise ValidationError("Nothing selected: tick some of your things, or choose “Select all”.")
     if len(slugs) > MAX_PICKED:
         raise ValidationError(f"At most {MAX_PICKED:,} things ticked one by one: choose “Select all” instead.")
-    return Selection.from_params(dict(parse_qsl(request.POST.get("query", ""))), slugs), every
+    return Selection.from_params(QueryDict(request.POST.get("query", "")), slugs), every
 
 
 def _things(count: int) -> str:

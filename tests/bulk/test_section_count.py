@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import re
 
+from django.http import QueryDict
+
+from bulk.selection import Selection
 from fleets import services as fleet_services
 from tags import services as tag_services
 from tests.bulk.conftest import make_things
 from twins import selectors
+from twins import services as twin_services
 
 
 def _bar_count(client, url: str) -> str:
@@ -37,3 +41,21 @@ def test_twin_count_stops_at_most_where_asked(alice, drills):
     assert selectors.twin_count(viewer=alice) == 4
     assert selectors.twin_count(viewer=alice, at_most=2) == 2
     assert selectors.twin_count(viewer=alice, at_most=10) == 4
+
+
+def test_two_attribute_filters_both_narrow_the_bar_and_the_selection(alice, alice_client):
+
+    for colour, size in (("red", "S"), ("red", "L"), ("blue", "S")):
+        twin_services.twin_create(owner=alice, name=f"{colour} {size}", attributes={"colour": colour, "size": size})
+    url = "/things/?attr=colour%3Dred&attr=size%3DS"
+    page = alice_client.get(url)
+    assert [twin.name for twin in page.context["page"]] == ["red S"]
+    # Before: the bar kept only the last `attr` and counted (and would act on) both small things.
+    assert _bar_count(alice_client, url) == "1"
+    selection = Selection.from_params(QueryDict(url.split("?", 1)[1]))
+    assert [twin.name for twin in selection.twins(alice)] == ["red S"]
+    # Posted back from the bar's form (its `query` field), and from the API's JSON (a list).
+    posted = Selection.from_params(QueryDict(selection.query))
+    assert [twin.name for twin in posted.twins(alice)] == ["red S"]
+    from_json = Selection.from_params({"attr": ["colour=red", "size=S"]})
+    assert [twin.name for twin in from_json.twins(alice)] == ["red S"]
