@@ -354,9 +354,21 @@ def sun_provision(*, tags: list[Tag], replace: bool = False) -> list[Provisioned
                 "previous_last_counter": old.last_counter,
                 "previous_known_to_previous_owner": old.known_to_previous_owner,
             }
-        SunKeys.objects.filter(pk=old.pk).update(**fresh, **previous, replaced_at=now)
+        weak = _weak(chip)
+        if weak:
+            # Weak keys prove nothing (SECURITY 18): the tool still gets them to authenticate, but no tap under
+            # them counts, and they are not kept (so replacing them also clears the startup refusal at once).
+            previous = dict(_NO_PREVIOUS_KEYS)
+        SunKeys.objects.filter(pk=old.pk).update(**{"replaced_at": None if weak else now, **fresh, **previous})
         provisioned.append(ProvisionedTag(tag, master, meta, file, chip_keys=chip, unconfirmed_keys=unconfirmed))
     return provisioned
+
+
+def _weak(keys: KeySet) -> bool:
+    return any(
+        sun.is_weak_key(key) or sun.key_check_value(key) in sun.WEAK_KEY_CHECK_VALUES
+        for key in (keys.meta_read_key, keys.file_read_key)
+    )
 
 
 def weak_sun_keys() -> list[str]:

@@ -1,7 +1,14 @@
-"""SECURITY 18: all-zero, factory or published example SDM keys are refused: never stored by provisioning, and a
-production deployment's deploy check (tags.E001) fails while any is in the database."""
+"""SECURITY 18: all-zero, factory or published example SDM keys are refused: never stored by provisioning; a
+production start (the WSGI/ASGI application, DEBUG off) refuses to load while any is in the database, naming the
+tags; and the deploy check (tags.E001) fails with them."""
 
 from __future__ import annotations
+
+import base64
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 from django.core import checks
@@ -64,3 +71,79 @@ def test_provisioning_never_stores_a_weak_key(grinder_tag, monkeypatch):
     with pytest.raises(ValidationError, match="all-zero, factory or published"):
         nfc.sun_provision(tags=[grinder_tag])
     assert not SunKeys.objects.exists()
+
+
+def test_replacing_weak_keys_keeps_none_of_them(grinder_tag):
+    _store(grinder_tag, meta=ZERO, file=sun.new_key())
+    (item,) = nfc.sun_provision(tags=[grinder_tag], replace=True)
+    assert item.chip_keys.meta_read_key == ZERO  # the programming tool still authenticates with them
+    keys = SunKeys.objects.get(tag=grinder_tag)
+    assert keys.previous_meta_read_key is None and not keys.replacement_pending
+    assert nfc.weak_sun_keys() == []
+
+
+# A production start: the application a server imports (config.wsgi, config.asgi), in a process of its own with
+# production settings (DEBUG off) and a SQLite database of its own.
+
+ROOT = Path(__file__).resolve().parents[2]
+STORE_WEAK_KEY = """
+from core import vault
+from tags import sun
+from tags.models import SunKeys
+from tags.services import tag_batch_create
+(tag,) = tag_batch_create(count=1, batch="old-stock")
+SunKeys.objects.create(tag=tag, master_key=vault.seal(bytes(16)), meta_read_key=vault.seal(bytes(16)),
+    file_read_key=vault.seal(bytes(16)), meta_read_kcv=sun.key_check_value(bytes(16)),
+    file_read_kcv=sun.key_check_value(bytes(16)))
+print("CODE", tag.display_code)
+"""
+
+
+def _production_env(tmp_path: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in {"DEBUG", "DJANGO_ALLOW_ASYNC_UNSAFE", "REDIS_URL"}}
+    env.update(
+        DEBUG="0",
+        DJANGO_SETTINGS_MODULE="config.settings",
+        SECRET_KEY=base64.urlsafe_b64encode(os.urandom(40)).decode(),
+        KEY_ENCRYPTION_KEY=base64.urlsafe_b64encode(os.urandom(32)).decode().rstrip("="),
+        SITE_URL="https://things.example.org",
+        ALLOWED_HOSTS="things.example.org",
+        STATIC_MANIFEST="0",
+        DATABASE_URL=f"sqlite:///{tmp_path / 'production.sqlite3'}",
+    )
+    return env
+
+
+def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+
+
+START = "import config.wsgi, config.asgi; print('STARTED')"
+
+
+@pytest.mark.own_databases
+@pytest.mark.slow
+def test_startup_refuses_all_zero_or_default_sdm_keys_in_production_settings(tmp_path):
+    """SECURITY 18, as a server starts: the WSGI and ASGI applications do not load while a weak key is stored, and
+    say which tags; `migrate`, `check --deploy` and `sun_provision --replace` still run, so the operator can fix it,
+    and then the application starts."""
+    env = _production_env(tmp_path)
+    assert _run(env, "manage.py", "migrate", "-v0").returncode == 0
+    started = _run(env, "-c", START)
+    assert started.returncode == 0 and "STARTED" in started.stdout, started.stderr  # no weak key: it starts
+    stored = _run(env, "manage.py", "shell", "-c", STORE_WEAK_KEY)
+    code = next(line.split()[1] for line in stored.stdout.splitlines() if line.startswith("CODE "))
+    for module in ("config.wsgi", "config.asgi"):
+        refused = _run(env, "-c", f"import {module}; print('STARTED')")
+        assert refused.returncode != 0 and "STARTED" not in refused.stdout
+        assert "WeakSunKeys: Refusing to start" in refused.stderr and code in refused.stderr
+        assert "sun_provision --replace" in refused.stderr
+    assert _run(env, "manage.py", "migrate", "-v0").returncode == 0
+    check = _run(env, "manage.py", "check", "--deploy", "--database", "default")
+    assert check.returncode != 0 and WEAK_KEYS_ID in check.stderr and code in check.stderr
+    fixed = _run(
+        env, "manage.py", "sun_provision", "--batch", "old-stock", "--replace", "--output", str(tmp_path / "k.json")
+    )
+    assert fixed.returncode == 0, fixed.stderr
+    started = _run(env, "-c", START)
+    assert started.returncode == 0 and "STARTED" in started.stdout, started.stderr
