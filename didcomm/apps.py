@@ -8,12 +8,15 @@ class DidcommConfig(AppConfig):
 
     def ready(self) -> None:
         from core.nav import PROFILE, NavLink, register_nav
-        from didcomm import dispatch, issue_credential, outbox, selectors
+        from didcomm import dispatch, issue_credential, moving, outbox, selectors
         from ssi import issue_credential as ic
         from twins import events, panels
 
         # After a transfer commits, the twin's peers learn fresh pairwise keys (RFC 0794 DID rotate).
         events.subscribe(events.Transferred, outbox.on_transferred)
+        # A move to another instance: there, the peers learn DIDs naming it; here, the agent stops with the release.
+        events.subscribe(events.TwinArrived, moving.on_arrived)
+        events.subscribe(events.TwinMovedAway, moving.on_moved_away, in_transaction=True)
         # RFC 0453 issue-credential 2.0, issuer side: the holder's answers to an offer.
         dispatch.register_handler(ic.REQUEST, issue_credential.request_receive)
         dispatch.register_handler(ic.ACK, issue_credential.ack_receive)

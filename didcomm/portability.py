@@ -17,8 +17,7 @@ Primary keys do not carry over. The part remembers what it made under the source
 point at it: ``"didcomm.Connection"`` (sharing, support), ``"didcomm.InboundMessage"`` and
 ``"didcomm.OutboundMessage"`` (support), ``"history.message"`` (the history entries of received messages).
 
-A key that is already in use on this instance is refused (the package is not restored), unless the agent it
-belongs to is this same twin's from before it moved away from here: the twin is coming back, and the keys are its.
+A key that is already in use on this instance is refused (the package is not restored).
 """
 
 from __future__ import annotations
@@ -218,17 +217,12 @@ def _invitation_here(url: str) -> str:
     return oob.invitation_url(message, keys.endpoint_url())
 
 
-def _free(verkeys: list[str], twin: Twin) -> None:
-    """Make room for the arriving keys: a key in use here is refused, unless it is this twin's own from before it
-    moved away from here (its agent here is then a record of the past that opens nothing any more)."""
-    taken = RecipientKey.objects.filter(verkey__in=verkeys).select_related("agent__twin")
-    stale = []
-    for row in taken:
-        before = row.agent.twin
-        if before is None or not before.moved_to or before.did.split(":")[2:3] != twin.did.split(":")[2:3]:
-            raise PackageError("a key of the thing's agent is already in use on this instance")
-        stale.append(row.pk)
-    RecipientKey.objects.filter(pk__in=stale).delete()
+def _free(verkeys: list[str]) -> None:
+    """A key of the arriving agent must not open envelopes for another agent here. (A twin coming back to an
+    instance it moved away from finds no keys of its own here: the copy it left behind gave way, with its agent,
+    when the twin part was restored: twins.parts.)"""
+    if RecipientKey.objects.filter(verkey__in=verkeys).exists():
+        raise PackageError("a key of the thing's agent is already in use on this instance")
 
 
 def _connection(agent: Agent, row: Any) -> Connection:
@@ -279,7 +273,7 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
 
     key_rows = _list(data, "recipient_keys")
     verkeys = [row["verkey"] for row in key_rows]
-    _free(verkeys, twin)
+    _free(verkeys)
     RecipientKey.objects.bulk_create(
         [RecipientKey(agent=agent, connection=connection_of(row), verkey=row["verkey"]) for row in key_rows],
         batch_size=BATCH,

@@ -1,0 +1,217 @@
+"""The twin's agent on the instance the twin moved away from (twins.events.TwinMovedAway): it stops.
+
+A peer's message to its keys is answered with a problem report saying where the thing went, and nothing of it is
+recorded (no message, no history entry, no inbox item); nothing is sent from the agent any more but such reports
+(what it had queued is marked failed in the release's transaction, and the transport refuses anything else
+queued later); its open invitations stop working; its owner here can neither send nor invite.
+
+And on the instance it is moving to, until it has arrived: its agent takes nothing (503, try later) and what it
+queued is held, not sent.
+
+The release is what twins.moving.release does for the agent's part: in one transaction, ``moved_to`` set and
+TwinMovedAway sent.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+from django.db import transaction
+from django.test import Client
+from django.utils import timezone
+
+from didcomm import exchange, outbox, selectors, services, transport
+from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage
+from owners.models import Notification
+from ssi import didexchange, envelope, oob
+from ssi.keys import SigningKey
+from tests.didcomm.endpoints import completed_connection, http_endpoint, open_message, verkey
+from twins import events
+from twins.models import HistoryEntry
+
+pytestmark = pytest.mark.django_db
+
+DESTINATION = "https://b.example"
+BASIC = "https://didcomm.org/basicmessage/1.0/message"
+PING = "https://didcomm.org/trust_ping/1.0/ping"
+PROBLEM = "https://didcomm.org/report-problem/1.0/problem-report"
+
+
+def message(type_: str, **body) -> dict:
+    return {"@type": type_, "@id": str(uuid.uuid4()), **body}
+
+
+def post(body: dict, to: str, sender: SigningKey):
+    raw = envelope.pack(json.dumps(body).encode(), to_verkeys=[to], from_key=sender)
+    return Client().post("/didcomm/", data=raw, content_type=envelope.MEDIA_TYPE)
+
+
+def move_away(twin) -> None:
+    """The release, as far as the agent is concerned (twins.moving.release)."""
+    with transaction.atomic():
+        twin.moved_to = DESTINATION
+        twin.moved_at = timezone.now()
+        twin.save(update_fields=["moved_to", "moved_at"])
+        events.send(events.TwinMovedAway(twin_id=twin.pk, owner_id=twin.owner_id, moved_to=DESTINATION))
+
+
+@pytest.fixture
+def endpoint():
+    with http_endpoint() as (url, received):
+        yield url, received
+
+
+@pytest.fixture
+def connection(grinder, peer, endpoint) -> Connection:
+    return completed_connection(twin=grinder, peer=peer, their_label="Peer", their_endpoint=endpoint[0])
+
+
+def recorded(twin) -> tuple[int, int, int]:
+    return (
+        InboundMessage.objects.count(),
+        HistoryEntry.objects.filter(twin=twin).count(),
+        Notification.objects.count(),
+    )
+
+
+# -- the source, after the release ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("body", [message(BASIC, content="Still there?"), message(PING)], ids=["message", "ping"])
+def test_a_peers_message_gets_a_problem_report_saying_where_the_thing_went_and_nothing_is_recorded(
+    connection, peer, grinder, endpoint, body
+):
+    move_away(grinder)
+    before = recorded(grinder)
+
+    response = post(body, connection.my_verkey, peer)
+
+    assert response.status_code == 200  # answered: the peer's transport has no reason to send it again
+    assert recorded(grinder) == before
+    report = OutboundMessage.objects.get()
+    assert report.type == PROBLEM and report.connection == connection and report.to_verkey == verkey(peer)
+    assert report.body["description"]["code"] == "thing-moved"
+    assert DESTINATION in report.body["description"]["en"]
+    assert report.body["~thread"]["thid"] == body["@id"]
+    # Delivered: the only kind of message the agent still sends from here.
+    transport.deliver(report.pk)
+    report.refresh_from_db()
+    assert report.status == OutboundMessage.Status.SENT
+    assert open_message(endpoint[1].bodies[-1], peer)["description"]["code"] == "thing-moved"
+    connection.refresh_from_db()
+    assert connection.state == Connection.State.COMPLETED  # kept as it was: the record of the source
+
+
+def test_a_problem_report_from_the_peer_is_not_answered(connection, peer, grinder):
+    move_away(grinder)
+    report = message(PROBLEM, description={"code": "oops", "en": "?"})
+    response = post(report, connection.my_verkey, peer)
+    assert response.status_code == 410
+    assert response.json()["extra"]["moved_to"] == DESTINATION
+    assert not OutboundMessage.objects.exists() and not InboundMessage.objects.exists()
+
+
+def test_a_stranger_writing_to_its_keys_is_refused_unanswered(connection, grinder):
+    move_away(grinder)
+    response = post(message(BASIC, content="Hi"), connection.my_verkey, SigningKey.generate())
+    assert response.status_code == 410
+    assert "moved to https://b.example" in response.json()["message"]
+    assert not OutboundMessage.objects.exists() and not InboundMessage.objects.exists()
+
+
+def test_what_the_agent_had_queued_is_not_sent(connection, grinder, endpoint):
+    queued = outbox.basic_message_send(connection=connection, content="written before the move")
+    move_away(grinder)
+
+    queued.refresh_from_db()
+    assert queued.status == OutboundMessage.Status.FAILED
+    assert "moved to https://b.example" in queued.last_error
+    transport.deliver(queued.pk)
+    assert endpoint[1].bodies == []
+
+
+def test_nothing_queued_after_the_move_is_sent_either(connection, grinder, endpoint):
+    move_away(grinder)
+    # As a feature that does not ask whether the twin is still here would queue it (sharing, support).
+    late = outbox.outbound_enqueue(connection=connection, body=message(BASIC, content="written after the move"))
+
+    transport.deliver(late.pk)
+
+    late.refresh_from_db()
+    assert late.status == OutboundMessage.Status.FAILED and "moved to" in late.last_error
+    assert endpoint[1].bodies == []
+
+
+def test_the_owner_here_can_neither_send_nor_invite(connection, grinder, alice):
+    move_away(grinder)
+    agent = Agent.objects.get(twin=grinder)
+    assert "moved to https://b.example" in selectors.send_refusal(Connection.objects.get(pk=connection.pk))
+    with pytest.raises(services.SendRefused, match="moved to"):
+        services.connection_message_send(agent=agent, connection_id=connection.pk, content="Hello?")
+    with pytest.raises(services.AgentElsewhere, match="moved to"):
+        services.agent_invitation_create(owner=alice, twin=grinder)
+    assert not OutboundMessage.objects.exists()
+
+
+def test_an_open_invitation_stops_working_and_the_requester_is_told(grinder, endpoint):
+    invitation = outbox.invitation_create(agent=services.agent_for_twin(grinder))
+    move_away(grinder)
+    requester = SigningKey.generate()
+    url, received = endpoint
+    their_did = didexchange.peer4_did(requester.verify_key, url)
+    request = message("https://didcomm.org/didexchange/1.1/request", label="Latecomer", did=their_did)
+    request["~thread"] = {"thid": request["@id"], "pthid": oob.parse_url(invitation.invitation_url).id}
+    invitation_key = oob.parse_url(invitation.invitation_url).services[0].recipient_verkeys[0]
+
+    response = post(request, invitation_key, requester)
+
+    assert response.status_code == 200
+    invitation.refresh_from_db()
+    assert invitation.state == Connection.State.INVITED and not invitation.their_verkey
+    assert Connection.objects.count() == 1 and not InboundMessage.objects.exists()
+    report = OutboundMessage.objects.get()
+    assert report.type == "https://didcomm.org/didexchange/1.1/problem_report"
+    assert report.to_endpoint == url and report.to_verkey == verkey(requester)
+    assert report.body["description"]["code"] == "request_not_accepted"
+    assert DESTINATION in report.body["description"]["en"]
+    transport.deliver(report.pk)
+    assert open_message(received.bodies[-1], requester)["~thread"]["thid"] == request["@id"]
+
+
+# -- the destination, while the twin is arriving ----------------------------------------------------------------
+
+
+def test_while_arriving_its_agent_takes_nothing_and_says_try_later(connection, peer, grinder):
+    grinder.arriving = True
+    grinder.save(update_fields=["arriving"])
+    response = post(message(BASIC, content="Hello?"), connection.my_verkey, peer)
+    assert response.status_code == 503
+    assert response["Retry-After"]
+    assert not InboundMessage.objects.exists() and not OutboundMessage.objects.exists()
+
+
+def test_while_arriving_what_it_queued_is_held_not_sent(connection, grinder, endpoint):
+    queued = outbox.basic_message_send(connection=connection, content="waiting for the move")
+    grinder.arriving = True
+    grinder.save(update_fields=["arriving"])
+
+    transport.deliver(queued.pk)
+
+    queued.refresh_from_db()
+    assert queued.status == OutboundMessage.Status.QUEUED and queued.attempts == 0
+    assert queued.next_attempt_at > timezone.now()  # the safety net looks again later; the arrival sends it
+    assert endpoint[1].bodies == []
+
+
+def test_the_owners_own_agent_here_is_unaffected(grinder, alice, peer, endpoint):
+    """Only the moved twin's agent stops: the owner's own agent here still works."""
+    move_away(grinder)
+    own = services.agent_for_owner(alice)
+    connection = Connection(agent=own, state=Connection.State.COMPLETED, their_verkey=verkey(peer))
+    connection.their_endpoint = endpoint[0]
+    exchange.pairwise_did_create(connection=connection, protocol="1.1")
+    connection.save()
+    assert post(message(BASIC, content="Hi"), connection.my_verkey, peer).status_code == 200
+    assert InboundMessage.objects.filter(connection=connection).exists()
