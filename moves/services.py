@@ -59,7 +59,7 @@ from ssi.errors import SSIError
 from ssi.keys import VerifyKey
 from twins import identity, moving
 from twins.models import Twin
-from twins.portability import PackageError, twin_package
+from twins.portability import PackageError
 
 log = logging.getLogger(__name__)
 
@@ -230,16 +230,14 @@ def move_confirm(*, move_out: MoveOut, by: Owner) -> None:
                 new_domain=move.destination_did_domain,
                 new_update_key=move.owner_update_key,
                 new_next_key_hash=move.owner_next_key_hash,
+                destination_url=move.destination_url,
             )
         except SelfHeldKeyRequired as exc:
             raise MoveRefused(str(exc)) from None
-        package = twin_package(twin)
-        package["move"] = {
-            "entries": entries,
-            "request": move.public_id,
-            "source": settings.SITE_URL,
-            "destination": move.destination_url,
-        }
+        # The package, with the move entries at the end of its DID log (the destination restores it so), and what
+        # the destination needs to know about this move: our id of it (its arrival call names it), both hosts.
+        package = moving.move_package(twin, entries=entries)
+        package["move"] = {"request": move.public_id, "source": settings.SITE_URL, "destination": move.destination_url}
         sealed = sealing.seal(package, sealing.public_key_from_text(move.key_public))
         del package
         # The other requests for this twin: one move at a time, and this one is it.

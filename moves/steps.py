@@ -141,7 +141,9 @@ def send_request(move_id: int, *, due_only: bool = True) -> CallError | None:
         return CallError("the old host answered about another thing", permanent=True)
     remote_id = str(data.get("id") or "")[:64]
     confirm_url = str(data.get("confirm_url") or "")[:500]
-    if not remote_id or not confirm_url.startswith(move.source_url + "/"):
+    # Shown as a link on the owner's page: an http(s) URL only (A names itself by its own SITE_URL, which need not
+    # be the address we reach it at).
+    if not remote_id or not confirm_url.lower().startswith(("https://", "http://")):
         failed_attempt(move, CallError("the old host's answer is incomplete", permanent=False))
         return None
     finish(
