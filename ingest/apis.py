@@ -35,7 +35,7 @@ from rest_framework.views import APIView
 
 from core.drf import ERRORS, Pagination, StrictBooleanField, StrictInputSerializer, TextField, paginated_response
 from ingest import devices, selectors, services
-from ingest.models import DeviceKey, Source
+from ingest.models import DeviceKey, Source, SourceThing
 from ingest.receive import (
     MAX_BODY,
     Answer,
@@ -112,8 +112,13 @@ timestamp, 404 unknown source, 409 a deactivated thing, 413, 429 over the source
         200: _Stored,
         400: OpenApiResponse(_Error, description="Malformed header or payload; `extra.pointer` names the field."),
         401: OpenApiResponse(_Error, description="Missing or bad signature, or timestamp outside ±5 minutes."),
+        308: OpenApiResponse(
+            _Error, description="Every thing of the source has moved to another host: send to `Location` (same path)."
+        ),
         404: OpenApiResponse(_Error, description="No such source."),
-        409: OpenApiResponse(_Error, description="A named thing is deactivated."),
+        409: OpenApiResponse(
+            _Error, description="A named thing is deactivated, or the source's things are still arriving here."
+        ),
         413: OpenApiResponse(_Error, description="More than 1,000 readings or 1 MiB."),
         429: OpenApiResponse(_Error, description="Over the source's rate limit; see Retry-After."),
         503: OpenApiResponse(_Error, description="Database unavailable; see Retry-After."),
@@ -147,18 +152,45 @@ def _response(answer: Answer) -> JsonResponse:
 
 def receive(request: HttpRequest, source_id: str) -> JsonResponse:
     try:
-        return _response(_receive(request, source_id))
+        answer = _receive(request, source_id)
+        return answer if isinstance(answer, JsonResponse) else _response(answer)
     except (OperationalError, InterfaceError):
         log.warning("webhook for source %s: database unavailable", source_id)
         return _response(database_unavailable())
 
 
-def _receive(request: HttpRequest, source_id: str) -> Answer:
-    """The HTTP part: the source named by the URL (404) and a body of at most 1 MiB (413); the rest is
-    ingest.receive.receive_message, shared with the MQTT bridge."""
+def _moved(request: HttpRequest, source: Source) -> JsonResponse | None:
+    """A source whose things are not live here (issue 18): every thing it feeds has moved to one other host (a
+    308 to the same path there, where the source moved with them: ingest.portability), or is still arriving here
+    (409, retried by the sender). None, one indexed query, for a source that feeds a live thing (or none yet)."""
+    if SourceThing.objects.filter(source=source, twin__moved_to="", twin__arriving=False).exists():
+        return None
+    states = set(SourceThing.objects.filter(source=source).values_list("twin__moved_to", "twin__arriving")[:100])
+    hosts = {moved_to.rstrip("/") for moved_to, _ in states if moved_to}
+    if len(hosts) == 1 and all(moved_to for moved_to, _ in states):
+        location = hosts.pop() + request.get_full_path()
+        response = JsonResponse(
+            {"message": f"The things of this source have moved: send to {location}.", "extra": {"location": location}},
+            status=308,
+        )
+        response["Location"] = location
+        return response
+    if states and all(arriving for _, arriving in states):
+        return JsonResponse(
+            {"message": "The things of this source are still arriving here: try again shortly.", "extra": {}},
+            status=409,
+        )
+    return None
+
+
+def _receive(request: HttpRequest, source_id: str) -> Answer | JsonResponse:
+    """The HTTP part: the source named by the URL (404), whose things are here (308/409: :func:`_moved`), and a
+    body of at most 1 MiB (413); the rest is ingest.receive.receive_message, shared with the MQTT bridge."""
     source = find_source(source_id, request.headers.get(webhooks.ID_HEADER))
     if source is None:
         return not_found()
+    if (elsewhere := _moved(request, source)) is not None:
+        return elsewhere
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

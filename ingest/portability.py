@@ -1,0 +1,133 @@
+"""The ingest part of a moving twin (issue 18): the sources that feed it, and its device keys.
+
+A source is its owner's (one sender feeding some of their things), named in its hook URL by ``public_id`` and
+trusted by its Standard Webhooks secret, both configured in the sender. For the sender to go on unchanged, both
+travel: the source is made here for the destination owner with the same ``public_id``, the same name, mapping and
+rate limit, and the same secret (unsealed in the package, sealed here again; a previous secret in its rotation
+overlap too), linked to the twin under the same external id. The source's accepted webhook ids travel with it,
+so a message the source already took is still answered from the record, not stored twice (SECURITY 32). When
+another thing of the same source moved here before, the source is already here and only gains the link (and the
+webhook ids it lacks). The source answers its hook URL on the old host with a 308 to the same path here once
+every thing it feeds there has moved here (ingest.apis).
+
+Device keys (public keys only) travel with their labels and revocations, so device-signed readings keep
+verifying and a revoked key still verifies nothing new.
+
+Not moved: readings still waiting for their history entry (ingest.PendingReadings): the history part takes the
+twin's history after its catch-ups.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import datetime
+from typing import Any
+
+from core import vault
+from ingest.models import Delivery, DeviceKey, Source, SourceThing
+from twins.models import Twin
+from twins.portability import Arrival, PackageError, Part, register
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def _when(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _secret(sealed: bytes | memoryview | None) -> str | None:
+    return base64.b64encode(vault.unseal(sealed)).decode() if sealed else None
+
+
+def _source(link: SourceThing) -> dict[str, Any]:
+    source = link.source
+    return {
+        "public_id": source.public_id,
+        "name": source.name,
+        "secret": _secret(source.secret_sealed),
+        "previous_secret": _secret(source.previous_secret_sealed),
+        "previous_valid_until": _iso(source.previous_valid_until),
+        "mapping": source.mapping,
+        "rate_limit": source.rate_limit,
+        "created_at": _iso(source.created_at),
+        "external_id": link.external_id,
+        "deliveries": [
+            {**row, "created_at": _iso(row["created_at"])}
+            for row in Delivery.objects.filter(source=source)
+            .order_by("created_at", "id")
+            .values("webhook_id", "status", "response", "created_at")
+        ],
+    }
+
+
+def export(twin: Twin) -> dict[str, Any] | None:
+    links = list(SourceThing.objects.filter(twin=twin).select_related("source").order_by("id"))
+    keys = list(DeviceKey.objects.filter(twin=twin).order_by("created_at", "id"))
+    if not links and not keys:
+        return None
+    return {
+        "sources": [_source(link) for link in links],
+        "device_keys": [
+            {
+                "public_key": key.public_key,
+                "label": key.label,
+                "created_at": _iso(key.created_at),
+                "revoked_at": _iso(key.revoked_at),
+            }
+            for key in keys
+        ],
+    }
+
+
+def _source_here(data: dict[str, Any], arrival: Arrival) -> Source:
+    source = Source.objects.filter(public_id=data["public_id"]).first()
+    if source is not None:
+        if source.owner_id != arrival.owner.pk:
+            raise PackageError("A source that feeds this thing belongs to another account on this instance.")
+        return source
+    source = Source.objects.create(
+        owner=arrival.owner,
+        public_id=data["public_id"],
+        name=data["name"],
+        secret_sealed=vault.seal(base64.b64decode(data["secret"])),
+        previous_secret_sealed=vault.seal(base64.b64decode(data["previous_secret"]))
+        if data["previous_secret"]
+        else None,
+        previous_valid_until=_when(data["previous_valid_until"]),
+        mapping=data["mapping"],
+        rate_limit=data["rate_limit"],
+    )
+    Source.objects.filter(pk=source.pk).update(created_at=_when(data["created_at"]))
+    return source
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    twin = arrival.twin
+    for item in data.get("sources") or []:
+        source = _source_here(item, arrival)
+        if item["external_id"] and SourceThing.objects.filter(source=source, external_id=item["external_id"]).exists():
+            raise PackageError(f"Source {source.name} already names another thing {item['external_id']!r} here.")
+        SourceThing.objects.create(source=source, twin=twin, external_id=item["external_id"])
+        known = set(Delivery.objects.filter(source=source).values_list("webhook_id", flat=True))
+        fresh = [row for row in item["deliveries"] if row["webhook_id"] not in known]
+        made = Delivery.objects.bulk_create(
+            [
+                Delivery(source=source, webhook_id=row["webhook_id"], status=row["status"], response=row["response"])
+                for row in fresh
+            ],
+            batch_size=500,
+        )
+        # created_at is automatic (bulk_create stamped now): the source's times back, in one UPDATE per batch.
+        for delivery, row in zip(made, fresh, strict=True):
+            delivery.created_at = _when(row["created_at"])
+        Delivery.objects.bulk_update(made, ["created_at"], batch_size=500)
+    for item in data.get("device_keys") or []:
+        key = DeviceKey.objects.create(
+            twin=twin, public_key=item["public_key"], label=item["label"], revoked_at=_when(item["revoked_at"])
+        )
+        DeviceKey.objects.filter(pk=key.pk).update(created_at=_when(item["created_at"]))
+
+
+register(Part(name="ingest", export=export, restore=restore, after=("twin",)))

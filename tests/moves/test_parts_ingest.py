@@ -1,0 +1,118 @@
+"""The ingest part of a move: the source feeding the thing comes along for the new owner with the same hook URL
+and secret (the sender changes nothing) and its accepted webhook ids (a retry is answered from the record), the
+device keys too; on the old host the hook answers 308 to the same path here once every thing it feeds moved."""
+
+# ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.test import Client
+
+from ingest import services as ingest_services
+from ingest.models import DeviceKey, Source
+from ingest.portability import export
+from owners.keys import owner_keys_ensure
+from owners.models import OwnerKey
+from ssi.keys import SigningKey
+from tests.ingest.conftest import Sender
+from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
+    B_DOMAIN,
+    B_URL,
+    assert_portable,
+    mover,
+    on_a,
+)
+from twins import moving
+from twins import services as twin_services
+from twins.models import Reading, Twin
+
+pytestmark = [pytest.mark.django_db, pytest.mark.needs("ingest"), pytest.mark.usefixtures("on_a")]
+
+
+@pytest.fixture
+def fed(alice, grinder):
+    """Alice's grinder fed by a source (rotated once: the previous secret in its overlap), one message accepted,
+    two device keys (one revoked)."""
+    source, _ = ingest_services.source_create(owner=alice, name="Acme cloud")
+    source, secret = ingest_services.source_rotate_secret(source=source, overlap=timedelta(hours=1))
+    ingest_services.source_link_thing(source=source, twin=grinder, external_id="acme-grinder-7")
+    sender = Sender(client=Client(), source=source, secret=secret)
+    assert sender.post({"thing": "acme-grinder-7", "value": 3}, msg_id="msg_first").status_code == 200
+    DeviceKey.objects.create(twin=grinder, public_key=SigningKey.generate().multibase, label="board")
+    old = DeviceKey.objects.create(twin=grinder, public_key=SigningKey.generate().multibase, label="old board")
+    DeviceKey.objects.filter(pk=old.pk).update(revoked_at=old.created_at)
+    return grinder, source, secret
+
+
+def _drop(source: Source):
+    return lambda: Source.objects.filter(pk=source.pk).delete()
+
+
+def test_the_source_and_device_keys_come_back_equal_for_the_new_owner(mover, fed, bob):
+    grinder, source, secret = fed
+    before = export(grinder)
+    assert len(before["sources"]) == 1 and len(before["device_keys"]) == 2
+    assert [d["webhook_id"] for d in before["sources"][0]["deliveries"]] == ["msg_first"]
+    _, moved = mover(grinder, to_owner=bob, delete=_drop(source))
+    assert export(moved) == before
+    here = Source.objects.get(public_id=source.public_id)
+    assert here.owner == bob and here.secrets()[0] == secret and len(here.secrets()) == 2
+
+
+def test_the_sender_goes_on_unchanged_once_the_thing_is_live_here(mover, fed, bob):
+    grinder, source, secret = fed
+    _, moved = mover(grinder, to_owner=bob, delete=_drop(source))
+    here = Source.objects.get(public_id=source.public_id)
+    sender = Sender(client=Client(), source=here, secret=secret)
+    arriving = sender.post({"thing": "acme-grinder-7", "value": 4})
+    assert arriving.status_code == 409 and not Reading.objects.filter(twin=moved).exclude(value=3).exists()
+    moving.activate(moved)
+    again = sender.post({"thing": "acme-grinder-7", "value": 3}, msg_id="msg_first")
+    assert again.status_code == 200  # the first answer, from the record: nothing stored twice
+    assert Reading.objects.filter(twin=moved, value=3).count() == 1
+    assert sender.post({"thing": "acme-grinder-7", "value": 5}).status_code == 200
+    assert Reading.objects.filter(twin=moved, value=5).count() == 1
+
+
+def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, fed, bob):
+    grinder, source, _ = fed
+    package, _ = mover(grinder, to_owner=bob, delete=_drop(source))
+    assert_portable(package, "ingest")
+    assert package["parts"]["ingest"]["sources"][0]["secret"]
+
+
+def _release(twin: Twin, to) -> None:
+    keys = owner_keys_ensure(owner=to)
+    entries = moving.move_entries(
+        twin,
+        by=twin.owner,
+        new_domain=B_DOMAIN,
+        new_update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
+        new_next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
+        destination_url=B_URL,
+    )
+    moving.release(twin, entries=entries, destination_url=B_URL)
+
+
+def test_on_the_old_host_the_hook_answers_308_to_the_same_path_on_the_new_one(fed, bob):
+    grinder, source, secret = fed
+    _release(grinder, bob)
+    sender = Sender(client=Client(), source=source, secret=secret)
+    response = sender.post({"thing": "acme-grinder-7", "value": 9})
+    assert response.status_code == 308
+    assert response["Location"] == f"{B_URL}/hooks/{source.public_id}"
+    assert not Reading.objects.filter(value=9).exists()
+    with_query = Client().post(f"/hooks/{source.public_id}?batch=1", data=b"{}", content_type="application/json")
+    assert with_query.status_code == 308 and with_query["Location"] == f"{B_URL}/hooks/{source.public_id}?batch=1"
+
+
+def test_a_source_that_still_feeds_a_thing_here_is_not_redirected(fed, alice, bob):
+    grinder, source, secret = fed
+    kettle = twin_services.twin_create(owner=alice, name="Kettle")
+    ingest_services.source_link_thing(source=source, twin=kettle, external_id="kettle")
+    _release(grinder, bob)
+    sender = Sender(client=Client(), source=source, secret=secret)
+    assert sender.post({"thing": "kettle", "value": 7}).status_code == 200
+    assert Reading.objects.filter(twin=kettle, value=7).exists()
