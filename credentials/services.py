@@ -10,6 +10,9 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -202,14 +205,36 @@ def ownership_credential_issue(*, twin: Twin) -> OwnershipCredential | None:
     return credential
 
 
+# The twins whose first ownership credential ownership_credentials_issue_new issued a moment ago, while their
+# creator sends TwinCreated for them (ownership_credentials_announced): set for that block only, so it can never
+# outlive the savepoint it belongs to (a rolled-back batch's ids, which SQLite hands out again, are not in it).
+_issued_in_batch: ContextVar[frozenset[int]] = ContextVar("credentials_issued_in_batch", default=frozenset())
+
+
+@contextmanager
+def ownership_credentials_announced(twin_ids: Iterable[int]) -> Iterator[None]:
+    """Around the TwinCreated events of twins whose credentials ownership_credentials_issue_new has just issued (in
+    the same transaction, nothing in between): the subscriber knows they stand without asking the database, once
+    a thing (10,000 queries in a 10,000-row import)."""
+    token = _issued_in_batch.set(frozenset(twin_ids))
+    try:
+        yield
+    finally:
+        _issued_in_batch.reset(token)
+
+
 def on_twin_created(event: Any) -> None:
     """twins.events.TwinCreated, in the creating transaction. A thing produced for a buyer to claim gets its first
     ownership credential at the claim (a transfer): an organisation holding stock needs none per item, and a
     production batch of 10,000 must fit in a request."""
     if event.for_claim:
         return
-    # Made in a batch (ownership_credentials_issue_new, in this transaction): already issued to this owner. One
-    # query instead of the locks and reads of the idempotent path, which would keep it all the same.
+    # Made in a batch whose credentials were just issued to this owner (ownership_credentials_announced): nothing
+    # to do, and nothing to ask.
+    if event.twin_id in _issued_in_batch.get():
+        return
+    # Otherwise a credential may stand already (a caller that issued without announcing): one query instead of
+    # the locks and reads of the idempotent path, which would keep it all the same.
     if OwnershipCredential.objects.standing().filter(twin_id=event.twin_id, holder_id=event.owner_id).exists():
         return
     ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))

@@ -24,7 +24,7 @@ from django.tasks import task
 from django.utils import timezone
 
 from core.errors import Conflict
-from credentials.services import ownership_credentials_issue_new
+from credentials.services import ownership_credentials_announced, ownership_credentials_issue_new
 from fleets.services import group_for_import, members_add
 from imports.models import ImportChunk, ImportedThing, ImportRowError, ImportRun
 from imports.reader import FileRefused, rows, shown, sniff_format
@@ -295,7 +295,7 @@ def _create_many(run: ImportRun, items: list[Planned]) -> list[Planned]:
             twins = twins_create_many(
                 owner=owner, items=[_create_fields(item.row) for item in items], send_events=False
             )
-            ownership_credentials_issue_new(twins=twins)
+            issued = ownership_credentials_issue_new(twins=twins)
             ImportedThing.objects.bulk_create(
                 [
                     ImportedThing(
@@ -305,10 +305,11 @@ def _create_many(run: ImportRun, items: list[Planned]) -> list[Planned]:
                 ],
                 batch_size=500,
             )
-            # Every subscriber hears of every new thing, as from twin_create; the ownership credential's finds
-            # the credential issued above standing and keeps it.
-            for twin in twins:
-                events.send(events.TwinCreated(twin_id=twin.pk, owner_id=twin.owner_id))
+            # Every subscriber hears of every new thing, as from twin_create; the ownership credential's is told
+            # which credentials were issued just above, and keeps them without a query a thing.
+            with ownership_credentials_announced(credential.twin_id for credential in issued):
+                for twin in twins:
+                    events.send(events.TwinCreated(twin_id=twin.pk, owner_id=twin.owner_id))
     except (ValidationError, IntegrityError, Conflict):
         return []
     return items

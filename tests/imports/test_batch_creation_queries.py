@@ -74,3 +74,24 @@ def test_a_batch_the_database_refuses_leaves_nothing_of_itself(alice, monkeypatc
     with pytest.raises(IntegrityError), transaction.atomic():
         twins_create_many(owner=alice, items=_items(3, 1))
     assert (Twin.objects.count(), DidLogEntry.objects.count(), HistoryEntry.objects.count()) == before
+
+
+def _import_queries(owner, count: int, start: int) -> int:
+    from tests.imports.conftest import run_import
+
+    rows = "".join(f"Cow {n},Holstein,C-{n:05d},cow-{n}\n" for n in range(start, start + count))
+    with CaptureQueriesContext(connection) as queries:
+        run = run_import(owner, "name,model,serial,external id\n" + rows)
+    assert (run.status, run.created) == ("done", count), (run.status, run.message)
+    return len(queries)
+
+
+@pytest.mark.needs("credentials")
+def test_importing_forty_new_things_asks_no_more_queries_than_four(alice):
+    # The whole import (upload, dry run, one batch), TwinCreated's subscribers included: before, the ownership
+    # credential's subscriber asked once a thing whether the credential just issued was standing.
+    _import_queries(alice, 1, 90000)  # the owner's keys are made on first use: not part of the comparison
+    small = _import_queries(alice, 4, 0)
+    large = _import_queries(alice, 40, 100)
+    assert large == small, (small, large)
+    assert OwnershipCredential.objects.standing().filter(holder=alice).count() == 45
