@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from core.ratelimit import hit
 from core.vault import unseal_key
-from didcomm import timeline
+from didcomm import rotate, timeline
 from didcomm.dispatch import dispatch
 from didcomm.handlers import Answer, Context
 from didcomm.keys import agent_key_of, connection_key, verkey_of
@@ -390,6 +390,10 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
         if refusal:
             raise InboundError(refusal)
     _limit(f"agent:{agent.pk}", "RATE_DIDCOMM_PER_AGENT", RATE_PER_AGENT)
+    if connection is not None and connection.next_verkey and unpacked.recipient_verkey == connection.next_verkey:
+        rotate.ack_implied(connection=connection, recipient_verkey=unpacked.recipient_verkey, sender_verkey=sender)
+        connection.refresh_from_db()
+        connection.agent = agent
     if on_open is not None:
         on_open(sender, body)
     try:

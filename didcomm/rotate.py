@@ -93,6 +93,24 @@ def ack_receive(ctx: Context) -> None:
     connection = _pending(ctx)
     if connection is None:
         return None  # not an answer to a rotation of ours: stored, nothing else
+    _commit(connection)
+    return None
+
+
+@transaction.atomic
+def ack_implied(*, connection: Connection, recipient_verkey: str, sender_verkey: str) -> None:
+    """The peer wrote (Authcrypt, from its key) to our pending new key: it has taken our new DID, whether or not
+    its ack reached us. RFC 0794 sends the ack to the prior DID, and after a move that DID names the instance the
+    twin left (didcomm.moving), where it is lost unless it came back on the rotate's own connection."""
+    if not recipient_verkey or not sender_verkey:
+        return
+    connection = Connection.objects.select_for_update(of=("self",)).get(pk=connection.pk)
+    if connection.next_verkey == recipient_verkey and connection.their_verkey == sender_verkey:
+        _commit(connection)
+
+
+def _commit(connection: Connection) -> None:
+    """Our new key and DID become the connection's (locked), and the old key opens nothing any more."""
     old_verkey = connection.my_verkey
     connection.my_key_sealed = connection.next_key_sealed
     connection.my_verkey = connection.next_verkey
@@ -101,7 +119,6 @@ def ack_receive(ctx: Context) -> None:
     connection.next_verkey = connection.next_did = connection.next_thread_id = ""
     connection.save()
     RecipientKey.objects.filter(connection=connection, verkey=old_verkey).delete()
-    return None
 
 
 def _drop(connection: Connection) -> None:

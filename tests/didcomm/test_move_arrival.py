@@ -223,3 +223,45 @@ def test_the_peers_next_message_to_the_new_did_is_taken_here(arriving, django_ca
     response = Client().post("/didcomm/", data=raw, content_type=envelope.MEDIA_TYPE)
     assert response.status_code == 200
     assert InboundMessage.objects.get(message_id=body["@id"]).connection == connection
+
+
+def test_when_the_ack_went_to_the_old_host_the_peers_next_message_to_the_new_did_completes_the_rotation(
+    arriving, django_capture_on_commit_callbacks
+):
+    """A peer that sends its ack to our prior DID (RFC 0794), not back on the rotate's connection: the ack reaches
+    the old host. Its first message to the new DID shows it took the rotation."""
+    from django.test import Client
+
+    with peer_agent(ack=False) as peer:
+        connection = connection_from_source(arriving, peer)
+        old_verkey = connection.my_verkey
+        arrive(arriving, django_capture_on_commit_callbacks)
+    connection.refresh_from_db()
+    new_verkey, new_did = connection.next_verkey, connection.next_did
+    assert connection.my_verkey == old_verkey  # no ack yet
+
+    body = {"@type": BASIC, "@id": str(uuid.uuid4()), "content": "using your new DID"}
+    raw = envelope.pack(json.dumps(body).encode(), to_verkeys=[new_verkey], from_key=peer.key)
+    assert Client().post("/didcomm/", data=raw, content_type=envelope.MEDIA_TYPE).status_code == 200
+
+    connection.refresh_from_db()
+    assert (connection.my_verkey, connection.my_did, connection.next_verkey) == (new_verkey, new_did, "")
+    assert not RecipientKey.objects.filter(verkey=old_verkey).exists()
+    assert InboundMessage.objects.get(message_id=body["@id"]).connection == connection
+
+
+def test_a_stranger_writing_to_the_pending_new_key_completes_nothing(arriving, django_capture_on_commit_callbacks):
+    from django.test import Client
+
+    with peer_agent(ack=False) as peer:
+        connection = connection_from_source(arriving, peer)
+        arrive(arriving, django_capture_on_commit_callbacks)
+    connection.refresh_from_db()
+    before = (connection.my_verkey, connection.next_verkey)
+
+    body = {"@type": BASIC, "@id": str(uuid.uuid4()), "content": "not your peer"}
+    raw = envelope.pack(json.dumps(body).encode(), to_verkeys=[connection.next_verkey], from_key=SigningKey.generate())
+    assert Client().post("/didcomm/", data=raw, content_type=envelope.MEDIA_TYPE).status_code == 400
+
+    connection.refresh_from_db()
+    assert (connection.my_verkey, connection.next_verkey) == before
