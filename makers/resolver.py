@@ -1,7 +1,9 @@
 """The GS1 Digital Link resolver (GS1-Conformant Resolver standard 1.x) for the models and things made here.
 
 - `/01/<gtin>/21/<serial>`: the thing's page, exactly as a scan of its tag opens it (tags.views.tag_scan: the
-  owner's page when the owner is signed in, the public page for anyone else, the same rate limit and scan log).
+  owner's page when the owner is signed in, the public page for anyone else, the same rate limit and scan log);
+  for a thing that moved to another host, a 308 to the same path there. The model's own links (link set, other
+  link types) stay the maker's, answered here.
 - `/01/<gtin>`: the model's public page.
 - GTIN-8/12/13 redirect (301) to the 14-digit form; a wrong check digit is a 400 that says so; an unknown GTIN or
   serial a 404.
@@ -142,6 +144,13 @@ def resolve(request: HttpRequest, rest: str) -> HttpResponse:
         if produced is None:
             return _not_found(request, counted=not to_scan)
     anchor = settings.SITE_URL + link.path
+    if to_scan and produced is not None and produced.twin.moved_to:
+        # The thing lives on another host now (issue 18): its Digital Link opens it there, at the same path. Counted
+        # here, as a lookup that ends here (tag_scan would have counted it): no faster enumeration than a scan.
+        if refused := _over_budget(request):
+            return refused
+        target = produced.twin.moved_to.rstrip("/") + request.get_full_path()
+        return _finish(HttpResponseRedirect(target, status=308), anchor)
     if wants_set:
         return _finish(_linkset_response(anchor, links_for(model, produced)), anchor)
     if link_type and gs1.link_type_curie(link_type) != "gs1:defaultLink":

@@ -86,6 +86,20 @@ def mover(on_a, django_capture_on_commit_callbacks) -> Mover:
     return move
 
 
+def release(twin: Twin, *, to: Any) -> Twin:
+    """On "A": the move entries for ``to``'s keys appended and the twin marked moved to B (twins.moving.release)."""
+    keys = owner_keys_ensure(owner=to)
+    entries = moving.move_entries(
+        twin,
+        by=twin.owner,
+        new_domain=B_DOMAIN,
+        new_update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
+        new_next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
+        destination_url=B_URL,
+    )
+    return moving.release(twin, entries=entries, destination_url=B_URL)
+
+
 def _strings(value: Any) -> Iterator[str]:
     if isinstance(value, str):
         yield value

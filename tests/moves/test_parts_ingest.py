@@ -13,20 +13,18 @@ from django.test import Client
 from ingest import services as ingest_services
 from ingest.models import DeviceKey, Source
 from ingest.portability import export
-from owners.keys import owner_keys_ensure
-from owners.models import OwnerKey
 from ssi.keys import SigningKey
 from tests.ingest.conftest import Sender
 from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
-    B_DOMAIN,
     B_URL,
     assert_portable,
     mover,
     on_a,
+    release,
 )
 from twins import moving
 from twins import services as twin_services
-from twins.models import Reading, Twin
+from twins.models import Reading
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs("ingest"), pytest.mark.usefixtures("on_a")]
 
@@ -83,22 +81,9 @@ def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, fed, bob):
     assert package["parts"]["ingest"]["sources"][0]["secret"]
 
 
-def _release(twin: Twin, to) -> None:
-    keys = owner_keys_ensure(owner=to)
-    entries = moving.move_entries(
-        twin,
-        by=twin.owner,
-        new_domain=B_DOMAIN,
-        new_update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
-        new_next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
-        destination_url=B_URL,
-    )
-    moving.release(twin, entries=entries, destination_url=B_URL)
-
-
 def test_on_the_old_host_the_hook_answers_308_to_the_same_path_on_the_new_one(fed, bob):
     grinder, source, secret = fed
-    _release(grinder, bob)
+    release(grinder, to=bob)
     sender = Sender(client=Client(), source=source, secret=secret)
     response = sender.post({"thing": "acme-grinder-7", "value": 9})
     assert response.status_code == 308
@@ -112,7 +97,7 @@ def test_a_source_that_still_feeds_a_thing_here_is_not_redirected(fed, alice, bo
     grinder, source, secret = fed
     kettle = twin_services.twin_create(owner=alice, name="Kettle")
     ingest_services.source_link_thing(source=source, twin=kettle, external_id="kettle")
-    _release(grinder, bob)
+    release(grinder, to=bob)
     sender = Sender(client=Client(), source=source, secret=secret)
     assert sender.post({"thing": "kettle", "value": 7}).status_code == 200
     assert Reading.objects.filter(twin=kettle, value=7).exists()
