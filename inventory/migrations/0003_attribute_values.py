@@ -41,16 +41,6 @@ POSTGRES = [
         "DROP TABLE IF EXISTS inventory_attribute_value",
     ),
     (
-        # q=purple: WHERE value ILIKE '%purple%' AND owner_id = ? (pg_trgm's GIN class serves a leading wildcard).
-        "CREATE INDEX inventory_attribute_value_trgm ON inventory_attribute_value USING gin (value gin_trgm_ops)",
-        None,
-    ),
-    (
-        # The triggers' DELETE by twin.
-        "CREATE INDEX inventory_attribute_value_twin ON inventory_attribute_value (twin_id)",
-        None,
-    ),
-    (
         # Constant SQL: no value from outside reaches it.
         "CREATE FUNCTION inventory_attribute_value_sync() RETURNS trigger LANGUAGE plpgsql AS $$\n"  # noqa: S608
         "BEGIN\n"
@@ -96,6 +86,18 @@ POSTGRES = [
         + _values_of(id="twin.id", owner="twin.owner_id", attributes="twin.attributes").replace(
             "FROM jsonb_each_text(", "FROM twins_twin AS twin CROSS JOIN LATERAL jsonb_each_text(", 1
         ),
+        None,
+    ),
+    # The indexes after the existing values are in: built in one pass (a GIN index filled row by row would keep them
+    # in its pending list until a VACUUM, which autovacuum-less databases never run).
+    (
+        # q=purple: WHERE value ILIKE '%purple%' AND owner_id = ? (pg_trgm's GIN class serves a leading wildcard).
+        "CREATE INDEX inventory_attribute_value_trgm ON inventory_attribute_value USING gin (value gin_trgm_ops)",
+        None,
+    ),
+    (
+        # The triggers' DELETE by twin.
+        "CREATE INDEX inventory_attribute_value_twin ON inventory_attribute_value (twin_id)",
         None,
     ),
     (
