@@ -1,9 +1,11 @@
-from datetime import timedelta
-
 from django.apps import AppConfig
+from django.conf import settings
 
-# How often each task worker runs the pending steps of moves (moves.services.moves_resume).
-RESUME_EVERY = timedelta(minutes=1)
+
+def resume_every() -> float:
+    """Seconds between runs of the pending steps of moves in each task worker (moves.services.moves_resume):
+    MOVES_RESUME_EVERY_SECONDS, default a minute (tests across instances make it shorter)."""
+    return float(getattr(settings, "MOVES_RESUME_EVERY_SECONDS", 60))
 
 
 class MovesConfig(AppConfig):
@@ -15,5 +17,5 @@ class MovesConfig(AppConfig):
         from core.periodic import register_periodic
         from moves.services import moves_resume
 
-        register_periodic("moves.resume", RESUME_EVERY, moves_resume)
+        register_periodic("moves.resume", resume_every(), moves_resume)
         register_nav(NavLink(label="Moves", url_name="moves", place=PROFILE, order=47))

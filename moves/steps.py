@@ -46,8 +46,10 @@ MAX_BACKOFF = 3600.0
 
 
 def backoff(attempts: int, now: datetime) -> datetime:
-    """When to try again after ``attempts`` failed attempts: 30 s, 1 min, 2 min… at most an hour."""
-    return now + timedelta(seconds=min(30.0 * 2 ** max(attempts - 1, 0), MAX_BACKOFF))
+    """When to try again after ``attempts`` failed attempts: 30 s, 1 min, 2 min… at most an hour (the base is
+    MOVES_BACKOFF_SECONDS, default 30; tests across instances make it shorter)."""
+    base = float(getattr(settings, "MOVES_BACKOFF_SECONDS", 30))
+    return now + timedelta(seconds=min(base * 2 ** max(attempts - 1, 0), MAX_BACKOFF))
 
 
 def claim(model: type[models.Model], pk: int, states: tuple[str, ...], *, due_only: bool = True) -> Any:
@@ -94,7 +96,10 @@ def failed_attempt(row: Any, exc: CallError) -> None:
 
 def end(row: Any, state: str, error: str) -> None:
     """A permanent outcome other than success: cancelled, expired or failed, with the reason."""
-    finish(row, state_was=row.state, state=state, error=error[:300], ended_at=timezone.now(), next_attempt_at=None)
+    extra = {"sealed": None} if isinstance(row, MoveOut) else {}  # nothing of the package stays behind
+    finish(
+        row, state_was=row.state, state=state, error=error[:300], ended_at=timezone.now(), next_attempt_at=None, **extra
+    )
     log.info("move %s: %s", row.public_id, state)
 
 
@@ -248,10 +253,9 @@ def discard_arrival(move: MoveIn, reason: str) -> None:
         locked = MoveIn.objects.select_for_update().get(pk=move.pk)
         if locked.state not in MoveIn.OPEN:
             return
-        twin = Twin.objects.select_for_update().filter(pk=locked.twin_id).first()
-        discard = getattr(moving, "discard", None)
-        if twin is not None and twin.arriving and discard is not None:
-            discard(twin)
+        twin = Twin.objects.filter(pk=locked.twin_id).first()
+        if twin is not None and twin.arriving:
+            moving.discard(twin)
         MoveIn.objects.filter(pk=locked.pk).update(
             state=MoveIn.State.CANCELLED,
             error=reason[:300],

@@ -59,6 +59,12 @@ def one_database_parts(monkeypatch):
     monkeypatch.setattr(portability, "_PARTS", kept)
 
 
+@pytest.fixture
+def no_worker(settings):
+    """No task runs by itself: the resume job (as after a crash of every worker) takes each step."""
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+
+
 def make_room(twin: Twin) -> None:
     """Let the twin's package arrive in the same database: the source's copy takes another slug."""
     Twin.objects.filter(pk=twin.pk).update(slug=new_public_id())

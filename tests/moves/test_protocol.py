@@ -59,12 +59,6 @@ def test_a_thing_moves_and_lives_in_exactly_one_place(roles, alice, bob, grinder
     assert [v.version_id for v in here.versions] == [v.version_id for v in moved.versions]
 
 
-@pytest.fixture
-def no_worker(settings):
-    """No task runs by itself: the resume job (as after a crash of every worker) takes each step."""
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-
-
 def _live_copies(did: str) -> list[int]:
     return [twin.pk for twin in Twin.objects.filter(did=did) if twin.moved_to == "" and not twin.arriving]
 
