@@ -11,7 +11,7 @@ from moves.models import MoveIn, MoveOut
 from ssi import webvh
 from tests.moves.conftest import bearer_api, make_room
 from twins.identity import log_state
-from twins.models import Twin
+from twins.models import JournalNote, Twin
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_database_parts")]
 
@@ -109,3 +109,30 @@ def test_a_cancel_on_the_source_before_it_lets_go_keeps_the_thing_there(roles, a
     move_in.refresh_from_db()
     assert move_in.state == MoveIn.State.CANCELLED and "old host" in move_in.error
     assert Twin.objects.get(pk=grinder.pk).moved_to == ""
+
+
+def test_no_secret_of_the_move_reaches_a_log_and_keys_are_sealed_at_rest(roles, alice, bob, grinder, caplog, capfd):
+    import base64
+    import logging
+
+    from core.vault import unseal
+    from twins import services as twin_services
+
+    marker = "journal-marker-7f3a9c"
+    twin_services.note_create(twin=grinder, title="Descaled", text=marker, by=alice)  # travels in the package
+    caplog.set_level(logging.DEBUG)
+    move_in, move_out = _ask(bob, grinder)
+    with transaction.atomic():
+        services.move_confirm(move_out=move_out, by=alice)
+        make_room(grinder)
+    move_in.refresh_from_db()
+    assert move_in.state == MoveIn.State.DONE
+    assert JournalNote.objects.filter(twin=move_in.twin, text=marker).exists()  # it travelled in the package
+    token = bearer.opened(move_in.token_sealed)
+    private = unseal(move_in.key_sealed)
+    assert len(private) == 32 and private not in bytes(move_in.key_sealed)
+    assert token.encode() not in bytes(move_in.token_sealed)
+    logged = "\n".join(record.getMessage() for record in caplog.records) + "".join(capfd.readouterr())
+    assert move_in.public_id in logged  # the moves were logged, by id
+    for secret in (token, base64.b64encode(private).decode(), private.hex(), marker, "thingstead-move/1"):
+        assert secret not in logged
