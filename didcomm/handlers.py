@@ -15,7 +15,7 @@ from typing import Any
 from django.utils import timezone
 
 from didcomm.models import Connection, InboundMessage, OutboundMessage
-from ssi.messages import DIDCOMM_PREFIX, PING, PING_RESPONSE, new_message, problem_report, thread
+from ssi.messages import DIDCOMM_PREFIX, PING, PING_RESPONSE, message_type_key, new_message, problem_report, thread
 
 
 @dataclass(frozen=True)
@@ -64,6 +64,12 @@ class Context:
 
 
 Handler = Callable[[Context], dict[str, Any] | None]
+
+
+def is_problem_report(message_type: str) -> bool:
+    """Whether a message type is a problem report (any protocol's): one is never answered with another."""
+    key = message_type_key(message_type) or message_type
+    return key.rsplit("/", 1)[-1] in ("problem-report", "problem_report")
 
 
 def trust_ping(ctx: Context) -> dict[str, Any] | None:

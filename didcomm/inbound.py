@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from core.ratelimit import hit
 from core.vault import unseal_key
-from didcomm import rotate, timeline
+from didcomm import relay, rotate, timeline
 from didcomm.dispatch import dispatch
-from didcomm.handlers import Answer, Context
+from didcomm.handlers import Answer, Context, is_problem_report
 from didcomm.keys import agent_key_of, connection_key, verkey_of
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
 from ssi import didexchange, envelope, messages
@@ -70,16 +70,18 @@ class Closed(InboundError):
 class Moved(Closed):
     """The agent's twin moved to another instance (twins.events.TwinMovedAway): nothing is taken here. A peer
     (or a requester on one of its invitations) is answered with a problem report saying where it went
-    (``queued``, for the caller to deliver); the transports then answer as for a delivered message, so the
-    peer's agent does not send the same message again only to be told once more. Anyone else is refused."""
+    (``queued``, for the caller to deliver), or, for its ack of the rotation the agent started there, the
+    envelope is passed on there (``relayed``, didcomm.relay); the transports then answer as for a delivered
+    message, so the peer's agent does not send it again. Anyone else is refused."""
 
-    def __init__(self, queued: tuple[OutboundMessage, ...], moved_to: str) -> None:
+    def __init__(self, queued: tuple[OutboundMessage, ...], moved_to: str, *, relayed: bool = False) -> None:
         super().__init__(queued, f"this thing has moved to {moved_to}: its agent takes no messages here")
         self.moved_to = moved_to
+        self.relayed = relayed  # the peer's rotation ack, passed on to the new instance (didcomm.relay)
 
     @property
     def answered(self) -> bool:
-        return bool(self.queued)
+        return bool(self.queued) or self.relayed
 
 
 class NotYetHere(InboundError):
@@ -282,10 +284,8 @@ def _close(connection: Connection | None, message_id: str) -> tuple[OutboundMess
     return (report,)
 
 
-def is_problem_report(message_type: str) -> bool:
-    """Whether a message type is a problem report (any protocol's): one is never answered with another."""
-    key = messages.message_type_key(message_type) or message_type
-    return key.rsplit("/", 1)[-1] in ("problem-report", "problem_report")
+def _key(body: dict[str, Any]) -> str | None:
+    return messages.message_type_key(body["@type"])
 
 
 @transaction.atomic
@@ -380,6 +380,10 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
     connection = _connection_of(mine, unpacked.recipient_verkey, sender, body)
     twin = agent.twin if agent.twin_id is not None else None
     if twin is not None and twin.moved_to:
+        if connection is not None and sender == connection.their_verkey and _key(body) == messages.ROTATE_ACK:
+            # RFC 0794: the ack of the rotation the agent started on its new instance comes to the prior DID, here.
+            relay.relay_after_commit(moved_to=twin.moved_to, raw=raw)
+            raise Moved((), twin.moved_to, relayed=True)
         raise Moved(_moved_answer(mine, connection, sender, body), twin.moved_to)
     if twin is not None and twin.arriving:
         raise NotYetHere("this thing is still on its way here: its agent takes messages once it has arrived")

@@ -5,14 +5,17 @@ On the destination, once the twin has arrived (``twins.events.TwinArrived``, aft
 the agent by pairwise DIDs whose endpoint is the instance it left. Every completed connection therefore rotates
 (RFC 0794 DID Rotate, the path a transfer takes: didcomm.outbox) to a fresh pairwise did:peer:4 naming THIS
 instance's endpoint. The rotate is packed from the old pairwise key, which came in the package, so the peer knows
-whose it is; it asks for the ack on the same HTTP connection (didcomm.transport), since RFC 0794 sends the ack to
-the prior DID, which names the old instance. Then what the agent had queued before the move, held while the twin
-was arriving, goes out.
+whose it is. RFC 0794 sends the ack to the prior DID, which names the old instance: the rotate asks for it on the
+same HTTP connection (didcomm.transport, RFC 0092), the old instance passes on an ack that reaches it all the same
+(didcomm.relay: ACA-Py's does), and failing both, the peer's first message to the new DID completes the rotation
+(didcomm.rotate.ack_implied). Then what the agent had queued before the move, held while the twin was arriving,
+goes out.
 
 On the source, once the move is released (``twins.events.TwinMovedAway``, in the release's transaction): nothing
 the agent queued is sent any more (the transport also refuses to send anything but a problem report for a twin
 that moved, whoever queued it). What peers send afterwards is answered with a problem report saying where the
-thing went, and nothing of it is recorded (didcomm.inbound); its invitations stop working the same way.
+thing went, and nothing of it is recorded (didcomm.inbound); its invitations stop working the same way. The one
+exception is the peer's ack of the rotation above, passed on to the new instance as it came (didcomm.relay).
 """
 
 from __future__ import annotations

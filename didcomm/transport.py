@@ -39,7 +39,7 @@ from websockets.exceptions import InvalidStatus, InvalidURI, WebSocketException
 from websockets.sync.client import connect as ws_connect
 
 from core import netguard
-from didcomm.inbound import is_problem_report
+from didcomm.handlers import is_problem_report
 from didcomm.keys import agent_key_of, connection_key
 from didcomm.models import OutboundMessage
 from ssi import envelope, messages

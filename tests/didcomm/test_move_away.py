@@ -1,9 +1,11 @@
 """The twin's agent on the instance the twin moved away from (twins.events.TwinMovedAway): it stops.
 
 A peer's message to its keys is answered with a problem report saying where the thing went, and nothing of it is
-recorded (no message, no history entry, no inbox item); nothing is sent from the agent any more but such reports
-(what it had queued is marked failed in the release's transaction, and the transport refuses anything else
-queued later); its open invitations stop working; its owner here can neither send nor invite.
+recorded (no message, no history entry, no inbox item); the one exception, the peer's ack of the rotation the
+agent started on the new host (RFC 0794 sends it to the prior DID, here), is passed on there untouched. Nothing
+is sent from the agent any more but such reports (what it had queued is marked failed in the release's
+transaction, and the transport refuses anything else queued later); its open invitations stop working; its owner
+here can neither send nor invite.
 
 And on the instance it is moving to, until it has arrived: its agent takes nothing (503, try later) and what it
 queued is held, not sent.
@@ -37,6 +39,7 @@ DESTINATION = "https://b.example"
 BASIC = "https://didcomm.org/basicmessage/1.0/message"
 PING = "https://didcomm.org/trust_ping/1.0/ping"
 PROBLEM = "https://didcomm.org/report-problem/1.0/problem-report"
+ACK = "https://didcomm.org/did-rotate/1.0/ack"
 
 
 def message(type_: str, **body) -> dict:
@@ -48,13 +51,13 @@ def post(body: dict, to: str, sender: SigningKey):
     return Client().post("/didcomm/", data=raw, content_type=envelope.MEDIA_TYPE)
 
 
-def move_away(twin) -> None:
+def move_away(twin, to: str = DESTINATION) -> None:
     """The release, as far as the agent is concerned (twins.moving.release)."""
     with transaction.atomic():
-        twin.moved_to = DESTINATION
+        twin.moved_to = to
         twin.moved_at = timezone.now()
         twin.save(update_fields=["moved_to", "moved_at"])
-        events.send(events.TwinMovedAway(twin_id=twin.pk, owner_id=twin.owner_id, moved_to=DESTINATION))
+        events.send(events.TwinMovedAway(twin_id=twin.pk, owner_id=twin.owner_id, moved_to=to))
 
 
 @pytest.fixture
@@ -215,3 +218,32 @@ def test_the_owners_own_agent_here_is_unaffected(grinder, alice, peer, endpoint)
     connection.save()
     assert post(message(BASIC, content="Hi"), connection.my_verkey, peer).status_code == 200
     assert InboundMessage.objects.filter(connection=connection).exists()
+
+
+def test_the_peers_ack_of_the_rotation_on_the_new_host_is_passed_on_there_as_it_came(
+    connection, peer, grinder, django_capture_on_commit_callbacks
+):
+    """RFC 0794 sends the ack to the prior DID, which names this host (ACA-Py does): it goes on to the new host."""
+    with http_endpoint() as (url, received):
+        new_host = url.rsplit("/", 1)[0]
+        move_away(grinder, to=new_host)
+        ack = message(ACK, status="OK", **{"~thread": {"thid": str(uuid.uuid4())}})
+        raw = envelope.pack(json.dumps(ack).encode(), to_verkeys=[connection.my_verkey], from_key=peer)
+        before = recorded(grinder)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            response = Client().post("/didcomm/", data=raw, content_type=envelope.MEDIA_TYPE)
+
+        assert response.status_code == 200
+        assert received.bodies == [raw]  # untouched, to the new host's DIDComm endpoint
+    assert recorded(grinder) == before and not OutboundMessage.objects.exists()
+
+
+def test_an_ack_from_a_stranger_is_not_passed_on(connection, grinder, django_capture_on_commit_callbacks):
+    with http_endpoint() as (url, received):
+        move_away(grinder, to=url.rsplit("/", 1)[0])
+        ack = message(ACK, status="OK", **{"~thread": {"thid": str(uuid.uuid4())}})
+        with django_capture_on_commit_callbacks(execute=True):
+            response = post(ack, connection.my_verkey, SigningKey.generate())
+        assert response.status_code == 410
+        assert received.bodies == []
