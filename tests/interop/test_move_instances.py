@@ -34,6 +34,7 @@ from did_webvh.history import WebvhHistoryResolver, did_base_url
 from did_webvh.verify import WebvhVerifier
 
 from ssi import oob, webvh
+from tests.interop.acapy_live import AcaPyAgent
 from tests.interop.instances import ROOT, Booting, Instance
 from tests.interop.test_two_instances import GTIN, MANUFACTURER_SETUP, SERIAL
 
@@ -208,6 +209,17 @@ def booting(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def acapy_agent(booting, acapy_python, acapy_webhooks, tmp_path_factory):
+    """The session agent's setup (conftest.py), for this module: started after ``booting`` has set the instances
+    going, so that both start side by side (a session fixture would start before any module's)."""
+    agent = AcaPyAgent(
+        python=acapy_python, workdir=tmp_path_factory.mktemp("acapy-move"), webhook_url=acapy_webhooks.url
+    ).start()
+    yield agent
+    agent.stop()
+
+
+@pytest.fixture(scope="module")
 def scene(booting, acapy_agent, acapy_webhooks):
     """The twin on A, connected to ACA-Py and to the manufacturer on M, its readings granted to M; both
     connections shown to work before the move (a basic message from ACA-Py and a reading reach their ends)."""
@@ -217,13 +229,13 @@ def scene(booting, acapy_agent, acapy_webhooks):
     record = acapy_agent.admin(
         "POST", "/out-of-band/receive-invitation?auto_accept=true", oob.parse_url(made["peer_invitation"]).message
     )
-    peer = record["connection_id"]
-    acapy_webhooks.webhooks.wait_for("connections", connection_id=peer, rfc23_state="completed", timeout=60)
+    acapy_connection = record["connection_id"]
+    acapy_webhooks.webhooks.wait_for("connections", connection_id=acapy_connection, rfc23_state="completed", timeout=60)
     a.run(GRANT, peer=made["peer"], maker=made["maker"], twin_id=made["twin"])
     b.run(OWNER_ON_DESTINATION, username="alice")
 
     hello = f"before the move {uuid.uuid4()}"
-    acapy_agent.admin("POST", f"/connections/{peer}/send-message", {"content": hello})
+    acapy_agent.admin("POST", f"/connections/{acapy_connection}/send-message", {"content": hello})
     m.wait(
         "ReceivedNotification.objects.filter(kind='readings').exists()",
         setup="from sharing.models import ReceivedNotification\n",
@@ -232,7 +244,8 @@ def scene(booting, acapy_agent, acapy_webhooks):
     before = m.run(RECEIVED_AT_M)["received"]
     assert len(before) == 1 and "17.5" in before[0]["body"] and before[0]["endpoint"].startswith(a.url)
     assert a.run(INBOUND_BASIC, basic=BASIC_MESSAGE, content=hello) == {"got": [made["slug"]]}
-    return {"a": a, "b": b, "m": m, "peer": peer, "maker_connection": before[0]["connection"], **made}
+    maker_connection = before[0]["connection"]
+    return {**made, "a": a, "b": b, "m": m, "acapy_connection": acapy_connection, "maker_connection": maker_connection}
 
 
 @pytest.fixture(scope="module")
@@ -267,8 +280,9 @@ def test_the_old_tag_url_answers_308_to_b_and_b_shows_the_twin(moved):
         status, headers, body = b.get(headers["location"])
     assert status == 200, (status, headers)
     assert "Grindmaster 3000" in body
-    # The twin's own pages on A send visitors on too.
-    status, headers, _ = a.get(f"/things/{moved['slug']}/")
+    # The twin's own pages on A send its owner on too.
+    cookie = a.session_cookie("alice")
+    status, headers, _ = a.get(f"/things/{moved['slug']}/", headers={"Cookie": cookie})
     assert status == 308 and headers["location"] == f"{b.url}/things/{moved['slug']}/", (status, headers)
 
 
@@ -277,7 +291,7 @@ def test_the_peers_next_basic_message_reaches_b_not_a(moved, acapy_agent):
     # B rotated the connection (RFC 0794) to a DID whose endpoint is B's: ACA-Py follows it.
     deadline = time.monotonic() + 60
     while True:
-        record = acapy_agent.admin("GET", f"/connections/{moved['peer']}")
+        record = acapy_agent.admin("GET", f"/connections/{moved['acapy_connection']}")
         endpoint = json.dumps(acapy_agent.admin("GET", f"/resolver/resolve/{record['their_did']}"))
         if b.url in endpoint or time.monotonic() > deadline:
             break
@@ -285,7 +299,7 @@ def test_the_peers_next_basic_message_reaches_b_not_a(moved, acapy_agent):
     assert b.url in endpoint and a.url not in endpoint, (record, endpoint)
 
     content = f"after the move {uuid.uuid4()}"
-    acapy_agent.admin("POST", f"/connections/{moved['peer']}/send-message", {"content": content})
+    acapy_agent.admin("POST", f"/connections/{moved['acapy_connection']}/send-message", {"content": content})
     b.wait(
         "InboundMessage.objects.filter(type=basic, body__content=content).exists()",
         setup=f"from didcomm.models import InboundMessage\nbasic = {BASIC_MESSAGE!r}\ncontent = {content!r}\n",
