@@ -14,6 +14,7 @@ from typing import Any
 
 from core import vault
 from tags.models import Scan, SunKeys, Tag
+from twins.history import history_catch_up
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
 
@@ -42,6 +43,10 @@ def _sun(keys: SunKeys) -> dict[str, Any]:
 
 
 def export(twin: Twin) -> dict[str, Any] | None:
+    # Scans not yet in the signed history go into it first (the history part's export would do it after this one
+    # ran, leaving the package's scans "pending" and the destination writing them into the history a second time).
+    if twin.deactivated_at is None and Scan.objects.filter(twin=twin, in_history=False).exists():
+        history_catch_up(twin=twin)
     tags = list(Tag.objects.filter(twin=twin).select_related("sun_keys").order_by("created_at", "id"))
     if not tags:
         return None

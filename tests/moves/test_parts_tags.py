@@ -20,6 +20,7 @@ from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are f
     through_json,
 )
 from twins import services as twin_services
+from twins.history import history_catch_up
 from twins.models import Twin
 from twins.portability import PackageError
 
@@ -57,6 +58,9 @@ def test_tags_come_back_equal_for_the_new_owner(mover, tagged, bob):
     assert moved.owner == bob
     assert export(moved) == before
     assert Scan.objects.filter(twin=moved).count() == 2
+    # The scans went into the signed history on the source before they left: none is written there twice here.
+    assert not Scan.objects.filter(twin=moved, in_history=False).exists()
+    assert history_catch_up(twin=moved) == []
 
 
 def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, tagged, bob):
