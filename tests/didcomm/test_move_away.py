@@ -247,3 +247,19 @@ def test_an_ack_from_a_stranger_is_not_passed_on(connection, grinder, django_cap
             response = post(ack, connection.my_verkey, SigningKey.generate())
         assert response.status_code == 410
         assert received.bodies == []
+
+
+def test_the_real_release_stops_the_agent(connection, peer, grinder, bob, endpoint):
+    """twins.moving.release itself (the move entries signed for bob's keys, appended; TwinMovedAway)."""
+    from tests.moves.test_parts_harness import B_URL, release
+
+    queued = outbox.basic_message_send(connection=connection, content="written before the move")
+    release(grinder, to=bob)
+
+    queued.refresh_from_db()
+    assert queued.status == OutboundMessage.Status.FAILED
+    body = message(BASIC, content="Still there?")
+    assert post(body, connection.my_verkey, peer).status_code == 200
+    report = OutboundMessage.objects.get(type=PROBLEM)
+    assert report.body["description"]["code"] == "thing-moved" and B_URL in report.body["description"]["en"]
+    assert not InboundMessage.objects.exists()
