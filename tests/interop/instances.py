@@ -144,7 +144,7 @@ class Instance:
             [sys.executable, "manage.py", "worker", "--interval", "0.2", "--no-startup-delay", "--no-reload"],
         )
 
-    def listening(self, timeout: float = 60) -> None:
+    def listening(self, timeout: float = 120) -> None:
         """Return once the server accepts connections; fail with the logs if it does not, or a process died."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

@@ -128,7 +128,13 @@ def test_a_manufacturer_on_another_instance_is_introduced_gets_granted_readings_
         setup=f"from sharing.models import Introduction\nintroduction_id = {introduction_id}\n",
         what="the owner's agent to connect with the manufacturer's",
     )
-    # B's side of the connection is about the thing: its DID, GTIN and serial (not a twin of B's).
+    # B's side of the connection is about the thing: its DID, GTIN and serial (not a twin of B's). B completes
+    # its side when A's DID Exchange "complete" arrives, which may be after A calls the connection complete.
+    b.wait(
+        "ConnectionSubject.objects.filter(connection__state='completed').exists()",
+        setup="from sharing.models import ConnectionSubject\n",
+        what="the manufacturer's side of the connection to complete",
+    )
     subjects = b.run(
         """
         from sharing.models import ConnectionSubject
