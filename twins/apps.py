@@ -10,7 +10,7 @@ class TwinsConfig(AppConfig):
 
         from core.periodic import register_periodic
         from owners.next_context import register_next_describer
-        from twins import partitions, portability
+        from twins import listing, not_live, partitions, portability
         from twins.history import register_redactor
         from twins.models import HistoryEntry
         from twins.parts import register_parts
@@ -29,3 +29,5 @@ class TwinsConfig(AppConfig):
         # other app's (<app>/portability.py).
         register_parts()
         portability.autodiscover()
+        # The owner's things that moved to another host or are still arriving, above the cards (twins.not_live).
+        listing.register_section("10-twins.moved", not_live.moved_section)

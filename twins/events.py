@@ -109,6 +109,16 @@ class TwinArrived:
     previous_did: str
 
 
+@dataclass(frozen=True)
+class ArrivalDiscarded:
+    """On the destination instance: an arriving twin (restored, never live here) is about to be deleted because its
+    move was called off (twins.moving.discard). Sent inside the transaction, before the delete: an in-transaction
+    subscriber removes its own rows about the twin first (those that would keep the twin from being deleted)."""
+
+    twin_id: int
+    owner_id: int
+
+
 Handler = Callable[[Any], None]
 
 _in_transaction: dict[type, list[Handler]] = {}

@@ -32,6 +32,10 @@ def new_offer_token() -> str:
     return secrets.token_urlsafe(32)
 
 
+# A twin that moved to another instance, or that is still arriving from one (twins.moving): not live here.
+NOT_LIVE = Q(arriving=True) | ~Q(moved_to="")
+
+
 class TwinQuerySet(models.QuerySet):
     def owned_by(self, owner) -> TwinQuerySet:
         return self.filter(owner=owner)
@@ -41,6 +45,13 @@ class TwinQuerySet(models.QuerySet):
 
     def archived(self) -> TwinQuerySet:
         return self.filter(archived_at__isnull=False)
+
+    def live(self) -> TwinQuerySet:
+        """Those that live on this instance: neither moved away nor still arriving (twins.moving)."""
+        return self.filter(moved_to="", arriving=False)
+
+    def not_live(self) -> TwinQuerySet:
+        return self.filter(NOT_LIVE)
 
 
 class Twin(ContactCard):
@@ -106,6 +117,9 @@ class Twin(ContactCard):
             models.Index(fields=["owner", "lost"], name="twin_lost_idx"),
             # The CSV import's lookup of existing things: WHERE owner_id = ? AND serial IN (...)
             models.Index(fields=["owner", "serial"], name="twin_owner_serial_idx"),
+            # The owner's things that moved away or are still arriving (twins.moving), above the cards:
+            # WHERE owner_id = ? AND (arriving OR moved_to <> ''). Holds only those rows: tiny, whatever the owner has.
+            models.Index(fields=["owner"], condition=NOT_LIVE, name="twin_not_live_idx"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(name=""), name="twin_name_not_empty"),

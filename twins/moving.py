@@ -12,7 +12,7 @@ module is what it asks of the core domain, in the order a move happens:
    anyone but its owner, it is on no list).
 3. A, once B holds it: :func:`release` appends the entries to A's log and marks the twin moved (``moved_to``), in
    one transaction; from then on A answers 308 to B for the twin's pages and API and keeps serving its DID log.
-4. B, once A has let go: :func:`activate`; the twin is live on B.
+4. B, once A has let go: :func:`activate`; the twin is live on B. Called off before that, B :func:`discard` s it.
 
 The entries are the same two a transfer signs (twins.identity.handover_entries): the owner's pre-committed next key
 is revealed and ends pre-rotation, then it names the destination owner's current key and commits to their next
@@ -48,7 +48,7 @@ from ssi import webvh
 from ssi.errors import SSIError
 from ssi.keys import VerifyKey
 from twins import events
-from twins.history import lock_twin
+from twins.history import history_catch_up, lock_twin
 from twins.identity import agent_key, did_path, handover_entries, log_append, log_state, twin_document
 from twins.models import DidLogEntry, TransferOffer, Twin
 from twins.portability import PackageError, twin_package, twin_unpack
@@ -193,6 +193,9 @@ def move_entries(
 def move_package(twin: Twin, *, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """The twin's package (twins.portability.twin_package) with the move ``entries`` at the end of its DID log, as
     the destination restores it. Secret as a whole (the twin's keys are in it, unsealed)."""
+    # What the catch-ups hold back (ingested readings not yet in the history) goes into the history first, so the
+    # package's history has every reading its readings part carries.
+    history_catch_up(twin=twin)
     package = twin_package(twin)
     return with_move_entries(package, entries)
 
@@ -232,7 +235,10 @@ def arrive(
     ``owner``. The twin is ``arriving``: not live until :func:`activate`. The DID log part refuses a log whose
     last entry does not name this instance's domain and ``owner``'s current key (PackageError, nothing written).
 
-    Idempotent: the same package again, while the twin is still arriving for the same owner, returns it."""
+    Idempotent: the same package again, while the twin is still arriving for the same owner, returns it. The
+    entries may also come in the package itself, as ``package["move"]["entries"]``."""
+    if entries is None and isinstance(package, Mapping) and isinstance(package.get("move"), Mapping):
+        entries = package["move"].get("entries")
     if entries:
         package = with_move_entries(package, entries)
     slug = str(((package.get("twin") or {}) if isinstance(package, Mapping) else {}).get("slug") or "")
@@ -310,6 +316,22 @@ def activate(twin: Twin) -> Twin:
     notify(owner=twin.owner, kind=Notification.Kind.SYSTEM, title=f"{twin.name} has moved here", twin=twin)
     events.send(events.TwinArrived(twin_id=twin.pk, owner_id=twin.owner_id, previous_did=previous))
     return twin
+
+
+@transaction.atomic
+def discard(twin: Twin) -> None:
+    """On the destination, when a move is called off after the package arrived (the source never let go): delete
+    the arriving twin and everything restored with it. ArrivalDiscarded goes first, in this transaction, so each
+    feature removes its own rows. A twin that is live here is refused (MoveRefused): only an arrival is undone."""
+    twin = lock_twin(twin)
+    if not twin.arriving:
+        raise MoveRefused(f"{twin.name} lives here: only a thing still arriving can be discarded.")
+    events.send(events.ArrivalDiscarded(twin_id=twin.pk, owner_id=twin.owner_id))
+    photo = twin.photo.name if twin.photo else ""
+    storage = twin.photo.storage if twin.photo else None
+    twin.delete()
+    if photo and storage is not None:
+        transaction.on_commit(lambda: storage.delete(photo), robust=True)
 
 
 def is_live(twin: Twin) -> bool:

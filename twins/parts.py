@@ -48,6 +48,7 @@ from ssi import history as chain
 from ssi import webvh
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
+from twins.history import history_catch_up
 from twins.identity import agent_key, did_path, log_state
 from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
@@ -371,6 +372,7 @@ def restore_journal(data: Any, arrival: Arrival) -> None:
 
 
 def export_history(twin: Twin) -> dict[str, Any] | None:
+    history_catch_up(twin=twin)  # what the catch-ups hold back (ingested readings) belongs in it
     qs = HistoryEntry.objects.filter(twin=twin).order_by("seq").values_list(*HISTORY_COLUMNS)
     rows = [[seq, kind, _when(time), entry, redacted, ref] for seq, kind, time, entry, redacted, ref in qs]
     return {"columns": list(HISTORY_COLUMNS), "rows": rows} if rows else None

@@ -271,7 +271,8 @@ def _scoped(viewer, filters: TwinFilters, include_kept: bool) -> tuple[QuerySet[
     """The viewer's things matching `filters`, unannotated and unordered, and the kept ones' badges."""
     kept = access.kept_twins(viewer) if include_kept else {}
     qs = Twin.objects.filter(Q(owner=viewer) | Q(pk__in=list(kept))) if kept else Twin.objects.owned_by(viewer)
-    qs = qs.archived() if filters.archived else qs.active()
+    # A thing that moved to another host, or is still arriving from one, is not on anyone's list here.
+    qs = (qs.archived() if filters.archived else qs.active()).live()
     condition = filters.conditions(owner_id=viewer.pk, others=bool(kept))
     if filters.query:
         condition &= search_condition(filters.query, viewer, others=bool(kept))
@@ -516,9 +517,13 @@ def twin_get(*, viewer, slug: str, need: str = access.OWNER) -> Twin:
             twin = Twin.objects.select_related("owner").get(slug=slug, owner=viewer)
         except Twin.DoesNotExist:
             raise _not_found(viewer, slug) from None
+        if twin.moved_to or twin.arriving:
+            # Not live here (twins.moving): its routes under /things/<slug>/ answer before this (twins.not_live);
+            # any other way in finds nothing to act on.
+            raise Http404("No such thing.")
         twin.access = access.OWNER_ACCESS
         return twin
-    twin = Twin.objects.select_related("owner").filter(slug=slug).first()
+    twin = Twin.objects.select_related("owner").filter(slug=slug, moved_to="", arriving=False).first()
     granted = access.access_for(viewer, twin) if twin is not None else None
     if granted is None or not granted.can(need):
         raise _not_found(viewer, slug)

@@ -24,7 +24,7 @@ from PIL import Image
 from owners.keys import owner_keys_ensure
 from owners.models import OwnerKey
 from ssi import bundle, webvh
-from twins import events, moving, parts, services
+from twins import events, history, moving, parts, services
 from twins.history import history_entries
 from twins.identity import agent_key, log_jsonl, log_state
 from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, TransferOffer, Twin, new_public_id
@@ -359,3 +359,63 @@ def test_readings_are_restored_in_batches(lived, settings, bob, carol):
     assert Reading.objects.filter(twin=twin).count() == 2503
     inserts = [q for q in queries.captured_queries if q["sql"].startswith('INSERT INTO "twins_reading"')]
     assert len(inserts) == 3
+
+
+def test_arrive_takes_the_entries_from_the_packages_move_section(lived, settings, bob, carol):
+    entries = entries_for(lived, bob, carol)
+    package = depart(lived, [])
+    package["move"] = {"entries": entries, "source": A_URL, "destination": B_URL}
+    on_b(settings)
+    twin = moving.arrive(package, owner=carol, source_url=A_URL, destination_url=B_URL)
+    assert twin.did == entries[-1]["state"]["id"]
+    assert DidLogEntry.objects.filter(twin=twin).count() == len(package["parts"]["did_log"]) + 2
+
+
+def test_discard_removes_an_arriving_twin_and_everything_restored_with_it(
+    lived, settings, bob, carol, django_capture_on_commit_callbacks
+):
+    package = depart(lived, entries_for(lived, bob, carol))
+    on_b(settings)
+    twin = moving.arrive(package, owner=carol, source_url=A_URL, destination_url=B_URL)
+    photo = twin.photo.name
+    assert twin.photo.storage.exists(photo)
+    heard = []
+
+    def listener(event) -> None:
+        # In the transaction, before the delete: the twin is still there for a feature to clean up after.
+        heard.append((event, Twin.objects.filter(pk=event.twin_id).exists()))
+
+    events.subscribe(events.ArrivalDiscarded, listener, in_transaction=True)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            moving.discard(twin)
+    finally:
+        events.unsubscribe(events.ArrivalDiscarded, listener)
+    assert heard == [(events.ArrivalDiscarded(twin_id=twin.pk, owner_id=carol.pk), True)]
+    for model in (Twin, Reading, JournalNote, HistoryEntry, DidLogEntry):
+        assert not model.objects.filter(**({"pk": twin.pk} if model is Twin else {"twin_id": twin.pk})).exists()
+    assert not twin.photo.storage.exists(photo)
+
+
+def test_a_live_twin_cannot_be_discarded(on_a, alice):
+    twin = services.twin_create(owner=alice, name="Kettle")
+    with pytest.raises(moving.MoveRefused, match="only a thing still arriving"):
+        moving.discard(twin)
+    assert Twin.objects.filter(pk=twin.pk).exists()
+
+
+def test_the_package_carries_the_history_the_catch_ups_held_back(on_a, alice, carol):
+    twin = services.twin_create(owner=alice, name="Kettle")
+    held = [("reading", {"held": "back"}, None)]
+
+    def catch_up(locked: Twin) -> list:
+        pending, held[:] = list(held), []
+        return pending
+
+    history._catch_ups.append(catch_up)
+    try:
+        package = moving.move_package(twin, entries=entries_for(twin, alice, carol))
+    finally:
+        history._catch_ups.remove(catch_up)
+    contents = [row[3].get("content") for row in package["parts"]["history"]["rows"]]
+    assert {"held": "back"} in contents
