@@ -284,8 +284,16 @@ def _close(connection: Connection | None, message_id: str) -> tuple[OutboundMess
     return (report,)
 
 
-def _key(body: dict[str, Any]) -> str | None:
-    return messages.message_type_key(body["@type"])
+def _moved(mine: _Mine, connection: Connection | None, sender: str, body: dict[str, Any], raw: bytes) -> Moved:
+    """The refusal of a message to the agent of a twin that moved away, with what it answers. The peer's ack of
+    the rotation the agent started on its new instance comes here, to the prior DID (RFC 0794): it is passed on
+    there, as it came (didcomm.relay). Anything else: :func:`_moved_answer`."""
+    moved_to = mine.agent.twin.moved_to
+    from_peer = connection is not None and bool(sender) and sender == connection.their_verkey
+    if from_peer and messages.message_type_key(body["@type"]) == messages.ROTATE_ACK:
+        relay.relay_after_commit(moved_to=moved_to, raw=raw)
+        return Moved((), moved_to, relayed=True)
+    return Moved(_moved_answer(mine, connection, sender, body), moved_to)
 
 
 @transaction.atomic
@@ -380,11 +388,7 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
     connection = _connection_of(mine, unpacked.recipient_verkey, sender, body)
     twin = agent.twin if agent.twin_id is not None else None
     if twin is not None and twin.moved_to:
-        if connection is not None and sender == connection.their_verkey and _key(body) == messages.ROTATE_ACK:
-            # RFC 0794: the ack of the rotation the agent started on its new instance comes to the prior DID, here.
-            relay.relay_after_commit(moved_to=twin.moved_to, raw=raw)
-            raise Moved((), twin.moved_to, relayed=True)
-        raise Moved(_moved_answer(mine, connection, sender, body), twin.moved_to)
+        raise _moved(mine, connection, sender, body, raw)
     if twin is not None and twin.arriving:
         raise NotYetHere("this thing is still on its way here: its agent takes messages once it has arrived")
     if _deactivated(agent):
