@@ -97,7 +97,7 @@ class RequestApi(ServerApi):
         expires_at = serializers.DateTimeField(help_text="Unconfirmed by then, the request expires.")
 
         class Meta:
-            ref_name = "MoveRequest"
+            ref_name = "MoveRequestAnswer"
 
     @extend_schema(
         operation_id="moves_request",
