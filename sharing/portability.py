@@ -8,8 +8,12 @@
   connection of the owner's own agent stays behind with that agent (the owner's agent does not move), and so does
   its outbox.
 - The outbox travels whole, delivered and failed items included (it is the delivery log), with the same
-  ``message_id``s: a receiver that already has a message dedupes it. An item a worker of the source was sending
-  waits here as pending (the source's lease means nothing here).
+  ``message_id``s: a receiver that already has a message dedupes it. What was not yet delivered (collecting,
+  pending, or being sent by a worker of the source) waits here, pending and held (``next_attempt_at`` at
+  :data:`HELD`), until the twin is live here (twins.events.TwinArrived), then goes out from here. On the source,
+  the release (twins.events.TwinMovedAway, in its transaction) cancels what was still waiting there, so each
+  notification goes out from one host; one a source worker was sending at that moment may reach its receiver
+  twice, with the same message id.
 - Introductions keep their thread ids; the party's connection is the twin agent's (restored by "didcomm").
 
 Not moved: the connection subjects and received notifications of organisations' agents (they are the
@@ -19,15 +23,22 @@ organisation's records, not the twin's).
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+
+from django.utils import timezone
 
 from core import vault
 from sharing.models import Grant, Introduction, OutboxItem, WebhookEndpoint
+from twins import events
 from twins.models import HistoryEntry, Twin
 from twins.portability import Arrival, PackageError, Part, register
 
 CONNECTION = "didcomm.Connection"
+# The retry time of a notification that arrived with its twin and waits for the twin to be live here: never due
+# before on_arrived sets it to now (the worker takes PENDING items whose next_attempt_at has come).
+HELD = datetime(9999, 12, 31, tzinfo=UTC)
+_WAITING = (OutboxItem.Status.OPEN, OutboxItem.Status.PENDING, OutboxItem.Status.SENDING)
 
 _OUTBOX_FIELDS = (
     "kind",
@@ -170,8 +181,10 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         if grant is None:
             continue  # its grant stayed behind
         fields = {name: item[name] for name in _OUTBOX_FIELDS}
-        if fields["status"] == OutboxItem.Status.SENDING:
+        times = {name: _when(item[name]) for name in _OUTBOX_TIMES}
+        if fields["status"] in _WAITING:
             fields["status"] = OutboxItem.Status.PENDING
+            times["next_attempt_at"] = HELD
         created.append(_when(item["created_at"]))
         items.append(
             OutboxItem(
@@ -179,15 +192,16 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
                 twin=twin,
                 message_id=item["message_id"],
                 **fields,
-                **{name: _when(item[name]) for name in _OUTBOX_TIMES},
+                **times,
             )
         )
     if OutboxItem.objects.filter(message_id__in=[item.message_id for item in items]).exists():
         raise PackageError("A notification of this thing is already in this instance's outbox.")
-    OutboxItem.objects.bulk_create(items, batch_size=500)
-    # created_at is auto_now_add: set back to the source's time, row by row (bulk_create stamped it now).
-    for row, at in zip(items, created, strict=True):
-        OutboxItem.objects.filter(message_id=row.message_id).update(created_at=at)
+    made = OutboxItem.objects.bulk_create(items, batch_size=500)
+    # created_at is automatic (bulk_create stamped now): the source's times back, in one UPDATE per batch.
+    for row, at in zip(made, created, strict=True):
+        row.created_at = at
+    OutboxItem.objects.bulk_update(made, ["created_at"], batch_size=500)
     _restore_introductions(data.get("introductions") or [], arrival)
 
 
@@ -216,4 +230,25 @@ def _restore_introductions(items: list[dict[str, Any]], arrival: Arrival) -> Non
         Introduction.objects.filter(pk=intro.pk).update(created_at=_when(item["created_at"]))
 
 
+def on_arrived(event: events.TwinArrived) -> None:
+    """TwinArrived (after commit): the notifications held since the restore are due now, from here."""
+    OutboxItem.objects.filter(twin_id=event.twin_id, status=OutboxItem.Status.PENDING, next_attempt_at=HELD).update(
+        next_attempt_at=timezone.now()
+    )
+
+
+def on_moved_away(event: events.TwinMovedAway) -> None:
+    """TwinMovedAway, in the release's transaction: what still waited here goes out from the new host instead."""
+    OutboxItem.objects.filter(
+        twin_id=event.twin_id, status__in=(OutboxItem.Status.OPEN, OutboxItem.Status.PENDING)
+    ).update(
+        status=OutboxItem.Status.CANCELLED,
+        next_attempt_at=None,
+        last_error=f"the thing moved to {event.moved_to}: sent from there"[:300],
+    )
+
+
 register(Part(name="sharing", export=export, restore=restore, after=("twin", "didcomm")))
+# Here rather than in apps.py: the move's share of sharing in one module (autodiscovered in TwinsConfig.ready).
+events.subscribe(events.TwinArrived, on_arrived)
+events.subscribe(events.TwinMovedAway, on_moved_away, in_transaction=True)

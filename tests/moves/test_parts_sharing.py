@@ -8,22 +8,25 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.test import TestCase
 from django.utils import timezone
 
 from core import vault
 from sharing import grants
+from sharing.attempts import due
 from sharing.models import Grant, OutboxItem, WebhookEndpoint
-from sharing.portability import export
+from sharing.portability import HELD, export
 from tests.didcomm.endpoints import closed_port
 from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
     assert_portable,
     delete_twin,
     mover,
     on_a,
+    release,
     through_json,
 )
 from tests.sharing.conftest import connection, endpoint, endpoint_and_secret, peer  # noqa: F401 (fixtures)
-from twins import portability
+from twins import moving, portability
 from twins import services as twin_services
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs("sharing", "didcomm"), pytest.mark.usefixtures("on_a")]
@@ -61,15 +64,20 @@ def shared(alice, grinder, endpoint, connection):
     return grinder
 
 
+def _held(item: dict) -> dict:
+    """An item as it arrives: undelivered ones pending and held until the twin is live."""
+    item = {k: v for k, v in item.items() if k != "grant"}
+    if item["status"] in ("open", "pending", "sending"):
+        item.update(status="pending", next_attempt_at=HELD.isoformat())
+    return item
+
+
 def _comparable(data: dict) -> dict:
     """The part's data without the source's primary keys, and with a 'sending' item as the pending one it becomes."""
     out = {
         "endpoints": [{k: v for k, v in e.items() if k != "id"} for e in data["endpoints"]],
         "grants": [{k: v for k, v in g.items() if k not in ("id", "connection", "endpoint")} for g in data["grants"]],
-        "outbox": [
-            {**{k: v for k, v in i.items() if k != "grant"}, "status": i["status"].replace("sending", "pending")}
-            for i in data["outbox"]
-        ],
+        "outbox": [_held(i) for i in data["outbox"]],
         "introductions": data["introductions"],
     }
     return out
@@ -92,6 +100,25 @@ def test_grants_outbox_and_endpoint_come_back_equal_for_the_new_owner(mover, sha
         message_ids
     )
     assert not OutboxItem.objects.filter(twin=moved, status=OutboxItem.Status.SENDING).exists()
+
+
+def test_what_was_not_delivered_waits_until_the_thing_is_live_here_then_goes_out(mover, shared, bob):
+    _, moved = mover(shared, to_owner=bob)
+    waiting = OutboxItem.objects.filter(twin=moved, status=OutboxItem.Status.PENDING)
+    assert waiting.count() == 1 and waiting.get().next_attempt_at == HELD
+    assert not OutboxItem.objects.filter(due(timezone.now()), twin=moved).exists()
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        moving.activate(moved)
+    assert OutboxItem.objects.filter(due(timezone.now()), twin=moved).count() == 1
+
+
+def test_on_the_old_host_what_still_waited_is_cancelled_when_the_thing_moves_away(shared, bob):
+    _item(Grant.objects.get(twin=shared, endpoint__isnull=False), OutboxItem.Status.PENDING)
+    release(shared, to=bob)
+    statuses = sorted(OutboxItem.objects.filter(twin=shared).values_list("status", flat=True))
+    assert statuses == ["cancelled", "delivered", "failed", "sending"]  # a send under way is left to finish
+    cancelled = OutboxItem.objects.get(twin=shared, status="cancelled")
+    assert "moved to https://b.example.com" in cancelled.last_error
 
 
 def test_the_endpoint_is_copied_to_the_new_owner_with_its_secret_sealed_again(
