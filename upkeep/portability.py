@@ -13,7 +13,9 @@ from decimal import Decimal
 from typing import Any
 
 from django.core.files.base import ContentFile
+from django.db import transaction
 
+from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
 from upkeep.models import Attachment, Purchase, Schedule
@@ -123,4 +125,14 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         Attachment.objects.filter(pk=document.pk).update(created_at=_when(item["created_at"]))
 
 
+def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
+    """ArrivalDiscarded, in the discarding transaction (before the twin's rows go): the documents' files go too,
+    once it commits (a rollback keeps them with their rows)."""
+    for document in Attachment.objects.filter(twin_id=event.twin_id):
+        name, storage = document.file.name, document.file.storage
+        transaction.on_commit(lambda name=name, storage=storage: storage.delete(name), robust=True)
+
+
 register(Part(name="upkeep", export=export, restore=restore, after=("twin",)))
+# Here rather than in apps.py: the move's share of upkeep in one module (autodiscovered in TwinsConfig.ready).
+events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)
