@@ -41,6 +41,7 @@ from django.db import models
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.utils.dateparse import parse_datetime
 
+from core.validators import is_storable_text
 from core.vault import seal_key
 from owners.keys import owner_keys_ensure
 from owners.models import OwnerKey
@@ -53,6 +54,7 @@ from twins.identity import agent_key, did_path, log_state
 from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
 from twins.portability import ANY, Arrival, PackageError, Part, register
+from twins.services import validate_attributes
 
 BATCH = 1000
 _SLUG = re.compile(r"^[A-Za-z0-9_-]{1,32}\Z")
@@ -128,6 +130,15 @@ def _insert_as_is(model: type[models.Model], rows: list[models.Model]) -> None:
             row._state.adding = False
 
 
+def _storable(row: models.Model, names: tuple[str, ...], what: str) -> None:
+    """Texts every database here can store (PostgreSQL refuses NUL and lone surrogates): refused the same way on
+    each."""
+    for name in names:
+        value = getattr(row, name)
+        if not isinstance(value, str) or not is_storable_text(value):
+            raise PackageError(f"{what} has a {name} this host cannot store (not text, or a NUL or lone surrogate)")
+
+
 def _owner_or_none(added_by_id: Any, arrival: Arrival) -> Any:
     """The arriving owner for a row the source's owner recorded; None for anyone else (not an account here)."""
     source_owner = arrival.lookup(_SOURCE_OWNER, "id")
@@ -178,6 +189,8 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
         slug, did = given.get("slug"), given.get("did")
         if not isinstance(slug, str) or not _SLUG.match(slug) or not isinstance(did, str):
             raise PackageError("the package's thing has no usable id")
+        if "attributes" in given:
+            given["attributes"] = validate_attributes(given["attributes"])
         values = {}
         for name, raw in given.items():
             field = Twin._meta.get_field(name)
@@ -187,6 +200,8 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
             raise PackageError("the package's agent key is not an Ed25519 key")
         created_at = _parse_when(data.get("created_at"), "thing")
         source_owner = data.get("owner_id")
+    except ValidationError as exc:
+        raise PackageError(f"the package's thing does not fit here: {'; '.join(exc.messages)[:300]}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PackageError(f"the package's thing is malformed ({type(exc).__name__})") from None
     _make_room(slug, did)
@@ -318,6 +333,7 @@ def restore_readings(data: Any, arrival: Arrival) -> None:
             )
             if not math.isfinite(reading.value):
                 raise ValueError("value")
+            _storable(reading, ("kind", "unit", "note", "device_key", "signature"), "a reading")
             reading.clean_fields(exclude=["twin", "added_by"])
         except (TypeError, ValueError) as exc:
             raise PackageError(f"the package's readings are malformed ({type(exc).__name__})") from None
@@ -358,6 +374,7 @@ def restore_journal(data: Any, arrival: Arrival) -> None:
                 updated_at=_parse_when(row["updated_at"], "journal"),
                 added_by_id=_owner_or_none(row["added_by_id"], arrival),
             )
+            _storable(note, ("title", "text"), "a journal note")
             note.clean_fields(exclude=["twin", "added_by"])
         except (TypeError, ValueError) as exc:
             raise PackageError(f"the package's journal notes are malformed ({type(exc).__name__})") from None

@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db import transaction
+from django.db import DataError, IntegrityError, transaction
 
 PACKAGE_FORMAT = "thingstead-move/1"
 ANY = "*"  # in Part.after: after every other part
@@ -151,7 +151,14 @@ def twin_unpack(package: Mapping[str, Any], *, owner: Any, source_url: str, dest
     given = package["parts"]
     for part in parts():
         if part.name in given and given[part.name] not in (None, []):
-            part.restore(given[part.name], arrival)
+            try:
+                part.restore(given[part.name], arrival)
+            except (DataError, IntegrityError) as exc:
+                # What a part did not check itself (a NUL in a text, a value out of a column's range, a row this
+                # host already has): the whole restore rolls back, and the caller hears why in words.
+                raise PackageError(
+                    f"this host cannot store the thing's {part.name} ({type(exc).__name__}: {str(exc)[:200]})"
+                ) from None
     if arrival.twin is None:
         raise PackageError("the package has no twin in it")
     return arrival.twin

@@ -419,3 +419,28 @@ def test_the_package_carries_the_history_the_catch_ups_held_back(on_a, alice, ca
         history._catch_ups.remove(catch_up)
     contents = [row[3].get("content") for row in package["parts"]["history"]["rows"]]
     assert {"held": "back"} in contents
+
+
+@pytest.mark.parametrize(
+    "spoil",
+    [
+        lambda p: p["parts"]["readings"]["rows"][0].__setitem__(6, "nul \x00 in a note"),
+        lambda p: p["parts"]["readings"]["rows"][0].__setitem__(2, "not a number"),
+        lambda p: p["parts"]["journal"]["rows"][0].__setitem__(1, "x" * 5000),
+        lambda p: p["parts"]["twin"]["fields"].__setitem__("attributes", {"colour": {"nested": "object"}}),
+        lambda p: p["parts"]["twin"].__setitem__("agent_key", "not base64!"),
+        lambda p: p["parts"]["photo"].__setitem__("data", base64.b64encode(b"not an image").decode()),
+    ],
+    ids=["nul", "value", "long-title", "attributes", "agent-key", "photo"],
+)
+def test_a_package_with_data_this_host_cannot_take_is_refused_in_words_and_nothing_is_written(
+    lived, settings, bob, carol, spoil
+):
+    package = depart(lived, entries_for(lived, bob, carol))
+    spoil(package)
+    on_b(settings)
+    with pytest.raises(PackageError) as refused:
+        moving.arrive(package, owner=carol, source_url=A_URL, destination_url=B_URL)
+    assert str(refused.value)
+    assert not Twin.objects.filter(slug=package["twin"]["slug"]).exists()
+    assert not Reading.objects.filter(twin__owner=carol).exists()
