@@ -241,8 +241,7 @@ def _targets(owner, external_ids: list[str]) -> dict[str, Twin]:
 def _serial_users(owner, serials: list[str]) -> dict[str, list[tuple[int, str]]]:
     users: dict[str, list[tuple[int, str]]] = {}
     if serials:
-        # No ORDER BY (Twin's default sorts by name): only the lookup. It scans the owner's things, as no index
-        # leads with (owner, serial) (twins.models; reported).
+        # No ORDER BY (Twin's default sorts by name): only the lookup, through twin_owner_serial_idx (twins 0014).
         for pk, serial, name in (
             Twin.objects.filter(owner=owner, serial__in=serials).order_by().values_list("pk", "serial", "name")
         ):
