@@ -20,11 +20,15 @@ import json
 import uuid
 
 import pytest
+from channels.db import database_sync_to_async
+from channels.testing import WebsocketCommunicator
 from django.db import transaction
 from django.test import Client
 from django.utils import timezone
 
+from config.asgi import application
 from didcomm import exchange, outbox, selectors, services, transport
+from didcomm.consumers import CLOSE_REFUSED
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage
 from owners.models import Notification
 from ssi import didexchange, envelope, oob
@@ -263,3 +267,34 @@ def test_the_real_release_stops_the_agent(connection, peer, grinder, bob, endpoi
     report = OutboundMessage.objects.get(type=PROBLEM)
     assert report.body["description"]["code"] == "thing-moved" and B_URL in report.body["description"]["en"]
     assert not InboundMessage.objects.exists()
+
+
+@pytest.mark.asyncio
+@pytest.mark.django_db(transaction=True)
+async def test_over_a_websocket_the_peer_is_answered_and_the_socket_stays_a_stranger_is_closed(
+    connection, peer, grinder, endpoint
+):
+    await database_sync_to_async(move_away)(grinder)
+    body = message(BASIC, content="Over the socket")
+    raw = envelope.pack(json.dumps(body).encode(), to_verkeys=[connection.my_verkey], from_key=peer)
+    ws = WebsocketCommunicator(application, "/didcomm/ws")
+    try:
+        assert (await ws.connect())[0]
+        await ws.send_to(bytes_data=raw)
+        assert await ws.receive_nothing(timeout=1)  # answered with the report: the socket stays
+    finally:
+        await ws.disconnect()
+    assert open_message(endpoint[1].bodies[-1], peer)["description"]["code"] == "thing-moved"
+
+    stranger = envelope.pack(
+        json.dumps(body).encode(), to_verkeys=[connection.my_verkey], from_key=SigningKey.generate()
+    )
+    ws = WebsocketCommunicator(application, "/didcomm/ws")
+    try:
+        assert (await ws.connect())[0]
+        await ws.send_to(bytes_data=stranger)
+        closed = await ws.receive_output(timeout=5)
+    finally:
+        await ws.disconnect()
+    assert closed["code"] == CLOSE_REFUSED and "moved to" in closed["reason"]
+    assert not await database_sync_to_async(InboundMessage.objects.exists)()
