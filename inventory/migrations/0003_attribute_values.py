@@ -37,7 +37,8 @@ POSTGRES = [
         None,
     ),
     (
-        "CREATE TABLE inventory_attribute_value (twin_id bigint NOT NULL, owner_id bigint NOT NULL, value text NOT NULL)",
+        "CREATE TABLE inventory_attribute_value ("
+        "twin_id bigint NOT NULL, owner_id bigint NOT NULL, value text NOT NULL)",
         "DROP TABLE IF EXISTS inventory_attribute_value",
     ),
     (
