@@ -202,6 +202,16 @@ def status_of(move: MoveOut) -> dict[str, Any]:
 # -- source (A): step 2 -------------------------------------------------------------------------------------------
 
 
+def why_not(move: MoveOut, twin: Twin) -> str | None:
+    """Why ``twin`` cannot go with ``move`` now, in words its owner can act on; None when it can."""
+    if not moving.is_live(twin):
+        return "This thing does not live here (it moved away, or has not arrived yet)."
+    under_way = MoveOut.objects.filter(twin=twin, state__in=MoveOut.IN_FLIGHT).exclude(pk=move.pk).first()
+    if under_way is not None:
+        return f"This thing is already on its way to {under_way.destination_host}: cancel that move first."
+    return moving.can_move(twin)
+
+
 def move_confirm(*, move_out: MoveOut, by: Owner) -> None:
     """Step 2 on the source: see the module docstring."""
     with transaction.atomic():
@@ -218,9 +228,7 @@ def move_confirm(*, move_out: MoveOut, by: Owner) -> None:
         now = timezone.now()
         if move.expires_at <= now:
             raise MoveRefused("This request has expired: ask again from the new host.", status=410)
-        if not moving.is_live(twin):
-            raise MoveRefused("This thing does not live here (it moved away, or has not arrived yet).")
-        reason = moving.can_move(twin)
+        reason = why_not(move, twin)
         if reason:
             raise MoveRefused(reason)
         try:

@@ -14,9 +14,8 @@ from django.views.decorators.http import require_POST
 from moves import selectors
 from moves.forms import BringForm
 from moves.models import MoveIn, MoveOut
-from moves.services import move_cancel, move_confirm, move_request
+from moves.services import move_cancel, move_confirm, move_request, why_not
 from owners.recent_auth import is_recent, recent_login_required
-from twins import moving
 
 
 @login_required
@@ -83,7 +82,7 @@ def move_out_page(request: HttpRequest, move_out_id: str) -> HttpResponse:
     expired = move.state == MoveOut.State.REQUESTED and move.expires_at <= timezone.now()
     blocked = None
     if move.state == MoveOut.State.REQUESTED and not expired:
-        blocked = moving.can_move(move.twin) if moving.is_live(move.twin) else "This thing does not live here."
+        blocked = why_not(move, move.twin)
     context = {
         "move": move,
         "twin": move.twin,

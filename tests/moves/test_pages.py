@@ -191,3 +191,15 @@ class TestConfirm:
         client.force_login(alice)
         assert client.post(self.url(move_out, "confirm")).status_code == 403
         assert MoveOut.objects.get(pk=move_out.pk).state == MoveOut.State.REQUESTED
+
+
+def test_a_second_request_cannot_be_confirmed_while_the_thing_is_on_its_way(move_out, anon_api, grinder, alice):
+    client = client_for(alice)
+    client.post(f"/moves/out/{move_out.public_id}/confirm/")
+    body = request_body(did=grinder.did, destination=CLOSED, destination_did_domain="c.localhost:1")
+    later = MoveOut.objects.get(public_id=anon_api.post("/api/moves/requests", body, format="json").json()["id"])
+    page = client.get(f"/moves/out/{later.public_id}/")
+    assert b"already on its way to 127.0.0.1:1" in page.content
+    response = client.post(f"/moves/out/{later.public_id}/confirm/")
+    assert response.status_code == 409
+    assert MoveOut.objects.get(pk=later.pk).state == MoveOut.State.REQUESTED
