@@ -116,3 +116,8 @@ def test_without_a_sale_nothing_is_marked(sellers_row, alice, grinder, grinder_t
         'data-testid="rekey-prompt"'
         not in client_for(alice).get(reverse("thing", args=[grinder.slug])).content.decode()
     )
+
+
+def test_the_tags_own_page_says_its_keys_are_known_to_the_previous_owner(sold, bob, grinder, grinder_tag):
+    page = client_for(bob).get(reverse("tag-show", args=[grinder.slug, grinder_tag.pk])).content.decode()
+    assert "known to the previous owner: re-key it" in page
