@@ -280,10 +280,12 @@ def test_the_old_tag_url_answers_308_to_b_and_b_shows_the_twin(moved):
         status, headers, body = b.get(headers["location"])
     assert status == 200, (status, headers)
     assert "Grindmaster 3000" in body
-    # The twin's own pages on A send its owner on too.
-    cookie = a.session_cookie("alice")
-    status, headers, _ = a.get(f"/things/{moved['slug']}/", headers={"Cookie": cookie})
-    assert status == 308 and headers["location"] == f"{b.url}/things/{moved['slug']}/", (status, headers)
+    # The twin's own pages on A send its owner on too, to where the owner's account on B opens it.
+    page = f"/things/{moved['slug']}/"
+    status, headers, _ = a.get(page, headers={"Cookie": a.session_cookie("alice")})
+    assert status == 308 and headers["location"] == b.url + page, (status, headers)
+    status, _, body = b.get(headers["location"], headers={"Cookie": b.session_cookie("alice")})
+    assert status == 200 and "Grindmaster 3000" in body, status
 
 
 def test_the_peers_next_basic_message_reaches_b_not_a(moved, acapy_agent):
