@@ -14,7 +14,7 @@ from django.utils import timezone
 from core import vault
 from sharing import grants
 from sharing.attempts import due
-from sharing.models import Grant, OutboxItem, WebhookEndpoint
+from sharing.models import Grant, Introduction, OutboxItem, WebhookEndpoint
 from sharing.portability import HELD, export
 from tests.didcomm.endpoints import closed_port
 from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
@@ -61,6 +61,17 @@ def shared(alice, grinder, endpoint, connection):
     _item(hook, OutboxItem.Status.FAILED, attempts=8, last_status_code=500, last_error="HTTP 500")
     over_didcomm = grants.grant_create(twin=grinder, party=connection, kinds=["journal"], by=alice)
     grants.grant_revoke(grant=over_didcomm, by=alice)
+    Introduction.objects.create(
+        twin=grinder,
+        owner=alice,
+        party_connection=connection,
+        party_label="Acme Grinders",
+        asks_for=["readings"],
+        thread_id="intro-thread-1",
+        state=Introduction.State.PROPOSED,
+        thing_gtin="09506000134352",
+        thing_serial="G-1",
+    )
     return grinder
 
 
@@ -78,7 +89,10 @@ def _comparable(data: dict) -> dict:
         "endpoints": [{k: v for k, v in e.items() if k != "id"} for e in data["endpoints"]],
         "grants": [{k: v for k, v in g.items() if k not in ("id", "connection", "endpoint")} for g in data["grants"]],
         "outbox": [_held(i) for i in data["outbox"]],
-        "introductions": data["introductions"],
+        "introductions": [
+            {k: v for k, v in i.items() if k not in ("party_connection", "owner_connection")}
+            for i in data["introductions"]
+        ],
     }
     return out
 
@@ -93,8 +107,9 @@ def test_grants_outbox_and_endpoint_come_back_equal_for_the_new_owner(mover, sha
     message_ids = sorted(item["message_id"] for item in before["outbox"])
     _, moved = mover(shared, to_owner=bob)
     after = export(moved)
-    if not _didcomm_moves():  # the grant over the twin agent's connection needs the didcomm part
+    if not _didcomm_moves():  # the grant and introduction over the twin agent's connection need the didcomm part
         before["grants"] = [g for g in before["grants"] if g["endpoint"] is not None]
+        before["introductions"] = []
     assert _comparable(after) == _comparable(before)
     assert sorted(str(m) for m in OutboxItem.objects.filter(twin=moved).values_list("message_id", flat=True)) == (
         message_ids
@@ -151,6 +166,8 @@ def test_a_grant_over_the_twin_agents_connection_follows_the_connection(mover, s
     grant = Grant.objects.get(twin=moved, connection__isnull=False)
     assert grant.connection.their_did == their_did and grant.connection.agent.twin_id == moved.pk
     assert grant.revoked_at is not None and grant.kinds == ["journal"]
+    intro = Introduction.objects.get(twin=moved)
+    assert intro.party_connection == grant.connection and intro.owner == bob and intro.thread_id == "intro-thread-1"
 
 
 def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, shared, bob):
