@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
-from django.db import connection
+from django.db import DatabaseError, connection, transaction
 from django.db.backends.signals import connection_created
 from django.dispatch import receiver
 from django.test import Client
@@ -32,6 +33,119 @@ def _sqlite_readers_take_no_table_locks(sender, connection, **kwargs) -> None:
     if connection.vendor == "sqlite" and "mode=memory" in str(connection.settings_dict.get("NAME", "")):
         with connection.cursor() as cursor:
             cursor.execute("PRAGMA read_uncommitted = 1")
+
+
+# -- PostgreSQL: a transactional test's flush empties only the tables it wrote ---------------------------------------
+#
+# Django's flush after a transactional test is one TRUNCATE of every table (~90 here, with ~440 indexes): PostgreSQL
+# gives each table and index a new file and syncs them, 1.5 to 5 s a test on this machine, whatever the test wrote;
+# then post_migrate creates the content types and permissions again (~90 queries). Most transactional tests write a
+# handful of rows to a few tables: DELETE of those rows, then VACUUM of those tables (dead rows and index entries
+# gone, as after a TRUNCATE), costs a few hundredths of a second. The result is checked: every table of the schema
+# must be empty afterwards (the trigger-kept side tables too), or the real TRUNCATE runs. Tables with many rows
+# (bulk-loading tests) also get the real TRUNCATE. Content types and permissions are left in place (no code of ours
+# creates, changes or reads one) and post_migrate, which would find nothing to add, is skipped while their counts are
+# those post_migrate left; otherwise it runs. Sequences are not reset either way (Django's flush leaves them too).
+
+_PLAIN_TRUNCATE = re.compile(r'^TRUNCATE ((?:"[^"]+"(?:, )?)+);$')
+_SMALL = 1000  # rows; a table with more is truncated (its dead rows would outweigh a TRUNCATE's cost)
+_POST_MIGRATE_TABLES = ("django_content_type", "auth_permission")
+
+
+class _UseTruncate(Exception):
+    pass
+
+
+class _FastFlush:
+    """State of the fast flush: whether post_migrate has work after the last one, and the counts it leaves."""
+
+    post_migrate_needed = True
+    counts_after_post_migrate: tuple[int, ...] | None = None
+
+
+def _rows_per_table(ops, cursor, tables: list[str] | tuple[str, ...]) -> dict[str, int]:
+    """Each table's row count, capped at _SMALL + 1 (so a big table costs no full count)."""
+    if not tables:
+        return {}
+    parts = [
+        f"SELECT %s, (SELECT count(*) FROM (SELECT 1 FROM {ops.quote_name(t)} LIMIT {_SMALL + 1}) AS r)" for t in tables
+    ]
+    cursor.execute(" UNION ALL ".join(parts), list(tables))
+    return dict(cursor.fetchall())
+
+
+def _post_migrate_counts(ops, cursor) -> tuple[int, ...]:
+    cursor.execute(" UNION ALL ".join(f"SELECT count(*) FROM {ops.quote_name(t)}" for t in _POST_MIGRATE_TABLES))
+    return tuple(n for (n,) in cursor.fetchall())
+
+
+def _schema_tables(cursor) -> list[str]:
+    """Every table of the schema but the migration record and post_migrate's: models' tables and the trigger-kept
+    side tables."""
+    cursor.execute(
+        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') AND NOT c.relispartition "
+        "AND c.relname <> 'django_migrations' AND c.relname <> ALL(%s)",
+        [list(_POST_MIGRATE_TABLES)],
+    )
+    return [name for (name,) in cursor.fetchall()]
+
+
+def _delete_then_vacuum(ops, sql_list: list[str]) -> bool:
+    """Empty what the flush would empty with DELETE + VACUUM; False (nothing changed) when that cannot be done."""
+    match = _PLAIN_TRUNCATE.match(sql_list[0]) if len(sql_list) == 1 else None
+    conn = ops.connection
+    if match is None or conn.in_atomic_block:
+        return False
+    try:
+        with transaction.atomic(using=conn.alias), conn.cursor() as cursor:
+            everything = _schema_tables(cursor)
+            rows = _rows_per_table(ops, cursor, everything)
+            if any(n > _SMALL for n in rows.values()):
+                raise _UseTruncate
+            written = [t for t, n in rows.items() if n]
+            cursor.execute("SET CONSTRAINTS ALL DEFERRED")
+            for table in written:
+                cursor.execute(f"DELETE FROM {ops.quote_name(table)}")
+            cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            if any(_rows_per_table(ops, cursor, everything).values()):
+                raise _UseTruncate
+            counts = _post_migrate_counts(ops, cursor)
+    except (_UseTruncate, DatabaseError):
+        return False
+    _FastFlush.post_migrate_needed = counts != _FastFlush.counts_after_post_migrate
+    if written:
+        with conn.cursor() as cursor:
+            cursor.execute("VACUUM " + ", ".join(ops.quote_name(t) for t in written))
+    return True
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_flush_deletes_what_was_written() -> Iterator[None]:
+    from django.core.management.commands import flush
+    from django.db import connections
+    from django.db.backends.postgresql.operations import DatabaseOperations
+
+    truncate = DatabaseOperations.execute_sql_flush
+    emit_post_migrate_signal = flush.emit_post_migrate_signal
+
+    def execute_sql_flush(self, sql_list: list[str]) -> None:
+        if not _delete_then_vacuum(self, sql_list):
+            _FastFlush.post_migrate_needed = True
+            truncate(self, sql_list)
+
+    def post_migrate_if_needed(verbosity: int, interactive: bool, db: str, **kwargs) -> None:
+        ops = connections[db].ops
+        if not isinstance(ops, DatabaseOperations) or _FastFlush.post_migrate_needed:
+            emit_post_migrate_signal(verbosity, interactive, db, **kwargs)
+            if isinstance(ops, DatabaseOperations):
+                with connections[db].cursor() as cursor:
+                    _FastFlush.counts_after_post_migrate = _post_migrate_counts(ops, cursor)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(DatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        patch.setattr(flush, "emit_post_migrate_signal", post_migrate_if_needed)
+        yield
 
 
 def make_owner(username: str) -> Owner:
