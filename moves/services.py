@@ -315,6 +315,8 @@ def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
                 _check_arrived(twin, locked)
         except (PackageError, SSIError) as exc:
             raise MoveRefused(f"The package cannot be restored here: {exc}", status=400) from None
+        except ValidationError as exc:
+            raise MoveRefused(f"The package cannot be restored here: {'; '.join(exc.messages)}", status=400) from None
         except IntegrityError:
             raise MoveRefused("This thing is on this instance already.") from None
         now = timezone.now()
@@ -468,22 +470,23 @@ def _due(model: type[MoveIn] | type[MoveOut], state: str, now: datetime) -> list
 
 
 def moves_resume() -> int:
-    """Every pending step that is due, on both sides: see the module docstring."""
+    """Every pending step that is due, on both sides: see the module docstring. A step that fails unexpectedly is
+    logged and left to its lease (it is taken again after that); the others still run."""
     now = timezone.now()
     expire(now)
     attempted = 0
-    for pk in _due(MoveOut, MoveOut.State.CONFIRMED, now):
-        steps.push_package(pk)
-        attempted += 1
-    for pk in _due(MoveIn, MoveIn.State.NEW, now):
-        steps.send_request(pk)
-        attempted += 1
-    for pk in _due(MoveIn, MoveIn.State.ARRIVED, now):
-        steps.announce_arrival(pk)
-        attempted += 1
-    for pk in _due(MoveIn, MoveIn.State.REQUESTED, now):
-        steps.poll_source(pk)
-        attempted += 1
+    for model, state, step in (
+        (MoveOut, MoveOut.State.CONFIRMED, steps.push_package),
+        (MoveIn, MoveIn.State.NEW, steps.send_request),
+        (MoveIn, MoveIn.State.ARRIVED, steps.announce_arrival),
+        (MoveIn, MoveIn.State.REQUESTED, steps.poll_source),
+    ):
+        for pk in _due(model, state, now):
+            attempted += 1
+            try:
+                step(pk)
+            except Exception:
+                log.exception("move step %s failed on row %s; taken again once its claim lapses", step.__name__, pk)
     return attempted
 
 

@@ -10,7 +10,7 @@ from django.core.management import call_command
 from django.utils import timezone
 
 from core.periodic import periodic_jobs
-from moves import services, steps
+from moves import bearer, services, steps
 from moves.models import MoveIn, MoveOut
 from tests.moves.conftest import request_body
 
@@ -96,3 +96,25 @@ def test_the_command_resumes_and_says_how_many_steps(confirmed):
     call_command("moves_resume", stdout=out)
     assert out.getvalue().strip() == "Move steps attempted: 1."
     assert MoveOut.objects.get(pk=confirmed.pk).attempts == 1
+
+
+def test_a_step_that_breaks_does_not_stop_the_others(confirmed, bob, monkeypatch, caplog):
+    waiting = MoveIn.objects.create(
+        owner=bob,
+        asked_for="https://a.example/things/x/",
+        source_url=CLOSED,
+        key_public="k",
+        key_sealed=b"x",
+        token_sealed=bearer.sealed("t" * 43),
+        token_hash="h" * 64,
+        expires_at=timezone.now() + timedelta(days=1),
+        next_attempt_at=timezone.now(),
+    )
+
+    def broken(pk: int) -> None:
+        raise RuntimeError("a bug in one step")
+
+    monkeypatch.setattr(steps, "push_package", broken)
+    assert services.moves_resume() == 2
+    assert "a bug in one step" in caplog.text
+    assert MoveIn.objects.get(pk=waiting.pk).attempts == 1  # the request step still ran (and failed: no host)
