@@ -14,7 +14,7 @@ from tests.browser.axe import assert_axe_clean, assert_no_horizontal_scroll, ass
 from tests.browser.conftest import log_in, phone
 from tests.moves.conftest import make_room, no_worker, one_database_parts, roles  # noqa: F401 (fixtures)
 
-pytestmark = pytest.mark.browser
+pytestmark = [pytest.mark.browser, pytest.mark.needs("moves")]
 
 
 def check(page) -> None:
