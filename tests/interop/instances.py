@@ -380,7 +380,10 @@ def migrated_database(workdir: Path) -> Path:
                 partial = cached.with_suffix(f".{os.getpid()}.partial")
                 shutil.copyfile(instance.database, partial)
                 os.replace(partial, cached)  # whole or absent, for a session starting meanwhile
-            _template.append(cached)
+            # This session's own copy: another session with other migrations may replace the cached file.
+            local = workdir / "schema.sqlite3"
+            shutil.copyfile(cached, local)
+            _template.append(local)
         return _template[0]
 
 
