@@ -75,7 +75,7 @@ owner_keys_ensure(owner=owner)
 print(json.dumps({"owner": owner.pk}))
 """
 
-# B's worker sends the request to A; A's answer names the page where the owner confirms.
+# B asks A at once (its worker asks again if A could not be reached); A's answer names the page to confirm on.
 MOVE_REQUEST = """
 import time
 from moves import services
