@@ -106,7 +106,7 @@ def _restore_status_list(data: dict[str, Any], revoke: list[int], twin: Twin) ->
     )
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
+def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     if data.get("status_list"):
         _restore_status_list(data["status_list"], list(data.get("revoke") or []), arrival.twin)
     for item in data.get("authenticity") or []:
@@ -133,6 +133,17 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
 def on_arrived(event: events.TwinArrived) -> None:
     """TwinArrived (after commit): the owner here holds the twin's ownership credential, as after a transfer."""
     services.ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(f"The package's status list cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="credentials", export=export, restore=restore, after=("twin",)))

@@ -41,12 +41,23 @@ def _group_here(owner: Any, data: dict[str, Any], parent: Group | None) -> Group
     return found or Group.objects.create(owner=owner, parent=parent, name=name, description=data["description"])
 
 
-def restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
+def _restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
     for item in data:
         parent = _group_here(arrival.owner, item["parent"], None) if item["parent"] else None
         group = _group_here(arrival.owner, item["group"], parent)
         membership, _ = Membership.objects.get_or_create(group=group, twin=arrival.twin)
         Membership.objects.filter(pk=membership.pk).update(added_at=datetime.fromisoformat(item["added_at"]))
+
+
+def restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(f"The package's groups cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="fleets", export=export, restore=restore, after=("twin",)))

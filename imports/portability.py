@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from imports.models import ImportedThing
 from twins.models import Twin
-from twins.portability import Arrival, Part, register
+from twins.portability import Arrival, PackageError, Part, register
 
 
 def export(twin: Twin) -> list[str]:
@@ -23,7 +23,9 @@ def export(twin: Twin) -> list[str]:
     )
 
 
-def restore(data: list[str], arrival: Arrival) -> None:
+def _restore(data: list[str], arrival: Arrival) -> None:
+    if not isinstance(data, list) or not all(isinstance(item, str) and 0 < len(item) <= 200 for item in data):
+        raise PackageError("The package's external ids are not a list of ids.")
     taken = set(
         ImportedThing.objects.filter(owner=arrival.owner, external_id__in=data).values_list("external_id", flat=True)
     )
@@ -32,6 +34,17 @@ def restore(data: list[str], arrival: Arrival) -> None:
         for external_id in data
         if external_id not in taken
     )
+
+
+def restore(data: list[str], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(f"The package's external ids cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="imports", export=export, restore=restore, after=("twin",)))

@@ -103,7 +103,7 @@ def _source_here(data: dict[str, Any], arrival: Arrival) -> Source:
     return source
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
+def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     twin = arrival.twin
     for item in data.get("sources") or []:
         source = _source_here(item, arrival)
@@ -128,6 +128,19 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
             twin=twin, public_key=item["public_key"], label=item["label"], revoked_at=_when(item["revoked_at"])
         )
         DeviceKey.objects.filter(pk=key.pk).update(created_at=_when(item["created_at"]))
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(
+            f"The package's sources and device keys cannot be read here ({type(exc).__name__})."
+        ) from None
 
 
 register(Part(name="ingest", export=export, restore=restore, after=("twin",)))

@@ -54,7 +54,7 @@ def _place_here(owner: Any, path: list[str]) -> Location:
     return parent
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
+def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     place = data.get("place")
     if place:
         Placement.objects.create(
@@ -70,6 +70,17 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         if label is None:
             label = Label.objects.create(owner=arrival.owner, name=name, colour=item["colour"])
         label.twins.add(arrival.twin)
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(f"The package's place and labels cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="inventory", export=export, restore=restore, after=("twin",)))

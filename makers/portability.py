@@ -53,7 +53,7 @@ def export(twin: Twin) -> dict[str, Any] | None:
     }
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
+def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     model = (
         ProductModel.objects.select_related("organisation")
         .filter(gtin=data["gtin"], organisation__did=data["organisation"]["did"])
@@ -76,6 +76,17 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         return
     produced = ProducedThing.objects.create(model=model, serial=data["serial"], **fields)
     ProducedThing.objects.filter(pk=produced.pk).update(produced_at=_when(data["produced_at"]))
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(f"The package's maker's link cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="makers", export=export, restore=restore, after=("twin",)))

@@ -148,7 +148,7 @@ def _endpoint_here(data: dict[str, Any], arrival: Arrival) -> WebhookEndpoint:
     return endpoint
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
+def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     twin = arrival.twin
     endpoints = {item["id"]: _endpoint_here(item, arrival) for item in data.get("endpoints") or []}
     grants: dict[int, Grant] = {}
@@ -246,6 +246,19 @@ def on_moved_away(event: events.TwinMovedAway) -> None:
         next_attempt_at=None,
         last_error=f"the thing moved to {event.moved_to}: sent from there"[:300],
     )
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(
+            f"The package's grants and notifications cannot be read here ({type(exc).__name__})."
+        ) from None
 
 
 register(Part(name="sharing", export=export, restore=restore, after=("twin", "didcomm")))

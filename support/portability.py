@@ -67,7 +67,7 @@ def export(twin: Twin) -> list[dict[str, Any]]:
     return out
 
 
-def restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
+def _restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
     if Case.objects.filter(public_id__in=[item["public_id"] for item in data]).exists():
         raise PackageError("A support case of this thing is already on this instance.")
     for item in data:
@@ -97,6 +97,17 @@ def restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
         Case.objects.filter(pk=case.pk).update(
             created_at=_when(item["created_at"]), updated_at=_when(item["updated_at"])
         )
+
+
+def restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(f"The package's support cases cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="support", export=export, restore=restore, after=("twin", "didcomm")))

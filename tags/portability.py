@@ -85,7 +85,7 @@ def export(twin: Twin) -> dict[str, Any] | None:
     return {"tags": items, "scans": scans}
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
+def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     items = data.get("tags") or []
     tokens = [item["token"] for item in items]
     codes = [item["code"] for item in items]
@@ -134,6 +134,17 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
             )
         )
     Scan.objects.bulk_create(scans, batch_size=1000)
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+        raise PackageError(f"The package's tags cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="tags", export=export, restore=restore, after=("twin",)))

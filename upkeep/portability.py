@@ -82,7 +82,7 @@ def export(twin: Twin) -> dict[str, Any] | None:
     }
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
+def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     twin = arrival.twin
     purchase = data.get("purchase")
     if purchase:
@@ -131,6 +131,17 @@ def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
     for document in Attachment.objects.filter(twin_id=event.twin_id):
         name, storage = document.file.name, document.file.storage
         transaction.on_commit(lambda name=name, storage=storage: storage.delete(name), robust=True)
+
+
+def restore(data: dict[str, Any], arrival: Arrival) -> None:
+    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
+    whole restore rolls back), never a server error."""
+    try:
+        _restore(data, arrival)
+    except PackageError:
+        raise
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, ArithmeticError) as exc:
+        raise PackageError(f"The package's upkeep records cannot be read here ({type(exc).__name__}).") from None
 
 
 register(Part(name="upkeep", export=export, restore=restore, after=("twin",)))

@@ -55,10 +55,16 @@ Mover = Callable[..., tuple[dict, Twin]]
 
 @pytest.fixture
 def mover(on_a, django_capture_on_commit_callbacks) -> Mover:
-    """``mover(twin, to_owner=, delete=None, activate=False) -> (package, twin on B)``."""
+    """``mover(twin, to_owner=, delete=None, activate=False, tamper=None) -> (package, twin on B)``; ``tamper``
+    changes the package (as it travels) before it arrives."""
 
     def move(
-        twin: Twin, *, to_owner: Any, delete: Callable[[], None] | None = None, activate: bool = False
+        twin: Twin,
+        *,
+        to_owner: Any,
+        delete: Callable[[], None] | None = None,
+        activate: bool = False,
+        tamper: Callable[[dict], None] | None = None,
     ) -> tuple[dict, Twin]:
         keys = owner_keys_ensure(owner=to_owner)
         entries = moving.move_entries(
@@ -73,6 +79,8 @@ def mover(on_a, django_capture_on_commit_callbacks) -> Mover:
         delete_twin(twin)
         if delete is not None:
             delete()
+        if tamper is not None:
+            tamper(package)
         on_a.DID_DOMAIN, on_a.SITE_URL = B_DOMAIN, B_URL
         try:
             arrived = moving.arrive(package, owner=to_owner, source_url=A_URL, destination_url=B_URL)
