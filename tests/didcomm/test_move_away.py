@@ -20,9 +20,10 @@ import json
 import uuid
 
 import pytest
+from asgiref.sync import sync_to_async
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
-from django.db import transaction
+from django.db import connections, transaction
 from django.test import Client
 from django.utils import timezone
 
@@ -298,3 +299,5 @@ async def test_over_a_websocket_the_peer_is_answered_and_the_socket_stays_a_stra
         await ws.disconnect()
     assert closed["code"] == CLOSE_REFUSED and "moved to" in closed["reason"]
     assert not await database_sync_to_async(InboundMessage.objects.exists)()
+    # The consumer's database thread keeps its connection: closed, so that PostgreSQL can drop the test database.
+    await sync_to_async(connections.close_all)()
