@@ -159,3 +159,22 @@ def test_weak_previous_keys_are_caught_by_the_check_too(grinder_tag):
     assert nfc.weak_sun_keys() == []
     SunKeys.objects.filter(tag=grinder_tag).update(previous_file_read_kcv=sun.key_check_value(bytes(16)))
     assert nfc.weak_sun_keys() == [grinder_tag.display_code]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_the_same_old_key_tap_sent_at_once_from_eight_connections_is_genuine_once(grinder_tag):
+    """The previous keys' counter is a conditional UPDATE too: a replayed old-key tap never counts twice."""
+    from django.db import connection
+
+    from tests.conftest import run_together
+
+    if connection.vendor == "sqlite":
+        pytest.skip("SQLite serialises writers; the race needs a server database")
+    (first,) = nfc.sun_provision(tags=[grinder_tag])
+    nfc.sun_provision(tags=[grinder_tag], replace=True)
+    params = sun.encode_tap(meta_key=first.meta_read_key, file_key=first.file_read_key, uid=UID, counter=31)
+    marker = nfc.read_marker(urlencode(params))
+    outcomes = run_together(*[lambda: nfc.sun_tap_check(tag=grinder_tag, marker=marker).genuine] * 8)
+    assert sorted(outcomes) == [("ok", False)] * 7 + [("ok", True)]
+    assert SunKeys.objects.get(tag=grinder_tag).previous_last_counter == 31
