@@ -250,8 +250,9 @@ class PackageApi(ServerApi):
             429: TOO_MANY,
         },
         description=(
-            "Step 3: the package sealed to this move's key (a libsodium sealed box of its canonical JSON). The"
-            " thing is restored here but not live until the old host lets go. The same package again: 200 again."
+            "Step 3: the package sealed to this move's key (a libsodium sealed box of its zlib-compressed canonical"
+            " JSON). The thing is restored here but not live until the old host lets go. The same package again: 200"
+            " again."
         ),
     )
     def post(self, request: Request, move_id: str) -> Response:

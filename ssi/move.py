@@ -6,9 +6,12 @@ and sends the public half with its request; the source seals the package to it w
 (:func:`seal`: an ephemeral X25519 key, XSalsa20-Poly1305, the same construction as RFC 0019's anoncrypt), which
 only the holder of the private half can open (:func:`unseal`). The source learns nothing it could decrypt later.
 
-What is sealed is the package's RFC 8785 canonical JSON (:func:`canonical`), so both sides name the same
-plaintext by the same SHA-256 (:func:`digest`): the destination reports it when it tells the source that the
-twin arrived, and the source checks it is the package it sent.
+What is sealed is the package's RFC 8785 canonical JSON (:func:`canonical`), zlib-compressed (readings and logs
+shrink several times, so a larger thing fits the destination's request limit; nothing an outsider chooses is
+mixed into it, and it is sent once, so compression leaks nothing worth having). Both sides name the same plaintext
+by the same SHA-256 of the canonical JSON (:func:`digest`): the destination reports it when it tells the source
+that the twin arrived, and the source checks it is the package it sent. Opening refuses a package that would
+inflate beyond ``max_bytes`` (a compression bomb) before it has inflated that far.
 
 Pure Python and PyNaCl, like the rest of ssi: no Django, nothing logged.
 """
@@ -19,6 +22,7 @@ import base64
 import binascii
 import hashlib
 import json
+import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -33,6 +37,8 @@ from ssi.errors import SSIError
 KEY_BYTES = nacl.public.PublicKey.SIZE  # 32: an X25519 key, public or private
 # A sealed box adds an ephemeral public key and a Poly1305 tag (48 bytes) to the plaintext.
 OVERHEAD = nacl.bindings.crypto_box_SEALBYTES
+# The largest package (canonical JSON) :func:`unseal` inflates by default.
+MAX_PLAINTEXT = 512 * 1024 * 1024
 
 
 class MoveError(SSIError):
@@ -106,25 +112,35 @@ def seal(package: Mapping[str, Any], public_key: bytes) -> Sealed:
         raise MoveError(f"the move key must be {KEY_BYTES} bytes")
     plaintext = canonical(package)
     try:
-        ciphertext = nacl.public.SealedBox(nacl.public.PublicKey(public_key)).encrypt(plaintext)
+        ciphertext = nacl.public.SealedBox(nacl.public.PublicKey(public_key)).encrypt(zlib.compress(plaintext, 6))
     except nacl.exceptions.CryptoError as exc:
         raise MoveError(f"cannot seal to this key: {exc}") from None
     return Sealed(ciphertext=bytes(ciphertext), sha256=digest(plaintext))
 
 
-def unseal(ciphertext: bytes, private_key: bytes) -> tuple[dict[str, Any], str]:
+def unseal(ciphertext: bytes, private_key: bytes, *, max_bytes: int = MAX_PLAINTEXT) -> tuple[dict[str, Any], str]:
     """Open a package sealed to the public half of ``private_key``: (the package, SHA-256 of its plaintext).
 
-    Raises :class:`MoveError` if it was sealed to another key, was changed on the way, or is not a JSON object.
+    Raises :class:`MoveError` if it was sealed to another key, was changed on the way, would inflate beyond
+    ``max_bytes``, or is not a JSON object.
     """
     if not isinstance(private_key, bytes) or len(private_key) != KEY_BYTES:
         raise MoveError(f"the move key must be {KEY_BYTES} bytes")
     if not isinstance(ciphertext, bytes | bytearray | memoryview) or len(ciphertext) <= OVERHEAD:
         raise MoveError("the sealed package is too short to be one")
     try:
-        plaintext = nacl.public.SealedBox(nacl.public.PrivateKey(private_key)).decrypt(bytes(ciphertext))
+        compressed = nacl.public.SealedBox(nacl.public.PrivateKey(private_key)).decrypt(bytes(ciphertext))
     except nacl.exceptions.CryptoError:
         raise MoveError("the package does not open with this move's key (sealed to another key, or changed)") from None
+    inflater = zlib.decompressobj()
+    try:
+        plaintext = inflater.decompress(compressed, max_bytes + 1)
+    except zlib.error:
+        raise MoveError("the sealed package is not compressed as a package is") from None
+    if len(plaintext) > max_bytes or inflater.unconsumed_tail:
+        raise MoveError(f"the package is larger than {max_bytes} bytes once opened")
+    if not inflater.eof:
+        raise MoveError("the sealed package is cut short")
     try:
         package = json.loads(plaintext)
     except (UnicodeDecodeError, ValueError, RecursionError):

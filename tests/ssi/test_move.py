@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import zlib
 
 import nacl.public
 import pytest
@@ -40,7 +41,7 @@ def test_ciphertext_does_not_contain_the_plaintext_and_differs_each_time():
     second = move.seal(PACKAGE, keys.public).ciphertext
     assert first != second  # an ephemeral key per seal
     assert b"c2VjcmV0" not in first and b"thingstead-move" not in first
-    assert len(first) == len(move.canonical(PACKAGE)) + move.OVERHEAD
+    assert len(first) == len(zlib.compress(move.canonical(PACKAGE), 6)) + move.OVERHEAD
 
 
 def test_another_key_cannot_open_it():
@@ -70,9 +71,29 @@ def test_a_sealed_non_object_is_refused():
     keys = move.new_keys()
     box = nacl.public.SealedBox(nacl.public.PublicKey(keys.public))
     with pytest.raises(move.MoveError, match="not a JSON object"):
-        move.unseal(box.encrypt(b"[1, 2]"), keys.private)
+        move.unseal(box.encrypt(zlib.compress(b"[1, 2]")), keys.private)
     with pytest.raises(move.MoveError, match="not JSON"):
-        move.unseal(box.encrypt(b"\xff\xfe not json"), keys.private)
+        move.unseal(box.encrypt(zlib.compress(b"\xff\xfe not json")), keys.private)
+    with pytest.raises(move.MoveError, match="not compressed"):
+        move.unseal(box.encrypt(b'{"not": "compressed"}'), keys.private)
+    with pytest.raises(move.MoveError, match="cut short"):
+        move.unseal(box.encrypt(zlib.compress(b'{"a": 1}')[:-3]), keys.private)
+
+
+def test_readings_shrink_when_sealed():
+    readings = [{"value": n / 10, "at": f"2026-12-0{n % 9 + 1}"} for n in range(5000)]
+    package = {**PACKAGE, "parts": {"readings": readings}}
+    assert len(move.seal(package, move.new_keys().public).ciphertext) * 4 < len(move.canonical(package))
+
+
+def test_a_package_that_would_inflate_past_the_limit_is_refused_before_it_has():
+    keys = move.new_keys()
+    bomb = {"format": "x", "pad": "a" * 5_000_000}  # 5 MB of one letter: a few kilobytes sealed
+    sealed = move.seal(bomb, keys.public)
+    assert len(sealed.ciphertext) < 20_000
+    with pytest.raises(move.MoveError, match="larger than 1000000 bytes"):
+        move.unseal(sealed.ciphertext, keys.private, max_bytes=1_000_000)
+    assert move.unseal(sealed.ciphertext, keys.private)[0] == bomb
 
 
 def test_public_key_text_round_trips_and_bad_keys_are_refused():
