@@ -79,6 +79,8 @@ MIDDLEWARE = [
     "core.middleware.TimeZoneMiddleware",
     "core.middleware.PrivateCacheMiddleware",
     "core.middleware.LoginRateLimitMiddleware",
+    # A thing that moved to another host (308 there) or is still on its way here (twins.not_live).
+    "twins.not_live.NotLiveMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "core.middleware.DomainErrorMiddleware",

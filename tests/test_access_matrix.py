@@ -115,7 +115,9 @@ PUBLIC = {
 # a transfer offer answers any signed-in account holding its link (tests/twins/test_transfer.py checks that
 # anonymous visitors are sent to log in); admin has its own login (checked below); static files.
 # Webhook hooks answer any sender holding the source's secret (Standard Webhooks signatures, tests/ingest).
-PUBLIC_PREFIXES = ("t/", "twins/", "transfer/", "admin/", "static/", "hooks/")
+# api/moves/: instances call it, not people (the bearer token, or for a request the thing's owner confirming on
+# this host, is the authority; tests/moves/test_api.py holds its 401s).
+PUBLIC_PREFIXES = ("t/", "twins/", "transfer/", "admin/", "static/", "hooks/", "api/moves/")
 
 
 def is_public(route: Route) -> bool:
@@ -159,6 +161,9 @@ OBJECT_KWARGS = {
     "job_id",
     # support
     "case_id",
+    # moves
+    "move_in_id",
+    "move_out_id",
 }
 OBJECT_ROUTES = [route for route in PRIVATE_ROUTES if OBJECT_KWARGS & set(route.kwargs)]
 COLLECTION_ROUTES = [route for route in PRIVATE_ROUTES if not OBJECT_KWARGS & set(route.kwargs)]
@@ -270,6 +275,9 @@ PRIVATE_VALUES: dict[str, Callable[[World], object]] = {
     "run_id": lambda w: __import__("tests.imports.matrix", fromlist=["*"]).run_of(w).pk,
     # bulk: a queued job of alice's over her thing (tests/bulk/matrix.py).
     "job_id": lambda w: __import__("tests.bulk.matrix", fromlist=["*"]).job_of(w).pk,
+    # moves: a move alice asked for here (destination) and one asked of her thing (source) (tests/moves/matrix.py).
+    "move_in_id": lambda w: __import__("tests.moves.matrix", fromlist=["*"]).move_in_of(w).public_id,
+    "move_out_id": lambda w: __import__("tests.moves.matrix", fromlist=["*"]).move_out_of(w).public_id,
     "ticket": lambda w: "no-such-ticket",  # a CSV already taken: alice gets its 410, a stranger the 404
     # didcomm: a credential alice's own agent offered over her connection (didcomm.issue_credential).
     "credential_offer_id": lambda w: (
@@ -322,6 +330,8 @@ PUBLIC_VALUES: dict[str, Callable[[World], object]] = {
     "uidb64": lambda w: urlsafe_base64_encode(force_bytes(w.alice.pk)),
     "list_id": lambda w: __import__("tests.credentials.helpers", fromlist=["*"]).list_id_of(w.thing),
     "session_id": lambda w: __import__("credentials.services", fromlist=["*"]).verifier_session_start().public_id,
+    "request_id": lambda w: __import__("tests.moves.matrix", fromlist=["*"]).move_out_of(w).public_id,
+    "move_id": lambda w: __import__("tests.moves.matrix", fromlist=["*"]).move_in_of(w).public_id,
 }
 
 _PLACEHOLDER = re.compile(r"<(?:(?P<converter>[^>:]+):)?(?P<name>\w+)>")
