@@ -100,9 +100,15 @@ def sun_tap_check(*, tag: Tag, marker: NfcMarker) -> TapVerdict:
     uid = tap.uid.hex().upper()
     if keys.uid and keys.uid != uid:
         return _refused(tag, f"UID {uid} is not the chip these keys were first seen on", counter=tap.counter)
-    fresh = SunKeys.objects.filter(Q(uid="") | Q(uid=uid), pk=keys.pk, last_counter__lt=tap.counter).update(
-        last_counter=tap.counter, uid=uid, last_tap_at=timezone.now(), **_NO_PREVIOUS_KEYS
-    )
+    # The check values pin the key set this tap verified under: a replacement committed since the row was read
+    # (new keys, this set moved to the previous ones) is not confirmed, nor its fresh counter spent, by it.
+    fresh = SunKeys.objects.filter(
+        Q(uid="") | Q(uid=uid),
+        pk=keys.pk,
+        meta_read_kcv=keys.meta_read_kcv,
+        file_read_kcv=keys.file_read_kcv,
+        last_counter__lt=tap.counter,
+    ).update(last_counter=tap.counter, uid=uid, last_tap_at=timezone.now(), **_NO_PREVIOUS_KEYS)
     if not fresh:
         return _refused(tag, f"replay: read counter {tap.counter} is not above the last one seen", tap.counter)
     if keys.known_to_previous_owner:
@@ -111,7 +117,7 @@ def sun_tap_check(*, tag: Tag, marker: NfcMarker) -> TapVerdict:
 
 
 # What confirming a replacement writes: the chip answered under its new keys, so the previous ones are destroyed.
-_NO_PREVIOUS_KEYS: dict = {
+_NO_PREVIOUS_KEYS: dict[str, object] = {
     "previous_master_key": None,
     "previous_meta_read_key": None,
     "previous_file_read_key": None,
@@ -143,6 +149,7 @@ def _previous_keys_check(tag: Tag, keys: SunKeys, params: sun.SunParams, *, prob
         Q(previous_uid="") | Q(previous_uid=uid),
         pk=keys.pk,
         previous_meta_read_kcv=keys.previous_meta_read_kcv,
+        previous_file_read_kcv=keys.previous_file_read_kcv,
         previous_last_counter__lt=tap.counter,
     ).update(previous_last_counter=tap.counter, previous_uid=uid, last_tap_at=timezone.now())
     if not fresh:

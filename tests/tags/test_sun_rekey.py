@@ -178,3 +178,26 @@ def test_the_same_old_key_tap_sent_at_once_from_eight_connections_is_genuine_onc
     outcomes = run_together(*[lambda: nfc.sun_tap_check(tag=grinder_tag, marker=marker).genuine] * 8)
     assert sorted(outcomes) == [("ok", False)] * 7 + [("ok", True)]
     assert SunKeys.objects.get(tag=grinder_tag).previous_last_counter == 31
+
+
+def test_a_replacement_committed_while_a_tap_is_checked_is_not_confirmed_by_that_tap(grinder_tag, monkeypatch):
+    """A tap verified under keys that were replaced between reading the row and writing the counter neither
+    destroys them (they are the chip's previous keys now) nor spends the new keys' counter."""
+    (first,) = nfc.sun_provision(tags=[grinder_tag])
+    unseal, replaced = nfc._unseal, []
+
+    def unseal_then_replace(sealed):
+        if not replaced:  # another request's replacement lands right after this one read the row
+            replaced.append(True)
+            nfc.sun_provision(tags=[grinder_tag], replace=True)
+        return unseal(sealed)
+
+    monkeypatch.setattr(nfc, "_unseal", unseal_then_replace)
+    params = sun.encode_tap(meta_key=first.meta_read_key, file_key=first.file_read_key, uid=UID, counter=8)
+    assert not nfc.sun_tap_check(tag=grinder_tag, marker=nfc.read_marker(urlencode(params))).genuine
+    keys = SunKeys.objects.get(tag=grinder_tag)
+    assert keys.replacement_pending and keys.last_counter == -1 and keys.uid == ""
+    assert vault.unseal(keys.previous_meta_read_key) == first.meta_read_key
+    monkeypatch.undo()
+    # The chip, not re-programmed yet, is still recognised under its (now previous) keys.
+    assert nfc.sun_tap_check(tag=grinder_tag, marker=nfc.read_marker(urlencode(params))).genuine
