@@ -40,6 +40,7 @@ import logging
 from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
+from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
@@ -57,6 +58,7 @@ from ssi import move as sealing
 from ssi import webvh
 from ssi.errors import SSIError
 from ssi.keys import VerifyKey
+from ssi.vault import VaultError
 from twins import identity, moving
 from twins.models import Twin
 from twins.portability import PackageError
@@ -129,8 +131,13 @@ def move_request(*, owner: Owner, source: str) -> MoveIn:
 def _check_request(data: Mapping[str, Any]) -> dict[str, Any]:
     """The request's fields, checked (ValidationError naming the field)."""
     destination = str(data["destination"]).rstrip("/")
-    if not destination.lower().startswith(("http://", "https://")):
-        raise ValidationError({"destination": "The destination must be an http(s) base URL."})
+    try:
+        parts = urlsplit(destination)
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
+        raise ValidationError({"destination": "The destination must be an http(s) base URL (its SITE_URL)."})
     try:
         webvh.make_did("z" * 46, data["destination_did_domain"].replace("%3A", ":"))
     except (SSIError, ValueError, UnicodeError):
@@ -293,9 +300,14 @@ def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
     SHA-256 of the package. Idempotent: the same package again answers the same; MoveRefused otherwise (410: the
     move ended here; 409: a different package arrived already; 400: the package is unusable)."""
     try:
-        package, sha256 = sealing.unseal(ciphertext, unseal(move.key_sealed))
+        private = unseal(move.key_sealed)
+    except VaultError:
+        raise MoveRefused("This move's key cannot be opened here any more (the key-encryption key changed).") from None
+    try:
+        package, sha256 = sealing.unseal(ciphertext, private)
     except sealing.MoveError as exc:
         raise MoveRefused(str(exc), status=400) from None
+    del private
     with transaction.atomic():
         locked = MoveIn.objects.select_for_update().get(pk=move.pk)
         if locked.state in (MoveIn.State.ARRIVED, MoveIn.State.DONE):
