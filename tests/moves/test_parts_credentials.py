@@ -13,8 +13,10 @@ from credentials.keepers import access_credential_issue
 from credentials.models import AccessCredential, OwnershipCredential, StatusList
 from credentials.portability import export
 from credentials.services import holder_did
+from credentials.verification import verify_document
 from ssi import statuslist
 from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
+    B_DOMAIN,
     B_URL,
     assert_portable,
     mover,
@@ -54,7 +56,7 @@ def test_the_status_list_comes_back_with_its_id_and_index_and_what_stood_is_revo
     assert not AccessCredential.objects.filter(twin=moved).exists()
 
 
-def test_on_arrival_the_new_owner_holds_the_ownership_credential_issued_here(mover, kept, bob):
+def test_on_arrival_the_new_owner_holds_the_ownership_credential_issued_here(mover, kept, bob, on_a):
     _, moved = mover(kept, to_owner=bob, activate=True)
     (credential,) = OwnershipCredential.objects.filter(twin=moved)
     assert credential.holder == bob and credential.holder_did == holder_did(bob) and credential.revoked_at is None
@@ -67,6 +69,9 @@ def test_on_arrival_the_new_owner_holds_the_ownership_credential_issued_here(mov
     assert listed["issuer"] == moved.did and listed["id"].startswith(B_URL)
     bits = _bits(moved)
     assert bits.test(0) and bits.test(1) and not bits.test(2)
+    on_a.DID_DOMAIN, on_a.SITE_URL = B_DOMAIN, B_URL  # verified where the twin lives now, as a verifier there does
+    outcome = verify_document(data)
+    assert outcome.ok, outcome.reason
 
 
 def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, kept, bob):
