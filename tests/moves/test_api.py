@@ -7,6 +7,9 @@ from datetime import timedelta
 
 import pytest
 from django.utils import timezone
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from moves.models import MoveIn, MoveOut
 from ssi import move as sealing
@@ -240,3 +243,30 @@ class TestPackage:
         sealed = sealing.seal({"format": "x"}, keys.public).ciphertext
         response = bearer_api(token).post(self.url(move), sealed, content_type="application/octet-stream")
         assert response.status_code == 410
+
+
+class TestHostileInput:
+    """Whatever another instance sends, the answer is a 4xx with a message, never a 500, and nothing changes."""
+
+    @hypothesis_settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(body=st.binary(min_size=1, max_size=400))
+    def test_any_bytes_as_a_package_are_refused(self, move_in, body):
+        move, token, _ = move_in
+        response = bearer_api(token).post(
+            f"/api/moves/{move.public_id}/package", body, content_type="application/octet-stream"
+        )
+        assert response.status_code == 400 and response.json()["message"]
+        assert MoveIn.objects.get(pk=move.pk).state == MoveIn.State.REQUESTED
+
+    @hypothesis_settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+    @given(
+        field=st.sampled_from(sorted(request_body())),
+        value=st.one_of(st.none(), st.integers(), st.text(max_size=80), st.lists(st.integers(), max_size=3)),
+    )
+    def test_any_value_in_any_request_field_is_refused_or_taken_never_a_500(
+        self, anon_api, grinder, settings, field, value
+    ):
+        settings.RATE_MOVES_REQUESTS_PER_CLIENT = "100000/60"
+        response = anon_api.post(REQUESTS, {**request_body(did=grinder.did), field: value}, format="json")
+        assert response.status_code in (200, 201, 400, 404, 409, 410), response.content
+        assert "message" in response.json() or response.status_code in (200, 201)
