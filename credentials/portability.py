@@ -6,10 +6,10 @@
   keeper, service and emergency credentials are held by accounts of the source instance (or by an emergency
   link of a guardian there), who have no account here; a sale ends them the same way (credentials.keepers). The
   rows themselves stay on the source, in their holders' wallets there.
-- On arrival (twins.events.TwinArrived, once the twin is live here), the destination owner gets the twin's
-  ownership credential through the transfer's own path (services.ownership_credential_issue): issued by the
-  twin's DID as it is now (the destination's domain: the DID only has it once the move entries are in the log,
-  after the restore), on the next bit, and the list re-signed under this instance's URL.
+- On arrival (twins.events.TwinArrived, in the transaction that makes the twin live here), the destination owner
+  gets the twin's ownership credential through the transfer's own path (services.ownership_credential_issue):
+  issued by the twin's DID as it is now (the destination's domain: the DID only has it once the move entries are
+  in the log, after the restore), on the next bit, and the list re-signed under this instance's URL.
 - Authenticity credentials (a maker's statement about the thing) name the maker's status list, which lives on the
   maker's instance. They are restored where that list is here too (the maker is on this instance); elsewhere the
   statement stays with the maker's list (the package still carries it, for the record).
@@ -131,7 +131,8 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
 
 
 def on_arrived(event: events.TwinArrived) -> None:
-    """TwinArrived (after commit): the owner here holds the twin's ownership credential, as after a transfer."""
+    """TwinArrived, in the activation's transaction: the owner here holds the twin's ownership credential, as after
+    a transfer (whose credential also commits, or rolls back, with it)."""
     services.ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))
 
 
@@ -148,4 +149,4 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
 
 register(Part(name="credentials", export=export, restore=restore, after=("twin",)))
 # Here rather than in apps.py: the move's share of credentials in one module (autodiscovered in TwinsConfig.ready).
-events.subscribe(events.TwinArrived, on_arrived)
+events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)

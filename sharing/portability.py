@@ -231,7 +231,8 @@ def _restore_introductions(items: list[dict[str, Any]], arrival: Arrival) -> Non
 
 
 def on_arrived(event: events.TwinArrived) -> None:
-    """TwinArrived (after commit): the notifications held since the restore are due now, from here."""
+    """TwinArrived, in the activation's transaction (a crash between the two would hold them for good): the
+    notifications held since the restore are due now, from here."""
     OutboxItem.objects.filter(twin_id=event.twin_id, status=OutboxItem.Status.PENDING, next_attempt_at=HELD).update(
         next_attempt_at=timezone.now()
     )
@@ -263,5 +264,5 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
 
 register(Part(name="sharing", export=export, restore=restore, after=("twin", "didcomm")))
 # Here rather than in apps.py: the move's share of sharing in one module (autodiscovered in TwinsConfig.ready).
-events.subscribe(events.TwinArrived, on_arrived)
+events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)
 events.subscribe(events.TwinMovedAway, on_moved_away, in_transaction=True)
