@@ -11,7 +11,10 @@ Part ``"didcomm"``, restored after the twin (it hangs off it): everything the tw
 - The recipient keys inbound envelopes find the agent by (the agent's own and each pairwise key).
 - Every message received and sent (the Connections pages' activity, and the signed history's entries point at
   the received ones), those still queued included: they wait until the twin has arrived, then go out
-  (didcomm.moving). Credential exchanges under way, and the owner's inbox items about the agent's messages.
+  (didcomm.moving). The package is built when the owner confirms the move and the source stays live until the
+  destination holds the twin, so one the source delivered meanwhile goes out twice, with the same ``@id``
+  (receivers dedupe on it, SECURITY 14; what the source receives meanwhile stays there). Credential exchanges
+  under way, and the owner's inbox items about the agent's messages.
 
 Primary keys do not carry over. The part remembers what it made under the source's primary key, for the parts that
 point at it: ``"didcomm.Connection"`` (sharing, support), ``"didcomm.InboundMessage"`` and
