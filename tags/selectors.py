@@ -39,6 +39,12 @@ class TagMoved(Exception):
         self.base_url = base_url
 
 
+def is_live(twin) -> bool:
+    """Not archived, and not still arriving from another instance (twins.not_live: until the old host lets go of
+    it, its tags answer there, and here as an unknown tag would)."""
+    return twin.archived_at is None and not twin.arriving
+
+
 def moved_to(tag: Tag | None) -> str:
     """The base URL of the instance the tag's thing moved to, or "" (not moved, or no thing)."""
     twin = tag.twin if tag is not None else None
@@ -51,7 +57,7 @@ def tag_public_get(*, token: str) -> Tag:
     tag = tag_resolve(token=token)
     if base_url := moved_to(tag):
         raise TagMoved(base_url)
-    if tag is None or tag.twin is None or tag.twin.archived_at is not None:
+    if tag is None or tag.twin is None or not is_live(tag.twin):
         raise Http404("No such tag.")
     if tag.status == Tag.Status.RETIRED:
         raise TagRetired

@@ -127,7 +127,7 @@ def scan_record(*, tag: Tag, by_owner: bool, user_agent: str = "", source: str =
 class ScanPage(StrEnum):
     """Which page a scan opens."""
 
-    NOT_FOUND = "not_found"  # an unknown tag, or one of an archived thing: the two look the same
+    NOT_FOUND = "not_found"  # an unknown tag, or one of an archived or still arriving thing: they look the same
     RETIRED = "retired"  # 410, and nothing about the thing
     UNASSIGNED = "unassigned"  # a pre-printed tag to claim
     OWNER = "owner"  # the owner's one-box reading form
@@ -193,7 +193,7 @@ def scan_open(
     if base_url := selectors.moved_to(tag):
         # Recorded where the thing lives now, after the redirect; the SUN counter is checked there too.
         return ScanOpened(ScanPage.MOVED, tag=tag, moved_to=base_url)
-    if tag is None or (tag.twin is not None and tag.twin.archived_at is not None):
+    if tag is None or (tag.twin is not None and not selectors.is_live(tag.twin)):
         return ScanOpened(ScanPage.NOT_FOUND)
     twin = tag.twin
     by_owner = twin is not None and not anonymous and viewer.pk == twin.owner_id

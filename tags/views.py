@@ -244,7 +244,7 @@ def tag_reading(request: HttpRequest, token: str) -> HttpResponse:
     tag = selectors.tag_resolve(token=token)
     if base_url := selectors.moved_to(tag):
         return _moved(request, base_url)
-    if tag is None or tag.status != Tag.Status.ACTIVE:
+    if tag is None or tag.status != Tag.Status.ACTIVE or not selectors.is_live(tag.twin):
         return not_found(request)
     twin = twin_get(viewer=request.user, slug=tag.twin.slug, need=access.READINGS_WRITE)  # anyone else: 404
     if selectors.genuine_tap_for_readings(twin=twin):

@@ -66,3 +66,16 @@ def test_a_thing_that_has_not_moved_answers_as_before(anon_client, grinder_tag):
     assert grinder_tag.twin.moved_to == ""
     assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
     assert anon_client.get(reverse("tag-public-photo", args=[grinder_tag.token])).status_code == 404
+
+
+def test_the_tags_of_a_thing_still_arriving_here_answer_as_unknown_ones(anon_client, alice, grinder, grinder_tag):
+    """On the destination, until the old host lets go (twins.not_live): the tag answers there, not here."""
+    grinder.arriving = True
+    grinder.save(update_fields=["arriving"])
+    unknown = anon_client.get("/t/" + "A" * 43)
+    for client in (anon_client, client_for(alice)):
+        response = client.get(grinder_tag.get_absolute_url())
+        assert response.status_code == 404 and response.content == unknown.content
+    assert anon_client.post(reverse("tag-message", args=[grinder_tag.token]), {"message": "hi"}).status_code == 404
+    assert client_for(alice).post(reverse("tag-reading", args=[grinder_tag.token]), {"value": "1"}).status_code == 404
+    assert not Scan.objects.exists()
