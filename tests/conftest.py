@@ -35,7 +35,7 @@ def _sqlite_readers_take_no_table_locks(sender, connection, **kwargs) -> None:
             cursor.execute("PRAGMA read_uncommitted = 1")
 
 
-# -- PostgreSQL: a transactional test's flush empties only the tables it wrote ---------------------------------------
+# -- A transactional test's flush: on PostgreSQL it empties only the tables written ------------------------------------
 #
 # Django's flush after a transactional test is one TRUNCATE of every table (~90 here, with ~440 indexes): PostgreSQL
 # gives each table and index a new file and syncs them, 1.5 to 5 s a test on this machine, whatever the test wrote;
@@ -45,7 +45,8 @@ def _sqlite_readers_take_no_table_locks(sender, connection, **kwargs) -> None:
 # must be empty afterwards (the trigger-kept side tables too), or the real TRUNCATE runs. Tables with many rows
 # (bulk-loading tests) also get the real TRUNCATE. Content types and permissions are left in place (no code of ours
 # creates, changes or reads one) and post_migrate, which would find nothing to add, is skipped while their counts are
-# those post_migrate left; otherwise it runs. Sequences are not reset either way (Django's flush leaves them too).
+# those post_migrate left; otherwise it runs (the same on SQLite, whose flush is a DELETE per table already).
+# Sequences are not reset either way (Django's flush leaves them too).
 
 _PLAIN_TRUNCATE = re.compile(r'^TRUNCATE ((?:"[^"]+"(?:, )?)+);$')
 _SMALL = 1000  # rows; a table with more is truncated (its dead rows would outweigh a TRUNCATE's cost)
@@ -125,25 +126,37 @@ def _postgres_flush_deletes_what_was_written() -> Iterator[None]:
     from django.core.management.commands import flush
     from django.db import connections
     from django.db.backends.postgresql.operations import DatabaseOperations
+    from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
 
     truncate = DatabaseOperations.execute_sql_flush
     emit_post_migrate_signal = flush.emit_post_migrate_signal
+
+    delete_each = SQLiteOperations.execute_sql_flush
+    keep = {f"DELETE FROM {SQLiteOperations.quote_name(None, t)};" for t in _POST_MIGRATE_TABLES}
 
     def execute_sql_flush(self, sql_list: list[str]) -> None:
         if not _delete_then_vacuum(self, sql_list):
             _FastFlush.post_migrate_needed = True
             truncate(self, sql_list)
 
+    def execute_sql_flush_sqlite(self, sql_list: list[str]) -> None:
+        """SQLite's flush is a DELETE per table already; only post_migrate's rows stay (and its work is spared)."""
+        delete_each(self, [sql for sql in sql_list if sql not in keep])
+        with self.connection.cursor() as cursor:
+            counts = _post_migrate_counts(self, cursor)
+        _FastFlush.post_migrate_needed = counts != _FastFlush.counts_after_post_migrate
+
     def post_migrate_if_needed(verbosity: int, interactive: bool, db: str, **kwargs) -> None:
         ops = connections[db].ops
-        if not isinstance(ops, DatabaseOperations) or _FastFlush.post_migrate_needed:
+        if not isinstance(ops, DatabaseOperations | SQLiteOperations) or _FastFlush.post_migrate_needed:
             emit_post_migrate_signal(verbosity, interactive, db, **kwargs)
-            if isinstance(ops, DatabaseOperations):
+            if isinstance(ops, DatabaseOperations | SQLiteOperations):
                 with connections[db].cursor() as cursor:
                     _FastFlush.counts_after_post_migrate = _post_migrate_counts(ops, cursor)
 
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(DatabaseOperations, "execute_sql_flush", execute_sql_flush)
+        patch.setattr(SQLiteOperations, "execute_sql_flush", execute_sql_flush_sqlite)
         patch.setattr(flush, "emit_post_migrate_signal", post_migrate_if_needed)
         yield
 
