@@ -7,14 +7,15 @@ a lease); the next worker's reaper puts the task back once its lease has run out
 too, and it goes out again with the same webhook-id. Every notification reaches the receiver at least once; after
 dedupe on webhook-id each exactly once.
 
-On PostgreSQL the workers share the test database; on SQLite, a database file of this test's own (migrated
-first), since an in-memory database cannot be shared with another process.
+On PostgreSQL the workers share the test database; on SQLite, a database file of this test's own (a copy of one
+migrated once for the module), since an in-memory database cannot be shared with another process.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -162,21 +163,31 @@ def _worker(env: dict[str, str], log: Path) -> subprocess.Popen:
     )
 
 
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    if connection.vendor == "postgresql":
-        return database_url()
-    url = f"sqlite:///{tmp_path / 'burst.sqlite3'}"
+@pytest.fixture(scope="module")
+def migrated_sqlite(tmp_path_factory) -> Path:
+    """A SQLite file migrated once for the module (`manage.py migrate`, the slow part of a test's setup)."""
+    path = tmp_path_factory.mktemp("burst-template") / "burst.sqlite3"
     done = subprocess.run(
         [sys.executable, "manage.py", "migrate", "--noinput"],
         cwd=ROOT,
-        env=_env(url),
+        env=_env(f"sqlite:///{path}"),
         capture_output=True,
         text=True,
         timeout=300,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    return url
+    return path
+
+
+@pytest.fixture
+def db_url(request, tmp_path) -> str:
+    """PostgreSQL: the test database. SQLite: a database file of this test's own, a copy of the migrated one."""
+    if connection.vendor == "postgresql":
+        return database_url()
+    template: Path = request.getfixturevalue("migrated_sqlite")
+    for source in template.parent.iterdir():  # the file, and a journal beside it if SQLite left one
+        shutil.copyfile(source, tmp_path / source.name)
+    return f"sqlite:///{tmp_path / template.name}"
 
 
 @pytest.mark.slow
