@@ -190,3 +190,26 @@ def test_a_message_id_already_here_refuses_the_package(mover, shared, alice, bob
     with pytest.raises(portability.PackageError):
         mover(shared, to_owner=bob, delete=taken_here)
     assert not WebhookEndpoint.objects.filter(owner=bob).exists()
+
+
+def test_a_grant_over_the_owners_own_agent_stays_behind_with_that_agent(mover, alice, grinder, bob):
+    from didcomm import keys
+    from didcomm.models import Connection
+    from didcomm.services import agent_for_owner
+    from ssi.keys import SigningKey
+    from tests.didcomm.endpoints import verkey
+
+    mine = Connection(
+        agent=agent_for_owner(alice),
+        state=Connection.State.COMPLETED,
+        their_verkey=verkey(SigningKey.generate()),
+        their_label="Alice's insurer",
+        their_did="did:peer:2.Vz6MkInsurerExample",
+        their_endpoint=f"http://127.0.0.1:{closed_port()}/",
+    )
+    keys.pairwise_key_create(connection=mine)
+    grant = grants.grant_create(twin=grinder, party=mine, kinds=["readings"], by=alice)
+    _item(grant, OutboxItem.Status.PENDING)
+    _, moved = mover(grinder, to_owner=bob)
+    assert not Grant.objects.filter(twin=moved).exists()
+    assert not OutboxItem.objects.filter(twin=moved).exists()
