@@ -2,8 +2,9 @@
 
 Tokens and short codes travel unchanged: they are printed on stickers and programmed into chips, which must keep
 working (the source answers ``/t/<token>`` with a 308 to the same path here). SUN keys leave the source unsealed
-inside the (encrypted) package and are sealed here under this instance's key; the read counter and the bound UID
-travel with them, so a tap replayed from before the move is still a replay.
+inside the (encrypted) package and are sealed here under this instance's key, a pending replacement's previous keys
+too; the read counter, the bound UID and whether the keys are known to a previous owner travel with them, so a tap
+replayed from before the move is still a replay. The owner's NFC setting (genuine taps for readings) comes along.
 """
 
 from __future__ import annotations
@@ -13,12 +14,26 @@ from datetime import datetime
 from typing import Any
 
 from core import vault
-from tags.models import Scan, SunKeys, Tag
+from tags.models import NfcSetting, Scan, SunKeys, Tag
 from twins.history import history_catch_up
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
 
 _SUN_KEYS = ("master_key", "meta_read_key", "file_read_key")
+# A replacement's keys the chip still carries until it is programmed again (tags.nfc), null when none is pending.
+_PREVIOUS_KEYS = ("previous_master_key", "previous_meta_read_key", "previous_file_read_key")
+_SUN_FIELDS = (
+    "meta_read_kcv",
+    "file_read_kcv",
+    "uid",
+    "last_counter",
+    "known_to_previous_owner",
+    "previous_meta_read_kcv",
+    "previous_file_read_kcv",
+    "previous_uid",
+    "previous_last_counter",
+    "previous_known_to_previous_owner",
+)
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -30,15 +45,12 @@ def _when(value: str | None) -> datetime | None:
 
 
 def _sun(keys: SunKeys) -> dict[str, Any]:
-    data: dict[str, Any] = {name: base64.b64encode(vault.unseal(getattr(keys, name))).decode() for name in _SUN_KEYS}
-    data.update(
-        meta_read_kcv=keys.meta_read_kcv,
-        file_read_kcv=keys.file_read_kcv,
-        uid=keys.uid,
-        last_counter=keys.last_counter,
-        provisioned_at=_iso(keys.provisioned_at),
-        last_tap_at=_iso(keys.last_tap_at),
-    )
+    data: dict[str, Any] = {
+        name: base64.b64encode(vault.unseal(getattr(keys, name))).decode() if getattr(keys, name) else None
+        for name in (*_SUN_KEYS, *_PREVIOUS_KEYS)
+    }
+    data.update({name: getattr(keys, name) for name in _SUN_FIELDS})
+    data.update(provisioned_at=_iso(keys.provisioned_at), last_tap_at=_iso(keys.last_tap_at))
     return data
 
 
@@ -48,7 +60,8 @@ def export(twin: Twin) -> dict[str, Any] | None:
     if twin.deactivated_at is None and Scan.objects.filter(twin=twin, in_history=False).exists():
         history_catch_up(twin=twin)
     tags = list(Tag.objects.filter(twin=twin).select_related("sun_keys").order_by("created_at", "id"))
-    if not tags:
+    setting = NfcSetting.objects.filter(twin=twin).first()
+    if not tags and setting is None:
         return None
     tokens = {tag.pk: tag.token for tag in tags}
     items = []
@@ -82,7 +95,11 @@ def export(twin: Twin) -> dict[str, Any] | None:
         .order_by("time", "id")
         .values("tag_id", "time", "by_owner", "user_agent", "source", "in_history")
     ]
-    return {"tags": items, "scans": scans}
+    return {
+        "tags": items,
+        "scans": scans,
+        "nfc_setting": None if setting is None else {"genuine_tap_for_readings": setting.genuine_tap_for_readings},
+    }
 
 
 def _restore(data: dict[str, Any], arrival: Arrival) -> None:
@@ -110,10 +127,8 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
             SunKeys.objects.create(
                 tag=tag,
                 **{name: vault.seal(base64.b64decode(sun[name])) for name in _SUN_KEYS},
-                meta_read_kcv=sun["meta_read_kcv"],
-                file_read_kcv=sun["file_read_kcv"],
-                uid=sun["uid"],
-                last_counter=sun["last_counter"],
+                **{name: vault.seal(base64.b64decode(sun[name])) if sun.get(name) else None for name in _PREVIOUS_KEYS},
+                **{name: sun[name] for name in _SUN_FIELDS if name in sun},
                 provisioned_at=_when(sun["provisioned_at"]),
                 last_tap_at=_when(sun["last_tap_at"]),
             )
@@ -134,6 +149,9 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
             )
         )
     Scan.objects.bulk_create(scans, batch_size=1000)
+    setting = data.get("nfc_setting")
+    if setting:
+        NfcSetting.objects.create(twin=arrival.twin, genuine_tap_for_readings=setting["genuine_tap_for_readings"])
 
 
 def restore(data: dict[str, Any], arrival: Arrival) -> None:

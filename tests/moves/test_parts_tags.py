@@ -10,7 +10,7 @@ import pytest
 
 from core import vault
 from tags import nfc, sun
-from tags.models import Scan, SunKeys, Tag
+from tags.models import NfcSetting, Scan, SunKeys, Tag
 from tags.portability import export
 from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
     assert_portable,
@@ -40,20 +40,26 @@ def genuine(response) -> bool:
 
 @pytest.fixture
 def tagged(grinder, anon_client):
-    """The grinder with a plain sticker, a retired one, and a SUN chip tapped once (counter 7), and some scans."""
+    """The grinder with a plain sticker, a retired one, a SUN chip tapped once (counter 7), a chip whose keys are
+    being replaced, some scans, and its owner's NFC setting."""
     sticker = Tag.objects.create(twin=grinder, label="on the lid")
     Tag.objects.create(twin=grinder, status=Tag.Status.RETIRED, label="old")
     chip_tag = Tag.objects.create(twin=grinder, label="chip")
     (chip,) = nfc.sun_provision(tags=[chip_tag])
     assert genuine(anon_client.get(tap_url(chip_tag, chip, 7)))
     anon_client.get(sticker.get_absolute_url())
+    spare = Tag.objects.create(twin=grinder, label="spare chip, re-keyed")
+    nfc.sun_provision(tags=[spare])
+    nfc.sun_provision(tags=[spare], replace=True)  # a replacement pending: the chip still carries the old keys
+    NfcSetting.objects.create(twin=grinder, genuine_tap_for_readings=True)
     return grinder, sticker, chip_tag, chip
 
 
 def test_tags_come_back_equal_for_the_new_owner(mover, tagged, bob):
     grinder, _, _, _ = tagged
     before = export(grinder)
-    assert len(before["tags"]) == 3 and len(before["scans"]) == 2
+    assert len(before["tags"]) == 4 and len(before["scans"]) == 2
+    assert before["tags"][3]["sun"]["previous_meta_read_key"] and before["nfc_setting"]
     _, moved = mover(grinder, to_owner=bob)
     assert moved.owner == bob
     assert export(moved) == before
@@ -67,8 +73,9 @@ def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, tagged, bob
     grinder = tagged[0]
     package, _ = mover(grinder, to_owner=bob)
     assert_portable(package, "tags")
-    (sun_keys,) = [item["sun"] for item in package["parts"]["tags"]["tags"] if item["sun"]]
-    assert sun_keys["meta_read_key"] != "" and sun_keys["last_counter"] == 7
+    chip, spare = [item["sun"] for item in package["parts"]["tags"]["tags"] if item["sun"]]
+    assert chip["meta_read_key"] and chip["last_counter"] == 7 and chip["previous_meta_read_key"] is None
+    assert spare["previous_meta_read_key"] and spare["previous_meta_read_key"] != spare["meta_read_key"]
 
 
 def test_a_printed_tag_and_a_sun_chip_keep_working_and_an_old_tap_is_still_a_replay(mover, tagged, bob, anon_client):
