@@ -198,13 +198,14 @@ def reading_create(request: HttpRequest, slug: str) -> HttpResponse:
     twin = selectors.twin_get(viewer=request.user, slug=slug, need=access.READINGS_WRITE)
     form = ReadingForm(request.POST)
     if form.is_valid():
-        source = "tag" if request.POST.get("via") == "tag" else "manual"
+        # Always "manual": a reading "from a scan" is logged through the tag's own form (tags: /t/<token>/reading),
+        # where the owner's "genuine tap required" setting is enforced; a `via=tag` here would bypass it.
         try:
             services.reading_add(
                 twin=twin,
                 value=form.cleaned_data["value"],
                 note=form.cleaned_data["note"],
-                source=source,
+                source="manual",
                 by=request.user,
             )
         except ValidationError as exc:

@@ -146,3 +146,13 @@ def test_only_the_owner_changes_the_setting_and_the_page_shows_it(
     )
     owner.post(url, {})
     assert not NfcSetting.objects.get(twin=grinder).genuine_tap_for_readings
+
+
+def test_the_things_own_reading_form_cannot_pass_a_reading_off_as_from_a_scan(bob_keeps_the_grinder, chip, required):
+    # The thing page's form (POST /things/<slug>/readings/...) once took `via=tag` and stored the reading as from a
+    # scan, around the genuine-tap requirement: what it stores is always a manual reading.
+    response = client_for(bob_keeps_the_grinder).post(
+        reverse("reading-new", args=[chip.tag.twin.slug]), {"value": "21.5", "via": "tag"}
+    )
+    assert response.status_code == 302
+    assert Reading.objects.get().source == Reading.Source.MANUAL
