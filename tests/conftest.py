@@ -125,8 +125,11 @@ def _delete_then_vacuum(ops, sql_list: list[str]) -> bool:
 def _postgres_flush_deletes_what_was_written() -> Iterator[None]:
     from django.core.management.commands import flush
     from django.db import connections
-    from django.db.backends.postgresql.operations import DatabaseOperations
-    from django.db.backends.sqlite3.operations import DatabaseOperations as SQLiteOperations
+    from django.db.backends.postgresql.base import DatabaseWrapper as PostgreSQL
+    from django.db.backends.sqlite3.base import DatabaseWrapper as SQLite
+
+    # Through the backends' base modules: importing an operations module first is a circular import.
+    DatabaseOperations, SQLiteOperations = PostgreSQL.ops_class, SQLite.ops_class
 
     truncate = DatabaseOperations.execute_sql_flush
     emit_post_migrate_signal = flush.emit_post_migrate_signal
