@@ -199,6 +199,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 PHOTO_MAX_PIXELS = 40_000_000
 REQUEST_MAX_BYTES = PHOTO_MAX_BYTES + 256 * 1024
+# Moving a thing to another instance (moves): the largest sealed package accepted (it also passes
+# REQUEST_MAX_BYTES), the instance-to-instance API's limits per client address, and the worker's retry pace.
+MOVES_MAX_PACKAGE_BYTES = env_int("MOVES_MAX_PACKAGE_BYTES", REQUEST_MAX_BYTES)
+RATE_MOVES_REQUESTS_PER_CLIENT = env_str("RATE_MOVES_REQUESTS_PER_CLIENT", "30/3600")
+RATE_MOVES_CALLS_PER_CLIENT = env_str("RATE_MOVES_CALLS_PER_CLIENT", "240/60")
+MOVES_RESUME_EVERY_SECONDS = env_int("MOVES_RESUME_EVERY_SECONDS", 60)
+MOVES_BACKOFF_SECONDS = env_int("MOVES_BACKOFF_SECONDS", 30)
 
 # Rate limits: "count/seconds".
 RATE_SCAN_PER_CLIENT = env_str("RATE_SCAN_PER_CLIENT", "60/60")
