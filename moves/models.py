@@ -19,7 +19,8 @@ from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q, Value
+from django.db.models.functions import Concat
 
 from twins.models import Twin, new_public_id
 
@@ -98,6 +99,13 @@ class MoveIn(models.Model):
     @property
     def source_host(self) -> str:
         return host_of(self.source_url)
+
+    @staticmethod
+    def forget_secrets() -> dict[str, object]:
+        """What an UPDATE that ends a move (done, cancelled, expired, failed) also sets: the private move key and
+        the bearer token go, and the token's hash becomes one no token has (every later call is a 401), so an
+        ended move holds nothing that opens a package or speaks for this instance."""
+        return {"key_sealed": b"", "token_sealed": b"", "token_hash": Concat(Value("ended:"), F("public_id"))}
 
 
 class MoveOut(models.Model):

@@ -276,6 +276,22 @@ def move_confirm(*, move_out: MoveOut, by: Owner) -> None:
 
 # -- destination (B): step 3 --------------------------------------------------------------------------------------
 
+# What a sealed package may become once opened. The sealed bytes are capped by MOVES_MAX_PACKAGE_BYTES (moves.apis);
+# zlib inflates up to ~1000x, so the plaintext and the number of JSON values in it have caps of their own.
+DEFAULT_MAX_PLAINTEXT_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_PACKAGE_VALUES = 8_000_000
+
+
+def max_plaintext_bytes() -> int:
+    """MOVES_MAX_PLAINTEXT_BYTES: the largest opened package (canonical JSON) taken; default 64 MiB."""
+    return int(getattr(settings, "MOVES_MAX_PLAINTEXT_BYTES", DEFAULT_MAX_PLAINTEXT_BYTES))
+
+
+def max_package_values() -> int:
+    """MOVES_MAX_PACKAGE_VALUES: the most JSON values an opened package may hold (ssi.move.value_bound); default
+    8 million (a package of 64 MiB of readings holds about 6 million)."""
+    return int(getattr(settings, "MOVES_MAX_PACKAGE_VALUES", DEFAULT_MAX_PACKAGE_VALUES))
+
 
 def _check_arrived(twin: Twin, move: MoveIn) -> None:
     """The restored twin's DID log, with the move entries, verifies; its DID keeps the SCID asked for and names
@@ -299,12 +315,22 @@ def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
     """Step 3 on the destination: open the package, check it, restore the twin (not live: arriving). Returns the
     SHA-256 of the package. Idempotent: the same package again answers the same; MoveRefused otherwise (410: the
     move ended here; 409: a different package arrived already; 400: the package is unusable)."""
+    # Before anything is opened: a move that no longer waits for a package costs nothing to refuse (what a
+    # hostile "source" sends is only ever inflated and parsed for a move still waiting, and within the limits).
+    current = MoveIn.objects.filter(pk=move.pk).values("state", "sha256", "key_sealed").first()
+    if current is None or current["state"] not in (MoveIn.State.NEW, MoveIn.State.REQUESTED, MoveIn.State.ARRIVED):
+        if current is not None and current["state"] == MoveIn.State.DONE:
+            return current["sha256"]  # the source missed our answer; the move's key is gone, the twin is here
+        state = MoveIn.State(current["state"]).label.lower() if current else "gone"
+        raise MoveRefused(f"This move is {state} here.", status=410)
     try:
-        private = unseal(move.key_sealed)
+        private = unseal(bytes(current["key_sealed"]))
     except VaultError:
         raise MoveRefused("This move's key cannot be opened here any more (the key-encryption key changed).") from None
     try:
-        package, sha256 = sealing.unseal(ciphertext, private)
+        package, sha256 = sealing.unseal(
+            ciphertext, private, max_bytes=max_plaintext_bytes(), max_elements=max_package_values()
+        )
     except sealing.MoveError as exc:
         raise MoveRefused(str(exc), status=400) from None
     del private
@@ -449,7 +475,11 @@ def _cancel_in(move: MoveIn, by: Owner) -> None:
         return
     with transaction.atomic():
         cancelled = MoveIn.objects.filter(pk=move.pk, state__in=(MoveIn.State.NEW, MoveIn.State.REQUESTED)).update(
-            state=MoveIn.State.CANCELLED, error="Cancelled by you.", ended_at=timezone.now(), next_attempt_at=None
+            state=MoveIn.State.CANCELLED,
+            error="Cancelled by you.",
+            ended_at=timezone.now(),
+            next_attempt_at=None,
+            **MoveIn.forget_secrets(),
         )
     if not cancelled:  # the package arrived meanwhile: cancel that
         _cancel_in(move, by)
@@ -472,6 +502,7 @@ def expire(now: datetime | None = None) -> int:
         error="Your old host could not be reached in time.",
         ended_at=now,
         next_attempt_at=None,
+        **MoveIn.forget_secrets(),
     )
     return out + inn
 

@@ -96,7 +96,8 @@ def failed_attempt(row: Any, exc: CallError) -> None:
 
 def end(row: Any, state: str, error: str) -> None:
     """A permanent outcome other than success: cancelled, expired or failed, with the reason."""
-    extra = {"sealed": None} if isinstance(row, MoveOut) else {}  # nothing of the package stays behind
+    # Nothing of the package (source) or of the move's key and token (destination) stays behind.
+    extra = {"sealed": None} if isinstance(row, MoveOut) else MoveIn.forget_secrets()
     finish(
         row, state_was=row.state, state=state, error=error[:300], ended_at=timezone.now(), next_attempt_at=None, **extra
     )
@@ -242,6 +243,7 @@ def announce_arrival(move_id: int) -> None:
             remote_state=MoveOut.State.DONE,
             error="",
             next_attempt_at=None,
+            **MoveIn.forget_secrets(),
         )
     log.info("move %s: done", move.public_id)
 
@@ -262,6 +264,7 @@ def discard_arrival(move: MoveIn, reason: str) -> None:
             ended_at=timezone.now(),
             next_attempt_at=None,
             claimed_until=None,
+            **MoveIn.forget_secrets(),
         )
     log.info("move %s: cancelled after arrival", move.public_id)
 

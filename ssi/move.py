@@ -11,7 +11,9 @@ shrink several times, so a larger thing fits the destination's request limit; no
 mixed into it, and it is sent once, so compression leaks nothing worth having). Both sides name the same plaintext
 by the same SHA-256 of the canonical JSON (:func:`digest`): the destination reports it when it tells the source
 that the twin arrived, and the source checks it is the package it sent. Opening refuses a package that would
-inflate beyond ``max_bytes`` (a compression bomb) before it has inflated that far.
+inflate beyond ``max_bytes`` (a compression bomb) before it has inflated that far, and one with more JSON values
+than ``max_elements`` (counted from its separators, before parsing: a few megabytes of ``[],[],…`` would be tens
+of millions of Python objects) or nested deeper than the parser's recursion limit.
 
 Pure Python and PyNaCl, like the rest of ssi: no Django, nothing logged.
 """
@@ -39,6 +41,8 @@ KEY_BYTES = nacl.public.PublicKey.SIZE  # 32: an X25519 key, public or private
 OVERHEAD = nacl.bindings.crypto_box_SEALBYTES
 # The largest package (canonical JSON) :func:`unseal` inflates by default.
 MAX_PLAINTEXT = 512 * 1024 * 1024
+# The most JSON values (an upper bound: see :func:`value_bound`) :func:`unseal` parses by default.
+MAX_ELEMENTS = 8_000_000
 
 
 class MoveError(SSIError):
@@ -118,11 +122,20 @@ def seal(package: Mapping[str, Any], public_key: bytes) -> Sealed:
     return Sealed(ciphertext=bytes(ciphertext), sha256=digest(plaintext))
 
 
-def unseal(ciphertext: bytes, private_key: bytes, *, max_bytes: int = MAX_PLAINTEXT) -> tuple[dict[str, Any], str]:
+def value_bound(text: bytes) -> int:
+    """An upper bound on how many JSON values (object keys included) ``text`` holds, without parsing it: every
+    value but the root follows a ``[``, ``{``, ``,`` or ``:``. Separators inside strings only raise the bound."""
+    return 1 + sum(text.count(c) for c in (b"[", b"{", b",", b":"))
+
+
+def unseal(
+    ciphertext: bytes, private_key: bytes, *, max_bytes: int = MAX_PLAINTEXT, max_elements: int = MAX_ELEMENTS
+) -> tuple[dict[str, Any], str]:
     """Open a package sealed to the public half of ``private_key``: (the package, SHA-256 of its plaintext).
 
     Raises :class:`MoveError` if it was sealed to another key, was changed on the way, would inflate beyond
-    ``max_bytes``, or is not a JSON object.
+    ``max_bytes``, holds more than ``max_elements`` JSON values (:func:`value_bound`, checked before parsing),
+    nests deeper than the parser's recursion limit, or is not a JSON object.
     """
     if not isinstance(private_key, bytes) or len(private_key) != KEY_BYTES:
         raise MoveError(f"the move key must be {KEY_BYTES} bytes")
@@ -141,6 +154,8 @@ def unseal(ciphertext: bytes, private_key: bytes, *, max_bytes: int = MAX_PLAINT
         raise MoveError(f"the package is larger than {max_bytes} bytes once opened")
     if not inflater.eof:
         raise MoveError("the sealed package is cut short")
+    if value_bound(plaintext) > max_elements:
+        raise MoveError(f"the package holds more than {max_elements} JSON values")
     try:
         package = json.loads(plaintext)
     except (UnicodeDecodeError, ValueError, RecursionError):

@@ -245,6 +245,70 @@ class TestPackage:
         assert response.status_code == 410
 
 
+class TestPackageLimits:
+    """Issue 18 review: a hostile "source" (any URL an account on B pastes) may send a compression bomb."""
+
+    def post(self, move: MoveIn, token: str, ciphertext: bytes):
+        url = f"/api/moves/{move.public_id}/package"
+        return bearer_api(token).post(url, ciphertext, content_type="application/octet-stream")
+
+    def test_the_plaintext_cap_defaults_to_64_mib_not_ssi_s_512(self, settings):
+        from moves import services
+
+        assert services.max_plaintext_bytes() == 64 * 1024 * 1024 < sealing.MAX_PLAINTEXT
+
+    def test_a_package_inflating_past_the_plaintext_cap_is_400_and_nothing_changes(self, move_in, settings):
+        move, token, keys = move_in
+        settings.MOVES_MAX_PLAINTEXT_BYTES = 1_000_000
+        sealed = sealing.seal({"format": "x", "pad": "a" * 2_000_000}, keys.public).ciphertext
+        response = self.post(move, token, sealed)
+        assert response.status_code == 400
+        assert "larger than 1000000 bytes" in response.json()["message"]
+        assert MoveIn.objects.get(pk=move.pk).state == MoveIn.State.REQUESTED
+
+    def test_a_package_of_a_million_empty_lists_is_400_before_it_is_parsed(self, move_in, settings):
+        import zlib
+
+        import nacl.public
+
+        move, token, keys = move_in
+        settings.MOVES_MAX_PACKAGE_VALUES = 500_000
+        bomb = b'{"format": "x", "pad": [' + b"[]," * 1_000_000 + b"[]]}"
+        ciphertext = nacl.public.SealedBox(nacl.public.PublicKey(keys.public)).encrypt(zlib.compress(bomb, 9))
+        response = self.post(move, token, ciphertext)
+        assert response.status_code == 400
+        assert "more than 500000 JSON values" in response.json()["message"]
+        assert MoveIn.objects.get(pk=move.pk).state == MoveIn.State.REQUESTED
+
+    def test_a_package_for_an_ended_move_is_410_without_opening_it(self, move_in):
+        move, token, keys = move_in
+        # A key that no longer opens (as after the KEK changed) would be a 409 if the package were opened first.
+        MoveIn.objects.filter(pk=move.pk).update(state=MoveIn.State.FAILED, key_sealed=b"not a vault box")
+        response = self.post(move, token, sealing.seal({"format": "x"}, keys.public).ciphertext)
+        assert response.status_code == 410
+
+    def test_a_cancelled_move_forgets_its_key_and_token_and_its_token_is_then_401(self, move_in, alice):
+        from moves import bearer, services
+
+        move, token, keys = move_in
+        services.move_cancel(move=move, by=alice)
+        ended = MoveIn.objects.get(pk=move.pk)
+        assert ended.state == MoveIn.State.CANCELLED
+        assert bytes(ended.key_sealed) == b"" and bytes(ended.token_sealed) == b""
+        assert ended.token_hash != bearer.token_hash(token)
+        assert self.post(move, token, sealing.seal({"format": "x"}, keys.public).ciphertext).status_code == 401
+
+    def test_an_expired_move_forgets_its_key_and_token(self, move_in):
+        from moves import bearer, services
+
+        move, token, _ = move_in
+        MoveIn.objects.filter(pk=move.pk).update(state=MoveIn.State.NEW, expires_at=timezone.now())
+        services.expire()
+        ended = MoveIn.objects.get(pk=move.pk)
+        assert ended.state == MoveIn.State.EXPIRED
+        assert bytes(ended.key_sealed) == b"" and ended.token_hash != bearer.token_hash(token)
+
+
 class TestHostileInput:
     """Whatever another instance sends, the answer is a 4xx with a message, never a 500, and nothing changes."""
 

@@ -122,3 +122,30 @@ def test_a_package_that_is_not_an_object_cannot_be_sealed():
         move.seal(["not", "a", "package"], move.new_keys().public)  # type: ignore[arg-type]
     with pytest.raises(move.MoveError):
         move.seal(PACKAGE, b"short")
+
+
+def _sealed_raw(plaintext: bytes, keys: move.MoveKeys) -> bytes:
+    return nacl.public.SealedBox(nacl.public.PublicKey(keys.public)).encrypt(zlib.compress(plaintext, 9))
+
+
+def test_a_package_of_millions_of_tiny_values_is_refused_before_it_is_parsed():
+    # Issue 18 review: a few hundred kilobytes sealed inflate to megabytes of "[]," (a Python object each).
+    keys = move.new_keys()
+    bomb = b'{"a": [' + b"[]," * 2_000_000 + b"[]]}"
+    ciphertext = _sealed_raw(bomb, keys)
+    assert len(ciphertext) < 50_000
+    with pytest.raises(move.MoveError, match="more than 1000000 JSON values"):
+        move.unseal(ciphertext, keys.private, max_elements=1_000_000)
+
+
+def test_the_value_bound_is_never_below_the_values_parsed():
+    text = b'{"a": [1, {"b": [true, null, "x,y"]}, []], "c": {}}'
+    # values: root, "a" list, 1, {b}, b list, true, null, "x,y", [], "c" dict, plus keys a, b, c
+    assert move.value_bound(text) >= 13
+
+
+def test_a_package_nested_deeper_than_the_parser_takes_is_refused_in_words():
+    keys = move.new_keys()
+    deep = b'{"a": ' + b"[" * 200_000 + b"]" * 200_000 + b"}"
+    with pytest.raises(move.MoveError, match="not JSON"):
+        move.unseal(_sealed_raw(deep, keys), keys.private)
