@@ -5,15 +5,25 @@ working (the source answers ``/t/<token>`` with a 308 to the same path here). SU
 inside the (encrypted) package and are sealed here under this instance's key, a pending replacement's previous keys
 too; the read counter, the bound UID and whether the keys are known to a previous owner travel with them, so a tap
 replayed from before the move is still a replay. The owner's NFC setting (genuine taps for readings) comes along.
+
+A package comes from another instance, which may be hostile (issue 18's security review), so nothing about a key is
+taken on its word: every key check value is computed here from the key it names (a stored KCV is what the startup
+refusal of weak keys, SECURITY 18, and a tap's key-set pinning read), a weak key (all-zero, one repeated byte, a
+published example, or one whose KCV is a weak key's) refuses the package as provisioning would refuse it, and tokens
+and short codes must have the form tags.codes gives them.
 """
 
 from __future__ import annotations
 
 import base64
+import binascii
+import re
 from datetime import datetime
 from typing import Any
 
 from core import vault
+from tags import sun
+from tags.codes import CROCKFORD, SHORT_CODE_LENGTH
 from tags.models import NfcSetting, Scan, SunKeys, Tag
 from twins.history import history_catch_up
 from twins.models import Twin
@@ -22,14 +32,13 @@ from twins.portability import Arrival, PackageError, Part, register
 _SUN_KEYS = ("master_key", "meta_read_key", "file_read_key")
 # A replacement's keys the chip still carries until it is programmed again (tags.nfc), null when none is pending.
 _PREVIOUS_KEYS = ("previous_master_key", "previous_meta_read_key", "previous_file_read_key")
+# Exported for the record, recomputed from the keys on restore (see the module docstring).
+_KCVS = ("meta_read_kcv", "file_read_kcv", "previous_meta_read_kcv", "previous_file_read_kcv")
+# Taken from the package as they are.
 _SUN_FIELDS = (
-    "meta_read_kcv",
-    "file_read_kcv",
     "uid",
     "last_counter",
     "known_to_previous_owner",
-    "previous_meta_read_kcv",
-    "previous_file_read_kcv",
     "previous_uid",
     "previous_last_counter",
     "previous_known_to_previous_owner",
@@ -49,8 +58,12 @@ def _sun(keys: SunKeys) -> dict[str, Any]:
         name: base64.b64encode(vault.unseal(getattr(keys, name))).decode() if getattr(keys, name) else None
         for name in (*_SUN_KEYS, *_PREVIOUS_KEYS)
     }
-    data.update({name: getattr(keys, name) for name in _SUN_FIELDS})
-    data.update(provisioned_at=_iso(keys.provisioned_at), last_tap_at=_iso(keys.last_tap_at))
+    data.update({name: getattr(keys, name) for name in (*_KCVS, *_SUN_FIELDS)})
+    data.update(
+        provisioned_at=_iso(keys.provisioned_at),
+        last_tap_at=_iso(keys.last_tap_at),
+        replaced_at=_iso(keys.replaced_at),
+    )
     return data
 
 
@@ -102,8 +115,58 @@ def export(twin: Twin) -> dict[str, Any] | None:
     }
 
 
+_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # tags.codes.new_token: 32 random bytes, URL-safe base64, no padding
+_CODE = re.compile(f"[{CROCKFORD}]{{{SHORT_CODE_LENGTH}}}")  # tags.codes.new_short_code
+
+
+def _key(value: Any, code: str) -> bytes:
+    """An AES-128 key from the package, refused when it is weak (SECURITY 18: provisioning never stores one)."""
+    key = base64.b64decode(value, validate=True)
+    if len(key) != sun.KEY_BYTES:
+        raise PackageError(f"The NFC keys of tag {code} in the package are not AES-128 keys.")
+    if sun.is_weak_key(key) or sun.key_check_value(key) in sun.WEAK_KEY_CHECK_VALUES:
+        raise PackageError(
+            f"Tag {code} in the package has an all-zero, factory or published example NFC key: its taps would prove "
+            "nothing, and this instance does not store such keys. Provision the chip again before moving the thing."
+        )
+    return key
+
+
+def _sun_keys(tag: Tag, sun_data: dict[str, Any]) -> SunKeys:
+    code = tag.display_code
+    current = [_key(sun_data[name], code) for name in _SUN_KEYS]
+    given = [sun_data.get(name) for name in _PREVIOUS_KEYS]
+    if any(given) and not all(given):
+        raise PackageError(f"The previous NFC keys of tag {code} in the package are incomplete.")
+    previous = [_key(value, code) for value in given] if all(given) else [None, None, None]
+    replaced_at = _when(sun_data.get("replaced_at"))
+    if previous[0] is not None and replaced_at is None:
+        replaced_at = _when(sun_data["provisioned_at"])  # a package from before replaced_at travelled
+    kcv = sun.key_check_value
+    return SunKeys(
+        tag=tag,
+        **{name: vault.seal(key) for name, key in zip(_SUN_KEYS, current, strict=True)},
+        **{name: vault.seal(key) if key else None for name, key in zip(_PREVIOUS_KEYS, previous, strict=True)},
+        meta_read_kcv=kcv(current[1]),
+        file_read_kcv=kcv(current[2]),
+        previous_meta_read_kcv=kcv(previous[1]) if previous[1] else "",
+        previous_file_read_kcv=kcv(previous[2]) if previous[2] else "",
+        **{name: sun_data[name] for name in _SUN_FIELDS if name in sun_data},
+        provisioned_at=_when(sun_data["provisioned_at"]),
+        last_tap_at=_when(sun_data["last_tap_at"]),
+        replaced_at=replaced_at if previous[0] is not None else None,
+    )
+
+
 def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     items = data.get("tags") or []
+    for item in items:
+        if not isinstance(item["token"], str) or not _TOKEN.fullmatch(item["token"]):
+            raise PackageError("A tag of this thing in the package has a token this instance never makes.")
+        if not isinstance(item["code"], str) or not _CODE.fullmatch(item["code"]):
+            raise PackageError("A tag of this thing in the package has a short code this instance never makes.")
+        if item["status"] not in Tag.Status.values:
+            raise PackageError("A tag of this thing in the package has an unknown status.")
     tokens = [item["token"] for item in items]
     codes = [item["code"] for item in items]
     if Tag.objects.filter(token__in=tokens).exists() or Tag.objects.filter(code__in=codes).exists():
@@ -122,16 +185,8 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         )
         Tag.objects.filter(pk=tag.pk).update(created_at=_when(item["created_at"]))
         by_token[tag.token] = tag
-        sun = item.get("sun")
-        if sun:
-            SunKeys.objects.create(
-                tag=tag,
-                **{name: vault.seal(base64.b64decode(sun[name])) for name in _SUN_KEYS},
-                **{name: vault.seal(base64.b64decode(sun[name])) if sun.get(name) else None for name in _PREVIOUS_KEYS},
-                **{name: sun[name] for name in _SUN_FIELDS if name in sun},
-                provisioned_at=_when(sun["provisioned_at"]),
-                last_tap_at=_when(sun["last_tap_at"]),
-            )
+        if item.get("sun"):
+            _sun_keys(tag, item["sun"]).save(force_insert=True)
     scans = []
     for row in data.get("scans") or []:
         tag = by_token.get(row["tag"])
@@ -161,7 +216,7 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         _restore(data, arrival)
     except PackageError:
         raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+    except (KeyError, IndexError, TypeError, ValueError, AttributeError, binascii.Error) as exc:
         raise PackageError(f"The package's tags cannot be read here ({type(exc).__name__}).") from None
 
 
