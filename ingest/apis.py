@@ -60,9 +60,21 @@ class _Error(serializers.Serializer):
         ref_name = "HookError"
 
 
+class _Refused(serializers.Serializer):
+    pointer = serializers.CharField(help_text="JSON Pointer of the reading's thing field.")
+    thing = serializers.CharField(help_text="The thing's slug.")
+    reason = serializers.CharField()
+
+
 class _Stored(serializers.Serializer):
     stored = serializers.IntegerField(help_text="Readings stored by this message (the first delivery's count).")
     webhook_id = serializers.CharField()
+    refused = _Refused(
+        many=True,
+        required=False,
+        help_text="Readings left out because their thing does not live here (moved to another host, or still"
+        " arriving); present only when there are some.",
+    )
 
 
 FORMAT = """Signed readings from an ingestion source, Standard Webhooks 1.0: headers `webhook-id`,
@@ -117,7 +129,9 @@ timestamp, 404 unknown source, 409 a deactivated thing, 413, 429 over the source
         ),
         404: OpenApiResponse(_Error, description="No such source."),
         409: OpenApiResponse(
-            _Error, description="A named thing is deactivated, or the source's things are still arriving here."
+            _Error,
+            description="A named thing is deactivated, the source's things are still arriving here, or every"
+            " reading names a thing that moved away or is still arriving (`extra.refused`).",
         ),
         413: OpenApiResponse(_Error, description="More than 1,000 readings or 1 MiB."),
         429: OpenApiResponse(_Error, description="Over the source's rate limit; see Retry-After."),

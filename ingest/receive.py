@@ -8,8 +8,9 @@ sources itself and gives each the answer it would get alone, with one COMMIT for
 
 Order: size (413) → verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an accepted message
 gets the first answer (SECURITY 32) → per-source rate limit (429) → map the payload (400 with the JSON Pointer of the
-bad field; 413 above 1,000 readings) → store everything in one transaction (2xx only after commit). The database
-being unavailable anywhere is a 503.
+bad field; 413 above 1,000 readings) → leave out readings for things that do not live here (moved away or still
+arriving, issue 18: named in the answer's `refused`; 409 if that is all of them) → store everything in one
+transaction (2xx only after commit). The database being unavailable anywhere is a 503.
 """
 
 from __future__ import annotations
@@ -78,6 +79,13 @@ def not_stored() -> Answer:
 
 def database_unavailable() -> Answer:
     return error(503, "The database is unavailable; retry later.", retry_after=DB_RETRY_AFTER)
+
+
+def not_live(refused: list[dict[str, str]]) -> Answer:
+    """Every reading of the message names a thing that does not live here (issue 18: moved to another host, or
+    still arriving): 409, nothing stored, each refused reading named with its reason in `extra.refused`. A message
+    with readings for live things too stores those and names the refused ones in its 200's `refused`."""
+    return error(409, refused[0]["reason"], {"refused": refused})
 
 
 def receive_message(*, source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer:
@@ -193,17 +201,23 @@ def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
         else:
             mapped.append((n, source, webhook_id, *outcome))
     things = _things_of_sources(mapped)
-    resolved = []  # (n, source, webhook_id, readings)
+    resolved = []  # (n, source, webhook_id, readings, refused)
     for n, source, webhook_id, raw, received in mapped:
+        refused: list[dict[str, str]] = []
         try:
-            readings = resolve_readings(source=source, raw=raw, now=received, things=things.get(source.pk))
+            readings = resolve_readings(
+                source=source, raw=raw, now=received, things=things.get(source.pk), refused=refused
+            )
         except payload_mapping.PayloadError as exc:
             answers[n] = error(400, exc.message, {"pointer": exc.pointer})
             continue
-        resolved.append((n, source, webhook_id, readings))
+        if refused and not readings:
+            answers[n] = not_live(refused)
+            continue
+        resolved.append((n, source, webhook_id, readings, refused))
     if not resolved:
         return
-    outcomes = delivery_store_many([(source, webhook_id, readings) for _, source, webhook_id, readings in resolved])
+    outcomes = delivery_store_many([item[1:] for item in resolved])
     for (n, *_), outcome in zip(resolved, outcomes, strict=True):
         if isinstance(outcome, DatabaseError):
             answers[n] = not_stored()

@@ -175,6 +175,8 @@ THING_FIELDS = (
     "reading_unit",
     "require_device_signature",
     "deactivated_at",
+    "moved_to",
+    "arriving",
 )
 
 
@@ -313,21 +315,40 @@ def things_named(raw: list[RawReading]) -> tuple[set[str], bool]:
     return {item.thing for item in raw if item.thing is not None}, any(item.thing is None for item in raw)
 
 
+def not_live_reason(twin: Twin) -> str | None:
+    """Why readings for `twin` are not stored here (issue 18): it moved to another host, or it is still arriving
+    from one (twins.moving.is_live); None while it lives here."""
+    if twin.moved_to:
+        return f"Thing {twin.slug} has moved to {twin.moved_to.rstrip('/')}: send its readings there."
+    if twin.arriving:
+        return f"Thing {twin.slug} is still arriving here from its old host: send its readings again shortly."
+    return None
+
+
 def resolve_readings(
-    *, source: Source, raw: list[RawReading], now: datetime, things: tuple | None = None
+    *,
+    source: Source,
+    raw: list[RawReading],
+    now: datetime,
+    things: tuple | None = None,
+    refused: list[dict[str, str]] | None = None,
 ) -> dict[Twin, list[Reading]]:
     """Readings grouped by twin (in primary-key order), defaults applied, device signatures checked
     (ingest.devices): a signed reading comes back device-signed. PayloadError names the field of an unknown thing,
     of a device signature that does not verify, or of the missing signature of a thing that requires one.
     `things`: :func:`source_things`'s answer for at least these readings' names, when already read (several
-    messages of one source read them in one query)."""
+    messages of one source read them in one query).
+
+    A reading for a thing that does not live here (moved away or still arriving: :func:`not_live_reason`) is left
+    out, and `refused` (if given) gets ``{"pointer", "thing", "reason"}`` for it: the HTTP hook, the MQTT bridge
+    and the gateway all come through here, so none of them stores a reading a moved thing's new host should get."""
     if things is None:
         names, need_only = things_named(raw)
         things = source_things(source=source, names=names, only=need_only)
     by_external, by_slug, some = things
     only = some[0] if len(some) == 1 else None
     # Per distinct name: the twin and the list its readings go to.
-    targets: dict[str | None, tuple[Twin, list[Reading]]] = {}
+    targets: dict[str | None, tuple[Twin, list[Reading] | str]] = {}  # a str: why the thing's readings are refused
     grouped: dict[int, tuple[Twin, list[Reading]]] = {}
     keys: dict[int, dict] | None = None
     api = Reading.Source.API
@@ -343,8 +364,13 @@ def resolve_readings(
                 twin = by_external.get(item.thing) or by_slug.get(item.thing)
                 if twin is None:
                     raise PayloadError(item.thing_pointer, "No thing of this source has that slug or external id.")
-            target = targets[item.thing] = grouped.setdefault(twin.pk, (twin, []))
+            reason = not_live_reason(twin)
+            target = targets[item.thing] = (twin, reason) if reason else grouped.setdefault(twin.pk, (twin, []))
         twin, readings = target
+        if isinstance(readings, str):
+            if refused is not None:
+                refused.append({"pointer": item.thing_pointer, "thing": twin.slug, "reason": readings})
+            continue
         kind = item.kind or twin.reading_kind
         unit = item.unit if item.unit is not None else (twin.reading_unit if kind == twin.reading_kind else "")
         reading = new_reading(
@@ -360,15 +386,18 @@ def resolve_readings(
     return {twin: readings for _, (twin, readings) in sorted(grouped.items())}
 
 
-def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]) -> Outcome:
+def delivery_store(
+    *, source: Source, webhook_id: str, readings: dict[Twin, list[Reading]], refused: list[dict[str, str]] = ()
+) -> Outcome:
     """Store every reading of the delivery, or nothing; exactly once per webhook id (ingest.store).
 
     A duplicate (stored meanwhile by a concurrent delivery of the same message, which has committed: the unique
     constraint made this one wait for it) writes nothing and answers with the first delivery's response.
     After commit: one push per thing to its open pages, and the history flush of a small message's things.
-    Raises TwinDeactivated or ThingChanged (nothing stored).
+    Raises TwinDeactivated or ThingChanged (nothing stored). `refused`: the readings resolve_readings left out
+    (things that do not live here), named in the answer (and so in a retry's).
     """
-    write = _write(source, webhook_id, readings)
+    write = _write(source, webhook_id, readings, refused)
     try:
         stored = store.store_many([write])[0]
     except IntegrityError:
@@ -378,10 +407,15 @@ def delivery_store(*, source: Source, webhook_id: str, readings: dict[Twin, list
     return _delivered(source, write, stored)
 
 
-def _write(source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]) -> store.Write:
+def _write(
+    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]], refused: list[dict[str, str]] = ()
+) -> store.Write:
     count = sum(len(items) for items in readings.values())
     groups = sorted(readings.items(), key=lambda pair: pair[0].pk)
-    return store.Write(source.pk, source.owner_id, webhook_id, {"stored": count, "webhook_id": webhook_id}, groups)
+    response: dict[str, Any] = {"stored": count, "webhook_id": webhook_id}
+    if refused:
+        response["refused"] = list(refused)
+    return store.Write(source.pk, source.owner_id, webhook_id, response, groups)
 
 
 def _delivered(source: Source, write: store.Write, stored: store.Stored) -> Outcome:
@@ -426,11 +460,12 @@ _LOCK_THINGS = f"SELECT id FROM {Twin._meta.db_table} WHERE id = ANY(%s::bigint[
 
 
 def delivery_store_many(
-    items: list[tuple[Source, str, dict[Twin, list[Reading]]]],
+    items: list[tuple[Source, str, dict[Twin, list[Reading]]] | tuple[Source, str, dict[Twin, list[Reading]], list]],
 ) -> list[Outcome | TwinDeactivated | store.ThingChanged | DatabaseError]:
-    """:func:`delivery_store` for several messages (source, webhook_id, readings), with one COMMIT for all of them
-    (group commit: the ingest gateway's concurrent messages). In the order given: each message's outcome, or the
-    refusal (a deactivated thing, one that changed hands) that stored nothing of it while the others were stored.
+    """:func:`delivery_store` for several messages (source, webhook_id, readings[, refused]), with one COMMIT for
+    all of them (group commit: the ingest gateway's concurrent messages). In the order given: each message's
+    outcome, or the refusal (a deactivated thing, one that changed hands) that stored nothing of it while the
+    others were stored.
 
     The things of every message are locked first, in primary-key order, so each message's own lock finds them
     held and two such transactions cannot deadlock on things; the messages are written in (source, webhook-id)
@@ -460,13 +495,13 @@ def delivery_store_many(
 
 
 def _store_alone(
-    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]]
+    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]], refused: list[dict[str, str]] = ()
 ) -> Outcome | TwinDeactivated | store.ThingChanged | DatabaseError:
     """One message in its own transaction. A database error that is not an outage (a constraint a concurrent change
     broke, say) comes back as the outcome, so it answers this message only; an outage raises (every message still
     unanswered is a 503)."""
     try:
-        return delivery_store(source=source, webhook_id=webhook_id, readings=readings)
+        return delivery_store(source=source, webhook_id=webhook_id, readings=readings, refused=refused)
     except (TwinDeactivated, store.ThingChanged) as exc:
         return exc
     except (OperationalError, InterfaceError):
