@@ -179,5 +179,14 @@ class MoveOut(models.Model):
 
 
 def host_of(url: str) -> str:
-    """``host[:port]`` of a base URL, what a person recognises."""
-    return urlsplit(url).netloc or url
+    """``host[:port]`` of a base URL, what a person recognises: never the user part of the netloc (with it,
+    ``https://things.example.org@evil.example`` would read as things.example.org)."""
+    try:
+        parts = urlsplit(url)
+        host, port = parts.hostname, parts.port
+    except ValueError:
+        return "(an address that is not valid)"
+    if not host:
+        return "(an address with no host)"
+    shown = f"[{host}]" if ":" in host else host
+    return f"{shown}:{port}" if port else shown

@@ -136,8 +136,22 @@ def _check_request(data: Mapping[str, Any]) -> dict[str, Any]:
         parts.port  # noqa: B018 - raises ValueError for a bad port
     except ValueError:
         parts = None
-    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or parts.query or parts.fragment:
-        raise ValidationError({"destination": "The destination must be an http(s) base URL (its SITE_URL)."})
+    # Only scheme://host[:port]: a user part ("https://things.example.org@evil.example" reads as the first name
+    # and reaches the second), a path, a query or a fragment would let a page show one host and mean another.
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or "@" in parts.netloc
+        or parts.path not in ("", "/")
+        or parts.query
+        or parts.fragment
+        or "?" in destination
+        or "#" in destination
+    ):
+        raise ValidationError(
+            {"destination": "The destination must be an http(s) base URL (its SITE_URL): scheme://host[:port]."}
+        )
     try:
         webvh.make_did("z" * 46, data["destination_did_domain"].replace("%3A", ":"))
     except (SSIError, ValueError, UnicodeError):
@@ -302,13 +316,21 @@ def _check_arrived(twin: Twin, move: MoveIn) -> None:
         raise MoveRefused(f"The thing's DID log does not verify: {exc}", status=400) from None
     parsed = webvh.parse_did(state.did)
     domain = parsed.host + (f"%3A{parsed.port}" if parsed.port else "")
-    if move.scid and state.scid != move.scid:
-        raise MoveRefused("The package holds another thing than the one asked for (SCID differs).", status=400)
+    if not move.scid or state.scid != move.scid:
+        raise MoveRefused("The package holds another thing than the one asked for (SCID differs).")
     if domain != settings.DID_DOMAIN.lower().replace(":", "%3A"):
         raise MoveRefused("The thing's DID log does not name this instance's domain.", status=400)
     keys = set(state.update_keys)
     if not keys or not OwnerKey.objects.filter(owner=move.owner, public_multibase__in=keys).exists():
         raise MoveRefused("The thing's DID log does not hand it to your key here.", status=400)
+
+
+def _claimed_scid(package: Mapping[str, Any]) -> str:
+    """The SCID of the DID the package's twin part claims ("" if none); the DID log proves it later."""
+    try:
+        return webvh.parse_did(package["parts"]["twin"]["fields"]["did"]).scid
+    except (KeyError, TypeError, AttributeError, SSIError):
+        return ""
 
 
 def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
@@ -343,8 +365,12 @@ def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
         if locked.state not in (MoveIn.State.NEW, MoveIn.State.REQUESTED):
             raise MoveRefused(f"This move is {locked.get_state_display().lower()} here.", status=410)
         about = package.get("move") if isinstance(package.get("move"), dict) else {}
-        if about.get("destination", "").rstrip("/") != settings.SITE_URL.rstrip("/"):
+        if str(about.get("destination", "")).rstrip("/") != settings.SITE_URL.rstrip("/"):
             raise MoveRefused("The package is addressed to another instance.", status=400)
+        # The thing the owner saw named on the status page (the DID asked for, or the one the source answered
+        # with) is the only one that may arrive: anything else is refused before a row is written.
+        if not locked.scid or _claimed_scid(package) != locked.scid:
+            raise MoveRefused("The package holds another thing than the one asked for (SCID differs).")
         try:
             with transaction.atomic():
                 twin = moving.arrive(

@@ -65,6 +65,11 @@ def parse_source(text: str) -> Source:
             parts.port  # noqa: B018 - raises ValueError for a bad port
         except ValueError:
             raise ValidationError({"source": "This address is malformed. " + HINT}) from None
+        if "@" in parts.netloc or parts.query or parts.fragment or "?" in text or "#" in text:
+            # A user part makes "https://things.example.org@evil.example" read as one host and reach another.
+            raise ValidationError(
+                {"source": "Paste the page's address without a user name, a query (?…) or a fragment (#…). " + HINT}
+            )
         if not parts.hostname or not parts.path.strip("/"):
             raise ValidationError({"source": "This is the address of a site, not of a thing's page. " + HINT})
         base = f"{parts.scheme.lower()}://{parts.netloc.lower()}"

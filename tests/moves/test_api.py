@@ -83,6 +83,12 @@ class TestRequest:
             ({"destination": "https://"}, "destination"),
             ({"destination": "https://b.example:99999"}, "destination"),
             ({"destination": "https://b.example/?x=1"}, "destination"),
+            # Issue 18 review: a look-alike host (the user part), a path, an empty query or a fragment.
+            ({"destination": "https://things.example.org@evil.example"}, "destination"),
+            ({"destination": "https://u:p@b.example"}, "destination"),
+            ({"destination": "https://b.example/things"}, "destination"),
+            ({"destination": "https://b.example/?"}, "destination"),
+            ({"destination": "https://b.example#x"}, "destination"),
             ({"destination_did_domain": "127.0.0.1"}, "destination_did_domain"),
             ({"token": "short"}, "token"),
             ({"extra": "x"}, "extra"),

@@ -122,17 +122,55 @@ def test_no_secret_of_the_move_reaches_a_log_and_keys_are_sealed_at_rest(roles, 
     twin_services.note_create(twin=grinder, title="Descaled", text=marker, by=alice)  # travels in the package
     caplog.set_level(logging.DEBUG)
     move_in, move_out = _ask(bob, grinder)
+    token = bearer.opened(move_in.token_sealed)
+    private = unseal(move_in.key_sealed)
+    assert len(private) == 32 and private not in bytes(move_in.key_sealed)
+    assert token.encode() not in bytes(move_in.token_sealed)
     with transaction.atomic():
         services.move_confirm(move_out=move_out, by=alice)
         make_room(grinder)
     move_in.refresh_from_db()
     assert move_in.state == MoveIn.State.DONE
     assert JournalNote.objects.filter(twin=move_in.twin, text=marker).exists()  # it travelled in the package
-    token = bearer.opened(move_in.token_sealed)
-    private = unseal(move_in.key_sealed)
-    assert len(private) == 32 and private not in bytes(move_in.key_sealed)
-    assert token.encode() not in bytes(move_in.token_sealed)
+    # Done: the destination forgot the move's key and token (issue 18 review).
+    assert bytes(move_in.key_sealed) == b"" and bytes(move_in.token_sealed) == b""
+    assert move_in.token_hash != bearer.token_hash(token)
     logged = "\n".join(record.getMessage() for record in caplog.records) + "".join(capfd.readouterr())
     assert move_in.public_id in logged  # the moves were logged, by id
     for secret in (token, base64.b64encode(private).decode(), private.hex(), marker, "thingstead-move/1"):
         assert secret not in logged
+
+
+def test_a_package_for_another_thing_than_the_one_shown_is_409_and_nothing_is_written(
+    roles, alice, bob, grinder, no_worker
+):
+    """Issue 18 review: with a page address pasted, the SCID comes from the source's answer and the status page
+    shows it; a package whose thing has another SCID is refused before anything is restored."""
+    move_in = services.move_request(owner=bob, source=f"{roles.a_url}/things/{grinder.slug}/")
+    move_out = MoveOut.objects.get(remote_id=move_in.public_id)
+    assert move_in.scid == webvh.parse_did(grinder.did).scid
+    page = _client_of(bob).get(f"/moves/in/{move_in.public_id}/")
+    assert move_in.did.encode() in page.content and move_in.scid.encode() in page.content
+    services.move_confirm(move_out=move_out, by=alice)
+    make_room(grinder)
+    move_out.refresh_from_db()
+    # What the owner was shown is another thing than what comes (a source that answered about one, sends another).
+    other = "QmfGEUAcMpzo25kF2Rhn8L5FAXysfGnkzjwdKoNPi615XQ"
+    MoveIn.objects.filter(pk=move_in.pk).update(scid=other)
+    twins_before = Twin.objects.count()
+    token = bearer.opened(move_in.token_sealed)
+    answer = bearer_api(token).post(
+        f"/api/moves/{move_in.public_id}/package", bytes(move_out.sealed), content_type="application/octet-stream"
+    )
+    assert answer.status_code == 409, answer.content
+    assert "SCID differs" in answer.json()["message"]
+    assert Twin.objects.count() == twins_before
+    assert MoveIn.objects.get(pk=move_in.pk).state == MoveIn.State.REQUESTED
+
+
+def _client_of(owner):
+    from django.test import Client
+
+    client = Client()
+    client.force_login(owner)
+    return client

@@ -26,8 +26,8 @@ def test_a_did_with_a_port_keeps_it_and_the_setting_maps_a_domain(settings):
     assert parse_source(f"did:webvh:{SCID}:a.localhost%3A8001:twins:x").base_url == "http://127.0.0.1:9001"
 
 
-def test_a_page_address_names_its_host_and_keeps_its_path_without_query():
-    source = parse_source("HTTPS://Old.Example/things/abc/?x=1#y")
+def test_a_page_address_names_its_host_and_keeps_its_path():
+    source = parse_source("HTTPS://Old.Example/things/abc/")
     assert source.base_url == "https://old.example"
     assert source.asked_for == "https://old.example/things/abc/"
     assert source.did == ""
@@ -43,6 +43,11 @@ def test_a_page_address_names_its_host_and_keeps_its_path_without_query():
         ("https://old.example/", "address of a site, not of a thing's page"),
         ("https://old.example:99999/things/x/", "malformed"),
         ("x" * 501, "Paste the thing's DID"),
+        # Issue 18 review: a user part reads as one host and reaches another; a query or fragment hides things too.
+        ("https://things.example.org@evil.example/things/x/", "without a user name"),
+        ("https://user:pw@old.example/things/x/", "without a user name"),
+        ("https://old.example/things/x/?x=1", "without a user name, a query"),
+        ("https://old.example/things/x/#y", "without a user name, a query"),
     ],
 )
 def test_anything_else_is_refused_saying_what_to_paste(text, reason):
@@ -71,3 +76,19 @@ def test_the_source_finds_nothing_for_other_paths_or_unknown_things(grinder):
     assert twin_for("https://whatever.example/login/") is None
     assert twin_for(f"https://whatever.example/transfer/{grinder.slug}") is None
     assert twin_for("not a url at all") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://things.example.org@evil.example", "evil.example"),
+        ("https://a:b@evil.example:8443", "evil.example:8443"),
+        ("http://127.0.0.1:8001", "127.0.0.1:8001"),
+        ("https://[::1]:8443", "[::1]:8443"),
+        ("https://b.example", "b.example"),
+    ],
+)
+def test_a_host_is_shown_by_its_name_and_port_only_never_a_user_part(url, shown):
+    from moves.models import host_of
+
+    assert host_of(url) == shown
