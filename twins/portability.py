@@ -27,7 +27,11 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import logging
+
 from django.db import DataError, IntegrityError, transaction
+
+log = logging.getLogger(__name__)
 
 PACKAGE_FORMAT = "thingstead-move/1"
 ANY = "*"  # in Part.after: after every other part
@@ -155,9 +159,21 @@ def twin_unpack(package: Mapping[str, Any], *, owner: Any, source_url: str, dest
                 part.restore(given[part.name], arrival)
             except (DataError, IntegrityError) as exc:
                 # What a part did not check itself (a NUL in a text, a value out of a column's range, a row this
-                # host already has): the whole restore rolls back, and the caller hears why in words.
+                # host already has): the whole restore rolls back, and the caller hears why in words. Never the
+                # database's own words: the source reads them, and PostgreSQL's DETAIL names the row it collided
+                # with ("Key (slug)=(…) already exists"), which tells whoever sent the package what exists here.
+                # Logged here by part, kind and constraint only (the values may be the package's secrets).
+                diag = getattr(exc.__cause__, "diag", None)
+                log.warning(
+                    "move package refused: its %s part hit %s (constraint %s)",
+                    part.name,
+                    type(exc).__name__,
+                    getattr(diag, "constraint_name", None) or "unnamed",
+                )
+                if isinstance(exc, IntegrityError):
+                    raise PackageError(f"the thing's {part.name} conflicts with data on this host") from None
                 raise PackageError(
-                    f"this host cannot store the thing's {part.name} ({type(exc).__name__}: {str(exc)[:200]})"
+                    f"this host cannot store the thing's {part.name} (a value too long, out of range or malformed)"
                 ) from None
     if arrival.twin is None:
         raise PackageError("the package has no twin in it")

@@ -444,3 +444,28 @@ def test_a_package_with_data_this_host_cannot_take_is_refused_in_words_and_nothi
     assert str(refused.value)
     assert not Twin.objects.filter(slug=package["twin"]["slug"]).exists()
     assert not Reading.objects.filter(twin__owner=carol).exists()
+
+
+def test_a_package_clashing_with_a_row_here_is_refused_without_saying_which_row_exists(
+    lived, settings, bob, carol, alice, monkeypatch, caplog
+):
+    """Issue 18 review: the refusal goes back to the source; the database's words (PostgreSQL's DETAIL: "Key
+    (slug)=(…) already exists") would tell it whether an id exists on this host."""
+    from twins import portability
+
+    victim = services.twin_create(owner=alice, name="Someone else's kettle")
+
+    def restore_clash(data, arrival) -> None:
+        Twin.objects.create(owner=arrival.owner, name="clash", slug=data)
+
+    clash = portability.Part(name="zz_clash", export=lambda twin: None, restore=restore_clash, after=("twin",))
+    monkeypatch.setitem(portability._PARTS, "zz_clash", clash)
+    package = depart(lived, entries_for(lived, bob, carol))
+    package["parts"]["zz_clash"] = victim.slug
+    on_b(settings)
+    with pytest.raises(PackageError) as refused:
+        moving.arrive(package, owner=carol, source_url=A_URL, destination_url=B_URL)
+    message = str(refused.value)
+    assert message == "the thing's zz_clash conflicts with data on this host"
+    assert victim.slug not in caplog.text and "zz_clash" in caplog.text
+    assert not Twin.objects.filter(slug=package["twin"]["slug"]).exists()
