@@ -23,11 +23,10 @@ and tag tokens do (they are in printed tags, DID logs and other agents' records)
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
-
-import logging
 
 from django.db import DataError, IntegrityError, transaction
 
