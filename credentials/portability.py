@@ -13,15 +13,28 @@
 - Authenticity credentials (a maker's statement about the thing) name the maker's status list, which lives on the
   maker's instance. They are restored where that list is here too (the maker is on this instance); elsewhere the
   statement stays with the maker's list (the package still carries it, for the record).
+
+  A package may come from a hostile instance, and a restored authenticity credential is what a shop's policy
+  (credentials.verification.TwinModelPolicy) trusts, so nothing in it is taken on the package's word. One is
+  restored only if its ``document`` verifies here (eddsa-jcs-2022, against the maker's DID log as this instance
+  knows it), its issuer is the maker the entry names, its subject is the arriving twin (the SCID of its DID, which
+  the DID log part verified), its ``credentialStatus`` points at that maker's list here, on a bit the list has
+  handed out and no other credential holds; model and serial are read from the signed document, and whether it
+  is revoked from the maker's bit here. Any other is dropped (it stays in the package, as one whose maker is
+  elsewhere does): the thing arrives, without the forged statement.
 """
 
 from __future__ import annotations
 
 import base64
+import json
+import uuid
 from datetime import datetime
 from typing import Any
 
-from credentials import services
+from django.utils import timezone
+
+from credentials import authenticity, services
 from credentials.models import (
     AccessCredential,
     AuthenticityCredential,
@@ -29,7 +42,10 @@ from credentials.models import (
     OwnershipCredential,
     StatusList,
 )
-from ssi import statuslist
+from credentials.verification import InstanceResolver
+from ssi import credentials as vc
+from ssi import statuslist, webvh
+from ssi.errors import SSIError
 from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
@@ -106,28 +122,74 @@ def _restore_status_list(data: dict[str, Any], revoke: list[int], twin: Twin) ->
     )
 
 
+def _scid(did: Any) -> str | None:
+    try:
+        return webvh.parse_did(did).scid
+    except SSIError:
+        return None
+
+
+def _authenticity(item: dict[str, Any], twin: Twin) -> AuthenticityCredential | None:
+    """The package's authenticity credential as a row to store here, or None when it must be dropped (see the
+    module docstring: the maker's list is elsewhere, or the statement does not verify here)."""
+    try:
+        document = json.loads(item["document"]) if isinstance(item["document"], str) else None
+    except ValueError:
+        return None
+    if not isinstance(document, dict) or authenticity.CREDENTIAL_TYPE not in (document.get("type") or []):
+        return None
+    issuer, subject = vc.issuer_id(document), document.get("credentialSubject")
+    if issuer != item["issuer_did"] or not isinstance(subject, dict) or not twin.did:
+        return None
+    if _scid(subject.get("id")) is None or _scid(subject.get("id")) != _scid(twin.did):
+        return None  # a statement about another thing
+    try:
+        entry = statuslist.read_entry(document.get("credentialStatus"))
+    except statuslist.StatusListError:
+        return None
+    prefix = authenticity.status_url_prefix()
+    if not entry.url.startswith(prefix) or entry.purpose != "revocation":
+        return None
+    issuer_list = IssuerStatusList.objects.filter(public_id=entry.url.removeprefix(prefix), issuer_did=issuer).first()
+    if issuer_list is None or not issuer_list.document or not 0 <= entry.index < issuer_list.next_index:
+        return None  # the maker's list is elsewhere, or that bit was never handed out
+    if AuthenticityCredential.objects.filter(status_list=issuer_list, status_index=entry.index).exists():
+        return None  # that bit is another credential's (or this one is here already)
+    result = vc.verify_credential(
+        document, resolver=InstanceResolver(), status_lists=[json.loads(issuer_list.document)]
+    )
+    if result.verdict not in (vc.Verdict.VALID, vc.Verdict.REVOKED) or result.issuer != issuer:
+        return None
+    revoked = statuslist.Bitstring.from_bytes(bytes(issuer_list.bits)).test(entry.index)
+    model, serial = subject.get("model"), subject.get("serial")
+    return AuthenticityCredential(
+        id=item["id"],
+        twin=twin,
+        issuer_did=issuer,
+        model=model[:200] if isinstance(model, str) else "",
+        serial=serial[:100] if isinstance(serial, str) else "",
+        status_list=issuer_list,
+        status_index=entry.index,
+        document=item["document"],
+        issued_at=_when(item["issued_at"]) or timezone.now(),
+        revoked_at=(_when(item["revoked_at"]) or timezone.now()) if revoked else None,
+        revoked_reason=str(item["revoked_reason"] or "revoked by its maker")[:200] if revoked else "",
+    )
+
+
 def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     if data.get("status_list"):
         _restore_status_list(data["status_list"], list(data.get("revoke") or []), arrival.twin)
+    standing: set[str] = set()
     for item in data.get("authenticity") or []:
-        issuer_list = IssuerStatusList.objects.filter(
-            public_id=item["status_list"], issuer_did=item["issuer_did"]
-        ).first()
-        if issuer_list is None or AuthenticityCredential.objects.filter(id=item["id"]).exists():
-            continue  # the maker's list is elsewhere (see the module docstring)
-        AuthenticityCredential.objects.create(
-            id=item["id"],
-            twin=arrival.twin,
-            issuer_did=item["issuer_did"],
-            model=item["model"],
-            serial=item["serial"],
-            status_list=issuer_list,
-            status_index=item["status_index"],
-            document=item["document"],
-            issued_at=_when(item["issued_at"]),
-            revoked_at=_when(item["revoked_at"]),
-            revoked_reason=item["revoked_reason"],
-        )
+        if AuthenticityCredential.objects.filter(id=uuid.UUID(str(item["id"]))).exists():
+            continue
+        row = _authenticity(item, arrival.twin)
+        if row is None or (row.revoked_at is None and row.issuer_did in standing):
+            continue  # dropped (see the module docstring); one standing statement per maker
+        row.save(force_insert=True)
+        if row.revoked_at is None:
+            standing.add(row.issuer_did)
 
 
 def on_arrived(event: events.TwinArrived) -> None:
@@ -147,6 +209,7 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         raise PackageError(f"The package's status list cannot be read here ({type(exc).__name__}).") from None
 
 
-register(Part(name="credentials", export=export, restore=restore, after=("twin",)))
+# After the DID log: an authenticity credential's subject is checked against the twin's verified DID.
+register(Part(name="credentials", export=export, restore=restore, after=("twin", "did_log")))
 # Here rather than in apps.py: the move's share of credentials in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)
