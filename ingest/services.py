@@ -481,7 +481,7 @@ def delivery_store_many(
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
-                ids = sorted({twin.pk for _, _, readings in items for twin in readings})
+                ids = sorted({twin.pk for item in items for twin in item[2]})
                 with connection.cursor() as cursor:
                     cursor.execute(_LOCK_THINGS, [ids])
             writes = [_write(*items[n]) for n in order]
