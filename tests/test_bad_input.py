@@ -426,9 +426,10 @@ def test_api_unknown_ids_are_the_one_404(api, grinder, url):
 
 def _csrf_routes():
     for route in ALL_ROUTES:
-        if route.route == "didcomm/" or route.route.startswith(("static/", "hooks/")):
-            # hooks: signed by the sender's secret (Standard Webhooks); didcomm/: an encrypted agent envelope.
-            # Neither ever carries a browser session.
+        if route.route == "didcomm/" or route.route.startswith(("static/", "hooks/", "api/moves/")):
+            # hooks: signed by the sender's secret (Standard Webhooks); didcomm/: an encrypted agent envelope;
+            # api/moves/: instance to instance, a bearer token per move and no session authentication at all (a
+            # signed-in browser's cookie gives it no authority; tests/moves/test_api.py). None carries a session.
             continue
         if route.route.startswith("admin/") and route.kwargs:
             continue  # admin model pages: covered by the admin's own login check in the access matrix
