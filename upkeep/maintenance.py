@@ -150,6 +150,8 @@ def maintenance_reminders_send(*, today: date | None = None) -> int:
     due = (
         Schedule.objects.due_by(today)
         .filter(twin__archived_at__isnull=True, twin__deactivated_at__isnull=True)
+        # Only things that live here: a moved one's owner is reminded by its new host (issue 18).
+        .filter(twin__moved_to="", twin__arriving=False)
         .exclude(reminded_for=F("next_due"))
         .values_list("pk", "next_due")
         .order_by("next_due", "pk")

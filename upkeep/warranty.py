@@ -98,7 +98,7 @@ def purchase_clear(*, twin: Any) -> None:
 def warranty_reminders_send(*, today: date | None = None) -> int:
     """One inbox item (and email) per warranty ending within WARRANTY_LEAD: each end date once, however often
     this runs and from however many workers (a conditional UPDATE claims it, in the item's transaction). Things
-    archived or deactivated get none. Returns how many went out."""
+    archived, deactivated, moved away or still arriving get none. Returns how many went out."""
     today = today or timezone.localdate()
     candidates = (
         Purchase.objects.filter(
@@ -106,6 +106,9 @@ def warranty_reminders_send(*, today: date | None = None) -> int:
             warranty_ends__lte=today + WARRANTY_LEAD,
             twin__archived_at__isnull=True,
             twin__deactivated_at__isnull=True,
+            # Only things that live here: a moved one's owner is reminded by its new host (issue 18).
+            twin__moved_to="",
+            twin__arriving=False,
         )
         .exclude(warranty_reminded_for=F("warranty_ends"))
         .values_list("pk", "warranty_ends")

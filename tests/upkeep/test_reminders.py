@@ -15,6 +15,7 @@ from core import periodic
 from owners.models import Notification
 from tests.conftest import run_together
 from twins import services as twin_services
+from twins.models import Twin
 from upkeep import maintenance, warranty
 from upkeep.reminders import reminders_send
 
@@ -120,3 +121,15 @@ def test_the_worker_runs_the_reminders_as_a_registered_periodic_job(alice, grind
     ran = periodic.PeriodicRunner().run_due()
     assert ran["upkeep.reminders"] is True
     assert notices(alice) == ["Descale is due for your Coffee grinder"]
+
+
+@pytest.mark.parametrize("where", ["moved away", "still arriving"])
+def test_things_that_do_not_live_here_get_no_reminders_from_this_host(alice, grinder, today, where):
+    # A moved thing's owner is reminded by its new host (its purchase and schedules moved with it, issue 18).
+    warranty.purchase_set(twin=grinder, warranty_ends=today + timedelta(days=3))
+    maintenance.schedule_create(twin=grinder, name="Descale", every=3, unit="months", next_due=today)
+    change = {"moved_to": "https://new.example.org", "moved_at": timezone.now()}
+    Twin.objects.filter(pk=grinder.pk).update(**(change if where == "moved away" else {"arriving": True}))
+
+    assert reminders_send(today=today) == {"warranty": 0, "maintenance": 0}
+    assert notices(alice) == [] and mail.outbox == []
