@@ -37,7 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import models
+from django.db import models, transaction
 from django.db.models.deletion import ProtectedError, RestrictedError
 from django.utils.dateparse import parse_datetime
 
@@ -51,7 +51,7 @@ from ssi.errors import SSIError
 from ssi.keys import SigningKey
 from twins.history import history_catch_up
 from twins.identity import agent_key, did_path, log_state
-from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin
+from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin, new_public_id
 from twins.photos import clean_photo
 from twins.portability import ANY, Arrival, PackageError, Part, register
 from twins.services import validate_attributes
@@ -161,22 +161,61 @@ def export_twin(twin: Twin) -> dict[str, Any]:
     }
 
 
-def _make_room(slug: str, did: str) -> None:
-    """A twin that moved away from here and now comes back arrives under its old slug: the copy it left behind
-    (moved, same SCID) gives way. Anything else under that slug is a different thing: refused."""
+def _returning_to(slug: str, arrival: Arrival) -> Twin | None:
+    """The copy a returning twin replaces, or None when ``slug`` is free here. PackageError for anything else.
+
+    A twin that moved away from here and now comes back arrives under its old slug, and the copy it left behind
+    gives way: only if that copy moved away, and the arriving DID log (verified here, not what the package
+    claims) has the copy's SCID and extends the copy's log (the same entries, then more). A package that merely
+    claims someone's DID must not take their slug."""
     existing = Twin.objects.filter(slug=slug).first()
     if existing is None:
-        return
+        return None
+    refused = PackageError("a thing with the same id already lives on this host, so this one cannot arrive here")
+    if not existing.moved_to or existing.arriving:
+        raise refused
+    lines = arrival.given.get("did_log")
+    if not isinstance(lines, list) or not all(isinstance(line, str) and line.strip() for line in lines):
+        raise refused
     try:
-        same = bool(existing.did) and webvh.parse_did(existing.did).scid == webvh.parse_did(did).scid
+        state = webvh.verify_log([line.strip() for line in lines])
+        copy_state = log_state(existing)
     except SSIError:
-        same = False
-    if not (existing.moved_to and same):
-        raise PackageError("a thing with the same id already lives on this host, so this one cannot arrive here")
-    try:
-        existing.delete()
-    except (ProtectedError, RestrictedError):
-        raise PackageError("this thing's earlier copy on this host still has records that keep it here") from None
+        raise refused from None
+    stored = [entry["versionId"] for entry in copy_state.entries]
+    arriving = [entry["versionId"] for entry in state.entries]
+    if state.scid != copy_state.scid or len(arriving) <= len(stored) or arriving[: len(stored)] != stored:
+        raise refused
+    return existing
+
+
+def _replace(copy: Twin) -> None:
+    """The copy left here gives way to the same thing come back: deleted, with everything it kept (the thing
+    brings its own). A row of the copy's that protects another of the copy's rows (its ownership credential
+    PROTECTs its status list, both CASCADE from the twin) made Django refuse the whole delete, so a twin could
+    never come back: such rows, when they belong to the copy themselves, go first. A row of anything else that
+    keeps the copy refuses the arrival."""
+    for _ in range(5):  # each round removes what one delete found in the way
+        try:
+            with transaction.atomic():
+                copy.delete()
+            return
+        except (ProtectedError, RestrictedError) as exc:
+            blockers = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+            for row in blockers:
+                if not any(
+                    f.is_relation and f.related_model is Twin and getattr(row, f.attname) == copy.pk
+                    for f in row._meta.concrete_fields
+                ):
+                    raise PackageError(
+                        "this thing's earlier copy on this host still has records that keep it"
+                    ) from None
+                try:
+                    with transaction.atomic():
+                        row.delete()
+                except (ProtectedError, RestrictedError):
+                    continue  # something of the copy's protects it in turn: the next round finds it
+    raise PackageError("this thing's earlier copy on this host still has records that keep it here")
 
 
 def restore_twin(data: Any, arrival: Arrival) -> None:
@@ -204,7 +243,9 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
         raise PackageError(f"the package's thing does not fit here: {'; '.join(exc.messages)[:300]}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PackageError(f"the package's thing is malformed ({type(exc).__name__})") from None
-    _make_room(slug, did)
+    copy = _returning_to(slug, arrival)
+    if copy is not None:
+        values["slug"] = new_public_id()  # until the copy has given way (slugs are unique)
     twin = Twin(owner=arrival.owner, **values)
     twin.agent_key_sealed = seal_key(SigningKey.from_seed(seed))
     twin.arriving = True
@@ -213,6 +254,10 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
     except ValidationError as exc:
         raise PackageError(f"the package's thing does not fit here: {'; '.join(exc.messages)[:300]}") from None
     twin.save()
+    if copy is not None:
+        _replace(copy)
+        Twin.objects.filter(pk=twin.pk).update(slug=slug)
+        twin.slug = slug
     if created_at is not None:
         Twin.objects.filter(pk=twin.pk).update(created_at=created_at)
         twin.created_at = created_at

@@ -50,6 +50,9 @@ class Arrival:
     destination_url: str
     twin: Any = None
     _objects: dict[tuple[str, Any], Any] = field(default_factory=dict)
+    # Every part's data as it arrived (read only): a part that must check another's data before it writes (the
+    # twin part verifies the DID log before a copy left here gives way to the thing coming back) reads it here.
+    given: Mapping[str, Any] = field(default_factory=dict)
 
     def remember(self, label: str, old_pk: Any, obj: Any) -> None:
         """Record that the source's ``label`` object (``"app.Model"``) with primary key ``old_pk`` is now ``obj``."""
@@ -150,8 +153,8 @@ def _check(package: Mapping[str, Any]) -> None:
 def twin_unpack(package: Mapping[str, Any], *, owner: Any, source_url: str, destination_url: str) -> Any:
     """Restore ``package`` for ``owner``; returns the new twin. All parts or nothing (:class:`PackageError`)."""
     _check(package)
-    arrival = Arrival(owner=owner, source_url=source_url, destination_url=destination_url)
     given = package["parts"]
+    arrival = Arrival(owner=owner, source_url=source_url, destination_url=destination_url, given=given)
     for part in parts():
         if part.name in given and given[part.name] not in (None, []):
             try:

@@ -469,3 +469,65 @@ def test_a_package_clashing_with_a_row_here_is_refused_without_saying_which_row_
     assert message == "the thing's zz_clash conflicts with data on this host"
     assert victim.slug not in caplog.text and "zz_clash" in caplog.text
     assert not Twin.objects.filter(slug=package["twin"]["slug"]).exists()
+
+
+def _moved_away(twin: Twin, entries: list[dict]) -> Twin:
+    """A's copy after the move: released (moved_to, the move entries in its log), under its slug."""
+    moving.release(Twin.objects.get(pk=twin.pk), entries=entries, destination_url=B_URL)
+    return Twin.objects.get(pk=twin.pk)
+
+
+def test_a_package_claiming_a_moved_copys_did_cannot_take_its_slug(on_a, alice, bob, carol, settings):
+    """Issue 18 review: the copy a moved thing left behind (its did.jsonl and redirects) gave way to any package
+    whose twin part merely CLAIMED the copy's DID; the arriving DID log was another thing's."""
+    victim = services.twin_create(owner=alice, name="Victim's bike")
+    victim_entries = entries_for(victim, alice, carol)
+    attacker = services.twin_create(owner=bob, name="Attacker's thing")
+    package = depart(attacker, entries_for(attacker, bob, carol))  # its own, valid log, for carol on B
+    package["parts"]["twin"]["fields"]["did"] = victim.did  # claims the victim's SCID
+    slug = package["twin"]["slug"]
+    # The victim's copy left behind on B (it moved on from there) holds that slug.
+    copy = _moved_away(victim, victim_entries)
+    Twin.objects.filter(pk=copy.pk).update(slug=slug)
+    on_b(settings)
+    with pytest.raises(PackageError, match="same id already lives on this host"):
+        moving.arrive(package, owner=carol, source_url=A_URL, destination_url=B_URL)
+    kept = Twin.objects.get(pk=copy.pk)
+    assert kept.slug == slug and kept.moved_to == B_URL
+    assert DidLogEntry.objects.filter(twin=kept).count() == len(log_state(kept).entries)
+
+
+def test_a_twin_moving_back_replaces_the_copy_it_left_whose_log_it_extends(on_a, alice, bob, carol, settings):
+    """A → B → A in one database: A's copy (released, its log ending with the move to B) gives way to the twin
+    coming back with the same SCID and a log that extends it. With the credentials app installed, the copy's
+    ownership credential PROTECTs its status list (both the copy's): that made every return fail before."""
+    twin = services.twin_create(owner=alice, name="Boomerang")
+    services.reading_add(twin=twin, value=1)
+    slug = twin.slug
+    to_b = entries_for(twin, alice, carol)
+    package_to_b = json.loads(json.dumps(twins_package(twin, to_b)))
+    copy = _moved_away(twin, to_b)
+    # On B (the same database): A's copy steps aside while the twin is there, then comes back to its slug.
+    Twin.objects.filter(pk=copy.pk).update(slug=new_public_id())
+    on_b(settings)
+    on_b_twin = moving.arrive(package_to_b, owner=carol, source_url=A_URL, destination_url=B_URL)
+    moving.activate(on_b_twin)
+    current, next_hash = keys_of(bob)
+    back = moving.move_entries(
+        Twin.objects.get(pk=on_b_twin.pk),
+        by=carol,
+        new_domain=A_DOMAIN,
+        new_update_key=current,
+        new_next_key_hash=next_hash,
+        destination_url=A_URL,
+    )
+    package_back = json.loads(json.dumps(twins_package(Twin.objects.get(pk=on_b_twin.pk), back)))
+    Twin.objects.filter(pk=on_b_twin.pk).update(slug=new_public_id(), did="")  # B's copy, elsewhere
+    Twin.objects.filter(pk=copy.pk).update(slug=slug)
+    copy_log = [e["versionId"] for e in log_state(copy).entries]
+    settings.DID_DOMAIN, settings.SITE_URL = A_DOMAIN, A_URL
+    returned = moving.arrive(package_back, owner=bob, source_url=B_URL, destination_url=A_URL)
+    assert returned.slug == slug and returned.pk != copy.pk and returned.arriving
+    assert not Twin.objects.filter(pk=copy.pk).exists()
+    assert webvh.parse_did(returned.did).scid == webvh.parse_did(copy.did).scid
+    assert [e["versionId"] for e in log_state(returned).entries][: len(copy_log)] == copy_log
