@@ -367,9 +367,14 @@ def _forget_public_pages(recall: Recall) -> None:
 
 def _insert_notices(recall: Recall, affected: QuerySet[ProducedThing], account_id: int, now) -> None:
     """One RecallNotice per affected thing whose current owner is not the organisation (unclaimed things have
-    nobody to tell), in one INSERT ... SELECT; ON CONFLICT skips the ones a previous run made."""
+    nobody to tell) and that lives here, in one INSERT ... SELECT; ON CONFLICT skips the ones a previous run made.
+
+    A thing that moved to another host (or is still arriving here) gets none (issue 18): its owner is reached
+    there, by the DIDComm notice on the organisation's connection about it (:func:`_send_didcomm_notices`), which
+    rotated to the new host with the thing; a notice here as well would tell the owner's old account twice."""
     select_sql, select_params = (
         affected.exclude(twin__owner_id=account_id)
+        .filter(twin__moved_to="", twin__arriving=False)
         .annotate(notice_twin=F("twin_id"), notice_owner=F("twin__owner_id"))
         .values_list("notice_twin", "notice_owner")
         .query.sql_with_params()
