@@ -14,6 +14,11 @@
   the release (twins.events.TwinMovedAway, in its transaction) cancels what was still waiting there, so each
   notification goes out from one host; one a source worker was sending at that moment may reach its receiver
   twice, with the same message id.
+- A copied endpoint's URL is checked as at creation (sharing.grants.webhook_url_clean, SECURITY 40: https, no
+  credentials in it, public addresses only): the package comes from another instance, which may be hostile, and
+  the URL is where this instance would POST the twin's data. One that fails is restored DISABLED, its reason
+  saying why ("Disabled on arrival: ..."), rather than refusing the whole move: the thing, its grants and its
+  delivery log still arrive, nothing is sent there, and the owner sees the reason and can fix the endpoint.
 - Introductions keep their thread ids; the party's connection is the twin agent's (restored by "didcomm").
 
 Not moved: the connection subjects and received notifications of organisations' agents (they are the
@@ -26,9 +31,11 @@ import base64
 from datetime import UTC, datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from core import vault
+from sharing.grants import webhook_url_clean
 from sharing.models import Grant, Introduction, OutboxItem, WebhookEndpoint
 from twins import events
 from twins.models import HistoryEntry, Twin
@@ -130,19 +137,34 @@ def export(twin: Twin) -> dict[str, Any] | None:
     }
 
 
+def _url_refusal(url: Any) -> str:
+    """Why this instance would not create an endpoint with ``url`` ("" when it would)."""
+    if not isinstance(url, str):
+        raise PackageError("A webhook endpoint of this thing in the package has no URL.")
+    try:
+        webhook_url_clean(url)
+    except ValidationError as exc:
+        return " ".join(exc.messages)
+    return ""
+
+
 def _endpoint_here(data: dict[str, Any], arrival: Arrival) -> WebhookEndpoint:
     """The destination owner's endpoint with this URL and secret, or a copy of the source's."""
     secret = base64.b64decode(data["secret"])
     for mine in WebhookEndpoint.objects.filter(owner=arrival.owner, url=data["url"]):
         if vault.unseal(mine.secret_sealed) == secret:
             return mine
+    disabled_at, disabled_reason = _when(data["disabled_at"]), data["disabled_reason"]
+    refusal = _url_refusal(data["url"])
+    if refusal:
+        disabled_at, disabled_reason = timezone.now(), f"Disabled on arrival: {refusal}"[:200]
     endpoint = WebhookEndpoint.objects.create(
         owner=arrival.owner,
         label=data["label"],
         url=data["url"],
         secret_sealed=vault.seal(secret),
-        disabled_at=_when(data["disabled_at"]),
-        disabled_reason=data["disabled_reason"],
+        disabled_at=disabled_at,
+        disabled_reason=disabled_reason,
     )
     WebhookEndpoint.objects.filter(pk=endpoint.pk).update(created_at=_when(data["created_at"]))
     return endpoint
