@@ -318,7 +318,8 @@ def release_announce(release_id: int) -> int:
         return 0
     model = release.model
     twins = (
-        Twin.objects.filter(produced__model=model, deactivated_at__isnull=True)
+        Twin.objects.live()  # a moved thing is told by its new host (issue 18), if at all
+        .filter(produced__model=model, deactivated_at__isnull=True)
         .exclude(owner_id=model.organisation.account_id)
         .select_related("owner")
         .order_by("pk")
@@ -413,7 +414,8 @@ def withdrawal_announce(release_id: int) -> int:
         return 0
     model = release.model
     twins = (
-        Twin.objects.filter(firmware__release=release, firmware__accepted_at__isnull=False, deactivated_at__isnull=True)
+        Twin.objects.live()  # as release_announce
+        .filter(firmware__release=release, firmware__accepted_at__isnull=False, deactivated_at__isnull=True)
         .exclude(owner_id=model.organisation.account_id)
         .select_related("owner")
         .order_by("pk")
