@@ -11,8 +11,9 @@ import uuid
 
 import pytest
 
-from credentials.authenticity import standing_for
+from credentials.authenticity import authenticity_revoke, standing_for
 from credentials.models import AuthenticityCredential
+from makers.authenticity import issuer_of
 from makers.claims import claim
 from makers.production import produce
 from tests.makers.conftest import acme, acme_model, dora, erin  # noqa: F401 (fixtures)
@@ -84,3 +85,22 @@ def test_a_forged_or_borrowed_statement_is_dropped(mover, made, acme, carol, bob
     assert not AuthenticityCredential.objects.filter(twin=moved).exists()
     assert standing_for(moved.did, [acme.did]) is None
     assert AuthenticityCredential.objects.filter(twin=g2).count() == 1  # the genuine one is untouched
+
+
+def test_a_statement_its_maker_revoked_arrives_revoked_whatever_the_package_says(mover, made, acme, bob, on_a):
+    g1, _ = made
+    credential = AuthenticityCredential.objects.get(twin=g1)
+    on_a.SITE_URL = B_URL  # the maker's list is the destination's (see `made`)
+    try:
+        authenticity_revoke(issuer=issuer_of(acme), credential=credential, reason="counterfeit serial")
+    finally:
+        on_a.SITE_URL = A_URL
+
+    def unrevoke(package: dict) -> None:
+        for item in package["parts"]["credentials"]["authenticity"]:
+            item["revoked_at"], item["revoked_reason"] = None, ""
+
+    _, moved = mover(g1, to_owner=bob, tamper=unrevoke)
+    (row,) = AuthenticityCredential.objects.filter(twin=moved)
+    assert row.revoked_at is not None  # the maker's bit here says so
+    assert standing_for(moved.did, [acme.did]) is None
