@@ -316,7 +316,16 @@ def _moved_answer(
             f"this thing has moved to {moved_to}: its agent takes no messages here any more, and tells you its"
             " new DID from there (RFC 0794 DID Rotate)"
         )
-        report = messages.problem_report(thid=body["@id"], code=MOVED, explanation=explanation)
+        # notification/1.0/problem-report: the RFC 0035 type ACA-Py (1.7) knows; report-problem/1.0 it logs as
+        # "Unrecognized message type" and drops, so its controller would never learn where the thing went.
+        # Impact "connection": nothing on this connection works here any more.
+        report = messages.problem_report(
+            thid=body["@id"],
+            code=MOVED,
+            explanation=explanation,
+            key=messages.NOTIFICATION_PROBLEM_REPORT,
+            impact="connection",
+        )
         return (_store_for(agent, report, connection=connection, to_verkey=connection.their_verkey),)
     if messages.message_type_key(body["@type"]) != messages.DIDEXCHANGE_REQUEST or mine.connection is not None:
         return ()

@@ -44,6 +44,9 @@ DESTINATION = "https://b.example"
 BASIC = "https://didcomm.org/basicmessage/1.0/message"
 PING = "https://didcomm.org/trust_ping/1.0/ping"
 PROBLEM = "https://didcomm.org/report-problem/1.0/problem-report"
+# The problem report type ACA-Py 1.7 understands (its protocols/problem_report/v1_0/message_types.py): the moved
+# agent's refusal uses it, so an ACA-Py peer's controller sees where the thing went.
+ACAPY_PROBLEM = "https://didcomm.org/notification/1.0/problem-report"
 ACK = "https://didcomm.org/did-rotate/1.0/ack"
 
 
@@ -99,7 +102,8 @@ def test_a_peers_message_gets_a_problem_report_saying_where_the_thing_went_and_n
     assert response.status_code == 200  # answered: the peer's transport has no reason to send it again
     assert recorded(grinder) == before
     report = OutboundMessage.objects.get()
-    assert report.type == PROBLEM and report.connection == connection and report.to_verkey == verkey(peer)
+    assert report.type == ACAPY_PROBLEM and report.connection == connection and report.to_verkey == verkey(peer)
+    assert report.body["@type"] == ACAPY_PROBLEM and report.body["impact"] == "connection"
     assert report.body["description"]["code"] == "thing-moved"
     assert DESTINATION in report.body["description"]["en"]
     assert report.body["~thread"]["thid"] == body["@id"]
@@ -112,9 +116,10 @@ def test_a_peers_message_gets_a_problem_report_saying_where_the_thing_went_and_n
     assert connection.state == Connection.State.COMPLETED  # kept as it was: the record of the source
 
 
-def test_a_problem_report_from_the_peer_is_not_answered(connection, peer, grinder):
+@pytest.mark.parametrize("type_", [PROBLEM, ACAPY_PROBLEM], ids=["rfc0035", "acapy"])
+def test_a_problem_report_from_the_peer_is_not_answered(connection, peer, grinder, type_):
     move_away(grinder)
-    report = message(PROBLEM, description={"code": "oops", "en": "?"})
+    report = message(type_, description={"code": "oops", "en": "?"})
     response = post(report, connection.my_verkey, peer)
     assert response.status_code == 410
     assert response.json()["extra"]["moved_to"] == DESTINATION
@@ -265,7 +270,7 @@ def test_the_real_release_stops_the_agent(connection, peer, grinder, bob, endpoi
     assert queued.status == OutboundMessage.Status.FAILED
     body = message(BASIC, content="Still there?")
     assert post(body, connection.my_verkey, peer).status_code == 200
-    report = OutboundMessage.objects.get(type=PROBLEM)
+    report = OutboundMessage.objects.get(type=ACAPY_PROBLEM)
     assert report.body["description"]["code"] == "thing-moved" and B_URL in report.body["description"]["en"]
     assert not InboundMessage.objects.exists()
 
