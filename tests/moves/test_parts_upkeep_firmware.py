@@ -14,9 +14,13 @@ from django.core.files.base import ContentFile
 from firmware import services as firmware_services
 from firmware.models import TwinFirmware, UpdateCheck
 from firmware.portability import export as firmware_export
-from tests.firmware.conftest import alices_grinder, upload  # noqa: F401 (a fixture)
+from makers.claims import claim
+from makers.production import produce
+from tests.firmware.conftest import upload
 from tests.makers.conftest import acme, acme_model, dora, erin  # noqa: F401 (fixtures)
 from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are fixtures)
+    A_URL,
+    B_URL,
     assert_portable,
     mover,
     on_a,
@@ -62,6 +66,20 @@ def test_purchase_schedules_and_documents_come_back_equal_for_the_new_owner(move
 def test_upkeep_is_json_and_holds_no_sealed_blob_of_ours(mover, kept_up, bob):
     package, _ = mover(kept_up, to_owner=bob)
     assert_portable(package, "upkeep")
+
+
+@pytest.fixture
+def alices_grinder(acme_model, alice, on_a):
+    """Acme's G-1, claimed by alice. Acme's status list is served by the destination (the maker is there; one
+    database plays both hosts): the maker's link comes back only on its verified authenticity credential."""
+    on_a.SITE_URL = B_URL
+    try:
+        ((produced, code),) = produce(model=acme_model, serials=["G-1"], by=None)
+    finally:
+        on_a.SITE_URL = A_URL
+    claim(twin=produced.twin, buyer=alice, code=code)
+    produced.twin.refresh_from_db()
+    return produced.twin
 
 
 @pytest.fixture
