@@ -382,7 +382,7 @@ def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
         except ValidationError as exc:
             raise MoveRefused(f"The package cannot be restored here: {'; '.join(exc.messages)}", status=400) from None
         except IntegrityError:
-            raise MoveRefused("This thing is on this instance already.") from None
+            raise MoveRefused("The package conflicts with data on this host.") from None
         now = timezone.now()
         MoveIn.objects.filter(pk=locked.pk).update(
             state=MoveIn.State.ARRIVED,

@@ -171,7 +171,8 @@ def _returning_to(slug: str, arrival: Arrival) -> Twin | None:
     existing = Twin.objects.filter(slug=slug).first()
     if existing is None:
         return None
-    refused = PackageError("a thing with the same id already lives on this host, so this one cannot arrive here")
+    # The same words as any other collision (twins.portability): which ids exist here is not the sender's business.
+    refused = PackageError("the thing's id conflicts with data on this host")
     if not existing.moved_to or existing.arriving:
         raise refused
     lines = arrival.given.get("did_log")

@@ -490,7 +490,7 @@ def test_a_package_claiming_a_moved_copys_did_cannot_take_its_slug(on_a, alice, 
     copy = _moved_away(victim, victim_entries)
     Twin.objects.filter(pk=copy.pk).update(slug=slug)
     on_b(settings)
-    with pytest.raises(PackageError, match="same id already lives on this host"):
+    with pytest.raises(PackageError, match=r"^the thing's id conflicts with data on this host$"):
         moving.arrive(package, owner=carol, source_url=A_URL, destination_url=B_URL)
     kept = Twin.objects.get(pk=copy.pk)
     assert kept.slug == slug and kept.moved_to == B_URL
