@@ -35,10 +35,14 @@ from owners.models import Notification
 from ssi import didexchange, envelope, oob
 from ssi.keys import SigningKey
 from tests.didcomm.endpoints import completed_connection, http_endpoint, open_message, verkey
+from tests.interop import conftest as interop
+from tests.interop.test_acapy_scenarios import admin, live, thingstead_invites, wait_until, webhook  # noqa: F401
 from twins import events
 from twins.models import HistoryEntry
 
 pytestmark = pytest.mark.django_db
+# tests/interop's ACA-Py fixtures (this module is not under tests/interop, where they are visible).
+acapy_python, acapy_webhooks, acapy_agent = interop.acapy_python, interop.acapy_webhooks, interop.acapy_agent
 
 DESTINATION = "https://b.example"
 BASIC = "https://didcomm.org/basicmessage/1.0/message"
@@ -306,3 +310,28 @@ async def test_over_a_websocket_the_peer_is_answered_and_the_socket_stays_a_stra
     assert not await database_sync_to_async(InboundMessage.objects.exists)()
     # The consumer's database thread keeps its connection: closed, so that PostgreSQL can drop the test database.
     await sync_to_async(connections.close_all)()
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_a_real_acapy_peer_recognises_the_moved_agents_problem_report(
+    live,  # noqa: F811
+    grinder,
+    acapy_agent,
+    acapy_webhooks,
+):
+    # ACA-Py 1.7 drops a report-problem/1.0 report as "Unrecognized message type"; this one reaches its controller
+    # (the problem_report webhook), saying where the thing went.
+    hooks = acapy_webhooks.webhooks
+    pair = thingstead_invites(acapy_agent, hooks, services.agent_for_twin(grinder), "1.1")
+    move_away(grinder)
+    before = InboundMessage.objects.count()
+
+    admin(acapy_agent, "POST", f"/connections/{pair.theirs}/send-message", {"content": "Still there?"})
+
+    report = wait_until(lambda: OutboundMessage.objects.filter(body__description__code="thing-moved").first())
+    assert report is not None, "the moved agent did not answer ACA-Py's message"
+    event = webhook(hooks, "problem_report", **{"@id": report.message_id})
+    assert event["@type"] == ACAPY_PROBLEM
+    assert event["description"]["code"] == "thing-moved" and DESTINATION in event["description"]["en"]
+    assert InboundMessage.objects.count() == before
