@@ -202,6 +202,12 @@ REQUEST_MAX_BYTES = PHOTO_MAX_BYTES + 256 * 1024
 # Moving a thing to another instance (moves): the largest sealed package accepted (it also passes
 # REQUEST_MAX_BYTES), the instance-to-instance API's limits per client address, and the worker's retry pace.
 MOVES_MAX_PACKAGE_BYTES = env_int("MOVES_MAX_PACKAGE_BYTES", REQUEST_MAX_BYTES)
+# What an opened package may grow to, and how many JSON values it may hold (a small sealed package must not inflate
+# into gigabytes of Python objects: moves.services checks both before parsing).
+MOVES_MAX_PLAINTEXT_BYTES = env_int("MOVES_MAX_PLAINTEXT_BYTES", 64 * 1024 * 1024)
+MOVES_MAX_PACKAGE_VALUES = env_int("MOVES_MAX_PACKAGE_VALUES", 8_000_000)
+if MOVES_MAX_PLAINTEXT_BYTES < MOVES_MAX_PACKAGE_BYTES:
+    raise ImproperlyConfigured("MOVES_MAX_PLAINTEXT_BYTES must be at least MOVES_MAX_PACKAGE_BYTES")
 RATE_MOVES_REQUESTS_PER_CLIENT = env_str("RATE_MOVES_REQUESTS_PER_CLIENT", "30/3600")
 RATE_MOVES_CALLS_PER_CLIENT = env_str("RATE_MOVES_CALLS_PER_CLIENT", "240/60")
 MOVES_RESUME_EVERY_SECONDS = env_int("MOVES_RESUME_EVERY_SECONDS", 60)
