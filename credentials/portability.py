@@ -198,18 +198,7 @@ def on_arrived(event: events.TwinArrived) -> None:
     services.ownership_credential_issue(twin=Twin.objects.get(pk=event.twin_id))
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(f"The package's status list cannot be read here ({type(exc).__name__}).") from None
-
-
 # After the DID log: an authenticity credential's subject is checked against the twin's verified DID.
-register(Part(name="credentials", export=export, restore=restore, after=("twin", "did_log")))
+register(Part(name="credentials", export=export, restore=_restore, after=("twin", "did_log"), what="status list"))
 # Here rather than in apps.py: the move's share of credentials in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)

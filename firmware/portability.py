@@ -15,7 +15,7 @@ from typing import Any
 from firmware.models import Release, TwinFirmware, UpdateCheck
 from firmware.services import HISTORY_KIND
 from twins.models import Twin
-from twins.portability import Arrival, PackageError, Part, register
+from twins.portability import Arrival, Part, register
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -94,15 +94,4 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         arrival.remember(f"history.{HISTORY_KIND}", item["id"], check)
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(f"The package's firmware state cannot be read here ({type(exc).__name__}).") from None
-
-
-register(Part(name="firmware", export=export, restore=restore, after=("twin",)))
+register(Part(name="firmware", export=export, restore=_restore, after=("twin",), what="firmware state"))

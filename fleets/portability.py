@@ -49,15 +49,4 @@ def _restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
         Membership.objects.filter(pk=membership.pk).update(added_at=datetime.fromisoformat(item["added_at"]))
 
 
-def restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(f"The package's groups cannot be read here ({type(exc).__name__}).") from None
-
-
-register(Part(name="fleets", export=export, restore=restore, after=("twin",)))
+register(Part(name="fleets", export=export, restore=_restore, after=("twin",), what="groups"))

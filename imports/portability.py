@@ -36,15 +36,4 @@ def _restore(data: list[str], arrival: Arrival) -> None:
     )
 
 
-def restore(data: list[str], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(f"The package's external ids cannot be read here ({type(exc).__name__}).") from None
-
-
-register(Part(name="imports", export=export, restore=restore, after=("twin",)))
+register(Part(name="imports", export=export, restore=_restore, after=("twin",), what="external ids"))

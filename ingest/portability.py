@@ -130,17 +130,4 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         DeviceKey.objects.filter(pk=key.pk).update(created_at=_when(item["created_at"]))
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(
-            f"The package's sources and device keys cannot be read here ({type(exc).__name__})."
-        ) from None
-
-
-register(Part(name="ingest", export=export, restore=restore, after=("twin",)))
+register(Part(name="ingest", export=export, restore=_restore, after=("twin",), what="sources and device keys"))

@@ -72,15 +72,4 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         label.twins.add(arrival.twin)
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(f"The package's place and labels cannot be read here ({type(exc).__name__}).") from None
-
-
-register(Part(name="inventory", export=export, restore=restore, after=("twin",)))
+register(Part(name="inventory", export=export, restore=_restore, after=("twin",), what="place and labels"))

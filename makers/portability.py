@@ -120,16 +120,7 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     ProducedThing.objects.filter(pk=produced.pk).update(produced_at=_when(data["produced_at"]))
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(f"The package's maker's link cannot be read here ({type(exc).__name__}).") from None
-
-
 # After the DID log (the arriving twin's verified SCID) and the credentials (the maker's verified statement).
-register(Part(name="makers", export=export, restore=restore, after=("twin", "did_log", "credentials")))
+register(
+    Part(name="makers", export=export, restore=_restore, after=("twin", "did_log", "credentials"), what="maker's link")
+)

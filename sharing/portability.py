@@ -271,20 +271,9 @@ def on_moved_away(event: events.TwinMovedAway) -> None:
     )
 
 
-def restore(data: dict[str, Any], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(
-            f"The package's grants and notifications cannot be read here ({type(exc).__name__})."
-        ) from None
-
-
-register(Part(name="sharing", export=export, restore=restore, after=("twin", "didcomm")))
+register(
+    Part(name="sharing", export=export, restore=_restore, after=("twin", "didcomm"), what="grants and notifications")
+)
 # Here rather than in apps.py: the move's share of sharing in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)
 events.subscribe(events.TwinMovedAway, on_moved_away, in_transaction=True)

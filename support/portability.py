@@ -99,15 +99,4 @@ def _restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
         )
 
 
-def restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
-    """Restore the part; data not in the form this module writes is refused in words (nothing is written: the
-    whole restore rolls back), never a server error."""
-    try:
-        _restore(data, arrival)
-    except PackageError:
-        raise
-    except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
-        raise PackageError(f"The package's support cases cannot be read here ({type(exc).__name__}).") from None
-
-
-register(Part(name="support", export=export, restore=restore, after=("twin", "didcomm")))
+register(Part(name="support", export=export, restore=_restore, after=("twin", "didcomm"), what="support cases"))

@@ -72,13 +72,17 @@ class Part:
     ``export(twin)`` returns JSON-serialisable data (None or an empty list: nothing to move);
     ``restore(data, arrival)`` writes it back on the destination (inside the restore's transaction; raise
     :class:`PackageError` for data it cannot take). ``after``: the names of parts restored before this one;
-    ``"*"`` among them: after every part that does not name ``"*"``.
+    ``"*"`` among them: after every part that does not name ``"*"``. ``what``: the part's data in words, for the
+    refusal :func:`twin_unpack` gives when ``restore`` finds the data not in the form ``export`` writes (a missing
+    key, a wrong type, a bad date: KeyError, IndexError, TypeError, ValueError, AttributeError), so no part needs
+    its own guard.
     """
 
     name: str
     export: Callable[[Any], Any]
     restore: Callable[[Any, Arrival], None]
     after: tuple[str, ...] = ()
+    what: str = ""
 
 
 _PARTS: dict[str, Part] = {}
@@ -159,6 +163,13 @@ def twin_unpack(package: Mapping[str, Any], *, owner: Any, source_url: str, dest
         if part.name in given and given[part.name] not in (None, []):
             try:
                 part.restore(given[part.name], arrival)
+            except PackageError:
+                raise
+            except (KeyError, IndexError, TypeError, ValueError, AttributeError) as exc:
+                # Data not in the form the part's export writes: refused in words, never a server error.
+                raise PackageError(
+                    f"The package's {part.what or part.name} cannot be read here ({type(exc).__name__})."
+                ) from None
             except (DataError, IntegrityError) as exc:
                 # What a part did not check itself (a NUL in a text, a value out of a column's range, a row this
                 # host already has): the whole restore rolls back, and the caller hears why in words. Never the
