@@ -15,8 +15,12 @@ from __future__ import annotations
 import http.client
 import ipaddress
 import socket
+import ssl
+import time
 import urllib.parse
 import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.conf import settings
 
@@ -183,3 +187,89 @@ def build_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.Opener
     """A urllib opener that connects only through :func:`create_connection`, and through no proxy (a proxy
     would make the connection for us, to an address we never checked)."""
     return urllib.request.build_opener(urllib.request.ProxyHandler({}), HTTPHandler, HTTPSHandler, *handlers)
+
+
+# -- One HTTP(S) exchange with a deadline, for the senders (sharing's webhooks, moves' calls) -----------------------
+
+
+class NotHttpURL(ValueError):
+    """The URL is not an http(s) URL with a host (``malformed``: it could not even be parsed)."""
+
+    def __init__(self, message: str, *, malformed: bool) -> None:
+        super().__init__(message)
+        self.malformed = malformed
+
+
+@dataclass(frozen=True)
+class Exchanged:
+    """What came back: the status, the first ``max_answer_bytes`` of the body, and one header's lookup."""
+
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+
+
+def exchange(
+    method: str,
+    url: str,
+    *,
+    body: bytes | None,
+    headers: Mapping[str, str],
+    connect_timeout: float,
+    total_timeout: float,
+    max_answer_bytes: int,
+) -> Exchanged:
+    """``method`` ``url`` through a checked connection (:class:`HTTPConnection`, :class:`HTTPSConnection`), with
+    ``connect_timeout`` to connect and ``total_timeout`` for the whole exchange: each read waits only for what is
+    left of it, so a peer dripping bytes cannot hold a worker. Redirects are not followed; at most
+    ``max_answer_bytes`` of the answer are read.
+
+    Raises :class:`NotHttpURL`, :class:`BlockedAddress`, or what the connection raises (``OSError``, a
+    ``TimeoutError`` among them, or ``http.client.HTTPException``).
+    """
+    deadline = time.monotonic() + total_timeout
+    try:
+        parts = urllib.parse.urlsplit(url)
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https") or not parts.hostname:
+            raise NotHttpURL("not an http(s) URL", malformed=False)
+        port = parts.port or DEFAULT_PORTS[scheme]
+    except NotHttpURL:
+        raise
+    except ValueError:
+        raise NotHttpURL("malformed", malformed=True) from None
+    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    if scheme == "https":
+        connection: http.client.HTTPConnection = HTTPSConnection(
+            parts.hostname, port, timeout=connect_timeout, context=ssl.create_default_context()
+        )
+    else:
+        connection = HTTPConnection(parts.hostname, port, timeout=connect_timeout)
+    try:
+        connection.connect()
+        # Kept here: http.client drops its own reference once an answer says the connection will close, while
+        # the answer is still read from this socket.
+        sock = connection.sock
+
+        def remaining() -> float:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("the other side took longer than the total timeout")
+            return left
+
+        sock.settimeout(remaining())
+        connection.request(method, target, body=body, headers=dict(headers))
+        sock.settimeout(remaining())
+        response = connection.getresponse()
+        chunks: list[bytes] = []
+        read = 0
+        while read < max_answer_bytes:
+            sock.settimeout(remaining())
+            chunk = response.read(min(8192, max_answer_bytes - read))
+            if not chunk:
+                break
+            chunks.append(chunk)
+            read += len(chunk)
+        return Exchanged(status=response.status, body=b"".join(chunks), headers=dict(response.getheaders()))
+    finally:
+        connection.close()

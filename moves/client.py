@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import http.client
 import json
-import ssl
-import time
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -58,16 +56,6 @@ def call(
     timeout: float = TOTAL_TIMEOUT,
 ) -> Answer:
     """``method`` ``url`` with an optional bearer ``token`` and a JSON or raw body; the 2xx answer's JSON."""
-    deadline = time.monotonic() + timeout
-    try:
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise CallError("the other instance's address is not an http(s) URL", permanent=True)
-        port = parts.port or netguard.DEFAULT_PORTS[scheme]
-    except ValueError:
-        raise CallError("the other instance's address is malformed", permanent=True) from None
-    target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     if json_body is not None:
         body = json.dumps(json_body, separators=(",", ":")).encode()
     headers = {"Accept": "application/json", "User-Agent": USER_AGENT}
@@ -75,44 +63,26 @@ def call(
         headers["Content-Type"] = content_type
     if token:
         headers["Authorization"] = f"Bearer {token}"
-    if scheme == "https":
-        connection: http.client.HTTPConnection = netguard.HTTPSConnection(
-            parts.hostname, port, timeout=CONNECT_TIMEOUT, context=ssl.create_default_context()
-        )
-    else:
-        connection = netguard.HTTPConnection(parts.hostname, port, timeout=CONNECT_TIMEOUT)
     try:
-        connection.connect()
-        sock = connection.sock
-
-        def remaining() -> float:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the other instance took too long")
-            return left
-
-        sock.settimeout(remaining())
-        connection.request(method, target, body=body, headers=headers)
-        sock.settimeout(remaining())
-        response = connection.getresponse()
-        chunks: list[bytes] = []
-        read = 0
-        while read < MAX_ANSWER_BYTES:
-            sock.settimeout(remaining())
-            chunk = response.read(min(8192, MAX_ANSWER_BYTES - read))
-            if not chunk:
-                break
-            chunks.append(chunk)
-            read += len(chunk)
-        status = response.status
+        answer = netguard.exchange(
+            method,
+            url,
+            body=body,
+            headers=headers,
+            connect_timeout=CONNECT_TIMEOUT,
+            total_timeout=timeout,
+            max_answer_bytes=MAX_ANSWER_BYTES,
+        )
+    except netguard.NotHttpURL as exc:
+        message = f"the other instance's address is {'malformed' if exc.malformed else 'not an http(s) URL'}"
+        raise CallError(message, permanent=True) from None
     except netguard.BlockedAddress:
         raise CallError(netguard.REFUSAL, permanent=True) from None
     except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, name not found, bad answer
         raise CallError(f"{_host(url)}: {str(exc) or type(exc).__name__}"[:300], permanent=False) from None
-    finally:
-        connection.close()
+    status = answer.status
     try:
-        data = json.loads(b"".join(chunks) or b"{}")
+        data = json.loads(answer.body or b"{}")
     except ValueError:
         data = {}
     if not isinstance(data, dict):

@@ -14,8 +14,6 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import ssl
-import time
 import urllib.parse
 from dataclasses import dataclass
 from datetime import datetime
@@ -171,56 +169,26 @@ def post(url: str, body: bytes, headers: dict[str, str]) -> int:
     Timeouts: CONNECT_TIMEOUT to connect, and TOTAL_TIMEOUT for the whole exchange (each read waits only for what
     is left of it, so a receiver dripping bytes cannot hold a worker). Redirects are not followed.
     """
-    deadline = time.monotonic() + TOTAL_TIMEOUT
     try:
-        parts = urllib.parse.urlsplit(url)
-        scheme = parts.scheme.lower()
-        if scheme not in ("http", "https") or not parts.hostname:
-            raise SendError("the webhook URL is not an http(s) URL", permanent=True)
-        port = parts.port or netguard.DEFAULT_PORTS[scheme]
-    except ValueError:
-        raise SendError("the webhook URL is malformed", permanent=True) from None
-    target = parts.path or "/"
-    if parts.query:
-        target += "?" + parts.query
-    if scheme == "https":
-        connection: http.client.HTTPConnection = netguard.HTTPSConnection(
-            parts.hostname, port, timeout=CONNECT_TIMEOUT, context=ssl.create_default_context()
+        answer = netguard.exchange(
+            "POST",
+            url,
+            body=body,
+            headers=headers,
+            connect_timeout=CONNECT_TIMEOUT,
+            total_timeout=TOTAL_TIMEOUT,
+            max_answer_bytes=MAX_ANSWER_BYTES,
         )
-    else:
-        connection = netguard.HTTPConnection(parts.hostname, port, timeout=CONNECT_TIMEOUT)
-    try:
-        connection.connect()
-        # Kept here: http.client drops its own reference once an answer says the connection will close, while
-        # the answer is still read from this socket.
-        sock = connection.sock
-
-        def remaining() -> float:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise TimeoutError("the receiver took longer than the total timeout")
-            return left
-
-        sock.settimeout(remaining())
-        connection.request("POST", target, body=body, headers=headers)
-        sock.settimeout(remaining())
-        response = connection.getresponse()
-        read = 0
-        while read < MAX_ANSWER_BYTES:
-            sock.settimeout(remaining())
-            chunk = response.read(min(8192, MAX_ANSWER_BYTES - read))
-            if not chunk:
-                break
-            read += len(chunk)
-        status = response.status
-        retry_after = response.getheader("Retry-After")
+    except netguard.NotHttpURL as exc:
+        message = "the webhook URL is malformed" if exc.malformed else "the webhook URL is not an http(s) URL"
+        raise SendError(message, permanent=True) from None
     except netguard.BlockedAddress:
         # SECURITY 40: permanent, and neutral (the owner learns nothing of what is, or is not, listening there).
         raise SendError(netguard.REFUSAL, permanent=True) from None
     except (OSError, http.client.HTTPException) as exc:  # refused, reset, timed out, name not found, bad answer
         raise SendError(f"{_host(url)}: {str(exc) or type(exc).__name__}"[:300], permanent=False) from None
-    finally:
-        connection.close()
+    status = answer.status
+    retry_after = next((v for k, v in answer.headers.items() if k.lower() == "retry-after"), None)
     if 200 <= status < 300:
         return status
     raise SendError(
