@@ -9,6 +9,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 
+from core.validators import MESSAGE as UNSTORABLE_MESSAGE
+from core.validators import is_storable_text
 from fleets.models import Group, Membership
 from twins import events
 from twins.models import Twin
@@ -191,6 +193,8 @@ def parse_group_path(path: str) -> tuple[str, ...]:
     text = (path or "").strip()
     if not text:
         raise ValidationError("The group is empty: give a name, or “Site / Room” for a group inside another.")
+    if not is_storable_text(text):
+        raise ValidationError(f"The group name cannot be stored: {UNSTORABLE_MESSAGE}")
     if len(text) > 2 * NAME_MAX + len(PATH_SEPARATOR):
         raise ValidationError(f"The group “{text[:40]}…” is too long: at most {NAME_MAX} characters per name.")
     parts = tuple(part.strip() for part in text.split("/"))

@@ -79,6 +79,7 @@ def _check_parse(data: bytes, fmt: str) -> None:
 @example(data=b'[{"name": "\\ud800"}]', fmt="json")
 @example(data=b'{"a": 1} {"b": [1]} 7', fmt="json")
 @example(data=b"name,\x00\nx,y\n", fmt="csv")
+@example(data=b"name;group\rx;\x00", fmt="csv")  # a NUL group name passed (found by this fuzzer in CI)
 def test_the_reader_and_row_checks_refuse_any_bytes_clearly(data, fmt):
     _check_parse(data, fmt)
 

@@ -1,5 +1,6 @@
 """NTAG 424 DNA SUN keys for a batch of chips: `manage.py sun_provision --batch fair-2026 --output keys.json`
-(the unassigned tags of a pre-printed batch, from make_tag_batch) or `--thing <slug>` (a thing's active tags).
+(the unassigned tags of a pre-printed batch, from make_tag_batch) or `--thing=<slug>` (a thing's active tags;
+with "=", since a slug may start with "-").
 
 Writes the provisioning file (tags.nfc_provision: JSON or CSV, by --format or the output's extension) with each
 chip's keys: the only time they are shown. With --replace, a chip that has keys already gets new ones and its row
@@ -25,7 +26,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser) -> None:
         which = parser.add_mutually_exclusive_group(required=True)
         which.add_argument("--batch", help="The unassigned tags of this pre-printed batch.")
-        which.add_argument("--thing", help="The active tags of the thing with this slug.")
+        which.add_argument(
+            "--thing", help="The active tags of the thing with this slug; write --thing=<slug> (it may start with -)."
+        )
         parser.add_argument("--output", type=Path, required=True, help="The file to create (.json or .csv).")
         parser.add_argument("--format", choices=nfc_provision.FORMATS, help="Default: from the output's extension.")
         parser.add_argument("--replace", action="store_true", help="Replace keys that exist (chips to reprogram).")
