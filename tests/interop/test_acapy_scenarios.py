@@ -205,7 +205,12 @@ def ping_both_ways(acapy, webhooks, pair: Pair) -> None:
     pair.ours.last_rtt_ms = None
     pair.ours.save(update_fields=["last_rtt_ms"])
     ping = outbox.ping_send(connection=pair.ours)
-    webhook(webhooks, "ping", thread_id=ping.message_id, state="received")
+    try:
+        webhook(webhooks, "ping", thread_id=ping.message_id, state="received")
+    except AssertionError as exc:
+        # What we sent on the connection, and how each went (a rotated connection's first ping once went unheard
+        # in CI under load: this says whether it left, and what the transport answered).
+        raise AssertionError(f"{exc}\nour outbound: {_outbound(pair.ours)}") from None
     assert wait_until(lambda: pair.refresh().last_rtt_ms is not None), _outbound(pair.ours)
     # Theirs: it reaches us on the connection, and ACA-Py gets our answer.
     sent = admin(acapy, "POST", f"/connections/{pair.theirs}/send-ping", {"comment": "are you there?"})
