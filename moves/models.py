@@ -25,7 +25,28 @@ from django.db.models.functions import Concat
 from twins.models import Twin, new_public_id
 
 
-class MoveIn(models.Model):
+class Step(models.Model):
+    """What either side's row keeps for its retried steps (moves.steps): the last failure in words for the owner,
+    the retry schedule, the claim a worker holds while it takes a step, and when the move was asked and expires."""
+
+    error = models.CharField(max_length=300, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    claimed_until = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+
+    OPEN: tuple[str, ...] = ()
+
+    class Meta:
+        abstract = True
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in self.OPEN
+
+
+class MoveIn(Step):
     """The destination's side: its owner brings a thing here from the instance at ``source_url``."""
 
     class State(models.TextChoices):
@@ -60,12 +81,6 @@ class MoveIn(models.Model):
     state = models.CharField(max_length=16, choices=State.choices, default=State.NEW)
     twin = models.ForeignKey(Twin, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     sha256 = models.CharField(max_length=64, blank=True)  # of the package that arrived
-    error = models.CharField(max_length=300, blank=True)  # the last failure, in words for the owner
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
     requested_at = models.DateTimeField(null=True, blank=True)
     arrived_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -93,10 +108,6 @@ class MoveIn(models.Model):
         return f"move in {self.public_id} ({self.state})"
 
     @property
-    def is_open(self) -> bool:
-        return self.state in self.OPEN
-
-    @property
     def source_host(self) -> str:
         return host_of(self.source_url)
 
@@ -108,7 +119,7 @@ class MoveIn(models.Model):
         return {"key_sealed": b"", "token_sealed": b"", "token_hash": Concat(Value("ended:"), F("public_id"))}
 
 
-class MoveOut(models.Model):
+class MoveOut(Step):
     """The source's side: the instance at ``destination_url`` asked for ``twin``; its owner here confirms."""
 
     class State(models.TextChoices):
@@ -141,12 +152,6 @@ class MoveOut(models.Model):
     entries = models.JSONField(null=True, blank=True)  # the signed move entries, not in the log until done
     sealed = models.BinaryField(null=True, blank=True, editable=False)  # the package, sealed to key_public
     sha256 = models.CharField(max_length=64, blank=True)
-    error = models.CharField(max_length=300, blank=True)
-    attempts = models.PositiveIntegerField(default=0)
-    next_attempt_at = models.DateTimeField(null=True, blank=True)
-    claimed_until = models.DateTimeField(null=True, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
-    expires_at = models.DateTimeField()
     confirmed_at = models.DateTimeField(null=True, blank=True)
     pushed_at = models.DateTimeField(null=True, blank=True)
     done_at = models.DateTimeField(null=True, blank=True)
@@ -168,10 +173,6 @@ class MoveOut(models.Model):
 
     def __str__(self) -> str:
         return f"move out {self.public_id} ({self.state})"
-
-    @property
-    def is_open(self) -> bool:
-        return self.state in self.OPEN
 
     @property
     def destination_host(self) -> str:
