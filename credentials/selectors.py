@@ -28,8 +28,15 @@ def credential_get(*, viewer: Any, credential_id: uuid.UUID) -> OwnershipCredent
 
 
 def status_list_get(*, list_id: str) -> StatusList:
-    status_list = StatusList.objects.filter(public_id=list_id).exclude(document="").only("document", "etag").first()
-    if status_list is None:
+    """The list with this public id, in one query with its twin's ``moved_to`` (a moved twin's list answers 308
+    before anything else); Http404 for an unknown id, or a list never signed that did not move."""
+    status_list = (
+        StatusList.objects.filter(public_id=list_id)
+        .select_related("twin")
+        .only("document", "etag", "twin__moved_to")
+        .first()
+    )
+    if status_list is None or not (status_list.document or status_list.twin.moved_to):
         raise Http404("No such status list.")
     return status_list
 

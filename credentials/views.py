@@ -18,7 +18,6 @@ from core.errors import error_response
 from core.ratelimit import client_id, hit, wait_text
 from credentials import access_views, authenticity, selectors, services
 from credentials.forms import PolicyForm, PresentForm, VerifyForm
-from credentials.models import StatusList
 from credentials.verification import NotACredential, verify_document
 
 # The largest byte string a QR code holds at error correction M (version 40): 2,331 bytes.
@@ -94,21 +93,12 @@ def status_list(request: HttpRequest, list_id: str) -> HttpResponse:
     The list of a twin that moved to another host (issue 18) answers 308 to the same path there: the list moved
     with the twin under the same public id (credentials.portability) and is kept and re-signed there, so
     credentials issued here stay checkable and a revocation made there is what verifiers see."""
-    # One query for both (the twin's moved_to joined), as the endpoint had before moves; its 404 is the
-    # selector's (selectors.status_list_get: unknown, or never signed).
-    found = (
-        StatusList.objects.filter(public_id=list_id)
-        .select_related("twin")
-        .only("document", "etag", "twin__moved_to")
-        .first()
-    )
-    if found is not None and found.twin.moved_to:
+    found = selectors.status_list_get(list_id=list_id)
+    if found.twin.moved_to:
         response = HttpResponse(status=308)  # permanent, and the method kept (RFC 9110 §15.4.9)
         response["Location"] = found.twin.moved_to.rstrip("/") + request.get_full_path()
         response["Access-Control-Allow-Origin"] = "*"  # browser verifiers follow it as they fetch the list
         return response
-    if found is None or not found.document:
-        return signed_list_response(request, selectors.status_list_get(list_id=list_id))  # its 404
     return signed_list_response(request, found)
 
 
