@@ -59,7 +59,7 @@ from ssi import webvh
 from ssi.errors import SSIError
 from ssi.keys import VerifyKey
 from ssi.vault import VaultError
-from twins import identity, moving
+from twins import identity, leaving, moving
 from twins.models import Twin
 from twins.portability import PackageError
 
@@ -273,6 +273,8 @@ def move_confirm(*, move_out: MoveOut, by: Owner) -> None:
         MoveOut.objects.filter(twin=twin, state=MoveOut.State.REQUESTED).exclude(pk=move.pk).update(
             state=MoveOut.State.CANCELLED, error="Another move of this thing was confirmed.", ended_at=now
         )
+        # From now on nothing new is written for the twin here: it would stay behind (twins.leaving).
+        leaving.freeze(twin, destination_url=move.destination_url)
         MoveOut.objects.filter(pk=move.pk).update(
             state=MoveOut.State.CONFIRMED,
             confirmed_by=by,
@@ -449,6 +451,7 @@ def cancel_received(*, move: MoveOut) -> MoveOut:
                 sealed=None,
                 next_attempt_at=None,
             )
+            leaving.thaw(locked.twin_id)
     move.refresh_from_db()
     return move
 
@@ -476,6 +479,7 @@ def _cancel_out(move: MoveOut, by: Owner) -> None:
                 sealed=None,
                 next_attempt_at=None,
             )
+            leaving.thaw(locked.twin_id)
     log.info("move %s: cancelled on the source", move.public_id)
 
 

@@ -31,7 +31,7 @@ from owners.keys import owner_keys_ensure
 from owners.models import OwnerKey
 from ssi import webvh
 from ssi.errors import DIDError
-from twins import moving
+from twins import leaving, moving
 from twins.models import Twin
 
 log = logging.getLogger(__name__)
@@ -101,6 +101,8 @@ def end(row: Any, state: str, error: str) -> None:
     finish(
         row, state_was=row.state, state=state, error=error[:300], ended_at=timezone.now(), next_attempt_at=None, **extra
     )
+    if isinstance(row, MoveOut):
+        leaving.thaw(row.twin_id)  # the twin stays here: it takes writes again
     log.info("move %s: %s", row.public_id, state)
 
 

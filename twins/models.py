@@ -106,6 +106,10 @@ class Twin(ContactCard):
     moved_to = models.URLField(max_length=300, blank=True)
     moved_at = models.DateTimeField(null=True, blank=True)
     arriving = models.BooleanField(default=False)
+    # On the source, from the owner's confirmation of a move until the old host lets go (or the move is called
+    # off): the new host's base URL. Nothing new is written for the thing meanwhile (twins.leaving), so nothing
+    # accepted here stays behind when the package, built at the confirmation, goes.
+    leaving_to = models.URLField(max_length=300, blank=True)
 
     objects = TwinQuerySet.as_manager()
 

@@ -310,7 +310,8 @@ def activate(twin: Twin) -> Twin:
     if not twin.arriving:
         return twin
     twin.arriving = False
-    twin.save(update_fields=["arriving", "updated_at"])
+    twin.leaving_to = ""  # a thing that comes back to a host it once left
+    twin.save(update_fields=["arriving", "leaving_to", "updated_at"])
     state = log_state(twin)
     previous = next((v.did for v in reversed(state.versions) if v.did != state.did), "")
     notify(owner=twin.owner, kind=Notification.Kind.SYSTEM, title=f"{twin.name} has moved here", twin=twin)
