@@ -17,6 +17,9 @@ class Conflict(Exception):
 
     status = 409
     message = "This conflicts with the current state of what you asked about."
+    # Seconds after which trying again may work (a refusal of a passing state, such as a thing on its way to another
+    # host): sent as the Retry-After header.
+    retry_after: int | None = None
 
     def __init__(self, message: str | None = None, *, status: int | None = None, extra: dict | None = None) -> None:
         super().__init__(message or self.message)
@@ -45,6 +48,7 @@ TITLES = {
     413: "Too large",
     429: "Slow down",
     500: "Something broke",
+    503: "Try again shortly",
 }
 
 

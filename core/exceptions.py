@@ -27,7 +27,8 @@ def _first_message(detail: Any) -> str:
 
 def api_exception_handler(exc: Exception, context: dict) -> Response | None:
     if isinstance(exc, Conflict):
-        return Response({"message": str(exc), "extra": exc.extra}, status=exc.status)
+        headers = {"Retry-After": str(exc.retry_after)} if exc.retry_after is not None else None
+        return Response({"message": str(exc), "extra": exc.extra}, status=exc.status, headers=headers)
     if isinstance(exc, DjangoValidationError):
         detail = exc.message_dict if hasattr(exc, "error_dict") else {"non_field_errors": exc.messages}
         exc = exceptions.ValidationError(detail)

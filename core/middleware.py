@@ -53,7 +53,9 @@ class DomainErrorMiddleware:
 
     def process_exception(self, request: HttpRequest, exception: Exception) -> HttpResponse | None:
         if isinstance(exception, Conflict):
-            return error_response(request, exception.status, str(exception), extra=exception.extra)
+            return error_response(
+                request, exception.status, str(exception), extra=exception.extra, retry_after=exception.retry_after
+            )
         if isinstance(exception, NotFoundExplained):
             return error_response(request, 404, str(exception), context={"title": exception.title})
         return None

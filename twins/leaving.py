@@ -23,6 +23,7 @@ class TwinLeaving(Conflict):
     """The thing is on its way to another instance: nothing is written for it here now (503, Retry-After)."""
 
     status = 503
+    retry_after = RETRY_AFTER
     message = "This thing is moving to another instance right now: try again in a minute."
 
 
