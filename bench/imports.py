@@ -12,6 +12,9 @@ inception, the signed history entry, the TwinCreated subscribers: the ownership 
 new things, the batch creation and the batch's credentials) and the child's peak
 RSS, which stays flat if the file is streamed and not loaded whole.
 
+``--profile FILE`` runs the confirmed import under cProfile (slower: compare its shares, not its times) and writes
+its stats to ``FILE.<rows>`` (``python -m pstats FILE.10000``).
+
 Targets (issue 16): 10,000 rows under 30 s, 100,000 under 5 minutes, memory flat.
 """
 
@@ -39,6 +42,9 @@ def main() -> None:
     ap.add_argument("--rows", default="10000,100000")
     ap.add_argument("--db", choices=["sqlite", "postgres"], default="sqlite")
     ap.add_argument("--dry-run-only", action="store_true", help="time the upload and dry run only (no import)")
+    ap.add_argument(
+        "--profile", metavar="FILE", help="profile the confirmed import with cProfile; its stats go to FILE.<rows>"
+    )
     ap.add_argument("--child", type=int, default=0, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -60,6 +66,7 @@ def main() -> None:
             "LOG_LEVEL": "WARNING",
             "BENCH_TMP": tmp,
             "BENCH_DRY_RUN_ONLY": "1" if args.dry_run_only else "",
+            "BENCH_PROFILE": f"{os.path.abspath(args.profile)}.{count}" if args.profile else "",
         }
         try:
             subprocess.run([sys.executable, "manage.py", "migrate", "-v0"], cwd=ROOT, env=env, check=True)
@@ -159,7 +166,15 @@ def child(count: int) -> None:
     start, cpu_start = time.perf_counter(), time.process_time()
     with transaction.atomic():
         import_services.ImportRun.objects.filter(pk=run.pk).update(status="queued")
-    run = import_services.import_apply(run.pk)
+    profile_path = os.environ.get("BENCH_PROFILE")
+    if profile_path:
+        import cProfile
+
+        profiler = cProfile.Profile()
+        run = profiler.runcall(import_services.import_apply, run.pk)
+        profiler.dump_stats(profile_path)
+    else:
+        run = import_services.import_apply(run.pk)
     applied, applied_cpu = time.perf_counter() - start, time.process_time() - cpu_start
     assert (run.status, run.created) == ("done", count), (run.status, run.created, run.message)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
