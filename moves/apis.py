@@ -25,7 +25,7 @@ from rest_framework.views import APIView
 
 from core import ratelimit
 from core.drf import ERRORS, ErrorSerializer, StrictInputSerializer, TextField
-from moves import bearer, services
+from moves import bearer, chunks, services
 from moves.models import MoveIn, MoveOut
 
 TAGS = ["moves"]
@@ -202,10 +202,6 @@ class CancelApi(ServerApi):
 # -- destination (B) ----------------------------------------------------------------------------------------------
 
 
-def max_package_bytes() -> int:
-    return int(getattr(settings, "MOVES_MAX_PACKAGE_BYTES", settings.REQUEST_MAX_BYTES))
-
-
 class PackageTooLarge(exceptions.APIException):
     status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
     default_detail = "The package is too large for this instance."
@@ -217,7 +213,7 @@ class SealedPackageParser(BaseParser):
     media_type = "application/octet-stream"
 
     def parse(self, stream, media_type=None, parser_context=None) -> bytes:
-        cap = max_package_bytes()
+        cap = chunks.max_package_bytes()
         data = stream.read(cap + 1) if stream is not None else b""
         if len(data) > cap:
             raise PackageTooLarge(f"The package is too large for this instance: the limit is {cap} bytes.")
@@ -263,3 +259,119 @@ class PackageApi(ServerApi):
             raise exceptions.ValidationError({"package": ["Send the sealed package as the body."]})
         sha256 = services.package_received(move=move, ciphertext=ciphertext)
         return Response(PackageSerializer({"sha256": sha256}).data)
+
+
+class ChunkParser(BaseParser):
+    """One chunk of a sealed package as bytes (BodySizeLimitMiddleware has capped it at REQUEST_MAX_BYTES)."""
+
+    media_type = "application/octet-stream"
+
+    def parse(self, stream, media_type=None, parser_context=None) -> bytes:
+        return stream.read(chunks.chunk_bytes() + 1) if stream is not None else b""
+
+
+class ChunkQuerySerializer(StrictInputSerializer):
+    sealed_sha256 = TextField(max_length=64, help_text="SHA-256 (hex) of the whole sealed package, as pushed.")
+
+    class Meta:
+        ref_name = "MovePackageChunkQuery"
+
+
+class ChunkInputSerializer(ChunkQuerySerializer):
+    offset = serializers.IntegerField(min_value=0, help_text="Where this chunk starts in the sealed package.")
+    size = serializers.IntegerField(min_value=1, help_text="The whole sealed package's length in bytes.")
+
+    class Meta:
+        ref_name = "MovePackageChunkInput"
+
+
+class ChunkAnswerSerializer(serializers.Serializer):
+    offset = serializers.IntegerField(help_text="How many bytes of the package this instance holds: go on there.")
+    chunk_bytes = serializers.IntegerField(help_text="The largest chunk this instance takes in one request.")
+    max_bytes = serializers.IntegerField(help_text="The largest package this instance takes.")
+    sha256 = serializers.CharField(
+        required=False, help_text="Once the package is whole and opened: SHA-256 (hex) of its plaintext."
+    )
+
+    class Meta:
+        ref_name = "MovePackageChunkAnswer"
+
+
+def _chunk_answer(offset: int, sha256: str | None = None) -> dict:
+    body = {"offset": offset, "chunk_bytes": chunks.chunk_bytes(), "max_bytes": chunks.max_package_bytes()}
+    if sha256 is not None:
+        body["sha256"] = sha256
+    return ChunkAnswerSerializer(body).data
+
+
+class PackageChunkApi(ServerApi):
+    """Step 3 for a package of any size up to MOVES_MAX_PACKAGE_BYTES: its sealed bytes in order, a request each
+    (moves.chunks); the last opens it as ``POST …/package`` does."""
+
+    parser_classes = (ChunkParser,)
+
+    @extend_schema(
+        operation_id="moves_package_chunks_held",
+        summary="How much of a sealed package the new host holds",
+        tags=TAGS,
+        parameters=[ChunkQuerySerializer],
+        responses={200: ChunkAnswerSerializer, 400: ERRORS[400], 401: UNAUTHORIZED, 410: GONE, 429: TOO_MANY},
+        description="Where a push resumes (0 for a package not begun), and the largest chunk taken here.",
+    )
+    def get(self, request: Request, move_id: str) -> Response:
+        _limit(request, "calls")
+        move = _bearer_row(request, MoveIn, move_id)
+        query = ChunkQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        chunks.check_taking(move)
+        return Response(_chunk_answer(chunks.held(move, chunks.check_sealed_sha256(query.data["sealed_sha256"]))))
+
+    @extend_schema(
+        operation_id="moves_package_chunk",
+        summary="Push one chunk of a thing's sealed package to its new host",
+        tags=TAGS,
+        parameters=[ChunkInputSerializer],
+        request={"application/octet-stream": {"type": "string", "format": "binary"}},
+        responses={
+            200: ChunkAnswerSerializer,
+            400: ERRORS[400],
+            401: UNAUTHORIZED,
+            409: OpenApiResponse(
+                ErrorSerializer,
+                description="Not at the held bytes' end (`extra.offset`: go on there), or as …/package.",
+            ),
+            410: GONE,
+            413: OpenApiResponse(ErrorSerializer, description="The package is larger than this instance takes."),
+            415: ERRORS[415],
+            429: TOO_MANY,
+        },
+        description=(
+            "The sealed package's bytes from `offset`, at most `chunk_bytes` of them. The chunk that completes it"
+            " (or an empty one at `offset` = `size`, to open a whole package again) checks `sealed_sha256` and"
+            " opens the package as `POST /api/moves/<id>/package` does: the answer then has its `sha256`."
+        ),
+    )
+    def post(self, request: Request, move_id: str) -> Response:
+        _limit(request, "calls")
+        move = _bearer_row(request, MoveIn, move_id)
+        query = ChunkInputSerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        sealed_sha256 = chunks.check_sealed_sha256(query.validated_data["sealed_sha256"])
+        size = query.validated_data["size"]
+        data = request.data if isinstance(request.data, bytes) else b""
+        if len(data) > chunks.chunk_bytes():
+            raise PackageTooLarge(f"A chunk is at most {chunks.chunk_bytes()} bytes here.")
+        chunks.check_taking(move)
+        offset = chunks.append(
+            move, sealed_sha256=sealed_sha256, size=size, offset=query.validated_data["offset"], data=data
+        )
+        if offset < size:
+            return Response(_chunk_answer(offset))
+        try:
+            ciphertext = chunks.whole(move, sealed_sha256=sealed_sha256, size=size)
+            sha256 = services.package_received(move=move, ciphertext=ciphertext)
+        except services.MoveRefused:
+            chunks.forget(move)
+            raise
+        chunks.forget(move)
+        return Response(_chunk_answer(offset, sha256))

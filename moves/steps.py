@@ -15,16 +15,19 @@ Logs name a move by its public id and state only: never a token, a key or anythi
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import urllib.parse
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import BinaryField, Q
+from django.db.models.functions import Length, Substr
 from django.utils import timezone
 
-from moves import bearer
+from moves import bearer, chunks
 from moves.client import PUSH_TIMEOUT, CallError, call
 from moves.models import MoveIn, MoveOut
 from owners.keys import owner_keys_ensure
@@ -43,6 +46,10 @@ POLL_EVERY = timedelta(minutes=5)
 # A request unconfirmed for this long expires, on both sides.
 REQUEST_LIFETIME = timedelta(hours=24)
 MAX_BACKOFF = 3600.0
+# The source's chunk when pushing a package (at most what the destination says it takes in one request):
+# MOVES_PUSH_CHUNK_BYTES, default 8 MiB; never below MIN_CHUNK, whatever the destination says.
+DEFAULT_PUSH_CHUNK_BYTES = 8 * 1024 * 1024
+MIN_CHUNK = 4096
 
 
 def backoff(attempts: int, now: datetime) -> datetime:
@@ -64,9 +71,19 @@ def claim(model: type[models.Model], pk: int, states: tuple[str, ...], *, due_on
     until = now + LEASE
     if not rows.update(claimed_until=until):
         return None
-    row = model.objects.get(pk=pk)
+    # A source's sealed package may be a gigabyte: it is read a chunk at a time (push_package), never whole here.
+    row = (model.objects.defer("sealed") if model is MoveOut else model.objects).get(pk=pk)
     row._claim = until  # what finish() checks: our claim, not a later worker's
     return row
+
+
+def renew(row: Any) -> bool:
+    """Extend the claim on ``row`` by another lease (a long push, chunk after chunk); False if it lapsed."""
+    until = timezone.now() + LEASE
+    if not type(row).objects.filter(pk=row.pk, claimed_until=row._claim).update(claimed_until=until):
+        return False
+    row._claim = until
+    return True
 
 
 def finish(row: Any, *, state_was: str | None = None, **fields: Any) -> bool:
@@ -103,6 +120,8 @@ def end(row: Any, state: str, error: str) -> None:
     )
     if isinstance(row, MoveOut):
         leaving.thaw(row.twin_id)  # the twin stays here: it takes writes again
+    else:
+        chunks.forget(row)  # what arrived of a package, unopened
     log.info("move %s: %s", row.public_id, state)
 
 
@@ -268,12 +287,15 @@ def discard_arrival(move: MoveIn, reason: str) -> None:
             claimed_until=None,
             **MoveIn.forget_secrets(),
         )
+    chunks.forget(move)
     log.info("move %s: cancelled after arrival", move.public_id)
 
 
 def send_cancel(move: MoveIn) -> CallError | None:
     """Tell the source the destination's owner cancelled (before the package arrived, best effort: a source that
-    does not hear it learns it when its push is refused). Returns the failure, if any."""
+    does not hear it learns it when its push is refused). Returns the failure, if any. What arrived here of a
+    package goes now (a cancel of an arrived move ends in :func:`discard_arrival`, which also drops it)."""
+    chunks.forget(move)
     if not move.remote_id:
         return None
     try:
@@ -290,24 +312,89 @@ def send_cancel(move: MoveIn) -> CallError | None:
 # -- source (A) ---------------------------------------------------------------------------------------------------
 
 
+class LeaseLost(Exception):
+    """Another worker took the step while this one pushed (this one's claim lapsed): it stops."""
+
+
+def sealed_length(move_id: int) -> int:
+    """How many bytes the source's sealed package has (0: none), without reading it."""
+    rows = MoveOut.objects.filter(pk=move_id, sealed__isnull=False).annotate(n=Length("sealed"))
+    return int(rows.values_list("n", flat=True).first() or 0)
+
+
+def sealed_slice(move_id: int, offset: int, length: int) -> bytes:
+    """``length`` bytes of the sealed package from ``offset`` (the database cuts them: memory stays a chunk)."""
+    part = Substr("sealed", offset + 1, length, output_field=BinaryField())
+    value = MoveOut.objects.filter(pk=move_id).annotate(part=part).values_list("part", flat=True).first()
+    return bytes(value or b"")
+
+
+def sealed_sha256(move_id: int, size: int) -> str:
+    """SHA-256 (hex) of the sealed package, read a chunk at a time."""
+    digest = hashlib.sha256()
+    for offset in range(0, size, DEFAULT_PUSH_CHUNK_BYTES):
+        digest.update(sealed_slice(move_id, offset, DEFAULT_PUSH_CHUNK_BYTES))
+    return digest.hexdigest()
+
+
+def _push_chunks(move: MoveOut, size: int) -> dict[str, Any]:
+    """Push the sealed package in chunks from where the destination's copy ends (moves.chunks); the answer to
+    the chunk that completed it (with the plaintext's ``sha256``). CallError as :func:`call`; LeaseLost."""
+    url = f"{move.destination_url}/api/moves/{move.remote_id}/package/chunks"
+    token = bearer.opened(move.token_sealed)
+    whole = sealed_sha256(move.pk, size)
+    own = int(getattr(settings, "MOVES_PUSH_CHUNK_BYTES", DEFAULT_PUSH_CHUNK_BYTES))
+
+    def held() -> dict[str, Any]:
+        return call("GET", f"{url}?{urllib.parse.urlencode({'sealed_sha256': whole})}", token=token).data
+
+    state = held()
+    for _ in range(size // MIN_CHUNK + 3):
+        offset = state.get("offset")
+        if not isinstance(offset, int) or not 0 <= offset <= size:
+            raise CallError("the new host answered an offset outside the package", permanent=True)
+        taken = state.get("chunk_bytes")
+        step = max(MIN_CHUNK, min(taken if isinstance(taken, int) else own, own))
+        body = sealed_slice(move.pk, offset, step) if offset < size else b""
+        query = urllib.parse.urlencode({"sealed_sha256": whole, "offset": offset, "size": size})
+        try:
+            state = call(
+                "POST",
+                f"{url}?{query}",
+                token=token,
+                body=body,
+                content_type="application/octet-stream",
+                timeout=PUSH_TIMEOUT,
+            ).data
+        except CallError as exc:
+            if exc.status != 409:
+                raise
+            state = held()  # another offset than the destination's: go on from where its copy ends
+            if state.get("offset") == offset:
+                raise  # not about the offset: the package itself is refused
+        if "sha256" in state:
+            return state
+        if not renew(move):
+            raise LeaseLost
+    raise CallError("the new host took no more of the package", permanent=False)
+
+
 def push_package(move_id: int) -> None:
-    """Step 2 on the source: push the sealed package to the destination until it answers 2xx (it restored the
-    twin, not live yet) with the SHA-256 of what it opened."""
+    """Step 2 on the source: push the sealed package to the destination, in chunks it takes (a package may be
+    larger than one request), until it answers with the SHA-256 of what it opened (it restored the twin, not live
+    yet). A push cut short goes on later from where the destination's copy ends."""
     move = claim(MoveOut, move_id, (MoveOut.State.CONFIRMED,))
     if move is None:
         return
-    if not move.sealed:
+    size = sealed_length(move.pk)
+    if not size:
         end(move, MoveOut.State.FAILED, "The package is missing.")
         return
     try:
-        answer = call(
-            "POST",
-            f"{move.destination_url}/api/moves/{move.remote_id}/package",
-            token=bearer.opened(move.token_sealed),
-            body=bytes(move.sealed),
-            content_type="application/octet-stream",
-            timeout=PUSH_TIMEOUT,
-        )
+        answer = _push_chunks(move, size)
+    except LeaseLost:
+        log.info("move %s: another worker took the push", move.public_id)
+        return
     except CallError as exc:
         if exc.status == 410:
             end(move, MoveOut.State.CANCELLED, "Cancelled on the new host.")
@@ -316,7 +403,7 @@ def push_package(move_id: int) -> None:
         else:
             failed_attempt(move, exc)
         return
-    if answer.data.get("sha256") != move.sha256:
+    if answer.get("sha256") != move.sha256:
         end(move, MoveOut.State.FAILED, "The new host read a different package than the one sent.")
         return
     finish(
