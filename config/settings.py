@@ -199,12 +199,18 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 1024 * 1024
 PHOTO_MAX_BYTES = env_int("PHOTO_MAX_BYTES", 8 * 1024 * 1024)
 PHOTO_MAX_PIXELS = 40_000_000
 REQUEST_MAX_BYTES = PHOTO_MAX_BYTES + 256 * 1024
-# Moving a thing to another instance (moves): the largest sealed package accepted (it also passes
-# REQUEST_MAX_BYTES), the instance-to-instance API's limits per client address, and the worker's retry pace.
-MOVES_MAX_PACKAGE_BYTES = env_int("MOVES_MAX_PACKAGE_BYTES", REQUEST_MAX_BYTES)
+# Moving a thing to another instance (moves): the largest sealed package accepted (it travels in chunks of
+# MOVES_PUSH_CHUNK_BYTES, each one request within REQUEST_MAX_BYTES), the instance-to-instance API's limits per
+# client address, and the worker's retry pace. Opening a package holds it in memory several times over: an
+# instance with little RAM sets MOVES_MAX_PACKAGE_BYTES lower.
+MOVES_MAX_PACKAGE_BYTES = env_int("MOVES_MAX_PACKAGE_BYTES", 256 * 1024 * 1024)
+MOVES_PUSH_CHUNK_BYTES = env_int("MOVES_PUSH_CHUNK_BYTES", min(8 * 1024 * 1024, REQUEST_MAX_BYTES - 64 * 1024))
+if MOVES_PUSH_CHUNK_BYTES > REQUEST_MAX_BYTES - 64 * 1024:
+    raise ImproperlyConfigured("MOVES_PUSH_CHUNK_BYTES must leave room within REQUEST_MAX_BYTES")
 # What an opened package may grow to, and how many JSON values it may hold (a small sealed package must not inflate
-# into gigabytes of Python objects: moves.services checks both before parsing).
-MOVES_MAX_PLAINTEXT_BYTES = env_int("MOVES_MAX_PLAINTEXT_BYTES", 64 * 1024 * 1024)
+# into gigabytes of Python objects: moves.services checks both before parsing). Photos and documents travel as
+# base64 inside the JSON: about 1.34 times their size.
+MOVES_MAX_PLAINTEXT_BYTES = env_int("MOVES_MAX_PLAINTEXT_BYTES", 512 * 1024 * 1024)
 MOVES_MAX_PACKAGE_VALUES = env_int("MOVES_MAX_PACKAGE_VALUES", 8_000_000)
 if MOVES_MAX_PLAINTEXT_BYTES < MOVES_MAX_PACKAGE_BYTES:
     raise ImproperlyConfigured("MOVES_MAX_PLAINTEXT_BYTES must be at least MOVES_MAX_PACKAGE_BYTES")
