@@ -27,6 +27,7 @@ from core.errors import Conflict
 from core.sql import select_rows, server_cursor
 from ssi import history as chain
 from ssi import webvh
+from twins import leaving
 from twins.identity import agent_key
 from twins.models import HistoryEntry, Twin
 
@@ -42,8 +43,18 @@ def lock_twin(twin: Twin) -> Twin:
     return Twin.objects.select_for_update().get(pk=twin.pk)
 
 
-# What appending readings reads of the locked twin (the other fields stay deferred).
-APPEND_FIELDS = ("id", "owner_id", "slug", "reading_kind", "did", "agent_key_sealed", "deactivated_at")
+# What appending readings reads of the locked twin (the other fields stay deferred). ``leaving_to``, set from a
+# move's confirmation on and kept once the twin moved (twins.leaving), is all :func:`_refuse_closed` needs of it.
+APPEND_FIELDS = (
+    "id",
+    "owner_id",
+    "slug",
+    "reading_kind",
+    "did",
+    "agent_key_sealed",
+    "deactivated_at",
+    "leaving_to",
+)
 
 
 def lock_twin_for_append(twin: Twin) -> Twin:
@@ -108,11 +119,24 @@ def history_append(
         return _append(lock_twin(twin), kind, content, ref_id, not_before)
 
 
+def _refuse_closed(locked: Twin) -> None:
+    """Refuse an append to a twin whose history is closed here: deactivated (409), moved to another instance (409
+    naming it) or on its way there (503, Retry-After: twins.leaving). Read on the row locked for the append: the
+    confirmation of a move marks the twin under the same lock after building the package, so an append racing it
+    either commits first (and is in the package) or waits for the lock and is refused here."""
+    if locked.deactivated_at is not None:
+        raise TwinDeactivated(TwinDeactivated.message)
+    # One field of the locked row on the hot path; ``moved_to`` too where the row was loaded whole (a twin moved
+    # before ``leaving_to`` existed). The words (moved or on its way, the name) may load deferred fields: refusals
+    # are rare.
+    if locked.leaving_to or locked.__dict__.get("moved_to"):
+        leaving.check(locked)
+
+
 def _append(
     locked: Twin, kind: str, content: Any, ref_id: int | None, not_before: datetime | None
 ) -> HistoryEntry | None:
-    if locked.deactivated_at is not None:
-        raise TwinDeactivated(TwinDeactivated.message)
+    _refuse_closed(locked)
     if not locked.did:
         return None
     head = _head(locked)
@@ -225,8 +249,7 @@ _INSERT_ENTRIES = (
 
 
 def _may_append(locked: Twin) -> bool:
-    if locked.deactivated_at is not None:
-        raise TwinDeactivated(TwinDeactivated.message)
+    _refuse_closed(locked)
     return bool(locked.did)
 
 
@@ -265,9 +288,16 @@ def history_append_many(*, twin: Twin, items: list[tuple[str, Any, int | None]])
 def _append_many(
     locked: Twin, items: list[tuple[str, Any, int | None]]
 ) -> tuple[list[HistoryEntry], list[HistoryEntry]]:
-    """The entries of the catch-ups, then those of `items`."""
-    if locked.deactivated_at is not None:
+    """The entries of the catch-ups, then those of `items`. A catch-up alone (no `items`) for a twin that moved
+    or is leaving appends nothing and leaves what is pending as it is: nothing new is written for it here, and a
+    worker's flush or an export (which catches up first) must not fail for it. Should the move be called off, the
+    next append takes what is pending."""
+    if items:
+        _refuse_closed(locked)
+    elif locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
+    elif locked.leaving_to or locked.__dict__.get("moved_to"):
+        return [], []
     if not locked.did:
         return [], []
     pending = _pending(locked)

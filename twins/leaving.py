@@ -37,10 +37,49 @@ def refusal(twin: Twin) -> TwinLeaving:
     )
 
 
+def owner_refusal(twin: Twin) -> TwinLeaving:
+    """The refusal of a write by ``twin``'s owner on this host (its pages and API, twins.not_live): what they can do
+    about it (wait for the new host, or cancel the move)."""
+    host = urlsplit(twin.leaving_to).hostname or twin.leaving_to
+    return TwinLeaving(
+        f"{twin.name or 'This thing'} is on its way to {host}: nothing can change here until it arrives there. "
+        "Make the change on its new host once it has arrived, or cancel the move from your Moves page to keep it "
+        "here.",
+        extra={"moving_to": twin.leaving_to, "retry_after": RETRY_AFTER},
+    )
+
+
+class TwinMoved(Conflict):
+    """The thing lives on another instance now (``moved_to``): nothing is written for it here any more (409)."""
+
+    message = "This thing has moved to another instance: it is recorded there now, not here."
+
+
+def moved_refusal(twin: Twin) -> TwinMoved:
+    """The refusal for ``twin``, which moved to ``twin.moved_to``, naming the new host."""
+    host = urlsplit(twin.moved_to).hostname or twin.moved_to
+    return TwinMoved(
+        f"{twin.name or 'This thing'} has moved to {host}: it is recorded there now, nothing new is recorded for it "
+        "here. Open it on its new host.",
+        extra={"moved_to": twin.moved_to},
+    )
+
+
 def check(twin: Twin) -> None:
-    """Raise :class:`TwinLeaving` if ``twin`` (as loaded: lock it first where a race matters) is leaving."""
+    """Raise :class:`TwinMoved` if ``twin`` (as loaded: lock it first where a race matters) moved away, or
+    :class:`TwinLeaving` if it is on its way. The release leaves ``leaving_to`` set, so moved comes first."""
+    if getattr(twin, "moved_to", ""):
+        raise moved_refusal(twin)
     if getattr(twin, "leaving_to", ""):
         raise refusal(twin)
+
+
+def refuse_if_leaving(twin: Twin) -> None:
+    """For a write of what travels with ``twin`` outside its signed history (its own fields, its photo): take its
+    row lock, as the confirmation of a move does, and refuse (:func:`check`) if it moved or is on its way. Call it
+    first in the write's transaction: a confirmation racing the write then waits for it (and packs what it wrote),
+    or the write waits for the confirmation and is refused."""
+    check(Twin.objects.select_for_update().only("id", "name", "moved_to", "leaving_to").get(pk=twin.pk))
 
 
 def freeze(twin: Twin, *, destination_url: str) -> None:

@@ -23,7 +23,7 @@ from ssi import history as chain
 from ssi import webvh
 from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
 from ssi.keys import SigningKey
-from twins import events
+from twins import events, leaving
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
 from twins.identity import twin_identity_create, twin_incept
 from twins.latest import latest_advance
@@ -102,19 +102,23 @@ def twin_update(*, twin: Twin, **fields: Any) -> Twin:
     unknown = set(fields) - EDITABLE_FIELDS - PUBLIC_FIELDS
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    leaving.refuse_if_leaving(twin)
     if "attributes" in fields:
         fields["attributes"] = validate_attributes(fields["attributes"])
     if "name" in fields:
         fields["name"] = (fields["name"] or "").strip()
     for key, value in fields.items():
         setattr(twin, key, value)
-    _save_validated(twin)
+    # Only what changed: a whole-row save of a twin loaded before a move's confirmation or cancel would write back
+    # its stale move state (leaving_to, moved_to) along with the edit.
+    _save_validated(twin, update_fields=[*fields, "updated_at"])
     return twin
 
 
 @transaction.atomic
 def twin_set_photo(*, twin: Twin, photo: UploadedFile | None) -> Twin:
     """Replace (or with None remove) the photo. The new file is validated before the old one goes."""
+    leaving.refuse_if_leaving(twin)
     old = twin.photo.name if twin.photo else ""
     twin.photo = clean_photo(photo) if photo is not None else ""
     twin.save(update_fields=["photo", "updated_at"])
@@ -126,6 +130,7 @@ def twin_set_photo(*, twin: Twin, photo: UploadedFile | None) -> Twin:
 
 @transaction.atomic
 def twin_set_archived(*, twin: Twin, archived: bool) -> Twin:
+    leaving.refuse_if_leaving(twin)
     twin.archived_at = timezone.now() if archived else None
     twin.save(update_fields=["archived_at", "updated_at"])
     return twin
@@ -135,6 +140,7 @@ def twin_set_archived(*, twin: Twin, archived: bool) -> Twin:
 def twin_set_lost(*, twin: Twin, lost: bool, reward: str = "") -> Twin:
     if len(reward) > 200:
         raise ValidationError({"lost_reward": "The reward text is at most 200 characters."})
+    leaving.refuse_if_leaving(twin)
     if lost and not twin.lost:
         twin.lost_since = timezone.now()
     if not lost:
