@@ -8,19 +8,28 @@ scan is written at once, in the request.
 
 Durability: buffered scans live in Redis until the next flush (about a second with a running worker). Run
 Redis with AOF persistence in production if a Redis crash must not lose that second of scan log.
+
+A thing on its way to another host, or moved there (twins.leaving, issue 18), gets no scan rows here from the flush:
+its package was built at the move's confirmation, so they would stay behind, and a finder's view is not data its
+owner acknowledged. Those scans are dropped (a count is logged) and the rest of the batch is written as ever. The
+check is one query per batch, outside the batch's transaction: a scan flushed in the moment a confirmation commits
+may still be written, and then stays out of the history (the catch-up holds off for a leaving thing).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from datetime import UTC, datetime
 
 from django.tasks import task
 from redis.commands.core import Script
 
 from core.redis import redis_client
-from tags.scans import record_buffered_scans, record_scan
+from tags.scans import BufferedScan, record_buffered_scans, record_scan
 from twins.models import Twin
+
+log = logging.getLogger(__name__)
 
 BUFFER_KEY = "tags:scan-buffer"
 FLUSH_MARKER = "tags:scan-flush-pending"
@@ -115,4 +124,21 @@ def flush_scan_buffer() -> int:
         raw = client.lpop(BUFFER_KEY, BATCH)
         if not raw:
             return moved
-        moved += record_buffered_scans(items=[json.loads(entry) for entry in raw])
+        items = staying_here([json.loads(entry) for entry in raw])
+        if items:
+            moved += record_buffered_scans(items=items)
+
+
+def staying_here(items: list[BufferedScan]) -> list[BufferedScan]:
+    """The buffered scans of things that stay here: those of things moving to another host or moved there are left
+    out (see the module docstring), with a count in the log (no ids, no user agents)."""
+    leaving = set(
+        Twin.objects.filter(pk__in={item["twin"] for item in items})
+        .exclude(leaving_to="", moved_to="")
+        .values_list("pk", flat=True)
+    )
+    if not leaving:
+        return items
+    kept = [item for item in items if item["twin"] not in leaving]
+    log.info("scan buffer: %d scans of things moving to another host not recorded", len(items) - len(kept))
+    return kept
