@@ -15,7 +15,9 @@ after receive_message answered: a 2xx means the readings are committed; a 4xx (b
 source, over the rate limit) will never succeed, so it is acknowledged and logged. A 503 (database unavailable) is
 not acknowledged: the bridge stops taking messages, disconnects and reconnects after a backoff, and the broker
 delivers every unacknowledged message again (MQTT 5 §4.4: unacknowledged QoS 1 messages are resent on reconnect,
-not within a session). A repeated message is harmless: the webhook id makes storage idempotent.
+not within a session). A repeated message is harmless: the webhook id makes storage idempotent. Readings for a thing
+on its way to another host (issue 18), which the webhook answers with a 503 to retry, are left out and named here
+like a moved thing's (acknowledged): holding the bridge for one thing would hold every source.
 """
 
 from __future__ import annotations
@@ -149,7 +151,8 @@ def handle(
         return webhook_id, too_large()
     if problem is not None:
         return webhook_id, error(400, str(problem), {"pointer": ""})
-    return webhook_id, receive_message(source=source, headers=headers, body=body, now=now)
+    # Not a 503 for a thing on its way to another host: that would hold every source's messages (see above).
+    return webhook_id, receive_message(source=source, headers=headers, body=body, now=now, retry_leaving=False)
 
 
 class Bridge:

@@ -9,8 +9,12 @@ sources itself and gives each the answer it would get alone, with one COMMIT for
 Order: size (413) → verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an accepted message
 gets the first answer (SECURITY 32) → per-source rate limit (429) → map the payload (400 with the JSON Pointer of the
 bad field; 413 above 1,000 readings) → leave out readings for things that do not live here (moved away or still
-arriving, issue 18: named in the answer's `refused`; 409 if that is all of them) → store everything in one
-transaction (2xx only after commit). The database being unavailable anywhere is a 503.
+arriving, issue 18: named in the answer's `refused`; 409 if that is all of them) → a message naming a thing on its
+way to another host (ingest.live) is refused whole, 503 with Retry-After, so that its retry after the move stores
+it all the way a moved thing's message is stored (the MQTT bridge, whose 503 holds every source, has it treated
+as a moved thing's instead) → store everything in one transaction (2xx only after commit), the things checked
+again under their row locks (a move committing meanwhile: nothing stored, 409 or 503 in the same words). The
+database being unavailable anywhere is a 503.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from core.ratelimit import hit_many
+from ingest import live
 from ingest import mapping as payload_mapping
 from ingest.models import Source
 from ingest.services import (
@@ -36,6 +41,8 @@ from ingest.services import (
     things_named,
 )
 from ssi import vault, webhooks
+from twins.leaving import RETRY_AFTER, TwinLeaving
+from twins.models import Twin
 
 log = logging.getLogger(__name__)
 
@@ -88,14 +95,25 @@ def not_live(refused: list[dict[str, str]]) -> Answer:
     return error(409, refused[0]["reason"], {"refused": refused})
 
 
-def receive_message(*, source: Source, headers: Mapping[str, str], body: bytes, now: float) -> Answer:
+def leaving(refusal: TwinLeaving, refused: list[dict[str, str]] = ()) -> Answer:
+    """A thing of the message is on its way to another host (twins.leaving): 503 with Retry-After, nothing of the
+    message stored and no record of it kept, so the sender's retry (same webhook-id) is taken afresh."""
+    extra = {**refusal.extra, "refused": list(refused)} if refused else refusal.extra
+    return error(503, refusal.message, extra, retry_after=RETRY_AFTER)
+
+
+def receive_message(
+    *, source: Source, headers: Mapping[str, str], body: bytes, now: float, retry_leaving: bool = True
+) -> Answer:
     """Verify, deduplicate, rate-limit, map and store one message of `source`.
 
     `headers`: the Standard Webhooks headers (names matched case-insensitively); `body`: the raw signed bytes;
     `now`: the receiver's Unix time. Never raises for a bad message or an unavailable database: every outcome is
-    an :class:`Answer`, and a 2xx means the readings are committed.
+    an :class:`Answer`, and a 2xx means the readings are committed. `retry_leaving` False (the MQTT bridge, where a
+    503 holds every source's messages until a reconnect): readings for a thing on its way to another host are
+    left out and named like a moved thing's, instead of the whole message being a 503 to retry.
     """
-    return _answer_all([(source, headers, body, now)])[0]
+    return _answer_all([(source, headers, body, now)], retry_leaving=retry_leaving)[0]
 
 
 @dataclass(frozen=True)
@@ -161,7 +179,7 @@ def find_source(public_id: str, webhook_id: str | None = None) -> Source | None:
 _Item = tuple[Source, Mapping[str, str], bytes, float]
 
 
-def _answer_all(items: list[_Item]) -> list[Answer]:
+def _answer_all(items: list[_Item], *, retry_leaving: bool = True) -> list[Answer]:
     """The answer to each message, in order: every check of each message, then one store for all that passed.
 
     Order per message: size (413) → verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an
@@ -171,13 +189,13 @@ def _answer_all(items: list[_Item]) -> list[Answer]:
     """
     answers: list[Answer | None] = [None] * len(items)
     try:
-        _answer_into(items, answers)
+        _answer_into(items, answers, retry_leaving)
     except (OperationalError, InterfaceError):
         log.warning("%d messages: database unavailable", sum(answer is None for answer in answers))
     return [answer or database_unavailable() for answer in answers]
 
 
-def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
+def _answer_into(items: list[_Item], answers: list[Answer | None], retry_leaving: bool) -> None:
     verified = []  # (n, source, webhook_id)
     secrets: dict[tuple, list[str]] = {}  # the sources' secrets, unsealed once per group
     for n, (source, headers, body, now) in enumerate(items):
@@ -204,12 +222,21 @@ def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
     resolved = []  # (n, source, webhook_id, readings, refused)
     for n, source, webhook_id, raw, received in mapped:
         refused: list[dict[str, str]] = []
+        leaving_things: list[Twin] = []
         try:
             readings = resolve_readings(
-                source=source, raw=raw, now=received, things=things.get(source.pk), refused=refused
+                source=source,
+                raw=raw,
+                now=received,
+                things=things.get(source.pk),
+                refused=refused,
+                leaving=leaving_things,
             )
         except payload_mapping.PayloadError as exc:
             answers[n] = error(400, exc.message, {"pointer": exc.pointer})
+            continue
+        if leaving_things and retry_leaving:
+            answers[n] = leaving(live.leaving_refusal(leaving_things), refused)
             continue
         if refused and not readings:
             answers[n] = not_live(refused)
@@ -221,6 +248,11 @@ def _answer_into(items: list[_Item], answers: list[Answer | None]) -> None:
     for (n, *_), outcome in zip(resolved, outcomes, strict=True):
         if isinstance(outcome, DatabaseError):
             answers[n] = not_stored()
+        elif isinstance(outcome, TwinLeaving):  # its move was confirmed while the message was on its way
+            answers[n] = leaving(outcome)
+        elif isinstance(outcome, live.NotLive):  # it moved (or turned out arriving) meanwhile
+            words = f"{outcome.message} Nothing of this message was stored."
+            answers[n] = error(409, words, {"thing": outcome.twin.slug})
         elif isinstance(outcome, Exception):
             answers[n] = error(409, str(outcome))  # a deactivated thing, or one that changed hands
         else:

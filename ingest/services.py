@@ -16,13 +16,12 @@ from core import vault
 from core.live import broadcast_after_commit
 from core.ratelimit import Limit
 from core.sql import RowPlan, select_rows
-from ingest import devices, store
+from ingest import devices, live, store
 from ingest import history as pending_history
 from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, TooManyReadings, clean_mapping, extract
 from ingest.models import Delivery, Source, SourceThing
 from ssi import webhooks
 from twins import services as twin_services
-from twins.history import TwinDeactivated
 from twins.latest import newest_of_kind
 from twins.models import Reading, Twin
 
@@ -175,8 +174,7 @@ THING_FIELDS = (
     "reading_unit",
     "require_device_signature",
     "deactivated_at",
-    "moved_to",
-    "arriving",
+    *live.FIELDS,
 )
 
 
@@ -315,16 +313,6 @@ def things_named(raw: list[RawReading]) -> tuple[set[str], bool]:
     return {item.thing for item in raw if item.thing is not None}, any(item.thing is None for item in raw)
 
 
-def not_live_reason(twin: Twin) -> str | None:
-    """Why readings for `twin` are not stored here (issue 18): it moved to another host, or it is still arriving
-    from one (twins.moving.is_live); None while it lives here."""
-    if twin.moved_to:
-        return f"Thing {twin.slug} has moved to {twin.moved_to.rstrip('/')}: send its readings there."
-    if twin.arriving:
-        return f"Thing {twin.slug} is still arriving here from its old host: send its readings again shortly."
-    return None
-
-
 def resolve_readings(
     *,
     source: Source,
@@ -332,6 +320,7 @@ def resolve_readings(
     now: datetime,
     things: tuple | None = None,
     refused: list[dict[str, str]] | None = None,
+    leaving: list[Twin] | None = None,
 ) -> dict[Twin, list[Reading]]:
     """Readings grouped by twin (in primary-key order), defaults applied, device signatures checked
     (ingest.devices): a signed reading comes back device-signed. PayloadError names the field of an unknown thing,
@@ -339,9 +328,12 @@ def resolve_readings(
     `things`: :func:`source_things`'s answer for at least these readings' names, when already read (several
     messages of one source read them in one query).
 
-    A reading for a thing that does not live here (moved away or still arriving: :func:`not_live_reason`) is left
-    out, and `refused` (if given) gets ``{"pointer", "thing", "reason"}`` for it: the HTTP hook, the MQTT bridge
-    and the gateway all come through here, so none of them stores a reading a moved thing's new host should get."""
+    A reading for a thing that does not live here (moved away or still arriving: ingest.live.not_live_reason) is
+    left out, and `refused` (if given) gets ``{"pointer", "thing", "reason"}`` for it: the HTTP hook, the MQTT
+    bridge and the gateway all come through here, so none of them stores a reading a moved thing's new host should
+    get. So is a reading for a thing on its way to another host (ingest.live.is_leaving), whose twin `leaving` (if
+    given) gets too: the caller refuses the whole message (ingest.receive) or, where it cannot ask for a retry,
+    stores the rest as for a moved thing."""
     if things is None:
         names, need_only = things_named(raw)
         things = source_things(source=source, names=names, only=need_only)
@@ -364,7 +356,11 @@ def resolve_readings(
                 twin = by_external.get(item.thing) or by_slug.get(item.thing)
                 if twin is None:
                     raise PayloadError(item.thing_pointer, "No thing of this source has that slug or external id.")
-            reason = not_live_reason(twin)
+            reason = live.not_live_reason(twin)
+            if reason is None and live.is_leaving(twin):
+                reason = live.leaving_reason(twin)
+                if leaving is not None:
+                    leaving.append(twin)
             target = targets[item.thing] = (twin, reason) if reason else grouped.setdefault(twin.pk, (twin, []))
         twin, readings = target
         if isinstance(readings, str):
@@ -394,8 +390,9 @@ def delivery_store(
     A duplicate (stored meanwhile by a concurrent delivery of the same message, which has committed: the unique
     constraint made this one wait for it) writes nothing and answers with the first delivery's response.
     After commit: one push per thing to its open pages, and the history flush of a small message's things.
-    Raises TwinDeactivated or ThingChanged (nothing stored). `refused`: the readings resolve_readings left out
-    (things that do not live here), named in the answer (and so in a retry's).
+    Raises one of store.REFUSALS (nothing stored: a deactivated thing, one that changed hands or no longer lives
+    here). `refused`: the readings resolve_readings left out (things that do not live here), named in the answer
+    (and so in a retry's).
     """
     write = _write(source, webhook_id, readings, refused)
     try:
@@ -461,11 +458,11 @@ _LOCK_THINGS = f"SELECT id FROM {Twin._meta.db_table} WHERE id = ANY(%s::bigint[
 
 def delivery_store_many(
     items: list[tuple[Source, str, dict[Twin, list[Reading]]] | tuple[Source, str, dict[Twin, list[Reading]], list]],
-) -> list[Outcome | TwinDeactivated | store.ThingChanged | DatabaseError]:
+) -> list[Outcome | store.Refusal | DatabaseError]:
     """:func:`delivery_store` for several messages (source, webhook_id, readings[, refused]), with one COMMIT for
     all of them (group commit: the ingest gateway's concurrent messages). In the order given: each message's
-    outcome, or the refusal (a deactivated thing, one that changed hands) that stored nothing of it while the
-    others were stored.
+    outcome, or the refusal (store.REFUSALS: a deactivated thing, one that changed hands or no longer lives here)
+    that stored nothing of it while the others were stored.
 
     The things of every message are locked first, in primary-key order, so each message's own lock finds them
     held and two such transactions cannot deadlock on things; the messages are written in (source, webhook-id)
@@ -477,7 +474,7 @@ def delivery_store_many(
     if len(items) == 1:
         return [_store_alone(*items[0])]
     order = sorted(range(len(items)), key=lambda n: (items[n][0].pk, items[n][1]))
-    outcomes: list[Outcome | TwinDeactivated | store.ThingChanged | None] = [None] * len(items)
+    outcomes: list[Outcome | store.Refusal | None] = [None] * len(items)
     try:
         with transaction.atomic():
             if connection.vendor == "postgresql":
@@ -496,13 +493,13 @@ def delivery_store_many(
 
 def _store_alone(
     source: Source, webhook_id: str, readings: dict[Twin, list[Reading]], refused: list[dict[str, str]] = ()
-) -> Outcome | TwinDeactivated | store.ThingChanged | DatabaseError:
+) -> Outcome | store.Refusal | DatabaseError:
     """One message in its own transaction. A database error that is not an outage (a constraint a concurrent change
     broke, say) comes back as the outcome, so it answers this message only; an outage raises (every message still
     unanswered is a 503)."""
     try:
         return delivery_store(source=source, webhook_id=webhook_id, readings=readings, refused=refused)
-    except (TwinDeactivated, store.ThingChanged) as exc:
+    except store.REFUSALS as exc:
         return exc
     except (OperationalError, InterfaceError):
         raise

@@ -17,10 +17,12 @@ Two shapes, chosen by size (ingest.history.DEFER_AT_MOST):
 Elsewhere (SQLite, a laptop) the same two shapes go through the ORM.
 
 Rules kept in both: nothing is written for a duplicate (the first answer is replayed); a deactivated thing, or one
-that is no longer the owner's, refuses the whole message; an older reading never moves "latest" backwards
-(twins.latest's one rule: its ORM update, its SQL condition in the batch's lock statement, and its mirror in
-ingest_store_small). Every stored message sends twins.events.ReadingsStored for each of its things, in the storing
-transaction, with the readings' ids.
+that is no longer the owner's, refuses the whole message; so does one that no longer lives here, read under the same
+row lock (ingest.live.check_locked: moved away or arriving, NotLive; on its way to another host, TwinLeaving), as a
+move's confirmation or release may commit between the checks before the write and the write itself; an older reading
+never moves "latest" backwards (twins.latest's one rule: its ORM update, its SQL condition in the batch's lock
+statement, and its mirror in ingest_store_small). Every stored message sends twins.events.ReadingsStored for each of
+its things, in the storing transaction, with the readings' ids.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ from django.utils import timezone
 
 from core.sql import RowPlan, server_cursor
 from ingest import history as pending_history
+from ingest import live
 from ingest.models import Delivery, HistoryFlush, PendingReadings
 from twins import events
 from twins.history import (
@@ -45,9 +48,9 @@ from twins.history import (
     TwinDeactivated,
     commit_content,
     history_append_committed,
-    lock_twin_for_append,
 )
 from twins.latest import ADVANCES_SQL, latest_advance, newest_of_kind
+from twins.leaving import TwinLeaving
 from twins.models import HistoryEntry, Reading, Twin
 from twins.services import history_content_jcs
 
@@ -56,6 +59,14 @@ class ThingChanged(Exception):
     """A thing of the message stopped being the source owner's between reading and writing (a transfer)."""
 
     message = "A thing of this message changed hands while it was being stored; nothing was stored."
+
+
+# A message's refusals: nothing of it stored, the others of a group stored.
+Refusal = TwinDeactivated | ThingChanged | TwinLeaving | live.NotLive
+REFUSALS = (TwinDeactivated, ThingChanged, TwinLeaving, live.NotLive)
+
+# What the lock step reads of each thing: what appending needs, and whether it still lives here (ingest.live).
+LOCK_FIELDS = tuple(dict.fromkeys((*APPEND_FIELDS, *live.FIELDS)))
 
 
 @dataclass
@@ -79,10 +90,10 @@ class Write:
     groups: list[tuple[Twin, list[Reading]]]
 
 
-def store_many(writes: list[Write]) -> list[Stored | TwinDeactivated | ThingChanged]:
+def store_many(writes: list[Write]) -> list[Stored | Refusal]:
     """Store each message, in order, in the caller's transaction if there is one; a message's refusal (a
-    deactivated thing, one that changed hands: nothing of it stored) is its outcome. On PostgreSQL the small
-    messages go in one call of ingest_store_group."""
+    deactivated thing, one that changed hands or no longer lives here: nothing of it stored) is its outcome. On
+    PostgreSQL the small messages go in one call of ingest_store_group."""
     small = []
     for write in writes:
         count = 0
@@ -94,7 +105,7 @@ def store_many(writes: list[Write]) -> list[Stored | TwinDeactivated | ThingChan
                     reading.twin_id = twin_id
         small.append(count <= pending_history.DEFER_AT_MOST)
     now = timezone.now()
-    outcomes: list[Stored | TwinDeactivated | ThingChanged | None] = [None] * len(writes)
+    outcomes: list[Stored | Refusal | None] = [None] * len(writes)
     postgres = connection.vendor == "postgresql"
     if postgres and any(small):
         indexes = [n for n, is_small in enumerate(small) if is_small]
@@ -111,7 +122,7 @@ def store_many(writes: list[Write]) -> list[Stored | TwinDeactivated | ThingChan
         args = (write.source_id, write.owner_id, write.webhook_id, write.response, write.groups, now)
         try:
             outcomes[n] = _batch_postgres(*args) if postgres else _orm(*args, small[n])
-        except (TwinDeactivated, ThingChanged) as exc:
+        except REFUSALS as exc:
             outcomes[n] = exc
     return outcomes  # type: ignore[return-value]
 
@@ -129,7 +140,7 @@ _SMALL = (
 )
 
 
-def _small_group(writes: list[Write], now: datetime) -> list[Stored | TwinDeactivated | ThingChanged]:
+def _small_group(writes: list[Write], now: datetime) -> list[Stored | Refusal]:
     """Small messages in one call of ingest_store_group, in the caller's transaction (or committed on their own
     with it when there is none); each message's Stored, or the refusal that stored nothing of it."""
     messages = []
@@ -173,7 +184,7 @@ def _small_group(writes: list[Write], now: datetime) -> list[Stored | TwinDeacti
         answers = cursor.fetchall()
     if len(answers) != len(writes):
         raise DatabaseError("ingest_store_group returned a different number of answers")
-    outcomes: list[Stored | TwinDeactivated | ThingChanged] = []
+    outcomes: list[Stored | Refusal] = []
     for write, rows, (ok, created, ids, flush, moved) in zip(writes, rows_of, answers, strict=True):
         if not ok:
             outcomes.append(_refusal_of([twin for twin, _ in write.groups]))
@@ -186,11 +197,21 @@ def _small_group(writes: list[Write], now: datetime) -> list[Stored | TwinDeacti
     return outcomes
 
 
-def _refusal_of(twins: list[Twin]) -> TwinDeactivated | ThingChanged:
-    """Why the things' guard refused: a deactivated thing (409) or one that changed hands."""
-    current = Twin.objects.filter(pk__in=[twin.pk for twin in twins]).values_list("deactivated_at", flat=True)
-    if any(deactivated is not None for deactivated in current):
+def _refusal_of(twins: list[Twin]) -> Refusal:
+    """Why the things' guard in ingest_store_small refused: a deactivated thing (409), one that no longer lives here
+    (ingest.live.check_locked's refusal) or one that changed hands. A second read, on the refusal's path only (the
+    guard returns no more than whether it locked every thing)."""
+    current = list(
+        Twin.objects.filter(pk__in=[twin.pk for twin in twins])
+        .only("id", "slug", "name", "deactivated_at", *live.FIELDS)
+        .order_by("pk")
+    )
+    if any(twin.deactivated_at is not None for twin in current):
         return TwinDeactivated(TwinDeactivated.message)
+    try:
+        live.check_locked(current)
+    except (TwinLeaving, live.NotLive) as exc:
+        return exc
     return ThingChanged(ThingChanged.message)
 
 
@@ -264,7 +285,8 @@ _BEGIN = (
 # The things' row locks in primary-key order (FOR UPDATE: appends to their histories follow) and, in the same
 # statement, the "latest" update: the locked rows are fresh (a lock granted after a wait returns the row as the
 # other transaction committed it), and the UPDATE re-checks its condition on that row, so an older reading never
-# moves "latest" backwards. Should the things turn out deactivated or another owner's, the transaction rolls back.
+# moves "latest" backwards. Should the things turn out deactivated, another owner's or no longer living here
+# (ingest.live), the transaction rolls back.
 _LOCK = f"""
 WITH locked AS (SELECT {{fields}} FROM {Twin._meta.db_table} WHERE id = ANY(%s) ORDER BY id FOR UPDATE),
 moved AS (
@@ -325,7 +347,8 @@ def _batch_postgres(
 
 
 def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> tuple[dict[int, Twin], set[int]]:
-    """The things' row locks (fresh rows, see _LOCK) and the things whose "latest" this message moved."""
+    """The things' row locks (fresh rows, see _LOCK) and the things whose "latest" this message moved; refuses
+    (the caller's transaction rolls back) if a thing is deactivated, another owner's or no longer lives here."""
     newest = [(twin, reading) for twin, readings in groups if (reading := newest_of_kind(twin, readings))]
     params = [
         [twin.pk for twin, _ in groups],
@@ -334,9 +357,9 @@ def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> tuple[dict
         [r.unit for _, r in newest],
         [r.time for _, r in newest],
     ]
-    plan = RowPlan.of(Twin, APPEND_FIELDS, "l")
+    plan = RowPlan.of(Twin, LOCK_FIELDS, "l")
     with connection.cursor() as cursor:
-        fields = RowPlan.of(Twin, APPEND_FIELDS).columns
+        fields = RowPlan.of(Twin, LOCK_FIELDS).columns
         cursor.execute(_LOCK.format(fields=fields, columns=plan.columns), params)
         rows = cursor.fetchall()
     locked = {}
@@ -350,6 +373,7 @@ def _lock(groups: list[tuple[Twin, list[Reading]]], owner_id: int) -> tuple[dict
         raise TwinDeactivated(TwinDeactivated.message)
     if len(locked) != len(groups) or any(twin.owner_id != owner_id for twin in locked.values()):
         raise ThingChanged(ThingChanged.message)
+    live.check_locked(locked.values())
     return locked, moved
 
 
@@ -394,13 +418,12 @@ def _orm(
         if not delivery_insert(source_id, webhook_id, response, now):
             return Stored(False)
         # SQLite serializes writers, so these reads cannot go stale before COMMIT.
-        locked = {}
-        for twin, _ in groups:
-            locked[twin.pk] = lock_twin_for_append(twin)
+        locked = Twin.objects.select_for_update().only(*LOCK_FIELDS).in_bulk([twin.pk for twin, _ in groups])
         if any(twin.deactivated_at is not None for twin in locked.values()):
             raise TwinDeactivated(TwinDeactivated.message)
-        if any(twin.owner_id != owner_id for twin in locked.values()):
+        if len(locked) != len(groups) or any(twin.owner_id != owner_id for twin in locked.values()):
             raise ThingChanged(ThingChanged.message)
+        live.check_locked(locked.values())
         rows = [reading for _, readings in groups for reading in readings]
         for reading in rows:
             reading.created_at = now
