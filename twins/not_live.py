@@ -9,10 +9,18 @@ posting a reading is sent on to where the twin lives. The DID log itself stays s
 Arriving (``arriving`` on the destination): not live yet. Anyone but its owner gets the 404 an unknown thing gets;
 its owner gets a page (or, from the API, a 409) saying it is on its way.
 
+Leaving (``leaving_to`` on the source, from the owner's confirmation of a move until the old host lets go:
+twins.leaving): still live here, so every GET goes on to its route (the owner sees the thing, and cancels the move
+from the moves pages). A write by its owner (POST, PUT, PATCH, DELETE) is answered here with the 503 of
+twins.leaving, with Retry-After, as a page or JSON: whatever it would change would stay behind. Anyone else's write
+goes on to its route, which answers as for any thing (a stranger's 404; a keeper's write meets the refusal of the
+signed history's seam), so the answer tells no stranger that the thing exists or where it goes.
+
 How: :class:`NotLiveMiddleware` (in MIDDLEWARE after AuthenticationMiddleware) looks at every request to
-``/things/<slug>/…`` and ``/api/things/<slug>/…``: one probe by the unique slug index; for a live twin (or none)
-the request goes on to its route untouched. No route of its own, so the features' routes need nothing, and a route
-that answers only for some twins is not added to the URL conf (where every route must answer for a live one).
+``/things/<slug>/…`` and ``/api/things/<slug>/…``: one probe by the unique slug index (for a write, the same probe
+also finds a leaving twin); for a live twin (or none) the request goes on to its route untouched. No route of its
+own, so the features' routes need nothing, and a route that answers only for some twins is not added to the URL conf
+(where every route must answer for a live one).
 """
 
 from __future__ import annotations
@@ -21,17 +29,20 @@ import re
 from collections.abc import Callable
 
 from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse, HttpResponsePermanentRedirect
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
-from rest_framework.exceptions import NotAuthenticated
+from rest_framework.authentication import TokenAuthentication
+from rest_framework.exceptions import AuthenticationFailed, NotAuthenticated
 from rest_framework.permissions import AllowAny
 from rest_framework.request import Request
 from rest_framework.views import APIView
 
 from core.errors import Conflict, error_response
-from twins.models import Twin
+from twins import leaving
+from twins.models import NOT_LIVE, Twin
 from twins.moving import host_of
 
 
@@ -78,9 +89,35 @@ class NotLiveApi(APIView):
     post = put = patch = delete = get
 
 
+def _sent_by_owner(request: HttpRequest, twin: Twin, *, api: bool) -> bool:
+    """Whether ``twin``'s owner sends ``request``: signed in (the session's user), or on the API with their token
+    (DRF's TokenAuthentication reads the Authorization header only, never the body the route will read). No CSRF
+    check: what is answered is a refusal; nothing is done."""
+    if request.user.is_authenticated:
+        return request.user.pk == twin.owner_id
+    if not api:
+        return False
+    try:
+        found = TokenAuthentication().authenticate(request)
+    except AuthenticationFailed:
+        return False
+    return found is not None and found[0].pk == twin.owner_id
+
+
+def leaving_answer(request: HttpRequest, twin: Twin) -> HttpResponse:
+    """The owner's write to a thing on its way to another host: 503 with Retry-After, in words (twins.leaving)."""
+    refusal = leaving.owner_refusal(twin)
+    return error_response(
+        request, refusal.status, refusal.message, extra=refusal.extra, retry_after=refusal.retry_after
+    )
+
+
 _api = csrf_exempt(NotLiveApi.as_view())  # DRF checks CSRF itself for session-authenticated writes
 _PATH = re.compile(r"^/(?P<api>api/)?things/(?P<slug>[A-Za-z0-9_-]{1,32})/")
 _NOT_SLUGS = {"new"}  # /things/new/: no thing has that slug (they are 22 random characters)
+_WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A write's probe: the same one row by the slug, also when the twin is leaving.
+_NOT_LIVE_OR_LEAVING = NOT_LIVE | ~Q(leaving_to="")
 
 
 class NotLiveMiddleware:
@@ -92,8 +129,14 @@ class NotLiveMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         match = _PATH.match(request.path_info)
         if match is not None and match["slug"] not in _NOT_SLUGS:
-            twin = Twin.objects.not_live().filter(slug=match["slug"]).first()
-            if twin is not None:
+            if request.method in _WRITES:
+                twin = Twin.objects.filter(_NOT_LIVE_OR_LEAVING, slug=match["slug"]).first()
+            else:
+                twin = Twin.objects.not_live().filter(slug=match["slug"]).first()
+            if twin is not None and not twin.moved_to and not twin.arriving:  # leaving, and this is a write
+                if _sent_by_owner(request, twin, api=bool(match["api"])):
+                    return leaving_answer(request, twin)
+            elif twin is not None:
                 if not match["api"]:
                     return page(request, twin)
                 response = _api(request, twin=twin)

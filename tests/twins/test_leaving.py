@@ -14,6 +14,7 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from ssi import jcs
+from tests.conftest import api_for, client_for
 from twins import history, leaving
 from twins import services as twin_services
 from twins.history import (
@@ -275,3 +276,67 @@ def test_a_write_holding_the_lock_commits_before_the_confirmation_reads_the_hist
     assert packed and HistoryEntry.Kind.NOTE in packed[0]
     with pytest.raises(leaving.TwinLeaving):
         history_append(twin=grinder, kind=HistoryEntry.Kind.NOTE, content={"note": "after"})
+
+
+# --- the owner's pages and API (twins.not_live.NotLiveMiddleware) -------------------------------------------------
+
+
+def assert_owner_refused(response) -> None:
+    assert response.status_code == 503, response.content[:300]
+    assert response["Retry-After"] == str(leaving.RETRY_AFTER)
+    text = response.content.decode()
+    assert "on its way to things.example.net" in text and "cancel the move" in text
+
+
+@pytest.mark.django_db
+def test_the_owners_writes_to_a_leaving_things_pages_answer_503_with_words_and_touch_nothing(grinder, alice):
+    freeze(grinder)
+    client = client_for(alice)
+    for path, data in (
+        (f"/things/{grinder.slug}/readings/new/", {"value": "7"}),
+        (f"/things/{grinder.slug}/journal/new/", {"title": "Descaled"}),
+        (f"/things/{grinder.slug}/edit/", {"name": "Renamed"}),
+        (f"/things/{grinder.slug}/tags/new/", {}),  # a feature's route: the same answer
+    ):
+        with CaptureQueriesContext(connection) as queries:
+            response = client.post(path, data)
+        assert_owner_refused(response)
+        assert "Try again shortly" in response.content.decode()  # the page, not JSON
+        assert all(q["sql"].lstrip().upper().startswith("SELECT") for q in queries.captured_queries), queries
+    assert not Reading.objects.filter(twin=grinder).exists()
+    assert not JournalNote.objects.filter(twin=grinder).exists()
+    assert Twin.objects.get(pk=grinder.pk).name == "Coffee grinder"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("token", [True, False], ids=["token", "session"])
+def test_the_owners_api_writes_to_a_leaving_thing_answer_503_json_with_retry_after(grinder, alice, token):
+    freeze(grinder)
+    api = api_for(alice, token=token)
+    response = api.post(f"/api/things/{grinder.slug}/readings/", {"value": 7}, format="json")
+    assert_owner_refused(response)
+    assert response.json()["extra"]["moving_to"] == NEW_HOST
+    response = api.delete(f"/api/things/{grinder.slug}/")
+    assert_owner_refused(response)
+    assert not Reading.objects.filter(twin=grinder).exists()
+
+
+@pytest.mark.django_db
+def test_the_owner_still_sees_a_leaving_thing_and_a_stranger_learns_nothing_of_the_move(grinder, alice, carol):
+    freeze(grinder)
+    assert client_for(alice).get(f"/things/{grinder.slug}/").status_code == 200
+    assert api_for(alice).get(f"/api/things/{grinder.slug}/").status_code == 200
+    stranger = client_for(carol).post(f"/things/{grinder.slug}/readings/new/", {"value": "7"})
+    assert stranger.status_code == 404 and b"things.example.net" not in stranger.content
+    stranger_api = api_for(carol, token=True).post(f"/api/things/{grinder.slug}/readings/", {"value": 7}, format="json")
+    assert stranger_api.status_code == 404 and b"things.example.net" not in stranger_api.content
+
+
+@pytest.mark.django_db
+def test_after_a_thaw_the_owners_page_and_api_writes_go_through_again(grinder, alice):
+    freeze(grinder)
+    leaving.thaw(grinder.pk)
+    assert client_for(alice).post(f"/things/{grinder.slug}/readings/new/", {"value": "7"}).status_code == 302
+    api = api_for(alice, token=True)
+    assert api.post(f"/api/things/{grinder.slug}/readings/", {"value": 8}, format="json").status_code == 201
+    assert Reading.objects.filter(twin=grinder).count() == 2
