@@ -12,6 +12,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -32,10 +33,18 @@ def pg_user() -> str:
     return os.environ.get("PGUSER") or subprocess.run(["id", "-un"], capture_output=True, text=True).stdout.strip()
 
 
+def _run(command: list[str], **kwargs) -> str:
+    """Run a setup command; when it fails, stop with its own error output (a bare CalledProcessError says only
+    the exit status, which left a failed migrate on a fresh machine unexplained)."""
+    done = subprocess.run(command, capture_output=True, text=True, **kwargs)
+    if done.returncode != 0:
+        output = (done.stderr or done.stdout).strip()[-3000:]
+        raise SystemExit(f"{' '.join(command[:4])} ... exited with {done.returncode}:\n{output}")
+    return done.stdout
+
+
 def psql(sql: str, db: str = "postgres") -> str:
-    return subprocess.run(
-        ["psql", "-h", "127.0.0.1", "-d", db, "-qAtc", sql], check=True, capture_output=True, text=True
-    ).stdout.strip()
+    return _run(["psql", "-h", "127.0.0.1", "-d", db, "-qAtc", sql]).strip()
 
 
 def production_env(*, db: str, port: int, **extra: str) -> dict[str, str]:
@@ -61,9 +70,7 @@ def production_env(*, db: str, port: int, **extra: str) -> dict[str, str]:
 
 
 def manage(env: dict[str, str], *args: str) -> str:
-    return subprocess.run(
-        [PYTHON, "manage.py", *args], cwd=ROOT, env=env, check=True, capture_output=True, text=True
-    ).stdout
+    return _run([PYTHON, "manage.py", *args], cwd=ROOT, env=env)
 
 
 def serve(command: list[str], env: dict[str, str]) -> subprocess.Popen:
@@ -96,18 +103,38 @@ def stop(process: subprocess.Popen) -> None:
     process.log.close()  # type: ignore[attr-defined]
 
 
-def wait_for(url: str, process: subprocess.Popen, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+# How long a server may take to answer its first request. Each gunicorn worker imports Django and every app on its
+# own (~2 CPU-s here): at load average 4 the first answer took 11-14 s, and with eight other test runs on the two
+# cores the old fixed 30 s ran out while the server was still starting (bench/scan.py on a fresh machine).
+START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "180"))
+
+
+def wait_for(url: str, process: subprocess.Popen, timeout: float | None = None) -> float:
+    """Wait until `url` answers 200 and return the seconds it took. Stop the bench with the server's own error
+    output, the last answer or error seen, its CPU time and the load average when the server exits, or when it has
+    not answered within `timeout` (default BENCH_START_SECONDS, 180). A server still starting on a loaded machine
+    only needs time; one that is up but answers 503 (no database) or another status says why in that answer."""
+    timeout = START_SECONDS if timeout is None else timeout
+    started = time.monotonic()
+    last = "no attempt yet"
+    while time.monotonic() - started < timeout:
         if process.poll() is not None:
-            raise SystemExit(f"server exited with {process.returncode}:\n{log_tail(process)}")
+            raise SystemExit(f"server exited with {process.returncode} ({last}); its output:\n{log_tail(process)}")
         try:
-            with urllib.request.urlopen(url, timeout=2) as response:
+            with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"server did not answer {url} within {timeout:.0f} s")
+                    return time.monotonic() - started
+                last = f"answered {response.status}"
+        except urllib.error.HTTPError as error:
+            last = f"answered {error.code}: {error.read(300).decode(errors='replace')}"
+        except OSError as error:
+            last = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+        time.sleep(0.2)
+    raise SystemExit(
+        f"server did not answer {url} within {timeout:.0f} s (last: {last}; the server used "
+        f"{cpu_seconds(process):.1f} CPU-s, load average {load_average():.1f}; BENCH_START_SECONDS waits longer); "
+        f"its output:\n{log_tail(process) or '(nothing)'}"
+    )
 
 
 def get(url: str) -> bytes:

@@ -145,9 +145,9 @@ def start_servers(
     processes = {
         name: (access.serve if name == "gunicorn" else srv.serve)(command, env) for name, command in commands.items()
     }
-    srv.wait_for(f"http://127.0.0.1:{ports['web']}/healthz", processes["gunicorn"], timeout=90)
-    srv.wait_for(f"http://127.0.0.1:{ports['ws']}/healthz", processes["daphne"], timeout=90)
-    srv.wait_for(f"http://127.0.0.1:{ports['gateway']}/healthz", processes["gateway"], timeout=90)
+    srv.wait_for(f"http://127.0.0.1:{ports['web']}/healthz", processes["gunicorn"])
+    srv.wait_for(f"http://127.0.0.1:{ports['ws']}/healthz", processes["daphne"])
+    srv.wait_for(f"http://127.0.0.1:{ports['gateway']}/healthz", processes["gateway"])
     return processes
 
 

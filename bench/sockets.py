@@ -81,7 +81,7 @@ def main() -> None:
     daphne = srv.serve([str(srv.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(port), "config.asgi:application"], env)
     url = f"ws://127.0.0.1:{port}/didcomm/ws"
     try:
-        srv.wait_for(f"http://127.0.0.1:{port}/healthz", daphne, timeout=60)
+        srv.wait_for(f"http://127.0.0.1:{port}/healthz", daphne)
         warm, _ = asyncio.run(_round(url, 50))
         time.sleep(args.settle)
         start = rss_mb(daphne.pid)
