@@ -68,7 +68,7 @@ def server_commands(port: int) -> dict[str, tuple[str, list[str]]]:
             f"uvicorn ASGI, {UVICORN_WORKERS} workers",
             [
                 str(srv.BIN / "uvicorn"),
-                "config.asgi:application",
+                "bench._asgi:application",
                 "--host",
                 "127.0.0.1",
                 "--port",
@@ -124,7 +124,7 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
     before, tasks_before, cpu_before = scan_count(db), tasks_run(db), srv.cpu_seconds(worker)
     process = srv.serve(command, env)
     try:
-        srv.wait_for(f"{base}/healthz", process)
+        started = srv.wait_for(f"{base}/healthz", process)
         page = srv.get(scan_url)
         served += 1
         size = len(page)
@@ -148,7 +148,7 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
             runs += 1
     finally:
         srv.stop(process)
-    result = {"key": key, "server": name, "size": size, "served": served}
+    result = {"key": key, "server": name, "size": size, "served": served, "start_s": started}
     for label, rows in (("scan", scans), ("constant", constants)):
         result[label] = {k: sum(row[k] for row in rows) / len(rows) for k in ("rps", "p50", "p99")}
         result[label]["cpu_us"] = statistics.median(row["cpu_us"] for row in rows)
@@ -206,6 +206,7 @@ def report(results: list[dict], load_before: float) -> None:
                 f"{r['constant']['cpu_us'] / (r['scan']['cpu_us'] + per_scan):.2f}"
             )
         print(f"{'':70} {'cpu':9} {cpu_line}")
+        print(f"{'':70} {'start':9} first answer {r['start_s']:.1f} s after the server was started")
         if "recorded" in r:
             tasks = ", ".join(f"{n} {name}" for name, n in sorted(r["tasks"].items()))
             print(
