@@ -2,9 +2,15 @@
 
 from django.urls import path
 
-from moves import apis
+from moves import apis, self_held_apis
 
 urlpatterns = [
+    # The thing's owner on the source, keys self-held: sign the move offline (moves.self_held_apis). People, not
+    # instances: outside /api/moves/, with the account's login.
+    path(
+        "move-requests/<str:move_out_id>/entries", self_held_apis.EntriesApi.as_view(), name="api-move-request-entries"
+    ),
+    path("move-requests/<str:move_out_id>/signed", self_held_apis.SignedApi.as_view(), name="api-move-request-signed"),
     # The source's side (A).
     path("moves/requests", apis.RequestApi.as_view(), name="api-moves-requests"),
     path("moves/requests/<str:request_id>", apis.StatusApi.as_view(), name="api-moves-request"),

@@ -150,6 +150,10 @@ class MoveOut(Step):
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     entries = models.JSONField(null=True, blank=True)  # the signed move entries, not in the log until done
+    # An owner whose keys are self-held confirms in two halves (moves.self_held): the unsigned entries they downloaded
+    # to sign offline, and when; their upload must be exactly these, signed (twins.moving.move_entries_signed).
+    prepared_entries = models.JSONField(null=True, blank=True)
+    prepared_at = models.DateTimeField(null=True, blank=True)
     sealed = models.BinaryField(null=True, blank=True, editable=False)  # the package, sealed to key_public
     sha256 = models.CharField(max_length=64, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)

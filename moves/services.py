@@ -233,8 +233,9 @@ def why_not(move: MoveOut, twin: Twin) -> str | None:
     return moving.can_move(twin)
 
 
-def move_confirm(*, move_out: MoveOut, by: Owner) -> None:
-    """Step 2 on the source: see the module docstring."""
+def move_confirm(*, move_out: MoveOut, by: Owner, signed_entries: Any = None) -> None:
+    """Step 2 on the source: see the module docstring. ``signed_entries``: an owner whose keys are self-held
+    uploads the entries they downloaded (moves.self_held.move_prepare), signed with ``python -m ssi.sign``."""
     with transaction.atomic():
         move = MoveOut.objects.select_for_update().get(pk=move_out.pk)
         twin = Twin.objects.select_for_update().get(pk=move.twin_id)
@@ -253,14 +254,17 @@ def move_confirm(*, move_out: MoveOut, by: Owner) -> None:
         if reason:
             raise MoveRefused(reason)
         try:
-            entries = moving.move_entries(
-                twin,
-                by=by,
-                new_domain=move.destination_did_domain,
-                new_update_key=move.owner_update_key,
-                new_next_key_hash=move.owner_next_key_hash,
-                destination_url=move.destination_url,
-            )
+            if signed_entries is None:
+                entries = moving.move_entries(
+                    twin,
+                    by=by,
+                    new_domain=move.destination_did_domain,
+                    new_update_key=move.owner_update_key,
+                    new_next_key_hash=move.owner_next_key_hash,
+                    destination_url=move.destination_url,
+                )
+            else:  # the self-held owner's upload: exactly what they downloaded, signed by the key the log allows
+                entries = moving.move_entries_signed(twin, by=by, signed=signed_entries, prepared=move.prepared_entries)
         except SelfHeldKeyRequired as exc:
             raise MoveRefused(str(exc)) from None
         # The package, with the move entries at the end of its DID log (the destination restores it so), and what

@@ -13,4 +13,7 @@ urlpatterns = [
     path("moves/out/<str:move_out_id>/", views.move_out_page, name="move-out"),
     path("moves/out/<str:move_out_id>/confirm/", views.move_out_confirm, name="move-out-confirm"),
     path("moves/out/<str:move_out_id>/cancel/", views.move_out_cancel, name="move-out-cancel"),
+    # ... whose keys are self-held: download the move's entries, upload them signed (python -m ssi.sign).
+    path("moves/out/<str:move_out_id>/entries/", views.move_out_entries, name="move-out-entries"),
+    path("moves/out/<str:move_out_id>/sign/", views.move_out_sign, name="move-out-sign"),
 ]

@@ -6,8 +6,9 @@ module is what it asks of the core domain, in the order a move happens:
 1. A, the owner confirming: :func:`can_move` says whether the twin may go; :func:`move_entries` signs the two DID
    log entries that hand the log to the destination owner's keys and move the DID to B's domain with the SAME
    SCID and path (did:webvh 1.0 §"DID Portability"; only a DID incepted ``portable`` may, see
-   twins.identity.twin_incept); they are NOT stored yet. :func:`move_package` is the twin's package
-   (twins.portability) with those entries at the end of its DID log.
+   twins.identity.twin_incept); they are NOT stored yet. An owner whose keys are self-held signs them offline, as
+   for a transfer: :func:`move_entries_unsigned` (to download), :func:`move_entries_signed` (the upload, checked).
+   :func:`move_package` is the twin's package (twins.portability) with those entries at the end of its DID log.
 2. B: :func:`arrive` restores the package for B's owner; the twin is ``arriving`` (not live: its pages 404 to
    anyone but its owner, it is on no list).
 3. A, once B holds it: :func:`release` appends the entries to A's log and marks the twin moved (``moved_to``), in
@@ -52,6 +53,7 @@ from twins.history import history_catch_up, lock_twin
 from twins.identity import agent_key, did_path, handover_entries, log_append, log_state, twin_document
 from twins.models import DidLogEntry, TransferOffer, Twin
 from twins.portability import PackageError, twin_package, twin_unpack
+from twins.transfer import TransferRefused, check_signed_entries
 
 DID_LOG_PART = "did_log"
 
@@ -95,12 +97,19 @@ def can_move(twin: Twin) -> str | None:
     key = owner_key_for_hash(owner=twin.owner, committed=state.next_key_hashes)
     if key is None:
         return f"Your keys do not control the DID log of {name} any more, so it cannot be moved from this account."
-    if key.self_held or key.sealed_seed is None:
-        return (
-            f"Your update keys are self-held: moving {name} needs this host to sign its DID log with your key, which "
-            "it does not hold. Moving things with self-held keys is not supported yet."
-        )
     return None
+
+
+def signs_offline(twin: Twin) -> bool:
+    """Whether the owner's key that ``twin``'s DID log committed to is self-held: the owner then signs the move's
+    entries with ``python -m ssi.sign`` (:func:`move_entries_unsigned`, :func:`move_entries_signed`), as a
+    self-held seller signs a transfer, instead of this host signing them (:func:`move_entries`)."""
+    try:
+        state = log_state(twin)
+    except SSIError:
+        return False
+    key = owner_key_for_hash(owner=twin.owner, committed=state.next_key_hashes)
+    return key is not None and (key.self_held or key.sealed_seed is None)
 
 
 def new_did(twin: Twin, new_domain: str) -> str:
@@ -136,6 +145,58 @@ def _base_url(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}{parts.path}".rstrip("/")
 
 
+def _movable(twin: Twin, by: Owner) -> tuple[Twin, webvh.LogState]:
+    """``twin`` afresh and its verified log, if ``by`` owns it and it may move now; MoveRefused otherwise."""
+    twin = Twin.objects.select_related("owner").get(pk=twin.pk)
+    if by.pk != twin.owner_id:
+        raise MoveRefused("Only the thing's owner can move it.", status=403)
+    reason = can_move(twin)
+    if reason:
+        raise MoveRefused(reason)
+    return twin, log_state(twin)
+
+
+def _unsigned_entries(
+    twin: Twin,
+    state: webvh.LogState,
+    *,
+    revealed_key: str,
+    new_domain: str,
+    new_update_key: str,
+    new_next_key_hash: str,
+    destination_url: str,
+) -> list[dict]:
+    """The two move entries (twins.identity.handover_entries) to be signed by ``revealed_key``, unsigned."""
+    did = new_did(twin, new_domain)
+    if did == state.did:
+        raise MoveRefused(f"{twin.name} already lives at {new_domain}.", status=400)
+    _check_keys(new_update_key, new_next_key_hash)
+    destination = _base_url(destination_url or "https://" + did.split(":")[3].replace("%3A", ":"))
+    aka = [a for a in state.document.get("alsoKnownAs") or () if a != did]
+    if state.did not in aka:
+        aka.append(state.did)
+    document = twin_document(did, agent_key(twin), site_url=destination, also_known_as=aka)
+    return handover_entries(
+        state,
+        revealed_key=revealed_key,
+        update_keys=[new_update_key],
+        next_key_hashes=[new_next_key_hash],
+        document=document,
+    )
+
+
+def _continuing(state: webvh.LogState, signed: list[dict]) -> list[dict]:
+    """``signed`` if they continue the log ``state`` as any did:webvh resolver checks it (each proof by a key the
+    log allows at that point: with pre-rotation, only the key it committed to); MoveRefused (403) otherwise."""
+    check = state
+    try:
+        for entry in signed:
+            check = webvh.append_entry(check, entry)
+    except SSIError as exc:
+        raise MoveRefused(f"The move's DID log entries were refused: {exc}", status=403) from None
+    return signed
+
+
 def move_entries(
     twin: Twin,
     *,
@@ -149,45 +210,110 @@ def move_entries(
     destination owner's keys (``new_update_key``, and ``new_next_key_hash`` pre-committed); NOT stored (release
     stores them once the destination holds the twin). ``destination_url``: the destination's base URL, where the
     new document's DIDComm endpoint is (default ``https://<new_domain>``). Signed by ``by``'s key that the log
-    committed to; ``by`` must be the owner. Raises MoveRefused (the reason, and 400/403/409)."""
-    twin = Twin.objects.select_related("owner").get(pk=twin.pk)
-    if by.pk != twin.owner_id:
-        raise MoveRefused("Only the thing's owner can move it.", status=403)
-    reason = can_move(twin)
-    if reason:
-        raise MoveRefused(reason)
-    state = log_state(twin)
-    did = new_did(twin, new_domain)
-    if did == state.did:
-        raise MoveRefused(f"{twin.name} already lives at {new_domain}.", status=400)
-    _check_keys(new_update_key, new_next_key_hash)
-    destination = _base_url(destination_url or "https://" + did.split(":")[3].replace("%3A", ":"))
+    committed to; ``by`` must be the owner. Raises MoveRefused (the reason, and 400/403/409), and
+    SelfHeldKeyRequired when ``by`` holds that key themselves: they sign the entries of
+    :func:`move_entries_unsigned`, checked by :func:`move_entries_signed`."""
+    twin, state = _movable(twin, by)
     key = owner_key_for_hash(owner=by, committed=state.next_key_hashes)
-    try:
-        signer = owner_signing_key(key) if key is not None else None
-    except SelfHeldKeyRequired:
-        signer = None
-    if signer is None:  # can_move said yes a moment ago; the keys changed since
+    if key is None:  # can_move said yes a moment ago; the keys changed since
         raise MoveRefused("Your keys do not control this thing's DID log.", status=403)
-    aka = [a for a in state.document.get("alsoKnownAs") or () if a != did]
-    if state.did not in aka:
-        aka.append(state.did)
-    document = twin_document(did, agent_key(twin), site_url=destination, also_known_as=aka)
-    entries = handover_entries(
+    try:
+        signer = owner_signing_key(key)
+    except SelfHeldKeyRequired:
+        raise SelfHeldKeyRequired(SIGN_OFFLINE) from None
+    entries = _unsigned_entries(
+        twin,
         state,
         revealed_key=signer.multibase,
-        update_keys=[new_update_key],
-        next_key_hashes=[new_next_key_hash],
-        document=document,
+        new_domain=new_domain,
+        new_update_key=new_update_key,
+        new_next_key_hash=new_next_key_hash,
+        destination_url=destination_url,
     )
-    signed = [webvh.sign_entry(entry, signer) for entry in entries]
-    check = state
+    return _continuing(state, [webvh.sign_entry(entry, signer) for entry in entries])
+
+
+# What an owner whose keys are self-held does instead of a click (the confirmation page and API offer both halves).
+SIGN_OFFLINE = (
+    "Your update keys are self-held: download this move's entries, sign them with "
+    "python -m ssi.sign sign NEXT_KEYFILE entries.json --attach and upload the result."
+)
+
+
+def move_entries_unsigned(
+    twin: Twin,
+    *,
+    by: Owner,
+    revealed_key: str,
+    new_domain: str,
+    new_update_key: str,
+    new_next_key_hash: str,
+    destination_url: str = "",
+) -> list[dict]:
+    """For an owner who holds their keys: the entries :func:`move_entries` would sign, unsigned, to be signed by
+    ``revealed_key``, the owner's next key that the log committed to (they give its public half: ``python -m
+    ssi.sign pubkey NEXT_KEYFILE``), as a self-held seller signs a transfer (twins.transfer.transfer_prepare).
+    Read only: the caller keeps them to compare the upload with. MoveRefused (400/403/409) as move_entries."""
+    twin, state = _movable(twin, by)
+    revealed = (revealed_key or "").strip()
     try:
-        for entry in signed:
-            check = webvh.append_entry(check, entry)
-    except SSIError as exc:
-        raise MoveRefused(f"The move's DID log entries were refused: {exc}", status=403) from None
-    return signed
+        VerifyKey.from_multibase(revealed)
+    except (SSIError, ValueError, TypeError):
+        raise MoveRefused(
+            "That is not an Ed25519 public key (z6Mk…): give your next key's (python -m ssi.sign pubkey NEXT_KEYFILE).",
+            status=400,
+        ) from None
+    if webvh.next_key_hash(revealed) not in state.next_key_hashes:
+        raise MoveRefused(
+            f"That is not the next key the DID log of {twin.name} committed to: give the public key of your NEXT "
+            "key file (python -m ssi.sign pubkey NEXT_KEYFILE).",
+            status=403,
+        )
+    return _unsigned_entries(
+        twin,
+        state,
+        revealed_key=revealed,
+        new_domain=new_domain,
+        new_update_key=new_update_key,
+        new_next_key_hash=new_next_key_hash,
+        destination_url=destination_url,
+    )
+
+
+def _version_number(entry: Mapping[str, Any]) -> int | None:
+    try:
+        return int(str(entry["versionId"]).split("-", 1)[0])
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def move_entries_signed(
+    twin: Twin, *, by: Owner, signed: Any, prepared: Sequence[Mapping[str, Any]] | None
+) -> list[dict]:
+    """A self-held owner's upload: ``signed`` must be exactly the ``prepared`` entries (:func:`move_entries_unsigned`,
+    kept by the caller) each with its proof (the transfer's check, twins.transfer.check_signed_entries), prepared on
+    the log as it stands now, and signed by the key the log committed to. Returns them, for :func:`release`; raises
+    MoveRefused in words otherwise (nothing is written here either way): 409 for nothing prepared or entries gone
+    stale (the log moved on since the download), 400 for other entries or an altered one, 403 for a signature by a
+    key the log does not allow."""
+    twin, state = _movable(twin, by)
+    if not prepared:
+        raise MoveRefused("Download this move's entries to sign first.")
+    try:
+        check_signed_entries(signed, [dict(entry) for entry in prepared])
+    except TransferRefused:
+        raise MoveRefused(
+            f"These are not the {len(prepared)} entries this move needs, each signed: entries of another move, or "
+            "changed after download, are refused. Download them again, sign them with python -m ssi.sign sign "
+            "NEXT_KEYFILE entries.json --attach and upload its output unchanged.",
+            status=400,
+        ) from None
+    if _version_number(prepared[0]) != state.version_number + 1:
+        raise MoveRefused(
+            f"The DID log of {twin.name} has changed since you downloaded these entries, so they no longer continue "
+            "it: download them again and sign the new ones."
+        )
+    return _continuing(state, [dict(entry) for entry in signed])
 
 
 def move_package(twin: Twin, *, entries: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
