@@ -200,3 +200,24 @@ class HistoryFlush(models.Model):
 
     def __str__(self) -> str:
         return f"flush {self.twin_id}"
+
+
+class RestoredSource(models.Model):
+    """What a thing's arrival (issue 18, ingest.portability) restored into one source while the thing is still
+    arriving: whether the source was made for it, else the Delivery rows its package added to a source that was
+    here already. A called-off arrival (twins.events.ArrivalDiscarded) removes exactly that and nothing else; the
+    row goes when the thing arrives (TwinArrived) or is deleted."""
+
+    twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="+")
+    source = models.ForeignKey(Source, on_delete=models.CASCADE, related_name="+")
+    made = models.BooleanField()
+    # The ids of the Delivery rows restored into a source that was here already (empty for a made one: it goes whole).
+    delivery_ids = models.JSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["twin", "source"], name="restoredsource_once_per_twin"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.twin_id} restored into {self.source_id}"

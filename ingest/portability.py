@@ -15,6 +15,12 @@ verifying and a revoked key still verifies nothing new.
 
 Not moved: readings still waiting for their history entry (ingest.PendingReadings): the history part takes the
 twin's history after its catch-ups.
+
+A move called off after the package arrived (twins.moving.discard) deletes the arriving twin, and with it its links
+and device keys; the sources are the owner's and would stay. So each restore records, per source
+(ingest.RestoredSource), whether it made the source or which Delivery rows it added to one that was here already,
+and :func:`on_arrival_discarded` removes exactly those: a source made for the arrival goes (its deliveries with it)
+unless another thing uses it by now, and then stays with it. The records go when the thing arrives.
 """
 
 from __future__ import annotations
@@ -24,7 +30,8 @@ from datetime import datetime
 from typing import Any
 
 from core import vault
-from ingest.models import Delivery, DeviceKey, Source, SourceThing
+from ingest.models import Delivery, DeviceKey, RestoredSource, Source, SourceThing
+from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
 
@@ -81,12 +88,13 @@ def export(twin: Twin) -> dict[str, Any] | None:
     }
 
 
-def _source_here(data: dict[str, Any], arrival: Arrival) -> Source:
+def _source_here(data: dict[str, Any], arrival: Arrival) -> tuple[Source, bool]:
+    """The source here with the package's ``public_id`` (the owner's own), or one made now; and whether it was."""
     source = Source.objects.filter(public_id=data["public_id"]).first()
     if source is not None:
         if source.owner_id != arrival.owner.pk:
             raise PackageError("A source that feeds this thing belongs to another account on this instance.")
-        return source
+        return source, False
     source = Source.objects.create(
         owner=arrival.owner,
         public_id=data["public_id"],
@@ -100,19 +108,19 @@ def _source_here(data: dict[str, Any], arrival: Arrival) -> Source:
         rate_limit=data["rate_limit"],
     )
     Source.objects.filter(pk=source.pk).update(created_at=_when(data["created_at"]))
-    return source
+    return source, True
 
 
 def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     twin = arrival.twin
     for item in data.get("sources") or []:
-        source = _source_here(item, arrival)
+        source, made = _source_here(item, arrival)
         if item["external_id"] and SourceThing.objects.filter(source=source, external_id=item["external_id"]).exists():
             raise PackageError(f"Source {source.name} already names another thing {item['external_id']!r} here.")
         SourceThing.objects.create(source=source, twin=twin, external_id=item["external_id"])
         known = set(Delivery.objects.filter(source=source).values_list("webhook_id", flat=True))
         fresh = [row for row in item["deliveries"] if row["webhook_id"] not in known]
-        made = Delivery.objects.bulk_create(
+        restored = Delivery.objects.bulk_create(
             [
                 Delivery(source=source, webhook_id=row["webhook_id"], status=row["status"], response=row["response"])
                 for row in fresh
@@ -120,9 +128,12 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
             batch_size=500,
         )
         # created_at is automatic (bulk_create stamped now): the source's times back, in one UPDATE per batch.
-        for delivery, row in zip(made, fresh, strict=True):
+        for delivery, row in zip(restored, fresh, strict=True):
             delivery.created_at = _when(row["created_at"])
-        Delivery.objects.bulk_update(made, ["created_at"], batch_size=500)
+        Delivery.objects.bulk_update(restored, ["created_at"], batch_size=500)
+        RestoredSource.objects.create(
+            twin=twin, source=source, made=made, delivery_ids=[] if made else [row.pk for row in restored]
+        )
     for item in data.get("device_keys") or []:
         key = DeviceKey.objects.create(
             twin=twin, public_key=item["public_key"], label=item["label"], revoked_at=_when(item["revoked_at"])
@@ -130,4 +141,36 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         DeviceKey.objects.filter(pk=key.pk).update(created_at=_when(item["created_at"]))
 
 
+# Rows deleted per statement (a long list of ids in one IN would pass SQLite's limit on parameters).
+_CHUNK = 500
+
+
+def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
+    """ArrivalDiscarded, in the discarding transaction (before the twin and its links go): what the restore put in
+    sources goes. A source made for this arrival goes whole, unless another thing uses it by now: then it stays
+    theirs (another arrival's record takes it over, so that arrival called off removes it). Delivery rows the
+    package added to a source that was here already go; the source and its own rows stay."""
+    for record in RestoredSource.objects.filter(twin_id=event.twin_id).order_by("source_id"):
+        if record.made:
+            users = SourceThing.objects.filter(source_id=record.source_id).exclude(twin_id=event.twin_id)
+            if not users.exists():
+                Source.objects.filter(pk=record.source_id).delete()
+                continue
+            others = RestoredSource.objects.filter(source_id=record.source_id).exclude(twin_id=event.twin_id)
+            others.update(made=True, delivery_ids=[])
+            continue
+        ids = record.delivery_ids
+        for start in range(0, len(ids), _CHUNK):
+            Delivery.objects.filter(source_id=record.source_id, pk__in=ids[start : start + _CHUNK]).delete()
+    RestoredSource.objects.filter(twin_id=event.twin_id).delete()
+
+
+def on_twin_arrived(event: events.TwinArrived) -> None:
+    """TwinArrived: the arrival stands, what it restored is the owner's like anything else (the records go)."""
+    RestoredSource.objects.filter(twin_id=event.twin_id).delete()
+
+
 register(Part(name="ingest", export=export, restore=_restore, after=("twin",), what="sources and device keys"))
+# Here rather than in apps.py: the move's share of ingest in one module (autodiscovered in TwinsConfig.ready).
+events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)
+events.subscribe(events.TwinArrived, on_twin_arrived, in_transaction=True)
