@@ -370,7 +370,7 @@ class PackageChunkApi(ServerApi):
         try:
             ciphertext = chunks.whole(move, sealed_sha256=sealed_sha256, size=size)
             sha256 = services.package_received(move=move, ciphertext=ciphertext)
-        except services.MoveRefused:
+        except (chunks.ChunkRefused, services.MoveRefused):
             chunks.forget(move)
             raise
         chunks.forget(move)

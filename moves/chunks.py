@@ -23,7 +23,7 @@ from pathlib import Path
 
 from django.conf import settings
 
-from moves import services
+from core.errors import Conflict
 from moves.models import MoveIn
 
 # The package's default cap when MOVES_MAX_PACKAGE_BYTES is not set: a thing with many photos and documents moves.
@@ -32,6 +32,12 @@ HASH_BLOCK = 1024 * 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # The states in which a package (or the same package again) is taken; any other: the move ended here (410).
 TAKING = (MoveIn.State.NEW, MoveIn.State.REQUESTED, MoveIn.State.ARRIVED, MoveIn.State.DONE)
+
+
+class ChunkRefused(Conflict):
+    """A chunk this instance does not take; ``message`` says why and what to do (409, 400, 410 or 413)."""
+
+    message = "This chunk of the package cannot be taken."
 
 
 def max_package_bytes() -> int:
@@ -53,12 +59,10 @@ def _path(move: MoveIn, sealed_sha256: str) -> Path:
 
 
 def check_sealed_sha256(text: str) -> str:
-    """The package's SHA-256 as 64 lowercase hex digits; MoveRefused (400) in words otherwise."""
+    """The package's SHA-256 as 64 lowercase hex digits; ChunkRefused (400) in words otherwise."""
     value = (text or "").strip().lower()
     if not _HEX64.match(value):
-        raise services.MoveRefused(
-            "sealed_sha256 must be the SHA-256 of the whole sealed package, 64 hex digits.", status=400
-        )
+        raise ChunkRefused("sealed_sha256 must be the SHA-256 of the whole sealed package, 64 hex digits.", status=400)
     return value
 
 
@@ -67,7 +71,7 @@ def check_taking(move: MoveIn) -> None:
     state = MoveIn.objects.filter(pk=move.pk).values_list("state", flat=True).first()
     if state not in TAKING:
         label = MoveIn.State(state).label.lower() if state else "gone"
-        raise services.MoveRefused(f"This move is {label} here.", status=410)
+        raise ChunkRefused(f"This move is {label} here.", status=410)
 
 
 def held(move: MoveIn, sealed_sha256: str) -> int:
@@ -86,21 +90,21 @@ def forget(move: MoveIn, *, keep: str = "") -> None:
 
 
 def append(move: MoveIn, *, sealed_sha256: str, size: int, offset: int, data: bytes) -> int:
-    """Append ``data`` at ``offset`` of the package; the bytes now held. MoveRefused in words: 413 past the cap,
+    """Append ``data`` at ``offset`` of the package; the bytes now held. ChunkRefused in words: 413 past the cap,
     409 (``extra.offset``: where to go on) at another offset than the held bytes' end, 400 past ``size``."""
     cap = max_package_bytes()
     if size > cap:
-        raise services.MoveRefused(
+        raise ChunkRefused(
             f"The package is too large for this instance: {size} bytes, the limit is {cap} bytes.", status=413
         )
     if size <= 0 or offset < 0:
-        raise services.MoveRefused("size must be the whole sealed package's length and offset at least 0.", status=400)
+        raise ChunkRefused("size must be the whole sealed package's length and offset at least 0.", status=400)
     if offset + len(data) > size:
-        raise services.MoveRefused(
+        raise ChunkRefused(
             f"This chunk ends at byte {offset + len(data)}, past the package's size ({size}).", status=400
         )
     if not data and offset < size:
-        raise services.MoveRefused("A chunk before the package's end cannot be empty.", status=400)
+        raise ChunkRefused("A chunk before the package's end cannot be empty.", status=400)
     folder().mkdir(parents=True, exist_ok=True)
     if offset == 0:
         forget(move, keep=sealed_sha256)  # another package of this move (sealed again?) is superseded
@@ -109,7 +113,7 @@ def append(move: MoveIn, *, sealed_sha256: str, size: int, offset: int, data: by
         try:
             have = handle.seek(0, os.SEEK_END)
             if offset != have:
-                raise services.MoveRefused(
+                raise ChunkRefused(
                     f"This instance holds {have} bytes of this package: send the chunk at offset {have}.",
                     extra={"offset": have},
                 )
@@ -123,7 +127,7 @@ def append(move: MoveIn, *, sealed_sha256: str, size: int, offset: int, data: by
 
 def whole(move: MoveIn, *, sealed_sha256: str, size: int) -> bytes:
     """The package's bytes once all ``size`` arrived and their SHA-256 is ``sealed_sha256`` (the file is removed
-    and MoveRefused 400 says to start again otherwise)."""
+    and ChunkRefused 400 says to start again otherwise)."""
     path = _path(move, sealed_sha256)
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
@@ -131,7 +135,7 @@ def whole(move: MoveIn, *, sealed_sha256: str, size: int) -> bytes:
             digest.update(block)
     if digest.hexdigest() != sealed_sha256:
         path.unlink(missing_ok=True)
-        raise services.MoveRefused(
+        raise ChunkRefused(
             "The package's bytes do not match its sealed_sha256: what was held is dropped, send it again from"
             " offset 0.",
             status=400,
