@@ -13,7 +13,10 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Exists, OuterRef
+
 from inventory.models import Label, Location, Placement
+from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
 
@@ -72,4 +75,37 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         label.twins.add(arrival.twin)
 
 
+def _arrival_started(twin_id: int) -> datetime | None:
+    """When the arriving twin's restore began here: its row's insert (updated_at is not copied from the package,
+    and nothing saves a twin whole while it arrives), so rows a part made for the arrival were created since;
+    None for a twin not arriving."""
+    return Twin.objects.filter(pk=twin_id, arriving=True).values_list("updated_at", flat=True).first()
+
+
+def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
+    """ArrivalDiscarded, in the discarding transaction (before the twin's rows go): the places and labels the
+    arrival made for the owner (created while the twin arrived, :func:`_arrival_started`) go too, unless the owner
+    has put something else in or under them, or on them, since. Those the owner had already, which the package's
+    names were matched to, stay."""
+    started = _arrival_started(event.twin_id)
+    if started is None:
+        return
+    placement = Placement.objects.filter(twin_id=event.twin_id).select_related("location").first()
+    if placement is not None:
+        location = placement.location
+        placement.delete()  # the place is PROTECTed from its placements
+        while location is not None and location.created_at >= started:
+            if location.placements.exists() or location.children.exists():
+                break
+            parent = location.parent
+            location.delete()
+            location = parent
+    on_another = Label.twins.through.objects.filter(label_id=OuterRef("pk")).exclude(twin_id=event.twin_id)
+    Label.objects.filter(owner_id=event.owner_id, twins=event.twin_id, created_at__gte=started).exclude(
+        Exists(on_another)
+    ).delete()
+
+
 register(Part(name="inventory", export=export, restore=_restore, after=("twin",), what="place and labels"))
+# Here rather than in apps.py: the move's share of inventory in one module (autodiscovered in TwinsConfig.ready).
+events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)

@@ -35,6 +35,7 @@ from credentials.models import AuthenticityCredential
 from makers.models import ProducedThing, ProductModel
 from ssi import webvh
 from ssi.errors import SSIError
+from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
 
@@ -120,7 +121,27 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     ProducedThing.objects.filter(pk=produced.pk).update(produced_at=_when(data["produced_at"]))
 
 
+def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
+    """ArrivalDiscarded, in the discarding transaction (before the twin's rows go): a maker's row the arrival
+    took over from the copy the thing left here (the same SCID, see :func:`_restore`) goes back to that copy,
+    claimed by the copy's owner as before if it was claimed; a row the arrival made (on the maker's credential)
+    goes with the twin."""
+    produced = ProducedThing.objects.filter(twin_id=event.twin_id).select_related("twin").first()
+    if produced is None:
+        return
+    scid = _scid(produced.twin.did)
+    copies = Twin.objects.exclude(pk=event.twin_id).exclude(moved_to="").filter(did__startswith=f"did:webvh:{scid}:")
+    copy = next((twin for twin in copies if _scid(twin.did) == scid and scid), None)
+    if copy is None or ProducedThing.objects.filter(twin=copy).exists():
+        return
+    ProducedThing.objects.filter(pk=produced.pk).update(
+        twin=copy, claimed_by=copy.owner if produced.claimed_at else None
+    )
+
+
 # After the DID log (the arriving twin's verified SCID) and the credentials (the maker's verified statement).
 register(
     Part(name="makers", export=export, restore=_restore, after=("twin", "did_log", "credentials"), what="maker's link")
 )
+# Here rather than in apps.py: the move's share of makers in one module (autodiscovered in TwinsConfig.ready).
+events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)

@@ -32,6 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from core import vault
@@ -271,9 +272,22 @@ def on_moved_away(event: events.TwinMovedAway) -> None:
     )
 
 
+def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
+    """ArrivalDiscarded, in the discarding transaction (before the twin's rows go): the webhook endpoints the
+    arrival copied for the owner go too: those its grants use that no grant of another thing uses. An endpoint the
+    owner had already, which the package was matched to by URL and secret, is used by the grants of the thing it
+    came with first (a secret is never chosen by a person: only a copy has it), and one the owner has used for
+    another thing since is theirs now: both stay. (An endpoint whose first thing was deleted here since, orphaned,
+    and then matched again would go; there is no record of which arrival made which copy.)"""
+    used = Grant.objects.filter(twin_id=event.twin_id, endpoint__isnull=False).values("endpoint_id")
+    for_another = Grant.objects.filter(endpoint_id=OuterRef("pk")).exclude(twin_id=event.twin_id)
+    WebhookEndpoint.objects.filter(owner_id=event.owner_id, pk__in=used).exclude(Exists(for_another)).delete()
+
+
 register(
     Part(name="sharing", export=export, restore=_restore, after=("twin", "didcomm"), what="grants and notifications")
 )
 # Here rather than in apps.py: the move's share of sharing in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)
 events.subscribe(events.TwinMovedAway, on_moved_away, in_transaction=True)
+events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)
