@@ -58,8 +58,15 @@ def holder_did(owner: Owner) -> str:
     return did_key(current.public_multibase)
 
 
-def status_list_url(status_list: StatusList) -> str:
-    return settings.SITE_URL + reverse("credential-status-list", args=[status_list.public_id])
+def status_list_url_prefix() -> str:
+    """What every twin's status list URL on this instance starts with: the list's public id follows. Format URLs
+    from it where many are made at once (reverse() costs ~0.2 ms: 2 s of a 10,000-row import, issue 16)."""
+    return settings.SITE_URL + reverse("credential-status-list", args=["x"])[:-1]
+
+
+def status_list_url(status_list: StatusList, *, prefix: str | None = None) -> str:
+    """The public URL of a twin's status list; `prefix`: status_list_url_prefix(), when the caller has it."""
+    return (prefix or status_list_url_prefix()) + status_list.public_id
 
 
 def _signing_time(twin: Twin) -> datetime:
@@ -363,6 +370,7 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
         ):
             latest[twin_id] = datetime.fromisoformat(json.loads(line)["versionTime"])
     status_lists, credentials, entries = [], [], []
+    url_prefix = status_list_url_prefix()
     for twin in twins:
         holder = twin.owner
         if holder.pk not in holders:
@@ -371,7 +379,7 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
         status_list = StatusList(twin=twin, next_index=1)
         bits = statuslist.Bitstring()
         status_list.bits = bits.to_bytes()
-        list_url = status_list_url(status_list)  # reverse() once a thing, not twice
+        list_url = status_list_url(status_list, prefix=url_prefix)
         # As _signing_time: a proof must not predate the log version whose key makes it.
         at = max(timezone.now(), latest[twin.pk])
         credential = OwnershipCredential(

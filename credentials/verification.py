@@ -16,10 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
-from django.urls import reverse
-
-from credentials import authenticity
+from credentials import authenticity, services
 from credentials.models import IssuerStatusList, StatusList, VerifierPolicy
 from ssi import credentials as vc
 from ssi import webvh
@@ -104,7 +101,7 @@ def _status_urls(document: Mapping[str, Any]) -> set[str]:
 
 
 def _local_lists(document: Mapping[str, Any]) -> vc.StatusLists:
-    prefix = settings.SITE_URL + reverse("credential-status-list", args=["x"])[:-1]
+    prefix = services.status_list_url_prefix()
     ids = [url.removeprefix(prefix) for url in _status_urls(document) if url.startswith(prefix)]
     lists = vc.StatusLists()
     signed = StatusList.objects.filter(public_id__in=ids[:20]).exclude(document="")
