@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 import uuid
 
@@ -10,8 +11,26 @@ from django.db import models
 from django.db.models import Q
 
 from credentials.stored import StoredCredential
-from ssi.statuslist import MIN_LENGTH
+from ssi.statuslist import MIN_LENGTH, Bitstring
 from twins.models import Twin, new_public_id
+
+
+class AllClear(Bitstring):
+    """A status list with every bit clear, read only: its ``encodedList`` (a GZIP of 16 KiB) is computed once per
+    length, not once per list signed (a new thing's list, issue 16)."""
+
+    __slots__ = ()
+
+    def set(self, index: int) -> None:
+        raise TypeError("an all-clear list is read only: change StatusList.bitstring()'s copy")
+
+    def encode(self) -> str:
+        return _all_clear_encoding(len(self))
+
+
+@functools.lru_cache(maxsize=4)
+def _all_clear_encoding(length: int) -> str:
+    return Bitstring(length).encode()
 
 
 class StatusList(models.Model):
@@ -19,12 +38,17 @@ class StatusList(models.Model):
 
     Issued by the twin's DID, as its credentials are (ssi.credentials accepts a status list only from the
     credential's own issuer). The signed list credential is kept as served, re-signed only when a bit changes.
+
+    `bits` is stored empty while every bit is clear (most things never revoke anything, and 16 KiB of zeros a
+    thing was most of what a 10,000-row import wrote, issue 16); the first revocation stores the whole bitstring.
+    Read them through :meth:`bitstring`: an empty list is all clear, `length` entries, published exactly as a
+    stored all-zero one.
     """
 
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     twin = models.OneToOneField(Twin, on_delete=models.CASCADE, related_name="status_list")
     length = models.PositiveIntegerField(default=MIN_LENGTH)
-    bits = models.BinaryField(editable=False)
+    bits = models.BinaryField(editable=False)  # empty: all clear (see bitstring())
     # The next free index: indices are handed out in order and never reused (a reused bit would revive or
     # revoke a credential that is not its own).
     next_index = models.PositiveIntegerField(default=0)
@@ -39,6 +63,17 @@ class StatusList(models.Model):
 
     def __str__(self) -> str:
         return f"status list {self.public_id} of twin {self.twin_id}"
+
+    def bitstring(self) -> Bitstring:
+        """The list's bits (a copy to change and store back with :meth:`keep`)."""
+        if not len(self.bits):
+            return Bitstring(self.length)
+        return Bitstring.from_bytes(bytes(self.bits))
+
+    def keep(self, bits: Bitstring) -> None:
+        """Set `bits` to be stored (not saved): empty while all are clear."""
+        data = bits.to_bytes()
+        self.bits = b"" if data == bytes(len(data)) else data
 
 
 class OwnershipCredentialQuerySet(models.QuerySet):

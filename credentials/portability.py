@@ -76,7 +76,8 @@ def export(twin: Twin) -> dict[str, Any] | None:
         else {
             "public_id": status_list.public_id,
             "length": status_list.length,
-            "bits": base64.b64encode(bytes(status_list.bits)).decode(),
+            # The whole bitstring, even while it is stored empty (all clear): what any host reads.
+            "bits": base64.b64encode(status_list.bitstring().to_bytes()).decode(),
             "next_index": status_list.next_index,
             "document": status_list.document,
             "etag": status_list.etag,
@@ -104,22 +105,24 @@ def export(twin: Twin) -> dict[str, Any] | None:
 def _restore_status_list(data: dict[str, Any], revoke: list[int], twin: Twin) -> None:
     if StatusList.objects.filter(public_id=data["public_id"]).exists():
         raise PackageError("This thing's status list is already on this instance.")
-    bits = statuslist.Bitstring.from_bytes(base64.b64decode(data["bits"]))
-    for index in revoke:
-        if not 0 <= index < data["next_index"]:
-            raise PackageError("A credential of this thing names a bit its status list never handed out.")
-        bits.set(index)
-    StatusList.objects.create(
+    restored = StatusList(
         twin=twin,
         public_id=data["public_id"],
         length=data["length"],
-        bits=bits.to_bytes(),
+        bits=base64.b64decode(data["bits"]),  # empty (all clear) as this host stores it, or the whole bitstring
         next_index=data["next_index"],
         # Signed by the twin's DID on the source; signed again (this instance's URL, the DID here) on arrival.
         document=data["document"],
         etag=data["etag"],
         signed_at=_when(data["signed_at"]),
     )
+    bits = restored.bitstring()
+    for index in revoke:
+        if not 0 <= index < data["next_index"]:
+            raise PackageError("A credential of this thing names a bit its status list never handed out.")
+        bits.set(index)
+    restored.keep(bits)
+    restored.save(force_insert=True)
 
 
 def _scid(did: Any) -> str | None:

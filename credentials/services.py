@@ -22,7 +22,7 @@ from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
-from credentials.models import OwnershipCredential, StatusList, VerifierPolicy, VerifierSession
+from credentials.models import AllClear, OwnershipCredential, StatusList, VerifierPolicy, VerifierSession
 from owners.keys import SelfHeldKeyRequired, owner_keys_ensure, owner_signing_key
 from owners.models import Owner, OwnerKey
 from ssi import credentials as vc
@@ -83,14 +83,14 @@ def status_list_for_update(twin: Twin) -> StatusList:
     """The twin's status list, locked for this transaction (made on first use)."""
     status_list = StatusList.objects.select_for_update().filter(twin=twin).first()
     if status_list is None:
-        status_list = StatusList.objects.create(twin=twin, bits=statuslist.Bitstring().to_bytes())
+        status_list = StatusList.objects.create(twin=twin, bits=b"")  # all clear (StatusList.bitstring)
     return status_list
 
 
 def status_list_sign(*, status_list: StatusList, twin: Twin) -> StatusList:
     """Sign the list as it stands now and keep the signed document (and its ETag) for the public endpoint."""
     at = _signing_time(twin)
-    bits = statuslist.Bitstring.from_bytes(bytes(status_list.bits))
+    bits = status_list.bitstring()
     # No validFrom: the signing time may be a second ahead of the clock (see _signing_time), and a list that is
     # "not yet valid" cannot answer. No validUntil either: verifiers here read the list from the database.
     unsigned = statuslist.list_credential(url=status_list_url(status_list), issuer=twin.did, bits=bits)
@@ -141,9 +141,9 @@ def credential_sign(
 
 def status_bit_set(*, status_list: StatusList, index: int) -> None:
     """Revoke the credential on bit `index` of the (locked) list; the caller re-signs the list."""
-    bits = statuslist.Bitstring.from_bytes(bytes(status_list.bits))
+    bits = status_list.bitstring()
     bits.set(index)
-    status_list.bits = bits.to_bytes()
+    status_list.keep(bits)
     status_list.save(update_fields=["bits"])
 
 
@@ -371,14 +371,13 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
             latest[twin_id] = datetime.fromisoformat(json.loads(line)["versionTime"])
     status_lists, credentials, entries = [], [], []
     url_prefix = status_list_url_prefix()
+    clear = AllClear(StatusList._meta.get_field("length").default)
     for twin in twins:
         holder = twin.owner
         if holder.pk not in holders:
             holders[holder.pk] = holder_did(holder)
         key = agent_key(twin)
-        status_list = StatusList(twin=twin, next_index=1)
-        bits = statuslist.Bitstring()
-        status_list.bits = bits.to_bytes()
+        status_list = StatusList(twin=twin, next_index=1, bits=b"")  # all clear (StatusList.bitstring)
         list_url = status_list_url(status_list, prefix=url_prefix)
         # As _signing_time: a proof must not predate the log version whose key makes it.
         at = max(timezone.now(), latest[twin.pk])
@@ -417,7 +416,7 @@ def ownership_credentials_issue_new(*, twins: list[Twin]) -> list[OwnershipCrede
         entry = chain.append(previous, content=content, kind=HISTORY_KIND, key=key, scid=scid_of(twin), time=time)
         entries.append(HistoryEntry(twin=twin, seq=entry["seq"], kind=HISTORY_KIND, time=time, entry=entry))
         list_at = max(timezone.now(), latest[twin.pk])
-        unsigned_list = statuslist.list_credential(url=list_url, issuer=twin.did, bits=bits)
+        unsigned_list = statuslist.list_credential(url=list_url, issuer=twin.did, bits=clear)
         text = json.dumps(
             vc.issue(unsigned_list, key, verification_method=f"{twin.did}#key-1", created=list_at),
             separators=(",", ":"),
