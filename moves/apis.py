@@ -2,7 +2,9 @@
 
 On the source (A): ``POST /api/moves/requests`` (step 1, anyone may ask: the twin's owner here decides),
 ``GET /api/moves/requests/<id>`` (how it stands), ``POST …/<id>/arrived`` (step 4) and ``POST …/<id>/cancel``.
-On the destination (B): ``POST /api/moves/<id>/package`` (step 3: the sealed package, application/octet-stream).
+On the destination (B): ``POST /api/moves/<id>/package`` (step 3: the sealed package, application/octet-stream, in
+one request) and ``GET``/``POST /api/moves/<id>/package/chunks`` (the same, a chunk a request: moves.chunks; what
+the source uses, so a package larger than one request moves too).
 
 Every call but the first carries the move's bearer token (``Authorization: Bearer …``), checked in constant time;
 an unknown move and a wrong token get the same 401. Each route is rate-limited per client address (and the

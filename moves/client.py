@@ -17,7 +17,8 @@ from typing import Any
 from core import netguard
 
 CONNECT_TIMEOUT = 5.0
-# The whole exchange: small calls, and the package push (which may carry megabytes of photos).
+# The whole exchange: small calls, and each chunk of the package push (the last one waits while the other side
+# opens and restores the whole package).
 TOTAL_TIMEOUT = 20.0
 PUSH_TIMEOUT = 120.0
 MAX_ANSWER_BYTES = 65_536
