@@ -70,6 +70,7 @@ _TWIN_SKIP = {
     "moved_to",
     "moved_at",
     "arriving",
+    "leaving_to",
 }
 TWIN_FIELDS = tuple(f.name for f in Twin._meta.concrete_fields if f.name not in _TWIN_SKIP)
 READING_COLUMNS = (

@@ -531,3 +531,11 @@ def test_a_twin_moving_back_replaces_the_copy_it_left_whose_log_it_extends(on_a,
     assert not Twin.objects.filter(pk=copy.pk).exists()
     assert webvh.parse_did(returned.did).scid == webvh.parse_did(copy.did).scid
     assert [e["versionId"] for e in log_state(returned).entries][: len(copy_log)] == copy_log
+
+
+def test_the_package_carries_no_move_state_so_an_older_host_still_takes_it(lived, bob, carol):
+    # The source marks the twin leaving before it packs; a host without that field would refuse an unknown field.
+    Twin.objects.filter(pk=lived.pk).update(leaving_to="https://b.example")
+    lived = Twin.objects.get(pk=lived.pk)
+    fields = moving.move_package(lived, entries=entries_for(lived, bob, carol))["parts"]["twin"]["fields"]
+    assert {"leaving_to", "moved_to", "moved_at", "arriving"}.isdisjoint(fields)
