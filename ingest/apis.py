@@ -135,7 +135,11 @@ timestamp, 404 unknown source, 409 a deactivated thing, 413, 429 over the source
         ),
         413: OpenApiResponse(_Error, description="More than 1,000 readings or 1 MiB."),
         429: OpenApiResponse(_Error, description="Over the source's rate limit; see Retry-After."),
-        503: OpenApiResponse(_Error, description="Database unavailable; see Retry-After."),
+        503: OpenApiResponse(
+            _Error,
+            description="Database unavailable, or a named thing is moving to another host right now (nothing of the"
+            " message stored: `extra.leaving`, `extra.moving_to`); see Retry-After.",
+        ),
     },
 )
 class HookReceiveApi(APIView):
@@ -176,8 +180,9 @@ def receive(request: HttpRequest, source_id: str) -> JsonResponse:
 def _moved(request: HttpRequest, source: Source) -> JsonResponse | None:
     """A source whose things are not live here (issue 18): every thing it feeds has moved to one other host (a
     308 to the same path there, where the source moved with them: ingest.portability), or is still arriving here
-    (409, retried by the sender). None, one indexed query, for a source that feeds a live thing (or none yet)."""
-    if SourceThing.objects.filter(source=source, twin__moved_to="", twin__arriving=False).exists():
+    (409, retried by the sender). None for a source that feeds a live thing (known from the source's own query:
+    ingest.services.source_feeds_live), or none yet."""
+    if services.source_feeds_live(source):
         return None
     states = set(SourceThing.objects.filter(source=source).values_list("twin__moved_to", "twin__arriving")[:100])
     hosts = {moved_to.rstrip("/") for moved_to, _ in states if moved_to}
@@ -200,7 +205,7 @@ def _moved(request: HttpRequest, source: Source) -> JsonResponse | None:
 def _receive(request: HttpRequest, source_id: str) -> Answer | JsonResponse:
     """The HTTP part: the source named by the URL (404), whose things are here (308/409: :func:`_moved`), and a
     body of at most 1 MiB (413); the rest is ingest.receive.receive_message, shared with the MQTT bridge."""
-    source = find_source(source_id, request.headers.get(webhooks.ID_HEADER))
+    source = find_source(source_id, request.headers.get(webhooks.ID_HEADER), live=True)
     if source is None:
         return not_found()
     if (elsewhere := _moved(request, source)) is not None:

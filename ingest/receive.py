@@ -153,7 +153,7 @@ def receive_many(messages: list[Incoming]) -> list[Answer]:
     return answers  # type: ignore[return-value]
 
 
-def find_sources(wanted: list[tuple[str, str | None]]) -> list[Source | None]:
+def find_sources(wanted: list[tuple[str, str | None]], *, live: bool = False) -> list[Source | None]:
     """:func:`find_source` for several messages: one query for those whose ids may exist."""
     cleaned = []
     for public_id, webhook_id in wanted:
@@ -164,15 +164,17 @@ def find_sources(wanted: list[tuple[str, str | None]]) -> list[Source | None]:
             webhook_id = None
         cleaned.append((public_id, webhook_id))
     asked = [item for item in cleaned if item is not None]
-    found = iter(sources_for_messages(asked) if asked else [])
+    found = iter(sources_for_messages(asked, live=live) if asked else [])
     return [None if item is None else next(found) for item in cleaned]
 
 
-def find_source(public_id: str, webhook_id: str | None = None) -> Source | None:
+def find_source(public_id: str, webhook_id: str | None = None, *, live: bool = False) -> Source | None:
     """The source a hook URL or an MQTT topic names; None if unknown. May raise the database's errors. Read fresh
     for every message: a rotated secret or a deleted source takes effect at once. `webhook_id`: the message's
-    (unverified) id, whose first answer, if any, comes in the same query (used only once the signature verifies)."""
-    return find_sources([(public_id, webhook_id)])[0]
+    (unverified) id, whose first answer, if any, comes in the same query (used only once the signature verifies).
+    `live`: whether the source feeds a thing that lives here comes in the same query too
+    (ingest.services.source_feeds_live; the web hook asks)."""
+    return find_sources([(public_id, webhook_id)], live=live)[0]
 
 
 # One message on its way through _answer_all: its source, headers, body and receive time.

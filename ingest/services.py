@@ -178,43 +178,65 @@ THING_FIELDS = (
 )
 
 
-def source_for_message(public_id: str, webhook_id: str | None = None) -> Source | None:
+def source_for_message(public_id: str, webhook_id: str | None = None, *, live: bool = False) -> Source | None:
     """The source, read fresh for every message (a rotated secret or a deleted source takes effect at once), and in
     the same query the first answer to `webhook_id` if a message with that id was stored. The id is not verified
-    yet: receive_message uses the answer only once the signature has verified (see :func:`replay_of`).
+    yet: receive_message uses the answer only once the signature has verified (see :func:`replay_of`). With `live`,
+    also whether the source feeds a thing that lives here (:func:`source_feeds_live`, the web hook's 308/409 for a
+    source whose things all moved or are arriving), in the same query.
 
     Written by hand: compiling the queryset costs more than the database answering it.
     """
     plan = RowPlan.of(Source, SOURCE_FIELDS, "s")
     sql = (
-        f"SELECT {plan.columns}, d.status, d.response FROM {Source._meta.db_table} s"  # noqa: S608 (metadata)
+        f"SELECT {plan.columns}, d.status, d.response{_FEEDS_LIVE if live else ''}"  # noqa: S608 (metadata)
+        f" FROM {Source._meta.db_table} s"
         f" LEFT JOIN {Delivery._meta.db_table} d ON d.source_id = s.id AND d.webhook_id = %s"
         " WHERE s.public_id = %s"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, [webhook_id or "", public_id])
         row = cursor.fetchone()
-    return None if row is None else _source_of_row(plan, row, webhook_id)
+    return None if row is None else _source_of_row(plan, row, webhook_id, live=live)
 
 
-def _source_of_row(plan: RowPlan, row, webhook_id: str | None, offset: int = 0) -> Source:
+# Whether the source feeds a thing that lives here (twins.models.Twin.objects.live()): the (source, twin) index,
+# then each linked twin by its key, until one is live.
+_FEEDS_LIVE = (
+    f", EXISTS (SELECT 1 FROM {SourceThing._meta.db_table} l JOIN {Twin._meta.db_table} t ON t.id = l.twin_id"  # noqa: S608
+    " WHERE l.source_id = s.id AND t.moved_to = '' AND NOT t.arriving)"
+)
+
+
+def _source_of_row(plan: RowPlan, row, webhook_id: str | None, offset: int = 0, live: bool = False) -> Source:
     source = plan.instance(row, offset)
     status, response = row[offset + plan.width], row[offset + plan.width + 1]
     first = None
     if status is not None:
         first = Outcome(status, json.loads(response) if isinstance(response, str) else response, replayed=True)
     source._replay = (webhook_id, first)
+    if live:
+        source._feeds_live = bool(row[offset + plan.width + 2])
     return source
 
 
-def sources_for_messages(wanted: list[tuple[str, str | None]]) -> list[Source | None]:
+def source_feeds_live(source: Source) -> bool:
+    """Whether `source` feeds at least one thing that lives here (not moved away, not still arriving; a thing on its
+    way to another host still lives here): read with the source when it was found with ``live=True``, else now."""
+    known = getattr(source, "_feeds_live", None)
+    if known is not None:
+        return known
+    return SourceThing.objects.filter(source=source, twin__moved_to="", twin__arriving=False).exists()
+
+
+def sources_for_messages(wanted: list[tuple[str, str | None]], *, live: bool = False) -> list[Source | None]:
     """:func:`source_for_message` for several messages, each (public_id, webhook_id), in one query on PostgreSQL.
     Each message gets its own Source instance (with its own first answer), None where the id is unknown."""
     if len(wanted) == 1 or connection.vendor != "postgresql":
-        return [source_for_message(public_id, webhook_id) for public_id, webhook_id in wanted]
+        return [source_for_message(public_id, webhook_id, live=live) for public_id, webhook_id in wanted]
     plan = RowPlan.of(Source, SOURCE_FIELDS, "s")
     sql = (
-        f"SELECT n.i, {plan.columns}, d.status, d.response"  # noqa: S608 (metadata)
+        f"SELECT n.i, {plan.columns}, d.status, d.response{_FEEDS_LIVE if live else ''}"  # noqa: S608 (metadata)
         " FROM unnest(%s::text[], %s::text[]) WITH ORDINALITY AS n(public_id, webhook_id, i)"
         f" JOIN {Source._meta.db_table} s ON s.public_id = n.public_id"
         # A LATERAL subquery that cannot be pulled up (LIMIT): one lookup of both columns in the unique (source,
@@ -229,7 +251,7 @@ def sources_for_messages(wanted: list[tuple[str, str | None]]) -> list[Source | 
     found: list[Source | None] = [None] * len(wanted)
     for row in rows:
         index = row[0] - 1
-        found[index] = _source_of_row(plan, row, wanted[index][1], offset=1)
+        found[index] = _source_of_row(plan, row, wanted[index][1], offset=1, live=live)
     return found
 
 

@@ -133,3 +133,25 @@ def test_messages_and_flushes_racing_leave_every_reading_in_the_history_exactly_
         assert sorted(committed) == sorted(Reading.objects.filter(twin=twin).values_list("pk", flat=True))
         assert len(committed) == len(set(committed)) == 16
         assert verify_twin(twin).ok
+
+
+def test_the_web_hooks_single_message_reads_whether_its_source_feeds_a_live_thing_with_the_source(
+    source_and_secret, grinder
+):
+    # The 308/409 for a source whose things all moved or are arriving (ingest.apis._moved) needs to know whether it
+    # feeds a live thing: asked in the source's own query, not in a round trip of its own before it.
+    from django.test.utils import CaptureQueriesContext
+
+    source, secret = source_and_secret
+    body = json.dumps({"value": 7.5}).encode()
+    headers = webhooks.headers_for(secret, "msg_hook_count", int(time.time()), body)
+    with CaptureQueriesContext(connection) as queries:
+        response = Client().post(
+            f"/hooks/{source.public_id}", data=body, content_type="application/json", headers=headers
+        )
+    assert response.status_code == 200
+    statements = [q["sql"] for q in queries]
+    write = next(n for n, sql in enumerate(statements) if "ingest_store_group" in sql)
+    assert write == (3 if statements[2] == "BEGIN" else 2), statements[:4]  # BEGIN: see the test above
+    assert "ingest_delivery" in statements[0] and "ingest_sourcething" in statements[0]
+    assert "ingest_source_things" in statements[1]
