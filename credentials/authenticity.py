@@ -30,8 +30,9 @@ from credentials.services import signed_list_keep
 from ssi import credentials as vc
 from ssi import statuslist, webvh
 from ssi.keys import SigningKey
-from twins.history import history_append
+from twins.history import history_append, lock_twin
 from twins.models import Twin
+from twins.moving import is_live
 
 CREDENTIAL_TYPE = "AuthenticityCredential"
 HISTORY_KIND = "credential"  # as credentials.services: issuing and revoking are part of the ownership record
@@ -210,8 +211,14 @@ def authenticity_revoke(*, issuer: Issuer, credential: AuthenticityCredential, r
     credential.revoked_at = timezone.now()
     credential.revoked_reason = reason
     credential.save(update_fields=["revoked_at", "revoked_reason"])
+    # The revocation stands whatever the thing's state: the bit is on the maker's own list, which verifiers
+    # everywhere read. The thing's history says so only where its history is open here (not deactivated, not
+    # moved away or on its way: those refuse appends, and the refusal would undo the revocation).
+    twin = lock_twin(credential.twin)
+    if twin.deactivated_at is not None or not is_live(twin) or twin.leaving_to:
+        return credential
     history_append(
-        twin=credential.twin,
+        twin=twin,
         kind=HISTORY_KIND,
         content={
             "action": "revoked",

@@ -98,3 +98,32 @@ def test_credentials_signed_before_a_key_rotation_still_verify(acme_model, dora)
     produce(model=acme_model, serials=["ROT-2"], by=None)
     for credential in AuthenticityCredential.objects.all():
         assert verify_document(credential.data).verdict == "valid"
+
+
+@pytest.mark.parametrize(
+    "state",
+    [
+        {"leaving_to": "https://elsewhere.example"},
+        {"moved_to": "https://elsewhere.example", "leaving_to": "https://elsewhere.example"},
+        {"deactivated_at": "now"},
+    ],
+    ids=["leaving", "moved", "deactivated"],
+)
+def test_a_maker_revokes_a_serial_whatever_the_thing_is_doing_and_learns_nothing_of_it(acme_model, dora, state):
+    from django.utils import timezone
+
+    from twins.models import Twin
+
+    ((produced, _),) = produce(model=acme_model, serials=["GONE-1"], by=None)
+    fields = {key: timezone.now() if value == "now" else value for key, value in state.items()}
+    Twin.objects.filter(pk=produced.twin_id).update(**fields)
+    entries = produced.twin.history.count()
+    credential = authenticity_revoke(
+        organisation=acme_model.organisation, model=acme_model, serial="GONE-1", reason="counterfeit", by=dora
+    )
+    assert credential.revoked_at is not None
+    status_list = IssuerStatusList.objects.get()
+    assert statuslist.Bitstring.from_bytes(bytes(status_list.bits)).test(credential.status_index)
+    assert verify_document(credential.data).verdict == "revoked"
+    # Nothing is appended to a history that is closed here (the maker is not told why).
+    assert produced.twin.history.count() == entries
