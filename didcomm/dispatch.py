@@ -40,7 +40,7 @@ def dispatch(ctx: Context) -> dict[str, Any] | None:
     key = messages.message_type_key(ctx.message.type)
     handler = HANDLERS.get(key) if key is not None else None
     if handler is None:
-        return messages.problem_report(
+        return handlers.problem(
             thid=ctx.message.message_id,
             code="unsupported-message-type",
             explanation=f"message type {ctx.message.type[:200]} is not supported",

@@ -15,7 +15,16 @@ from typing import Any
 from django.utils import timezone
 
 from didcomm.models import Connection, InboundMessage, OutboundMessage
-from ssi.messages import DIDCOMM_PREFIX, PING, PING_RESPONSE, message_type_key, new_message, problem_report, thread
+from ssi.messages import (
+    DIDCOMM_PREFIX,
+    NOTIFICATION_PROBLEM_REPORT,
+    PING,
+    PING_RESPONSE,
+    message_type_key,
+    new_message,
+    problem_report,
+    thread,
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,16 @@ class Context:
 
 
 Handler = Callable[[Context], dict[str, Any] | None]
+
+
+def problem(*, thid: str, code: str, explanation: str, impact: str = "message") -> dict[str, Any]:
+    """The agent's own RFC 0035 problem report, outside any protocol that has one (an unknown message type, a bad
+    basic message, a deactivated or moved twin): ``notification/1.0/problem-report``, the type ACA-Py 1.7 handles
+    (it logs "Received problem report" and raises its ``problem_report`` webhook), where it logs
+    ``report-problem/1.0`` as "Unrecognized message type" and drops it, so its controller never learns why.
+    ``impact`` (RFC 0035): ``message`` (this message only), ``thread`` or ``connection`` (nothing on it works).
+    The protocols with their own report (DID Exchange, DID Rotate, issue-credential) use theirs."""
+    return problem_report(thid=thid, code=code, explanation=explanation, key=NOTIFICATION_PROBLEM_REPORT, impact=impact)
 
 
 def is_problem_report(message_type: str) -> bool:
@@ -116,7 +135,7 @@ def trust_ping_response(ctx: Context) -> None:
 def basic_message(ctx: Context) -> dict[str, Any] | None:
     """RFC 0095: ``content`` is the text. Stored as received (the InboundMessage row) for the owner to read."""
     if not isinstance(ctx.body.get("content"), str):
-        return problem_report(
+        return problem(
             thid=ctx.message.message_id, code="invalid-message", explanation="basic message needs a content string"
         )
     return None

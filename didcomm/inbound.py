@@ -18,7 +18,7 @@ from core.ratelimit import hit
 from core.vault import unseal_key
 from didcomm import relay, rotate, timeline
 from didcomm.dispatch import dispatch
-from didcomm.handlers import Answer, Context, is_problem_report
+from didcomm.handlers import Answer, Context, is_problem_report, problem
 from didcomm.keys import agent_key_of, connection_key, verkey_of
 from didcomm.models import Agent, Connection, InboundMessage, OutboundMessage, RecipientKey
 from ssi import didexchange, envelope, messages
@@ -268,10 +268,11 @@ def _close(connection: Connection | None, message_id: str) -> tuple[OutboundMess
     OutboundMessage.objects.filter(connection=connection, status=OutboundMessage.Status.QUEUED).update(
         status=OutboundMessage.Status.FAILED, last_error="the twin was deactivated before delivery"
     )
-    body = messages.problem_report(
+    body = problem(
         thid=message_id,
         code=DEACTIVATED,
         explanation="this twin was deactivated: its agent accepts and sends no more messages",
+        impact="connection",
     )
     report = OutboundMessage.objects.create(
         agent=connection.agent,
@@ -316,16 +317,8 @@ def _moved_answer(
             f"this thing has moved to {moved_to}: its agent takes no messages here any more, and tells you its"
             " new DID from there (RFC 0794 DID Rotate)"
         )
-        # notification/1.0/problem-report: the RFC 0035 type ACA-Py (1.7) knows; report-problem/1.0 it logs as
-        # "Unrecognized message type" and drops, so its controller would never learn where the thing went.
         # Impact "connection": nothing on this connection works here any more.
-        report = messages.problem_report(
-            thid=body["@id"],
-            code=MOVED,
-            explanation=explanation,
-            key=messages.NOTIFICATION_PROBLEM_REPORT,
-            impact="connection",
-        )
+        report = problem(thid=body["@id"], code=MOVED, explanation=explanation, impact="connection")
         return (_store_for(agent, report, connection=connection, to_verkey=connection.their_verkey),)
     if messages.message_type_key(body["@type"]) != messages.DIDEXCHANGE_REQUEST or mine.connection is not None:
         return ()

@@ -13,6 +13,7 @@ import hashlib
 from typing import Any
 
 from core.live import broadcast_after_commit
+from didcomm.handlers import is_problem_report
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 from owners.models import Notification
 from owners.services import notify
@@ -26,6 +27,7 @@ KIND_NAMES = {
     messages.PING: "Trust ping",
     messages.PING_RESPONSE: "Ping response",
     messages.PROBLEM_REPORT: "Problem report",
+    messages.NOTIFICATION_PROBLEM_REPORT: "Problem report",
     messages.DIDEXCHANGE_REQUEST: "Connection request",
     messages.DIDEXCHANGE_RESPONSE: "Connection response",
     messages.DIDEXCHANGE_COMPLETE: "Connection complete",
@@ -35,8 +37,22 @@ KIND_NAMES = {
     messages.ROTATE_PROBLEM_REPORT: "DID rotation problem",
     messages.ROTATE_HANGUP: "Hang-up",
 }
-# Problem reports (RFC 0035 ``description``): the generic one and the protocols' own.
-PROBLEM_KEYS = frozenset({messages.PROBLEM_REPORT, messages.DIDEXCHANGE_PROBLEM_REPORT, messages.ROTATE_PROBLEM_REPORT})
+# What a problem report of a protocol without a name above is called (any ``.../problem-report`` type, RFC 0035).
+PROBLEM_KIND = "Problem report"
+# The problem codes an owner meets most, in words: ours (didcomm.inbound, didcomm.dispatch, didcomm.handlers) and
+# ACA-Py's. A report's own explanation follows them; a code not here is shown as it came, with the explanation.
+PROBLEM_WORDS = {
+    "thing-moved": "The thing has moved to another host",
+    "twin-deactivated": "The thing was deactivated",
+    "unsupported-message-type": "The other agent does not understand this kind of message",
+    "invalid-message": "The other agent could not use this message",
+    "message-parse-failure": "The other agent could not read this message",
+    "request_not_accepted": "The connection request was not accepted",
+    "response_not_accepted": "The connection response was not accepted",
+    "complete_not_accepted": "The connection could not be completed",
+    "e.did.unresolvable": "The new DID of the other side could not be resolved",
+    "e.did.rotate_not_authorised": "The DID change did not come from the other side of the connection",
+}
 # What a history entry keeps of a message's text (a basic message's content, a problem report's code and
 # explanation); beyond it, the start and the hash of the whole (history_text).
 HISTORY_TEXT_MAX_BYTES = 4096
@@ -56,17 +72,27 @@ def _problem(body: dict[str, Any]) -> tuple[str, str]:
     return (code if isinstance(code, str) else ""), (text if isinstance(text, str) else "")
 
 
+def problem_text(body: dict[str, Any]) -> str:
+    """A problem report in words: what its code means (:data:`PROBLEM_WORDS`) and its explanation, or for a code
+    we have no words for, the code and the explanation as they came."""
+    code, text = _problem(body)
+    words = PROBLEM_WORDS.get(code)
+    if words:
+        return f"{words}: {text}" if text else f"{words}."
+    return ": ".join(part for part in (code, text) if part)
+
+
 def describe(message_type: str, body: dict[str, Any]) -> tuple[str, str]:
     """A short name of the message's kind and its text for a person (a basic message's content, a problem
-    report's code and explanation), for the activity lists."""
+    report in words), for the activity lists: received and sent alike."""
     key = messages.message_type_key(message_type)
-    kind = KIND_NAMES.get(key or "") or (key or message_type).rsplit("/", 1)[-1]
+    problem = is_problem_report(message_type)
+    kind = KIND_NAMES.get(key or "") or (PROBLEM_KIND if problem else (key or message_type).rsplit("/", 1)[-1])
     if key == messages.BASIC_MESSAGE:
         content = body.get("content")
         return kind, content if isinstance(content, str) else ""
-    if key in PROBLEM_KEYS:
-        code, text = _problem(body)
-        return kind, ": ".join(part for part in (code, text) if part)
+    if problem:
+        return kind, problem_text(body)
     return kind, ""
 
 
@@ -92,7 +118,7 @@ def history_content(message: InboundMessage) -> dict[str, Any]:
     key = messages.message_type_key(message.type)
     if key == messages.BASIC_MESSAGE and isinstance(message.body.get("content"), str):
         content.update(history_text(message.body["content"]))
-    elif key in PROBLEM_KEYS:
+    elif is_problem_report(message.type):
         code, text = _problem(message.body)
         content.update(history_text(code, "code"))
         content.update(history_text(text, "explanation"))
@@ -124,9 +150,11 @@ def _notification(message: InboundMessage, twin: Twin | None) -> tuple[str, str,
         if not isinstance(content, str):
             return None  # refused with a problem report (handlers.basic_message); nothing to read
         return Notification.Kind.AGENT, f"Message from {peer}{to}", content
-    if key in PROBLEM_KEYS:
+    if is_problem_report(message.type):
         code, text = _problem(message.body)
-        return Notification.Kind.SYSTEM, f"{PROBLEM_TITLE} {peer}{to}" + (f": {code}" if code else ""), text
+        title = f"{PROBLEM_TITLE} {peer}{to}" + (f": {code}" if code else "")
+        # The code is in the title: the body is the explanation, after the code's words when we have them.
+        return Notification.Kind.SYSTEM, title, problem_text(message.body) if code in PROBLEM_WORDS else text
     return None
 
 

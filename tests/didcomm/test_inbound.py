@@ -108,7 +108,7 @@ def test_an_unknown_type_gets_a_problem_report_not_an_error(connection, twin_ver
     response = send(odd, twin_verkey, peer)
     assert response.status_code == 200
     report = OutboundMessage.objects.get()
-    assert report.type == "https://didcomm.org/report-problem/1.0/problem-report"
+    assert report.type == "https://didcomm.org/notification/1.0/problem-report"  # the type ACA-Py 1.7 handles
     assert report.body["~thread"] == {"thid": odd["@id"]}
     assert report.body["description"]["code"] == "unsupported-message-type"
 

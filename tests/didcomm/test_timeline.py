@@ -13,7 +13,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.test import Client
 
-from didcomm import keys, outbox, services, timeline
+from didcomm import keys, outbox, selectors, services, timeline
 from didcomm.models import Agent, Connection, InboundMessage
 from owners.models import Notification
 from ssi import envelope
@@ -212,3 +212,49 @@ async def test_a_message_sent_from_the_connections_page_reaches_the_twins_open_p
         assert response.status_code == 302
         event = await socket.receive_json_from(timeout=PUSH_TIMEOUT)
     assert event == {"kind": "agent", "thing": grinder.slug}
+
+
+NOTIFICATION_PROBLEM = "https://didcomm.org/notification/1.0/problem-report"
+
+
+@pytest.mark.django_db
+def test_a_thing_moved_report_from_a_peer_is_a_problem_in_words_in_history_inbox_and_activity(alice, grinder, acme):
+    # What another Thingstead answers for a thing that moved away (notification/1.0, the type ACA-Py handles).
+    report = message(
+        NOTIFICATION_PROBLEM,
+        description={"code": "thing-moved", "en": "this thing has moved to https://b.example"},
+        impact="connection",
+    )
+    assert acme.send(report).status_code == 200
+    [entry] = entries_of(grinder)
+    assert entry.entry["content"]["code"] == "thing-moved"
+    assert entry.entry["content"]["explanation"] == "this thing has moved to https://b.example"
+    item = Notification.objects.get(owner=alice)
+    assert item.kind == Notification.Kind.SYSTEM
+    assert item.title == "Problem report from ACME Corp to Coffee grinder: thing-moved"
+    assert item.body == "The thing has moved to another host: this thing has moved to https://b.example"
+    [activity] = selectors.activity_list(agent=acme.connection.agent)
+    assert activity.direction == "received" and activity.kind == "Problem report"
+    assert activity.text == "The thing has moved to another host: this thing has moved to https://b.example"
+    assert_history_verifies(grinder)
+
+
+@pytest.mark.django_db
+def test_a_problem_report_we_sent_shows_as_a_problem_in_words(grinder, acme):
+    # An unknown message type is answered with a problem report; the activity list says what it meant.
+    assert acme.send(message("https://didcomm.org/coffee/1.0/grind")).status_code == 200
+    sent = [item for item in selectors.activity_list(agent=acme.connection.agent) if item.direction == "sent"]
+    assert [(item.kind, item.text.split(":")[0]) for item in sent] == [
+        ("Problem report", "The other agent does not understand this kind of message")
+    ]
+
+
+@pytest.mark.django_db
+def test_a_problem_report_of_another_protocol_is_named_a_problem_report(grinder, acme):
+    report = message(
+        "https://didcomm.org/issue-credential/2.0/problem-report",
+        description={"code": "issuance-abandoned", "en": "the holder declined"},
+        **{"~thread": {"thid": str(uuid.uuid4())}},
+    )
+    kind, text = timeline.describe(report["@type"], report)
+    assert (kind, text) == ("Problem report", "issuance-abandoned: the holder declined")
