@@ -29,7 +29,7 @@ from moves.models import MoveIn
 # The package's default cap when MOVES_MAX_PACKAGE_BYTES is not set: a thing with many photos and documents moves.
 # Not 1 GiB: the source keeps the sealed package in one database value until it is pushed, and SQLite takes at most
 # 1,000,000,000 bytes in one (SQLITE_MAX_LENGTH), PostgreSQL 1 GiB less a byte (bytea).
-DEFAULT_MAX_PACKAGE_BYTES = 512 * 1024 * 1024
+DEFAULT_MAX_PACKAGE_BYTES = 256 * 1024 * 1024
 HASH_BLOCK = 1024 * 1024
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # The states in which a package (or the same package again) is taken; any other: the move ended here (410).
