@@ -15,6 +15,8 @@ once the move ends). Nothing here is ever a package in the clear.
 
 from __future__ import annotations
 
+import json
+from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
@@ -23,6 +25,24 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
 from twins.models import Twin, new_public_id
+
+
+class JsonTextField(models.TextField):
+    """JSON kept as its text, so it reads back with every object's members in the order they were written.
+
+    For the move entries a source keeps until it releases: they become its did.jsonl lines then, and PostgreSQL's
+    jsonb (a JSONField) gives an object's members back in its own order (shortest key first), so the source's lines
+    would differ byte for byte from the destination's, which travelled in the package as signed. Both verify (the
+    entry hash is over canonical JSON), but the two hosts should serve the same log."""
+
+    def from_db_value(self, value: str | None, expression: Any, connection: Any) -> Any:
+        return None if value is None else json.loads(value)
+
+    def to_python(self, value: Any) -> Any:
+        return json.loads(value) if isinstance(value, str) else value
+
+    def get_prep_value(self, value: Any) -> str | None:
+        return None if value is None else json.dumps(value, ensure_ascii=False)
 
 
 class Step(models.Model):
@@ -149,7 +169,7 @@ class MoveOut(Step):
     confirmed_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
-    entries = models.JSONField(null=True, blank=True)  # the signed move entries, not in the log until done
+    entries = JsonTextField(null=True, blank=True)  # the signed move entries, not in the log until done
     # An owner whose keys are self-held confirms in two halves (moves.self_held): the unsigned entries they downloaded
     # to sign offline, and when; their upload must be exactly these, signed (twins.moving.move_entries_signed).
     prepared_entries = models.JSONField(null=True, blank=True)
