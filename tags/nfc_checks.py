@@ -15,8 +15,10 @@ Two places, one rule (tags.nfc.weak_sun_keys, which compares key check values on
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from django.apps import apps
@@ -69,6 +71,15 @@ def refuse_weak_sun_keys_at_startup() -> None:
     would have, and the deploy check still applies."""
     if settings.DEBUG or not apps.is_installed("tags"):
         return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        pass
+    else:
+        # An ASGI server (uvicorn) imports the application inside its event loop, where Django refuses synchronous
+        # database access: check in a thread of its own (its connection is opened and closed there).
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            return pool.submit(refuse_weak_sun_keys_at_startup).result()
     try:
         codes = _weak_tags()
     except (DatabaseError, RuntimeError) as exc:  # RuntimeError: pytest-django's blocked database

@@ -119,6 +119,8 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess:
 
 
 START = "import config.wsgi, config.asgi; print('STARTED')"
+# As uvicorn loads the ASGI application: inside its running event loop, where Django refuses synchronous queries.
+IN_LOOP = "import asyncio\nasync def main():\n    import config.asgi\n    print('STARTED')\nasyncio.run(main())"
 
 
 @pytest.mark.own_databases
@@ -131,6 +133,8 @@ def test_startup_refuses_all_zero_or_default_sdm_keys_in_production_settings(tmp
     assert _run(env, "manage.py", "migrate", "-v0").returncode == 0
     started = _run(env, "-c", START)
     assert started.returncode == 0 and "STARTED" in started.stdout, started.stderr  # no weak key: it starts
+    in_loop = _run(env, "-c", IN_LOOP)
+    assert in_loop.returncode == 0 and "STARTED" in in_loop.stdout, in_loop.stderr
     stored = _run(env, "manage.py", "shell", "-c", STORE_WEAK_KEY)
     code = next(line.split()[1] for line in stored.stdout.splitlines() if line.startswith("CODE "))
     for module in ("config.wsgi", "config.asgi"):
@@ -138,6 +142,9 @@ def test_startup_refuses_all_zero_or_default_sdm_keys_in_production_settings(tmp
         assert refused.returncode != 0 and "STARTED" not in refused.stdout
         assert "WeakSunKeys: Refusing to start" in refused.stderr and code in refused.stderr
         assert "sun_provision --replace" in refused.stderr
+    refused = _run(env, "-c", IN_LOOP)
+    assert refused.returncode != 0 and "STARTED" not in refused.stdout
+    assert "WeakSunKeys: Refusing to start" in refused.stderr and code in refused.stderr
     assert _run(env, "manage.py", "migrate", "-v0").returncode == 0
     check = _run(env, "manage.py", "check", "--deploy", "--database", "default")
     assert check.returncode != 0 and WEAK_KEYS_ID in check.stderr and code in check.stderr
