@@ -3,6 +3,8 @@ recipient keys an inbound envelope is looked up by. Reads and writes of keys onl
 
 from __future__ import annotations
 
+import logging
+
 from django.conf import settings
 from django.db import transaction
 
@@ -11,6 +13,8 @@ from didcomm.models import Agent, Connection, OutboundMessage, RecipientKey
 from ssi.keys import SigningKey
 from ssi.multibase import b58encode
 from twins.identity import agent_key
+
+logger = logging.getLogger(__name__)
 
 
 def verkey_of(key: SigningKey) -> str:
@@ -30,9 +34,21 @@ def agent_key_of(agent: Agent) -> SigningKey:
 
 
 def recipient_key_ensure(*, agent: Agent) -> str:
-    """Register the agent's own verkey for inbound lookup; returns it."""
+    """Register the agent's own verkey for inbound lookup; returns it.
+
+    The verkey comes from this agent's private key, so a row of it naming another agent (or a connection) is
+    wrong however it got there: it is taken back, loudly, rather than counted as registered (its invitations
+    would otherwise reach nobody; review finding 2)."""
     verkey = verkey_of(agent_key_of(agent))
-    RecipientKey.objects.get_or_create(verkey=verkey, defaults={"agent": agent})
+    row, _ = RecipientKey.objects.get_or_create(verkey=verkey, defaults={"agent": agent})
+    if row.agent_id != agent.pk or row.connection_id is not None:
+        logger.error(
+            "DIDComm: agent %s's own key was registered for agent %s (connection %s): taken back",
+            agent.pk,
+            row.agent_id,
+            row.connection_id,
+        )
+        RecipientKey.objects.filter(pk=row.pk).update(agent=agent, connection=None)
     return verkey
 
 

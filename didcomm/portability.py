@@ -228,6 +228,19 @@ def _free(verkeys: list[str]) -> None:
         raise PackageError("a key of the thing's agent is already in use on this instance")
 
 
+def _holds(agent: Agent, connection: Connection | None, verkey: Any) -> bool:
+    """Whether the arriving agent holds the private half of a recipient key the package lists: its own key, or a
+    restored connection's pairwise key or pending new one (whose seeds :func:`_sealed` checked). Any other row is
+    left out: it would open nothing for this agent (a key rotated away, a transferred twin's former agent key),
+    and a package must not make another agent's key (public in its twin's DID document) point here, where that
+    agent's invitations would then reach nobody (review finding 2)."""
+    if not isinstance(verkey, str) or not verkey:
+        return False
+    if connection is None:
+        return verkey == keys.verkey_of(keys.agent_key_of(agent))
+    return verkey in (connection.my_verkey, connection.next_verkey)
+
+
 def _connection(agent: Agent, row: Any) -> Connection:
     values = _values(Connection, row, CONNECTION_FIELDS)
     if not isinstance(row.get("id"), int):
@@ -274,7 +287,7 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
             raise PackageError("a record of the agent names a connection the package does not have")
         return connections[old]
 
-    key_rows = _list(data, "recipient_keys")
+    key_rows = [row for row in _list(data, "recipient_keys") if _holds(agent, connection_of(row), row["verkey"])]
     verkeys = [row["verkey"] for row in key_rows]
     _free(verkeys)
     RecipientKey.objects.bulk_create(
