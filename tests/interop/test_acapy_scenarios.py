@@ -31,6 +31,7 @@ from didcomm import outbox, services
 from didcomm.models import Connection, InboundMessage, OutboundMessage
 from ssi import envelope, oob
 from ssi.keys import SigningKey
+from twins import services as twin_services
 
 from .acapy_live import AcaPyAgent
 
@@ -321,3 +322,19 @@ def test_acapy_did_rotation_is_followed_and_acknowledged(live, grinder, acapy_ag
 
     ping_both_ways(acapy_agent, hooks, pair)
     messages_both_ways(acapy_agent, hooks, pair)
+
+
+def test_acapy_hears_a_deactivated_things_problem_report(live, grinder, acapy_agent, hooks):
+    # The agent's own problem reports are notification/1.0/problem-report: ACA-Py 1.7 logs "Received problem
+    # report" and raises its problem_report webhook (report-problem/1.0 it logged as an unrecognized type and dropped).
+    pair = thingstead_invites(acapy_agent, hooks, services.agent_for_twin(grinder), "1.1")
+    twin_services.twin_deactivate(twin=grinder)
+
+    admin(acapy_agent, "POST", f"/connections/{pair.theirs}/send-message", {"content": "Still working?"})
+
+    report = wait_until(lambda: OutboundMessage.objects.filter(body__description__code="twin-deactivated").first())
+    assert report is not None, "the deactivated thing's agent did not answer ACA-Py's message"
+    event = webhook(hooks, "problem_report", **{"@id": report.message_id})
+    assert event["@type"] == "https://didcomm.org/notification/1.0/problem-report"
+    assert event["impact"] == "connection" and "deactivated" in event["description"]["en"]
+    assert "Received problem report" in acapy_agent.log_path.read_text(errors="replace")
