@@ -55,6 +55,14 @@ KEEP_DB = os.environ.get("BENCH_DB", "")
 ONLY = os.environ.get("BENCH_ONLY", "")
 SLOWEST: dict[str, str] = {}  # url -> its slowest query in the counted run, and its first table
 TARGET_MS = 50.0
+# The things' columns COPY fills (every NOT NULL one without a default: tests/bench/test_copy_columns.py).
+TWIN_COLUMNS = (
+    "owner_id, slug, name, icon, model_name, serial, attributes, photo, description, reading_kind, "
+    "reading_unit, use_profile_contact, show_thing_name, show_photo, show_description, lost, lost_reward, "
+    "latest_value, latest_unit, latest_at, did, require_device_signature, created_at, updated_at, "
+    "contact_name, contact_email, contact_phone, contact_message, show_name, show_email, show_phone, show_message, "
+    "arriving, moved_to, leaving_to"
+)
 COLOURS = ["red", "green", "blue", "black", "white", "yellow", "orange", "purple"]
 KINDS = ["thing", "coffee", "health", "animal", "vehicle", "home", "tool", "lock"]
 
@@ -74,13 +82,6 @@ def load(owner_id: int, neighbour_id: int) -> None:
 
     rng = random.Random(16)
     now = datetime(2026, 12, 1, tzinfo=UTC)
-    columns = (
-        "owner_id, slug, name, icon, model_name, serial, attributes, photo, description, reading_kind, "
-        "reading_unit, use_profile_contact, show_thing_name, show_photo, show_description, lost, lost_reward, "
-        "latest_value, latest_unit, latest_at, did, require_device_signature, created_at, updated_at, "
-        "contact_name, contact_email, contact_phone, contact_message, show_name, show_email, show_phone, show_message, "
-        "arriving, moved_to, leaving_to"
-    )
 
     def rows(owner: int, count: int, prefix: str):
         for i in range(count):
@@ -136,8 +137,8 @@ def load(owner_id: int, neighbour_id: int) -> None:
         with connection.connection.cursor() as cursor, cursor.copy(f"COPY {table} ({cols}) FROM STDIN") as copier:
             copier.write(buffer.getvalue())
 
-    copy("twins_twin", columns, rows(owner_id, THINGS, "a"))
-    copy("twins_twin", columns, rows(neighbour_id, NEIGHBOUR, "b"))
+    copy("twins_twin", TWIN_COLUMNS, rows(owner_id, THINGS, "a"))
+    copy("twins_twin", TWIN_COLUMNS, rows(neighbour_id, NEIGHBOUR, "b"))
     with connection.cursor() as cursor:
         cursor.execute("SELECT id FROM twins_twin WHERE owner_id = %s ORDER BY id", [owner_id])
         ids = [row[0] for row in cursor.fetchall()]

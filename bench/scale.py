@@ -107,7 +107,7 @@ TWIN_COLUMNS = (
     "owner_id, slug, name, icon, model_name, serial, attributes, photo, description, reading_kind, reading_unit,"
     " use_profile_contact, show_thing_name, show_photo, show_description, lost, lost_reward, latest_value,"
     " latest_unit, latest_at, did, require_device_signature, created_at, updated_at, contact_name, contact_email,"
-    " contact_phone, contact_message, show_name, show_email, show_phone, show_message"
+    " contact_phone, contact_message, show_name, show_email, show_phone, show_message, arriving, moved_to, leaving_to"
 )
 TAG_COLUMNS = "token, code, twin_id, status, label, batch, created_at"
 READING_COLUMNS = "twin_id, value, time, kind, unit, source, note, created_at, device_signed, device_key, signature"
@@ -123,7 +123,7 @@ def twin_lines(owner_ids: list[int], first: int, now: datetime) -> Iterator[str]
         yield (
             f"{owner}\ts{n:08d}scale\t{NAMES[h % 8]} {n:07d}\t{KINDS[h % 8]}\tM-{h % 50:02d}\tSN{n:08d}\t"
             f"{attributes}\t\t\ttemp\t°C\tt\tt\tf\tf\t{'t' if h % 100 == 0 else 'f'}\t\t{h % 500 / 10:.1f}\t°C\t"
-            f"{latest}\t\tf\t{stamp}\t{stamp}\t\t\t\t\tf\tf\tf\tf\n"
+            f"{latest}\t\tf\t{stamp}\t{stamp}\t\t\t\t\tf\tf\tf\tf\tf\t\t\n"
         )
 
 
