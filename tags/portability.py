@@ -25,6 +25,7 @@ from core import vault
 from tags import sun
 from tags.codes import CROCKFORD, SHORT_CODE_LENGTH
 from tags.models import NfcSetting, Scan, SunKeys, Tag
+from twins import events
 from twins.history import history_catch_up
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
@@ -221,3 +222,13 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
 
 
 register(Part(name="tags", export=export, restore=restore, after=("twin",)))
+
+
+def on_moved_away(event: events.TwinMovedAway) -> None:
+    """TwinMovedAway, in the release's transaction: the old host forgets the NFC keys of the thing's tags. It only
+    answers their taps with a 308 now (the new host checks them, with the keys that travelled); keys kept here could
+    forge "genuine" taps for the thing on its new host to whoever later reads this database and its key."""
+    SunKeys.objects.filter(tag__twin_id=event.twin_id).delete()
+
+
+events.subscribe(events.TwinMovedAway, on_moved_away, in_transaction=True)

@@ -79,3 +79,24 @@ def test_the_tags_of_a_thing_still_arriving_here_answer_as_unknown_ones(anon_cli
     assert anon_client.post(reverse("tag-message", args=[grinder_tag.token]), {"message": "hi"}).status_code == 404
     assert client_for(alice).post(reverse("tag-reading", args=[grinder_tag.token]), {"value": "1"}).status_code == 404
     assert not Scan.objects.exists()
+
+
+def test_the_old_host_forgets_the_nfc_keys_of_a_moved_things_tags_and_still_redirects_taps(anon_client, grinder, bob):
+    from django.db import transaction
+
+    from tags import nfc
+    from tags.models import SunKeys, Tag
+    from twins import events, services
+
+    bike = services.twin_create(owner=bob, name="Bike")
+    mine = Tag.objects.create(twin=grinder)
+    other = Tag.objects.create(twin=bike)
+    nfc.sun_provision(tags=[mine, other])
+    grinder.moved_to = NEW_HOST
+    grinder.save(update_fields=["moved_to"])
+    with transaction.atomic():
+        events.send(events.TwinMovedAway(twin_id=grinder.pk, owner_id=grinder.owner_id, moved_to=NEW_HOST))
+    assert list(SunKeys.objects.values_list("tag_id", flat=True)) == [other.pk]
+    tap = mine.get_absolute_url() + "?picc_data=" + "0" * 32 + "&cmac=" + "0" * 16
+    response = anon_client.get(tap)
+    assert response.status_code == 308 and response["Location"] == NEW_HOST + tap
