@@ -110,9 +110,12 @@ def grinder(alice, alice_keys) -> Twin:
 
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.usefixtures("one_database_parts", "no_worker")
+@pytest.mark.parametrize("destination_keys", ["platform-held", "self-held"])
 def test_a_self_held_owner_moves_a_thing_end_to_end_signing_with_the_cli(
-    roles, settings, alice, alice_keys, bob, grinder, tmp_path
+    roles, settings, alice, alice_keys, bob, grinder, tmp_path, destination_keys
 ):
+    if destination_keys == "self-held":  # bob, on the new host, holds his keys too
+        self_held_keys(bob, tmp_path / "bob")
     # The did-webvh package wants every label of a DID's domain at least two characters long ("b.localhost" is
     # refused as an invalid DID), so the destination mints under a name it reads.
     settings.DID_DOMAIN = roles.b_did_domain.replace("b.localhost", "dest.localhost")
@@ -299,6 +302,17 @@ def test_entries_the_log_moved_past_are_refused_as_stale_and_a_new_download_work
     assert_nothing_written(asked, grinder, before)
     fresh = _entries(alice, alice_keys, asked)
     assert _upload(alice, asked, cli_sign(alice_keys.next, fresh, tmp_path)).status_code == 302
+
+
+@pytest.mark.django_db
+def test_the_one_click_confirmation_tells_a_self_held_owner_to_sign_and_writes_nothing(
+    alice, alice_keys, grinder, asked
+):
+    before = log_rows(grinder)
+    answer = client_for(alice).post(f"/moves/out/{asked.public_id}/confirm/")
+    assert answer.status_code == 409
+    assert b"self-held: download this move" in answer.content and b"--attach" in answer.content
+    assert_nothing_written(asked, grinder, before)
 
 
 @pytest.mark.django_db
