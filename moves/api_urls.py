@@ -1,4 +1,5 @@
-"""Moves: the server-to-server API under /api/moves/ (moves.apis)."""
+"""Moves: the server-to-server API under /api/moves/ (moves.apis), and the owner's own calls for signing a move with
+self-held keys under /api/move-requests/ (moves.self_held_apis)."""
 
 from django.urls import path
 
