@@ -49,8 +49,12 @@ def move_prepare(*, move_out: MoveOut, by: Owner, revealed_key: str) -> list[dic
     twin = Twin.objects.select_for_update().get(pk=move.twin_id)
     if twin.owner_id != by.pk:
         raise MoveRefused("Only the thing's owner can confirm its move.", status=404)
+    if move.state in MoveOut.IN_FLIGHT or move.state == MoveOut.State.DONE:
+        raise MoveRefused("This move is confirmed already: there is nothing more to sign.")
     if move.state != MoveOut.State.REQUESTED:
-        raise MoveRefused(f"This request is {move.get_state_display().lower()}: there is nothing to sign.", status=410)
+        raise MoveRefused(
+            f"This request is {move.get_state_display().lower()}: ask again from the new host.", status=410
+        )
     now = timezone.now()
     if move.expires_at <= now:
         raise MoveRefused("This request has expired: ask again from the new host.", status=410)

@@ -223,6 +223,14 @@ def test_the_page_flow_confirms_and_the_thing_leaves_with_the_signed_entries(
     for entry in asked.entries:
         check = webvh.append_entry(check, entry)
     assert ":b.example:" in check.did and check.update_keys == (asked.owner_update_key,)
+    # A second click, or the same upload again, changes nothing; a new download is refused.
+    assert _upload(alice, asked, cli_sign(alice_keys.next, entries, tmp_path)).status_code == 302
+    again = client_for(alice).post(
+        f"/moves/out/{asked.public_id}/entries/", {"next_public_key": alice_keys.next_public}
+    )
+    assert again.status_code == 409 and b"confirmed already" in again.content
+    asked.refresh_from_db()
+    assert asked.state == MoveOut.State.CONFIRMED and asked.prepared_entries == entries
 
 
 @pytest.mark.django_db
