@@ -210,17 +210,34 @@ def timed(client, url: str) -> tuple[float, float, int]:
 PROBES = 300
 
 
-def probe_time(slug: str) -> float:
-    """Median µs of NotLiveMiddleware's probe for a GET (twins.not_live: the not-live twin with this slug, if
-    any) run PROBES times: what every request under /things/<slug>/ and /api/things/<slug>/ pays for it."""
+def probe_time(slug: str) -> dict[str, float]:
+    """NotLiveMiddleware's probe for a GET (twins.not_live: the not-live twin with this slug, if any), PROBES
+    times: median wall µs and mean CPU µs of this process (the ORM's share; CPU moves far less with the load than
+    wall time does); and the same question as one hand-written statement on the partial index's columns, for
+    comparison (a cheaper probe: status.md, session 10)."""
+    from django.db import connection
+
     from twins.models import Twin
 
-    times = []
-    for _ in range(PROBES):
-        started = time.perf_counter()
+    def orm() -> None:
         Twin.objects.not_live().filter(slug=slug).first()
-        times.append((time.perf_counter() - started) * 1e6)
-    return statistics.median(times)
+
+    def raw() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT id FROM twins_twin WHERE slug = %s AND (arriving OR moved_to <> '') LIMIT 1", [slug])
+            cursor.fetchone()
+
+    result = {}
+    for name, probe in (("orm", orm), ("raw", raw)):
+        times = []
+        cpu = time.process_time()
+        for _ in range(PROBES):
+            started = time.perf_counter()
+            probe()
+            times.append((time.perf_counter() - started) * 1e6)
+        result[f"{name}_cpu"] = (time.process_time() - cpu) * 1e6 / PROBES
+        result[f"{name}_wall"] = statistics.median(times)
+    return result
 
 
 def main() -> int:
@@ -325,10 +342,12 @@ def main() -> int:
                 counts.setdefault(label.split(":")[0], set()).update(queries)
             shown = "/".join(str(q) for q in queries)
             print(f"{label:<32} {p50:>7.1f} {p95:>7.1f} {shown:>7} {ratio:>8.1f}x  {SLOWEST[url]}")
-        probe_us = statistics.median(probes)
+        probe = {key: statistics.median(p[key] for p in probes) for key in probes[0]}
         print(
-            f"NotLiveMiddleware probe alone (its query by the slug, {PROBES} times a round): {probe_us:.0f} µs median, "
-            f"{probe_us / 10 / floor_p50:.1f} % of the floor's p50"
+            f"NotLiveMiddleware probe alone ({PROBES} times a round, medians over rounds): ORM .first() "
+            f"{probe['orm_wall']:.0f} µs wall ({probe['orm_wall'] / 10 / floor_p50:.1f} % of the floor's p50), "
+            f"{probe['orm_cpu']:.0f} µs CPU here; one SQL statement {probe['raw_wall']:.0f} µs wall, "
+            f"{probe['raw_cpu']:.0f} µs CPU"
         )
         for label, _ in probe_cases:
             if label in rows and f"{label}, no probe" in rows:
