@@ -97,22 +97,23 @@ def problem_report(
     thid: str,
     code: str,
     explanation: str,
-    key: str = PROBLEM_REPORT,
+    key: str = NOTIFICATION_PROBLEM_REPORT,
     pthid: str | None = None,
     impact: str | None = None,
     **extra: Any,
 ) -> dict[str, Any]:
     """RFC 0035: ``description`` carries a machine-readable ``code`` and an English text. ``key`` names a
-    protocol's own problem report (``didexchange/1.1/problem_report``, ``did-rotate/1.0/problem-report``), or
-    :data:`NOTIFICATION_PROBLEM_REPORT` for a peer that is ACA-Py. ``impact`` (RFC 0035: message, thread or
-    connection): by default ``message`` for a generic report, ``thread`` for a protocol's own."""
+    protocol's own problem report (``didexchange/1.1/problem_report``, ``did-rotate/1.0/problem-report``); by
+    default the generic one, :data:`NOTIFICATION_PROBLEM_REPORT` (ACA-Py handles that name and drops
+    ``report-problem/1.0``; both are taken on receipt). ``impact`` (RFC 0035: message, thread or connection): by
+    default ``message`` for a generic report, ``thread`` for a protocol's own."""
     decorator = thread(thid)
     if pthid is not None:
         decorator["pthid"] = pthid
     return new_message(
         key,
         description={"en": explanation, "code": code},
-        impact=impact or ("message" if key == PROBLEM_REPORT else "thread"),
+        impact=impact or ("message" if key in (PROBLEM_REPORT, NOTIFICATION_PROBLEM_REPORT) else "thread"),
         who_retries="none",
         **extra,
         **{"~thread": decorator},

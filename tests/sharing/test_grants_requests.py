@@ -26,7 +26,7 @@ pytestmark = pytest.mark.django_db
 
 REQUEST = "https://thingstead.org/didcomm/grants/1.0/request"
 RESPONSE = "https://thingstead.org/didcomm/grants/1.0/response"
-PROBLEM = "https://didcomm.org/report-problem/1.0/problem-report"
+PROBLEM = "https://didcomm.org/notification/1.0/problem-report"  # the generic name ACA-Py handles
 
 
 def send(connection: Connection, sender: SigningKey, **body) -> dict:
