@@ -340,3 +340,12 @@ def test_after_a_thaw_the_owners_page_and_api_writes_go_through_again(grinder, a
     api = api_for(alice, token=True)
     assert api.post(f"/api/things/{grinder.slug}/readings/", {"value": 8}, format="json").status_code == 201
     assert Reading.objects.filter(twin=grinder).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_owner_can_still_export_a_leaving_thing_whose_catch_ups_hold_something(grinder, alice, catch_up):
+    freeze(grinder)
+    catch_up.pending.add(grinder.pk)  # the export catches up first: for a leaving thing that appends nothing
+    response = client_for(alice).get(f"/things/{grinder.slug}/export.json")
+    assert response.status_code == 200, response.content[:300]
+    assert grinder.pk in catch_up.pending
