@@ -9,6 +9,7 @@ from __future__ import annotations
 import http.client
 import os
 import time
+import urllib.request
 
 import pytest
 
@@ -25,10 +26,14 @@ def gunicorn(tmp_path_factory):
     process = access.serve([*command, "-b", f"127.0.0.1:{port}"], env)
     try:
         srv.wait_for(f"http://127.0.0.1:{port}/healthz", process, timeout=60)
-        # gunicorn writes a request's access line after the answer has gone: wait for the line of the wait's own
-        # /healthz, so that a late one is not read as the test's (the PostgreSQL pass of CI failed on it once).
+        # gunicorn writes a request's access line after the answer has gone, and the wait may have left requests
+        # it gave up on (a slow first start) that the worker answers later: one more request with a query of its
+        # own, then wait for its line. The one sync worker answers in order, so every earlier line is written by
+        # then and none is read as the test's (a late /healthz line failed the PostgreSQL pass twice, CI and here).
+        ready = f"/healthz?ready={os.getpid()}"
+        urllib.request.urlopen(f"http://127.0.0.1:{port}{ready}", timeout=30).read()
         deadline = time.monotonic() + 10
-        while not access_requests(access.read(0), method="GET", path="/healthz") and time.monotonic() < deadline:
+        while f"GET {ready} " not in access.read(0) and time.monotonic() < deadline:
             time.sleep(0.05)
         yield access, port
     finally:
