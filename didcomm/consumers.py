@@ -28,7 +28,7 @@ from django.conf import settings
 from django.db import InterfaceError, OperationalError
 
 from didcomm import tasks, transport
-from didcomm.inbound import InboundError, Moved, RateLimited
+from didcomm.inbound import InboundError, Moved, NotYetHere, RateLimited
 
 logger = logging.getLogger(__name__)
 
@@ -112,6 +112,9 @@ class DIDCommConsumer(AsyncWebsocketConsumer):
         except Moved as exc:
             if not exc.answered:  # answered with a problem report: as after any delivered message, the socket stays
                 return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
+        except NotYetHere as exc:
+            # Arriving, or leaving for another host: as POST /didcomm/ answers 503, the agent sends it again later.
+            return await self.close(code=CLOSE_BUSY, reason=_close_reason(str(exc)))
         except InboundError as exc:
             return await self.close(code=CLOSE_REFUSED, reason=_close_reason(str(exc)))
         except (OperationalError, InterfaceError):

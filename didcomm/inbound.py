@@ -89,6 +89,17 @@ class NotYetHere(InboundError):
     has arrived; the sender may try again later."""
 
 
+class Leaving(NotYetHere):
+    """The agent's twin is on its way to another instance (``Twin.leaving_to``, twins.leaving: from the owner's
+    confirmation of a move until the old host lets go, or the move is called off): a message taken now would be
+    recorded here, after the package was built, and stay behind. Refused before anything is written; the
+    transports answer "later" (HTTP 503 with Retry-After), which ACA-Py (1.7) takes as a failed delivery and
+    sends again, to the same endpoint and key, 4 more times 10 s apart (its outbound queue,
+    ``--max-outbound-retry``). A move called off: the retry is taken here. A move done: the retry reaches the
+    old host's moved agent, which tells the peer where the thing went (:class:`Moved`), while the new host
+    rotates the connection to itself (didcomm.moving)."""
+
+
 def _recipient_kids(raw: bytes) -> list[str]:
     """The ``kid`` of each recipient, read before decryption to find whose keys to try.
 
@@ -391,6 +402,10 @@ def inbound_receive(*, raw: bytes, on_open: Callable[[str, dict[str, Any]], None
     twin = agent.twin if agent.twin_id is not None else None
     if twin is not None and twin.moved_to:
         raise _moved(mine, connection, sender, body, raw)
+    if twin is not None and twin.leaving_to:
+        raise Leaving(
+            "this thing is moving to another host right now: its agent takes no messages; send it again later"
+        )
     if twin is not None and twin.arriving:
         raise NotYetHere("this thing is still on its way here: its agent takes messages once it has arrived")
     if _deactivated(agent):
