@@ -19,6 +19,7 @@ import fcntl
 import hashlib
 import os
 import re
+import time
 from pathlib import Path
 
 from django.conf import settings
@@ -31,6 +32,8 @@ from moves.models import MoveIn
 # 1,000,000,000 bytes in one (SQLITE_MAX_LENGTH), PostgreSQL 1 GiB less a byte (bytea).
 DEFAULT_MAX_PACKAGE_BYTES = 256 * 1024 * 1024
 HASH_BLOCK = 1024 * 1024
+# A package nobody has added to for a day is dropped (:func:`sweep`): an open request lives a day at most unconfirmed.
+STALE_SECONDS = 24 * 3600.0
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 # The states in which a package (or the same package again) is taken; any other: the move ended here (410).
 TAKING = (MoveIn.State.NEW, MoveIn.State.REQUESTED, MoveIn.State.ARRIVED, MoveIn.State.DONE)
@@ -91,6 +94,22 @@ def forget(move: MoveIn, *, keep: str = "") -> None:
             path.unlink(missing_ok=True)
 
 
+def sweep(*, older_than: float = STALE_SECONDS) -> int:
+    """Remove packages nobody has added to for ``older_than`` seconds (a source that stopped half-way and a move
+    that never ended here, say a "source" that answers "requested" for ever); how many went. Run as each new
+    package begins."""
+    cutoff = time.time() - older_than
+    gone = 0
+    for path in folder().glob("*.part"):
+        try:
+            if path.stat().st_mtime < cutoff:
+                path.unlink(missing_ok=True)
+                gone += 1
+        except FileNotFoundError:
+            continue
+    return gone
+
+
 def append(move: MoveIn, *, sealed_sha256: str, size: int, offset: int, data: bytes) -> int:
     """Append ``data`` at ``offset`` of the package; the bytes now held. ChunkRefused in words: 413 past the cap,
     409 (``extra.offset``: where to go on) at another offset than the held bytes' end, 400 past ``size``."""
@@ -110,6 +129,7 @@ def append(move: MoveIn, *, sealed_sha256: str, size: int, offset: int, data: by
     folder().mkdir(parents=True, exist_ok=True)
     if offset == 0:
         forget(move, keep=sealed_sha256)  # another package of this move (sealed again?) is superseded
+        sweep()
     with open(_path(move, sealed_sha256), "ab") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)  # two pushes of the same chunk: one appends, the other is told
         try:

@@ -167,3 +167,25 @@ class TestChunks:
         assert list(chunks.folder().glob("*.part")) == []
         answer = _chunk(api, move, b"y" * 5, offset=5, size=10, sealed_sha256=whole)
         assert answer.status_code in (401, 410)  # the ended move forgot its token
+
+    def test_a_package_nobody_added_to_for_a_day_is_dropped_when_another_begins(self, move_in, alice):
+        move, token, _ = move_in
+        api = bearer_api(token)
+        whole = hashlib.sha256(b"z" * 10).hexdigest()
+        assert _chunk(api, move, b"z" * 5, offset=0, size=10, sealed_sha256=whole).status_code == 200
+        (stale,) = chunks.folder().glob("*.part")
+        day_ago = stale.stat().st_mtime - chunks.STALE_SECONDS - 60
+        os.utime(stale, (day_ago, day_ago))
+        other = MoveIn.objects.create(
+            owner=alice,
+            asked_for="https://a.example/things/y/",
+            source_url=move.source_url,
+            key_public=move.key_public,
+            key_sealed=move.key_sealed,
+            token_sealed=bearer.sealed(token2 := bearer.new_token()),
+            token_hash=bearer.token_hash(token2),
+            expires_at=move.expires_at,
+            state=MoveIn.State.REQUESTED,
+        )
+        assert _chunk(bearer_api(token2), other, b"z" * 5, offset=0, size=10, sealed_sha256=whole).status_code == 200
+        assert [path.name.split(".")[0] for path in chunks.folder().glob("*.part")] == [other.public_id]
