@@ -18,6 +18,7 @@ from django.db import transaction
 from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
+from upkeep.attachments import clean_filename, sniff
 from upkeep.models import Attachment, Purchase, Schedule
 
 
@@ -109,14 +110,17 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         Schedule.objects.filter(pk=schedule.pk).update(created_at=_when(item["created_at"]))
     for item in data.get("documents") or []:
         content = base64.b64decode(item["content"])
-        if item["content_type"] not in Attachment.EXTENSIONS or len(content) != item["size"]:
-            raise PackageError(f"The document {item['filename']!r} of this thing is not what its record says.")
+        # As an upload is checked: the type from the file's own first bytes, the shown name cleaned.
+        content_type = sniff(content[:16])
+        if content_type is None or content_type != item["content_type"] or len(content) != item["size"]:
+            name = str(item["filename"])[:100]
+            raise PackageError(f"The document {name!r} of this thing is not what its record says.")
         document = Attachment(
             twin=twin,
             kind=item["kind"],
             title=item["title"],
-            filename=item["filename"],
-            content_type=item["content_type"],
+            filename=clean_filename(str(item["filename"]), content_type),
+            content_type=content_type,
             size=item["size"],
         )
         # The name is upload_to's (a random one under the twin's folder); the owner's file name is only shown.

@@ -121,3 +121,25 @@ def test_where_the_maker_is_not_the_accepted_sequence_still_travels(mover, updat
 def test_firmware_is_json_and_holds_no_sealed_blob_of_ours(mover, updated, bob):
     package, _ = mover(updated, to_owner=bob)
     assert_portable(package, "firmware")
+
+
+def test_a_documents_name_from_a_package_is_cleaned_as_an_uploads_is(mover, kept_up, bob):
+    def rename(package: dict) -> None:
+        (document,) = package["parts"]["upkeep"]["documents"]
+        document["filename"] = "../../etc/\u202eevil\r\nSet-Cookie: x.exe"
+
+    _, moved = mover(kept_up, to_owner=bob, tamper=rename)
+    (document,) = Attachment.objects.filter(twin=moved)
+    assert document.filename.endswith(".pdf") and document.content_type == "application/pdf"
+    assert not any(c in document.filename for c in "/\\\r\n\u202e")
+
+
+@pytest.mark.parametrize("claimed", ["image/png", "text/html"])
+def test_a_document_whose_bytes_are_not_the_type_the_package_names_is_refused(mover, kept_up, bob, claimed):
+    from twins.portability import PackageError
+
+    def retype(package: dict) -> None:
+        package["parts"]["upkeep"]["documents"][0]["content_type"] = claimed
+
+    with pytest.raises(PackageError, match="not what its record says"):
+        mover(kept_up, to_owner=bob, tamper=retype)
