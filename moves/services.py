@@ -455,7 +455,8 @@ def cancel_received(*, move: MoveOut) -> MoveOut:
                 sealed=None,
                 next_attempt_at=None,
             )
-            leaving.thaw(locked.twin_id)
+            if locked.state in MoveOut.IN_FLIGHT:  # only the move that froze the twin thaws it
+                leaving.thaw(locked.twin_id)
     move.refresh_from_db()
     return move
 
@@ -483,7 +484,8 @@ def _cancel_out(move: MoveOut, by: Owner) -> None:
                 sealed=None,
                 next_attempt_at=None,
             )
-            leaving.thaw(locked.twin_id)
+            if locked.state in MoveOut.IN_FLIGHT:  # only the move that froze the twin thaws it
+                leaving.thaw(locked.twin_id)
     log.info("move %s: cancelled on the source", move.public_id)
 
 
