@@ -115,11 +115,15 @@ def end(row: Any, state: str, error: str) -> None:
     """A permanent outcome other than success: cancelled, expired or failed, with the reason."""
     # Nothing of the package (source) or of the move's key and token (destination) stays behind.
     extra = {"sealed": None} if isinstance(row, MoveOut) else MoveIn.forget_secrets()
-    finish(
+    ended = finish(
         row, state_was=row.state, state=state, error=error[:300], ended_at=timezone.now(), next_attempt_at=None, **extra
     )
     if isinstance(row, MoveOut):
-        leaving.thaw(row.twin_id)  # the twin stays here: it takes writes again
+        # The twin stays here: it takes writes again, unless this outcome was not recorded (the claim lapsed, or a
+        # cancel came first) or another move of it is on its way (its package was sealed: nothing may change here).
+        others = MoveOut.objects.filter(twin_id=row.twin_id, state__in=MoveOut.IN_FLIGHT).exclude(pk=row.pk)
+        if ended and not others.exists():
+            leaving.thaw(row.twin_id)
     else:
         chunks.forget(row)  # what arrived of a package, unopened
     log.info("move %s: %s", row.public_id, state)
