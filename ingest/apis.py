@@ -35,11 +35,12 @@ from rest_framework.views import APIView
 
 from core.drf import ERRORS, Pagination, StrictBooleanField, StrictInputSerializer, TextField, paginated_response
 from ingest import devices, selectors, services
-from ingest.models import DeviceKey, Source, SourceThing
+from ingest.models import DeviceKey, Source
 from ingest.receive import (
     MAX_BODY,
     Answer,
     database_unavailable,
+    elsewhere,
     error,
     find_source,
     not_found,
@@ -165,6 +166,8 @@ def _response(answer: Answer) -> JsonResponse:
     response = JsonResponse(answer.body, status=answer.status)
     if answer.retry_after is not None:
         response["Retry-After"] = str(answer.retry_after)
+    if answer.location is not None:
+        response["Location"] = answer.location
     return response
 
 
@@ -177,39 +180,14 @@ def receive(request: HttpRequest, source_id: str) -> JsonResponse:
         return _response(database_unavailable())
 
 
-def _moved(request: HttpRequest, source: Source) -> JsonResponse | None:
-    """A source whose things are not live here (issue 18): every thing it feeds has moved to one other host (a
-    308 to the same path there, where the source moved with them: ingest.portability), or is still arriving here
-    (409, retried by the sender). None for a source that feeds a live thing (known from the source's own query:
-    ingest.services.source_feeds_live), or none yet."""
-    if services.source_feeds_live(source):
-        return None
-    states = set(SourceThing.objects.filter(source=source).values_list("twin__moved_to", "twin__arriving")[:100])
-    hosts = {moved_to.rstrip("/") for moved_to, _ in states if moved_to}
-    if len(hosts) == 1 and all(moved_to for moved_to, _ in states):
-        location = hosts.pop() + request.get_full_path()
-        response = JsonResponse(
-            {"message": f"The things of this source have moved: send to {location}.", "extra": {"location": location}},
-            status=308,
-        )
-        response["Location"] = location
-        return response
-    if states and all(arriving for _, arriving in states):
-        return JsonResponse(
-            {"message": "The things of this source are still arriving here: try again shortly.", "extra": {}},
-            status=409,
-        )
-    return None
-
-
 def _receive(request: HttpRequest, source_id: str) -> Answer | JsonResponse:
-    """The HTTP part: the source named by the URL (404), whose things are here (308/409: :func:`_moved`), and a
-    body of at most 1 MiB (413); the rest is ingest.receive.receive_message, shared with the MQTT bridge."""
+    """The HTTP part: the source named by the URL (404), whose things are here (308/409: ingest.receive.elsewhere),
+    and a body of at most 1 MiB (413); the rest is ingest.receive.receive_message, shared with the MQTT bridge."""
     source = find_source(source_id, request.headers.get(webhooks.ID_HEADER), live=True)
     if source is None:
         return not_found()
-    if (elsewhere := _moved(request, source)) is not None:
-        return elsewhere
+    if (moved := elsewhere(source, request.get_full_path())) is not None:
+        return moved
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:

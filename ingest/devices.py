@@ -23,6 +23,7 @@ from ssi import jcs
 from ssi.errors import EncodingError, KeyError_, SignatureError
 from ssi.keys import VerifyKey
 from ssi.multibase import b64url_decode, b64url_encode, multibase_decode
+from twins import leaving
 from twins.models import Reading, Twin
 
 MAX_KEYS_PER_TWIN = 20
@@ -38,7 +39,9 @@ def clean_public_key(text: str) -> str:
 
 @transaction.atomic
 def device_key_add(*, twin: Twin, public_key: str, label: str = "") -> DeviceKey:
-    """Register a device key of `twin` (owner-only: the caller has checked ownership)."""
+    """Register a device key of `twin` (owner-only: the caller has checked ownership). Refused while the thing is on
+    its way to another host or after it moved (twins.leaving: its keys travelled in the package already)."""
+    leaving.refuse_if_leaving(twin)
     public_key = clean_public_key(public_key)
     label = (label or "").strip()
     if len(label) > 120:
@@ -52,7 +55,10 @@ def device_key_add(*, twin: Twin, public_key: str, label: str = "") -> DeviceKey
 
 @transaction.atomic
 def device_key_revoke(*, key: DeviceKey) -> DeviceKey:
-    """From now on the key verifies nothing; readings it signed before keep their provenance."""
+    """From now on the key verifies nothing; readings it signed before keep their provenance. Refused while the
+    thing is on its way to another host or after it moved (twins.leaving): a revocation here would not reach the
+    keys that travelled; it is made on the new host."""
+    leaving.refuse_if_leaving(Twin(pk=key.twin_id))
     if key.revoked_at is None:
         key.revoked_at = timezone.now()
         key.save(update_fields=["revoked_at"])
@@ -61,6 +67,9 @@ def device_key_revoke(*, key: DeviceKey) -> DeviceKey:
 
 @transaction.atomic
 def twin_set_require_device_signature(*, twin: Twin, required: bool) -> Twin:
+    """Whether the thing's readings must be device-signed; refused like any change of its own fields while it is
+    leaving or after it moved (twins.leaving)."""
+    leaving.refuse_if_leaving(twin)
     twin.require_device_signature = required
     twin.save(update_fields=["require_device_signature", "updated_at"])
     return twin

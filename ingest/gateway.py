@@ -13,10 +13,12 @@ receive_many's, shared with the web app and the MQTT bridge. A message that make
 stored again on its own with every other message of the group (ingest.services.delivery_store_many), so it
 cannot fail the others.
 
-The HTTP part: a body over 1 MiB (Content-Length or counted while reading) is a 413 once the source is known
-(the same order as the web app: an unknown source is a 404 first); another path is the API's 404, another method
-a 405; `GET /healthz` answers "ok". An unexpected error in the committer answers 503 with Retry-After to the
-group (nothing of it committed; the senders retry), never a 500.
+A source none of whose things lives here any more (issue 18) is answered before its message is verified, as the web app
+answers it: 308 to the same path on the things' new host (ingest.receive.elsewhere). The HTTP part: a body over 1
+MiB (Content-Length or counted while reading) is a 413 once the source is known (the same order as the web app: an
+unknown source is a 404 first); another path is the API's 404, another method a 405; `GET /healthz` answers "ok". An
+unexpected error in the committer answers 503 with Retry-After to the group (nothing of it committed; the senders
+retry), never a 500.
 
 Run: `python manage.py ingest_gateway --port 8003` (config/gateway.py is the ASGI entry point).
 """
@@ -182,7 +184,9 @@ class Gateway:
         body = None if declared > MAX_BODY else await _read_body(receive)
         committer = self.committer if body is not None and len(body) <= LARGE_BODY else self.large
         committer.start()  # started by lifespan; a server without lifespan events starts it here
-        answer = await committer.submit(Incoming(public_id, headers, body, time.time()))
+        query = scope.get("query_string") or b""
+        full_path = path + ("?" + query.decode("latin-1") if query else "")
+        answer = await committer.submit(Incoming(public_id, headers, body, time.time(), full_path))
         await _respond_answer(send, answer)
 
 
@@ -207,6 +211,8 @@ async def _respond_answer(send: Send, answer: Answer) -> None:
     headers = list(_HEADERS)
     if answer.retry_after is not None:
         headers.append((b"retry-after", str(answer.retry_after).encode()))
+    if answer.location is not None:
+        headers.append((b"location", answer.location.encode()))
     # The same bytes as the web app's JsonResponse (json.dumps' default separators).
     await _respond(send, answer.status, json.dumps(answer.body).encode(), headers)
 

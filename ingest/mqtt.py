@@ -41,6 +41,7 @@ from ingest.receive import (
     MAX_BODY,
     Answer,
     database_unavailable,
+    elsewhere,
     error,
     find_source,
     not_found,
@@ -142,11 +143,15 @@ def handle(
         webhook_id = headers.get(webhooks.ID_HEADER, webhook_id)[: webhooks.MAX_ID_LENGTH]
     # The same order as the webhook: unknown source (404), size (413), then the message itself.
     try:
-        source = find_source(source_id_of(topic) or "", headers.get(webhooks.ID_HEADER))
+        source = find_source(source_id_of(topic) or "", headers.get(webhooks.ID_HEADER), live=True)
     except (OperationalError, InterfaceError):
         return webhook_id, database_unavailable()
     if source is None:
         return webhook_id, not_found()
+    # A source whose things all moved (or are arriving): as the webhook answers it (a 308 naming the new host's
+    # hook URL, acknowledged: the broker cannot redirect).
+    if (moved := elsewhere(source, f"/hooks/{source.public_id}")) is not None:
+        return webhook_id, moved
     if len(payload) > MAX_ENVELOPE:
         return webhook_id, too_large()
     if problem is not None:

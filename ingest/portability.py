@@ -8,7 +8,8 @@ overlap too), linked to the twin under the same external id. The source's accept
 so a message the source already took is still answered from the record, not stored twice (SECURITY 32). When
 another thing of the same source moved here before, the source is already here and only gains the link (and the
 webhook ids it lacks). The source answers its hook URL on the old host with a 308 to the same path here once
-every thing it feeds there has moved here (ingest.apis).
+every thing it feeds there has moved here (ingest.receive.elsewhere), and forgets the secret then
+(:func:`on_moved_away`).
 
 Device keys (public keys only) travel with their labels and revocations, so device-signed readings keep
 verifying and a revoked key still verifies nothing new.
@@ -31,6 +32,7 @@ from typing import Any
 
 from core import vault
 from ingest.models import Delivery, DeviceKey, RestoredSource, Source, SourceThing
+from ssi import webhooks
 from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
@@ -165,6 +167,21 @@ def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
     RestoredSource.objects.filter(twin_id=event.twin_id).delete()
 
 
+def on_moved_away(event: events.TwinMovedAway) -> None:
+    """TwinMovedAway, in the release's transaction: a source none of whose things is still here (every one moved
+    away) forgets its webhook secrets. The new host trusts the same secret; kept here, it would let whoever later
+    reads this database (and its key) sign readings the new host stores. The old host needs it no more: it answers
+    such a source's messages before verifying them, with a 308 to the new host (ingest.receive.elsewhere). The
+    secret becomes a fresh random one nobody was ever given; a source that still feeds a thing here keeps its own."""
+    for source_id in SourceThing.objects.filter(twin_id=event.twin_id).values_list("source_id", flat=True):
+        if SourceThing.objects.filter(source_id=source_id, twin__moved_to="").exists():
+            continue
+        forgotten = vault.seal(webhooks.new_secret().encode())
+        Source.objects.filter(pk=source_id).update(
+            secret_sealed=forgotten, previous_secret_sealed=None, previous_valid_until=None
+        )
+
+
 def on_twin_arrived(event: events.TwinArrived) -> None:
     """TwinArrived: the arrival stands, what it restored is the owner's like anything else (the records go)."""
     RestoredSource.objects.filter(twin_id=event.twin_id).delete()
@@ -174,3 +191,4 @@ register(Part(name="ingest", export=export, restore=_restore, after=("twin",), w
 # Here rather than in apps.py: the move's share of ingest in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)
 events.subscribe(events.TwinArrived, on_twin_arrived, in_transaction=True)
+events.subscribe(events.TwinMovedAway, on_moved_away, in_transaction=True)

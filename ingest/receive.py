@@ -36,6 +36,8 @@ from ingest.services import (
     delivery_store_many,
     replay_of,
     resolve_readings,
+    source_feeds_live,
+    source_link_states,
     source_things,
     sources_for_messages,
     things_named,
@@ -60,6 +62,7 @@ class Answer:
     status: int
     body: dict[str, Any] = field(default_factory=dict)
     retry_after: int | None = None
+    location: str | None = None  # a 308's Location
 
     @property
     def ok(self) -> bool:
@@ -95,6 +98,28 @@ def not_live(refused: list[dict[str, str]]) -> Answer:
     return error(409, refused[0]["reason"], {"refused": refused})
 
 
+def elsewhere(source: Source, path: str) -> Answer | None:
+    """A source none of whose things lives here (issue 18), answered before its message is even verified: every
+    thing it feeds moved to one other host, 308 to `path` there (where the source moved with them:
+    ingest.portability; the old host has forgotten its secret by then), or every one is still arriving here (409,
+    retried by the sender). None, and no query, for a source found with ``live=True`` that feeds a live thing (or
+    none yet)."""
+    if source_feeds_live(source):
+        return None
+    states = source_link_states(source)
+    hosts = {moved_to.rstrip("/") for moved_to, _ in states if moved_to}
+    if len(hosts) == 1 and all(moved_to for moved_to, _ in states):
+        location = hosts.pop() + path
+        return Answer(
+            308,
+            {"message": f"The things of this source have moved: send to {location}.", "extra": {"location": location}},
+            location=location,
+        )
+    if states and all(arriving for _, arriving in states):
+        return error(409, "The things of this source are still arriving here: try again shortly.")
+    return None
+
+
 def leaving(refusal: TwinLeaving, refused: list[dict[str, str]] = ()) -> Answer:
     """A thing of the message is on its way to another host (twins.leaving): 503 with Retry-After, nothing of the
     message stored and no record of it kept, so the sender's retry (same webhook-id) is taken afresh."""
@@ -126,6 +151,7 @@ class Incoming:
     headers: Mapping[str, str]
     body: bytes | None
     now: float
+    path: str = ""  # the request's path and query (a 308 keeps them); "" for /hooks/<public_id>
 
 
 def receive_many(messages: list[Incoming]) -> list[Answer]:
@@ -135,7 +161,7 @@ def receive_many(messages: list[Incoming]) -> list[Answer]:
     (ingest.services.delivery_store_many). The ingest gateway hands over what arrived while the last group was
     being stored."""
     try:
-        sources = find_sources([(m.public_id, m.headers.get(webhooks.ID_HEADER)) for m in messages])
+        sources = find_sources([(m.public_id, m.headers.get(webhooks.ID_HEADER)) for m in messages], live=True)
     except (OperationalError, InterfaceError):
         log.warning("%d messages: database unavailable", len(messages))
         return [database_unavailable()] * len(messages)
@@ -144,6 +170,8 @@ def receive_many(messages: list[Incoming]) -> list[Answer]:
     for n, (message, source) in enumerate(zip(messages, sources, strict=True)):
         if source is None:
             answers[n] = not_found()
+        elif (moved := elsewhere(source, message.path or f"/hooks/{message.public_id}")) is not None:
+            answers[n] = moved
         elif message.body is None:
             answers[n] = too_large()
         else:

@@ -21,6 +21,7 @@ from ingest import history as pending_history
 from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, TooManyReadings, clean_mapping, extract
 from ingest.models import Delivery, Source, SourceThing
 from ssi import webhooks
+from twins import leaving as twin_leaving
 from twins import services as twin_services
 from twins.latest import newest_of_kind
 from twins.models import Reading, Twin
@@ -137,8 +138,11 @@ def source_delete(*, source: Source) -> None:
 
 @transaction.atomic
 def source_link_thing(*, source: Source, twin: Twin, external_id: str = "") -> SourceThing:
+    """Feed `twin` from `source`. Refused while the thing is on its way to another host or after it moved
+    (twins.leaving: its sources travelled in the package already)."""
     if twin.owner_id != source.owner_id:
         raise ValidationError({"twin": "Only your own things can be linked."})
+    twin_leaving.refuse_if_leaving(twin)
     external_id = (external_id or "").strip()
     if len(external_id) > 200:
         raise ValidationError({"external_id": "An external id is at most 200 characters."})
@@ -227,6 +231,11 @@ def source_feeds_live(source: Source) -> bool:
     if known is not None:
         return known
     return SourceThing.objects.filter(source=source, twin__moved_to="", twin__arriving=False).exists()
+
+
+def source_link_states(source: Source, limit: int = 100) -> set[tuple[str, bool]]:
+    """The (moved_to, arriving) of up to `limit` of the things `source` feeds: where they live when none lives here."""
+    return set(SourceThing.objects.filter(source=source).values_list("twin__moved_to", "twin__arriving")[:limit])
 
 
 def sources_for_messages(wanted: list[tuple[str, str | None]], *, live: bool = False) -> list[Source | None]:

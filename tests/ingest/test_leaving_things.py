@@ -183,3 +183,40 @@ def test_the_mqtt_bridge_acknowledges_and_drops_a_leaving_things_readings_like_a
     assert acked and answer.body["stored"] == 1 and answer.body["refused"][0]["thing"] == grinder.slug
 
     assert list(Reading.objects.values_list("twin_id", "value")) == [(kettle.pk, 90.0)]
+
+
+KEY = "z6MkhaXgBZDvotDkL5257faiztiGiC2QtKLGpbnnEGta2doK"
+
+
+@pytest.mark.parametrize("state", ["leaving", "moved"])
+def test_device_keys_links_and_the_signature_rule_of_a_leaving_or_moved_thing_are_refused(
+    source_and_secret, grinder, alice, state
+):
+    # They travel in the move's package, built at the confirmation: a change here after it would not reach the new
+    # host (a revoked key would still verify there). 503 with Retry-After while leaving, 409 once moved.
+    from core.errors import Conflict
+    from ingest import devices
+    from ingest.models import DeviceKey, SourceThing
+
+    key = devices.device_key_add(twin=grinder, public_key=KEY, label="board")
+    other = twin_services.twin_create(owner=alice, name="Kettle", reading_kind="temp")
+    (leaving if state == "leaving" else released)(grinder)
+    grinder.refresh_from_db()
+    source = source_and_secret[0]
+    SourceThing.objects.filter(twin=grinder).delete()
+
+    for write in (
+        lambda: devices.device_key_add(twin=grinder, public_key="z6MkpTHR8VNsBxYAAWHut2Geadd9jSwuBV8xRoAnwWsdvktH"),
+        lambda: devices.device_key_revoke(key=key),
+        lambda: devices.twin_set_require_device_signature(twin=grinder, required=True),
+        lambda: ingest_services.source_link_thing(source=source, twin=grinder),
+    ):
+        with pytest.raises(Conflict) as refused:
+            write()
+        assert refused.value.status == (503 if state == "leaving" else 409)
+        assert "new.example.org" in refused.value.message
+
+    assert list(DeviceKey.objects.filter(twin=grinder).values_list("revoked_at", flat=True)) == [None]
+    assert not Twin.objects.get(pk=grinder.pk).require_device_signature
+    assert not SourceThing.objects.filter(twin=grinder).exists()
+    ingest_services.source_link_thing(source=source, twin=other)  # a thing that lives here: as before

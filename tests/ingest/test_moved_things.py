@@ -1,7 +1,8 @@
 """Readings for a thing that does not live here (issue 18: moved to another host, or still arriving) are refused
 by ingest.receive, whatever carried them: the HTTP hook of a source that also feeds a live thing (the hook's 308
 only covers a source whose every thing moved), the MQTT bridge and the ingest gateway, which never reach the
-hook's view. Each refused reading is named with its reason; the message's other readings are stored."""
+hook's view. Each refused reading is named with its reason; the message's other readings are stored. A source whose
+every thing moved is answered 308 by the gateway too."""
 
 from __future__ import annotations
 
@@ -119,10 +120,11 @@ def test_a_group_of_messages_refuses_the_moved_things_readings_message_by_messag
 
 
 @pytest.mark.django_db(transaction=True)
-def test_the_ingest_gateway_refuses_readings_for_a_moved_thing_even_when_every_thing_of_the_source_moved(
+def test_the_ingest_gateway_answers_308_to_the_new_host_when_every_thing_of_the_source_moved(
     source_and_secret, grinder
 ):
-    # The gateway never reaches the hook's view, so its 308 does not answer for it: receive refuses.
+    # As the web app's hook does (ingest.receive.elsewhere), before verifying: the old host forgets the secret of
+    # such a source at the release (ingest.portability.on_moved_away).
     import http.client
     from urllib.parse import urlsplit
 
@@ -136,16 +138,17 @@ def test_the_ingest_gateway_refuses_readings_for_a_moved_thing_even_when_every_t
         try:
             conn.request(
                 "POST",
-                f"/hooks/{source.public_id}",
+                f"/hooks/{source.public_id}?batch=1",
                 body=body,
                 headers={"Content-Type": "application/json", **headers},
             )
             response = conn.getresponse()
-            status, answer = response.status, json.loads(response.read())
+            status, location, answer = response.status, response.getheader("Location"), json.loads(response.read())
         finally:
             conn.close()
 
-    assert status == 409 and NEW_HOST in answer["message"]
+    assert (status, location) == (308, f"{NEW_HOST}/hooks/{source.public_id}?batch=1")
+    assert NEW_HOST in answer["message"]
     assert not Reading.objects.filter(twin=grinder).exists()
 
 
