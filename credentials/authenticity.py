@@ -32,7 +32,7 @@ from ssi import statuslist, webvh
 from ssi.keys import SigningKey
 from twins.history import history_append, lock_twin
 from twins.models import Twin
-from twins.moving import is_live
+from twins.moving import history_open
 
 CREDENTIAL_TYPE = "AuthenticityCredential"
 HISTORY_KIND = "credential"  # as credentials.services: issuing and revoking are part of the ownership record
@@ -215,7 +215,7 @@ def authenticity_revoke(*, issuer: Issuer, credential: AuthenticityCredential, r
     # everywhere read. The thing's history says so only where its history is open here (not deactivated, not
     # moved away or on its way: those refuse appends, and the refusal would undo the revocation).
     twin = lock_twin(credential.twin)
-    if twin.deactivated_at is not None or not is_live(twin) or twin.leaving_to:
+    if not history_open(twin):
         return credential
     history_append(
         twin=twin,

@@ -42,6 +42,7 @@ from owners.models import Owner
 from ssi import credentials as vc
 from twins.history import history_append, lock_twin
 from twins.models import HistoryEntry, Reading, Twin
+from twins.moving import history_open, revoked_while_leaving
 
 log = logging.getLogger(__name__)
 
@@ -174,6 +175,10 @@ def emergency_grant_revoke(*, grant: EmergencyGrant) -> EmergencyGrant:
         credential.revoked_at = grant.revoked_at
         credential.revoked_reason = "owner"
         credential.save(update_fields=["revoked_at", "revoked_reason"])
+        status_list_sign(status_list=status_list, twin=twin)
+        if not history_open(twin):  # moved away or on its way: the revocation stands, the history is closed here
+            revoked_while_leaving(twin, "the emergency access")
+            continue
         history_append(
             twin=twin,
             kind=HistoryEntry.Kind.CREDENTIAL,
@@ -186,7 +191,6 @@ def emergency_grant_revoke(*, grant: EmergencyGrant) -> EmergencyGrant:
             },
             locked=True,
         )
-        status_list_sign(status_list=status_list, twin=twin)
     grant_id = grant.pk
     transaction.on_commit(lambda: _tell_ended(grant_id))
     return grant

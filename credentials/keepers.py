@@ -40,6 +40,7 @@ from owners.services import notify
 from twins import access
 from twins.history import history_append, lock_twin
 from twins.models import HistoryEntry, Twin
+from twins.moving import history_open, revoked_while_leaving
 
 KEEPER_TYPE = "KeeperCredential"
 SERVICE_TYPE = "ServiceAccessCredential"
@@ -143,6 +144,9 @@ def _revoke(twin: Twin, credential: AccessCredential, status_list, *, reason: st
     credential.revoked_at = timezone.now()
     credential.revoked_reason = reason
     credential.save(update_fields=["revoked_at", "revoked_reason"])
+    if not history_open(twin):  # moved away or on its way: the revocation stands, the history is closed here
+        revoked_while_leaving(twin, "the keeper's access")
+        return
     history_append(
         twin=twin,
         kind=HistoryEntry.Kind.CREDENTIAL,

@@ -37,6 +37,7 @@ from ssi import messages, webhooks
 from twins import events
 from twins.history import history_append, lock_twin
 from twins.models import HistoryEntry, Twin
+from twins.moving import history_open, revoked_while_leaving
 
 Party = Connection | WebhookEndpoint
 
@@ -233,8 +234,10 @@ def grant_revoke(*, grant: Grant, by: Owner, reason: str = "owner") -> Grant:
     if grant.revoked_at is not None:
         return grant
     _end(grant, reason, timezone.now())
-    if locked.deactivated_at is None:
+    if history_open(locked):
         _record(locked, grant, "revoke", reason)
+    else:  # moved away or on its way: the grant ends here all the same, the history is closed here
+        revoked_while_leaving(locked, "this grant")
     return grant
 
 
@@ -260,7 +263,7 @@ def _end_all(twin_id: int, reason: str, *, record: bool) -> None:
     for grant in grants:
         was_active = selectors.is_active(grant, now)
         _end(grant, reason, now)
-        if record and was_active and locked.deactivated_at is None:
+        if record and was_active and history_open(locked):
             _record(locked, grant, "revoke", reason)
 
 

@@ -464,3 +464,22 @@ def discard(twin: Twin) -> None:
 def is_live(twin: Twin) -> bool:
     """Whether this instance is where the twin lives now (not moved away, not still arriving)."""
     return not twin.moved_to and not twin.arriving
+
+
+def history_open(twin: Twin) -> bool:
+    """Whether ``twin``'s signed history takes entries here: it lives here, is not on its way to another host
+    (twins.leaving) and is not deactivated. A revocation must take effect whatever the thing is doing: it checks
+    this and leaves the history entry out when closed, instead of letting the history's refusal undo it."""
+    return twin.deactivated_at is None and is_live(twin) and not twin.leaving_to
+
+
+def revoked_while_leaving(twin: Twin, what: str) -> None:
+    """After a revocation of ``what`` for a thing on its way to another host: the thing's package was built
+    before it, so the owner is told to revoke it again there once it has arrived."""
+    if twin.leaving_to and not twin.moved_to:
+        notify(
+            owner=twin.owner,
+            kind=Notification.Kind.SYSTEM,
+            title=f"{twin.name} is moving to {host_of(twin.leaving_to)}: revoke {what} there again once it arrives",
+            twin=twin,
+        )

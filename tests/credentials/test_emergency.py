@@ -145,3 +145,34 @@ def test_a_sale_takes_the_thing_out_of_the_link(alice, carol, watch):
     offer_accept(offer=offer_create(twin=watch, seller=alice, redact_kinds=[]), buyer=carol)
     page = Client().get(f"/emergency/{token}").content.decode()
     assert "Dad" not in page and "5.4" not in page
+
+
+@pytest.mark.parametrize("state", ["leaving", "moved"])
+def test_an_emergency_link_is_cut_at_once_even_when_one_of_its_things_is_moving_or_moved(alice, alice_client, state):
+    from owners.models import Notification
+    from twins import leaving
+    from twins.models import Twin
+
+    watch = twin_services.twin_create(owner=alice, name="Dad's watch", reading_kind="glucose", reading_unit="mmol/L")
+    twin_services.reading_add(twin=watch, value=5.4)
+    bike = twin_services.twin_create(owner=alice, name="Bike", reading_kind="glucose", reading_unit="mmol/L")
+    grant, token = emergency.emergency_grant_create(
+        guardian=alice, recipient="Mountain rescue", twins=[watch, bike], kinds=["glucose"], hours=4
+    )
+    assert Client().get(f"/emergency/{token}").status_code == 200
+    if state == "leaving":
+        leaving.freeze(bike, destination_url="https://b.example")
+    else:
+        Twin.objects.filter(pk=bike.pk).update(moved_to="https://b.example", leaving_to="https://b.example")
+    bike_history = HistoryEntry.objects.filter(twin=bike).count()
+
+    response = alice_client.post("/emergency/revoke/", {"grant": grant.public_id})
+    assert response.status_code in (200, 302), response.content[:300]
+    assert Client().get(f"/emergency/{token}").status_code == 404  # the rescue link is dead
+    assert not AccessCredential.objects.filter(grant=grant, revoked_at__isnull=True).exists()
+    assert HistoryEntry.objects.filter(twin=watch, kind="credential").latest("seq").entry["content"]["action"] == (
+        "revoked"
+    )
+    assert HistoryEntry.objects.filter(twin=bike).count() == bike_history  # closed here: no entry, no refusal
+    told = Notification.objects.filter(owner=alice, title__contains="revoke the emergency access there again")
+    assert told.exists() == (state == "leaving")

@@ -256,3 +256,22 @@ def test_a_disabled_endpoint_receives_nothing_until_enabled_again(alice, grinder
     grants.webhook_endpoint_enable(endpoint=endpoint, by=alice)
     twin_services.reading_add(twin=grinder, value=2)
     assert OutboxItem.objects.get().count == 1
+
+
+@pytest.mark.parametrize("state", ["leaving", "moved"])
+def test_stopping_all_sharing_with_a_party_works_when_one_thing_is_moving_or_moved(alice, grinder, endpoint, state):
+    from twins import leaving
+    from twins.models import Twin
+
+    kettle = twin_services.twin_create(owner=alice, name="Kettle")
+    grants.grant_create(twins=[grinder, kettle], party=endpoint, kinds=["scans"], by=alice)
+    if state == "leaving":
+        leaving.freeze(kettle, destination_url="https://b.example")
+    else:
+        Twin.objects.filter(pk=kettle.pk).update(moved_to="https://b.example", leaving_to="https://b.example")
+    assert grants.grants_revoke_party(party=endpoint, by=alice) == 2
+    assert not Grant.objects.filter(revoked_at__isnull=True).exists()  # neither thing sends to the party any more
+    assert [e["action"] for e in grant_entries(grinder)] == ["grant", "revoke"]
+    assert [e["action"] for e in grant_entries(kettle)] == ["grant"]  # its history is closed here
+    grants.webhook_endpoint_delete(endpoint=endpoint, by=alice)  # and the endpoint goes too
+    assert not WebhookEndpoint.objects.exists()
