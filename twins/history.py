@@ -127,10 +127,11 @@ def _refuse_closed(locked: Twin) -> None:
     if locked.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
     # One field of the locked row on the hot path; ``moved_to`` too where the row was loaded whole (a twin moved
-    # before ``leaving_to`` existed). The words (moved or on its way, the name) may load deferred fields: refusals
-    # are rare.
+    # before ``leaving_to`` existed). Telling moved from leaving may load a deferred field: refusals are rare. The
+    # seam does not know who asks (a keeper, a maker revoking, a peer): words without the thing's name or where it
+    # is going; the owner's pages, API and sources give the owner theirs (twins.not_live, ingest).
     if locked.leaving_to or locked.__dict__.get("moved_to"):
-        leaving.check(locked)
+        leaving.check(locked, named=False)
 
 
 def _append(

@@ -55,23 +55,36 @@ class TwinMoved(Conflict):
     message = "This thing has moved to another instance: it is recorded there now, not here."
 
 
-def moved_refusal(twin: Twin) -> TwinMoved:
-    """The refusal for ``twin``, which moved to ``twin.moved_to``, naming the new host."""
+def moved_refusal(twin: Twin, *, named: bool = True) -> TwinMoved:
+    """The refusal for ``twin``, which moved to ``twin.moved_to``, naming the new host (public: the thing's pages
+    answer 308 there for anyone); ``named``: with the thing's name, for its owner."""
     host = urlsplit(twin.moved_to).hostname or twin.moved_to
+    name = (twin.name if named else "") or "This thing"
     return TwinMoved(
-        f"{twin.name or 'This thing'} has moved to {host}: it is recorded there now, nothing new is recorded for it "
-        "here. Open it on its new host.",
+        f"{name} has moved to {host}: it is recorded there now, nothing new is recorded for it here. Open it on its "
+        "new host.",
         extra={"moved_to": twin.moved_to},
     )
 
 
-def check(twin: Twin) -> None:
+def quiet_refusal() -> TwinLeaving:
+    """The refusal of a write for a leaving thing by someone who may not be its owner (a keeper, a maker, a
+    peer): that it is moving and when to try again, not its name nor where it goes (not public until it has gone)."""
+    return TwinLeaving(
+        "This thing is moving to another host right now: nothing new is recorded for it here. Try again in a minute.",
+        extra={"retry_after": RETRY_AFTER},
+    )
+
+
+def check(twin: Twin, *, named: bool = True) -> None:
     """Raise :class:`TwinMoved` if ``twin`` (as loaded: lock it first where a race matters) moved away, or
-    :class:`TwinLeaving` if it is on its way. The release leaves ``leaving_to`` set, so moved comes first."""
+    :class:`TwinLeaving` if it is on its way. The release leaves ``leaving_to`` set, so moved comes first.
+    ``named``: the words name the thing and its new host (:func:`refusal`), for a caller that acts for the owner;
+    otherwise :func:`quiet_refusal`'s, and the moved refusal without the thing's name."""
     if getattr(twin, "moved_to", ""):
-        raise moved_refusal(twin)
+        raise moved_refusal(twin, named=named)
     if getattr(twin, "leaving_to", ""):
-        raise refusal(twin)
+        raise refusal(twin) if named else quiet_refusal()
 
 
 def refuse_if_leaving(twin: Twin) -> None:
