@@ -421,7 +421,9 @@ def release(twin: Twin, *, entries: list[dict], destination_url: str) -> Twin:
     now = timezone.now()
     twin.moved_to = destination
     twin.moved_at = now
-    twin.save(update_fields=["moved_to", "moved_at", "updated_at"])
+    # Kept set once moved: the history's hot path reads only leaving_to to refuse a closed twin (twins.leaving).
+    twin.leaving_to = destination
+    twin.save(update_fields=["moved_to", "moved_at", "leaving_to", "updated_at"])
     TransferOffer.objects.pending().filter(twin=twin).update(status=TransferOffer.Status.CANCELLED, cancelled_at=now)
     notify(owner=twin.owner, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now lives at {host_of(destination)}")
     events.send(events.TwinMovedAway(twin_id=twin.pk, owner_id=twin.owner_id, moved_to=destination))

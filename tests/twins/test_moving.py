@@ -277,6 +277,7 @@ def test_release_appends_the_entries_marks_the_twin_moved_and_tells_after_commit
         events.unsubscribe(events.TwinMovedAway, heard.append)
     twin = Twin.objects.get(pk=twin.pk)
     assert twin.moved_to == B_URL and twin.moved_at is not None and not moving.is_live(twin)
+    assert twin.leaving_to == B_URL  # kept set: the history's hot path reads only it
     assert heard == [events.TwinMovedAway(twin_id=twin.pk, owner_id=alice.pk, moved_to=B_URL)]
     assert log_state(twin).did.split(":")[3] == B_DOMAIN
     assert moving.can_move(twin) == f"Kettle has already moved to {B_DOMAIN}."
