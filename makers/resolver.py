@@ -2,7 +2,8 @@
 
 - `/01/<gtin>/21/<serial>`: the thing's page, exactly as a scan of its tag opens it (tags.views.tag_scan: the
   owner's page when the owner is signed in, the public page for anyone else, the same rate limit and scan log);
-  for a thing that moved to another host, a 308 to the same path there. The model's own links (link set, other
+  for a thing that moved to another host, a 308 to its tag's scan there (`/t/<token>`: the tag moves with its
+  token, so the new host answers it without knowing the maker). The model's own links (link set, other
   link types) stay the maker's, answered here.
 - `/01/<gtin>`: the model's public page.
 - GTIN-8/12/13 redirect (301) to the 14-digit form; a wrong check digit is a 400 that says so; an unknown GTIN or
@@ -149,7 +150,11 @@ def resolve(request: HttpRequest, rest: str) -> HttpResponse:
         # here, as a lookup that ends here (tag_scan would have counted it): no faster enumeration than a scan.
         if refused := _over_budget(request):
             return refused
-        target = produced.twin.moved_to.rstrip("/") + request.get_full_path()
+        # The thing's tag, whose token travels with it, is what its new host answers whether or not the maker (its
+        # product model) is there too; the same path there for a thing without a tag.
+        tag = _tag_of(produced)
+        path = reverse("tag-scan", args=[tag.token]) if tag is not None else request.get_full_path()
+        target = produced.twin.moved_to.rstrip("/") + path
         return _finish(HttpResponseRedirect(target, status=308), anchor)
     if wants_set:
         return _finish(_linkset_response(anchor, links_for(model, produced)), anchor)

@@ -84,13 +84,14 @@ def test_the_package_is_json_and_holds_no_sealed_blob_of_ours(mover, made, bob):
     assert_portable(package, "makers")
 
 
-def test_the_digital_link_of_a_moved_thing_answers_308_to_the_same_path_on_its_new_host(made, bob, anon_client):
+def test_the_digital_link_of_a_moved_thing_answers_308_to_its_tag_on_its_new_host(made, bob, anon_client):
     assert anon_client.get(LINK).status_code == 200
     release(made, to=bob)
+    scan = f"{B_URL}/t/{Tag.objects.get(twin=made).token}"  # the tag moves with its token
     response = anon_client.get(LINK)
-    assert response.status_code == 308 and response["Location"] == B_URL + LINK
+    assert response.status_code == 308 and response["Location"] == scan
     query = anon_client.get(LINK + "?linkType=gs1:defaultLink")
-    assert query.status_code == 308 and query["Location"] == B_URL + LINK + "?linkType=gs1:defaultLink"
+    assert query.status_code == 308 and query["Location"] == scan
     # The model's own links are still the maker's, answered here.
     assert anon_client.get(LINK + "?linkType=all").status_code == 200
 
