@@ -24,6 +24,8 @@ from django.db import models
 from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
+from moves.pairing import pairing_code
+from owners.models import OwnerKey
 from twins.models import Twin, new_public_id
 
 
@@ -131,6 +133,21 @@ class MoveIn(Step):
     def source_host(self) -> str:
         return host_of(self.source_url)
 
+    @property
+    def pairing_code(self) -> str:
+        """The code the owner types on the old host to confirm this move (moves.pairing): over our move key, the
+        owner update key we sent (the owner's current key when the request went out) and our id of the move."""
+        keys = OwnerKey.objects.filter(owner_id=self.owner_id, role=OwnerKey.Role.CURRENT)
+        when = self.requested_at or self.created_at
+        key = (
+            keys.filter(created_at__lte=when)
+            .filter(Q(retired_at__isnull=True) | Q(retired_at__gt=when))
+            .order_by("-created_at")
+            .first()
+        ) or keys.filter(retired_at__isnull=True).first()
+        update_key = key.public_multibase if key is not None else ""
+        return pairing_code(move_key=self.key_public, owner_update_key=update_key, request_id=self.public_id)
+
     @staticmethod
     def forget_secrets() -> dict[str, object]:
         """What an UPDATE that ends a move (done, cancelled, expired, failed) also sets: the private move key and
@@ -153,6 +170,7 @@ class MoveOut(Step):
 
     OPEN = (State.REQUESTED, State.CONFIRMED, State.PUSHED)
     IN_FLIGHT = (State.CONFIRMED, State.PUSHED)
+    MAX_PAIRING_FAILURES = 5
 
     public_id = models.CharField(max_length=32, unique=True, default=new_public_id, editable=False)
     twin = models.ForeignKey(Twin, on_delete=models.CASCADE, related_name="+")
@@ -174,6 +192,8 @@ class MoveOut(Step):
     # to sign offline, and when; their upload must be exactly these, signed (twins.moving.move_entries_signed).
     prepared_entries = models.JSONField(null=True, blank=True)
     prepared_at = models.DateTimeField(null=True, blank=True)
+    # Wrong pairing codes typed for this request (moves.pairing): at MAX_PAIRING_FAILURES it is cancelled.
+    pairing_failures = models.PositiveSmallIntegerField(default=0)
     sealed = models.BinaryField(null=True, blank=True, editable=False)  # the package, sealed to key_public
     sha256 = models.CharField(max_length=64, blank=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
@@ -201,6 +221,11 @@ class MoveOut(Step):
     @property
     def destination_host(self) -> str:
         return host_of(self.destination_url)
+
+    @property
+    def pairing_code(self) -> str:
+        """The code the destination showed its owner for this request (moves.pairing)."""
+        return pairing_code(move_key=self.key_public, owner_update_key=self.owner_update_key, request_id=self.remote_id)
 
 
 def host_of(url: str) -> str:

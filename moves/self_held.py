@@ -8,7 +8,8 @@ same tool and format:
    MoveOut (``prepared_entries``) to compare the upload with. Nothing else changes: the twin stays live and
    writable here, the request stays ``requested``.
 2. The owner signs them offline (``python -m ssi.sign sign NEXT_KEYFILE entries.json --attach``) and uploads the
-   output: ``moves.services.move_confirm(move_out=..., by=..., signed_entries=...)``, which checks them
+   output with the move's pairing code (moves.pairing: given with the upload, as the button's confirmation takes
+   it): ``moves.services.move_confirm(move_out=..., by=..., pairing_code=..., signed_entries=...)``, which checks them
    (twins.moving.move_entries_signed: exactly the prepared entries, still continuing the log, signed by the key it
    committed to) and from there goes on exactly as for a platform-held owner: sealed package, push, release.
 

@@ -3,8 +3,9 @@ the confirmation page's two forms do, for scripts and apps.
 
 ``POST /api/move-requests/<id>/entries`` ``{"next_public_key", "password"?}`` → the two unsigned DID log entries (a
 JSON list: save it as entries.json, sign it with ``python -m ssi.sign sign NEXT_KEYFILE entries.json --attach``);
-``POST /api/move-requests/<id>/signed`` ``{"signed": [...], "password"?}`` → the move is confirmed (the output of
-that command, unchanged). ``<id>`` is the request's id in the confirmation link (``/moves/out/<id>/``).
+``POST /api/move-requests/<id>/signed`` ``{"signed": [...], "pairing_code", "password"?}`` → the move is confirmed
+(``signed``: the output of that command, unchanged; ``pairing_code``: the code the new host shows on the move's
+page, moves.pairing, so that the owner confirms their own request and not a stranger's). ``<id>`` is the request's id in the confirmation link (``/moves/out/<id>/``).
 
 These are people's calls, not instances' (those are under /api/moves/, moves.apis): the account's session or token,
 the thing's owner only (404 for anyone else), and a fresh login as on the page: ``password`` in the body, or a
@@ -100,6 +101,11 @@ class SignedApi(APIView):
         signed = serializers.ListField(
             child=serializers.DictField(), max_length=10, help_text="The entries from `entries`, each signed."
         )
+        pairing_code = TextField(
+            max_length=32,
+            help_text="The move's pairing code, as the new host shows it on the move's page (`ABCD-EFGH`; case, "
+            "spaces and dashes do not matter). A wrong one is refused (400) and counted: the fifth cancels the request.",
+        )
         password = _password_field()
 
         class Meta:
@@ -120,8 +126,8 @@ class SignedApi(APIView):
             429: FRESH_LOGIN[429],
         },
         description="The move goes on as if confirmed on the page: the thing is sealed and sent to the new host. A "
-        "signature by another key, entries of another move or changed ones, and entries the DID log has moved past "
-        "are refused and nothing changes. Needs a fresh login.",
+        "signature by another key, entries of another move or changed ones, entries the DID log has moved past and "
+        "a wrong pairing code are refused and nothing changes. Needs a fresh login.",
     )
     def post(self, request: Request, move_out_id: str) -> Response:
         move = selectors.move_out_get(viewer=request.user, move_id=move_out_id)
@@ -129,6 +135,6 @@ class SignedApi(APIView):
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         confirm_recent_auth(request, data.get("password"))
-        move_confirm(move_out=move, by=request.user, signed_entries=data["signed"])
+        move_confirm(move_out=move, by=request.user, pairing_code=data["pairing_code"], signed_entries=data["signed"])
         move.refresh_from_db()
         return Response(MoveOutSerializer(move).data)

@@ -14,8 +14,9 @@ Destination (B), where the owner brings the thing:
         Either side's owner, until the source has let go (step 4). Idempotent. MoveRefused (409) once it has.
 
 Source (A), where the thing lives now:
-    ``move_confirm(*, move_out, by) -> None``
-        Step 2, by the twin's owner (the page asks for a fresh login): builds the move entries
+    ``move_confirm(*, move_out, by, pairing_code) -> None``
+        Step 2, by the twin's owner (the page asks for a fresh login) with the pairing code the new host showed
+        them (moves.pairing: a wrong one is refused with 400, the fifth cancels the request): builds the move entries
         (twins.moving.move_entries, not yet in the log), the package with them, seals it to the destination's
         key and pushes it (a task, retried until the destination answers 2xx). Idempotent. MoveRefused (409, or
         410 for a request that expired or was cancelled) with a reason the owner can act on.
@@ -49,7 +50,7 @@ from django.utils import timezone
 
 from core.errors import Conflict
 from core.vault import seal, unseal
-from moves import bearer, sources, steps, tasks
+from moves import bearer, pairing, sources, steps, tasks
 from moves.client import CallError
 from moves.models import MoveIn, MoveOut
 from owners.keys import SelfHeldKeyRequired
@@ -233,9 +234,46 @@ def why_not(move: MoveOut, twin: Twin) -> str | None:
     return moving.can_move(twin)
 
 
-def move_confirm(*, move_out: MoveOut, by: Owner, signed_entries: Any = None) -> None:
-    """Step 2 on the source: see the module docstring. ``signed_entries``: an owner whose keys are self-held
-    uploads the entries they downloaded (moves.self_held.move_prepare), signed with ``python -m ssi.sign``."""
+def _check_pairing_code(move_out: MoveOut, by: Owner, typed: str) -> None:
+    """The owner typed the code the new host showed them for THIS request (moves.pairing; review finding 13): a
+    stranger's request for the same thing and host has another. A wrong code is refused (400) and counted, in a
+    transaction of its own (the refusal must not roll the count back); the MAX_PAIRING_FAILURES-th cancels the
+    request (410). Someone else's move, or one no longer waiting, is left to move_confirm's own checks."""
+    if not pairing.normalized(typed or ""):
+        raise MoveRefused("Type the pairing code your new host shows on the move's page.", status=400)
+    with transaction.atomic():
+        move = MoveOut.objects.select_for_update().get(pk=move_out.pk)
+        owner_id = Twin.objects.filter(pk=move.twin_id).values_list("owner_id", flat=True).first()
+        if owner_id != by.pk or move.state != MoveOut.State.REQUESTED or pairing.matches(typed, move.pairing_code):
+            return
+        failures = move.pairing_failures + 1
+        ended = failures >= MoveOut.MAX_PAIRING_FAILURES
+        ending = {"state": MoveOut.State.CANCELLED, "ended_at": timezone.now(), "next_attempt_at": None}
+        MoveOut.objects.filter(pk=move.pk).update(
+            pairing_failures=failures,
+            **(ending | {"error": "Cancelled: a wrong pairing code was typed too many times."} if ended else {}),
+        )
+    log.warning("move %s: wrong pairing code (%d)", move.public_id, failures)
+    if ended:
+        raise MoveRefused(
+            f"The pairing code was wrong {failures} times, so this request is cancelled and nothing moves. If it was "
+            "your own request, ask again from the new host.",
+            status=410,
+        )
+    left = MoveOut.MAX_PAIRING_FAILURES - failures
+    raise MoveRefused(
+        "This is not the pairing code of this request: nothing moved. Type the code your new host shows on the "
+        "move's page; if it shows none, or another request is open for this thing, this one may be a stranger's. "
+        f"{left} {'try' if left == 1 else 'tries'} left before this request is cancelled.",
+        status=400,
+    )
+
+
+def move_confirm(*, move_out: MoveOut, by: Owner, pairing_code: str, signed_entries: Any = None) -> None:
+    """Step 2 on the source: see the module docstring. ``pairing_code``: what the owner typed, the code the new host
+    shows them (moves.pairing). ``signed_entries``: an owner whose keys are self-held uploads the entries they
+    downloaded (moves.self_held.move_prepare), signed with ``python -m ssi.sign``."""
+    _check_pairing_code(move_out, by, pairing_code)
     with transaction.atomic():
         move = MoveOut.objects.select_for_update().get(pk=move_out.pk)
         twin = Twin.objects.select_for_update().get(pk=move.twin_id)

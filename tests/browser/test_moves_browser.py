@@ -37,6 +37,7 @@ def test_an_owner_brings_a_thing_here_and_confirms_on_the_old_host(
     confirm_url = new_host.get_by_test_id("confirm-url").get_attribute("href")
     move_in = MoveIn.objects.get(owner=bob)
     assert confirm_url == move_in.confirm_url
+    shown_code = new_host.get_by_test_id("pairing-code").inner_text()  # what the owner reads on the new host
 
     old_host = phone(browser).new_page()
     log_in(old_host, roles.b_url, alice.username)  # one server: the old host's pages answer on either name
@@ -44,6 +45,7 @@ def test_an_owner_brings_a_thing_here_and_confirms_on_the_old_host(
     expect(old_host.get_by_test_id("destination-host")).to_have_text(roles.b_url.split("//")[1])
     expect(old_host.get_by_test_id("what-moves")).to_contain_text("its readings")
     check(old_host)
+    old_host.get_by_label("Pairing code from your new host").fill(shown_code.lower().replace("-", " "))
     old_host.get_by_test_id("confirm-move").click()
     expect(old_host.get_by_test_id("move-under-way")).to_be_visible()
     check(old_host)

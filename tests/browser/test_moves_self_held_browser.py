@@ -44,6 +44,7 @@ def test_a_self_held_owner_downloads_signs_and_pastes_the_move_entries(browser, 
     assert download.value.suggested_filename == f"move-{move.public_id}-entries.json"
     entries = json.loads(download.value.path().read_text(encoding="utf-8"))
     page.get_by_label("Signed JSON").fill(cli_sign(keys.next, entries, tmp_path))
+    page.get_by_label("Pairing code from your new host").fill(move.pairing_code)
     page.get_by_test_id("upload-signed").click()
     expect(page.get_by_test_id("move-under-way")).to_be_visible()
     check(page)

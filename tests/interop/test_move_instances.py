@@ -87,17 +87,22 @@ deadline = time.monotonic() + 30
 while not move.confirm_url and move.state in MoveIn.OPEN and time.monotonic() < deadline:
     time.sleep(0.2)
     move.refresh_from_db()
-print(json.dumps({"move": move.pk, "confirm_url": move.confirm_url, "state": move.state, "error": move.error}))
+# The pairing code B shows its owner on the move's page (moves.pairing): the owner types it on A.
+print(json.dumps({
+    "move": move.pk, "confirm_url": move.confirm_url, "state": move.state, "error": move.error,
+    "pairing_code": move.pairing_code,
+}))
 """
 
-# As the confirm page does, by the twin's owner (the page's fresh-login rule is the page's own test).
+# As the confirm page does, by the twin's owner with the code B showed (the page's fresh-login rule is the page's own
+# test): A computes the same code from its own row, so a wrong one here would fail the move.
 MOVE_CONFIRM = """
 from moves import services
 from moves.models import MoveOut
 from owners.models import Owner
 
 move = MoveOut.objects.get(public_id=confirm_url.rstrip("/").rsplit("/", 1)[-1])
-services.move_confirm(move_out=move, by=Owner.objects.get(username=username))
+services.move_confirm(move_out=move, by=Owner.objects.get(username=username), pairing_code=pairing_code)
 move.refresh_from_db()
 print(json.dumps({"move": move.public_id, "state": move.state}))
 """
@@ -122,7 +127,7 @@ def move(source: Instance, destination: Instance, *, did: str, owner: str, new_o
     """Ask on ``destination``, confirm on ``source``; returns the request's answer (the workers do the rest)."""
     asked = destination.run(MOVE_REQUEST, username=new_owner, did=did)
     assert asked["confirm_url"].startswith(source.url + "/"), asked
-    source.run(MOVE_CONFIRM, username=owner, confirm_url=asked["confirm_url"])
+    source.run(MOVE_CONFIRM, username=owner, confirm_url=asked["confirm_url"], pairing_code=asked["pairing_code"])
     return asked
 
 

@@ -104,7 +104,7 @@ def test_the_source_killed_right_after_the_owners_confirm_finishes_the_move_when
     assert live_where(a, b, twin) == ["a"]
 
     a.kill("worker")  # nothing can push the package now
-    a.run(MOVE_CONFIRM, username="alice", confirm_url=asked["confirm_url"])
+    a.run(MOVE_CONFIRM, username="alice", confirm_url=asked["confirm_url"], pairing_code=asked["pairing_code"])
     a.kill("server")
     assert a.run(MOVE_OUT, slug=twin["slug"])["state"] == "confirmed"
     assert b.run(MOVE_IN, pk=asked["move"])["state"] == "requested"  # the package never reached B
@@ -124,7 +124,7 @@ def test_the_destination_killed_with_the_package_in_flight_and_again_after_resto
 
     # B freezes: A's push reaches its socket and waits for an answer that never comes; B dies meanwhile.
     b.freeze()
-    a.run(MOVE_CONFIRM, username="alice", confirm_url=asked["confirm_url"])
+    a.run(MOVE_CONFIRM, username="alice", confirm_url=asked["confirm_url"], pairing_code=asked["pairing_code"])
     a.wait(
         "MoveOut.objects.filter(twin__slug=slug, state='confirmed', claimed_until__gt=timezone.now()).exists()",
         setup=f"from django.utils import timezone\nfrom moves.models import MoveOut\nslug = {twin['slug']!r}\n",

@@ -87,10 +87,16 @@ def request_body(**changes) -> dict:
     return body
 
 
+def confirm(*, move_out: MoveOut, by, **kwargs) -> None:
+    """services.move_confirm as the owner does it: with the pairing code the new host shows for this request
+    (moves.pairing; A's computation, which tests/moves/test_pairing.py proves is B's)."""
+    services.move_confirm(move_out=move_out, by=by, pairing_code=move_out.pairing_code, **kwargs)
+
+
 def bearer_api(token: str) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {token}")
     return client
 
 
-__all__ = ["MoveIn", "MoveOut", "Roles", "bearer_api", "make_room", "request_body", "services"]
+__all__ = ["MoveIn", "MoveOut", "Roles", "bearer_api", "confirm", "make_room", "request_body", "services"]

@@ -19,7 +19,7 @@ from PIL import Image
 from moves import bearer, chunks, services
 from moves.models import MoveIn, MoveOut
 from ssi import move as sealing
-from tests.moves.conftest import bearer_api, make_room
+from tests.moves.conftest import bearer_api, confirm, make_room
 
 REQUEST_LIMIT = 64 * 1024
 
@@ -60,7 +60,7 @@ class TestOverHttp:
     def test_a_package_several_times_the_request_limit_moves_in_chunks(self, roles, alice, bob, grinder):
         move_in, move_out = self._confirmed(bob, alice, grinder)
         with transaction.atomic():  # the push runs once this commits
-            services.move_confirm(move_out=move_out, by=alice)
+            confirm(move_out=move_out, by=alice)
             sealed_size = len(MoveOut.objects.get(pk=move_out.pk).sealed)
             make_room(grinder)
         assert sealed_size > 4 * REQUEST_LIMIT  # one request could not carry it
@@ -75,7 +75,7 @@ class TestOverHttp:
         self, roles, alice, bob, grinder, no_worker, monkeypatch
     ):
         move_in, move_out = self._confirmed(bob, alice, grinder)
-        services.move_confirm(move_out=move_out, by=alice)
+        confirm(move_out=move_out, by=alice)
         make_room(grinder)
         sealed = bytes(MoveOut.objects.get(pk=move_out.pk).sealed)
         whole = hashlib.sha256(sealed).hexdigest()

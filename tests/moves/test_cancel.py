@@ -8,7 +8,7 @@ import pytest
 from moves import services
 from moves.models import MoveIn, MoveOut
 from moves.services import MoveRefused
-from tests.moves.conftest import make_room
+from tests.moves.conftest import confirm, make_room
 from twins.models import Twin
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_database_parts", "no_worker")]
@@ -19,7 +19,7 @@ def arrived(roles, alice, bob, grinder) -> tuple[MoveIn, MoveOut]:
     """A move whose package arrived on the destination (not live there); the source has not let go."""
     move_in = services.move_request(owner=bob, source=grinder.did)
     move_out = MoveOut.objects.get(remote_id=move_in.public_id)
-    services.move_confirm(move_out=move_out, by=alice)
+    confirm(move_out=move_out, by=alice)
     make_room(grinder)
     assert services.moves_resume() == 1
     move_in.refresh_from_db()
@@ -79,7 +79,7 @@ def test_a_push_to_a_destination_that_cancelled_ends_the_move_on_the_source(role
     move_out = MoveOut.objects.get(remote_id=move_in.public_id)
     # The destination's cancel never reached the source.
     MoveIn.objects.filter(pk=move_in.pk).update(state=MoveIn.State.CANCELLED)
-    services.move_confirm(move_out=move_out, by=alice)
+    confirm(move_out=move_out, by=alice)
     assert services.moves_resume() == 1
     move_out.refresh_from_db()
     assert move_out.state == MoveOut.State.CANCELLED and move_out.error == "Cancelled on the new host."

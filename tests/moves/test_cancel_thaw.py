@@ -8,6 +8,7 @@ import pytest
 
 from moves import services
 from moves.models import MoveOut
+from tests.moves.conftest import confirm
 from twins.models import Twin
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("one_database_parts")]
@@ -17,7 +18,7 @@ def test_cancelling_a_strangers_request_does_not_thaw_a_thing_whose_move_is_in_f
     roles, alice, bob, carol, grinder, no_worker
 ):
     bobs = services.move_request(owner=bob, source=grinder.did)
-    services.move_confirm(move_out=MoveOut.objects.get(remote_id=bobs.public_id), by=alice)
+    confirm(move_out=MoveOut.objects.get(remote_id=bobs.public_id), by=alice)
     assert Twin.objects.get(pk=grinder.pk).leaving_to
 
     strangers = services.move_request(owner=carol, source=grinder.did)

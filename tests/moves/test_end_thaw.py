@@ -8,7 +8,7 @@ import pytest
 
 from moves import services, steps
 from moves.models import MoveOut
-from tests.moves.conftest import request_body
+from tests.moves.conftest import confirm, request_body
 from twins.models import Twin
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_worker")]
@@ -16,12 +16,12 @@ pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("no_worker")]
 
 def test_a_late_failure_of_a_cancelled_push_leaves_the_next_move_frozen(grinder, alice):
     first, _ = services.request_received(request_body(did=grinder.did))
-    services.move_confirm(move_out=first, by=alice)
+    confirm(move_out=first, by=alice)
     in_flight = steps.claim(MoveOut, first.pk, (MoveOut.State.CONFIRMED,))  # a worker is pushing it (slow peer)
     assert in_flight is not None
     services.move_cancel(move=MoveOut.objects.get(pk=first.pk), by=alice)  # the owner changes their mind ...
     second, _ = services.request_received(request_body(did=grinder.did))
-    services.move_confirm(move_out=second, by=alice)  # ... and confirms another move: frozen again
+    confirm(move_out=second, by=alice)  # ... and confirms another move: frozen again
     assert Twin.objects.get(pk=grinder.pk).leaving_to == "https://b.example"
 
     steps.end(in_flight, MoveOut.State.FAILED, "refused by the peer")  # the first push's peer answers at last
@@ -33,7 +33,7 @@ def test_a_late_failure_of_a_cancelled_push_leaves_the_next_move_frozen(grinder,
 
 def test_a_failed_push_thaws_its_twin(grinder, alice):
     move, _ = services.request_received(request_body(did=grinder.did))
-    services.move_confirm(move_out=move, by=alice)
+    confirm(move_out=move, by=alice)
     claimed = steps.claim(MoveOut, move.pk, (MoveOut.State.CONFIRMED,))
     steps.end(claimed, MoveOut.State.FAILED, "refused by the peer")
     assert MoveOut.objects.get(pk=move.pk).state == MoveOut.State.FAILED

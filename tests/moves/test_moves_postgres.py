@@ -12,7 +12,7 @@ from django.db import connection
 from moves import services
 from moves.models import MoveIn, MoveOut
 from tests.conftest import run_together
-from tests.moves.conftest import make_room
+from tests.moves.conftest import confirm, make_room
 from twins.identity import log_state
 from twins.models import Twin
 
@@ -32,7 +32,7 @@ def pushed(roles, alice, bob, grinder) -> tuple[MoveIn, MoveOut, int]:
     move_in = services.move_request(owner=bob, source=grinder.did)
     move_out = MoveOut.objects.get(remote_id=move_in.public_id)
     versions = len(log_state(grinder).versions)
-    services.move_confirm(move_out=move_out, by=alice)
+    confirm(move_out=move_out, by=alice)
     make_room(grinder)
     services.moves_resume()
     move_in.refresh_from_db()

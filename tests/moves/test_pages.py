@@ -106,6 +106,11 @@ def _requested_move_in(owner) -> MoveIn:
     )
 
 
+def code(move: MoveOut) -> dict[str, str]:
+    """The confirmation form's data: the pairing code the new host shows for this request (moves.pairing)."""
+    return {"pairing_code": move.pairing_code}
+
+
 @pytest.fixture
 def move_out(anon_api, grinder) -> MoveOut:
     body = request_body(did=grinder.did, destination=CLOSED, destination_did_domain="b.localhost:1")
@@ -142,7 +147,7 @@ class TestConfirm:
         assert MoveOut.objects.get(pk=move_out.pk).state == MoveOut.State.REQUESTED
 
     def test_confirming_builds_seals_and_schedules_the_push(self, move_out, alice_client, alice):
-        response = alice_client.post(self.url(move_out, "confirm"))
+        response = alice_client.post(self.url(move_out, "confirm"), code(move_out))
         assert response.status_code == 302
         move_out.refresh_from_db()
         assert move_out.state == MoveOut.State.CONFIRMED and move_out.confirmed_by == alice
@@ -155,7 +160,7 @@ class TestConfirm:
     def test_confirming_one_request_cancels_the_others_for_the_thing(self, move_out, anon_api, grinder, alice):
         body = request_body(did=grinder.did, destination=CLOSED, destination_did_domain="c.localhost:1")
         other = MoveOut.objects.get(public_id=anon_api.post("/api/moves/requests", body, format="json").json()["id"])
-        client_for(alice).post(self.url(move_out, "confirm"))
+        client_for(alice).post(self.url(move_out, "confirm"), code(move_out))
         other.refresh_from_db()
         assert other.state == MoveOut.State.CANCELLED
 
@@ -163,14 +168,14 @@ class TestConfirm:
         offer_create(twin=grinder, seller=alice, redact_kinds=[])
         page = alice_client.get(self.url(move_out))
         assert b"open transfer offer" in page.content and b"Move it to" not in page.content
-        response = alice_client.post(self.url(move_out, "confirm"))
+        response = alice_client.post(self.url(move_out, "confirm"), code(move_out))
         assert response.status_code == 409
         assert MoveOut.objects.get(pk=move_out.pk).state == MoveOut.State.REQUESTED
 
     def test_an_expired_request_cannot_be_confirmed(self, move_out, alice_client):
         MoveOut.objects.filter(pk=move_out.pk).update(expires_at=timezone.now() - timedelta(minutes=1))
         assert b"This request expired" in alice_client.get(self.url(move_out)).content
-        assert alice_client.post(self.url(move_out, "confirm")).status_code == 410
+        assert alice_client.post(self.url(move_out, "confirm"), code(move_out)).status_code == 410
         assert MoveOut.objects.get(pk=move_out.pk).state == MoveOut.State.REQUESTED
 
     def test_the_owner_cancels_and_the_thing_stays(self, move_out, alice_client):
@@ -178,7 +183,7 @@ class TestConfirm:
         move_out.refresh_from_db()
         assert move_out.state == MoveOut.State.CANCELLED
         assert b"stays here" in alice_client.get(self.url(move_out)).content
-        assert alice_client.post(self.url(move_out, "confirm")).status_code == 410
+        assert alice_client.post(self.url(move_out, "confirm"), code(move_out)).status_code == 410
 
     def test_the_moves_page_lists_requests_for_the_owners_things(self, move_out, alice_client, carol_client):
         assert f"/moves/out/{move_out.public_id}/".encode() in alice_client.get("/moves/").content
@@ -195,11 +200,11 @@ class TestConfirm:
 
 def test_a_second_request_cannot_be_confirmed_while_the_thing_is_on_its_way(move_out, anon_api, grinder, alice):
     client = client_for(alice)
-    client.post(f"/moves/out/{move_out.public_id}/confirm/")
+    client.post(f"/moves/out/{move_out.public_id}/confirm/", code(move_out))
     body = request_body(did=grinder.did, destination=CLOSED, destination_did_domain="c.localhost:1")
     later = MoveOut.objects.get(public_id=anon_api.post("/api/moves/requests", body, format="json").json()["id"])
     page = client.get(f"/moves/out/{later.public_id}/")
     assert b"already on its way to 127.0.0.1:1" in page.content
-    response = client.post(f"/moves/out/{later.public_id}/confirm/")
+    response = client.post(f"/moves/out/{later.public_id}/confirm/", code(later))
     assert response.status_code == 409
     assert MoveOut.objects.get(pk=later.pk).state == MoveOut.State.REQUESTED

@@ -9,7 +9,7 @@ from django.db import transaction
 from moves import bearer, services, steps
 from moves.models import MoveIn, MoveOut
 from ssi import webvh
-from tests.moves.conftest import bearer_api, make_room
+from tests.moves.conftest import bearer_api, confirm, make_room
 from twins.identity import log_state
 from twins.models import JournalNote, Twin
 
@@ -38,7 +38,7 @@ def test_a_thing_moves_and_lives_in_exactly_one_place(roles, alice, bob, grinder
     move_in, move_out = _ask(bob, grinder)
     old_did = grinder.did
     with transaction.atomic():  # the push runs once this commits: the source's copy makes room first
-        services.move_confirm(move_out=move_out, by=alice)
+        confirm(move_out=move_out, by=alice)
         make_room(grinder)
     move_out.refresh_from_db()
     move_in.refresh_from_db()
@@ -67,9 +67,9 @@ def test_with_no_worker_the_resume_job_takes_each_step_and_each_step_again_answe
     roles, alice, bob, grinder, no_worker
 ):
     move_in, move_out = _ask(bob, grinder)
-    services.move_confirm(move_out=move_out, by=alice)
+    confirm(move_out=move_out, by=alice)
     make_room(grinder)
-    services.move_confirm(move_out=move_out, by=alice)  # a second click changes nothing
+    confirm(move_out=move_out, by=alice)  # a second click changes nothing
     move_out.refresh_from_db()
     assert move_out.state == MoveOut.State.CONFIRMED
     sealed = bytes(move_out.sealed)
@@ -127,7 +127,7 @@ def test_no_secret_of_the_move_reaches_a_log_and_keys_are_sealed_at_rest(roles, 
     assert len(private) == 32 and private not in bytes(move_in.key_sealed)
     assert token.encode() not in bytes(move_in.token_sealed)
     with transaction.atomic():
-        services.move_confirm(move_out=move_out, by=alice)
+        confirm(move_out=move_out, by=alice)
         make_room(grinder)
     move_in.refresh_from_db()
     assert move_in.state == MoveIn.State.DONE
@@ -151,7 +151,7 @@ def test_a_package_for_another_thing_than_the_one_shown_is_409_and_nothing_is_wr
     assert move_in.scid == webvh.parse_did(grinder.did).scid
     page = _client_of(bob).get(f"/moves/in/{move_in.public_id}/")
     assert move_in.did.encode() in page.content and move_in.scid.encode() in page.content
-    services.move_confirm(move_out=move_out, by=alice)
+    confirm(move_out=move_out, by=alice)
     make_room(grinder)
     move_out.refresh_from_db()
     # What the owner was shown is another thing than what comes (a source that answered about one, sends another).

@@ -12,7 +12,7 @@ from django.utils import timezone
 from core.periodic import periodic_jobs
 from moves import bearer, services, steps
 from moves.models import MoveIn, MoveOut
-from tests.moves.conftest import request_body
+from tests.moves.conftest import confirm, request_body
 
 # Nothing listens on port 1.
 CLOSED = "http://127.0.0.1:1"
@@ -22,7 +22,7 @@ CLOSED = "http://127.0.0.1:1"
 def confirmed(anon_api, grinder, alice) -> MoveOut:
     body = request_body(did=grinder.did, destination=CLOSED, destination_did_domain="b.localhost:1")
     move = MoveOut.objects.get(public_id=anon_api.post("/api/moves/requests", body, format="json").json()["id"])
-    services.move_confirm(move_out=move, by=alice)  # its push task would run on commit: not in this test's transaction
+    confirm(move_out=move, by=alice)  # its push task would run on commit: not in this test's transaction
     move.refresh_from_db()
     return move
 

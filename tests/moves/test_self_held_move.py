@@ -142,7 +142,10 @@ def test_a_self_held_owner_moves_a_thing_end_to_end_signing_with_the_cli(
     # The owner writes in the thing's journal while signing: the history still verifies across the move.
     twin_services.note_create(twin=grinder, title="Cleaned", text="burrs brushed", by=alice)
     signed = cli_sign(alice_keys.next, entries, tmp_path)
-    done = http.post(f"{api}/signed", json={"signed": json.loads(signed), "password": PASSWORD})
+    done = http.post(
+        f"{api}/signed",
+        json={"signed": json.loads(signed), "pairing_code": move_out.pairing_code, "password": PASSWORD},
+    )
     assert done.status_code == 200, done.text
     assert done.json()["state"] == MoveOut.State.CONFIRMED
 
@@ -203,7 +206,9 @@ def _entries(alice, alice_keys, move: MoveOut) -> list[dict]:
 
 
 def _upload(alice, move: MoveOut, signed: str):
-    return client_for(alice).post(f"/moves/out/{move.public_id}/sign/", {"signed": signed})
+    return client_for(alice).post(
+        f"/moves/out/{move.public_id}/sign/", {"signed": signed, "pairing_code": move.pairing_code}
+    )
 
 
 @pytest.mark.django_db
@@ -317,7 +322,7 @@ def test_the_one_click_confirmation_tells_a_self_held_owner_to_sign_and_writes_n
     alice, alice_keys, grinder, asked
 ):
     before = log_rows(grinder)
-    answer = client_for(alice).post(f"/moves/out/{asked.public_id}/confirm/")
+    answer = client_for(alice).post(f"/moves/out/{asked.public_id}/confirm/", {"pairing_code": asked.pairing_code})
     assert answer.status_code == 409
     assert b"self-held: download this move" in answer.content and b"--attach" in answer.content
     assert_nothing_written(asked, grinder, before)
