@@ -258,10 +258,12 @@ class TestPackageLimits:
         url = f"/api/moves/{move.public_id}/package"
         return bearer_api(token).post(url, ciphertext, content_type="application/octet-stream")
 
-    def test_the_plaintext_cap_defaults_to_64_mib_not_ssi_s_512(self, settings):
-        from moves import services
+    def test_the_plaintext_cap_is_configs_512_mib_twice_the_package_cap(self, settings):
+        from moves import chunks, services
 
-        assert services.max_plaintext_bytes() == 64 * 1024 * 1024 < sealing.MAX_PLAINTEXT
+        # Photos travel as base64 in the JSON: an opened package of photos is ~1.34x its sealed bytes.
+        assert services.max_plaintext_bytes() == 512 * 1024 * 1024 <= sealing.MAX_PLAINTEXT
+        assert chunks.max_package_bytes() == 256 * 1024 * 1024
 
     def test_a_package_inflating_past_the_plaintext_cap_is_400_and_nothing_changes(self, move_in, settings):
         move, token, keys = move_in
