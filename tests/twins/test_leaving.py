@@ -6,6 +6,7 @@ The moves app freezes and thaws (tests/moves/test_window.py goes through a whole
 
 from __future__ import annotations
 
+import importlib
 import threading
 import time
 
@@ -357,3 +358,20 @@ def test_the_owner_can_still_export_a_leaving_thing_whose_catch_ups_hold_somethi
     response = client_for(alice).get(f"/things/{grinder.slug}/export.json")
     assert response.status_code == 200, response.content[:300]
     assert grinder.pk in catch_up.pending
+
+
+@pytest.mark.django_db
+def test_the_migration_marks_things_moved_before_leaving_to_existed_so_the_hot_path_refuses_them(grinder, alice):
+    from django.apps import apps
+
+    forwards = importlib.import_module("twins.migrations.0018_leaving_to_of_moved_twins").forwards
+    kettle = twin_services.twin_create(owner=alice, name="Kettle")
+    moved(grinder, leaving_to="")  # moved before 0017: leaving_to empty
+    forwards(apps, None)
+    assert Twin.objects.get(pk=grinder.pk).leaving_to == NEW_HOST
+    assert Twin.objects.get(pk=kettle.pk).leaving_to == ""  # a thing that lives here stays as it is
+    with transaction.atomic():
+        with pytest.raises(leaving.TwinMoved):
+            history_append_committed(
+                [(lock_twin_for_append(grinder), commit_content(kind="reading", canonical=b'{"reading":1}'))]
+            )
