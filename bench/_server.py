@@ -107,19 +107,30 @@ def stop(process: subprocess.Popen) -> None:
 # own (~2 CPU-s here): at load average 4 the first answer took 11-14 s, and with eight other test runs on the two
 # cores the old fixed 30 s ran out while the server was still starting (bench/scan.py on a fresh machine).
 START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "180"))
+# A server that has not answered this long and has written a traceback is failing, not slow.
+CRASH_SECONDS = 30.0
 
 
 def wait_for(url: str, process: subprocess.Popen, timeout: float | None = None) -> float:
     """Wait until `url` answers 200 and return the seconds it took. Stop the bench with the server's own error
     output, the last answer or error seen, its CPU time and the load average when the server exits, or when it has
     not answered within `timeout` (default BENCH_START_SECONDS, 180). A server still starting on a loaded machine
-    only needs time; one that is up but answers 503 (no database) or another status says why in that answer."""
+    only needs time; one that is up but answers 503 (no database) or another status says why in that answer. A
+    server whose output shows a traceback and that has not answered for CRASH_SECONDS is taken as failing to
+    start: a supervisor that restarts dying workers (uvicorn's) never exits by itself."""
     timeout = START_SECONDS if timeout is None else timeout
     started = time.monotonic()
     last = "no attempt yet"
     while time.monotonic() - started < timeout:
         if process.poll() is not None:
             raise SystemExit(f"server exited with {process.returncode} ({last}); its output:\n{log_tail(process)}")
+        if time.monotonic() - started > CRASH_SECONDS and "Traceback (most recent call last)" in log_tail(
+            process, 10**6
+        ):
+            raise SystemExit(
+                f"server did not answer {url} in {time.monotonic() - started:.0f} s and its output has a traceback "
+                f"(last: {last}); its output:\n{log_tail(process)}"
+            )
         try:
             with urllib.request.urlopen(url, timeout=5) as response:
                 if response.status == 200:

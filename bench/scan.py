@@ -68,7 +68,7 @@ def server_commands(port: int) -> dict[str, tuple[str, list[str]]]:
             f"uvicorn ASGI, {UVICORN_WORKERS} workers",
             [
                 str(srv.BIN / "uvicorn"),
-                "bench._asgi:application",
+                "config.asgi:application",
                 "--host",
                 "127.0.0.1",
                 "--port",

@@ -55,3 +55,30 @@ def test_a_failing_manage_command_stops_with_its_error_output():
         srv.manage(env, "no_such_command_here")
     assert "exited with 1" in str(stopped.value)
     assert "Unknown command: 'no_such_command_here'" in str(stopped.value)
+
+
+# Writes a worker's traceback and never answers nor exits, as uvicorn's supervisor does while it restarts workers
+# that die importing the application.
+CRASH_LOOP = """
+import sys, time, traceback
+try:
+    raise RuntimeError("SynchronousOnlyOperation: You cannot call this from an async context")
+except RuntimeError:
+    traceback.print_exc()
+sys.stderr.flush()
+time.sleep(600)
+"""
+
+
+def test_a_server_that_crash_loops_is_reported_with_its_traceback_before_the_start_timeout(monkeypatch):
+    monkeypatch.setattr(srv, "CRASH_SECONDS", 1.0)
+    port = srv.free_port()
+    process = srv.serve([sys.executable, "-c", CRASH_LOOP], {})
+    try:
+        with pytest.raises(SystemExit) as stopped:
+            srv.wait_for(f"http://127.0.0.1:{port}/healthz", process, timeout=120)
+    finally:
+        srv.stop(process)
+    message = str(stopped.value)
+    assert "its output has a traceback" in message
+    assert "SynchronousOnlyOperation: You cannot call this from an async context" in message
