@@ -205,10 +205,27 @@ def _entries(alice, alice_keys, move: MoveOut) -> list[dict]:
     return json.loads(answer.content)
 
 
-def _upload(alice, move: MoveOut, signed: str):
+def _upload(alice, move: MoveOut, signed: str, code: str | None = None):
+    """The page's upload, with the pairing code the new host shows (moves.pairing) unless ``code`` says another."""
     return client_for(alice).post(
-        f"/moves/out/{move.public_id}/sign/", {"signed": signed, "pairing_code": move.pairing_code}
+        f"/moves/out/{move.public_id}/sign/", {"signed": signed, "pairing_code": code or move.pairing_code}
     )
+
+
+@pytest.mark.django_db
+def test_the_signed_upload_takes_the_pairing_code_and_a_wrong_one_writes_nothing(
+    alice, alice_keys, grinder, asked, tmp_path
+):
+    """A self-held owner gives the code with the upload (the download needs none: unsigned entries move nothing)."""
+    before = log_rows(grinder)
+    signed = cli_sign(alice_keys.next, _entries(alice, alice_keys, asked), tmp_path)
+    wrong = _upload(alice, asked, signed, code="AAAA-AAAA")
+    assert wrong.status_code == 400 and b"This is not the pairing code of this request" in wrong.content
+    assert_nothing_written(asked, grinder, before)
+    assert asked.prepared_entries is not None and asked.pairing_failures == 1
+    assert _upload(alice, asked, signed).status_code == 302
+    asked.refresh_from_db()
+    assert asked.state == MoveOut.State.CONFIRMED
 
 
 @pytest.mark.django_db
