@@ -377,35 +377,30 @@ def _claimed_scid(package: Mapping[str, Any]) -> str:
         return ""
 
 
-def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
-    """Step 3 on the destination: open the package, check it, restore the twin (not live: arriving). Returns the
-    SHA-256 of the package. Idempotent: the same package again answers the same; MoveRefused otherwise (410: the
-    move ended here; 409: a different package arrived already; 400: the package is unusable)."""
-    # Before anything is opened: a move that no longer waits for a package costs nothing to refuse (what a
-    # hostile "source" sends is only ever inflated and parsed for a move still waiting, and within the limits).
-    current = MoveIn.objects.filter(pk=move.pk).values("state", "sha256", "key_sealed").first()
-    if current is None or current["state"] not in (MoveIn.State.NEW, MoveIn.State.REQUESTED, MoveIn.State.ARRIVED):
-        if current is not None and current["state"] == MoveIn.State.DONE:
-            return current["sha256"]  # the source missed our answer; the move's key is gone, the twin is here
-        state = MoveIn.State(current["state"]).label.lower() if current else "gone"
-        raise MoveRefused(f"This move is {state} here.", status=410)
-    try:
-        private = unseal(bytes(current["key_sealed"]))
-    except VaultError:
-        raise MoveRefused("This move's key cannot be opened here any more (the key-encryption key changed).") from None
-    try:
-        package, sha256 = sealing.unseal(
-            ciphertext, private, max_bytes=max_plaintext_bytes(), max_elements=max_package_values()
-        )
-    except sealing.MoveError as exc:
-        raise MoveRefused(str(exc), status=400) from None
-    del private
+def _refused_after_opening(move: MoveIn, reason: str) -> None:
+    """A package that opened but is refused ends a move still waiting for one (review finding 1): the source may
+    not try package after package (each refusal says something of this host's data, and each costs an opening);
+    the owner asks again if they want. A move the package arrived for already keeps its arrival."""
+    MoveIn.objects.filter(pk=move.pk, state__in=(MoveIn.State.NEW, MoveIn.State.REQUESTED)).update(
+        state=MoveIn.State.FAILED,
+        error=f"The package your old host sent was refused: {reason}"[:300],
+        ended_at=timezone.now(),
+        next_attempt_at=None,
+        claimed_until=None,
+        **MoveIn.forget_secrets(),
+    )
+    log.info("move %s: package refused, failed", move.public_id)
+
+
+def _restore_opened(move: MoveIn, package: Mapping[str, Any], sha256: str) -> bool:
+    """Step 3 once the package opened: in one transaction, check it and restore the twin (not live); whether it was
+    restored now (False: the same package again). MoveRefused as :func:`package_received` says."""
     with transaction.atomic():
         locked = MoveIn.objects.select_for_update().get(pk=move.pk)
         if locked.state in (MoveIn.State.ARRIVED, MoveIn.State.DONE):
             if locked.sha256 != sha256:
                 raise MoveRefused("A different package arrived for this move already.")
-            return sha256
+            return False
         if locked.state not in (MoveIn.State.NEW, MoveIn.State.REQUESTED):
             raise MoveRefused(f"This move is {locked.get_state_display().lower()} here.", status=410)
         about = package.get("move") if isinstance(package.get("move"), dict) else {}
@@ -441,7 +436,40 @@ def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
             next_attempt_at=now,
         )
         tasks.after_commit(tasks.announce_arrival, locked.pk)
-    log.info("move %s: arrived", move.public_id)
+    return True
+
+
+def package_received(*, move: MoveIn, ciphertext: bytes) -> str:
+    """Step 3 on the destination: open the package, check it, restore the twin (not live: arriving). Returns the
+    SHA-256 of the package. Idempotent: the same package again answers the same; MoveRefused otherwise (410: the
+    move ended here; 409: a different package arrived already; 400: the package is unusable)."""
+    # Before anything is opened: a move that no longer waits for a package costs nothing to refuse (what a
+    # hostile "source" sends is only ever inflated and parsed for a move still waiting, and within the limits).
+    current = MoveIn.objects.filter(pk=move.pk).values("state", "sha256", "key_sealed").first()
+    if current is None or current["state"] not in (MoveIn.State.NEW, MoveIn.State.REQUESTED, MoveIn.State.ARRIVED):
+        if current is not None and current["state"] == MoveIn.State.DONE:
+            return current["sha256"]  # the source missed our answer; the move's key is gone, the twin is here
+        state = MoveIn.State(current["state"]).label.lower() if current else "gone"
+        raise MoveRefused(f"This move is {state} here.", status=410)
+    try:
+        private = unseal(bytes(current["key_sealed"]))
+    except VaultError:
+        raise MoveRefused("This move's key cannot be opened here any more (the key-encryption key changed).") from None
+    try:
+        package, sha256 = sealing.unseal(
+            ciphertext, private, max_bytes=max_plaintext_bytes(), max_elements=max_package_values()
+        )
+    except sealing.MoveError as exc:
+        raise MoveRefused(str(exc), status=400) from None
+    del private
+    try:
+        restored = _restore_opened(move, package, sha256)
+    except MoveRefused as exc:
+        if exc.status != 410:
+            _refused_after_opening(move, str(exc))
+        raise
+    if restored:
+        log.info("move %s: arrived", move.public_id)
     return sha256
 
 

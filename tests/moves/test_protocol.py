@@ -165,7 +165,10 @@ def test_a_package_for_another_thing_than_the_one_shown_is_409_and_nothing_is_wr
     assert answer.status_code == 409, answer.content
     assert "SCID differs" in answer.json()["message"]
     assert Twin.objects.count() == twins_before
-    assert MoveIn.objects.get(pk=move_in.pk).state == MoveIn.State.REQUESTED
+    # A package that opened and was refused ends the move (review finding 1: no package after package).
+    ended = MoveIn.objects.get(pk=move_in.pk)
+    assert ended.state == MoveIn.State.FAILED and "SCID differs" in ended.error
+    assert bytes(ended.key_sealed) == b"" and bytes(ended.token_sealed) == b""
 
 
 def _client_of(owner):
