@@ -39,7 +39,9 @@ def _run(command: list[str], **kwargs) -> str:
     done = subprocess.run(command, capture_output=True, text=True, **kwargs)
     if done.returncode != 0:
         output = (done.stderr or done.stdout).strip()[-3000:]
-        raise SystemExit(f"{' '.join(command[:4])} ... exited with {done.returncode}:\n{output}")
+        raise SystemExit(
+            f"{' '.join([Path(command[0]).name, *command[1:]])[:300]} exited with {done.returncode}:\n{output}"
+        )
     return done.stdout
 
 
@@ -104,8 +106,8 @@ def stop(process: subprocess.Popen) -> None:
 
 
 # How long a server may take to answer its first request. Each gunicorn worker imports Django and every app on its
-# own (~2 CPU-s here): at load average 4 the first answer took 11-14 s, and with eight other test runs on the two
-# cores the old fixed 30 s ran out while the server was still starting (bench/scan.py on a fresh machine).
+# own (~2 CPU-s here): the first answer took 11-14 s at load average 4 and 18-26 s at 8-15, close to the fixed 30 s
+# this wait had (session 9's "did not answer within 30 s" itself was uvicorn's workers dying at import, 59e0041).
 START_SECONDS = float(os.environ.get("BENCH_START_SECONDS", "180"))
 # A server that has not answered this long and has written a traceback is failing, not slow.
 CRASH_SECONDS = 30.0
