@@ -31,10 +31,13 @@ from datetime import datetime
 from typing import Any
 
 from core import vault
+from ingest.devices import decode_signature, signed_message
 from ingest.models import Delivery, DeviceKey, RestoredSource, Source, SourceThing
 from ssi import webhooks
+from ssi.errors import SSIError
+from ssi.keys import VerifyKey
 from twins import events
-from twins.models import Twin
+from twins.models import Reading, Twin
 from twins.portability import Arrival, PackageError, Part, register
 
 
@@ -141,6 +144,38 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
             twin=twin, public_key=item["public_key"], label=item["label"], revoked_at=_when(item["revoked_at"])
         )
         DeviceKey.objects.filter(pk=key.pk).update(created_at=_when(item["created_at"]))
+    _recheck_device_signed(twin)
+
+
+def _signed_by_device(reading: Reading, keys: dict[str, DeviceKey]) -> bool:
+    """Whether ``reading``'s device signature holds here: by one of the thing's device keys, not revoked before the
+    reading was stored, over the signed content, which names the reading's own value."""
+    key = keys.get(reading.device_key)
+    if key is None or (key.revoked_at is not None and key.revoked_at <= reading.created_at):
+        return False
+    signed = reading.signed_content
+    if not isinstance(signed, dict) or "value" not in signed:
+        return False
+    try:
+        if float(signed["value"]) != reading.value:
+            return False
+        VerifyKey.from_multibase(key.public_key).verify(signed_message(signed), decode_signature(reading.signature))
+    except (SSIError, TypeError, ValueError, OverflowError):
+        return False
+    return True
+
+
+def _recheck_device_signed(twin: Twin) -> None:
+    """A reading arrives "device-signed" only if its signature holds here: the package is the old host's word, and
+    device signatures exist so that nobody, its owner included, can pass off a typed value as the device's. One that
+    does not hold arrives as an ordinary reading (its key and signature kept for the record); the move goes on."""
+    keys = {key.public_key: key for key in DeviceKey.objects.filter(twin=twin)}
+    signed = Reading.objects.filter(twin=twin, device_signed=True).only(
+        "id", "value", "created_at", "device_key", "signature", "signed_content"
+    )
+    forged = [reading.pk for reading in signed.iterator(chunk_size=1000) if not _signed_by_device(reading, keys)]
+    for start in range(0, len(forged), _CHUNK):
+        Reading.objects.filter(pk__in=forged[start : start + _CHUNK]).update(device_signed=False)
 
 
 # Rows deleted per statement (a long list of ids in one IN would pass SQLite's limit on parameters).
@@ -187,7 +222,9 @@ def on_twin_arrived(event: events.TwinArrived) -> None:
     RestoredSource.objects.filter(twin_id=event.twin_id).delete()
 
 
-register(Part(name="ingest", export=export, restore=_restore, after=("twin",), what="sources and device keys"))
+register(
+    Part(name="ingest", export=export, restore=_restore, after=("twin", "readings"), what="sources and device keys")
+)
 # Here rather than in apps.py: the move's share of ingest in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)
 events.subscribe(events.TwinArrived, on_twin_arrived, in_transaction=True)

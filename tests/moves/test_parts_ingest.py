@@ -101,3 +101,37 @@ def test_a_source_that_still_feeds_a_thing_here_is_not_redirected(fed, alice, bo
     sender = Sender(client=Client(), source=source, secret=secret)
     assert sender.post({"thing": "kettle", "value": 7}).status_code == 200
     assert Reading.objects.filter(twin=kettle, value=7).exists()
+
+
+def test_a_reading_arrives_device_signed_only_if_its_signature_holds_here(mover, fed, bob):
+    from device.wire import device_sign
+
+    grinder, source, secret = fed
+    board = SigningKey.generate()
+    DeviceKey.objects.create(twin=grinder, public_key=board.multibase, label="new board")
+    sender = Sender(client=Client(), source=source, secret=secret)
+    genuine = device_sign({"thing": "acme-grinder-7", "value": 4}, board)
+    assert sender.post(genuine, msg_id="msg_signed").status_code == 200
+    real = Reading.objects.get(twin=grinder, device_signed=True)
+    # What an owner who runs the old host could write into its database: typed values passed off as the device's.
+    forged = {
+        "another value under a real signature": {"value": 40.0},
+        "a garbage signature": {"value": 4.0, "signature": "unot-a-signature"},
+        "a key that is not the thing's": {"value": 4.0, "device_key": SigningKey.generate().multibase},
+    }
+    for note, changes in forged.items():
+        Reading.objects.create(
+            twin=grinder,
+            kind=real.kind,
+            time=real.time,
+            note=note,
+            device_signed=True,
+            **{"device_key": real.device_key, "signature": real.signature, "signed_content": real.signed_content}
+            | changes,
+        )
+    _, moved = mover(grinder, to_owner=bob, delete=_drop(source))
+    arrived = dict(Reading.objects.filter(twin=moved, device_signed=True).values_list("value", "note"))
+    assert arrived == {4.0: ""}  # the device's own reading only
+    assert set(Reading.objects.filter(twin=moved, note__in=forged).values_list("note", "device_signed")) == {
+        (note, False) for note in forged
+    }
