@@ -12,7 +12,7 @@ from django.db.models import Q
 from core.validators import MESSAGE as UNSTORABLE_MESSAGE
 from core.validators import is_storable_text
 from fleets.models import Group, Membership
-from twins import events
+from twins import events, leaving
 from twins.models import Twin
 
 NAME_MAX = 80
@@ -153,6 +153,7 @@ def members_add(*, group: Group, twins: Iterable[Twin] | Iterable[int]) -> int:
     owned = set(Twin.objects.filter(pk__in=ids, owner_id=group.owner_id).values_list("pk", flat=True))
     if len(owned) != len(ids):
         raise ValidationError({"things": NOT_YOURS})
+    leaving.refuse_if_any_leaving(ids)  # a group travels with a thing that moves (issue 18)
     have = set(Membership.objects.filter(group=group, twin_id__in=ids).values_list("twin_id", flat=True))
     new = [Membership(group=group, twin_id=pk) for pk in ids if pk not in have]
     # ignore_conflicts: a concurrent add of the same thing is the constraint's to settle, not an error.
@@ -167,6 +168,7 @@ def members_remove(*, group: Group, twins: Iterable[Twin] | Iterable[int]) -> in
     ids = _twin_ids(twins)
     if not ids:
         return 0
+    leaving.refuse_if_any_leaving(ids)
     deleted, _ = Membership.objects.filter(group=group, twin_id__in=ids).delete()
     return deleted
 
@@ -176,6 +178,7 @@ def thing_set_groups(*, twin: Twin, groups: list[Group]) -> list[Group]:
     """Put the thing in exactly `groups` (all its owner's): it leaves the owner's other groups."""
     if any(group.owner_id != twin.owner_id for group in groups):
         raise ValidationError({"groups": "No such group among yours: pick from your groups."})
+    leaving.refuse_if_leaving(twin)
     wanted = {group.pk for group in groups}
     Membership.objects.filter(twin_id=twin.pk).exclude(group_id__in=wanted).delete()
     have = set(Membership.objects.filter(twin_id=twin.pk).values_list("group_id", flat=True))

@@ -15,7 +15,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from inventory.models import Location, Placement
-from twins import events, listing
+from twins import events, leaving, listing
 from twins.models import Twin
 
 NAME_MAX = 80
@@ -192,7 +192,9 @@ def location_delete(*, location: Location) -> DeleteOutcome:
 
 @transaction.atomic
 def thing_place(*, twin: Twin, location: Location | None) -> Placement | None:
-    """Put a thing in one of its owner's places (None: no place)."""
+    """Put a thing in one of its owner's places (None: no place). Refused for a thing on its way to another host
+    (twins.leaving: its place travels with it)."""
+    leaving.refuse_if_leaving(twin)
     if location is None:
         Placement.objects.filter(twin=twin).delete()
         return None

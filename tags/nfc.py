@@ -24,7 +24,7 @@ from ssi.vault import VaultError
 from tags import sun
 from tags.codes import format_short_code
 from tags.models import Scan, SunKeys, Tag
-from twins import events
+from twins import events, leaving
 
 logger = logging.getLogger("tags.nfc")
 
@@ -316,6 +316,8 @@ def sun_provision(*, tags: list[Tag], replace: bool = False) -> list[Provisioned
         raise ValidationError(f"Choose 1 to {MAX_PROVISION} tags.")
     if any(tag.status == Tag.Status.RETIRED for tag in tags):
         raise ValidationError("A retired tag cannot be programmed.")
+    # Keys made here for a thing on its way to another host would stay behind: the chip would fail there.
+    leaving.refuse_if_any_leaving(tag.twin_id for tag in tags if tag.twin_id)
     # Locked: two replacements at once must not both take the same keys as the chip's.
     existing = {keys.tag_id: keys for keys in SunKeys.objects.select_for_update().filter(tag__in=tags)}
     if existing and not replace:
