@@ -21,7 +21,7 @@ from django.db import transaction
 from django.http import FileResponse, Http404
 from PIL import Image
 
-from twins import events
+from twins import events, leaving
 from upkeep.models import Attachment
 
 log = logging.getLogger(__name__)
@@ -93,8 +93,9 @@ def attachment_add(
     if kind not in Attachment.Kind.values:
         raise ValidationError({"kind": "Choose receipt, manual or other."})
     content_type = _check(upload)
-    # Lock the thing's row: two uploads at once cannot both slip under the cap.
-    type(twin).objects.select_for_update().filter(pk=twin.pk).values_list("pk").first()
+    # Lock the thing's row: two uploads at once cannot both slip under the cap; and refuse a thing on its way to
+    # another host (twins.leaving: its files travel).
+    leaving.refuse_if_leaving(twin)
     if Attachment.objects.filter(twin_id=twin.pk).count() >= MAX_PER_THING:
         raise ValidationError({"file": f"A thing keeps at most {MAX_PER_THING} files. Delete one first."})
     attachment = Attachment(
@@ -120,6 +121,7 @@ def attachment_add(
 @transaction.atomic
 def attachment_delete(*, attachment: Attachment) -> None:
     """Delete the row now and the file once that commits (a rolled-back delete keeps its file)."""
+    leaving.refuse_if_any_leaving([attachment.twin_id])
     name, storage = attachment.file.name, attachment.file.storage
     attachment.delete()
     transaction.on_commit(lambda: _delete_file(storage, name))

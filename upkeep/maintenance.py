@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from owners.models import Notification
 from owners.services import notify
-from twins import events
+from twins import events, leaving
 from twins import services as twin_services
 from upkeep.models import Schedule
 
@@ -60,7 +60,8 @@ def schedule_create(
     next_due: date | None = None,
 ) -> Schedule:
     """A new schedule. Its first due date: `next_due` if given, else one interval after `last_done`, else one
-    interval from today."""
+    interval from today. Refused for a thing on its way to another host (twins.leaving: its schedules travel)."""
+    leaving.refuse_if_leaving(twin)
     errors = _check_interval(every, unit)
     name = (name or "").strip()
     if not name:
@@ -85,6 +86,7 @@ def schedule_update(*, schedule: Schedule, **fields: Any) -> Schedule:
     unknown = set(fields) - {"name", "every", "unit", "next_due"}
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}.")
+    leaving.refuse_if_any_leaving([schedule.twin_id])
     schedule = Schedule.objects.select_for_update().get(pk=schedule.pk)
     for key, value in fields.items():
         setattr(schedule, key, value.strip() if key == "name" and isinstance(value, str) else value)
@@ -102,6 +104,7 @@ def schedule_update(*, schedule: Schedule, **fields: Any) -> Schedule:
 
 @transaction.atomic
 def schedule_delete(*, schedule: Schedule) -> None:
+    leaving.refuse_if_any_leaving([schedule.twin_id])
     schedule.delete()
 
 

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from owners.models import Notification
 from owners.services import notify
-from twins import events
+from twins import events, leaving
 from upkeep.currencies import CURRENCIES
 from upkeep.models import Purchase
 
@@ -60,7 +60,9 @@ def purchase_set(
     warranty_ends: date | None = None,
 ) -> Purchase:
     """Record (or replace) what the owner knows of the thing's purchase. Every field may be left empty; a price
-    needs its currency. A new warranty end is reminded of again."""
+    needs its currency. A new warranty end is reminded of again. Refused for a thing on its way to another host
+    (twins.leaving: its purchase travels)."""
+    leaving.refuse_if_leaving(twin)
     errors: dict[str, str] = {}
     currency = (currency or "").strip().upper()
     try:
@@ -92,6 +94,7 @@ def purchase_set(
 
 @transaction.atomic
 def purchase_clear(*, twin: Any) -> None:
+    leaving.refuse_if_leaving(twin)
     Purchase.objects.filter(twin_id=twin.pk).delete()
 
 
