@@ -26,7 +26,8 @@ except ImportError:  # pragma: no cover - the pure path is tested by switching A
     _mpz = None
 
 ACCELERATED = _mpz is not None
-"""Whether :func:`b58decode` reads the number with gmpy2 (tests switch it off to hold the pure path equal)."""
+"""Whether :func:`b58encode` and :func:`b58decode` work the number with gmpy2 (tests switch it off to hold the pure
+path equal)."""
 
 ALPHABET = "123456789ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz"
 _INDEX = {c: i for i, c in enumerate(ALPHABET)}
@@ -46,6 +47,9 @@ def b58encode(data: bytes) -> str:
     """Encode bytes as base58btc (no multibase prefix)."""
     zeros = len(data) - len(data.lstrip(b"\0"))
     n = int.from_bytes(data, "big")
+    if ACCELERATED:
+        # GMP's base-58 digits are 0-9, A-Z, a-v: mapped onto base58btc's alphabet in order (see b58decode).
+        return "1" * zeros + (_mpz(n).digits(58).translate(_FROM_GMP) if n else "")
     out: list[str] = []
     while n >= _BIG:
         n, chunk = divmod(n, _BIG)
@@ -89,6 +93,7 @@ def b58decode(text: str) -> bytes:
 _ALPHABET_BYTES = ALPHABET.encode("ascii")
 _DIGITS = bytes.maketrans(_ALPHABET_BYTES, bytes(range(58)))
 _TO_GMP = bytes.maketrans(_ALPHABET_BYTES, b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv")
+_FROM_GMP = str.maketrans("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuv", ALPHABET)
 _CHUNK_WEIGHTS = tuple(58**i for i in reversed(range(_CHUNK)))
 
 

@@ -569,8 +569,9 @@ def verify_log(
 
 
 def verify_jsonl(text: str, *, now: datetime | None = None) -> LogState:
-    """Verify did.jsonl text."""
-    return verify_log(text.splitlines(), now=now)
+    """Verify did.jsonl text. Lines end at "\n" only: an entry may hold U+2028 or other characters str.splitlines
+    would split at (JSON keeps them raw)."""
+    return verify_log(text.split("\n"), now=now)
 
 
 def append_entry(state: LogState, entry: Mapping[str, Any] | str, *, now: datetime | None = None) -> LogState:

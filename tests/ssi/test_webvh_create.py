@@ -67,8 +67,7 @@ def test_what_create_returns_is_what_verify_log_makes_of_the_lines_it_wrote(o):
         ttl=o["ttl"],
         version_time=when,
     )
-    # Split on "\n" only: verify_jsonl's str.splitlines also splits inside a JSON string holding U+2028.
-    assert webvh.verify_log(state.jsonl().split("\n")) == state
+    assert webvh.verify_jsonl(state.jsonl()) == state
 
 
 def test_a_created_twin_like_log_is_accepted_by_the_did_webvh_resolver(tmp_path):
@@ -123,3 +122,13 @@ def test_a_document_whose_id_is_another_dids_is_refused():
     doc = template(key(2), path=()) | {"id": "did:webvh:{SCID}:other.example.org:x:y%41"}
     with pytest.raises(LogError, match=r"state\.id"):
         webvh.create(signer=key(1), domain=DOMAIN, document=doc)
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\x85"])
+def test_a_log_holding_characters_splitlines_would_split_at_verifies(separator):
+    # JSON keeps these raw inside strings; did.jsonl's lines end at "\n" only.
+    doc = template(key(2), path=())
+    doc["alsoKnownAs"] = [f"https://example.com/a{separator}b"]
+    state = webvh.create(signer=key(1), domain=DOMAIN, document=doc)
+    assert separator in state.jsonl()
+    assert webvh.verify_jsonl(state.jsonl()) == state
