@@ -14,7 +14,7 @@ from django.db.models import QuerySet
 from django.http import Http404
 
 from inventory.models import Label
-from twins import events, listing
+from twins import events, leaving, listing
 from twins.models import Twin
 
 NAME_MAX = 40
@@ -103,9 +103,11 @@ def labels_by_id(*, owner, ids: list[int]) -> list[Label]:
 
 @transaction.atomic
 def thing_set_labels(*, twin: Twin, labels: list[Label]) -> list[Label]:
-    """Replace the thing's labels with `labels` (all the owner's)."""
+    """Replace the thing's labels with `labels` (all the owner's). Refused for a thing on its way to another host
+    (twins.leaving: its labels travel)."""
     if any(label.owner_id != twin.owner_id for label in labels):
         raise ValidationError({"labels": "No such label among yours: pick from your labels."})
+    leaving.refuse_if_leaving(twin)
     through = Label.twins.through
     through.objects.filter(twin_id=twin.pk).exclude(label_id__in=[label.pk for label in labels]).delete()
     have = set(through.objects.filter(twin_id=twin.pk).values_list("label_id", flat=True))
