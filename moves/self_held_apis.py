@@ -5,7 +5,8 @@ the confirmation page's two forms do, for scripts and apps.
 JSON list: save it as entries.json, sign it with ``python -m ssi.sign sign NEXT_KEYFILE entries.json --attach``);
 ``POST /api/move-requests/<id>/signed`` ``{"signed": [...], "pairing_code", "password"?}`` → the move is confirmed
 (``signed``: the output of that command, unchanged; ``pairing_code``: the code the new host shows on the move's
-page, moves.pairing, so that the owner confirms their own request and not a stranger's). ``<id>`` is the request's id in the confirmation link (``/moves/out/<id>/``).
+page, moves.pairing, so that the owner confirms their own request and not a stranger's). ``<id>`` is the request's
+id in the confirmation link (``/moves/out/<id>/``).
 
 These are people's calls, not instances' (those are under /api/moves/, moves.apis): the account's session or token,
 the thing's owner only (404 for anyone else), and a fresh login as on the page: ``password`` in the body, or a
@@ -104,7 +105,8 @@ class SignedApi(APIView):
         pairing_code = TextField(
             max_length=32,
             help_text="The move's pairing code, as the new host shows it on the move's page (`ABCD-EFGH`; case, "
-            "spaces and dashes do not matter). A wrong one is refused (400) and counted: the fifth cancels the request.",
+            "spaces and dashes do not matter). A wrong one is refused (400) and counted: the fifth cancels the "
+            "request.",
         )
         password = _password_field()
 
