@@ -106,6 +106,10 @@ def selection_problems(*, seller: Owner, twins: list[Twin]) -> list[str]:
             problems.append(f"{twin.name} is not yours.")
         elif twin.deactivated_at is not None:
             problems.append(f"{twin.name} is deactivated and can no longer change hands.")
+        elif twin.moved_to or twin.arriving:
+            problems.append(f"{twin.name} does not live on this host (it moved away, or has not arrived yet).")
+        elif twin.leaving_to:
+            problems.append(f"{twin.name} is moving to another host right now: hand it over from there.")
         elif twin.pk in offered:
             problems.append(f"{twin.name} already has an open transfer offer of its own. Cancel it first.")
         elif twin.pk in handed:

@@ -28,7 +28,7 @@ from tags.nfc import LINK, NfcMarker, sun_tap_check
 from tags.public_cache import forget_tags
 from tags.scans import record_scan
 from tags.useragent import coarse_user_agent
-from twins import access
+from twins import access, leaving
 from twins.models import Twin
 
 MAX_BATCH = 10_000
@@ -199,7 +199,9 @@ def scan_open(
     by_owner = twin is not None and not anonymous and viewer.pk == twin.owner_id
     genuine = sun_params and tag.status == Tag.Status.ACTIVE and sun_tap_check(tag=tag, marker=nfc).genuine
     source = Scan.Source.GENUINE if genuine else nfc.source
-    if tag.status == Tag.Status.ACTIVE and not by_owner:
+    if twin is not None and twin.leaving_to:
+        pass  # on its way to another host: its package is built, a scan recorded here would stay behind
+    elif tag.status == Tag.Status.ACTIVE and not by_owner:
         _record_stranger_scan(
             tag_id=tag.pk,
             twin_id=twin.pk,
@@ -351,6 +353,7 @@ def message_send(*, tag: Tag, message: str, name: str = "", contact: str = "") -
 @transaction.atomic
 def nfc_setting_update(*, twin: Twin, genuine_tap_for_readings: bool) -> NfcSetting:
     """The owner's choice: do one-tap readings logged from a scan of this thing's tag need a genuine tap?"""
+    leaving.refuse_if_leaving(twin)  # the setting travels with the thing
     setting, _ = NfcSetting.objects.update_or_create(
         twin=twin, defaults={"genuine_tap_for_readings": genuine_tap_for_readings}
     )

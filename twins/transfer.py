@@ -31,7 +31,7 @@ from owners.services import notify
 from ssi import proofs, webvh
 from ssi.errors import SSIError
 from ssi.keys import SigningKey
-from twins import events
+from twins import events, leaving
 from twins import history as twin_history
 from twins.identity import handover_entries, log_append, log_state, twin_document
 from twins.models import HistoryEntry, TransferOffer, Twin
@@ -73,6 +73,7 @@ def offer_create(*, twin: Twin, seller: Owner, redact_kinds: list[str], days: in
         raise TransferRefused("Only the owner can offer this thing.", status=404)
     if twin.deactivated_at is not None:
         raise TransferRefused("This twin is deactivated and can no longer change hands.", status=409)
+    leaving.check(twin)  # moved away or on its way: offered here, it would be sold where it no longer lives
     unknown = set(redact_kinds) - set(HistoryEntry.REDACTABLE)
     if unknown:
         raise TransferRefused(f"These history kinds cannot be removed: {', '.join(sorted(unknown))}.")
