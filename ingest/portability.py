@@ -167,15 +167,19 @@ def _signed_by_device(reading: Reading, keys: dict[str, DeviceKey]) -> bool:
 
 def _recheck_device_signed(twin: Twin) -> None:
     """A reading arrives "device-signed" only if its signature holds here: the package is the old host's word, and
-    device signatures exist so that nobody, its owner included, can pass off a typed value as the device's. One that
-    does not hold arrives as an ordinary reading (its key and signature kept for the record); the move goes on."""
+    device signatures exist so that nobody, its owner included, can pass off a typed value as the device's. The
+    readings part restores every reading unmarked, with the key and signature it came with; this marks those whose
+    signature holds. One that does not stays an ordinary reading (its key and signature kept); the move goes on."""
     keys = {key.public_key: key for key in DeviceKey.objects.filter(twin=twin)}
-    signed = Reading.objects.filter(twin=twin, device_signed=True).only(
-        "id", "value", "created_at", "device_key", "signature", "signed_content"
+    claimed = (
+        Reading.objects.filter(twin=twin)
+        .exclude(signature="")
+        .exclude(device_key="")
+        .only("id", "value", "created_at", "device_key", "signature", "signed_content")
     )
-    forged = [reading.pk for reading in signed.iterator(chunk_size=1000) if not _signed_by_device(reading, keys)]
-    for start in range(0, len(forged), _CHUNK):
-        Reading.objects.filter(pk__in=forged[start : start + _CHUNK]).update(device_signed=False)
+    genuine = [reading.pk for reading in claimed.iterator(chunk_size=1000) if _signed_by_device(reading, keys)]
+    for start in range(0, len(genuine), _CHUNK):
+        Reading.objects.filter(pk__in=genuine[start : start + _CHUNK]).update(device_signed=True)
 
 
 # Rows deleted per statement (a long list of ids in one IN would pass SQLite's limit on parameters).

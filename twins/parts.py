@@ -373,7 +373,9 @@ def restore_readings(data: Any, arrival: Arrival) -> None:
                 note=row["note"],
                 created_at=_parse_when(row["created_at"], "readings"),
                 added_by_id=_owner_or_none(row["added_by_id"], arrival),
-                device_signed=bool(row["device_signed"]),
+                # Device-signed only where the signature holds here: the ingest part, which has the thing's device
+                # keys, checks each one and marks it (the package is the old host's word; kept for the record).
+                device_signed=False,
                 device_key=row["device_key"],
                 signature=row["signature"],
                 signed_content=row["signed_content"],

@@ -135,3 +135,18 @@ def test_a_reading_arrives_device_signed_only_if_its_signature_holds_here(mover,
     assert set(Reading.objects.filter(twin=moved, note__in=forged).values_list("note", "device_signed")) == {
         (note, False) for note in forged
     }
+
+
+def test_a_package_without_the_ingest_part_brings_no_device_signed_reading(mover, fed, bob):
+    grinder, source, _ = fed
+    Reading.objects.create(
+        twin=grinder, kind="grind", value=99, time=grinder.created_at, device_signed=True,
+        device_key=SigningKey.generate().multibase, signature="unot-a-signature", signed_content={"value": 99},
+    )  # fmt: skip
+
+    def without_ingest(package: dict) -> None:
+        del package["parts"]["ingest"]
+
+    _, moved = mover(grinder, to_owner=bob, delete=_drop(source), tamper=without_ingest)
+    assert Reading.objects.filter(twin=moved, value=99).exists()
+    assert not Reading.objects.filter(twin=moved, device_signed=True).exists()  # nothing here could check it
