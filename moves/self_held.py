@@ -46,8 +46,11 @@ def move_prepare(*, move_out: MoveOut, by: Owner, revealed_key: str) -> list[dic
     whose public half is ``revealed_key``. Downloading again makes them afresh (a new versionTime): only the last
     download's entries are taken. MoveRefused (404 for someone else's move, 410 for a request that ended or
     expired, 409/403/400 with the reason) and nothing changes."""
+    # The thing first, then the request, as move_confirm does (two at once queue instead of deadlocking).
+    twin = Twin.objects.select_for_update().get(
+        pk=MoveOut.objects.values_list("twin_id", flat=True).get(pk=move_out.pk)
+    )
     move = MoveOut.objects.select_for_update().get(pk=move_out.pk)
-    twin = Twin.objects.select_for_update().get(pk=move.twin_id)
     if twin.owner_id != by.pk:
         raise MoveRefused("Only the thing's owner can confirm its move.", status=404)
     if move.state in MoveOut.IN_FLIGHT or move.state == MoveOut.State.DONE:

@@ -275,8 +275,12 @@ def move_confirm(*, move_out: MoveOut, by: Owner, pairing_code: str, signed_entr
     downloaded (moves.self_held.move_prepare), signed with ``python -m ssi.sign``."""
     _check_pairing_code(move_out, by, pairing_code)
     with transaction.atomic():
+        # The thing first, then the request: two confirmations of two requests for one thing (which also touch
+        # each other's rows) queue on the thing instead of deadlocking (review finding 14).
+        twin = Twin.objects.select_for_update().get(
+            pk=MoveOut.objects.values_list("twin_id", flat=True).get(pk=move_out.pk)
+        )
         move = MoveOut.objects.select_for_update().get(pk=move_out.pk)
-        twin = Twin.objects.select_for_update().get(pk=move.twin_id)
         if twin.owner_id != by.pk:
             raise MoveRefused("Only the thing's owner can confirm its move.", status=404)
         if move.state in MoveOut.IN_FLIGHT or move.state == MoveOut.State.DONE:

@@ -69,3 +69,15 @@ def test_an_arrival_and_a_cancel_at_once_end_one_way_only(pushed, alice, grinder
         assert state == MoveOut.State.CANCELLED and cancel == ("ok", None)
         assert arrival[0] == "error" and getattr(arrival[1], "status", None) == 410
         assert source.moved_to == "" and len(log_state(source).versions) == versions
+
+
+def test_two_confirmations_of_two_requests_at_once_queue_and_one_wins(alice, grinder):
+    from tests.moves.conftest import request_body
+
+    one, _ = services.request_received(request_body(did=grinder.did))
+    two, _ = services.request_received(request_body(did=grinder.did))
+    outcomes = run_together(lambda: confirm(move_out=one, by=alice), lambda: confirm(move_out=two, by=alice))
+    errors = [repr(value) for kind, value in outcomes if kind == "error"]
+    assert not any("deadlock" in error.lower() for error in errors), errors  # before: one click got a 500
+    states = sorted(MoveOut.objects.filter(pk__in=[one.pk, two.pk]).values_list("state", flat=True))
+    assert states == sorted([MoveOut.State.CONFIRMED, MoveOut.State.CANCELLED])
