@@ -73,6 +73,8 @@ CONNECTION_FIELDS = (
     "updated_at",
 )
 INBOUND_FIELDS = ("sender_verkey", "message_id", "type", "body", "received_at")
+# The most messages still waiting to be sent that a package brings to be sent from here (review finding 16).
+MAX_HELD = 100
 OUTBOUND_FIELDS = (
     "to_verkey",
     "to_endpoint",
@@ -311,13 +313,33 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
 
     outbound_rows = _list(data, "outbound")
     outbound, times = [], []
+    held = 0
     for row in outbound_rows:
         values = _values(OutboundMessage, row, OUTBOUND_FIELDS)
         times.append({"created_at": values.pop("created_at")})
         reply_to = row.get("in_reply_to")
+        connection = connection_of(row)
+        if values.get("status") == OutboundMessage.Status.QUEUED:
+            # What this host will send once the thing is live: only to a restored connection's own peer (the
+            # row's address and key are the package's word: they must be the connection's), and at most MAX_HELD
+            # messages; the rest is kept as not sent. Otherwise a package could make this host deliver any number
+            # of messages anywhere (review finding 16).
+            reason = ""
+            if connection is None:
+                reason = "no connection"
+            elif values.get("to_endpoint", "") not in ("", connection.their_endpoint) or values.get(
+                "to_verkey", ""
+            ) not in ("", connection.their_verkey):
+                reason = "not addressed to its connection's peer"
+            elif held >= MAX_HELD:
+                reason = f"more than {MAX_HELD} were waiting"
+            if reason:
+                values.update(status=OutboundMessage.Status.FAILED, last_error=f"not sent after the move: {reason}")
+            else:
+                held += 1
         outbound.append(
             # Not yet delivered: no claim, due at once; the transport holds it until the twin has arrived.
-            OutboundMessage(agent=agent, connection=connection_of(row), in_reply_to=received.get(reply_to), **values)
+            OutboundMessage(agent=agent, connection=connection, in_reply_to=received.get(reply_to), **values)
         )
     OutboundMessage.objects.bulk_create(outbound, batch_size=BATCH)
     _keep_times(OutboundMessage, outbound, times)

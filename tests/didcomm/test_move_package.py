@@ -315,3 +315,23 @@ def with_rollback(restore) -> None:
 
     with transaction.atomic():
         restore()
+
+
+def test_waiting_messages_go_only_to_their_connections_peer_and_at_most_max_held(busy_agent, grinder, alice, settings):
+    data = portability.export(grinder)
+    queued = [row for row in data["outbound"] if row["status"] == OutboundMessage.Status.QUEUED]
+    genuine = next(row for row in queued if row["type"].endswith("basicmessage/1.0/message"))
+    elsewhere = dict(genuine, message_id=str(uuid.uuid4()), to_endpoint="https://victim.example/any/path")
+    cannon = [
+        dict(genuine, message_id=str(uuid.uuid4()), connection=None if n % 2 else genuine["connection"])
+        for n in range(2 * portability.MAX_HELD + 10)
+    ]
+    data["outbound"] += [elsewhere, *cannon]
+    move_here(grinder, alice, data, settings)
+    waiting = OutboundMessage.objects.filter(agent__twin=grinder, status=OutboundMessage.Status.QUEUED)
+    assert waiting.count() == portability.MAX_HELD
+    assert not waiting.filter(to_endpoint="https://victim.example/any/path").exists()
+    assert not waiting.filter(connection=None).exists()
+    kept = OutboundMessage.objects.filter(agent__twin=grinder, last_error__startswith="not sent after the move")
+    assert kept.count() == len(queued) + 1 + len(cannon) - portability.MAX_HELD
+    assert not kept.exclude(status=OutboundMessage.Status.FAILED).exists()
