@@ -47,6 +47,8 @@ CONNECTION = "didcomm.Connection"
 # before on_arrived sets it to now (the worker takes PENDING items whose next_attempt_at has come).
 HELD = datetime(9999, 12, 31, tzinfo=UTC)
 _WAITING = (OutboxItem.Status.OPEN, OutboxItem.Status.PENDING, OutboxItem.Status.SENDING)
+# The most notifications waiting to be sent that a package brings to be sent from here.
+MAX_HELD = 100
 
 _OUTBOX_FIELDS = (
     "kind",
@@ -199,13 +201,21 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         # The grant's history entries point at it (twins.parts maps ref_id through this).
         arrival.remember(f"history.{HistoryEntry.Kind.GRANT}", item["id"], grant)
     items, created = [], []
+    held = 0
     for item in data.get("outbox") or []:
         grant = grants.get(item["grant"])
         if grant is None:
             continue  # its grant stayed behind
         fields = {name: item[name] for name in _OUTBOX_FIELDS}
         times = {name: _when(item[name]) for name in _OUTBOX_TIMES}
-        if fields["status"] in _WAITING:
+        if fields["status"] in _WAITING and held >= MAX_HELD:
+            # At most MAX_HELD notifications waiting to be sent come to be sent from here (review finding 16): the
+            # rest arrive as dead letters the owner can replay.
+            fields["status"] = OutboxItem.Status.FAILED
+            fields["last_error"] = f"Not sent after the move: more than {MAX_HELD} were waiting."
+            times["next_attempt_at"] = None
+        elif fields["status"] in _WAITING:
+            held += 1
             fields["status"] = OutboxItem.Status.PENDING
             times["next_attempt_at"] = HELD
         created.append(_when(item["created_at"]))

@@ -213,3 +213,19 @@ def test_a_grant_over_the_owners_own_agent_stays_behind_with_that_agent(mover, a
     _, moved = mover(grinder, to_owner=bob)
     assert not Grant.objects.filter(twin=moved).exists()
     assert not OutboxItem.objects.filter(twin=moved).exists()
+
+
+def test_a_package_brings_at_most_max_held_notifications_to_send_and_the_rest_as_dead_letters(mover, shared, bob):
+    import uuid
+
+    from sharing import portability as sharing_part
+
+    def flood(package: dict) -> None:
+        outbox = package["parts"]["sharing"]["outbox"]
+        waiting = next(item for item in outbox if item["status"] == OutboxItem.Status.SENDING)
+        outbox += [dict(waiting, message_id=str(uuid.uuid4())) for _ in range(sharing_part.MAX_HELD + 20)]
+
+    _, moved = mover(shared, to_owner=bob, tamper=flood)
+    assert OutboxItem.objects.filter(twin=moved, status=OutboxItem.Status.PENDING).count() == sharing_part.MAX_HELD
+    dead = OutboxItem.objects.filter(twin=moved, last_error__startswith="Not sent after the move")
+    assert dead.count() == 21 and not dead.exclude(status=OutboxItem.Status.FAILED).exists()
