@@ -178,6 +178,13 @@ class TestConfirm:
         assert alice_client.post(self.url(move_out, "confirm"), code(move_out)).status_code == 410
         assert MoveOut.objects.get(pk=move_out.pk).state == MoveOut.State.REQUESTED
 
+    def test_after_the_push_the_page_says_what_cancelling_does_not_take_back(self, move_out, alice_client):
+        assert b"cancel-after-push" not in alice_client.get(self.url(move_out)).content
+        MoveOut.objects.filter(pk=move_out.pk).update(state=MoveOut.State.PUSHED)
+        page = alice_client.get(self.url(move_out)).content.decode()
+        assert 'data-testid="cancel-after-push"' in page and "does not take those back" in page
+        assert "Cancel, keep it here" in page
+
     def test_the_owner_cancels_and_the_thing_stays(self, move_out, alice_client):
         assert alice_client.post(self.url(move_out, "cancel")).status_code == 302
         move_out.refresh_from_db()
