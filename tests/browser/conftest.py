@@ -90,6 +90,26 @@ def site(live_server, transactional_db) -> str:
 
 
 @pytest.fixture(autouse=True)
+def _close_contexts_after_each_test(request: pytest.FixtureRequest):
+    """Close the browser contexts a test opened itself (with :func:`phone`; the browser lives for the session).
+    An open page of a finished test goes on talking to the live server, which lives for the session too (a live
+    page's WebSocket reconnecting): on SQLite that request shares the server's one in-memory connection with the
+    next test's requests, and SQLite refused one of them ("bad parameter or other API misuse": CI, session 10).
+    Contexts that outlive a test by design (a module's shared context) were there before it and stay. Screenshots
+    of a failure are taken before this runs."""
+    browser = request.getfixturevalue("browser") if "browser" in request.fixturenames else None
+    before = set(browser.contexts) if browser is not None else set()
+    yield
+    if browser is None:
+        return
+    for context in [context for context in browser.contexts if context not in before]:
+        try:
+            context.close()
+        except Exception:  # already closed by its own fixture, or by the browser
+            pass
+
+
+@pytest.fixture(autouse=True)
 def _default_timeouts(request: pytest.FixtureRequest) -> None:
     if "context" in request.fixturenames:
         context = request.getfixturevalue("context")
