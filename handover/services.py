@@ -35,6 +35,7 @@ from ssi import proofs
 from ssi.keys import SigningKey
 from twins.identity import log_state
 from twins.models import HistoryEntry, TransferOffer, Twin
+from twins.moving import is_live
 from twins.transfer import (
     OFFER_DAYS,
     BuyerKeys,
@@ -106,7 +107,7 @@ def selection_problems(*, seller: Owner, twins: list[Twin]) -> list[str]:
             problems.append(f"{twin.name} is not yours.")
         elif twin.deactivated_at is not None:
             problems.append(f"{twin.name} is deactivated and can no longer change hands.")
-        elif twin.moved_to or twin.arriving:
+        elif not is_live(twin):
             problems.append(f"{twin.name} does not live on this host (it moved away, or has not arrived yet).")
         elif twin.leaving_to:
             problems.append(f"{twin.name} is moving to another host right now: hand it over from there.")

@@ -26,7 +26,7 @@ from core.drf import ERRORS, ErrorSerializer, StrictInputSerializer, TextField
 from moves import selectors, self_held
 from moves.models import MoveOut
 from moves.services import move_confirm
-from twins.api_transfer import FRESH_LOGIN, _password_field, confirm_recent_auth
+from twins.api_transfer import FRESH_LOGIN, NextKeyInput, _password_field, confirm_recent_auth
 
 TAGS = ["moves"]
 NOT_FOUND = OpenApiResponse(ErrorSerializer, description="No such move request for a thing of yours.")
@@ -59,12 +59,7 @@ class MoveOutSerializer(serializers.ModelSerializer):
 
 
 class EntriesApi(APIView):
-    class InputSerializer(StrictInputSerializer):
-        next_public_key = TextField(
-            max_length=64, help_text="Your next key's public key: `python -m ssi.sign pubkey NEXT_KEYFILE`."
-        )
-        password = _password_field()
-
+    class InputSerializer(NextKeyInput):
         class Meta:
             ref_name = "MoveEntriesRequest"
 

@@ -314,13 +314,18 @@ class OfferApi(OfferDetailApi, OfferCreateApi, OfferCancelApi):
     pass
 
 
-class EntriesApi(APIView):
-    class InputSerializer(StrictInputSerializer):
-        next_public_key = TextField(
-            max_length=64, help_text="Your next key's public key: `python -m ssi.sign pubkey NEXT_KEYFILE`."
-        )
-        password = _password_field()
+class NextKeyInput(StrictInputSerializer):
+    """What a self-held owner sends for the entries to sign (a transfer's, a move's): the next key's public half and
+    the password of the fresh login. Subclasses name their schema (``Meta.ref_name``)."""
 
+    next_public_key = TextField(
+        max_length=64, help_text="Your next key's public key: `python -m ssi.sign pubkey NEXT_KEYFILE`."
+    )
+    password = _password_field()
+
+
+class EntriesApi(APIView):
+    class InputSerializer(NextKeyInput):
         class Meta:
             ref_name = "TransferEntriesRequest"
 

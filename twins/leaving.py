@@ -28,12 +28,16 @@ class TwinLeaving(Conflict):
     message = "This thing is moving to another instance right now: try again in a minute."
 
 
+def _host(url: str) -> str:
+    """The host name words name another instance by (the URL itself if it has none)."""
+    return urlsplit(url).hostname or url
+
+
 def refusal(twin: Twin) -> TwinLeaving:
     """The refusal for ``twin`` (on its way to ``twin.leaving_to``), in words its sender can act on."""
-    host = urlsplit(twin.leaving_to).hostname or twin.leaving_to
     return TwinLeaving(
-        f"{twin.name or 'This thing'} is moving to {host} right now: nothing new is recorded for it here. "
-        "Try again in a minute; it will then answer from its new home.",
+        f"{twin.name or 'This thing'} is moving to {_host(twin.leaving_to)} right now: "
+        "nothing new is recorded for it here. Try again in a minute; it will then answer from its new home.",
         extra={"moving_to": twin.leaving_to, "retry_after": RETRY_AFTER},
     )
 
@@ -41,11 +45,10 @@ def refusal(twin: Twin) -> TwinLeaving:
 def owner_refusal(twin: Twin) -> TwinLeaving:
     """The refusal of a write by ``twin``'s owner on this host (its pages and API, twins.not_live): what they can do
     about it (wait for the new host, or cancel the move)."""
-    host = urlsplit(twin.leaving_to).hostname or twin.leaving_to
     return TwinLeaving(
-        f"{twin.name or 'This thing'} is on its way to {host}: nothing can change here until it arrives there. "
-        "Make the change on its new host once it has arrived, or cancel the move from your Moves page to keep it "
-        "here.",
+        f"{twin.name or 'This thing'} is on its way to {_host(twin.leaving_to)}: "
+        "nothing can change here until it arrives there. Make the change on its new host once it has arrived, "
+        "or cancel the move from your Moves page to keep it here.",
         extra={"moving_to": twin.leaving_to, "retry_after": RETRY_AFTER},
     )
 
@@ -59,11 +62,10 @@ class TwinMoved(Conflict):
 def moved_refusal(twin: Twin, *, named: bool = True) -> TwinMoved:
     """The refusal for ``twin``, which moved to ``twin.moved_to``, naming the new host (public: the thing's pages
     answer 308 there for anyone); ``named``: with the thing's name, for its owner."""
-    host = urlsplit(twin.moved_to).hostname or twin.moved_to
     name = (twin.name if named else "") or "This thing"
     return TwinMoved(
-        f"{name} has moved to {host}: it is recorded there now, nothing new is recorded for it here. Open it on its "
-        "new host.",
+        f"{name} has moved to {_host(twin.moved_to)}: "
+        "it is recorded there now, nothing new is recorded for it here. Open it on its new host.",
         extra={"moved_to": twin.moved_to},
     )
 
