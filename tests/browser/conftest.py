@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import os
 import re
+import threading
 from pathlib import Path
 
 import pytest
+from django.db import connection
 
 # Playwright's sync API runs an event loop in this thread; the ORM calls made by test bodies (and by
 # fixtures) must not be refused as "called from an async context".
@@ -83,9 +85,47 @@ def browser_context_args(browser_context_args: dict) -> dict:
     return {**browser_context_args, **PHONE, "accept_downloads": True}
 
 
+class BrowserRequestsOneAtATime:
+    """The live server's app, for in-memory SQLite: the browser's requests run one at a time.
+
+    pytest-django's live server hands every request thread the test thread's one in-memory SQLite connection. Two
+    requests at once on one connection break each other: two pages of a test (a seller's and a buyer's) loading their
+    users with the same SQL shared one prepared statement, and one got both rows ("get() returned more than one
+    Owner", a 500: CI's SQLite pass, session 10's stop); before that, "bad parameter or other API misuse". So the
+    requests Chromium sends take turns, their response bodies read in their turn (a streamed download touches the
+    database too). Requests from anyone else are not held: the app calling this same server from inside a browser's
+    request (the moves tests play both hosts on it) must not wait for the turn its caller holds. WebSocket upgrades
+    are answered 404 here without Django: this WSGI server cannot serve them, and a live page retrying its socket
+    would otherwise reach the database in the background while the test goes on."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+        self.turn = threading.Lock()
+
+    def __call__(self, environ, start_response):
+        if environ.get("PATH_INFO", "").startswith("/ws/"):
+            start_response("404 Not Found", [("Content-Type", "text/plain"), ("Content-Length", "0")])
+            return [b""]
+        if "Chrome/" not in environ.get("HTTP_USER_AGENT", ""):
+            return self.app(environ, start_response)
+        with self.turn:
+            response = self.app(environ, start_response)
+            try:
+                body = b"".join(response)
+            finally:
+                close = getattr(response, "close", None)
+                if close is not None:
+                    close()
+        return [body]
+
+
 @pytest.fixture
 def site(live_server, transactional_db) -> str:
     """The live server's base URL. Transactional: the server thread must see what the test writes."""
+    if connection.vendor == "sqlite" and connection.is_in_memory_db():
+        server = live_server.thread.httpd
+        if not isinstance(server.get_app(), BrowserRequestsOneAtATime):
+            server.set_app(BrowserRequestsOneAtATime(server.get_app()))
     return live_server.url
 
 
