@@ -120,7 +120,7 @@ def wait_for_worker(db: str, at_least: int, timeout: float = DRAIN_SECONDS) -> t
 def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worker: subprocess.Popen | None) -> dict:
     name, command = server_commands(port)[key]
     base = f"http://127.0.0.1:{port}"
-    scan_url, served, runs = f"{base}/t/{token}", 0, 0
+    scan_url, served, runs, lost = f"{base}/t/{token}", 0, 0, 0
     before, tasks_before, cpu_before = scan_count(db), tasks_run(db), srv.cpu_seconds(worker)
     process = srv.serve(command, env)
     try:
@@ -132,7 +132,8 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
         constant_url = f"{base}/bench/constant?size={size}"
         if len(srv.get(constant_url)) != size:
             raise SystemExit("the constant page is not the size asked for")
-        served += srv.wrk(scan_url, seconds=WARMUP, connections=CONNECTIONS)["requests"]
+        warmup = srv.wrk(scan_url, seconds=WARMUP, connections=CONNECTIONS)
+        served, lost = served + warmup["requests"], warmup["errors"]
         srv.wrk(constant_url, seconds=WARMUP, connections=CONNECTIONS)
         runs += 1
         if worker is not None:  # the warm-up's scans must not be written while the constant page is measured
@@ -145,6 +146,7 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
                 rows.append(srv.wrk(url, seconds=SECONDS, connections=CONNECTIONS))
                 rows[-1]["cpu_us"] = 1e6 * (srv.cpu_seconds(process) - cpu) / max(rows[-1]["requests"], 1)
             served += scans[-1]["requests"]
+            lost += scans[-1]["errors"]
             runs += 1
     finally:
         srv.stop(process)
@@ -165,9 +167,10 @@ def measure(key: str, port: int, env: dict[str, str], token: str, db: str, worke
         result["history_backlog"] = int(srv.psql("SELECT count(*) FROM tags_scan WHERE NOT in_history", db))
         tasks_after = tasks_run(db)
         result["tasks"] = {k: n - tasks_before.get(k, 0) for k, n in tasks_after.items() if n > tasks_before.get(k, 0)}
-        # wrk counts completed responses; each connection may have had one more request in flight at the end.
-        if not served <= result["recorded"] <= served + CONNECTIONS * runs:
-            raise SystemExit(f"{name}: served {served} scans but {result['recorded']} were recorded")
+        # wrk counts completed responses; each connection may have had one more request in flight at the end, and
+        # a request wrk gave up on (a timeout on a loaded machine: its socket errors) may still have been served.
+        result["slack"] = CONNECTIONS * runs + lost
+        result["recorded_ok"] = served <= result["recorded"] <= served + result["slack"]
     return result
 
 
@@ -215,6 +218,11 @@ def report(results: list[dict], load_before: float) -> None:
                 f"({1e6 * r['worker_cpu'] / max(r['served'], 1):.0f} µs per scan); tasks: {tasks or 'none'}; "
                 f"{r['history_backlog']} scans not yet in the signed history"
             )
+            if not r["recorded_ok"]:
+                print(
+                    f"{'':70} {'FAILED':9} {r['recorded']} scans recorded for {r['served']} served: every scan "
+                    f"served must be recorded, and at most {r['slack']} more (in flight or given up on by wrk)"
+                )
     print("Production serves HTTP (tag scans included) through gunicorn gthread (README); ASGI only for /ws/.")
     if load_before > 1.0:
         print(f"Note: the machine was busy before the run (load {load_before:.1f}): absolute figures are low.")
@@ -246,7 +254,7 @@ def main() -> int:
         reset_scan_buffer()
         srv.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
     report(results, load_before)
-    return 0
+    return 0 if all(r.get("recorded_ok", True) for r in results) else 1
 
 
 if __name__ == "__main__":

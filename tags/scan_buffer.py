@@ -49,18 +49,19 @@ def item_tail(user_agent: str, source: str = "") -> str:
     return f'{src}"ua":{json.dumps(user_agent[:60])},"t":"{datetime.now(UTC).isoformat()}"}}'
 
 
-# The finder's scan in one round trip, atomic in Redis: count the client's scan against its budget; within it,
-# fetch the kept page and, if there is one, buffer the scan and set the flush marker (see record_stranger_scan).
+# The finder's scan in one round trip, atomic in Redis: fetch the kept page; if there is one, count the client's
+# scan against its budget and, within it, buffer the scan and set the flush marker (see record_stranger_scan).
 # KEYS: the client's counter for this window, the page's hash, the buffer, the flush marker.
 # ARGV: the counter's lifetime, the budget, the scan's tail (item_tail), the marker's lifetime.
-# Returns {count, html or nil, 1 if a flush must be enqueued else 0}. A missing page buffers nothing: the caller
-# takes the slow path, which records the scan itself.
+# Returns {count, html or nil, 1 if a flush must be enqueued else 0}. A missing page counts and buffers nothing
+# (count 0): the caller takes the slow path, which counts the scan and records it itself. So does a caller that
+# gives up on a missing page (the finder's shortcut, tags.middleware): the full path it hands over to counts it.
 _SCAN_SCRIPT = """
+local page = redis.call('HMGET', KEYS[2], 'html', 'scan')
+if not page[1] or not page[2] then return {0, false, 0} end
 local count = redis.call('INCR', KEYS[1])
 if count == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end
 if count > tonumber(ARGV[2]) then return {count, false, 0} end
-local page = redis.call('HMGET', KEYS[2], 'html', 'scan')
-if not page[1] or not page[2] then return {count, false, 0} end
 redis.call('RPUSH', KEYS[3], page[2] .. ARGV[3])
 if redis.call('SET', KEYS[4], '1', 'NX', 'EX', ARGV[4]) then return {count, page[1], 1} end
 return {count, page[1], 0}
@@ -72,8 +73,8 @@ def scan_hit(
     *, counter: str, seconds: int, budget: int, page_key: str, user_agent: str, source: str = ""
 ) -> tuple[int, bytes | None]:
     """Run the scan script (Redis required; raises core.redis.REDIS_ERRORS while it is unreachable): the client's
-    count in this window (this scan included) and the kept page's HTML, or None when it is not kept or the count
-    is over `budget` (then nothing was buffered)."""
+    count in this window (this scan included) and the kept page's HTML, or None when the count is over `budget`
+    (then nothing was buffered); (0, None) when the page is not kept (then nothing was counted either)."""
     client = redis_client()
     script = _scripts.get(id(client))
     if script is None:

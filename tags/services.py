@@ -285,9 +285,37 @@ def _scan_cached(*, token: str, client: str, user_agent: str, source: str) -> st
         retry_after = hit_during_outage("scan", client, limit, exc)
         html = None
     else:
+        if count == 0:  # the page is not kept, and the script counted nothing: the slow path's scan is counted here
+            _count_scan(client)
+            return None
         retry_after = retry_after_for(count, limit, window, now)
     if retry_after is not None:
         raise TooMany(SCAN_LIMIT_MESSAGE, retry_after=retry_after)
+    return html
+
+
+def finder_scan_kept(*, token: str, client: str, user_agent: str) -> str | bytes | None:
+    """The finder's shortcut (tags.middleware): an anonymous plain scan (no NFC parameters) of a tag whose page is
+    kept in Redis, counted against the client's budget and buffered in one round trip, as :func:`scan_open` does it;
+    the page's HTML. None when the full path must answer instead: no Redis configured, not a token, the page not
+    kept (nothing counted: the full path counts it), the client over its budget (this scan counted, and counted
+    again by the full path that answers the 429: a refused client's counter runs twice as fast, the refusal and
+    its Retry-After are the same), or Redis unreachable (the full path counts it per process; a scan that reached
+    Redis before the error may then be recorded twice, as in :func:`_record_stranger_scan`)."""
+    if redis_client() is None or not selectors.is_token(token):
+        return None
+    limit = _limit(settings.RATE_SCAN_PER_CLIENT)
+    key, _, _ = counter("scan", client, limit)
+    try:
+        _, html = scan_buffer.scan_hit(
+            counter=key,
+            seconds=limit.seconds + 1,
+            budget=limit.count,
+            page_key=public_cache.page_key(token),
+            user_agent=coarse_user_agent(user_agent),
+        )
+    except REDIS_ERRORS:
+        return None
     return html
 
 
