@@ -6,6 +6,7 @@ import json
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -22,7 +23,6 @@ from ingest.mapping import PayloadError, PointerSyntaxError, RawReading, TooMany
 from ingest.models import Delivery, Source, SourceThing
 from ssi import webhooks
 from twins import leaving as twin_leaving
-from twins import services as twin_services
 from twins.latest import newest_of_kind
 from twins.models import Reading, Twin
 
@@ -75,7 +75,8 @@ def mapping_preview(*, source: Source, mapping: Any, sample: Any) -> Preview:
         return Preview(rows=[], now=now, error=exc.message, pointer=exc.pointer)
     except (TooManyReadings, PointerSyntaxError) as exc:
         return Preview(rows=[], now=now, error=str(exc))
-    return Preview(rows=[(twin, reading) for twin, readings in grouped.items() for reading in readings], now=now)
+    rows = [(twin, reading.as_model()) for twin, readings in grouped.items() for reading in readings]
+    return Preview(rows=rows, now=now)
 
 
 @transaction.atomic
@@ -352,7 +353,7 @@ def resolve_readings(
     things: tuple | None = None,
     refused: list[dict[str, str]] | None = None,
     leaving: list[Twin] | None = None,
-) -> dict[Twin, list[Reading]]:
+) -> dict[Twin, list[store.NewReading]]:
     """Readings grouped by twin (in primary-key order), defaults applied, device signatures checked
     (ingest.devices): a signed reading comes back device-signed. PayloadError names the field of an unknown thing,
     of a device signature that does not verify, or of the missing signature of a thing that requires one.
@@ -371,11 +372,12 @@ def resolve_readings(
     by_external, by_slug, some = things
     only = some[0] if len(some) == 1 else None
     # Per distinct name: the twin and the list its readings go to.
-    targets: dict[str | None, tuple[Twin, list[Reading] | str]] = {}  # a str: why the thing's readings are refused
-    grouped: dict[int, tuple[Twin, list[Reading]]] = {}
+    # A str instead of the list: why the thing's readings are refused.
+    targets: dict[str | None, tuple[Twin, list[store.NewReading] | str]] = {}
+    grouped: dict[int, tuple[Twin, list[store.NewReading]]] = {}
     keys: dict[int, dict] | None = None
     api = Reading.Source.API
-    new_reading = twin_services.new_reading
+    new_reading = store.NewReading  # not a Reading model: about 2 µs less per reading (ingest.store)
     for item in raw:
         target = targets.get(item.thing)
         if target is None:
@@ -400,9 +402,7 @@ def resolve_readings(
             continue
         kind = item.kind or twin.reading_kind
         unit = item.unit if item.unit is not None else (twin.reading_unit if kind == twin.reading_kind else "")
-        reading = new_reading(
-            twin_id=twin.id, kind=kind, value=item.value, unit=unit, time=item.time or now, source=api
-        )
+        reading = new_reading(twin.id, kind, item.value, unit, item.time or now, api)
         if item.signature is not None or twin.require_device_signature:
             if keys is None:
                 keys = devices.active_keys(list(grouped))
@@ -414,7 +414,7 @@ def resolve_readings(
 
 
 def delivery_store(
-    *, source: Source, webhook_id: str, readings: dict[Twin, list[Reading]], refused: list[dict[str, str]] = ()
+    *, source: Source, webhook_id: str, readings: dict[Twin, list[store.AnyReading]], refused: list[dict[str, str]] = ()
 ) -> Outcome:
     """Store every reading of the delivery, or nothing; exactly once per webhook id (ingest.store).
 
@@ -436,7 +436,7 @@ def delivery_store(
 
 
 def _write(
-    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]], refused: list[dict[str, str]] = ()
+    source: Source, webhook_id: str, readings: dict[Twin, list[store.AnyReading]], refused: list[dict[str, str]] = ()
 ) -> store.Write:
     count = sum(len(items) for items in readings.values())
     groups = sorted(readings.items(), key=lambda pair: pair[0].pk)
@@ -459,7 +459,7 @@ def _delivered(source: Source, write: store.Write, stored: store.Stored) -> Outc
         transaction.on_commit(lambda: pending_history.schedule(flush))
     for twin, items in write.groups:
         latest = twin.pk in stored.latest
-        shown = newest_of_kind(twin, items) if latest else max(items, key=lambda reading: reading.time)
+        shown = newest_of_kind(twin, items) if latest else max(items, key=_TIME)
         # The shape of twins.pushes.reading_event, plus how many readings the message brought.
         broadcast_after_commit(
             owner_id=twin.owner_id,
@@ -483,12 +483,17 @@ def _delivered(source: Source, write: store.Write, stored: store.Stored) -> Outc
     return Outcome(200, write.response)
 
 
+_TIME = attrgetter("time")  # in C: a batch's thousand readings
+
 # Every thing of a group of messages, in primary-key order, in the mode ingest_store_small takes each message's.
 _LOCK_THINGS = f"SELECT id FROM {Twin._meta.db_table} WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE"  # noqa: S608
 
 
 def delivery_store_many(
-    items: list[tuple[Source, str, dict[Twin, list[Reading]]] | tuple[Source, str, dict[Twin, list[Reading]], list]],
+    items: list[
+        tuple[Source, str, dict[Twin, list[store.AnyReading]]]
+        | tuple[Source, str, dict[Twin, list[store.AnyReading]], list]
+    ],
 ) -> list[Outcome | store.Refusal | DatabaseError]:
     """:func:`delivery_store` for several messages (source, webhook_id, readings[, refused]), with one COMMIT for
     all of them (group commit: the ingest gateway's concurrent messages). In the order given: each message's
@@ -523,7 +528,7 @@ def delivery_store_many(
 
 
 def _store_alone(
-    source: Source, webhook_id: str, readings: dict[Twin, list[Reading]], refused: list[dict[str, str]] = ()
+    source: Source, webhook_id: str, readings: dict[Twin, list[store.AnyReading]], refused: list[dict[str, str]] = ()
 ) -> Outcome | store.Refusal | DatabaseError:
     """One message in its own transaction. A database error that is not an outage (a constraint a concurrent change
     broke, say) comes back as the outcome, so it answers this message only; an outage raises (every message still

@@ -111,3 +111,38 @@ def test_a_fast_new_reading_has_every_field_of_the_model():
     reading = new_reading(twin_id=1, kind="t", value=1.0, time=None)
     missing = [f.attname for f in Reading._meta.concrete_fields if f.attname not in reading.__dict__]
     assert missing == []
+
+
+def test_an_incoming_reading_carries_every_field_a_batch_writes():
+    """NewReading stands in for a Reading on the receive path: a field added to Reading must be one it carries (or,
+    like added_by_id, one ingestion never sets), and its model is the Reading of the same fields."""
+    from ingest.store import NewReading
+
+    never_set = {"added_by_id"}
+    fields = {f.attname for f in Reading._meta.concrete_fields}
+    assert fields - never_set == set(NewReading.__slots__)
+    time = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    incoming = NewReading(7, "temp", 21.5, "°C", time, "api")
+    model = incoming.as_model()
+    assert isinstance(model, Reading)
+    assert model._state.adding
+    assert {name: getattr(model, name) for name in NewReading.__slots__} == {
+        name: getattr(incoming, name) for name in NewReading.__slots__
+    }
+    assert model.added_by_id is None
+    incoming.id = 5
+    assert incoming.pk == 5
+    assert not incoming.as_model()._state.adding
+
+
+def test_an_incoming_reading_gets_the_history_content_a_model_gets():
+    """twins.services.history_content_jcs reads a NewReading's attributes as it reads a Reading's: the same bytes."""
+    from ingest.store import NewReading
+
+    time = datetime(2026, 11, 21, 10, 0, tzinfo=UTC)
+    incoming = [NewReading(1, "temp", 20.0 + n / 10, "°C", time + timedelta(seconds=n), "api") for n in range(3)]
+    for n, item in enumerate(incoming, start=1):
+        item.id = n
+    models = [item.as_model() for item in incoming]
+    assert history_content_jcs(incoming) == history_content_jcs(models)
+    assert history_content_jcs(incoming[:1]) == jcs.canonicalize(reading_content(models[0]))
