@@ -59,3 +59,17 @@ def test_two_attribute_filters_both_narrow_the_bar_and_the_selection(alice, alic
     assert [twin.name for twin in posted.twins(alice)] == ["red S"]
     from_json = Selection.from_params({"attr": ["colour=red", "size=S"]})
     assert [twin.name for twin in from_json.twins(alice)] == ["red S"]
+
+
+def test_a_search_is_counted_to_its_lower_cap_and_select_all_still_takes_every_match(alice, alice_client, monkeypatch):
+    from bulk import section
+
+    make_things(alice, 4, prefix="Kettle")
+    monkeypatch.setattr(section, "SEARCH_COUNT_CAP", 2)
+    monkeypatch.setattr(section, "COUNT_CAP", 3)
+    # The search box: counted to its own cap; the plain list: to the filters' cap.
+    assert _bar_count(alice_client, "/things/?q=kettle") == "2+"
+    assert _bar_count(alice_client, "/things/") == "3+"
+    # "Select all" acts on every match, whatever the bar counted to.
+    selection = Selection.from_params(QueryDict("q=kettle"))
+    assert len(list(selection.twins(alice))) == 4
