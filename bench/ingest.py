@@ -25,8 +25,10 @@ The task worker (`db_worker`) runs throughout, as in production: small messages 
 waits for it to drain and checks that every stored reading is committed to by a history entry (BENCH_WORKER=0
 leaves them pending, to see the request path alone).
 
-Prints each figure against its target. Bounded to about two minutes. Run: `python bench/ingest.py` (the push
-figure needs the `websockets` client from requirements-dev.txt).
+Prints each figure against its target, the batch rounds' ratios one by one with the load average around them,
+and the gateway's CPU per batch. Bounded to about two minutes. BENCH_PARTS=batch runs the batch rounds alone
+(without the web app and Daphne), to compare two versions of the batch path in the same minutes. Run:
+`python bench/ingest.py` (the push figure needs the `websockets` client from requirements-dev.txt).
 """
 
 from __future__ import annotations
@@ -37,12 +39,14 @@ import json
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import threading
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -65,6 +69,8 @@ PUSHES = int(os.environ.get("BENCH_PUSHES", "300"))
 # Single webhooks name one of this many things of the source (a fleet), and in a second run only two things.
 SPREAD = int(os.environ.get("BENCH_SPREAD", "50"))
 WITH_WORKER = os.environ.get("BENCH_WORKER", "1") == "1"
+# What to run: "all", or "batch" for the batch rounds alone (comparing two versions of the batch path quickly).
+PARTS = os.environ.get("BENCH_PARTS", "all")
 DRAIN_SECONDS = float(os.environ.get("BENCH_DRAIN_SECONDS", "60"))
 TASKS_TABLE = "django_tasks_database_dbtaskresult"
 
@@ -194,20 +200,30 @@ class CopyFloor:
         self.conn.close()
 
 
-def batch_rounds(port: int, public_id: str, secret: str, floor: CopyFloor) -> dict[str, float]:
+def batch_rounds(
+    port: int, public_id: str, secret: str, floor: CopyFloor, gateway: subprocess.Popen | None = None
+) -> dict[str, Any]:
     """BATCH_ROUNDS rounds of one COPY (the floor) followed by DURATION / BATCH_ROUNDS seconds of batches, and the
     ratio per round. Interleaved because these machines drift: a floor measured a minute before the batches
-    compares two different machines (runs with one floor first moved the ratio between 0.33 and 0.50)."""
+    compares two different machines (runs with one floor first moved the ratio between 0.33 and 0.50). Also the
+    gateway's CPU (all its processes) per 1,000-reading batch, and the load average around the rounds."""
     ratios, floors, stored, seconds = [], [], 0, 0.0
+    load_before = os.getloadavg()[0]
+    cpu = 0.0
     for round_ in range(BATCH_ROUNDS):
         floor_rps = floor.rows_per_second()
+        cpu_before = srv.cpu_seconds(gateway)
         started = time.perf_counter()
         rate, count = batch_load(port, public_id, secret, DURATION / BATCH_ROUNDS, f"r{round_}")
         seconds += time.perf_counter() - started
+        cpu += srv.cpu_seconds(gateway) - cpu_before
         stored += count
         floors.append(floor_rps)
         ratios.append(rate / floor_rps)
     return {
+        "ratios": ratios,
+        "load": (load_before, os.getloadavg()[0]),
+        "gateway_ms": 1000 * cpu / max(stored / BATCH, 1),
         "rps": stored / seconds,
         "stored": stored,
         "ratio": statistics.median(ratios),
@@ -216,6 +232,20 @@ def batch_rounds(port: int, public_id: str, secret: str, floor: CopyFloor) -> di
         "floor": statistics.median(floors),
         "table": floor.shape,
     }
+
+
+def batch_report(batches: dict[str, Any]) -> str:
+    rounds = ", ".join(f"{ratio:.2f}" for ratio in batches["ratios"])
+    return (
+        f"  COPY floor           {batches['floor']:10.0f} readings/s  (median of {BATCH_ROUNDS} COPYs of"
+        f" {COPY_ROWS} rows into twins_reading ({batches['table']}), one before each round of batches)\n"
+        f"  webhook batches      {batches['rps']:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per"
+        f" message, {batches['stored']} stored; the gateway's CPU {batches['gateway_ms']:.1f} ms per batch)\n"
+        f"  ratio batch / COPY   {batches['ratio']:10.2f}  (median of the {BATCH_ROUNDS} rounds' ratios: {rounds};"
+        f" every round >= 0.5: {'yes' if min(batches['ratios']) >= 0.5 else 'no'};"
+        f" {batches['rps'] / 20000:.2f}x the 20,000/s; load average {batches['load'][0]:.1f} before,"
+        f" {batches['load'][1]:.1f} after)\n"
+    )
 
 
 def batch_load(port: int, public_id: str, secret: str, seconds: float, prefix: str) -> tuple[float, int]:
@@ -383,22 +413,27 @@ def main() -> int:
         command = [gunicorn, "config.wsgi", "-w", WORKERS, "-b", f"127.0.0.1:{port}", "--log-level", "warning"]
         if THREADS != "0":
             command += ["--worker-class", "gthread", "--threads", THREADS]
-        server = srv.serve(command, env)
-        srv.wait_for(f"http://127.0.0.1:{port}/healthz", server)
+        if PARTS != "batch":  # the web app serves the single webhooks' baseline only
+            server = srv.serve(command, env)
+            srv.wait_for(f"http://127.0.0.1:{port}/healthz", server)
         gateway = srv.serve(
             [srv.PYTHON, "manage.py", "ingest_gateway", "--port", str(gw_port), "--workers", GATEWAY_WORKERS], env
         )
         srv.wait_for(f"http://127.0.0.1:{gw_port}/healthz", gateway)
-        daphne = srv.serve(
-            [str(srv.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "config.asgi:application"], env
-        )
-        srv.wait_for(f"http://127.0.0.1:{ws_port}/healthz", daphne)
+        if PARTS != "batch":  # the pushes' WebSockets
+            daphne = srv.serve(
+                [str(srv.BIN / "daphne"), "-b", "127.0.0.1", "-p", str(ws_port), "config.asgi:application"], env
+            )
+            srv.wait_for(f"http://127.0.0.1:{ws_port}/healthz", daphne)
         if WITH_WORKER:
             worker = srv.serve([srv.PYTHON, "manage.py", "db_worker", "--no-startup-delay", "--no-reload"], env)
         srv.settle([server, gateway, daphne, worker])  # measured only once every process has finished starting
 
-        batches = batch_rounds(gw_port, public_id, secret, floor)
+        batches = batch_rounds(gw_port, public_id, secret, floor, gateway)
         floor.close()
+        if PARTS == "batch":
+            print(batch_report(batches), end="")
+            return 0
         push = push_latency(gw_port, ws_port, public_id, secret, slug, f"{cookie_name}={session_key}")
 
         with tempfile.TemporaryDirectory() as tmp:
@@ -425,19 +460,7 @@ def main() -> int:
         f" gunicorn {WORKERS} {f'gthread workers × {THREADS} threads' if THREADS != '0' else 'sync workers'}), task"
         f" worker {'running' if WITH_WORKER else 'off'}, {DURATION}s, {os.cpu_count()} CPUs\n"
     )
-    out.write(
-        f"  COPY floor           {batches['floor']:10.0f} readings/s  (median of {BATCH_ROUNDS} COPYs of"
-        f" {COPY_ROWS} rows into twins_reading ({batches['table']}), one before each round of batches)\n"
-    )
-    out.write(
-        f"  webhook batches      {batches['rps']:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per"
-        f" message, {batches['stored']} stored)\n"
-    )
-    out.write(
-        f"  ratio batch / COPY   {batches['ratio']:10.2f}  (median of the {BATCH_ROUNDS} rounds' ratios,"
-        f" {batches['ratio_min']:.2f}-{batches['ratio_max']:.2f}; target >= 0.5; {batches['rps'] / 20000:.2f}x the"
-        " 20,000/s)\n"
-    )
+    out.write(batch_report(batches))
     out.write(
         f"  single webhooks      {single['rps']:10.0f} requests/s  (wrk -c{CONNECTIONS}, p50 {single['p50']:.2f} ms,"
         f" p99 {single['p99']:.2f} ms, {single['requests']} requests)\n"
