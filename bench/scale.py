@@ -21,19 +21,33 @@ chart (`/readings/series`: min/avg/max per bucket). Batch ingestion through the 
 bench/ingest.py's `batch_load` and `CopyFloor`, imported): signed 1,000-reading webhooks, readings/s, with the
 COPY floor measured next to it.
 
+Each phase also prints its checks: the queries of every measured page (the same number at both sizes, none paging
+by OFFSET) and the chart's plan (EXPLAIN ANALYZE, BUFFERS: the monthly partitions it reads). After each ingestion
+measure the partitions it wrote to are VACUUMed and ANALYZEd (autovacuum's work in production; the COPY floor's
+deleted rows otherwise bloat the nearly empty database's current month and stale counts change the plans).
+
+`--measure-only --db <kept>`: the two phases above are half an hour apart on a shared machine, so their ratios
+compare two different machines. This measures a kept full database and a nearly empty one (`--empty-db`, default
+scale_empty: made when missing, with the same probes, and kept) in alternate rounds (empty then full, full then
+empty, ...; `--rounds`, 5; `--repeat` requests per measure, 15), each database in a process of its own with its own
+gateway, and prints each measure's full/empty as the median of the rounds' own ratios, and how long it took (about
+15 minutes at the full size). A kept database keeps the keys its rows were sealed under (table scale_bench_keys).
+
 Refuses to start when its estimate of the database's size exceeds `--max-gb` (default 40) or the free disk.
 Run: `python bench/scale.py` (`--scale 0.01`, the default: a couple of minutes; what `make bench` runs),
-`python bench/scale.py --scale 1` (the full size: about an hour on this 2-core machine, ~30 GB of disk).
-"""
+`python bench/scale.py --scale 1 --keep --db scale_full` (the full size: about an hour on this 2-core machine, ~30 GB
+of disk), then `python bench/scale.py --measure-only --db scale_full`."""
 
 from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import multiprocessing
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -410,7 +424,8 @@ class Figure:
     unit: str = "ms"
 
 
-def measure(probes: Probes, gateway_port: int, dsn: str, seconds: float) -> dict[str, Figure]:
+def cases(probes: Probes) -> list[tuple[str, object, str]]:
+    """(label, client, url) of the request measures: the owner's client logged in, the finder's anonymous."""
     from django.test import Client
 
     from owners.models import Owner
@@ -431,17 +446,23 @@ def measure(probes: Probes, gateway_port: int, dsn: str, seconds: float) -> dict
     chart_url = (
         f"/api/things/{probes.chart_slug}/readings/series?from={start.strftime(fmt)}&to={end.strftime(fmt)}&buckets=200"
     )
-    cases = [
+    return [
         ("tag scan (finder)", finder, f"/t/{probes.token}"),
         ("tag scan (owner)", client, f"/t/{probes.token}"),
         ("cards: first page", client, "/things/"),
         ("cards: deep page (90%)", client, f"/things/?cursor={cursor}"),
         ("api: attr colour=red", client, "/api/things/?cursor=&attr=colour%3Dred"),
         ("api: attr colour=red, deep", client, f"/api/things/?cursor={cursor}&attr=colour%3Dred"),
-        ("chart: 30 days, min/avg/max", client, chart_url),
+        (CHART, client, chart_url),
     ]
+
+
+CHART = "chart: 30 days, min/avg/max"
+
+
+def measure(probes: Probes, gateway_port: int, dsn: str, seconds: float) -> dict[str, Figure]:
     figures: dict[str, Figure] = {}
-    for label, who, url in cases:
+    for label, who, url in cases(probes):
         p50, p95, queries = cards.timed(who, url)
         figures[label] = Figure(p50, p95, queries)
     rates, floors = [], []
@@ -455,12 +476,57 @@ def measure(probes: Probes, gateway_port: int, dsn: str, seconds: float) -> dict
             rates.append(rate)
     finally:
         floor.close()
+    vacuum_written(probes.now)
     # Per 1,000 readings, so that larger is slower like the latencies (and ratios read the same way).
     figures["batch ingestion (1,000 readings)"] = Figure(
         1000 / statistics.median(rates) * 1000, 1000 / min(rates) * 1000, None, "ms"
     )
     figures["COPY floor (1,000 rows)"] = Figure(1000 / statistics.median(floors) * 1000, 1000 / min(floors) * 1000)
     return figures
+
+
+def vacuum_written(now: datetime) -> None:
+    """VACUUM (ANALYZE) the partitions the ingestion measure wrote to and the COPY floor deleted from (its rows,
+    a day or so old): in production autovacuum does this within a minute of so many dead rows. Without it the next
+    measures read a partition grown with dead rows (the nearly empty database's current month held 8,500 pages
+    for 42,000 live rows after two passes) and planned on stale counts (JIT compiling a 43,200-row chart)."""
+    from twins.partitions import is_partitioned, month_start, partition_name
+
+    if not is_partitioned():
+        autocommit_sql("VACUUM (ANALYZE) twins_reading")
+        return
+    months = sorted({month_start(now - timedelta(days=days)) for days in (0, 2)})
+    autocommit_sql(*(f"VACUUM (ANALYZE) {partition_name(month)}" for month in months))
+
+
+def checks(probes: Probes) -> dict[str, object]:
+    """What makes the measures right, from one request each: the queries of the paged views (their number, and
+    whether any pages by OFFSET instead of a keyset) and the plan of the chart's query (EXPLAIN ANALYZE, BUFFERS:
+    which monthly partitions it reads)."""
+    from django.db import connection
+
+    found: dict[str, object] = {}
+    for label, who, url in cases(probes):
+        statements: list[tuple[float, str, object]] = []
+
+        def keep(execute, sql, params, many, context, statements=statements):
+            started = time.perf_counter()
+            try:
+                return execute(sql, params, many, context)
+            finally:
+                statements.append(((time.perf_counter() - started) * 1000, sql, params))
+
+        with connection.execute_wrapper(keep):
+            response = who.get(url)
+        assert response.status_code == 200, (url, response.status_code)
+        offsets = sum(" OFFSET " in sql.upper() for _ms, sql, _params in statements)
+        found[label] = {"queries": len(statements), "offset": offsets}
+        if label == CHART:
+            _ms, sql, params = max(statements, key=lambda s: s[0])
+            with connection.cursor() as cursor:
+                cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
+                found["chart plan"] = [row[0] for row in cursor.fetchall()]
+    return found
 
 
 def report(empty: dict[str, Figure], full: dict[str, Figure]) -> bool:
@@ -481,23 +547,136 @@ def report(empty: dict[str, Figure], full: dict[str, Figure]) -> bool:
     return met
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument(
-        "--scale",
-        type=float,
-        default=float(os.environ.get("BENCH_SCALE", "0.01")),
-        help="multiplies every size: 1 is the million things (about an hour here, ~30 GB); default BENCH_SCALE or"
-        " 0.01 (what `make bench` runs: a couple of minutes)",
+def print_checks(name: str, found: dict[str, object]) -> None:
+    paged = ", ".join(
+        f"{label} {check['queries']} queries{' (OFFSET!)' if check['offset'] else ''}"
+        for label, check in found.items()
+        if label != "chart plan"
     )
-    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
-    parser.add_argument("--db", default="", help="database name (default scale_<pid>)")
-    parser.add_argument("--jobs", type=int, default=2, help="parallel COPY streams (default 2)")
-    parser.add_argument("--max-gb", type=float, default=40.0, help="refuse above this estimated size (default 40)")
-    parser.add_argument("--seconds", type=float, default=9.0, help="seconds of batch ingestion per phase")
-    args = parser.parse_args()
-    if args.scale <= 0:
-        parser.error("--scale must be positive")
+    print(f"{name}: {paged}")
+    print(f"{name}: the chart's slowest query, EXPLAIN (ANALYZE, BUFFERS):")
+    for line in found["chart plan"]:
+        print(f"    {line}")
+
+
+# --- the phases ----------------------------------------------------------------------------------------------------
+
+
+def make_nearly_empty(dsn: str) -> Probes:
+    """Migrate a new database, seed the probes and load the nearly empty phase's rows (EMPTY_THINGS things of the
+    big owner with their tags and readings, the chart's month); ANALYZE."""
+    from django.core.management import call_command
+    from django.db import connection
+
+    call_command("migrate", verbosity=0)
+    now = datetime.now(UTC).replace(second=0, microsecond=0)
+    probes = seed(now)
+    connection.close()  # the forked loaders must not share this connection
+    load(dsn, probes, owner_ids=[probes.owner_id] * EMPTY_THINGS, first=0, sizes=Sizes.at(0.01), jobs=1, chart=True)
+    autocommit_sql("ANALYZE")
+    return probes
+
+
+def find_probes() -> Probes:
+    """The probes seed() made, found again in a kept database. The ingest source gets a new secret, sealed under
+    this run's KEY_ENCRYPTION_KEY (every run draws its own keys); `now` is the minute after the chart's last reading,
+    so the chart covers the same 30 days it was loaded with."""
+    from django.db.models import Max
+
+    from ingest import services as ingest_services
+    from ingest.models import Source
+    from owners.models import Owner
+    from tags.models import Tag
+    from twins.models import Reading, Twin
+
+    owner = Owner.objects.get(username="bench")
+    chart = Twin.objects.get(owner=owner, name="Chart meter")
+    kettle = Twin.objects.get(owner=owner, name="Kettle")
+    tag = Tag.objects.filter(twin=chart).order_by("pk").first()
+    source, secret = ingest_services.source_rotate_secret(
+        source=Source.objects.get(owner=owner, name="Bench"), overlap=timedelta(0)
+    )
+    last = Reading.objects.filter(twin=chart).aggregate(last=Max("time"))["last"]
+    return Probes(
+        owner_id=owner.pk,
+        chart_id=chart.pk,
+        chart_slug=chart.slug,
+        chart_minutes=[],
+        token=tag.token,
+        source_public_id=source.public_id,
+        secret=secret,
+        feed_twin_id=kettle.pk,
+        now=last + timedelta(minutes=1),
+    )
+
+
+# A kept database keeps the settings its keys were sealed under (each run draws a SECRET_KEY and KEY_ENCRYPTION_KEY
+# of its own: the twins' agent keys and the ingest source's secret would not open under the next run's). Generated,
+# throwaway keys of a bench database of generated rows, next to those rows.
+KEYS_TABLE = "scale_bench_keys"
+KEYS = ("SECRET_KEY", "KEY_ENCRYPTION_KEY")
+
+
+def stored_keys(db: str) -> dict[str, str]:
+    if srv.psql(f"SELECT to_regclass('{KEYS_TABLE}') IS NOT NULL", db) != "t":
+        return {}
+    rows = srv.psql(f"SELECT name || E'\\t' || value FROM {KEYS_TABLE}", db)
+    return dict(line.split("\t", 1) for line in rows.splitlines() if "\t" in line)
+
+
+def store_keys(db: str, env: dict[str, str]) -> None:
+    values = ", ".join(f"('{name}', '{env[name]}')" for name in KEYS)
+    srv.psql(
+        f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} (name text PRIMARY KEY, value text NOT NULL);"
+        f" INSERT INTO {KEYS_TABLE} VALUES {values} ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value",
+        db,
+    )
+
+
+def rekey_feed_things(probes: Probes) -> None:
+    """For a database kept before its keys were: the two things the batches feed get new agent keys, sealed under
+    this run's key (the batches sign their history entries with them); nothing else measured opens a sealed key."""
+    from core.vault import seal_key
+    from ssi.keys import SigningKey
+    from twins.models import Twin
+
+    for twin in Twin.objects.filter(owner_id=probes.owner_id, name__in=["Kettle", "Fridge"]):
+        Twin.objects.filter(pk=twin.pk).update(agent_key_sealed=seal_key(SigningKey.generate()))
+
+
+def bench_env(db: str, redis_db: int | None = None) -> dict[str, str]:
+    extra = {} if redis_db is None else {"REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}"}
+    return srv.production_env(
+        db=db,
+        port=8000,
+        ALLOWED_HOSTS="testserver,127.0.0.1",
+        RATE_SCAN_PER_CLIENT="1000000000/60",
+        RATE_API_PER_USER="1000000000/60",
+        **extra,
+    )
+
+
+def start_gateway(env: dict[str, str]) -> tuple[object, int]:
+    port = srv.free_port()
+    gateway = srv.serve([srv.PYTHON, "manage.py", "ingest_gateway", "--port", str(port), "--workers", "2"], env)
+    srv.wait_for(f"http://127.0.0.1:{port}/healthz", gateway)
+    srv.settle([gateway])
+    return gateway, port
+
+
+def database_exists(db: str) -> bool:
+    return srv.psql(f"SELECT 1 FROM pg_database WHERE datname = '{db}'") == "1"
+
+
+def scale_db(name: str) -> str:
+    """Only databases named scale_* (this bench drops and creates them)."""
+    if not name.startswith("scale_") or not name.replace("_", "").isalnum():
+        raise SystemExit(f"database names here start with scale_ (letters, digits, _): {name!r}")
+    return name
+
+
+def full_run(args: argparse.Namespace) -> int:
+    """Create, measure nearly empty, load, measure full, in one process (the bench as `make bench` runs it)."""
     sizes = Sizes.at(args.scale)
     estimate = sizes.estimate_bytes()
     free = shutil.disk_usage("/var/lib/postgresql" if Path("/var/lib/postgresql").exists() else "/").free
@@ -509,17 +688,11 @@ def main() -> int:
     if estimate > args.max_gb * 1e9 or estimate > free - 10e9:
         raise SystemExit(f"refused: the estimate exceeds --max-gb {args.max_gb:g} or leaves under 10 GB free")
 
-    db = args.db or f"scale_{os.getpid()}"
-    gateway_port = srv.free_port()
-    env = srv.production_env(
-        db=db,
-        port=8000,
-        ALLOWED_HOSTS="testserver,127.0.0.1",
-        RATE_SCAN_PER_CLIENT="1000000000/60",
-        RATE_API_PER_USER="1000000000/60",
-    )
+    db = scale_db(args.db or f"scale_{os.getpid()}")
+    env = bench_env(db)
     dsn = env["DATABASE_URL"]
     srv.psql(f"CREATE DATABASE {db}")
+    store_keys(db, env)
     gateway = None
     try:
         os.environ.clear()
@@ -527,28 +700,19 @@ def main() -> int:
         import django
 
         django.setup()
-        from django.core.management import call_command
         from django.db import connection
 
-        call_command("migrate", verbosity=0)
-        now = datetime.now(UTC).replace(second=0, microsecond=0)
-        probes = seed(now)
-        connection.close()  # the forked loaders must not share this connection
-        load(dsn, probes, owner_ids=[probes.owner_id] * EMPTY_THINGS, first=0, sizes=sizes, jobs=1, chart=True)
-        autocommit_sql("ANALYZE")
-        gateway = srv.serve(
-            [srv.PYTHON, "manage.py", "ingest_gateway", "--port", str(gateway_port), "--workers", "2"], env
-        )
-        srv.wait_for(f"http://127.0.0.1:{gateway_port}/healthz", gateway)
-        srv.settle([gateway])
+        probes = make_nearly_empty(dsn)
+        gateway, gateway_port = start_gateway(env)
         print(f"nearly empty: {int(sql('SELECT count(*) FROM twins_reading')[0][0]):,} readings; measuring")
         # A first pass, not counted: a process's first pass over these requests ran up to 2x slower than a second
         # (seen at --scale 0.001, where the two phases' databases barely differ), which flattered every ratio.
         measure(probes, gateway_port, dsn, args.seconds / 3)
         empty = measure(probes, gateway_port, dsn, args.seconds)
+        print_checks("nearly empty", checks(probes))
 
         # The load: drop what slows COPY, load, build it again, ANALYZE.
-        print(f"loading (load average {srv.load_average():.1f})")
+        print(f"loading (load average {srv.load_average():.1f})", flush=True)
         started = time.perf_counter()
         others = create_owners(sizes.owners - 1)
         big_more = max(0, sizes.big - EMPTY_THINGS - 3)
@@ -583,10 +747,13 @@ def main() -> int:
             f" readings {readings_bytes / 1e9:.2f}); per row: thing {things_bytes / things:.0f} B,"
             f" tag {tags_bytes / tags:.0f} B, reading {readings_bytes / readings:.0f} B"
         )
-        print(f"full: measuring (load average {srv.load_average():.1f})")
+        print(f"full: measuring (load average {srv.load_average():.1f})", flush=True)
         full = measure(probes, gateway_port, dsn, args.seconds)
+        print_checks("full", checks(probes))
         met = report(empty, full)
         print(f"load average at the end {srv.load_average():.1f} ({os.cpu_count()} CPUs; other work shares them)")
+        if args.keep:
+            print(f"kept: {db}; measure it again with `python bench/scale.py --measure-only --db {db}`")
         return 0 if met else 1
     finally:
         if gateway is not None:
@@ -596,6 +763,230 @@ def main() -> int:
         connections.close_all()
         if not args.keep:
             srv.psql(f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+
+
+# --- measure-only: a kept full database and a nearly empty one, alternately ------------------------------------------
+
+PROTOCOL = "scale-json "
+
+
+def send(message: dict) -> None:
+    print(PROTOCOL + json.dumps(message), flush=True)
+
+
+def worker(args: argparse.Namespace) -> int:
+    """One database's side of --measure-only, in a process of its own (Django set up for that database, its own
+    gateway and Redis database): makes the nearly empty database when `--create` finds none, finds the probes,
+    says it is ready (with its counts and checks), then measures each time the parent asks (JSON lines)."""
+    db = scale_db(args.db)
+    env = bench_env(db, args.redis_db)
+    dsn = env["DATABASE_URL"]
+    create = args.create and not database_exists(db)
+    if create:
+        srv.psql(f"CREATE DATABASE {db}")
+    keys = {} if create else stored_keys(db)
+    env.update(keys)
+    os.environ.clear()
+    os.environ.update(env)
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    from twins.partitions import ensure_reading_partitions
+
+    gateway = None
+    try:
+        started = time.perf_counter()
+        if create:
+            make_nearly_empty(dsn)
+        else:
+            call_command("migrate", verbosity=0)  # a kept database catches up with the code's migrations
+        ensure_reading_partitions()  # this month's batches land in their own partition, not in the DEFAULT one
+        prepared = time.perf_counter() - started
+        probes = find_probes()
+        if not create and not keys:
+            rekey_feed_things(probes)
+            print(f"{db}: kept without its keys; the fed things have new agent keys", file=sys.stderr)
+        if not keys:
+            store_keys(db, env)
+        gateway, port = start_gateway(env)
+        things, readings, size = sql(
+            "SELECT (SELECT count(*) FROM twins_twin), (SELECT reltuples::bigint FROM pg_class WHERE relname ="
+            " 'twins_reading') + (SELECT sum(reltuples)::bigint FROM pg_class c JOIN pg_inherits i ON"
+            " i.inhrelid = c.oid WHERE i.inhparent = 'twins_reading'::regclass), pg_database_size(current_database())"
+        )[0]
+        send(
+            {
+                "db": db,
+                "created": create,
+                "prepared": prepared,
+                "things": things,
+                "readings": int(readings),
+                "bytes": size,
+                "checks": checks(probes),
+            }
+        )
+        for line in sys.stdin:
+            command = json.loads(line)
+            if command["do"] != "measure":
+                break
+            cards.REPEAT = command["repeat"]
+            figures = measure(probes, port, dsn, command["seconds"])
+            send({name: vars(figure) for name, figure in figures.items()})
+        return 0
+    finally:
+        if gateway is not None:
+            srv.stop(gateway)
+        from django.db import connections
+
+        connections.close_all()
+
+
+class Worker:
+    """The parent's handle on a worker process."""
+
+    def __init__(self, db: str, *, create: bool, redis_db: int) -> None:
+        command = [srv.PYTHON, __file__, "--worker", "--db", db, "--redis-db", str(redis_db)]
+        self.db = db
+        self.process = subprocess.Popen(
+            [*command, "--create"] if create else command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+        )
+
+    def receive(self) -> dict:
+        for line in self.process.stdout:
+            if line.startswith(PROTOCOL):
+                return json.loads(line[len(PROTOCOL) :])
+            print(f"[{self.db}] {line}", end="")
+        raise SystemExit(f"the worker for {self.db} ended (exit code {self.process.wait()}); its errors are above")
+
+    def measure(self, seconds: float, repeat: int) -> dict[str, Figure]:
+        self.process.stdin.write(json.dumps({"do": "measure", "seconds": seconds, "repeat": repeat}) + "\n")
+        self.process.stdin.flush()
+        return {name: Figure(**figure) for name, figure in self.receive().items()}
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            try:
+                self.process.stdin.write(json.dumps({"do": "quit"}) + "\n")
+                self.process.stdin.close()
+                self.process.wait(timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                self.process.terminate()
+                self.process.wait(timeout=30)
+
+
+def report_rounds(rounds: list[dict[str, dict[str, Figure]]]) -> bool:
+    """Each measure's median p50 on both databases and the median of its per-round ratios (full / empty, the two
+    measured minutes apart at most)."""
+    print(f"\n{'measure':<34} {'empty p50':>9} {'full p50':>9} {'full/empty':>10}  {'rounds':<22}  queries")
+    met = True
+    for label in rounds[0]["empty"]:
+        empty = [r["empty"][label] for r in rounds]
+        full = [r["full"][label] for r in rounds]
+        ratios = sorted(f.p50 / e.p50 for e, f in zip(empty, full, strict=True))
+        ratio = statistics.median(ratios)
+        ok = ratio <= TARGET
+        met = met and ok
+        queries = "" if empty[0].queries is None else f"{empty[0].queries} → {full[0].queries}"
+        spread = f"{ratios[0]:.2f}–{ratios[-1]:.2f}x"
+        middle = statistics.median(e.p50 for e in empty), statistics.median(f.p50 for f in full)
+        print(
+            f"{label:<34} {middle[0]:>9.2f} {middle[1]:>9.2f} {ratio:>9.2f}x  {spread:<22}"
+            f"  {queries}{'' if ok else '  (over 2x)'}"
+        )
+    print(
+        f"(ms per request, or per 1,000 readings; full / empty is the median over {len(rounds)} rounds of the ratio"
+        f" within each round; target ≤ {TARGET:.0f}x)"
+    )
+    return met
+
+
+def measure_only(args: argparse.Namespace) -> int:
+    """A kept full database (`--db`) and a nearly empty one (`--empty-db`, made when missing and kept) measured in
+    alternate rounds (empty, full; full, empty; ...), so both meet the same minutes of a shared machine's load."""
+    started = time.monotonic()
+    full_db, empty_db = scale_db(args.db), scale_db(args.empty_db)
+    if not database_exists(full_db):
+        raise SystemExit(f"no database {full_db}: load one first with `python bench/scale.py --scale 1 --keep`")
+    if args.rebuild_empty:
+        srv.psql(f"DROP DATABASE IF EXISTS {empty_db} WITH (FORCE)")
+    print(f"measure-only: {full_db} against {empty_db}, {args.rounds} rounds (load average {srv.load_average():.1f})")
+    workers = {
+        "empty": Worker(empty_db, create=True, redis_db=10),
+        "full": Worker(full_db, create=False, redis_db=11),
+    }
+    try:
+        for name, worker_ in workers.items():
+            ready = worker_.receive()
+            print(
+                f"{name}: {ready['db']}{' (made now)' if ready['created'] else ''}, {ready['things']:,} things,"
+                f" ~{ready['readings']:,} readings, {ready['bytes'] / 1e9:.2f} GB; ready in"
+                f" {ready['prepared']:.0f} s of migrating/making"
+            )
+            print_checks(name, ready["checks"])
+        print(f"first pass, not counted (load average {srv.load_average():.1f})", flush=True)
+        for worker_ in workers.values():
+            worker_.measure(args.seconds / 3, 3)
+        rounds = []
+        for n in range(args.rounds):
+            order = ["empty", "full"] if n % 2 == 0 else ["full", "empty"]
+            figures = {name: workers[name].measure(args.seconds, args.repeat) for name in order}
+            rounds.append(figures)
+            ratios = ", ".join(
+                f"{label.split(':')[0].split(' (')[0]} {figures['full'][label].p50 / figures['empty'][label].p50:.2f}x"
+                for label in (CHART, "cards: first page", "batch ingestion (1,000 readings)")
+            )
+            print(f"round {n + 1}/{args.rounds} ({' then '.join(order)}): {ratios}; load {srv.load_average():.1f}")
+        met = report_rounds(rounds)
+    finally:
+        for worker_ in workers.values():
+            worker_.close()
+    print(
+        f"measure-only took {(time.monotonic() - started) / 60:.1f} minutes; load average at the end"
+        f" {srv.load_average():.1f} ({os.cpu_count()} CPUs; other work shares them)"
+    )
+    return 0 if met else 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=float(os.environ.get("BENCH_SCALE", "0.01")),
+        help="multiplies every size: 1 is the million things (about an hour here, ~30 GB); default BENCH_SCALE or"
+        " 0.01 (what `make bench` runs: a couple of minutes)",
+    )
+    parser.add_argument("--keep", action="store_true", help="keep the database at the end")
+    parser.add_argument("--db", default="", help="database name, scale_* (default scale_<pid>)")
+    parser.add_argument("--jobs", type=int, default=2, help="parallel COPY streams (default 2)")
+    parser.add_argument("--max-gb", type=float, default=40.0, help="refuse above this estimated size (default 40)")
+    parser.add_argument("--seconds", type=float, default=9.0, help="seconds of batch ingestion per phase or round")
+    parser.add_argument(
+        "--measure-only",
+        action="store_true",
+        help="measure the kept database --db against a nearly empty one (--empty-db) in alternate rounds",
+    )
+    parser.add_argument("--empty-db", default="scale_empty", help="--measure-only's nearly empty database (kept)")
+    parser.add_argument("--rebuild-empty", action="store_true", help="--measure-only: make --empty-db afresh")
+    parser.add_argument("--rounds", type=int, default=5, help="--measure-only's rounds (default 5)")
+    parser.add_argument("--repeat", type=int, default=15, help="--measure-only: requests per measure a round")
+    parser.add_argument("--worker", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--create", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--redis-db", type=int, default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.worker:
+        return worker(args)
+    if args.measure_only:
+        if not args.db:
+            parser.error("--measure-only needs --db (the kept database)")
+        if args.rounds < 1 or args.repeat < 2:
+            parser.error("--rounds must be 1 or more and --repeat 2 or more")
+        return measure_only(args)
+    if args.scale <= 0:
+        parser.error("--scale must be positive")
+    return full_run(args)
 
 
 if __name__ == "__main__":
