@@ -31,6 +31,18 @@ from ssi.multibase import (
 
 SEED_BYTES = 32
 _sign_open = nacl.bindings.crypto_sign_open
+try:
+    # libsodium's crypto_sign_open itself, through the cffi module PyNaCl's bindings are built on. Its wrapper
+    # (nacl.bindings.crypto_sign_open) allocates an output buffer and a length and copies the message out of them;
+    # libsodium takes NULL for both and then only verifies: a third of the Python time per signature
+    # (bench/verify.py). Without the module (another PyNaCl layout) the wrapper is used: the same verdicts.
+    from nacl._sodium import ffi as _ffi
+    from nacl._sodium import lib as _lib
+
+    _sodium_open = _lib.crypto_sign_open
+    _NULL = _ffi.NULL
+except (ImportError, AttributeError):  # pragma: no cover - PyNaCl 1.6 has both
+    _sodium_open = None
 
 
 class VerifyKey:
@@ -64,11 +76,17 @@ class VerifyKey:
         """Raise :class:`SignatureError` unless ``signature`` is valid."""
         if len(signature) != 64:
             raise SignatureError("Ed25519 signature must be 64 bytes")
-        # libsodium's crypto_sign_open through PyNaCl's binding, as nacl.signing.VerifyKey.verify calls it, without
-        # that method's argument checks and encoder (done above): one Python frame fewer per signature, on every
-        # verification path (bench/verify.py). PyNaCl 1.6 binds no detached verify.
+        # libsodium's crypto_sign_open, as nacl.signing.VerifyKey.verify calls it, without that method's argument
+        # checks and encoder (done above) and, where the cffi module is there, without the binding's output buffers
+        # (see _sodium_open): on every verification path (bench/verify.py). PyNaCl 1.6 binds no detached verify.
+        # The key is 32 bytes (__init__) and the signed message is bytes: what the C function reads.
+        signed = bytes(signature) + message  # bytes (the same object for bytes) + any buffer: bytes
+        if _sodium_open is not None:
+            if _sodium_open(_NULL, _NULL, signed, len(signed), self._raw) != 0:
+                raise SignatureError("signature does not verify")
+            return
         try:
-            _sign_open(signature + message, self._raw)
+            _sign_open(signed, self._raw)
         except nacl.exceptions.BadSignatureError:
             raise SignatureError("signature does not verify") from None
 

@@ -41,3 +41,33 @@ def test_b58decode_round_trips_leading_zeros_and_names_a_foreign_character():
     for text, bad in (("abc0", "0"), ("Iabc", "I"), ("ab\u00e9", "\u00e9"), ("a\ud800", "\ud800")):
         with pytest.raises(EncodingError, match=re.escape(repr(bad))):
             b58decode(text)
+
+
+@pytest.mark.parametrize("direct", [True, False], ids=["libsodium", "binding"])
+def test_ed25519_verify_gives_the_same_verdicts_on_the_direct_call_and_the_binding(monkeypatch, direct):
+    """VerifyKey.verify calls libsodium's crypto_sign_open without PyNaCl's output buffers; with the binding instead
+    (_sodium_open off) every verdict is the same: a good signature passes, any altered byte or another key fails."""
+    from ssi import keys
+    from ssi.errors import SignatureError
+
+    if not direct:
+        monkeypatch.setattr(keys, "_sodium_open", None)
+    else:
+        assert keys._sodium_open is not None  # PyNaCl 1.6: the direct call is what runs
+    signer, other = keys.SigningKey.from_seed(b"\x01" * 32), keys.SigningKey.from_seed(b"\x02" * 32)
+    message = os.urandom(64)
+    signature = signer.sign(message)
+    signer.verify_key.verify(message, signature)
+    signer.verify_key.verify(memoryview(message), bytearray(signature))  # any buffer, as before
+    flipped_sig = bytes([signature[0] ^ 1]) + signature[1:]
+    flipped_msg = message[:-1] + bytes([message[-1] ^ 0x80])
+    for key, msg, sig in (
+        (signer.verify_key, message, flipped_sig),
+        (signer.verify_key, flipped_msg, signature),
+        (signer.verify_key, message + b"x", signature),
+        (other.verify_key, message, signature),
+    ):
+        with pytest.raises(SignatureError, match="does not verify"):
+            key.verify(msg, sig)
+    with pytest.raises(SignatureError, match="64 bytes"):
+        signer.verify_key.verify(message, signature[:63])
