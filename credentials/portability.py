@@ -103,8 +103,12 @@ def export(twin: Twin) -> dict[str, Any] | None:
 
 
 def _restore_status_list(data: dict[str, Any], revoke: list[int], twin: Twin) -> None:
-    if StatusList.objects.filter(public_id=data["public_id"]).exists():
-        raise PackageError("This thing's status list is already on this instance.")
+    kept = StatusList.objects.filter(public_id=data["public_id"]).first()
+    if kept is not None:
+        if kept.twin_id != twin.pk:
+            raise PackageError("This thing's status list is already on this instance.")
+        _take_back(kept, data, revoke)
+        return
     restored = StatusList(
         twin=twin,
         public_id=data["public_id"],
@@ -123,6 +127,27 @@ def _restore_status_list(data: dict[str, Any], revoke: list[int], twin: Twin) ->
         bits.set(index)
     restored.keep(bits)
     restored.save(force_insert=True)
+
+
+def _take_back(kept: StatusList, data: dict[str, Any], revoke: list[int]) -> None:
+    """The thing came back to a host it left: its list is the one the copy kept here (twins.portability.give_way
+    pointed it at the arriving twin, with the credentials its holders here still have on it). The package's bits
+    are added to it, never cleared: a bit set here (revoked) stays set, and no index is handed out twice."""
+    if data["length"] != kept.length:
+        raise PackageError("This thing's status list does not match the one it left here.")
+    next_index = max(kept.next_index, data["next_index"])
+    given = base64.b64decode(data["bits"])
+    ours = kept.bitstring().to_bytes()
+    if given and len(given) != len(ours):
+        raise PackageError("This thing's status list does not match the one it left here.")
+    bits = statuslist.Bitstring.from_bytes(bytes(a | b for a, b in zip(ours, given or bytes(len(ours)), strict=True)))
+    for index in revoke:
+        if not 0 <= index < next_index:
+            raise PackageError("A credential of this thing names a bit its status list never handed out.")
+        bits.set(index)
+    kept.next_index = next_index
+    kept.keep(bits)
+    kept.save()
 
 
 def _scid(did: Any) -> str | None:
@@ -202,6 +227,17 @@ def on_arrived(event: events.TwinArrived) -> None:
 
 
 # After the DID log: an authenticity credential's subject is checked against the twin's verified DID.
-register(Part(name="credentials", export=export, restore=_restore, after=("twin", "did_log"), what="status list"))
+# Replaces the maker's statements only (the package brings them, verified again); the status list and the
+# credentials its holders have here stay (twins.portability.give_way; _restore_status_list takes the list back).
+register(
+    Part(
+        name="credentials",
+        export=export,
+        restore=_restore,
+        after=("twin", "did_log"),
+        what="status list",
+        replaces=("credentials.AuthenticityCredential",),
+    )
+)
 # Here rather than in apps.py: the move's share of credentials in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)

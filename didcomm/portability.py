@@ -358,8 +358,13 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     _keep_times(CredentialExchange, exchanges, times)
 
     notifications, times = [], []
+    # A thing coming back to a host it left: the inbox items its copy had here stayed, each its account's
+    # (twins.portability.give_way), and the package brings the owner's again: those are not added twice.
+    kept = set(Notification.objects.filter(owner=arrival.owner, twin=twin).values_list("kind", "title", "created_at"))
     for row in _list(data, "notifications"):
         values = _values(Notification, row, NOTIFICATION_FIELDS)
+        if (values["kind"], values["title"], values["created_at"]) in kept:
+            continue
         times.append({name: values.pop(name) for name in ("created_at", "updated_at")})
         # Already "emailed": the owner was told on the instance it came from.
         notifications.append(Notification(owner=arrival.owner, twin=twin, emailed_at=times[-1]["created_at"], **values))
@@ -367,4 +372,4 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     _keep_times(Notification, notifications, times)
 
 
-register(Part(PART, export, restore, after=("twin",)))
+register(Part(PART, export, restore, after=("twin",), replaces=("didcomm.Agent",)))

@@ -94,4 +94,13 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         arrival.remember(f"history.{HISTORY_KIND}", item["id"], check)
 
 
-register(Part(name="firmware", export=export, restore=_restore, after=("twin",), what="firmware state"))
+register(
+    Part(
+        name="firmware",
+        export=export,
+        restore=_restore,
+        after=("twin",),
+        what="firmware state",
+        replaces=("firmware.TwinFirmware", "firmware.UpdateCheck"),
+    )
+)

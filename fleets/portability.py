@@ -49,4 +49,8 @@ def _restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
         Membership.objects.filter(pk=membership.pk).update(added_at=datetime.fromisoformat(item["added_at"]))
 
 
-register(Part(name="fleets", export=export, restore=_restore, after=("twin",), what="groups"))
+register(
+    Part(
+        name="fleets", export=export, restore=_restore, after=("twin",), what="groups", replaces=("fleets.Membership",)
+    )
+)

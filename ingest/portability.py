@@ -227,7 +227,20 @@ def on_twin_arrived(event: events.TwinArrived) -> None:
 
 
 register(
-    Part(name="ingest", export=export, restore=_restore, after=("twin", "readings"), what="sources and device keys")
+    Part(
+        name="ingest",
+        export=export,
+        restore=_restore,
+        after=("twin", "readings"),
+        what="sources and device keys",
+        replaces=(
+            "ingest.SourceThing",
+            "ingest.DeviceKey",
+            "ingest.PendingReadings",
+            "ingest.HistoryFlush",
+            "ingest.RestoredSource",
+        ),
+    )
 )
 # Here rather than in apps.py: the move's share of ingest in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)

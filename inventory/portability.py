@@ -106,6 +106,15 @@ def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
     ).delete()
 
 
-register(Part(name="inventory", export=export, restore=_restore, after=("twin",), what="place and labels"))
+register(
+    Part(
+        name="inventory",
+        export=export,
+        restore=_restore,
+        after=("twin",),
+        what="place and labels",
+        replaces=("inventory.Placement", Label.twins.through._meta.label),
+    )
+)
 # Here rather than in apps.py: the move's share of inventory in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)

@@ -99,6 +99,11 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
         return  # the maker is elsewhere: the link stays in the package (see the module docstring)
     claimed_by = arrival.owner if data["claimed_by_owner"] is True else None
     existing = ProducedThing.objects.select_related("twin").filter(model=model, serial=serial).first()
+    if existing is not None and existing.twin_id == arrival.twin.pk:
+        # The thing came back to its maker's host, and the maker's row of the copy it left here followed it as the
+        # copy gave way (twins.portability.give_way, after the twin part checked that the DID log extends the copy's).
+        ProducedThing.objects.filter(pk=existing.pk).update(claimed_by=claimed_by if existing.claimed_at else None)
+        return
     if existing is not None:
         arriving = _scid(arrival.twin.did)
         if not (existing.twin.moved_to and arriving == _scid(existing.twin.did)):

@@ -295,7 +295,14 @@ def on_arrival_discarded(event: events.ArrivalDiscarded) -> None:
 
 
 register(
-    Part(name="sharing", export=export, restore=_restore, after=("twin", "didcomm"), what="grants and notifications")
+    Part(
+        name="sharing",
+        export=export,
+        restore=_restore,
+        after=("twin", "didcomm"),
+        what="grants and notifications",
+        replaces=("sharing.Grant", "sharing.OutboxItem", "sharing.Introduction"),
+    )
 )
 # Here rather than in apps.py: the move's share of sharing in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)

@@ -68,9 +68,16 @@ def export(twin: Twin) -> list[dict[str, Any]]:
 
 
 def _restore(data: list[dict[str, Any]], arrival: Arrival) -> None:
-    if Case.objects.filter(public_id__in=[item["public_id"] for item in data]).exists():
+    here = {case.public_id: case for case in Case.objects.filter(public_id__in=[item["public_id"] for item in data])}
+    if any(case.twin_id != arrival.twin.pk or case.side != Case.Side.OWNER for case in here.values()):
         raise PackageError("A support case of this thing is already on this instance.")
     for item in data:
+        kept = here.get(item["public_id"])
+        if kept is not None:
+            # The thing came back to a host it left, and the copy's cases followed it (twins.portability.give_way).
+            if kept.owner_id != arrival.owner.pk:
+                continue  # another account's case about the thing (a previous owner's): theirs, as it is here
+            kept.delete()  # the owner's own, which the package brings back with what was added since
         case = Case.objects.create(
             side=Case.Side.OWNER,
             owner=arrival.owner,

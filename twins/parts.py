@@ -53,7 +53,7 @@ from twins.history import history_catch_up
 from twins.identity import agent_key, did_path, log_state
 from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin, new_public_id
 from twins.photos import clean_photo
-from twins.portability import ANY, Arrival, PackageError, Part, register
+from twins.portability import ANY, Arrival, PackageError, Part, give_way, register
 from twins.services import validate_attributes
 
 BATCH = 1000
@@ -191,33 +191,17 @@ def _returning_to(slug: str, arrival: Arrival) -> Twin | None:
     return existing
 
 
-def _replace(copy: Twin) -> None:
-    """The copy left here gives way to the same thing come back: deleted, with everything it kept (the thing
-    brings its own). A row of the copy's that protects another of the copy's rows (its ownership credential
-    PROTECTs its status list, both CASCADE from the twin) made Django refuse the whole delete, so a twin could
-    never come back: such rows, when they belong to the copy themselves, go first. A row of anything else that
-    keeps the copy refuses the arrival."""
-    for _ in range(5):  # each round removes what one delete found in the way
-        try:
-            with transaction.atomic():
-                copy.delete()
-            return
-        except (ProtectedError, RestrictedError) as exc:
-            blockers = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
-            for row in blockers:
-                if not any(
-                    f.is_relation and f.related_model is Twin and getattr(row, f.attname) == copy.pk
-                    for f in row._meta.concrete_fields
-                ):
-                    raise PackageError(
-                        "this thing's earlier copy on this host still has records that keep it"
-                    ) from None
-                try:
-                    with transaction.atomic():
-                        row.delete()
-                except (ProtectedError, RestrictedError):
-                    continue  # something of the copy's protects it in turn: the next round finds it
-    raise PackageError("this thing's earlier copy on this host still has records that keep it here")
+def _replace(copy: Twin, twin: Twin) -> None:
+    """The copy left here gives way to the same thing come back (twins.portability.give_way): what the package
+    brings back of the thing's own goes with the copy, every other account's record about it (a recall notice, an
+    inbox item, a past sale, the maker's row, a previous holder's credential) now points at the arriving ``twin``.
+    A row that still keeps the copy (a PROTECT nobody re-pointed) refuses the arrival."""
+    try:
+        with transaction.atomic():
+            give_way(copy, twin)
+            copy.delete()
+    except (ProtectedError, RestrictedError):
+        raise PackageError("this thing's earlier copy on this host still has records that keep it here") from None
 
 
 def restore_twin(data: Any, arrival: Arrival) -> None:
@@ -257,7 +241,7 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
         raise PackageError(f"the package's thing does not fit here: {'; '.join(exc.messages)[:300]}") from None
     twin.save()
     if copy is not None:
-        _replace(copy)
+        _replace(copy, twin)
         Twin.objects.filter(pk=twin.pk).update(slug=slug)
         twin.slug = slug
     if created_at is not None:
@@ -479,11 +463,17 @@ def restore_history(data: Any, arrival: Arrival) -> None:
 
 PARTS = (
     Part("twin", export_twin, restore_twin),
-    Part("did_log", export_did_log, restore_did_log, after=("twin",)),
+    Part("did_log", export_did_log, restore_did_log, after=("twin",), replaces=("twins.DidLogEntry",)),
     Part("photo", export_photo, restore_photo, after=("twin",)),
-    Part("readings", export_readings, restore_readings, after=("twin",)),
-    Part("journal", export_journal, restore_journal, after=("twin",)),
-    Part("history", export_history, restore_history, after=("twin", "did_log", "readings", "journal", ANY)),
+    Part("readings", export_readings, restore_readings, after=("twin",), replaces=("twins.Reading",)),
+    Part("journal", export_journal, restore_journal, after=("twin",), replaces=("twins.JournalNote",)),
+    Part(
+        "history",
+        export_history,
+        restore_history,
+        after=("twin", "did_log", "readings", "journal", ANY),
+        replaces=("twins.HistoryEntry",),
+    ),
 )
 
 

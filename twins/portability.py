@@ -75,7 +75,7 @@ class Part:
     ``"*"`` among them: after every part that does not name ``"*"``. ``what``: the part's data in words, for the
     refusal :func:`twin_unpack` gives when ``restore`` finds the data not in the form ``export`` writes (a missing
     key, a wrong type, a bad date: KeyError, IndexError, TypeError, ValueError, AttributeError), so no part needs
-    its own guard.
+    its own guard. ``replaces``: see :func:`give_way`.
     """
 
     name: str
@@ -83,6 +83,9 @@ class Part:
     restore: Callable[[Any, Arrival], None]
     after: tuple[str, ...] = ()
     what: str = ""
+    # The models ("app.Model") of the rows about the twin that this part restores: when the thing comes back to a
+    # host it left, these rows of the copy it left give way (the package brings the thing's own). See give_way.
+    replaces: tuple[str, ...] = ()
 
 
 _PARTS: dict[str, Part] = {}
@@ -129,6 +132,26 @@ def parts() -> list[Part]:
             if (ANY in _PARTS[name].after) == last:
                 visit(_PARTS[name])
     return ordered
+
+
+def give_way(copy: Any, twin: Any) -> None:
+    """The copy a thing left on this host gives way to the same thing come back (twins.parts verified that the
+    arriving DID log extends the copy's): the copy's rows of the models some part ``replaces`` are deleted (the
+    package brings the thing's own), and every other row that points at the copy is kept, pointed at the arriving
+    ``twin``. Those are other accounts' records about the thing, which never travelled and which the package does
+    not bring back: a recall notice sent to a previous owner, an inbox item, a past sale, the maker's row of the
+    serial, a previous holder's credential (review finding 18: the return deleted them all). Kept is the default,
+    so a model no part names is never lost to a return (its part then sees the row on the arriving twin)."""
+    replaced = {label for part in _PARTS.values() for label in part.replaces}
+    for relation in type(copy)._meta.get_fields(include_hidden=True):
+        if not (relation.auto_created and not relation.concrete) or relation.many_to_many:
+            continue  # only reverse foreign keys (a many-to-many's own through table is one of them)
+        model, column = relation.related_model, relation.field.attname
+        rows = model._base_manager.filter(**{column: copy.pk})
+        if model._meta.label in replaced:
+            rows.delete()
+        else:
+            rows.update(**{column: twin.pk})
 
 
 def twin_package(twin: Any) -> dict[str, Any]:

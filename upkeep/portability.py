@@ -148,6 +148,14 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         raise PackageError(f"The package's upkeep records cannot be read here ({type(exc).__name__}).") from None
 
 
-register(Part(name="upkeep", export=export, restore=restore, after=("twin",)))
+register(
+    Part(
+        name="upkeep",
+        export=export,
+        restore=restore,
+        after=("twin",),
+        replaces=("upkeep.Purchase", "upkeep.Attachment", "upkeep.Schedule"),
+    )
+)
 # Here rather than in apps.py: the move's share of upkeep in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.ArrivalDiscarded, on_arrival_discarded, in_transaction=True)

@@ -1,0 +1,187 @@
+"""A thing coming back to a host it left (A → B → A) takes its copy's place, and other accounts' records about
+that copy stay (review finding 18): a recall notice sent to a previous owner, a previous owner's inbox item, a
+past sale, the maker's row of the serial (its claim code, its production time), the credentials the previous
+holders keep in their wallets here, a previous owner's support case. The thing's own data (what the package
+brings back: its log, readings, tags...) is replaced, never doubled.
+
+One database plays both hosts (tests/twins/test_moving.py's A → B → A): on B the twin is restored from the twins
+app's parts only (a second copy of the features' rows could not sit beside A's in one database); the package back
+carries B's twins parts and, for every feature, the data as it left A (what B would send back unchanged).
+"""
+
+# ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from credentials.models import OwnershipCredential, StatusList
+from makers.claims import claim
+from makers.models import ProducedThing, Recall, RecallNotice
+from makers.production import produce
+from owners.models import Notification
+from owners.services import notify
+from support.models import Case
+from tags.models import Tag
+from tests.conftest import make_owner
+from tests.makers.conftest import acme, acme_model, dora, erin  # noqa: F401 (fixtures)
+from tests.twins.test_moving import A_DOMAIN, A_URL, B_DOMAIN, B_URL, keys_of, twins_package
+from twins import moving, parts
+from twins.models import DidLogEntry, Reading, TransferOffer, Twin, new_public_id
+from twins.services import reading_add
+from twins.transfer import offer_accept, offer_create
+
+pytestmark = [pytest.mark.django_db, pytest.mark.needs("makers", "tags", "credentials", "support")]
+
+TWINS_PARTS = {part.name for part in parts.PARTS}
+
+
+@pytest.fixture
+def on_a(settings):
+    settings.DID_DOMAIN, settings.SITE_URL = A_DOMAIN, A_URL
+    return settings
+
+
+@pytest.fixture
+def journey(on_a, acme_model, alice, bob, carol, django_capture_on_commit_callbacks):
+    """Acme makes grinder G-1 on A; alice claims it and sells it to bob; Acme's recall reached alice; bob moves it
+    to carol on B; carol moves it back to frank on A. Returns (the copy A kept, the package back, frank)."""
+    ((produced, code),) = produce(model=acme_model, serials=["G-1"], by=None)
+    claim(twin=produced.twin, buyer=alice, code=code)
+    twin = Twin.objects.get(pk=produced.twin_id)
+    reading_add(twin=twin, value=3)
+    Tag.objects.create(twin=twin, label="on the lid")
+    recall = Recall.objects.create(organisation=acme_model.organisation, model=acme_model, title="Burr", text="!")
+    RecallNotice.objects.create(recall=recall, twin=twin, owner=alice)
+    notify(owner=alice, kind=Notification.Kind.SYSTEM, title="Recall: Burr", twin=twin)
+    with django_capture_on_commit_callbacks(execute=True):
+        offer_accept(offer=offer_create(twin=twin, seller=alice, redact_kinds=[]), buyer=bob)
+    twin = Twin.objects.get(pk=twin.pk)
+    current, next_hash = keys_of(carol)
+    to_b = moving.move_entries(
+        twin, by=bob, new_domain=B_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=B_URL
+    )
+    package_to_b = json.loads(json.dumps(moving.move_package(twin, entries=to_b)))
+    moving.release(twin, entries=to_b, destination_url=B_URL)
+    copy = Twin.objects.get(pk=twin.pk)
+    slug = copy.slug
+    # On B (the same database): the copy steps aside while the twin is there (twins parts only, see above).
+    Twin.objects.filter(pk=copy.pk).update(slug=new_public_id())
+    on_a.DID_DOMAIN, on_a.SITE_URL = B_DOMAIN, B_URL
+    twins_only = {**package_to_b, "parts": {k: v for k, v in package_to_b["parts"].items() if k in TWINS_PARTS}}
+    on_b = moving.arrive(twins_only, owner=carol, source_url=A_URL, destination_url=B_URL)
+    moving.activate(on_b)
+    frank = make_owner("frank")
+    current, next_hash = keys_of(frank)
+    on_b = Twin.objects.get(pk=on_b.pk)
+    back = moving.move_entries(
+        on_b, by=carol, new_domain=A_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=A_URL
+    )
+    package_back = json.loads(json.dumps(twins_package(on_b, back)))
+    package_back["parts"].update({k: v for k, v in package_to_b["parts"].items() if k not in TWINS_PARTS})
+    Twin.objects.filter(pk=on_b.pk).update(slug=new_public_id(), did="")  # B's copy, elsewhere
+    Twin.objects.filter(pk=copy.pk).update(slug=slug)
+    on_a.DID_DOMAIN, on_a.SITE_URL = A_DOMAIN, A_URL
+    return Twin.objects.get(pk=copy.pk), package_back, frank
+
+
+def test_a_thing_coming_back_keeps_other_accounts_records_about_its_old_copy(
+    journey, alice, bob, django_capture_on_commit_callbacks
+):
+    copy, package, frank = journey
+    produced = ProducedThing.objects.get(twin=copy)
+    notice = RecallNotice.objects.get(twin=copy)
+    inbox = Notification.objects.get(owner=alice, twin=copy, title="Recall: Burr")
+    sales = set(TransferOffer.objects.filter(twin=copy).values_list("pk", "seller_id"))
+    held = set(OwnershipCredential.objects.filter(twin=copy).values_list("pk", "holder_id"))
+    status_list = StatusList.objects.get(twin=copy)
+    assert {holder for _, holder in held} == {alice.pk, bob.pk}
+    assert alice.pk in {seller for _, seller in sales}
+
+    returned = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    with django_capture_on_commit_callbacks(execute=True):
+        moving.activate(returned)
+
+    assert not Twin.objects.filter(pk=copy.pk).exists() and returned.slug == copy.slug
+    # Acme's row of G-1: the same row (its claim code and production time), now the returned thing's.
+    assert ProducedThing.objects.get(serial="G-1").pk == produced.pk
+    assert ProducedThing.objects.get(pk=produced.pk).twin_id == returned.pk
+    assert ProducedThing.objects.get(pk=produced.pk).claim_code_hash == produced.claim_code_hash
+    # The recall notice alice got, her inbox item, the sale alice → bob: all still there.
+    assert RecallNotice.objects.get(pk=notice.pk).twin_id == returned.pk
+    assert Notification.objects.get(pk=inbox.pk).twin_id == returned.pk
+    assert set(TransferOffer.objects.filter(twin=returned).values_list("pk", "seller_id")) == sales
+    # The previous holders' credentials stay in their wallets, on the same status list, revoked; frank holds one.
+    assert held <= set(OwnershipCredential.objects.filter(twin=returned).values_list("pk", "holder_id"))
+    assert StatusList.objects.get(twin=returned).pk == status_list.pk
+    standing = OwnershipCredential.objects.standing().get(twin=returned)
+    assert standing.holder == frank
+    # The thing's own data came back once, not twice.
+    assert Reading.objects.filter(twin=returned).count() == 1
+    tokens = [item["token"] for item in package["parts"]["tags"]["tags"]]
+    assert tokens and set(Tag.objects.filter(token__in=tokens).values_list("twin_id", flat=True)) == {returned.pk}
+    assert DidLogEntry.objects.filter(twin=returned).count() == len(package["parts"]["did_log"])
+
+
+def test_the_owners_own_support_case_comes_back_from_the_package_not_twice(journey, bob, alice):
+    """A case of the account the thing comes back to is the package's (with what was added on B); a previous
+    owner's case stays theirs, as it is here."""
+    copy, package, frank = journey
+    mine = Case.objects.create(side=Case.Side.OWNER, thread_id="t-frank", owner=frank, twin=copy, subject="Old")
+    hers = Case.objects.create(side=Case.Side.OWNER, thread_id="t-alice", owner=alice, twin=copy, subject="Burr")
+    package["parts"]["support"] = [
+        *(package["parts"].get("support") or []),
+        _case_item(mine, subject="Old, continued on B"),
+        _case_item(hers, subject="Burr, as B had it"),  # the package's copy of a previous owner's case
+    ]
+    returned = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    assert list(Case.objects.filter(public_id=mine.public_id).values_list("subject", "twin_id")) == [
+        ("Old, continued on B", returned.pk)
+    ]
+    assert list(Case.objects.filter(public_id=hers.public_id).values_list("subject", "owner_id", "twin_id")) == [
+        ("Burr", alice.pk, returned.pk)
+    ]
+
+
+def _case_item(case: Case, *, subject: str) -> dict:
+    """A support case as the package carries it (support.portability.export)."""
+    return {
+        "public_id": case.public_id,
+        "thread_id": case.thread_id,
+        "mode": case.mode,
+        "status": case.status,
+        "subject": subject,
+        "peer_label": "",
+        "thing": {},
+        "connection": None,
+        "created_at": case.created_at.isoformat(),
+        "updated_at": case.updated_at.isoformat(),
+        "messages": [],
+    }
+
+
+def test_the_owners_agent_messages_in_the_inbox_come_back_once(journey):
+    """The returning account's inbox items about the copy stayed with it; the package brings them again (the
+    didcomm part carries the agent's inbox items): not added twice."""
+    copy, package, frank = journey
+    item = Notification.objects.create(owner=frank, twin=copy, kind=Notification.Kind.AGENT, title="Acme: hello")
+    row = {
+        "kind": item.kind,
+        "title": item.title,
+        "body": item.body,
+        "sender_name": item.sender_name,
+        "read_at": None,
+        "created_at": item.created_at.isoformat(),
+        "updated_at": item.updated_at.isoformat(),
+    }
+    agent = package["parts"].get("didcomm") or {
+        "created_at": None,
+        **{name: [] for name in ("connections", "recipient_keys", "inbound", "outbound", "credential_exchanges")},
+    }
+    agent["notifications"] = [*(agent.get("notifications") or []), row]
+    package["parts"]["didcomm"] = agent
+    returned = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    assert list(Notification.objects.filter(owner=frank, title="Acme: hello").values_list("pk", "twin_id")) == [
+        (item.pk, returned.pk)
+    ]
