@@ -17,18 +17,23 @@ from __future__ import annotations
 
 import base64
 import binascii
+import logging
 import re
 from datetime import datetime
 from typing import Any
 
+from django.db.models import Q
+
 from core import vault
 from tags import sun
-from tags.codes import CROCKFORD, SHORT_CODE_LENGTH
+from tags.codes import CROCKFORD, SHORT_CODE_LENGTH, format_short_code
 from tags.models import NfcSetting, Scan, SunKeys, Tag
 from twins import events
 from twins.history import history_catch_up
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
+
+log = logging.getLogger(__name__)
 
 _SUN_KEYS = ("master_key", "meta_read_key", "file_read_key")
 # A replacement's keys the chip still carries until it is programmed again (tags.nfc), null when none is pending.
@@ -159,6 +164,38 @@ def _sun_keys(tag: Tag, sun_data: dict[str, Any]) -> SunKeys:
     )
 
 
+def _refuse_taken(items: list[dict[str, Any]]) -> None:
+    """Refuse tags this host already has, by token or by code, on whichever thing (review finding 15).
+
+    Tokens and codes are printed on the thing, so anyone who has seen it knows them, and nothing in a package
+    proves which twin a tag is on: the signed history's tag entries name the code, but they are signed by the
+    twin's own agent key, which the host of a made-up twin holds (it signs whatever it likes, and a sale may redact
+    them). So the rule is first come, never taken over: a tag here stays on its thing (live, moved away or
+    deactivated; the copy a returning thing left here has given way already, twins.portability.give_way, so the
+    thing's own tags come back), and a package that brings one is refused, naming it, so that its owner can ask
+    this host's administrators about the thing that holds it (a squatter can block a real thing's arrival, never
+    answer for a tag that is here)."""
+    tokens = [item["token"] for item in items]
+    codes = [item["code"] for item in items]
+    if len(set(tokens)) != len(tokens) or len(set(codes)) != len(codes):
+        raise PackageError("The package names one tag twice.")
+    taken = list(Tag.objects.filter(Q(token__in=tokens) | Q(code__in=codes)).values_list("token", "code"))
+    taken_tokens, taken_codes = {token for token, _ in taken}, {code for _, code in taken}
+    # Named by the package's own codes only (what the sender printed), never the other tag's.
+    named = sorted(
+        format_short_code(item["code"])
+        for item in items
+        if item["token"] in taken_tokens or item["code"] in taken_codes
+    )
+    if named:
+        log.warning("move package refused: its tag(s) %s are on another thing here", ", ".join(named))
+        raise PackageError(
+            f"Tag {', '.join(named)} of this thing is already on another thing on this instance, so the thing cannot "
+            "arrive with it: a printed tag never moves from one thing to another here. If the tag is on your thing, "
+            "ask this instance's administrators about the thing that holds it."
+        )
+
+
 def _restore(data: dict[str, Any], arrival: Arrival) -> None:
     items = data.get("tags") or []
     for item in items:
@@ -168,11 +205,7 @@ def _restore(data: dict[str, Any], arrival: Arrival) -> None:
             raise PackageError("A tag of this thing in the package has a short code this instance never makes.")
         if item["status"] not in Tag.Status.values:
             raise PackageError("A tag of this thing in the package has an unknown status.")
-    tokens = [item["token"] for item in items]
-    codes = [item["code"] for item in items]
-    if Tag.objects.filter(token__in=tokens).exists() or Tag.objects.filter(code__in=codes).exists():
-        # Never two tags on one printed URL: a tag of this twin already here would be another thing's.
-        raise PackageError("A tag of this thing is already in use on this instance.")
+    _refuse_taken(items)
     by_token: dict[str, Tag] = {}
     for item in items:
         tag = Tag.objects.create(
@@ -221,7 +254,15 @@ def restore(data: dict[str, Any], arrival: Arrival) -> None:
         raise PackageError(f"The package's tags cannot be read here ({type(exc).__name__}).") from None
 
 
-register(Part(name="tags", export=export, restore=restore, after=("twin",)))
+register(
+    Part(
+        name="tags",
+        export=export,
+        restore=restore,
+        after=("twin",),
+        replaces=("tags.Tag", "tags.NfcSetting", "tags.Scan"),
+    )
+)
 
 
 def on_moved_away(event: events.TwinMovedAway) -> None:
