@@ -26,6 +26,7 @@ Run: `python manage.py ingest_gateway --port 8003` (config/gateway.py is the ASG
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 import queue
@@ -123,6 +124,16 @@ class Committer:
             loop.call_soon_threadsafe(_settle, future, answer)
 
 
+def _freeze_startup_objects() -> None:
+    """Move everything alive at startup (Django, its apps and settings: some 200,000 objects) out of the cyclic
+    garbage collector's sight. A 1,000-reading batch allocates a few thousand containers that live until its answer,
+    so full collections come every few dozen batches, and each walked the whole process: about 100 ms of the GIL,
+    measured, about 2 ms per batch on average. What is frozen was never going to be collected anyway; what the
+    messages allocate is collected as before. The gateway runs alone in its process (config/gateway.py)."""
+    gc.collect()
+    gc.freeze()
+
+
 def _settle(future: asyncio.Future, answer: Answer) -> None:
     if not future.done():  # the client may have gone away
         future.set_result(answer)
@@ -155,6 +166,7 @@ class Gateway:
             if message["type"] == "lifespan.startup":
                 for committer in self.committers:
                     committer.start()
+                _freeze_startup_objects()
                 await send({"type": "lifespan.startup.complete"})
             elif message["type"] == "lifespan.shutdown":
                 for committer in self.committers:
