@@ -78,7 +78,8 @@ def b58decode(text: str) -> bytes:
     if ACCELERATED and stripped:
         # GMP's digits for bases 37-62 are 0-9, A-Z, a-z: base58btc's alphabet maps onto its first 58 in order.
         # Only those characters reach it (checked above): no sign, space, underscore or prefix it might read.
-        n = int(_mpz(stripped.translate(_TO_GMP), 58))
+        # The mpz writes its own bytes (gmpy2 2.2+): no conversion to a Python int first.
+        n = _mpz(stripped.translate(_TO_GMP), 58)
         return b"\0" * (len(raw) - len(stripped)) + n.to_bytes((n.bit_length() + 7) // 8, "big")
     digits = stripped.translate(_DIGITS)
     if len(digits) % _CHUNK:

@@ -443,7 +443,7 @@ def _check_entry(
         b"".join(
             (
                 b'{"parameters":',
-                jcs.canonicalize(new_params, simple=simple),
+                jcs.canonicalize(new_params, simple=simple) if new_params else b"{}",  # most entries change none
                 b',"state":',
                 jcs.canonicalize(doc, simple=simple),
                 b',"versionId":',
