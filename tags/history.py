@@ -10,6 +10,7 @@ twin at a time makes that happen soon even when nothing else is appended.
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from django.core.cache import cache
@@ -35,9 +36,13 @@ def tag_history(*, tag: Tag, twin: Twin, action: str) -> None:
 SCANS_PER_ENTRY = 1000
 
 
-def scan_content(scan: Scan) -> dict[str, Any]:
+def scan_content(scan_id: int, tag_code: str, by_owner: bool, time: datetime) -> dict[str, Any]:
     """What the history keeps of one scan (its id in the scan log, the tag's code, by whom, when)."""
-    return {"scan": scan.pk, "tag": scan.tag.code, "by_owner": scan.by_owner, "time": scan.time.isoformat()}
+    return {"scan": scan_id, "tag": tag_code, "by_owner": by_owner, "time": time.isoformat()}
+
+
+# scan_content's arguments, as read from the scan log: rows, not model instances (a flush reads hundreds of them).
+SCAN_CONTENT_FIELDS = ("pk", "tag__code", "by_owner", "time")
 
 
 def pending_scans(locked: Twin) -> list[tuple[str, dict[str, Any], int | None]]:
@@ -46,17 +51,19 @@ def pending_scans(locked: Twin) -> list[tuple[str, dict[str, Any], int | None]]:
     batch of readings. Each entry's salted hash commits to every scan it lists, so a changed scan fails
     verification. Marked as in the history in the caller's transaction (under the twin's row lock, so a worker
     and a transfer never both take the same scans; a rollback leaves them pending)."""
-    pending = list(Scan.objects.filter(twin=locked, in_history=False).select_related("tag").order_by("time", "id"))
+    pending = list(
+        Scan.objects.filter(twin=locked, in_history=False).order_by("time", "id").values_list(*SCAN_CONTENT_FIELDS)
+    )
     if not pending:
         return []
-    Scan.objects.filter(pk__in=[scan.pk for scan in pending]).update(in_history=True)
+    Scan.objects.filter(pk__in=[row[0] for row in pending]).update(in_history=True)
     items: list[tuple[str, dict[str, Any], int | None]] = []
     for start in range(0, len(pending), SCANS_PER_ENTRY):
         chunk = pending[start : start + SCANS_PER_ENTRY]
         if len(chunk) == 1:
-            items.append((HistoryEntry.Kind.SCAN, scan_content(chunk[0]), chunk[0].pk))
+            items.append((HistoryEntry.Kind.SCAN, scan_content(*chunk[0]), chunk[0][0]))
         else:
-            items.append((HistoryEntry.Kind.SCAN, {"scans": [scan_content(scan) for scan in chunk]}, None))
+            items.append((HistoryEntry.Kind.SCAN, {"scans": [scan_content(*row) for row in chunk]}, None))
     return items
 
 

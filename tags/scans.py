@@ -95,9 +95,12 @@ def record_buffered_scans(*, items: list[BufferedScan]) -> int:
     return len(kept)
 
 
+_SOURCES = frozenset(Scan.Source.values)  # once: `Scan.Source.values` builds its list anew on every call
+
+
 def _buffered_source(item: BufferedScan) -> str:
     source = item.get("src", Scan.Source.LINK)
-    return source if source in Scan.Source.values else Scan.Source.LINK
+    return source if source in _SOURCES else Scan.Source.LINK
 
 
 def _scans_recorded(*, twin: Twin, scan_ids: tuple[int, ...], count: int, by_owner: bool) -> None:

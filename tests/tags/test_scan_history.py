@@ -40,7 +40,9 @@ def test_a_single_scan_keeps_the_entry_of_one_scan(grinder, grinder_tag):
     (scan,) = _scans(grinder_tag, grinder, 1)
     assert scans_to_history(twin=grinder) == 1
     entry = HistoryEntry.objects.get(twin=grinder, kind="scan")
-    assert entry.entry["content"] == history.scan_content(Scan.objects.select_related("tag").get(pk=scan.pk))
+    scan.refresh_from_db()
+    content = {"scan": scan.pk, "tag": grinder_tag.code, "by_owner": False, "time": scan.time.isoformat()}
+    assert entry.entry["content"] == content
     assert entry.ref_id == scan.pk
 
 
