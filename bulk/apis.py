@@ -39,8 +39,12 @@ class SelectionSerializer(serializers.Serializer):
 
 
 class FailureSerializer(serializers.Serializer):
-    thing = serializers.CharField(source="twin.slug")
-    name = serializers.CharField(source="twin.name")
+    thing = serializers.CharField(
+        source="thing_slug", allow_null=True, help_text="null once the thing is no longer yours (sold, moved)."
+    )
+    name = serializers.CharField(
+        source="thing_name", allow_null=True, help_text="null once the thing is no longer yours (sold, moved)."
+    )
     reason = serializers.CharField()
 
 

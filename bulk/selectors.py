@@ -27,10 +27,17 @@ def job_get(*, viewer: Any, job_id: int) -> BulkJob:
 
 
 def outcome_list(*, job: BulkJob, ok: bool, limit: int = LIST_MAX) -> list[BulkOutcome]:
-    """What the job did (`ok`) or could not do, in the order it went, with each thing's name and slug."""
-    return list(
+    """What the job did (`ok`) or could not do, in the order it went. Each outcome's `thing_name` and `thing_slug`
+    are the thing's while the job's owner still owns it, None after it was sold or moved on: a buyer's name for
+    the thing is the buyer's, not the seller's to read on an old job."""
+    outcomes = list(
         BulkOutcome.objects.filter(job=job, ok=ok)
         .select_related("twin")
-        .only("ok", "reason", "at", "twin__name", "twin__slug", "job_id")
+        .only("ok", "reason", "at", "twin__name", "twin__slug", "twin__owner_id", "job_id")
         .order_by("id")[:limit]
     )
+    for outcome in outcomes:
+        yours = outcome.twin.owner_id == job.owner_id
+        outcome.thing_name = outcome.twin.name if yours else None
+        outcome.thing_slug = outcome.twin.slug if yours else None
+    return outcomes

@@ -160,3 +160,20 @@ def test_the_jobs_page_lists_the_owners_jobs_only(alice, carol, alice_client, ca
     assert "Archive: 1 thing" in alice_client.get("/bulk/jobs/").content.decode()
     page = carol_client.get("/bulk/jobs/").content.decode()
     assert "Archive: 1 thing" not in page and "No bulk jobs yet" in page
+
+
+def test_a_sold_things_new_name_does_not_show_on_the_sellers_job_page(alice, alice_client, bob, drills):
+    from twins.transfer import offer_accept, offer_create
+
+    post_act(alice_client, action="mark-found", thing=[drills[0].slug, drills[1].slug])
+    job = BulkJob.objects.get()
+    offer = offer_create(twin=drills[0], seller=alice, redact_kinds=[])
+    offer_accept(offer=offer, buyer=bob)
+    twin_services.twin_update(twin=Twin.objects.get(pk=drills[0].pk), name="Secret insulin pump")
+
+    page = alice_client.get(f"/bulk/jobs/{job.pk}/").content.decode()
+    assert "Secret insulin pump" not in page and drills[0].slug not in page
+    assert "A thing you no longer own" in page
+    assert "Drill 001" in page and drills[1].slug in page  # still hers: named and linked
+    failures = {f["name"]: f["thing"] for f in alice_client.get(f"/api/bulk/jobs/{job.pk}").json()["failures"]}
+    assert failures == {None: None, "Drill 001": drills[1].slug}
