@@ -238,9 +238,14 @@ def _holds(agent: Agent, connection: Connection | None, verkey: Any) -> bool:
     agent's invitations would then reach nobody (review finding 2)."""
     if not isinstance(verkey, str) or not verkey:
         return False
+    own = keys.verkey_of(keys.agent_key_of(agent))
     if connection is None:
-        return verkey == keys.verkey_of(keys.agent_key_of(agent))
-    return verkey in (connection.my_verkey, connection.next_verkey)
+        return verkey == own
+    # A connection that came without its private key (one made before pairwise keys uses the agent's own) holds
+    # only the agent's key: its my_verkey is the package's word, which may name another agent's key.
+    if verkey == connection.my_verkey:
+        return connection.my_key_sealed is not None or verkey == own
+    return verkey == connection.next_verkey and connection.next_key_sealed is not None
 
 
 def _connection(agent: Agent, row: Any) -> Connection:
