@@ -20,6 +20,8 @@ twins never imports a feature: with none installed the list searches its own fie
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -55,6 +57,13 @@ class Badge:
     color: str = ""
     kind: str = ""
 
+
+# pg_trgm finds a LIKE pattern's candidates from its runs of three letters or digits; without one it reads the
+# whole index.
+_TRIGRAM = re.compile(r"[^\W_]{3}")
+# Past this many of the viewer's things with the query in their name (PostgreSQL's estimate), the search tests
+# the name on each row instead of gathering them through the name's trigram index (_own_fields).
+COMMON_NAME = 5_000
 
 _terms: dict[str, SearchTerm] = {}
 _filters: dict[str, ListFilter] = {}
@@ -123,21 +132,44 @@ def selection_form() -> str:
     return _selection_form[0] if _selection_form else ""
 
 
+def _names_containing(query: str, viewer_id: int) -> float:
+    """PostgreSQL's estimate of the viewer's things whose name contains `query`: planned, not run (the statistics
+    ANALYZE keeps on the name's trigram index expression, migration twins 0010)."""
+    plan = json.loads(Twin.objects.filter(owner_id=viewer_id, name__icontains=query).explain(format="json"))
+    return float(plan[0]["Plan"]["Plan Rows"])
+
+
+def _own_fields(query: str, viewer_id: int) -> Q:
+    """PostgreSQL: the viewer's own things whose name, serial or model contains `query`, in the form that is cheap
+    for how common the name term is. Serial and model come through their trigram indexes as one set, once per
+    query; the name too, as a set of its own, when few things have it (a serial, one thing's name, a word of an
+    attribute value): tested on
+    the row, the list's walk in name order would test every name before it found few or none, and so would the
+    selection bar's count. A common name (more than COMMON_NAME, or a query with no three letters or digits in a
+    row, which a trigram index cannot narrow) is tested on the row: the walk meets a page of them soon, and the
+    bar's count its cap, where the set would gather every one of them first."""
+    serial_or_model = Twin.objects.filter(Q(serial__icontains=query) | Q(model_name__icontains=query))
+    condition = Q(pk__in=serial_or_model.filter(owner_id=viewer_id).values("pk"))
+    if not _TRIGRAM.search(query) or _names_containing(query, viewer_id) > COMMON_NAME:
+        return Q(name__icontains=query) | condition
+    return Q(pk__in=Twin.objects.filter(name__icontains=query, owner_id=viewer_id).values("pk")) | condition
+
+
 def search_condition(query: str, viewer: Any, *, others: bool = True) -> Q:
     """The search box's condition: the thing's own fields, or any feature's term. `others`: the list also holds
     other owners' things (kept ones).
 
-    On PostgreSQL the name is tested on the row (the list's index holds it: an index-only walk in name order
-    finds the first page, however common the term) and serial and model through their trigram indexes
-    (migration twins 0013), once per query, for the viewer's own things; a kept thing is tested row by row."""
-    fields = Q(serial__icontains=query) | Q(model_name__icontains=query)
+    On PostgreSQL the viewer's own things are found as _own_fields says (through trigram indexes, migrations twins
+    0010 and 0013, and the name on the row when it is common); a kept thing is tested row by row. Every form finds
+    the same things."""
+    fields = Q(name__icontains=query) | Q(serial__icontains=query) | Q(model_name__icontains=query)
     viewer_id = getattr(viewer, "pk", None)
     if connection.vendor == "postgresql" and viewer_id is not None:
-        condition = Q(name__icontains=query) | Q(pk__in=Twin.objects.filter(fields, owner_id=viewer_id).values("pk"))
+        condition = _own_fields(query, viewer_id)
         if others:
             condition |= ~Q(owner_id=viewer_id) & fields
     else:
-        condition = Q(name__icontains=query) | fields
+        condition = fields
     for _, term in sorted(_terms.items()):
         condition |= term(query, viewer, others=others)
     return condition

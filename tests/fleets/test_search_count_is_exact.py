@@ -1,6 +1,8 @@
 """A search's "Select all N matching" on the cards page: N is the number of the owner's things the search box finds
 (by name, serial, model, attribute value, journal note or group name; a thing found two ways once; archived,
-other owners' and attribute keys not), and selecting all of them acts on exactly those, on SQLite and PostgreSQL."""
+other owners' and attribute keys not), and selecting all of them acts on exactly those, on SQLite and PostgreSQL.
+On PostgreSQL in both forms of the search's name term (twins.listing._own_fields): gathered through the trigram
+index when few names have the query, tested on the row when many do."""
 
 from __future__ import annotations
 
@@ -8,13 +10,26 @@ import re
 from html import unescape
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from bulk.models import BulkJob
 from fleets import services as fleet_services
+from twins import listing
 from twins import services as twin_services
 from twins.models import Twin
 
 pytestmark = pytest.mark.django_db
+
+# COMMON_NAME past any estimate: the name through its trigram index; below any: the name on the row.
+FORMS = {"name gathered": 10**9, "name on the row": -1}
+
+
+@pytest.fixture(autouse=True, params=list(FORMS))
+def name_form(request, monkeypatch) -> str:
+    monkeypatch.setattr(listing, "COMMON_NAME", FORMS[request.param])
+    return request.param
+
 
 FOUND_BY_KETTLE = {"Kettle one", "Kettle two", "Pot", "Jug", "Mug", "Cup", "Bowl"}
 
@@ -88,3 +103,14 @@ def test_select_all_of_a_search_acts_on_exactly_the_things_it_found(alice_client
     assert archived == FOUND_BY_KETTLE | {"Kettle old"}
     assert BulkJob.objects.get().total == 7
     assert not Twin.objects.filter(name="Carol's kettle", archived_at__isnull=False).exists()
+
+
+@pytest.mark.skipif("connection.vendor != 'postgresql'")
+def test_postgresql_counts_with_the_name_term_in_the_form_its_estimate_picks(alice_client, kitchen, name_form):
+    with CaptureQueriesContext(connection) as queries:
+        alice_client.get("/things/", {"q": "kettle"})
+    bar = 'SELECT COUNT(*) FROM (SELECT "twins_twin"."id"'
+    counts = [q["sql"] for q in queries if q["sql"].startswith(bar)]
+    assert len(counts) == 1
+    on_the_row = 'WHERE ("twins_twin"."owner_id"' in counts[0] and 'UPPER("twins_twin"."name"' in counts[0]
+    assert on_the_row == (name_form == "name on the row"), counts[0]
