@@ -7,6 +7,7 @@ class IngestConfig(AppConfig):
 
     def ready(self) -> None:
         from core.nav import OWNER, NavLink, register_nav
+        from ingest import transfer
         from ingest.history import pending_items
         from ingest.models import PendingReadings
         from twins import panels
@@ -21,3 +22,5 @@ class IngestConfig(AppConfig):
         )
         register_nav(NavLink("Sources", "sources", OWNER))
         panels.register_link(panels.Link("Device keys", "device-keys", panels.READINGS))
+        # A sale unlinks the seller's sources from the thing (ingest.transfer).
+        transfer.connect()

@@ -75,7 +75,11 @@ def _source(link: SourceThing) -> dict[str, Any]:
 
 
 def export(twin: Twin) -> dict[str, Any] | None:
-    links = list(SourceThing.objects.filter(twin=twin).select_related("source").order_by("id"))
+    # The current owner's sources only: a previous owner's link left on the thing (ingest.transfer removes them at
+    # a sale) would carry their secret to the destination, and with it the power to sign for their other things.
+    links = list(
+        SourceThing.objects.filter(twin=twin, source__owner_id=twin.owner_id).select_related("source").order_by("id")
+    )
     keys = list(DeviceKey.objects.filter(twin=twin).order_by("created_at", "id"))
     if not links and not keys:
         return None

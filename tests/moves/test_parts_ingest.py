@@ -5,13 +5,15 @@ device keys too; on the old host the hook answers 308 to the same path here once
 # ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
 from __future__ import annotations
 
+import base64
+import json
 from datetime import timedelta
 
 import pytest
 from django.test import Client
 
 from ingest import services as ingest_services
-from ingest.models import DeviceKey, Source
+from ingest.models import DeviceKey, Source, SourceThing
 from ingest.portability import export
 from ssi.keys import SigningKey
 from tests.ingest.conftest import Sender
@@ -24,7 +26,8 @@ from tests.moves.test_parts_harness import (  # noqa: F401 (on_a and mover are f
 )
 from twins import moving
 from twins import services as twin_services
-from twins.models import Reading
+from twins.models import Reading, Twin
+from twins.transfer import offer_accept, offer_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs("ingest"), pytest.mark.usefixtures("on_a")]
 
@@ -150,3 +153,29 @@ def test_a_package_without_the_ingest_part_brings_no_device_signed_reading(mover
     _, moved = mover(grinder, to_owner=bob, delete=_drop(source), tamper=without_ingest)
     assert Reading.objects.filter(twin=moved, value=99).exists()
     assert not Reading.objects.filter(twin=moved, device_signed=True).exists()  # nothing here could check it
+
+
+def test_a_move_carries_no_source_of_a_previous_owner(
+    mover, fed, alice, bob, carol, django_capture_on_commit_callbacks
+):
+    """Review finding 8 (session 11): bob bought alice's metered grinder and moves it; alice's source (which may
+    feed her other things) and its secret must not travel, or whoever holds the package signs for her source. Her
+    link is put back after the sale as one left by a sale before ingest.transfer unlinked them: the export itself
+    takes the current owner's sources only."""
+    grinder, alices, alices_secret = fed
+    with django_capture_on_commit_callbacks(execute=True):
+        offer_accept(offer=offer_create(twin=grinder, seller=alice, redact_kinds=[]), buyer=bob)
+    grinder = Twin.objects.get(pk=grinder.pk)
+    SourceThing.objects.get_or_create(source=alices, twin=grinder, defaults={"external_id": "acme-grinder-7"})
+    bobs, _ = ingest_services.source_create(owner=bob, name="Bob's gateway")
+    ingest_services.source_link_thing(source=bobs, twin=grinder, external_id="bobs-grinder")
+    package, moved = mover(grinder, to_owner=carol, delete=_drop(bobs))
+    assert [item["public_id"] for item in package["parts"]["ingest"]["sources"]] == [bobs.public_id]
+    text = json.dumps(package)
+    assert alices.public_id not in text
+    assert all(base64.b64encode(secret.encode()).decode() not in text for secret in alices.secrets())
+    assert alices_secret not in text
+    assert not Source.objects.filter(public_id=alices.public_id).exclude(owner=alice).exists()
+    assert Source.objects.get(public_id=bobs.public_id).owner == carol
+    assert [link.source.public_id for link in SourceThing.objects.filter(twin=moved)] == [bobs.public_id]
+    assert len(package["parts"]["ingest"]["device_keys"]) == 2  # the thing's own keys go with it
