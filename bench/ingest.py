@@ -222,6 +222,7 @@ def batch_rounds(
         ratios.append(rate / floor_rps)
     return {
         "ratios": ratios,
+        "floors": floors,
         "load": (load_before, os.getloadavg()[0]),
         "gateway_ms": 1000 * cpu / max(stored / BATCH, 1),
         "rps": stored / seconds,
@@ -236,9 +237,10 @@ def batch_rounds(
 
 def batch_report(batches: dict[str, Any]) -> str:
     rounds = ", ".join(f"{ratio:.2f}" for ratio in batches["ratios"])
+    floors = ", ".join(f"{floor / 1000:.1f}k" for floor in batches["floors"])
     return (
         f"  COPY floor           {batches['floor']:10.0f} readings/s  (median of {BATCH_ROUNDS} COPYs of"
-        f" {COPY_ROWS} rows into twins_reading ({batches['table']}), one before each round of batches)\n"
+        f" {COPY_ROWS} rows into twins_reading ({batches['table']}), one before each round of batches: {floors})\n"
         f"  webhook batches      {batches['rps']:10.0f} readings/s  ({BATCH_CLIENTS} clients, {BATCH} readings per"
         f" message, {batches['stored']} stored; the gateway's CPU {batches['gateway_ms']:.1f} ms per batch)\n"
         f"  ratio batch / COPY   {batches['ratio']:10.2f}  (median of the {BATCH_ROUNDS} rounds' ratios: {rounds};"
