@@ -6,8 +6,9 @@ of the twin's agent, which the "didcomm" part restored (``arrival.lookup``); the
 so a case over one of its connections arrives without a connection (it can be read, not continued). Messages point
 at the DIDComm messages that carried them where those came along too.
 
-Only the owner's side is the twin's: an organisation's queue (the party's side) knows the thing only by what the
-owner sent, and stays with the organisation.
+Only the current owner's cases travel (a previous owner's stay, theirs: a sale closes them, it does not give them
+away), and only the owner's side is the twin's: an organisation's queue (the party's side) knows the thing only by
+what the owner sent, and stays with the organisation.
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ def _when(value: str | None) -> datetime | None:
 
 
 def export(twin: Twin) -> list[dict[str, Any]]:
-    cases = list(Case.objects.filter(twin=twin, side=Case.Side.OWNER).order_by("created_at", "id"))
+    # The current owner's cases only: a previous owner's stay on the thing after a sale (closed, theirs to read),
+    # and on the destination every case is the arriving owner's, its owner's messages written by them.
+    cases = list(
+        Case.objects.filter(twin=twin, side=Case.Side.OWNER, owner_id=twin.owner_id).order_by("created_at", "id")
+    )
     out = []
     for case in cases:
         out.append(
