@@ -235,9 +235,13 @@ def kept(viewer: Any) -> dict[int, str]:
 
 
 def credentials_of_twin(*, twin: Twin, role: str) -> list[AccessCredential]:
-    """The owner's page: a twin's credentials of one role, standing first, newest first (the twin is the owner's,
-    from twin_get)."""
-    rows = AccessCredential.objects.filter(twin=twin, role=role).select_related("holder").order_by("-issued_at")
+    """The owner's page: a twin's credentials of one role that its owner issued, standing first, newest first (the
+    twin is the owner's, from twin_get). A seller's keepers are not the buyer's to read (as a seller's grants)."""
+    rows = (
+        AccessCredential.objects.filter(twin=twin, role=role, issued_by_id=twin.owner_id)
+        .select_related("holder")
+        .order_by("-issued_at")
+    )
     now = timezone.now()
     return sorted(rows, key=lambda c: not (c.revoked_at is None and (c.expires_at is None or c.expires_at > now)))
 

@@ -14,7 +14,7 @@ import json
 from collections.abc import Iterable, Iterator
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 
 from bulk.actions import BulkAction, register_action
@@ -52,8 +52,11 @@ def export_records(twins: QuerySet[Twin], attributes: list[str] | None = None) -
     """One dict per thing, in the columns' order (attributes: the names to write, all of them by default)."""
     for chunk in _chunks(twins):
         ids = [twin.pk for twin in chunk]
+        # The thing's owner's own external ids: a seller's row stays hers after a sale (her spreadsheet's id).
         external = dict(
-            ImportedThing.objects.filter(twin_id__in=ids).exclude(external_id="").values_list("twin_id", "external_id")
+            ImportedThing.objects.filter(twin_id__in=ids, owner_id=F("twin__owner_id"))
+            .exclude(external_id="")
+            .values_list("twin_id", "external_id")
         )
         tags: dict[int, str] = {}
         for twin_id, code in (

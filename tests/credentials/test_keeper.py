@@ -189,6 +189,19 @@ def test_a_sale_revokes_every_keeper_of_the_seller(kept, grinder, alice, carol):
     assert verify_document(kept.data).verdict == "revoked"
 
 
+def test_the_buyer_does_not_see_the_sellers_keepers(kept, grinder, alice, carol):
+    offer = offer_create(twin=grinder, seller=alice, redact_kinds=[])
+    offer_accept(offer=offer, buyer=carol)
+    for page in ("keepers", "service-access"):
+        response = client_for(carol).get(f"/things/{grinder.slug}/{page}/")
+        assert response.status_code == 200
+        assert kept.holder.username not in response.content.decode()
+    # Hers again, her own keeper is listed.
+    mine = make_keeper(grinder.__class__.objects.get(pk=grinder.pk), alice)
+    listed = keepers.credentials_of_twin(twin=mine.twin, role=AccessCredential.Role.KEEPER)
+    assert listed == [mine]
+
+
 def test_a_renewal_revokes_the_old_credential_as_it_issues_the_new(kept, grinder, bob):
     renewed = make_keeper(grinder, bob, expires_at=timezone.now() + timedelta(days=5))
     kept.refresh_from_db()

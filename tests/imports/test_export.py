@@ -115,3 +115,15 @@ def test_the_export_api_answers_with_the_file_whatever_accept_or_format_say(alic
         assert response.status_code == 200
         assert response["Content-Type"] == "text/csv; charset=utf-8"
         assert "Grinder" in b"".join(response.streaming_content).decode("utf-8-sig")
+
+
+def test_a_bought_things_export_shows_no_external_id_of_its_seller(alice, bob):
+    from tests.conftest import client_for
+    from twins.transfer import offer_accept, offer_create
+
+    run_import(alice, "name,external_id\nLaptop,ALICE-FINANCE-LAPTOP-0042\n")
+    laptop = Twin.objects.get(owner=alice, name="Laptop")
+    offer_accept(offer=offer_create(twin=laptop, seller=alice, redact_kinds=[]), buyer=bob)
+    for url in ("/exports/things.csv", "/exports/things.json"):
+        data = _download(client_for(bob), url).decode("utf-8-sig")
+        assert "Laptop" in data and "ALICE-FINANCE-LAPTOP-0042" not in data
