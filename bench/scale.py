@@ -812,9 +812,10 @@ def worker(args: argparse.Namespace) -> int:
             store_keys(db, env)
         gateway, port = start_gateway(env)
         things, readings, size = sql(
-            "SELECT (SELECT count(*) FROM twins_twin), (SELECT reltuples::bigint FROM pg_class WHERE relname ="
-            " 'twins_reading') + (SELECT sum(reltuples)::bigint FROM pg_class c JOIN pg_inherits i ON"
-            " i.inhrelid = c.oid WHERE i.inhparent = 'twins_reading'::regclass), pg_database_size(current_database())"
+            "SELECT (SELECT count(*) FROM twins_twin), coalesce((SELECT sum(reltuples)::bigint FROM pg_class c"
+            " JOIN pg_inherits i ON i.inhrelid = c.oid WHERE i.inhparent = 'twins_reading'::regclass),"
+            " (SELECT reltuples::bigint FROM pg_class WHERE relname = 'twins_reading')),"
+            " pg_database_size(current_database())"
         )[0]
         send(
             {
