@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db.models import Exists, OuterRef
+from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
 from core import vault
@@ -83,8 +83,17 @@ def _endpoint(endpoint: WebhookEndpoint) -> dict[str, Any]:
 
 
 def export(twin: Twin) -> dict[str, Any] | None:
-    grants = list(Grant.objects.filter(twin=twin).select_related("endpoint").order_by("created_at", "id"))
-    introductions = list(Introduction.objects.filter(twin=twin).order_by("created_at", "id"))
+    # Only the current owner's (review finding 9): a sale leaves the seller's grants on the thing, ended, with
+    # their outbox and her webhook endpoints (her receiver's URL and the secret it trusts); those are hers, as
+    # sharing.selectors.grant_list says, and must not travel with a buyer's move.
+    grants = list(
+        Grant.objects.filter(
+            Q(endpoint__isnull=True) | Q(endpoint__owner_id=twin.owner_id), twin=twin, created_by_id=twin.owner_id
+        )
+        .select_related("endpoint")
+        .order_by("created_at", "id")
+    )
+    introductions = list(Introduction.objects.filter(twin=twin, owner_id=twin.owner_id).order_by("created_at", "id"))
     if not grants and not introductions:
         return None
     endpoints: dict[int, dict[str, Any]] = {}
@@ -113,7 +122,9 @@ def export(twin: Twin) -> dict[str, Any] | None:
             **{name: getattr(item, name) for name in _OUTBOX_FIELDS},
             **{name: _iso(getattr(item, name)) for name in _OUTBOX_TIMES},
         }
-        for item in OutboxItem.objects.filter(twin=twin).order_by("created_at", "id")
+        for item in OutboxItem.objects.filter(twin=twin, grant_id__in=[grant.pk for grant in grants]).order_by(
+            "created_at", "id"
+        )
     ]
     out_introductions = [
         {

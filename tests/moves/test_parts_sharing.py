@@ -4,6 +4,8 @@ ids, and the webhook endpoints the grants use, copied to the destination owner w
 # ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
 from __future__ import annotations
 
+import base64
+import json
 import uuid
 from datetime import timedelta
 
@@ -229,3 +231,40 @@ def test_a_package_brings_at_most_max_held_notifications_to_send_and_the_rest_as
     assert OutboxItem.objects.filter(twin=moved, status=OutboxItem.Status.PENDING).count() == sharing_part.MAX_HELD
     dead = OutboxItem.objects.filter(twin=moved, last_error__startswith="Not sent after the move")
     assert dead.count() == 21 and not dead.exclude(status=OutboxItem.Status.FAILED).exists()
+
+
+def test_a_move_carries_no_grant_endpoint_or_outbox_of_a_previous_owner(
+    mover, shared, alice, bob, carol, endpoint_and_secret, django_capture_on_commit_callbacks
+):
+    """Review finding 9 (session 11): a sale leaves the seller's grants on the thing, ended, with their outbox, her
+    introductions and her webhook endpoints (her receiver's URL and the secret it trusts as this instance). They
+    are hers: a buyer's move carries only the buyer's."""
+    from twins.models import Twin
+    from twins.transfer import offer_accept, offer_create
+
+    alices_endpoint, alices_secret = endpoint_and_secret
+    with django_capture_on_commit_callbacks(execute=True):
+        offer_accept(offer=offer_create(twin=shared, seller=alice, redact_kinds=[]), buyer=bob)
+    grinder = Twin.objects.get(pk=shared.pk)
+    bobs_endpoint, bobs_secret = grants.webhook_endpoint_create(
+        owner=bob, label="Bob's hub", url=f"http://127.0.0.1:{closed_port()}/bob"
+    )
+    bobs = grants.grant_create(twin=grinder, party=bobs_endpoint, kinds=["readings"], by=bob)
+    _item(bobs, OutboxItem.Status.DELIVERED, attempts=1, last_status_code=200, delivered_at=timezone.now())
+
+    data = export(grinder)
+    assert [e["url"] for e in data["endpoints"]] == [bobs_endpoint.url]
+    assert [g["endpoint"] for g in data["grants"]] == [bobs_endpoint.pk]
+    assert [item["grant"] for item in data["outbox"]] == [bobs.pk]
+    assert data["introductions"] == []
+
+    package, moved = mover(grinder, to_owner=carol)
+    text = json.dumps(package)
+    assert alices_endpoint.url not in text and "intro-thread-1" not in text
+    assert base64.b64encode(alices_secret.encode()).decode() not in text
+    assert [vault.unseal(e.secret_sealed).decode() for e in WebhookEndpoint.objects.filter(owner=carol)] == [
+        bobs_secret
+    ]
+    assert Grant.objects.filter(twin=moved).count() == 1
+    assert not Introduction.objects.filter(twin=moved).exists()
+    assert OutboxItem.objects.filter(twin=moved).count() == 1
