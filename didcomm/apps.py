@@ -8,12 +8,16 @@ class DidcommConfig(AppConfig):
 
     def ready(self) -> None:
         from core.nav import PROFILE, NavLink, register_nav
-        from didcomm import dispatch, issue_credential, moving, outbox, selectors
+        from didcomm import dispatch, issue_credential, moving, outbox, redaction, selectors
         from ssi import issue_credential as ic
         from twins import events, panels
+        from twins.history import register_redactor
+        from twins.models import HistoryEntry
 
         # After a transfer commits, the twin's peers learn fresh pairwise keys (RFC 0794 DID rotate).
         events.subscribe(events.Transferred, outbox.on_transferred)
+        # Removing "Agent message" entries before a sale removes the seller's words behind them (didcomm.redaction).
+        register_redactor(HistoryEntry.Kind.MESSAGE, redaction.messages_remove)
         # A move to another instance: there, the peers learn DIDs naming it; here, the agent stops with the release.
         events.subscribe(events.TwinArrived, moving.on_arrived)
         events.subscribe(events.TwinMovedAway, moving.on_moved_away, in_transaction=True)

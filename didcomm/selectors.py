@@ -52,10 +52,6 @@ def invitation_latest(*, agent: Agent) -> Connection | None:
     return Connection.objects.filter(agent=agent, state=Connection.State.INVITED).first()
 
 
-def inbound_list(*, agent: Agent) -> QuerySet[InboundMessage]:
-    return InboundMessage.objects.filter(agent=agent).select_related("connection")
-
-
 def agent_refusal(twin: Twin) -> str:
     """Why the twin's agent sends nothing from this instance ("" if it does): the twin moved to another one, or
     is still on its way here (didcomm.moving)."""
@@ -138,13 +134,26 @@ def _activity(inbound: QuerySet[InboundMessage], outbound: QuerySet[OutboundMess
     return items[:limit]
 
 
+def _since_owner(
+    inbound: QuerySet[InboundMessage], outbound: QuerySet[OutboundMessage], twin: Twin | None
+) -> tuple[QuerySet[InboundMessage], QuerySet[OutboundMessage]]:
+    """A twin's agent: only what it received and sent since its owner has the thing. Before, its messages were a
+    previous owner's conversations (with their mechanic, insurer, maker), theirs like their grants and keepers:
+    a buyer does not read them, whether or not the seller removed their history entries (didcomm.redaction). The
+    connections themselves stay the thing's (rotated to fresh keys at the sale)."""
+    if twin is None or twin.owner_since is None:
+        return inbound, outbound
+    return inbound.filter(received_at__gte=twin.owner_since), outbound.filter(created_at__gte=twin.owner_since)
+
+
 def activity_list(*, agent: Agent, connection: Connection | None = None, limit: int = 50) -> list[Activity]:
-    """Messages received and sent by the agent (on one connection if given), newest first."""
+    """Messages received and sent by the agent (on one connection if given) since its owner has it, newest first."""
     inbound = InboundMessage.objects.filter(agent=agent)
     outbound = OutboundMessage.objects.filter(agent=agent)
     if connection is not None:
         inbound, outbound = inbound.filter(connection=connection), outbound.filter(connection=connection)
-    return _activity(inbound, outbound, limit)
+    twin = agent.twin if agent.twin_id is not None else None
+    return _activity(*_since_owner(inbound, outbound, twin), limit)
 
 
 @dataclass(frozen=True)
@@ -170,9 +179,8 @@ def agent_overview(*, agent: Agent | None, limit: int = 20) -> Overview:
 def twin_activity(*, twin: Twin, limit: int = 10) -> list[Activity]:
     """The twin's agent activity for its private page (the twin is already the viewer's). Reads only: a twin
     whose agent was never made has none."""
-    return _activity(
-        InboundMessage.objects.filter(agent__twin=twin), OutboundMessage.objects.filter(agent__twin=twin), limit
-    )
+    inbound = InboundMessage.objects.filter(agent__twin=twin)
+    return _activity(*_since_owner(inbound, OutboundMessage.objects.filter(agent__twin=twin), twin), limit)
 
 
 def thing_agent_panel(request, twin: Twin) -> dict:
