@@ -132,7 +132,10 @@ def twin_lines(owner_ids: list[int], first: int, now: datetime) -> Iterator[str]
     stamp = now.isoformat()
     for n, owner in enumerate(owner_ids, start=first):
         h = (n * 2654435761) & 0xFFFFFFFF  # a cheap, fixed spread of the attributes
-        attributes = f'{{"colour": "{COLOURS[h % 8]}", "weight": "{h % 1000 / 10:.1f}", "size": "{"SML"[h % 3]}"}}'
+        # The colour from other bits than the name's (h % 8): with the same bits every "red" thing was a "Drill",
+        # so the attribute filter's first page in name order skipped all the "Cow"s first (12,500 rows at 1M).
+        colour = COLOURS[(h >> 11) % 8]
+        attributes = f'{{"colour": "{colour}", "weight": "{h % 1000 / 10:.1f}", "size": "{"SML"[h % 3]}"}}'
         latest = (now - timedelta(minutes=h % (60 * 24 * 365))).isoformat()
         yield (
             f"{owner}\ts{n:08d}scale\t{NAMES[h % 8]} {n:07d}\t{KINDS[h % 8]}\tM-{h % 50:02d}\tSN{n:08d}\t"
