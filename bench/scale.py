@@ -529,7 +529,25 @@ def checks(probes: Probes) -> dict[str, object]:
             with connection.cursor() as cursor:
                 cursor.execute(f"EXPLAIN (ANALYZE, BUFFERS) {sql}", params)
                 found["chart plan"] = [row[0] for row in cursor.fetchall()]
+    found["scans recorded"] = scans_recorded(probes)
     return found
+
+
+def scans_recorded(probes: Probes) -> dict[str, int]:
+    """A finder's view is recorded: with Redis it is buffered there, and the flush (the task worker's job, run here
+    in this process) makes it a Scan row. The buffered views, and the Scan rows the probe tag gained."""
+    from django.test import Client
+
+    from tags.models import Scan
+    from tags.scan_buffer import flush_scan_buffer
+
+    flush_scan_buffer.call()  # what earlier runs left in this Redis database
+    before = Scan.objects.filter(tag__token=probes.token).count()
+    views = 3
+    for _ in range(views):
+        assert Client().get(f"/t/{probes.token}").status_code == 200
+    moved = flush_scan_buffer.call()
+    return {"views": views, "moved": moved, "rows": Scan.objects.filter(tag__token=probes.token).count() - before}
 
 
 def report(empty: dict[str, Figure], full: dict[str, Figure]) -> bool:
@@ -554,9 +572,14 @@ def print_checks(name: str, found: dict[str, object]) -> None:
     paged = ", ".join(
         f"{label} {check['queries']} queries{' (OFFSET!)' if check['offset'] else ''}"
         for label, check in found.items()
-        if label != "chart plan"
+        if label not in ("chart plan", "scans recorded")
     )
     print(f"{name}: {paged}")
+    scans = found["scans recorded"]
+    print(
+        f"{name}: scans recorded: {scans['views']} finder views, {scans['moved']} moved from the Redis buffer by the"
+        f" flush, {scans['rows']} new Scan rows{'' if scans['rows'] == scans['views'] else '  (NOT ALL RECORDED)'}"
+    )
     print(f"{name}: the chart's slowest query, EXPLAIN (ANALYZE, BUFFERS):")
     for line in found["chart plan"]:
         print(f"    {line}")
