@@ -195,8 +195,10 @@ def export(twin: Twin) -> dict[str, Any] | None:
 
 
 def agent_notifications(twin: Twin) -> models.QuerySet[Notification]:
-    """The owner's inbox items the twin's agent made (didcomm.timeline): messages, and peers' problem reports."""
-    return Notification.objects.filter(twin=twin).filter(
+    """The owner's inbox items the twin's agent made (didcomm.timeline): messages, and peers' problem reports. The
+    current owner's only (review finding 10): a sale leaves the seller's items about the thing in her inbox, hers;
+    a buyer's move must not carry them (with their bodies) into the arriving owner's inbox."""
+    return Notification.objects.filter(twin=twin, owner_id=twin.owner_id).filter(
         models.Q(kind=Notification.Kind.AGENT)
         | models.Q(kind=Notification.Kind.SYSTEM, title__startswith=PROBLEM_TITLE)
     )
