@@ -5,7 +5,12 @@
 - Every credential the twin issued that still stands is revoked here on the way in (its bit set): ownership,
   keeper, service and emergency credentials are held by accounts of the source instance (or by an emergency
   link of a guardian there), who have no account here; a sale ends them the same way (credentials.keepers). The
-  rows themselves stay on the source, in their holders' wallets there.
+  rows themselves stay on the source, in their holders' wallets there; the release ends the keeper, service and
+  emergency ones there too (reason "moved", their bits set: :func:`on_moved_away`), so the source agrees with the
+  list the thing publishes from its new host.
+- A thing that comes back to a host it left takes back the list its copy kept here (:func:`_take_back`): the
+  package's bits are added, and every credential here whose bit is set is marked revoked, so no credential the
+  list says is revoked gives anything here (review finding 1, session 11).
 - On arrival (twins.events.TwinArrived, in the transaction that makes the twin live here), the destination owner
   gets the twin's ownership credential through the transfer's own path (services.ownership_credential_issue):
   issued by the twin's DID as it is now (the destination's domain: the DID only has it once the move entries are
@@ -49,6 +54,9 @@ from ssi.errors import SSIError
 from twins import events
 from twins.models import Twin
 from twins.portability import Arrival, PackageError, Part, register
+
+# The reason a credential of the thing ended because the thing moved to another host.
+MOVED = "moved"
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -148,6 +156,40 @@ def _take_back(kept: StatusList, data: dict[str, Any], revoke: list[int]) -> Non
     kept.next_index = next_index
     kept.keep(bits)
     kept.save()
+    _revoked_as_listed(kept, bits)
+
+
+def _revoked_as_listed(status_list: StatusList, bits: statuslist.Bitstring) -> None:
+    """Every credential on ``status_list`` whose bit is set is revoked here too (review finding 1, session 11):
+    the database and the published list never disagree. The copy's credentials stayed here, pointed at the thing
+    come back (twins.portability.give_way), and the access checks read ``revoked_at``, not the list: a keeper,
+    service or emergency credential the owner gave here before the thing left, which the host it went to revoked
+    (as every host does on the way in), would otherwise give its holder the thing again."""
+    now = timezone.now()
+    for model in (OwnershipCredential, AccessCredential):
+        standing = model.objects.filter(status_list=status_list, revoked_at__isnull=True)
+        listed = [pk for pk, index in standing.values_list("pk", "status_index") if bits.test(index)]
+        fields = {"revoked_reason": MOVED} if model is AccessCredential else {}
+        model.objects.filter(pk__in=listed).update(revoked_at=now, **fields)
+
+
+def on_moved_away(event: events.TwinMovedAway) -> None:
+    """TwinMovedAway, in the release's transaction: the keeper, service and emergency credentials the owner gave
+    here end (reason "moved"), their bits set, as the destination revokes them on the way in (the package's
+    ``revoke``): the source agrees with the list the thing now publishes, and a thing that comes back later does
+    not bring them back to life (review finding 1, session 11). The list is not signed again here: it is served
+    from the new host now (credentials.views.status_list answers 308), and a return signs it again on arrival."""
+    standing = AccessCredential.objects.filter(twin_id=event.twin_id, revoked_at__isnull=True)
+    indices = list(standing.values_list("status_index", flat=True))
+    if not indices:
+        return
+    status_list = StatusList.objects.select_for_update().get(twin_id=event.twin_id)
+    bits = status_list.bitstring()
+    for index in indices:
+        bits.set(index)
+    status_list.keep(bits)
+    status_list.save(update_fields=["bits"])
+    standing.update(revoked_at=timezone.now(), revoked_reason=MOVED)
 
 
 def _scid(did: Any) -> str | None:
@@ -241,3 +283,4 @@ register(
 )
 # Here rather than in apps.py: the move's share of credentials in one module (autodiscovered in TwinsConfig.ready).
 events.subscribe(events.TwinArrived, on_arrived, in_transaction=True)
+events.subscribe(events.TwinMovedAway, on_moved_away, in_transaction=True)

@@ -12,24 +12,30 @@ carries B's twins parts and, for every feature, the data as it left A (what B wo
 # ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
 from __future__ import annotations
 
+import base64
 import json
+from collections.abc import Callable
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
-from credentials.models import OwnershipCredential, StatusList
+from credentials import emergency, keepers
+from credentials.models import AccessCredential, OwnershipCredential, StatusList
 from makers.claims import claim
 from makers.models import ProducedThing, Recall, RecallNotice
 from makers.production import produce
 from owners.models import Notification
 from owners.services import notify
+from ssi import statuslist
 from support.models import Case
 from tags.models import Tag
 from tests.conftest import make_owner
 from tests.makers.conftest import acme, acme_model, dora, erin  # noqa: F401 (fixtures)
 from tests.twins.test_moving import A_DOMAIN, A_URL, B_DOMAIN, B_URL, keys_of, twins_package
-from twins import moving, parts
+from twins import access, moving, parts
 from twins.models import DidLogEntry, Reading, TransferOffer, Twin, new_public_id
-from twins.services import reading_add
+from twins.services import reading_add, twin_create
 from twins.transfer import offer_accept, offer_create
 
 pytestmark = [pytest.mark.django_db, pytest.mark.needs("makers", "tags", "credentials", "support")]
@@ -185,3 +191,145 @@ def test_the_owners_agent_messages_in_the_inbox_come_back_once(journey):
     assert list(Notification.objects.filter(owner=frank, title="Acme: hello").values_list("pk", "twin_id")) == [
         (item.pk, returned.pk)
     ]
+
+
+# --- access the owner gave on A, before the thing left (review finding 1, session 11) --------------------------
+
+
+def _there_and_back(on_a, twin: Twin, *, on_b, before_return: Callable[[], None] | None = None) -> Twin:
+    """``twin``'s owner moves it to ``on_b`` on B, who moves it back to the same owner on A; live again on A.
+    What B sends back for the features is the data as it left A, with the status list's bits as B set them on
+    arrival (the package's ``revoke``): every credential that stood on A is revoked there."""
+    owner = twin.owner
+    current, next_hash = keys_of(on_b)
+    to_b = moving.move_entries(
+        twin, by=owner, new_domain=B_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=B_URL
+    )
+    package_to_b = json.loads(json.dumps(moving.move_package(twin, entries=to_b)))
+    moving.release(twin, entries=to_b, destination_url=B_URL)
+    copy = Twin.objects.get(pk=twin.pk)
+    slug = copy.slug
+    Twin.objects.filter(pk=copy.pk).update(slug=new_public_id())
+    on_a.DID_DOMAIN, on_a.SITE_URL = B_DOMAIN, B_URL
+    twins_only = {**package_to_b, "parts": {k: v for k, v in package_to_b["parts"].items() if k in TWINS_PARTS}}
+    there = moving.arrive(twins_only, owner=on_b, source_url=A_URL, destination_url=B_URL)
+    moving.activate(there)
+    there = Twin.objects.get(pk=there.pk)
+    current, next_hash = keys_of(owner)
+    back = moving.move_entries(
+        there, by=on_b, new_domain=A_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=A_URL
+    )
+    package_back = json.loads(json.dumps(twins_package(there, back)))
+    features = {k: v for k, v in package_to_b["parts"].items() if k not in TWINS_PARTS}
+    sent = features["credentials"]
+    bits = statuslist.Bitstring.from_bytes(base64.b64decode(sent["status_list"]["bits"]))
+    for index in sent["revoke"]:
+        bits.set(index)
+    sent["status_list"]["bits"], sent["revoke"] = base64.b64encode(bits.to_bytes()).decode(), []
+    package_back["parts"].update(features)
+    Twin.objects.filter(pk=there.pk).update(slug=new_public_id(), did="")  # B's copy, elsewhere
+    Twin.objects.filter(pk=copy.pk).update(slug=slug)
+    on_a.DID_DOMAIN, on_a.SITE_URL = A_DOMAIN, A_URL
+    if before_return is not None:
+        before_return()
+    returned = moving.arrive(package_back, owner=owner, source_url=B_URL, destination_url=A_URL)
+    moving.activate(returned)
+    return Twin.objects.get(pk=returned.pk)
+
+
+def _disagreements(twin: Twin) -> list[str]:
+    """The thing's credentials whose row and published bit disagree (standing here, revoked on the list)."""
+    status_list = StatusList.objects.get(twin=twin)
+    bits = status_list.bitstring()
+    return [
+        str(row)
+        for model in (OwnershipCredential, AccessCredential)
+        for row in model.objects.filter(status_list=status_list, revoked_at__isnull=True)
+        if bits.test(row.status_index)
+    ]
+
+
+def test_a_keeper_of_the_old_copy_is_not_a_keeper_of_the_thing_that_came_back(
+    on_a, bob, carol, django_capture_on_commit_callbacks
+):
+    dave = make_owner("dave")
+    mower = twin_create(owner=bob, name="Mower")
+    kept = keepers.access_credential_issue(
+        twin=mower, issued_by=bob, holder=dave, role="keeper", capabilities=list(access.CAPABILITIES)
+    )
+    assert access.access_for(dave, mower) is not None
+
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = _there_and_back(on_a, Twin.objects.get(pk=mower.pk), on_b=carol)
+
+    assert returned.owner == bob and AccessCredential.objects.get(pk=kept.pk).twin_id == returned.pk
+    assert access.access_for(dave, returned) is None
+    assert keepers.provider(dave, returned) is None
+    assert AccessCredential.objects.get(pk=kept.pk).revoked_at is not None
+    assert _disagreements(returned) == []
+    # The owner's own credential of before the move was revoked by B too: the return issues a new one.
+    assert OwnershipCredential.objects.standing().get(twin=returned).holder == bob
+
+
+def test_an_emergency_link_of_the_old_copy_opens_nothing_after_the_return(
+    on_a, bob, carol, django_capture_on_commit_callbacks
+):
+    pump = twin_create(owner=bob, name="Insulin pump")
+    grant, token = emergency.emergency_grant_create(
+        guardian=bob, recipient="Mountain rescue", twins=[pump], kinds=["location"], hours=24
+    )
+    assert [twin.pk for twin in emergency.granted_twins(grant)] == [pump.pk]
+
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = _there_and_back(on_a, Twin.objects.get(pk=pump.pk), on_b=carol)
+
+    assert returned.owner == bob
+    assert emergency.granted_twins(emergency.grant_for_token(token)) == []
+    assert _disagreements(returned) == []
+
+
+def test_a_release_ends_the_access_the_owner_gave_here(on_a, bob, carol):
+    """The source agrees with the host the thing went to, which revokes them on the way in."""
+    from tests.moves.test_parts_harness import release
+
+    dave = make_owner("dave")
+    mower = twin_create(owner=bob, name="Mower")
+    kept = keepers.access_credential_issue(
+        twin=mower,
+        issued_by=bob,
+        holder=dave,
+        role="service",
+        capabilities=[access.VIEW],
+        expires_at=timezone.now() + timedelta(days=7),
+    )
+    release(Twin.objects.get(pk=mower.pk), to=carol)
+
+    row = AccessCredential.objects.get(pk=kept.pk)
+    assert row.revoked_at is not None and row.revoked_reason == "moved"
+    assert StatusList.objects.get(twin_id=mower.pk).bitstring().test(row.status_index)
+
+
+def test_a_return_marks_revoked_every_credential_its_list_says_is_revoked(
+    on_a, bob, carol, django_capture_on_commit_callbacks
+):
+    """A copy a source left before it ended access at release (its rows still standing): the list the thing
+    brings back says they are revoked, and so does the database once it is here."""
+    dave = make_owner("dave")
+    mower = twin_create(owner=bob, name="Mower")
+    kept = keepers.access_credential_issue(
+        twin=mower, issued_by=bob, holder=dave, role="keeper", capabilities=list(access.CAPABILITIES)
+    )
+
+    def as_before() -> None:
+        AccessCredential.objects.filter(pk=kept.pk).update(revoked_at=None, revoked_reason="")
+        status_list = StatusList.objects.get(twin_id=mower.pk)
+        status_list.bits = b""  # all clear, as the copy kept it
+        status_list.save(update_fields=["bits"])
+
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = _there_and_back(on_a, Twin.objects.get(pk=mower.pk), on_b=carol, before_return=as_before)
+
+    row = AccessCredential.objects.get(pk=kept.pk)
+    assert row.revoked_at is not None and row.revoked_reason == "moved"
+    assert access.access_for(dave, returned) is None
+    assert _disagreements(returned) == []
