@@ -22,6 +22,8 @@ WITHOUT = {name.strip() for name in os.environ.get("THINGSTEAD_WITHOUT", "").spl
 while missing := {dependent for name in WITHOUT for dependent in DEPENDENTS.get(name, ())} - WITHOUT:
     WITHOUT |= missing  # what stands on a left-out feature goes too, and what stands on that
 INSTALLED_APPS = [app for app in INSTALLED_APPS if app not in WITHOUT]  # noqa: F405
+# A left-out app's middleware goes with it (the finder's shortcut is tags').
+MIDDLEWARE = [path for path in MIDDLEWARE if path.split(".")[0] not in WITHOUT]  # noqa: F405
 # The schema's enum names of a left-out app's models cannot be imported.
 SPECTACULAR_SETTINGS = {
     **SPECTACULAR_SETTINGS,  # noqa: F405
