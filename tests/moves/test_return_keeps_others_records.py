@@ -63,33 +63,45 @@ def journey(on_a, acme_model, alice, bob, carol, django_capture_on_commit_callba
     notify(owner=alice, kind=Notification.Kind.SYSTEM, title="Recall: Burr", twin=twin)
     with django_capture_on_commit_callbacks(execute=True):
         offer_accept(offer=offer_create(twin=twin, seller=alice, redact_kinds=[]), buyer=bob)
-    twin = Twin.objects.get(pk=twin.pk)
-    current, next_hash = keys_of(carol)
-    to_b = moving.move_entries(
-        twin, by=bob, new_domain=B_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=B_URL
+    there, copy, slug, package_to_b = _to_b(on_a, Twin.objects.get(pk=twin.pk), by=bob, to=carol)
+    frank = make_owner("frank")
+    features = {k: v for k, v in package_to_b["parts"].items() if k not in TWINS_PARTS}
+    package_back = _package_back(on_a, there, by=carol, to=frank, copy=copy, slug=slug, features=features)
+    return Twin.objects.get(pk=copy.pk), package_back, frank
+
+
+def _to_b(on_a, twin: Twin, *, by, to) -> tuple[Twin, Twin, str, dict]:
+    """``twin`` leaves A for ``to`` on B (the same database: the copy A keeps steps aside while the twin is there;
+    twins parts only, see above). Returns (the twin live on B, A's copy, the copy's slug, the package sent)."""
+    current, next_hash = keys_of(to)
+    entries = moving.move_entries(
+        twin, by=by, new_domain=B_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=B_URL
     )
-    package_to_b = json.loads(json.dumps(moving.move_package(twin, entries=to_b)))
-    moving.release(twin, entries=to_b, destination_url=B_URL)
+    package = json.loads(json.dumps(moving.move_package(twin, entries=entries)))
+    moving.release(twin, entries=entries, destination_url=B_URL)
     copy = Twin.objects.get(pk=twin.pk)
     slug = copy.slug
-    # On B (the same database): the copy steps aside while the twin is there (twins parts only, see above).
     Twin.objects.filter(pk=copy.pk).update(slug=new_public_id())
     on_a.DID_DOMAIN, on_a.SITE_URL = B_DOMAIN, B_URL
-    twins_only = {**package_to_b, "parts": {k: v for k, v in package_to_b["parts"].items() if k in TWINS_PARTS}}
-    on_b = moving.arrive(twins_only, owner=carol, source_url=A_URL, destination_url=B_URL)
-    moving.activate(on_b)
-    frank = make_owner("frank")
-    current, next_hash = keys_of(frank)
-    on_b = Twin.objects.get(pk=on_b.pk)
+    twins_only = {**package, "parts": {k: v for k, v in package["parts"].items() if k in TWINS_PARTS}}
+    there = moving.arrive(twins_only, owner=to, source_url=A_URL, destination_url=B_URL)
+    moving.activate(there)
+    return Twin.objects.get(pk=there.pk), copy, slug, package
+
+
+def _package_back(on_a, there: Twin, *, by, to, copy: Twin, slug: str, features: dict) -> dict:
+    """The package B sends back to ``to`` on A: the twins parts B makes, the features' parts given; then B's copy
+    goes elsewhere and A's copy takes its slug again, back on A's settings."""
+    current, next_hash = keys_of(to)
     back = moving.move_entries(
-        on_b, by=carol, new_domain=A_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=A_URL
+        there, by=by, new_domain=A_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=A_URL
     )
-    package_back = json.loads(json.dumps(twins_package(on_b, back)))
-    package_back["parts"].update({k: v for k, v in package_to_b["parts"].items() if k not in TWINS_PARTS})
-    Twin.objects.filter(pk=on_b.pk).update(slug=new_public_id(), did="")  # B's copy, elsewhere
+    package_back = json.loads(json.dumps(twins_package(there, back)))
+    package_back["parts"].update(features)
+    Twin.objects.filter(pk=there.pk).update(slug=new_public_id(), did="")  # B's copy, elsewhere
     Twin.objects.filter(pk=copy.pk).update(slug=slug)
     on_a.DID_DOMAIN, on_a.SITE_URL = A_DOMAIN, A_URL
-    return Twin.objects.get(pk=copy.pk), package_back, frank
+    return package_back
 
 
 def test_a_thing_coming_back_keeps_other_accounts_records_about_its_old_copy(
@@ -201,35 +213,14 @@ def _there_and_back(on_a, twin: Twin, *, on_b, before_return: Callable[[], None]
     What B sends back for the features is the data as it left A, with the status list's bits as B set them on
     arrival (the package's ``revoke``): every credential that stood on A is revoked there."""
     owner = twin.owner
-    current, next_hash = keys_of(on_b)
-    to_b = moving.move_entries(
-        twin, by=owner, new_domain=B_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=B_URL
-    )
-    package_to_b = json.loads(json.dumps(moving.move_package(twin, entries=to_b)))
-    moving.release(twin, entries=to_b, destination_url=B_URL)
-    copy = Twin.objects.get(pk=twin.pk)
-    slug = copy.slug
-    Twin.objects.filter(pk=copy.pk).update(slug=new_public_id())
-    on_a.DID_DOMAIN, on_a.SITE_URL = B_DOMAIN, B_URL
-    twins_only = {**package_to_b, "parts": {k: v for k, v in package_to_b["parts"].items() if k in TWINS_PARTS}}
-    there = moving.arrive(twins_only, owner=on_b, source_url=A_URL, destination_url=B_URL)
-    moving.activate(there)
-    there = Twin.objects.get(pk=there.pk)
-    current, next_hash = keys_of(owner)
-    back = moving.move_entries(
-        there, by=on_b, new_domain=A_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=A_URL
-    )
-    package_back = json.loads(json.dumps(twins_package(there, back)))
+    there, copy, slug, package_to_b = _to_b(on_a, twin, by=owner, to=on_b)
     features = {k: v for k, v in package_to_b["parts"].items() if k not in TWINS_PARTS}
     sent = features["credentials"]
     bits = statuslist.Bitstring.from_bytes(base64.b64decode(sent["status_list"]["bits"]))
     for index in sent["revoke"]:
         bits.set(index)
     sent["status_list"]["bits"], sent["revoke"] = base64.b64encode(bits.to_bytes()).decode(), []
-    package_back["parts"].update(features)
-    Twin.objects.filter(pk=there.pk).update(slug=new_public_id(), did="")  # B's copy, elsewhere
-    Twin.objects.filter(pk=copy.pk).update(slug=slug)
-    on_a.DID_DOMAIN, on_a.SITE_URL = A_DOMAIN, A_URL
+    package_back = _package_back(on_a, there, by=on_b, to=owner, copy=copy, slug=slug, features=features)
     if before_return is not None:
         before_return()
     returned = moving.arrive(package_back, owner=owner, source_url=B_URL, destination_url=A_URL)
