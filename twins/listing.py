@@ -143,11 +143,10 @@ def _own_fields(query: str, viewer_id: int) -> Q:
     """PostgreSQL: the viewer's own things whose name, serial or model contains `query`, in the form that is cheap
     for how common the name term is. Serial and model come through their trigram indexes as one set, once per
     query; the name too, as a set of its own, when few things have it (a serial, one thing's name, a word of an
-    attribute value): tested on
-    the row, the list's walk in name order would test every name before it found few or none, and so would the
-    selection bar's count. A common name (more than COMMON_NAME, or a query with no three letters or digits in a
-    row, which a trigram index cannot narrow) is tested on the row: the walk meets a page of them soon, and the
-    bar's count its cap, where the set would gather every one of them first."""
+    attribute value): tested on the row, the list's walk in name order would test every name before it found few
+    or none, and so would the selection bar's count. A common name (more than COMMON_NAME, or a query with no
+    three letters or digits in a row, which a trigram index cannot narrow) is tested on the row: the walk meets a
+    page of them soon, and the bar's count its cap, where the set would gather every one of them first."""
     serial_or_model = Twin.objects.filter(Q(serial__icontains=query) | Q(model_name__icontains=query))
     condition = Q(pk__in=serial_or_model.filter(owner_id=viewer_id).values("pk"))
     if not _TRIGRAM.search(query) or _names_containing(query, viewer_id) > COMMON_NAME:
