@@ -10,10 +10,12 @@ module is what it asks of the core domain, in the order a move happens:
    for a transfer: :func:`move_entries_unsigned` (to download), :func:`move_entries_signed` (the upload, checked).
    :func:`move_package` is the twin's package (twins.portability) with those entries at the end of its DID log.
 2. B: :func:`arrive` restores the package for B's owner; the twin is ``arriving`` (not live: its pages 404 to
-   anyone but its owner, it is on no list).
+   anyone but its owner, it is on no list). A thing coming back to a host it left arrives beside the copy it left
+   there, which keeps its slug and its rows until :func:`activate` (twins.returning).
 3. A, once B holds it: :func:`release` appends the entries to A's log and marks the twin moved (``moved_to``), in
    one transaction; from then on A answers 308 to B for the twin's pages and API and keeps serving its DID log.
-4. B, once A has let go: :func:`activate`; the twin is live on B. Called off before that, B :func:`discard` s it.
+4. B, once A has let go: :func:`activate`; the twin is live on B (a returning thing's copy gives way to it now).
+   Called off before that, B :func:`discard` s it (a returning thing's copy is then as it was).
 
 The entries are the same two a transfer signs (twins.identity.handover_entries): the owner's pre-committed next key
 is revealed and ends pre-rotation, then it names the destination owner's current key and commits to their next
@@ -48,7 +50,7 @@ from owners.services import notify
 from ssi import webvh
 from ssi.errors import SSIError
 from ssi.keys import VerifyKey
-from twins import events
+from twins import events, returning
 from twins.history import history_catch_up, lock_twin
 from twins.identity import agent_key, did_path, handover_entries, log_append, log_state, twin_document
 from twins.models import DidLogEntry, TransferOffer, Twin
@@ -367,17 +369,17 @@ def arrive(
         entries = package["move"].get("entries")
     if entries:
         package = with_move_entries(package, entries)
-    slug = str(((package.get("twin") or {}) if isinstance(package, Mapping) else {}).get("slug") or "")
-    existing = Twin.objects.filter(slug=slug).first() if slug else None
-    if (
-        existing is not None
-        and existing.arriving
-        and existing.owner_id == owner.pk
-        and existing.did
-        and existing.did == _latest_did(package)
-    ):
+    latest = _latest_did(package) if isinstance(package, Mapping) else ""
+    # Looked up by its DID (which names its slug), not by slug: a thing coming back arrives under a slug of its own
+    # until it goes live (twins.returning).
+    existing = Twin.objects.filter(did=latest, arriving=True, owner_id=owner.pk).first() if latest else None
+    if existing is not None:
         return existing
-    twin = twin_unpack(package, owner=owner, source_url=source_url, destination_url=destination_url)
+    where = {"owner": owner, "source_url": source_url, "destination_url": destination_url}
+    if returning.copy_here(package):
+        twin = returning.arrive(package, **where)
+    else:
+        twin = twin_unpack(package, **where)
     if not DidLogEntry.objects.filter(twin=twin).exists():
         raise PackageError("the package has no DID log, so the thing would have no identity here")
     return twin
@@ -437,6 +439,11 @@ def activate(twin: Twin) -> Twin:
     twin = lock_twin(twin)
     if not twin.arriving:
         return twin
+    try:
+        returning.go_live(twin)  # a thing coming back: the copy it left here gives way now
+    except PackageError as exc:
+        raise MoveRefused(f"{twin.name} cannot go live here: {exc}") from None
+    twin = Twin.objects.get(pk=twin.pk)
     twin.arriving = False
     twin.leaving_to = ""  # a thing that comes back to a host it once left
     twin.save(update_fields=["arriving", "leaving_to", "updated_at"])
@@ -456,6 +463,7 @@ def discard(twin: Twin) -> None:
     if not twin.arriving:
         raise MoveRefused(f"{twin.name} lives here: only a thing still arriving can be discarded.")
     events.send(events.ArrivalDiscarded(twin_id=twin.pk, owner_id=twin.owner_id))
+    returning.forget(twin)
     photo = twin.photo.name if twin.photo else ""
     storage = twin.photo.storage if twin.photo else None
     twin.delete()

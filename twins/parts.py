@@ -5,7 +5,9 @@ What moves and how:
 
 - ``twin``: the Twin row's fields, slug and DID kept; the owner becomes the arrival's owner; the agent key travels
   UNSEALED (base64 of its seed) and is sealed again under this instance's key; the twin arrives ``arriving`` (not
-  live, twins.moving.activate). Its creation time is kept.
+  live, twins.moving.activate). Its creation time is kept. A thing coming back to a host it left arrives under a
+  slug of its own beside the copy it left (``Arrival.copy_stays``); the copy gives way and the thing takes the slug
+  when it goes live (twins.returning).
 - ``did_log``: the lines exactly as signed. Verified here before anything is stored, and refused unless its last
   entry names this instance's DID domain (same path) and the arriving owner's current update key, and lists the
   travelling agent key: a log this instance could not serve, or that someone else controls, never lands.
@@ -92,6 +94,8 @@ NOTE_COLUMNS = ("id", "title", "text", "time", "created_at", "updated_at", "adde
 HISTORY_COLUMNS = ("seq", "kind", "time", "entry", "redacted", "ref_id")
 _REF_LABELS = {HistoryEntry.Kind.READING: "twins.Reading", HistoryEntry.Kind.NOTE: "twins.JournalNote"}
 _SOURCE_OWNER = "twins.parts:source-owner"
+# The slug the thing has here once live: a return arrives under another until then (twins.returning).
+_SLUG_HERE = "twins.parts:slug"
 
 
 def _when(value: datetime | None) -> str | None:
@@ -204,6 +208,17 @@ def _replace(copy: Twin, twin: Twin) -> None:
         raise PackageError("this thing's earlier copy on this host still has records that keep it here") from None
 
 
+def _take_place(twin: Twin, slug: str, arrival: Arrival) -> None:
+    """A return goes live: the copy that stood beside the arrived ``twin`` (checked again: still moved away, its
+    log extended by the arriving one) gives way to it, and ``twin`` takes the slug. A copy gone meanwhile leaves
+    the slug free."""
+    copy = _returning_to(slug, arrival)
+    if copy is not None:
+        _replace(copy, twin)
+    Twin.objects.filter(pk=twin.pk).update(slug=slug)
+    twin.slug = slug
+
+
 def restore_twin(data: Any, arrival: Arrival) -> None:
     try:
         given = dict(data["fields"])
@@ -229,6 +244,11 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
         raise PackageError(f"the package's thing does not fit here: {'; '.join(exc.messages)[:300]}") from None
     except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise PackageError(f"the package's thing is malformed ({type(exc).__name__})") from None
+    arrival.remember(_SLUG_HERE, "slug", slug)
+    if arrival.twin is not None:  # a return going live: the twin arrived beside its copy (twins.moving.activate)
+        _take_place(arrival.twin, slug, arrival)
+        arrival.remember(_SOURCE_OWNER, "id", source_owner)
+        return
     copy = _returning_to(slug, arrival)
     if copy is not None:
         values["slug"] = new_public_id()  # until the copy has given way (slugs are unique)
@@ -240,7 +260,7 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
     except ValidationError as exc:
         raise PackageError(f"the package's thing does not fit here: {'; '.join(exc.messages)[:300]}") from None
     twin.save()
-    if copy is not None:
+    if copy is not None and not arrival.copy_stays:
         _replace(copy, twin)
         Twin.objects.filter(pk=twin.pk).update(slug=slug)
         twin.slug = slug
@@ -267,7 +287,8 @@ def restore_did_log(data: Any, arrival: Arrival) -> None:
         state = webvh.verify_log(lines)
     except SSIError as exc:
         raise PackageError(f"the thing's DID log does not verify: {exc}") from None
-    here = webvh.make_did(state.scid, settings.DID_DOMAIN, did_path(twin))
+    slug = arrival.lookup(_SLUG_HERE, "slug") or twin.slug
+    here = webvh.make_did(state.scid, settings.DID_DOMAIN, did_path(Twin(slug=slug)))
     if state.did != here:
         raise PackageError(f"the thing's DID log ends at {state.did}, not on this host ({here})")
     if state.deactivated:

@@ -24,7 +24,7 @@ and tag tokens do (they are in printed tags, DID logs and other agents' records)
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,6 +53,10 @@ class Arrival:
     # Every part's data as it arrived (read only): a part that must check another's data before it writes (the
     # twin part verifies the DID log before a copy left here gives way to the thing coming back) reads it here.
     given: Mapping[str, Any] = field(default_factory=dict)
+    # A thing coming back to a host it left (A → B → A) arrives beside the copy it left here, which stays until the
+    # thing goes live (twins.moving.activate): only then does the copy give way (give_way), so a return called off
+    # before leaves the copy as it was (review finding 3, session 12). False: the copy gives way in this restore.
+    copy_stays: bool = False
 
     def remember(self, label: str, old_pk: Any, obj: Any) -> None:
         """Record that the source's ``label`` object (``"app.Model"``) with primary key ``old_pk`` is now ``obj``."""
@@ -135,13 +139,14 @@ def parts() -> list[Part]:
 
 
 def give_way(copy: Any, twin: Any) -> None:
-    """The copy a thing left on this host gives way to the same thing come back (twins.parts verified that the
-    arriving DID log extends the copy's): the copy's rows of the models some part ``replaces`` are deleted (the
-    package brings the thing's own), and every other row that points at the copy is kept, pointed at the arriving
-    ``twin``. Those are other accounts' records about the thing, which never travelled and which the package does
-    not bring back: a recall notice sent to a previous owner, an inbox item, a past sale, the maker's row of the
-    serial, a previous holder's credential (review finding 18: the return deleted them all). Kept is the default,
-    so a model no part names is never lost to a return (its part then sees the row on the arriving twin)."""
+    """The copy a thing left on this host gives way to the same thing come back, as it goes live here
+    (twins.returning; twins.parts verified that the arriving DID log extends the copy's): the copy's rows of the
+    models some part ``replaces`` are deleted (the package brings the thing's own), and every other row that points
+    at the copy is kept, pointed at the arriving ``twin``. Those are other accounts' records about the thing, which
+    never travelled and which the package does not bring back: a recall notice sent to a previous owner, an inbox
+    item, a past sale, the maker's row of the serial, a previous holder's credential (review finding 18: the return
+    deleted them all). Kept is the default, so a model no part names is never lost to a return (its part then sees
+    the row on the arriving twin)."""
     replaced = {label for part in _PARTS.values() for label in part.replaces}
     for relation in type(copy)._meta.get_fields(include_hidden=True):
         if not (relation.auto_created and not relation.concrete) or relation.many_to_many:
@@ -177,12 +182,34 @@ def _check(package: Mapping[str, Any]) -> None:
 
 
 @transaction.atomic
-def twin_unpack(package: Mapping[str, Any], *, owner: Any, source_url: str, destination_url: str) -> Any:
-    """Restore ``package`` for ``owner``; returns the new twin. All parts or nothing (:class:`PackageError`)."""
+def twin_unpack(
+    package: Mapping[str, Any],
+    *,
+    owner: Any,
+    source_url: str,
+    destination_url: str,
+    only: Collection[str] | None = None,
+    into: Any = None,
+    copy_stays: bool = False,
+) -> Any:
+    """Restore ``package`` for ``owner``; returns the new twin. All parts or nothing (:class:`PackageError`).
+
+    ``only``: restore just these parts (None: all). ``into``: a twin already here that the package completes (its
+    "twin" part then makes no new row: a return going live, twins.moving.activate). ``copy_stays``: see
+    :attr:`Arrival.copy_stays`."""
     _check(package)
     given = package["parts"]
-    arrival = Arrival(owner=owner, source_url=source_url, destination_url=destination_url, given=given)
+    arrival = Arrival(
+        owner=owner,
+        source_url=source_url,
+        destination_url=destination_url,
+        twin=into,
+        given=given,
+        copy_stays=copy_stays,
+    )
     for part in parts():
+        if only is not None and part.name not in only:
+            continue
         if part.name in given and given[part.name] not in (None, []):
             try:
                 part.restore(given[part.name], arrival)

@@ -119,7 +119,7 @@ def test_a_thing_coming_back_keeps_other_accounts_records_about_its_old_copy(
 
     returned = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
     with django_capture_on_commit_callbacks(execute=True):
-        moving.activate(returned)
+        returned = moving.activate(returned)
 
     assert not Twin.objects.filter(pk=copy.pk).exists() and returned.slug == copy.slug
     # Acme's row of G-1: the same row (its claim code and production time), now the returned thing's.
@@ -153,7 +153,7 @@ def test_the_owners_own_support_case_comes_back_from_the_package_not_twice(journ
         _case_item(mine, subject="Old, continued on B"),
         _case_item(hers, subject="Burr, as B had it"),  # the package's copy of a previous owner's case
     ]
-    returned = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    returned = moving.activate(moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL))
     assert list(Case.objects.filter(public_id=mine.public_id).values_list("subject", "twin_id")) == [
         ("Old, continued on B", returned.pk)
     ]
@@ -199,7 +199,7 @@ def test_the_owners_agent_messages_in_the_inbox_come_back_once(journey):
     }
     agent["notifications"] = [*(agent.get("notifications") or []), row]
     package["parts"]["didcomm"] = agent
-    returned = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    returned = moving.activate(moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL))
     assert list(Notification.objects.filter(owner=frank, title="Acme: hello").values_list("pk", "twin_id")) == [
         (item.pk, returned.pk)
     ]

@@ -528,7 +528,11 @@ def test_a_twin_moving_back_replaces_the_copy_it_left_whose_log_it_extends(on_a,
     copy_log = [e["versionId"] for e in log_state(copy).entries]
     settings.DID_DOMAIN, settings.SITE_URL = A_DOMAIN, A_URL
     returned = moving.arrive(package_back, owner=bob, source_url=B_URL, destination_url=A_URL)
-    assert returned.slug == slug and returned.pk != copy.pk and returned.arriving
+    # The copy stands until the thing goes live (review finding 3, session 12: a return may still be called off).
+    assert returned.slug != slug and returned.pk != copy.pk and returned.arriving
+    assert Twin.objects.get(pk=copy.pk).slug == slug
+    returned = moving.activate(returned)
+    assert returned.slug == slug and not returned.arriving
     assert not Twin.objects.filter(pk=copy.pk).exists()
     assert webvh.parse_did(returned.did).scid == webvh.parse_did(copy.did).scid
     assert [e["versionId"] for e in log_state(returned).entries][: len(copy_log)] == copy_log
