@@ -19,7 +19,7 @@ from rest_framework.views import APIView
 
 from core.drf import ERRORS, ErrorSerializer, StrictInputSerializer, TextField
 from handover import selectors
-from handover.models import Handover, HandoverThing
+from handover.models import Handover
 from handover.services import MAX_THINGS, handover_accept, handover_cancel, handover_create
 from handover.views import offer_url
 from twins.api_transfer import (
@@ -40,7 +40,11 @@ CONFLICT = OpenApiResponse(ErrorSerializer, description="A thing or the offer is
 
 class ThingSerializer(serializers.Serializer):
     thing = serializers.CharField(source="twin.slug", help_text="The thing's public id.")
-    thing_name = serializers.CharField(source="twin.name")
+    thing_name = serializers.CharField(
+        allow_null=True,
+        help_text="Its current name while it is yours; once it is not, the name it had when this handover sold it"
+        " (a later owner's name for it is theirs), null when that is not known.",
+    )
     did = serializers.CharField(source="twin.did")
 
     class Meta:
@@ -87,7 +91,7 @@ class HandoverOutputSerializer(serializers.ModelSerializer):
         return handover.buyer.get_username() if handover.buyer_id else None
 
     def get_things(self, handover: Handover) -> list[dict[str, Any]]:
-        items = HandoverThing.objects.filter(handover=handover).select_related("twin")
+        items = selectors.handover_items(handover, viewer=self.context["viewer"])
         return ThingSerializer(items, many=True).data
 
 
@@ -147,7 +151,9 @@ class HandoverCreateApi(APIView):
             redact_kinds=data.get("redact_kinds", PRIVATE_BY_DEFAULT),
             days=data["days"],
         )
-        return Response(HandoverOutputSerializer(handover).data, status=status.HTTP_201_CREATED)
+        return Response(
+            HandoverOutputSerializer(handover, context={"viewer": request.user}).data, status=status.HTTP_201_CREATED
+        )
 
 
 class HandoverDetailApi(APIView):
@@ -160,7 +166,7 @@ class HandoverDetailApi(APIView):
     )
     def get(self, request: Request, handover_id: str) -> Response:
         handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
-        return Response(HandoverOutputSerializer(handover).data)
+        return Response(HandoverOutputSerializer(handover, context={"viewer": request.user}).data)
 
     @extend_schema(
         operation_id="handovers_destroy",
@@ -172,14 +178,17 @@ class HandoverDetailApi(APIView):
     def delete(self, request: Request, handover_id: str) -> Response:
         handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
         handover = handover_cancel(handover=handover, seller=request.user)
-        return Response(HandoverOutputSerializer(handover).data)
+        return Response(HandoverOutputSerializer(handover, context={"viewer": request.user}).data)
 
 
 # --- The buyer -------------------------------------------------------------------------------------------------
 
 
 class OfferedThingSerializer(serializers.Serializer):
-    thing_name = serializers.CharField()
+    thing_name = serializers.CharField(
+        allow_null=True,
+        help_text="Once the thing is no longer yours: the name it had when you bought it (null when not known).",
+    )
     thing_did = serializers.CharField()
     verification = VerificationSerializer()
     removed_at_sale = serializers.DictField(child=serializers.IntegerField(), help_text="Entries removed, by kind.")
@@ -212,7 +221,7 @@ def _buyer_view(page: selectors.BuyerPage) -> dict[str, Any]:
         "redact_kinds": list(handover.redact_kinds),
         "things": [
             {
-                "thing_name": thing.twin.name,
+                "thing_name": thing.name,
                 "thing_did": thing.twin.did,
                 "verification": thing.verification.as_dict(),
                 "removed_at_sale": dict(thing.removed_by_kind),
@@ -302,4 +311,4 @@ class AcceptApi(APIView):
         handover = selectors.handover_of_token(token=_token(data["offer"]))
         confirm_recent_auth(request, data.get("password"))
         handover = handover_accept(handover=handover, buyer=request.user, signed_acceptance=data.get("signed"))
-        return Response(HandoverOutputSerializer(handover).data)
+        return Response(HandoverOutputSerializer(handover, context={"viewer": request.user}).data)

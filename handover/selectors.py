@@ -15,13 +15,12 @@ from handover.services import (
     MAX_THINGS,
     acceptance_document,
     handover_check_open,
-    handover_twins,
     selection_problems,
     seller_self_held,
 )
 from owners.models import Owner, OwnerKey
 from owners.selectors import owner_keys_active
-from twins.models import HistoryEntry, Twin
+from twins.models import HistoryEntry, TransferOffer, Twin
 from twins.transfer import buyer_keys
 from twins.transfer_selectors import removal_by_kind
 from twins.verification import Verification, verify_twin
@@ -48,8 +47,28 @@ def handover_of_token(*, token: str) -> Handover:
     return handover
 
 
-def handover_items(handover: Handover) -> list[HandoverThing]:
-    return list(HandoverThing.objects.filter(handover=handover).select_related("twin", "transfer_offer"))
+def thing_name_for(item: HandoverThing, *, viewer_id: int) -> str | None:
+    """The name of a handover's thing as `viewer_id` may read it: the current one while the thing is theirs; once it
+    is not (sold by this handover or since), the name it had when this handover sold it, or None (not known, or it
+    left the viewer otherwise). A later owner's renaming is theirs, never the seller's to read here."""
+    if item.twin.owner_id == viewer_id:
+        return item.twin.name
+    offer = item.transfer_offer
+    if offer is not None and offer.status == TransferOffer.Status.COMPLETED:
+        return offer.thing_name or None
+    return None
+
+
+def handover_items(handover: Handover, *, viewer: Owner) -> list[HandoverThing]:
+    """The handover's things in the offer's order, each with its `thing_name` for the viewer (thing_name_for) and
+    whether it is `yours` (the viewer's now)."""
+    items = list(
+        HandoverThing.objects.filter(handover=handover).select_related("twin", "transfer_offer").order_by("position")
+    )
+    for item in items:
+        item.yours = item.twin.owner_id == viewer.pk
+        item.thing_name = thing_name_for(item, viewer_id=viewer.pk)
+    return items
 
 
 @dataclass(frozen=True)
@@ -83,6 +102,9 @@ def selection(*, viewer: Owner, slugs: Sequence[str]) -> Selection:
 @dataclass(frozen=True)
 class OfferedThing:
     twin: Twin
+    # As the viewer may read it (_offered_name): after the sale, a buyer who sold it on sees it by the name it had
+    # when they bought it; None: not theirs to read.
+    name: str | None
     verification: Verification
     removed_by_kind: list[tuple[str, int]]
 
@@ -98,6 +120,14 @@ class BuyerPage:
     removed_total: int
 
 
+def _offered_name(handover: Handover, item: HandoverThing) -> str | None:
+    """A thing's name on the buyer's page: once the handover completed, as the buyer may read it (thing_name_for);
+    before (open, awaiting the seller, failed), the seller's name for it while it is still the seller's."""
+    if handover.status == Handover.Status.COMPLETED:
+        return item.thing_name
+    return item.twin.name if item.twin.owner_id == handover.seller_id else None
+
+
 def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
     """What the buyer sees before accepting: each thing, whether its history verifies, what the sale removes,
     and the one acceptance document to sign. Raises HandoverRefused when the offer is closed to the viewer."""
@@ -111,7 +141,8 @@ def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
         note = "You accepted this offer: these things are yours."
     else:
         handover_check_open(handover, buyer=viewer)
-    twins = handover_twins(handover)
+    items = handover_items(handover, viewer=viewer)
+    twins = [item.twin for item in items]
     removed_total = 0
     if handover.redact_kinds:
         removed_total = HistoryEntry.objects.filter(
@@ -122,11 +153,12 @@ def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
         handover=handover,
         things=[
             OfferedThing(
-                twin=twin,
-                verification=verify_twin(twin),
-                removed_by_kind=removal_by_kind(twin=twin, kinds=handover.redact_kinds),
+                twin=item.twin,
+                name=_offered_name(handover, item),
+                verification=verify_twin(item.twin),
+                removed_by_kind=removal_by_kind(twin=item.twin, kinds=handover.redact_kinds),
             )
-            for twin in twins
+            for item in items
         ],
         note=note,
         self_held=current is not None and current.self_held,

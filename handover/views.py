@@ -75,7 +75,7 @@ def handover_detail(request: HttpRequest, handover_id: str) -> HttpResponse:
     handover = selectors.handover_get(viewer=request.user, public_id=handover_id)
     context = {
         "handover": handover,
-        "items": selectors.handover_items(handover),
+        "items": selectors.handover_items(handover, viewer=request.user),
         "offer_url": offer_url(handover),
         "form": OfferForm(),
         "reveal_form": RevealKeyForm(),

@@ -139,6 +139,10 @@ class OfferListItemSerializer(OfferOutputSerializer):
     """One of the caller's offers, as seller or buyer; the token and link only for the seller's own."""
 
     role = serializers.SerializerMethodField(help_text="`seller` or `buyer`.")
+    thing_name = serializers.SerializerMethodField(
+        help_text="The thing's name: its current one while it is yours; once it is not, the name it had when it"
+        " changed hands (a later owner's name for it is theirs), null when that is not known."
+    )
     token = serializers.SerializerMethodField(help_text="The offer's token (seller only; null for the buyer).")
     url = serializers.SerializerMethodField(help_text="The offer link (seller only; null for the buyer).")
 
@@ -149,6 +153,9 @@ class OfferListItemSerializer(OfferOutputSerializer):
 
     def _is_seller(self, offer: TransferOffer) -> bool:
         return offer.seller_id == self.context["request"].user.pk
+
+    def get_thing_name(self, offer: TransferOffer) -> str | None:
+        return offer.name_for(self.context["request"].user.pk)
 
     def get_role(self, offer: TransferOffer) -> str:
         return "seller" if self._is_seller(offer) else "buyer"

@@ -316,6 +316,10 @@ class TransferOffer(models.Model):
     accepted_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
     cancelled_at = models.DateTimeField(null=True, blank=True)
+    # The thing's name when it changed hands (set with completed_at): what the seller's records of the sale show,
+    # not the name a later owner gives it. Empty until then, and for a sale before twins 0020 whose name could not
+    # be recovered.
+    thing_name = models.CharField(max_length=120, blank=True)
 
     objects = TransferOfferQuerySet.as_manager()
 
@@ -329,3 +333,11 @@ class TransferOffer(models.Model):
 
     def __str__(self) -> str:
         return f"offer for {self.twin_id} ({self.status})"
+
+    def name_for(self, viewer_id: int) -> str | None:
+        """The thing's name as `viewer_id` may read it on this offer: the current one for its current owner; for
+        anyone else (the seller after the sale, a buyer who sold it on) the name it had when it changed hands, or
+        None when the offer never completed or that name is not known. A later owner's renaming is theirs."""
+        if self.twin.owner_id == viewer_id:
+            return self.twin.name
+        return self.thing_name or None

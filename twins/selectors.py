@@ -536,14 +536,16 @@ def _not_found(viewer, slug: str) -> Http404:
     project's page; anyone else learns nothing (the same 404 as for a slug that does not exist)."""
     sold = (
         TransferOffer.objects.filter(twin__slug=slug, seller=viewer, status=TransferOffer.Status.COMPLETED)
-        .select_related("twin")
+        .order_by("-completed_at")
         .first()
     )
     if sold is None:
         return Http404("No such thing.")
     when = f" on {sold.completed_at:%Y-%m-%d}" if sold.completed_at else ""
+    # The name it had at the sale: the new owner's name for it is theirs.
+    thing = f"“{sold.thing_name}”" if sold.thing_name else "this thing"
     return NotFoundExplained(
-        f"You handed “{sold.twin.name}” to its new owner{when}: it is no longer yours, so its page, readings "
+        f"You handed {thing} to its new owner{when}: it is no longer yours, so its page, readings "
         "and tags are theirs now. Your own things are under Things."
     )
 

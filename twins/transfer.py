@@ -398,8 +398,9 @@ def _hand_over(
     )
     offer.status = TransferOffer.Status.COMPLETED
     offer.completed_at = now
+    offer.thing_name = twin.name
     offer.pending_agent_sealed = None
-    offer.save(update_fields=["status", "completed_at", "pending_agent_sealed"])
+    offer.save(update_fields=["status", "completed_at", "thing_name", "pending_agent_sealed"])
     if notify_sides:
         notify(owner=seller, kind=Notification.Kind.SYSTEM, title=f"{twin.name} now belongs to {buyer.username}")
         notify(owner=buyer, kind=Notification.Kind.SYSTEM, title=f"{twin.name} is yours", twin=twin)
