@@ -30,7 +30,7 @@ from typing import Any
 
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import transaction
+from django.db import models, transaction
 
 from core.vault import seal, unseal
 from ssi.vault import VaultError
@@ -61,12 +61,14 @@ def _name(twin: Twin) -> str:
 def arrive(package: Mapping[str, Any], *, owner: Any, source_url: str, destination_url: str) -> Twin:
     """Step 1 above: the arriving twin beside the copy; PackageError as the whole restore would raise it."""
     where = {"owner": owner, "source_url": source_url, "destination_url": destination_url}
+    written: list[tuple[models.FileField, str]] = []
     try:
         with transaction.atomic():
-            twin_unpack(package, **where)
+            written = _files_of(twin_unpack(package, **where))
             raise _Rehearsed
     except _Rehearsed:
         pass
+    _drop_unused(written)
     twin = twin_unpack(package, **where, only=BESIDE, copy_stays=True)
     kept = {"package": package, "source_url": source_url, "destination_url": destination_url}
     data = seal(zlib.compress(json.dumps(kept, separators=(",", ":")).encode()))
@@ -74,6 +76,30 @@ def arrive(package: Mapping[str, Any], *, owner: Any, source_url: str, destinati
     default_storage.delete(name)  # a leftover of a rolled-back arrival that had the same id and slug
     default_storage.save(name, ContentFile(data))
     return twin
+
+
+def _files_of(twin: Twin) -> list[tuple[models.FileField, str]]:
+    """Every file the rows of ``twin`` name (its photo, its documents...): each FileField with its value."""
+    found = []
+    owners = [(Twin, "pk")] + [
+        (relation.related_model, relation.field.attname)
+        for relation in Twin._meta.get_fields(include_hidden=True)
+        if relation.auto_created and not relation.concrete and not relation.many_to_many
+    ]
+    for model, column in owners:
+        fields = [f for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
+        for field in fields:
+            names = model._base_manager.filter(**{column: twin.pk}).exclude(**{field.attname: ""})
+            found += [(field, name) for name in names.values_list(field.attname, flat=True) if name]
+    return found
+
+
+def _drop_unused(files: list[tuple[models.FileField, str]]) -> None:
+    """After the rehearsal rolled back: the files it wrote that no row names (a file a row of the copy's names, which
+    the rehearsal had pointed at the thing, stays)."""
+    for field, name in files:
+        if not field.model._base_manager.filter(**{field.attname: name}).exists():
+            field.storage.delete(name)
 
 
 def _kept(twin: Twin) -> dict[str, Any] | None:

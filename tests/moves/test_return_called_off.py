@@ -12,10 +12,14 @@ The journey (one database for both hosts) is tests/moves/test_return_keeps_other
 # ruff: noqa: F811 (pytest fixtures imported by name from other test modules)
 from __future__ import annotations
 
+import base64
+import io
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from PIL import Image
 
 from credentials.models import OwnershipCredential, StatusList
 from makers.models import ProducedThing, RecallNotice
@@ -84,3 +88,29 @@ def test_a_return_called_off_after_arrival_leaves_the_copy_as_it_was_and_can_be_
     tokens = [item["token"] for item in package["parts"]["tags"]["tags"]]
     assert set(Tag.objects.filter(token__in=tokens).values_list("twin_id", flat=True)) == {returned.pk}
     assert OwnershipCredential.objects.standing().get(twin=returned).holder == frank
+
+
+def _files(root: Path) -> set[str]:
+    return {str(path.relative_to(root)) for path in root.rglob("*") if path.is_file()}
+
+
+def test_the_rehearsal_of_a_return_leaves_no_photo_behind(journey, settings, django_capture_on_commit_callbacks):
+    """The arrival restores the whole package once and rolls it back (a package refused then is refused while the
+    source still holds the thing); the photo file that rehearsal wrote goes with it. Going live writes it once."""
+    _copy, package, frank = journey
+    package["parts"]["photo"] = {"name": "red.png", "data": base64.b64encode(_png()).decode()}
+    root = Path(settings.MEDIA_ROOT)
+    before = {name for name in _files(root) if name.startswith("photos/")}
+
+    arrived = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    assert {name for name in _files(root) if name.startswith("photos/")} == before
+
+    with django_capture_on_commit_callbacks(execute=True):
+        returned = moving.activate(Twin.objects.get(pk=arrived.pk))
+    assert {name for name in _files(root) if name.startswith("photos/")} == before | {returned.photo.name}
+
+
+def _png() -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (4, 4), "red").save(out, format="PNG")
+    return out.getvalue()
