@@ -22,7 +22,9 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -71,6 +73,8 @@ _badges: dict[str, Callable[[Any, list[Any]], dict[int, list[Badge]]]] = {}
 # section(request, filters) -> HTML ("" for nothing), shown above the cards in key order.
 _sections: dict[str, Callable[[Any, Any], str]] = {}
 _selection_form: list[str] = []
+# Within one_request(): the planner's estimates already asked, by (query, viewer id).
+_estimates: ContextVar[dict[tuple[str, int], float] | None] = ContextVar("listing_estimates", default=None)
 
 
 def register_search(key: str, term: SearchTerm) -> None:
@@ -132,11 +136,28 @@ def selection_form() -> str:
     return _selection_form[0] if _selection_form else ""
 
 
+@contextmanager
+def one_request() -> Iterator[None]:
+    """One page's work: the searches built inside it (the cards and the selection bar's count build the same one)
+    ask the planner for an estimate once, not once each."""
+    token = _estimates.set({})
+    try:
+        yield
+    finally:
+        _estimates.reset(token)
+
+
 def _names_containing(query: str, viewer_id: int) -> float:
     """PostgreSQL's estimate of the viewer's things whose name contains `query`: planned, not run (the statistics
-    ANALYZE keeps on the name's trigram index expression, migration twins 0010)."""
+    ANALYZE keeps on the name's trigram index expression, migration twins 0010). Asked once within one_request()."""
+    asked = _estimates.get()
+    if asked is not None and (query, viewer_id) in asked:
+        return asked[(query, viewer_id)]
     plan = json.loads(Twin.objects.filter(owner_id=viewer_id, name__icontains=query).explain(format="json"))
-    return float(plan[0]["Plan"]["Plan Rows"])
+    estimate = float(plan[0]["Plan"]["Plan Rows"])
+    if asked is not None:
+        asked[(query, viewer_id)] = estimate
+    return estimate
 
 
 def _own_fields(query: str, viewer_id: int) -> Q:

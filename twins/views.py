@@ -27,6 +27,12 @@ def _render(request: HttpRequest, template: str, context: dict, form=None) -> Ht
 
 @login_required
 def thing_list(request: HttpRequest) -> HttpResponse:
+    # The cards and the selection bar's count build one search: its planner estimate is asked once.
+    with listing.one_request():
+        return _cards(request)
+
+
+def _cards(request: HttpRequest) -> HttpResponse:
     filters = selectors.TwinFilters.from_params(request.GET)
     context = {
         "filters": filters,
@@ -35,6 +41,7 @@ def thing_list(request: HttpRequest) -> HttpResponse:
         "selection_form": listing.selection_form(),
         "kinds": list(ICONS.items()),
         "sorts": list(selectors.SORT_LABELS.items()),
+        "filter_error": "",
     }
     try:
         page = selectors.twin_page(
@@ -50,6 +57,10 @@ def thing_list(request: HttpRequest) -> HttpResponse:
             request, "twins/list.html", {**context, "page": None, "filter_error": " ".join(exc.messages)}, status=400
         )
     listing.attach_badges(request.user, page.object_list)
+    for twin in page.object_list:
+        # Only a list with kept things annotates the role; the template reads it five times a card, and each
+        # failed lookup costs Django's template engine a dir() of the model instance (120 a page, ~3 ms here).
+        twin.__dict__.setdefault("access_role", "")
     base = filters.as_params()
     page.links = {
         "next": "?" + urlencode([*base, ("cursor", page.next_cursor)]) if page.next_cursor else "",
