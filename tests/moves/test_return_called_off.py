@@ -14,16 +14,22 @@ from __future__ import annotations
 
 import base64
 import io
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 from PIL import Image
 
+from core.vault import seal
 from credentials.models import OwnershipCredential, StatusList
 from makers.models import ProducedThing, RecallNotice
+from moves import bearer, steps
+from moves.models import MoveIn
 from owners.models import Notification
+from ssi import move as sealing
 from tags.models import Tag
 from tests.makers.conftest import acme, acme_model, dora, erin  # noqa: F401 (fixtures)
 from tests.moves.test_return_keeps_others_records import journey, on_a  # noqa: F401 (fixtures)
@@ -114,3 +120,32 @@ def _png() -> bytes:
     out = io.BytesIO()
     Image.new("RGB", (4, 4), "red").save(out, format="PNG")
     return out.getvalue()
+
+
+def test_the_old_host_calling_off_a_return_ends_the_move_here_once(journey, django_capture_on_commit_callbacks):
+    """The step that hears the source's 410 (moves.steps.discard_arrival): the move ends, cancelled, instead of
+    failing its discard and trying again for ever; the copy still answers for the slug."""
+    copy, package, frank = journey
+    arrived = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    keys, token = sealing.new_keys(), bearer.new_token()
+    move = MoveIn.objects.create(
+        owner=frank,
+        asked_for=f"{B_URL}/things/{copy.slug}/",
+        source_url=B_URL,
+        key_public=sealing.public_key_text(keys.public),
+        key_sealed=seal(keys.private),
+        token_sealed=bearer.sealed(token),
+        token_hash=bearer.token_hash(token),
+        remote_id="back",
+        state=MoveIn.State.ARRIVED,
+        twin=arrived,
+        expires_at=timezone.now() + timedelta(days=1),
+    )
+
+    with django_capture_on_commit_callbacks(execute=True):
+        steps.discard_arrival(move, "Cancelled on your old host before the move finished.")
+
+    move.refresh_from_db()
+    assert move.state == MoveIn.State.CANCELLED and move.twin_id is None
+    assert not Twin.objects.filter(pk=arrived.pk).exists()
+    assert Twin.objects.get(pk=copy.pk).moved_to == B_URL and _page(copy.slug)[0] == 308
