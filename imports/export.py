@@ -3,13 +3,12 @@
 Columns: name, model, serial, external_id, group, tag_code, then one per attribute name any exported thing has. The
 external id is the one an import gave the thing, or else the thing's id (slug), which import recognises: an export
 imports back unchanged. A thing in several groups is exported with one of them (import only adds to groups); a thing
-with several active tags, with its oldest. CSV cells that a spreadsheet would run as a formula get a leading
-apostrophe (imports.reader.needs_guard), which import removes.
+with several active tags, with its oldest. CSV cells that a spreadsheet would run as a formula, the heading row's
+attribute names included, get a leading apostrophe (core.csvsafe), which import removes.
 """
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -18,9 +17,9 @@ from django.db.models import F, QuerySet
 from django.http import HttpRequest, StreamingHttpResponse
 
 from bulk.actions import BulkAction, register_action
+from core import csvsafe
 from fleets.models import Membership
 from imports.models import ImportedThing
-from imports.reader import needs_guard
 from tags.models import Tag
 from twins.models import Twin
 
@@ -85,21 +84,13 @@ def export_records(twins: QuerySet[Twin], attributes: list[str] | None = None) -
             yield record
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def guard(cell: str) -> str:
-    return "'" + cell if needs_guard(cell) else cell
-
-
 def csv_lines(twins: QuerySet[Twin]) -> Iterator[str]:
     names = attribute_names(twins)
-    writer = csv.writer(_Echo(), lineterminator="\r\n")
+    # The heading row too: attribute names are anyone's text (a seller's, kept on a thing after the sale).
+    writer = csvsafe.line_writer(lineterminator="\r\n")
     yield "\ufeff" + writer.writerow(COLUMNS + names)
     for record in export_records(twins, names):
-        yield writer.writerow([guard(value) for value in record.values()])
+        yield writer.writerow(record.values())
 
 
 def json_parts(twins: QuerySet[Twin]) -> Iterator[str]:

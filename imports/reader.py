@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import IO
 
+from core.csvsafe import unguard
 from core.validators import is_storable_text
 
 # A cell longer than this stops the file (the csv module must hold the cell to read past it). Cells up to it are
@@ -44,10 +45,6 @@ PHOTO = {"photo", "photo_url", "image", "image_url", "picture"}
 PHOTO_REFUSED = (
     "photos are not fetched from addresses in a file: remove this column and add photos on each thing's page"
 )
-
-# The CSV-injection guard: a cell a spreadsheet would run as a formula is exported with a leading apostrophe
-# (imports.export), which import removes again.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 class FileRefused(Exception):
@@ -76,16 +73,6 @@ def shown(text: str) -> str:
 
 def normalize_heading(text: str) -> str:
     return re.sub(r"[\s\-]+", "_", text.strip().lower())
-
-
-def needs_guard(cell: str) -> bool:
-    """A cell that starts (after any apostrophes) like a formula."""
-    return cell.lstrip("'")[:1] in FORMULA_START and cell.lstrip("'") != ""
-
-
-def unguard(cell: str) -> str:
-    """Remove the export's guard: one leading apostrophe before what would read as a formula."""
-    return cell[1:] if cell.startswith("'") and needs_guard(cell[1:]) else cell
 
 
 def bad_byte(text: str) -> str | None:
@@ -163,7 +150,8 @@ def _csv_keys(headings: list[str]) -> list[str]:
     seen: dict[str, int] = {}
     attributes = 0
     for index, heading in enumerate(headings, start=1):
-        key, problem = column_key(heading)
+        # An export guards its headings (attribute names) as it guards cells (core.csvsafe): the same name back.
+        key, problem = column_key(unguard(heading))
         label = f"column {index}" + (f" ({shown(heading.strip()[:40])})" if heading.strip() else "")
         if problem:
             raise FileRefused(f"row 1, {label}: {problem}")

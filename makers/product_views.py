@@ -6,7 +6,6 @@ Public: a model's page and its documents, the claim page (signed-in to claim). M
 
 from __future__ import annotations
 
-import csv
 import io
 import secrets
 
@@ -20,6 +19,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
+from core import csvsafe
 from core.errors import error_response
 from core.forms import apply_errors
 from core.ratelimit import client_id
@@ -201,7 +201,7 @@ def document_upload(request: HttpRequest, slug: str, gtin: str) -> HttpResponse:
 def production_csv(rows: list[tuple[ProducedThing, str]]) -> str:
     """One line per thing, for the label printer: serial, claim code, GS1 Digital Link, tag URL, twin id, DID."""
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csvsafe.writer(out)  # a GS1 serial may start with + - = (AI 21's characters)
     writer.writerow(["serial", "claim_code", "gs1_digital_link", "tag_url", "twin", "did"])
     for row in production_rows(rows):
         writer.writerow(

@@ -21,7 +21,6 @@ replacement breaks nothing before the chip is programmed); that tap destroys the
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Iterable
@@ -29,6 +28,7 @@ from dataclasses import dataclass
 
 from django.utils import timezone
 
+from core import csvsafe
 from tags import ndef, sun
 from tags.nfc import KeySet, ProvisionedTag
 
@@ -134,20 +134,13 @@ def as_json(items: Iterable[ProvisionedTag]) -> bytes:
     return json.dumps(document, indent=2).encode()
 
 
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _cell(value: object) -> object:
-    # A label a spreadsheet would run as a formula (CSV injection) gets a leading apostrophe, as exports do.
-    return f"'{value}" if isinstance(value, str) and value.startswith(_FORMULA_START) else value
-
-
 def as_csv(items: Iterable[ProvisionedTag]) -> bytes:
-    rows = [{name: _cell(value) for name, value in _row(item).items()} for item in items]
+    rows = [_row(item) for item in items]
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=list(rows[0]) if rows else ["code"], lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    # A label or batch name a spreadsheet would run as a formula gets the guard every CSV has (core.csvsafe).
+    writer = csvsafe.writer(out, lineterminator="\n")
+    writer.writerow(list(rows[0]) if rows else ["code"])
+    writer.writerows(row.values() for row in rows)
     return out.getvalue().encode()
 
 

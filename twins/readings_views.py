@@ -3,7 +3,6 @@ or a keeper or service party holding readings.read). The private page shows the 
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterator
 from datetime import UTC, tzinfo
 
@@ -14,6 +13,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.http import require_GET
 
+from core import csvsafe
 from twins import access, attribution, selectors
 
 PER_PAGE = 50
@@ -28,13 +28,10 @@ def readings_page(request: HttpRequest, slug: str) -> HttpResponse:
     return render(request, "twins/readings.html", {"twin": twin, "page": page})
 
 
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
 def _csv_rows(twin, zone: tzinfo) -> Iterator[str]:
-    writer = csv.writer(_Echo())
+    # Kind and unit are whoever wrote the reading's text (a keeper, a device's payload): guarded, as every CSV is.
+    # The value goes as a number (never a formula), so a negative one stays a number in the spreadsheet.
+    writer = csvsafe.line_writer()
     yield writer.writerow(["time_utc", "time_local", "time_zone", "kind", "value", "unit", "device_signed"])
     for reading in selectors.reading_list(twin=twin).iterator(chunk_size=2000):
         yield writer.writerow(
@@ -43,7 +40,7 @@ def _csv_rows(twin, zone: tzinfo) -> Iterator[str]:
                 reading.time.astimezone(zone).strftime("%Y-%m-%d %H:%M:%S"),
                 str(zone),
                 reading.kind,
-                repr(reading.value) if reading.value is not None else "",
+                reading.value if reading.value is not None else "",
                 reading.unit,
                 "yes" if reading.device_signed else "no",
             ]

@@ -10,6 +10,7 @@ import json
 import pytest
 
 from bulk.actions import action_get
+from core import csvsafe
 from imports import export
 from tags.models import Tag
 from tests.imports.conftest import run_import, upload
@@ -42,7 +43,7 @@ def test_a_csv_export_imports_back_unchanged(alice, alice_client):
     drill = Twin.objects.get(name="Drill")
     # A slug may start with "-" (1 in 64: its alphabet is base64url): then it is guarded like any formula-looking
     # cell, and import removes the guard again (the round trip below).
-    assert ["Drill", "", "D-1", export.guard(drill.slug), "", "", "", "", "18"] in rows
+    assert ["Drill", "", "D-1", csvsafe.guard(drill.slug), "", "", "", "", "18"] in rows
 
     history = HistoryEntry.objects.count()
     again = upload(alice, data)
@@ -62,6 +63,18 @@ def test_formula_cells_are_guarded_on_export_and_round_trip(alice, alice_client)
     assert {row[-1] for row in rows} == {"'\tTab\r"}
     run = upload(alice, data)
     assert (run.will_leave, run.will_create, run.will_update) == (len(names), 0, 0)
+
+
+def test_formula_attribute_names_are_guarded_in_the_heading_and_round_trip(alice, alice_client):
+    # Attribute names travel with a thing on a sale: a seller's "=cmd|..." must not run in the buyer's spreadsheet.
+    names = {"=cmd|' /C calc'!A0": "x", "'=quoted": "y", "-": "z", "plain": "w"}
+    twin_create(owner=alice, name="Grinder", serial="G-1", attributes=names)
+    data = _download(alice_client, "/api/exports/things.csv").decode("utf-8-sig")
+    heading = next(csv.reader(io.StringIO(data)))
+    assert heading[6:] == ["''=quoted", "'-", "'=cmd|' /C calc'!A0", "plain"]
+    run = upload(alice, data)
+    assert (run.will_leave, run.will_create, run.will_update, run.check_errors) == (1, 0, 0, 0)
+    assert Twin.objects.get(owner=alice).attributes == names
 
 
 def test_json_export_is_the_import_shape(alice, alice_client):

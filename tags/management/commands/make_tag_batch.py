@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 from django.core.exceptions import ValidationError
 from django.core.management.base import BaseCommand, CommandError
 
+from core import csvsafe
 from tags.services import MAX_BATCH, tag_batch_create
 
 
@@ -34,6 +34,6 @@ class Command(BaseCommand):
 
 def _write_csv(path: Path, rows: list[tuple[str, str, str]]) -> None:
     with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
+        writer = csvsafe.writer(handle)
         writer.writerow(["url", "code", "batch"])
         writer.writerows(rows)
