@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import F, Q, QuerySet
 from django.http import Http404
 
 from moves.models import MoveIn, MoveOut
@@ -51,8 +51,19 @@ def moves_out_waiting(*, viewer: Owner) -> QuerySet[MoveOut]:
     )
 
 
+def _move_out_visible_to(viewer: Owner) -> Q:
+    """A request is its confirmer's once confirmed, whoever holds the thing now: a thing that moved away and came
+    back (A -> B -> A) brings the old request's row along to the arriving twin (twins.portability.give_way), and
+    if it changed hands on the way its new owner must not open the earlier owner's move. A request nobody confirmed
+    is the thing's owner's: while it is open (to confirm or refuse), and once it ended only for an owner who held
+    the thing when it was asked (not someone who bought the thing since)."""
+    unconfirmed = Q(confirmed_by__isnull=True, twin__owner=viewer)
+    asked_while_theirs = Q(twin__owner_since__isnull=True) | Q(twin__owner_since__lte=F("created_at"))
+    return Q(confirmed_by=viewer) | (unconfirmed & (Q(state__in=MoveOut.OPEN) | asked_while_theirs))
+
+
 def move_out_get(*, viewer: Owner, move_id: str) -> MoveOut:
-    move = MoveOut.objects.filter(public_id=move_id, twin__owner=viewer).select_related("twin").first()
+    move = MoveOut.objects.filter(_move_out_visible_to(viewer), public_id=move_id).select_related("twin").first()
     if move is None:
         raise Http404("No such move request for a thing of yours.")
     return move

@@ -130,6 +130,7 @@ def _move_out_render(
     request: HttpRequest, move: MoveOut, *, pairing_form: PairingForm | None = None, status: int = 200
 ) -> HttpResponse:
     expired = move.state == MoveOut.State.REQUESTED and move.expires_at <= timezone.now()
+    yours = move.twin.owner_id == request.user.pk
     blocked = None
     signs_offline = False
     if move.state == MoveOut.State.REQUESTED and not expired:
@@ -138,6 +139,9 @@ def _move_out_render(
     context = {
         "move": move,
         "twin": move.twin,
+        # Its name only while it is the viewer's: a thing that came back under another owner has their name now.
+        "thing_name": move.twin.name if yours else "this thing",
+        "thing_subject": move.twin.name if yours else "This thing",
         "expired": expired,
         "blocked": blocked,
         "what_moves": selectors.what_moves(),
