@@ -41,6 +41,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import Conflict
@@ -339,15 +340,14 @@ def with_move_entries(package: Mapping[str, Any], entries: Sequence[Mapping[str,
     return out
 
 
-def _latest_did(package: Mapping[str, Any]) -> str:
-    """The DID the package's DID log ends with ("" when it has none to read)."""
-    lines = (package.get("parts") or {}).get(DID_LOG_PART) or []
+def _last_entry(package: Any) -> dict[str, str]:
+    """The DID and the versionId of the last entry of the package's DID log ({} when it has none to read)."""
     try:
-        last = lines[-1]
+        last = package["parts"][DID_LOG_PART][-1]
         entry = json.loads(last) if isinstance(last, str) else last
-        return str(entry["state"]["id"])
+        return {"did": str(entry["state"]["id"]), "versionId": str(entry["versionId"])}
     except (IndexError, TypeError, ValueError, KeyError, AttributeError):
-        return ""
+        return {}
 
 
 @transaction.atomic
@@ -369,12 +369,14 @@ def arrive(
         entries = package["move"].get("entries")
     if entries:
         package = with_move_entries(package, entries)
-    latest = _latest_did(package) if isinstance(package, Mapping) else ""
-    # Looked up by its DID (which names its slug), not by slug: a thing coming back arrives under a slug of its own
-    # until it goes live (twins.returning).
-    existing = Twin.objects.filter(did=latest, arriving=True, owner_id=owner.pk).first() if latest else None
-    if existing is not None:
-        return existing
+    last = _last_entry(package)
+    if last:
+        # By its DID (which names its slug), or for a thing coming back, which has a slug of its own and no DID
+        # until it goes live (twins.returning), by the last entry of its DID log.
+        arrived = Q(did=last["did"]) | Q(did="", did_log__version_id=last["versionId"])
+        existing = Twin.objects.filter(arrived, arriving=True, owner_id=owner.pk).first()
+        if existing is not None:
+            return existing
     where = {"owner": owner, "source_url": source_url, "destination_url": destination_url}
     if returning.copy_here(package):
         twin = returning.arrive(package, **where)

@@ -252,6 +252,8 @@ def restore_twin(data: Any, arrival: Arrival) -> None:
     copy = _returning_to(slug, arrival)
     if copy is not None:
         values["slug"] = new_public_id()  # until the copy has given way (slugs are unique)
+        if arrival.copy_stays:
+            values["did"] = ""  # and no DID here until then either (restore_did_log)
     twin = Twin(owner=arrival.owner, **values)
     twin.agent_key_sealed = seal_key(SigningKey.from_seed(seed))
     twin.arriving = True
@@ -305,8 +307,11 @@ def restore_did_log(data: Any, arrival: Arrival) -> None:
         ],
         batch_size=BATCH,
     )
-    twin.did = state.did
-    twin.save(update_fields=["did"])
+    if not arrival.copy_stays:
+        # A return beside its copy has no DID here until it goes live: the copy still answers for it (lookups by
+        # DID or SCID find one thing), and the log it arrived with is in its rows.
+        twin.did = state.did
+        twin.save(update_fields=["did"])
 
 
 # --- photo ---------------------------------------------------------------------------------------------------

@@ -75,6 +75,11 @@ def test_a_return_called_off_after_arrival_leaves_the_copy_as_it_was_and_can_be_
     # While it arrives, the copy still stands under its slug, and the slug still answers for it.
     assert arrived.arriving and arrived.slug != slug and Twin.objects.get(pk=copy.pk).slug == slug
     assert _page(slug) == page_before
+    # The thing is known here by its DID (and SCID) only once live: until then that is still the copy.
+    assert list(Twin.objects.filter(did__startswith=copy.did.rsplit(":", 3)[0] + ":")) == [copy]
+    # The same package again (a retried push) finds the arrival, and adds nothing.
+    assert moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL).pk == arrived.pk
+    assert Twin.objects.filter(arriving=True).count() == 1
 
     with django_capture_on_commit_callbacks(execute=True):
         moving.discard(Twin.objects.get(pk=arrived.pk))
