@@ -2,15 +2,18 @@
 
 A device (or its firmware) holds an Ed25519 key registered on its thing. It signs each reading it sends: a
 detached signature over the JCS (RFC 8785) form of the signed object, which ingest.mapping defines (the members
-thing, kind, value, unit, time the reading gives, values exactly as sent). A reading whose signature verifies
-under a registered, non-revoked key of its thing is stored device-signed, with the key, the signature and the
-signed object, so anyone can re-check it later with ssi alone::
+thing, kind, value, unit, time the reading gives, values exactly as sent; time is required). A reading whose
+signature verifies under a registered, non-revoked key of its thing is stored device-signed, with the key, the
+signature and the signed object, so anyone can re-check it later with ssi alone (and at most once per thing: see
+ALREADY_STORED)::
 
     keys.verify_signature(r["device_key"], jcs.canonicalize(r["signed_content"]), keys.decode_signature(r["signature"]))
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -113,7 +116,8 @@ def active_keys(twin_ids: list[int]) -> dict[int, dict[str, VerifyKey]]:
 
 def check_reading(*, item: RawReading, reading: Reading, twin: Twin, keys: dict[str, VerifyKey]) -> None:
     """Mark `reading` device-signed if `item` carries a valid signature by one of `keys` (the twin's active
-    device keys); raise PayloadError naming the bad field otherwise, or when the twin requires a signature."""
+    device keys) over a signed object that gives the reading's time; raise PayloadError naming the bad field
+    otherwise (the time's pointer when it is missing), or when the twin requires a signature."""
     if item.signature is None:
         if twin.require_device_signature:
             raise PayloadError(item.signature_pointer, "This thing accepts only device-signed readings.")
@@ -122,6 +126,13 @@ def check_reading(*, item: RawReading, reading: Reading, twin: Twin, keys: dict[
         signature = decode_signature(item.signature)
     except SignatureError as exc:
         raise PayloadError(item.signature_pointer, f"The device signature is malformed: {exc}.") from None
+    if item.time is None:
+        # Without a signed time a captured reading could be sent again and stored at each new time of receipt, the
+        # old value becoming the thing's latest (review finding 3). With it, a replay lands at the one moment the
+        # device signed, where signatures_stored finds it stored already.
+        raise PayloadError(
+            item.field_pointer("time"), "A device-signed reading must give its time, and the device must sign it."
+        )
     if item.key is not None:
         key = keys.get(item.key)
         if key is None:
@@ -146,3 +157,75 @@ def check_reading(*, item: RawReading, reading: Reading, twin: Twin, keys: dict[
         reading.signed_content = item.signed
         return
     raise PayloadError(item.signature_pointer, "The device signature does not verify.")
+
+
+# --- Each device signature stored once per thing (review finding 3) ---------------------------------------------
+
+# A device-signed reading is the device's statement "this value, at this time": stored once, it needs no second
+# row. A relay (the source's cloud, anyone holding the source's secret) that sends a captured reading again, or a
+# gateway that delivers at least once under new webhook-ids, gets a 2xx that stores nothing for it and names it in
+# `refused` with this reason: the sender has nothing to fix, and an honest retry must not turn into a 4xx that makes
+# a device set its queue aside. The signed time is required (check_reading), so a replay is always at the time the
+# device signed, and is found by the thing's (twin, time) index without an index of its own on the readings table.
+ALREADY_STORED = "This device-signed reading is stored already (the same signature for this thing): not stored again."
+
+Signed = tuple[int, datetime, str]  # (twin id, time, signature as stored: "u" + base64url)
+
+
+def signatures_stored(readings: Iterable[Any]) -> set[Signed]:
+    """Those of `readings` (device-signed ones count, others are ignored) whose signature is stored already for
+    their thing at their time: one query for all of them. Before the write and without a lock: the store's own
+    check under the things' locks (ingest.store) settles two deliveries racing each other."""
+    wanted = {(r.twin_id, r.time, r.signature) for r in readings if r.device_signed}
+    if not wanted:
+        return set()
+    found = Reading.objects.filter(
+        twin_id__in={w[0] for w in wanted},
+        time__in={w[1] for w in wanted},
+        signature__in={w[2] for w in wanted},
+    ).values_list("twin_id", "time", "signature")
+    return {row for row in found if row in wanted}
+
+
+def leave_out_repeats(
+    readings: dict[Twin, list[Any]], raw: list[RawReading], stored: set[Signed]
+) -> list[dict[str, str]]:
+    """Take out of `readings` (ingest.services.resolve_readings's answer, changed in place) each device-signed
+    reading whose signature is in `stored` or came earlier in the same message, and drop a thing left with none;
+    the ``{"pointer", "thing", "reason"}`` entries naming them, for the answer's `refused`. `raw`: the message's
+    readings as given, where the pointers come from (only worked out when something is left out)."""
+    seen: set[Signed] = set()
+    repeats: list[tuple[Twin, str, bool]] = []  # (thing, signature, stored before this message)
+    for twin in list(readings):
+        kept = []
+        for reading in readings[twin]:
+            if reading.device_signed:
+                signed = (reading.twin_id, reading.time, reading.signature)
+                if signed in stored or signed in seen:
+                    repeats.append((twin, reading.signature, signed in stored))
+                    continue
+                seen.add(signed)
+            kept.append(reading)
+        if not kept:
+            del readings[twin]
+        elif len(kept) != len(readings[twin]):
+            readings[twin] = kept
+    if not repeats:
+        return []
+    # Each signature's occurrences in the message, in order: one stored before is left out at every occurrence,
+    # one repeated within the message at every occurrence but its first.
+    places: dict[str, list[str]] = {}
+    for item in raw:
+        if item.signature is not None:
+            try:
+                text = "u" + b64url_encode(decode_signature(item.signature))
+            except SignatureError:
+                continue
+            places.setdefault(text, []).append(item.pointer)
+    left_out: dict[str, int] = {}
+    refused = []
+    for twin, signature, before in repeats:
+        n = left_out[signature] = left_out.get(signature, 0 if before else 1) + 1
+        found = places.get(signature) or [""]
+        refused.append({"pointer": found[min(n - 1, len(found) - 1)], "thing": twin.slug, "reason": ALREADY_STORED})
+    return refused

@@ -27,7 +27,9 @@ form of the *signed object*: the members ``thing``, ``kind``, ``value``, ``unit`
 (through the mapping), under those names, with their JSON values exactly as sent; a member the reading leaves out
 is absent; anything else in the reading object (``signature`` and ``key`` included) is not covered. With the
 default format that is the reading object minus ``signature`` and ``key``. ``key`` (optional) is the device key's
-Multikey (``z6Mk…``); without it every registered key of the thing is tried.
+Multikey (``z6Mk…``); without it every registered key of the thing is tried. A signed reading must give ``time``
+(and so sign it): without it a captured reading could be stored again at each new time of receipt. A signature stored
+already for the thing is not stored again (ingest.devices.leave_out_repeats).
 """
 
 from __future__ import annotations

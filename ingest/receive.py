@@ -6,15 +6,16 @@ A transport finds the source, reads the body and the Standard Webhooks headers, 
 (ingest/gateway.py) hands over every message that arrived meanwhile to :func:`receive_many`, which finds their
 sources itself and gives each the answer it would get alone, with one COMMIT for all.
 
-Order: size (413) → verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an accepted message
-gets the first answer (SECURITY 32) → per-source rate limit (429) → map the payload (400 with the JSON Pointer of the
-bad field; 413 above 1,000 readings) → leave out readings for things that do not live here (moved away or still
-arriving, issue 18: named in the answer's `refused`; 409 if that is all of them) → a message naming a thing on its
-way to another host (ingest.live) is refused whole, 503 with Retry-After, so that its retry after the move stores
-it all the way a moved thing's message is stored (the MQTT bridge, whose 503 holds every source, has it treated
-as a moved thing's instead) → store everything in one transaction (2xx only after commit), the things checked
-again under their row locks (a move committing meanwhile: nothing stored, 409 or 503 in the same words). The
-database being unavailable anywhere is a 503.
+Order: size (413) → verify id, timestamp and signature (400/401, SECURITY 29-30) → a retry of an accepted message gets
+the first answer (SECURITY 32) → per-source rate limit (429) → map the payload (400 with the JSON Pointer of the bad
+field; 413 above 1,000 readings) → leave out readings for things that do not live here (moved away or still arriving,
+issue 18: named in the answer's `refused`; 409 if that is all of them) → a message naming a thing on its way to another
+host (ingest.live) is refused whole, 503 with Retry-After, so that its retry after the move stores it all the way a
+moved thing's message is stored (the MQTT bridge, whose 503 holds every source, has it treated as a moved thing's
+instead) → leave out device-signed readings stored already for their thing, or repeated in the message
+(ingest.devices.leave_out_repeats: named in `refused`, still a 2xx) → store everything in one transaction (2xx only
+after commit), the things checked again under their row locks (a move committing meanwhile: nothing stored, 409 or 503
+in the same words). The database being unavailable anywhere is a 503.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from typing import Any
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from core.ratelimit import hit_many
-from ingest import live
+from ingest import devices, live
 from ingest import mapping as payload_mapping
 from ingest.models import Source
 from ingest.services import (
@@ -268,10 +269,8 @@ def _answer_into(items: list[_Item], answers: list[Answer | None], retry_leaving
         if leaving_things and retry_leaving:
             answers[n] = leaving(live.leaving_refusal(leaving_things), refused)
             continue
-        if refused and not readings:
-            answers[n] = not_live(refused)
-            continue
-        resolved.append((n, source, webhook_id, readings, refused))
+        resolved.append((n, source, webhook_id, readings, refused, raw))
+    resolved = _without_repeats(resolved, answers)
     if not resolved:
         return
     outcomes = delivery_store_many([item[1:] for item in resolved])
@@ -287,6 +286,34 @@ def _answer_into(items: list[_Item], answers: list[Answer | None], retry_leaving
             answers[n] = error(409, str(outcome))  # a deactivated thing, or one that changed hands
         else:
             answers[n] = Answer(outcome.status, outcome.body)
+
+
+def _without_repeats(resolved: list, answers: list[Answer | None]) -> list:
+    """The messages to store, (n, source, webhook_id, readings, refused), each without the device-signed readings
+    stored already or repeated within it (ingest.devices.leave_out_repeats: named in `refused`, the message still a
+    2xx); one query for the whole group. A message left with nothing to store because its things do not live here
+    is answered now (409); one whose only readings were stored already is still stored (its Delivery row: a retry
+    gets the same 200)."""
+    signing = [any(item.signature is not None for item in raw) for *_, raw in resolved]
+    stored = (
+        devices.signatures_stored(
+            reading
+            for (*_, readings, _, _), has in zip(resolved, signing, strict=True)
+            if has
+            for items in readings.values()
+            for reading in items
+        )
+        if any(signing)
+        else set()
+    )
+    kept = []
+    for (n, source, webhook_id, readings, refused, raw), has in zip(resolved, signing, strict=True):
+        repeats = devices.leave_out_repeats(readings, raw, stored) if has else []
+        if refused and not readings and not repeats:
+            answers[n] = not_live(refused)
+            continue
+        kept.append((n, source, webhook_id, readings, refused + repeats))
+    return kept
 
 
 def _verify(

@@ -16,13 +16,15 @@ Two shapes, chosen by size (ingest.history.DEFER_AT_MOST):
 
 Elsewhere (SQLite, a laptop) the same two shapes go through the ORM.
 
-Rules kept in both: nothing is written for a duplicate (the first answer is replayed); a deactivated thing, or one
-that is no longer the owner's, refuses the whole message; so does one that no longer lives here, read under the same
-row lock (ingest.live.check_locked: moved away or arriving, NotLive; on its way to another host, TwinLeaving), as a
-move's confirmation or release may commit between the checks before the write and the write itself; an older reading
-never moves "latest" backwards (twins.latest's one rule: its ORM update, its SQL condition in the batch's lock
-statement, and its mirror in ingest_store_small). Every stored message sends twins.events.ReadingsStored for each of
-its things, in the storing transaction, with the readings' ids.
+Rules kept in both: nothing is written for a duplicate (the first answer is replayed); a deactivated thing, or one that
+is no longer the owner's, refuses the whole message; so does one that no longer lives here, read under the same row lock
+(ingest.live.check_locked: moved away or arriving, NotLive; on its way to another host, TwinLeaving), as a move's
+confirmation or release may commit between the checks before the write and the write itself; an older reading never
+moves "latest" backwards (twins.latest's one rule: its ORM update, its SQL condition in the batch's lock statement, and
+its mirror in ingest_store_small); a device signature is stored at most once per thing (a message with one stored
+already, which only a concurrent delivery of it can bring this far, stores nothing: IntegrityError; checked under the
+things' locks, in ingest_store_small too). Every stored message sends twins.events.ReadingsStored for each of its
+things, in the storing transaction, with the readings' ids.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from datetime import datetime
 from operator import attrgetter
 from typing import Any
 
-from django.db import DatabaseError, connection, transaction
+from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.sql import RowPlan, server_cursor
@@ -60,6 +62,8 @@ class ThingChanged(Exception):
 
     message = "A thing of this message changed hands while it was being stored; nothing was stored."
 
+
+SIGNED_TWICE = "a device-signed reading of this message is stored already"
 
 # A message's refusals: nothing of it stored, the others of a group stored.
 Refusal = TwinDeactivated | ThingChanged | TwinLeaving | live.NotLive
@@ -395,9 +399,46 @@ def _batch_postgres(
                     write((r.id, r.twin_id, r.kind, r.value, r.unit, r.time, api, "", now, *signed))
         contents = [(twin, _committed(readings)) for twin, readings in groups]
         locked, moved = _lock(groups, owner_id)
+        _refuse_signed_twice_postgres(rows)
         history_append_committed([(locked[twin.pk], content) for twin, content in contents])
         _readings_stored(owner_id, groups)
     return Stored(True, latest=moved)
+
+
+# Another row of the same thing, time and device signature than one of this message's (its own rows excluded). Run
+# after the things' locks: a statement that begins after a lock wait reads what the other transaction committed.
+_SIGNED_TWICE = f"""
+SELECT 1 FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::text[]) AS r(id, twin_id, time, signature)
+JOIN {Reading._meta.db_table} x ON x.twin_id = r.twin_id AND x.time = r.time AND x.signature = r.signature
+WHERE x.id <> r.id LIMIT 1
+"""  # noqa: S608
+
+
+def _refuse_signed_twice_postgres(rows: list[AnyReading]) -> None:
+    """A device signature is stored at most once per thing (ingest.devices.ALREADY_STORED). Receiving leaves out
+    the ones it finds stored, without a lock; this settles two deliveries of one signed reading racing each other,
+    under the things' locks, as ingest_store_small does (ingest/migrations/0011): the later one stores nothing."""
+    signed = [r for r in rows if r.device_signed]
+    if not signed:
+        return
+    params = [[r.id for r in signed], [r.twin_id for r in signed], [r.time for r in signed]]
+    with connection.cursor() as cursor:
+        cursor.execute(_SIGNED_TWICE, [*params, [r.signature for r in signed]])
+        if cursor.fetchone() is not None:
+            raise IntegrityError(SIGNED_TWICE)
+
+
+def _refuse_signed_twice_orm(rows: list[AnyReading]) -> None:
+    """:func:`_refuse_signed_twice_postgres` before the INSERT, for SQLite (whose writers are serialized anyway)."""
+    signed = [(r.twin_id, r.time, r.signature) for r in rows if r.device_signed]
+    if not signed:
+        return
+    wanted = set(signed)
+    found = Reading.objects.filter(
+        twin_id__in={s[0] for s in wanted}, time__in={s[1] for s in wanted}, signature__in={s[2] for s in wanted}
+    ).values_list("twin_id", "time", "signature")
+    if len(wanted) < len(signed) or any(row in wanted for row in found):
+        raise IntegrityError(SIGNED_TWICE)
 
 
 def _lock(groups: list[tuple[Twin, list[AnyReading]]], owner_id: int) -> tuple[dict[int, Twin], set[int]]:
@@ -479,6 +520,7 @@ def _orm(
             raise ThingChanged(ThingChanged.message)
         live.check_locked(locked.values())
         rows = [reading for _, readings in groups for reading in readings]
+        _refuse_signed_twice_orm(rows)
         models = [reading.as_model() if type(reading) is NewReading else reading for reading in rows]
         for model in models:
             model.created_at = now

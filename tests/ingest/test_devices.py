@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
+from datetime import UTC, datetime, timedelta
+
 import pytest
 
 from ingest import devices
@@ -13,9 +16,15 @@ from ssi.keys import SigningKey
 from ssi.multibase import b64url_encode, multibase_encode
 from twins.models import HistoryEntry, Reading
 
+_moments = itertools.count()
+
 
 def signed(reading: dict, key: SigningKey, *, form: str = "z", with_key: bool = False) -> dict:
-    """The reading with a device signature over the JCS form of its thing/kind/value/unit/time members."""
+    """The reading with a device signature over the JCS form of its thing/kind/value/unit/time members. A reading
+    without a time is given one (a device-signed reading must sign its time), a second after the last one given."""
+    if "time" not in reading:
+        moment = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(seconds=next(_moments))
+        reading = {**reading, "time": moment.isoformat().replace("+00:00", "Z")}
     covered = {name: reading[name] for name in ("thing", "kind", "value", "unit", "time") if name in reading}
     raw = key.sign(jcs.canonicalize(covered))
     out = {**reading, "signature": multibase_encode(raw, "z") if form == "z" else b64url_encode(raw)}

@@ -215,7 +215,7 @@ def test_the_mapping_form_sets_where_the_device_signature_and_key_are(alice_clie
     device = SigningKey.generate()
     devices.device_key_add(twin=grinder, public_key=device.multibase)
     plain = signed({"value": 4.5}, device)
-    reading = {"value": 4.5, "sig": {"value": plain["signature"], "key": device.multibase}}
+    reading = {"value": 4.5, "time": plain["time"], "sig": {"value": plain["signature"], "key": device.multibase}}
     _, secret = ingest_services.source_rotate_secret(source=source, overlap=timedelta(0))
     response = Sender(client=Client(), source=source, secret=secret).post(reading)
     assert response.status_code == 200
