@@ -242,6 +242,9 @@ RATE_API_PER_CLIENT = env_str("RATE_API_PER_CLIENT", "30/60")
 # or a carrier's NAT shares one address).
 RATE_CLAIM_FAILURES = env_str("RATE_CLAIM_FAILURES", "5/900")
 RATE_CLAIM_FAILURES_PER_CLIENT = env_str("RATE_CLAIM_FAILURES_PER_CLIENT", "20/900")
+# Tag codes an account's imports may look up that are not on its own things (pre-printed stickers to attach): bounds
+# guessing of the 40-bit codes as RATE_SCAN_PER_CLIENT does for typed codes. A roll of 1,000 stickers an hour.
+RATE_IMPORT_TAG_CODES_PER_ACCOUNT = env_str("RATE_IMPORT_TAG_CODES_PER_ACCOUNT", "1000/3600")
 # A finder reloading a tag page again and again makes one "your thing was scanned" notification per window.
 SCAN_NOTIFY_COALESCE_SECONDS = env_int("SCAN_NOTIFY_COALESCE_SECONDS", 1800)
 SHARING_BATCH_SECONDS = env_int("SHARING_BATCH_SECONDS", 5)  # a grant's events within this window: one message

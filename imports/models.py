@@ -42,6 +42,10 @@ class ImportRun(models.Model):
     will_update = models.PositiveIntegerField(default=0)
     will_leave = models.PositiveIntegerField(default=0)
     check_errors = models.PositiveIntegerField(default=0)
+    # The last row whose tag code the dry run could look up: after it, the account's budget of tag codes not on its
+    # own things (RATE_IMPORT_TAG_CODES_PER_ACCOUNT) was spent, and the import looks up no such code of a later row
+    # either (imports.rows.TagBudget). None: every row's.
+    tag_codes_until_row = models.PositiveIntegerField(null=True, blank=True)
 
     # The import itself: the last row number whose batch committed, and what the batches did.
     cursor = models.PositiveIntegerField(default=0)

@@ -9,6 +9,9 @@ A row names its thing by external id: the thing an earlier import made for it, o
 (an export writes the slug for things never imported, so an export imports back unchanged); an unknown external
 id, or none, makes a new thing. A row without an external id whose serial one of the owner's things already has is
 an error, not a second thing.
+
+A tag code not on one of the owner's own things (a pre-printed sticker to attach) is looked up only within the
+account's budget (:class:`TagBudget`), as a typed code is within the scan budget: a file is no way to guess codes.
 """
 
 from __future__ import annotations
@@ -17,9 +20,11 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
+from core.ratelimit import Limit, hit_many, wait_text
 from core.validators import is_storable_text
 from fleets.models import Membership
 from fleets.services import parse_group_path
@@ -34,6 +39,7 @@ MAX_EXTERNAL_ID = 200
 # Known column -> (Twin field, longest value).
 FIELDS = {"name": ("name", 120), "model": ("model_name", 120), "serial": ("serial", 120)}
 NO_TAG = "no unassigned pre-printed tag has the code {code}"
+TAG_BUDGET_SCOPE = "import-tag-codes"
 
 
 class Action(StrEnum):
@@ -140,18 +146,72 @@ class FileSeen:
                 row.problems.append((column, f"“{value[:40]}” is also in row {first:,}"))
 
 
-def plan_batch(*, owner, rows: list[Row], seen: FileSeen) -> list[Planned]:
-    """What each row would do now. Reads a few queries per batch, whatever its size; writes nothing."""
+@dataclass
+class TagBudget:
+    """Which tag codes of a file an import may look up (review finding 4: a file of 3,000 guessed codes found, and
+    claimed, a stranger's unassigned sticker, past the typed-code limit).
+
+    Codes on the owner's own things cost nothing (their answer tells the owner nothing new, and an export's codes
+    import back). Each other code spends one of the account's RATE_IMPORT_TAG_CODES_PER_ACCOUNT, in row order,
+    found or not; once the budget is spent, no code of that row or a later one is looked up, and each such row is
+    an error that reads the same whether its code exists or not. The dry run spends the budget and records the
+    last row it reached (ImportRun.tag_codes_until_row); the import itself spends nothing and looks up only codes of
+    rows up to that one, which the dry run paid for (codes checked twice are counted once)."""
+
+    owner_id: int
+    spend: bool = True  # the dry run; False for the confirmed import
+    until_row: int | None = None  # the last row whose code may be looked up; None: every row's (so far)
+    retry_after: int | None = None
+
+    def allow(self, codes: list[tuple[str, int]]) -> set[str]:
+        """Of these (code, its first row) not on the owner's things, in row order: those that may be looked up."""
+        if not self.spend:
+            return {code for code, row in codes if self.until_row is None or row <= self.until_row}
+        if not codes or self.until_row is not None:
+            return set()
+        limit = settings.RATE_IMPORT_TAG_CODES_PER_ACCOUNT
+        allowed = set()
+        for (code, row), retry_after in zip(
+            codes, hit_many(TAG_BUDGET_SCOPE, [(str(self.owner_id), limit)] * len(codes)), strict=True
+        ):
+            if retry_after is not None:
+                self.until_row, self.retry_after = row - 1, retry_after
+                break
+            allowed.add(code)
+        return allowed
+
+    def refusal(self) -> str:
+        limit = Limit.parse(settings.RATE_IMPORT_TAG_CODES_PER_ACCOUNT)
+        when = wait_text(self.retry_after) if self.retry_after else "later"
+        return (
+            f"not looked up: an account's imports may look up {limit.count:,} tag codes {_per(limit.seconds)} that "
+            f"are not on its own things, and this import reached that; import this row again {when}"
+        )
+
+
+def _per(seconds: int) -> str:
+    for size, unit in ((86400, "day"), (3600, "hour"), (60, "minute"), (1, "second")):
+        if seconds % size == 0:
+            count = seconds // size
+            return f"per {unit}" if count == 1 else f"per {count:,} {unit}s"
+    return f"per {seconds} seconds"  # pragma: no cover - every integer is a whole number of seconds
+
+
+def plan_batch(*, owner, rows: list[Row], seen: FileSeen, budget: TagBudget) -> list[Planned]:
+    """What each row would do now. Reads a few queries per batch, whatever its size; writes nothing (but the dry
+    run's tag codes spend the account's budget)."""
     for row in rows:
         seen.check(row)
     targets = _targets(owner, [row.external_id for row in rows if row.external_id])
     serials = _serial_users(owner, [row.fields["serial"] for row in rows if row.fields.get("serial")])
-    tags = _tags([row.tag_code for row in rows if row.tag_code])
+    tags, refused = _tags(owner, rows, seen, budget)
     twin_ids = [twin.pk for twin in targets.values()]
     members = _memberships(twin_ids, [row.group_parts for row in rows if row.group_parts and row.external_id])
     planned = []
     for row in rows:
         twin = targets.get(row.external_id) if row.external_id else None
+        if row.tag_code in refused and seen.tags.get(row.tag_code) == row.number:
+            row.problems.append(("tag_code", budget.refusal()))
         planned.append(_plan(owner, row, twin, serials, tags, members))
     return planned
 
@@ -251,10 +311,19 @@ def _serial_users(owner, serials: list[str]) -> dict[str, list[tuple[int, str]]]
     return users
 
 
-def _tags(codes: list[str]) -> dict[str, Tag]:
+def _tags(owner, rows: list[Row], seen: FileSeen, budget: TagBudget) -> tuple[dict[str, Tag], set[str]]:
+    """The batch's tags by code, and the codes the budget did not let it look up."""
+    codes = list(dict.fromkeys(row.tag_code for row in rows if row.tag_code))
     if not codes:
-        return {}
-    return {tag.code: tag for tag in Tag.objects.filter(code__in=codes).select_related("twin")}
+        return {}, set()
+    found = {tag.code: tag for tag in Tag.objects.filter(code__in=codes, twin__owner=owner).select_related("twin")}
+    numbers = {row.number for row in rows}
+    # A code first given in an earlier batch was paid for (or refused) there; here it is a duplicate row's error.
+    others = [(code, seen.tags[code]) for code in codes if code not in found and seen.tags[code] in numbers]
+    allowed = budget.allow(others)
+    if allowed:
+        found.update({tag.code: tag for tag in Tag.objects.filter(code__in=allowed).select_related("twin")})
+    return found, {code for code, _ in others if code not in allowed}
 
 
 def _folded(parts: tuple[str, ...]) -> tuple[str, ...]:

@@ -28,7 +28,7 @@ from credentials.services import ownership_credentials_announced, ownership_cred
 from fleets.services import group_for_import, members_add
 from imports.models import ImportChunk, ImportedThing, ImportRowError, ImportRun
 from imports.reader import FileRefused, rows, shown, sniff_format
-from imports.rows import Action, FileSeen, Planned, Row, parse_row, plan_batch
+from imports.rows import Action, FileSeen, Planned, Row, TagBudget, parse_row, plan_batch
 from tags.services import TagUnavailable, tag_claim
 from twins import events
 from twins.history import history_append
@@ -117,16 +117,17 @@ def import_upload(*, owner, upload: UploadedFile | IO[bytes], filename: str = ""
 
 def import_check(*, run: ImportRun) -> ImportRun:
     """The dry run: count what the file would create, update and leave alone now, and keep its per-row errors.
-    Writes nothing but the run's own counts and errors."""
+    Writes nothing but the run's own counts and errors (and spends the account's tag-code budget: rows.TagBudget)."""
     counts = {Action.CREATE: 0, Action.UPDATE: 0, Action.LEAVE: 0, Action.ERROR: 0}
     errors: list[ImportRowError] = []
     seen = FileSeen()
+    budget = TagBudget(owner_id=run.owner_id)
     total = 0
     message = ""
     batch: list[Row] = []
 
     def flush() -> None:
-        for item in plan_batch(owner=run.owner, rows=batch, seen=seen):
+        for item in plan_batch(owner=run.owner, rows=batch, seen=seen, budget=budget):
             counts[item.action] += 1
             for column, problem in item.row.problems:
                 if len(errors) < MAX_ERRORS:
@@ -148,6 +149,7 @@ def import_check(*, run: ImportRun) -> ImportRun:
         run.rows = total
         run.will_create, run.will_update = counts[Action.CREATE], counts[Action.UPDATE]
         run.will_leave, run.check_errors = counts[Action.LEAVE], counts[Action.ERROR]
+        run.tag_codes_until_row = budget.until_row
         run.message = shown(message)
         run.status = ImportRun.Status.REFUSED if message else ImportRun.Status.CHECKED
         run.save()
@@ -191,6 +193,8 @@ def import_apply(run_id: int) -> ImportRun | None:
         return run
     ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.QUEUED).update(status=ImportRun.Status.RUNNING)
     seen = FileSeen()
+    # The codes the dry run paid for, and no others: the import spends no budget of its own.
+    budget = TagBudget(owner_id=run.owner_id, spend=False, until_row=run.tag_codes_until_row)
     batch: list[Row] = []
     try:
         for row in run_rows(run):
@@ -199,10 +203,10 @@ def import_apply(run_id: int) -> ImportRun | None:
                 continue
             batch.append(row)
             if len(batch) >= settings.IMPORTS_BATCH_ROWS:
-                run = _apply_batch(run, batch, seen)
+                run = _apply_batch(run, batch, seen, budget)
                 batch = []
         if batch:
-            run = _apply_batch(run, batch, seen)
+            run = _apply_batch(run, batch, seen, budget)
     except FileRefused as exc:
         ImportRun.objects.filter(pk=run.pk).update(
             status=ImportRun.Status.FAILED, message=shown(exc.message), finished_at=timezone.now()
@@ -219,7 +223,7 @@ def import_apply(run_id: int) -> ImportRun | None:
     return run
 
 
-def _apply_batch(run: ImportRun, batch: list[Row], seen: FileSeen) -> ImportRun:
+def _apply_batch(run: ImportRun, batch: list[Row], seen: FileSeen, budget: TagBudget) -> ImportRun:
     with transaction.atomic():
         locked = ImportRun.objects.select_for_update().select_related("owner").get(pk=run.pk)
         todo = [row for row in batch if row.number > locked.cursor]
@@ -231,7 +235,7 @@ def _apply_batch(run: ImportRun, batch: list[Row], seen: FileSeen) -> ImportRun:
         done = {Action.CREATE: 0, Action.UPDATE: 0, Action.LEAVE: 0, Action.ERROR: 0}
         errors: list[ImportRowError] = []
         stored = ImportRowError.objects.filter(run=locked, phase=ImportRowError.Phase.APPLY).count()
-        planned = plan_batch(owner=locked.owner, rows=todo, seen=seen)
+        planned = plan_batch(owner=locked.owner, rows=todo, seen=seen, budget=budget)
         plain = [item for item in planned if _plain_create(item)]
         made = {id(item) for item in _create_many(locked, plain)}
         for item in planned:
