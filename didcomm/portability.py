@@ -9,8 +9,9 @@ Part ``"didcomm"``, restored after the twin (it hangs off it): everything the tw
   the invitation a page shows here works here; a copy someone already holds names the old instance, whose agent
   refuses it (didcomm.inbound, the twin having moved).
 - The recipient keys inbound envelopes find the agent by (the agent's own and each pairwise key).
-- Every message received and sent (the Connections pages' activity, and the signed history's entries point at
-  the received ones), those still queued included: they wait until the twin has arrived, then go out
+- Every message received and sent since the owner has the thing (the Connections pages' activity, and the signed
+  history's entries point at the received ones; a seller's, before ``owner_since``, are hers and stay, as those
+  pages hide them), those still queued included: they wait until the twin has arrived, then go out
   (didcomm.moving). The package is built when the owner confirms the move and the source stays live until the
   destination holds the twin, so one the source delivered meanwhile goes out twice, with the same ``@id``
   (receivers dedupe on it, SECURITY 14; what the source receives meanwhile stays there). Credential exchanges
@@ -37,6 +38,7 @@ from django.utils.dateparse import parse_datetime
 from core.vault import seal_key, unseal_key
 from didcomm import keys
 from didcomm.models import Agent, Connection, CredentialExchange, InboundMessage, OutboundMessage, RecipientKey
+from didcomm.selectors import _since_owner
 from didcomm.timeline import PROBLEM_TITLE
 from owners.models import Notification
 from ssi import oob
@@ -166,6 +168,11 @@ def export(twin: Twin) -> dict[str, Any] | None:
     if agent is None:
         return None
     connections = Connection.objects.filter(agent=agent).order_by("id")
+    # The current owner's time only: messages from before the sale were the seller's conversations, which the
+    # buyer's pages never show (the same cut, didcomm.selectors) and a buyer's move does not carry.
+    inbound, outbound = _since_owner(
+        InboundMessage.objects.filter(agent=agent), OutboundMessage.objects.filter(agent=agent), twin
+    )
     return {
         "created_at": _out(agent.created_at),
         "connections": [
@@ -178,11 +185,11 @@ def export(twin: Twin) -> dict[str, Any] | None:
         ],
         "inbound": [
             _row(m, INBOUND_FIELDS, id=m.pk, connection=m.connection_id)
-            for m in InboundMessage.objects.filter(agent=agent).order_by("id").iterator(chunk_size=BATCH)
+            for m in inbound.order_by("id").iterator(chunk_size=BATCH)
         ],
         "outbound": [
             _row(m, OUTBOUND_FIELDS, id=m.pk, connection=m.connection_id, in_reply_to=m.in_reply_to_id)
-            for m in OutboundMessage.objects.filter(agent=agent).order_by("id").iterator(chunk_size=BATCH)
+            for m in outbound.order_by("id").iterator(chunk_size=BATCH)
         ],
         "credential_exchanges": [
             _row(x, CREDENTIAL_EXCHANGE_FIELDS, connection=x.connection_id)
