@@ -14,6 +14,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from core.forms import apply_errors
 from sharing import grants, selectors
+from sharing import kinds as data_kinds
 from sharing.forms import BulkGrantForm, EndpointForm, GrantFieldsForm, GrantForm, RequestAnswerForm
 from twins import selectors as twin_selectors
 
@@ -60,6 +61,7 @@ def thing_sharing(request: HttpRequest, slug: str) -> HttpResponse:
         "twin": twin,
         "rows": selectors.grant_rows(selectors.grant_list(twin=twin)),
         "form": form,
+        "kinds_listed": data_kinds.thing_kinds_listed(twin=twin),
         "log": _log(request, twin=twin),
     }
     return render(request, "sharing/grant_thing.html", context, status=_status(form))
