@@ -2,8 +2,10 @@
 
 - A reading: ``{"thing", "kind", "value", "unit", "time", "signature", "key"}``. The device signature is Ed25519
   over the JCS (RFC 8785) form of the members ``thing``, ``kind``, ``value``, ``unit``, ``time`` the reading gives
-  (``signature`` and ``key`` are not covered), sent as multibase base64url (``u`` + base64url without padding);
-  ``key`` is the device's Multikey (``z6Mk…``).
+  (``time`` always: the server refuses a signed reading without it; ``signature`` and ``key`` are not covered),
+  sent as multibase base64url (``u`` + base64url without padding); ``key`` is the device's Multikey (``z6Mk…``).
+  The server stores a signature once per thing: the same signed reading sent again is left out (a 200 naming it in
+  ``refused``).
 - A message body: ``{"readings": [reading, …]}`` (at most 1,000 readings and 1 MiB), UTF-8 JSON.
 - HTTP: ``POST /hooks/<source-id>`` with the Standard Webhooks headers ``webhook-id``, ``webhook-timestamp``,
   ``webhook-signature: v1,<base64 HMAC-SHA256 of "id.timestamp.body">`` under the source's ``whsec_`` secret.
@@ -56,7 +58,11 @@ def signed_object(reading: dict[str, Any]) -> dict[str, Any]:
 
 
 def device_sign(reading: dict[str, Any], key: SigningKey) -> dict[str, Any]:
-    """The reading with ``signature`` (multibase base64url of Ed25519 over JCS(signed object)) and ``key``."""
+    """The reading with ``signature`` (multibase base64url of Ed25519 over JCS(signed object)) and ``key``. The
+    reading must give its time: the server refuses a signed reading without one (400 naming ``time``), since its
+    signature could otherwise be stored again at any later time; with it, a copy sent again is stored once."""
+    if reading.get("time") is None:
+        raise ValueError("a device-signed reading gives the time it was measured")
     signature = key.sign(jcs.canonicalize(signed_object(reading)))
     return {**reading, "signature": "u" + b64url_encode(signature), "key": key.multibase}
 

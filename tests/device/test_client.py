@@ -86,6 +86,12 @@ def test_a_signed_reading_verifies_as_ingest_extracts_and_checks_it(key):
     key.verify_key.verify(devices.signed_message(item.signed), devices.decode_signature(item.signature))
 
 
+def test_a_reading_is_never_signed_without_its_time(key):
+    for untimed in ({"value": 1}, {"value": 1, "time": None}):
+        with pytest.raises(ValueError, match="time"):
+            wire.device_sign(untimed, key)
+
+
 def test_the_three_carriers_sign_the_same_body(key):
     body = wire.body_of([wire.reading_json(wire.reading(1, time="2026-01-01T00:00:00Z", key=key))])
     now = int(time.time())
