@@ -6,8 +6,17 @@ already waiting; the task moves every buffered scan into the database in one tra
 owner's coalesced "scanned" notification, then the history batch). Without Redis (one process on a laptop) the
 scan is written at once, in the request.
 
-Durability: buffered scans live in Redis until the next flush (about a second with a running worker). Run
-Redis with AOF persistence in production if a Redis crash must not lose that second of scan log.
+Batching: the flush is enqueued to run FLUSH_DELAY_SECONDS after the scan that asks for it (a deferred task), and
+it moves what is buffered when it runs, then stops: it never chases scans that arrive while it writes (the first of
+those enqueues the next flush). A batch costs the worker ~12 ms of CPU whatever its size (its queries, the
+notification, the history task it schedules and that task's entry) and ~20 µs per scan, so what the worker spends
+per scan is set by the batch size: a flush that looped while scans kept coming wrote them a dozen at a time and
+spent 170-600 µs of CPU per scan (bench/scan.py), CPU the web processes on the same machine lacked. Waiting a
+second makes a busy tag's batch a second's scans. A backend that cannot defer (the immediate one of tests) runs
+the flush at once.
+
+Durability: buffered scans live in Redis until the next flush (about a second, or two with the worker's poll
+interval). Run Redis with AOF persistence in production if a Redis crash must not lose those seconds of scan log.
 
 A thing on its way to another host, or moved there (twins.leaving, issue 18), gets no scan rows here from the flush:
 its package was built at the move's confirmation, so they would stay behind, and a finder's view is not data its
@@ -20,9 +29,10 @@ from __future__ import annotations
 
 import json
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from django.tasks import task
+from django.utils import timezone
 from redis.commands.core import Script
 
 from core.redis import redis_client
@@ -34,6 +44,8 @@ log = logging.getLogger(__name__)
 BUFFER_KEY = "tags:scan-buffer"
 FLUSH_MARKER = "tags:scan-flush-pending"
 FLUSH_MARKER_SECONDS = 30
+# How long a flush waits for scans to gather (module docstring, "Batching"); well under FLUSH_MARKER_SECONDS.
+FLUSH_DELAY_SECONDS = 1.0
 BATCH = 5000
 
 
@@ -85,7 +97,7 @@ def scan_hit(
         args=[seconds, budget, item_tail(user_agent, source), FLUSH_MARKER_SECONDS],
     )
     if enqueue:
-        flush_scan_buffer.enqueue()
+        enqueue_flush()
     return count, html
 
 
@@ -109,13 +121,23 @@ def record_stranger_scan(
     pipe.rpush(BUFFER_KEY, item_prefix(tag_id=tag_id, twin_id=twin_id) + item_tail(user_agent, source))
     pipe.set(FLUSH_MARKER, 1, nx=True, ex=FLUSH_MARKER_SECONDS)
     if pipe.execute()[1]:
-        flush_scan_buffer.enqueue()
+        enqueue_flush()
+
+
+def enqueue_flush() -> None:
+    """Enqueue the flush to run FLUSH_DELAY_SECONDS from now (at once on a backend that cannot defer a task)."""
+    flush = flush_scan_buffer
+    if FLUSH_DELAY_SECONDS > 0 and flush.get_backend().supports_defer:
+        flush = flush.using(run_after=timezone.now() + timedelta(seconds=FLUSH_DELAY_SECONDS))
+    flush.enqueue()
 
 
 @task()
 def flush_scan_buffer() -> int:
-    """Move every buffered scan into the database, one transaction per batch (tags.scans.record_buffered_scans).
-    Safe to run concurrently: each item is popped once."""
+    """Move the buffered scans into the database, one transaction per batch (tags.scans.record_buffered_scans),
+    until a batch comes out short: the buffer was empty then. Scans pushed after the marker's deletion and missed
+    by the last pop have enqueued the next flush (the first of them set the marker again). Safe to run
+    concurrently: each item is popped once."""
     client = redis_client()
     if client is None:
         return 0
@@ -128,6 +150,8 @@ def flush_scan_buffer() -> int:
         items = staying_here([json.loads(entry) for entry in raw])
         if items:
             moved += record_buffered_scans(items=items)
+        if len(raw) < BATCH:
+            return moved
 
 
 def staying_here(items: list[BufferedScan]) -> list[BufferedScan]:
