@@ -11,6 +11,7 @@ from datetime import timedelta
 
 import pytest
 from django.test import Client
+from django.utils import timezone
 
 from ingest import services as ingest_services
 from ingest.models import DeviceKey, Source, SourceThing
@@ -113,7 +114,9 @@ def test_a_reading_arrives_device_signed_only_if_its_signature_holds_here(mover,
     board = SigningKey.generate()
     DeviceKey.objects.create(twin=grinder, public_key=board.multibase, label="new board")
     sender = Sender(client=Client(), source=source, secret=secret)
-    genuine = device_sign({"thing": "acme-grinder-7", "value": 4}, board)
+    # A signed reading gives (and signs) its time (ingest, review finding 3 of session 12).
+    measured = (timezone.now() - timedelta(minutes=1)).isoformat()
+    genuine = device_sign({"thing": "acme-grinder-7", "value": 4, "time": measured}, board)
     assert sender.post(genuine, msg_id="msg_signed").status_code == 200
     real = Reading.objects.get(twin=grinder, device_signed=True)
     # What an owner who runs the old host could write into its database: typed values passed off as the device's.
