@@ -14,7 +14,7 @@ A package may come from a hostile instance (issue 18's security review), and a P
 - a row of the maker's for that serial whose twin moved away from here is taken over only by the same thing coming
   back: the SCID of that twin's DID equals the SCID of the arriving twin's verified DID (the DID log part verified
   it). A serial of the maker's that is another thing here refuses the package.
-- with no row for the serial here (the thing's copy made room for it as it arrived, taking the row with it), one is
+- with no row for the serial here (the thing's copy made room for it as the thing went live, taking the row), one is
   made only if the maker's own signed statement came with the thing: an authenticity credential the credentials part
   verified and restored (signed by the maker's DID, about this SCID) names that model's maker and that serial.
   Otherwise the link stays in the package only, as plain information: the package alone never makes a serial
