@@ -2,7 +2,8 @@
 
 Starts the app as in production on loopback: a fresh PostgreSQL database (migrated, seeded with an owner and a
 thing with a tag and public fields on), Redis for the cache, rate limits and the scan buffer, DEBUG off, several
-workers, and the task worker (`db_worker`) that writes buffered scans to the database, as production runs it.
+workers, and the task worker that writes buffered scans to the database, as production runs it (`manage.py worker`,
+the README's command: django-tasks-db's `db_worker` loop with the lease reaper and periodic jobs beside it).
 Each server is measured with wrk (`-t2 -c32 --latency`): a short warm-up of both URLs, then the constant page and
 the scan page for BENCH_SECONDS each, interleaved over BENCH_ROUNDS rounds so noise hits both alike. After each
 server, the bench checks that every scan served became a Scan row (the worker drains the buffer).
@@ -252,7 +253,7 @@ def main() -> int:
         srv.manage(env, "migrate", "-v0")
         token = srv.manage(env, "shell", "-v0", "-c", SEED).strip().splitlines()[-1]
         if WITH_WORKER:
-            worker = srv.serve([srv.PYTHON, "manage.py", "db_worker", "--no-startup-delay", "--no-reload"], env)
+            worker = srv.serve([srv.PYTHON, "manage.py", "worker", "--no-startup-delay", "--no-reload"], env)
             srv.settle([worker])  # its start-up (importing Django) is not counted as CPU spent on scans
         results = [measure(key, port, env, token, db, worker) for key in SERVERS]
     finally:
