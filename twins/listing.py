@@ -31,6 +31,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from twins.models import Twin
 
@@ -73,8 +74,14 @@ _badges: dict[str, Callable[[Any, list[Any]], dict[int, list[Badge]]]] = {}
 # section(request, filters) -> HTML ("" for nothing), shown above the cards in key order.
 _sections: dict[str, Callable[[Any, Any], str]] = {}
 _selection_form: list[str] = []
-# Within one_request(): the planner's estimates already asked, by (query, viewer id).
-_estimates: ContextVar[dict[tuple[str, int], float] | None] = ContextVar("listing_estimates", default=None)
+# Within one_request(), a search's sets of the viewer's own things (each found through an index: names, serials
+# and models, attribute values, notes, groups) are gathered once; when they hold at most this many ids, the page and
+# the selection bar's count fetch those by primary key. More, and each query walks the list testing every row
+# against the sets, which then meets a page of matches soon (the gathering stops reading at this many).
+GATHERED_IDS = 1_000
+
+# Within one_request(): what the searches built so far asked (planner estimates; gathered ids), by its question.
+_asked: ContextVar[dict[tuple, Any] | None] = ContextVar("listing_asked", default=None)
 
 
 def register_search(key: str, term: SearchTerm) -> None:
@@ -139,25 +146,66 @@ def selection_form() -> str:
 @contextmanager
 def one_request() -> Iterator[None]:
     """One page's work: the searches built inside it (the cards and the selection bar's count build the same one)
-    ask the planner for an estimate once, not once each."""
-    token = _estimates.set({})
+    ask the planner for an estimate once, and gather their sets of ids once (_gathered), not once each."""
+    token = _asked.set({})
     try:
         yield
     finally:
-        _estimates.reset(token)
+        _asked.reset(token)
 
 
 def _names_containing(query: str, viewer_id: int) -> float:
     """PostgreSQL's estimate of the viewer's things whose name contains `query`: planned, not run (the statistics
     ANALYZE keeps on the name's trigram index expression, migration twins 0010). Asked once within one_request()."""
-    asked = _estimates.get()
-    if asked is not None and (query, viewer_id) in asked:
-        return asked[(query, viewer_id)]
+    asked = _asked.get()
+    if asked is not None and ("estimate", query, viewer_id) in asked:
+        return asked[("estimate", query, viewer_id)]
     plan = json.loads(Twin.objects.filter(owner_id=viewer_id, name__icontains=query).explain(format="json"))
     estimate = float(plan[0]["Plan"]["Plan Rows"])
     if asked is not None:
-        asked[(query, viewer_id)] = estimate
+        asked[("estimate", query, viewer_id)] = estimate
     return estimate
+
+
+def _set_sql(subquery: Any) -> tuple[str, list[Any]]:
+    if isinstance(subquery, QuerySet):
+        sql, params = subquery.order_by().query.get_compiler(connection=connection).as_sql()
+        return sql, list(params)
+    return subquery.sql, list(subquery.params)  # RawSQL
+
+
+def _gathered(condition: Q, key: tuple) -> Q:
+    """Within one_request() on PostgreSQL: `condition` (an OR of `pk IN (subquery)` sets, each found through an
+    index) as one set of their ids when they are few, gathered in one query (UNION ALL) once a request. ORed, the
+    sets are hashed subplans PostgreSQL tests on every row it walks in the list's order: a search that matches a
+    few things (a serial) walked all 100,000 of the owner's things to find them, for the page and again for the
+    selection bar's count; from a few ids the planner fetches them by primary key. A condition with anything
+    tested on the row (a common name, a kept thing's fields), or with more than GATHERED_IDS ids, stays as it was:
+    its walk meets a page of matches soon."""
+    asked = _asked.get()
+    if asked is None or condition.connector != Q.OR or condition.negated:
+        return condition
+    if not condition.children or not all(_is_set(child) for child in condition.children):
+        return condition
+    if ("ids", key) not in asked:
+        compiled = [_set_sql(child[1]) for child in condition.children]
+        sql = " UNION ALL ".join(f"({part})" for part, _ in compiled)
+        with connection.cursor() as cursor:
+            cursor.execute(f"{sql} LIMIT %s", [p for _, ps in compiled for p in ps] + [GATHERED_IDS + 1])
+            rows = cursor.fetchall()
+        # Counted before the duplicates go (a thing found two ways): past the LIMIT the set may be cut short.
+        found = sorted({row[0] for row in rows})
+        asked[("ids", key)] = None if len(rows) > GATHERED_IDS else "{" + ",".join(map(str, found)) + "}"
+    ids = asked[("ids", key)]
+    if ids is None:
+        return condition
+    # One array literal, written once (a list parameter is written out again in each query, an IN list bound id
+    # by id). A constant array: the planner sees its few rows and fetches them by the primary key.
+    return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
+
+
+def _is_set(child: Any) -> bool:
+    return isinstance(child, tuple) and child[0] == "pk__in" and not isinstance(child[1], list | tuple | set)
 
 
 def _own_fields(query: str, viewer_id: int) -> Q:
@@ -184,7 +232,8 @@ def search_condition(query: str, viewer: Any, *, others: bool = True) -> Q:
     the same things."""
     fields = Q(name__icontains=query) | Q(serial__icontains=query) | Q(model_name__icontains=query)
     viewer_id = getattr(viewer, "pk", None)
-    if connection.vendor == "postgresql" and viewer_id is not None:
+    postgres = connection.vendor == "postgresql" and viewer_id is not None
+    if postgres:
         condition = _own_fields(query, viewer_id)
         if others:
             condition |= ~Q(owner_id=viewer_id) & fields
@@ -192,7 +241,7 @@ def search_condition(query: str, viewer: Any, *, others: bool = True) -> Q:
         condition = fields
     for _, term in sorted(_terms.items()):
         condition |= term(query, viewer, others=others)
-    return condition
+    return _gathered(condition, (query, viewer_id, others)) if postgres else condition
 
 
 def filters() -> list[ListFilter]:

@@ -52,13 +52,21 @@ def test_searching_a_shared_value_costs_the_same_queries_for_3_and_40_matching_t
 
 
 @postgres_only
-def test_postgres_asks_for_the_shared_value_once_on_the_page_and_once_in_the_count(alice):
+@pytest.mark.parametrize("gathered", [True, False], ids=["few matches", "many matches"])
+def test_postgres_asks_for_the_shared_value_once_a_page_or_once_on_the_page_and_once_in_the_count(
+    alice, monkeypatch, gathered
+):
+    from twins import listing
+
+    # Few matches (at most listing.GATHERED_IDS): the page's ids and the selection bar's count share one gathering
+    # of the set; many: the gathering stops at GATHERED_IDS + 1 rows, then each of them reads the set once, in its
+    # walk. Never a look at a thing's JSON.
+    monkeypatch.setattr(listing, "GATHERED_IDS", 1_000 if gathered else 10)
     _purple(alice, 40)
     with CaptureQueriesContext(connection) as queries:
         assert client_for(alice).get("/things/", {"q": "purple"}).status_code == 200
     searched = [q["sql"] for q in queries if "inventory_attribute_value" in q["sql"]]
-    # The page's ids and the selection bar's count: each reads the set once, none looks at a thing's JSON.
-    assert len(searched) == 2, searched
+    assert len(searched) == (1 if gathered else 3), searched
     assert all(sql.count("inventory_attribute_value") == 1 for sql in searched)
     assert not any("jsonb_each_text" in q["sql"] for q in queries)
 
