@@ -30,10 +30,10 @@ def groups_section(request, filters) -> str:
     groups = list(group_list(viewer=request.user)[: SECTION_GROUPS + 1])
     if not groups:
         return ""
+    # No request: the cards need nothing of it, and with it every context processor (the top bar's links, the
+    # inbox...) would run again for this one section.
     return render_to_string(
-        "fleets/_cards_section.html",
-        {"groups": groups[:SECTION_GROUPS], "more": len(groups) > SECTION_GROUPS},
-        request=request,
+        "fleets/_cards_section.html", {"groups": groups[:SECTION_GROUPS], "more": len(groups) > SECTION_GROUPS}
     )
 
 
