@@ -6,7 +6,8 @@ four in five with a latest reading, one in a hundred lost, tags, labels, places 
 and a neighbour with 10,000 of their own, by COPY, then VACUUM ANALYZE (autovacuum is off here). Then, in this
 process (Django's test client: server time, from the request entering the middleware to the response, without
 the HTTP server), times each list request BENCH_REPEAT times (default 30, after a warm-up) and prints its p50,
-p95, number of queries and slowest query (its time and first table, from one run), for:
+p95, median CPU time of this process (the web worker's own work, which load moves far less), number of queries
+and slowest query (its time and first table, from one run), for:
 
 - the cards page and the API (keyset mode, `?cursor=`), first page and a deep page (a cursor 90% of the way in),
   sorted by name and by newest reading, filtered by attribute equality (GIN), numeric comparison, kind, model,
@@ -55,6 +56,7 @@ NOT_LIVE_MIDDLEWARE = "twins.not_live.NotLiveMiddleware"
 KEEP_DB = os.environ.get("BENCH_DB", "")
 ONLY = os.environ.get("BENCH_ONLY", "")
 SLOWEST: dict[str, str] = {}  # url -> its slowest query in the counted run, and its first table
+CPU_MS: dict[str, float] = {}  # url -> median CPU ms of this process per request, in the last timed run
 TARGET_MS = 50.0
 # The things' columns COPY fills (every NOT NULL one without a default: tests/bench/test_copy_columns.py).
 TWIN_COLUMNS = (
@@ -178,7 +180,8 @@ def analyze(*, vacuum: bool = False) -> None:
 
 
 def timed(client, url: str) -> tuple[float, float, int]:
-    """p50 and p95 in ms over REPEAT requests (after a warm-up), and the queries of one request."""
+    """p50 and p95 in ms over REPEAT requests (after a warm-up), and the queries of one request. The median CPU ms
+    of this process per request goes to CPU_MS[url] (the web worker's share: load moves it far less than wall)."""
     from django.db import connection
 
     for _ in range(3):
@@ -199,12 +202,14 @@ def timed(client, url: str) -> tuple[float, float, int]:
     slowest = max(queries, default=(0.0, ""))
     table = re.search(r'FROM "(\w+)"', slowest[1])
     SLOWEST[url] = f"{slowest[0]:.0f} ms {table.group(1) if table else '?'}"
-    times = []
+    times, cpu = [], []
     for _ in range(REPEAT):
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         client.get(url)
         times.append((time.perf_counter() - started) * 1000)
+        cpu.append((time.process_time() - cpu_started) * 1000)
     times.sort()
+    CPU_MS[url] = statistics.median(cpu)
     return statistics.median(times), times[int(len(times) * 0.95) - 1], len(queries)
 
 
@@ -317,34 +322,42 @@ def main() -> int:
         cases = [(label, url, client) for label, url in cases + probe_cases]
         cases += [(f"{label}, no probe", url, unprobed) for label, url in probe_cases]
         cases = [case for case in cases if not ONLY or ONLY in case[0]]
-        rows: dict[str, list[tuple[float, float, int, float]]] = {label: [] for label, _, _ in cases}
-        floors, probes = [], []
+        rows: dict[str, list[tuple[float, float, int, float, float]]] = {label: [] for label, _, _ in cases}
+        floors, floor_cpu, probes = [], [], []
         for _ in range(ROUNDS):
             floors.append(timed(client, "/bench/constant"))
+            floor_cpu.append(CPU_MS["/bench/constant"])
             probes.append(probe_time(thing.slug))
             for label, url, who in cases:
                 p50, p95, queries = timed(who, url)
-                rows[label].append((p50, p95, queries, p95 / floors[-1][1]))
+                rows[label].append((p50, p95, queries, p95 / floors[-1][1], CPU_MS[url]))
         floor_p50 = statistics.median(f[0] for f in floors)
         floor_p95 = statistics.median(f[1] for f in floors)
         print(
             f"{ROUNDS} round(s) of {REPEAT} requests each, interleaved; medians over rounds; "
             f"load average {srv.load_average():.1f} at the end"
         )
-        print(f"{'request':<32} {'p50 ms':>7} {'p95 ms':>7} {'queries':>7} {'p95/floor':>9}  slowest query")
-        print(f"{'floor: /bench/constant':<32} {floor_p50:>7.1f} {floor_p95:>7.1f} {floors[0][2]:>7} {1:>8.1f}x")
+        print(
+            f"{'request':<32} {'p50 ms':>7} {'p95 ms':>7} {'CPU ms':>7} {'queries':>7} {'p95/floor':>9}  slowest query"
+        )
+        print(
+            f"{'floor: /bench/constant':<32} {floor_p50:>7.1f} {floor_p95:>7.1f} {statistics.median(floor_cpu):>7.1f} "
+            f"{floors[0][2]:>7} "
+            f"{1:>8.1f}x"
+        )
         worst = 0.0
         counts = {}
         for label, url, _ in cases:
             p50 = statistics.median(r[0] for r in rows[label])
             p95 = statistics.median(r[1] for r in rows[label])
             ratio = statistics.median(r[3] for r in rows[label])
+            cpu = statistics.median(r[4] for r in rows[label])
             queries = sorted({r[2] for r in rows[label]})
             if label.startswith(("cards", "api")):
                 worst = max(worst, p95)
                 counts.setdefault(label.split(":")[0], set()).update(queries)
             shown = "/".join(str(q) for q in queries)
-            print(f"{label:<32} {p50:>7.1f} {p95:>7.1f} {shown:>7} {ratio:>8.1f}x  {SLOWEST[url]}")
+            print(f"{label:<32} {p50:>7.1f} {p95:>7.1f} {cpu:>7.1f} {shown:>7} {ratio:>8.1f}x  {SLOWEST[url]}")
         probe = {key: statistics.median(p[key] for p in probes) for key in probes[0]}
         print(
             f"NotLiveMiddleware probe alone ({PROBES} times a round, medians over rounds): ORM .first() "
