@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from functools import lru_cache
 
 from django.core.exceptions import ValidationError
 from django.db import connection
@@ -71,8 +72,10 @@ LABELS = {
 }
 
 
+@lru_cache(maxsize=1024)
 def reading_data_kind(kind: str) -> str:
-    """The data kind of a reading of `kind` (see the module's docstring for the rules)."""
+    """The data kind of a reading of `kind` (see the module's docstring for the rules). Cached: a thing has a few
+    kinds, and the outbox collector asks once or twice per reading of a batch (sharing.collect)."""
     if is_location(kind):
         return LOCATION
     name = kind.strip().lower()
