@@ -120,7 +120,11 @@ def go_live(twin: Twin) -> bool:
     name = _name(twin)  # before the twin takes the copy's slug
     kept = _kept(twin)
     if kept is None:
-        return False
+        if twin.did:
+            return False
+        # A return beside its copy (it has no DID here yet) whose package is gone: going live would leave a thing
+        # with nothing but its name here, the copy still holding its slug. It stays arriving; the owner asks us.
+        raise PackageError("the package it arrived with is no longer in this host's storage")
     DidLogEntry.objects.filter(twin=twin).delete()  # the whole package brings it again
     twin_unpack(
         kept["package"],

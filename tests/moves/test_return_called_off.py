@@ -154,3 +154,16 @@ def test_the_old_host_calling_off_a_return_ends_the_move_here_once(journey, djan
     assert move.state == MoveIn.State.CANCELLED and move.twin_id is None
     assert not Twin.objects.filter(pk=arrived.pk).exists()
     assert Twin.objects.get(pk=copy.pk).moved_to == B_URL and _page(copy.slug)[0] == 308
+
+
+def test_a_return_whose_kept_package_is_gone_does_not_go_live_empty(journey, settings):
+    copy, package, frank = journey
+    arrived = moving.arrive(package, owner=frank, source_url=B_URL, destination_url=A_URL)
+    for path in (Path(settings.MEDIA_ROOT) / "tmp" / "returns").iterdir():
+        path.unlink()
+
+    with pytest.raises(moving.MoveRefused, match="no longer in this host's storage"):
+        moving.activate(Twin.objects.get(pk=arrived.pk))
+
+    assert Twin.objects.get(pk=arrived.pk).arriving
+    assert Twin.objects.get(pk=copy.pk).slug == copy.slug
