@@ -192,8 +192,9 @@ def leave_out_repeats(
 ) -> list[dict[str, str]]:
     """Take out of `readings` (ingest.services.resolve_readings's answer, changed in place) each device-signed
     reading whose signature is in `stored` or came earlier in the same message, and drop a thing left with none;
-    the ``{"pointer", "thing", "reason"}`` entries naming them, for the answer's `refused`. `raw`: the message's
-    readings as given, where the pointers come from (only worked out when something is left out)."""
+    the ``{"pointer", "thing", "reason"}`` entries naming them (the pointer: the reading's signature), for the
+    answer's `refused`. `raw`: the message's readings as given, where the pointers come from (only worked out when
+    something is left out)."""
     seen: set[Signed] = set()
     repeats: list[tuple[Twin, str, bool]] = []  # (thing, signature, stored before this message)
     for twin in list(readings):
@@ -221,7 +222,7 @@ def leave_out_repeats(
                 text = "u" + b64url_encode(decode_signature(item.signature))
             except SignatureError:
                 continue
-            places.setdefault(text, []).append(item.pointer)
+            places.setdefault(text, []).append(item.signature_pointer)
     left_out: dict[str, int] = {}
     refused = []
     for twin, signature, before in repeats:

@@ -38,7 +38,8 @@ def test_the_same_signed_reading_sent_again_under_a_new_webhook_id_is_stored_onc
     again = sender.post(captured)  # the relay sends what it saw, under a webhook-id of its own
     assert again.status_code == 200
     assert again.json()["stored"] == 0
-    assert again.json()["refused"] == [{"pointer": "", "thing": grinder.slug, "reason": devices.ALREADY_STORED}]
+    named = {"pointer": "/signature", "thing": grinder.slug, "reason": devices.ALREADY_STORED}
+    assert again.json()["refused"] == [named]
     assert Reading.objects.filter(twin=grinder).count() == 1
 
 
@@ -71,7 +72,7 @@ def test_a_signed_reading_given_twice_in_one_message_is_stored_once_and_the_repe
     response = sender.post({"readings": [one, other, one]})
     assert response.status_code == 200
     assert response.json()["stored"] == 2
-    assert [r["pointer"] for r in response.json()["refused"]] == ["/readings/2"]
+    assert [r["pointer"] for r in response.json()["refused"]] == ["/readings/2/signature"]
     assert sorted(Reading.objects.filter(twin=grinder).values_list("value", flat=True)) == [1, 2]
 
 
@@ -85,7 +86,8 @@ def test_a_batch_replaying_some_readings_stores_the_others(sender, grinder, devi
     response = sender.post({"readings": batch})
     assert response.status_code == 200
     assert response.json()["stored"] == 58
-    assert sorted(r["pointer"] for r in response.json()["refused"]) == ["/readings/10", "/readings/59"]
+    pointers = sorted(r["pointer"] for r in response.json()["refused"])
+    assert pointers == ["/readings/10/signature", "/readings/59/signature"]
     assert Reading.objects.filter(twin=grinder).count() == 60
 
 
