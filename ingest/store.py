@@ -405,12 +405,15 @@ def _batch_postgres(
     return Stored(True, latest=moved)
 
 
-# Another row of the same thing, time and device signature than one of this message's (its own rows excluded). Run
-# after the things' locks: a statement that begins after a lock wait reads what the other transaction committed.
+# Another row of the same thing, time and device signature than one of this message's (its own rows excluded), one
+# probe of the (twin_id, time) index per signed reading (ingest.devices._STORED's form). Run after the things' locks:
+# a statement that begins after a lock wait reads what the other transaction committed.
 _SIGNED_TWICE = f"""
-SELECT 1 FROM unnest(%s::bigint[], %s::bigint[], %s::timestamptz[], %s::text[]) AS r(id, twin_id, time, signature)
-JOIN {Reading._meta.db_table} x ON x.twin_id = r.twin_id AND x.time = r.time AND x.signature = r.signature
-WHERE x.id <> r.id LIMIT 1
+SELECT 1 FROM jsonb_to_recordset(%s::jsonb) AS r(id bigint, twin_id bigint, time timestamptz, signature text)
+CROSS JOIN LATERAL (
+    SELECT 1 FROM {Reading._meta.db_table} x
+    WHERE x.twin_id = r.twin_id AND x.time = r.time AND x.signature = r.signature AND x.id <> r.id LIMIT 1
+) AS found LIMIT 1
 """  # noqa: S608
 
 
@@ -418,12 +421,15 @@ def _refuse_signed_twice_postgres(rows: list[AnyReading]) -> None:
     """A device signature is stored at most once per thing (ingest.devices.ALREADY_STORED). Receiving leaves out
     the ones it finds stored, without a lock; this settles two deliveries of one signed reading racing each other,
     under the things' locks, as ingest_store_small does (ingest/migrations/0011): the later one stores nothing."""
-    signed = [r for r in rows if r.device_signed]
+    signed = [
+        {"id": r.id, "twin_id": r.twin_id, "time": r.time.isoformat(), "signature": r.signature}
+        for r in rows
+        if r.device_signed
+    ]
     if not signed:
         return
-    params = [[r.id for r in signed], [r.twin_id for r in signed], [r.time for r in signed]]
     with connection.cursor() as cursor:
-        cursor.execute(_SIGNED_TWICE, [*params, [r.signature for r in signed]])
+        cursor.execute(_SIGNED_TWICE, [json.dumps(signed)])
         if cursor.fetchone() is not None:
             raise IntegrityError(SIGNED_TWICE)
 

@@ -23,10 +23,13 @@ _AFTER_DELIVERY = """    created := true;
 """
 _CHECK = """    created := true;
     -- A device signature stored at most once per thing (ingest.devices.ALREADY_STORED); under the locks above.
+    -- LATERAL ... LIMIT 1: one probe of the (twin_id, time) index per reading, never a join over the table.
     IF p_readings @> '[{"device_signed": true}]' AND EXISTS (
         SELECT 1 FROM jsonb_to_recordset(p_readings) AS r(twin_id bigint, time timestamptz, device_signed bool,
              signature text)
-        JOIN twins_reading x ON x.twin_id = r.twin_id AND x.time = r.time AND x.signature = r.signature
+        CROSS JOIN LATERAL (
+            SELECT 1 FROM twins_reading x
+            WHERE x.twin_id = r.twin_id AND x.time = r.time AND x.signature = r.signature LIMIT 1) AS found
         WHERE r.device_signed) THEN
         RAISE unique_violation USING MESSAGE = 'a device-signed reading of this message is stored already';
     END IF;
