@@ -434,7 +434,7 @@ def _check_entry(
     if not isinstance(doc, dict):
         raise SSIError("state must be a DID document object")
     doc_id = doc.get("id")
-    if prev is not None and doc_id == prev.did and type(doc_id) is str:
+    if type(doc_id) is str and prev is not None and doc_id == prev.did:
         did_text = doc_id  # the previous entry's DID, checked there against the same SCID (set once, in entry 1)
     else:
         try:
