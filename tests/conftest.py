@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -20,6 +23,22 @@ from rest_framework.test import APIClient
 from owners.models import Owner
 from twins import services as twin_services
 from twins.models import Twin
+
+# -- Compiled modules are kept between runs, whatever PYTHONDONTWRITEBYTECODE says ----------------------------------
+#
+# With PYTHONDONTWRITEBYTECODE=1 in the environment (as on these machines), every run compiles the project's ~580
+# modules and assertion-rewrites the ~450 test modules again: 25 CPU-s of the collection against 12.5 with the
+# results kept, and 0.7 CPU-s more for every Django process a test starts (instances, workers, shells, manage.py,
+# the architecture test's runs). Kept under .cache/pycache (git-ignored) through PYTHONPYCACHEPREFIX, so the tree
+# gets no __pycache__ folders; a compiled module is used only while its source's mtime and size match (CPython's
+# and pytest's own check). Set here, at the root conftest, before any test module is imported; the environment
+# carries it to every process the tests start.
+PYCACHE = Path(__file__).resolve().parent.parent / ".cache" / "pycache"
+if sys.dont_write_bytecode and "PYTHONPYCACHEPREFIX" not in os.environ:
+    sys.dont_write_bytecode = False
+    sys.pycache_prefix = str(PYCACHE)
+    os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+    os.environ["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
 
 PASSWORD = "correct horse battery staple"
 
