@@ -31,8 +31,10 @@ import json
 import logging
 from datetime import UTC, datetime, timedelta
 
+from django.db import Error as DatabaseError
 from django.tasks import task
 from django.utils import timezone
+from redis import Redis
 from redis.commands.core import Script
 
 from core.redis import redis_client
@@ -97,7 +99,7 @@ def scan_hit(
         args=[seconds, budget, item_tail(user_agent, source), FLUSH_MARKER_SECONDS],
     )
     if enqueue:
-        enqueue_flush()
+        _enqueue_flush_or_release(client)
     return count, html
 
 
@@ -121,7 +123,18 @@ def record_stranger_scan(
     pipe.rpush(BUFFER_KEY, item_prefix(tag_id=tag_id, twin_id=twin_id) + item_tail(user_agent, source))
     pipe.set(FLUSH_MARKER, 1, nx=True, ex=FLUSH_MARKER_SECONDS)
     if pipe.execute()[1]:
+        _enqueue_flush_or_release(client)
+
+
+def _enqueue_flush_or_release(client: Redis) -> None:
+    """Enqueue the flush the marker promises. If the database refuses the task, release the marker, so the next
+    scan asks again: the scan is buffered and its page is served either way, and a marker without its task would
+    leave every scan buffered for FLUSH_MARKER_SECONDS with no flush coming."""
+    try:
         enqueue_flush()
+    except DatabaseError as exc:
+        client.delete(FLUSH_MARKER)
+        log.warning("scan buffer: flush not enqueued, the next scan asks again (%s)", type(exc).__name__)
 
 
 def enqueue_flush() -> None:

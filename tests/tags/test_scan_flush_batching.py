@@ -10,7 +10,9 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import OperationalError
 from django.tasks import task_backends
+from django.tasks.backends.dummy import DummyBackend
 from django.utils import timezone
 
 from core.redis import redis_client
@@ -108,3 +110,22 @@ def test_with_a_backend_that_cannot_defer_the_flush_runs_at_once(buffered, setti
     assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
     assert buffered.llen(scan_buffer.BUFFER_KEY) == 0
     assert Scan.objects.filter(tag=grinder_tag, by_owner=False).count() == 1
+
+
+class UnreachableDatabaseBackend(DummyBackend):
+    """The database backend while PostgreSQL is unreachable: enqueueing a task fails."""
+
+    def enqueue(self, task, args, kwargs):
+        raise OperationalError("connection refused")
+
+
+def test_a_flush_the_database_refuses_is_asked_for_again_by_the_next_scan(buffered, settings, anon_client, grinder_tag):
+    settings.TASKS = {"default": {"BACKEND": f"{__name__}.UnreachableDatabaseBackend"}}
+    for _ in range(2):  # the full path renders and keeps the page, then the finder's shortcut serves it
+        assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
+    assert buffered.llen(scan_buffer.BUFFER_KEY) == 2
+    # No marker without its task: the next scan (once the database answers) enqueues the flush.
+    assert not buffered.exists(scan_buffer.FLUSH_MARKER)
+    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+    anon_client.get(grinder_tag.get_absolute_url())
+    assert len(_flushes()) == 1
