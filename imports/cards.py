@@ -13,7 +13,8 @@ def links_section(request: Any, filters: Any) -> str:
     query = request.GET.copy()
     query.pop("page", None)
     query.pop("after", None)
-    return render_to_string("imports/_cards_links.html", {"query": query.urlencode()}, request=request)
+    # Without the request: the two links need nothing of it, and with it every context processor ran again.
+    return render_to_string("imports/_cards_links.html", {"query": query.urlencode()})
 
 
 def connect() -> None:
