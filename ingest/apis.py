@@ -62,7 +62,10 @@ class _Error(serializers.Serializer):
 
 
 class _Refused(serializers.Serializer):
-    pointer = serializers.CharField(help_text="JSON Pointer of the reading's thing field.")
+    pointer = serializers.CharField(
+        help_text="JSON Pointer of the field that left the reading out: its thing (not live here) or its signature "
+        "(a device-signed reading stored already for the thing)."
+    )
     thing = serializers.CharField(help_text="The thing's slug.")
     reason = serializers.CharField()
 
@@ -74,7 +77,8 @@ class _Stored(serializers.Serializer):
         many=True,
         required=False,
         help_text="Readings left out because their thing does not live here (moved to another host, or still"
-        " arriving); present only when there are some.",
+        " arriving), or because the same device-signed reading is stored already for the thing (a signature is"
+        " stored once); present only when there are some.",
     )
 
 
