@@ -42,3 +42,7 @@ class TagsConfig(AppConfig):
         from tags import list_filter
 
         list_filter.connect()  # ?tagged= on the things list
+        from core.periodic import register_periodic
+        from tags import scan_buffer
+
+        register_periodic("tags.scan_stranded", scan_buffer.STRANDED_EVERY_SECONDS, scan_buffer.flush_stranded)

@@ -167,6 +167,25 @@ def flush_scan_buffer() -> int:
             return moved
 
 
+# The backstop's period: every worker runs flush_stranded about this often (core.periodic).
+STRANDED_EVERY_SECONDS = 60
+
+
+def flush_stranded() -> int:
+    """Periodic backstop (every task worker, core.periodic): flush scans that wait with no flush coming. A marker set
+    by a web process that died before its task was written, or whose enqueue failed in a way it could not see,
+    leaves the buffer with no flush until the marker expires and another finder scans, which on a quiet tag may be
+    never. Here: scans are buffered and no marker promises a flush, so they are flushed now (safe beside a running
+    flush: each item is popped once)."""
+    client = redis_client()
+    if client is None or not client.llen(BUFFER_KEY) or client.exists(FLUSH_MARKER):
+        return 0
+    moved = flush_scan_buffer.call()
+    if moved:
+        log.warning("scan buffer: %d scans were waiting with no flush coming; flushed by the periodic backstop", moved)
+    return moved
+
+
 def staying_here(items: list[BufferedScan]) -> list[BufferedScan]:
     """The buffered scans of things that stay here: those of things moving to another host or moved there are left
     out (see the module docstring), with a count in the log (no ids, no user agents)."""

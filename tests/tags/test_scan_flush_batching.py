@@ -129,3 +129,21 @@ def test_a_flush_the_database_refuses_is_asked_for_again_by_the_next_scan(buffer
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     anon_client.get(grinder_tag.get_absolute_url())
     assert len(_flushes()) == 1
+
+
+def test_scans_whose_flush_was_never_enqueued_are_flushed_by_the_periodic_backstop(buffered, grinder_tag):
+    """A web process that died between buffering a scan and writing its flush task leaves a marker with no task;
+    once the marker has expired, a quiet tag's scans would wait for the next finder. Each worker's periodic job
+    flushes them."""
+    from core.periodic import periodic_jobs
+
+    _scan(grinder_tag)
+    _scan(grinder_tag)
+    task_backends["default"].clear()  # the flush the first scan enqueued never reached the database
+    assert scan_buffer.flush_stranded() == 0  # the marker still promises a flush: not stranded yet
+    buffered.delete(scan_buffer.FLUSH_MARKER)  # ... until it expires
+    job = next(job for job in periodic_jobs() if job.name == "tags.scan_stranded")
+    assert job.fn() == 2
+    assert Scan.objects.filter(tag=grinder_tag).count() == 2
+    assert buffered.llen(scan_buffer.BUFFER_KEY) == 0
+    assert job.fn() == 0  # nothing waits: nothing to do
