@@ -61,6 +61,7 @@ def _cards(request: HttpRequest) -> HttpResponse:
         # Only a list with kept things annotates the role; the template reads it five times a card, and each
         # failed lookup costs Django's template engine a dir() of the model instance (120 a page, ~3 ms here).
         twin.__dict__.setdefault("access_role", "")
+        twin.__dict__.setdefault("tag_count", None)  # annotated by the tags feature (panels.register_list_annotation)
     base = filters.as_params()
     page.links = {
         "next": "?" + urlencode([*base, ("cursor", page.next_cursor)]) if page.next_cursor else "",

@@ -48,6 +48,7 @@ acapy_python, acapy_webhooks, acapy_agent = interop.acapy_python, interop.acapy_
 
 ROTATE = "https://didcomm.org/did-rotate/1.0/rotate"
 ACK = "https://didcomm.org/did-rotate/1.0/ack"
+TRUST_PING = "https://didcomm.org/trust_ping/1.0/ping"
 BASIC = "https://didcomm.org/basicmessage/1.0/message"
 
 
@@ -161,8 +162,11 @@ def test_acapy_takes_the_rotate_acks_it_and_its_next_message_goes_to_the_new_key
     assert wait_until(acked), list(connection.outbound.values_list("type", "status", "last_error"))
     ack = InboundMessage.objects.get(connection=connection, type=ACK)
     assert ack.body["~thread"]["thid"] == rotate.message_id
-    # ACA-Py sent its ack to our prior DID (RFC 0794), i.e. to A, from its key on the connection.
-    assert [opened(raw, old_key)["@type"] for raw in a.bodies] == [ACK]
+    # ACA-Py sent its ack to our prior DID (RFC 0794), i.e. to A, from its key on the connection. The only other
+    # message A may have had since the move began is ACA-Py's trust ping of the new connection, which it sends on its
+    # own once the exchange completes and which reaches A late on a loaded machine (seen in a full pass).
+    reached_a = [opened(raw, old_key)["@type"] for raw in a.bodies]
+    assert reached_a.count(ACK) == 1 and set(reached_a) <= {ACK, TRUST_PING}, reached_a
     assert admin(acapy_agent, "GET", f"/connections/{pair.theirs}")["their_did"] == new_did
 
     # ACA-Py's next message: packed to the new key, posted to B.
