@@ -40,8 +40,8 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.utils import timezone
 
 from core.sql import RowPlan, server_cursor
+from ingest import devices, live
 from ingest import history as pending_history
-from ingest import live
 from ingest.models import Delivery, HistoryFlush, PendingReadings
 from twins import events
 from twins.history import (
@@ -435,15 +435,10 @@ def _refuse_signed_twice_postgres(rows: list[AnyReading]) -> None:
 
 
 def _refuse_signed_twice_orm(rows: list[AnyReading]) -> None:
-    """:func:`_refuse_signed_twice_postgres` before the INSERT, for SQLite (whose writers are serialized anyway)."""
+    """:func:`_refuse_signed_twice_postgres` before the INSERT, for SQLite (whose writers are serialized anyway):
+    the receiving check's own query (ingest.devices.signatures_stored), now under the things' locks."""
     signed = [(r.twin_id, r.time, r.signature) for r in rows if r.device_signed]
-    if not signed:
-        return
-    wanted = set(signed)
-    found = Reading.objects.filter(
-        twin_id__in={s[0] for s in wanted}, time__in={s[1] for s in wanted}, signature__in={s[2] for s in wanted}
-    ).values_list("twin_id", "time", "signature")
-    if len(wanted) < len(signed) or any(row in wanted for row in found):
+    if signed and (len(set(signed)) < len(signed) or devices.signatures_stored(rows)):
         raise IntegrityError(SIGNED_TWICE)
 
 
