@@ -138,6 +138,16 @@ def parts() -> list[Part]:
     return ordered
 
 
+def pointing_at(model: Any) -> list[tuple[Any, str]]:
+    """Every (model, column) whose rows point at a row of ``model`` by a foreign key: its reverse foreign keys (a
+    many-to-many's own through table is one of them)."""
+    return [
+        (relation.related_model, relation.field.attname)
+        for relation in model._meta.get_fields(include_hidden=True)
+        if relation.auto_created and not relation.concrete and not relation.many_to_many
+    ]
+
+
 def give_way(copy: Any, twin: Any) -> None:
     """The copy a thing left on this host gives way to the same thing come back, as it goes live here
     (twins.returning; twins.parts verified that the arriving DID log extends the copy's): the copy's rows of the
@@ -148,10 +158,7 @@ def give_way(copy: Any, twin: Any) -> None:
     deleted them all). Kept is the default, so a model no part names is never lost to a return (its part then sees
     the row on the arriving twin)."""
     replaced = {label for part in _PARTS.values() for label in part.replaces}
-    for relation in type(copy)._meta.get_fields(include_hidden=True):
-        if not (relation.auto_created and not relation.concrete) or relation.many_to_many:
-            continue  # only reverse foreign keys (a many-to-many's own through table is one of them)
-        model, column = relation.related_model, relation.field.attname
+    for model, column in pointing_at(type(copy)):
         rows = model._base_manager.filter(**{column: copy.pk})
         if model._meta.label in replaced:
             rows.delete()

@@ -35,7 +35,7 @@ from django.db import models, transaction
 from core.vault import seal, unseal
 from ssi.vault import VaultError
 from twins.models import DidLogEntry, Twin
-from twins.portability import PackageError, twin_unpack
+from twins.portability import PackageError, pointing_at, twin_unpack
 
 # The parts the arriving twin has while it stands beside the copy: enough for the move's checks (its DID log
 # names this host and the owner's key) and the owner's page; none of them unique across the host.
@@ -81,12 +81,7 @@ def arrive(package: Mapping[str, Any], *, owner: Any, source_url: str, destinati
 def _files_of(twin: Twin) -> list[tuple[models.FileField, str]]:
     """Every file the rows of ``twin`` name (its photo, its documents...): each FileField with its value."""
     found = []
-    owners = [(Twin, "pk")] + [
-        (relation.related_model, relation.field.attname)
-        for relation in Twin._meta.get_fields(include_hidden=True)
-        if relation.auto_created and not relation.concrete and not relation.many_to_many
-    ]
-    for model, column in owners:
+    for model, column in [(Twin, "pk"), *pointing_at(Twin)]:
         fields = [f for f in model._meta.concrete_fields if isinstance(f, models.FileField)]
         for field in fields:
             names = model._base_manager.filter(**{column: twin.pk}).exclude(**{field.attname: ""})
