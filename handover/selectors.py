@@ -20,7 +20,7 @@ from handover.services import (
 )
 from owners.models import Owner, OwnerKey
 from owners.selectors import owner_keys_active
-from twins.models import HistoryEntry, TransferOffer, Twin
+from twins.models import HistoryEntry, Twin
 from twins.transfer import buyer_keys
 from twins.transfer_selectors import removal_by_kind
 from twins.verification import Verification, verify_twin
@@ -51,12 +51,11 @@ def thing_name_for(item: HandoverThing, *, viewer_id: int) -> str | None:
     """The name of a handover's thing as `viewer_id` may read it: the current one while the thing is theirs; once it
     is not (sold by this handover or since), the name it had when this handover sold it, or None (not known, or it
     left the viewer otherwise). A later owner's renaming is theirs, never the seller's to read here."""
-    if item.twin.owner_id == viewer_id:
-        return item.twin.name
     offer = item.transfer_offer
-    if offer is not None and offer.status == TransferOffer.Status.COMPLETED:
-        return offer.thing_name or None
-    return None
+    if offer is None:
+        return item.twin.name if item.twin.owner_id == viewer_id else None
+    offer.twin = item.twin  # the same thing, loaded already
+    return offer.name_for(viewer_id)  # its name at the sale is set only when the sale completes
 
 
 def handover_items(handover: Handover, *, viewer: Owner) -> list[HandoverThing]:
