@@ -298,6 +298,11 @@ def main() -> int:
             ("cards: search an attribute", "/things/?q=purple"),
             ("cards: search a serial", "/things/?q=SN0012345"),
             ("cards: group filter", f"/things/?group={herd.pk}"),
+            # The selection bar's number, fetched by the page (bulk.js) beside it: the query strings the bar names.
+            ("cards: bar count, plain", "/bulk/count"),
+            ("cards: bar count, has tag", "/bulk/count?sort=-latest&tagged=yes"),
+            ("cards: bar count, group", f"/bulk/count?group={herd.pk}"),
+            ("cards: bar count, q=purple", "/bulk/count?q=purple"),
             ("api: first page", "/api/things/?cursor="),
             ("api: deep page (90%)", f"/api/things/?cursor={name_cursor}"),
             ("api: colour=red, -latest", "/api/things/?cursor=&attr=colour%3Dred&sort=-latest"),

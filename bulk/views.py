@@ -5,15 +5,17 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, QueryDict
+from django.http import HttpRequest, HttpResponse, JsonResponse, QueryDict
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
-from bulk import jobs, selectors
+from bulk import jobs, section, selectors
 from bulk.actions import action_get, actions
 from bulk.selection import MAX_PICKED, Selection
 from core.errors import Conflict
+from twins import listing
 
 
 def _selection(request: HttpRequest) -> tuple[Selection, bool]:
@@ -81,6 +83,23 @@ def bulk_act(request: HttpRequest) -> HttpResponse:
     except ValidationError as exc:
         return render(request, "bulk/act.html", {**context, "error": " ".join(exc.messages)}, status=400)
     return redirect("bulk-job", job_id=job.pk)
+
+
+@login_required
+@require_GET
+@never_cache
+def bulk_count(request: HttpRequest) -> JsonResponse:
+    """The selection bar's number, fetched by bulk.js once the cards page is shown (bulk.section): how many of the
+    viewer's own things the cards page's filters (this request's query string) match, up to the bar's caps.
+    {"matching": 2143, "text": "2,143", "capped": false}; a filter the list refuses is a 400 with its words."""
+    filters = Selection.from_params(request.GET).filters()
+    try:
+        # The search's sets are gathered once and fetched by primary key when few, as on the cards page.
+        with listing.one_request():
+            found, text = section.matching(request.user, filters)
+    except ValidationError as exc:
+        return JsonResponse({"message": " ".join(exc.messages), "extra": {}}, status=400)
+    return JsonResponse({"matching": found, "text": text, "capped": text.endswith("+")})
 
 
 @login_required

@@ -3,18 +3,21 @@
 (function () {
   "use strict";
 
-  // The selection bar: "N selected", or all matching.
+  // The selection bar: "N selected", or all matching. The page does not count the matching things (bulk.section):
+  // the number ("2,143", or "10,000+" past the cap) is fetched once the page is shown and fills "Select all …".
   var bar = document.getElementById("bulk-selection");
   if (bar) {
     var count = bar.querySelector("[data-bulk-count]");
     var all = bar.querySelector("[data-bulk-all]");
-    var matching = bar.getAttribute("data-matching") || "";  // "2,143", or "10,000+" past the cap
+    var number = bar.querySelector("[data-bulk-matching]");
+    var matching = "";  // until the count arrives
+    var everything = bar.getAttribute("data-filtered") === "1" ? "matching" : "of your things";
     var boxes = function () { return document.querySelectorAll('input[name="thing"][form="bulk-selection"]'); };
     var show = function () {
       var ticked = 0;
       boxes().forEach(function (box) { if (box.checked) ticked += 1; });
       if (all && all.checked) {
-        count.textContent = "All " + matching + " selected";
+        count.textContent = matching ? "All " + matching + " selected" : "All " + everything + " selected";
       } else {
         count.textContent = ticked ? ticked.toLocaleString("en") + " selected" : "Tick things below to act on them";
       }
@@ -24,6 +27,18 @@
       if (el === all || (el instanceof HTMLInputElement && el.name === "thing" && el.getAttribute("form") === "bulk-selection")) show();
     });
     show();
+    var countUrl = bar.getAttribute("data-count-url");
+    if (countUrl) {
+      fetch(countUrl, { credentials: "same-origin", headers: { Accept: "application/json" } })
+        .then(function (response) { return response.ok ? response.json() : Promise.reject(response.status); })
+        .then(function (data) {
+          matching = String(data.text);
+          bar.setAttribute("data-matching", matching);
+          if (number) number.textContent = " " + matching;
+          show();
+        })
+        .catch(function () { /* the bar still works without the number: the confirmation counts */ });
+    }
   }
 
   // A job's page: a live bar while it runs (pushed over the page's socket when it can be, polled as well).

@@ -58,6 +58,9 @@ def _walk(page: Page, site: str, width: int) -> None:
     # Ticking things counts them; "select all" takes every matching thing instead.
     bar = page.get_by_test_id("bulk-bar")
     expect(bar).to_be_visible()
+    # The page does not count: the bar fetches the number (/bulk/count) once the page is shown.
+    expect(page.get_by_test_id("bulk-matching")).to_have_text("8")
+    expect(bar.locator("label", has=page.get_by_test_id("bulk-all"))).to_have_text("Select all 8 of your things")
     boxes = page.get_by_test_id("card-select")
     expect(boxes).to_have_count(8)
     boxes.nth(0).check()

@@ -3,21 +3,18 @@ without the list's annotations, and only up to the cap."""
 
 from __future__ import annotations
 
-import re
-
 from django.http import QueryDict
 
 from bulk.selection import Selection
 from fleets import services as fleet_services
 from tags import services as tag_services
-from tests.bulk.conftest import make_things
+from tests.bulk.conftest import bar_count, make_things
 from twins import selectors
 from twins import services as twin_services
 
 
 def _bar_count(client, url: str) -> str:
-    match = re.search(r'data-matching="([^"]*)"', client.get(url).content.decode())
-    return match.group(1) if match else ""
+    return bar_count(client, url)
 
 
 def test_the_bar_counts_what_the_filtered_list_lists(alice, alice_client, drills):
