@@ -79,9 +79,21 @@ def location_get(*, viewer, location_id: str) -> Location:
 
 
 def location_choices(owner) -> list[tuple[str, str]]:
-    """[(public id, "Home > Kitchen")] of every place, parents first."""
-    tree = tree_of(owner)
-    return [(location.public_id, " › ".join(p.name for p in tree.path(location))) for location, _ in tree.ordered()]
+    """[(public id, "Home > Kitchen")] of every place, parents first (as Tree.ordered and Tree.path give them).
+    From plain rows, not Location instances: the cards page's filter form asks for them on every page."""
+    children: dict[int | None, list[tuple[int, str, str]]] = {}
+    rows = Location.objects.filter(owner_id=owner.pk).order_by("name", "id")
+    for pk, public_id, name, parent_id in rows.values_list("pk", "public_id", "name", "parent_id"):
+        children.setdefault(parent_id, []).append((pk, public_id, name))
+    found: list[tuple[str, str]] = []
+
+    def walk(parent_id: int | None, names: tuple[str, ...]) -> None:
+        for pk, public_id, name in children.get(parent_id, []):
+            found.append((public_id, " › ".join((*names, name))))
+            walk(pk, (*names, name))
+
+    walk(None, ())
+    return found
 
 
 def _clean_name(name: str) -> str:
@@ -242,14 +254,9 @@ def _location_filter_choices(viewer) -> list[tuple[str, str]]:
     return [*choices, ("none", "No place")] if choices else []
 
 
-def _card_places(viewer, twins: list[Twin]) -> dict[int, list[listing.Badge]]:
-    rows = Placement.objects.filter(twin__in=[twin.pk for twin in twins], twin__owner=viewer).values_list(
-        "twin_id", "location__name"
-    )
-    return {
-        twin_id: [listing.Badge(text=f"in {name}", background="#e8eaed", color="#1a1a1a", kind="place")]
-        for twin_id, name in rows
-    }
+def place_badge(name: str) -> listing.Badge:
+    """A card's badge for the place it is in (inventory.labels reads the page's places with its labels)."""
+    return listing.Badge(text=f"in {name}", background="#e8eaed", color="#1a1a1a", kind="place")
 
 
 def _forget_on_transfer(event: events.Transferred) -> None:
@@ -282,5 +289,4 @@ def connect() -> None:
             order=20,
         )
     )
-    listing.register_card_badges("inventory.places", _card_places)
     events.subscribe(events.Transferred, _forget_on_transfer, in_transaction=True)

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlencode
+from collections.abc import Callable
+from urllib.parse import quote, urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.template.defaultfilters import timesince_filter
+from django.urls import reverse
+from django.utils.http import RFC3986_SUBDELIMS
 from django.views.decorators.http import require_POST
 
 from core.errors import error_response
 from core.forms import apply_errors
+from core.templatetags.icons import icon
 from owners.recent_auth import recent_login_required
 from twins import access, attribution, listing, panels, selectors, services
 from twins.forms import LostForm, NoteForm, PhotoForm, PublicSettingsForm, ReadingForm, TwinForm
 from twins.models import ICONS, Twin
+from twins.templatetags.twins_format import num
 
 CARDS_PER_PAGE = 24
 
@@ -57,11 +63,7 @@ def _cards(request: HttpRequest) -> HttpResponse:
             request, "twins/list.html", {**context, "page": None, "filter_error": " ".join(exc.messages)}, status=400
         )
     listing.attach_badges(request.user, page.object_list)
-    for twin in page.object_list:
-        # Only a list with kept things annotates the role; the template reads it five times a card, and each
-        # failed lookup costs Django's template engine a dir() of the model instance (120 a page, ~3 ms here).
-        twin.__dict__.setdefault("access_role", "")
-        twin.__dict__.setdefault("tag_count", None)  # annotated by the tags feature (panels.register_list_annotation)
+    _prepare_cards(page.object_list, selectable=bool(context["selection_form"]))
     base = filters.as_params()
     page.links = {
         "next": "?" + urlencode([*base, ("cursor", page.next_cursor)]) if page.next_cursor else "",
@@ -71,6 +73,39 @@ def _cards(request: HttpRequest) -> HttpResponse:
     context["paged"] = bool(request.GET.get("cursor"))
     context["sections"] = listing.sections(request, filters)
     return render(request, "twins/list.html", {**context, "page": page})
+
+
+def _url_of(name: str) -> Callable[[str], str]:
+    """The URL of the route `name` for a thing's slug, reversed once a page instead of once a card (a reverse()
+    costs ~40 µs of the worker's CPU). Quoted as reverse() quotes a path (a slug's characters never need it)."""
+    head, _, tail = reverse(name, kwargs={"slug": _SLUG_MARK}).rpartition(_SLUG_MARK)
+    return lambda slug: f"{head}{quote(slug, safe=RFC3986_SUBDELIMS + '~:@')}{tail}"
+
+
+_SLUG_MARK = "~slug~"
+
+
+def _prepare_cards(twins: list[Twin], *, selectable: bool) -> None:
+    """What each card prints, worked out in Python once a page: the card's links, icon and latest reading, read by
+    the template as plain attributes. In the template, a `{% url %}` a card, the icon tag and the reading's filters
+    were ~1.5 ms of a page's ~25 ms of CPU."""
+    thing_url, photo_url = _url_of("thing"), _url_of("thing-photo")
+    for twin in twins:
+        found = twin.__dict__
+        # Only a list with kept things annotates the role, and only the tags feature the tag count: the template
+        # reads both on every card, and each failed lookup costs Django's template engine a dir() of the model
+        # instance (120 a page, ~3 ms here).
+        found.setdefault("access_role", "")
+        found.setdefault("tag_count", None)  # panels.register_list_annotation
+        found["card_url"] = thing_url(twin.slug)
+        found["card_photo_url"] = photo_url(twin.slug) if twin.photo else ""
+        found["card_icon"] = "" if twin.photo else icon(twin.icon)
+        found["card_selectable"] = selectable and not found["access_role"]
+        found["card_latest"] = (
+            f"{num(twin.latest_value)} {twin.latest_unit} · {timesince_filter(twin.latest_at)} ago"
+            if twin.latest_at
+            else ""
+        )
 
 
 @login_required

@@ -9,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from twins import services
+from twins.models import Twin
 
 pytestmark = pytest.mark.django_db
 
@@ -93,3 +94,87 @@ def test_things_found_two_ways_do_not_cut_the_gathered_set_short(alice_client, a
     services.twin_create(owner=alice, name="Chisel", attributes={"code": "sn-0042/3"})
     names, _ = _search_page(alice_client, "sn-0042")
     assert names == ["Anvil", "Bench", "Chisel"]
+
+
+def test_a_card_prints_its_links_icon_and_latest_reading_as_reverse_and_the_filters_do(alice_client, alice):
+    # twins.views._prepare_cards works these out once a page instead of a {% url %}, {% icon %} and filters a card.
+    from django.utils.timesince import timesince
+
+    from core.templatetags.icons import icon
+
+    read = services.twin_create(owner=alice, name="Grinder", icon="coffee", reading_kind="grind", reading_unit="set")
+    services.reading_add(twin=read, value="15.50")
+    quiet = services.twin_create(owner=alice, name="Kettle")
+    pictured = services.twin_create(owner=alice, name="Lamp")
+    Twin.objects.filter(pk=pictured.pk).update(photo="photos/lamp.jpg")
+    odd = services.twin_create(owner=alice, name="Odd one")
+    Twin.objects.filter(pk=odd.pk).update(slug="odd one+ü")  # a slug reverse() has to quote
+    read.refresh_from_db()
+    page = alice_client.get(reverse("things")).content.decode()
+    assert f'href="{reverse("thing", args=[read.slug])}" data-testid="card"' in page
+    card = page.split(f'data-thing="{read.slug}"')[1].split("</li>")[0]
+    assert f'<span class="muted" data-live-latest>15.5 set · {timesince(read.latest_at)} ago</span>' in card
+    assert f'href="{reverse("thing", args=[quiet.slug])}"' in page
+    assert "No readings yet" in page.split(f'data-thing="{quiet.slug}"')[1].split("</li>")[0]
+    assert str(icon("coffee")) in card
+    lamp = page.split(f'data-thing="{pictured.slug}"')[1].split("</li>")[0]
+    assert f'<img class="thumb" src="{reverse("thing-photo", args=[pictured.slug])}"' in lamp
+    assert "<svg" not in lamp
+    assert f'href="{reverse("thing", args=["odd one+ü"])}"' in page
+    assert reverse("thing", args=["odd one+ü"]) == "/things/odd%20one+%C3%BC/"
+
+
+def test_the_cards_links_carry_the_script_prefix(alice_client, alice):
+    twin = services.twin_create(owner=alice, name="Kettle")
+    from django.test.utils import override_script_prefix
+
+    with override_script_prefix("/app/"):
+        page = alice_client.get("/things/").content.decode()
+    assert f'href="/app/things/{twin.slug}/" data-testid="card"' in page
+
+
+@pytest.mark.needs("inventory")
+def test_a_pages_labels_and_places_come_in_one_query_labels_by_name_then_the_place(alice_client, alice, bob):
+    from inventory import labels, locations
+
+    home = locations.location_create(owner=alice, name="Home")
+    drawer = locations.location_create(owner=alice, name="Drawer", parent=home)
+    red = labels.label_create(owner=alice, name="Red", colour="#c62828")
+    blue = labels.label_create(owner=alice, name="blue", colour="#3366cc")
+    twin = services.twin_create(owner=alice, name="Kettle")
+    bare = services.twin_create(owner=alice, name="Lamp")
+    labels.thing_set_labels(twin=twin, labels=[red, blue])
+    locations.thing_place(twin=twin, location=drawer)
+    bobs = labels.label_create(owner=bob, name="Bob's", colour="#000000")
+    labels.Label.twins.through.objects.create(label=bobs, twin=bare)  # another owner's label never shows
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(reverse("things")).content.decode()
+    card = page.split(f'data-thing="{twin.slug}"')[1].split("</li>")[0]
+    badges = [part.split(">", 1)[1].split("<", 1)[0] for part in card.split('<span class="badge"')[1:]]
+    by_name = sorted([red, blue], key=lambda label: list(labels.labels_of_owner(alice)).index(label))
+    assert badges == [*(label.name for label in by_name), "in Drawer"]
+    assert "Bob&#x27;s" not in page.split(f'data-thing="{bare.slug}"')[1].split("</li>")[0]
+    badge_queries = [q["sql"] for q in queries.captured_queries if "inventory_label_twins" in q["sql"]]
+    assert len(badge_queries) == 1 and "inventory_placement" in badge_queries[0]
+
+
+@pytest.mark.needs("inventory")
+def test_the_place_filter_lists_every_place_under_its_parents_in_name_order(alice):
+    from inventory import locations
+
+    home = locations.location_create(owner=alice, name="Home")
+    kitchen = locations.location_create(owner=alice, name="Kitchen", parent=home)
+    drawer = locations.location_create(owner=alice, name="Drawer", parent=kitchen)
+    attic = locations.location_create(owner=alice, name="Attic", parent=home)
+    garage = locations.location_create(owner=alice, name="Garage")
+    assert locations.location_choices(alice) == [
+        (garage.public_id, "Garage"),
+        (home.public_id, "Home"),
+        (attic.public_id, "Home › Attic"),
+        (kitchen.public_id, "Home › Kitchen"),
+        (drawer.public_id, "Home › Kitchen › Drawer"),
+    ]
+    tree = locations.tree_of(alice)
+    assert locations.location_choices(alice) == [
+        (place.public_id, " › ".join(p.name for p in tree.path(place))) for place, _ in tree.ordered()
+    ]
