@@ -263,7 +263,10 @@ class DeviceKeyRegisterApi(APIView):
             201: DeviceKeyOutputSerializer,
             400: OpenApiResponse(
                 ERRORS[400].response,
-                description="Not an Ed25519 Multikey, already registered, or the thing has 20 active keys.",
+                description=(
+                    "Not an Ed25519 Multikey, already registered on this thing, registered on another thing (one"
+                    " device key per thing: generate a new one), or the thing has 20 active keys."
+                ),
             ),
             404: ERRORS[404],
         },

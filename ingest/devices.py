@@ -19,6 +19,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
 from ingest.mapping import PayloadError, RawReading
@@ -31,6 +32,20 @@ from twins import leaving
 from twins.models import Reading, Twin
 
 MAX_KEYS_PER_TWIN = 20
+
+# One device key per thing. A reading that does not sign `thing` (a source that feeds one thing lets a device leave
+# it out) names no thing in what its device signed: were its key on two things, anyone holding a source of the other
+# thing could store it there, device-signed. A key revoked on the other thing counts too (what it signed there while
+# active could be replayed). The other thing is not named: it may be another account's.
+ON_ANOTHER_THING = (
+    "This key is registered on another thing already: one device key per thing, so that a reading signed for one"
+    " cannot be stored on another. Generate a new key on the device for this thing (the reference client makes one"
+    " with `python -m device init` in a new --home) and register that one."
+)
+SHARED_KEY_UNSIGNED_THING = (
+    "This device key is registered on more than one thing: its readings must give `thing`, and the device must sign"
+    " it. Better: give each thing's device a key of its own."
+)
 
 
 def clean_public_key(text: str) -> str:
@@ -52,6 +67,8 @@ def device_key_add(*, twin: Twin, public_key: str, label: str = "") -> DeviceKey
         raise ValidationError({"label": "A label is at most 120 characters."})
     if DeviceKey.objects.filter(twin=twin, public_key=public_key).exists():
         raise ValidationError({"public_key": "This key is already registered for this thing."})
+    if DeviceKey.objects.filter(public_key=public_key).exclude(twin=twin).exists():
+        raise ValidationError({"public_key": ON_ANOTHER_THING})
     if DeviceKey.objects.filter(twin=twin).active().count() >= MAX_KEYS_PER_TWIN:
         raise ValidationError({"public_key": f"A thing has at most {MAX_KEYS_PER_TWIN} active device keys."})
     return DeviceKey.objects.create(twin=twin, public_key=public_key, label=label)
@@ -106,19 +123,40 @@ def signed_message(signed: dict[str, Any]) -> bytes:
     return jcs.canonicalize(signed)
 
 
-def active_keys(twin_ids: list[int]) -> dict[int, dict[str, VerifyKey]]:
-    keys: dict[int, dict[str, VerifyKey]] = {pk: {} for pk in twin_ids}
-    for twin_id, public_key in (
-        DeviceKey.objects.active().filter(twin_id__in=twin_ids).values_list("twin_id", "public_key")
-    ):
+class ThingKeys(dict[str, VerifyKey]):
+    """A thing's active device keys by Multikey; `shared`: those of them registered on another thing too (revoked
+    there or not), from before device_key_add refused that or brought by a moved thing. They keep working, for
+    readings whose signed object names the thing (check_reading)."""
+
+    shared: frozenset[str] = frozenset()
+
+
+def active_keys(twin_ids: list[int]) -> dict[int, ThingKeys]:
+    """The active device keys of each of `twin_ids`, one query (each key's "on another thing too" is a probe of
+    the public_key index)."""
+    keys: dict[int, ThingKeys] = {pk: ThingKeys() for pk in twin_ids}
+    shared: dict[int, set[str]] = {}
+    elsewhere = DeviceKey.objects.filter(public_key=OuterRef("public_key")).exclude(twin_id=OuterRef("twin_id"))
+    rows = (
+        DeviceKey.objects.active()
+        .filter(twin_id__in=twin_ids)
+        .annotate(elsewhere=Exists(elsewhere))
+        .values_list("twin_id", "public_key", "elsewhere")
+    )
+    for twin_id, public_key, on_another_thing in rows:
         keys[twin_id][public_key] = VerifyKey.from_multibase(public_key)
+        if on_another_thing:
+            shared.setdefault(twin_id, set()).add(public_key)
+    for twin_id, public_keys in shared.items():
+        keys[twin_id].shared = frozenset(public_keys)
     return keys
 
 
 def check_reading(*, item: RawReading, reading: Reading, twin: Twin, keys: dict[str, VerifyKey]) -> None:
     """Mark `reading` device-signed if `item` carries a valid signature by one of `keys` (the twin's active
-    device keys) over a signed object that gives the reading's time; raise PayloadError naming the bad field
-    otherwise (the time's pointer when it is missing), or when the twin requires a signature."""
+    device keys, active_keys's ThingKeys) over a signed object that gives the reading's time, and its thing when the
+    key is on another thing too; raise PayloadError naming the bad field otherwise (the time's or the thing's
+    pointer when it is missing), or when the twin requires a signature."""
     if item.signature is None:
         if twin.require_device_signature:
             raise PayloadError(item.signature_pointer, "This thing accepts only device-signed readings.")
@@ -152,6 +190,11 @@ def check_reading(*, item: RawReading, reading: Reading, twin: Twin, keys: dict[
             key.verify(message, signature)
         except SignatureError:
             continue
+        if public_key in getattr(keys, "shared", ()) and "thing" not in (item.signed or {}):
+            # The signed object names no thing, and the key is on another thing too: the same bytes would verify
+            # there. The signed `thing` resolved to this twin through this source, so with it the reading is this
+            # thing's only.
+            raise PayloadError(item.thing_pointer, SHARED_KEY_UNSIGNED_THING)
         reading.device_signed = True
         reading.device_key = public_key
         reading.signature = "u" + b64url_encode(signature)

@@ -152,6 +152,9 @@ class DeviceKey(models.Model):
         indexes = [
             # resolve_readings: WHERE twin_id IN (...) AND revoked_at IS NULL
             models.Index(fields=["twin", "revoked_at"], name="devicekey_twin_idx"),
+            # ingest.devices: is this key registered on another thing? (device_key_add refuses it; active_keys marks
+            # a key that is, from before that rule or a moved thing's arrival, as one whose readings must sign thing)
+            models.Index(fields=["public_key"], name="devicekey_public_key_idx"),
         ]
 
     def __str__(self) -> str:
