@@ -50,6 +50,19 @@ class StrictInputSerializer(serializers.Serializer):
         return super().to_internal_value(data)
 
 
+# The largest id a bigint primary key holds: past it SQLite raises OverflowError (a 500), PostgreSQL refuses.
+ID_MAX = 2**63 - 1
+
+
+class IdField(serializers.IntegerField):
+    """A row's id given as input: a whole number from 1 to the largest bigint, else a 400 naming the field."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("min_value", 1)
+        kwargs.setdefault("max_value", ID_MAX)
+        super().__init__(**kwargs)
+
+
 class TextField(serializers.CharField):
     """A CharField that takes only strings: `{"name": 123}` is a type error, not "123".
 

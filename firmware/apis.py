@@ -9,12 +9,13 @@ import re
 from django.http import Http404
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from core.drf import ERRORS, StrictInputSerializer, TextField
+from core.parsers import StrictJSONParser
 from firmware import selectors, services
 from firmware.forms import read_manifest
 from firmware.models import Release
@@ -142,7 +143,7 @@ class ReleaseListApi(APIView):
 
 class CosignApi(APIView):
     authentication_classes = AUTHENTICATION_CLASSES
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     class InputSerializer(StrictInputSerializer):
         sequence = serializers.IntegerField(min_value=0)
@@ -176,7 +177,7 @@ class CosignApi(APIView):
 
 class WithdrawApi(APIView):
     authentication_classes = AUTHENTICATION_CLASSES
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     class InputSerializer(StrictInputSerializer):
         sequence = serializers.IntegerField(min_value=0, max_value=fw.MAX_SAFE_INTEGER)
@@ -234,7 +235,7 @@ def _policy_out(row) -> dict:
 
 class PolicyApi(APIView):
     authentication_classes = AUTHENTICATION_CLASSES
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     @extend_schema(
         operation_id="firmware_policy_get",
@@ -276,7 +277,7 @@ class TwinFirmwareApi(APIView):
 
 
 class TwinAcceptApi(APIView):
-    parser_classes = [JSONParser]
+    parser_classes = [StrictJSONParser]
 
     class InputSerializer(StrictInputSerializer):
         sequence = serializers.IntegerField(min_value=0)

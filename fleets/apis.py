@@ -15,7 +15,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.drf import ERRORS, Pagination, StrictInputSerializer, TextField, paginated_response
+from core.drf import ERRORS, IdField, Pagination, StrictInputSerializer, TextField, paginated_response
 from fleets import selectors, services
 from fleets.models import Group
 from twins.models import Twin
@@ -83,8 +83,8 @@ def _things_of(request: Request, slugs: list[str]) -> list[Twin]:
 
 class GroupFieldsSerializer(StrictInputSerializer):
     name = TextField(max_length=services.NAME_MAX)
-    parent = serializers.IntegerField(
-        min_value=1, allow_null=True, required=False, help_text="The id of a top-level group it goes inside; null: top."
+    parent = IdField(
+        allow_null=True, required=False, help_text="The id of a top-level group it goes inside; null: top."
     )
     description = TextField(max_length=services.DESCRIPTION_MAX, required=False, allow_blank=True)
 

@@ -14,7 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.drf import ERRORS, Pagination, StrictInputSerializer, TextField, paginated_response
+from core.drf import ERRORS, IdField, Pagination, StrictInputSerializer, TextField, paginated_response
 from inventory import labels, locations
 from inventory.models import Label, Location
 from twins import selectors
@@ -283,7 +283,7 @@ class ThingInventoryUpdateApi(APIView):
     class InputSerializer(StrictInputSerializer):
         location = TextField(max_length=32, allow_null=True, required=False, help_text="A place's id; null: no place.")
         labels = serializers.ListField(
-            child=serializers.IntegerField(min_value=1),
+            child=IdField(),
             max_length=100,
             required=False,
             help_text="Label ids: replaces the thing's labels.",

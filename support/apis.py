@@ -16,12 +16,13 @@ from django.core.exceptions import ValidationError
 from django.db.models import Count, Q, QuerySet
 from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers, status
-from rest_framework.parsers import JSONParser, MultiPartParser
+from rest_framework.parsers import MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from core.drf import ERRORS, Pagination, StrictInputSerializer, TextField, paginated_response
+from core.drf import ERRORS, IdField, Pagination, StrictInputSerializer, TextField, paginated_response
+from core.parsers import StrictJSONParser
 from makers.access import organisation_for_member
 from makers.models import Membership, Organisation
 from support import context as things_context
@@ -306,7 +307,7 @@ class ThingSupportApi(APIView):
 
 
 class CaseOpenApi(APIView):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     class InputSerializer(StrictInputSerializer):
         connection_id = serializers.IntegerField(help_text="One of the `parties` of the thing's support options.")
@@ -355,7 +356,7 @@ class CaseOpenApi(APIView):
 
 
 class MyCaseReplyApi(APIView):
-    parser_classes = [JSONParser, MultiPartParser]
+    parser_classes = [StrictJSONParser, MultiPartParser]
 
     @extend_schema(
         operation_id="support_cases_reply",
@@ -551,9 +552,7 @@ class OrgCaseAskApi(APIView):
 
 class OrgCaseAssignApi(APIView):
     class InputSerializer(StrictInputSerializer):
-        assignee_id = serializers.IntegerField(
-            allow_null=True, help_text="A member's id (the case's `members`), or null for nobody."
-        )
+        assignee_id = IdField(allow_null=True, help_text="A member's id (the case's `members`), or null for nobody.")
 
         class Meta:
             ref_name = "SupportAssign"

@@ -27,6 +27,8 @@ def test_create_and_list_groups(alice_api, alice):
         ({"name": "Farm"}, "already have a group"),
         ({"nmae": "Typo"}, "nmae"),
         ({"name": 5}, "name"),
+        ({"name": "Shed", "parent": 2**64}, "parent"),
+        ({"name": "Shed", "parent": 2**63}, "parent"),
     ],
 )
 def test_bad_creates_are_400_with_words(alice_api, farm, body, words):

@@ -245,3 +245,12 @@ def test_a_seller_keeps_the_case_to_read_but_cannot_answer(acme, erin, olga, gri
     assert refused.status_code == 400 and "no longer yours" in refused.json()["message"]
     refused = client.post(f"/api/support/cases/{mine}/replies", {"text": "Still there?"}, format="json")
     assert refused.status_code == 400 and "no longer yours" in refused.json()["message"]
+
+
+@pytest.mark.parametrize("assignee_id", [2**64, 2**63, 0, -1])
+def test_an_assignee_id_out_of_any_id_range_is_a_400_naming_it(acme, dora, opened, assignee_id):
+    _, theirs = opened
+    refused = api_for(dora).post(
+        f"/api/orgs/acme/support/cases/{theirs}/assignee", {"assignee_id": assignee_id}, format="json"
+    )
+    assert refused.status_code == 400 and refused.json()["message"].startswith("assignee_id:")
