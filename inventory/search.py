@@ -48,18 +48,18 @@ def _attribute_value_contains(query: str) -> RawSQL:
     return RawSQL(sql, [pattern], output_field=BooleanField())  # noqa: S611
 
 
-def _own_attribute_values_contain(query: str, viewer_id: int) -> RawSQL:
-    """The viewer's things one of whose attribute values contains `query`: one index-served set (migration 0003)."""
-    # Our table and our SQL; the owner and the pattern are parameters.
-    return RawSQL(
-        "SELECT twin_id FROM inventory_attribute_value WHERE owner_id = %s AND value ILIKE %s ESCAPE '\\'",
-        [viewer_id, f"%{_escape_like(query)}%"],
-    )
+_OWN_VALUES = "SELECT twin_id FROM inventory_attribute_value WHERE owner_id = %s AND value ILIKE %s ESCAPE '\\'"
 
 
 def _indexed_term(query: str, viewer_id: int, *, others: bool) -> Q:
-    """PostgreSQL: the same matches as the per-row term, the viewer's own things found through the indexes."""
-    own = Q(pk__in=_own_attribute_values_contain(query, viewer_id))
+    """PostgreSQL: the same matches as the per-row term, the viewer's own things found through the indexes: those
+    one of whose attribute values contains `query`, one index-served set (migration 0003), which a list of only the
+    viewer's things tests on the row instead when it is common (twins.listing.gathered)."""
+    values = [viewer_id, f"%{_escape_like(query)}%"]
+    if not others:
+        own = listing.indexed_set(_OWN_VALUES, values, per_row=Q(_attribute_value_contains(query)))
+    else:
+        own = Q(pk__in=RawSQL(_OWN_VALUES, values))  # noqa: S611 (our SQL; the owner and pattern are parameters)
     noted = JournalNote.objects.filter(twin__owner_id=viewer_id).filter(
         Q(title__icontains=query) | Q(text__icontains=query)
     )

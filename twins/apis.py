@@ -311,6 +311,12 @@ class ThingListApi(APIView):
         },
     )
     def get(self, request: Request) -> Response:
+        # One page's work, as on the cards page: a search's planner estimate asked once and its sets of ids (a
+        # search's, a filter's) gathered once (twins.listing.gathered), then fetched by primary key when few.
+        with listing.one_request():
+            return self._list(request)
+
+    def _list(self, request: Request) -> Response:
         query = request.query_params
         params = ThingListApi.FilterSerializer(
             data={**query.dict(), "attr": query.getlist("attr")} if "attr" in query else query.dict()

@@ -3,8 +3,8 @@
 - a **search term** widens the search box: the core matches a thing's name, serial and model; a feature adds a
   condition (`term(query, viewer, others=...) -> Q`) ORed with those, evaluated in the list's one query. `others`
   says whether the list also holds other owners' things (kept ones); when it does not, a term should name only
-  what indexes serve (`pk IN (...)` over the viewer's things), so PostgreSQL can walk the list's index without
-  reading each row;
+  what indexes serve (`pk IN (...)` over the viewer's things, or indexed_set() with the same test on the row for
+  when the set is common), so PostgreSQL can walk the list's index without reading each row (gathered());
 - a **filter** narrows the list by a query parameter of the feature's (`?label=3`): it parses the raw value for
   the viewer (a bad one raises ValidationError with words) and narrows the queryset; it also offers the choices
   the cards page shows in its filter form;
@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -74,10 +74,11 @@ _badges: dict[str, Callable[[Any, list[Any]], dict[int, list[Badge]]]] = {}
 # section(request, filters) -> HTML ("" for nothing), shown above the cards in key order.
 _sections: dict[str, Callable[[Any, Any], str]] = {}
 _selection_form: list[str] = []
-# Within one_request(), a search's sets of the viewer's own things (each found through an index: names, serials
-# and models, attribute values, notes, groups) are gathered once; when they hold at most this many ids, the page and
-# the selection bar's count fetch those by primary key. More, and each query walks the list testing every row
-# against the sets, which then meets a page of matches soon (the gathering stops reading at this many).
+# Within one_request(), the sets of the viewer's own things a search or a filter names (each found through an index:
+# names, serials and models, attribute values, notes, groups, numeric attributes) are gathered once (gathered());
+# when they hold at most this many ids, the page and the selection bar's count fetch those by primary key. More, and
+# each query walks the list testing its rows, which then meets a page of matches soon (each set is read up to this
+# many).
 GATHERED_IDS = 1_000
 
 # Within one_request(): what the searches built so far asked (planner estimates; gathered ids), by its question.
@@ -146,7 +147,10 @@ def selection_form() -> str:
 @contextmanager
 def one_request() -> Iterator[None]:
     """One page's work: the searches built inside it (the cards and the selection bar's count build the same one)
-    ask the planner for an estimate once, and gather their sets of ids once (_gathered), not once each."""
+    ask the planner for an estimate once, and gather their sets of ids once (gathered()), not once each."""
+    if _asked.get() is not None:  # within one already (the cards page's, around the selectors' own)
+        yield
+        return
     token = _asked.set({})
     try:
         yield
@@ -154,17 +158,45 @@ def one_request() -> Iterator[None]:
         _asked.reset(token)
 
 
+def once[T](key: tuple, compute: Callable[[], T]) -> T:
+    """`compute()`, once per `key` within one_request() (the cards and the selection bar's check build the same
+    filters: a group's ownership checked once a page); outside one_request(), every call. The key must name
+    everything the answer depends on (the viewer's id, the value asked about): the answer lives only as long as
+    the request."""
+    asked = _asked.get()
+    if asked is None:
+        return compute()
+    if ("once", key) not in asked:
+        asked[("once", key)] = compute()
+    return asked[("once", key)]
+
+
 def _names_containing(query: str, viewer_id: int) -> float:
     """PostgreSQL's estimate of the viewer's things whose name contains `query`: planned, not run (the statistics
     ANALYZE keeps on the name's trigram index expression, migration twins 0010). Asked once within one_request()."""
-    asked = _asked.get()
-    if asked is not None and ("estimate", query, viewer_id) in asked:
-        return asked[("estimate", query, viewer_id)]
-    plan = json.loads(Twin.objects.filter(owner_id=viewer_id, name__icontains=query).explain(format="json"))
-    estimate = float(plan[0]["Plan"]["Plan Rows"])
-    if asked is not None:
-        asked[("estimate", query, viewer_id)] = estimate
-    return estimate
+
+    def estimate() -> float:
+        plan = json.loads(Twin.objects.filter(owner_id=viewer_id, name__icontains=query).explain(format="json"))
+        return float(plan[0]["Plan"]["Plan Rows"])
+
+    return once(("twins.estimate", query, viewer_id), estimate)
+
+
+class IndexedSet(RawSQL):
+    """A set of the viewer's thing ids that an index finds (`SELECT twin_id FROM ... WHERE ...`, for `pk__in`), with
+    `per_row`: the same test written on the row, for the rows of the list's walk. gathered() tests it on the row
+    when the set holds more than GATHERED_IDS things: building a common set (an attribute value one thing in eight
+    has: 12,000 rows read through a trigram index and rechecked) costs more than testing the few hundred rows the
+    walk meets before it has a page. `per_row` must match exactly the things the set holds among the list's rows."""
+
+    def __init__(self, sql: str, params: Sequence[Any], *, per_row: Q) -> None:
+        super().__init__(sql, list(params))
+        self.per_row = per_row
+
+
+def indexed_set(sql: str, params: Sequence[Any], *, per_row: Q) -> Q:
+    """`pk IN (sql)`, a set an index finds, that gathered() may test on the row as `per_row` (IndexedSet)."""
+    return Q(pk__in=IndexedSet(sql, params, per_row=per_row))
 
 
 def _set_sql(subquery: Any) -> tuple[str, list[Any]]:
@@ -174,34 +206,72 @@ def _set_sql(subquery: Any) -> tuple[str, list[Any]]:
     return subquery.sql, list(subquery.params)  # RawSQL
 
 
-def _gathered(condition: Q, key: tuple) -> Q:
-    """Within one_request() on PostgreSQL: `condition` (an OR of `pk IN (subquery)` sets, each found through an
-    index) as one set of their ids when they are few, gathered in one query (UNION ALL) once a request. ORed, the
-    sets are hashed subplans PostgreSQL tests on every row it walks in the list's order: a search that matches a
-    few things (a serial) walked all 100,000 of the owner's things to find them, for the page and again for the
-    selection bar's count; from a few ids the planner fetches them by primary key. A condition with anything
-    tested on the row (a common name, a kept thing's fields), or with more than GATHERED_IDS ids, stays as it was:
-    its walk meets a page of matches soon."""
-    asked = _asked.get()
-    if asked is None or condition.connector != Q.OR or condition.negated:
-        return condition
-    if not condition.children or not all(_is_set(child) for child in condition.children):
-        return condition
-    if ("ids", key) not in asked:
-        compiled = [_set_sql(child[1]) for child in condition.children]
-        sql = " UNION ALL ".join(f"({part})" for part, _ in compiled)
-        with connection.cursor() as cursor:
-            cursor.execute(f"{sql} LIMIT %s", [p for _, ps in compiled for p in ps] + [GATHERED_IDS + 1])
-            rows = cursor.fetchall()
-        # Counted before the duplicates go (a thing found two ways): past the LIMIT the set may be cut short.
-        found = sorted({row[0] for row in rows})
-        asked[("ids", key)] = None if len(rows) > GATHERED_IDS else "{" + ",".join(map(str, found)) + "}"
-    ids = asked[("ids", key)]
-    if ids is None:
-        return condition
+def _ids_array(ids: Iterable[int]) -> Q:
     # One array literal, written once (a list parameter is written out again in each query, an IN list bound id
     # by id). A constant array: the planner sees its few rows and fetches them by the primary key.
-    return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", [ids]))
+    return Q(pk__in=RawSQL("SELECT unnest(%s::bigint[])", ["{" + ",".join(map(str, sorted(ids))) + "}"]))
+
+
+def gathered(condition: Q) -> Q:
+    """`condition` with its sets of ids gathered, for the queries of one page: within one_request() on PostgreSQL.
+
+    `condition` is one set, `Q(pk__in=<subquery or RawSQL>)` found through an index (a filter's: the things with an
+    attribute over a number, a group's members), or an OR of such sets and conditions on the row (a search's: names,
+    serials, attribute values, notes, groups). Tested in the list's walk (in name or reading order, until it has a
+    page), a set is a hashed subplan PostgreSQL builds whole and then tests on every row it walks: a set of a few
+    things walked all 100,000 of the owner's things to find them, for the page and again for the selection bar's
+    count. So the sets are read once a request (one query, each set up to GATHERED_IDS + 1 rows) and:
+    - the sets holding at most GATHERED_IDS things between them become one constant array of their ids, from
+      which the planner fetches the rows by primary key (and sorts them) when nothing else is ORed with them;
+    - a set holding more that has a test on the row (IndexedSet) is tested on the row: its walk meets a page of
+      matches soon, where the set would be read whole first;
+    - any other set stays as it was.
+    The same things match in every form. Outside one_request(), on SQLite, or for any other shape of condition
+    (AND, NOT): `condition` unchanged. The array holds ids read at the start of the request: every query of the
+    request sees the same set, and the next request reads it again."""
+    asked = _asked.get()
+    if asked is None or connection.vendor != "postgresql" or condition.negated:
+        return condition
+    if len(condition.children) > 1 and condition.connector != Q.OR:
+        return condition
+    sets = [child for child in condition.children if _is_set(child)]
+    if not sets:
+        return condition
+    compiled = [_set_sql(child[1]) for child in sets]
+    key = ("ids", tuple((sql, tuple(params)) for sql, params in compiled))
+    if key not in asked:
+        # Each set LIMITed on its own: which one holds more than GATHERED_IDS things (counted before duplicates go:
+        # past the LIMIT a set may be cut short). The parts are our compiled SQL; their values are parameters.
+        sql = " UNION ALL ".join(
+            f"(SELECT {n}, found.* FROM ({part}) AS found LIMIT %s)"  # noqa: S608
+            for n, (part, _) in enumerate(compiled)
+        )
+        params = [p for _, ps in compiled for p in [*ps, GATHERED_IDS + 1]]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            rows = cursor.fetchall()
+        found: list[set[int]] = [set() for _ in sets]
+        counted = [0] * len(sets)
+        for n, twin_id in rows:
+            counted[n] += 1
+            found[n].add(twin_id)
+        asked[key] = [None if count > GATHERED_IDS else ids for count, ids in zip(counted, found, strict=True)]
+    ids_of: list[set[int] | None] = asked[key]
+    few = set().union(*(ids for ids in ids_of if ids is not None))
+    children: list[Any] = []
+    if len(few) > GATHERED_IDS:  # small sets, many between them: tested as they were
+        children += [child for child, ids in zip(sets, ids_of, strict=True) if ids is not None]
+    elif few:
+        children.append(_ids_array(few))
+    for child in condition.children:
+        if not _is_set(child):
+            children.append(child)
+    for child, ids in zip(sets, ids_of, strict=True):
+        if ids is None:
+            children.append(child[1].per_row if isinstance(child[1], IndexedSet) else child)
+    if not children:  # every set empty, nothing else: nothing matches
+        return _ids_array(())
+    return children[0] if len(children) == 1 and isinstance(children[0], Q) else Q(*children, _connector=Q.OR)
 
 
 def _is_set(child: Any) -> bool:
@@ -241,7 +311,7 @@ def search_condition(query: str, viewer: Any, *, others: bool = True) -> Q:
         condition = fields
     for _, term in sorted(_terms.items()):
         condition |= term(query, viewer, others=others)
-    return _gathered(condition, (query, viewer_id, others)) if postgres else condition
+    return gathered(condition) if postgres else condition
 
 
 def filters() -> list[ListFilter]:
