@@ -38,7 +38,7 @@ from django.utils.dateparse import parse_datetime
 from core.vault import seal_key, unseal_key
 from didcomm import keys
 from didcomm.models import Agent, Connection, CredentialExchange, InboundMessage, OutboundMessage, RecipientKey
-from didcomm.selectors import _since_owner
+from didcomm.selectors import current_owners_messages
 from didcomm.timeline import PROBLEM_TITLE
 from owners.models import Notification
 from ssi import oob
@@ -170,7 +170,7 @@ def export(twin: Twin) -> dict[str, Any] | None:
     connections = Connection.objects.filter(agent=agent).order_by("id")
     # The current owner's time only: messages from before the sale were the seller's conversations, which the
     # buyer's pages never show (the same cut, didcomm.selectors) and a buyer's move does not carry.
-    inbound, outbound = _since_owner(
+    inbound, outbound = current_owners_messages(
         InboundMessage.objects.filter(agent=agent), OutboundMessage.objects.filter(agent=agent), twin
     )
     return {

@@ -134,11 +134,15 @@ def _activity(inbound: QuerySet[InboundMessage], outbound: QuerySet[OutboundMess
     return items[:limit]
 
 
-def _since_owner(
+def current_owners_messages(
     inbound: QuerySet[InboundMessage], outbound: QuerySet[OutboundMessage], twin: Twin | None
 ) -> tuple[QuerySet[InboundMessage], QuerySet[OutboundMessage]]:
-    """A twin's agent: only what it received and sent since its owner has the thing. Before, its messages were a
-    previous owner's conversations (with their mechanic, insurer, maker), theirs like their grants and keepers:
+    """Of a twin's agent's messages (`inbound`, `outbound`), the current owner's: those it received and sent since
+    its owner has the thing (`twin.owner_since`); all of them for an agent of no twin, or a twin never sold.
+
+    The one cut between owners, for every reader of an agent's messages: the pages (activity_list, twin_activity)
+    and a move's export (didcomm.portability), which carries only what the pages show. Messages from before were
+    a previous owner's conversations (with their mechanic, insurer, maker), theirs like their grants and keepers:
     a buyer does not read them, whether or not the seller removed their history entries (didcomm.redaction). The
     connections themselves stay the thing's (rotated to fresh keys at the sale)."""
     if twin is None or twin.owner_since is None:
@@ -153,7 +157,7 @@ def activity_list(*, agent: Agent, connection: Connection | None = None, limit: 
     if connection is not None:
         inbound, outbound = inbound.filter(connection=connection), outbound.filter(connection=connection)
     twin = agent.twin if agent.twin_id is not None else None
-    return _activity(*_since_owner(inbound, outbound, twin), limit)
+    return _activity(*current_owners_messages(inbound, outbound, twin), limit)
 
 
 @dataclass(frozen=True)
@@ -180,7 +184,7 @@ def twin_activity(*, twin: Twin, limit: int = 10) -> list[Activity]:
     """The twin's agent activity for its private page (the twin is already the viewer's). Reads only: a twin
     whose agent was never made has none."""
     inbound = InboundMessage.objects.filter(agent__twin=twin)
-    return _activity(*_since_owner(inbound, OutboundMessage.objects.filter(agent__twin=twin), twin), limit)
+    return _activity(*current_owners_messages(inbound, OutboundMessage.objects.filter(agent__twin=twin), twin), limit)
 
 
 def thing_agent_panel(request, twin: Twin) -> dict:
