@@ -17,6 +17,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from core.validators import ID_MAX
+
 
 class ErrorSerializer(serializers.Serializer):
     """The one error shape (core/exceptions.py)."""
@@ -48,10 +50,6 @@ class StrictInputSerializer(serializers.Serializer):
             if unknown:
                 raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
         return super().to_internal_value(data)
-
-
-# The largest id a bigint primary key holds: past it SQLite raises OverflowError (a 500), PostgreSQL refuses.
-ID_MAX = 2**63 - 1
 
 
 class IdField(serializers.IntegerField):

@@ -59,3 +59,8 @@ def storable_text_form[FormT: type[forms.BaseForm]](form_class: FormT) -> FormT:
         if isinstance(field, forms.CharField) and validate_storable_text not in field.validators:
             field.validators.append(validate_storable_text)
     return form_class
+
+
+# The largest id a bigint primary key holds: an id given as input past it is refused (SQLite raised OverflowError,
+# a 500, where PostgreSQL refuses the value): core.drf.IdField and core.forms.IdsChoiceField.
+ID_MAX = 2**63 - 1

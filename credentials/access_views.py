@@ -22,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from core import qr
 from core.errors import error_response
+from core.forms import IdsChoiceField
 from core.ratelimit import client_id, hit, wait_text
 from credentials import access_selectors, emergency, keepers, selectors, services
 from credentials.forms import PresentForm, VerifyForm
@@ -58,9 +59,7 @@ class ServiceForm(forms.Form):
 
 class EmergencyForm(forms.Form):
     recipient = forms.CharField(max_length=120, label="Who it is for", help_text="For example Mountain rescue.")
-    things = forms.ModelMultipleChoiceField(
-        queryset=Twin.objects.none(), widget=forms.CheckboxSelectMultiple, label="Which things"
-    )
+    things = IdsChoiceField(queryset=Twin.objects.none(), widget=forms.CheckboxSelectMultiple, label="Which things")
     kinds = forms.CharField(
         max_length=400,
         label="Which kinds of reading",

@@ -117,6 +117,9 @@ def test_the_form_refuses_bad_input_with_reasons(alice_client, watch, carol):
         {"recipient": "R", "things": [watch.pk], "kinds": " , ", "hours": "3"},
         {"recipient": "R", "things": [watch.pk], "kinds": "loc<script>", "hours": "3"},
         {"recipient": "R", "things": [watch.pk], "kinds": "location", "hours": "500"},
+        {"recipient": "R", "things": ["99999999999999999999999"], "kinds": "location", "hours": "3"},
+        {"recipient": "R", "things": [str(2**63)], "kinds": "location", "hours": "3"},
+        {"recipient": "R", "things": ["-1"], "kinds": "location", "hours": "3"},
     ]
     for data in cases:
         assert alice_client.post("/emergency/new/", data).status_code == 400, data
