@@ -271,7 +271,9 @@ def gathered(condition: Q) -> Q:
             children.append(child[1].per_row if isinstance(child[1], IndexedSet) else child)
     if not children:  # every set empty, nothing else: nothing matches
         return _ids_array(())
-    return children[0] if len(children) == 1 and isinstance(children[0], Q) else Q(*children, _connector=Q.OR)
+    if len(children) == 1:
+        return children[0] if isinstance(children[0], Q) else Q(children[0])
+    return Q(*children, _connector=Q.OR)
 
 
 def _is_set(child: Any) -> bool:

@@ -6,6 +6,7 @@ import io
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.db import connection
 from PIL import Image
 from rest_framework.authtoken.models import Token
 
@@ -52,6 +53,24 @@ class TestList:
         assert names({"lost": "true"}) == ["Kettle"]
         assert names({"lost": "false"}) == ["Coffee grinder"]
         assert names({"archived": "true"}) == ["Bike"]
+
+    @pytest.mark.skipif(connection.vendor != "postgresql", reason="gathering is PostgreSQL's (twins.listing)")
+    @pytest.mark.parametrize("params", [{"q": "sn-0042"}, {"attr": "weight>99.5"}], ids=["search", "number"])
+    def test_a_search_or_number_filter_matching_few_gathers_them_once_and_fetches_them_by_id(
+        self, alice, params, django_assert_num_queries
+    ):
+        # As on the cards page (twins.listing.one_request): the sets an index finds are read once, then the page
+        # is fetched by id from one array, instead of walking every thing of the owner's testing each row.
+        twin_services.twin_create(owner=alice, name="Drill", serial="SN-0042", attributes={"weight": "99.9"})
+        twin_services.twin_create(owner=alice, name="Plane", attributes={"weight": "12"})
+        api = api_for(alice, token=True)
+        api.get("/api/things/", {"cursor": "", **params})  # the token's own first-use work aside
+        with django_assert_num_queries(6 if "q" in params else 5) as queries:
+            body = api.get("/api/things/", {"cursor": "", **params}).json()
+        assert [item["name"] for item in body["results"]] == ["Drill"]
+        sqls = [query["sql"] for query in queries.captured_queries]
+        assert len([sql for sql in sqls if " LIMIT " in sql and "found" in sql]) == 1  # the gathering
+        assert any("unnest(" in sql and "ORDER BY" in sql for sql in sqls)
 
     @pytest.mark.needs("tags")
     def test_list_items_carry_the_active_tag_count(self, alice_api, grinder_tag):
