@@ -45,9 +45,20 @@ def members_of_group(group_id: int) -> QuerySet:
 
 
 def _filter_by_group(qs: QuerySet, raw: str, viewer) -> QuerySet:
-    if not raw.isdigit() or not Group.objects.filter(pk=int(raw), owner_id=getattr(viewer, "pk", None)).exists():
+    """The things in the group (or a group inside it). The group is checked once a request (listing.once: the cards
+    and the selection bar's check both apply this filter). Its members are gathered once a request too
+    (listing.gathered): a small group's ids are fetched by primary key, where the list's walk in name order would
+    test every one of the owner's things against the members; a big group (past listing.GATHERED_IDS) keeps the
+    walk, which meets a page of its members soon."""
+    viewer_id = getattr(viewer, "pk", None)
+    # At most 18 digits: a bigger number is no group's id (and would overflow the database's bigint).
+    group_id = int(raw) if raw.isdigit() and len(raw) <= 18 else None
+    if group_id is None or not listing.once(
+        ("fleets.group", viewer_id, group_id),
+        lambda: Group.objects.filter(pk=group_id, owner_id=viewer_id).exists(),
+    ):
         raise ValidationError("No such group among yours: pick one from the list.")
-    return qs.filter(pk__in=members_of_group(int(raw)))
+    return qs.filter(listing.gathered(Q(pk__in=members_of_group(group_id))))
 
 
 def _card_groups(viewer, twins: list[Twin]) -> dict[int, list[listing.Badge]]:

@@ -71,7 +71,7 @@ def test_the_group_filter_lists_the_groups_things_and_its_rooms_things(alice, al
     assert 'data-testid="filter-group"' in page and "Farm / Barn" in page
 
 
-@pytest.mark.parametrize("raw", ["abc", "999999"])
+@pytest.mark.parametrize("raw", ["abc", "999999", "9" * 30])
 def test_a_group_that_is_not_the_viewers_is_refused_with_words(carol_client, herd, raw):
     for value in (raw, str(herd.pk)):
         response = carol_client.get(f"/things/?group={value}")
@@ -111,3 +111,35 @@ def test_the_group_filters_choices_name_every_group_site_first(alice, alice_clie
     page = alice_client.get("/things/?page=2").content.decode()
     farm_at, barn_at, herd_at = (page.index(f">{name}</option>") for name in ("Farm", "Farm / Barn", "Herd"))
     assert farm_at < barn_at < herd_at
+
+
+def test_the_group_is_checked_once_a_page(alice, alice_client, herd, cows):
+    # The cards and the selection bar's "any of yours matching?" both apply the filter: one check between them.
+    services.members_add(group=herd, twins=cows[:2])
+    with CaptureQueriesContext(connection) as queries:
+        page = alice_client.get(f"/things/?group={herd.pk}").content.decode()
+    assert page.count('data-testid="card"') == 2 and 'id="bulk-selection"' in page
+    checks = [
+        q["sql"] for q in queries.captured_queries if 'FROM "fleets_group" WHERE' in q["sql"] and "LIMIT 1" in q["sql"]
+    ]
+    assert len(checks) == 1, checks
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the gathering of a set's ids is PostgreSQL's")
+@pytest.mark.parametrize("few", [True, False])
+def test_a_small_groups_members_are_fetched_by_id_a_big_ones_walked_with_the_same_things(
+    alice, alice_client, farm, cows, monkeypatch, few
+):
+    from twins import listing
+
+    # A big group: past GATHERED_IDS members (here 1), the list walks its index testing the members' set.
+    monkeypatch.setattr(listing, "GATHERED_IDS", 1_000 if few else 1)
+    services.members_add(group=farm["site"], twins=cows[:1])
+    services.members_add(group=farm["barn"], twins=cows[1:2])
+    twin_services.twin_create(owner=alice, name="Kettle")
+    with CaptureQueriesContext(connection) as queries:
+        response = alice_client.get(f"/things/?group={farm['site'].pk}")
+    assert sorted(twin.name for twin in response.context["page"]) == ["Cow 1", "Cow 2"]  # the room's too
+    listed = [q["sql"] for q in queries.captured_queries if q["sql"].startswith('SELECT "twins_twin"."id" AS "pk"')]
+    assert len(listed) == 1
+    assert ("unnest" in listed[0]) == few and ('"fleets_membership"' in listed[0]) == (not few), listed[0]
