@@ -286,3 +286,24 @@ def test_postgres_finds_serials_and_models_through_their_trigram_indexes(alice, 
     plan = _plan(_scoped(alice, model="m-07").order_by().values("pk"))
     assert "twin_model_trgm" in plan, plan
     assert _scoped(alice, query="SN0001234").get().name == "Cow 01234"
+
+
+@postgres_only
+@pytest.mark.postgres
+def test_postgres_name_index_holds_the_name_in_capitals_for_a_search_walking_it(alice):
+    # A common name term (q=Kettle) is tested on each row of the walk in name order as Django's icontains,
+    # UPPER(name) LIKE UPPER(...): read from the index (twins 0021) rather than computed on every name walked past.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexdef FROM pg_indexes WHERE indexname = 'twin_active_name_idx'")
+        (definition,) = cursor.fetchone()
+    assert "(owner_id, name, id, upper((name)::text))" in definition, definition
+    Twin.objects.bulk_create([Twin(owner=alice, name=f"{['Cow', 'Kettle'][i % 2]} {i:04d}") for i in range(400)])
+    qs = Twin.objects.owned_by(alice).active().live().filter(name__icontains="kettle")
+    sql, params = qs.order_by("name", "id").values("pk")[:25].query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE twins_twin")
+        cursor.execute("SET LOCAL enable_bitmapscan = off")
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+    assert "Index Only Scan using twin_active_name_idx" in plan, plan
+    assert "Filter: ((upper((name)::text)) ~~" in plan, plan  # the index's column, not upper() of the name
