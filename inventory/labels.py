@@ -127,13 +127,14 @@ def labels_of(twin: Twin) -> list[Label]:
 
 
 def _filter_by_label(qs: QuerySet, raw: str, viewer) -> QuerySet:
-    if not raw.isdigit() or not Label.objects.filter(pk=int(raw), owner_id=getattr(viewer, "pk", None)).exists():
+    # Checked against the viewer's labels as the filter form lists them (locations.owner_rows: once a request).
+    if not raw.isdigit() or int(raw) not in {pk for pk, _ in locations.owner_rows(viewer).labels}:
         raise ValidationError("No such label among yours: pick one from the list.")
     return qs.filter(inventory_labels__id=int(raw))
 
 
 def _label_filter_choices(viewer) -> list[tuple[str, str]]:
-    return [(str(pk), name) for pk, name in labels_of_owner(viewer).values_list("pk", "name")]
+    return [(str(pk), name) for pk, name in locations.owner_rows(viewer).labels]
 
 
 def _card_badges(viewer, twins: list[Twin]) -> dict[int, list[listing.Badge]]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Exists, OuterRef, QuerySet
 from django.http import Http404
 from django.utils import timezone
 
-from inventory.models import Location, Placement
+from inventory.models import Label, Location, Placement
 from twins import events, leaving, listing
 from twins.models import Twin
 
@@ -78,22 +78,70 @@ def location_get(*, viewer, location_id: str) -> Location:
         raise Http404("No such place.") from None
 
 
+@dataclass(frozen=True)
+class OwnerRows:
+    """An owner's labels [(id, name)] and places [(id, public id, name, parent id)], each by name then id."""
+
+    labels: list[tuple[int, str]]
+    places: list[tuple[int, str, str, int | None]]
+
+    def place_choices(self) -> list[tuple[str, str]]:
+        """[(public id, "Home > Kitchen")] of every place, parents first (as Tree.ordered and Tree.path give)."""
+        children: dict[int | None, list[tuple[int, str, str]]] = {}
+        for pk, public_id, name, parent_id in self.places:
+            children.setdefault(parent_id, []).append((pk, public_id, name))
+        found: list[tuple[str, str]] = []
+
+        def walk(parent_id: int | None, names: tuple[str, ...]) -> None:
+            for pk, public_id, name in children.get(parent_id, []):
+                found.append((public_id, " › ".join((*names, name))))
+                walk(pk, (*names, name))
+
+        walk(None, ())
+        return found
+
+    def place_and_inside(self, public_id: str) -> list[int] | None:
+        """The ids of the place `public_id` and of every place inside it (None: no such place of the owner's)."""
+        top = next((pk for pk, public, _, _ in self.places if public == public_id), None)
+        if top is None:
+            return None
+        children: dict[int | None, list[int]] = {}
+        for pk, _, _, parent_id in self.places:
+            children.setdefault(parent_id, []).append(pk)
+        found, pending, seen = [top], [top], {top}
+        while pending:
+            for child in children.get(pending.pop(), []):
+                if child not in seen:
+                    seen.add(child)
+                    found.append(child)
+                    pending.append(child)
+        return found
+
+
+def owner_rows(viewer) -> OwnerRows:
+    """The viewer's labels and places in one statement, once a request (twins.listing.once): the cards page's filter
+    form lists both, and the label and place filters check a value against them (the page and the selection bar
+    each apply the filters). Hand-written: on every cards page, Django compiling two small queries cost more than
+    running them."""
+    owner_id = getattr(viewer, "pk", None)
+
+    def read() -> OwnerRows:
+        if owner_id is None:
+            return OwnerRows(labels=[], places=[])
+        with connection.cursor() as cursor:
+            cursor.execute(_OWNER_ROWS, [owner_id, owner_id])
+            rows = cursor.fetchall()
+        return OwnerRows(
+            labels=[(pk, name) for kind, pk, name, _, _ in rows if kind == 0],
+            places=[(pk, public_id, name, parent_id) for kind, pk, name, public_id, parent_id in rows if kind == 1],
+        )
+
+    return listing.once(("inventory.owner_rows", owner_id), read)
+
+
 def location_choices(owner) -> list[tuple[str, str]]:
-    """[(public id, "Home > Kitchen")] of every place, parents first (as Tree.ordered and Tree.path give them).
-    From plain rows, not Location instances: the cards page's filter form asks for them on every page."""
-    children: dict[int | None, list[tuple[int, str, str]]] = {}
-    rows = Location.objects.filter(owner_id=owner.pk).order_by("name", "id")
-    for pk, public_id, name, parent_id in rows.values_list("pk", "public_id", "name", "parent_id"):
-        children.setdefault(parent_id, []).append((pk, public_id, name))
-    found: list[tuple[str, str]] = []
-
-    def walk(parent_id: int | None, names: tuple[str, ...]) -> None:
-        for pk, public_id, name in children.get(parent_id, []):
-            found.append((public_id, " › ".join((*names, name))))
-            walk(pk, (*names, name))
-
-    walk(None, ())
-    return found
+    """[(public id, "Home > Kitchen")] of every place, parents first."""
+    return owner_rows(owner).place_choices()
 
 
 def _clean_name(name: str) -> str:
@@ -243,15 +291,24 @@ def things_in(*, location: Location, tree: Tree | None = None) -> QuerySet[Twin]
 def _filter_by_location(qs: QuerySet, raw: str, viewer) -> QuerySet:
     if raw == "none":
         return qs.exclude(Exists(Placement.objects.filter(twin=OuterRef("pk"))))
-    location = Location.objects.filter(public_id=raw, owner_id=getattr(viewer, "pk", None)).first()
-    if location is None:
+    places = owner_rows(viewer).place_and_inside(raw)
+    if places is None:
         raise ValidationError("No such place among yours: pick one from the list.")
-    return qs.filter(placement__location_id__in=[location.pk, *(p.pk for p in tree_of(viewer).below(location))])
+    return qs.filter(placement__location_id__in=places)
 
 
 def _location_filter_choices(viewer) -> list[tuple[str, str]]:
-    choices = location_choices(viewer)
+    choices = owner_rows(viewer).place_choices()
     return [*choices, ("none", "No place")] if choices else []
+
+
+# Labels (kind 0) then places (kind 1), each by name then id (column 3, then 2).
+_OWNER_ROWS = f"""
+    SELECT 0, id, name, '', NULL FROM {connection.ops.quote_name(Label._meta.db_table)} WHERE owner_id = %s
+    UNION ALL
+    SELECT 1, id, name, public_id, parent_id FROM {connection.ops.quote_name(Location._meta.db_table)}
+     WHERE owner_id = %s
+    ORDER BY 1, 3, 2"""  # noqa: S608 - table names from the models' own Meta; values are parameters
 
 
 def place_badge(name: str) -> listing.Badge:
