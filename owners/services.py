@@ -116,6 +116,11 @@ def notify_scan(*, twin, count: int = 1) -> int:
     Slow path: the twin row is locked first (FOR NO KEY UPDATE, which doesn't conflict with the key-share lock
     a Scan row's foreign key takes), because a FOR UPDATE on the notification locks nothing when none exists
     yet, and two first scans at the same instant would otherwise both create one.
+
+    Lock order: on PostgreSQL the caller holds a lock on the twin's row (FOR KEY SHARE at least) before calling,
+    as tags.scans does: both paths lock the notification row, and a transaction holding it must not then wait
+    for the twin (its deferred foreign-key checks at COMMIT would queue behind a waiting FOR UPDATE, a deadlock
+    with a slow path waiting for the notification; see tags.scans._KEY_SHARE_TWIN).
     """
     window = min(SCAN_NOTIFY_FAST_SECONDS, settings.SCAN_NOTIFY_COALESCE_SECONDS)
     key = f"owners:scan-notify:{twin.pk}"

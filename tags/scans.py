@@ -14,6 +14,7 @@ from typing import NotRequired, TypedDict
 from django.db import connection, transaction
 
 from core.live import broadcast_after_commit
+from core.sql import select_rows
 from owners.services import notify_scan
 from tags.history import schedule_scan_history
 from tags.models import Scan, Tag
@@ -41,18 +42,25 @@ def record_scan(
     """
     outermost = not connection.in_atomic_block
     with transaction.atomic():
-        if outermost and connection.vendor == "postgresql":
-            # Asynchronous commit, for this transaction only and only when it is ours alone (PostgreSQL
-            # docs, "Asynchronous Commit"): COMMIT returns without waiting for the WAL flush. Every
-            # stranger's scan of a thing bumps the same notification row, whose lock is held until COMMIT
-            # returns, so with a synchronous commit those scans queue behind one disk flush each. The
-            # database stays consistent either way; a crash of the database server can lose the last
-            # fraction of a second of scans, which is acceptable for a scan log and a "scanned" count.
-            with connection.cursor() as cursor:
-                cursor.execute("SET LOCAL synchronous_commit = off")
+        if connection.vendor == "postgresql":
+            statements = []
+            if outermost:
+                # Asynchronous commit, for this transaction only and only when it is ours alone (PostgreSQL
+                # docs, "Asynchronous Commit"): COMMIT returns without waiting for the WAL flush. Every
+                # stranger's scan of a thing bumps the same notification row, whose lock is held until COMMIT
+                # returns, so with a synchronous commit those scans queue behind one disk flush each. The
+                # database stays consistent either way; a crash of the database server can lose the last
+                # fraction of a second of scans, which is acceptable for a scan log and a "scanned" count.
+                statements.append("SET LOCAL synchronous_commit = off")
+            if twin is not None:
+                statements.append(_KEY_SHARE_TWIN)
+            if statements:
+                # One round trip for both.
+                with connection.cursor() as cursor:
+                    cursor.execute("; ".join(statements), [twin.pk] if twin is not None else None)
         scan = Scan.objects.create(
             tag_id=tag_id,
-            twin_id=twin.pk if twin else None,
+            twin_id=twin.pk if twin is not None else None,
             by_owner=by_owner,
             user_agent=user_agent[:60],
             source=source,
@@ -62,6 +70,17 @@ def record_scan(
     return scan
 
 
+# The lock order of every scan transaction on PostgreSQL: the twin's row first (FOR KEY SHARE), then the notification
+# row (owners.services.notify_scan). Django's foreign keys are DEFERRABLE INITIALLY DEFERRED, so without this the
+# scan's first lock on the twin is the key-share lock its foreign keys take at COMMIT, after the notification row
+# is locked. A lock request that holds no lock on a row queues behind a waiting FOR UPDATE (the history's catch-up,
+# ingestion, a transfer: twins.history.lock_twin), and that one waits for a scan holding FOR NO KEY UPDATE in
+# notify_scan's slow path, which waits for the notification row: a deadlock (seen in the test suite). Holding the
+# key-share lock from the start, a scan never waits for the twin again (its COMMIT checks find the lock held, and
+# the slow path upgrades it without queueing), so nothing that holds the notification row waits on the twin.
+_KEY_SHARE_TWIN = f"SELECT 1 FROM {Twin._meta.db_table} WHERE id = %s FOR KEY SHARE"  # noqa: S608
+
+
 @transaction.atomic
 def record_buffered_scans(*, items: list[BufferedScan]) -> int:
     """Write a batch of strangers' buffered scans; returns how many were kept.
@@ -69,14 +88,28 @@ def record_buffered_scans(*, items: list[BufferedScan]) -> int:
     Scans of tags or things deleted since the scan go with them.
     """
     tags = set(Tag.objects.filter(pk__in={i["tag"] for i in items}).values_list("pk", flat=True))
-    twins = {
-        twin.pk: twin for twin in Twin.objects.filter(pk__in={i["twin"] for i in items}).only("pk", "owner_id", "name")
-    }
+    twins = {twin.pk: twin for twin in _key_share_twins({i["twin"] for i in items})}
     kept = [i for i in items if i["tag"] in tags and i["twin"] in twins]
     ids = _insert_buffered(kept)
-    for twin_id, count in Counter(i["twin"] for i in kept).items():
-        _scans_recorded(twin=twins[twin_id], scan_ids=tuple(ids.get(twin_id, ())), count=count, by_owner=False)
+    counts = Counter(i["twin"] for i in kept)
+    # In the twins' primary-key order, as every writer that locks several twins does: two flushes running at once
+    # (tags.scan_buffer.flush_stranded beside a flush) take the notification slow path's twin locks in one order.
+    for twin_id in sorted(counts):
+        _scans_recorded(
+            twin=twins[twin_id], scan_ids=tuple(ids.get(twin_id, ())), count=counts[twin_id], by_owner=False
+        )
     return len(kept)
+
+
+_TWIN_FIELDS = ("id", "owner_id", "name")
+
+
+def _key_share_twins(ids: set[int]) -> list[Twin]:
+    """The twins (pk, owner_id and name) of a batch; on PostgreSQL key-share locked in primary-key order before any
+    other lock of the flush, for the reason given at :data:`_KEY_SHARE_TWIN`."""
+    if connection.vendor != "postgresql":
+        return list(Twin.objects.filter(pk__in=ids).only(*_TWIN_FIELDS))
+    return select_rows(Twin, _TWIN_FIELDS, "WHERE id = ANY(%s) ORDER BY id FOR KEY SHARE", [sorted(ids)])
 
 
 # The batch in one statement over arrays, on PostgreSQL: no model instance per scan, the times parsed by the database.
