@@ -1,13 +1,55 @@
-"""The one JSON parser of the API (REST_FRAMEWORK's DEFAULT_PARSER_CLASSES). A module of its own: DRF imports the
-parser setting while rest_framework.views is being imported, so it must not import views (core.drf does)."""
+"""Reading untrusted JSON: :func:`loads` for every JSON that comes from outside (request bodies, uploads, pasted
+text, other hosts' answers, MQTT messages), and the one JSON parser of the API (REST_FRAMEWORK's
+DEFAULT_PARSER_CLASSES), which uses it. A module of its own: DRF imports the parser setting while
+rest_framework.views is being imported, so it must not import views (core.drf does)."""
 
 from __future__ import annotations
 
+import codecs
 import json
 from typing import Any
 
 from rest_framework.exceptions import ParseError
-from rest_framework.parsers import JSONParser
+from rest_framework.parsers import JSONParser, get_encoding
+from rest_framework.utils.json import strict_constant
+
+
+class JSONRefused(ValueError):
+    """Text that the json module would not read to the end although it may be valid JSON: nested deeper than the
+    interpreter's recursion limit, or a number longer than int() takes. A ValueError, so every caller that already
+    refuses broken JSON (`except ValueError`) refuses these with it; `str()` is the reason in words."""
+
+
+def loads(text: str | bytes | bytearray, **kwargs: Any) -> Any:
+    """json.loads for untrusted text. It raises only ValueError (JSONDecodeError for broken JSON, JSONRefused for
+    the two shapes below, UnicodeDecodeError for bytes that are not UTF-8), never RecursionError: `[[[[…` 100,000
+    deep is 200 KB, and json.loads raised RecursionError on it (a 500 wherever only ValueError was caught)."""
+    try:
+        return json.loads(text, **kwargs)
+    except (RecursionError, ValueError) as exc:
+        raise _refused(exc) from None
+
+
+_DECODER = json.JSONDecoder()
+
+
+def raw_decode(text: str, index: int = 0) -> tuple[Any, int]:
+    """json.JSONDecoder().raw_decode for untrusted text read a piece at a time (one value from `index`: the value
+    and where it ends), raising as :func:`loads` does."""
+    try:
+        return _DECODER.raw_decode(text, index)
+    except (RecursionError, ValueError) as exc:
+        raise _refused(exc) from None
+
+
+def _refused(exc: RecursionError | ValueError) -> ValueError:
+    if isinstance(exc, RecursionError):
+        return JSONRefused("the JSON is nested too deeply (arrays or objects inside each other)")
+    # int() refuses a literal of more than sys.get_int_max_str_digits() digits (4,300) with a ValueError of its
+    # own; its words name Python's setting, ours the input.
+    if not isinstance(exc, json.JSONDecodeError | UnicodeDecodeError) and "digits" in str(exc):
+        return JSONRefused("a number in the JSON has too many digits")
+    return exc
 
 
 class StrictJSONParser(JSONParser):
@@ -16,7 +58,14 @@ class StrictJSONParser(JSONParser):
     check costs one C-level encode of the parsed document; the path of the bad string is found only on failure."""
 
     def parse(self, stream, media_type=None, parser_context=None) -> Any:
-        data = super().parse(stream, media_type, parser_context)
+        # DRF's JSONParser.parse, reading through loads(): it caught ValueError only, and a deep body was a 500.
+        # get_encoding refuses a charset that is no text encoding (bz2_codec would decompress past the size limit).
+        encoding = get_encoding(parser_context or {})
+        try:
+            text = codecs.getreader(encoding)(stream).read()
+            data = loads(text, parse_constant=strict_constant if self.strict else None)
+        except ValueError as exc:
+            raise ParseError(f"JSON parse error - {exc}") from None
         try:
             json.dumps(data, ensure_ascii=False).encode()
         except UnicodeEncodeError:

@@ -17,6 +17,9 @@ from twins.models import Twin
 
 class ImportRun(models.Model):
     class Status(models.TextChoices):
+        # Uploaded, the dry run not finished: never confirmable (a dry run that crashed left its run CHECKED, and
+        # confirming it applied the file with no tag-code budget).
+        CHECKING = "checking", "Checking"
         REFUSED = "refused", "Refused"  # the file cannot be read (message says why)
         CHECKED = "checked", "Checked"  # the dry run is done, waiting for the owner's confirmation
         QUEUED = "queued", "Queued"  # confirmed, waiting for the worker
@@ -32,7 +35,7 @@ class ImportRun(models.Model):
     filename = models.CharField(max_length=200, blank=True)
     format = models.CharField(max_length=8, choices=Format.choices)
     size = models.BigIntegerField(default=0)
-    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKED)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.CHECKING)
     # A file that cannot be read at all (no heading row, a photo URL column, broken JSON): why, for the owner.
     message = models.TextField(blank=True)
 
@@ -44,7 +47,8 @@ class ImportRun(models.Model):
     check_errors = models.PositiveIntegerField(default=0)
     # The last row whose tag code the dry run could look up: after it, the account's budget of tag codes not on its
     # own things (RATE_IMPORT_TAG_CODES_PER_ACCOUNT) was spent, and the import looks up no such code of a later row
-    # either (imports.rows.TagBudget). None: every row's.
+    # either (imports.rows.TagBudget). The dry run always sets it (the last row it read, if the budget lasted);
+    # None: the dry run did not finish, and the import looks up no such code at all.
     tag_codes_until_row = models.PositiveIntegerField(null=True, blank=True)
 
     # The import itself: the last row number whose batch committed, and what the batches did.

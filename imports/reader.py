@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import IO
 
 from core.csvsafe import unguard
+from core.parsers import JSONRefused, raw_decode
 from core.validators import is_storable_text
 
 # A cell longer than this stops the file (the csv module must hold the cell to read past it). Cells up to it are
@@ -215,7 +216,6 @@ class _Buffer:
 
 def json_rows(text: IO[str]) -> Iterator[RawRow]:
     buffer = _Buffer(text)
-    decoder = json.JSONDecoder()
     opener = buffer.peek()
     if opener not in ("[", "{"):
         raise FileRefused("row 1: a JSON import is an array of objects ([{…}, {…}]) or one object per line")
@@ -235,7 +235,11 @@ def json_rows(text: IO[str]) -> Iterator[RawRow]:
         number += 1
         while True:
             try:
-                value, end = decoder.raw_decode(buffer.buf, buffer.pos)
+                value, end = raw_decode(buffer.buf, buffer.pos)
+            except JSONRefused as exc:
+                # Nested too deeply, or a number of more digits than int() takes: more text would not help. Before
+                # this, both escaped the dry run (a 500) and left its run confirmable with no tag-code budget.
+                raise FileRefused(f"row {number:,}: not valid JSON ({exc})") from None
             except json.JSONDecodeError as exc:
                 if buffer.eof or len(buffer.buf) - buffer.pos > MAX_CELL:
                     raise FileRefused(f"row {number:,}: not valid JSON ({exc.msg})") from None

@@ -122,7 +122,7 @@ def import_check(*, run: ImportRun) -> ImportRun:
     errors: list[ImportRowError] = []
     seen = FileSeen()
     budget = TagBudget(owner_id=run.owner_id)
-    total = 0
+    total = last = 0
     message = ""
     batch: list[Row] = []
 
@@ -136,7 +136,7 @@ def import_check(*, run: ImportRun) -> ImportRun:
 
     try:
         for row in run_rows(run):
-            total += 1
+            total, last = total + 1, row.number
             batch.append(row)
             if len(batch) >= settings.IMPORTS_BATCH_ROWS:
                 flush()
@@ -149,8 +149,10 @@ def import_check(*, run: ImportRun) -> ImportRun:
         run.rows = total
         run.will_create, run.will_update = counts[Action.CREATE], counts[Action.UPDATE]
         run.will_leave, run.check_errors = counts[Action.LEAVE], counts[Action.ERROR]
-        run.tag_codes_until_row = budget.until_row
+        # Always set here, and only here: the import looks up the codes of rows up to it, none without it.
+        run.tag_codes_until_row = budget.until_row if budget.until_row is not None else last
         run.message = shown(message)
+        # The one place a run becomes confirmable: its counts and budget mark are saved with it.
         run.status = ImportRun.Status.REFUSED if message else ImportRun.Status.CHECKED
         run.save()
     return run
@@ -173,6 +175,8 @@ def import_confirm(*, run: ImportRun) -> ImportRun:
             run.refresh_from_db()
             if run.status in (ImportRun.Status.QUEUED, ImportRun.Status.RUNNING, ImportRun.Status.DONE):
                 return run
+            if run.status == ImportRun.Status.CHECKING:
+                raise Conflict("This import cannot be confirmed: its dry run did not finish. Upload the file again.")
             raise Conflict("This import cannot be confirmed: the file could not be read. Fix it and upload it again.")
         transaction.on_commit(lambda: import_apply_task.enqueue(run.pk))
     run.refresh_from_db()
@@ -193,8 +197,10 @@ def import_apply(run_id: int) -> ImportRun | None:
         return run
     ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.QUEUED).update(status=ImportRun.Status.RUNNING)
     seen = FileSeen()
-    # The codes the dry run paid for, and no others: the import spends no budget of its own.
-    budget = TagBudget(owner_id=run.owner_id, spend=False, until_row=run.tag_codes_until_row)
+    # The codes the dry run paid for, and no others: the import spends no budget of its own. A run whose dry run
+    # did not finish (no mark; it cannot be confirmed, but one confirmed before that rule) looks up none.
+    until_row = run.tag_codes_until_row if run.tag_codes_until_row is not None else 0
+    budget = TagBudget(owner_id=run.owner_id, spend=False, until_row=until_row)
     batch: list[Row] = []
     try:
         for row in run_rows(run):
@@ -212,6 +218,17 @@ def import_apply(run_id: int) -> ImportRun | None:
             status=ImportRun.Status.FAILED, message=shown(exc.message), finished_at=timezone.now()
         )
         return run
+    except Exception:
+        # Whatever else stops it ends the run in words rather than leaving it "running" for good; the committed
+        # batches stay (the same file again updates those rows and makes the rest). The worker logs the error.
+        done = ImportRun.objects.filter(pk=run.pk).values_list("cursor", flat=True).first() or 0
+        after = f"after row {done:,}" if done else "before its first row"
+        ImportRun.objects.filter(pk=run.pk).update(
+            status=ImportRun.Status.FAILED,
+            message=f"The import stopped {after} on an unexpected error. Upload the file again to import the rest.",
+            finished_at=timezone.now(),
+        )
+        raise
     with transaction.atomic():
         finished = ImportRun.objects.filter(pk=run.pk, status=ImportRun.Status.RUNNING).update(
             status=ImportRun.Status.DONE, finished_at=timezone.now()

@@ -53,7 +53,7 @@ def test_a_file_of_guessed_codes_claims_nothing_past_the_default_budget_and_the_
 def test_the_budget_is_the_accounts_across_files_and_another_account_has_its_own(alice, bob, settings):
     settings.RATE_IMPORT_TAG_CODES_PER_ACCOUNT = "3/3600"
     first = upload(bob, _file(_guesses(2, seed=1)))
-    assert first.tag_codes_until_row is None
+    assert first.tag_codes_until_row == 3  # the budget lasted: the last row
     sticker = Tag.objects.create(status=Tag.Status.UNASSIGNED)
     second = upload(bob, _file([*_guesses(1, seed=2), sticker.code]))
     assert second.tag_codes_until_row == 2
@@ -95,4 +95,4 @@ def test_codes_on_the_owners_own_things_cost_nothing_so_an_export_imports_back(a
         tag_create(twin=twin_create(owner=alice, name=f"Cow {index}"), label="ear")
     data = b"".join(alice_client.get("/exports/things.csv").streaming_content)
     run = upload(alice, data)
-    assert (run.will_leave, run.check_errors, run.tag_codes_until_row) == (4, 0, None)
+    assert (run.will_leave, run.check_errors, run.tag_codes_until_row) == (4, 0, 5)
