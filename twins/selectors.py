@@ -472,12 +472,20 @@ class CardsPage:
 
 
 def twin_page(
-    *, viewer, filters: TwinFilters | None = None, cursor: str = "", size: int = 24, include_kept: bool = False
+    *,
+    viewer,
+    filters: TwinFilters | None = None,
+    cursor: str = "",
+    size: int = 24,
+    include_kept: bool = False,
+    fields: tuple[str, ...] = (),
 ) -> CardsPage:
     """One page of twin_list, by keyset: `cursor` (from a previous page's next_cursor or previous_cursor; "" for the
     first page) names the row to start after (or before). The same queries whatever the page's depth, however many
     things: two queries, the page's ids by the sort's index (`LIMIT size + 1` past the cursor's row), then those
-    rows with the annotations (a tag count…). A bad cursor raises ValidationError (`cursor`), in words."""
+    rows with the annotations (a tag count…), by primary key. `fields`: only these columns of the rows (and the
+    id, owner and sort column; `.only()`), for a caller that reads no others (any other read is a query per row);
+    empty: every column. A bad cursor raises ValidationError (`cursor`), in words."""
     filters = filters or TwinFilters()
     if not getattr(viewer, "is_authenticated", False):
         return CardsPage([], size=size)
@@ -489,9 +497,10 @@ def twin_page(
     # (`id IN (SELECT ... LIMIT)`) the twins table gets an alias, which features' raw conditions naming the table
     # (inventory's attribute search) would not follow.
     ids = Cursor.first_ids(qs, filters.sort, size + 1) if position is None else position.page_ids(qs, size + 1)
-    rows = (
-        list(_annotated(Twin.objects.filter(pk__in=ids), viewer, kept).order_by(*_order(filters.sort))) if ids else []
-    )
+    rows_qs = Twin.objects.filter(pk__in=ids)
+    if fields:
+        rows_qs = rows_qs.only("id", "owner_id", SORTS[filters.sort][0], *fields)
+    rows = list(_annotated(rows_qs, viewer, kept).order_by(*_order(filters.sort))) if ids else []
     more = len(rows) > size
     if more:
         rows = rows[1:] if backwards else rows[:size]

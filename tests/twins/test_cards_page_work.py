@@ -254,3 +254,18 @@ def test_once_answers_once_within_a_request_and_every_time_outside(alice):
             assert listing.once(("test", alice.pk), ask) == 1
         assert listing.once(("test", alice.pk + 1), ask) == 2
     assert listing.once(("test", alice.pk), ask) == 3
+
+
+def test_a_page_of_only_some_columns_lists_the_same_things_and_reads_them_without_more_queries(alice):
+    from twins import selectors
+
+    for n in range(5):
+        services.twin_create(owner=alice, name=f"Kettle {n}", description="long text the cards never show" * 20)
+    whole = selectors.twin_page(viewer=alice, size=3)
+    few = selectors.twin_page(viewer=alice, size=3, fields=("slug", "name", "photo"))
+    assert [twin.pk for twin in few] == [twin.pk for twin in whole]
+    assert few.next_cursor == whole.next_cursor
+    with CaptureQueriesContext(connection) as queries:
+        assert [(twin.slug, twin.name, twin.owner_id) for twin in few] == [(t.slug, t.name, t.owner_id) for t in whole]
+    assert len(queries) == 0
+    assert "description" in few.object_list[0].get_deferred_fields()
