@@ -9,7 +9,6 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
-from core.redis import redis_client
 from owners.models import Notification
 from tags import scan_buffer, services
 from tags.history import scans_of
@@ -19,20 +18,8 @@ from twins.models import HistoryEntry
 
 pytestmark = pytest.mark.django_db
 
-REDIS_URL = "redis://127.0.0.1:6379/15"
 SHORTCUT = "tags.middleware.FinderScanMiddleware"
 PHONE = "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Mobile Safari/537.36"
-
-
-@pytest.fixture
-def redis_settings(settings):
-    settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}  # scans wait in Redis
-    client = redis_client()
-    client.flushdb()
-    yield client
-    client.flushdb()
 
 
 @pytest.fixture
@@ -69,7 +56,7 @@ def _headers(response) -> dict[str, str]:
 @pytest.mark.parametrize("secure", [False, True], ids=["http", "https"])
 @pytest.mark.parametrize("cookies", ["", "tz=Europe/Berlin"], ids=["no-cookie", "time-zone-cookie"])
 def test_the_shortcut_answers_what_the_full_path_answers_header_by_header(
-    redis_settings, settings, full_path, grinder_tag, secure, cookies
+    scan_redis, settings, full_path, grinder_tag, secure, cookies
 ):
     settings.SECURE_HSTS_SECONDS = 31536000  # production's: HSTS on the HTTPS answer
     settings.SECURE_HSTS_INCLUDE_SUBDOMAINS = True
@@ -96,11 +83,11 @@ def test_the_shortcut_answers_what_the_full_path_answers_header_by_header(
         assert name in ours, name
     assert ("strict-transport-security" in ours) is secure
     # Both scans the full path and the shortcut served, and the first one, are buffered alike.
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 3
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 3
 
 
 def test_a_shortcut_scan_is_counted_buffered_and_flushed_like_any_other(
-    redis_settings, settings, full_path, alice, grinder, grinder_tag, django_capture_on_commit_callbacks
+    scan_redis, settings, full_path, alice, grinder, grinder_tag, django_capture_on_commit_callbacks
 ):
     client = Client()
     for _ in range(3):
@@ -117,7 +104,7 @@ def test_a_shortcut_scan_is_counted_buffered_and_flushed_like_any_other(
     assert sorted(scan["scan"] for scan in scans_of(entry.entry)) == sorted(Scan.objects.values_list("pk", flat=True))
 
 
-def test_the_owners_scan_takes_the_full_path_and_gets_the_reading_form(redis_settings, full_path, alice, grinder_tag):
+def test_the_owners_scan_takes_the_full_path_and_gets_the_reading_form(scan_redis, full_path, alice, grinder_tag):
     Client().get(grinder_tag.get_absolute_url())  # kept
     response = client_for(alice).get(grinder_tag.get_absolute_url())
     assert response.status_code == 200 and len(full_path) == 2
@@ -125,7 +112,7 @@ def test_the_owners_scan_takes_the_full_path_and_gets_the_reading_form(redis_set
     assert Scan.objects.filter(by_owner=True).count() == 1
 
 
-def test_a_stale_session_cookie_takes_the_full_path_which_deletes_it(redis_settings, full_path, grinder_tag):
+def test_a_stale_session_cookie_takes_the_full_path_which_deletes_it(scan_redis, full_path, grinder_tag):
     Client().get(grinder_tag.get_absolute_url())
     client = Client()
     client.cookies[django_settings.SESSION_COOKIE_NAME] = "gone"
@@ -134,7 +121,7 @@ def test_a_stale_session_cookie_takes_the_full_path_which_deletes_it(redis_setti
     assert response.cookies[django_settings.SESSION_COOKIE_NAME].value == ""  # the full path's deletion
 
 
-def test_a_csrf_cookie_takes_the_full_path(redis_settings, full_path, grinder_tag):
+def test_a_csrf_cookie_takes_the_full_path(scan_redis, full_path, grinder_tag):
     Client().get(grinder_tag.get_absolute_url())
     client = Client()
     client.cookies[django_settings.CSRF_COOKIE_NAME] = "not-a-token"
@@ -143,7 +130,7 @@ def test_a_csrf_cookie_takes_the_full_path(redis_settings, full_path, grinder_ta
 
 
 def test_a_client_over_its_budget_gets_the_full_paths_429_with_retry_after(
-    redis_settings, settings, full_path, grinder_tag
+    scan_redis, settings, full_path, grinder_tag
 ):
     settings.RATE_SCAN_PER_CLIENT = "2/60"
     client = Client()
@@ -152,7 +139,7 @@ def test_a_client_over_its_budget_gets_the_full_paths_429_with_retry_after(
     refused = client.get(grinder_tag.get_absolute_url())
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 61
     assert len(full_path) == 2 and "Too many tag lookups" in refused.content.decode()
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 2
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 2
 
 
 def test_while_redis_is_down_the_full_path_shows_the_page_and_writes_the_scan(
@@ -165,7 +152,7 @@ def test_while_redis_is_down_the_full_path_shows_the_page_and_writes_the_scan(
 
 
 def test_a_moved_things_kept_page_is_not_served_the_full_path_sends_the_308(
-    redis_settings, full_path, grinder, grinder_tag
+    scan_redis, full_path, grinder, grinder_tag
 ):
     Client().get(grinder_tag.get_absolute_url())
     grinder.moved_to = "https://things.example.net"
@@ -173,32 +160,32 @@ def test_a_moved_things_kept_page_is_not_served_the_full_path_sends_the_308(
     response = Client().get(grinder_tag.get_absolute_url())
     assert response.status_code == 308 and response["Location"].startswith("https://things.example.net/t/")
     assert len(full_path) == 2
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 1  # the first scan only
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 1  # the first scan only
 
 
 @pytest.mark.parametrize(
     "suffix", ["?nfc=1", "?picc_data=" + "0" * 32 + "&cmac=" + "0" * 16, "?from=poster"], ids=["nfc", "sun", "other"]
 )
-def test_a_query_string_takes_the_full_path(redis_settings, full_path, grinder_tag, suffix):
+def test_a_query_string_takes_the_full_path(scan_redis, full_path, grinder_tag, suffix):
     Client().get(grinder_tag.get_absolute_url())
     assert Client().get(grinder_tag.get_absolute_url() + suffix).status_code == 200
     assert len(full_path) == 2
 
 
-def test_head_takes_the_full_path(redis_settings, full_path, grinder_tag):
+def test_head_takes_the_full_path(scan_redis, full_path, grinder_tag):
     Client().get(grinder_tag.get_absolute_url())
     assert Client().head(grinder_tag.get_absolute_url()).status_code == 405  # the view's require_GET
     assert len(full_path) == 1  # refused before the view
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 1
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 1
 
 
-def test_an_unknown_token_gets_the_full_paths_404(redis_settings, full_path):
+def test_an_unknown_token_gets_the_full_paths_404(scan_redis, full_path):
     assert Client().get("/t/" + "A" * 22).status_code == 404
     assert Client().get("/t/not-a-token!").status_code == 404
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 0
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 0
 
 
-def test_a_host_not_allowed_gets_the_full_paths_400(redis_settings, full_path, grinder_tag):
+def test_a_host_not_allowed_gets_the_full_paths_400(scan_redis, full_path, grinder_tag):
     Client().get(grinder_tag.get_absolute_url())
     assert Client().get(grinder_tag.get_absolute_url(), headers={"Host": "evil.example"}).status_code == 400
-    assert len(full_path) == 1 and redis_settings.llen(scan_buffer.BUFFER_KEY) == 1
+    assert len(full_path) == 1 and scan_redis.llen(scan_buffer.BUFFER_KEY) == 1

@@ -12,7 +12,6 @@ from django.core.exceptions import PermissionDenied
 from django.http import HttpResponse
 from django.test import RequestFactory
 
-from core.redis import redis_client
 from tags import nfc, scan_buffer, sun
 from tags.models import Scan, SunKeys
 from tests.conftest import client_for
@@ -20,7 +19,6 @@ from tests.conftest import client_for
 pytestmark = pytest.mark.django_db
 
 UID = bytes.fromhex("04A1B2C3D4E5F6")
-REDIS_URL = "redis://127.0.0.1:6379/13"
 
 
 @pytest.fixture
@@ -136,30 +134,19 @@ def test_a_plain_nfc_chips_url_is_recorded_as_a_tap(anon_client, grinder_tag):
     assert sources == ["nfc", "nfc", "link", "link"]
 
 
-@pytest.fixture
-def redis_settings(settings):
-    settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    client = redis_client()
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
 def test_with_redis_a_buffered_nfc_scan_keeps_its_source_and_a_qr_scan_is_unchanged(
-    redis_settings, anon_client, grinder_tag
+    scan_redis, anon_client, grinder_tag
 ):
     for suffix in ("", "", "?nfc=1", "?nfc=1"):  # the first of each fills the kept page
         assert anon_client.get(grinder_tag.get_absolute_url() + suffix).status_code == 200
-    buffered = redis_settings.lrange(scan_buffer.BUFFER_KEY, 0, -1)
+    buffered = scan_redis.lrange(scan_buffer.BUFFER_KEY, 0, -1)
     assert [b'"src":"nfc"' in item for item in buffered] == [False, False, True, True]
     assert not any(b"src" in item for item in buffered[:2])  # a QR scan's item is as it was
     scan_buffer.flush_scan_buffer.call()
     assert sorted(Scan.objects.filter(tag=grinder_tag).values_list("source", flat=True)) == ["link"] * 2 + ["nfc"] * 2
 
 
-def test_a_genuine_tap_is_never_served_from_the_kept_page(redis_settings, anon_client, chip):
+def test_a_genuine_tap_is_never_served_from_the_kept_page(scan_redis, anon_client, chip):
     anon_client.get(chip.tag.get_absolute_url())  # the page is kept now
     assert genuine(anon_client.get(tap_url(chip, 1)))
     assert not genuine(anon_client.get(chip.tag.get_absolute_url()))

@@ -5,15 +5,12 @@ from __future__ import annotations
 import pytest
 from django.db import transaction
 
-from core.redis import redis_client
 from tags import scan_buffer
 from tags.models import Scan
 from tests.conftest import client_for
 from twins import events
 
 pytestmark = pytest.mark.django_db
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 @pytest.fixture
@@ -66,21 +63,13 @@ def test_a_retired_tags_scan_names_no_twin_and_is_not_heard(
 
 
 def test_a_flushed_batch_of_buffered_scans_is_heard_once_per_thing_with_its_count(
-    settings, anon_client, grinder_tag, heard, django_capture_on_commit_callbacks
+    scan_redis, anon_client, grinder_tag, heard, django_capture_on_commit_callbacks
 ):
-    settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
-    client = redis_client()
-    client.flushdb()
-    try:
-        for _ in range(3):
-            anon_client.get(grinder_tag.get_absolute_url())
-        assert heard == []  # buffered in Redis: nothing is written yet
-        with django_capture_on_commit_callbacks(execute=True):
-            assert scan_buffer.flush_scan_buffer.call() == 3
-    finally:
-        client.flushdb()
+    for _ in range(3):
+        anon_client.get(grinder_tag.get_absolute_url())
+    assert heard == []  # buffered in Redis: nothing is written yet
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_buffer.flush_scan_buffer.call() == 3
     grinder = grinder_tag.twin
     scan_ids = tuple(Scan.objects.order_by("id").values_list("id", flat=True))
     assert heard == [

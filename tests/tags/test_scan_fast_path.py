@@ -7,7 +7,6 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
-from core.redis import redis_client
 from owners.models import Notification
 from tags import scan_buffer
 from tags.history import scans_of
@@ -18,8 +17,6 @@ from twins import services
 from twins.models import HistoryEntry
 
 pytestmark = pytest.mark.django_db
-
-REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def test_repeat_anonymous_scan_reads_nothing_from_the_database(anon_client, grinder_tag):
@@ -79,46 +76,32 @@ def test_archived_thing_looks_unknown_at_once(anon_client, grinder, grinder_tag)
     assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 404
 
 
-@pytest.fixture
-def redis_settings(settings):
-    settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    client = redis_client()
-    client.flushdb()
-    yield client
-    client.flushdb()
-
-
 def test_with_redis_scans_are_buffered_then_flushed_into_scans_notifications_and_history(
-    redis_settings, settings, anon_client, alice, grinder, grinder_tag, django_capture_on_commit_callbacks
+    scan_redis, settings, anon_client, alice, grinder, grinder_tag, django_capture_on_commit_callbacks
 ):
-    # A worker that never runs: scans wait in Redis.
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     for _ in range(10):
         assert anon_client.get(grinder_tag.get_absolute_url()).status_code == 200
     assert Scan.objects.count() == 0
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 10
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 10
     settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
     with django_capture_on_commit_callbacks(execute=True):
         assert scan_buffer.flush_scan_buffer.call() == 10
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 0
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 0
     assert Scan.objects.filter(tag=grinder_tag, by_owner=False).count() == 10
     assert Notification.objects.get(owner=alice, kind="scan").count == 10
     (entry,) = HistoryEntry.objects.filter(twin=grinder, kind="scan")  # one entry for the flush, listing all 10
     assert len(scans_of(entry.entry)) == 10
 
 
-def test_with_redis_buffered_scans_of_a_deleted_tag_are_dropped(redis_settings, settings, anon_client, grinder_tag):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+def test_with_redis_buffered_scans_of_a_deleted_tag_are_dropped(scan_redis, anon_client, grinder_tag):
     anon_client.get(grinder_tag.get_absolute_url())
     grinder_tag.delete()
     assert scan_buffer.flush_scan_buffer.call() == 0
     assert Scan.objects.count() == 0
 
 
-def test_with_redis_the_rate_limit_is_one_shared_counter(redis_settings, settings, anon_client, grinder_tag):
+def test_with_redis_the_rate_limit_is_one_shared_counter(scan_redis, settings, anon_client, grinder_tag):
     settings.RATE_SCAN_PER_CLIENT = "3/60"
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     statuses = [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
 
@@ -148,23 +131,19 @@ def test_while_redis_is_down_scans_are_still_limited_per_process(anon_client, gr
     assert statuses == [200, 200, 200, 429]
 
 
-def test_with_redis_a_refused_scan_gets_retry_after_and_is_not_buffered(
-    redis_settings, settings, anon_client, grinder_tag
-):
+def test_with_redis_a_refused_scan_gets_retry_after_and_is_not_buffered(scan_redis, settings, anon_client, grinder_tag):
     settings.RATE_SCAN_PER_CLIENT = "2/60"
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
     assert [anon_client.get(grinder_tag.get_absolute_url()).status_code for _ in range(2)] == [200, 200]
     refused = anon_client.get(grinder_tag.get_absolute_url())
     assert refused.status_code == 429 and 1 <= int(refused["Retry-After"]) <= 61
     # The first scan rendered and kept the page (buffered by the slow path), the second went through the script.
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 2
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 2
 
 
-def test_with_redis_a_cached_scan_is_one_round_trip(redis_settings, settings, anon_client, grinder_tag):
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.dummy.DummyBackend"}}
+def test_with_redis_a_cached_scan_is_one_round_trip(scan_redis, anon_client, grinder_tag):
     anon_client.get(grinder_tag.get_absolute_url())
     commands = []
-    pool = redis_settings.connection_pool
+    pool = scan_redis.connection_pool
     original = pool.get_connection
 
     def counting(*args, **kwargs):
@@ -186,4 +165,4 @@ def test_with_redis_a_cached_scan_is_one_round_trip(redis_settings, settings, an
     finally:
         pool.get_connection = original
     assert len(commands) == 1
-    assert redis_settings.llen(scan_buffer.BUFFER_KEY) == 2
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 2

@@ -17,21 +17,8 @@ from twins.models import HistoryEntry, Twin
 
 pytestmark = pytest.mark.django_db
 
-# A database of its own on the test Redis: other test files flush 15.
-REDIS_URL = "redis://127.0.0.1:6379/12"
 NEW_HOST = "https://things.example.net"
 FINDER_AGENT = "Mobile Safari finder-7c1e"
-
-
-@pytest.fixture
-def buffer(settings, django_capture_on_commit_callbacks):
-    settings.REDIS_URL = REDIS_URL
-    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}}
-    settings.TASKS = {"default": {"BACKEND": "django.tasks.backends.immediate.ImmediateBackend"}}
-    client = redis_client()
-    client.flushdb()
-    yield client
-    client.flushdb()
 
 
 @pytest.fixture
@@ -50,9 +37,10 @@ def flush(capture) -> int:
         return scan_buffer.flush_scan_buffer.call()
 
 
+@pytest.mark.parametrize("scan_redis", ["immediate"], indirect=True)
 @pytest.mark.parametrize("gone", ["leaving", "moved"])
 def test_a_flush_writes_no_scans_of_a_leaving_or_moved_thing_and_the_others_as_ever(
-    buffer, grinder_tag, kettle_tag, caplog, gone, django_capture_on_commit_callbacks
+    scan_redis, grinder_tag, kettle_tag, caplog, gone, django_capture_on_commit_callbacks
 ):
     changes = {"leaving_to": NEW_HOST} if gone == "leaving" else {"leaving_to": NEW_HOST, "moved_to": NEW_HOST}
     Twin.objects.filter(pk=grinder_tag.twin_id).update(**changes)
@@ -63,7 +51,7 @@ def test_a_flush_writes_no_scans_of_a_leaving_or_moved_thing_and_the_others_as_e
 
     assert flush(django_capture_on_commit_callbacks) == 2
 
-    assert buffer.llen(scan_buffer.BUFFER_KEY) == 0
+    assert scan_redis.llen(scan_buffer.BUFFER_KEY) == 0
     assert not Scan.objects.filter(twin_id=grinder_tag.twin_id).exists()
     assert not HistoryEntry.objects.filter(twin_id=grinder_tag.twin_id, kind=HistoryEntry.Kind.SCAN).exists()
     assert Scan.objects.filter(twin_id=kettle_tag.twin_id).count() == 2
@@ -73,8 +61,9 @@ def test_a_flush_writes_no_scans_of_a_leaving_or_moved_thing_and_the_others_as_e
     assert not any(FINDER_AGENT in message or str(grinder_tag.pk) in message for message in logged)
 
 
+@pytest.mark.parametrize("scan_redis", ["immediate"], indirect=True)
 def test_after_the_move_is_called_off_the_flush_writes_the_things_scans_again(
-    buffer, grinder_tag, django_capture_on_commit_callbacks
+    scan_redis, grinder_tag, django_capture_on_commit_callbacks
 ):
     Twin.objects.filter(pk=grinder_tag.twin_id).update(leaving_to=NEW_HOST)
     buffered(grinder_tag, 2)
