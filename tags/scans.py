@@ -55,7 +55,7 @@ def record_scan(
             if twin is not None:
                 statements.append(_KEY_SHARE_TWIN)
             if statements:
-                # One round trip for both.
+                # One round trip for both (Django binds parameters on the client: one execute may hold two statements).
                 with connection.cursor() as cursor:
                     cursor.execute("; ".join(statements), [twin.pk] if twin is not None else None)
         scan = Scan.objects.create(
