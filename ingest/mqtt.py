@@ -22,10 +22,10 @@ like a moved thing's (acknowledged): holding the bridge for one thing would hold
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +37,7 @@ from django.db import InterfaceError, OperationalError, close_old_connections, c
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from core.parsers import JSONRefused, loads
 from ingest.receive import (
     MAX_BODY,
     Answer,
@@ -106,9 +107,11 @@ def unpack(payload: bytes, user_properties: list[tuple[str, str]] | None) -> tup
     if headers:
         return headers, payload
     try:
-        envelope = json.loads(payload)
-    except (UnicodeDecodeError, ValueError):
-        raise EnvelopeError("Without MQTT 5 user properties the message is a JSON envelope.") from None
+        # loads(): `[[[[…` 100,000 deep raised RecursionError here, before any signature check, and ended the bridge.
+        envelope = loads(payload)
+    except ValueError as exc:
+        detail = f" ({exc})" if isinstance(exc, JSONRefused) else ""
+        raise EnvelopeError(f"Without MQTT 5 user properties the message is a JSON envelope{detail}.") from None
     if not isinstance(envelope, dict):
         raise EnvelopeError("The envelope is a JSON object.")
     body = envelope.get("payload")
@@ -211,8 +214,8 @@ class Bridge:
         try:
             self._run()
         finally:
-            # An unexpected error ends the process (its supervisor restarts it); unacknowledged messages stay with
-            # the broker either way.
+            # An unexpected error outside a message (one message's is answered and acknowledged: _on_message) ends
+            # the process (its supervisor restarts it); unacknowledged messages stay with the broker either way.
             if self.connected.is_set():
                 self._client.disconnect()
             self.connected.clear()
@@ -304,10 +307,18 @@ class Bridge:
         properties = message.properties
         user_properties = getattr(properties, "UserProperty", None) if properties is not None else None
         close_old_connections()
-        webhook_id, answer = handle(
-            topic=message.topic, payload=message.payload, user_properties=user_properties, now=time.time()
-        )
-        close_old_connections()
+        try:
+            webhook_id, answer = handle(
+                topic=message.topic, payload=message.payload, user_properties=user_properties, now=time.time()
+            )
+        except Exception as exc:
+            # One message must not end the bridge: paho re-raises, run() ends, and the broker delivers the same
+            # message first after each restart (a crash loop holding every source's readings). It is answered as
+            # a 500 and acknowledged (dropped), like any message that will never succeed.
+            webhook_id, answer = "-", error(500, "The bridge could not handle this message.")
+            self._log_unexpected(message.topic, exc)
+        finally:
+            close_old_connections()
         acked = answer.status != 503
         if acked:
             client.ack(message.mid, message.qos)
@@ -318,6 +329,16 @@ class Bridge:
         self._log(message.topic, webhook_id, answer, acked)
         if self.on_answer is not None:
             self.on_answer(message.topic, webhook_id, answer, acked)
+
+    def _log_unexpected(self, topic: str, exc: Exception) -> None:
+        # The frames and the exception's type, not its text: that may quote the payload (and a payload may hold a
+        # secret); the frames show only source lines.
+        log.error(
+            "mqtt: source %s: unexpected %s handling a message; acknowledged as a 500 (dropped)\n%s",
+            source_id_of(topic) or topic,
+            type(exc).__name__,
+            "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+        )
 
     def _log(self, topic: str, webhook_id: str, answer: Answer, acked: bool) -> None:
         source = source_id_of(topic) or topic
