@@ -1,9 +1,10 @@
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
+
+from core.parsers import loads
 
 MAX_DOCUMENT_BYTES = 64 * 1024  # a credential is one or two kilobytes; a presentation of a few, a few more
 
@@ -31,8 +32,8 @@ class VerifyForm(forms.Form):
         if not text.strip():
             raise forms.ValidationError("Paste a credential or a presentation, or upload its file.")
         try:
-            data["parsed"] = json.loads(text)
-        except (ValueError, RecursionError):
+            data["parsed"] = loads(text)
+        except ValueError:
             raise forms.ValidationError("That is not JSON: paste the whole credential, from { to }.") from None
         return data
 

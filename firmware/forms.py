@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from django import forms
 
+from core.parsers import loads
 from ssi import firmware as fw
 
 MAX_MANIFEST_BYTES = 64 * 1024
@@ -17,8 +17,8 @@ def read_manifest(upload: Any) -> dict[str, Any]:
     if upload.size > MAX_MANIFEST_BYTES:
         raise forms.ValidationError("A manifest is a small JSON file (64 KB at most).")
     try:
-        data = json.loads(upload.read().decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+        data = loads(upload.read().decode("utf-8"))
+    except ValueError:  # UnicodeDecodeError too; loads() raises no RecursionError
         raise forms.ValidationError(
             "The manifest is not JSON: upload the file python -m ssi.firmware printed."
         ) from None

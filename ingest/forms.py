@@ -1,9 +1,8 @@
 from __future__ import annotations
 
-import json
-
 from django import forms
 
+from core.parsers import loads
 from core.validators import storable_text_form
 from ingest.mapping import DEFAULT_MAPPING, SIGNATURE_MAPPING
 from ingest.models import DEFAULT_RATE_LIMIT
@@ -70,7 +69,7 @@ class SourceForm(forms.Form):
         if not text.strip():
             return None
         try:
-            return json.loads(text)
+            return loads(text)
         except ValueError as exc:
             raise forms.ValidationError(f"The sample is not JSON: {exc}.") from None
 

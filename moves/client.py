@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import netguard
+from core.parsers import loads
 
 CONNECT_TIMEOUT = 5.0
 # The whole exchange: small calls, and each chunk of the package push (the last one waits while the other side
@@ -83,7 +84,8 @@ def call(
         raise CallError(f"{_host(url)}: {str(exc) or type(exc).__name__}"[:300], permanent=False) from None
     status = answer.status
     try:
-        data = json.loads(answer.body or b"{}")
+        # loads(): a hostile host's answer nested deep raised RecursionError, not a CallError, in every step.
+        data = loads(answer.body or b"{}")
     except ValueError:
         data = {}
     if not isinstance(data, dict):
