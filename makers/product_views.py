@@ -31,7 +31,7 @@ from makers.models import ProducedThing, ProductDocument, ProductModel
 from makers.product_forms import ClaimForm, DocumentForm, ProductionForm, ProductModelForm
 from makers.production import ProductionRefused, document_add, model_create, model_update, produce
 from makers.recalls import recalls_for
-from makers.resolver import links_for
+from makers.resolver import links_for, over_budget
 
 CSV_SECONDS = 600
 
@@ -90,6 +90,10 @@ def claim_page(request: HttpRequest, rest: str) -> HttpResponse:
         parsed = gs1.parse_path("/01/" + rest)
     except gs1.GS1Error as exc:
         return error_response(request, 400, str(exc))
+    # The answer (404, the login, "already claimed", the form) tells whether the serial was produced and is sold:
+    # spent on every GET and POST before the lookup, found or not, as the resolver spends it (review finding 6).
+    if refused := over_budget(request):
+        return refused
     produced = produced_at(gtin=parsed.gtin, serial=parsed.serial) if parsed.serial else None
     if produced is None:
         raise Http404("No such thing.")

@@ -134,7 +134,7 @@ def resolve(request: HttpRequest, rest: str) -> HttpResponse:
         and not wants_set
         and (not link_type or gs1.link_type_curie(link_type) == "gs1:defaultLink")
     )
-    if not to_scan and (refused := _over_budget(request)):
+    if not to_scan and (refused := over_budget(request)):
         return refused
     model = ProductModel.objects.select_related("organisation").filter(gtin=link.gtin).first()
     if model is None:
@@ -148,7 +148,7 @@ def resolve(request: HttpRequest, rest: str) -> HttpResponse:
     if to_scan and produced is not None and produced.twin.moved_to:
         # The thing lives on another host now (issue 18): its Digital Link opens it there, at the same path. Counted
         # here, as a lookup that ends here (tag_scan would have counted it): no faster enumeration than a scan.
-        if refused := _over_budget(request):
+        if refused := over_budget(request):
             return refused
         # The thing's tag, whose token travels with it, is what its new host answers whether or not the maker (its
         # product model) is there too; the same path there for a thing without a tag.
@@ -182,9 +182,10 @@ def resolve(request: HttpRequest, rest: str) -> HttpResponse:
     return _finish(tag_scan(request, tag.token), anchor)
 
 
-def _over_budget(request: HttpRequest) -> HttpResponse | None:
+def over_budget(request: HttpRequest) -> HttpResponse | None:
     """Spend one lookup of the client's scan budget (the one `/t/` scans and typed codes spend): a 429 with
-    Retry-After past it, else None."""
+    Retry-After past it, else None. Every page that answers whether a GTIN or serial exists spends it first (this
+    resolver, the claim page), so none lists them faster than a typed code can."""
     retry_after = hit("scan", client_id(request), settings.RATE_SCAN_PER_CLIENT)
     if retry_after is None:
         return None
@@ -193,7 +194,7 @@ def _over_budget(request: HttpRequest) -> HttpResponse | None:
 
 def _not_found(request: HttpRequest, *, counted: bool) -> HttpResponse:
     """404 for an unknown GTIN or serial, after spending the budget if this request has not yet."""
-    return (None if counted else _over_budget(request)) or not_found(request)
+    return (None if counted else over_budget(request)) or not_found(request)
 
 
 def _tag_of(produced: ProducedThing) -> Tag | None:
