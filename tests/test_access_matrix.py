@@ -12,15 +12,17 @@ from __future__ import annotations
 import base64
 import io
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from django.core.cache import cache
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
-from django.test import Client
+from django.test import Client, override_settings
 from django.test.utils import CaptureQueriesContext
 from django.urls import URLPattern, URLResolver, get_resolver
 from django.urls.converters import IntConverter
@@ -32,7 +34,7 @@ from didcomm import services as didcomm_services
 from didcomm.models import Agent, Connection, OutboundMessage
 from owners.models import Notification, Owner
 from tags.models import Tag
-from tests.conftest import PASSWORD, client_for
+from tests.conftest import PASSWORD, client_for, make_owner
 from tests.test_get_requests_write_nothing import WRITES_BY_DESIGN, writes_of
 from twins import services as twin_services
 from twins.models import JournalNote, Reading, Twin
@@ -186,6 +188,7 @@ class World:
     notification: Notification
     thing_connection: Connection  # on the thing's agent
     own_connection: Connection  # on alice's own agent
+    media: Path | None = None  # the MEDIA_ROOT it was built under
 
 
 def _png() -> bytes:
@@ -194,8 +197,7 @@ def _png() -> bytes:
     return out.getvalue()
 
 
-@pytest.fixture
-def world(alice) -> World:
+def _build_world(alice: Owner) -> World:
     thing = twin_services.twin_create(owner=alice, name=MARKERS[0], reading_kind="angle", reading_unit="°")
     # A photo, so alice's own photo route answers 200 and the matrix proves the slug was right.
     twin_services.twin_set_photo(twin=thing, photo=SimpleUploadedFile("p.png", _png()))
@@ -214,6 +216,53 @@ def world(alice) -> World:
         thing_connection=_connection(didcomm_services.agent_for_twin(thing)),
         own_connection=_connection(didcomm_services.agent_for_owner(alice)),
     )
+
+
+# Alice's world is built once for the module, not per test (it was ~63 % of the matrix's time): in a transaction
+# opened around the module's tests and rolled back after them. Each test runs in its own savepoint inside it (the
+# `db` fixture's atomic block nests), so what a test writes (alice's own POSTs, carol, a session) is rolled back
+# before the next test, which starts from the same world; on SQLite and PostgreSQL alike. The objects the kwarg
+# table makes on first use are made here too, once: a helper that keeps one on the world (tests/makers/matrix.py)
+# must not keep a row a test's savepoint rolled back.
+
+
+@pytest.fixture(scope="module")
+def matrix_world(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[World]:
+    media = tmp_path_factory.mktemp("matrix-media")
+    with django_db_blocker.unblock():
+        outer = transaction.atomic()
+        outer.__enter__()
+        try:
+            with override_settings(MEDIA_ROOT=media):
+                cache.clear()
+                world = _build_world(make_owner("alice"))
+                for route in ALL_ROUTES:
+                    if not route.route.startswith(("admin/", "static/")):
+                        try:
+                            url_for(route, world)
+                        except pytest.fail.Exception:
+                            pass  # test_every_route_kwarg_has_a_fixture_value names it
+                cache.clear()
+        except BaseException:
+            transaction.set_rollback(True)
+            outer.__exit__(None, None, None)
+            raise
+    world.media = media
+    yield world
+    with django_db_blocker.unblock():
+        transaction.set_rollback(True)
+        outer.__exit__(None, None, None)
+
+
+@pytest.fixture
+def world(matrix_world: World, db, settings) -> World:
+    settings.MEDIA_ROOT = matrix_world.media  # where its photo and its maker's documents are
+    return matrix_world
+
+
+@pytest.fixture
+def alice(world: World) -> Owner:
+    return world.alice
 
 
 def _connection(agent) -> Connection:
