@@ -83,6 +83,8 @@ GATHERED_IDS = 1_000
 
 # Within one_request(): what the searches built so far asked (planner estimates; gathered ids), by its question.
 _asked: ContextVar[dict[tuple, Any] | None] = ContextVar("listing_asked", default=None)
+# Within whole_sets(): the query being built walks far (a count to its cap), so a common set stays a set.
+_whole_sets: ContextVar[bool] = ContextVar("listing_whole_sets", default=False)
 
 
 def register_search(key: str, term: SearchTerm) -> None:
@@ -158,6 +160,19 @@ def one_request() -> Iterator[None]:
         _asked.reset(token)
 
 
+@contextmanager
+def whole_sets() -> Iterator[None]:
+    """The conditions built inside are for a query that walks far (a count up to its cap of 1,001 matches, not a
+    page of 25): gathered() keeps a common set as a set instead of its test on the row. Testing q=purple's
+    attribute values on the row costs the page's walk ~200 rows, but a count's ~8,000 (99 ms against 62 ms for
+    building the 12,000-row set once, loaded)."""
+    token = _whole_sets.set(True)
+    try:
+        yield
+    finally:
+        _whole_sets.reset(token)
+
+
 def once[T](key: tuple, compute: Callable[[], T]) -> T:
     """`compute()`, once per `key` within one_request() (the cards and the selection bar's check build the same
     filters: a group's ownership checked once a page); outside one_request(), every call. The key must name
@@ -224,7 +239,7 @@ def gathered(condition: Q) -> Q:
     - the sets holding at most GATHERED_IDS things between them become one constant array of their ids, from
       which the planner fetches the rows by primary key (and sorts them) when nothing else is ORed with them;
     - a set holding more that has a test on the row (IndexedSet) is tested on the row: its walk meets a page of
-      matches soon, where the set would be read whole first;
+      matches soon, where the set would be read whole first (not within whole_sets(): a count walks far);
     - any other set stays as it was.
     The same things match in every form. Outside one_request(), on SQLite, or for any other shape of condition
     (AND, NOT): `condition` unchanged. The array holds ids read at the start of the request: every query of the
@@ -266,9 +281,10 @@ def gathered(condition: Q) -> Q:
     for child in condition.children:
         if not _is_set(child):
             children.append(child)
+    row_tests = not _whole_sets.get()
     for child, ids in zip(sets, ids_of, strict=True):
         if ids is None:
-            children.append(child[1].per_row if isinstance(child[1], IndexedSet) else child)
+            children.append(child[1].per_row if row_tests and isinstance(child[1], IndexedSet) else child)
     if not children:  # every set empty, nothing else: nothing matches
         return _ids_array(())
     if len(children) == 1:

@@ -26,7 +26,7 @@ from django.utils.dateparse import parse_date, parse_datetime
 
 from core.errors import NotFoundExplained
 from twins import access
-from twins.listing import apply_filters, filter_params, gathered, search_condition
+from twins.listing import apply_filters, filter_params, gathered, search_condition, whole_sets
 from twins.models import ICONS, JournalNote, Reading, TransferOffer, Twin
 from twins.panels import annotate_list
 
@@ -47,6 +47,8 @@ SORT_LABELS = {"name": "Name A–Z", "-name": "Name Z–A", "-latest": "Newest r
 # PostgreSQL is told NULLS FIRST/LAST, and its index twin_active_latest_idx is built so).
 _NULLABLE = {"latest_at"}
 
+# A count that stops within this many matches (is anything matching?) walks as a page does (twins.listing.gathered).
+_SHORT_WALK = 100
 MAX_ATTR_EXPRESSIONS = 10
 _ATTR_KEY_MAX = 60  # twins.services.MAX_ATTRIBUTE_KEY
 _ATTR_VALUE_MAX = 500
@@ -338,7 +340,11 @@ def twin_count(
     filters = filters or TwinFilters()
     if not getattr(viewer, "is_authenticated", False):
         return 0
-    qs = _scoped(viewer, filters, include_kept)[0]
+    if at_most is not None and at_most <= _SHORT_WALK:
+        qs = _scoped(viewer, filters, include_kept)[0]
+    else:
+        with whole_sets():  # a walk to a cap or to the end: a common set built once beats a test on every row
+            qs = _scoped(viewer, filters, include_kept)[0]
     return qs.count() if at_most is None else qs.order_by().values("pk")[:at_most].count()
 
 

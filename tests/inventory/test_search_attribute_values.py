@@ -75,6 +75,25 @@ def test_postgres_reads_the_shared_value_once_a_page_and_tests_a_common_one_on_t
     assert all("ORDER BY" in sql or "COUNT(" in sql for sql in walked)
 
 
+@postgres_only
+def test_postgres_counts_a_common_value_from_its_set_and_asks_anything_matching_on_the_row(alice, bob, monkeypatch):
+    from twins import listing
+
+    # A count walks to its cap (1,001 of q=purple's 12,000: ~8,000 rows), where a test on each row costs more than
+    # the set read once (twins.listing.whole_sets); "is anything matching?" stops at the first, as a page does.
+    monkeypatch.setattr(listing, "GATHERED_IDS", 10)
+    _purple(alice, 40)
+    _purple(bob, 5)
+    filters = selectors.TwinFilters(query="purple")
+    for at_most, expected, per_row in ((1_001, 40, False), (1, 1, True)):
+        with CaptureQueriesContext(connection) as queries, listing.one_request():
+            assert selectors.twin_count(viewer=alice, filters=filters, at_most=at_most) == expected
+        counted = [q["sql"] for q in queries if "COUNT(" in q["sql"]]
+        assert len(counted) == 1
+        assert ("jsonb_each_text" in counted[0]) is per_row, counted[0]
+        assert ("inventory_attribute_value" in counted[0]) is not per_row, counted[0]
+
+
 def _table() -> list[tuple[int, int, str]]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT twin_id, owner_id, value FROM inventory_attribute_value ORDER BY 1, 3")
