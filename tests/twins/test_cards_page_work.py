@@ -30,14 +30,14 @@ def test_the_cards_template_reads_no_attribute_a_card_lacks(alice_client, alice,
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the planner's estimate is PostgreSQL's")
 @pytest.mark.needs("bulk")
 def test_a_search_asks_the_planner_for_its_estimate_once_a_page(alice_client, alice):
-    # The cards and the selection bar's count build the same search (twins.listing._own_fields): one estimate.
+    # The cards and the selection bar's check (anything of yours matching?) build the same search
+    # (twins.listing._own_fields): one estimate.
     for n in range(3):
         services.twin_create(owner=alice, name=f"Kettle {n}")
     with CaptureQueriesContext(connection) as queries:
         response = alice_client.get(reverse("things") + "?q=kettle")
     assert response.status_code == 200
     assert len(response.context["page"]) == 3
-    assert "3 " in response.content.decode().split('data-testid="bulk-all"')[1][:80]  # the bar counted them
     estimates = [query["sql"] for query in queries.captured_queries if query["sql"].startswith("EXPLAIN")]
     assert len(estimates) == 1
 

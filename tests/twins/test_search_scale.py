@@ -3,6 +3,7 @@ queries per page, and on PostgreSQL the indexes matching the SQL the filters gen
 
 from __future__ import annotations
 
+import base64
 from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlparse
 
@@ -307,4 +308,12 @@ def test_a_damaged_cursor_is_a_400_with_words_never_a_500(alice_api, alice_clien
     assert response.status_code == 400
     assert "start again from the first page" in response.json()["message"]
     page = alice_client.get(reverse("things"), {"cursor": cursor, "sort": sort})
+    assert page.status_code == 400 and "start again from the first page" in page.content.decode()
+
+
+def test_a_cursor_nested_too_deep_for_json_is_a_400_not_a_500(alice_client, alice):
+    # json.loads raised RecursionError (not ValueError) on `[[[[…` a few thousand deep: the cards page was a 500.
+    _bulk(alice, 3)
+    cursor = base64.urlsafe_b64encode(b"[" * 100_000).decode().rstrip("=")
+    page = alice_client.get(reverse("things"), {"cursor": cursor})
     assert page.status_code == 400 and "start again from the first page" in page.content.decode()
