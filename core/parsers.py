@@ -69,10 +69,16 @@ class StrictJSONParser(JSONParser):
         try:
             json.dumps(data, ensure_ascii=False).encode()
         except UnicodeEncodeError:
-            raise ParseError(
-                f"{_bad_text_path(data, '') or 'The body'}: not valid Unicode (a lone surrogate)."
-            ) from None
+            raise ParseError(f"{_where_bad_text(data)}: not valid Unicode (a lone surrogate).") from None
         return data
+
+
+def _where_bad_text(data: Any) -> str:
+    # A document just under the parse's depth limit walked again in Python frames, on a deeper stack, may not fit.
+    try:
+        return _bad_text_path(data, "") or "The body"
+    except RecursionError:
+        return "The body"
 
 
 def _bad_text_path(value: Any, path: str) -> str | None:

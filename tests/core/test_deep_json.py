@@ -66,3 +66,10 @@ def test_a_deep_signed_json_paste_is_a_form_error_in_words():
     assert form.errors["signed"] == [
         "This is not valid JSON: the JSON is nested too deeply (arrays or objects inside each other)"
     ]
+
+
+def test_a_lone_surrogate_deep_in_a_document_the_parser_read_is_still_a_parse_error():
+    # Read by the C parser, but too deep to walk again in Python frames looking for the bad string's path.
+    body = "[" * 1200 + '"\\ud800"' + "]" * 1200
+    with pytest.raises(ParseError, match="The body: not valid Unicode"):
+        StrictJSONParser().parse(io.BytesIO(body.encode()))
