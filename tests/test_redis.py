@@ -9,8 +9,10 @@ from pathlib import Path
 import pytest
 from asgiref.sync import async_to_sync
 
+from tests.redis_dbs import redis_url
+
 ROOT = Path(__file__).resolve().parent.parent
-REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("TEST_REDIS_URL", redis_url(15))
 
 
 def test_redis_url_switches_channel_layer_and_cache_to_redis():

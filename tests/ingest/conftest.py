@@ -13,6 +13,7 @@ from django.test import Client, TestCase
 from ingest import services as ingest_services
 from ingest.models import Source
 from ssi import webhooks
+from tests.redis_dbs import redis_url
 
 
 @dataclass
@@ -80,7 +81,7 @@ def redis_client(settings):
     suite runs (README): an unreachable one fails the test rather than skipping it."""
     import redis
 
-    settings.REDIS_URL = "redis://127.0.0.1:6379/13"
+    settings.REDIS_URL = redis_url(13)
     client = redis.Redis.from_url(settings.REDIS_URL)
     try:
         client.ping()

@@ -11,11 +11,12 @@ from django.urls import reverse
 from core.redis import redis_client
 from owners.models import Owner
 from tests.conftest import PASSWORD
+from tests.redis_dbs import redis_url
 
 pytestmark = pytest.mark.django_db
 
 DEAD_REDIS = "redis://127.0.0.1:1/0"
-LIVE_REDIS = "redis://127.0.0.1:6379/15"
+LIVE_REDIS = redis_url(15)
 
 
 def test_login_works_while_redis_is_down(client, alice, grinder_tag, redis_down):

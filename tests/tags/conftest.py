@@ -8,11 +8,12 @@ import pytest
 from redis import Redis
 
 from core.redis import redis_client
+from tests.redis_dbs import redis_url
 
 # The real Redis on loopback, in a database only the tags tests use (flushed before and after each test): no other
 # test folder touches it (tests/ingest: 13, tests/twins/test_live: 12, tests/test_redis.py and tests/security: 15)
 # and neither does bench/_server.py (14).
-SCAN_REDIS_URL = "redis://127.0.0.1:6379/11"
+SCAN_REDIS_URL = redis_url(11)
 
 TASK_BACKENDS = {
     # A worker that never runs: enqueued flushes are listed, not run, and buffered scans wait in Redis.

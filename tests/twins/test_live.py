@@ -16,6 +16,7 @@ from config.asgi import application
 from core.live import CLOSE_NOT_FOUND, CLOSE_NOT_SIGNED_IN, CLOSE_UNAVAILABLE
 from owners.models import Notification, Owner
 from owners.services import notify
+from tests.redis_dbs import redis_url
 from twins import services
 from twins.models import Twin
 
@@ -227,7 +228,7 @@ async def test_buffered_scans_arrive_when_the_buffer_is_flushed(settings, alice_
     from core.redis import redis_client
     from tags.scan_buffer import BUFFER_KEY, FLUSH_MARKER, flush_scan_buffer, record_stranger_scan
 
-    settings.REDIS_URL = "redis://127.0.0.1:6379/12"
+    settings.REDIS_URL = redis_url(12)
 
     @database_sync_to_async
     def flush_two_buffered_scans():
@@ -290,7 +291,7 @@ def redis_layer(settings) -> None:
     settings.CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": ["redis://127.0.0.1:6379/12"], "prefix": "thingstead-test-live"},
+            "CONFIG": {"hosts": [redis_url(12)], "prefix": "thingstead-test-live"},
         }
     }
 
