@@ -14,6 +14,7 @@ from handover.models import Handover, HandoverThing
 from handover.services import (
     MAX_THINGS,
     acceptance_document,
+    buyer_keys,
     handover_check_open,
     selection_problems,
     seller_self_held,
@@ -21,7 +22,6 @@ from handover.services import (
 from owners.models import Owner, OwnerKey
 from owners.selectors import owner_keys_active
 from twins.models import HistoryEntry, Twin
-from twins.transfer import buyer_keys
 from twins.transfer_selectors import removal_by_kind
 from twins.verification import Verification, verify_twin
 
@@ -161,6 +161,8 @@ def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
         ],
         note=note,
         self_held=current is not None and current.self_held,
-        acceptance=acceptance_document(handover=handover, twins=twins, keys=buyer_keys(viewer)),
+        acceptance=acceptance_document(
+            handover=handover, twins=twins, keys=buyer_keys(viewer, handover=handover, twins=twins)
+        ),
         removed_total=removed_total,
     )

@@ -2,8 +2,11 @@
 
 1. The seller offers a selection of their things (single use, expiring; a thing is in at most one open handover
    and has no open single offer of its own), naming the history kinds to remove from each.
-2. The buyer accepts once: one acceptance document naming the offer, every twin's DID and the buyer's keys, signed
-   eddsa-jcs-2022 by the buyer's current key (platform-held: the platform signs; self-held: the CLI).
+2. The buyer accepts once: one acceptance document naming the offer, every twin's DID and, for each, the buyer's
+   keys for that twin (`keys`: per-thing keys, owners.keys.thing_keys, so the things' logs share no key), signed
+   eddsa-jcs-2022 by a key of the buyer's for this handover (derived from their current key and the offer's
+   token, ssi.thing_keys.derive_key; a self-held buyer: their current key, and their root keys in every thing's
+   log: the shared-key case docs/security.md describes). Platform-held: the platform signs; self-held: the CLI.
 3. In ONE database transaction every twin gets exactly a single transfer's rotation (twins.transfer.transfer_rotate:
    DID log entries signed by the seller's pre-committed key, a new agent key, redaction, history, the Transferred
    event whose in-transaction subscribers issue and revoke credentials). If any twin fails (deactivated since, no
@@ -13,12 +16,15 @@
 A self-held seller key signs too, as for one thing but once for all: after the acceptance the handover waits
 (AWAITING_SELLER); the seller reveals their next public key, downloads every thing's two log entries as one list
 (handover_prepare), signs the list with `python -m ssi.sign sign KEY entries.json --attach` and uploads it
-(handover_sign): then the same one transaction, all or nothing.
+(handover_sign): then the same one transaction, all or nothing. One key signs the whole list, so this works for
+things whose logs commit to the seller's self-held root key; things that name per-thing self-held keys are
+transferred one by one.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -27,21 +33,27 @@ from django.utils import timezone
 
 from core.vault import seal_key, unseal_key
 from handover.models import Handover, HandoverThing
-from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
+from owners.keys import (
+    SelfHeldKeyRequired,
+    ThingKeys,
+    owner_keys_ensure,
+    owner_log_signer,
+    owner_signing_key,
+    thing_keys,
+)
 from owners.models import Notification, Owner, OwnerKey
 from owners.selectors import owner_keys_active
 from owners.services import notify
 from ssi import proofs
 from ssi.keys import SigningKey
+from ssi.thing_keys import derive_key
 from twins.identity import log_state
 from twins.models import HistoryEntry, TransferOffer, Twin
 from twins.moving import is_live
 from twins.transfer import (
     OFFER_DAYS,
-    BuyerKeys,
     TransferRefused,
     acceptance_verify,
-    buyer_keys,
     check_signed_entries,
     transfer_entries,
     transfer_rotate,
@@ -79,9 +91,12 @@ def signed_by_seller(*, seller: Owner, twins: list[Twin]) -> bool:
     handover needs them all alike. Keys the seller no longer has are left to the rotation to refuse."""
     held = set()
     for twin in twins:
-        key = owner_key_for_hash(owner=seller, committed=log_state(twin).next_key_hashes)
-        if key is not None:
-            held.add(key.self_held)
+        state = log_state(twin)
+        try:
+            if owner_log_signer(owner=seller, did=state.did, committed=state.next_key_hashes) is not None:
+                held.add(False)
+        except SelfHeldKeyRequired:
+            held.add(True)
     if len(held) > 1:
         raise HandoverRefused(
             "Some of these things are signed over with your self-held key and others with a key held here: "
@@ -204,24 +219,51 @@ def handover_twins(handover: Handover) -> list[Twin]:
     return [item.twin for item in HandoverThing.objects.filter(handover=handover).select_related("twin")]
 
 
-def acceptance_document(*, handover: Handover, twins: list[Twin], keys: BuyerKeys) -> dict[str, Any]:
-    """What the buyer signs: the offer, every twin's DID (in the offer's order) and the buyer's keys, which each
-    twin's DID log will name as its new update key and pre-rotation commitment."""
+@dataclass(frozen=True)
+class HandoverKeys:
+    """What a buyer's acceptance of a handover names: the key that signs it and their keys for each thing."""
+
+    signer: str
+    things: dict[str, ThingKeys]
+
+
+def buyer_keys(buyer: Owner, *, handover: Handover, twins: list[Twin]) -> HandoverKeys:
+    """The buyer's keys for each of `twins` and for signing the acceptance of `handover`. Read only."""
+    keys = owner_keys_active(owner=buyer)
+    current = keys[OwnerKey.Role.CURRENT]
+    signer = current.public_multibase if current.self_held else _acceptance_signer(current, handover).multibase
+    return HandoverKeys(signer=signer, things={twin.did: thing_keys(keys, twin.did) for twin in twins})
+
+
+def _acceptance_signer(current: OwnerKey, handover: Handover) -> SigningKey:
+    """A platform-held buyer's key for one handover's acceptance: derived from their current key and the offer's
+    token, so the acceptance (kept in every thing's history) names no key of theirs seen anywhere else."""
+    return derive_key(owner_signing_key(current), f"handover:{handover.token}")
+
+
+def acceptance_document(*, handover: Handover, twins: list[Twin], keys: HandoverKeys) -> dict[str, Any]:
+    """What the buyer signs: the offer, every twin's DID (in the offer's order) and, by DID, the buyer's keys for
+    it, which that twin's DID log will name as its new update key and pre-rotation commitment."""
     return {
         "type": ACCEPTANCE_TYPE,
         "offer": handover.token,
         "twins": [twin.did for twin in twins],
-        "updateKeys": [keys.update_key],
-        "nextKeyHashes": [keys.next_key_hash],
+        "keys": {
+            twin.did: {
+                "updateKeys": [keys.things[twin.did].update_key],
+                "nextKeyHashes": [keys.things[twin.did].next_key_hash],
+            }
+            for twin in twins
+        },
     }
 
 
-def verify_acceptance(*, handover: Handover, twins: list[Twin], signed: Any, keys: BuyerKeys) -> dict[str, Any]:
-    """The acceptance must be exactly the expected document, signed by the buyer's current key."""
+def verify_acceptance(*, handover: Handover, twins: list[Twin], signed: Any, keys: HandoverKeys) -> dict[str, Any]:
+    """The acceptance must be exactly the expected document, signed by the buyer's key for this handover."""
     return acceptance_verify(
         signed=signed,
         expected=acceptance_document(handover=handover, twins=twins, keys=keys),
-        keys=keys,
+        keys=ThingKeys(update_key=keys.signer, next_key_hash=""),
         mismatch="The acceptance does not match this offer, its things and your keys.",
         refused=HandoverRefused,
     )
@@ -267,11 +309,11 @@ def _accept(*, handover: Handover, buyer: Owner, signed_acceptance: Any) -> Hand
     seller = handover.seller
     # A write, so it may make keys an account still lacks; buyer_keys only reads them.
     current = owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT]
-    keys = buyer_keys(buyer)
     twins = handover_twins(handover)
+    keys = buyer_keys(buyer, handover=handover, twins=twins)
     if signed_acceptance is None:
         try:
-            signer = owner_signing_key(current)
+            signer = _acceptance_signer(current, handover)
         except SelfHeldKeyRequired:
             raise HandoverRefused(
                 "Your key is self-held: sign the acceptance with python -m ssi.sign and upload it."
@@ -359,13 +401,13 @@ def _move(
                 # thing's: refused, the handover still waits for a good signature.
                 raise HandoverRefused(f"{twin.name}: {exc.message} Nothing moved.", status=exc.status) from None
             raise _ThingFailed(f"{twin.name}: {exc.message}") from None
-    key = owner_key_for_hash(owner=seller, committed=log_state(twin).next_key_hashes)
-    if key is None:
-        raise _ThingFailed(f"The seller's key does not control the ownership log of {twin.name}.")
+    state = log_state(twin)
     try:
-        signer = owner_signing_key(key)
+        signer = owner_log_signer(owner=seller, did=state.did, committed=state.next_key_hashes)
     except SelfHeldKeyRequired:
         raise _ThingFailed(f"The seller's key for {twin.name} is self-held: transfer it on its own.") from None
+    if signer is None:
+        raise _ThingFailed(f"The seller's key does not control the ownership log of {twin.name}.")
     offer = _child_offer(twin=twin, handover=handover, seller=seller, now=now)
     try:
         return transfer_rotate(offer=offer, signer=signer, notify_sides=False)

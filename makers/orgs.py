@@ -6,8 +6,9 @@ update keys, the account's DIDComm agent is the organisation's agent. Its DID lo
 (twins.identity): inception lists the account's current key in `updateKeys` and commits to its next key in
 `nextKeyHashes` (pre-rotation from the start); a rotation is signed by that pre-committed key, which it reveals,
 and commits to a fresh one. The account's OwnerKey rows shift with the log (the old current key retired, not
-deleted), so twins the organisation produced before a rotation, whose logs commit to the older keys, can still
-be handed to their buyers: owners.keys.owner_key_for_hash finds retired keys too.
+deleted), so twins the organisation produced before a rotation, whose logs commit to their keys derived from
+the older ones, can still be handed to their buyers: owners.keys.owner_log_signer derives from retired keys too.
+(A twin's log names the account's keys for that thing only, not these root keys: owners.keys.thing_keys.)
 
 Who may do what is checked here, not only in the views, so no page or API can forget it: an admin (a person,
 never an organisation token) for anything that changes people, keys or tokens; a member may leave.

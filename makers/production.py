@@ -38,15 +38,14 @@ from credentials.authenticity import AuthenticityRefused
 from makers import authenticity, gs1
 from makers.claims import claim_code_hash, new_claim_code
 from makers.models import ProducedThing, ProductDocument, ProductionBatch, ProductModel
-from owners.keys import owner_keys_ensure, owner_signing_key
-from owners.models import Owner, OwnerKey
+from owners.models import Owner
 from ssi import history as chain
 from ssi import webvh
 from ssi.keys import SigningKey
 from tags.codes import new_short_code
 from tags.models import Tag
 from twins import events, panels
-from twins.identity import twin_incept
+from twins.identity import creator_keys, twin_incept
 from twins.models import ICONS, DidLogEntry, HistoryEntry, Twin
 
 MAX_SERIALS = 10_000
@@ -196,16 +195,13 @@ def produce(*, model: ProductModel, serials: list[str], by: Owner | None) -> lis
 
 
 def _make(account: Owner, fields: dict, serials: list[str]) -> list[_Made]:
-    keys = owner_keys_ensure(owner=account)
-    current, upcoming = keys[OwnerKey.Role.CURRENT], keys[OwnerKey.Role.NEXT]
-    # As twins.identity.twin_identity_create: a self-held creator's twins are incepted by a one-time key.
-    account_signer = None if current.self_held else owner_signing_key(current)
+    # Each twin's log names the account's per-thing keys (twins.identity), so a buyer of one thing cannot pick out
+    # the maker's other things, nor its stock, by their logs; the roots are unsealed once for the batch.
+    creator = creator_keys(account)
     made: list[_Made] = []
     for serial in serials:
         twin = Twin(owner=account, serial=serial, **fields)
-        agent, state = twin_incept(
-            twin, signer=account_signer or SigningKey.generate(), next_key_hash=upcoming.next_key_hash
-        )
+        agent, state = twin_incept(twin, creator=creator)
         made.append(_Made(twin=twin, agent=agent, state=state))
     Twin.objects.bulk_create([item.twin for item in made], batch_size=_CHUNK)
     # twin_identity_create dates the ownership from the row's creation time, which the INSERT stamped.
@@ -218,11 +214,12 @@ def _make(account: Owner, fields: dict, serials: list[str]) -> list[_Made]:
         [
             DidLogEntry(
                 twin=item.twin,
-                version_number=1,
-                version_id=item.state.entries[0]["versionId"],
-                line=webvh.json_line(item.state.entries[0]),
+                version_number=number,
+                version_id=entry["versionId"],
+                line=webvh.json_line(entry),
             )
             for item in made
+            for number, entry in enumerate(item.state.entries, start=1)
         ],
         batch_size=_CHUNK,
     )

@@ -16,6 +16,7 @@ once the move ends). Nothing here is ever a package in the clear.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,7 +26,10 @@ from django.db.models import F, Q, Value
 from django.db.models.functions import Concat
 
 from moves.pairing import pairing_code
+from owners.keys import ThingKeys, thing_keys, thing_signing_key
 from owners.models import OwnerKey
+from ssi.errors import SSIError
+from ssi.thing_keys import thing_context
 from twins.models import Twin, new_public_id
 
 
@@ -134,6 +138,27 @@ class MoveIn(Step):
         return host_of(self.source_url)
 
     @property
+    def thing_did(self) -> str:
+        """The DID the owner's keys for the thing derive from (owners.keys.thing_keys), when the owner pasted it:
+        known before the request goes out, and never changed after. A pasted URL gives "": the request then names
+        the owner's root keys, as for a self-held owner (docs/moves.md), until the thing's next rotation."""
+        try:
+            thing_context(self.asked_for)
+        except SSIError:
+            return ""
+        return self.asked_for
+
+    def owner_thing_keys(self, keys: Mapping[str, OwnerKey]) -> ThingKeys:
+        """The keys the request names for the owner (`keys`: their active keys by role): see thing_did."""
+        did = self.thing_did
+        if did:
+            return thing_keys(keys, did)
+        return ThingKeys(
+            update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
+            next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
+        )
+
+    @property
     def pairing_code(self) -> str:
         """The code the owner types on the old host to confirm this move (moves.pairing): over our move key, the
         owner update key we sent (the owner's current key when the request went out) and our id of the move."""
@@ -145,7 +170,10 @@ class MoveIn(Step):
             .order_by("-created_at")
             .first()
         ) or keys.filter(retired_at__isnull=True).first()
-        update_key = key.public_multibase if key is not None else ""
+        update_key = ""
+        if key is not None:
+            did = self.thing_did
+            update_key = thing_signing_key(key, did).multibase if did and not key.self_held else key.public_multibase
         return pairing_code(move_key=self.key_public, owner_update_key=update_key, request_id=self.public_id)
 
     @staticmethod

@@ -53,8 +53,8 @@ from core.vault import seal, unseal
 from moves import bearer, pairing, sources, steps, tasks
 from moves.client import CallError
 from moves.models import MoveIn, MoveOut
-from owners.keys import SelfHeldKeyRequired
-from owners.models import Owner, OwnerKey
+from owners.keys import SelfHeldKeyRequired, owner_holds_update_key
+from owners.models import Owner
 from ssi import move as sealing
 from ssi import webvh
 from ssi.errors import SSIError
@@ -368,8 +368,7 @@ def _check_arrived(twin: Twin, move: MoveIn) -> None:
         raise MoveRefused("The package holds another thing than the one asked for (SCID differs).")
     if domain != settings.DID_DOMAIN.lower().replace(":", "%3A"):
         raise MoveRefused("The thing's DID log does not name this instance's domain.", status=400)
-    keys = set(state.update_keys)
-    if not keys or not OwnerKey.objects.filter(owner=move.owner, public_multibase__in=keys).exists():
+    if not owner_holds_update_key(owner=move.owner, did=state.did, update_keys=state.update_keys):
         raise MoveRefused("The thing's DID log does not hand it to your key here.", status=400)
 
 

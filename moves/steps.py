@@ -31,7 +31,6 @@ from moves import bearer, chunks
 from moves.client import PUSH_TIMEOUT, CallError, call
 from moves.models import MoveIn, MoveOut
 from owners.keys import owner_keys_ensure
-from owners.models import OwnerKey
 from ssi import webvh
 from ssi.errors import DIDError
 from twins import leaving, moving
@@ -134,7 +133,7 @@ def end(row: Any, state: str, error: str) -> None:
 
 def request_body(move: MoveIn) -> dict[str, Any]:
     """Step 1's body: what the source needs to confirm, build the move entries and seal the package."""
-    keys = owner_keys_ensure(owner=move.owner)
+    keys = move.owner_thing_keys(owner_keys_ensure(owner=move.owner))
     return {
         "id": move.public_id,
         "did": move.asked_for,
@@ -142,8 +141,8 @@ def request_body(move: MoveIn) -> dict[str, Any]:
         "destination_did_domain": settings.DID_DOMAIN,
         "key": move.key_public,
         "token": bearer.opened(move.token_sealed),
-        "owner_update_key": keys[OwnerKey.Role.CURRENT].public_multibase,
-        "owner_next_key_hash": keys[OwnerKey.Role.NEXT].next_key_hash,
+        "owner_update_key": keys.update_key,
+        "owner_next_key_hash": keys.next_key_hash,
     }
 
 

@@ -1,13 +1,21 @@
 """Owners' update keys: creation at sign-up, sealing at rest, download, and registering a self-held key.
 
-An owner has two active keys. `current` is listed in the `updateKeys` of the twins they own; `next` is
-pre-committed through its hash in `nextKeyHashes` (did:webvh pre-rotation) and is the key that signs a
-transfer. Both are platform-held (sealed under KEY_ENCRYPTION_KEY) unless the owner registered keys they hold
-themselves; then the platform keeps only the public key and the next key's hash, and every rotation needs the
-owner's own signature (`python -m ssi.sign`).
+An owner has two active root keys, `current` and `next`. A twin's DID log does not name them: it names the
+owner's per-thing keys, derived from them and the twin's DID path (ssi.thing_keys, HKDF-SHA256), so two things of
+one owner share no key in their public logs (review finding 5). `updateKeys` holds the key derived from
+`current`; `nextKeyHashes` the hash of the one derived from `next`, which signs a transfer. Both roots are
+platform-held (sealed under KEY_ENCRYPTION_KEY) unless the owner registered keys they hold themselves; then the
+platform keeps only the public key and the next key's hash, cannot derive, and every rotation needs the owner's
+own signature (`python -m ssi.sign thingkey` derives the per-thing key, `sign` signs with it).
+
+Twins incepted before per-thing keys name the shared root keys; they still work (owner_log_signer finds either)
+and move to per-thing keys at their next rotation (transfer, move) or with `manage.py twins_thing_keys`.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -18,6 +26,7 @@ from owners.models import Owner, OwnerKey
 from owners.signals import owner_key_registered
 from ssi.errors import SSIError
 from ssi.keys import SigningKey, VerifyKey
+from ssi.thing_keys import thing_key
 from ssi.webvh import next_key_hash
 
 
@@ -105,6 +114,67 @@ def owner_register_self_held(*, owner: Owner, public_key: str, next_hash: str) -
     return {OwnerKey.Role.CURRENT: current, OwnerKey.Role.NEXT: upcoming}
 
 
-def owner_key_for_hash(*, owner: Owner, committed: tuple[str, ...]) -> OwnerKey | None:
-    """The owner's key (active or retired) whose hash a twin's log committed to, if any."""
-    return OwnerKey.objects.filter(owner=owner, next_key_hash__in=committed).order_by("-created_at").first()
+@dataclass(frozen=True)
+class ThingKeys:
+    """The keys one thing's log names for its owner: `updateKeys` and the pre-rotation `nextKeyHashes` entry."""
+
+    update_key: str
+    next_key_hash: str
+
+
+def thing_keys(keys: Mapping[str, OwnerKey], did: str) -> ThingKeys:
+    """The owner's keys for the thing `did` (any DID it has had), from the owner's active root keys `keys` (by role).
+
+    Platform-held roots: the per-thing keys (ssi.thing_keys). Self-held roots: the roots themselves, since the
+    platform cannot derive from a public key; a self-held owner names per-thing keys in what they sign instead
+    (a transfer's acceptance, twins.transfer). Read only."""
+    current, upcoming = keys[OwnerKey.Role.CURRENT], keys[OwnerKey.Role.NEXT]
+    if current.self_held or upcoming.self_held:
+        return ThingKeys(update_key=current.public_multibase, next_key_hash=upcoming.next_key_hash)
+    mine = thing_key(owner_signing_key(current), did)
+    following = thing_key(owner_signing_key(upcoming), did)
+    return ThingKeys(update_key=mine.multibase, next_key_hash=next_key_hash(following.multibase))
+
+
+def thing_signing_key(key: OwnerKey, did: str) -> SigningKey:
+    """The owner's per-thing private key for `did` derived from the platform-held root `key`.
+    Raises SelfHeldKeyRequired for a self-held root."""
+    return thing_key(owner_signing_key(key), did)
+
+
+def owner_log_signer(*, owner: Owner, did: str, committed: tuple[str, ...]) -> SigningKey | None:
+    """The owner's key that a twin's log pre-committed to (`committed`: its `nextKeyHashes`), which signs the
+    twin's next rotation: a per-thing key derived from one of the owner's platform-held roots (active or retired:
+    a twin keeps the commitment made when it was last rotated), or, for a twin incepted before per-thing keys, the
+    shared root itself. None when no key of the owner's is committed to.
+
+    Raises SelfHeldKeyRequired when the commitment is to a self-held key, or when the owner's keys are now
+    self-held and nothing here matches: the platform cannot tell a self-held per-thing key from a stranger's, and
+    leaves that to the log, which accepts only the committed key's signature."""
+    wanted = set(committed)
+    if not wanted:
+        return None
+    rows = list(OwnerKey.objects.filter(owner=owner).order_by("-created_at"))
+    for key in rows:
+        if key.next_key_hash in wanted:  # a shared root (older twins), or a self-held next key
+            return owner_signing_key(key)
+    for key in rows:
+        if not key.self_held and key.sealed_seed is not None:
+            derived = thing_signing_key(key, did)
+            if next_key_hash(derived.multibase) in wanted:
+                return derived
+    if any(key.self_held and key.retired_at is None for key in rows):
+        raise SelfHeldKeyRequired("This key is held by its owner; sign with python -m ssi.sign.")
+    return None
+
+
+def owner_holds_update_key(*, owner: Owner, did: str, update_keys: tuple[str, ...]) -> bool:
+    """Does one of `update_keys` (a twin's log) belong to `owner`: their per-thing key for `did`, or a root
+    (shared: twins incepted before per-thing keys, or a self-held owner's)?"""
+    wanted = set(update_keys)
+    if not wanted:
+        return False
+    rows = list(OwnerKey.objects.filter(owner=owner))
+    if any(key.public_multibase in wanted for key in rows if key.public_multibase):
+        return True
+    return any(thing_signing_key(key, did).multibase in wanted for key in rows if not key.self_held and key.sealed_seed)

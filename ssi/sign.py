@@ -5,6 +5,8 @@ Commands::
     python -m ssi.sign keygen KEYFILE          # new key; prints its public Multikey
     python -m ssi.sign pubkey KEYFILE          # prints the public Multikey again
     python -m ssi.sign nexthash KEYFILE        # pre-rotation commitment (nextKeyHashes) to this key
+    python -m ssi.sign thingkey KEYFILE DID [--write FILE]
+                                               # your key for one thing: its public key and its hash
     python -m ssi.sign sign KEYFILE [JSON]     # eddsa-jcs-2022 proof for a JSON document
     python -m ssi.sign present KEYFILE CRED.json... --challenge C --domain D [--holder DID]
                                                # a presentation for the verifier that gave C and D
@@ -19,6 +21,13 @@ KEYFILE holds one line: the Ed25519 private key as an ed25519-priv Multikey
 it prints the document with the proof appended to its ``proof`` list, which
 is what a did:webvh log line looks like. The server verifies the result with
 the same code as every other entry.
+
+``thingkey`` derives the key your KEYFILE stands for in one thing's DID log (ssi.thing_keys: HKDF-SHA256 of
+the key and the path of the thing's DID). A thing's log names, for its owner, the key derived from the owner's current
+key (``updateKeys``) and commits to the hash of the one derived from the next key (``nextKeyHashes``), so two
+things of one owner share no key. It prints the derived public key (compare it with the log's ``updateKeys``)
+and its pre-rotation hash (compare it with ``nextKeyHashes``); ``--write FILE`` saves the derived private key, to
+sign that thing's entries or an acceptance with ``sign``. DID is the thing's did:webvh DID (any it has had).
 
 ``present`` wraps credentials in a verifiable presentation signed by the key (proof purpose
 ``authentication``) for one verifier's challenge and domain, as a verifier's page asks; the holder is the key's
@@ -84,6 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("keyfile", type=Path)
     p = sub.add_parser("nexthash", help="print the pre-rotation hash (nextKeyHashes entry) of a key file")
     p.add_argument("keyfile", type=Path)
+    p = sub.add_parser(
+        "thingkey",
+        help="derive your key for one thing (its DID): prints the public key and its nextKeyHashes entry",
+    )
+    p.add_argument("keyfile", type=Path)
+    p.add_argument("did", help="the thing's did:webvh DID")
+    p.add_argument("--write", type=Path, help="also save the derived private key to this new file")
     p = sub.add_parser("sign", help="sign a JSON document (or a list of them) with eddsa-jcs-2022")
     p.add_argument("keyfile", type=Path)
     p.add_argument("document", nargs="?", default="-")
@@ -115,6 +131,20 @@ def main(argv: list[str] | None = None) -> int:
             from ssi.webvh import next_key_hash
 
             print(next_key_hash(key.multibase))
+            return 0
+        if args.command == "thingkey":
+            from ssi.thing_keys import thing_key
+            from ssi.webvh import next_key_hash
+
+            derived = thing_key(key, args.did)
+            if args.write is not None:
+                try:
+                    write_key(args.write, derived)
+                except FileExistsError:
+                    print(f"error: {args.write} exists; not overwriting a key", file=sys.stderr)
+                    return 1
+            print(derived.multibase)
+            print(next_key_hash(derived.multibase))
             return 0
         if args.command == "present":
             from ssi.credentials import present

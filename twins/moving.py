@@ -45,7 +45,7 @@ from django.db.models import Q
 from django.utils import timezone
 
 from core.errors import Conflict
-from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_signing_key
+from owners.keys import SelfHeldKeyRequired, owner_log_signer
 from owners.models import Notification, Owner
 from owners.services import notify
 from ssi import webvh
@@ -97,8 +97,11 @@ def can_move(twin: Twin) -> str | None:
         )
     if TransferOffer.objects.pending().filter(twin=twin).exists():
         return f"{name} has an open transfer offer: cancel it on the thing's Transfer page first."
-    key = owner_key_for_hash(owner=twin.owner, committed=state.next_key_hashes)
-    if key is None:
+    try:
+        signer = owner_log_signer(owner=twin.owner, did=state.did, committed=state.next_key_hashes)
+    except SelfHeldKeyRequired:
+        return None  # the owner signs offline; their upload must carry the key the log committed to
+    if signer is None:
         return f"Your keys do not control the DID log of {name} any more, so it cannot be moved from this account."
     return None
 
@@ -111,8 +114,11 @@ def signs_offline(twin: Twin) -> bool:
         state = log_state(twin)
     except SSIError:
         return False
-    key = owner_key_for_hash(owner=twin.owner, committed=state.next_key_hashes)
-    return key is not None and (key.self_held or key.sealed_seed is None)
+    try:
+        owner_log_signer(owner=twin.owner, did=state.did, committed=state.next_key_hashes)
+    except SelfHeldKeyRequired:
+        return True
+    return False
 
 
 def new_did(twin: Twin, new_domain: str) -> str:
@@ -217,13 +223,12 @@ def move_entries(
     SelfHeldKeyRequired when ``by`` holds that key themselves: they sign the entries of
     :func:`move_entries_unsigned`, checked by :func:`move_entries_signed`."""
     twin, state = _movable(twin, by)
-    key = owner_key_for_hash(owner=by, committed=state.next_key_hashes)
-    if key is None:  # can_move said yes a moment ago; the keys changed since
-        raise MoveRefused("Your keys do not control this thing's DID log.", status=403)
     try:
-        signer = owner_signing_key(key)
+        signer = owner_log_signer(owner=by, did=state.did, committed=state.next_key_hashes)
     except SelfHeldKeyRequired:
         raise SelfHeldKeyRequired(SIGN_OFFLINE) from None
+    if signer is None:  # can_move said yes a moment ago; the keys changed since
+        raise MoveRefused("Your keys do not control this thing's DID log.", status=403)
     entries = _unsigned_entries(
         twin,
         state,
@@ -239,7 +244,8 @@ def move_entries(
 # What an owner whose keys are self-held does instead of a click (the confirmation page and API offer both halves).
 SIGN_OFFLINE = (
     "Your update keys are self-held: download this move's entries, sign them with "
-    "python -m ssi.sign sign NEXT_KEYFILE entries.json --attach and upload the result."
+    "python -m ssi.sign sign NEXT_KEYFILE entries.json --attach (for a thing whose log names your key for it, "
+    "NEXT_KEYFILE is the file python -m ssi.sign thingkey NEXT_KEYFILE DID --write writes) and upload the result."
 )
 
 

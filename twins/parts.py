@@ -45,8 +45,7 @@ from django.utils.dateparse import parse_datetime
 
 from core.validators import is_storable_text
 from core.vault import seal_key
-from owners.keys import owner_keys_ensure
-from owners.models import OwnerKey
+from owners.keys import owner_holds_update_key, owner_keys_ensure
 from ssi import history as chain
 from ssi import webvh
 from ssi.errors import SSIError
@@ -295,8 +294,10 @@ def restore_did_log(data: Any, arrival: Arrival) -> None:
         raise PackageError(f"the thing's DID log ends at {state.did}, not on this host ({here})")
     if state.deactivated:
         raise PackageError("the thing's DID is deactivated")
-    current = owner_keys_ensure(owner=arrival.owner)[OwnerKey.Role.CURRENT].public_multibase
-    if list(state.update_keys) != [current]:
+    owner_keys_ensure(owner=arrival.owner)
+    if len(state.update_keys) != 1 or not owner_holds_update_key(
+        owner=arrival.owner, did=state.did, update_keys=state.update_keys
+    ):
         raise PackageError("the thing's DID log does not name your update key: it would not be yours here")
     if agent_key(twin).multibase not in webvh.assertion_keys(state.document):
         raise PackageError("the thing's agent key is not the one its DID document names")

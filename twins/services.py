@@ -17,15 +17,12 @@ from django.utils import timezone
 
 from core.live import broadcast_after_commit
 from core.validators import is_storable_text
-from owners.keys import owner_keys_ensure, owner_signing_key
-from owners.models import OwnerKey
 from ssi import history as chain
 from ssi import webvh
 from ssi.jcs import MAX_SAFE_INTEGER, canonicalize
-from ssi.keys import SigningKey
 from twins import events, leaving
 from twins.history import TwinDeactivated, history_append, history_redact, lock_twin
-from twins.identity import twin_identity_create, twin_incept
+from twins.identity import creator_keys, twin_identity_create, twin_incept
 from twins.latest import latest_advance
 from twins.models import DidLogEntry, HistoryEntry, JournalNote, Reading, Twin
 from twins.photos import clean_photo
@@ -261,7 +258,7 @@ def note_delete(*, note: JournalNote) -> None:
 def twin_deactivate(*, twin: Twin) -> Twin:
     """End the twin's identity for good (the thing was destroyed): a final history entry, then a did:webvh
     deactivation entry signed by the owner's pre-committed next key. Nothing can be appended afterwards."""
-    from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_signing_key
+    from owners.keys import SelfHeldKeyRequired, owner_log_signer
     from ssi import webvh
     from twins.identity import log_append, log_state
 
@@ -269,13 +266,12 @@ def twin_deactivate(*, twin: Twin) -> Twin:
     if twin.deactivated_at is not None:
         raise TwinDeactivated(TwinDeactivated.message)
     state = log_state(twin)
-    key = owner_key_for_hash(owner=twin.owner, committed=state.next_key_hashes)
-    if key is None:
-        raise ValidationError("Your key does not control this twin's log.")
     try:
-        signer = owner_signing_key(key)
+        signer = owner_log_signer(owner=twin.owner, did=state.did, committed=state.next_key_hashes)
     except SelfHeldKeyRequired:
         raise ValidationError("Your keys are self-held: deactivation needs your signature (not offered yet).") from None
+    if signer is None:
+        raise ValidationError("Your key does not control this twin's log.")
     final = history_append(
         twin=twin, kind=HistoryEntry.Kind.DEACTIVATED, content={"reason": "deactivated by the owner"}
     )
@@ -453,15 +449,10 @@ def twins_create_many(*, owner, items: list[dict[str, Any]], send_events: bool =
         twins.append(twin)
     if not twins:
         return []
-    keys = owner_keys_ensure(owner=owner)
-    current, upcoming = keys[OwnerKey.Role.CURRENT], keys[OwnerKey.Role.NEXT]
-    # As twin_identity_create: a self-held creator's twins are incepted by a one-time key.
-    owner_signer = None if current.self_held else owner_signing_key(current)
+    creator = creator_keys(owner)  # the roots unsealed once; each twin's log names its own per-thing keys
     made = []
     for twin in twins:
-        agent, state = twin_incept(
-            twin, signer=owner_signer or SigningKey.generate(), next_key_hash=upcoming.next_key_hash
-        )
+        agent, state = twin_incept(twin, creator=creator)
         made.append((twin, agent, state))
     chunk = 500  # rows per INSERT: well under SQLite's and PostgreSQL's bound-parameter limits
     Twin.objects.bulk_create(twins, batch_size=chunk)
@@ -475,11 +466,12 @@ def twins_create_many(*, owner, items: list[dict[str, Any]], send_events: bool =
         [
             DidLogEntry(
                 twin=twin,
-                version_number=1,
-                version_id=state.entries[0]["versionId"],
-                line=webvh.json_line(state.entries[0]),
+                version_number=number,
+                version_id=entry["versionId"],
+                line=webvh.json_line(entry),
             )
             for twin, _, state in made
+            for number, entry in enumerate(state.entries, start=1)
         ],
         batch_size=chunk,
     )

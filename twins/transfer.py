@@ -2,8 +2,10 @@
 
 1. The seller creates an offer (single use, expiring, one pending per twin) naming the history kinds to remove.
 2. The buyer accepts with a countersignature: an acceptance document naming the offer, the twin and the
-   buyer's keys (`updateKeys` and the pre-rotation `nextKeyHashes`), signed eddsa-jcs-2022 by the buyer's
-   current key. A platform-held buyer key is used by the platform; a self-held buyer signs with the CLI.
+   buyer's keys for this twin (`updateKeys` and the pre-rotation `nextKeyHashes`: per-thing keys, derived from
+   the buyer's root keys and the twin's DID path, owners.keys.thing_keys), signed eddsa-jcs-2022 by the key it names
+   in `updateKeys`. A platform-held buyer key is derived and used by the platform; a self-held buyer derives
+   theirs with `python -m ssi.sign thingkey`, writes them into the document and signs it with the CLI.
 3. The rotation (see twins.identity): two log entries signed by the seller's pre-committed next key. A
    platform-held seller key signs at once on the seller's standing authorization (the offer); a self-held
    seller uploads both entries signed with `python -m ssi.sign sign KEY entries.json --attach`.
@@ -15,7 +17,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -24,13 +25,20 @@ from django.utils import timezone
 
 from core.errors import Conflict
 from core.vault import seal_key, unseal_key
-from owners.keys import SelfHeldKeyRequired, owner_key_for_hash, owner_keys_ensure, owner_signing_key
+from owners.keys import (
+    SelfHeldKeyRequired,
+    ThingKeys,
+    owner_keys_ensure,
+    owner_log_signer,
+    thing_keys,
+    thing_signing_key,
+)
 from owners.models import Notification, Owner, OwnerKey
 from owners.selectors import owner_keys_active
 from owners.services import notify
 from ssi import proofs, webvh
 from ssi.errors import SSIError
-from ssi.keys import SigningKey
+from ssi.keys import SigningKey, VerifyKey
 from twins import events, leaving
 from twins import history as twin_history
 from twins.identity import handover_entries, log_append, log_state, twin_document
@@ -47,10 +55,8 @@ class TransferRefused(Conflict):
     status = 400
 
 
-@dataclass(frozen=True)
-class BuyerKeys:
-    update_key: str
-    next_key_hash: str
+# The keys an acceptance names: the buyer's per-thing keys for the twin.
+BuyerKeys = ThingKeys
 
 
 # --- offers -----------------------------------------------------------------------------------------------
@@ -148,14 +154,37 @@ def acceptance_document(*, offer: TransferOffer, keys: BuyerKeys) -> dict[str, A
     }
 
 
-def buyer_keys(buyer: Owner) -> BuyerKeys:
-    """The keys an acceptance names: read only (every account has its keys from creation, owners.keys), so the
-    buyer's offer page can show the document without writing."""
-    keys = owner_keys_active(owner=buyer)
-    return BuyerKeys(
-        update_key=keys[OwnerKey.Role.CURRENT].public_multibase,
-        next_key_hash=keys[OwnerKey.Role.NEXT].next_key_hash,
-    )
+def buyer_keys(buyer: Owner, twin: Twin) -> BuyerKeys:
+    """The keys an acceptance of `twin` names: the buyer's per-thing keys for it (for a self-held buyer, whose keys
+    the platform cannot derive, their root keys: see acceptance_keys). Read only (every account has its keys from
+    creation, owners.keys), so the buyer's offer page can show the document without writing."""
+    return thing_keys(owner_keys_active(owner=buyer), twin.did)
+
+
+def acceptance_keys(*, buyer: Owner, twin: Twin, signed: Any) -> BuyerKeys:
+    """The keys the buyer's acceptance must name. A platform-held buyer: their per-thing keys (buyer_keys). A
+    self-held buyer may name their own per-thing keys (`python -m ssi.sign thingkey CURRENT_KEYFILE DID` and
+    `thingkey NEXT_KEYFILE DID`) instead of their root keys: the platform cannot derive them, and the signature
+    by the named update key (acceptance_verify) proves the buyer holds it."""
+    keys = buyer_keys(buyer, twin)
+    current = owner_keys_active(owner=buyer).get(OwnerKey.Role.CURRENT)
+    if current is None or not current.self_held or not isinstance(signed, dict):
+        return keys
+    update, hashes = signed.get("updateKeys"), signed.get("nextKeyHashes")
+    if not (isinstance(update, list) and len(update) == 1 and isinstance(hashes, list) and len(hashes) == 1):
+        return keys
+    named = BuyerKeys(update_key=str(update[0]), next_key_hash=str(hashes[0]))
+    if named == keys:
+        return keys
+    try:
+        VerifyKey.from_multibase(named.update_key)
+    except SSIError:
+        raise TransferRefused("The acceptance's updateKeys must name one Ed25519 public key (z6Mk…).") from None
+    if not (named.next_key_hash.startswith("Qm") and len(named.next_key_hash) == 46):
+        raise TransferRefused("The acceptance's nextKeyHashes must name one key hash (Qm…, 46 characters).")
+    if named.next_key_hash == webvh.next_key_hash(named.update_key):
+        raise TransferRefused("The next key must be a different key from the update key.")
+    return named
 
 
 def acceptance_verify(
@@ -206,10 +235,10 @@ def offer_accept(*, offer: TransferOffer, buyer: Owner, signed_acceptance: Any =
     offer_check_open(offer, buyer=buyer)
     # A write, so it may make keys an account still lacks; buyer_keys only reads them.
     current = owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT]
-    keys = buyer_keys(buyer)
+    keys = acceptance_keys(buyer=buyer, twin=offer.twin, signed=signed_acceptance)
     if signed_acceptance is None:
         try:
-            signer = owner_signing_key(current)
+            signer = thing_signing_key(current, offer.twin.did)
         except SelfHeldKeyRequired:
             raise TransferRefused(
                 "Your key is self-held: sign the acceptance with python -m ssi.sign and upload it."
@@ -221,8 +250,11 @@ def offer_accept(*, offer: TransferOffer, buyer: Owner, signed_acceptance: Any =
     offer.accepted_at = timezone.now()
     offer.status = TransferOffer.Status.AWAITING_SELLER
     offer.save(update_fields=["buyer", "acceptance", "accepted_at", "status"])
-    seller_key = _seller_update_key(offer)
-    if seller_key.self_held:
+    state = log_state(offer.twin)
+    try:
+        # The seller's key that the twin's log pre-committed to: it signs the transfer.
+        signer = owner_log_signer(owner=offer.seller, did=state.did, committed=state.next_key_hashes)
+    except SelfHeldKeyRequired:
         notify(
             owner=offer.seller,
             kind=Notification.Kind.SYSTEM,
@@ -230,19 +262,12 @@ def offer_accept(*, offer: TransferOffer, buyer: Owner, signed_acceptance: Any =
             twin=offer.twin,
         )
         return offer
-    return transfer_complete(offer=offer, signer=owner_signing_key(seller_key))
+    if signer is None:
+        raise TransferRefused("The seller's key does not control this twin's log.", status=409)
+    return transfer_complete(offer=offer, signer=signer)
 
 
 # --- the rotation -------------------------------------------------------------------------------------------
-
-
-def _seller_update_key(offer: TransferOffer) -> OwnerKey:
-    """The seller's key that the twin's log pre-committed to (it signs the transfer)."""
-    state = log_state(offer.twin)
-    key = owner_key_for_hash(owner=offer.seller, committed=state.next_key_hashes)
-    if key is None:
-        raise TransferRefused("The seller's key does not control this twin's log.", status=409)
-    return key
 
 
 def _build_entries(
@@ -251,12 +276,12 @@ def _build_entries(
     state = log_state(offer.twin)
     if webvh.next_key_hash(revealed_key) not in state.next_key_hashes:
         raise TransferRefused("That is not the next key this twin's log committed to.", status=403)
-    acceptance = offer.acceptance or {}
+    update_keys, next_key_hashes = named_keys(offer.acceptance or {}, offer.twin.did)
     entries = handover_entries(
         state,
         revealed_key=revealed_key,
-        update_keys=acceptance.get("updateKeys", []),
-        next_key_hashes=acceptance.get("nextKeyHashes", []),
+        update_keys=update_keys,
+        next_key_hashes=next_key_hashes,
         document=twin_document(state.did, new_agent, also_known_as=state.document.get("alsoKnownAs") or ()),
     )
     return state, entries
@@ -295,7 +320,8 @@ def transfer_complete(
         raise TransferRefused("This offer has expired.", status=410)
     twin = twin_history.lock_twin(offer.twin)
     offer.twin = twin
-    verify_acceptance(offer=offer, signed=offer.acceptance, keys=buyer_keys(offer.buyer))
+    keys = acceptance_keys(buyer=offer.buyer, twin=twin, signed=offer.acceptance)
+    verify_acceptance(offer=offer, signed=offer.acceptance, keys=keys)
     if signer is not None:
         agent = SigningKey.generate()
         state, entries = _build_entries(offer, new_agent=agent, revealed_key=signer.multibase)
@@ -389,7 +415,7 @@ def _hand_over(
         kind=HistoryEntry.Kind.TRANSFER,
         content={
             "from": [seller_version_key(state)],
-            "to": offer.acceptance["updateKeys"],
+            "to": named_keys(offer.acceptance, twin.did)[0],
             "acceptance": offer.acceptance,
             "didLogVersions": [entry["versionId"] for entry in signed_entries],
             "redactedKinds": kinds,
@@ -412,6 +438,13 @@ def _hand_over(
         )
     )
     return offer
+
+
+def named_keys(acceptance: dict[str, Any], did: str) -> tuple[list[str], list[str]]:
+    """The `updateKeys` and `nextKeyHashes` an acceptance names for the twin `did`: its own (one thing's offer),
+    or its entry under `keys` (a handover's acceptance names each thing's keys by DID)."""
+    named = acceptance.get("keys", {}).get(did, {}) if "keys" in acceptance else acceptance
+    return list(named.get("updateKeys", [])), list(named.get("nextKeyHashes", []))
 
 
 def seller_version_key(state: webvh.LogState) -> str:

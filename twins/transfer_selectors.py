@@ -146,7 +146,7 @@ def buyer_page(*, viewer: Owner, token: str) -> BuyerPage:
         verification=verify_twin(twin),
         to_remove=to_remove,
         self_held=current is not None and current.self_held,
-        acceptance=acceptance_document(offer=offer, keys=buyer_keys(viewer)),
+        acceptance=acceptance_document(offer=offer, keys=buyer_keys(viewer, twin)),
         readings=readings_summary(twin=twin, removed_at_sale=HistoryEntry.Kind.READING in offer.redact_kinds),
         removed_by_kind=removal_by_kind(twin=twin, kinds=offer.redact_kinds),
     )

@@ -10,20 +10,26 @@ from django.utils import timezone
 from handover import services as handover_services
 from handover.models import Handover, HandoverThing
 from handover.services import HandoverRefused, acceptance_document, handover_accept, handover_cancel, handover_create
-from owners.keys import owner_keys_ensure, owner_register_self_held, owner_signing_key
+from owners.keys import owner_keys_ensure, owner_register_self_held, owner_signing_key, thing_keys
 from owners.models import Notification, OwnerKey
 from ssi import proofs, webvh
 from ssi.keys import SigningKey
 from ssi.sign import sign_json
+from ssi.thing_keys import derive_key, thing_key
 from tests.handover.conftest import did_logs, fresh, oracle_resolves
 from twins import events
 from twins import services as twin_services
 from twins.identity import agent_key, log_state
 from twins.models import HistoryEntry, TransferOffer
-from twins.transfer import TransferRefused, buyer_keys, offer_create
+from twins.transfer import TransferRefused, offer_create
 from twins.verification import verify_twin
 
 pytestmark = pytest.mark.django_db
+
+
+def bob_keys_for(bob, twin):
+    """Bob's keys for one thing (per thing: owners.keys.thing_keys)."""
+    return thing_keys(owner_keys_ensure(owner=bob), twin.did)
 
 
 def _offer(herd, alice, **kwargs) -> Handover:
@@ -37,18 +43,19 @@ def test_one_acceptance_moves_every_thing_and_each_did_log_verifies_with_the_did
     herd, alice, bob, tmp_path
 ):
     agents_before = {twin.pk: agent_key(twin).multibase for twin in herd}
-    alice_next = owner_keys_ensure(owner=alice)[OwnerKey.Role.NEXT].public_multibase
+    alice_next_root = owner_signing_key(owner_keys_ensure(owner=alice)[OwnerKey.Role.NEXT])
     handover = _offer(herd, alice)
 
     handover = handover_accept(handover=handover, buyer=bob)
 
     assert handover.status == Handover.Status.COMPLETED and handover.buyer == bob
-    bob_keys = buyer_keys(bob)
     for twin in fresh(herd):
         assert twin.owner == bob
-        # Exactly a single transfer's rotation: two entries signed by alice's pre-committed next key, naming
-        # bob's keys, and a new agent key in the document.
+        # Exactly a single transfer's rotation: two entries signed by alice's pre-committed next key for this thing,
+        # naming bob's keys for it, and a new agent key in the document.
         state = log_state(twin)
+        bob_keys = bob_keys_for(bob, twin)
+        alice_next = thing_key(alice_next_root, twin.did).multibase
         assert state.version_number == 3
         assert state.update_keys == (bob_keys.update_key,)
         assert state.next_key_hashes == (bob_keys.next_key_hash,)
@@ -69,15 +76,25 @@ def test_each_thing_gets_a_transfer_history_entry_carrying_the_one_acceptance_th
         entry = HistoryEntry.objects.get(twin=twin, kind=HistoryEntry.Kind.TRANSFER)
         content = entry.entry["content"]
         assert content["acceptance"] == handover.acceptance
-        assert content["to"] == [buyer_keys(bob).update_key]
+        assert content["to"] == [bob_keys_for(bob, twin).update_key]
         assert content["redactedKinds"] == ["note"]
         assert content["didLogVersions"] == [version.version_id for version in log_state(twin).versions[1:]]
         # What the seller chose to remove went; the readings stayed.
         assert not HistoryEntry.objects.filter(twin=twin, kind=HistoryEntry.Kind.NOTE, redacted=False).exists()
         assert HistoryEntry.objects.filter(twin=twin, kind=HistoryEntry.Kind.READING, redacted=False).exists()
-    # The acceptance is bob's signature over exactly that document.
+    # The acceptance is bob's signature over exactly that document, by his key for this handover alone (derived
+    # from his current key and the offer's token): no key of his that shows anywhere else.
     unsigned = {key: value for key, value in handover.acceptance.items() if key != "proof"}
-    assert proofs.verify_proof(unsigned, handover.acceptance["proof"]).multibase == buyer_keys(bob).update_key
+    signer = proofs.verify_proof(unsigned, handover.acceptance["proof"]).multibase
+    bob_current = owner_signing_key(owner_keys_ensure(owner=bob)[OwnerKey.Role.CURRENT])
+    assert signer == derive_key(bob_current, f"handover:{handover.token}").multibase
+    assert unsigned["keys"] == {
+        twin.did: {
+            "updateKeys": [bob_keys_for(bob, twin).update_key],
+            "nextKeyHashes": [bob_keys_for(bob, twin).next_key_hash],
+        }
+        for twin in herd
+    }
 
 
 def test_each_thing_is_recorded_as_its_own_completed_transfer_and_the_seller_sees_it_as_sold(herd, alice, bob):
@@ -104,7 +121,8 @@ def test_a_self_held_buyer_accepts_with_one_cli_signed_acceptance(herd, alice, b
     with pytest.raises(HandoverRefused, match="self-held"):
         handover_accept(handover=handover, buyer=bob)
 
-    document = acceptance_document(handover=handover, twins=herd, keys=buyer_keys(bob))
+    keys = handover_services.buyer_keys(bob, handover=handover, twins=herd)
+    document = acceptance_document(handover=handover, twins=herd, keys=keys)
     handover_accept(handover=handover, buyer=bob, signed_acceptance=sign_json(document, current, attach=True))
 
     for twin in fresh(herd):
@@ -115,8 +133,9 @@ def test_an_acceptance_that_leaves_out_a_thing_is_refused_and_nothing_changes(he
     handover = _offer(herd, alice)
     logs = did_logs(herd)
     current = owner_keys_ensure(owner=bob)[OwnerKey.Role.CURRENT]
-    document = acceptance_document(handover=handover, twins=herd[:2], keys=buyer_keys(bob))
-    signed = proofs.sign_document(document, owner_signing_key(current))
+    keys = handover_services.buyer_keys(bob, handover=handover, twins=herd)
+    document = acceptance_document(handover=handover, twins=herd[:2], keys=keys)
+    signed = proofs.sign_document(document, derive_key(owner_signing_key(current), f"handover:{handover.token}"))
     with pytest.raises(HandoverRefused, match="does not match"):
         handover_accept(handover=handover, buyer=bob, signed_acceptance=signed)
 
@@ -361,7 +380,7 @@ def test_a_self_held_seller_signs_every_things_entries_at_once_in_the_cli_format
     for twin in fresh(twins):
         assert twin.owner == bob
         state = log_state(twin)
-        assert state.update_keys == (buyer_keys(bob).update_key,)
+        assert state.update_keys == (bob_keys_for(bob, twin).update_key,)
         assert [version.signers for version in state.versions[1:]] == [(upcoming.multibase,), (upcoming.multibase,)]
         assert webvh.assertion_keys(state.document) == (agent_key(twin).multibase,)
         assert oracle_resolves(twin, tmp_path)["versionNumber"] == 3

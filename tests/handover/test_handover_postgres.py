@@ -50,7 +50,7 @@ def test_two_buyers_accepting_one_handover_at_once_make_exactly_one_owner_of_eve
         state = log_state(twin)
         # Inception + the two transfer entries; nothing from the loser.
         assert state.version_number == 3
-        assert state.update_keys == (buyer_keys(winner).update_key,)
+        assert state.update_keys == (buyer_keys(winner, twin).update_key,)
         assert verify_twin(twin).ok
     assert TransferOffer.objects.filter(twin__in=herd, status=TransferOffer.Status.COMPLETED).count() == 3
 

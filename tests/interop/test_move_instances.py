@@ -395,11 +395,13 @@ def test_the_moved_log_served_by_a_and_by_b_resolves_with_did_webvh_and_verifies
     assert logs["a"] == logs["b"]
     owner_key = b.run(
         """
-        from owners.keys import owner_keys_ensure
-        from owners.models import Owner, OwnerKey
+        from owners.keys import owner_keys_ensure, thing_keys
+        from owners.models import Owner
         keys = owner_keys_ensure(owner=Owner.objects.get(username="alice"))
-        print(json.dumps({"key": keys[OwnerKey.Role.CURRENT].public_multibase}))
-        """
+        # Her key here for this thing (she asked for it by its DID): per thing, owners.keys.thing_keys.
+        print(json.dumps({"key": thing_keys(keys, did).update_key}))
+        """,
+        did=new_did,
     )["key"]
 
     for serving in (a, b):

@@ -8,7 +8,7 @@ import pytest
 from makers.claims import CLAIM_ALPHABET, ClaimRefused, claim, new_claim_code
 from makers.models import ProducedThing
 from makers.production import produce
-from owners.models import OwnerKey
+from owners.keys import owner_keys_ensure, thing_keys
 from tests.conftest import api_for, client_for
 from twins.identity import log_state
 from twins.models import DidLogEntry, HistoryEntry, Twin
@@ -38,8 +38,7 @@ def test_a_claim_rotates_the_twins_log_to_the_buyers_key(boxed, bob):
     lines = list(DidLogEntry.objects.filter(twin=twin).order_by("version_number").values_list("line", flat=True))
     state = log_state(twin)  # verifies every entry
     assert len(lines) == 3
-    bob_current = OwnerKey.objects.get(owner=bob, role=OwnerKey.Role.CURRENT, retired_at__isnull=True)
-    assert state.update_keys == (bob_current.public_multibase,)
+    assert state.update_keys == (thing_keys(owner_keys_ensure(owner=bob), twin.did).update_key,)
     assert HistoryEntry.objects.filter(twin=twin, kind=HistoryEntry.Kind.TRANSFER).exists()
     verified = verify_twin(twin)
     assert verified.ok, verified.problem

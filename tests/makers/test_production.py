@@ -7,6 +7,7 @@ import pytest
 from makers.claims import claim_code_hash
 from makers.models import ProducedThing, ProductionBatch
 from makers.production import ProductionRefused, produce
+from owners.keys import thing_keys
 from owners.models import OwnerKey
 from ssi import history as chain
 from ssi import webvh
@@ -43,13 +44,20 @@ def test_a_batch_of_1000_makes_1000_twins_each_with_a_tag_a_did_log_and_a_claim_
     )
 
 
-def test_the_first_update_key_of_a_produced_twin_is_the_organisations_key(acme_model):
-    ((produced, _),) = produce(model=acme_model, serials=["K1"], by=None)
+def test_the_first_update_key_of_a_produced_twin_is_the_organisations_key_for_that_thing(acme_model):
+    ((produced, _), (other, _)) = produce(model=acme_model, serials=["K1", "K2"], by=None)
     account = acme_model.organisation.account
     keys = {key.role: key for key in OwnerKey.objects.filter(owner=account, retired_at__isnull=True)}
     state = log_state(produced.twin)
-    assert state.versions[0].update_keys == (keys[OwnerKey.Role.CURRENT].public_multibase,)
-    assert state.next_key_hashes == (keys[OwnerKey.Role.NEXT].next_key_hash,)
+    mine = thing_keys(keys, produced.twin.did)
+    assert state.versions[0].update_keys == (mine.update_key,)
+    assert state.next_key_hashes == (mine.next_key_hash,)
+    # Not the organisation's root keys (its public DID names them), and not another thing's: a buyer of one thing
+    # cannot pick out the maker's other things by their logs (review finding 5).
+    assert mine.update_key != keys[OwnerKey.Role.CURRENT].public_multibase
+    assert mine.next_key_hash != keys[OwnerKey.Role.NEXT].next_key_hash
+    assert log_state(other.twin).versions[0].update_keys != (mine.update_key,)
+    assert log_state(other.twin).next_key_hashes != (mine.next_key_hash,)
 
 
 def test_a_produced_twin_verifies_exactly_as_a_twin_create_twin(acme_model):

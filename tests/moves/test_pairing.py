@@ -9,7 +9,9 @@ import pytest
 
 from moves import pairing
 from moves.models import MoveIn, MoveOut
+from owners.keys import owner_signing_key
 from owners.models import OwnerKey
+from ssi.thing_keys import thing_key
 from tests.conftest import PASSWORD, client_for
 from tests.moves.conftest import request_body
 from tests.moves.test_pages import CLOSED, SCID, _requested_move_in
@@ -64,9 +66,9 @@ def test_the_code_on_the_new_hosts_page_is_the_one_the_old_host_computes(alice, 
     # The old host's own computation, from its own row (what the destination sent it) ...
     move_out = MoveOut.objects.get(remote_id=move_in.public_id)
     assert shown == move_out.pairing_code
-    # ... which names bob's update key here: the account the thing would go to.
+    # ... which names bob's update key here for this thing (he pasted its DID): the account it would go to.
     bobs_key = OwnerKey.objects.get(owner=bob, role=OwnerKey.Role.CURRENT, retired_at__isnull=True)
-    assert move_out.owner_update_key == bobs_key.public_multibase
+    assert move_out.owner_update_key == thing_key(owner_signing_key(bobs_key), grinder.did).multibase
     assert _confirm(alice, move_out, shown).status_code == 302
     assert MoveOut.objects.get(pk=move_out.pk).state == MoveOut.State.CONFIRMED
 

@@ -73,7 +73,7 @@ def journey(on_a, acme_model, alice, bob, carol, django_capture_on_commit_callba
 def _to_b(on_a, twin: Twin, *, by, to) -> tuple[Twin, Twin, str, dict]:
     """``twin`` leaves A for ``to`` on B (the same database: the copy A keeps steps aside while the twin is there;
     twins parts only, see above). Returns (the twin live on B, A's copy, the copy's slug, the package sent)."""
-    current, next_hash = keys_of(to)
+    current, next_hash = keys_of(to, twin)
     entries = moving.move_entries(
         twin, by=by, new_domain=B_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=B_URL
     )
@@ -92,7 +92,7 @@ def _to_b(on_a, twin: Twin, *, by, to) -> tuple[Twin, Twin, str, dict]:
 def _package_back(on_a, there: Twin, *, by, to, copy: Twin, slug: str, features: dict) -> dict:
     """The package B sends back to ``to`` on A: the twins parts B makes, the features' parts given; then B's copy
     goes elsewhere and A's copy takes its slug again, back on A's settings."""
-    current, next_hash = keys_of(to)
+    current, next_hash = keys_of(to, there)
     back = moving.move_entries(
         there, by=by, new_domain=A_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=A_URL
     )

@@ -23,9 +23,10 @@ from did_webvh.core.resolver import DidResolver
 from did_webvh.history import WebvhHistoryResolver, did_base_url
 from did_webvh.verify import WebvhVerifier
 
-from owners.keys import owner_keys_ensure
+from owners.keys import owner_keys_ensure, owner_signing_key
 from owners.models import OwnerKey
 from ssi import webvh
+from ssi.thing_keys import thing_key
 from tests.conftest import client_for
 from twins import services as twin_services
 from twins.identity import agent_key
@@ -121,12 +122,13 @@ def assert_document_names_the_twins_agent_key(document: dict, twin: Twin) -> Non
     assert agreement == [agent.to_x25519().public_key.multibase]
 
 
-def keys_of(owner) -> tuple[str, str, str]:
-    """(current public key, next public key, hash of the next key) of an owner's platform-held keys."""
+def keys_of(owner, twin: Twin) -> tuple[str, str, str]:
+    """(current public key, next public key, hash of the next key) of an owner's platform-held keys for `twin`:
+    derived per thing from the owner's roots and the twin's DID path (ssi.thing_keys)."""
     keys = owner_keys_ensure(owner=owner)
-    current, upcoming = keys[OwnerKey.Role.CURRENT], keys[OwnerKey.Role.NEXT]
-    assert upcoming.next_key_hash == webvh.next_key_hash(upcoming.public_multibase)
-    return current.public_multibase, upcoming.public_multibase, upcoming.next_key_hash
+    current = thing_key(owner_signing_key(keys[OwnerKey.Role.CURRENT]), twin.did)
+    upcoming = thing_key(owner_signing_key(keys[OwnerKey.Role.NEXT]), twin.did)
+    return current.multibase, upcoming.multibase, webvh.next_key_hash(upcoming.multibase)
 
 
 def sell(twin: Twin, seller, buyer, redact_kinds: list[str]) -> None:
@@ -138,11 +140,12 @@ def sell(twin: Twin, seller, buyer, redact_kinds: list[str]) -> None:
 
 def test_an_independent_did_webvh_resolver_follows_the_twin_through_two_transfers(port, twin, alice, bob, carol):
     assert twin.did.startswith("did:webvh:") and f":example.com%3A{port}:twins:{twin.slug}" in twin.did
-    alice_current, alice_next, alice_next_hash = keys_of(alice)
-    bob_current, bob_next, bob_next_hash = keys_of(bob)
-    carol_current, _, carol_next_hash = keys_of(carol)
+    alice_current, alice_next, alice_next_hash = keys_of(alice, twin)
+    bob_current, bob_next, bob_next_hash = keys_of(bob, twin)
+    carol_current, _, carol_next_hash = keys_of(carol, twin)
 
-    # Inception: alice's current key may update, her next key is pre-committed (pre-rotation is on).
+    # Inception: alice's current key for this thing may update, her next key for it is pre-committed (pre-rotation
+    # is on).
     document, meta, params = oracle_resolve(port, twin)
     assert meta["versionNumber"] == 1 and meta["deactivated"] is False
     assert params["updateKeys"] == [alice_current]
@@ -200,7 +203,7 @@ def test_the_exported_bundle_verifies_offline_and_a_flipped_byte_names_the_broke
     port, twin, alice, bob, tmp_path
 ):
     sell(twin, alice, bob, ["reading"])
-    bob_current, _, _ = keys_of(bob)
+    bob_current, _, _ = keys_of(bob, twin)
 
     response = client_for(bob).get(f"/things/{twin.slug}/export.json")
     assert response.status_code == 200

@@ -21,7 +21,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from PIL import Image
 
-from owners.keys import owner_keys_ensure
+from owners.keys import owner_keys_ensure, thing_keys
 from owners.models import OwnerKey
 from ssi import bundle, webvh
 from twins import events, history, moving, parts, services
@@ -55,13 +55,14 @@ def photo_upload() -> SimpleUploadedFile:
     return SimpleUploadedFile("red.png", out.getvalue(), content_type="image/png")
 
 
-def keys_of(owner) -> tuple[str, str]:
-    keys = owner_keys_ensure(owner=owner)
-    return keys[OwnerKey.Role.CURRENT].public_multibase, keys[OwnerKey.Role.NEXT].next_key_hash
+def keys_of(owner, twin: Twin) -> tuple[str, str]:
+    """The owner's keys for `twin` (per thing, owners.keys.thing_keys), as the destination names them."""
+    keys = thing_keys(owner_keys_ensure(owner=owner), twin.did)
+    return keys.update_key, keys.next_key_hash
 
 
 def entries_for(twin: Twin, by, to) -> list[dict]:
-    current, next_hash = keys_of(to)
+    current, next_hash = keys_of(to, twin)
     return moving.move_entries(
         twin, by=by, new_domain=B_DOMAIN, new_update_key=current, new_next_key_hash=next_hash, destination_url=B_URL
     )
@@ -143,8 +144,8 @@ def test_new_twins_are_incepted_portable(on_a, alice):
 def test_move_entries_hand_the_log_to_the_destination_owner_on_the_new_domain_with_the_same_scid(on_a, alice, carol):
     twin = services.twin_create(owner=alice, name="Kettle")
     before = log_state(twin)
-    _, alice_next_hash = keys_of(alice)
-    carol_current, carol_next_hash = keys_of(carol)
+    _, alice_next_hash = keys_of(alice, twin)
+    carol_current, carol_next_hash = keys_of(carol, twin)
     entries = entries_for(twin, alice, carol)
 
     state = before
@@ -184,7 +185,7 @@ def test_a_twin_moves_with_its_history_redactions_readings_notes_and_photo(lived
     # bob's rows are carol's now (the same person under another account); the rest had no author.
     assert after["readings_by_owner"] == before["readings_by_owner"] == 3
     assert after["log"] == before["log"] + "".join(webvh.json_line(e) + "\n" for e in entries)
-    assert log_state(twin).update_keys == (keys_of(carol)[0],)
+    assert log_state(twin).update_keys == (keys_of(carol, twin)[0],)
     # The photo is re-encoded as every upload is: still an image of the same size.
     assert Image.open(io.BytesIO(after["photo"])).size == Image.open(io.BytesIO(before["photo"])).size
     # The note's history entry points at the restored note (note_delete redacts by it).
@@ -338,7 +339,7 @@ def test_a_deactivated_twin_cannot_move(on_a, alice):
 
 def test_bad_destination_keys_and_domains_are_refused_with_400(on_a, alice, carol):
     twin = services.twin_create(owner=alice, name="Kettle")
-    current, next_hash = keys_of(carol)
+    current, next_hash = keys_of(carol, twin)
     for domain, key, hash_ in (
         ("127.0.0.1", current, next_hash),
         ("dest.example.com", "z6Mknot-a-key", next_hash),
@@ -513,7 +514,7 @@ def test_a_twin_moving_back_replaces_the_copy_it_left_whose_log_it_extends(on_a,
     on_b(settings)
     on_b_twin = moving.arrive(package_to_b, owner=carol, source_url=A_URL, destination_url=B_URL)
     moving.activate(on_b_twin)
-    current, next_hash = keys_of(bob)
+    current, next_hash = keys_of(bob, on_b_twin)
     back = moving.move_entries(
         Twin.objects.get(pk=on_b_twin.pk),
         by=carol,

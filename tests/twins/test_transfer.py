@@ -11,13 +11,14 @@ from django.db import IntegrityError, transaction
 from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 
-from owners.keys import owner_keys_ensure, owner_register_self_held
+from owners.keys import owner_keys_ensure, owner_register_self_held, owner_signing_key
 from owners.models import Notification, OwnerKey
 from owners.recent_auth import SESSION_KEY
 from ssi import proofs, webvh
 from ssi.bundle import BundleError, verify_bundle
 from ssi.keys import SigningKey
 from ssi.sign import sign_json
+from ssi.thing_keys import thing_key
 from tests.conftest import client_for
 from twins import services
 from twins.identity import agent_key, log_state
@@ -56,8 +57,11 @@ def test_new_twin_gets_a_did_log_naming_the_creators_keys_with_pre_rotation(grin
     state = log_state(grinder)
     keys = owner_keys_ensure(owner=alice)
     assert grinder.did.startswith("did:webvh:") and grinder.did.endswith(f":twins:{grinder.slug}")
-    assert state.update_keys == (keys[OwnerKey.Role.CURRENT].public_multibase,)
-    assert state.next_key_hashes == (keys[OwnerKey.Role.NEXT].next_key_hash,)
+    # Alice's keys for the grinder alone (per thing: derived from her root keys and the DID's path).
+    assert state.version_number == 1
+    assert state.update_keys == (thing_key(owner_signing_key(keys[OwnerKey.Role.CURRENT]), grinder.did).multibase,)
+    upcoming = thing_key(owner_signing_key(keys[OwnerKey.Role.NEXT]), grinder.did)
+    assert state.next_key_hashes == (webvh.next_key_hash(upcoming.multibase),)
     assert webvh.assertion_keys(state.document) == (agent_key(grinder).multibase,)
     assert state.document["keyAgreement"] and state.document["service"][0]["type"] == "did-communication"
 
@@ -67,12 +71,12 @@ def test_platform_held_transfer_hands_over_in_one_step(sold, alice, bob):
     assert offer.status == TransferOffer.Status.COMPLETED
     assert twin.owner == bob
     state = log_state(twin)
-    bob_keys = buyer_keys(bob)
+    bob_keys = buyer_keys(bob, twin)
     assert state.version_number == 3
     assert state.update_keys == (bob_keys.update_key,)
     assert state.next_key_hashes == (bob_keys.next_key_hash,)
-    # The seller's pre-committed next key signed both transfer entries.
-    alice_next = owner_keys_ensure(owner=alice)[OwnerKey.Role.NEXT].public_multibase
+    # The seller's pre-committed next key for this thing signed both transfer entries.
+    alice_next = thing_key(owner_signing_key(owner_keys_ensure(owner=alice)[OwnerKey.Role.NEXT]), twin.did).multibase
     assert [version.signers for version in state.versions[1:]] == [(alice_next,), (alice_next,)]
     # The twin's own keys rotated with it.
     assert webvh.assertion_keys(state.document) == (agent_key(twin).multibase,)
@@ -114,7 +118,7 @@ def test_transfer_is_itself_a_history_entry_carrying_the_buyers_countersignature
     assert content["acceptance"] == offer.acceptance
     assert content["didLogVersions"] == [line.version_id for line in DidLogEntry.objects.filter(twin=twin)[1:]]
     assert entry.entry["key"] == agent_key(twin).multibase
-    assert proofs.verify_proof(content["acceptance"]).multibase == buyer_keys(bob).update_key
+    assert proofs.verify_proof(content["acceptance"]).multibase == buyer_keys(bob, twin).update_key
 
 
 FEATURE_PAGES = ("tag-labels", "device-keys", "thing-connections")
@@ -223,7 +227,7 @@ def test_used_expired_or_cancelled_offer_is_refused_and_changes_nothing(grinder,
 def test_acceptance_not_signed_by_the_buyers_key_is_refused_and_the_log_is_unchanged(grinder, alice, bob):
     offer = offer_create(twin=grinder, seller=alice, redact_kinds=[])
     stranger_key = SigningKey.generate()
-    forged = proofs.sign_document(acceptance_document(offer=offer, keys=buyer_keys(bob)), stranger_key)
+    forged = proofs.sign_document(acceptance_document(offer=offer, keys=buyer_keys(bob, grinder)), stranger_key)
     before = _log_snapshot(grinder)
     with pytest.raises(TransferRefused) as refused:
         offer_accept(offer=offer, buyer=bob, signed_acceptance=forged)
@@ -236,7 +240,7 @@ def test_acceptance_not_signed_by_the_buyers_key_is_refused_and_the_log_is_uncha
 def test_acceptance_for_other_keys_is_refused(grinder, alice, bob):
     offer = offer_create(twin=grinder, seller=alice, redact_kinds=[])
     attacker = SigningKey.generate()
-    keys = buyer_keys(bob)
+    keys = buyer_keys(bob, grinder)
     document = acceptance_document(offer=offer, keys=keys)
     document["updateKeys"] = [attacker.multibase]
     with pytest.raises(TransferRefused, match="does not match"):
@@ -273,7 +277,7 @@ def test_self_held_seller_signs_the_transfer_with_the_cli_format(alice, bob):
     assert response.status_code == 302
     twin.refresh_from_db()
     assert twin.owner == bob
-    assert log_state(twin).update_keys == (buyer_keys(bob).update_key,)
+    assert log_state(twin).update_keys == (buyer_keys(bob, twin).update_key,)
 
 
 def test_transfer_signed_by_a_key_not_authorised_by_the_log_is_rejected_with_403(alice, bob):

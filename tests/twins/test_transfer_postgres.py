@@ -13,8 +13,7 @@ from collections.abc import Callable
 import pytest
 from django.db import IntegrityError, connection, transaction
 
-from owners.keys import owner_keys_ensure
-from owners.models import OwnerKey
+from owners.keys import owner_keys_ensure, thing_keys
 from ssi import webvh
 from tests.conftest import run_together
 from twins import services as twin_services
@@ -35,9 +34,7 @@ pytestmark = [
 def test_two_buyers_accepting_the_same_offer_at_once_make_exactly_one_owner(alice, bob, carol, grinder):
     offer = offer_create(twin=grinder, seller=alice, redact_kinds=[])
     buyers = {"bob": bob, "carol": carol}
-    keys = {
-        name: owner_keys_ensure(owner=buyer)[OwnerKey.Role.CURRENT].public_multibase for name, buyer in buyers.items()
-    }
+    keys = {name: thing_keys(owner_keys_ensure(owner=buyer), grinder.did).update_key for name, buyer in buyers.items()}
 
     def accept(buyer):
         return lambda: offer_accept(offer=TransferOffer.objects.get(pk=offer.pk), buyer=buyer)
