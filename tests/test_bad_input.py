@@ -19,7 +19,12 @@ from owners.models import Notification, Owner
 from tags.models import Tag
 from tests.conftest import client_for
 from tests.test_access_matrix import ALL_ROUTES, World, url_for
-from tests.test_access_matrix import world as world  # the shared fixture of alice's objects
+
+# The matrix's fixtures, used here by name: its world (built once a module, each test in a savepoint) and its
+# alice, the world's owner (conftest's alice would be a second account of that name).
+from tests.test_access_matrix import alice as alice
+from tests.test_access_matrix import matrix_world as matrix_world
+from tests.test_access_matrix import world as world
 from twins import services as twin_services
 from twins.models import JournalNote, Reading, Twin
 

@@ -15,7 +15,12 @@ from credentials import keepers
 from credentials.models import AccessCredential
 from tests.conftest import client_for
 from tests.test_access_matrix import API_METHODS, HTML_METHODS, OBJECT_ROUTES, not_found_body, snapshot, url_for
-from tests.test_access_matrix import world as world  # the matrix's fixture, used here by name
+
+# The matrix's fixtures, used here by name: its world (built once a module, each test in a savepoint) and its
+# alice, the world's owner (conftest's alice would be a second account of that name).
+from tests.test_access_matrix import alice as alice
+from tests.test_access_matrix import matrix_world as matrix_world
+from tests.test_access_matrix import world as world
 
 # route -> the methods a keeper may use on it (anything else is 404, or 405 for alice too).
 KEEPER_MAY: dict[str, set[str]] = {
