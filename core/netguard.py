@@ -263,7 +263,9 @@ def exchange(
         response = connection.getresponse()
         chunks: list[bytes] = []
         read = 0
-        while read < max_answer_bytes:
+        # Until the answer has closed itself: at its end (its length, or the peer closing the connection) http.client
+        # closes its file, and where the answer said the connection closes, that really closes `sock` too.
+        while read < max_answer_bytes and not response.isclosed():
             sock.settimeout(remaining())
             chunk = response.read(min(8192, max_answer_bytes - read))
             if not chunk:

@@ -3,6 +3,7 @@ the very address the socket then connects to; OUTBOUND_ALLOW_PRIVATE_ADDRESSES l
 
 from __future__ import annotations
 
+import http.server
 import ipaddress
 import socket
 import threading
@@ -175,3 +176,53 @@ def test_the_setting_is_off_unless_set(settings):
     del settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES
     with pytest.raises(BlockedAddress):
         check_url("http://127.0.0.1/")
+
+
+class _Answer(http.server.BaseHTTPRequestHandler):
+    """Answers every GET with `answer` (HTTP/1.0 by default: the server closes the connection after it)."""
+
+    answer = b""
+    send_length = True
+
+    def do_GET(self) -> None:
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        if self.send_length:
+            self.send_header("Content-Length", str(len(self.answer)))
+        self.end_headers()
+        self.wfile.write(self.answer)
+
+    def log_message(self, *args) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("protocol", "send_length", "size"),
+    [
+        ("HTTP/1.0", True, 20),  # the connection closes after the answer
+        ("HTTP/1.0", False, 20),  # ... and the answer's end is the connection's
+        ("HTTP/1.0", False, 50_000),  # more than one read
+        ("HTTP/1.1", True, 50_000),  # kept open: the answer's end is its length
+    ],
+)
+def test_an_answer_is_read_whole_whether_or_not_the_server_closes_the_connection(settings, protocol, send_length, size):
+    settings.OUTBOUND_ALLOW_PRIVATE_ADDRESSES = True
+    body = (b'{"ok": "' + b"x" * size + b'"}')[: size + 10]
+    handler = type("Handler", (_Answer,), {"answer": body, "send_length": send_length, "protocol_version": protocol})
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        answer = netguard.exchange(
+            "GET",
+            f"http://127.0.0.1:{server.server_address[1]}/",
+            body=None,
+            headers={},
+            connect_timeout=2,
+            total_timeout=5,
+            max_answer_bytes=1_000_000,
+        )
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert (answer.status, answer.body) == (200, body)
