@@ -60,7 +60,7 @@ def test_token_seller_offers_with_the_password_and_the_token_buyer_accepts_with_
     assert accepted.json()["status"] == "completed" and accepted.json()["buyer"] == "bob"
     grinder.refresh_from_db()
     assert grinder.owner == bob
-    assert log_state(grinder).update_keys == (buyer_keys(bob).update_key,)
+    assert log_state(grinder).update_keys == (buyer_keys(bob, grinder).update_key,)
 
     # Each side lists the offer in its role; only the seller sees its token.
     (mine,) = seller.get("/api/transfers/").json()["results"]
