@@ -80,7 +80,7 @@ def encode_service(service: Mapping[str, Any]) -> str:
 def decode_service(text: str) -> dict[str, Any]:
     try:
         value = json.loads(b64url_decode(text))
-    except (EncodingError, ValueError):
+    except (EncodingError, ValueError, RecursionError):  # RecursionError: nested deeper than the parser holds
         raise DIDError("undecodable service in did:peer:2") from None
     if not isinstance(value, dict):
         raise DIDError("did:peer:2 service must be a JSON object")
@@ -196,7 +196,7 @@ def decode_peer4(long_did: str) -> dict[str, Any]:
         raise DIDError("did:peer:4 document is not multicodec json")
     try:
         doc = json.loads(raw[len(JSON_CODEC) :])
-    except ValueError:
+    except (ValueError, RecursionError):
         raise DIDError("did:peer:4 document is not JSON") from None
     if not isinstance(doc, dict):
         raise DIDError("did:peer:4 document must be an object")

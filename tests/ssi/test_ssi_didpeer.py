@@ -11,6 +11,7 @@ import pytest
 from ssi import didpeer
 from ssi.errors import DIDError
 from ssi.keys import SigningKey
+from ssi.multibase import b58encode, b64url_encode
 
 SERVICE = {
     "type": "DIDCommMessaging",
@@ -116,3 +117,19 @@ def test_peer4_input_document_rules():
         didpeer.peer4({"id": "did:example:1"})
     with pytest.raises(DIDError):
         didpeer.peer4({"service": [{"type": "X", "serviceEndpoint": "https://x"}]})
+
+
+DEEP = b"[" * 20_000 + b"]" * 20_000  # JSON Python's parser cannot hold (RecursionError, not ValueError)
+
+
+def test_a_did_peer_2_service_nested_too_deeply_is_a_did_error():
+    ed, x = keys(5)
+    did = f"did:peer:2.V{ed}.E{x}.S{b64url_encode(DEEP)}"
+    with pytest.raises(DIDError, match="undecodable service"):
+        didpeer.resolve_peer2(did)
+
+
+def test_a_did_peer_4_document_nested_too_deeply_is_a_did_error():
+    encoded = "z" + b58encode(didpeer.JSON_CODEC + DEEP)
+    with pytest.raises(DIDError, match="not JSON"):
+        didpeer.decode_peer4(f"did:peer:4{didpeer._hash_encoded(encoded)}:{encoded}")
