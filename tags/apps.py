@@ -39,6 +39,12 @@ class TagsConfig(AppConfig):
 
         # In the transfer's transaction: the sale and "the seller knew these keys" commit together.
         events.subscribe(events.Transferred, nfc.on_transferred, in_transaction=True)
+        from tags import public_cache
+
+        # A move's freeze or thaw: the finder's kept page goes now and again once it commits (a finder who read the
+        # thing before the commit may have kept it meanwhile).
+        for in_transaction in (True, False):
+            events.subscribe(events.LeavingChanged, public_cache.on_leaving_changed, in_transaction=in_transaction)
         from tags import list_filter
 
         list_filter.connect()  # ?tagged= on the things list

@@ -26,6 +26,7 @@ from core.redis import redis_client
 from owners.models import Owner
 from tags.models import Tag
 from tags.scan_buffer import item_prefix
+from twins import events
 from twins.models import Twin
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,10 @@ def forget_tags(tokens: list[str]) -> None:
 
 def forget_twin(twin_id: int) -> None:
     forget_tags(list(Tag.objects.filter(twin_id=twin_id).values_list("token", flat=True)))
+
+
+def on_leaving_changed(event: events.LeavingChanged) -> None:
+    forget_twin(event.twin_id)
 
 
 @receiver(post_save, sender=Tag)

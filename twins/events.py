@@ -89,6 +89,16 @@ class Deactivated:
 
 
 @dataclass(frozen=True)
+class LeavingChanged:
+    """A move froze the twin (it is leaving: it takes no writes here) or thawed it (called off, failed), by a
+    queryset update that sends no signal (twins.leaving.freeze, thaw). Subscribers to both kinds: in the transaction,
+    and again after it commits (a finder who read the twin before the commit may have kept a page of it meanwhile:
+    tags.public_cache drops the finder's kept pages)."""
+
+    twin_id: int
+
+
+@dataclass(frozen=True)
 class TwinMovedAway:
     """On the source instance: the twin now lives at `moved_to` (the destination's base URL; twins.moving.release).
     Its DID log names the destination; nothing here may act for the twin any more (its agent answers "moved")."""

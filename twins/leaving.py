@@ -13,10 +13,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from django.db import router, transaction
-from django.db.models.signals import post_save
-
 from core.errors import Conflict
+from twins import events
 from twins.models import Twin
 
 # Seconds a refused sender is told to wait: a move normally finishes within a minute.
@@ -118,32 +116,10 @@ def freeze(twin: Twin, *, destination_url: str) -> None:
     """Mark ``twin`` leaving for ``destination_url``; call inside the transaction that holds its row lock."""
     Twin.objects.filter(pk=twin.pk).update(leaving_to=destination_url.rstrip("/"))
     twin.leaving_to = destination_url.rstrip("/")
-    _leaving_changed(twin)
+    events.send(events.LeavingChanged(twin_id=twin.pk))
 
 
 def thaw(twin_id: int) -> None:
     """The move was called off or failed: the twin takes writes here again (a twin that moved stays moved)."""
     if Twin.objects.filter(pk=twin_id, moved_to="").update(leaving_to=""):
-        _leaving_changed(Twin.objects.only("id", "leaving_to", "moved_to").get(pk=twin_id))
-
-
-def _leaving_changed(twin: Twin) -> None:
-    """Tell the receivers of Twin's ``post_save`` that ``leaving_to`` changed, now and again once the transaction
-    commits: the update above (a queryset's, for thaw's condition) sends no signal of its own, and those receivers
-    are how a feature hears that a twin's row changed without twins importing it. The one that matters here:
-    tags.public_cache drops the finder's kept page, so the next finder's scan sees the thing leaving (not
-    recorded) or staying again at once, not a page kept for up to a minute. Again after the commit because a
-    finder who scanned before it read the thing as it was and may have kept that page meanwhile."""
-
-    def send() -> None:
-        post_save.send(
-            sender=Twin,
-            instance=twin,
-            created=False,
-            update_fields=frozenset({"leaving_to"}),
-            raw=False,
-            using=router.db_for_write(Twin),
-        )
-
-    send()
-    transaction.on_commit(send, robust=True)
+        events.send(events.LeavingChanged(twin_id=twin_id))
